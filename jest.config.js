@@ -1,0 +1,32 @@
+// Test tiers by suffix: *.spec.ts (no I/O), *.integration-spec.ts (real broker and registry),
+// *.e2e-spec.ts (the three apps together).
+const { pathsToModuleNameMapper } = require('ts-jest');
+const { compilerOptions } = require('./tsconfig.json');
+
+const base = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  moduleNameMapper: pathsToModuleNameMapper(compilerOptions.paths, { prefix: '<rootDir>/' }),
+  roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/tools', '<rootDir>/test'],
+};
+
+module.exports = {
+  testTimeout: 120000,
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['**/*.spec.ts'] },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: ['**/*.integration-spec.ts'],
+      globalSetup: '<rootDir>/test/services.global-setup.js',
+      maxWorkers: 1,
+    },
+    {
+      ...base,
+      displayName: 'e2e',
+      testMatch: ['**/*.e2e-spec.ts'],
+      globalSetup: '<rootDir>/test/services.global-setup.js',
+      maxWorkers: 1,
+    },
+  ],
+};

@@ -1,0 +1,1 @@
+export { OpenApiValidator, intercomContract, klaviyoContract, CONTRACTS_DIR, type ValidationResult } from './openapi-validator';

@@ -1,0 +1,113 @@
+/**
+ * The records that travel between the apps. Their Avro form is in schemas/*.avsc;
+ * these are the decoded, typed shapes (see libs/kafka/src/topics.ts for which topic
+ * carries which). Free-form JSON (event properties, profile properties, raw bodies)
+ * travels as a JSON string in Avro and as a parsed object here.
+ */
+
+export type NotificationSource = 'webhook' | 'backfill';
+
+/** intercom.notifications.v1: one Intercom notification, as received (nothing lost). */
+export interface RawNotification {
+  readonly notification_id: string;
+  readonly topic: string;
+  readonly app_id: string;
+  /** Intercom's created_at of the notification, unix seconds. */
+  readonly created_at: number;
+  readonly delivery_attempts: number;
+  /** Intercom's first_sent_at, unix seconds, when given. */
+  readonly first_sent_at: number | null;
+  /** When the pipeline accepted it, unix milliseconds. */
+  readonly received_at: number;
+  readonly source: NotificationSource;
+  /** The body exactly as Intercom sent it (webhook) or as the backfill built it. */
+  readonly body: string;
+}
+
+/** The Klaviyo profile identifiers an event is attached to (email and/or E.164 phone). */
+export interface ProfileIdentifiers {
+  readonly email?: string;
+  readonly phone_number?: string;
+}
+
+/** klaviyo.events.v1: one Klaviyo metric event, ready for the Events API. */
+export interface KlaviyoEventRecord {
+  readonly kind: 'event';
+  readonly metric: string;
+  readonly profile: ProfileIdentifiers;
+  readonly properties: Record<string, unknown>;
+  /** ISO 8601 UTC, YYYY-MM-DDTHH:MM:SSZ: when it happened in Intercom. */
+  readonly time: string;
+  readonly unique_id: string;
+  /** Historical (backfilled) events are sent so that they trigger no flow. */
+  readonly backfill: boolean;
+  readonly intercom_contact_id: string | null;
+  readonly source_notification_id: string;
+  readonly source_topic: string;
+}
+
+export interface ProfileLocation {
+  readonly city?: string;
+  readonly country?: string;
+  readonly region?: string;
+}
+
+/** klaviyo.profiles.v1: one Klaviyo profile upsert (Create or Update Profile attributes). */
+export interface KlaviyoProfileRecord {
+  readonly kind: 'profile';
+  readonly intercom_contact_id: string;
+  readonly email?: string;
+  readonly phone_number?: string;
+  readonly first_name?: string;
+  readonly last_name?: string;
+  readonly image?: string;
+  readonly location?: ProfileLocation;
+  readonly properties: Record<string, unknown>;
+  /** The Intercom contact's updated_at (unix seconds), to order upserts. */
+  readonly updated_at: number | null;
+  readonly backfill: boolean;
+  readonly source_notification_id: string;
+}
+
+/** klaviyo.deletions.v1: a data privacy deletion request for one person. */
+export interface KlaviyoDeletionRecord {
+  readonly kind: 'deletion';
+  readonly intercom_contact_id: string;
+  readonly email?: string;
+  readonly phone_number?: string;
+  /** unix milliseconds */
+  readonly requested_at: number;
+  readonly source_notification_id: string;
+}
+
+export type KlaviyoRecord = KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord;
+
+/** <topic>.dlq: a record a stage could not process, with its original bytes and the reason. */
+export interface DeadLetter {
+  readonly original_topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string }>;
+  /** ingest | transformer | sink */
+  readonly stage: string;
+  readonly error_class: string;
+  readonly error_message: string;
+  readonly error_code: string | null;
+  readonly retriable: boolean;
+  readonly attempts: number;
+  /** unix milliseconds */
+  readonly first_failure_at: number;
+  readonly last_failure_at: number;
+}
+
+/** intercom.contacts.v1 (compacted, keyed by Intercom contact id): the contact directory. */
+export interface ContactSnapshot {
+  readonly id: string;
+  readonly deleted: boolean;
+  /** The Intercom Contact object as JSON, or null for a deletion tombstone. */
+  readonly contact_json: string | null;
+  /** unix milliseconds */
+  readonly recorded_at: number;
+}

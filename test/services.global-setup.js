@@ -1,0 +1,74 @@
+// Integration and e2e tests need a real Kafka broker and schema registry. Precedence:
+// 1. KAFKA_BROKERS / SCHEMA_REGISTRY_URL when set (any cluster);
+// 2. the local stack (npm run stack:up) when it answers on its default ports;
+// 3. containers from testcontainers when a Docker engine answers;
+// otherwise fail with what to do.
+const net = require('node:net');
+
+function probe(host, port, timeoutMs = 1500) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (ok) => { s.destroy(); resolve(ok); };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+async function dockerAvailable() {
+  try {
+    const { getContainerRuntimeClient } = require('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+module.exports = async function globalSetup() {
+  if (process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL) return;
+  if ((await probe('127.0.0.1', 9092)) && (await probe('127.0.0.1', 8081))) {
+    process.env.KAFKA_BROKERS ||= '127.0.0.1:9092';
+    process.env.SCHEMA_REGISTRY_URL ||= 'http://127.0.0.1:8081/apis/ccompat/v7';
+    return;
+  }
+  if (await dockerAvailable()) {
+    const { GenericContainer, Wait, Network } = require('testcontainers');
+    const network = await new Network().start();
+    const kafka = await new GenericContainer('apache/kafka:4.1.1')
+      .withNetwork(network).withNetworkAliases('kafka')
+      .withExposedPorts({ container: 9092, host: 9092 })
+      .withEnvironment({
+        KAFKA_NODE_ID: '1',
+        KAFKA_PROCESS_ROLES: 'broker,controller',
+        KAFKA_LISTENERS: 'PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093,INTERNAL://0.0.0.0:19092',
+        KAFKA_ADVERTISED_LISTENERS: 'PLAINTEXT://127.0.0.1:9092,INTERNAL://kafka:19092',
+        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT',
+        KAFKA_INTER_BROKER_LISTENER_NAME: 'INTERNAL',
+        KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+        KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+        KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
+        KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
+        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+        KAFKA_NUM_PARTITIONS: '3',
+      })
+      .withWaitStrategy(Wait.forLogMessage(/Kafka Server started|Transition from STARTING to STARTED/))
+      .start();
+    const registry = await new GenericContainer('apicurio/apicurio-registry:3.3.3')
+      .withNetwork(network)
+      .withExposedPorts(8080)
+      .withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080))
+      .start();
+    process.env.KAFKA_BROKERS = `127.0.0.1:${kafka.getMappedPort(9092)}`;
+    process.env.SCHEMA_REGISTRY_URL = `http://${registry.getHost()}:${registry.getMappedPort(8080)}/apis/ccompat/v7`;
+    globalThis.__IKS_CONTAINERS__ = [registry, kafka, network];
+    return;
+  }
+  throw new Error(
+    'Integration tests need a Kafka broker and a schema registry: run `npm run stack:up` first ' +
+      '(or set KAFKA_BROKERS and SCHEMA_REGISTRY_URL, or start a Docker engine for testcontainers).',
+  );
+};
