@@ -1,0 +1,114 @@
+import { ManualClock } from './clock';
+import { backoffCeiling, jittered, retry } from './retry';
+
+class Flaky extends Error {
+  constructor(readonly retriable: boolean, readonly retryAfterMs?: number) {
+    super(retriable ? 'transient' : 'permanent');
+  }
+}
+
+describe('retry', () => {
+  it('backs off exponentially with full jitter, capped at maxMs', async () => {
+    const clock = new ManualClock();
+    const delays: number[] = [];
+    let calls = 0;
+    const done = retry(
+      async () => {
+        if (++calls < 6) throw new Flaky(true);
+        return 'ok';
+      },
+      { clock, random: () => 0.5, initialMs: 100, maxMs: 1000, factor: 2, retries: 10, onRetry: (i) => delays.push(i.delayMs) },
+    );
+    await clock.runAll();
+    await expect(done).resolves.toBe('ok');
+    // ceilings 100, 200, 400, 800, 1000 (capped); full jitter at random()=0.5 halves them
+    expect(delays).toEqual([50, 100, 200, 400, 500]);
+    expect(clock.now()).toBe(1250);
+  });
+
+  it('full jitter spans [0, ceiling]; partial jitter keeps a floor', () => {
+    expect(jittered(1000, 'full', () => 0)).toBe(0);
+    expect(jittered(1000, 'full', () => 0.999)).toBe(999);
+    expect(jittered(1000, 0.2, () => 0)).toBe(800);
+    expect(jittered(1000, 'none', () => 0)).toBe(1000);
+    expect(backoffCeiling(1)).toBe(300);
+    expect(backoffCeiling(20)).toBe(30_000);
+  });
+
+  it('does not retry a non-retriable error', async () => {
+    let calls = 0;
+    await expect(
+      retry(async () => {
+        calls++;
+        throw new Flaky(false);
+      }, { clock: new ManualClock() }),
+    ).rejects.toThrow('permanent');
+    expect(calls).toBe(1);
+  });
+
+  it('honours retryAfterMs instead of the computed backoff', async () => {
+    const clock = new ManualClock();
+    const delays: number[] = [];
+    let calls = 0;
+    const done = retry(
+      async () => {
+        if (++calls === 1) throw new Flaky(true, 7000);
+        return calls;
+      },
+      { clock, random: () => 0, onRetry: (i) => delays.push(i.delayMs) },
+    );
+    await clock.advance(6999);
+    expect(calls).toBe(1);
+    await clock.advance(1);
+    await expect(done).resolves.toBe(2);
+    expect(delays).toEqual([7000]);
+  });
+
+  it('gives up after `retries` and throws the last error', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const done = retry(
+      async () => {
+        calls++;
+        throw new Flaky(true);
+      },
+      { clock, retries: 3, random: () => 1 },
+    );
+    const settled = done.catch((e) => e);
+    await clock.runAll();
+    expect(await settled).toBeInstanceOf(Flaky);
+    expect(calls).toBe(4);
+  });
+
+  it('gives up when the next wait would pass maxElapsedMs', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const done = retry(
+      async () => {
+        calls++;
+        throw new Flaky(true);
+      },
+      { clock, maxElapsedMs: 10_000, initialMs: 1000, maxMs: 4000, jitter: 'none' },
+    );
+    const settled = done.catch((e) => e);
+    await clock.runAll();
+    expect(await settled).toBeInstanceOf(Flaky);
+    // waits 1000, 2000, 4000 (t=7000); the next 4000 would end at 11000 > 10000
+    expect(calls).toBe(4);
+    expect(clock.now()).toBe(7000);
+  });
+
+  it('stops waiting when the signal aborts', async () => {
+    const clock = new ManualClock();
+    const ac = new AbortController();
+    const done = retry(
+      async () => {
+        throw new Flaky(true);
+      },
+      { clock, signal: ac.signal, retries: 100 },
+    ).catch((e) => e);
+    await clock.settle();
+    ac.abort(new Error('shutdown'));
+    expect(((await done) as Error).message).toBe('shutdown');
+  });
+});
