@@ -1,0 +1,262 @@
+/**
+ * The one place that reads the environment (12-factor). Every setting, its default and
+ * its check live here; apps call loadConfig() once at boot and get a typed, frozen object.
+ * All bad variables are reported together, each by name.
+ */
+
+export type AppName = 'ingest' | 'transformer' | 'sink' | 'cli' | 'supervisor';
+
+/** A secret value: never printed, never serialised (logs, JSON, Kafka). */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[redacted]';
+  }
+}
+
+export interface KafkaConfig {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly ssl: boolean;
+  readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: Secret } | null;
+  readonly schemaRegistryUrl: string;
+  readonly schemaRegistryAuth: { readonly username: string; readonly password: Secret } | null;
+  readonly topicPrefix: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+}
+
+export interface IngestConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly clientSecrets: readonly Secret[];
+  readonly bodyLimitBytes: number;
+  /** How long a webhook waits for Kafka's ack before answering 503 (Intercom times out at 5 s). */
+  readonly ackTimeoutMs: number;
+}
+
+export interface IntercomApiConfig {
+  readonly accessToken: Secret | null;
+  readonly baseUrl: string;
+  readonly version: string;
+}
+
+export interface TransformerConfig {
+  readonly groupId: string;
+  readonly metricNames: Readonly<Record<string, string>>;
+  readonly contactWaitMaxMs: number;
+  readonly contactRetryInitialMs: number;
+  readonly directoryRefreshMs: number;
+  readonly deleteOnArchive: boolean;
+  readonly defaultPhoneRegion: string | null;
+}
+
+export interface KlaviyoConfig {
+  readonly apiKey: Secret | null;
+  readonly baseUrl: string;
+  readonly revision: string;
+}
+
+export interface SinkConfig {
+  readonly groupId: string;
+  readonly batchMaxEvents: number;
+  readonly batchMaxWaitMs: number;
+  readonly retryMaxMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+export interface Config {
+  readonly app: AppName;
+  readonly logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  readonly kafka: KafkaConfig;
+  readonly ingest: IngestConfig;
+  readonly intercom: IntercomApiConfig;
+  readonly transformer: TransformerConfig;
+  readonly klaviyo: KlaviyoConfig;
+  readonly sink: SinkConfig;
+}
+
+export class ConfigError extends Error {
+  readonly retriable = false;
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+  str(name: string, def: string): string {
+    return this.raw(name) ?? def;
+  }
+  int(name: string, def: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(`${name}="${v}" must be an integer between ${min} and ${max}`);
+      return def;
+    }
+    return n;
+  }
+  bool(name: string, def: boolean): boolean {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    this.problems.push(`${name}="${v}" must be true or false`);
+    return def;
+  }
+  url(name: string, def: string): string {
+    const v = this.str(name, def);
+    try {
+      const u = new URL(v);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+    } catch {
+      this.problems.push(`${name}="${v}" must be an http(s) URL`);
+    }
+    return v.replace(/\/+$/, '');
+  }
+  oneOf<T extends string>(name: string, def: T, allowed: readonly T[]): T {
+    const v = this.raw(name);
+    if (v === undefined) return def;
+    if (!(allowed as readonly string[]).includes(v)) {
+      this.problems.push(`${name}="${v}" must be one of ${allowed.join(', ')}`);
+      return def;
+    }
+    return v as T;
+  }
+  secret(name: string): Secret | null {
+    const v = this.raw(name);
+    return v === undefined ? null : new Secret(v);
+  }
+}
+
+const METRIC_KEYS = [
+  'Conversation Created', 'Conversation Rated', 'Read Conversation', 'Replied to Conversation',
+  'Ticket Created', 'Ticket Submitted', 'Replied to Ticket', 'Ticket Marked as Waiting', 'Ticket Resolved',
+];
+
+export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config {
+  const r = new Reader(env);
+
+  const brokers = r.str('KAFKA_BROKERS', '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
+  for (const b of brokers) if (!/^[^:\s]+:\d{1,5}$/.test(b)) r.problems.push(`KAFKA_BROKERS entry "${b}" must be host:port`);
+  const saslMechanism = r.raw('KAFKA_SASL_MECHANISM');
+  let sasl: KafkaConfig['sasl'] = null;
+  if (saslMechanism) {
+    const mechanism = r.oneOf('KAFKA_SASL_MECHANISM', 'plain', ['plain', 'scram-sha-256', 'scram-sha-512'] as const);
+    const username = r.raw('KAFKA_SASL_USERNAME');
+    const password = r.secret('KAFKA_SASL_PASSWORD');
+    if (!username) r.problems.push('KAFKA_SASL_USERNAME is required when KAFKA_SASL_MECHANISM is set');
+    if (!password) r.problems.push('KAFKA_SASL_PASSWORD is required when KAFKA_SASL_MECHANISM is set');
+    sasl = { mechanism, username: username ?? '', password: password ?? new Secret('') };
+  }
+  const srUser = r.raw('SCHEMA_REGISTRY_USERNAME');
+  const srPass = r.secret('SCHEMA_REGISTRY_PASSWORD');
+
+  let metricNames: Record<string, string> = {};
+  const overrides = r.raw('METRIC_NAME_OVERRIDES');
+  if (overrides) {
+    try {
+      const parsed = JSON.parse(overrides) as unknown;
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      for (const [k, v] of Object.entries(parsed)) {
+        if (!METRIC_KEYS.includes(k)) r.problems.push(`METRIC_NAME_OVERRIDES has unknown metric "${k}" (known: ${METRIC_KEYS.join(', ')})`);
+        else if (typeof v !== 'string' || v.trim() === '') r.problems.push(`METRIC_NAME_OVERRIDES["${k}"] must be a non-empty string`);
+      }
+      metricNames = parsed as Record<string, string>;
+    } catch (e) {
+      r.problems.push(`METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name (${(e as Error).message})`);
+    }
+  }
+
+  const secrets = (r.raw('INTERCOM_CLIENT_SECRET') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (app === 'ingest' && secrets.length === 0) {
+    r.problems.push('INTERCOM_CLIENT_SECRET is required by ingest (the Intercom app client secret; comma-separated for rotation)');
+  }
+  const phoneRegion = r.raw('DEFAULT_PHONE_REGION');
+  if (phoneRegion && !/^[A-Z]{2}$/.test(phoneRegion)) r.problems.push(`DEFAULT_PHONE_REGION="${phoneRegion}" must be an ISO 3166 alpha-2 code like US`);
+
+  const config: Config = {
+    app,
+    logLevel: r.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
+    kafka: {
+      brokers,
+      clientId: r.str('KAFKA_CLIENT_ID', `intercom-klaviyo-sync-${app}`),
+      ssl: r.bool('KAFKA_SSL', false),
+      sasl,
+      schemaRegistryUrl: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7'),
+      schemaRegistryAuth: srUser && srPass ? { username: srUser, password: srPass } : null,
+      topicPrefix: r.str('TOPIC_PREFIX', ''),
+      partitions: r.int('KAFKA_TOPIC_PARTITIONS', 3, 1, 1000),
+      replicationFactor: r.int('KAFKA_REPLICATION_FACTOR', 1, 1, 10),
+    },
+    ingest: {
+      host: r.str('INGEST_HOST', '0.0.0.0'),
+      port: r.int('INGEST_PORT', 3000, 0, 65535),
+      clientSecrets: secrets.map((s) => new Secret(s)),
+      bodyLimitBytes: r.int('INGEST_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+      ackTimeoutMs: r.int('INGEST_ACK_TIMEOUT_MS', 4000, 100, 60000),
+    },
+    intercom: {
+      accessToken: r.secret('INTERCOM_ACCESS_TOKEN'),
+      baseUrl: r.url('INTERCOM_BASE_URL', 'https://api.intercom.io'),
+      version: r.str('INTERCOM_VERSION', '2.14'),
+    },
+    transformer: {
+      groupId: r.str('TRANSFORMER_GROUP_ID', 'iks-transformer'),
+      metricNames,
+      contactWaitMaxMs: r.int('CONTACT_WAIT_MAX_MS', 24 * 3600 * 1000, 0),
+      contactRetryInitialMs: r.int('CONTACT_RETRY_INITIAL_MS', 30_000, 10),
+      directoryRefreshMs: r.int('DIRECTORY_REFRESH_MS', 15 * 60 * 1000, 1000),
+      deleteOnArchive: r.bool('DELETE_ON_ARCHIVE', false),
+      defaultPhoneRegion: phoneRegion ?? null,
+    },
+    klaviyo: {
+      apiKey: r.secret('KLAVIYO_API_KEY'),
+      baseUrl: r.url('KLAVIYO_BASE_URL', 'https://a.klaviyo.com'),
+      revision: r.str('KLAVIYO_REVISION', '2026-07-15'),
+    },
+    sink: {
+      groupId: r.str('SINK_GROUP_ID', 'iks-sink'),
+      batchMaxEvents: r.int('SINK_BATCH_MAX_EVENTS', 1000, 1, 1000),
+      batchMaxWaitMs: r.int('SINK_BATCH_MAX_WAIT_MS', 250, 0, 60000),
+      retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),
+      requestTimeoutMs: r.int('KLAVIYO_REQUEST_TIMEOUT_MS', 30_000, 100),
+    },
+  };
+  if (app === 'sink' && !config.klaviyo.apiKey) {
+    r.problems.push('KLAVIYO_API_KEY is required by sink (a Klaviyo private API key; npm start uses the emulator when it is unset)');
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !(o instanceof Secret) && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,1 @@
+export { loadConfig, Secret, ConfigError, type Config, type AppName, type KafkaConfig, type IngestConfig, type IntercomApiConfig, type TransformerConfig, type KlaviyoConfig, type SinkConfig } from './config';

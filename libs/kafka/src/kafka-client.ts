@@ -1,0 +1,63 @@
+import { Logger } from '@nestjs/common';
+import { Kafka, logLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import type { KafkaConfig } from '@iks/config';
+import { allTopics } from './topics';
+
+/** kafkajs logs bridged into Nest's logger (STYLE habit 7); no secret is in these entries. */
+function logCreator() {
+  const logger = new Logger('kafkajs');
+  return () => ({ namespace, level, log }: LogEntry) => {
+    const { message, ...extra } = log;
+    const text = `${namespace}: ${message}${Object.keys(extra).length > 2 ? ` ${JSON.stringify({ ...extra, timestamp: undefined, logger: undefined })}` : ''}`;
+    // kafkajs logs retriable broker answers (coordinator loading, leader moved) as errors;
+    // failures that matter reach the caller as thrown errors and are logged there.
+    if (level <= logLevel.WARN) logger.warn(text);
+    else if (level === logLevel.INFO) logger.debug(text);
+    else logger.verbose(text);
+  };
+}
+
+export function createKafka(config: KafkaConfig, clientId = config.clientId): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: [...config.brokers],
+    ssl: config.ssl,
+    sasl: config.sasl
+      ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password.reveal() } as any)
+      : undefined,
+    logLevel: logLevel.WARN,
+    logCreator: logCreator(),
+    retry: { initialRetryTime: 200, retries: 8 },
+  });
+}
+
+/** Producer settings every stage uses: idempotent, acks=all (set per send), one in flight for order. */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // kafkajs warns when an idempotent producer's retries are limited; the callers bound
+    // the wait themselves (ingest answers 503 after INGEST_ACK_TIMEOUT_MS).
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
+  });
+}
+
+/** Create the project's topics if missing (compacted where the registry says so). */
+export async function ensureTopics(admin: Admin, config: Pick<KafkaConfig, 'topicPrefix' | 'partitions' | 'replicationFactor'>): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = allTopics(config.topicPrefix).filter((t) => !existing.has(t.name));
+  if (missing.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((t) => ({
+        topic: t.name,
+        numPartitions: config.partitions,
+        replicationFactor: config.replicationFactor,
+        configEntries: t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      })),
+    });
+  }
+  return missing.map((t) => t.name);
+}
