@@ -1,0 +1,365 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { generateDataset, type Dataset, type DatasetOptions } from './dataset';
+import type { IntercomContact, IntercomConversation, IntercomTicket } from './intercom.types';
+import { MAX_PER_PAGE, SearchError, matches, paginate, type SearchQuery } from './search';
+
+/**
+ * An Intercom REST API 2.14 stand-in over node:http.
+ * Behaviour follows developers.intercom.com: Bearer auth with 401 `error.list` `unauthorized`
+ * ("Access Token Invalid"); rate-limit headers X-RateLimit-Limit / -Remaining / -Reset (unix
+ * seconds) on every answer and 429 `rate_limit_exceeded` past the limit
+ * (docs/references/rest-api/errors/rate-limiting); search per components/schemas/search_request.
+ */
+
+export interface RateLimitOptions {
+  perWindow: number;
+  windowSeconds: number;
+}
+
+export interface EmulatorOptions {
+  /** 0 = a random free port */
+  port?: number;
+  host?: string;
+  dataset?: Dataset | DatasetOptions;
+  accessToken?: string;
+  rateLimit?: RateLimitOptions;
+}
+
+/** The next `count` API answers get `status` (429 or 5xx) and/or are delayed by `delayMs`. */
+export interface Fault {
+  status?: number;
+  delayMs?: number;
+  count?: number;
+}
+
+export interface LoggedRequest {
+  at: number;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  intercomVersion: string | null;
+  body: unknown;
+  status: number;
+}
+
+export interface IntercomEmulator {
+  readonly url: string;
+  readonly port: number;
+  readonly accessToken: string;
+  /** the live dataset (mutate through the methods below so `updated_at` moves) */
+  readonly dataset: Dataset;
+  readonly requests: readonly LoggedRequest[];
+  injectFault(fault: Fault): void;
+  clearFaults(): void;
+  /** restores the dataset given at start and clears faults, the request log and the rate-limit window */
+  reset(): void;
+  upsertContact(contact: IntercomContact): void;
+  updateContact(id: string, patch: Partial<IntercomContact>, updatedAt?: number): IntercomContact;
+  deleteContact(id: string): void;
+  upsertConversation(conversation: IntercomConversation): void;
+  upsertTicket(ticket: IntercomTicket): void;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_ACCESS_TOKEN = 'emulator-access-token';
+/** Intercom's documented default for private apps: 10,000 calls a minute per app. */
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perWindow: 10000, windowSeconds: 60 };
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+function errorList(code: string, message: string) {
+  return { type: 'error.list', request_id: randomUUID(), errors: [{ code, message }] };
+}
+
+const FAULT_CODES: Record<number, [string, string]> = {
+  429: ['rate_limit_exceeded', 'Exceeded rate limit'],
+  500: ['server_error', 'Internal server error'],
+  502: ['server_error', 'Bad gateway'],
+  503: ['service_unavailable', 'Service unavailable'],
+  504: ['server_error', 'Gateway timeout'],
+};
+
+function isDataset(d: Dataset | DatasetOptions | undefined): d is Dataset {
+  return !!d && Array.isArray((d as Dataset).contacts);
+}
+
+/** Conversation search results are `conversation_list_item`s: no conversation_parts (as api.intercom.io). */
+function listItem(c: IntercomConversation): IntercomConversation {
+  const { conversation_parts: _parts, ...rest } = c;
+  return rest;
+}
+
+export async function startIntercomEmulator(options: EmulatorOptions = {}): Promise<IntercomEmulator> {
+  const initial: Dataset = isDataset(options.dataset) ? structuredClone(options.dataset) : generateDataset(options.dataset ?? {});
+  let dataset: Dataset = structuredClone(initial);
+  const accessToken = options.accessToken ?? DEFAULT_ACCESS_TOKEN;
+  const rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+  let faults: Required<Fault>[] = [];
+  let requests: LoggedRequest[] = [];
+  let windowStart = 0;
+  let windowCount = 0;
+
+  const rateHeaders = (remaining: number, reset: number) => ({
+    'X-RateLimit-Limit': String(rateLimit.perWindow),
+    'X-RateLimit-Remaining': String(Math.max(0, remaining)),
+    'X-RateLimit-Reset': String(reset),
+  });
+
+  /** Fixed window per emulator (= per app); returns the headers and whether the call is allowed. */
+  const takeToken = () => {
+    const now = Date.now() / 1000;
+    if (now >= windowStart + rateLimit.windowSeconds) {
+      windowStart = Math.floor(now);
+      windowCount = 0;
+    }
+    windowCount++;
+    const reset = windowStart + rateLimit.windowSeconds;
+    return { allowed: windowCount <= rateLimit.perWindow, headers: rateHeaders(rateLimit.perWindow - windowCount, reset) };
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const raw = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(raw), ...headers });
+    res.end(raw);
+  };
+
+  const readBody = async (req: IncomingMessage): Promise<unknown> => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    if (chunks.length === 0) return undefined;
+    const text = Buffer.concat(chunks).toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'parameter_invalid', 'body is not JSON');
+    }
+  };
+
+  const search = <T extends { id: string; updated_at: number }>(all: readonly T[], body: unknown) => {
+    const b = (body ?? {}) as { query?: SearchQuery; pagination?: { per_page?: number; starting_after?: string | null } | null };
+    if (!b.query || typeof b.query !== 'object') throw new HttpError(400, 'parameter_not_found', 'query is required');
+    const filtered = all.filter((o) => matches(o, b.query!));
+    return paginate(filtered, b.pagination?.per_page ?? 20, b.pagination?.starting_after ?? null);
+  };
+
+  const contactById = (id: string) => {
+    const c = dataset.contacts.find((x) => x.id === id);
+    if (!c) throw new HttpError(404, 'not_found', 'User Not Found');
+    return c;
+  };
+
+  type Handler = (m: RegExpMatchArray, q: URLSearchParams, body: unknown) => unknown;
+  const routes: [string, RegExp, Handler][] = [
+    ['POST', /^\/contacts\/search$/, (_m, _q, body) => {
+      const p = search(dataset.contacts, body);
+      return { type: 'list', data: p.items, total_count: p.totalCount, pages: p.pages };
+    }],
+    ['POST', /^\/conversations\/search$/, (_m, _q, body) => {
+      const p = search(dataset.conversations, body);
+      return { type: 'conversation.list', conversations: p.items.map(listItem), total_count: p.totalCount, pages: p.pages };
+    }],
+    ['POST', /^\/tickets\/search$/, (_m, _q, body) => {
+      const p = search(dataset.tickets, body);
+      return { type: 'ticket.list', tickets: p.items, total_count: p.totalCount, pages: p.pages };
+    }],
+    ['GET', /^\/contacts$/, (_m, q) => {
+      const p = paginate(dataset.contacts, Number(q.get('per_page') ?? 50), q.get('starting_after'));
+      return { type: 'list', data: p.items, total_count: p.totalCount, pages: p.pages };
+    }],
+    ['GET', /^\/contacts\/([^/]+)\/subscriptions$/, (m) => {
+      contactById(decodeURIComponent(m[1]));
+      return { type: 'list', data: dataset.contactSubscriptions[decodeURIComponent(m[1])] ?? [] };
+    }],
+    ['GET', /^\/contacts\/([^/]+)$/, (m) => contactById(decodeURIComponent(m[1]))],
+    ['GET', /^\/conversations\/([^/]+)$/, (m) => {
+      const c = dataset.conversations.find((x) => x.id === decodeURIComponent(m[1]));
+      if (!c) throw new HttpError(404, 'not_found', 'Resource Not Found');
+      return c;
+    }],
+    ['GET', /^\/tickets\/([^/]+)$/, (m) => {
+      const t = dataset.tickets.find((x) => x.id === decodeURIComponent(m[1]));
+      if (!t) throw new HttpError(404, 'not_found', 'Resource Not Found');
+      return t;
+    }],
+    ['GET', /^\/admins$/, () => ({ type: 'admin.list', admins: dataset.admins })],
+    ['GET', /^\/teams$/, () => ({ type: 'team.list', teams: dataset.teams })],
+    ['GET', /^\/tags$/, () => ({ type: 'list', data: dataset.tags.map(({ type, id, name }) => ({ type, id, name })) })],
+  ];
+
+  const upsert = <T extends { id: string }>(list: T[], item: T) => {
+    const i = list.findIndex((x) => x.id === item.id);
+    if (i >= 0) list[i] = structuredClone(item);
+    else list.push(structuredClone(item));
+  };
+
+  const emulator: Omit<IntercomEmulator, 'url' | 'port' | 'dataset' | 'requests'> = {
+    accessToken,
+    injectFault(f) {
+      faults.push({ status: f.status ?? 0, delayMs: f.delayMs ?? 0, count: f.count ?? 1 });
+    },
+    clearFaults() {
+      faults = [];
+    },
+    reset() {
+      dataset = structuredClone(initial);
+      faults = [];
+      requests = [];
+      windowStart = 0;
+      windowCount = 0;
+    },
+    upsertContact(contact) {
+      upsert(dataset.contacts, contact);
+      dataset.contactSubscriptions[contact.id] ??= [];
+    },
+    updateContact(id, patch, updatedAt) {
+      const c = contactById(id);
+      Object.assign(c, patch, { updated_at: updatedAt ?? Math.max(c.updated_at + 1, Math.floor(Date.now() / 1000)) });
+      return structuredClone(c);
+    },
+    deleteContact(id) {
+      dataset.contacts = dataset.contacts.filter((c) => c.id !== id);
+      delete dataset.contactSubscriptions[id];
+    },
+    upsertConversation(conversation) {
+      upsert(dataset.conversations, conversation);
+    },
+    upsertTicket(ticket) {
+      upsert(dataset.tickets, ticket);
+    },
+    close: () => new Promise<void>((resolve, reject) => {
+      server.closeAllConnections();
+      server.close((err) => (err ? reject(err) : resolve()));
+    }),
+  };
+
+  /** Test-control endpoints under /__emulator (no auth, no rate limit, not logged). */
+  const control = (method: string, path: string, body: any): [number, unknown] | null => {
+    if (method === 'POST' && path === '/__emulator/faults') {
+      const list = Array.isArray(body) ? body : [body ?? {}];
+      for (const f of list) emulator.injectFault(f as Fault);
+      return [200, { faults }];
+    }
+    if (method === 'DELETE' && path === '/__emulator/faults') {
+      emulator.clearFaults();
+      return [200, { faults }];
+    }
+    if (method === 'POST' && path === '/__emulator/reset') {
+      emulator.reset();
+      return [200, { ok: true }];
+    }
+    if (method === 'GET' && path === '/__emulator/requests') return [200, { requests }];
+    if (method === 'GET' && path === '/__emulator/dataset') return [200, dataset];
+    const m = /^\/__emulator\/(contacts|conversations|tickets)$/.exec(path);
+    if (m && method === 'PUT') {
+      if (!body?.id) return [400, errorList('parameter_invalid', 'object with id required')];
+      if (m[1] === 'contacts') emulator.upsertContact(body);
+      else if (m[1] === 'conversations') emulator.upsertConversation(body);
+      else emulator.upsertTicket(body);
+      return [200, body];
+    }
+    const del = /^\/__emulator\/contacts\/([^/]+)$/.exec(path);
+    if (del && method === 'DELETE') {
+      emulator.deleteContact(decodeURIComponent(del[1]));
+      return [200, { id: del[1], deleted: true }];
+    }
+    return null;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const method = req.method ?? 'GET';
+    let body: unknown;
+    try {
+      body = await readBody(req);
+    } catch (e) {
+      return send(res, 400, errorList('parameter_invalid', (e as Error).message));
+    }
+
+    if (url.pathname.startsWith('/__emulator/')) {
+      const out = control(method, url.pathname, body);
+      return out ? send(res, out[0], out[1]) : send(res, 404, errorList('not_found', 'unknown emulator control'));
+    }
+
+    const entry: LoggedRequest = {
+      at: Date.now(),
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      intercomVersion: (req.headers['intercom-version'] as string | undefined) ?? null,
+      body,
+      status: 0,
+    };
+    requests.push(entry);
+    const reply = (status: number, payload: unknown, headers: Record<string, string>) => {
+      entry.status = status;
+      send(res, status, payload, headers);
+    };
+
+    const rate = takeToken();
+    const fault = faults[0];
+    if (fault) {
+      if (--fault.count <= 0) faults.shift();
+      if (fault.delayMs > 0) await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (fault.status) {
+        const [code, message] = FAULT_CODES[fault.status] ?? ['server_error', `injected ${fault.status}`];
+        const headers = fault.status === 429 ? { ...rate.headers, 'X-RateLimit-Remaining': '0' } : rate.headers;
+        return reply(fault.status, errorList(code, message), headers);
+      }
+    }
+
+    const auth = req.headers.authorization ?? '';
+    if (auth !== `Bearer ${accessToken}`) return reply(401, errorList('unauthorized', 'Access Token Invalid'), rate.headers);
+    if (!rate.allowed) {
+      return reply(429, errorList('rate_limit_exceeded', `Exceeded rate limit of ${rateLimit.perWindow} in ${rateLimit.windowSeconds} seconds`), rate.headers);
+    }
+    if (entry.intercomVersion !== null && !/^(\d+\.\d+|Unstable)$/.test(entry.intercomVersion)) {
+      return reply(400, errorList('intercom_version_invalid', `Requested version ${entry.intercomVersion} is not valid`), rate.headers);
+    }
+
+    const route = routes.find(([m, re]) => m === method && re.test(url.pathname));
+    if (!route) {
+      const known = routes.some(([, re]) => re.test(url.pathname));
+      return reply(known ? 405 : 404, errorList(known ? 'method_not_allowed' : 'not_found', `${method} ${url.pathname} is not served by the emulator`), rate.headers);
+    }
+    try {
+      const out = route[2](url.pathname.match(route[1])!, url.searchParams, body);
+      return reply(200, out, rate.headers);
+    } catch (e) {
+      if (e instanceof HttpError) return reply(e.status, errorList(e.code, e.message), rate.headers);
+      if (e instanceof SearchError) return reply(400, errorList(e.code, e.message), rate.headers);
+      return reply(500, errorList('server_error', (e as Error).message), rate.headers);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e) => {
+      if (!res.headersSent) send(res, 500, errorList('server_error', String(e)));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host ?? '127.0.0.1';
+
+  return {
+    ...emulator,
+    url: `http://${host}:${port}`,
+    port,
+    get dataset() {
+      return dataset;
+    },
+    get requests() {
+      return requests;
+    },
+  };
+}
+
+export { MAX_PER_PAGE };
