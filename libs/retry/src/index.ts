@@ -1,2 +1,2 @@
 export { retry, backoffCeiling, jittered, defaultIsRetriable, type RetryOptions, type RetryInfo, type RetriableError } from './retry';
-export { systemClock, ManualClock, type Clock } from './clock';
+export { systemClock, ManualClock, abortReason, type Clock } from './clock';

@@ -1,0 +1,304 @@
+/**
+ * The sink's Klaviyo port: records in, one DeliveryResult per record out. Delivered means
+ * Klaviyo accepted it (202/200/201); rejected means it never will be (the sink dead-letters
+ * it), or, with `error.retriable`, that Klaviyo kept failing for the whole retry budget.
+ * 401/403 are not a record's fault: they are thrown, so the sink stops instead of
+ * dead-lettering the stream.
+ */
+import { Logger } from '@nestjs/common';
+import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
+import { retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
+import { DELIVERED, localRejection, rejected, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
+import { EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
+import { KlaviyoApiError } from './klaviyo-api.error';
+import { KlaviyoHttpClient, type KlaviyoResponse } from './klaviyo-http.client';
+import { RateBudget, type EndpointGroup } from './rate-budget';
+import {
+  buildBulkCreateEventsBody,
+  buildCreateEventBody,
+  buildProfileDeletionBody,
+  buildProfileImportBody,
+  deletionIdentifier,
+  hasIdentifier,
+  sanitizeIdentifiers,
+} from './request-builders';
+
+export const EVENTS_BULK_PATH = '/api/event-bulk-create-jobs';
+export const EVENTS_PATH = '/api/events';
+export const PROFILE_IMPORT_PATH = '/api/profile-import';
+export const DELETION_PATH = '/api/data-privacy-deletion-jobs';
+/** "The maximum allowed payload size is 100KB." (create_or_update_profile) */
+export const MAX_PROFILE_IMPORT_BYTES = 100 * 1024;
+
+/** Pointer to one entry of a bulk request: /data/attributes/events-bulk-create/data/<i>[/...] */
+const BULK_ENTRY_POINTER = /^\/data\/attributes\/events-bulk-create\/data\/(\d+)(?:\/|$)/;
+
+export interface DeliveryRetryOptions {
+  /** Total time to keep retrying 408/429/5xx/network for one request. Default 6 h. */
+  readonly maxElapsedMs?: number;
+  readonly initialMs?: number;
+  readonly maxMs?: number;
+  readonly factor?: number;
+  readonly jitter?: 'full' | 'none' | number;
+  readonly random?: () => number;
+}
+
+export interface KlaviyoDelivererOptions {
+  readonly client: KlaviyoHttpClient;
+  /** Share one per Klaviyo account across everything that calls it. */
+  readonly budget?: RateBudget;
+  readonly clock?: Clock;
+  readonly retry?: DeliveryRetryOptions;
+  /** Batch cut rules (maxCount 1,000, maxBytes 4.5 MB, maxWaitMs 250 for submitEvent). */
+  readonly batch?: Omit<EventBatcherOptions, 'clock'>;
+  /** Bulk requests in flight per deliverEvents call. Default 2. */
+  readonly bulkConcurrency?: number;
+  /** Single requests in flight (Create Event fallback, profile-import, deletions). Default 8. */
+  readonly singleConcurrency?: number;
+  /** Aborts waits and retries (shutdown). */
+  readonly signal?: AbortSignal;
+  /** Called before each retry wait, e.g. for metrics. */
+  readonly onRetry?: (operation: string, info: RetryInfo) => void;
+}
+
+export class KlaviyoDeliverer {
+  private readonly logger = new Logger(KlaviyoDeliverer.name);
+  private readonly client: KlaviyoHttpClient;
+  private readonly budget: RateBudget;
+  private readonly clock: Clock;
+  private readonly retryOpts: DeliveryRetryOptions;
+  private readonly bulkConcurrency: number;
+  private readonly singleConcurrency: number;
+  private readonly streams = new Map<Priority, EventBatcher<Submitted>>();
+
+  constructor(private readonly opts: KlaviyoDelivererOptions) {
+    this.client = opts.client;
+    this.clock = opts.clock ?? systemClock;
+    this.budget = opts.budget ?? new RateBudget({ clock: this.clock });
+    this.retryOpts = opts.retry ?? {};
+    this.bulkConcurrency = opts.bulkConcurrency ?? 2;
+    this.singleConcurrency = opts.singleConcurrency ?? 8;
+  }
+
+  /** Deliver a set of events (e.g. one Kafka batch): one result per record, in input order. */
+  async deliverEvents(records: readonly KlaviyoEventRecord[], priority: Priority = 'live'): Promise<DeliveryResult[]> {
+    const results: DeliveryResult[] = new Array(records.length);
+    const slotsOf = new Map<PreparedEvent, number[]>();
+    const batches: BatchSlot<PreparedEvent>[][] = [];
+    const batcher = new EventBatcher<PreparedEvent>((b) => batches.push(b), { ...this.opts.batch, maxWaitMs: Infinity, clock: this.clock });
+    records.forEach((record, i) => {
+      const p = prepareEvent(record, this.opts.batch?.maxBytes);
+      if (!isPrepared(p)) {
+        results[i] = p;
+        return;
+      }
+      slotsOf.set(p, [i]);
+      batcher.add(p);
+    });
+    batcher.flushAll();
+    await mapLimit(batches, this.bulkConcurrency, async (batch) => {
+      const outcome = await this.sendEventBatch(batch.map((s) => s.item), priority);
+      for (const slot of batch) {
+        const r = outcome.get(slot.item)!;
+        for (const item of [slot.item, ...slot.duplicates]) for (const i of slotsOf.get(item)!) results[i] = r;
+      }
+    });
+    return results;
+  }
+
+  /**
+   * Streaming form: events from many callers share bulk requests, cut by count, bytes or
+   * maxWaitMs (so a lone live event waits at most ~250 ms before it is sent).
+   */
+  submitEvent(record: KlaviyoEventRecord, priority: Priority = 'live'): Promise<DeliveryResult> {
+    const p = prepareEvent(record, this.opts.batch?.maxBytes);
+    if (!isPrepared(p)) return Promise.resolve(p);
+    return new Promise<DeliveryResult>((resolve, reject) => this.stream(priority).add({ ...p, resolve, reject }));
+  }
+
+  /** Send whatever submitEvent holds now. */
+  flush(): void {
+    for (const b of this.streams.values()) b.flushAll();
+  }
+
+  /** Profile upserts via Create or Update Profile, in order per Intercom contact. */
+  async deliverProfiles(records: readonly KlaviyoProfileRecord[], priority: Priority = 'live'): Promise<DeliveryResult[]> {
+    const results: DeliveryResult[] = new Array(records.length);
+    const byContact = new Map<string, number[]>();
+    records.forEach((r, i) => {
+      const key = r.intercom_contact_id ?? `#${i}`;
+      byContact.set(key, [...(byContact.get(key) ?? []), i]);
+    });
+    await mapLimit([...byContact.values()], this.singleConcurrency, async (indexes) => {
+      for (const i of indexes) results[i] = await this.deliverProfile(records[i], priority);
+    });
+    return results;
+  }
+
+  /** Data privacy deletions (request_profile_deletion), one request per record. */
+  async deliverDeletions(records: readonly KlaviyoDeletionRecord[], priority: Priority = 'live'): Promise<DeliveryResult[]> {
+    const results: DeliveryResult[] = new Array(records.length);
+    await mapLimit(records.map((r, i) => [r, i] as const), this.singleConcurrency, async ([r, i]) => {
+      const id = deletionIdentifier(r);
+      if (!id) {
+        results[i] = localRejection('missing_profile_identifier', 'deletion has no email and no E.164 phone_number', null);
+        return;
+      }
+      results[i] = await this.single('data-privacy-deletion', priority, DELETION_PATH, buildProfileDeletionBody(id));
+    });
+    return results;
+  }
+
+  private async deliverProfile(r: KlaviyoProfileRecord, priority: Priority): Promise<DeliveryResult> {
+    if (!hasIdentifier(sanitizeIdentifiers(r))) {
+      return localRejection('missing_profile_identifier', 'profile has no email and no E.164 phone_number', null);
+    }
+    const body = buildProfileImportBody(r);
+    const bytes = Buffer.byteLength(JSON.stringify(body));
+    if (bytes > MAX_PROFILE_IMPORT_BYTES) {
+      return localRejection('payload_too_large', `profile is ${bytes} bytes, over Klaviyo's 100 KB`, null);
+    }
+    return this.single('profile-import', priority, PROFILE_IMPORT_PATH, body);
+  }
+
+  /**
+   * One bulk request for `items` (their keys are distinct). A non-retriable refusal names the
+   * bad entries by pointer: those are rejected and the rest go again in bulk. Without a usable
+   * pointer every event goes through Create Event, so exactly the bad ones are rejected.
+   */
+  private async sendEventBatch(items: readonly PreparedEvent[], priority: Priority): Promise<Map<PreparedEvent, DeliveryResult>> {
+    const out = new Map<PreparedEvent, DeliveryResult>();
+    let pending = [...items];
+    while (pending.length) {
+      try {
+        await this.call('events-bulk', priority, EVENTS_BULK_PATH, buildBulkCreateEventsBody(pending.map((p) => p.entry)));
+        for (const p of pending) out.set(p, DELIVERED);
+        return out;
+      } catch (err) {
+        const e = this.classify(err);
+        if (e.retriable) {
+          for (const p of pending) out.set(p, rejected(toDeliveryError(e)));
+          return out;
+        }
+        if (e.status === 413 && pending.length > 1) {
+          const half = Math.ceil(pending.length / 2);
+          for (const part of [pending.slice(0, half), pending.slice(half)]) {
+            for (const [k, v] of await this.sendEventBatch(part, priority)) out.set(k, v);
+          }
+          return out;
+        }
+        const bad = new Map<number, DeliveryError>();
+        for (const obj of e.errors.length ? e.errors : [{ source: { pointer: e.pointer ?? undefined }, code: e.code, detail: e.detail }]) {
+          const m = obj.source?.pointer ? BULK_ENTRY_POINTER.exec(obj.source.pointer) : null;
+          const idx = m ? Number(m[1]) : -1;
+          if (idx >= 0 && idx < pending.length && !bad.has(idx)) {
+            bad.set(idx, { status: e.status, code: obj.code ?? e.code, detail: obj.detail ?? e.detail, pointer: obj.source!.pointer!, retriable: false });
+          }
+        }
+        if (bad.size === 0) {
+          this.logger.warn(`bulk create refused without an entry pointer (${e.status} ${e.code}); sending ${pending.length} events one by one`);
+          await mapLimit(pending, this.singleConcurrency, async (p) => {
+            out.set(p, await this.single('events', priority, EVENTS_PATH, buildCreateEventBody(p.record)));
+          });
+          return out;
+        }
+        for (const [idx, error] of bad) out.set(pending[idx], rejected(error));
+        pending = pending.filter((_, i) => !bad.has(i));
+      }
+    }
+    return out;
+  }
+
+  /** One request whose failure belongs to its one record. */
+  private async single(group: EndpointGroup, priority: Priority, path: string, body: unknown): Promise<DeliveryResult> {
+    try {
+      await this.call(group, priority, path, body);
+      return DELIVERED;
+    } catch (err) {
+      return rejected(toDeliveryError(this.classify(err)));
+    }
+  }
+
+  /** Rethrows what is not a record's fault (auth, programming errors, shutdown). */
+  private classify(err: unknown): KlaviyoApiError {
+    if (!(err instanceof KlaviyoApiError)) throw err;
+    if (err.status === 401 || err.status === 403) throw err;
+    return err;
+  }
+
+  /**
+   * Budget, send, and retry 408/429/5xx/network for up to maxElapsedMs. A 429 also pauses the
+   * endpoint group for Retry-After, so other callers do not walk into the same full window.
+   */
+  private call(group: EndpointGroup, priority: Priority, path: string, body: unknown): Promise<KlaviyoResponse> {
+    const r = this.retryOpts;
+    const operation = `POST ${path}`;
+    return retry(
+      async () => {
+        await this.budget.acquire(group, priority, this.opts.signal);
+        try {
+          return await this.client.post(path, body, { signal: this.opts.signal });
+        } catch (err) {
+          if (err instanceof KlaviyoApiError && err.status === 429) this.budget.pause(err.retryAfterMs ?? 1000, group);
+          throw err;
+        }
+      },
+      {
+        maxElapsedMs: r.maxElapsedMs ?? 6 * 3600_000,
+        initialMs: r.initialMs ?? 1000,
+        maxMs: r.maxMs ?? 5 * 60_000,
+        factor: r.factor ?? 2,
+        jitter: r.jitter ?? 'full',
+        random: r.random,
+        clock: this.clock,
+        signal: this.opts.signal,
+        onRetry: (info) => {
+          const e = info.error as Error;
+          this.logger.warn(`${operation} attempt ${info.attempt} in ${info.delayMs} ms: ${e?.message}`);
+          this.opts.onRetry?.(operation, info);
+        },
+      },
+    );
+  }
+
+  private stream(priority: Priority): EventBatcher<Submitted> {
+    let b = this.streams.get(priority);
+    if (!b) {
+      b = new EventBatcher<Submitted>(
+        (batch) => {
+          void this.sendEventBatch(batch.map((s) => s.item), priority).then(
+            (outcome) => {
+              for (const slot of batch) {
+                const res = outcome.get(slot.item)!;
+                for (const x of [slot.item, ...slot.duplicates]) x.resolve(res);
+              }
+            },
+            (err) => {
+              for (const slot of batch) for (const x of [slot.item, ...slot.duplicates]) x.reject(err);
+            },
+          );
+        },
+        { ...this.opts.batch, clock: this.clock },
+      );
+      this.streams.set(priority, b);
+    }
+    return b;
+  }
+}
+
+interface Submitted extends PreparedEvent {
+  readonly resolve: (r: DeliveryResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+function toDeliveryError(e: KlaviyoApiError): DeliveryError {
+  return { status: e.status, code: e.code, detail: e.detail, pointer: e.pointer, retriable: e.retriable };
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
