@@ -1,0 +1,90 @@
+import { ManualClock } from '@iks/retry';
+import { RateBudget } from './rate-budget';
+
+/** Most grants inside any window of `len` ms, whatever its phase. */
+function maxInAnyWindow(times: number[], len: number): number {
+  let best = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i] - times[j] >= len) j++;
+    best = Math.max(best, i - j + 1);
+  }
+  return best;
+}
+
+describe('RateBudget', () => {
+  it('never passes the burst (1 s) or steady (60 s) window, of any phase, and still uses the full rate', async () => {
+    const clock = new ManualClock(1_000_000_123);
+    const budget = new RateBudget({ clock, limits: { 'events-bulk': { burst: 10, steady: 150 } } });
+    const grants: number[] = [];
+    const all = Array.from({ length: 400 }, () => budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())));
+    await clock.runAll(10 * 60_000);
+    await Promise.all(all);
+    expect(grants).toHaveLength(400);
+    expect(maxInAnyWindow(grants, 1000)).toBe(10);
+    expect(maxInAnyWindow(grants, 60_000)).toBe(150);
+    // and so no fixed window of Klaviyo's, wherever it starts, sees more
+    for (const phase of [0, 250, 999]) {
+      const perSecond = new Map<number, number>();
+      for (const t of grants) perSecond.set(Math.floor((t - phase) / 1000), (perSecond.get(Math.floor((t - phase) / 1000)) ?? 0) + 1);
+      expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(10);
+    }
+    // full use of both limits: 150 in the first 15 s (10/s), the 151st exactly one minute after
+    // the 1st, and the last 100 at 10/s from 120 s
+    expect(grants[149] - grants[0]).toBe(14_000);
+    expect(grants[150] - grants[0]).toBe(60_000);
+    expect(grants[399] - grants[0]).toBe(129_000);
+  });
+
+  it('serves waiting live callers before backfill callers, whatever the arrival order', async () => {
+    const clock = new ManualClock();
+    const budget = new RateBudget({ clock, limits: { events: { burst: 2, steady: 100 } } });
+    const order: string[] = [];
+    const take = (name: string, p: 'live' | 'backfill') => budget.acquire('events', p).then(() => order.push(name));
+    const all = [take('b1', 'backfill'), take('b2', 'backfill'), take('b3', 'backfill'), take('b4', 'backfill'), take('l1', 'live'), take('l2', 'live')];
+    await clock.settle();
+    expect(order).toEqual(['b1', 'b2']); // granted immediately: room for 2
+    all.push(take('l3', 'live'));
+    await clock.runAll();
+    await Promise.all(all);
+    expect(order).toEqual(['b1', 'b2', 'l1', 'l2', 'l3', 'b3', 'b4']);
+  });
+
+  it('pause(ms) holds the group, e.g. for a 429 Retry-After', async () => {
+    const clock = new ManualClock();
+    const budget = new RateBudget({ clock });
+    budget.pause(5000, 'profile-import');
+    let granted = false;
+    const p = budget.acquire('profile-import').then(() => (granted = true));
+    await clock.advance(4999);
+    expect(granted).toBe(false);
+    await clock.advance(1);
+    await p;
+    expect(granted).toBe(true);
+    // other groups were not paused
+    await expect(budget.acquire('events')).resolves.toBeUndefined();
+  });
+
+  it('a pause that arrives while a caller waits extends the wait', async () => {
+    const clock = new ManualClock();
+    const budget = new RateBudget({ clock, limits: { events: { burst: 1, steady: 100 } } });
+    await budget.acquire('events');
+    let t = -1;
+    const p = budget.acquire('events').then(() => (t = clock.now()));
+    await clock.advance(500);
+    budget.pause(3000);
+    await clock.runAll();
+    await p;
+    expect(t).toBe(3500);
+  });
+
+  it('an aborted waiter leaves the queue', async () => {
+    const clock = new ManualClock();
+    const budget = new RateBudget({ clock, limits: { events: { burst: 1, steady: 100 } } });
+    await budget.acquire('events');
+    const ac = new AbortController();
+    const aborted = budget.acquire('events', 'live', ac.signal).catch((e) => e);
+    ac.abort(new Error('stop'));
+    expect(((await aborted) as Error).message).toBe('stop');
+    expect(budget.usage('events').waitingLive).toBe(0);
+  });
+});
