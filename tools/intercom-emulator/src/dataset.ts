@@ -158,7 +158,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     let state: TicketStateCategory = 'submitted';
     const steps = r.int(0, 4);
     for (let k = 0; k < steps; k++) {
-      const next = r.pick(NEXT_STATES[state]);
+      const next: TicketStateCategory | 'comment' = r.pick(NEXT_STATES[state]);
       if (next === 'comment') {
         parts.push(makeTicketPart({ author: contactAuthor(contact), createdAt: (t += r.int(60, 7200)) }, r));
         continue;

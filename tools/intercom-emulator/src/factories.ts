@@ -378,7 +378,8 @@ export function makeTicketPart(
     created_at: options.createdAt,
     updated_at: options.createdAt,
     assigned_to: null,
-    author: options.author,
+    // ticket_part_author.type is admin | bot | team | user: a lead writes as a user
+    author: options.author.type === 'lead' ? { ...options.author, type: 'user' } : options.author,
     attachments: [],
     external_id: null,
     redacted: false,
