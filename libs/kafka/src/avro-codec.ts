@@ -65,7 +65,7 @@ export class AvroCodec {
     const res = await this.http('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`);
     if (res.status === 404) return { subject, status: 'new' };
     const latest = (res.body as { schema: string }).schema;
-    if (JSON.stringify(JSON.parse(latest)) === JSON.stringify(JSON.parse(schema))) return { subject, status: 'unchanged' };
+    if (canonical(JSON.parse(latest)) === canonical(JSON.parse(schema))) return { subject, status: 'unchanged' };
     const local = backwardIncompatibility(schema, latest);
     // Ask the registry too: it is the authority the producers will meet.
     const compat = await this.http('POST', `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, { schema });
@@ -105,4 +105,13 @@ export class AvroCodec {
   async decode<T = any>(buffer: Buffer): Promise<T> {
     return (await this.registry.decode(buffer)) as T;
   }
+}
+
+/** JSON with sorted keys, so that two spellings of one schema compare equal. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
 }

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '@iks/config';
+import { allTopics, AvroCodec, SCHEMAS_DIR } from '@iks/kafka';
+import type { CliIo } from '../cli-io';
+
+/**
+ * `schemas register`: register every topic's value schema (BACKWARD) and print the ids.
+ * `schemas check`: exit 1 when a local schema is not backward-compatible with the registered one,
+ * naming the subject and the rule it breaks. `--dir` checks another folder of .avsc files.
+ */
+export async function runSchemasCommand(args: string[], config: Config, io: CliIo): Promise<number> {
+  const [sub, ...rest] = args;
+  const dirIdx = rest.indexOf('--dir');
+  const dir = dirIdx >= 0 ? rest[dirIdx + 1] : SCHEMAS_DIR;
+  if (!dir) {
+    io.stderr('schemas: --dir needs a folder');
+    return 2;
+  }
+  for (const t of allTopics()) {
+    try {
+      JSON.parse(readFileSync(join(dir, t.schemaFile), 'utf8'));
+    } catch (e) {
+      io.stderr(`schemas: cannot read ${join(dir, t.schemaFile)}: ${(e as Error).message}`);
+      return 2;
+    }
+  }
+  const codec = new AvroCodec(config.kafka, dir);
+  if (sub === 'register') {
+    const ids = await codec.registerAll();
+    for (const [topic, id] of ids) io.stdout(`${topic}-value\tid ${id}\tBACKWARD`);
+    return 0;
+  }
+  if (sub === 'check') {
+    const results = await codec.checkAll();
+    let bad = 0;
+    for (const r of results) {
+      io.stdout(`${r.subject}\t${r.status}${r.reason ? `\t${r.reason}` : ''}`);
+      if (r.status === 'incompatible') bad++;
+    }
+    if (bad > 0) {
+      io.stderr(`schemas check: ${bad} schema(s) break BACKWARD compatibility (consumers on the new schema could not read existing data)`);
+      return 1;
+    }
+    return 0;
+  }
+  io.stderr('usage: cli schemas register|check [--dir <folder>]');
+  return 2;
+}

@@ -1,0 +1,29 @@
+import { Controller, Get, Header, HttpException, HttpStatus } from '@nestjs/common';
+import { IngestMetrics } from '../ingest-metrics';
+import { NotificationWriter } from '../webhook/notification-writer';
+
+@Controller()
+export class HealthController {
+  constructor(private readonly writer: NotificationWriter, private readonly metrics: IngestMetrics) {}
+
+  @Get('health/live')
+  live() {
+    return { status: 'ok' };
+  }
+
+  /** Ready = the producer is connected and the schema registry answers. */
+  @Get('health/ready')
+  async ready() {
+    const producer = this.writer.isConnected;
+    const registry = await this.writer.registryReachable();
+    const body = { status: producer && registry ? 'ok' : 'unavailable', producer, registry };
+    if (!producer || !registry) throw new HttpException(body, HttpStatus.SERVICE_UNAVAILABLE);
+    return body;
+  }
+
+  @Get('metrics')
+  @Header('content-type', 'text/plain; version=0.0.4')
+  metricsText() {
+    return this.metrics.render();
+  }
+}

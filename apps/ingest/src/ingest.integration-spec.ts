@@ -1,0 +1,119 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Config } from '@iks/config';
+import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
+import { PrivateBroker } from '../../../test/support/private-broker';
+import { testConfig } from '../../../test/support/test-config';
+import { waitFor } from '../../../test/support/wait-for';
+import { createIngestApp } from './ingest.app';
+import { sign } from './webhook/signature';
+
+const SECRET = 'intercom-client-secret';
+
+function notification(id: string, topic = 'conversation.user.created', itemId = '1001') {
+  // Deliberately odd spacing and non-ASCII: the stored body must be these exact bytes.
+  return `{"type":"notification_event","app_id":"abc123","data":{"type":"notification_event_data","item":{"type":"conversation","id":"${itemId}","title":"Ciao — è  ok"}},"id":"${id}","topic":"${topic}","delivery_status":"pending","delivery_attempts":1,"first_sent_at":1700000001,"created_at":1700000000}`;
+}
+
+async function post(app: NestFastifyApplication, body: string, signature?: string) {
+  return app.inject({
+    method: 'POST', url: '/webhooks/intercom', payload: body,
+    headers: { 'content-type': 'application/json', ...(signature ? { 'x-hub-signature': signature } : {}) },
+  });
+}
+
+describe('ingest webhook → Kafka (real broker and registry)', () => {
+  let config: Config;
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    config = testConfig('ingest', { INTERCOM_CLIENT_SECRET: `old-secret,${SECRET}`, INGEST_BODY_LIMIT_BYTES: '4096' });
+    app = await createIngestApp(config, false);
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  });
+  afterAll(async () => app.close());
+
+  it('answers 200 only after the Avro record is on the topic, with the raw body byte-exact', async () => {
+    const body = notification('notif_abc', 'conversation.user.created', '1001');
+    const res = await post(app, body, sign(body, SECRET));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ status: 'accepted', id: 'notif_abc' });
+
+    const kafka = createKafka(config.kafka);
+    const consumer = kafka.consumer({ groupId: `${config.kafka.topicPrefix}check` });
+    const codec = new AvroCodec(config.kafka);
+    const seen: Array<{ key: string; value: any }> = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => void seen.push({ key: message.key!.toString(), value: serdes.notificationFromAvro(await codec.decode(message.value!)) }),
+    });
+    try {
+      await waitFor(() => seen.length >= 1, { what: 'the record' });
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(seen[0].key).toBe('conversation:1001');
+    expect(seen[0].value).toMatchObject({
+      notification_id: 'notif_abc', topic: 'conversation.user.created', app_id: 'abc123', created_at: 1700000000,
+      delivery_attempts: 1, first_sent_at: 1700000001, source: 'webhook',
+    });
+    expect(Buffer.from(seen[0].value.body, 'utf8').equals(Buffer.from(body, 'utf8'))).toBe(true);
+  });
+
+  it('401 without or with a wrong signature, 400 on a bad envelope, 413 over the limit, 200 on ping', async () => {
+    const body = notification('notif_x');
+    const missing = await post(app, body);
+    expect(missing.statusCode).toBe(401);
+    expect(missing.json().message).toMatch(/missing/);
+    expect((await post(app, body, sign(body, 'wrong'))).statusCode).toBe(401);
+
+    const broken = '{"type":"notification_event",';
+    const bad = await post(app, broken, sign(broken, SECRET));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toMatch(/not valid JSON/);
+    const noTopic = JSON.stringify({ type: 'notification_event', id: 'n', app_id: 'a', created_at: 1, data: { item: {} } });
+    expect((await post(app, noTopic, sign(noTopic, SECRET))).json().message).toBe('topic is missing');
+
+    const big = notification('notif_big').replace('Ciao', 'x'.repeat(5000));
+    expect((await post(app, big, sign(big, SECRET))).statusCode).toBe(413);
+
+    const ping = JSON.stringify({ type: 'notification_event', id: 'notif_ping', topic: 'ping', app_id: 'a', created_at: 1, data: { item: { type: 'ping', message: 'hi' } } });
+    expect((await post(app, ping, sign(ping, SECRET))).statusCode).toBe(200);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toContain('iks_ingest_pings_total 1');
+    expect(metrics).toContain('iks_ingest_webhooks_rejected_total{reason="missing_signature"} 1');
+  });
+
+  it('is live and ready', async () => {
+    expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).json()).toEqual({ status: 'ok', producer: true, registry: true });
+  });
+});
+
+describe('ingest when Kafka is down', () => {
+  const broker = new PrivateBroker();
+  let app: NestFastifyApplication;
+
+  beforeAll(async () => {
+    await broker.start();
+    const config = testConfig('ingest', { INTERCOM_CLIENT_SECRET: SECRET, KAFKA_BROKERS: broker.brokers, INGEST_ACK_TIMEOUT_MS: '1500' });
+    app = await createIngestApp(config, false);
+    await app.init();
+  }, 90_000);
+  afterAll(async () => {
+    await broker.kill();
+    await app.close().catch(() => undefined);
+  });
+
+  it('answers 503 (never 200) within Intercom\'s 5 s while the broker is gone', async () => {
+    const ok = notification('notif_before');
+    expect((await post(app, ok, sign(ok, SECRET))).statusCode).toBe(200);
+    await broker.kill();
+    const body = notification('notif_during');
+    const started = Date.now();
+    const res = await post(app, body, sign(body, SECRET));
+    expect(res.statusCode).toBe(503);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});

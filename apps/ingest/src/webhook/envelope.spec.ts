@@ -1,0 +1,45 @@
+import { entityKey, parseEnvelope, validateEnvelope } from './envelope';
+
+const base = {
+  type: 'notification_event', id: 'notif_1', topic: 'conversation.user.created', app_id: 'abc', created_at: 1700000000,
+  data: { type: 'notification_event_data', item: { type: 'conversation', id: '123' } },
+};
+
+describe('envelope validation', () => {
+  it('accepts a complete envelope', () => {
+    expect(validateEnvelope(base)).toEqual({ ok: true, envelope: base });
+  });
+
+  it('names what is missing', () => {
+    const { id, ...noId } = base;
+    expect(validateEnvelope(noId)).toEqual({ ok: false, error: 'id is missing' });
+    expect(validateEnvelope({ ...base, data: {} })).toEqual({ ok: false, error: 'data.item is missing' });
+    expect(validateEnvelope({ ...base, type: 'x', created_at: 'yesterday' })).toEqual({
+      ok: false, error: 'type must be "notification_event" (got "x"); created_at must be a unix timestamp',
+    });
+    expect(validateEnvelope([])).toEqual({ ok: false, error: 'body must be a JSON object' });
+  });
+
+  it('reports malformed JSON', () => {
+    const r = parseEnvelope(Buffer.from('{"type":'));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/^body is not valid JSON/);
+  });
+});
+
+describe('entityKey (one partition per conversation, ticket or contact)', () => {
+  it('keys by the item', () => {
+    expect(entityKey(base as any)).toBe('conversation:123');
+    expect(entityKey({ ...base, topic: 'ticket.created', data: { item: { type: 'ticket', id: 55 } } } as any)).toBe('ticket:55');
+    expect(entityKey({ ...base, topic: 'contact.user.created', data: { item: { type: 'contact', id: 'c1' } } } as any)).toBe('contact:c1');
+  });
+
+  it('keys contact tag notifications by their contact', () => {
+    const tag = { type: 'contact_tag', tag: { type: 'tag', id: '9' }, contact: { type: 'contact', id: 'c1' } };
+    expect(entityKey({ ...base, topic: 'contact.user.tag.created', data: { item: tag } } as any)).toBe('contact:c1');
+  });
+
+  it('falls back to the notification id', () => {
+    expect(entityKey({ ...base, data: { item: {} } } as any)).toBe('notification:notif_1');
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * The Intercom webhook envelope (developers.intercom.com, "Webhooks: notification object"):
+ * { type: "notification_event", id: "notif_…", topic, app_id, created_at, delivery_attempts,
+ *   first_sent_at, data: { type: "notification_event_data", item: {…} } }
+ */
+export interface IntercomEnvelope {
+  readonly type: 'notification_event';
+  readonly id: string;
+  readonly topic: string;
+  readonly app_id: string;
+  readonly created_at: number;
+  readonly delivery_attempts?: number;
+  readonly first_sent_at?: number | null;
+  readonly data: { readonly item: Record<string, unknown> };
+}
+
+export type EnvelopeResult = { readonly ok: true; readonly envelope: IntercomEnvelope } | { readonly ok: false; readonly error: string };
+
+export function parseEnvelope(raw: Buffer): EnvelopeResult {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    return { ok: false, error: `body is not valid JSON: ${(e as Error).message}` };
+  }
+  return validateEnvelope(body);
+}
+
+export function validateEnvelope(body: unknown): EnvelopeResult {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, error: 'body must be a JSON object' };
+  const b = body as Record<string, any>;
+  const problems: string[] = [];
+  if (b.type !== 'notification_event') problems.push(`type must be "notification_event" (got ${JSON.stringify(b.type)})`);
+  if (typeof b.id !== 'string' || b.id === '') problems.push('id is missing');
+  if (typeof b.topic !== 'string' || b.topic === '') problems.push('topic is missing');
+  if (typeof b.app_id !== 'string' || b.app_id === '') problems.push('app_id is missing');
+  if (typeof b.created_at !== 'number' || !Number.isFinite(b.created_at)) problems.push('created_at must be a unix timestamp');
+  if (!b.data || typeof b.data !== 'object') problems.push('data is missing');
+  else if (!b.data.item || typeof b.data.item !== 'object' || Array.isArray(b.data.item)) problems.push('data.item is missing');
+  if (problems.length > 0) return { ok: false, error: problems.join('; ') };
+  return { ok: true, envelope: b as IntercomEnvelope };
+}
+
+/**
+ * The Kafka key: every notification of one conversation, ticket or contact lands on one
+ * partition, so they are read in order. Contact tag topics carry a contact_tag item whose
+ * contact is the entity; anything else is keyed by its item id.
+ */
+export function entityKey(envelope: Pick<IntercomEnvelope, 'topic' | 'data' | 'id'>): string {
+  const item = envelope.data.item as Record<string, any>;
+  const type = typeof item.type === 'string' ? item.type : envelope.topic.split('.')[0];
+  if (envelope.topic.startsWith('contact.') && item.contact && typeof item.contact === 'object' && item.contact.id != null) {
+    return `contact:${String(item.contact.id)}`;
+  }
+  if (item.id != null) return `${type}:${String(item.id)}`;
+  return `notification:${envelope.id}`;
+}
+
+export function isPing(envelope: Pick<IntercomEnvelope, 'topic'>): boolean {
+  return envelope.topic === 'ping';
+}
