@@ -272,7 +272,7 @@ export function makeConversation(options: ConversationOptions, rng?: Rng): Inter
     priority: options.priority ?? 'not_priority',
     admin_assignee_id: admin ? Number(admin.id) : null,
     team_assignee_id: team ? Number(team.id) : null,
-    tags: { type: 'tag.list', tags: (options.tags ?? []).map((t) => ({ type: 'tag', id: t.id, name: t.name, applied_at: createdAt, applied_by: admin ? { type: 'admin', id: admin.id } : null })) },
+    tags: { type: 'tag.list', tags: (options.tags ?? []).map((t) => ({ type: 'tag', id: t.id, name: t.name, applied_at: createdAt, ...(admin ? { applied_by: { type: 'admin', id: admin.id } } : {}) })) },
     conversation_rating: rating
       ? {
           rating: rating.rating,

@@ -1,0 +1,106 @@
+import { contract as loadContract, expectValidComponent } from './contract.test-helper';
+import { generateDataset } from './dataset';
+import { makeContact, makeConversation, makeTicket, makeTicketPart, adminAuthor, contactAuthor, makeAdmin, makeTeam, makeTag, makeCompany, resetFactoryRng } from './factories';
+
+const contract = loadContract();
+const expectValid = (component: string, value: unknown) => expectValidComponent(contract, component, value);
+
+describe('generateDataset', () => {
+  const dataset = generateDataset({ seed: 42, contacts: 120, conversations: 90, tickets: 60 });
+
+  it('is deterministic: the same seed gives the same JSON, another seed does not', () => {
+    expect(JSON.stringify(generateDataset({ seed: 42, contacts: 120, conversations: 90, tickets: 60 }))).toBe(JSON.stringify(dataset));
+    expect(JSON.stringify(generateDataset({ seed: 43, contacts: 120, conversations: 90, tickets: 60 }))).not.toBe(JSON.stringify(dataset));
+  });
+
+  it('has the requested sizes and unique ids', () => {
+    expect(dataset.contacts).toHaveLength(120);
+    expect(dataset.conversations).toHaveLength(90);
+    expect(dataset.tickets).toHaveLength(60);
+    for (const list of [dataset.contacts, dataset.conversations, dataset.tickets, dataset.admins, dataset.teams, dataset.tags]) {
+      expect(new Set(list.map((o) => o.id)).size).toBe(list.length);
+    }
+  });
+
+  it('every object validates against its 2.14 component', () => {
+    for (const c of dataset.contacts) expectValid('contact', c);
+    for (const c of dataset.conversations) expectValid('conversation', c);
+    for (const t of dataset.tickets) expectValid('ticket', t);
+    for (const a of dataset.admins) expectValid('admin', a);
+    for (const t of dataset.teams) expectValid('team', t);
+    for (const t of dataset.tags) expectValid('tag', t);
+    for (const s of Object.values(dataset.contactSubscriptions).flat()) expectValid('subscription_type', s);
+  });
+
+  it('covers the cases the pipeline must handle', () => {
+    const { contacts, conversations, tickets } = dataset;
+    expect(contacts.some((c) => c.role === 'user') && contacts.some((c) => c.role === 'lead')).toBe(true);
+    expect(contacts.some((c) => c.email === '')).toBe(true);
+    expect(contacts.some((c) => c.phone === '555-0100')).toBe(true);
+    expect(contacts.some((c) => c.phone === '+44 20 7946 0958')).toBe(true);
+    expect(contacts.some((c) => c.phone === null)).toBe(true);
+    expect(contacts.some((c) => c.tags.data.length > 0)).toBe(true);
+    expect(contacts.some((c) => c.avatar === null) && contacts.some((c) => c.avatar?.image_url)).toBe(true);
+    // updated_at ties exist, so pagination has to tie-break on id
+    expect(new Set(contacts.map((c) => c.updated_at)).size).toBeLessThan(contacts.length);
+
+    expect(conversations.some((c) => c.conversation_rating !== null)).toBe(true);
+    expect(conversations.some((c) => c.sla_applied !== null)).toBe(true);
+    expect(conversations.some((c) => c.tags.tags.length > 0)).toBe(true);
+    expect(conversations.every((c) => c.admin_assignee_id === null || Number.isInteger(c.admin_assignee_id))).toBe(true);
+    expect(conversations.some((c) => (c.conversation_parts?.conversation_parts ?? []).some((p) => p.author.type === 'user' || p.author.type === 'lead'))).toBe(true);
+
+    expect(tickets.every((t) => typeof t.admin_assignee_id === 'string' && typeof t.team_assignee_id === 'string')).toBe(true);
+    expect(tickets.every((t) => typeof t.ticket_attributes._default_title_ === 'string')).toBe(true);
+    const changes = tickets.flatMap((t) => t.ticket_parts.ticket_parts).filter((p) => p.ticket_state && p.previous_ticket_state !== p.ticket_state);
+    expect(new Set(changes.map((p) => p.ticket_state))).toEqual(new Set(['in_progress', 'waiting_on_customer', 'resolved']));
+    expect(new Set(tickets.map((t) => t.category))).toEqual(new Set(['Customer', 'Back-office', 'Tracker']));
+    expect(tickets.some((t) => t.is_shared) && tickets.some((t) => !t.is_shared)).toBe(true);
+    // the ticket's state is the newest state part's
+    for (const t of tickets) {
+      const last = t.ticket_parts.ticket_parts.filter((p) => p.ticket_state).at(-1);
+      expect(t.ticket_state.category).toBe(last?.ticket_state);
+    }
+  });
+});
+
+describe('factories', () => {
+  beforeEach(() => resetFactoryRng());
+
+  it('build valid objects from a few facts', () => {
+    const admin = makeAdmin({ id: '42', name: 'Ada Admin' });
+    const team = makeTeam({ id: '7', name: 'Support' });
+    const tag = makeTag({ id: '5', name: 'vip' });
+    const lead = makeContact({ role: 'lead', email: null, phone: '555-0100', tags: [tag] });
+    expectValid('contact', lead);
+    expect(lead.email).toBe('');
+    expect(lead.tags.data).toEqual([{ id: '5', url: 'https://api.intercom.io/tags/5' }]);
+    const conversation = makeConversation({ contact: lead, admin, team, tags: [tag], rating: { rating: 4, createdAt: lead.created_at + 100 } });
+    expectValid('conversation', conversation);
+    expect(conversation.admin_assignee_id).toBe(42);
+    expect(conversation.team_assignee_id).toBe(7);
+    expect(conversation.source.author).toEqual({ type: 'lead', id: lead.id, name: lead.name });
+    const ticket = makeTicket({
+      contact: lead,
+      admin,
+      team,
+      parts: [
+        makeTicketPart({ author: adminAuthor(admin), createdAt: lead.created_at + 10, previousState: 'submitted', state: 'submitted' }),
+        makeTicketPart({ author: contactAuthor(lead), createdAt: lead.created_at + 20 }),
+        makeTicketPart({ author: adminAuthor(admin), createdAt: lead.created_at + 30, previousState: 'submitted', state: 'resolved' }),
+      ],
+    });
+    expectValid('ticket', ticket);
+    expect(ticket.admin_assignee_id).toBe('42');
+    expect(ticket.ticket_state).toMatchObject({ type: 'ticket_state', category: 'resolved' });
+    expect(ticket.open).toBe(false);
+    expect(ticket.ticket_parts.ticket_parts[1].author.type).toBe('user');
+    expectValid('company', makeCompany());
+  });
+
+  it('are repeatable after resetFactoryRng', () => {
+    const a = makeContact();
+    resetFactoryRng();
+    expect(makeContact()).toEqual(a);
+  });
+});
