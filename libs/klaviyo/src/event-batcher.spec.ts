@@ -2,7 +2,7 @@ import { ManualClock } from '@iks/retry';
 import type { DeliveryResult } from './delivery-result';
 import { EventBatcher, isPrepared, MAX_STRING_BYTES, prepareEvent, type BatchSlot, type PreparedEvent } from './event-batcher';
 import { BULK_ENVELOPE_BYTES, buildBulkCreateEventsBody } from './request-builders';
-import { eventRecord } from './testing/fixtures';
+import { eventRecord } from './__tests__/fixtures';
 
 function prep(over: Parameters<typeof eventRecord>[0] = {}): PreparedEvent {
   const p = prepareEvent(eventRecord(over));

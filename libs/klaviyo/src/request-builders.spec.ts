@@ -1,6 +1,6 @@
 import { klaviyoContract } from '@iks/contracts';
 import type { KlaviyoDeletionRecord } from '@iks/domain';
-import { eventRecord, profileRecord } from './testing/fixtures';
+import { eventRecord, profileRecord } from './__tests__/fixtures';
 import {
   buildBulkCreateEventsBody,
   buildBulkEventEntry,

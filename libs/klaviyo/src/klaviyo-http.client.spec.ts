@@ -1,0 +1,71 @@
+import { KlaviyoApiError } from './klaviyo-api.error';
+import { KlaviyoHttpClient, parseRetryAfter } from './klaviyo-http.client';
+import { klaviyoError, KlaviyoTestDouble } from './__tests__/klaviyo-test-double';
+
+const KEY = 'pk_secret_test_key_123';
+
+describe('KlaviyoHttpClient', () => {
+  const klaviyo = new KlaviyoTestDouble();
+  let client: KlaviyoHttpClient;
+
+  beforeAll(async () => {
+    client = new KlaviyoHttpClient({ apiKey: KEY, baseUrl: await klaviyo.start(), timeoutMs: 300 });
+  });
+  afterAll(() => klaviyo.stop());
+
+  it('sends the key, revision and JSON:API headers', async () => {
+    klaviyo.next({ status: 202 });
+    const res = await client.post('/api/data-privacy-deletion-jobs', { data: {} });
+    expect(res.status).toBe(202);
+    const h = klaviyo.requests.at(-1)!.headers;
+    expect(h.authorization).toBe(`Klaviyo-API-Key ${KEY}`);
+    expect(h.revision).toBe('2026-07-15');
+    expect(h.accept).toBe('application/vnd.api+json');
+    expect(h['content-type']).toBe('application/vnd.api+json');
+  });
+
+  it('parses a JSON:API error into KlaviyoApiError; 400 is not retriable; the key never shows', async () => {
+    klaviyo.next(klaviyoError(400, 'invalid', `bad value near Klaviyo-API-Key ${KEY}`, '/data/attributes/email'));
+    const err = (await client.post('/api/profile-import', {}).catch((e) => e)) as KlaviyoApiError;
+    expect(err).toBeInstanceOf(KlaviyoApiError);
+    expect(err).toMatchObject({ status: 400, code: 'invalid', pointer: '/data/attributes/email', retriable: false });
+    expect(err.message).not.toContain(KEY);
+    expect(err.detail).not.toContain(KEY);
+    expect(JSON.stringify(err.errors)).not.toContain(KEY);
+  });
+
+  it('429 is retriable and carries Retry-After in ms', async () => {
+    klaviyo.next({ ...klaviyoError(429, 'throttled', 'Request was throttled.'), headers: { 'retry-after': '7' } });
+    const err = (await client.post('/api/events', {}).catch((e) => e)) as KlaviyoApiError;
+    expect(err).toMatchObject({ status: 429, retriable: true, retryAfterMs: 7000 });
+  });
+
+  it.each([408, 500, 502, 503])('%i is retriable', async (status) => {
+    klaviyo.next(klaviyoError(status, 'error', 'try later'));
+    await expect(client.post('/api/events', {})).rejects.toMatchObject({ status, retriable: true });
+  });
+
+  it.each([401, 403, 404, 409, 413])('%i is not retriable', async (status) => {
+    klaviyo.next(klaviyoError(status, 'error', 'no'));
+    await expect(client.post('/api/events', {})).rejects.toMatchObject({ status, retriable: false });
+  });
+
+  it('a timeout is a retriable error with no status', async () => {
+    klaviyo.next({ status: 200, hang: true });
+    await expect(client.post('/api/events', {})).rejects.toMatchObject({ status: null, code: 'timeout', retriable: true });
+  });
+
+  it('a refused connection is a retriable network error', async () => {
+    const dead = new KlaviyoHttpClient({ apiKey: KEY, baseUrl: 'http://127.0.0.1:1', timeoutMs: 1000 });
+    const err = (await dead.post('/api/events', {}).catch((e) => e)) as KlaviyoApiError;
+    expect(err).toMatchObject({ status: null, code: 'network_error', retriable: true });
+    expect(err.message).not.toContain(KEY);
+  });
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('3', 0)).toBe(3000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).toBe(6000);
+    expect(parseRetryAfter(null, 0)).toBeUndefined();
+    expect(parseRetryAfter('soon', 0)).toBeUndefined();
+  });
+});
