@@ -1,0 +1,242 @@
+import { contract as loadContract, expectValidComponent, expectValidResponse } from './contract.test-helper';
+import { generateDataset } from './dataset';
+import { startIntercomEmulator, type IntercomEmulator } from './emulator.server';
+import { makeContact } from './factories';
+
+const contract = loadContract();
+const TOKEN = 'test-token';
+const dataset = generateDataset({ seed: 5, contacts: 333, conversations: 210, tickets: 170 });
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+describe('Intercom emulator (HTTP)', () => {
+  let emu: IntercomEmulator;
+
+  beforeAll(async () => {
+    emu = await startIntercomEmulator({ port: 0, dataset, accessToken: TOKEN });
+  });
+  afterAll(() => emu.close());
+  beforeEach(() => emu.reset());
+
+  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+    const res = await fetch(`${emu.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${TOKEN}`, 'Intercom-Version': '2.14', Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, headers: res.headers, body: await res.json() };
+  }
+
+  /** Walks every page of a search; validates each answer against the 2.14 response schema. */
+  async function searchAll(path: '/contacts/search' | '/conversations/search' | '/tickets/search', query: unknown, perPage: number) {
+    const key = path === '/contacts/search' ? 'data' : path === '/conversations/search' ? 'conversations' : 'tickets';
+    const items: any[] = [];
+    let startingAfter: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const res = await call('POST', path, { query, pagination: { per_page: perPage, ...(startingAfter ? { starting_after: startingAfter } : {}) } });
+      expect(res.status).toBe(200);
+      expectValidResponse(contract, 'post', path, 200, res.body);
+      pages++;
+      expect(res.body.pages.page).toBe(pages);
+      items.push(...res.body[key]);
+      startingAfter = res.body.pages.next?.starting_after;
+      if (!startingAfter) return { items, pages, total: res.body.total_count, totalPages: res.body.pages.total_pages };
+    }
+  }
+
+  const all = { field: 'updated_at', operator: '>', value: 0 };
+
+  it.each([
+    ['/contacts/search', 'contacts', 'contact'],
+    ['/conversations/search', 'conversations', 'conversation_list_item'],
+    ['/tickets/search', 'tickets', 'ticket'],
+  ] as const)('%s pages through every seeded object exactly once, ascending by updated_at then id', async (path, kind, component) => {
+    const { items, pages, total, totalPages } = await searchAll(path, all, 37);
+    const seeded = dataset[kind];
+    expect(total).toBe(seeded.length);
+    expect(pages).toBe(Math.ceil(seeded.length / 37));
+    expect(totalPages).toBe(pages);
+    expect(items.map((o) => o.id).sort()).toEqual(seeded.map((o) => o.id).sort());
+    expect(new Set(items.map((o) => o.id)).size).toBe(items.length);
+    for (let i = 1; i < items.length; i++) {
+      const [a, b] = [items[i - 1], items[i]];
+      expect(a.updated_at < b.updated_at || (a.updated_at === b.updated_at && a.id < b.id)).toBe(true);
+    }
+    for (const o of items) expectValidComponent(contract, component, o);
+  });
+
+  it('filters on updated_at with > < >= <= and nested AND/OR, timestamps as numbers or strings', async () => {
+    const times = dataset.tickets.map((t) => t.updated_at).sort((a, b) => a - b);
+    const lo = times[40];
+    const hi = times[120];
+    const expectIds = (pred: (u: number) => boolean) => dataset.tickets.filter((t) => pred(t.updated_at)).map((t) => t.id).sort();
+
+    const between = await searchAll('/tickets/search', { operator: 'AND', value: [{ field: 'updated_at', operator: '>', value: lo }, { field: 'updated_at', operator: '<', value: String(hi) }] }, 150);
+    expect(between.items.map((t) => t.id).sort()).toEqual(expectIds((u) => u > lo && u < hi));
+
+    const inclusive = await searchAll('/tickets/search', { operator: 'AND', value: [{ field: 'updated_at', operator: '>=', value: lo }, { field: 'updated_at', operator: '<=', value: hi }] }, 150);
+    expect(inclusive.items.map((t) => t.id).sort()).toEqual(expectIds((u) => u >= lo && u <= hi));
+
+    const outside = await searchAll('/tickets/search', { operator: 'OR', value: [{ field: 'updated_at', operator: '<', value: lo }, { field: 'updated_at', operator: '>', value: hi }] }, 150);
+    expect(outside.items.map((t) => t.id).sort()).toEqual(expectIds((u) => u < lo || u > hi));
+
+    const contactsAfter = await searchAll('/contacts/search', { field: 'updated_at', operator: '>', value: lo }, 150);
+    expect(contactsAfter.items.every((c) => c.updated_at > lo)).toBe(true);
+    expect(contactsAfter.total).toBe(dataset.contacts.filter((c) => c.updated_at > lo).length);
+  });
+
+  it('rejects per_page above 150 and unknown cursors with 400 error.list', async () => {
+    const big = await call('POST', '/contacts/search', { query: all, pagination: { per_page: 151 } });
+    expect(big.status).toBe(400);
+    expectValidComponent(contract, 'error', big.body);
+    const bad = await call('POST', '/contacts/search', { query: all, pagination: { per_page: 5, starting_after: 'nope' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].code).toBe('invalid_cursor');
+  });
+
+  it('GET /contacts lists every contact once with cursor pagination', async () => {
+    const ids: string[] = [];
+    let after: string | undefined;
+    do {
+      const res = await call('GET', `/contacts?per_page=150${after ? `&starting_after=${after}` : ''}`);
+      expect(res.status).toBe(200);
+      expectValidResponse(contract, 'get', '/contacts', 200, res.body);
+      ids.push(...res.body.data.map((c: { id: string }) => c.id));
+      after = res.body.pages.next?.starting_after;
+    } while (after);
+    expect(ids.sort()).toEqual(dataset.contacts.map((c) => c.id).sort());
+  });
+
+  it('GET /contacts/{id}, its subscriptions, /admins, /teams and /tags validate; an unknown contact is 404 error.list', async () => {
+    const contact = dataset.contacts[3];
+    const one = await call('GET', `/contacts/${contact.id}`);
+    expect(one.status).toBe(200);
+    expectValidResponse(contract, 'get', '/contacts/{contact_id}', 200, one.body);
+    expect(one.body).toEqual(contact);
+
+    const subs = await call('GET', `/contacts/${contact.id}/subscriptions`);
+    expectValidResponse(contract, 'get', '/contacts/{contact_id}/subscriptions', 200, subs.body);
+    expect(subs.body.data).toEqual(dataset.contactSubscriptions[contact.id]);
+
+    const missing = await call('GET', '/contacts/does-not-exist');
+    expect(missing.status).toBe(404);
+    expectValidComponent(contract, 'error', missing.body);
+    expect(missing.body).toMatchObject({ type: 'error.list', errors: [{ code: 'not_found' }] });
+    const missingSubs = await call('GET', '/contacts/does-not-exist/subscriptions');
+    expectValidResponse(contract, 'get', '/contacts/{contact_id}/subscriptions', 404, missingSubs.body);
+
+    const admins = await call('GET', '/admins');
+    expectValidResponse(contract, 'get', '/admins', 200, admins.body);
+    expect(admins.body.admins.map((a: { id: string }) => a.id)).toEqual(dataset.admins.map((a) => a.id));
+    const teams = await call('GET', '/teams');
+    expectValidResponse(contract, 'get', '/teams', 200, teams.body);
+    expect(teams.body.teams).toHaveLength(dataset.teams.length);
+    const tags = await call('GET', '/tags');
+    expectValidResponse(contract, 'get', '/tags', 200, tags.body);
+    expect(tags.body.data.map((t: { name: string }) => t.name)).toEqual(dataset.tags.map((t) => t.name));
+  });
+
+  it('answers 401 error.list without a valid Bearer token', async () => {
+    for (const headers of [{ Authorization: '' }, { Authorization: 'Bearer wrong' }, { Authorization: `Basic ${TOKEN}` }]) {
+      const res = await call('GET', '/admins', undefined, headers);
+      expect(res.status).toBe(401);
+      expectValidResponse(contract, 'get', '/admins', 401, res.body);
+      expect(res.body.errors[0]).toEqual({ code: 'unauthorized', message: 'Access Token Invalid' });
+      expect(res.headers.get('x-ratelimit-limit')).not.toBeNull();
+    }
+  });
+
+  it('logs requests with the Intercom-Version header and rejects a malformed version', async () => {
+    await call('POST', '/tickets/search', { query: all, pagination: { per_page: 1 } });
+    expect(emu.requests.at(-1)).toMatchObject({ method: 'POST', path: '/tickets/search', intercomVersion: '2.14', status: 200, body: { pagination: { per_page: 1 } } });
+    const bad = await call('GET', '/admins', undefined, { 'Intercom-Version': 'latest-please' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].code).toBe('intercom_version_invalid');
+  });
+
+  it('mutations show up in search: an updated contact moves to the end, a deleted one is 404', async () => {
+    const target = dataset.contacts[0];
+    const newest = Math.max(...dataset.contacts.map((c) => c.updated_at));
+    emu.updateContact(target.id, { email: 'changed@example.com' }, newest + 10);
+    const after = await call('POST', '/contacts/search', { query: { field: 'updated_at', operator: '>', value: newest }, pagination: { per_page: 10 } });
+    expect(after.body.data.map((c: { id: string; email: string }) => [c.id, c.email])).toEqual([[target.id, 'changed@example.com']]);
+
+    const fresh = makeContact({ id: 'new-contact-1', createdAt: newest + 20 });
+    const put = await fetch(`${emu.url}/__emulator/contacts`, { method: 'PUT', body: JSON.stringify(fresh) });
+    expect(put.status).toBe(200);
+    expect((await call('GET', '/contacts/new-contact-1')).body).toEqual(fresh);
+
+    emu.deleteContact(target.id);
+    expect((await call('GET', `/contacts/${target.id}`)).status).toBe(404);
+
+    await fetch(`${emu.url}/__emulator/reset`, { method: 'POST' });
+    expect((await call('GET', `/contacts/${target.id}`)).body.email).toBe(target.email);
+    expect((await call('GET', '/contacts/new-contact-1')).status).toBe(404);
+  });
+
+  describe('faults', () => {
+    it('over HTTP: the next N answers are 429 / 503, then normal service resumes', async () => {
+      const set = await fetch(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify([{ status: 429, count: 2 }, { status: 503, count: 1 }]) });
+      expect(set.status).toBe(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await call('GET', '/teams');
+        statuses.push(res.status);
+        if (res.status !== 200) expectValidComponent(contract, 'error', res.body);
+        if (res.status === 429) {
+          expect(res.body.errors[0].code).toBe('rate_limit_exceeded');
+          expect(res.headers.get('x-ratelimit-remaining')).toBe('0');
+        }
+      }
+      expect(statuses).toEqual([429, 429, 503, 200]);
+    });
+
+    it('programmatically: slow answers of X ms', async () => {
+      emu.injectFault({ delayMs: 300, count: 1 });
+      const t0 = Date.now();
+      const slow = await call('GET', '/tags');
+      expect(slow.status).toBe(200);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
+      const t1 = Date.now();
+      await call('GET', '/tags');
+      expect(Date.now() - t1).toBeLessThan(250);
+    });
+
+    it('reset clears pending faults', async () => {
+      emu.injectFault({ status: 500, count: 5 });
+      emu.reset();
+      expect((await call('GET', '/tags')).status).toBe(200);
+    });
+  });
+});
+
+describe('Intercom emulator rate limit', () => {
+  it('sends X-RateLimit-* on every answer and 429 error.list past the limit, then recovers after the window', async () => {
+    const emu = await startIntercomEmulator({ port: 0, dataset: { seed: 1, contacts: 5, conversations: 2, tickets: 2 }, rateLimit: { perWindow: 3, windowSeconds: 1 } });
+    try {
+      const get = () => fetch(`${emu.url}/admins`, { headers: { Authorization: `Bearer ${emu.accessToken}` } });
+      // align to the start of a window so all four calls fall in the same one
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await get());
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
+      expect(answers.map((a) => a.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
+      for (const a of answers) {
+        expect(a.headers.get('x-ratelimit-limit')).toBe('3');
+        expect(Number(a.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000 - 1);
+      }
+      const limited = await answers[3].json();
+      expectValidComponent(contract, 'error', limited);
+      expect(limited.errors[0].code).toBe('rate_limit_exceeded');
+      await new Promise((r) => setTimeout(r, (Number(answers[3].headers.get('x-ratelimit-reset')) * 1000 - Date.now()) + 20));
+      expect((await get()).status).toBe(200);
+    } finally {
+      await emu.close();
+    }
+  });
+});
