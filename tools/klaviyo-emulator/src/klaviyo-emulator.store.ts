@@ -188,8 +188,9 @@ export class KlaviyoEmulatorStore {
     let profile = this.findProfile({ id: input.id, email: attrs.email, phone_number: attrs.phone_number, external_id: attrs.external_id });
     const created = !profile;
     if (!profile) {
+      // An unknown Klaviyo id is kept as the new profile's id, so later requests naming it find it.
       profile = {
-        id: newKlaviyoId(),
+        id: input.id || newKlaviyoId(),
         email: null,
         phone_number: null,
         external_id: null,
