@@ -16,6 +16,8 @@ export const DEFAULT_MAX_BULK_BYTES = 4_500_000;
 export const DEFAULT_MAX_WAIT_MS = 250;
 /** "each string cannot be larger than 100 KB" (bulk_create_events, properties). */
 export const MAX_STRING_BYTES = 100 * 1024;
+/** "Properties of this event (must not exceed 400 properties)." */
+export const MAX_EVENT_PROPERTIES = 400;
 /** Metric name: "Must be less than 128 characters." */
 export const MAX_METRIC_NAME_LENGTH = 127;
 
@@ -41,6 +43,16 @@ export function prepareEvent(record: KlaviyoEventRecord, maxBytes = DEFAULT_MAX_
   }
   if (!record.metric || record.metric.length > MAX_METRIC_NAME_LENGTH) {
     return localRejection('invalid_metric_name', `metric name must be 1..${MAX_METRIC_NAME_LENGTH} characters`, '/metric');
+  }
+  if (!record.properties || typeof record.properties !== 'object' || Array.isArray(record.properties)) {
+    return localRejection('invalid_properties', 'event properties must be an object', '/properties');
+  }
+  if (Object.keys(record.properties).length > MAX_EVENT_PROPERTIES) {
+    return localRejection('too_many_properties', `more than ${MAX_EVENT_PROPERTIES} event properties`, '/properties');
+  }
+  const at = Date.parse(record.time);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(record.time ?? '') || Number.isNaN(at)) {
+    return localRejection('invalid_time', 'time must be an ISO 8601 date-time', '/time');
   }
   const tooLong = findLongString(record.properties, '/properties');
   if (tooLong) {

@@ -127,12 +127,28 @@ describe('KlaviyoDeliverer', () => {
     expect(bulkEntries(klaviyo.requests[1])[0].attributes.events.data[0].attributes.properties).toEqual({ v: 2 });
   });
 
+  it('sends a deferred copy only after the request holding the first copy has finished', async () => {
+    klaviyo.next({ status: 202, delayMs: 300 });
+    const records = [eventRecord({ unique_id: 'x', properties: { v: 1 } }), eventRecord({ unique_id: 'y' }), eventRecord({ unique_id: 'x', properties: { v: 2 } })];
+    const results = await deliverer({ batch: { maxCount: 2 }, bulkConcurrency: 4 }).deliverEvents(records);
+    expect(results.every((r) => r.status === 'delivered')).toBe(true);
+    expect(klaviyo.requests.map(uniqueIds)).toEqual([['x', 'y'], ['x']]);
+    expect(klaviyo.requests[1].at - klaviyo.requests[0].at).toBeGreaterThanOrEqual(290);
+  });
+
   it('refuses locally, without a request: no identifier once a non-E.164 phone is dropped, a string over 100 KB', async () => {
     const results = await deliverer().deliverEvents([
       eventRecord({ profile: { phone_number: '0044 20 7946 0000' } }),
       eventRecord({ unique_id: 'big', properties: { body: 'x'.repeat(100 * 1024 + 1) } }),
+      eventRecord({ unique_id: 'when', time: 'yesterday' }),
+      eventRecord({ unique_id: 'wide', properties: Object.fromEntries(Array.from({ length: 401 }, (_, i) => [`p${i}`, i])) }),
     ]);
-    expect(results.map((r) => r.status === 'rejected' && r.error.code)).toEqual(['missing_profile_identifier', 'string_too_large']);
+    expect(results.map((r) => r.status === 'rejected' && r.error.code)).toEqual([
+      'missing_profile_identifier',
+      'string_too_large',
+      'invalid_time',
+      'too_many_properties',
+    ]);
     expect(klaviyo.requests).toHaveLength(0);
   });
 

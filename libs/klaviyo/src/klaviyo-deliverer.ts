@@ -70,6 +70,8 @@ export class KlaviyoDeliverer {
   private readonly bulkConcurrency: number;
   private readonly singleConcurrency: number;
   private readonly streams = new Map<Priority, EventBatcher<Submitted>>();
+  /** Identity keys of submitted events in flight, so a later copy waits for the earlier one. */
+  private readonly streamKeys = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: KlaviyoDelivererOptions) {
     this.client = opts.client;
@@ -96,8 +98,9 @@ export class KlaviyoDeliverer {
       batcher.add(p);
     });
     batcher.flushAll();
+    const inFlight = new Map<string, Promise<void>>();
     await mapLimit(batches, this.bulkConcurrency, async (batch) => {
-      const outcome = await this.sendEventBatch(batch.map((s) => s.item), priority);
+      const outcome = await sequenced(inFlight, batch, () => this.sendEventBatch(batch.map((s) => s.item), priority));
       for (const slot of batch) {
         const r = outcome.get(slot.item)!;
         for (const item of [slot.item, ...slot.duplicates]) for (const i of slotsOf.get(item)!) results[i] = r;
@@ -266,7 +269,7 @@ export class KlaviyoDeliverer {
     if (!b) {
       b = new EventBatcher<Submitted>(
         (batch) => {
-          void this.sendEventBatch(batch.map((s) => s.item), priority).then(
+          void sequenced(this.streamKeys, batch, () => this.sendEventBatch(batch.map((s) => s.item), priority)).then(
             (outcome) => {
               for (const slot of batch) {
                 const res = outcome.get(slot.item)!;
@@ -293,6 +296,26 @@ interface Submitted extends PreparedEvent {
 
 function toDeliveryError(e: KlaviyoApiError): DeliveryError {
   return { status: e.status, code: e.code, detail: e.detail, pointer: e.pointer, retriable: e.retriable };
+}
+
+/**
+ * Runs `send` once every earlier batch holding one of this batch's keys has finished, so a copy
+ * deferred out of a batch reaches Klaviyo after the first copy (Klaviyo keeps the first
+ * unique_id it sees), even with several bulk requests in flight.
+ */
+function sequenced<R>(inFlight: Map<string, Promise<void>>, batch: readonly BatchSlot<PreparedEvent>[], send: () => Promise<R>): Promise<R> {
+  const keys = batch.flatMap((s) => s.item.keys);
+  const before = [...new Set(keys.map((k) => inFlight.get(k)).filter((p): p is Promise<void> => p !== undefined))];
+  const run = (before.length ? Promise.allSettled(before) : Promise.resolve()).then(send);
+  const done = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  for (const k of keys) inFlight.set(k, done);
+  void done.then(() => {
+    for (const k of keys) if (inFlight.get(k) === done) inFlight.delete(k);
+  });
+  return run;
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

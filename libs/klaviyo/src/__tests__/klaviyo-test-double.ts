@@ -24,6 +24,8 @@ export interface Reply {
   readonly body?: unknown;
   /** Never answer (to test timeouts). */
   readonly hang?: boolean;
+  /** Answer after this long. */
+  readonly delayMs?: number;
 }
 
 export type Responder = (req: RecordedRequest) => Reply;
@@ -118,8 +120,12 @@ export class KlaviyoTestDouble {
           return;
         }
         const out = reply.body === undefined ? '' : JSON.stringify(reply.body);
-        res.writeHead(reply.status, { ...(reply.headers ?? {}), 'content-length': Buffer.byteLength(out) });
-        res.end(out);
+        const send = () => {
+          res.writeHead(reply.status, { ...(reply.headers ?? {}), 'content-length': Buffer.byteLength(out) });
+          res.end(out);
+        };
+        if (reply.delayMs) setTimeout(send, reply.delayMs);
+        else send();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
