@@ -1,4 +1,4 @@
-import { contract as loadContract, expectValidComponent } from './contract.test-helper';
+import { contract as loadContract, expectValidComponent } from './__tests__/contract.helper';
 import { generateDataset } from './dataset';
 import { makeContact, makeConversation, makeTicket, makeTicketPart, adminAuthor, contactAuthor, makeAdmin, makeTeam, makeTag, makeCompany, resetFactoryRng } from './factories';
 

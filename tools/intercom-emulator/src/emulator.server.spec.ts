@@ -1,4 +1,4 @@
-import { contract as loadContract, expectValidComponent, expectValidResponse } from './contract.test-helper';
+import { contract as loadContract, expectValidComponent, expectValidResponse } from './__tests__/contract.helper';
 import { generateDataset } from './dataset';
 import { startIntercomEmulator, type IntercomEmulator } from './emulator.server';
 import { makeContact } from './factories';
@@ -222,7 +222,7 @@ describe('Intercom emulator rate limit', () => {
       const get = () => fetch(`${emu.url}/admins`, { headers: { Authorization: `Bearer ${emu.accessToken}` } });
       // align to the start of a window so all four calls fall in the same one
       await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
-      const answers = [];
+      const answers: Response[] = [];
       for (let i = 0; i < 4; i++) answers.push(await get());
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
       expect(answers.map((a) => a.headers.get('x-ratelimit-remaining'))).toEqual(['2', '1', '0', '0']);
@@ -230,7 +230,7 @@ describe('Intercom emulator rate limit', () => {
         expect(a.headers.get('x-ratelimit-limit')).toBe('3');
         expect(Number(a.headers.get('x-ratelimit-reset'))).toBeGreaterThan(Date.now() / 1000 - 1);
       }
-      const limited = await answers[3].json();
+      const limited = (await answers[3].json()) as { errors: { code: string }[] };
       expectValidComponent(contract, 'error', limited);
       expect(limited.errors[0].code).toBe('rate_limit_exceeded');
       await new Promise((r) => setTimeout(r, (Number(answers[3].headers.get('x-ratelimit-reset')) * 1000 - Date.now()) + 20));

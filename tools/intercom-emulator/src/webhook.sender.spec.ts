@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { contract as loadContract, expectValidComponent } from './contract.test-helper';
+import { contract as loadContract, expectValidComponent } from './__tests__/contract.helper';
 import { generateDataset } from './dataset';
 import { makeCompany, makeTicketType } from './factories';
 import {
