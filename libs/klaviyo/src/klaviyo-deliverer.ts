@@ -2,7 +2,7 @@
  * The sink's Klaviyo port: records in, one DeliveryResult per record out. Delivered means
  * Klaviyo accepted it (202/200/201); rejected means it never will be (the sink dead-letters
  * it), or, with `error.retriable`, that Klaviyo kept failing for the whole retry budget.
- * 401/403 are not a record's fault: they are thrown, so the sink stops instead of
+ * 401/403/404/405/415 are not a record's fault: they are thrown, so the sink stops instead of
  * dead-lettering the stream.
  */
 import { Logger } from '@nestjs/common';
@@ -29,6 +29,8 @@ export const PROFILE_IMPORT_PATH = '/api/profile-import';
 export const DELETION_PATH = '/api/data-privacy-deletion-jobs';
 /** "The maximum allowed payload size is 100KB." (create_or_update_profile) */
 export const MAX_PROFILE_IMPORT_BYTES = 100 * 1024;
+
+const SYSTEMIC_STATUSES = new Set([401, 403, 404, 405, 415]);
 
 /** Pointer to one entry of a bulk request: /data/attributes/events-bulk-create/data/<i>[/...] */
 const BULK_ENTRY_POINTER = /^\/data\/attributes\/events-bulk-create\/data\/(\d+)(?:\/|$)/;
@@ -222,10 +224,14 @@ export class KlaviyoDeliverer {
     }
   }
 
-  /** Rethrows what is not a record's fault (auth, programming errors, shutdown). */
+  /**
+   * Rethrows what is not a record's fault: auth (401/403), a wrong base URL or media type
+   * (404/405/415), programming errors, shutdown. Dead-lettering every record for those would
+   * empty the topic into the DLQ; thrown, they stop the sink before it commits.
+   */
   private classify(err: unknown): KlaviyoApiError {
     if (!(err instanceof KlaviyoApiError)) throw err;
-    if (err.status === 401 || err.status === 403) throw err;
+    if (err.status !== null && SYSTEMIC_STATUSES.has(err.status)) throw err;
     return err;
   }
 

@@ -112,3 +112,22 @@ describe('retry', () => {
     expect(((await done) as Error).message).toBe('shutdown');
   });
 });
+
+describe('retry elapsed budget', () => {
+  it('counts maxElapsedMs from the first failure, not from the first call', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const done = retry(
+      async () => {
+        calls++;
+        if (calls === 1) await clock.sleep(60_000); // e.g. queued behind a rate budget
+        throw new Flaky(true);
+      },
+      { clock, maxElapsedMs: 1000, initialMs: 400, jitter: 'none', factor: 1 },
+    ).catch((e) => e);
+    await clock.runAll();
+    expect(await done).toBeInstanceOf(Flaky);
+    // fails at 60 000, then waits 400 twice (elapsed 800); a third wait would reach 1200
+    expect(calls).toBe(3);
+  });
+});

@@ -18,7 +18,11 @@ export interface RetryInfo {
 export interface RetryOptions {
   /** Retries after the first attempt. Default 5 unless maxElapsedMs is given (then unlimited). */
   readonly retries?: number;
-  /** Give up when the next wait would end later than this after the first attempt started. */
+  /**
+   * Give up when the next wait would end later than this after the first failure. Counted from
+   * the first failure, not the first call, so time spent queued before it (e.g. for a rate
+   * budget) does not eat the retry budget.
+   */
   readonly maxElapsedMs?: number;
   /** Backoff ceiling for the first retry. Default 300 ms. */
   readonly initialMs?: number;
@@ -67,7 +71,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
   const random = opts.random ?? Math.random;
   const isRetriable = opts.isRetriable ?? defaultIsRetriable;
   const retries = opts.retries ?? (opts.maxElapsedMs !== undefined ? Number.POSITIVE_INFINITY : 5);
-  const started = clock.now();
+  let firstFailure: number | undefined;
   for (let attempt = 0; ; attempt++) {
     if (opts.signal?.aborted) throw abortReason(opts.signal);
     try {
@@ -80,7 +84,8 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
         typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0
           ? retryAfter
           : jittered(backoffCeiling(attempt + 1, opts), opts.jitter, random);
-      const elapsedMs = clock.now() - started;
+      firstFailure ??= clock.now();
+      const elapsedMs = clock.now() - firstFailure;
       if (opts.maxElapsedMs !== undefined && elapsedMs + delayMs > opts.maxElapsedMs) throw error;
       opts.onRetry?.({ error, attempt: attempt + 1, delayMs, elapsedMs });
       await clock.sleep(delayMs, opts.signal);
