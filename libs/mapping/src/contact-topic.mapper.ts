@@ -63,13 +63,14 @@ export function mapContactTopic(n: IntercomNotificationInput, item: Record<strin
 
   if (lookups.contactDeleted(id)) return { kind: 'skip', reason: `contact ${id} deleted` };
 
-  let contact = payloadContact;
+  // A contact_tag (or another wrapper) may carry a partial contact: what it lacks comes
+  // from the directory; what it has wins (it is the newer state).
+  const known = lookups.contact(id);
+  if (isPartialContact(payloadContact) && !known) return { kind: 'pending', reason: `contact ${id} unknown to directory`, contactId: id };
+  const contact: IntercomContact = known ? { ...known, ...definedOnly(payloadContact) } : payloadContact;
   let change: TagChange | undefined;
   const tagMatch = TAG_TOPIC.exec(n.topic);
   if (tagMatch) {
-    // The contact inside a contact_tag may be partial: fill what it lacks from the directory.
-    const known = lookups.contact(id);
-    if (known) contact = { ...known, ...definedOnly(payloadContact) };
     const tag = tagOfItem(item);
     const tagId = idString(tag?.id);
     const tagName = optionalString(tag?.name) ?? (tagId ? optionalString(lookups.tagName(tagId)) : undefined);
@@ -109,6 +110,11 @@ function deletion(n: IntercomNotificationInput, id: string, payloadContact: Inte
     source_notification_id: n.notificationId,
   };
   return { kind: 'records', records: [record], notes };
+}
+
+/** A bare reference ({type, id}) rather than a Contact: none of the fields a Contact always has. */
+export function isPartialContact(contact: IntercomContact): boolean {
+  return !('email' in contact) && !('phone' in contact) && !('role' in contact) && !('name' in contact);
 }
 
 function definedOnly(obj: Record<string, unknown>): Record<string, unknown> {

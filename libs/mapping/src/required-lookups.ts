@@ -2,7 +2,7 @@ import type { IntercomAddressable, IntercomConversation, IntercomTag, IntercomTi
 import type { IntercomNotificationInput, RequiredLookups } from './mapping.types';
 import { CONVERSATION_TOPICS } from './conversation-event.mapper';
 import { conversationContactId, ticketContactId } from './event-contact.resolver';
-import { contactOfItem, isContactTopic, isTagTopic, tagOfItem } from './contact-topic.mapper';
+import { contactOfItem, isContactTopic, isPartialContact, isTagTopic, tagOfItem } from './contact-topic.mapper';
 import { notificationItem } from './notification-item.util';
 import { TICKET_TOPICS } from './ticket-event.mapper';
 import { asArray, assigneeId, idString, isRecord, optionalString } from './value.util';
@@ -46,8 +46,8 @@ export function requiredLookups(n: IntercomNotificationInput): RequiredLookups {
       if (id && !optionalString(contact.email) && !optionalString(contact.phone)) add(need.contactIds, id);
     } else if (id) {
       add(need.subscriptionContactIds, id);
+      if (isPartialContact(contact)) add(need.contactIds, id);
       if (isTagTopic(n.topic)) {
-        add(need.contactIds, id);
         const tag = tagOfItem(item);
         if (tag && optionalString(tag.name) === undefined) add(need.tagIds, idString(tag.id));
       }

@@ -482,6 +482,15 @@ describe('mapNotification: profiles and deletions', () => {
     ]);
   });
 
+  it('a tag notification with a bare contact reference is completed from the directory', () => {
+    const n = inputFor('contact.user.tag.created.json', 'webhook', (item) => (item.contact = { type: 'contact', id: ADA }));
+    expect(records(mapNotification(n, lookups))).toEqual([
+      // The directory's Ada has tags 17 and 42; the notification adds 88.
+      { ...adaProfile, properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk', 'Beta tester'] }, source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000004' },
+    ]);
+    expect(mapNotification(n, fixtureLookups({ withoutContacts: true }))).toEqual({ kind: 'pending', reason: `contact ${ADA} unknown to directory`, contactId: ADA });
+  });
+
   it('contact.lead.created without email nor E.164-able phone → skipped (Klaviyo needs an identifier)', () => {
     expect(mapNotification(inputFor('contact.lead.created.json'), lookups)).toEqual({ kind: 'skip', reason: `contact ${BOB} has no email and no E.164 phone` });
   });
@@ -572,6 +581,11 @@ describe('mapNotification: topics, options, envelope', () => {
   it('accepts the body as a JSON string', () => {
     const n = inputFor('conversation.user.created.json');
     expect(mapNotification({ ...n, body: JSON.stringify(n.body) }, lookups)).toEqual(mapNotification(n, lookups));
+  });
+
+  it('accepts a bare Intercom object as the body (no envelope)', () => {
+    const n = inputFor('conversation.user.created.json');
+    expect(mapNotification({ ...n, body: (n.body as any).data.item }, lookups)).toEqual(mapNotification(n, lookups));
   });
 
   it.each([

@@ -128,7 +128,7 @@ describe('requiredLookups', () => {
     expect(requiredLookups(inputFor('ticket.resolved.json'))).toMatchObject({ adminIds: ['814860'], teamIds: ['5017691'] });
   });
 
-  it('contact topics: subscriptions and tag names; tag topics also the directory contact', () => {
+  it('contact topics: subscriptions and tag names', () => {
     expect(requiredLookups(inputFor('contact.user.created.json'))).toEqual({
       contactIds: [],
       adminIds: [],
@@ -137,10 +137,24 @@ describe('requiredLookups', () => {
       subscriptionContactIds: ['6571f0a1b2c3d4e5f6a7b8c9'],
     });
     expect(requiredLookups(inputFor('contact.user.tag.created.json'))).toEqual({
-      contactIds: ['6571f0a1b2c3d4e5f6a7b8c9'],
+      contactIds: [],
       adminIds: [],
       teamIds: [],
       tagIds: ['17', '42', '88'],
+      subscriptionContactIds: ['6571f0a1b2c3d4e5f6a7b8c9'],
+    });
+  });
+
+  it('a tag notification carrying only a contact reference needs the directory contact and the tag name', () => {
+    const n = inputFor('contact.user.tag.created.json', 'webhook', (item) => {
+      item.contact = { type: 'contact', id: '6571f0a1b2c3d4e5f6a7b8c9' };
+      delete item.tag.name;
+    });
+    expect(requiredLookups(n)).toEqual({
+      contactIds: ['6571f0a1b2c3d4e5f6a7b8c9'],
+      adminIds: [],
+      teamIds: [],
+      tagIds: ['88'],
       subscriptionContactIds: ['6571f0a1b2c3d4e5f6a7b8c9'],
     });
   });
