@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { klaviyoContract, type OpenApiValidator } from '@iks/contracts';
-import { FixedWindowRateLimiter, WindowPeakTracker } from './fixed-window-rate-limiter';
+import { FixedWindowRateLimiter } from './fixed-window-rate-limiter';
 import {
   KLAVIYO_RATE_LIMITS,
   MAX_EVENTS_PER_BULK_REQUEST,
@@ -119,8 +119,6 @@ export class KlaviyoEmulator {
   private readonly server: Server;
   private readonly now: () => number;
   private readonly limiter: FixedWindowRateLimiter;
-  private readonly seenPeaks: WindowPeakTracker;
-  private readonly admittedPeaks: WindowPeakTracker;
   private readonly limits: Record<KlaviyoOperation, RateLimit>;
   private readonly contracts = new Map<KlaviyoOperation, OpenApiValidator>();
   private readonly apiKeys?: ReadonlySet<string>;
@@ -132,11 +130,9 @@ export class KlaviyoEmulator {
 
   constructor(private readonly options: KlaviyoEmulatorOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.store = new KlaviyoEmulatorStore({ retainEvents: options.retainEvents });
+    this.store = new KlaviyoEmulatorStore({ retainEvents: options.retainEvents, now: this.now });
     this.faults = new KlaviyoEmulatorFaults(this.now);
     this.limiter = new FixedWindowRateLimiter(this.now);
-    this.seenPeaks = new WindowPeakTracker(this.now);
-    this.admittedPeaks = new WindowPeakTracker(this.now);
     this.limitsEnabled = options.limits ?? true;
     this.limits = { ...KLAVIYO_RATE_LIMITS };
     for (const op of OPERATIONS) {
@@ -194,8 +190,6 @@ export class KlaviyoEmulator {
     this.store.reset();
     this.faults.clear();
     this.limiter.reset();
-    this.seenPeaks.reset();
-    this.admittedPeaks.reset();
     this.jobs.clear();
   }
 
@@ -214,7 +208,7 @@ export class KlaviyoEmulator {
       limitsEnabled: this.limitsEnabled,
       limits: this.limits,
       /** Highest number of requests that arrived / were admitted in one fixed 1 s and 60 s window, per operation. */
-      windows: { seen: this.seenPeaks.snapshot(), admitted: this.admittedPeaks.snapshot() },
+      windows: this.store.windowPeaks(),
     };
   }
 
@@ -251,7 +245,7 @@ export class KlaviyoEmulator {
       return finish(status, null);
     }
 
-    this.seenPeaks.record(route.op);
+    this.store.seenPeaks.record(route.op);
     const fault = this.faults.takeRequestFault(route.op);
     if (fault?.kind === '500') {
       send(res, 500, { errors: [klaviyoError(500, 'error', 'A server error occurred.', 'Injected fault: internal server error.')] });
@@ -297,7 +291,7 @@ export class KlaviyoEmulator {
         }
         rateHeaders = { 'RateLimit-Limit': String(d.limit), 'RateLimit-Remaining': String(d.remaining), 'RateLimit-Reset': String(d.resetSeconds) };
       }
-      this.admittedPeaks.record(route.op);
+      this.store.admittedPeaks.record(route.op);
       const body = route.method === 'POST' ? this.parseAndValidate(route, raw) : undefined;
       reply = this.dispatch(route, body, query, apiKey);
       headers = rateHeaders;
@@ -552,7 +546,8 @@ export class KlaviyoEmulator {
         '/data/attributes/profile/data',
       );
     }
-    this.store.deleteProfiles(identifier, apiKey, new Date(this.now()).toISOString());
+    // "The deletion occurs asynchronously": with asyncJobs it is applied after the job delay.
+    this.runJob(() => this.store.deleteProfiles(identifier, apiKey, new Date(this.now()).toISOString()));
     return { status: 202 };
   }
 
@@ -599,9 +594,12 @@ export class KlaviyoEmulator {
   }
 
   /** Applies a job now, or (asyncJobs) after the configured delay. */
-  private runJob(apply: () => void): void {
-    if (this.asyncDelayMs === undefined) return apply();
-    const p = this.sleep(this.asyncDelayMs).then(apply);
+  private runJob(apply: () => unknown): void {
+    if (this.asyncDelayMs === undefined) {
+      apply();
+      return;
+    }
+    const p = this.sleep(this.asyncDelayMs).then(() => void apply());
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { WindowPeakTracker } from './fixed-window-rate-limiter';
 
 /** Identifier fields Klaviyo uses to find a profile (create_or_update_profile, bulk_create_events). */
 export interface ProfileIdentifiers {
@@ -92,6 +93,15 @@ export interface EmulatorStoreOptions {
   readonly retainEvents?: boolean;
   /** How many request-log entries to keep (oldest dropped first). */
   readonly requestLogCapacity?: number;
+  /** Clock of the window peaks (default Date.now). */
+  readonly now?: () => number;
+}
+
+export interface WindowPeaks {
+  /** Highest number of requests that arrived in one fixed 1 s / 60 s window, per operation. */
+  readonly seen: Record<string, { perSecond: number; perMinute: number }>;
+  /** The same, counting only requests the rate limiter let through. */
+  readonly admitted: Record<string, { perSecond: number; perMinute: number }>;
 }
 
 const REQUEST_LOG_CAPACITY = 20_000;
@@ -111,6 +121,9 @@ export class KlaviyoEmulatorStore {
   private readonly retainEvents: boolean;
   private readonly logCapacity: number;
 
+  /** Arrivals per fixed window, per operation (recorded by the server). */
+  readonly seenPeaks: WindowPeakTracker;
+  readonly admittedPeaks: WindowPeakTracker;
   eventsStored = 0;
   duplicateEventsIgnored = 0;
   requestsTotal = 0;
@@ -120,6 +133,13 @@ export class KlaviyoEmulatorStore {
   constructor(options: EmulatorStoreOptions = {}) {
     this.retainEvents = options.retainEvents ?? true;
     this.logCapacity = options.requestLogCapacity ?? REQUEST_LOG_CAPACITY;
+    this.seenPeaks = new WindowPeakTracker(options.now ?? Date.now);
+    this.admittedPeaks = new WindowPeakTracker(options.now ?? Date.now);
+  }
+
+  /** Max requests seen (and admitted) per fixed 1 s / 60 s window, per operation. */
+  windowPeaks(): WindowPeaks {
+    return { seen: this.seenPeaks.snapshot(), admitted: this.admittedPeaks.snapshot() };
   }
 
   profiles(): StoredProfile[] {
@@ -339,6 +359,8 @@ export class KlaviyoEmulatorStore {
     this.metricsByName.clear();
     this.dedupe.clear();
     this.log = [];
+    this.seenPeaks.reset();
+    this.admittedPeaks.reset();
     this.eventsStored = 0;
     this.duplicateEventsIgnored = 0;
     this.requestsTotal = 0;
