@@ -141,6 +141,16 @@ describe('Intercom emulator (HTTP)', () => {
     expect(tags.body.data.map((t: { name: string }) => t.name)).toEqual(dataset.tags.map((t) => t.name));
   });
 
+  it('GET /conversations/{id} (with parts) and /tickets/{id} validate', async () => {
+    const conv = await call('GET', `/conversations/${dataset.conversations[4].id}`);
+    expectValidResponse(contract, 'get', '/conversations/{conversation_id}', 200, conv.body);
+    expect(conv.body).toEqual(dataset.conversations[4]);
+    const ticket = await call('GET', `/tickets/${dataset.tickets[4].id}`);
+    expectValidResponse(contract, 'get', '/tickets/{ticket_id}', 200, ticket.body);
+    const missing = await call('GET', '/conversations/0');
+    expectValidResponse(contract, 'get', '/conversations/{conversation_id}', 404, missing.body);
+  });
+
   it('answers 401 error.list without a valid Bearer token', async () => {
     for (const headers of [{ Authorization: '' }, { Authorization: 'Bearer wrong' }, { Authorization: `Basic ${TOKEN}` }]) {
       const res = await call('GET', '/admins', undefined, headers);

@@ -30,11 +30,11 @@ export type ContactTopic = (typeof CONTACT_TOPICS)[number];
 export type ContactTagTopic = (typeof CONTACT_TAG_TOPICS)[number];
 
 /** The 2.14 component(s) `data.item` of a topic validates against; `contact_tag` has none, so its parts are named. */
-export function itemComponentsFor(topic: string): { item?: string; parts?: Record<string, string> } {
+export function itemComponentsFor(topic: string, item?: object): { item?: string; parts?: Record<string, string> } {
   if (topic.startsWith('conversation.')) return { item: 'conversation' };
   if (topic.startsWith('ticket.')) return { item: 'ticket' };
   if ((CONTACT_TAG_TOPICS as readonly string[]).includes(topic)) return { parts: { contact: 'contact', tag: 'tag' } };
-  if (topic === 'contact.deleted') return { item: 'contact_deleted' };
+  if (topic === 'contact.deleted') return { item: item && 'deleted' in item ? 'contact_deleted' : 'contact' };
   if (topic === 'contact.archived') return { item: 'contact_archived' };
   if (topic.startsWith('contact.')) return { item: 'contact' };
   if (topic.startsWith('company.')) return { item: 'company' };
@@ -66,7 +66,13 @@ export function contactTagNotification(topic: ContactTagTopic, contact: Intercom
   return buildNotification(topic, item, { createdAt, ...options });
 }
 
-export function contactDeletedNotification(contact: Pick<IntercomContact, 'id' | 'external_id'>, options?: NotificationOptions) {
+/**
+ * contact.deleted: Intercom's webhook-models table names the object "Contact" without showing the
+ * payload. Default: the `contact_deleted` shape (what DELETE /contacts/{id} returns; the pipeline must
+ * then find email/phone in its directory); `full: true` sends the whole last-known contact instead.
+ */
+export function contactDeletedNotification(contact: IntercomContact | Pick<IntercomContact, 'id' | 'external_id'>, options?: NotificationOptions & { full?: boolean }) {
+  if (options?.full) return buildNotification('contact.deleted', contact, options);
   return buildNotification('contact.deleted', { ...contactReference(contact), deleted: true }, options);
 }
 

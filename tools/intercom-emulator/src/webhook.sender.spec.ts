@@ -30,7 +30,7 @@ function expectValidNotification(n: IntercomNotification): void {
   expect(n).toMatchObject({ type: 'notification_event', data: { type: 'notification_event_data' }, links: {}, delivery_status: 'pending' });
   expect(n.id).toMatch(/^notif_[0-9a-f-]{36}$/);
   expect(Number.isInteger(n.created_at) && Number.isInteger(n.first_sent_at)).toBe(true);
-  const { item, parts } = itemComponentsFor(n.topic);
+  const { item, parts } = itemComponentsFor(n.topic, n.data.item as object);
   if (item) expectValidComponent(contract, item, n.data.item);
   for (const [key, component] of Object.entries(parts ?? {})) expectValidComponent(contract, component, (n.data.item as Record<string, unknown>)[key]);
   expect(item ?? parts).toBeDefined();
@@ -89,6 +89,7 @@ describe('notification builders', () => {
       ...CONTACT_TOPICS.map((t) => contactNotification(t, t.includes('lead') ? lead : contact)),
       ...CONTACT_TAG_TOPICS.map((t) => contactTagNotification(t, t.includes('lead') ? lead : contact, tag)),
       contactDeletedNotification(contact),
+      contactDeletedNotification(contact, { full: true }),
       contactArchivedNotification(contact),
       unknownTopicNotification(makeCompany({ id: 'c1' })),
     ];
