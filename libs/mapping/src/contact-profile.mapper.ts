@@ -102,7 +102,7 @@ function optedInCount(subscriptions: IntercomSubscriptionType[] | undefined): nu
  * (the property is not sent, so Klaviyo keeps what it has).
  */
 function contactTagNames(contact: IntercomContact, lookups: Lookups, change: TagChange | undefined, notes: string[]): string[] | undefined {
-  const list = isRecord(contact.tags) && Array.isArray(contact.tags.data) ? asArray<IntercomAddressable>(contact.tags.data) : undefined;
+  const list = contactTagRefs(contact);
   if (list === undefined) return undefined;
   const names: string[] = [];
   for (const ref of list) {
@@ -110,7 +110,7 @@ function contactTagNames(contact: IntercomContact, lookups: Lookups, change: Tag
     const id = idString(ref.id);
     if (id === undefined) continue;
     if (change?.op === 'remove' && change.id === id) continue;
-    const name = change?.id === id && change.name ? change.name : optionalString(lookups.tagName(id));
+    const name = change?.id === id && change.name ? change.name : (optionalString(ref.name) ?? optionalString(lookups.tagName(id)));
     if (name === undefined) {
       if (!notes.includes('tag_name_unknown')) notes.push('tag_name_unknown');
       continue;
@@ -120,4 +120,17 @@ function contactTagNames(contact: IntercomContact, lookups: Lookups, change: Tag
   if (change?.op === 'add' && change.name && !names.includes(change.name)) names.push(change.name);
   if (change?.op === 'remove' && change.name) return names.filter((n) => n !== change.name);
   return names;
+}
+
+/**
+ * The tag references of a contact: the REST Contact's `tags.data[]` (ids only,
+ * components.schemas.contact_tags), or a `tag.list` `tags.tags[]` (ids and names) as
+ * older payloads carry. undefined when the contact has no tag list.
+ */
+export function contactTagRefs(contact: IntercomContact): (IntercomAddressable & { name?: unknown })[] | undefined {
+  const tags = contact.tags as Record<string, unknown> | null | undefined;
+  if (!isRecord(tags)) return undefined;
+  if (Array.isArray(tags.data)) return asArray(tags.data);
+  if (Array.isArray(tags.tags)) return asArray(tags.tags);
+  return undefined;
 }

@@ -1,7 +1,8 @@
-import type { IntercomAddressable, IntercomConversation, IntercomTag, IntercomTicket } from './intercom.types';
+import type { IntercomConversation, IntercomTag, IntercomTicket } from './intercom.types';
 import type { IntercomNotificationInput, RequiredLookups } from './mapping.types';
 import { CONVERSATION_TOPICS } from './conversation-event.mapper';
 import { conversationContactId, ticketContactId } from './event-contact.resolver';
+import { contactTagRefs } from './contact-profile.mapper';
 import { contactOfItem, isContactTopic, isPartialContact, isTagTopic, tagOfItem } from './contact-topic.mapper';
 import { notificationItem } from './notification-item.util';
 import { TICKET_TOPICS } from './ticket-event.mapper';
@@ -51,8 +52,7 @@ export function requiredLookups(n: IntercomNotificationInput): RequiredLookups {
         const tag = tagOfItem(item);
         if (tag && optionalString(tag.name) === undefined) add(need.tagIds, idString(tag.id));
       }
-      const tags = isRecord(contact.tags) ? asArray<IntercomAddressable>(contact.tags.data) : [];
-      for (const ref of tags) if (isRecord(ref)) add(need.tagIds, idString(ref.id));
+      for (const ref of contactTagRefs(contact) ?? []) if (isRecord(ref) && optionalString(ref.name) === undefined) add(need.tagIds, idString(ref.id));
     }
   }
   return toLists(need);

@@ -99,6 +99,11 @@ describe('mapContactToProfile (directory contacts)', () => {
     });
   });
 
+  it('reads a tag.list shaped tag list (names inline) as older payloads carry', () => {
+    const contact = { type: 'contact', id: 'c9', email: 'x@example.com', tags: { type: 'tag.list', tags: [{ type: 'tag', id: '5', name: 'Inline' }, { type: 'tag', id: '17' }] } };
+    expect(mapContactToProfile(contact as any, fixtureLookups(), { notificationId: 'n', backfill: false }).properties.Intercom_tags).toEqual(['Inline', 'VIP']);
+  });
+
   it('keeps only what a sparse contact has', () => {
     expect(mapContactToProfile({ type: 'contact', id: 42, email: 'x@example.com', name: null, phone: null, location: null, avatar: null, tags: null }, fixtureLookups(), { notificationId: 'n', backfill: false })).toEqual({
       kind: 'profile',
