@@ -16,14 +16,14 @@ export type {
   IntercomTicketState,
   IntercomPartAuthor,
 } from './intercom.types';
-export { mapNotification } from './map-notification';
-export { requiredLookups } from './required-lookups';
+export { mapNotification } from './notification.mapper';
+export { requiredLookups } from './required-lookups.util';
 export { mapContactToProfile, splitName, type ProfileMeta } from './contact-profile.mapper';
 export { MappingError, type MappingErrorCode } from './mapping.error';
 export { METRICS, metricName, type MetricKey } from './metrics.constants';
 export { toIso8601, toUnixSeconds } from './iso-time.util';
 export { toE164 } from './e164.util';
-export { staticLookups } from './static-lookups';
+export { staticLookups } from './static-lookups.adapter';
 export { notificationItem } from './notification-item.util';
 export { ticketStateCategory, type TicketStateCategory } from './ticket-state.util';
 export { isContactTopic } from './contact-topic.mapper';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IntercomNotificationInput, Lookups } from '../mapping.types';
-import { staticLookups } from '../static-lookups';
+import { staticLookups } from '../static-lookups.adapter';
 
 export const FIXTURES_DIR = join(__dirname, '..', '..', 'fixtures');
 

@@ -1,5 +1,5 @@
 // Expected Klaviyo records are written out in full from docs/MAPPING.md, not generated from the code.
-import { mapNotification } from '../map-notification';
+import { mapNotification } from '../notification.mapper';
 import { MappingError } from '../mapping.error';
 import type { MapOutcome } from '../mapping.types';
 import { fixtureLookups, inputFor, loadJson } from './fixture.helpers';

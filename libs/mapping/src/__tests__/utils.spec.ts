@@ -2,7 +2,7 @@ import { splitName, mapContactToProfile } from '../contact-profile.mapper';
 import { toE164 } from '../e164.util';
 import { toIso8601 } from '../iso-time.util';
 import { METRICS } from '../metrics.constants';
-import { requiredLookups } from '../required-lookups';
+import { requiredLookups } from '../required-lookups.util';
 import { ticketStateCategory } from '../ticket-state.util';
 import { fixtureLookups, inputFor, loadJson } from './fixture.helpers';
 
