@@ -55,6 +55,8 @@ export interface IntercomApiConfig {
 
 export interface TransformerConfig {
   readonly groupId: string;
+  /** Health and metrics HTTP port (0 = off). */
+  readonly httpPort: number;
   readonly metricNames: Readonly<Record<string, string>>;
   readonly contactWaitMaxMs: number;
   readonly contactRetryInitialMs: number;
@@ -71,6 +73,8 @@ export interface KlaviyoConfig {
 
 export interface SinkConfig {
   readonly groupId: string;
+  /** Health and metrics HTTP port (0 = off). */
+  readonly httpPort: number;
   readonly batchMaxEvents: number;
   readonly batchMaxWaitMs: number;
   readonly retryMaxMs: number;
@@ -226,6 +230,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     },
     transformer: {
       groupId: r.str('TRANSFORMER_GROUP_ID', 'iks-transformer'),
+      httpPort: r.int('TRANSFORMER_HTTP_PORT', 3001, 0, 65535),
       metricNames,
       contactWaitMaxMs: r.int('CONTACT_WAIT_MAX_MS', 24 * 3600 * 1000, 0),
       contactRetryInitialMs: r.int('CONTACT_RETRY_INITIAL_MS', 30_000, 10),
@@ -240,6 +245,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     },
     sink: {
       groupId: r.str('SINK_GROUP_ID', 'iks-sink'),
+      httpPort: r.int('SINK_HTTP_PORT', 3002, 0, 65535),
       batchMaxEvents: r.int('SINK_BATCH_MAX_EVENTS', 1000, 1, 1000),
       batchMaxWaitMs: r.int('SINK_BATCH_MAX_WAIT_MS', 250, 0, 60000),
       retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),

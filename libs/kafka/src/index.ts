@@ -5,3 +5,4 @@ export { createKafka, createProducer, ensureTopics } from './kafka-client';
 export { BatchingProducer } from './batching-producer';
 export { DeadLetterPublisher, describeError, type FailureContext } from './dead-letter';
 export * as serdes from './serdes';
+export { header, nextOffset, sleep, Counters } from './consumer-util';

@@ -1,0 +1,81 @@
+import { AvroCodec, createKafka, dlqName, serdes } from '@iks/kafka';
+import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../../test/support/raw-topic';
+import { testConfig } from '../../../../test/support/test-config';
+import { waitFor } from '../../../../test/support/wait-for';
+import { NO_INTERCOM_API } from '../directory/intercom-source';
+import { TransformerRunner } from './transformer.runner';
+
+describe('transformer: raw topic → klaviyo topics through the real broker', () => {
+  const config = testConfig('transformer', { CONTACT_RETRY_INITIAL_MS: '300', CONTACT_WAIT_MAX_MS: '4000' });
+  const kafka = createKafka(config.kafka);
+  const codec = new AvroCodec(config.kafka);
+  const runner = new TransformerRunner(config, NO_INTERCOM_API);
+  const tap = new TopicTap(kafka, codec, `${config.kafka.topicPrefix}tap`);
+  const T = {
+    events: topicOf(config, 'events'), profiles: topicOf(config, 'profiles'), deletions: topicOf(config, 'deletions'),
+    rawDlq: dlqName(topicOf(config, 'notifications')), retryDlq: dlqName(topicOf(config, 'notificationsRetry')),
+  };
+
+  beforeAll(async () => {
+    await runner.start();
+    await codec.registerAll();
+    await tap.start(Object.values(T));
+  });
+  afterAll(async () => {
+    await tap.stop();
+    await runner.stop();
+  });
+
+  it('maps in order, dead-letters a poison record while the ones after it flow, retries a contact that is not known yet', async () => {
+    const poison = Buffer.from('this is not avro');
+    const unidentifiable = fixture('conversation.user.created');
+    unidentifiable.id = 'notif_lead_conversation';
+    unidentifiable.data.item.id = '777';
+    unidentifiable.data.item.contacts.contacts[0].id = '6571f0a1b2c3d4e5f6a7b8d0'; // the lead: no email, a phone that is not E.164
+    if (unidentifiable.data.item.source?.author) unidentifiable.data.item.source.author.id = '6571f0a1b2c3d4e5f6a7b8d0';
+
+    await produceRaw(kafka, codec, config, [
+      rawFromEnvelope(fixture('contact.user.created')),
+      rawFromEnvelope(fixture('conversation.user.created')),
+      poison,
+      rawFromEnvelope(fixture('ticket.created')), // grace: unknown to the directory until contact.user.updated below
+      rawFromEnvelope(fixture('contact.lead.created')),
+      rawFromEnvelope(unidentifiable),
+      rawFromEnvelope(fixture('company.created')),
+      rawFromEnvelope(fixture('contact.user.updated')),
+    ]);
+
+    // the poison record: original bytes and the reason, the partition moved on
+    const letters = await waitFor(() => tap.of(T.rawDlq).length >= 1 && tap.of(T.rawDlq), { what: 'the dead letter' });
+    const letter = serdes.deadLetterFromAvro(letters[0].value);
+    expect(Buffer.from(letter.value!).equals(poison)).toBe(true);
+    expect(letter).toMatchObject({ stage: 'transformer', error_class: 'RecordDecodeError', original_topic: topicOf(config, 'notifications'), retriable: false });
+    expect(letter.error_message).toMatch(/cannot decode/);
+
+    const events = await waitFor(() => tap.of(T.events).length >= 2 && tap.of(T.events), { what: 'two events', timeoutMs: 20_000 });
+    const byMetric = new Map(events.map((e) => [e.value.metric, serdes.eventFromAvro(e.value)]));
+    expect(byMetric.get('Conversation Created')).toMatchObject({
+      unique_id: 'intercom:conversation:1911149811:created', profile: { email: 'ada@example.com' }, backfill: false,
+      intercom_contact_id: '6571f0a1b2c3d4e5f6a7b8c9', source_topic: 'conversation.user.created',
+    });
+    // retried after contact.user.updated made grace known
+    expect(byMetric.get('Ticket Created')).toMatchObject({ unique_id: 'intercom:ticket:2189:created', profile: { email: 'grace@example.org' } });
+    expect(events.map((e) => e.key)).toContain('6571f0a1b2c3d4e5f6a7b8c9');
+
+    const profiles = tap.of(T.profiles).map((p) => serdes.profileFromAvro(p.value));
+    expect(profiles.map((p) => p.intercom_contact_id)).toEqual(
+      expect.arrayContaining(['6571f0a1b2c3d4e5f6a7b8c9', '6571f0a1b2c3d4e5f6a7b8d1']),
+    );
+
+    // the conversation of a contact that never becomes identifiable ends in the retry DLQ with the reason
+    const retryLetters = await waitFor(() => tap.of(T.retryDlq).length >= 1 && tap.of(T.retryDlq), { what: 'the retry dead letter', timeoutMs: 30_000 });
+    const gaveUp = serdes.deadLetterFromAvro(retryLetters[0].value);
+    expect(gaveUp.error_class).toBe('ContactNotIdentifiableError');
+    expect(gaveUp.error_message).toMatch(/6571f0a1b2c3d4e5f6a7b8d0/);
+    expect(serdes.notificationFromAvro(await codec.decode(Buffer.from(gaveUp.value!))).notification_id).toBe('notif_lead_conversation');
+
+    const metrics = runner.metricsText();
+    expect(metrics).toMatch(/outcome="skip",reason="unmapped topic company.created"/);
+    expect(events).toHaveLength(2);
+  });
+});

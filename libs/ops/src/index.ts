@@ -1,0 +1,1 @@
+export { createOpsApp, type OpsProbe } from './ops-app';
