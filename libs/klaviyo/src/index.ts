@@ -39,3 +39,4 @@ export {
 } from './event-batcher';
 export { KlaviyoDeliverer, type KlaviyoDelivererOptions, type DeliveryRetryOptions } from './klaviyo-deliverer';
 export { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
+export { ProfileBulkImporter, MAX_PROFILES_PER_JOB, type ProfileBulkImportOptions } from './profile-bulk-import';

@@ -217,6 +217,51 @@ describe('KlaviyoDeliverer', () => {
     });
   });
 
+  describe('profiles in bulk (Bulk Import Profiles jobs)', () => {
+    const bulkOpts = { profileBulk: { threshold: 3, pollInitialMs: 10, pollMaxMs: 20 } };
+
+    it('imports in one job, polls it, and delivers every profile', async () => {
+      const recs = [1, 2, 3, 4].map((n) => profileRecord({ intercom_contact_id: `c${n}`, email: `p${n}@example.com` }));
+      const results = await deliverer(bulkOpts).deliverProfiles(recs, 'backfill');
+      expect(results).toEqual(recs.map(() => ({ status: 'delivered' })));
+      expect(klaviyo.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'POST /api/profile-bulk-import-jobs',
+        'GET /api/profile-bulk-import-jobs/job-1',
+        'GET /api/profile-bulk-import-jobs/job-1',
+      ]);
+    });
+
+    it('sends the profiles an import error names through profile-import, for an exact per-record answer', async () => {
+      const recs = [1, 2, 3, 4, 5].map((n) => profileRecord({ intercom_contact_id: `c${n}`, phone_number: undefined, email: n % 2 ? `p${n}@example.com` : `invalid-${n}@example.com` }));
+      const results = await deliverer(bulkOpts).deliverProfiles(recs, 'backfill');
+      expect(results.map((r) => r.status)).toEqual(['delivered', 'rejected', 'delivered', 'rejected', 'delivered']);
+      expect(results[1]).toMatchObject({ error: { status: 400, code: 'invalid', pointer: '/data/attributes/email', retriable: false } });
+      // import errors read across pages; only the two named profiles were sent again
+      expect(klaviyo.requests.filter((r) => r.path.endsWith('/import-errors'))).toHaveLength(1);
+      expect(klaviyo.requests.filter((r) => r.path === '/api/profile-import').map((r) => r.body.data.attributes.email)).toEqual([
+        'invalid-2@example.com',
+        'invalid-4@example.com',
+      ]);
+    });
+
+    it('follows links.next through import errors, and keeps one contact\'s upserts in successive jobs', async () => {
+      klaviyo.importErrorsPageSize = 1;
+      const recs = [
+        profileRecord({ intercom_contact_id: 'a', email: 'invalid-a@example.com', first_name: 'v1' }),
+        profileRecord({ intercom_contact_id: 'b', email: 'invalid-b@example.com' }),
+        profileRecord({ intercom_contact_id: 'a', email: 'a@example.com', first_name: 'v2' }),
+      ];
+      const results = await deliverer(bulkOpts).deliverProfiles(recs, 'backfill');
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'delivered']);
+      expect(klaviyo.requests.filter((r) => r.path.endsWith('/import-errors'))).toHaveLength(2);
+      const jobs = klaviyo.requests.filter((r) => r.method === 'POST' && r.path === '/api/profile-bulk-import-jobs');
+      expect(jobs.map((j) => j.body.data.attributes.profiles.data.map((p: any) => p.attributes.email))).toEqual([
+        ['invalid-a@example.com', 'invalid-b@example.com'],
+        ['a@example.com'],
+      ]);
+    });
+  });
+
   describe('deletions', () => {
     const del = (over: Partial<KlaviyoDeletionRecord>): KlaviyoDeletionRecord => ({
       kind: 'deletion', intercom_contact_id: 'c-1', requested_at: 1, source_notification_id: 'n', ...over,

@@ -9,9 +9,10 @@ import { Logger } from '@nestjs/common';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import { retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
 import { DELIVERED, localRejection, rejected, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
-import { EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
+import { DEFAULT_MAX_BULK_BYTES, EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
 import { KlaviyoApiError } from './klaviyo-api.error';
 import { KlaviyoHttpClient, type KlaviyoResponse } from './klaviyo-http.client';
+import { MAX_PROFILES_PER_JOB, ProfileBulkImporter, type ProfileBulkImportOptions } from './profile-bulk-import';
 import { RateBudget, type EndpointGroup } from './rate-budget';
 import {
   buildBulkCreateEventsBody,
@@ -57,6 +58,8 @@ export interface KlaviyoDelivererOptions {
   readonly bulkConcurrency?: number;
   /** Single requests in flight (Create Event fallback, profile-import, deletions). Default 8. */
   readonly singleConcurrency?: number;
+  /** Bulk Import Profiles for deliverProfiles calls with at least `threshold` records (default: off). */
+  readonly profileBulk?: ProfileBulkImportOptions & { readonly threshold?: number };
   /** Aborts waits and retries (shutdown). */
   readonly signal?: AbortSignal;
   /** Called before each retry wait, e.g. for metrics. */
@@ -126,8 +129,13 @@ export class KlaviyoDeliverer {
     for (const b of this.streams.values()) b.flushAll();
   }
 
-  /** Profile upserts via Create or Update Profile, in order per Intercom contact. */
+  /**
+   * Profile upserts, in order per Intercom contact: Create or Update Profile per record, or,
+   * with at least `profileBulk.threshold` records, Bulk Import Profiles jobs (see
+   * profile-bulk-import.ts) in rounds that hold one upsert per contact each.
+   */
   async deliverProfiles(records: readonly KlaviyoProfileRecord[], priority: Priority = 'live'): Promise<DeliveryResult[]> {
+    if (records.length >= (this.opts.profileBulk?.threshold ?? Number.POSITIVE_INFINITY)) return this.deliverProfilesInBulk(records, priority);
     const results: DeliveryResult[] = new Array(records.length);
     const byContact = new Map<string, number[]>();
     records.forEach((r, i) => {
@@ -155,15 +163,38 @@ export class KlaviyoDeliverer {
   }
 
   private async deliverProfile(r: KlaviyoProfileRecord, priority: Priority): Promise<DeliveryResult> {
-    if (!hasIdentifier(sanitizeIdentifiers(r))) {
-      return localRejection('missing_profile_identifier', 'profile has no email and no E.164 phone_number', null);
+    return checkProfile(r) ?? this.single('profile-import', priority, PROFILE_IMPORT_PATH, buildProfileImportBody(r));
+  }
+
+  private async deliverProfilesInBulk(records: readonly KlaviyoProfileRecord[], priority: Priority): Promise<DeliveryResult[]> {
+    const results: DeliveryResult[] = new Array(records.length);
+    // Round k holds the k-th upsert of each contact: a job applies its profiles in no stated
+    // order, so one contact's upserts go in successive jobs.
+    const rounds: number[][] = [];
+    const seen = new Map<string, number>();
+    records.forEach((r, i) => {
+      const refused = checkProfile(r);
+      if (refused) {
+        results[i] = refused;
+        return;
+      }
+      const key = r.intercom_contact_id ?? `#${i}`;
+      const k = seen.get(key) ?? 0;
+      seen.set(key, k + 1);
+      (rounds[k] ??= []).push(i);
+    });
+    const importer = new ProfileBulkImporter(
+      (group, prio, method, path, body) => this.call(group, prio, path, body, method),
+      (r, prio) => this.deliverProfile(r, prio),
+      { ...this.opts.profileBulk, clock: this.clock, signal: this.opts.signal },
+    );
+    for (const round of rounds) {
+      for (const chunk of chunkProfiles(round, records)) {
+        const out = await importer.run(chunk.map((i) => records[i]), priority);
+        chunk.forEach((i, k) => (results[i] = out[k]));
+      }
     }
-    const body = buildProfileImportBody(r);
-    const bytes = Buffer.byteLength(JSON.stringify(body));
-    if (bytes > MAX_PROFILE_IMPORT_BYTES) {
-      return localRejection('payload_too_large', `profile is ${bytes} bytes, over Klaviyo's 100 KB`, null);
-    }
-    return this.single('profile-import', priority, PROFILE_IMPORT_PATH, body);
+    return results;
   }
 
   /**
@@ -239,14 +270,14 @@ export class KlaviyoDeliverer {
    * Budget, send, and retry 408/429/5xx/network for up to maxElapsedMs. A 429 also pauses the
    * endpoint group for Retry-After, so other callers do not walk into the same full window.
    */
-  private call(group: EndpointGroup, priority: Priority, path: string, body: unknown): Promise<KlaviyoResponse> {
+  private call(group: EndpointGroup, priority: Priority, path: string, body: unknown, method: 'GET' | 'POST' = 'POST'): Promise<KlaviyoResponse> {
     const r = this.retryOpts;
-    const operation = `POST ${path}`;
+    const operation = `${method} ${path}`;
     return retry(
       async () => {
         await this.budget.acquire(group, priority, this.opts.signal);
         try {
-          return await this.client.post(path, body, { signal: this.opts.signal });
+          return await this.client.request(method, path, method === 'GET' ? undefined : body, { signal: this.opts.signal });
         } catch (err) {
           if (err instanceof KlaviyoApiError && err.status === 429) this.budget.pause(err.retryAfterMs ?? 1000, group);
           throw err;
@@ -298,6 +329,35 @@ export class KlaviyoDeliverer {
 interface Submitted extends PreparedEvent {
   readonly resolve: (r: DeliveryResult) => void;
   readonly reject: (e: unknown) => void;
+}
+
+/** Why a profile can never be upserted, or undefined. */
+function checkProfile(r: KlaviyoProfileRecord): DeliveryResult | undefined {
+  if (!hasIdentifier(sanitizeIdentifiers(r))) {
+    return localRejection('missing_profile_identifier', 'profile has no email and no E.164 phone_number', null);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(buildProfileImportBody(r)));
+  if (bytes > MAX_PROFILE_IMPORT_BYTES) return localRejection('payload_too_large', `profile is ${bytes} bytes, over Klaviyo's 100 KB`, null);
+  return undefined;
+}
+
+/** Jobs of at most 10,000 profiles and under 4.5 MB (Klaviyo: 5 MB). */
+function chunkProfiles(indexes: readonly number[], records: readonly KlaviyoProfileRecord[]): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [];
+  let bytes = 0;
+  for (const i of indexes) {
+    const b = Buffer.byteLength(JSON.stringify(buildProfileImportBody(records[i]).data)) + 1;
+    if (cur.length && (cur.length >= MAX_PROFILES_PER_JOB || bytes + b > DEFAULT_MAX_BULK_BYTES)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(i);
+    bytes += b;
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }
 
 function toDeliveryError(e: KlaviyoApiError): DeliveryError {

@@ -11,6 +11,7 @@ import { klaviyoContract } from '@iks/contracts';
 export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
+  readonly query: URLSearchParams;
   readonly headers: IncomingHttpHeaders;
   readonly body: any;
   /** Contract validation errors of the body ([] when valid). */
@@ -76,6 +77,9 @@ export const defaultResponder: Responder = (req) => {
       }
       return { status: 202 };
     case '/api/profile-import':
+      if (String(req.body.data.attributes.email ?? '').includes('invalid')) {
+        return klaviyoError(400, 'invalid', 'Invalid email address', '/data/attributes/email');
+      }
       return {
         status: 201,
         headers: { 'content-type': 'application/vnd.api+json' },
@@ -101,6 +105,40 @@ export class KlaviyoTestDouble {
     return this;
   }
 
+  /** Bulk profile import jobs: complete on the 2nd poll; profiles with "invalid" in the email fail. */
+  readonly jobs = new Map<string, { profiles: any[]; polls: number }>();
+  importErrorsPageSize = 2;
+  private baseUrl = '';
+
+  private bulkImport(req: RecordedRequest): Reply | undefined {
+    const json = { 'content-type': 'application/vnd.api+json' };
+    if (req.method === 'POST' && req.path === '/api/profile-bulk-import-jobs') {
+      if (req.contractErrors.length) return undefined;
+      const id = `job-${this.jobs.size + 1}`;
+      const profiles = req.body.data.attributes.profiles.data;
+      this.jobs.set(id, { profiles, polls: 0 });
+      return { status: 202, headers: json, body: { data: { type: 'profile-bulk-import-job', id, attributes: { status: 'queued', created_at: new Date().toISOString(), total_count: profiles.length }, links: { self: `${this.baseUrl}${req.path}/${id}` } } } };
+    }
+    const m = /^\/api\/profile-bulk-import-jobs\/([^/]+)(\/import-errors)?$/.exec(req.path);
+    if (req.method !== 'GET' || !m) return undefined;
+    const job = this.jobs.get(m[1]);
+    if (!job) return klaviyoError(404, 'not_found', 'no such job');
+    const failed = job.profiles.map((p, i) => [p, i] as const).filter(([p]) => String(p.attributes.email ?? '').includes('invalid'));
+    if (!m[2]) {
+      job.polls++;
+      const status = job.polls >= 2 ? 'complete' : 'processing';
+      return { status: 200, headers: json, body: { data: { type: 'profile-bulk-import-job', id: m[1], attributes: { status, created_at: new Date().toISOString(), total_count: job.profiles.length, failed_count: status === 'complete' ? failed.length : 0 }, links: { self: 'x' } } } };
+    }
+    const from = Number(req.query.get('page[cursor]') ?? 0);
+    const size = Math.min(Number(req.query.get('page[size]') ?? 20), this.importErrorsPageSize);
+    const page = failed.slice(from, from + size).map(([p]) => ({
+      type: 'import-error', id: `ie-${p.attributes.email}`,
+      attributes: { code: 'invalid', title: 'Invalid input', detail: 'Invalid email address', source: { pointer: '/data/attributes/email' }, original_payload: p.attributes },
+    }));
+    const next = from + size < failed.length ? `${this.baseUrl}${req.path}?page[size]=${size}&page[cursor]=${from + size}` : null;
+    return { status: 200, headers: json, body: { data: page, links: { self: 'x', next } } };
+  }
+
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -108,13 +146,14 @@ export class KlaviyoTestDouble {
       req.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         const body = text ? JSON.parse(text) : undefined;
-        const path = (req.url ?? '').split('?')[0];
+        const url = new URL(req.url ?? '/', 'http://double');
+        const path = url.pathname;
         const op = OPERATIONS[path];
         const contractErrors =
           op && req.method === 'POST' ? klaviyoContract(op).validateRequestBody('post', path, body).errors : [];
-        const rec: RecordedRequest = { method: req.method ?? '', path, headers: req.headers, body, contractErrors, at: Date.now() };
+        const rec: RecordedRequest = { method: req.method ?? '', path, query: url.searchParams, headers: req.headers, body, contractErrors, at: Date.now() };
         this.requests.push(rec);
-        const reply = (this.scripted.shift() ?? this.responder)(rec);
+        const reply = (this.scripted.shift() ?? ((r: RecordedRequest) => this.bulkImport(r) ?? this.responder(r)))(rec);
         if (reply.hang) {
           this.hanging.add(res);
           return;
@@ -129,7 +168,8 @@ export class KlaviyoTestDouble {
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.baseUrl;
   }
 
   async stop(): Promise<void> {
