@@ -15,6 +15,7 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 const commands: Record<string, Command> = {
   schemas: async (args, io) => runSchemasCommand(args, loadConfig(process.env, 'cli'), io),
   map: async (args, io) => (await import('./commands/map.command')).runMapCommand(args, io),
+  backfill: async (args, io) => (await import('./commands/backfill.command')).runBackfillCommand(args, loadConfig(process.env, 'cli'), io),
 };
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
