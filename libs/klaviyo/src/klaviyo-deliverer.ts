@@ -90,7 +90,7 @@ export class KlaviyoDeliverer {
   /** Deliver a set of events (e.g. one Kafka batch): one result per record, in input order. */
   async deliverEvents(records: readonly KlaviyoEventRecord[], priority: Priority = 'live'): Promise<DeliveryResult[]> {
     const results: DeliveryResult[] = new Array(records.length);
-    const slotsOf = new Map<PreparedEvent, number[]>();
+    const indexOf = new Map<PreparedEvent, number>();
     const batches: BatchSlot<PreparedEvent>[][] = [];
     const batcher = new EventBatcher<PreparedEvent>((b) => batches.push(b), { ...this.opts.batch, maxWaitMs: Infinity, clock: this.clock });
     records.forEach((record, i) => {
@@ -99,7 +99,7 @@ export class KlaviyoDeliverer {
         results[i] = p;
         return;
       }
-      slotsOf.set(p, [i]);
+      indexOf.set(p, i);
       batcher.add(p);
     });
     batcher.flushAll();
@@ -108,7 +108,7 @@ export class KlaviyoDeliverer {
       const outcome = await sequenced(inFlight, batch, () => this.sendEventBatch(batch.map((s) => s.item), priority));
       for (const slot of batch) {
         const r = outcome.get(slot.item)!;
-        for (const item of [slot.item, ...slot.duplicates]) for (const i of slotsOf.get(item)!) results[i] = r;
+        for (const item of [slot.item, ...slot.duplicates]) results[indexOf.get(item)!] = r;
       }
     });
     return results;
@@ -127,6 +127,14 @@ export class KlaviyoDeliverer {
   /** Send whatever submitEvent holds now. */
   flush(): void {
     for (const b of this.streams.values()) b.flushAll();
+  }
+
+  /** Shutdown: send what submitEvent holds and stop its timers. */
+  close(): void {
+    for (const b of this.streams.values()) {
+      b.flushAll();
+      b.close();
+    }
   }
 
   /**
