@@ -41,9 +41,14 @@ export async function processNotification(raw: RawNotification, directory: Direc
   }
 
   const fetched = await directory.prepare(requiredLookups(input));
+  const removing = raw.topic === 'contact.deleted' || raw.topic === 'contact.archived';
   for (const { contact, snapshot } of fetched) {
     snapshots.push(snapshot);
-    records.push(mapContactToProfile(contact, directory, { notificationId: raw.notification_id, backfill }, options));
+    // MAPPING.md: every contact fetched for the directory upserts the profile, unless it is
+    // being deleted, or Klaviyo could not identify it (no email, no E.164 phone).
+    if (removing) continue;
+    const profile = mapContactToProfile(contact, directory, { notificationId: raw.notification_id, backfill }, options);
+    if (profile.email || profile.phone_number) records.push(profile);
   }
 
   const outcome = mapNotification(input, directory, options);

@@ -1,0 +1,210 @@
+import { Logger } from '@nestjs/common';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Config } from '@iks/config';
+import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
+import {
+  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, ensureTopics, nextOffset, serdes, topicName,
+} from '@iks/kafka';
+import { KlaviyoDeliverer, KlaviyoHttpClient, RateBudget, type DeliveryResult, type Priority } from '@iks/klaviyo';
+
+export interface SinkRunOptions {
+  /** Consumer group (default SINK_GROUP_ID); a replay uses its own. */
+  readonly groupId?: string;
+  /** Which of the normalized topics to deliver (default all three). */
+  readonly topics?: ReadonlyArray<'events' | 'profiles' | 'deletions'>;
+  /** live: backfill-flagged records still go as backfill; replay: everything yields to live traffic. */
+  readonly mode?: 'live' | 'replay';
+  /** Start from these offsets instead of the committed ones (replay). */
+  readonly seek?: ReadonlyArray<{ topic: string; partition: number; offset: string }>;
+  /** Test seam: runs after delivery and dead-lettering, before the offset commit (a throw = a crash there). */
+  readonly beforeCommit?: (topic: string, partition: number) => Promise<void>;
+}
+
+/** Klaviyo's answer for one record that was refused for good, as a dead-letter reason. */
+export class KlaviyoRejectedError extends Error {
+  readonly retriable: boolean;
+  readonly code: string;
+  constructor(result: Extract<DeliveryResult, { status: 'rejected' }>) {
+    const e = result.error;
+    super(`Klaviyo ${e.status ?? 'local check'} ${e.code}: ${e.detail}${e.pointer ? ` (at ${e.pointer})` : ''}`);
+    this.name = 'KlaviyoRejectedError';
+    this.code = e.code;
+    this.retriable = e.retriable;
+  }
+}
+
+export class RecordDecodeError extends Error {
+  readonly retriable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordDecodeError';
+  }
+}
+
+/**
+ * Kafka Connect's sink contract: deliver, then commit. Each batch of a partition is decoded,
+ * delivered to Klaviyo (bulk for events, under one rate budget per account), refused records go
+ * to `<topic>.dlq` with Klaviyo's error, and only then is the offset committed. A crash re-sends
+ * at most the uncommitted records; their deterministic unique_id makes Klaviyo drop the repeat.
+ */
+export class SinkRunner {
+  private readonly logger = new Logger(SinkRunner.name);
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly codec: AvroCodec;
+  private readonly dlq: DeadLetterPublisher;
+  readonly deliverer: KlaviyoDeliverer;
+  private consumer?: Consumer;
+  private readonly abort = new AbortController();
+  private readonly topics: { events: string; profiles: string; deletions: string };
+  readonly delivered = new Counters('iks_sink_records_delivered_total', 'Records delivered to Klaviyo, by topic.');
+  readonly deadLettered = new Counters('iks_sink_records_dead_lettered_total', 'Records sent to the dead-letter topic, by topic and Klaviyo error code.');
+  readonly retries = new Counters('iks_sink_klaviyo_retries_total', 'Klaviyo requests retried, by operation.');
+  private ready = false;
+
+  constructor(private readonly config: Config, budget?: RateBudget) {
+    this.kafka = createKafka(config.kafka);
+    this.producer = createProducer(this.kafka);
+    this.codec = new AvroCodec(config.kafka);
+    this.dlq = new DeadLetterPublisher(this.producer, this.codec);
+    const p = config.kafka.topicPrefix;
+    this.topics = { events: topicName('events', p), profiles: topicName('profiles', p), deletions: topicName('deletions', p) };
+    if (!config.klaviyo.apiKey) throw new Error('KLAVIYO_API_KEY is required by the sink');
+    const client = new KlaviyoHttpClient({
+      apiKey: config.klaviyo.apiKey.reveal(), baseUrl: config.klaviyo.baseUrl, revision: config.klaviyo.revision,
+      timeoutMs: config.sink.requestTimeoutMs,
+    });
+    this.deliverer = new KlaviyoDeliverer({
+      client,
+      budget: budget ?? new RateBudget(),
+      retry: { maxElapsedMs: config.sink.retryMaxMs },
+      batch: { maxCount: config.sink.batchMaxEvents, maxWaitMs: config.sink.batchMaxWaitMs },
+      signal: this.abort.signal,
+      onRetry: (operation) => this.retries.inc({ operation }),
+    });
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  async start(opts: SinkRunOptions = {}): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, this.config.kafka);
+    } finally {
+      await admin.disconnect();
+    }
+    await this.codec.registerAll();
+    await this.producer.connect();
+    const groupId = opts.groupId ?? this.config.sink.groupId;
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 45_000, heartbeatInterval: 3000 });
+    this.consumer = consumer;
+    await consumer.connect();
+    const which = opts.topics ?? ['events', 'profiles', 'deletions'];
+    await consumer.subscribe({ topics: which.map((t) => this.topics[t]), fromBeginning: true });
+    const mode = opts.mode ?? 'live';
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: (p) => this.onBatch(p, mode, opts.beforeCommit),
+    });
+    for (const s of opts.seek ?? []) consumer.seek(s);
+    this.ready = true;
+    this.logger.log(`delivering ${which.join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${mode})`);
+  }
+
+  private async onBatch(
+    { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload,
+    mode: 'live' | 'replay',
+    beforeCommit?: SinkRunOptions['beforeCommit'],
+  ): Promise<void> {
+    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    // Deliveries may wait for Klaviyo's windows or retry for a long time: keep the membership alive.
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), 3000);
+    try {
+      const decoded: Array<{ m: KafkaMessage; record?: any; error?: Error }> = [];
+      for (const m of batch.messages) {
+        try {
+          if (!m.value) throw new RecordDecodeError('empty record value');
+          decoded.push({ m, record: await this.decode(batch.topic, m.value) });
+        } catch (e) {
+          if (!(e instanceof RecordDecodeError)) throw e;
+          decoded.push({ m, error: e });
+        }
+      }
+      const ok = decoded.filter((d) => d.record);
+      const results = await this.deliver(batch.topic, ok.map((d) => d.record), mode);
+      if (!isRunning()) return; // shutting down: nothing committed, the batch is read again
+      ok.forEach((d, i) => {
+        const r = results[i];
+        if (r.status === 'rejected') d.error = new KlaviyoRejectedError(r);
+      });
+      let delivered = 0;
+      for (const d of decoded) {
+        if (d.error) {
+          await this.dlq.publish({ topic: batch.topic, partition: batch.partition, message: d.m, stage: 'sink', error: d.error });
+          this.deadLettered.inc({ topic: batch.topic, code: (d.error as { code?: string }).code ?? d.error.name });
+        } else delivered++;
+      }
+      this.delivered.inc({ topic: batch.topic }, delivered);
+      const last = batch.messages[batch.messages.length - 1].offset;
+      await beforeCommit?.(batch.topic, batch.partition);
+      resolveOffset(last);
+      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(last) }]);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  private async decode(topic: string, value: Buffer): Promise<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> {
+    let avro: any;
+    try {
+      avro = await this.codec.decode(value);
+    } catch (e) {
+      const err = e as { message?: string; status?: number; code?: string; cause?: { code?: string } };
+      if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|fetch failed/i.test(`${err.code ?? ''} ${err.cause?.code ?? ''} ${err.message ?? ''}`) || (err.status ?? 0) >= 500) throw e;
+      throw new RecordDecodeError(`cannot decode the record as Avro: ${err.message ?? String(e)}`);
+    }
+    try {
+      if (topic === this.topics.events) return serdes.eventFromAvro(avro);
+      if (topic === this.topics.profiles) return serdes.profileFromAvro(avro);
+      return serdes.deletionFromAvro(avro);
+    } catch (e) {
+      throw new RecordDecodeError(`record does not fit ${topic}: ${(e as Error).message}`);
+    }
+  }
+
+  private async deliver(topic: string, records: any[], mode: 'live' | 'replay'): Promise<DeliveryResult[]> {
+    if (records.length === 0) return [];
+    if (topic === this.topics.events) {
+      // Live events go first; backfilled and replayed ones yield (RateBudget priority).
+      const live = records.map((r, i) => ({ r: r as KlaviyoEventRecord, i })).filter((x) => mode === 'live' && !x.r.backfill);
+      const rest = records.map((r, i) => ({ r: r as KlaviyoEventRecord, i })).filter((x) => !(mode === 'live' && !x.r.backfill));
+      const out: DeliveryResult[] = new Array(records.length);
+      const [a, b] = await Promise.all([
+        this.deliverer.deliverEvents(live.map((x) => x.r), 'live'),
+        this.deliverer.deliverEvents(rest.map((x) => x.r), 'backfill'),
+      ]);
+      live.forEach((x, k) => (out[x.i] = a[k]));
+      rest.forEach((x, k) => (out[x.i] = b[k]));
+      return out;
+    }
+    const priority: Priority = mode === 'live' ? 'live' : 'backfill';
+    if (topic === this.topics.profiles) return this.deliverer.deliverProfiles(records, priority);
+    return this.deliverer.deliverDeletions(records, priority);
+  }
+
+  async stop(): Promise<void> {
+    this.ready = false;
+    this.abort.abort();
+    await this.consumer?.disconnect().catch(() => undefined);
+    await this.producer.disconnect().catch(() => undefined);
+  }
+
+  metricsText(): string {
+    return `${[this.delivered.render(), this.deadLettered.render(), this.retries.render()].join('\n')}\n`;
+  }
+}
