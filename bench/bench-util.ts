@@ -1,0 +1,306 @@
+/**
+ * Shared helpers for the benchmarks (bench/*.bench.ts): timing, percentiles, peak RSS
+ * sampling, plain-line printing, a fresh TOPIC_PREFIX config, fixture-built raw
+ * notifications with distinct ids, and bulk producing to the local broker.
+ *
+ * Benches print figures; they assert nothing (speed targets are never tests).
+ */
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Partitioners, type Kafka, type Message } from 'kafkajs';
+import { loadConfig, type AppName, type Config } from '@iks/config';
+import type { RawNotification } from '@iks/domain';
+import type { AvroCodec } from '@iks/kafka';
+
+// ---------------------------------------------------------------- printing
+
+/** One plain line: `label: value`, padded so figures line up. */
+export function line(label: string, value: string): void {
+  process.stdout.write(`${label.padEnd(44)} ${value}\n`);
+}
+
+export function heading(text: string): void {
+  process.stdout.write(`\n== ${text}\n`);
+}
+
+export function note(text: string): void {
+  process.stdout.write(`   ${text}\n`);
+}
+
+export function fmtInt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function fmtRate(n: number, unit: string): string {
+  return `${fmtInt(n)} ${unit}/s`;
+}
+
+export function fmtMs(ms: number): string {
+  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(ms < 10 ? 3 : 1)} ms`;
+}
+
+export function fmtMiB(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function pct(x: number): string {
+  return `${(x * 100).toFixed(1)} %`;
+}
+
+// ---------------------------------------------------------------- timing
+
+/** High-resolution milliseconds. */
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = nowMs();
+  const value = await fn();
+  return { ms: nowMs() - t0, value };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Nearest-rank percentile of an unsorted sample (p in 0..100). */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank];
+}
+
+export function percentiles(values: readonly number[], ps: readonly number[] = [50, 90, 99, 100]): Record<string, number> {
+  const sorted = [...values].sort((a, b) => a - b);
+  const out: Record<string, number> = {};
+  for (const p of ps) out[`p${p}`] = sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  return out;
+}
+
+/**
+ * Polls `check` every `everyMs` until it returns true or `timeoutMs` passes (bounded loop).
+ * Returns whether it succeeded.
+ */
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(everyMs);
+  }
+  return check();
+}
+
+// ---------------------------------------------------------------- memory
+
+/** Samples process RSS on a timer; peak() is the highest value seen (and the current one). */
+export class RssSampler {
+  private max = process.memoryUsage.rss();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly everyMs = 50) {}
+
+  start(): this {
+    this.reset();
+    this.timer = setInterval(() => this.sample(), this.everyMs);
+    this.timer.unref();
+    return this;
+  }
+
+  reset(): void {
+    this.max = process.memoryUsage.rss();
+  }
+
+  sample(): void {
+    const rss = process.memoryUsage.rss();
+    if (rss > this.max) this.max = rss;
+  }
+
+  peak(): number {
+    this.sample();
+    return this.max;
+  }
+
+  stop(): number {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    return this.peak();
+  }
+}
+
+// ---------------------------------------------------------------- env / config
+
+export function envInt(name: string, def: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v} must be a positive number`);
+  return Math.floor(n);
+}
+
+/** A config with a fresh TOPIC_PREFIX and group ids (nothing shared with other runs). */
+export function benchConfig(app: AppName, env: Record<string, string> = {}): Config {
+  const prefix = `bench${randomBytes(4).toString('hex')}.`;
+  return loadConfig(
+    {
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+      SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+      TOPIC_PREFIX: prefix,
+      TRANSFORMER_GROUP_ID: `${prefix}transformer`,
+      SINK_GROUP_ID: `${prefix}sink`,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    app,
+  );
+}
+
+// ---------------------------------------------------------------- fixtures
+
+/** libs/mapping/fixtures, found from dist/bench/ or from bench/ (ts sources). */
+export const FIXTURES_DIR = resolve(__dirname, __dirname.includes(`${join('dist', 'bench')}`) ? '../..' : '..', 'libs', 'mapping', 'fixtures');
+
+export interface FixtureEnvelope {
+  id: string;
+  topic: string;
+  app_id: string;
+  created_at: number;
+  delivery_attempts?: number;
+  first_sent_at?: number | null;
+  data: { item: Record<string, any> };
+  [k: string]: unknown;
+}
+
+/** Every fixture notification, by file name (without .json). */
+export function fixtureNotifications(): Map<string, FixtureEnvelope> {
+  const dir = join(FIXTURES_DIR, 'notifications');
+  const out = new Map<string, FixtureEnvelope>();
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    out.set(f.replace(/\.json$/, ''), JSON.parse(readFileSync(join(dir, f), 'utf8')));
+  }
+  return out;
+}
+
+/** The directory files (GET /contacts/{id}, /admins, /teams, /tags, subscriptions) as staticLookups wants them. */
+export function fixtureDirectory(): { contacts: any[]; admins: any[]; teams: any[]; tags: any[]; subscriptions: Record<string, any[]> } {
+  const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8'));
+  return { contacts: read('contacts'), admins: read('admins'), teams: read('teams'), tags: read('tags'), subscriptions: read('subscriptions') };
+}
+
+const MAPPED_PREFIXES = ['conversation.', 'ticket.', 'contact.'];
+
+/** The fixtures of the mapped topic families (conversation.*, ticket.*, contact.*), in a stable order. */
+export function mappedFixtureMix(opts: { excludeTopics?: readonly string[] } = {}): FixtureEnvelope[] {
+  const exclude = new Set(opts.excludeTopics ?? []);
+  return [...fixtureNotifications().values()].filter((e) => MAPPED_PREFIXES.some((p) => e.topic.startsWith(p)) && !exclude.has(e.topic));
+}
+
+/**
+ * Copy number `i` of a fixture, with a distinct notification id and (for conversations and
+ * tickets) a distinct item id, so every copy is a different Intercom event with its own
+ * unique_id and Kafka key. Contact topics keep their contact (the directory knows it), except
+ * deletions/archivals, which get a distinct contact id (another person each time).
+ */
+export function distinctCopy(envelope: FixtureEnvelope, i: number, runTag = ''): FixtureEnvelope {
+  const copy = structuredClone(envelope);
+  const n = String(i).padStart(7, '0');
+  copy.id = `${envelope.id}-${runTag}${n}`;
+  const item = copy.data.item;
+  if (envelope.topic.startsWith('conversation.') || envelope.topic.startsWith('ticket.')) {
+    item.id = `${item.id}${n}`;
+  } else if (envelope.topic === 'contact.deleted' || envelope.topic === 'contact.archived') {
+    item.id = `${item.id}-${n}`;
+    if (item.external_id) item.external_id = `${item.external_id}-${n}`;
+    if (typeof item.email === 'string') item.email = item.email.replace('@', `+${n}@`);
+  }
+  return copy;
+}
+
+/** The Kafka key ingest gives a notification (apps/ingest/src/webhook/envelope.ts entityKey). */
+export function entityKeyOf(envelope: FixtureEnvelope): string {
+  const item = envelope.data.item;
+  const type = typeof item.type === 'string' ? item.type : envelope.topic.split('.')[0];
+  if (envelope.topic.startsWith('contact.') && item.contact && typeof item.contact === 'object' && item.contact.id != null) {
+    return `contact:${String(item.contact.id)}`;
+  }
+  if (item.id != null) return `${type}:${String(item.id)}`;
+  return `notification:${envelope.id}`;
+}
+
+/** What ingest writes to intercom.notifications.v1 for an envelope. */
+export function rawNotificationOf(envelope: FixtureEnvelope, source: 'webhook' | 'backfill' = 'webhook'): RawNotification {
+  return {
+    notification_id: envelope.id, topic: envelope.topic, app_id: envelope.app_id, created_at: envelope.created_at,
+    delivery_attempts: envelope.delivery_attempts ?? 1, first_sent_at: envelope.first_sent_at ?? null,
+    received_at: Date.now(), source, body: JSON.stringify(envelope),
+  };
+}
+
+/** N envelopes cycling through `mix`, each a distinct copy. */
+export function distinctEnvelopes(mix: readonly FixtureEnvelope[], n: number, runTag = ''): FixtureEnvelope[] {
+  const out: FixtureEnvelope[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = distinctCopy(mix[i % mix.length], i, runTag);
+  return out;
+}
+
+// ---------------------------------------------------------------- producing
+
+/**
+ * Produces pre-encoded messages with large sendBatch calls (a few in flight), acks=all.
+ * Returns the elapsed milliseconds.
+ */
+export async function produceMessages(kafka: Kafka, topic: string, messages: readonly Message[], opts: { batch?: number; inFlight?: number } = {}): Promise<number> {
+  const batch = opts.batch ?? 2000;
+  const inFlight = opts.inFlight ?? 4;
+  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const t0 = nowMs();
+  try {
+    let next = 0;
+    const worker = async () => {
+      while (next < messages.length) {
+        const start = next;
+        next += batch;
+        await producer.send({ topic, acks: -1, messages: messages.slice(start, start + batch) as Message[] });
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+  } finally {
+    await producer.disconnect();
+  }
+  return nowMs() - t0;
+}
+
+/** Avro-encodes values for one topic (the codec must have registered its schemas). */
+export async function encodeAll<T>(codec: AvroCodec, topic: string, items: readonly T[], toAvro: (t: T) => Record<string, unknown>): Promise<Buffer[]> {
+  const out: Buffer[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) out[i] = await codec.encode(topic, toAvro(items[i]));
+  return out;
+}
+
+/** Sum over partitions of (high watermark) for a topic. */
+export async function topicEndOffsets(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offs = await admin.fetchTopicOffsets(topic);
+    return offs.reduce((s, o) => s + Number(o.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes the topics with a prefix (best effort): benches leave nothing behind. */
+export async function deletePrefixedTopics(kafka: Kafka, prefix: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 15_000 }).catch(() => undefined);
+    return topics.length;
+  } finally {
+    await admin.disconnect();
+  }
+}
