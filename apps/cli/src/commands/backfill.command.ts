@@ -148,7 +148,8 @@ export async function runBackfillCommand(args: string[], config: Config, io: Cli
       since: a.since, until: a.until, kinds: a.kinds, appId, perPage: a.perPage, restart: a.restart,
       stop: stop.signal, onPage: (e) => progress.page(e),
     });
-    progress.finish(result);
+    progress.finish();
+    io.stdout(progress.summary(result));
     if (result.outcome === 'interrupted') {
       io.stderr(`backfill: stopped; run the same command again to resume (checkpoint ${result.checkpointPath})`);
       return 130;

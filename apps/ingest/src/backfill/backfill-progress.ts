@@ -41,9 +41,10 @@ export class BackfillProgress {
       `${secs > 0 ? `, ${(r.objects / secs).toFixed(1)}/s` : ''}; totals ${kinds || 'none'}; checkpoint ${r.checkpointPath}`;
   }
 
-  finish(r: BackfillResult): void {
+  /** Ends the TTY line; the caller prints summary() where it wants (stdout). */
+  finish(): void {
     if (this.tty && this.drawn) this.out.write('\n');
-    this.out.write(`${this.summary(r)}\n`);
+    this.drawn = false;
   }
 }
 
