@@ -1,6 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
+import { logLevels } from '@iks/ops';
 import { IngestModule } from './ingest.module';
 
 /**
@@ -11,7 +12,7 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   const adapter = new FastifyAdapter({ bodyLimit: config.ingest.bodyLimitBytes });
   const app = await NestFactory.create<NestFastifyApplication>(IngestModule.forRoot(config), adapter, {
     bodyParser: false,
-    logger: logger === false ? false : ['error', 'warn', 'log'],
+    logger: logger === false ? false : logLevels(config.logLevel),
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeAllContentTypeParsers();

@@ -7,7 +7,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfig(process.env, 'sink');
   const logger = new Logger('sink');
   const runner = new SinkRunner(config);
-  const ops = await createOpsApp({ isReady: () => runner.isReady, metricsText: () => runner.metricsText() });
+  const ops = await createOpsApp({ isReady: () => runner.isReady, metricsText: () => runner.metricsText() }, config.logLevel);
   if (config.sink.httpPort) await ops.listen(config.sink.httpPort, '0.0.0.0');
   await runner.start();
   logger.log(`ready${config.sink.httpPort ? ` (health and metrics on :${config.sink.httpPort})` : ''}`);

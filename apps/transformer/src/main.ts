@@ -10,7 +10,7 @@ async function bootstrap(): Promise<void> {
   const source = intercomSourceFor(config);
   if (!source.enabled) logger.warn('INTERCOM_ACCESS_TOKEN is not set: contacts are known from contact.* webhooks only (no GET /contacts/{id}, no admin/team names)');
   const runner = new TransformerRunner(config, source);
-  const ops = await createOpsApp({ isReady: () => runner.isReady, metricsText: () => runner.metricsText() });
+  const ops = await createOpsApp({ isReady: () => runner.isReady, metricsText: () => runner.metricsText() }, config.logLevel);
   if (config.transformer.httpPort) await ops.listen(config.transformer.httpPort, '0.0.0.0');
   await runner.start();
   logger.log(`ready${config.transformer.httpPort ? ` (health and metrics on :${config.transformer.httpPort})` : ''}`);

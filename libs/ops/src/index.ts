@@ -1,1 +1,1 @@
-export { createOpsApp, type OpsProbe } from './ops-app';
+export { createOpsApp, logLevels, type OpsProbe } from './ops-app';

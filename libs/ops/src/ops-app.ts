@@ -1,6 +1,14 @@
 import { Controller, Get, Header, HttpException, HttpStatus, Inject, Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { LogLevel } from '@nestjs/common';
+
+const ORDER: LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
+
+/** LOG_LEVEL (error | warn | log | debug | verbose) → the Nest levels to print. */
+export function logLevels(level: LogLevel): LogLevel[] {
+  return ORDER.slice(0, ORDER.indexOf(level) + 1);
+}
 
 /** What a worker app (transformer, sink) exposes to operators. */
 export interface OpsProbe {
@@ -42,8 +50,8 @@ class OpsModule {
 }
 
 /** GET /health/live, /health/ready and /metrics for a worker app, on Fastify. */
-export async function createOpsApp(probe: OpsProbe): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(OpsModule.forProbe(probe), new FastifyAdapter(), { logger: ['error', 'warn'] });
+export async function createOpsApp(probe: OpsProbe, level: LogLevel = 'log'): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(OpsModule.forProbe(probe), new FastifyAdapter(), { logger: logLevels(level) });
   app.enableShutdownHooks();
   return app;
 }

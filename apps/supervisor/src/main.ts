@@ -1,0 +1,138 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { ConfigError, loadConfig } from '@iks/config';
+import { AvroCodec, createKafka, ensureTopics } from '@iks/kafka';
+
+/**
+ * `npm start`: the whole pipeline on one machine, for a newcomer.
+ * - no KAFKA_BROKERS → starts the local stack (scripts/stack.sh up) and stops it on exit;
+ * - registers the schemas and creates the topics;
+ * - no KLAVIYO_API_KEY → delivers to the Klaviyo emulator (said in the first lines);
+ * - no INTERCOM_ACCESS_TOKEN → the transformer reads contacts/admins/teams from the Intercom emulator;
+ * - no INTERCOM_CLIENT_SECRET → a local development secret (said too);
+ * - runs ingest, transformer and sink as child processes, logs prefixed by app; Ctrl-C stops all.
+ */
+
+const ROOT = join(__dirname, '..', '..', '..', '..');
+const DIST = join(ROOT, 'dist');
+export const LOCAL_CLIENT_SECRET = 'local-dev-secret';
+export const LOCAL_KLAVIYO_KEY = 'pk_local_emulator';
+const KLAVIYO_EMULATOR_PORT = 8090;
+const INTERCOM_EMULATOR_PORT = 8091;
+
+const children: Array<{ name: string; proc: ChildProcess }> = [];
+let stackStarted = false;
+let stopping = false;
+
+function say(line: string): void {
+  process.stdout.write(`[start] ${line}\n`);
+}
+
+function run(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const proc = spawn(process.execPath, [join(DIST, script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pad = name.padEnd(11);
+  for (const stream of [proc.stdout!, proc.stderr!]) {
+    createInterface({ input: stream }).on('line', (l) => process.stdout.write(`[${pad}] ${l}\n`));
+  }
+  proc.on('exit', (code, signal) => {
+    if (!stopping) {
+      say(`${name} exited (${signal ?? code}); stopping everything`);
+      void shutdown(1);
+    }
+  });
+  children.push({ name, proc });
+  return proc;
+}
+
+async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.status < 500) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function shutdown(code: number): Promise<never> {
+  stopping = true;
+  for (const { proc } of [...children].reverse()) if (proc.exitCode === null) proc.kill('SIGTERM');
+  await Promise.all(children.map(({ proc }) => (proc.exitCode === null ? new Promise((r) => proc.once('exit', r)) : undefined)));
+  if (stackStarted) spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'down'], { stdio: 'inherit' });
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const usingEmulator = !env.KLAVIYO_API_KEY;
+  if (usingEmulator) {
+    say(`KLAVIYO_API_KEY is not set: delivering to the Klaviyo EMULATOR on http://127.0.0.1:${KLAVIYO_EMULATOR_PORT} (set KLAVIYO_API_KEY to deliver to Klaviyo)`);
+    env.KLAVIYO_API_KEY = LOCAL_KLAVIYO_KEY;
+    env.KLAVIYO_BASE_URL = `http://127.0.0.1:${KLAVIYO_EMULATOR_PORT}`;
+  } else {
+    say(`delivering to Klaviyo at ${env.KLAVIYO_BASE_URL ?? 'https://a.klaviyo.com'}`);
+  }
+  if (!env.INTERCOM_CLIENT_SECRET) {
+    say(`INTERCOM_CLIENT_SECRET is not set: webhooks must be signed with the local development secret "${LOCAL_CLIENT_SECRET}"`);
+    env.INTERCOM_CLIENT_SECRET = LOCAL_CLIENT_SECRET;
+  }
+  const intercomEmulator = !env.INTERCOM_ACCESS_TOKEN;
+  if (intercomEmulator) {
+    say(`INTERCOM_ACCESS_TOKEN is not set: contacts, admins and teams are read from the Intercom EMULATOR on http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`);
+    env.INTERCOM_ACCESS_TOKEN = 'emulator-access-token';
+    env.INTERCOM_BASE_URL = `http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`;
+  }
+
+  const config = loadConfig(env, 'ingest'); // validates everything the three apps read
+  if (!process.env.KAFKA_BROKERS) {
+    const wasRunning = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout.includes('kafka running');
+    say(`KAFKA_BROKERS is not set: ${wasRunning ? 'using the local stack already running' : 'starting the local Kafka broker and schema registry (npm run stack:up)'}`);
+    const up = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'up'], { stdio: 'inherit' });
+    if (up.status !== 0) throw new Error('the local stack did not start (see the lines above)');
+    stackStarted = !wasRunning; // stopped on exit only if this run started it
+  }
+
+  const admin = createKafka(config.kafka).admin();
+  await admin.connect();
+  const created = await ensureTopics(admin, config.kafka);
+  await admin.disconnect();
+  await new AvroCodec(config.kafka).registerAll();
+  say(`schemas registered at ${config.kafka.schemaRegistryUrl}; ${created.length} topic(s) created on ${config.kafka.brokers.join(',')}`);
+
+  if (usingEmulator) {
+    run('klaviyo-emu', 'tools/klaviyo-emulator/src/main.js', { ...env, KLAVIYO_EMULATOR_PORT: String(KLAVIYO_EMULATOR_PORT) });
+    await waitHttp(`http://127.0.0.1:${KLAVIYO_EMULATOR_PORT}/__emulator/stats`);
+  }
+  if (intercomEmulator) {
+    run('intercom-emu', 'tools/intercom-emulator/src/main.js', { ...env, INTERCOM_EMULATOR_PORT: String(INTERCOM_EMULATOR_PORT) });
+    await waitHttp(`http://127.0.0.1:${INTERCOM_EMULATOR_PORT}/__emulator/requests`);
+  }
+  run('ingest', 'apps/ingest/src/main.js', env);
+  run('transformer', 'apps/transformer/src/main.js', env);
+  run('sink', 'apps/sink/src/main.js', env);
+  await waitHttp(`http://127.0.0.1:${config.ingest.port}/health/ready`, 120_000);
+  await waitHttp(`http://127.0.0.1:${config.transformer.httpPort}/health/ready`, 120_000);
+  await waitHttp(`http://127.0.0.1:${config.sink.httpPort}/health/ready`, 120_000);
+  say('pipeline ready');
+  say(`send Intercom webhooks to  http://127.0.0.1:${config.ingest.port}/webhooks/intercom`);
+  say(`delivering to              ${env.KLAVIYO_BASE_URL ?? 'https://a.klaviyo.com'}${usingEmulator ? ' (emulator; see GET /__emulator/metrics)' : ''}`);
+  say('try it: npm run demo   ·   stop: Ctrl-C');
+}
+
+if (!existsSync(join(DIST, 'apps', 'ingest', 'src', 'main.js'))) {
+  process.stderr.write('run `npm run build` first (npm start does it)\n');
+  process.exit(1);
+}
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
+main().catch((e) => {
+  if (e instanceof ConfigError) process.stderr.write(`start: ${e.message}\n`);
+  else process.stderr.write(`start: ${(e as Error).message}\n`);
+  void shutdown(1);
+});
