@@ -17,7 +17,7 @@ import type { AvroCodec } from '@iks/kafka';
 
 /** One plain line: `label: value`, padded so figures line up. */
 export function line(label: string, value: string): void {
-  process.stdout.write(`${label.padEnd(44)} ${value}\n`);
+  process.stdout.write(`${label.padEnd(52)} ${value}\n`);
 }
 
 export function heading(text: string): void {
@@ -186,7 +186,10 @@ export function fixtureNotifications(): Map<string, FixtureEnvelope> {
 /** The directory files (GET /contacts/{id}, /admins, /teams, /tags, subscriptions) as staticLookups wants them. */
 export function fixtureDirectory(): { contacts: any[]; admins: any[]; teams: any[]; tags: any[]; subscriptions: Record<string, any[]> } {
   const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8'));
-  return { contacts: read('contacts'), admins: read('admins'), teams: read('teams'), tags: read('tags'), subscriptions: read('subscriptions') };
+  // GET /contacts/{id}/subscriptions answers `{ type: 'list', data: [...] }`; some entries are kept in that form.
+  const subscriptions: Record<string, any[]> = {};
+  for (const [id, v] of Object.entries(read('subscriptions') as Record<string, any>)) subscriptions[id] = Array.isArray(v) ? v : (v?.data ?? []);
+  return { contacts: read('contacts'), admins: read('admins'), teams: read('teams'), tags: read('tags'), subscriptions };
 }
 
 const MAPPED_PREFIXES = ['conversation.', 'ticket.', 'contact.'];
@@ -248,25 +251,42 @@ export function distinctEnvelopes(mix: readonly FixtureEnvelope[], n: number, ru
 // ---------------------------------------------------------------- producing
 
 /**
- * Produces pre-encoded messages with large sendBatch calls (a few in flight), acks=all.
+ * Produces pre-encoded messages with large sends (a few in flight), acks=all. Sends are cut
+ * by bytes (default 768 KiB) as well as count: kafkajs puts a partition's share of a send in
+ * one record batch, and the broker refuses batches over message.max.bytes (1 MiB default).
  * Returns the elapsed milliseconds.
  */
-export async function produceMessages(kafka: Kafka, topic: string, messages: readonly Message[], opts: { batch?: number; inFlight?: number } = {}): Promise<number> {
-  const batch = opts.batch ?? 2000;
-  const inFlight = opts.inFlight ?? 4;
+export async function produceMessages(
+  kafka: Kafka,
+  topic: string,
+  messages: readonly Message[],
+  opts: { maxCount?: number; maxBytes?: number; inFlight?: number } = {},
+): Promise<number> {
+  const maxCount = opts.maxCount ?? 2000;
+  const maxBytes = opts.maxBytes ?? 768 * 1024;
+  const chunks: Message[][] = [];
+  let cur: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = (m.value ? (m.value as Buffer).length : 0) + (m.key ? String(m.key).length : 0) + 64;
+    if (cur.length > 0 && (cur.length >= maxCount || bytes + size > maxBytes)) {
+      chunks.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(m);
+    bytes += size;
+  }
+  if (cur.length > 0) chunks.push(cur);
   const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const t0 = nowMs();
   try {
     let next = 0;
     const worker = async () => {
-      while (next < messages.length) {
-        const start = next;
-        next += batch;
-        await producer.send({ topic, acks: -1, messages: messages.slice(start, start + batch) as Message[] });
-      }
+      while (next < chunks.length) await producer.send({ topic, acks: -1, messages: chunks[next++] });
     };
-    await Promise.all(Array.from({ length: inFlight }, worker));
+    await Promise.all(Array.from({ length: opts.inFlight ?? 4 }, worker));
   } finally {
     await producer.disconnect();
   }
