@@ -16,6 +16,8 @@ const commands: Record<string, Command> = {
   schemas: async (args, io) => runSchemasCommand(args, loadConfig(process.env, 'cli'), io),
   map: async (args, io) => (await import('./commands/map.command')).runMapCommand(args, io),
   backfill: async (args, io) => (await import('./commands/backfill.command')).runBackfillCommand(args, loadConfig(process.env, 'cli'), io),
+  replay: async (args, io) => (await import('./commands/replay.command')).runReplayCommand(args, loadConfig(process.env, 'cli'), io),
+  dlq: async (args, io) => (await import('./commands/dlq.command')).runDlqCommand(args, loadConfig(process.env, 'cli'), io),
 };
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {

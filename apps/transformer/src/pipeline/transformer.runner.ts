@@ -72,7 +72,12 @@ export class TransformerRunner {
     return this.ready;
   }
 
-  async start(): Promise<void> {
+  /**
+   * `groupId` replaces TRANSFORMER_GROUP_ID for the raw topic (a replay's own group);
+   * `retryConsumer: false` leaves the retry topic to the live transformer.
+   */
+  async start(opts: { readonly groupId?: string; readonly retryConsumer?: boolean } = {}): Promise<void> {
+    const groupId = opts.groupId ?? this.config.transformer.groupId;
     const admin = this.kafka.admin();
     await admin.connect();
     try {
@@ -85,20 +90,26 @@ export class TransformerRunner {
     await this.loadDirectory();
     await this.directory.refreshReferences();
 
-    const main = this.kafka.consumer({ groupId: this.config.transformer.groupId, allowAutoTopicCreation: false });
+    const main = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
     await main.connect();
     await main.subscribe({ topic: this.topics.raw, fromBeginning: true });
     this.main = main;
     await main.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onRawBatch(p) });
+    this.consumers.push(main);
+    if (opts.retryConsumer === false) {
+      this.ready = true;
+      this.logger.log(`consuming ${this.topics.raw} (group ${groupId}, no retry consumer)`);
+      return;
+    }
 
     const retry = this.kafka.consumer({ groupId: `${this.config.transformer.groupId}.retry`, allowAutoTopicCreation: false });
     await retry.connect();
     await retry.subscribe({ topic: this.topics.retry, fromBeginning: true });
     this.retry = retry;
     await retry.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onRetryBatch(p) });
-    this.consumers.push(main, retry);
+    this.consumers.push(retry);
     this.ready = true;
-    this.logger.log(`consuming ${this.topics.raw} (group ${this.config.transformer.groupId}); directory: ${this.directory.stats.contacts} contacts`);
+    this.logger.log(`consuming ${this.topics.raw} (group ${groupId}); directory: ${this.directory.stats.contacts} contacts`);
   }
 
   /**

@@ -1,0 +1,265 @@
+import type { Admin, IHeaders, Kafka } from 'kafkajs';
+import type { Config } from '@iks/config';
+import type { DeadLetter } from '@iks/domain';
+import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, serdes } from '@iks/kafka';
+import type { CliIo } from '../cli-io';
+import { resolveTopicArg, topicList } from './cli-topics';
+import { confirmOrExit, type Prompt } from './confirm';
+import { readTopicRanges, type OffsetRange } from './topic-range.reader';
+
+export const DLQ_USAGE = `usage: dlq list <topic> [--limit N] [--json]
+       dlq reprocess <topic> [--where reason~<text>] [--from-beginning] [--yes]`;
+
+/** The header a reprocessed record carries: where it came from (`<dlq topic>:<partition>:<offset>`). */
+export const REPROCESSED_FROM = 'iks-reprocessed-from';
+
+export interface DlqDeps {
+  readonly prompt?: Prompt;
+}
+
+interface Letter {
+  readonly dlqPartition: number;
+  readonly dlqOffset: string;
+  readonly letter: DeadLetter | null;
+  readonly decodeError?: string;
+}
+
+/**
+ * `dlq list`: every dead letter of `<topic>.dlq` (read with a throw-away group, nothing
+ * committed) and a count by reason. `dlq reprocess`: send dead letters back to the topic they
+ * came from, so that the stage that failed processes them again; progress is committed in
+ * `iks-dlq-reprocess.<topic>` so that a second reprocess does not resend them.
+ */
+export async function runDlqCommand(args: string[], config: Config, io: CliIo, deps: DlqDeps = {}): Promise<number> {
+  const [sub, topicArg, ...rest] = args;
+  if ((sub !== 'list' && sub !== 'reprocess') || !topicArg || topicArg.startsWith('--')) {
+    io.stderr(`dlq: ${sub === 'list' || sub === 'reprocess' ? 'a topic is required' : `unknown subcommand "${sub ?? ''}"`}\n${DLQ_USAGE}`);
+    return 2;
+  }
+  const prefix = config.kafka.topicPrefix;
+  const base = topicArg.endsWith('.dlq') ? topicArg.slice(0, -'.dlq'.length) : topicArg;
+  const topic = resolveTopicArg(base, prefix, DLQ_SOURCES);
+  if (!topic) {
+    io.stderr(`dlq: "${topicArg}" is not a topic with a dead-letter topic; valid: ${topicList(prefix, DLQ_SOURCES)}`);
+    return 2;
+  }
+  const opts = parseDlqFlags(sub, rest);
+  if (!opts.ok) {
+    io.stderr(`dlq ${sub}: ${opts.error}\n${DLQ_USAGE}`);
+    return 2;
+  }
+  const dlq = dlqName(topic.name);
+  const kafka = createKafka(config.kafka);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if (!(await admin.listTopics()).includes(dlq)) {
+      io.stderr(`dlq: topic ${dlq} does not exist (TOPIC_PREFIX="${prefix}"; the stages create it when they start)`);
+      return 1;
+    }
+    const codec = new AvroCodec(config.kafka);
+    if (sub === 'list') return await list(kafka, admin, codec, dlq, opts.value, io);
+    return await reprocess(kafka, admin, codec, config, topic.name, dlq, opts.value, io, deps);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+interface DlqFlags {
+  readonly limit: number | null;
+  readonly json: boolean;
+  readonly where: string | null;
+  readonly fromBeginning: boolean;
+  readonly yes: boolean;
+}
+
+export function parseDlqFlags(sub: 'list' | 'reprocess', args: readonly string[]): { ok: true; value: DlqFlags } | { ok: false; error: string } {
+  let limit: number | null = null;
+  let json = false;
+  let where: string | null = null;
+  let fromBeginning = false;
+  let yes = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const eq = a.indexOf('=');
+    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
+    const value = () => inline ?? args[++i];
+    if (sub === 'list' && flag === '--json') json = true;
+    else if (sub === 'list' && flag === '--limit') {
+      const v = value();
+      const n = Number(v);
+      if (v === undefined || !Number.isInteger(n) || n < 1) return { ok: false, error: `--limit needs a positive integer (got "${v ?? ''}")` };
+      limit = n;
+    } else if (sub === 'reprocess' && flag === '--where') {
+      const v = value();
+      const m = v === undefined ? null : /^reason~(.+)$/s.exec(v);
+      if (!m) return { ok: false, error: `--where takes reason~<text> (got "${v ?? ''}")` };
+      where = m[1];
+    } else if (sub === 'reprocess' && flag === '--from-beginning') fromBeginning = true;
+    else if (sub === 'reprocess' && (flag === '--yes' || flag === '-y')) yes = true;
+    else return { ok: false, error: `unknown argument "${a}"` };
+  }
+  return { ok: true, value: { limit, json, where, fromBeginning, yes } };
+}
+
+async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, ranges: readonly OffsetRange[]): Promise<Letter[]> {
+  const out: Letter[] = [];
+  for (const { partition, message } of await readTopicRanges(kafka, admin, dlq, ranges)) {
+    try {
+      if (!message.value) throw new Error('empty record value');
+      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: serdes.deadLetterFromAvro(await codec.decode(message.value)) });
+    } catch (e) {
+      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: null, decodeError: (e as Error).message });
+    }
+  }
+  return out;
+}
+
+const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/** A reason to count by: the error class, Klaviyo's code, and the message without its numbers and ids. */
+export function reasonKey(l: DeadLetter): string {
+  const message = oneLine(l.error_message).replace(/\b[0-9a-f]{16,}\b/gi, '<id>').replace(/\d+/g, '#').slice(0, 160);
+  return `${l.error_class}${l.error_code ? ` [${l.error_code}]` : ''}: ${message}`;
+}
+
+async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f: DlqFlags, io: CliIo): Promise<number> {
+  const marks = await admin.fetchTopicOffsets(dlq);
+  const ranges = marks.map((m) => ({ partition: m.partition, from: BigInt(m.low), to: BigInt(m.high) }));
+  const letters = await readLetters(kafka, admin, codec, dlq, ranges);
+  if (letters.length === 0) {
+    io.stdout(`no dead letters in ${dlq}`);
+    return 0;
+  }
+  const counts = new Map<string, number>();
+  letters.forEach((l, i) => {
+    const reason = l.letter ? reasonKey(l.letter) : 'undecodable dead letter';
+    counts.set(reason, (counts.get(reason) ?? 0) + 1);
+    if (f.limit !== null && i >= f.limit) return;
+    const at = `${dlq}:${l.dlqPartition}:${l.dlqOffset}`;
+    if (!l.letter) {
+      io.stdout(f.json ? JSON.stringify({ dlq: at, decode_error: l.decodeError }) : `${at}\tundecodable\t${oneLine(l.decodeError ?? '')}`);
+      return;
+    }
+    const d = l.letter;
+    if (f.json) {
+      io.stdout(JSON.stringify({
+        dlq: at, original: `${d.original_topic}:${d.partition}:${d.offset}`, original_topic: d.original_topic, partition: d.partition,
+        offset: d.offset, key: d.key ? Buffer.from(d.key).toString('utf8') : null, stage: d.stage, error_class: d.error_class,
+        error_code: d.error_code, error_message: d.error_message, retriable: d.retriable, attempts: d.attempts,
+        first_failure_at: iso(d.first_failure_at), last_failure_at: iso(d.last_failure_at), headers: d.headers,
+      }));
+      return;
+    }
+    io.stdout([
+      at, `original=${d.original_topic}:${d.partition}:${d.offset}`, `stage=${d.stage}`, `class=${d.error_class}`,
+      `code=${d.error_code ?? '-'}`, `attempts=${d.attempts}`, `first=${iso(d.first_failure_at)}`, `last=${iso(d.last_failure_at)}`,
+      `reason=${oneLine(d.error_message)}`,
+    ].join('\t'));
+  });
+  const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  if (f.json) {
+    io.stdout(JSON.stringify({ total: letters.length, by_reason: Object.fromEntries(sorted) }));
+    return 0;
+  }
+  if (f.limit !== null && letters.length > f.limit) io.stdout(`(showing ${f.limit} of ${letters.length}; --limit)`);
+  for (const [reason, n] of sorted) io.stdout(`count\t${n}\t${reason}`);
+  io.stdout(`total\t${letters.length} dead letter(s) in ${dlq}`);
+  return 0;
+}
+
+/** Everything but the pipeline's own `iks-*` headers (retry state), plus where it came from. */
+export function reprocessHeaders(letter: DeadLetter, from: string): IHeaders {
+  const headers: Record<string, string[]> = {};
+  for (const h of letter.headers) {
+    if (h.key.toLowerCase().startsWith('iks-')) continue;
+    (headers[h.key] ??= []).push(h.value);
+  }
+  const out: IHeaders = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = v.length === 1 ? v[0] : v;
+  out[REPROCESSED_FROM] = from;
+  return out;
+}
+
+export function matchesWhere(letter: DeadLetter, where: string | null): boolean {
+  if (where === null) return true;
+  const needle = where.toLowerCase();
+  return letter.error_message.toLowerCase().includes(needle) || letter.error_class.toLowerCase().includes(needle);
+}
+
+async function reprocess(
+  kafka: Kafka, admin: Admin, codec: AvroCodec, config: Config, topic: string, dlq: string, f: DlqFlags, io: CliIo, deps: DlqDeps,
+): Promise<number> {
+  const groupId = `iks-dlq-reprocess.${topic}`;
+  const { groups } = await admin.describeGroups([groupId]);
+  if (groups[0] && groups[0].members.length > 0) {
+    io.stderr(`dlq reprocess: another reprocess of ${topic} is running (group ${groupId} has ${groups[0].members.length} member(s))`);
+    return 1;
+  }
+  const marks = await admin.fetchTopicOffsets(dlq);
+  const committed = new Map<number, bigint>();
+  for (const t of await admin.fetchOffsets({ groupId, topics: [dlq] })) for (const p of t.partitions) committed.set(p.partition, BigInt(p.offset));
+  const ranges: OffsetRange[] = marks.map((m) => {
+    const low = BigInt(m.low);
+    const c = committed.get(m.partition) ?? -1n;
+    return { partition: m.partition, from: f.fromBeginning || c < low ? low : c, to: BigInt(m.high) };
+  });
+  const letters = await readLetters(kafka, admin, codec, dlq, ranges);
+  const since = f.fromBeginning ? 'from the beginning' : `new since the last reprocess (group ${groupId})`;
+  if (letters.length === 0) {
+    io.stdout(`dlq reprocess: no dead letters in ${dlq} ${since}; sent 0`);
+    return 0;
+  }
+  const known = new Set(allTopics(config.kafka.topicPrefix).map((t) => t.name));
+  const send: Array<{ at: string; letter: DeadLetter }> = [];
+  let notMatching = 0;
+  let unusable = 0;
+  for (const l of letters) {
+    const at = `${dlq}:${l.dlqPartition}:${l.dlqOffset}`;
+    if (!l.letter) {
+      io.stdout(`skip\t${at}\tundecodable dead letter: ${oneLine(l.decodeError ?? '')}`);
+      unusable++;
+    } else if (!known.has(l.letter.original_topic)) {
+      io.stdout(`skip\t${at}\toriginal topic ${l.letter.original_topic} is not one of this pipeline's topics`);
+      unusable++;
+    } else if (!matchesWhere(l.letter, f.where)) notMatching++;
+    else send.push({ at, letter: l.letter });
+  }
+  const byTopic = new Map<string, number>();
+  for (const s of send) byTopic.set(s.letter.original_topic, (byTopic.get(s.letter.original_topic) ?? 0) + 1);
+  io.stdout(`dlq reprocess: ${letters.length} dead letter(s) in ${dlq} ${since}`);
+  if (f.where !== null) io.stdout(`dlq reprocess: ${send.length} match --where reason~${f.where}, ${notMatching} do not`);
+  for (const [t, n] of byTopic) io.stdout(`plan: send ${n} to ${t}`);
+  if (send.length === 0) {
+    io.stdout('dlq reprocess: nothing to send; sent 0 (progress unchanged)');
+    return 0;
+  }
+  const stop = await confirmOrExit('dlq reprocess', f.yes, io, deps.prompt);
+  if (stop !== null) return stop;
+
+  const producer = createProducer(kafka);
+  await producer.connect();
+  try {
+    for (let i = 0; i < send.length; i += 500) {
+      const chunk = send.slice(i, i + 500);
+      const topicMessages = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
+      for (const { at, letter } of chunk) {
+        const list = topicMessages.get(letter.original_topic) ?? [];
+        list.push({ key: letter.key ? Buffer.from(letter.key) : null, value: letter.value ? Buffer.from(letter.value) : null, headers: reprocessHeaders(letter, at) });
+        topicMessages.set(letter.original_topic, list);
+      }
+      await producer.sendBatch({ acks: -1, topicMessages: [...topicMessages].map(([t, messages]) => ({ topic: t, messages })) });
+    }
+  } finally {
+    await producer.disconnect().catch(() => undefined);
+  }
+  // Sent, then committed (at-least-once): a crash in between resends on the next run.
+  await admin.setOffsets({ groupId, topic: dlq, partitions: ranges.map((r) => ({ partition: r.partition, offset: r.to.toString() })) });
+  for (const s of send) io.stdout(`sent\t${s.at}\tto ${s.letter.original_topic} (was ${s.letter.original_topic}:${s.letter.partition}:${s.letter.offset})`);
+  io.stdout(`dlq reprocess: sent ${send.length} dead letter(s) back${[...byTopic].map(([t, n]) => ` (${t}: ${n})`).join('')}`);
+  if (notMatching + unusable > 0) {
+    io.stdout(`dlq reprocess: ${notMatching + unusable} not sent and passed over; they stay in ${dlq} (dlq list shows them; --from-beginning considers every letter again)`);
+  }
+  return 0;
+}
