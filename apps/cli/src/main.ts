@@ -1,6 +1,5 @@
 import { ConfigError, loadConfig } from '@iks/config';
 import { processIo, type CliIo } from './cli-io';
-import { runSchemasCommand } from './commands/schemas.command';
 
 const USAGE = `usage: npm run cli -- <command>
   schemas register|check [--dir <folder>]   register the Avro schemas / check backward compatibility
@@ -13,7 +12,8 @@ const USAGE = `usage: npm run cli -- <command>
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const commands: Record<string, Command> = {
-  schemas: async (args, io) => runSchemasCommand(args, loadConfig(process.env, 'cli'), io),
+  // loaded on demand: `map` runs offline without loading Kafka clients
+  schemas: async (args, io) => (await import('./commands/schemas.command')).runSchemasCommand(args, loadConfig(process.env, 'cli'), io),
   map: async (args, io) => (await import('./commands/map.command')).runMapCommand(args, io),
   backfill: async (args, io) => (await import('./commands/backfill.command')).runBackfillCommand(args, loadConfig(process.env, 'cli'), io),
   replay: async (args, io) => (await import('./commands/replay.command')).runReplayCommand(args, loadConfig(process.env, 'cli'), io),
