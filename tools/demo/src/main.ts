@@ -147,7 +147,7 @@ async function main(): Promise<number> {
   const { admin, team, fromEmulator } = await intercomDirectory();
   const tag = (email: string) => email.replace('@', `+${run}@`);
   const ada = makeContact({
-    id: randomBytes(12).toString('hex'), role: 'user', name: 'Ada Lovelace', email: tag('ada.lovelace@example.com'), phone: '+447700900123',
+    id: randomBytes(12).toString('hex'), role: 'user', name: 'Ada Lovelace', email: tag('ada.lovelace@example.com'), phone: '+447911123456',
     externalId: `cust-${run}-ada`, createdAt: dayStart, customAttributes: { plan: 'pro', seats: 12 },
     location: { country: 'United Kingdom', region: 'England', city: 'London' },
   });
@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     externalId: null, createdAt: dayStart + 600, customAttributes: { plan: 'trial' },
     location: { country: 'United States', region: 'California', city: 'San Francisco' },
   });
-  const grace: IntercomContact = { ...structuredClone(graceLead), role: 'user', external_id: `cust-${run}-grace`, signed_up_at: dayStart + 1800, updated_at: dayStart + 1800, custom_attributes: { plan: 'starter' } };
+  const grace: IntercomContact = { ...structuredClone(graceLead), role: 'user', external_id: `cust-${run}-grace`, signed_up_at: dayStart + 1000, updated_at: dayStart + 1000, custom_attributes: { plan: 'starter' } };
   const alan = makeContact({
     id: randomBytes(12).toString('hex'), role: 'user', name: 'Alan Turing', email: tag('alan.turing@example.com'), phone: '+353871234567',
     externalId: `cust-${run}-alan`, createdAt: dayStart + 900, location: { country: 'Ireland', region: 'Dublin', city: 'Dublin' },
@@ -184,7 +184,7 @@ async function main(): Promise<number> {
     { label: `${ada.name} signs up`, notification: contactNotification('contact.user.created', ada, { createdAt: dayStart }), expectStatus: 200 },
     { label: `${graceLead.name} chats as a visitor (lead)`, notification: contactNotification('contact.lead.created', graceLead, { createdAt: dayStart + 600 }), expectStatus: 200 },
     { label: `${alan.name} signs up`, notification: contactNotification('contact.user.created', alan, { createdAt: dayStart + 900 }), expectStatus: 200 },
-    { label: `${grace.name}, the lead, signs up`, notification: contactNotification('contact.lead.signed_up', grace, { createdAt: dayStart + 1800 }), expectStatus: 200 },
+    { label: `${grace.name}, the lead, signs up`, notification: contactNotification('contact.lead.signed_up', grace, { createdAt: dayStart + 1000 }), expectStatus: 200 },
   ];
   const activitySteps: Step[] = [
     { label: `${ada.name} opens conversation ${conversationId}`, notification: convCreated, expectStatus: 200 },
