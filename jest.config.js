@@ -19,6 +19,7 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['**/*.integration-spec.ts'],
       globalSetup: '<rootDir>/test/services.global-setup.js',
+      globalTeardown: '<rootDir>/test/services.global-teardown.js',
       maxWorkers: 1,
     },
     {
@@ -26,6 +27,7 @@ module.exports = {
       displayName: 'e2e',
       testMatch: ['**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/services.global-setup.js',
+      globalTeardown: '<rootDir>/test/services.global-teardown.js',
       maxWorkers: 1,
     },
   ],
