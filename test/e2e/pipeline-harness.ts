@@ -1,0 +1,210 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Config } from '@iks/config';
+import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
+import { createIngestApp } from '../../apps/ingest/src/ingest.app';
+import { SinkRunner, type SinkRunOptions } from '../../apps/sink/src/sink.runner';
+import { intercomSourceFor } from '../../apps/transformer/src/directory/intercom-api.source';
+import { TransformerRunner } from '../../apps/transformer/src/pipeline/transformer.runner';
+import {
+  DEFAULT_ACCESS_TOKEN, signBody, startIntercomEmulator, type Dataset, type IntercomEmulator, type IntercomNotification,
+} from '../../tools/intercom-emulator/src';
+import { startKlaviyoEmulator, type KlaviyoEmulator, type StoredEvent } from '../../tools/klaviyo-emulator/src';
+import { testConfig } from '../support/test-config';
+import { waitFor } from '../support/wait-for';
+
+export const CLIENT_SECRET = 'e2e-intercom-client-secret';
+export const KLAVIYO_KEY = 'pk_e2e_0123456789abcdef';
+
+export interface PipelineOptions {
+  readonly dataset: Dataset;
+  /** Extra env for all three apps (e.g. KAFKA_BROKERS of a private broker). */
+  readonly env?: Record<string, string>;
+}
+
+/**
+ * The whole pipeline in this process: Klaviyo emulator, Intercom emulator, ingest on a free
+ * port, transformer (Intercom source = the emulator) and sink, all on ONE topic prefix.
+ */
+export class Pipeline {
+  klaviyo!: KlaviyoEmulator;
+  intercom!: IntercomEmulator;
+  ingest!: NestFastifyApplication;
+  transformer!: TransformerRunner;
+  sink!: SinkRunner;
+  /** http://127.0.0.1:<port>/webhooks/intercom */
+  webhookUrl = '';
+  readonly configs = {} as { ingest: Config; transformer: Config; sink: Config };
+  private readonly extraSinks: SinkRunner[] = [];
+  private env: Record<string, string> = {};
+
+  static async start(options: PipelineOptions): Promise<Pipeline> {
+    const p = new Pipeline();
+    await p.boot(options);
+    return p;
+  }
+
+  private async boot(options: PipelineOptions): Promise<void> {
+    this.klaviyo = await startKlaviyoEmulator({ port: 0 });
+    this.intercom = await startIntercomEmulator({ port: 0, dataset: options.dataset });
+    const prefix = testConfig('cli').kafka.topicPrefix; // a fresh prefix; the same for all three apps
+    this.env = {
+      TOPIC_PREFIX: prefix,
+      TRANSFORMER_GROUP_ID: `${prefix}transformer`,
+      SINK_GROUP_ID: `${prefix}sink`,
+      INTERCOM_CLIENT_SECRET: CLIENT_SECRET,
+      INTERCOM_ACCESS_TOKEN: DEFAULT_ACCESS_TOKEN,
+      INTERCOM_BASE_URL: this.intercom.url,
+      KLAVIYO_API_KEY: KLAVIYO_KEY,
+      KLAVIYO_BASE_URL: this.klaviyo.url,
+      SINK_BATCH_MAX_WAIT_MS: '50',
+      SINK_RETRY_MAX_MS: '120000',
+      CONTACT_RETRY_INITIAL_MS: '200',
+      CONTACT_WAIT_MAX_MS: '30000',
+      TRANSFORMER_HTTP_PORT: '0',
+      SINK_HTTP_PORT: '0',
+      INGEST_ACK_TIMEOUT_MS: '2000',
+      ...options.env,
+    };
+    this.configs.ingest = testConfig('ingest', this.env);
+    this.configs.transformer = testConfig('transformer', this.env);
+    this.configs.sink = testConfig('sink', this.env);
+
+    this.ingest = await createIngestApp(this.configs.ingest, false);
+    await this.ingest.listen(0, '127.0.0.1');
+    const addr = this.ingest.getHttpServer().address() as { port: number };
+    this.webhookUrl = `http://127.0.0.1:${addr.port}/webhooks/intercom`;
+
+    this.transformer = new TransformerRunner(this.configs.transformer, intercomSourceFor(this.configs.transformer));
+    await this.transformer.start();
+    this.sink = new SinkRunner(this.configs.sink);
+    await this.sink.start();
+  }
+
+  get prefix(): string {
+    return this.configs.ingest.kafka.topicPrefix;
+  }
+
+  /** A config of `app` on this pipeline's topics (e.g. for a replay sink in another group). */
+  config(app: 'sink' | 'transformer' | 'cli', env: Record<string, string> = {}): Config {
+    return testConfig(app, { ...this.env, ...env });
+  }
+
+  /** Starts another SinkRunner (stopped with the pipeline). */
+  async startSink(env: Record<string, string>, opts: SinkRunOptions): Promise<SinkRunner> {
+    const s = new SinkRunner(this.config('sink', env));
+    this.extraSinks.push(s);
+    await s.start(opts);
+    return s;
+  }
+
+  /** One signed POST, like Intercom (no automatic redelivery): the HTTP status, or 0 when no answer. */
+  async post(notification: IntercomNotification | object, secret = CLIENT_SECRET, timeoutMs = 5000): Promise<number> {
+    const raw = JSON.stringify(notification);
+    try {
+      const res = await fetch(this.webhookUrl, {
+        method: 'POST', body: raw, signal: AbortSignal.timeout(timeoutMs),
+        headers: { 'content-type': 'application/json', 'x-hub-signature': signBody(raw, secret), 'user-agent': 'intercom-emulator-webhooks' },
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return res.status;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Posts in order and expects 200 for each. */
+  async deliver(notifications: readonly (IntercomNotification | object)[]): Promise<void> {
+    for (const n of notifications) {
+      const status = await this.post(n);
+      if (status !== 200) throw new Error(`webhook ${(n as { id?: string }).id} answered ${status}`);
+    }
+  }
+
+  /** Writes raw notifications (already RawNotification-shaped) straight to the raw topic with the project's codec. */
+  async writeRaw(records: ReadonlyArray<{ notification: Parameters<typeof serdes.notificationToAvro>[0]; key: string }>): Promise<void> {
+    const config = this.configs.ingest;
+    const kafka = createKafka(config.kafka);
+    const codec = new AvroCodec(config.kafka);
+    const topic = topicName('notifications', config.kafka.topicPrefix);
+    const producer = kafka.producer();
+    await producer.connect();
+    try {
+      const messages = await Promise.all(records.map(async (r) => ({ key: r.key, value: await codec.encode(topic, serdes.notificationToAvro(r.notification)) })));
+      await producer.send({ topic, acks: -1, messages });
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  events(metric?: string): StoredEvent[] {
+    return this.klaviyo.store.events.filter((e) => metric === undefined || e.metric === metric);
+  }
+
+  eventsWithUniqueId(uniqueId: string): StoredEvent[] {
+    return this.klaviyo.store.events.filter((e) => e.unique_id === uniqueId);
+  }
+
+  /** Waits until every unique_id has an event in the Klaviyo emulator. */
+  async waitForUniqueIds(ids: readonly string[], timeoutMs = 60_000): Promise<void> {
+    await waitFor(() => ids.every((id) => this.klaviyo.store.events.some((e) => e.unique_id === id)), {
+      timeoutMs, intervalMs: 100, what: 'unique_ids in Klaviyo',
+    }).catch((e: Error) => {
+      const missing = ids.filter((id) => !this.klaviyo.store.events.some((ev) => ev.unique_id === id));
+      throw new Error(`${e.message}; missing ${missing.length}: ${missing.slice(0, 10).join(', ')}`);
+    });
+  }
+
+  /**
+   * Committed-offset lag of each (group, topic) pair, summed; 0 when the group has read and
+   * committed everything there is (a topic that does not exist yet counts as 0).
+   */
+  async lag(pairs: ReadonlyArray<{ groupId: string; topic: string }>): Promise<number> {
+    const admin = createKafka(this.configs.ingest.kafka).admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      let lag = 0n;
+      for (const { groupId, topic } of pairs) {
+        if (!existing.has(topic)) continue;
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        for (const e of ends) {
+          const c = committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '-1';
+          const from = BigInt(c) < 0n ? BigInt(e.low) : BigInt(c);
+          if (BigInt(e.high) > from) lag += BigInt(e.high) - from;
+        }
+      }
+      return Number(lag);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Waits until the transformer has committed everything on the raw and retry topics and then
+   * the sink everything on the three klaviyo topics: all that was accepted has reached Klaviyo
+   * (the transformer commits after its output is acked, the sink after delivery).
+   */
+  async quiesce(timeoutMs = 60_000, sinkGroup = this.configs.sink.sink.groupId): Promise<void> {
+    const p = this.prefix;
+    const tg = this.configs.transformer.transformer.groupId;
+    const pairs = [
+      { groupId: tg, topic: topicName('notifications', p) },
+      { groupId: `${tg}.retry`, topic: topicName('notificationsRetry', p) },
+      { groupId: sinkGroup, topic: topicName('events', p) },
+      { groupId: sinkGroup, topic: topicName('profiles', p) },
+      { groupId: sinkGroup, topic: topicName('deletions', p) },
+    ];
+    await waitFor(async () => (await this.lag(pairs)) === 0, { timeoutMs, intervalMs: 200, what: 'transformer and sink to commit everything' });
+  }
+
+  async stop(): Promise<void> {
+    const quiet = (p: Promise<unknown> | undefined) => (p ?? Promise.resolve()).catch(() => undefined);
+    for (const s of this.extraSinks.splice(0)) await quiet(s.stop());
+    await quiet(this.sink?.stop());
+    await quiet(this.transformer?.stop());
+    await quiet(this.ingest?.close());
+    await quiet(this.intercom?.close());
+    await quiet(this.klaviyo?.close());
+  }
+}

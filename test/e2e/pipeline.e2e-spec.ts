@@ -1,0 +1,277 @@
+/**
+ * The three apps together, in-process, against the real broker and registry: signed Intercom
+ * webhooks in, the Klaviyo emulator's account checked out, property by property against
+ * docs/MAPPING.md. Expected values come from the Intercom objects built here.
+ */
+import { serdes, topicName } from '@iks/kafka';
+import { backfillNotifications } from '../../apps/ingest/src/backfill/backfill-notifications';
+import {
+  contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam,
+  makeTicketType, ticketLifecycle, conversationNotification, makeConversation, createRng,
+  type Dataset, type IntercomContact, type IntercomConversation, type IntercomNotification, type IntercomTicket,
+} from '../../tools/intercom-emulator/src';
+import type { StoredEvent } from '../../tools/klaviyo-emulator/src';
+import { AvroCodec, createKafka } from '@iks/kafka';
+import { TopicTap } from '../support/raw-topic';
+import { waitFor } from '../support/wait-for';
+import { Pipeline } from './pipeline-harness';
+import { conversationProperties, iso, ISO_SECONDS, ticketProperties, ticketResolvedProperties } from './support/expected';
+
+const NOW = Math.floor(Date.now() / 1000);
+const T0 = NOW - 3 * 86400; // conversation and ticket start three days ago (recent: Klaviyo refuses events > 1 y old? no, but keep it real)
+const APP_ID = 'e2eapp01';
+
+const admin = makeAdmin({ id: '991260101', name: 'Margaret Hamilton', email: 'margaret.hamilton@support.example.com' });
+const otherAdmin = makeAdmin({ id: '991260102', name: 'Ken Thompson', email: 'ken@support.example.com' });
+const team = makeTeam({ id: '5017801', name: 'Escalations', adminIds: [Number(admin.id)] });
+const otherTeam = makeTeam({ id: '5017802', name: 'Billing', adminIds: [] });
+const vip = makeTag({ id: '301', name: 'vip' });
+const beta = makeTag({ id: '302', name: 'beta' });
+const newsletters = makeSubscriptionType({ id: '91', name: 'Newsletters', consentType: 'opt_out' });
+const productUpdates = makeSubscriptionType({ id: '92', name: 'Product updates', consentType: 'opt_in' });
+const ticketType = makeTicketType({ id: '100', name: 'Bug report', category: 'Customer' });
+
+/** A user with an E.164-able phone (national spacing), tags, custom attributes. */
+const ada: IntercomContact = makeContact({
+  id: '6762f0d0aaaa000000000001', role: 'user', email: 'ada.lovelace@example.com', phone: '+44 20 7946 0958', name: 'Ada Lovelace',
+  location: { country: 'United Kingdom', region: 'England', city: 'London' }, tags: [vip, beta],
+  customAttributes: { plan: 'pro', seats: 12 }, createdAt: T0 - 86400, updatedAt: T0 - 86400,
+});
+const ADA_PHONE = '+442079460958';
+/** A lead whose phone no one can make E.164 (it must be omitted everywhere), a three-word name. */
+const grace: IntercomContact = makeContact({
+  id: '6762f0d0aaaa000000000002', role: 'lead', email: 'grace.hopper@example.org', phone: 'call me maybe', name: 'Grace Brewster Hopper',
+  location: { country: 'United States', region: 'Virginia', city: 'Arlington' }, tags: [], customAttributes: { source: 'ads' },
+  createdAt: T0 - 86400, updatedAt: T0 - 86400, hasHardBounced: true, unsubscribedFromEmails: true,
+});
+/** Someone who gets deleted. */
+const linus: IntercomContact = makeContact({
+  id: '6762f0d0aaaa000000000003', role: 'user', email: 'linus@example.net', phone: '+14155550123', name: 'Linus',
+  createdAt: T0 - 86400, updatedAt: T0 - 86400,
+});
+
+const dataset: Dataset = {
+  appId: APP_ID, admins: [admin, otherAdmin], teams: [team, otherTeam], tags: [vip, beta], subscriptionTypes: [newsletters, productUpdates],
+  ticketTypes: [ticketType], contacts: [ada, grace, linus],
+  contactSubscriptions: { [ada.id]: [newsletters, productUpdates], [grace.id]: [newsletters], [linus.id]: [] },
+  conversations: [], tickets: [],
+};
+const directory = { admins: dataset.admins, teams: dataset.teams };
+
+// A conversation of Ada: created → user replied → read → rated (4), with tags, priority, custom attributes, a snooze.
+const conversation = conversationLifecycle({ contact: ada, admin, team, startAt: T0, appId: APP_ID, id: '424242', rating: 4, remark: 'ok' });
+for (const n of conversation) {
+  n.data.item.tags = { type: 'tag.list', tags: [vip, beta].map((t) => ({ type: 'tag', id: t.id, name: t.name, applied_at: T0 })) } as never;
+  n.data.item.priority = 'priority';
+  n.data.item.custom_attributes = { issue_type: 'export', order_value: 120 };
+}
+conversation[1].data.item.snoozed_until = T0 + 86400;
+const [convCreated, convReplied, convRead, convRated] = conversation;
+
+// A ticket of Grace: created → submitted → waiting → contact replied → resolved (state.updated + ticket.resolved).
+const ticket = ticketLifecycle({ contact: grace, admin, team, startAt: T0 + 100, appId: APP_ID, id: '7007', ticketType, title: 'Export fails', description: 'CSV export times out', isShared: true });
+const [tkCreated, tkSubmitted, tkWaiting, tkReplied, tkResolvedState, tkResolved] = ticket;
+
+const contactPart = (parts: Array<{ id: string; created_at: number; author: { type: string } }>) =>
+  [...parts].reverse().find((p) => p.author.type === 'user' || p.author.type === 'lead')!;
+const statePart = (t: IntercomTicket, category: string) =>
+  [...t.ticket_parts.ticket_parts].reverse().find((p) => p.ticket_state === category && p.previous_ticket_state !== category)!;
+
+const conv = (n: IntercomNotification<IntercomConversation>) => n.data.item;
+const tick = (n: IntercomNotification<IntercomTicket>) => n.data.item;
+const replyPart = contactPart(conv(convReplied).conversation_parts!.conversation_parts);
+const ticketReplyPart = contactPart(tick(tkReplied).ticket_parts.ticket_parts as never);
+
+/** Every expected event: metric, unique_id (MAPPING "unique_id and time"), time, identifiers, properties. */
+const expected = [
+  { metric: 'Conversation Created', unique_id: `intercom:conversation:424242:created`, time: iso(T0), who: ada, phone: ADA_PHONE, props: conversationProperties(conv(convCreated), ada, ADA_PHONE, directory) },
+  { metric: 'Replied to Conversation', unique_id: `intercom:conversation:424242:part:${replyPart.id}`, time: iso(replyPart.created_at), who: ada, phone: ADA_PHONE, props: conversationProperties(conv(convReplied), ada, ADA_PHONE, directory) },
+  { metric: 'Read Conversation', unique_id: `intercom:conversation:424242:read:${convRead.id}`, time: iso(convRead.created_at), who: ada, phone: ADA_PHONE, props: conversationProperties(conv(convRead), ada, ADA_PHONE, directory) },
+  { metric: 'Conversation Rated', unique_id: `intercom:conversation:424242:rated:${conv(convRated).conversation_rating!.created_at}`, time: iso(conv(convRated).conversation_rating!.created_at), who: ada, phone: ADA_PHONE, props: conversationProperties(conv(convRated), ada, ADA_PHONE, directory) },
+  { metric: 'Ticket Created', unique_id: 'intercom:ticket:7007:created', time: iso(tick(tkCreated).created_at), who: grace, phone: undefined, props: ticketProperties(tick(tkCreated), grace, undefined, directory) },
+  { metric: 'Ticket Submitted', unique_id: `intercom:ticket:7007:state:submitted:${statePart(tick(tkSubmitted), 'submitted').created_at}`, time: iso(statePart(tick(tkSubmitted), 'submitted').created_at), who: grace, phone: undefined, props: ticketProperties(tick(tkSubmitted), grace, undefined, directory) },
+  { metric: 'Ticket Marked as Waiting', unique_id: `intercom:ticket:7007:state:waiting_on_customer:${statePart(tick(tkWaiting), 'waiting_on_customer').created_at}`, time: iso(statePart(tick(tkWaiting), 'waiting_on_customer').created_at), who: grace, phone: undefined, props: ticketProperties(tick(tkWaiting), grace, undefined, directory) },
+  { metric: 'Replied to Ticket', unique_id: `intercom:ticket:7007:part:${ticketReplyPart.id}`, time: iso(ticketReplyPart.created_at), who: grace, phone: undefined, props: ticketProperties(tick(tkReplied), grace, undefined, directory) },
+  { metric: 'Ticket Resolved', unique_id: `intercom:ticket:7007:state:resolved:${statePart(tick(tkResolved), 'resolved').created_at}`, time: iso(statePart(tick(tkResolved), 'resolved').created_at), who: grace, phone: undefined, props: ticketResolvedProperties(tick(tkResolved), grace, undefined, directory) },
+];
+
+describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink → Klaviyo', () => {
+  let pipeline: Pipeline;
+
+  beforeAll(async () => {
+    pipeline = await Pipeline.start({ dataset });
+  }, 90_000);
+  afterAll(async () => pipeline?.stop(), 60_000);
+
+  it('delivers all nine metrics with the unique_id, time, identifiers and properties MAPPING.md gives', async () => {
+    await pipeline.deliver([
+      contactNotification('contact.user.created', ada, { appId: APP_ID, createdAt: ada.created_at }),
+      contactNotification('contact.lead.created', grace, { appId: APP_ID, createdAt: grace.created_at }),
+    ]);
+    await pipeline.deliver([...conversation, ...ticket]);
+    await pipeline.waitForUniqueIds(expected.map((e) => e.unique_id));
+    await pipeline.quiesce();
+
+    // each of the nine metrics once (the two resolve topics for one resolution: ONE Ticket Resolved)
+    const counts = Object.fromEntries(pipeline.klaviyo.store.metrics().map((m) => [m.name, m.count]));
+    expect(counts).toEqual({
+      'Conversation Created': 1, 'Replied to Conversation': 1, 'Read Conversation': 1, 'Conversation Rated': 1,
+      'Ticket Created': 1, 'Ticket Submitted': 1, 'Ticket Marked as Waiting': 1, 'Replied to Ticket': 1, 'Ticket Resolved': 1,
+    });
+    expect(pipeline.events()).toHaveLength(9);
+
+    for (const want of expected) {
+      const [got, ...more] = pipeline.events(want.metric);
+      expect(more).toHaveLength(0);
+      const label = `${want.metric}`;
+      expect({ label, unique_id: got.unique_id }).toEqual({ label, unique_id: want.unique_id });
+      expect({ label, time: got.time }).toEqual({ label, time: want.time });
+      expect(got.time).toMatch(ISO_SECONDS);
+      expect({ label, email: got.profile.email, phone: got.profile.phone_number }).toEqual({ label, email: want.who.email, phone: want.phone ?? null });
+      expect({ label, properties: got.properties }).toEqual({ label, properties: want.props });
+      expect(got.uniqueIdDefaulted).toBe(false);
+    }
+
+    // spot checks written out by hand (names through GET /admins and /teams, tag names, numbers)
+    const rated = pipeline.events('Conversation Rated')[0].properties;
+    expect(rated).toMatchObject({
+      'Assigned Team': 'Escalations', 'Assigned Admin Name': 'Margaret Hamilton', 'Assigned Admin Email': 'margaret.hamilton@support.example.com',
+      Tags: ['vip', 'beta'], 'Conversation Rating': 4, Priority: 'priority', 'Conversation ID': '424242', Title: 'Cannot export my data',
+      'Custom Attributes': { issue_type: 'export', order_value: 120 }, email: 'ada.lovelace@example.com', phone_number: '+442079460958',
+    });
+    expect(rated).not.toHaveProperty('Waiting Since'); // closed: waiting_since is null
+    expect(pipeline.events('Replied to Conversation')[0].properties).toMatchObject({ 'Snoozed Until': iso(T0 + 86400), 'Waiting Since': iso(T0 + 900) });
+    expect(pipeline.events('Conversation Created')[0].properties).not.toHaveProperty('Conversation Rating');
+    const resolved = pipeline.events('Ticket Resolved')[0].properties;
+    expect(resolved).toEqual({
+      'Contact Email': 'grace.hopper@example.org', Category: 'Customer', 'Team Name': 'Escalations', 'Admin Name': 'Margaret Hamilton',
+      'Admin Email': 'margaret.hamilton@support.example.com', 'Ticket ID': '7007', 'Ticket Name': 'Export fails', 'Ticket Description': 'CSV export times out', 'Is Shared': true,
+    });
+    const created = pipeline.events('Ticket Created')[0];
+    expect(created.properties).toMatchObject({ 'Ticket Type': 'Bug report', Shared: true, 'Ticket Parts Count': 1, 'Assigned Team': 'Escalations' });
+    expect(created.properties).not.toHaveProperty('phone_number'); // 'call me maybe' is not E.164-able
+    expect(created.profile.phone_number).toBeNull();
+    expect(pipeline.events('Ticket Resolved')[0].unique_id).toBe(`intercom:ticket:7007:state:resolved:${T0 + 100 + 7200}`);
+  });
+
+  it('upserts the contacts as Klaviyo profiles; contact.deleted → a deletion request and the profile gone', async () => {
+    const a = await waitFor(() => pipeline.klaviyo.store.findProfile({ email: ada.email }), { what: "Ada's profile" });
+    expect(a.email).toBe('ada.lovelace@example.com');
+    expect(a.phone_number).toBe(ADA_PHONE);
+    expect(a.attributes).toMatchObject({
+      first_name: 'Ada', last_name: 'Lovelace', image: ada.avatar!.image_url,
+      location: { city: 'London', country: 'United Kingdom', region: 'England' },
+    });
+    expect(a.properties).toMatchObject({
+      'Intercom Contact ID': ada.id, 'Contact Role': 'user', Intercom_has_hard_bounced: false, Intercom_marked_email_as_spam: false,
+      Intercom_unsubscribed_from_emails: false, Intercom_opted_in_subscription_types_count: 1, Intercom_custom_attributes: { plan: 'pro', seats: 12 },
+    });
+    expect([...(a.properties.Intercom_tags as string[])].sort()).toEqual(['beta', 'vip']);
+
+    const g = await waitFor(() => pipeline.klaviyo.store.findProfile({ email: grace.email }), { what: "Grace's profile" });
+    expect(g.phone_number).toBeNull(); // not E.164-able: omitted, never sent raw
+    expect(g.attributes).toMatchObject({ first_name: 'Grace', last_name: 'Brewster Hopper', location: { city: 'Arlington', country: 'United States', region: 'Virginia' } });
+    expect(g.properties).toMatchObject({
+      'Intercom Contact ID': grace.id, 'Contact Role': 'lead', Intercom_has_hard_bounced: true, Intercom_unsubscribed_from_emails: true,
+      Intercom_opted_in_subscription_types_count: 0, Intercom_custom_attributes: { source: 'ads' },
+    });
+
+    await pipeline.deliver([contactNotification('contact.user.created', linus, { appId: APP_ID, createdAt: linus.created_at })]);
+    const l = await waitFor(() => pipeline.klaviyo.store.findProfile({ email: linus.email }), { what: "Linus' profile" });
+    expect(l.phone_number).toBe('+14155550123');
+    expect(l.attributes.first_name).toBe('Linus');
+    expect(l.attributes).not.toHaveProperty('last_name');
+
+    const eventsBefore = pipeline.events().length;
+    await pipeline.deliver([contactDeletedNotification(linus, { appId: APP_ID, createdAt: NOW })]);
+    const deletion = await waitFor(() => pipeline.klaviyo.store.deletions.find((d) => d.identifier.email === linus.email || d.identifier.phone_number === '+14155550123'), {
+      what: "the deletion request for Linus", timeoutMs: 30_000,
+    });
+    expect(deletion.identifier.email ?? deletion.identifier.phone_number).toBeTruthy();
+    expect(deletion.deletedProfileIds).toEqual([l.id]);
+    expect(pipeline.klaviyo.store.findProfile({ email: linus.email })).toBeUndefined();
+    expect(pipeline.klaviyo.store.findProfile({ phone_number: '+14155550123' })).toBeUndefined();
+    // the others are untouched
+    expect(pipeline.klaviyo.store.findProfile({ email: ada.email })).toBeDefined();
+    expect(pipeline.events()).toHaveLength(eventsBefore);
+  });
+
+  it('redelivery (same notification id) and a backfill of what webhooks already sent add no event', async () => {
+    const codec = new AvroCodec(pipeline.configs.ingest.kafka);
+    const tap = new TopicTap(createKafka(pipeline.configs.ingest.kafka), codec, `${pipeline.prefix}e2e-tap-events`);
+    await tap.start([topicName('events', pipeline.prefix)]);
+    try {
+      const before = pipeline.events().length;
+      // Intercom's redelivery: the same id, delivery_attempts + 1, for a conversation and a ticket state change
+      await pipeline.deliver([{ ...convCreated, delivery_attempts: 2 }, { ...tkSubmitted, delivery_attempts: 2 }]);
+
+      // a backfill run over the same conversation and ticket (REST shapes: search results carry no conversation_parts)
+      const { conversation_parts: _omit, ...convNow } = structuredClone(conv(convRated));
+      const backfill = [
+        ...backfillNotifications('conversations', convNow as never, APP_ID),
+        ...backfillNotifications('tickets', structuredClone(tick(tkResolved)) as never, APP_ID),
+      ];
+      expect(backfill.map((b) => b.notification.topic).sort()).toEqual(['conversation.rating.added', 'conversation.user.created', 'ticket.created', 'ticket.state.updated']);
+      await pipeline.writeRaw(backfill);
+      await pipeline.quiesce();
+
+      // the backfill records did go through the transformer, with the webhook path's unique_ids
+      const fromBackfill = await waitFor(() => {
+        const recs = tap.of(topicName('events', pipeline.prefix)).map((r) => serdes.eventFromAvro(r.value)).filter((e) => e.source_notification_id.startsWith('backfill:'));
+        return recs.length >= 4 && recs;
+      }, { what: 'four backfilled event records', timeoutMs: 20_000 });
+      expect(fromBackfill.map((e) => e.unique_id).sort()).toEqual(
+        [expected[0].unique_id, expected[3].unique_id, expected[4].unique_id, expected[8].unique_id].sort(),
+      );
+      expect(fromBackfill.every((e) => e.backfill)).toBe(true);
+
+      expect(pipeline.events()).toHaveLength(before);
+      for (const want of expected) expect({ u: want.unique_id, n: pipeline.eventsWithUniqueId(want.unique_id).length }).toEqual({ u: want.unique_id, n: 1 });
+    } finally {
+      await tap.stop();
+    }
+  });
+
+  it('a webhook with a bad signature is answered 401 and reaches neither Kafka nor Klaviyo', async () => {
+    const forged = conversationNotification('conversation.user.created', makeConversation({ id: '515151', contact: ada, admin, team, createdAt: NOW - 60, title: 'forged' }, createRng(3)), { appId: APP_ID, id: 'notif_forged_0001' });
+    const genuine = conversationNotification('conversation.user.created', makeConversation({ id: '525252', contact: ada, admin, team, createdAt: NOW - 30, title: 'genuine' }, createRng(4)), { appId: APP_ID, id: 'notif_genuine_0001' });
+    expect(await pipeline.post(forged, 'not-the-client-secret')).toBe(401);
+    const unsigned = await fetch(pipeline.webhookUrl, { method: 'POST', body: JSON.stringify(forged), headers: { 'content-type': 'application/json' } });
+    expect(unsigned.status).toBe(401);
+    expect(await pipeline.post(genuine)).toBe(200);
+    await pipeline.waitForUniqueIds(['intercom:conversation:525252:created']);
+    await pipeline.quiesce();
+
+    const codec = new AvroCodec(pipeline.configs.ingest.kafka);
+    const tap = new TopicTap(createKafka(pipeline.configs.ingest.kafka), codec, `${pipeline.prefix}e2e-tap-raw`);
+    const raw = topicName('notifications', pipeline.prefix);
+    await tap.start([raw]);
+    try {
+      const records = await waitFor(() => {
+        const r = tap.of(raw).map((m) => serdes.notificationFromAvro(m.value));
+        return r.some((n) => n.notification_id === 'notif_genuine_0001') && r;
+      }, { what: 'the raw topic read to the genuine webhook' });
+      expect(records.filter((n) => n.notification_id === 'notif_forged_0001')).toHaveLength(0);
+    } finally {
+      await tap.stop();
+    }
+    expect(pipeline.eventsWithUniqueId('intercom:conversation:515151:created')).toHaveLength(0);
+    expect(pipeline.events().some((e: StoredEvent) => e.properties.Title === 'forged')).toBe(false);
+  });
+
+  it('a replay of the klaviyo topics from the beginning (own group, replay mode) adds no event', async () => {
+    await pipeline.quiesce();
+    const before = pipeline.events().length;
+    const metricsBefore = Object.fromEntries(pipeline.klaviyo.store.metrics().map((m) => [m.name, m.count]));
+    const ignoredBefore = pipeline.klaviyo.store.duplicateEventsIgnored;
+    const group = `${pipeline.prefix}replay`;
+    await pipeline.startSink({ SINK_GROUP_ID: group }, { groupId: group, mode: 'replay' });
+    const topics = (['events', 'profiles', 'deletions'] as const).map((k) => ({ groupId: group, topic: topicName(k, pipeline.prefix) }));
+    await waitFor(async () => (await pipeline.lag(topics)) === 0, { what: 'the replay to reach the end', timeoutMs: 60_000, intervalMs: 200 });
+
+    expect(pipeline.events()).toHaveLength(before);
+    expect(Object.fromEntries(pipeline.klaviyo.store.metrics().map((m) => [m.name, m.count]))).toEqual(metricsBefore);
+    // every stored event was sent again and dropped by its unique_id
+    expect(pipeline.klaviyo.store.duplicateEventsIgnored - ignoredBefore).toBeGreaterThanOrEqual(before);
+  });
+});
