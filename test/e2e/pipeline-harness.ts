@@ -125,6 +125,7 @@ export class Pipeline {
     const config = this.configs.ingest;
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
+    await codec.registerAll();
     const topic = topicName('notifications', config.kafka.topicPrefix);
     const producer = kafka.producer();
     await producer.connect();

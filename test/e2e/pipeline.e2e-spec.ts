@@ -97,11 +97,20 @@ const expected = [
 
 describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink → Klaviyo', () => {
   let pipeline: Pipeline;
+  /** Everything the transformer writes to klaviyo.events.v1 (what the sink sends, before Klaviyo normalises it). */
+  let eventsTap: TopicTap;
+  const eventRecords = () => eventsTap.of(topicName('events', pipeline.prefix)).map((r) => serdes.eventFromAvro(r.value));
 
   beforeAll(async () => {
     pipeline = await Pipeline.start({ dataset });
+    const codec = new AvroCodec(pipeline.configs.ingest.kafka);
+    eventsTap = new TopicTap(createKafka(pipeline.configs.ingest.kafka), codec, `${pipeline.prefix}e2e-tap-events`);
+    await eventsTap.start([topicName('events', pipeline.prefix)]);
   }, 90_000);
-  afterAll(async () => pipeline?.stop(), 60_000);
+  afterAll(async () => {
+    await eventsTap?.stop().catch(() => undefined);
+    await pipeline?.stop();
+  }, 60_000);
 
   it('delivers all nine metrics with the unique_id, time, identifiers and properties MAPPING.md gives', async () => {
     await pipeline.deliver([
@@ -125,12 +134,26 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
       expect(more).toHaveLength(0);
       const label = `${want.metric}`;
       expect({ label, unique_id: got.unique_id }).toEqual({ label, unique_id: want.unique_id });
-      expect({ label, time: got.time }).toEqual({ label, time: want.time });
-      expect(got.time).toMatch(ISO_SECONDS);
+      // Klaviyo stores the time with milliseconds; the wire format is checked on the records below
+      expect({ label, time: got.time }).toEqual({ label, time: want.time.replace(/Z$/, '.000Z') });
       expect({ label, email: got.profile.email, phone: got.profile.phone_number }).toEqual({ label, email: want.who.email, phone: want.phone ?? null });
       expect({ label, properties: got.properties }).toEqual({ label, properties: want.props });
       expect(got.uniqueIdDefaulted).toBe(false);
     }
+
+    // what the sink sends: time as YYYY-MM-DDTHH:MM:SSZ, the same unique_id
+    const records = await waitFor(() => eventRecords().length >= 10 && eventRecords(), { what: 'the event records' });
+    for (const want of expected) {
+      const sent = records.filter((r) => r.metric === want.metric);
+      expect(sent.length).toBeGreaterThanOrEqual(1);
+      for (const r of sent) expect({ m: want.metric, time: r.time, unique_id: r.unique_id }).toEqual({ m: want.metric, time: want.time, unique_id: want.unique_id });
+      for (const r of sent) expect(r.time).toMatch(ISO_SECONDS);
+    }
+
+    // both resolve topics were mapped, to the same unique_id (so Klaviyo keeps one)
+    const resolvedSent = records.filter((r) => r.metric === 'Ticket Resolved' && !r.source_notification_id.startsWith('backfill:'));
+    expect(resolvedSent.map((r) => r.source_topic).sort()).toEqual(['ticket.resolved', 'ticket.state.updated']);
+    expect(new Set(resolvedSent.map((r) => r.unique_id)).size).toBe(1);
 
     // spot checks written out by hand (names through GET /admins and /teams, tag names, numbers)
     const rated = pipeline.events('Conversation Rated')[0].properties;
@@ -197,10 +220,7 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
   });
 
   it('redelivery (same notification id) and a backfill of what webhooks already sent add no event', async () => {
-    const codec = new AvroCodec(pipeline.configs.ingest.kafka);
-    const tap = new TopicTap(createKafka(pipeline.configs.ingest.kafka), codec, `${pipeline.prefix}e2e-tap-events`);
-    await tap.start([topicName('events', pipeline.prefix)]);
-    try {
+    {
       const before = pipeline.events().length;
       // Intercom's redelivery: the same id, delivery_attempts + 1, for a conversation and a ticket state change
       await pipeline.deliver([{ ...convCreated, delivery_attempts: 2 }, { ...tkSubmitted, delivery_attempts: 2 }]);
@@ -217,7 +237,7 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
 
       // the backfill records did go through the transformer, with the webhook path's unique_ids
       const fromBackfill = await waitFor(() => {
-        const recs = tap.of(topicName('events', pipeline.prefix)).map((r) => serdes.eventFromAvro(r.value)).filter((e) => e.source_notification_id.startsWith('backfill:'));
+        const recs = eventRecords().filter((e) => e.source_notification_id.startsWith('backfill:'));
         return recs.length >= 4 && recs;
       }, { what: 'four backfilled event records', timeoutMs: 20_000 });
       expect(fromBackfill.map((e) => e.unique_id).sort()).toEqual(
@@ -227,8 +247,6 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
 
       expect(pipeline.events()).toHaveLength(before);
       for (const want of expected) expect({ u: want.unique_id, n: pipeline.eventsWithUniqueId(want.unique_id).length }).toEqual({ u: want.unique_id, n: 1 });
-    } finally {
-      await tap.stop();
     }
   });
 
