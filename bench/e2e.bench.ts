@@ -1,0 +1,613 @@
+/**
+ * bench (end to end) — signed Intercom webhooks through ingest → Kafka → transformer → Kafka →
+ * sink → the Klaviyo emulator (rate limits off), all on this machine over loopback.
+ *
+ * Setup: a fresh TOPIC_PREFIX and group ids, free ports, topics created and schemas registered,
+ * then the Klaviyo emulator (KLAVIYO_EMULATOR_LIMITS=off) and the three BUILT apps as child
+ * processes (node dist/apps/<app>/src/main.js) without INTERCOM_ACCESS_TOKEN: the transformer
+ * learns the contacts from contact.user.created webhooks, which are sent (and waited for as
+ * Klaviyo profiles) before anything that references them.
+ *
+ * Phase 1 (throughput): BENCH_N (default 20,000) webhooks — conversation lifecycles (created,
+ * replied, read, rated: 4 events) and ticket lifecycles (created, submitted, waiting, replied,
+ * resolved by state.updated + ticket.resolved: 6 webhooks, 5 events) — sent as fast as ingest takes
+ * them (BENCH_CONCURRENCY requests in flight, keep-alive). Prints webhooks/s accepted (HTTP 200),
+ * events/s delivered (Klaviyo emulator's stored-event count over time), latency percentiles.
+ * Phase 2 (latency at a fixed rate): BENCH_RATE (default 1,000) webhooks/s for BENCH_RATE_S
+ * (default 10) seconds, open loop (sent on a 10 ms schedule whatever the answers), p50/p99.
+ *
+ * Latency method: every webhook's send time is recorded; the Klaviyo emulator stamps each stored
+ * event with `receivedAt` (its Date.now() when the sink's request arrived, same clock). After a
+ * phase, all events are read back (GET /__emulator/events, paged by offset) and matched to the
+ * webhook(s) that produce them by (metric, Conversation ID / Ticket ID); latency = receivedAt −
+ * earliest send time of those webhooks. Resolution 1 ms; no polling bias.
+ *
+ * Bottleneck view: every second, the end offsets of the raw and events topics and the committed
+ * offsets of the transformer and sink groups are sampled next to the accepted webhooks and the
+ * emulator's event count; printed as a timeline (which stage's lag grows).
+ *
+ * Baseline: the same number of messages, of the same average size, produced and consumed with
+ * plain kafkajs on the same broker (one fresh 3-partition topic); pipeline/baseline ratio.
+ *
+ * Peak RSS per app: VmHWM from /proc/<pid>/status of each child just before it is stopped.
+ *
+ * Env: BENCH_N, BENCH_CONCURRENCY (64), BENCH_RATE (1000), BENCH_RATE_S (10), BENCH_CONTACTS (500),
+ * BENCH_TIMEOUT_S (180, per wait), BENCH_SKIP_BASELINE=1, KAFKA_BROKERS, SCHEMA_REGISTRY_URL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Partitioners, type Kafka } from 'kafkajs';
+import { loadConfig } from '@iks/config';
+import { AvroCodec, createKafka, ensureTopics, topicName } from '@iks/kafka';
+import {
+  contactNotification,
+  conversationLifecycle,
+  makeAdmin,
+  makeContact,
+  makeTeam,
+  signBody,
+  ticketLifecycle,
+  type IntercomContact,
+  type IntercomNotification,
+} from '../tools/intercom-emulator/src';
+import { deletePrefixedTopics, envInt, fmtInt, fmtMiB, heading, line, note, percentiles, sleep } from './bench-util';
+
+const ROOT = resolve(__dirname, __dirname.includes(join('dist', 'bench')) ? '../..' : '..');
+const DIST = join(ROOT, 'dist');
+const SECRET = 'bench-e2e-secret';
+const TARGET_EVENTS_PER_S = 2_500;
+const TARGET_P99_MS = 1_000;
+
+const N = envInt('BENCH_N', 20_000);
+const CONCURRENCY = envInt('BENCH_CONCURRENCY', 64);
+const RATE = envInt('BENCH_RATE', 1_000);
+const RATE_S = envInt('BENCH_RATE_S', 10);
+const CONTACTS = envInt('BENCH_CONTACTS', 500);
+const TIMEOUT_MS = envInt('BENCH_TIMEOUT_S', 180) * 1000;
+const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+
+// ------------------------------------------------------------------------------ children
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  tail: string[];
+  peakRss?: number;
+}
+const children: Child[] = [];
+
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv): Child {
+  const proc = spawn(process.execPath, [join(DIST, script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: Child = { name, proc, tail: [] };
+  for (const s of [proc.stdout!, proc.stderr!]) {
+    createInterface({ input: s }).on('line', (l) => {
+      child.tail.push(l);
+      if (child.tail.length > 30) child.tail.shift();
+      if (process.env.BENCH_VERBOSE === '1') process.stdout.write(`[${name}] ${l}\n`);
+    });
+  }
+  proc.on('exit', (code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`bench: ${name} exited early (${signal ?? code}); last lines:\n${child.tail.join('\n')}\n`);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+/** VmHWM (peak resident set) of a live process, in bytes. */
+function vmHwm(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let stopping = false;
+async function stopChildren(): Promise<void> {
+  stopping = true;
+  for (const c of children) c.peakRss ??= vmHwm(c.proc.pid);
+  for (const c of [...children].reverse()) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((res) => {
+          if (c.proc.exitCode !== null || c.proc.signalCode !== null) return res();
+          const t = setTimeout(() => {
+            c.proc.kill('SIGKILL');
+          }, 10_000);
+          c.proc.once('exit', () => {
+            clearTimeout(t);
+            res();
+          });
+        }),
+    ),
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function waitHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (r.status < 300) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs / 1000} s`);
+    await sleep(200);
+  }
+}
+
+// ------------------------------------------------------------------------------ webhooks
+
+interface Prepared {
+  body: Buffer;
+  signature: string;
+  /** `${metric}|${entity id}`, or null for notifications that produce no event (contacts) */
+  eventKey: string | null;
+  sentAt: number;
+  status: number;
+}
+
+const CONV_METRIC: Record<string, string> = {
+  'conversation.user.created': 'Conversation Created',
+  'conversation.user.replied': 'Replied to Conversation',
+  'conversation.read': 'Read Conversation',
+  'conversation.rating.added': 'Conversation Rated',
+};
+const TICKET_METRICS = ['Ticket Created', 'Ticket Submitted', 'Ticket Marked as Waiting', 'Replied to Ticket', 'Ticket Resolved', 'Ticket Resolved'];
+
+function prepare(n: IntercomNotification, eventKey: string | null): Prepared {
+  const body = Buffer.from(JSON.stringify(n));
+  return { body, signature: signBody(body, SECRET), eventKey, sentAt: 0, status: 0 };
+}
+
+let idCounter = 1_000_000_000 + randomInt(0, 100_000_000);
+
+/** Webhooks for `count` notifications: alternating conversation (4) and ticket (6) lifecycles of the contacts. */
+function buildWebhooks(count: number, contacts: IntercomContact[]): { webhooks: Prepared[]; expectedEvents: number } {
+  const admin = makeAdmin({ name: 'Bench Admin' });
+  const team = makeTeam({ name: 'Support' });
+  const out: Prepared[] = [];
+  const keys = new Set<string>();
+  const startAt = Math.floor(Date.now() / 1000) - 3 * 3600;
+  let i = 0;
+  while (out.length < count) {
+    const contact = contacts[i % contacts.length];
+    const id = String(idCounter++);
+    if (i % 2 === 0) {
+      for (const n of conversationLifecycle({ contact, admin, team, startAt, seed: idCounter, id })) {
+        if (out.length >= count) break;
+        const k = `${CONV_METRIC[n.topic]}|${id}`;
+        keys.add(k);
+        out.push(prepare(n, k));
+      }
+    } else {
+      ticketLifecycle({ contact, admin, team, startAt, seed: idCounter, id }).forEach((n, j) => {
+        if (out.length >= count) return;
+        const k = `${TICKET_METRICS[j]}|${id}`;
+        keys.add(k);
+        out.push(prepare(n, k));
+      });
+    }
+    i++;
+  }
+  return { webhooks: out, expectedEvents: keys.size };
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+function post(url: URL, w: Prepared): Promise<number> {
+  return new Promise((res) => {
+    w.sentAt = Date.now();
+    const req = request(
+      { agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': w.body.length, 'X-Hub-Signature': w.signature } },
+      (r) => {
+        r.resume();
+        r.on('end', () => {
+          w.status = r.statusCode ?? 0;
+          res(w.status);
+        });
+      },
+    );
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', () => {
+      w.status = -1;
+      res(-1);
+    });
+    req.end(w.body);
+  });
+}
+
+/** Closed loop: `concurrency` requests in flight. Returns the ms from first send to last answer. */
+async function sendAll(url: URL, ws: Prepared[], concurrency: number): Promise<number> {
+  const t0 = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < ws.length) await post(url, ws[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, ws.length) }, worker));
+  return Date.now() - t0;
+}
+
+/** Open loop: `rate` per second on a 10 ms schedule, whatever the answers. */
+async function sendAtRate(url: URL, ws: Prepared[], rate: number): Promise<number> {
+  const t0 = Date.now();
+  const pending: Promise<number>[] = [];
+  let sent = 0;
+  while (sent < ws.length) {
+    const due = Math.min(ws.length, Math.floor(((Date.now() - t0) / 1000) * rate) + 1);
+    while (sent < due) pending.push(post(url, ws[sent++]));
+    await sleep(10 - ((Date.now() - t0) % 10));
+  }
+  await Promise.all(pending);
+  return Date.now() - t0;
+}
+
+// ------------------------------------------------------------------------------ emulator reads
+
+async function emuStats(base: string): Promise<{ eventsStored: number; profiles: number; duplicateEventsIgnored: number }> {
+  const r = await fetch(`${base}/__emulator/stats`, { signal: AbortSignal.timeout(5000) });
+  return (await r.json()) as any;
+}
+
+interface EmuEvent {
+  metric: string;
+  properties: Record<string, unknown>;
+  receivedAt: string;
+}
+
+async function emuEventsFrom(base: string, offset: number): Promise<EmuEvent[]> {
+  const out: EmuEvent[] = [];
+  for (let guard = 0; guard < 10_000; guard++) {
+    const r = await fetch(`${base}/__emulator/events?offset=${offset + out.length}&limit=5000`, { signal: AbortSignal.timeout(30_000) });
+    const page = (await r.json()) as { total: number; data: EmuEvent[] };
+    out.push(...page.data);
+    if (page.data.length === 0 || offset + out.length >= page.total) break;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------ offsets timeline
+
+interface Sample {
+  t: number;
+  accepted: number;
+  rawEnd: number;
+  transformerCommitted: number;
+  eventsEnd: number;
+  sinkCommitted: number;
+  klaviyo: number;
+}
+
+class Timeline {
+  readonly samples: Sample[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private readonly admin;
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topics: { raw: string; events: string },
+    private readonly groups: { transformer: string; sink: string },
+    private readonly emu: string,
+    private readonly accepted: () => number,
+  ) {
+    this.admin = kafka.admin();
+  }
+  async start(t0: number): Promise<void> {
+    await this.admin.connect();
+    await this.sample(t0); // the counts before the phase: the timeline prints differences from it
+    this.timer = setInterval(() => void this.sample(t0), 1000);
+  }
+  private async end(topic: string): Promise<number> {
+    return (await this.admin.fetchTopicOffsets(topic)).reduce((s, o) => s + Number(o.high), 0);
+  }
+  private async committed(groupId: string, topic: string): Promise<number> {
+    const r = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    return r.flatMap((t) => t.partitions).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+  }
+  async sample(t0: number): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const [rawEnd, transformerCommitted, eventsEnd, sinkCommitted, stats] = await Promise.all([
+        this.end(this.topics.raw), this.committed(this.groups.transformer, this.topics.raw),
+        this.end(this.topics.events), this.committed(this.groups.sink, this.topics.events), emuStats(this.emu),
+      ]);
+      this.samples.push({ t: Date.now() - t0, accepted: this.accepted(), rawEnd, transformerCommitted, eventsEnd, sinkCommitted, klaviyo: stats.eventsStored });
+    } catch {
+      /* skip a sample */
+    } finally {
+      this.busy = false;
+    }
+  }
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    while (this.busy) await sleep(20);
+    await this.admin.disconnect();
+  }
+}
+
+// ------------------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  const prefix = `e2e${randomBytes(4).toString('hex')}.`;
+  const [ingestPort, tPort, sPort, kPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const klaviyoUrl = `http://127.0.0.1:${kPort}`;
+  const webhookUrl = new URL(`http://127.0.0.1:${ingestPort}/webhooks/intercom`);
+  const groups = { transformer: `${prefix}transformer`, sink: `${prefix}sink` };
+  process.stdout.write(`bench (end to end)  node ${process.version}, ${new Date().toISOString()}, ${require('node:os').cpus().length} cores\n`);
+  line('N (phase 1 webhooks)', fmtInt(N));
+  line('topic prefix', prefix);
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY, TOPIC_PREFIX: prefix,
+    TRANSFORMER_GROUP_ID: groups.transformer, SINK_GROUP_ID: groups.sink,
+    INGEST_PORT: String(ingestPort), INGEST_HOST: '127.0.0.1', TRANSFORMER_HTTP_PORT: String(tPort), SINK_HTTP_PORT: String(sPort),
+    KLAVIYO_BASE_URL: klaviyoUrl, KLAVIYO_API_KEY: 'pk_bench_emulator', INTERCOM_CLIENT_SECRET: SECRET, LOG_LEVEL: 'warn',
+  };
+  delete env.INTERCOM_ACCESS_TOKEN;
+  delete env.INTERCOM_BASE_URL;
+
+  const config = loadConfig(env as Record<string, string>, 'ingest');
+  const kafka = createKafka(config.kafka);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, config.kafka);
+  await admin.disconnect();
+  await new AvroCodec(config.kafka).registerAll();
+  const topics = { raw: topicName('notifications', prefix), events: topicName('events', prefix) };
+
+  let timeline: Timeline | null = null;
+  try {
+    startChild('klaviyo-emulator', 'tools/klaviyo-emulator/src/main.js', { ...env, KLAVIYO_EMULATOR_PORT: String(kPort), KLAVIYO_EMULATOR_LIMITS: 'off' });
+    await waitHttp(`${klaviyoUrl}/__emulator/stats`, 30_000);
+    const ingest = startChild('ingest', 'apps/ingest/src/main.js', env);
+    const transformer = startChild('transformer', 'apps/transformer/src/main.js', env);
+    const sink = startChild('sink', 'apps/sink/src/main.js', env);
+    await waitHttp(`http://127.0.0.1:${ingestPort}/health/ready`, 120_000);
+    await waitHttp(`http://127.0.0.1:${tPort}/health/ready`, 120_000);
+    await waitHttp(`http://127.0.0.1:${sPort}/health/ready`, 120_000);
+    note('Klaviyo emulator (limits off), ingest, transformer, sink started; no INTERCOM_ACCESS_TOKEN');
+
+    // ---- contacts first
+    const contacts = Array.from({ length: CONTACTS }, (_, i) =>
+      makeContact({ id: randomBytes(12).toString('hex'), role: 'user', email: `bench.${i}.${prefix.slice(0, -1)}@example.com`, phone: `+1415555${String(1000 + (i % 9000)).padStart(4, '0')}` }),
+    );
+    const contactHooks = contacts.map((c) => prepare(contactNotification('contact.user.created', c), null));
+    const tc = Date.now();
+    await sendAll(webhookUrl, contactHooks, CONCURRENCY);
+    const bad = contactHooks.filter((w) => w.status !== 200).length;
+    if (bad > 0) throw new Error(`${bad} contact webhooks were not accepted`);
+    let stats = await emuStats(klaviyoUrl);
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (stats.profiles < CONTACTS && Date.now() < deadline) {
+      await sleep(200);
+      stats = await emuStats(klaviyoUrl);
+    }
+    if (stats.profiles < CONTACTS) throw new Error(`only ${stats.profiles}/${CONTACTS} contact profiles reached Klaviyo`);
+    line('contacts (contact.user.created → profiles)', `${fmtInt(CONTACTS)} in ${((Date.now() - tc) / 1000).toFixed(1)} s`);
+
+    // ---- phase 1
+    const p1 = buildWebhooks(N, contacts);
+    const avgBytes = p1.webhooks.reduce((s, w) => s + w.body.length, 0) / p1.webhooks.length;
+    heading(`phase 1: ${fmtInt(N)} webhooks as fast as ingest takes them (${CONCURRENCY} in flight)`);
+    note(`mix: conversation lifecycles (4 webhooks → 4 events) and ticket lifecycles (6 webhooks → 5 events); ${fmtInt(p1.expectedEvents)} events expected; avg body ${fmtInt(avgBytes)} B`);
+    const base1 = (await emuStats(klaviyoUrl)).eventsStored;
+    let accepted = 0;
+    const t0 = Date.now();
+    timeline = new Timeline(kafka, topics, groups, klaviyoUrl, () => accepted);
+    await timeline.start(t0);
+    const acceptTimer = setInterval(() => {
+      accepted = p1.webhooks.reduce((s, w) => s + (w.status === 200 ? 1 : 0), 0);
+    }, 250);
+    const sendMs = await sendAll(webhookUrl, p1.webhooks, CONCURRENCY);
+    clearInterval(acceptTimer);
+    accepted = p1.webhooks.filter((w) => w.status === 200).length;
+    const rejected = p1.webhooks.length - accepted;
+    line('webhooks accepted (HTTP 200)', `${fmtInt(accepted)}/${fmtInt(N)}${rejected ? ` (${rejected} not: ${[...new Set(p1.webhooks.filter((w) => w.status !== 200).map((w) => w.status))].join(',')})` : ''}`);
+    line('webhooks/s accepted', `${fmtInt(accepted / (sendMs / 1000))} /s  (${(sendMs / 1000).toFixed(1)} s)`);
+
+    // wait for all the events
+    const want = base1 + p1.expectedEvents;
+    let last = (await emuStats(klaviyoUrl)).eventsStored;
+    let lastChange = Date.now();
+    while (last < want && Date.now() - t0 < TIMEOUT_MS + sendMs && Date.now() - lastChange < 30_000) {
+      await sleep(200);
+      const now = (await emuStats(klaviyoUrl)).eventsStored;
+      if (now !== last) lastChange = Date.now();
+      last = now;
+    }
+    await timeline.sample(t0);
+    await timeline.stop();
+    const ev1 = await emuEventsFrom(klaviyoUrl, base1);
+    const r1 = latencies(ev1, p1.webhooks);
+    const lastAt = r1.lastReceived;
+    const deliverMs = lastAt - t0;
+    line('events delivered', `${fmtInt(ev1.length)}/${fmtInt(p1.expectedEvents)}${ev1.length < p1.expectedEvents ? '  (MISSING some)' : ''}`);
+    line('events/s delivered (first send → last event)', `${fmtInt(ev1.length / (deliverMs / 1000))} /s  (${(deliverMs / 1000).toFixed(1)} s)   target ≥ ${fmtInt(TARGET_EVENTS_PER_S)} /s`);
+    const steady = steadyRate(timeline.samples);
+    if (steady) line('events/s delivered (steady, best 5 s window)', `${fmtInt(steady)} /s`);
+    const q1 = percentiles(r1.lat, [50, 90, 99, 100]);
+    line('latency webhook → Klaviyo (closed loop)', `p50 ${fmtInt(q1.p50)} ms, p90 ${fmtInt(q1.p90)} ms, p99 ${fmtInt(q1.p99)} ms, max ${fmtInt(q1.p100)} ms (${fmtInt(r1.lat.length)} matched)`);
+    printTimeline(timeline.samples);
+
+    // ---- phase 2
+    const n2 = RATE * RATE_S;
+    heading(`phase 2: ${fmtInt(RATE)} webhooks/s for ${RATE_S} s (${fmtInt(n2)} webhooks, open loop)`);
+    const p2 = buildWebhooks(n2, contacts);
+    const base2 = (await emuStats(klaviyoUrl)).eventsStored;
+    const t2 = Date.now();
+    const send2 = await sendAtRate(webhookUrl, p2.webhooks, RATE);
+    const acc2 = p2.webhooks.filter((w) => w.status === 200).length;
+    line('webhooks accepted (HTTP 200)', `${fmtInt(acc2)}/${fmtInt(n2)} at ${fmtInt(acc2 / (send2 / 1000))} /s achieved`);
+    const want2 = base2 + p2.expectedEvents;
+    let l2 = 0;
+    const d2 = Date.now() + TIMEOUT_MS;
+    while ((l2 = (await emuStats(klaviyoUrl)).eventsStored) < want2 && Date.now() < d2) await sleep(200);
+    const ev2 = await emuEventsFrom(klaviyoUrl, base2);
+    const r2 = latencies(ev2, p2.webhooks);
+    const q2 = percentiles(r2.lat, [50, 90, 99, 100]);
+    line('events delivered', `${fmtInt(ev2.length)}/${fmtInt(p2.expectedEvents)} in ${((r2.lastReceived - t2) / 1000).toFixed(1)} s`);
+    line(`latency at ${fmtInt(RATE)}/s webhook → Klaviyo`, `p50 ${fmtInt(q2.p50)} ms, p90 ${fmtInt(q2.p90)} ms, p99 ${fmtInt(q2.p99)} ms, max ${fmtInt(q2.p100)} ms   target p99 < ${fmtInt(TARGET_P99_MS)} ms`);
+    void l2;
+
+    // ---- peak RSS
+    heading('peak RSS (VmHWM of each child, read before stopping it)');
+    for (const c of [ingest, transformer, sink, children[0]]) {
+      c.peakRss = vmHwm(c.proc.pid);
+      line(c.name, c.peakRss ? fmtMiB(c.peakRss) : 'n/a');
+    }
+    line('bench process (this one)', fmtMiB(process.memoryUsage.rss()));
+    await stopChildren();
+
+    // ---- baseline
+    if (process.env.BENCH_SKIP_BASELINE !== '1') {
+      heading(`baseline: ${fmtInt(N)} messages of ${fmtInt(avgBytes)} B produced and consumed with plain kafkajs (same broker)`);
+      const b = await baseline(kafka, prefix, N, Math.round(avgBytes));
+      line('produce (acks=all, batches of 500, 4 in flight)', `${fmtInt(N / (b.produceMs / 1000))} msg/s`);
+      line('produce + consume, end to end', `${fmtInt(N / (b.totalMs / 1000))} msg/s  (${(b.totalMs / 1000).toFixed(1)} s)`);
+      const pipelineRate = ev1.length / (deliverMs / 1000);
+      line('pipeline / baseline', `${((pipelineRate / (N / (b.totalMs / 1000))) * 100).toFixed(1)} %  (pipeline events/s over baseline msg/s)`);
+    }
+
+    heading('summary');
+    const eps = ev1.length / (deliverMs / 1000);
+    line('events/s delivered end to end', `${fmtInt(eps)} /s  ${eps >= TARGET_EVENTS_PER_S ? 'meets' : 'MISSES'} ≥ ${fmtInt(TARGET_EVENTS_PER_S)}`);
+    line(`p99 at ${fmtInt(RATE)} webhooks/s`, `${fmtInt(q2.p99)} ms  ${q2.p99 < TARGET_P99_MS ? 'meets' : 'MISSES'} < ${fmtInt(TARGET_P99_MS)} ms`);
+  } finally {
+    if (timeline) await timeline.stop().catch(() => undefined);
+    await stopChildren();
+    agent.destroy();
+    const n = await deletePrefixedTopics(kafka, prefix).catch(() => 0);
+    note(`cleaned up: children stopped, ${n} topic(s) with prefix ${prefix} deleted`);
+  }
+}
+
+function latencies(events: EmuEvent[], webhooks: Prepared[]): { lat: number[]; lastReceived: number } {
+  const sent = new Map<string, number>();
+  for (const w of webhooks) {
+    if (!w.eventKey || w.status !== 200) continue;
+    const prev = sent.get(w.eventKey);
+    if (prev === undefined || w.sentAt < prev) sent.set(w.eventKey, w.sentAt);
+  }
+  const lat: number[] = [];
+  let lastReceived = 0;
+  for (const e of events) {
+    const at = Date.parse(e.receivedAt);
+    if (at > lastReceived) lastReceived = at;
+    const id = (e.properties['Conversation ID'] ?? e.properties['Ticket ID']) as string | undefined;
+    const s = id === undefined ? undefined : sent.get(`${e.metric}|${id}`);
+    if (s !== undefined) lat.push(at - s);
+  }
+  return { lat, lastReceived };
+}
+
+function steadyRate(samples: Sample[]): number | null {
+  let best = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const j = samples.findIndex((s) => s.t >= samples[i].t + 5000);
+    if (j < 0) break;
+    best = Math.max(best, ((samples[j].klaviyo - samples[i].klaviyo) / (samples[j].t - samples[i].t)) * 1000);
+  }
+  return best > 0 ? best : null;
+}
+
+function printTimeline(samples: Sample[]): void {
+  if (samples.length < 2) return;
+  const z = samples[0];
+  samples = samples.slice(1).map((s) => ({
+    t: s.t, accepted: s.accepted, rawEnd: s.rawEnd - z.rawEnd, transformerCommitted: s.transformerCommitted - z.transformerCommitted,
+    eventsEnd: s.eventsEnd - z.eventsEnd, sinkCommitted: s.sinkCommitted - z.sinkCommitted, klaviyo: s.klaviyo - z.klaviyo,
+  }));
+  note('timeline (counts since the phase started; lag = upstream end offset − the stage\'s committed offset):');
+  note(`${'t(s)'.padStart(5)} ${'accepted'.padStart(9)} ${'raw.end'.padStart(8)} ${'tr.commit'.padStart(9)} ${'tr.lag'.padStart(7)} ${'events.end'.padStart(10)} ${'sink.commit'.padStart(11)} ${'sink.lag'.padStart(8)} ${'klaviyo'.padStart(8)}`);
+  const step = Math.max(1, Math.ceil(samples.length / 40));
+  samples.forEach((s, i) => {
+    if (i % step !== 0 && i !== samples.length - 1) return;
+    note(
+      `${(s.t / 1000).toFixed(0).padStart(5)} ${String(s.accepted).padStart(9)} ${String(s.rawEnd).padStart(8)} ${String(s.transformerCommitted).padStart(9)} ${String(s.rawEnd - s.transformerCommitted).padStart(7)} ` +
+        `${String(s.eventsEnd).padStart(10)} ${String(s.sinkCommitted).padStart(11)} ${String(s.eventsEnd - s.sinkCommitted).padStart(8)} ${String(s.klaviyo).padStart(8)}`,
+    );
+  });
+}
+
+async function baseline(kafka: Kafka, prefix: string, n: number, bytes: number): Promise<{ produceMs: number; totalMs: number }> {
+  const topic = `${prefix}baseline`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const value = Buffer.alloc(bytes, 'x');
+  const consumer = kafka.consumer({ groupId: `${prefix}baseline` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let consumed = 0;
+  let doneAt = 0;
+  await consumer.run({
+    eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+      for (const m of batch.messages) resolveOffset(m.offset);
+      consumed += batch.messages.length;
+      if (consumed >= n && !doneAt) doneAt = Date.now();
+      await heartbeat();
+    },
+  });
+  await sleep(3000); // let the group settle before timing
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const t0 = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const from = next;
+      next = Math.min(n, next + 500);
+      await producer.send({ topic, acks: -1, messages: Array.from({ length: next - from }, (_, i) => ({ key: `k${from + i}`, value })) });
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  const produceMs = Date.now() - t0;
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!doneAt && Date.now() < deadline) await sleep(20);
+  await producer.disconnect();
+  await consumer.disconnect();
+  return { produceMs, totalMs: (doneAt || Date.now()) - t0 };
+}
+
+let interrupted = false;
+process.once('SIGINT', () => {
+  if (interrupted) return;
+  interrupted = true;
+  process.stderr.write('bench: interrupted, stopping children\n');
+  void stopChildren().then(() => process.exit(130));
+});
+
+main().then(
+  () => process.exit(0),
+  async (e) => {
+    process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+    await stopChildren();
+    process.exit(1);
+  },
+);
