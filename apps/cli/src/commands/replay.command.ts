@@ -222,6 +222,11 @@ export async function runReplayCommand(args: string[], config: Config, io: CliIo
     const replayGroup = deps.replayGroupId ?? `${liveGroup}.replay.${new Date().toISOString().replace(/[-:.]/g, '')}`;
     io.stdout(`replay: in-process ${stage} replay of ${topic.name} through a separate group ${replayGroup} (the live group ${liveGroup} is not touched${stage === 'sink' ? '; Klaviyo traffic yields to live traffic' : ''})`);
     printPlan(io, topic.name, plan, total, notes, a.toTime);
+    if (stage === 'transformer') {
+      // The mapping re-emits what each notification produced then, contact snapshots and profile
+      // upserts included: stopping short of the end can leave older contact states written last.
+      io.stdout(`note: re-mapped contact notifications re-write their contact snapshots and profile upserts as of then${a.toTime !== null ? '; with --to-time, later changes are not re-applied after them' : ''}`);
+    }
     if (total === 0n) {
       io.stdout('replay: nothing to replay');
       return 0;
