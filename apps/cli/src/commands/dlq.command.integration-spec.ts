@@ -143,6 +143,7 @@ describe('cli dlq list / reprocess (real broker)', () => {
       expect(lines).toHaveLength(2);
       expect(lines.join('\n')).toMatch(/stage=sink\tclass=KlaviyoRejectedError\tcode=\S+\t.*reason=Klaviyo 400 .*phone_number is not a valid phone number/);
       expect(l.out.filter((x) => x.startsWith('count\t1\tKlaviyoRejectedError'))).toHaveLength(2);
+      expect(l.out.find((x) => x.startsWith('count\t1\tKlaviyoRejectedError') && x.includes('phone_number'))).toMatch(/: Klaviyo 400 /);
 
       emulator.faults.clear();
       const p = capture();

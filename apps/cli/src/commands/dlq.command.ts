@@ -120,7 +120,7 @@ const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** A reason to count by: the error class, Klaviyo's code, and the message without its numbers and ids. */
 export function reasonKey(l: DeadLetter): string {
-  const message = oneLine(l.error_message).replace(/\b[0-9a-f]{16,}\b/gi, '<id>').replace(/\d+/g, '#').slice(0, 160);
+  const message = oneLine(l.error_message).replace(/\b[0-9a-f]{16,}\b/gi, '<id>').replace(/(?<!\d)(?<!Klaviyo )\d+/g, '#').slice(0, 160);
   return `${l.error_class}${l.error_code ? ` [${l.error_code}]` : ''}: ${message}`;
 }
 

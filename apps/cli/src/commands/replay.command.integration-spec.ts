@@ -146,6 +146,10 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
       expect(await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-beginning', '--group', config.sink.groupId, '--yes'], config, busy.io, quiet)).toBe(1);
       expect(busy.err.join('\n')).toContain(`stop ${config.sink.groupId} first, or omit --group to replay through a separate group`);
 
+      const typo = capture();
+      expect(await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-beginning', '--group', `${config.sink.groupId}-typo`, '--yes'], config, typo.io, quiet)).toBe(2);
+      expect(typo.err.join('\n')).toContain(`--group ${config.sink.groupId}-typo does not exist`);
+
       await live.stop();
       runners.splice(0);
       const c = capture();

@@ -257,8 +257,13 @@ async function resetGroup(
     io.stderr(`replay: group ${group} has ${g.members.length} active member(s) (state ${g.state}): stop ${group} first, or omit --group to replay through a separate group`);
     return 1;
   }
+  if ((!g || g.state === 'Dead') && group !== liveGroup) {
+    // Dead: the broker knows nothing of it (no members, no offsets): most likely a typo.
+    io.stderr(`replay: --group ${group} does not exist (no members and no committed offsets); the configured ${stage} group is ${liveGroup}`);
+    return 2;
+  }
   io.stdout(`replay: resetting the offsets of the stopped group ${group} on ${topic}; the ${stage} re-reads from there when it starts (nothing is replayed now)`);
-  if (!g || g.state === 'Dead') io.stdout(`note: group ${group} has no members and no state yet; the offsets are set for whoever joins it`);
+  if (!g || g.state === 'Dead') io.stdout(`note: group ${group} has never run; the ${stage} starts there when it first starts`);
   if (group !== liveGroup) io.stdout(`note: the configured ${stage} group is ${liveGroup}`);
   const committed = new Map<number, string>();
   for (const t of await admin.fetchOffsets({ groupId: group, topics: [topic] })) {
