@@ -49,6 +49,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await pipeline.deliver([contactNotification('contact.user.created', contact, { appId: APP_ID, createdAt: contact.created_at })]);
     await waitFor(() => pipeline.klaviyo.store.findProfile({ email: contact.email }), { what: 'the profile', timeoutMs: 30_000 });
 
+    const t0 = Date.now();
+    const mark = (what: string) => process.env.E2E_TRACE && process.stdout.write(`[broker-restart] ${what} at +${Date.now() - t0} ms\n`);
     const answers = new Map<string, number[]>();
     let sent = 0;
     const stream = (async () => {
@@ -64,10 +66,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // kill the broker a third of the way in, bring it back after a few refused webhooks
     await waitFor(() => sent >= TOTAL / 3, { what: 'a third of the stream', timeoutMs: 60_000 });
     await broker.kill();
+    mark('broker killed');
     const killedAt = sent;
     await waitFor(() => [...answers.values()].filter((a) => a.at(-1) !== 200).length >= 3, { what: 'webhooks refused during the outage', timeoutMs: 60_000 });
     await broker.start();
+    mark('broker started');
     await stream;
+    mark('stream done');
     expect(sent).toBe(TOTAL);
 
     const refused = notifications.filter((n) => answers.get(n.id)!.at(-1) !== 200);
@@ -88,8 +93,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       }, { what: `redelivery of ${n.id}`, timeoutMs: 60_000, intervalMs: 500 });
     }
 
+    mark(`redelivered ${refused.length}`);
     await pipeline.waitForUniqueIds(notifications.map(uniqueIdOf), 90_000);
+    mark('all events in Klaviyo');
     await pipeline.quiesce(90_000);
+    mark('quiesced');
     for (const n of notifications) {
       expect({ id: n.id, events: pipeline.eventsWithUniqueId(uniqueIdOf(n)).length }).toEqual({ id: n.id, events: 1 });
     }
