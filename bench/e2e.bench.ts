@@ -112,6 +112,56 @@ function vmHwm(pid: number | undefined): number | undefined {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/** The local stack's broker and registry pids (scripts/stack.sh status), to account their CPU too. */
+function stackPids(): Record<string, number> {
+  try {
+    const out = require('node:child_process').spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout as string;
+    const pids: Record<string, number> = {};
+    for (const m of out.matchAll(/(kafka|registry) running \(pid (\d+)\)/g)) pids[m[1]] = Number(m[2]);
+    return pids;
+  } catch {
+    return {};
+  }
+}
+
+type CpuSnap = Record<string, number>;
+function cpuSnap(): CpuSnap {
+  const snap: CpuSnap = {};
+  for (const c of children) {
+    const v = cpuSeconds(c.proc.pid);
+    if (v !== undefined) snap[c.name] = v;
+  }
+  for (const [name, pid] of Object.entries(stackPids())) {
+    const v = cpuSeconds(pid);
+    if (v !== undefined) snap[name] = v;
+  }
+  const u = process.cpuUsage();
+  snap['bench (load generator)'] = (u.user + u.system) / 1e6;
+  return snap;
+}
+
+function printCpu(before: CpuSnap, after: CpuSnap, wallMs: number): void {
+  const parts = Object.keys(after)
+    .filter((k) => before[k] !== undefined)
+    .map((k) => [k, after[k] - before[k]] as const)
+    .sort((a, b) => b[1] - a[1]);
+  const total = parts.reduce((s, [, v]) => s + v, 0);
+  note(`CPU seconds used during the phase (wall ${(wallMs / 1000).toFixed(1)} s, 2 cores = ${((2 * wallMs) / 1000).toFixed(1)} CPU-s available; total ${total.toFixed(1)}):`);
+  note(`  ${parts.map(([k, v]) => `${k} ${v.toFixed(1)} (${((v / (wallMs / 1000)) * 100).toFixed(0)} % of a core)`).join(', ')}`);
+}
+
 let stopping = false;
 async function stopChildren(): Promise<void> {
   stopping = true;
@@ -289,6 +339,31 @@ async function emuEventsFrom(base: string, offset: number): Promise<EmuEvent[]> 
   return out;
 }
 
+interface EmuRequest {
+  at: string;
+  endpoint: string;
+  status: number;
+  events?: number;
+}
+
+/** What the sink sent Klaviyo since `sinceMs`: requests per endpoint, events per bulk request, busiest minute. */
+async function printSinkRequests(base: string, sinceMs: number): Promise<void> {
+  const r = await fetch(`${base}/__emulator/requests`, { signal: AbortSignal.timeout(30_000) });
+  const all = ((await r.json()) as { data: EmuRequest[] }).data.filter((x) => Date.parse(x.at) >= sinceMs);
+  const by = new Map<string, EmuRequest[]>();
+  for (const x of all) by.set(x.endpoint, [...(by.get(x.endpoint) ?? []), x]);
+  for (const [endpoint, xs] of by) {
+    const evs = xs.map((x) => x.events ?? 0).filter((n) => n > 0);
+    const perSec = new Map<number, number>();
+    for (const x of xs) perSec.set(Math.floor(Date.parse(x.at) / 1000), (perSec.get(Math.floor(Date.parse(x.at) / 1000)) ?? 0) + 1);
+    const statuses = [...new Set(xs.map((x) => x.status))].join(',');
+    note(
+      `Klaviyo ${endpoint}: ${fmtInt(xs.length)} requests (status ${statuses}), busiest second ${Math.max(...perSec.values())}` +
+        (evs.length ? `, events/request avg ${(evs.reduce((a, b) => a + b, 0) / evs.length).toFixed(0)}, max ${Math.max(...evs)}` : ''),
+    );
+  }
+}
+
 // ------------------------------------------------------------------------------ offsets timeline
 
 interface Sample {
@@ -416,6 +491,7 @@ async function main(): Promise<void> {
     heading(`phase 1: ${fmtInt(N)} webhooks as fast as ingest takes them (${CONCURRENCY} in flight)`);
     note(`mix: conversation lifecycles (4 webhooks → 4 events) and ticket lifecycles (6 webhooks → 5 events); ${fmtInt(p1.expectedEvents)} events expected; avg body ${fmtInt(avgBytes)} B`);
     const base1 = (await emuStats(klaviyoUrl)).eventsStored;
+    const cpu1 = cpuSnap();
     let accepted = 0;
     const t0 = Date.now();
     timeline = new Timeline(kafka, topics, groups, klaviyoUrl, () => accepted);
@@ -442,6 +518,8 @@ async function main(): Promise<void> {
     }
     await timeline.sample(t0);
     await timeline.stop();
+    const cpu1end = cpuSnap();
+    const wall1 = Date.now() - t0;
     const ev1 = await emuEventsFrom(klaviyoUrl, base1);
     const r1 = latencies(ev1, p1.webhooks);
     const lastAt = r1.lastReceived;
@@ -453,26 +531,51 @@ async function main(): Promise<void> {
     const q1 = percentiles(r1.lat, [50, 90, 99, 100]);
     line('latency webhook → Klaviyo (closed loop)', `p50 ${fmtInt(q1.p50)} ms, p90 ${fmtInt(q1.p90)} ms, p99 ${fmtInt(q1.p99)} ms, max ${fmtInt(q1.p100)} ms (${fmtInt(r1.lat.length)} matched)`);
     printTimeline(timeline.samples);
+    printCpu(cpu1, cpu1end, wall1);
+    await printSinkRequests(klaviyoUrl, t0);
 
     // ---- phase 2
     const n2 = RATE * RATE_S;
     heading(`phase 2: ${fmtInt(RATE)} webhooks/s for ${RATE_S} s (${fmtInt(n2)} webhooks, open loop)`);
     const p2 = buildWebhooks(n2, contacts);
     const base2 = (await emuStats(klaviyoUrl)).eventsStored;
+    const cpu2 = cpuSnap();
     const t2 = Date.now();
+    let accepted2 = 0;
+    const timeline2 = new Timeline(kafka, topics, groups, klaviyoUrl, () => accepted2);
+    timeline = timeline2;
+    await timeline2.start(t2);
+    const acceptTimer2 = setInterval(() => {
+      accepted2 = p2.webhooks.reduce((s, w) => s + (w.status === 200 ? 1 : 0), 0);
+    }, 250);
     const send2 = await sendAtRate(webhookUrl, p2.webhooks, RATE);
+    clearInterval(acceptTimer2);
     const acc2 = p2.webhooks.filter((w) => w.status === 200).length;
+    accepted2 = acc2;
     line('webhooks accepted (HTTP 200)', `${fmtInt(acc2)}/${fmtInt(n2)} at ${fmtInt(acc2 / (send2 / 1000))} /s achieved`);
     const want2 = base2 + p2.expectedEvents;
     let l2 = 0;
     const d2 = Date.now() + TIMEOUT_MS;
     while ((l2 = (await emuStats(klaviyoUrl)).eventsStored) < want2 && Date.now() < d2) await sleep(200);
+    await timeline2.sample(t2);
+    await timeline2.stop();
+    const cpu2end = cpuSnap();
+    const wall2 = Date.now() - t2;
     const ev2 = await emuEventsFrom(klaviyoUrl, base2);
     const r2 = latencies(ev2, p2.webhooks);
     const q2 = percentiles(r2.lat, [50, 90, 99, 100]);
     line('events delivered', `${fmtInt(ev2.length)}/${fmtInt(p2.expectedEvents)} in ${((r2.lastReceived - t2) / 1000).toFixed(1)} s`);
     line(`latency at ${fmtInt(RATE)}/s webhook → Klaviyo`, `p50 ${fmtInt(q2.p50)} ms, p90 ${fmtInt(q2.p90)} ms, p99 ${fmtInt(q2.p99)} ms, max ${fmtInt(q2.p100)} ms   target p99 < ${fmtInt(TARGET_P99_MS)} ms`);
     void l2;
+    printTimeline(timeline2.samples);
+    printCpu(cpu2, cpu2end, wall2);
+    await printSinkRequests(klaviyoUrl, t2);
+    note(`(the sink budgets bulk_create_events at Klaviyo's limits, burst 10/s and steady 150/min, even against the emulator: libs/klaviyo/src/rate-budget.ts)`);
+    const warnings = [ingest, transformer, sink].flatMap((c) => c.tail.filter((l) => /WARN|ERROR/.test(l)).slice(-3).map((l) => `${c.name}: ${l.replace(/\x1b\[[0-9;]*m/g, '').slice(0, 220)}`));
+    if (warnings.length > 0) {
+      note('last warnings from the apps:');
+      for (const w of warnings) note(`  ${w}`);
+    }
 
     // ---- peak RSS
     heading('peak RSS (VmHWM of each child, read before stopping it)');
