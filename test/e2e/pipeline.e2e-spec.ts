@@ -7,7 +7,7 @@ import { serdes, topicName } from '@iks/kafka';
 import { backfillNotifications } from '../../apps/ingest/src/backfill/backfill-notifications';
 import {
   contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam,
-  makeTicketType, ticketLifecycle, conversationNotification, makeConversation, createRng,
+  makeTicketType, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng,
   type Dataset, type IntercomContact, type IntercomConversation, type IntercomNotification, type IntercomTicket,
 } from '../../tools/intercom-emulator/src';
 import type { StoredEvent } from '../../tools/klaviyo-emulator/src';
@@ -117,7 +117,8 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
       contactNotification('contact.user.created', ada, { appId: APP_ID, createdAt: ada.created_at }),
       contactNotification('contact.lead.created', grace, { appId: APP_ID, createdAt: grace.created_at }),
     ]);
-    await pipeline.deliver([...conversation, ...ticket]);
+    // a topic without a metric in between: acknowledged (200), no Klaviyo event
+    await pipeline.deliver([...conversation, unknownTopicNotification(makeCompany({ id: 'comp0001', name: 'Initech' }), 'company.created', { appId: APP_ID }), ...ticket]);
     await pipeline.waitForUniqueIds(expected.map((e) => e.unique_id));
     await pipeline.quiesce();
 
