@@ -17,7 +17,9 @@
  * BENCH_PEOPLE (default 1,000) people so that they use every partition.
  *
  * Env: BENCH_N, BENCH_SINK_LIMITED_SECONDS, BENCH_PEOPLE, BENCH_TIMEOUT_S (default 300),
- * BENCH_SKIP_UNLIMITED=1, BENCH_SKIP_LIMITED=1, SINK_BATCH_MAX_EVENTS, SINK_BATCH_MAX_WAIT_MS.
+ * BENCH_SKIP_UNLIMITED=1, BENCH_SKIP_LIMITED=1, SINK_BATCH_MAX_EVENTS, SINK_BATCH_MAX_WAIT_MS,
+ * BENCH_SINK_WINDOW_MARGIN_MS (section 2: SinkRunner(config, new RateBudget({ windowMarginMs })) instead
+ * of the deployed RateBudget, to try a margin against arrival jitter), BENCH_KEEP_TOPICS=1.
  */
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
@@ -213,7 +215,9 @@ async function benchLimited(seconds: number, people: number): Promise<void> {
     line('produced events', `${fmtInt(n)} (${fmtMiB(prepared.bytes)}) in ${fmtMs(prepared.produceMs)}`);
     if (global.gc) global.gc();
     const rss = new RssSampler().start();
-    runner = new SinkRunner(config);
+    const margin = process.env.BENCH_SINK_WINDOW_MARGIN_MS;
+    runner = margin ? new SinkRunner(config, new RateBudget({ windowMarginMs: Number(margin) })) : new SinkRunner(config);
+    if (margin) note(`RateBudget windowMarginMs ${margin} (BENCH_SINK_WINDOW_MARGIN_MS)`);
     await runner.start();
     // timeline of (ms since first stored event, events stored)
     const stored = () => emulator.store.eventsStored;

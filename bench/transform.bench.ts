@@ -12,7 +12,8 @@
  *    commit). Target ≥ 5,000/s. Prints peak RSS.
  *
  * Env: BENCH_N, BENCH_MAP_SECONDS (timed mapping run, default 3), BENCH_TIMEOUT_S (default 300),
- * BENCH_SKIP_BROKER=1 (mapping only), KAFKA_BROKERS, SCHEMA_REGISTRY_URL.
+ * BENCH_SKIP_BROKER=1 (sections 1-2 only), BENCH_SKIP_MAPPING=1 (section 3 only, e.g. under
+ * node --cpu-prof), BENCH_KEEP_TOPICS=1, KAFKA_BROKERS, SCHEMA_REGISTRY_URL.
  */
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
@@ -41,9 +42,11 @@ async function main(): Promise<void> {
   process.stdout.write(`bench:transform  node ${process.version}, ${new Date().toISOString()}\n`);
 
   const mix = mappedFixtureMix();
-  benchMapping(mix, mapSeconds);
-  await benchStages(mix);
-  line('peak RSS (sections 1-2)', fmtMiB(rss.peak()));
+  if (process.env.BENCH_SKIP_MAPPING !== '1') {
+    benchMapping(mix, mapSeconds);
+    await benchStages(mix);
+    line('peak RSS (sections 1-2)', fmtMiB(rss.peak()));
+  }
   if (process.env.BENCH_SKIP_BROKER === '1') return;
   await benchBroker(mix, n, timeoutMs);
 }
