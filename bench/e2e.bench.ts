@@ -519,7 +519,7 @@ async function main(): Promise<void> {
     const want = base1 + p1.expectedEvents;
     let last = (await emuStats(klaviyoUrl)).eventsStored;
     let lastChange = Date.now();
-    while (last < want && Date.now() - t0 < TIMEOUT_MS + sendMs && Date.now() - lastChange < 30_000) {
+    while (last < want && Date.now() - t0 < TIMEOUT_MS + sendMs && Date.now() - lastChange < 75_000) {
       await sleep(200);
       const now = (await emuStats(klaviyoUrl)).eventsStored;
       if (now !== last) lastChange = Date.now();
