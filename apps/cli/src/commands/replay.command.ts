@@ -342,7 +342,11 @@ async function replayInProcess(
       }, 0n);
       if (done >= total) break;
       if (interrupted) {
-        io.stderr(`replay: interrupted after ${done} of ${total} record(s) (${run.summary()}); run the command again to replay the rest`);
+        const resume = plan.filter((p) => (committed.get(p.partition) ?? -1n) < p.to).map((p) => {
+          const c = committed.get(p.partition) ?? -1n;
+          return `${p.partition}:${c > p.from ? c : p.from}`;
+        });
+        io.stderr(`replay: interrupted after ${done} of ${total} record(s) (${run.summary()}); to replay the rest: --from-offset ${resume.join(',')}`);
         return 130;
       }
       if (Date.now() - lastReport >= 5000) {
