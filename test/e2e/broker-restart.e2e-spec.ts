@@ -94,10 +94,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     }
 
     mark(`redelivered ${refused.length}`);
+    const trace = process.env.E2E_TRACE ? setInterval(() => void pipeline.lagReport().then((r) => mark(`${r}; klaviyo events ${pipeline.events().length}`)).catch(() => undefined), 3000) : undefined;
+    try {
     await pipeline.waitForUniqueIds(notifications.map(uniqueIdOf), 90_000);
     mark('all events in Klaviyo');
     await pipeline.quiesce(90_000);
     mark('quiesced');
+    } finally {
+      clearInterval(trace);
+    }
     for (const n of notifications) {
       expect({ id: n.id, events: pipeline.eventsWithUniqueId(uniqueIdOf(n)).length }).toEqual({ id: n.id, events: 1 });
     }

@@ -199,6 +199,14 @@ export class Pipeline {
     await waitFor(async () => (await this.lag(pairs)) === 0, { timeoutMs, intervalMs: 200, what: 'transformer and sink to commit everything' });
   }
 
+  /** Lag of the transformer (raw topic) and of the sink (events topic), for tracing. */
+  async lagReport(): Promise<string> {
+    const p = this.prefix;
+    const raw = await this.lag([{ groupId: this.configs.transformer.transformer.groupId, topic: topicName('notifications', p) }]);
+    const events = await this.lag([{ groupId: this.configs.sink.sink.groupId, topic: topicName('events', p) }]);
+    return `lag: transformer ${raw}, sink ${events}`;
+  }
+
   async stop(): Promise<void> {
     const quiet = (p: Promise<unknown> | undefined) => (p ?? Promise.resolve()).catch(() => undefined);
     for (const s of this.extraSinks.splice(0)) await quiet(s.stop());
