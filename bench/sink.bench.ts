@@ -87,7 +87,16 @@ async function prepareTopic(n: number, people: number, env: Record<string, strin
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, config.kafka);
+    // a fresh topic's metadata can lag on a busy broker ("does not host this topic-partition"): retry a few times
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureTopics(admin, config.kafka);
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await sleep(1000 * attempt);
+      }
+    }
   } finally {
     await admin.disconnect();
   }
