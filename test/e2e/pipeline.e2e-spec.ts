@@ -220,6 +220,34 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
     expect(pipeline.events()).toHaveLength(eventsBefore);
   });
 
+  it('a contact known only by phone, a conversation with nothing assigned: identified by phone, missing sources omitted', async () => {
+    const katherine = makeContact({
+      id: '6762f0d0aaaa000000000004', role: 'lead', email: null, phone: '+1 415 555 0199', name: 'Katherine Johnson',
+      createdAt: T0 - 86400, updatedAt: T0 - 86400,
+    });
+    pipeline.intercom.upsertContact(katherine);
+    const bare = makeConversation({ id: '434343', contact: katherine, admin: null, team: null, createdAt: T0 + 50, title: null, slaStatus: null, sourceType: 'email', deliveredAs: 'customer_initiated' }, createRng(9));
+    bare.custom_attributes = {};
+    await pipeline.deliver([
+      contactNotification('contact.lead.created', katherine, { appId: APP_ID, createdAt: katherine.created_at }),
+      conversationNotification('conversation.user.created', bare, { appId: APP_ID, createdAt: T0 + 50 }),
+    ]);
+    await pipeline.waitForUniqueIds(['intercom:conversation:434343:created']);
+    const [got, ...more] = pipeline.eventsWithUniqueId('intercom:conversation:434343:created');
+    expect(more).toHaveLength(0);
+    expect(got.metric).toBe('Conversation Created');
+    expect(got.profile).toMatchObject({ email: null, phone_number: '+14155550199' });
+    expect(got.time).toBe(iso(T0 + 50).replace(/Z$/, '.000Z'));
+    for (const key of ['email', 'Title', 'Assigned Team', 'Assigned Admin Name', 'Assigned Admin Email', 'SLA Status', 'Conversation Rating', 'Snoozed Until', 'Waiting Since']) {
+      expect({ key, present: key in got.properties }).toEqual({ key, present: false });
+    }
+    for (const [k, v] of Object.entries(got.properties)) expect({ k, v }).not.toEqual({ k, v: null });
+    expect(got.properties).toMatchObject({ phone_number: '+14155550199', 'Conversation Source': 'email', 'Conversation ID': '434343', Priority: 'not_priority' });
+    const profile = await waitFor(() => pipeline.klaviyo.store.findProfile({ phone_number: '+14155550199' }), { what: "Katherine's profile" });
+    expect(profile.email).toBeNull();
+    expect(profile.properties['Intercom Contact ID']).toBe(katherine.id);
+  });
+
   it('redelivery (same notification id) and a backfill of what webhooks already sent add no event', async () => {
     {
       const before = pipeline.events().length;
