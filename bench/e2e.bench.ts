@@ -583,6 +583,13 @@ async function main(): Promise<void> {
     line('events delivered', `${fmtInt(ev2.length)}/${fmtInt(p2.expectedEvents)} in ${((r2.lastReceived - t2) / 1000).toFixed(1)} s`);
     line(`latency at ${fmtInt(RATE)}/s webhook → Klaviyo`, `p50 ${fmtInt(q2.p50)} ms, p90 ${fmtInt(q2.p90)} ms, p99 ${fmtInt(q2.p99)} ms, max ${fmtInt(q2.p100)} ms   target p99 < ${fmtInt(TARGET_P99_MS)} ms`);
     void l2;
+    note('latency by when the webhook was sent (5 s windows of phase 2):');
+    for (let w = 0; w * 5000 < send2; w++) {
+      const xs = r2.lat.filter((_, i) => r2.sentAt[i] - t2 >= w * 5000 && r2.sentAt[i] - t2 < (w + 1) * 5000);
+      if (xs.length === 0) continue;
+      const q = percentiles(xs, [50, 99]);
+      note(`  ${String(w * 5).padStart(3)}-${String((w + 1) * 5).padEnd(3)} s: ${fmtInt(xs.length).padStart(6)} events, p50 ${fmtInt(q.p50).padStart(6)} ms, p99 ${fmtInt(q.p99).padStart(6)} ms`);
+    }
     printTimeline(timeline2.samples);
     printCpu(cpu2, cpu2end, wall2);
     await printSinkRequests(klaviyoUrl, t2);
@@ -624,7 +631,7 @@ async function main(): Promise<void> {
   }
 }
 
-function latencies(events: EmuEvent[], webhooks: Prepared[]): { lat: number[]; lastReceived: number } {
+function latencies(events: EmuEvent[], webhooks: Prepared[]): { lat: number[]; sentAt: number[]; lastReceived: number } {
   const sent = new Map<string, number>();
   for (const w of webhooks) {
     if (!w.eventKey || w.status !== 200) continue;
@@ -632,15 +639,19 @@ function latencies(events: EmuEvent[], webhooks: Prepared[]): { lat: number[]; l
     if (prev === undefined || w.sentAt < prev) sent.set(w.eventKey, w.sentAt);
   }
   const lat: number[] = [];
+  const sentAt: number[] = [];
   let lastReceived = 0;
   for (const e of events) {
     const at = Date.parse(e.receivedAt);
     if (at > lastReceived) lastReceived = at;
     const id = (e.properties['Conversation ID'] ?? e.properties['Ticket ID']) as string | undefined;
     const s = id === undefined ? undefined : sent.get(`${e.metric}|${id}`);
-    if (s !== undefined) lat.push(at - s);
+    if (s !== undefined) {
+      lat.push(at - s);
+      sentAt.push(s);
+    }
   }
-  return { lat, lastReceived };
+  return { lat, sentAt, lastReceived };
 }
 
 function steadyRate(samples: Sample[]): number | null {
