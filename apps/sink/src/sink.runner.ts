@@ -3,7 +3,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
-  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, ensureTopics, nextOffset, serdes, topicName,
+  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, nextOffset, prepareStage, RecordDecodeError, serdes, topicName,
 } from '@iks/kafka';
 import { KlaviyoDeliverer, KlaviyoHttpClient, RateBudget, type DeliveryResult, type Priority } from '@iks/klaviyo';
 
@@ -30,14 +30,6 @@ export class KlaviyoRejectedError extends Error {
     this.name = 'KlaviyoRejectedError';
     this.code = e.code;
     this.retriable = e.retriable;
-  }
-}
-
-export class RecordDecodeError extends Error {
-  readonly retriable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = 'RecordDecodeError';
   }
 }
 
@@ -89,15 +81,7 @@ export class SinkRunner {
   }
 
   async start(opts: SinkRunOptions = {}): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, this.config.kafka);
-    } finally {
-      await admin.disconnect();
-    }
-    await this.codec.registerAll();
-    await this.producer.connect();
+    await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     const groupId = opts.groupId ?? this.config.sink.groupId;
     const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 45_000, heartbeatInterval: 3000 });
     this.consumer = consumer;
@@ -128,7 +112,6 @@ export class SinkRunner {
       const decoded: Array<{ m: KafkaMessage; record?: any; error?: Error }> = [];
       for (const m of batch.messages) {
         try {
-          if (!m.value) throw new RecordDecodeError('empty record value');
           decoded.push({ m, record: await this.decode(batch.topic, m.value) });
         } catch (e) {
           if (!(e instanceof RecordDecodeError)) throw e;
@@ -159,15 +142,8 @@ export class SinkRunner {
     }
   }
 
-  private async decode(topic: string, value: Buffer): Promise<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> {
-    let avro: any;
-    try {
-      avro = await this.codec.decode(value);
-    } catch (e) {
-      const err = e as { message?: string; status?: number; code?: string; cause?: { code?: string } };
-      if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|fetch failed/i.test(`${err.code ?? ''} ${err.cause?.code ?? ''} ${err.message ?? ''}`) || (err.status ?? 0) >= 500) throw e;
-      throw new RecordDecodeError(`cannot decode the record as Avro: ${err.message ?? String(e)}`);
-    }
+  private async decode(topic: string, value: Buffer | null): Promise<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> {
+    const avro = await decodeOrPoison(this.codec, value);
     try {
       if (topic === this.topics.events) return serdes.eventFromAvro(avro);
       if (topic === this.topics.profiles) return serdes.profileFromAvro(avro);

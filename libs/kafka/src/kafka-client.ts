@@ -61,3 +61,16 @@ export async function ensureTopics(admin: Admin, config: Pick<KafkaConfig, 'topi
   }
   return missing.map((t) => t.name);
 }
+
+/** Start-up every stage shares: topics exist, schemas registered (ids cached in `codec`), producer connected. */
+export async function prepareStage(kafka: Kafka, config: KafkaConfig, codec: { registerAll(): Promise<unknown> }, producer?: Producer): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, config);
+  } finally {
+    await admin.disconnect();
+  }
+  await codec.registerAll();
+  await producer?.connect();
+}

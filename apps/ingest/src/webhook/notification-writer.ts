@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
-import { AvroCodec, BatchingProducer, createKafka, createProducer, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, BatchingProducer, createKafka, createProducer, prepareStage, serdes, topicName } from '@iks/kafka';
 
 export class KafkaUnavailableError extends Error {
   readonly retriable = true;
@@ -33,15 +33,7 @@ export class NotificationWriter {
   }
 
   async start(): Promise<void> {
-    const admin = createKafka(this.config.kafka).admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, this.config.kafka);
-    } finally {
-      await admin.disconnect();
-    }
-    await this.codec.registerAll();
-    await this.producer.connect();
+    await prepareStage(createKafka(this.config.kafka), this.config.kafka, this.codec, this.producer);
   }
 
   get isConnected(): boolean {

@@ -4,7 +4,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer
 import type { Config } from '@iks/config';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
 import {
-  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, describeError, ensureTopics, header, nextOffset,
+  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, describeError, header, nextOffset, prepareStage, RecordDecodeError,
   serdes, sleep, topicName,
 } from '@iks/kafka';
 import { MappingError, type MappingOptions } from '@iks/mapping';
@@ -78,15 +78,7 @@ export class TransformerRunner {
    */
   async start(opts: { readonly groupId?: string; readonly retryConsumer?: boolean } = {}): Promise<void> {
     const groupId = opts.groupId ?? this.config.transformer.groupId;
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, this.config.kafka);
-    } finally {
-      await admin.disconnect();
-    }
-    await this.codec.registerAll();
-    await this.producer.connect();
+    await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     await this.loadDirectory();
     await this.directory.refreshReferences();
 
@@ -199,7 +191,6 @@ export class TransformerRunner {
 
   /** Decode, process, and queue the outputs of one message (records, snapshots, retry). */
   private async handle(m: KafkaMessage, out: Array<{ topic: string; message: Message }>, attempt: number, firstPendingAt: number): Promise<void> {
-    if (!m.value) throw new MappingError('empty record value', 'invalid_payload');
     const raw = serdes.notificationFromAvro(await decodeOrPoison(this.codec, m.value));
     const result = await processNotification(raw, this.directory, this.options);
     for (const r of result.records) out.push(await this.encodeRecord(r));
@@ -268,26 +259,6 @@ export class ContactNotIdentifiableError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ContactNotIdentifiableError';
-  }
-}
-
-export class RecordDecodeError extends Error {
-  readonly retriable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = 'RecordDecodeError';
-  }
-}
-
-/** A record whose bytes cannot be decoded is poison; a registry that cannot be reached is not. */
-async function decodeOrPoison(codec: AvroCodec, value: Buffer): Promise<any> {
-  try {
-    return await codec.decode(value);
-  } catch (e) {
-    const err = e as { name?: string; message?: string; status?: number; code?: string; cause?: { code?: string } };
-    const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|fetch failed|socket hang up/i.test(`${err.code ?? ''} ${err.cause?.code ?? ''} ${err.message ?? ''}`);
-    if (network || (err.status !== undefined && err.status >= 500)) throw e;
-    throw new RecordDecodeError(`cannot decode the record as Avro: ${err.message ?? String(e)}`);
   }
 }
 
