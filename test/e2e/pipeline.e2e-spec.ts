@@ -306,6 +306,20 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
     expect(pipeline.events().some((e: StoredEvent) => e.properties.Title === 'forged')).toBe(false);
   });
 
+  // MAPPING.md, Profiles: contact.deleted → a deletion request "and a tombstone so that a later
+  // replay does not bring the person back". A replay of the profile upserts must not re-create Linus.
+  it('a replay of klaviyo.profiles does not bring a deleted contact back', async () => {
+    await pipeline.quiesce();
+    expect(pipeline.klaviyo.store.findProfile({ email: linus.email })).toBeUndefined();
+    const group = `${pipeline.prefix}replay-profiles`;
+    await pipeline.startSink({ SINK_GROUP_ID: group }, { groupId: group, mode: 'replay', topics: ['profiles'] });
+    const profilesTopic = topicName('profiles', pipeline.prefix);
+    await waitFor(async () => (await pipeline.lag([{ groupId: group, topic: profilesTopic }])) === 0, { what: 'the profiles replay to reach the end', timeoutMs: 60_000, intervalMs: 200 });
+    expect(pipeline.klaviyo.store.findProfile({ email: ada.email })).toBeDefined(); // the replay did run
+    expect(pipeline.klaviyo.store.findProfile({ email: linus.email }) ?? null).toBeNull();
+    expect(pipeline.klaviyo.store.findProfile({ phone_number: '+14155550123' }) ?? null).toBeNull();
+  });
+
   it('a replay of the klaviyo topics from the beginning (own group, replay mode) adds no event', async () => {
     await pipeline.quiesce();
     const before = pipeline.events().length;
@@ -321,4 +335,5 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
     // every stored event was sent again and dropped by its unique_id
     expect(pipeline.klaviyo.store.duplicateEventsIgnored - ignoredBefore).toBeGreaterThanOrEqual(before);
   });
+
 });
