@@ -7,7 +7,7 @@ import { serdes, topicName } from '@iks/kafka';
 import { backfillNotifications } from '../../apps/ingest/src/backfill/backfill-notifications';
 import {
   contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam,
-  makeTicketType, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng,
+  makeTicketType, makeTicket, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng,
   type Dataset, type IntercomContact, type IntercomConversation, type IntercomNotification, type IntercomTicket,
 } from '../../tools/intercom-emulator/src';
 import type { StoredEvent } from '../../tools/klaviyo-emulator/src';
@@ -246,6 +246,34 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
     const profile = await waitFor(() => pipeline.klaviyo.store.findProfile({ phone_number: '+14155550199' }), { what: "Katherine's profile" });
     expect(profile.email).toBeNull();
     expect(profile.properties['Intercom Contact ID']).toBe(katherine.id);
+  });
+
+  it('a contact the pipeline never heard of is fetched from Intercom (GET /contacts/{id}); an unassigned 2.11-shaped ticket maps too', async () => {
+    // only in Intercom: no contact.* webhook for Dennis
+    const dennis = makeContact({
+      id: '6762f0d0aaaa000000000005', role: 'user', email: 'dennis.ritchie@example.com', phone: '+1 (415) 555-0142', name: 'Dennis MacAlistair Ritchie',
+      location: { country: 'United States', region: 'New Jersey', city: 'Murray Hill' }, tags: [beta], createdAt: T0 - 86400, updatedAt: T0 - 86400,
+    });
+    pipeline.intercom.upsertContact(dennis);
+    const t = makeTicket({ id: '8008', contact: dennis, admin: null, team: null, ticketType, createdAt: T0 + 200, title: 'Refund', description: null, isShared: false }, createRng(12));
+    // API 2.11: ticket_state is a string beside ticket_state_internal_label
+    const t211 = { ...structuredClone(t), ticket_state: 'submitted', ticket_state_internal_label: 'Submitted' } as unknown as IntercomTicket;
+    await pipeline.deliver([ticketNotification('ticket.created', t211, { appId: APP_ID, createdAt: T0 + 200 })]);
+    await pipeline.waitForUniqueIds(['intercom:ticket:8008:created']);
+    const [got] = pipeline.eventsWithUniqueId('intercom:ticket:8008:created');
+    expect(got.metric).toBe('Ticket Created');
+    expect(got.profile).toMatchObject({ email: 'dennis.ritchie@example.com', phone_number: '+14155550142' });
+    // admin '0' / team '0' (unassigned), no description: keys omitted
+    expect(got.properties).toEqual({
+      email: 'dennis.ritchie@example.com', phone_number: '+14155550142', Category: 'Customer', 'Ticket Parts Count': 0, 'Ticket ID': '8008',
+      'Ticket Type': 'Bug report', 'Ticket Name': 'Refund', Shared: false,
+    });
+    expect(pipeline.intercom.requests.some((r) => r.method === 'GET' && r.path === `/contacts/${dennis.id}` && r.status === 200)).toBe(true);
+    // "every contact fetched for the directory" upserts the profile
+    const profile = await waitFor(() => pipeline.klaviyo.store.findProfile({ email: dennis.email }), { what: "Dennis' profile", timeoutMs: 20_000 });
+    expect(profile.phone_number).toBe('+14155550142');
+    expect(profile.attributes).toMatchObject({ first_name: 'Dennis', last_name: 'MacAlistair Ritchie', location: { city: 'Murray Hill', country: 'United States', region: 'New Jersey' } });
+    expect(profile.properties).toMatchObject({ 'Intercom Contact ID': dennis.id, 'Contact Role': 'user', Intercom_tags: ['beta'] });
   });
 
   it('redelivery (same notification id) and a backfill of what webhooks already sent add no event', async () => {
