@@ -7,7 +7,7 @@ import { serdes, topicName } from '@iks/kafka';
 import { backfillNotifications } from '../../apps/ingest/src/backfill/backfill-notifications';
 import {
   contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam,
-  makeTicketType, makeTicket, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng,
+  makeTicketType, makeTicket, contactTagNotification, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng,
   type Dataset, type IntercomContact, type IntercomConversation, type IntercomNotification, type IntercomTicket,
 } from '../../tools/intercom-emulator/src';
 import type { StoredEvent } from '../../tools/klaviyo-emulator/src';
@@ -274,6 +274,23 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
     expect(profile.phone_number).toBe('+14155550142');
     expect(profile.attributes).toMatchObject({ first_name: 'Dennis', last_name: 'MacAlistair Ritchie', location: { city: 'Murray Hill', country: 'United States', region: 'New Jersey' } });
     expect(profile.properties).toMatchObject({ 'Intercom Contact ID': dennis.id, 'Contact Role': 'user', Intercom_tags: ['beta'] });
+  });
+
+  it('contact tag webhooks update the profile\'s Intercom_tags (names from the notification)', async () => {
+    const enterprise = makeTag({ id: '399', name: 'enterprise' }); // not in GET /tags: the name comes from the notification
+    const tagged = { ...structuredClone(ada), updated_at: NOW - 600 };
+    tagged.tags.data.push({ id: enterprise.id, url: `https://api.intercom.io/tags/${enterprise.id}` } as never);
+    await pipeline.deliver([contactTagNotification('contact.user.tag.created', tagged, enterprise, { appId: APP_ID, taggedAt: NOW - 600 })]);
+    await waitFor(() => (pipeline.klaviyo.store.findProfile({ email: ada.email })?.properties.Intercom_tags as string[] | undefined)?.includes('enterprise'), {
+      what: "'enterprise' in Ada's Intercom_tags", timeoutMs: 20_000,
+    });
+    const untagged = { ...structuredClone(tagged), updated_at: NOW - 300 };
+    untagged.tags.data = untagged.tags.data.filter((t) => t.id !== vip.id);
+    await pipeline.deliver([contactTagNotification('contact.user.tag.deleted', untagged, vip, { appId: APP_ID, taggedAt: NOW - 300 })]);
+    await waitFor(() => !(pipeline.klaviyo.store.findProfile({ email: ada.email })?.properties.Intercom_tags as string[]).includes('vip'), {
+      what: "'vip' gone from Ada's Intercom_tags", timeoutMs: 20_000,
+    });
+    expect([...(pipeline.klaviyo.store.findProfile({ email: ada.email })!.properties.Intercom_tags as string[])].sort()).toEqual(['beta', 'enterprise']);
   });
 
   it('redelivery (same notification id) and a backfill of what webhooks already sent add no event', async () => {
