@@ -18,7 +18,7 @@ import { Pipeline } from './pipeline-harness';
 import { conversationProperties, iso, ISO_SECONDS, ticketProperties, ticketResolvedProperties } from './support/expected';
 
 const NOW = Math.floor(Date.now() / 1000);
-const T0 = NOW - 3 * 86400; // conversation and ticket start three days ago (recent: Klaviyo refuses events > 1 y old? no, but keep it real)
+const T0 = NOW - 3 * 86400; // the conversation and the ticket started three days ago
 const APP_ID = 'e2eapp01';
 
 const admin = makeAdmin({ id: '991260101', name: 'Margaret Hamilton', email: 'margaret.hamilton@support.example.com' });
@@ -291,6 +291,25 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
       what: "'vip' gone from Ada's Intercom_tags", timeoutMs: 20_000,
     });
     expect([...(pipeline.klaviyo.store.findProfile({ email: ada.email })!.properties.Intercom_tags as string[])].sort()).toEqual(['beta', 'enterprise']);
+  });
+
+  it('fallbacks of MAPPING.md: a reply without the contact\'s part, a state change without its part', async () => {
+    // conversation.user.replied whose payload carries no part by the contact: id and time of the notification
+    const noParts = makeConversation({ id: '454545', contact: ada, admin, team, createdAt: T0 + 300, title: 'no parts' }, createRng(21));
+    const reply = conversationNotification('conversation.user.replied', noParts, { appId: APP_ID, id: 'notif_reply_without_part', createdAt: T0 + 4000 });
+    // ticket.state.updated to waiting_on_customer with no ticket part recording it: t = the ticket's updated_at
+    const bareTicket = makeTicket({ id: '9009', contact: grace, admin, team, ticketType, state: 'waiting_on_customer', createdAt: T0 + 400, updatedAt: T0 + 5000, title: 'Slow', description: 'Slow export' }, createRng(22));
+    const stateChange = ticketNotification('ticket.state.updated', bareTicket, { appId: APP_ID, createdAt: T0 + 5001 });
+    await pipeline.deliver([reply, stateChange]);
+    const ids = ['intercom:conversation:454545:part:notif_reply_without_part', `intercom:ticket:9009:state:waiting_on_customer:${T0 + 5000}`];
+    await pipeline.waitForUniqueIds(ids);
+    const [r] = pipeline.eventsWithUniqueId(ids[0]);
+    expect(r.metric).toBe('Replied to Conversation');
+    expect(r.time).toBe(iso(T0 + 4000).replace(/Z$/, '.000Z'));
+    const [w] = pipeline.eventsWithUniqueId(ids[1]);
+    expect(w.metric).toBe('Ticket Marked as Waiting');
+    expect(w.time).toBe(iso(T0 + 5000).replace(/Z$/, '.000Z'));
+    expect(w.properties).toEqual(ticketProperties(bareTicket, grace, undefined, directory));
   });
 
   it('redelivery (same notification id) and a backfill of what webhooks already sent add no event', async () => {
