@@ -16,6 +16,8 @@ export interface SinkRunOptions {
   readonly mode?: 'live' | 'replay';
   /** Start from these offsets instead of the committed ones (replay). */
   readonly seek?: ReadonlyArray<{ topic: string; partition: number; offset: string }>;
+  /** Exclusive end offset per `topic:partition` (a replay's plan): records from there on are not delivered. */
+  readonly until?: ReadonlyMap<string, bigint>;
   /** Test seam: runs after delivery and dead-lettering, before the offset commit (a throw = a crash there). */
   readonly beforeCommit?: (topic: string, partition: number) => Promise<void>;
 }
@@ -92,8 +94,9 @@ export class SinkRunner {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 4,
-      eachBatch: (p) => this.onBatch(p, mode, opts.beforeCommit),
+      // every partition of the three topics at once, so their events can share bulk requests
+      partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
+      eachBatch: (p) => this.onBatch(p, mode, opts),
     });
     for (const s of opts.seek ?? []) consumer.seek(s);
     this.ready = true;
@@ -103,14 +106,20 @@ export class SinkRunner {
   private async onBatch(
     { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload,
     mode: 'live' | 'replay',
-    beforeCommit?: SinkRunOptions['beforeCommit'],
+    { beforeCommit, until }: SinkRunOptions,
   ): Promise<void> {
     if (batch.messages.length === 0 || !isRunning() || isStale()) return;
+    const end = until?.get(`${batch.topic}:${batch.partition}`);
+    const messages = end === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) < end);
+    if (messages.length === 0) {
+      if (end !== undefined) await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: end.toString() }]);
+      return;
+    }
     // Deliveries may wait for Klaviyo's windows or retry for a long time: keep the membership alive.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), 3000);
     try {
       const decoded: Array<{ m: KafkaMessage; record?: any; error?: Error }> = [];
-      for (const m of batch.messages) {
+      for (const m of messages) {
         try {
           decoded.push({ m, record: await this.decode(batch.topic, m.value) });
         } catch (e) {
@@ -133,7 +142,7 @@ export class SinkRunner {
         } else delivered++;
       }
       this.delivered.inc({ topic: batch.topic }, delivered);
-      const last = batch.messages[batch.messages.length - 1].offset;
+      const last = messages[messages.length - 1].offset;
       await beforeCommit?.(batch.topic, batch.partition);
       resolveOffset(last);
       await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(last) }]);
@@ -156,17 +165,9 @@ export class SinkRunner {
   private async deliver(topic: string, records: any[], mode: 'live' | 'replay'): Promise<DeliveryResult[]> {
     if (records.length === 0) return [];
     if (topic === this.topics.events) {
-      // Live events go first; backfilled and replayed ones yield (RateBudget priority).
-      const live = records.map((r, i) => ({ r: r as KlaviyoEventRecord, i })).filter((x) => mode === 'live' && !x.r.backfill);
-      const rest = records.map((r, i) => ({ r: r as KlaviyoEventRecord, i })).filter((x) => !(mode === 'live' && !x.r.backfill));
-      const out: DeliveryResult[] = new Array(records.length);
-      const [a, b] = await Promise.all([
-        this.deliverer.deliverEvents(live.map((x) => x.r), 'live'),
-        this.deliverer.deliverEvents(rest.map((x) => x.r), 'backfill'),
-      ]);
-      live.forEach((x, k) => (out[x.i] = a[k]));
-      rest.forEach((x, k) => (out[x.i] = b[k]));
-      return out;
+      // Events of every partition share bulk requests (cut when the rate budget grants one);
+      // live events go first, backfilled and replayed ones yield.
+      return Promise.all(records.map((r: KlaviyoEventRecord) => this.deliverer.submitEvent(r, mode === 'live' && !r.backfill ? 'live' : 'backfill')));
     }
     const priority: Priority = mode === 'live' ? 'live' : 'backfill';
     if (topic === this.topics.profiles) return this.deliverer.deliverProfiles(records, priority);

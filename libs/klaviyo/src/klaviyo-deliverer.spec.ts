@@ -169,6 +169,21 @@ describe('KlaviyoDeliverer', () => {
     expect(klaviyo.requests.map(uniqueIds)).toEqual([['a', 'b']]);
   });
 
+  it('submitEvent keeps filling a request while it waits for its rate grant (no budget spent on small requests)', async () => {
+    const budget = new RateBudget({ limits: { 'events-bulk': { burst: 1, steady: 100 } } });
+    const d = deliverer({ budget, batch: { maxWaitMs: 20 } });
+    const first = d.submitEvent(eventRecord({ unique_id: 'first' }));
+    await first; // takes the one grant of this second
+    const later: Promise<unknown>[] = [];
+    for (let round = 0; round < 8; round++) {
+      for (let i = 0; i < 5; i++) later.push(d.submitEvent(eventRecord({ unique_id: `r${round}-${i}` })));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await Promise.all(later);
+    // one request for the first event, then ONE request holding the 40 that arrived while waiting
+    expect(klaviyo.requests.map((r) => uniqueIds(r).length)).toEqual([1, 40]);
+  });
+
   it('shares the budget: a 429 pauses the endpoint group for Retry-After', async () => {
     const budget = new RateBudget();
     klaviyo.next({ ...klaviyoError(429, 'throttled', 'slow down'), headers: { 'retry-after': '1' } });

@@ -9,7 +9,7 @@ import { Logger } from '@nestjs/common';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import { retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
 import { DELIVERED, localRejection, rejected, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
-import { DEFAULT_MAX_BULK_BYTES, EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
+import { DEFAULT_MAX_BULK_BYTES, DEFAULT_MAX_WAIT_MS, EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
 import { KlaviyoApiError } from './klaviyo-api.error';
 import { KlaviyoHttpClient, type KlaviyoResponse } from './klaviyo-http.client';
 import { MAX_PROFILES_PER_JOB, ProfileBulkImporter, type ProfileBulkImportOptions } from './profile-bulk-import';
@@ -74,7 +74,7 @@ export class KlaviyoDeliverer {
   private readonly retryOpts: DeliveryRetryOptions;
   private readonly bulkConcurrency: number;
   private readonly singleConcurrency: number;
-  private readonly streams = new Map<Priority, EventBatcher<Submitted>>();
+  private readonly streams = new Map<Priority, EventStream>();
   /** Identity keys of submitted events in flight, so a later copy waits for the earlier one. */
   private readonly streamKeys = new Map<string, Promise<void>>();
 
@@ -121,20 +121,11 @@ export class KlaviyoDeliverer {
   submitEvent(record: KlaviyoEventRecord, priority: Priority = 'live'): Promise<DeliveryResult> {
     const p = prepareEvent(record, this.opts.batch?.maxBytes);
     if (!isPrepared(p)) return Promise.resolve(p);
-    return new Promise<DeliveryResult>((resolve, reject) => this.stream(priority).add({ ...p, resolve, reject }));
-  }
-
-  /** Send whatever submitEvent holds now. */
-  flush(): void {
-    for (const b of this.streams.values()) b.flushAll();
-  }
-
-  /** Shutdown: send what submitEvent holds and stop its timers. */
-  close(): void {
-    for (const b of this.streams.values()) {
-      b.flushAll();
-      b.close();
-    }
+    return new Promise<DeliveryResult>((resolve, reject) => {
+      const st = this.stream(priority);
+      st.batcher.add({ ...p, resolve, reject });
+      void this.pumpStream(priority, st);
+    });
   }
 
   /**
@@ -210,15 +201,18 @@ export class KlaviyoDeliverer {
    * bad entries by pointer: those are rejected and the rest go again in bulk. Without a usable
    * pointer every event goes through Create Event, so exactly the bad ones are rejected.
    */
-  private async sendEventBatch(items: readonly PreparedEvent[], priority: Priority): Promise<Map<PreparedEvent, DeliveryResult>> {
+  private async sendEventBatch(items: readonly PreparedEvent[], priority: Priority, preAcquired = false): Promise<Map<PreparedEvent, DeliveryResult>> {
     const out = new Map<PreparedEvent, DeliveryResult>();
     let pending = [...items];
+    let granted = preAcquired;
     while (pending.length) {
       try {
-        await this.call('events-bulk', priority, EVENTS_BULK_PATH, buildBulkCreateEventsBody(pending.map((p) => p.entry)));
+        await this.call('events-bulk', priority, EVENTS_BULK_PATH, buildBulkCreateEventsBody(pending.map((p) => p.entry)), 'POST', granted);
+        granted = false;
         for (const p of pending) out.set(p, DELIVERED);
         return out;
       } catch (err) {
+        granted = false;
         const e = this.classify(err);
         if (e.retriable) {
           for (const p of pending) out.set(p, rejected(toDeliveryError(e)));
@@ -278,12 +272,16 @@ export class KlaviyoDeliverer {
    * Budget, send, and retry 408/429/5xx/network for up to maxElapsedMs. A 429 also pauses the
    * endpoint group for Retry-After, so other callers do not walk into the same full window.
    */
-  private call(group: EndpointGroup, priority: Priority, path: string, body: unknown, method: 'GET' | 'POST' = 'POST'): Promise<KlaviyoResponse> {
+  private call(
+    group: EndpointGroup, priority: Priority, path: string, body: unknown, method: 'GET' | 'POST' = 'POST', preAcquired = false,
+  ): Promise<KlaviyoResponse> {
     const r = this.retryOpts;
     const operation = `${method} ${path}`;
+    let granted = preAcquired;
     return retry(
       async () => {
-        await this.budget.acquire(group, priority, this.opts.signal);
+        if (granted) granted = false; // the caller already holds a grant for the first attempt
+        else await this.budget.acquire(group, priority, this.opts.signal);
         try {
           return await this.client.request(method, path, method === 'GET' ? undefined : body, { signal: this.opts.signal });
         } catch (err) {
@@ -309,12 +307,40 @@ export class KlaviyoDeliverer {
     );
   }
 
-  private stream(priority: Priority): EventBatcher<Submitted> {
-    let b = this.streams.get(priority);
-    if (!b) {
-      b = new EventBatcher<Submitted>(
-        (batch) => {
-          void sequenced(this.streamKeys, batch, () => this.sendEventBatch(batch.map((s) => s.item), priority)).then(
+  /**
+   * One stream per priority. The batcher cuts only full batches (count/bytes) by itself; a
+   * partial batch is cut when the rate budget grants the next bulk request. So under light
+   * traffic a lone event goes out after ~maxWaitMs, and when Klaviyo's windows are the limit
+   * (150 bulk requests a minute) the events keep filling the request while it waits for its
+   * grant: requests grow toward 1,000 events instead of the budget being spent on small ones.
+   */
+  private stream(priority: Priority): EventStream {
+    let st = this.streams.get(priority);
+    if (!st) {
+      const ready: BatchSlot<Submitted>[][] = [];
+      const batcher = new EventBatcher<Submitted>((batch) => ready.push(batch), { ...this.opts.batch, maxWaitMs: Infinity, clock: this.clock });
+      st = { batcher, ready, pumping: false, inFlight: 0, slot: null };
+      this.streams.set(priority, st);
+    }
+    return st;
+  }
+
+  private async pumpStream(priority: Priority, st: EventStream): Promise<void> {
+    if (st.pumping) return;
+    st.pumping = true;
+    const maxWaitMs = this.opts.batch?.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    try {
+      while (st.ready.length || st.batcher.pending) {
+        // a partial batch waits for company, a full one does not
+        if (!st.ready.length && maxWaitMs > 0) await this.clock.sleep(maxWaitMs, this.opts.signal);
+        while (st.inFlight >= this.bulkConcurrency) await new Promise<void>((r) => (st.slot = r));
+        await this.budget.acquire('events-bulk', priority, this.opts.signal);
+        if (!st.ready.length) st.batcher.flush();
+        const batch = st.ready.shift();
+        if (!batch) continue; // cannot happen while pending > 0; the grant is simply not used
+        st.inFlight++;
+        void sequenced(this.streamKeys, batch, () => this.sendEventBatch(batch.map((x) => x.item), priority, true))
+          .then(
             (outcome) => {
               for (const slot of batch) {
                 const res = outcome.get(slot.item)!;
@@ -324,14 +350,31 @@ export class KlaviyoDeliverer {
             (err) => {
               for (const slot of batch) for (const x of [slot.item, ...slot.duplicates]) x.reject(err);
             },
-          );
-        },
-        { ...this.opts.batch, clock: this.clock },
-      );
-      this.streams.set(priority, b);
+          )
+          .finally(() => {
+            st.inFlight--;
+            const wake = st.slot;
+            st.slot = null;
+            wake?.();
+          });
+      }
+    } catch (err) {
+      // shutdown (abort): everything still held is refused; the sink does not commit it
+      for (const batch of st.ready.splice(0)) for (const slot of batch) for (const x of [slot.item, ...slot.duplicates]) x.reject(err);
+      st.batcher.flushAll();
+      for (const batch of st.ready.splice(0)) for (const slot of batch) for (const x of [slot.item, ...slot.duplicates]) x.reject(err);
+    } finally {
+      st.pumping = false;
     }
-    return b;
   }
+}
+
+interface EventStream {
+  readonly batcher: EventBatcher<Submitted>;
+  readonly ready: BatchSlot<Submitted>[][];
+  pumping: boolean;
+  inFlight: number;
+  slot: (() => void) | null;
 }
 
 interface Submitted extends PreparedEvent {

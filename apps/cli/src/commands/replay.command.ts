@@ -314,7 +314,8 @@ async function replayInProcess(
           return `${delivered + dead} replayed, ${delivered} delivered, ${dead} dead-lettered`;
         },
       };
-      await sink.start({ groupId, topics: [topic.key as 'events' | 'profiles' | 'deletions'], mode: 'replay' });
+      const until = new Map(plan.map((p) => [`${topic.name}:${p.partition}`, p.to]));
+      await sink.start({ groupId, topics: [topic.key as 'events' | 'profiles' | 'deletions'], mode: 'replay', until });
     } else {
       const transformer = new TransformerRunner(config, deps.intercomSource ?? intercomSourceFor(config));
       run = {
