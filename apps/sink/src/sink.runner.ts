@@ -3,7 +3,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
-  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, nextOffset, prepareStage, RecordDecodeError, serdes, topicName,
+  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, followTopic, GROUP_TIMING, nextOffset, prepareStage, RecordDecodeError, serdes, topicName,
 } from '@iks/kafka';
 import { KlaviyoDeliverer, KlaviyoHttpClient, RateBudget, type DeliveryResult, type Priority } from '@iks/klaviyo';
 
@@ -49,10 +49,14 @@ export class SinkRunner {
   private readonly dlq: DeadLetterPublisher;
   readonly deliverer: KlaviyoDeliverer;
   private consumer?: Consumer;
+  private tombstones?: Consumer;
+  /** Intercom contacts with a deletion request: their profiles and events are never sent again (replays included). */
+  private readonly deletedContacts = new Set<string>();
   private readonly abort = new AbortController();
   private readonly topics: { events: string; profiles: string; deletions: string };
   readonly delivered = new Counters('iks_sink_records_delivered_total', 'Records delivered to Klaviyo, by topic.');
   readonly deadLettered = new Counters('iks_sink_records_dead_lettered_total', 'Records sent to the dead-letter topic, by topic and Klaviyo error code.');
+  readonly skipped = new Counters('iks_sink_records_skipped_total', 'Records not delivered on purpose, by topic and reason.');
   readonly retries = new Counters('iks_sink_klaviyo_retries_total', 'Klaviyo requests retried, by operation.');
   private ready = false;
 
@@ -70,7 +74,8 @@ export class SinkRunner {
     });
     this.deliverer = new KlaviyoDeliverer({
       client,
-      budget: budget ?? new RateBudget(),
+      // 200 ms of margin: a request granted just inside our window can land in Klaviyo's next one
+      budget: budget ?? new RateBudget({ windowMarginMs: 200 }),
       retry: { maxElapsedMs: config.sink.retryMaxMs },
       batch: { maxCount: config.sink.batchMaxEvents, maxWaitMs: config.sink.batchMaxWaitMs },
       signal: this.abort.signal,
@@ -85,7 +90,16 @@ export class SinkRunner {
   async start(opts: SinkRunOptions = {}): Promise<void> {
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     const groupId = opts.groupId ?? this.config.sink.groupId;
-    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, sessionTimeout: 45_000, heartbeatInterval: 3000 });
+    // MAPPING.md: a deleted person is not brought back by a later replay (or a late upsert).
+    this.tombstones = await followTopic(this.kafka, this.topics.deletions, `${groupId}.tombstones`, async (m) => {
+      const d = await decodeOrPoison(this.codec, m.value).catch(() => undefined); // a poison record is the main consumer's to dead-letter
+      if (d) this.deletedContacts.add(serdes.deletionFromAvro(d).intercom_contact_id);
+    });
+    const consumer = this.kafka.consumer({
+      groupId, allowAutoTopicCreation: false, ...GROUP_TIMING,
+      // large fetches so that bulk requests fill up to Klaviyo's 1,000 events
+      maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024,
+    });
     this.consumer = consumer;
     await consumer.connect();
     const which = opts.topics ?? ['events', 'profiles', 'deletions'];
@@ -118,7 +132,7 @@ export class SinkRunner {
     // Deliveries may wait for Klaviyo's windows or retry for a long time: keep the membership alive.
     const beat = setInterval(() => void heartbeat().catch(() => undefined), 3000);
     try {
-      const decoded: Array<{ m: KafkaMessage; record?: any; error?: Error }> = [];
+      const decoded: Array<{ m: KafkaMessage; record?: any; error?: Error; skipped?: boolean }> = [];
       for (const m of messages) {
         try {
           decoded.push({ m, record: await this.decode(batch.topic, m.value) });
@@ -127,6 +141,17 @@ export class SinkRunner {
           decoded.push({ m, error: e });
         }
       }
+      for (const d of decoded) {
+        const r = d.record as KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord | undefined;
+        if (!r) continue;
+        if (r.kind === 'deletion') this.deletedContacts.add(r.intercom_contact_id);
+        else if (r.intercom_contact_id && this.deletedContacts.has(r.intercom_contact_id)) {
+          d.record = undefined;
+          d.skipped = true;
+        }
+      }
+      const skipped = decoded.filter((d) => d.skipped).length;
+      if (skipped) this.skipped.inc({ topic: batch.topic, reason: 'contact_deleted' }, skipped);
       const ok = decoded.filter((d) => d.record);
       const results = await this.deliver(batch.topic, ok.map((d) => d.record), mode);
       if (!isRunning()) return; // shutting down: nothing committed, the batch is read again
@@ -139,7 +164,7 @@ export class SinkRunner {
         if (d.error) {
           await this.dlq.publish({ topic: batch.topic, partition: batch.partition, message: d.m, stage: 'sink', error: d.error });
           this.deadLettered.inc({ topic: batch.topic, code: (d.error as { code?: string }).code ?? d.error.name });
-        } else delivered++;
+        } else if (!d.skipped) delivered++;
       }
       this.delivered.inc({ topic: batch.topic }, delivered);
       const last = messages[messages.length - 1].offset;
@@ -178,10 +203,11 @@ export class SinkRunner {
     this.ready = false;
     this.abort.abort();
     await this.consumer?.disconnect().catch(() => undefined);
+    await this.tombstones?.disconnect().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
   }
 
   metricsText(): string {
-    return `${[this.delivered.render(), this.deadLettered.render(), this.retries.render()].join('\n')}\n`;
+    return `${[this.delivered.render(), this.deadLettered.render(), this.skipped.render(), this.retries.render()].join('\n')}\n`;
   }
 }

@@ -1,10 +1,9 @@
-import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
 import {
-  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, describeError, header, nextOffset, prepareStage, RecordDecodeError,
+  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, describeError, followTopic, GROUP_TIMING, header, nextOffset, prepareStage, RecordDecodeError,
   serdes, sleep, topicName,
 } from '@iks/kafka';
 import { MappingError, type MappingOptions } from '@iks/mapping';
@@ -82,7 +81,7 @@ export class TransformerRunner {
     await this.loadDirectory();
     await this.directory.refreshReferences();
 
-    const main = this.kafka.consumer({ groupId, allowAutoTopicCreation: false });
+    const main = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, ...GROUP_TIMING });
     await main.connect();
     await main.subscribe({ topic: this.topics.raw, fromBeginning: true });
     this.main = main;
@@ -94,7 +93,7 @@ export class TransformerRunner {
       return;
     }
 
-    const retry = this.kafka.consumer({ groupId: `${this.config.transformer.groupId}.retry`, allowAutoTopicCreation: false });
+    const retry = this.kafka.consumer({ groupId: `${this.config.transformer.groupId}.retry`, allowAutoTopicCreation: false, ...GROUP_TIMING });
     await retry.connect();
     await retry.subscribe({ topic: this.topics.retry, fromBeginning: true });
     this.retry = retry;
@@ -109,29 +108,9 @@ export class TransformerRunner {
    * commits) until caught up with the end offsets at start, then keeps following it.
    */
   private async loadDirectory(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    const ends = await admin.fetchTopicOffsets(this.topics.contacts);
-    await admin.disconnect();
-    const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
-    const consumer = this.kafka.consumer({ groupId: `${this.config.transformer.groupId}.directory.${hostname()}.${process.pid}.${Date.now()}` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.topics.contacts, fromBeginning: true });
-    let caughtUp: () => void = () => undefined;
-    const done = new Promise<void>((r) => (caughtUp = r));
-    if (remaining.size === 0) caughtUp();
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        if (message.value) this.directory.apply(serdes.contactFromAvro(await this.codec.decode(message.value)));
-        const end = remaining.get(partition);
-        if (end !== undefined && BigInt(message.offset) + 1n >= end) {
-          remaining.delete(partition);
-          if (remaining.size === 0) caughtUp();
-        }
-      },
+    const consumer = await followTopic(this.kafka, this.topics.contacts, `${this.config.transformer.groupId}.directory`, async (m) => {
+      if (m.value) this.directory.apply(serdes.contactFromAvro(await this.codec.decode(m.value)));
     });
-    await done;
     this.consumers.push(consumer);
   }
 

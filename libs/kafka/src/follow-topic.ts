@@ -1,0 +1,37 @@
+import { hostname } from 'node:os';
+import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+
+/**
+ * Event-sourced state in memory: reads a whole topic from the beginning with a throw-away
+ * group (no commits) and resolves once it has caught up with the end offsets seen at start;
+ * the consumer keeps following new records. Used for the transformer's contact directory and
+ * the sink's deletion tombstones.
+ */
+export async function followTopic(
+  kafka: Kafka, topic: string, groupPrefix: string, apply: (message: KafkaMessage) => Promise<void> | void,
+): Promise<Consumer> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+  const consumer = kafka.consumer({ groupId: `${groupPrefix}.${hostname()}.${process.pid}.${Date.now()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let caughtUp: () => void = () => undefined;
+  const done = new Promise<void>((r) => (caughtUp = r));
+  if (remaining.size === 0) caughtUp();
+  await consumer.run({
+    autoCommit: false,
+    eachMessage: async ({ partition, message }) => {
+      await apply(message);
+      const end = remaining.get(partition);
+      if (end !== undefined && BigInt(message.offset) + 1n >= end) {
+        remaining.delete(partition);
+        if (remaining.size === 0) caughtUp();
+      }
+    },
+  });
+  await done;
+  return consumer;
+}
