@@ -16,6 +16,10 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import Fastify from 'fastify';
 import { loadConfig } from '@iks/config';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
 import { createIngestApp } from '../apps/ingest/src/ingest.app';
 import { verifySignature } from '../apps/ingest/src/webhook/signature';
 import { buildNotification, generateDataset, signBody } from '../tools/intercom-emulator/src';
@@ -209,6 +213,16 @@ async function main(): Promise<void> {
   }
   const ingestRss = peakRss;
 
+  // The app alone: the built ingest as its own process under the same load, for its own memory.
+  const child = await startIngestProcess(prefix);
+  try {
+    const alone = await closedLoop(child.port, hooks, C);
+    print(`ingest as its own process (node dist/apps/ingest/src/main.js), ${C} in flight`, alone);
+    process.stdout.write(`ingest process peak RSS (VmHWM): ${(child.peakRssKb() / 1024).toFixed(1)} MiB\n`);
+  } finally {
+    await child.stop();
+  }
+
   const bareAfter = await bareRun(warm, hooks);
   print(`bare Fastify signature check only (after), ${C} in flight`, bareAfter);
   clearInterval(sampler);
@@ -219,6 +233,36 @@ async function main(): Promise<void> {
   process.stdout.write(`ingest / bare throughput ratio: ${ratio.toFixed(3)} (${(100 * ratio).toFixed(1)} % of the bare route)\n`);
   process.stdout.write(`peak RSS up to the end of the ingest phases: ${(ingestRss / 1024 / 1024).toFixed(1)} MiB (app + load generator, one process)\n`);
   process.stdout.write(`peak RSS overall: ${(Math.max(peakRss, process.memoryUsage().rss) / 1024 / 1024).toFixed(1)} MiB\n`);
+}
+
+async function startIngestProcess(prefix: string) {
+  const port = await new Promise<number>((resolve) => {
+    const srv = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  // the same V8 flags as `npm run start:ingest` (package.json), or BENCH_INGEST_NODE_FLAGS
+  const flags = (process.env.BENCH_INGEST_NODE_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=128').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...flags, join(__dirname, '..', 'apps', 'ingest', 'src', 'main.js')], {
+    env: { ...process.env, TOPIC_PREFIX: prefix, INTERCOM_CLIENT_SECRET: SECRET, INGEST_HOST: '127.0.0.1', INGEST_PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error('the ingest process did not become ready');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    port,
+    peakRssKb: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0),
+    stop: () => new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    }),
+  };
 }
 
 main().then(

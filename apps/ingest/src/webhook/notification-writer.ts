@@ -20,9 +20,13 @@ export class NotificationWriter {
   private readonly codec: AvroCodec;
   private readonly topic: string;
   private connected = false;
-  private inFlight = 0;
+  private inFlightBytes = 0;
 
-  constructor(private readonly config: Config, private readonly maxInFlight = 20_000) {
+  /**
+   * `maxInFlightBytes` bounds the bodies waiting for Kafka's ack (a slow or absent broker must
+   * not grow the heap without end): past it a webhook gets 503 at once and Intercom retries.
+   */
+  constructor(private readonly config: Config, private readonly maxInFlightBytes = 32 * 1024 * 1024) {
     const kafka = createKafka(config.kafka);
     this.producer = createProducer(kafka);
     this.producer.on('producer.connect', () => (this.connected = true));
@@ -51,9 +55,12 @@ export class NotificationWriter {
 
   /** Resolves when Kafka acknowledged the write; rejects (KafkaUnavailableError) after the ack timeout. */
   async write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
-    if (this.inFlight >= this.maxInFlight) throw new KafkaUnavailableError(`too many writes waiting for Kafka (${this.inFlight})`);
+    const bytes = notification.body.length;
+    if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
+      throw new KafkaUnavailableError(`${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`);
+    }
     const value = await this.codec.encode(this.topic, serdes.notificationToAvro(notification));
-    this.inFlight++;
+    this.inFlightBytes += bytes;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -67,7 +74,7 @@ export class NotificationWriter {
       throw new KafkaUnavailableError(`Kafka write failed: ${(e as Error).message}`);
     } finally {
       clearTimeout(timer);
-      this.inFlight--;
+      this.inFlightBytes -= bytes;
     }
   }
 
