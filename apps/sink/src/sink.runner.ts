@@ -202,8 +202,7 @@ export class SinkRunner {
   async stop(): Promise<void> {
     this.ready = false;
     this.abort.abort();
-    await this.consumer?.disconnect().catch(() => undefined);
-    await this.tombstones?.disconnect().catch(() => undefined);
+    await Promise.all([this.consumer?.disconnect(), this.tombstones?.disconnect()].map((p) => p?.catch(() => undefined)));
     await this.producer.disconnect().catch(() => undefined);
   }
 

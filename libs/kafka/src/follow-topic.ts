@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { GROUP_TIMING } from './kafka-client';
 
 /**
  * Event-sourced state in memory: reads a whole topic from the beginning with a throw-away
@@ -15,7 +16,7 @@ export async function followTopic(
   const ends = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
-  const consumer = kafka.consumer({ groupId: `${groupPrefix}.${hostname()}.${process.pid}.${Date.now()}` });
+  const consumer = kafka.consumer({ groupId: `${groupPrefix}.${hostname()}.${process.pid}.${Date.now()}`, ...GROUP_TIMING });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let caughtUp: () => void = () => undefined;

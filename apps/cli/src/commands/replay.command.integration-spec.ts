@@ -15,7 +15,9 @@ const T0 = Date.UTC(2026, 0, 1);
 function capture() {
   const out: string[] = [];
   const err: string[] = [];
-  return { io: { stdout: (l: string) => void out.push(l), stderr: (l: string) => void err.push(l) }, out, err, text: () => [...out, ...err].join('\n') };
+  const t0 = Date.now();
+  const trace = (l: string) => process.env.REPLAY_TRACE && process.stderr.write(`+${Date.now() - t0}ms ${l}\n`);
+  return { io: { stdout: (l: string) => { trace(l); out.push(l); }, stderr: (l: string) => { trace(l); err.push(l); } }, out, err, text: () => [...out, ...err].join('\n') };
 }
 
 function event(i: number): KlaviyoEventRecord {

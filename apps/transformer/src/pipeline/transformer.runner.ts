@@ -217,7 +217,7 @@ export class TransformerRunner {
 
   async stop(): Promise<void> {
     this.ready = false;
-    for (const c of this.consumers) await c.disconnect().catch(() => undefined);
+    await Promise.all(this.consumers.map((c) => c.disconnect().catch(() => undefined)));
     await this.producer.disconnect().catch(() => undefined);
   }
 
