@@ -17,6 +17,26 @@ interface WindowCounter {
  * clock (fixed, not sliding). Only admitted requests use up quota, so a client that waits Retry-After
  * seconds gets through.
  */
+/** The counter of `key` with its 1 s and 60 s fixed windows moved to the ones holding `t`. */
+function windowsAt(counters: Map<string, WindowCounter>, key: string, t: number): { c: WindowCounter; second: number; minute: number } {
+  const second = Math.floor(t / 1000) * 1000;
+  const minute = Math.floor(t / 60_000) * 60_000;
+  let c = counters.get(key);
+  if (!c) {
+    c = { secondStart: second, secondCount: 0, minuteStart: minute, minuteCount: 0 };
+    counters.set(key, c);
+  }
+  if (c.secondStart !== second) {
+    c.secondStart = second;
+    c.secondCount = 0;
+  }
+  if (c.minuteStart !== minute) {
+    c.minuteStart = minute;
+    c.minuteCount = 0;
+  }
+  return { c, second, minute };
+}
+
 export class FixedWindowRateLimiter {
   private readonly counters = new Map<string, WindowCounter>();
 
@@ -24,21 +44,7 @@ export class FixedWindowRateLimiter {
 
   take(key: string, limit: RateLimit): RateLimitDecision {
     const t = this.now();
-    const second = Math.floor(t / 1000) * 1000;
-    const minute = Math.floor(t / 60_000) * 60_000;
-    let c = this.counters.get(key);
-    if (!c) {
-      c = { secondStart: second, secondCount: 0, minuteStart: minute, minuteCount: 0 };
-      this.counters.set(key, c);
-    }
-    if (c.secondStart !== second) {
-      c.secondStart = second;
-      c.secondCount = 0;
-    }
-    if (c.minuteStart !== minute) {
-      c.minuteStart = minute;
-      c.minuteCount = 0;
-    }
+    const { c, second, minute } = windowsAt(this.counters, key, t);
     if (c.minuteCount >= limit.steady) {
       return { allowed: false, window: 'steady', retryAfterSeconds: Math.max(1, Math.ceil((minute + 60_000 - t) / 1000)) };
     }
@@ -69,22 +75,7 @@ export class WindowPeakTracker {
   constructor(private readonly now: () => number) {}
 
   record(key: string): void {
-    const t = this.now();
-    const second = Math.floor(t / 1000) * 1000;
-    const minute = Math.floor(t / 60_000) * 60_000;
-    let c = this.current.get(key);
-    if (!c) {
-      c = { secondStart: second, secondCount: 0, minuteStart: minute, minuteCount: 0 };
-      this.current.set(key, c);
-    }
-    if (c.secondStart !== second) {
-      c.secondStart = second;
-      c.secondCount = 0;
-    }
-    if (c.minuteStart !== minute) {
-      c.minuteStart = minute;
-      c.minuteCount = 0;
-    }
+    const { c } = windowsAt(this.current, key, this.now());
     c.secondCount++;
     c.minuteCount++;
     let p = this.peaks.get(key);
