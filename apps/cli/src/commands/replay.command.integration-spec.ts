@@ -10,7 +10,9 @@ import { NO_INTERCOM_API } from '../../../transformer/src/directory/intercom-sou
 import { runReplayCommand } from './replay.command';
 
 const API_KEY = 'pk_test_replay_0123456789';
-const T0 = Date.UTC(2026, 0, 1);
+// Record timestamps an hour ago: within the broker's 7-day retention. (Timestamps older than the
+// retention are deleted by the broker's first retention check, ~30 s after a fresh start.)
+const T0 = Math.floor((Date.now() - 3600_000) / 1000) * 1000;
 
 function capture() {
   const out: string[] = [];
