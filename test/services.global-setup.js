@@ -25,12 +25,38 @@ async function dockerAvailable() {
   }
 }
 
+/**
+ * A freshly started broker creates __consumer_offsets and loads its group coordinators on the
+ * first group use, which can stall the first tests' groups: do that once, before any test.
+ */
+async function warmUp(brokers) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const kafka = new Kafka({ clientId: 'iks-test-warmup', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 20 } });
+  const topic = `iks-warmup-${Date.now()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, messages: [{ value: 'warm-up' }] });
+  await producer.disconnect();
+  const consumer = kafka.consumer({ groupId: topic, maxWaitTimeInMs: 500 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise((resolve) => consumer.run({ eachMessage: async () => resolve() }));
+  await consumer.commitOffsets([{ topic, partition: 0, offset: '1' }]).catch(() => undefined);
+  await consumer.disconnect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+  await admin.deleteGroups([topic]).catch(() => undefined);
+  await admin.disconnect();
+}
+
 module.exports = async function globalSetup() {
-  if (process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL) return;
+  if (process.env.KAFKA_BROKERS && process.env.SCHEMA_REGISTRY_URL) return warmUp(process.env.KAFKA_BROKERS);
   if ((await probe('127.0.0.1', 9092)) && (await probe('127.0.0.1', 8081))) {
     process.env.KAFKA_BROKERS ||= '127.0.0.1:9092';
     process.env.SCHEMA_REGISTRY_URL ||= 'http://127.0.0.1:8081/apis/ccompat/v7';
-    return;
+    return warmUp(process.env.KAFKA_BROKERS);
   }
   if (await dockerAvailable()) {
     const { GenericContainer, Wait, Network } = require('testcontainers');

@@ -12,6 +12,9 @@ import { runReplayCommand } from './replay.command';
 const API_KEY = 'pk_test_replay_0123456789';
 // Record timestamps an hour ago: within the broker's 7-day retention. (Timestamps older than the
 // retention are deleted by the broker's first retention check, ~30 s after a fresh start.)
+// several in-process replays per test, each joining a fresh consumer group
+jest.setTimeout(240_000);
+
 const T0 = Math.floor((Date.now() - 3600_000) / 1000) * 1000;
 
 function capture() {
