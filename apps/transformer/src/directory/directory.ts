@@ -66,8 +66,13 @@ export class Directory implements Lookups {
 
   /** Remember a full contact (from a contact.* notification or a fetch); returns the snapshot to persist. */
   remember(contact: IntercomContact): ContactSnapshot {
-    const snapshot: ContactSnapshot = { id: String(contact.id), deleted: false, contact_json: JSON.stringify(contact), recorded_at: this.now() };
-    this.apply(snapshot);
+    const id = String(contact.id);
+    const snapshot: ContactSnapshot = { id, deleted: false, contact_json: JSON.stringify(contact), recorded_at: this.now() };
+    // the object is at hand: no need to parse back the JSON that apply() reads from the topic
+    this.contacts.set(id, contact);
+    this.deleted.delete(id);
+    this.stats.contacts = this.contacts.size;
+    this.stats.tombstones = this.deleted.size;
     return snapshot;
   }
 

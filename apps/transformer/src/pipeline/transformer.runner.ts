@@ -210,7 +210,11 @@ export class TransformerRunner {
   private async flush(out: Array<{ topic: string; message: Message }>): Promise<void> {
     if (out.length === 0) return;
     const byTopic = new Map<string, Message[]>();
-    for (const o of out) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o.message]);
+    for (const o of out) {
+      const list = byTopic.get(o.topic);
+      if (list) list.push(o.message);
+      else byTopic.set(o.topic, [o.message]);
+    }
     await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
     for (const [topic, messages] of byTopic) this.produced.inc({ topic }, messages.length);
   }
