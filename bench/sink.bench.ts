@@ -28,7 +28,7 @@ import type { KlaviyoEventRecord } from '@iks/domain';
 import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups } from '@iks/mapping';
 import { RateBudget } from '@iks/klaviyo';
-import { SinkRunner } from '../apps/sink/src/sink.runner';
+import { SinkRunner } from '@iks/sink';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import {
   benchConfig, deletePrefixedTopics, distinctCopy, encodeAll, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line,

@@ -20,10 +20,8 @@ import type { Message } from 'kafkajs';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
 import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput, type MapOutcome } from '@iks/mapping';
-import { Directory } from '../apps/transformer/src/directory/directory';
-import { NO_INTERCOM_API } from '../apps/transformer/src/directory/intercom-source';
-import { processNotification } from '../apps/transformer/src/pipeline/notification-processor';
-import { TransformerRunner } from '../apps/transformer/src/pipeline/transformer.runner';
+import { Directory, NO_INTERCOM_API } from '@iks/directory';
+import { processNotification, TransformerRunner } from '@iks/transformer';
 import {
   benchConfig, deletePrefixedTopics, distinctEnvelopes, encodeAll, entityKeyOf, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs,
   fmtRate, heading, line, mappedFixtureMix, note, nowMs, produceMessages, rawNotificationOf, RssSampler, sleep, timed, type FixtureEnvelope,

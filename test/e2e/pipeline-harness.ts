@@ -2,9 +2,9 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
 import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
-import { SinkRunner, type SinkRunOptions } from '../../apps/sink/src/sink.runner';
-import { intercomSourceFor } from '../../apps/transformer/src/directory/intercom-api.source';
-import { TransformerRunner } from '../../apps/transformer/src/pipeline/transformer.runner';
+import { SinkRunner, type SinkRunOptions } from '@iks/sink';
+import { intercomSourceFor } from '@iks/directory';
+import { TransformerRunner } from '@iks/transformer';
 import {
   DEFAULT_ACCESS_TOKEN, signBody, startIntercomEmulator, type Dataset, type IntercomEmulator, type IntercomNotification,
 } from '../../tools/intercom-emulator/src';

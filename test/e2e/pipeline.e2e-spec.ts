@@ -3,15 +3,14 @@
  * webhooks in, the Klaviyo emulator's account checked out, property by property against
  * docs/MAPPING.md. Expected values come from the Intercom objects built here.
  */
-import { serdes, topicName } from '@iks/kafka';
-import { backfillNotifications } from '../../apps/ingest/src/backfill/backfill-notifications';
+import { serdes, topicName, AvroCodec, createKafka } from '@iks/kafka';
+import { backfillNotifications } from '@iks/backfill';
 import {
   contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam,
   makeTicketType, makeTicket, contactTagNotification, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng,
   type Dataset, type IntercomContact, type IntercomConversation, type IntercomNotification, type IntercomTicket,
 } from '../../tools/intercom-emulator/src';
 import type { StoredEvent } from '../../tools/klaviyo-emulator/src';
-import { AvroCodec, createKafka } from '@iks/kafka';
 import { TopicTap } from '../support/raw-topic';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';

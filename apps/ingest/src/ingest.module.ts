@@ -3,7 +3,7 @@ import type { Config } from '@iks/config';
 import { HealthController } from './health/health.controller';
 import { IngestMetrics } from './ingest-metrics';
 import { CONFIG } from './tokens';
-import { NotificationWriter } from './webhook/notification-writer';
+import { NotificationWriter } from '@iks/kafka';
 import { WebhookController } from './webhook/webhook.controller';
 
 @Module({})

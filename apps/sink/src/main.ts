@@ -1,6 +1,6 @@
 import { loadConfig } from '@iks/config';
 import { runWorker } from '@iks/ops';
-import { SinkRunner } from './sink.runner';
+import { SinkRunner } from '@iks/sink';
 
 runWorker('sink', () => {
   const config = loadConfig(process.env, 'sink');

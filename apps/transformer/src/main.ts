@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { loadConfig } from '@iks/config';
 import { runWorker } from '@iks/ops';
-import { intercomSourceFor } from './directory/intercom-api.source';
-import { TransformerRunner } from './pipeline/transformer.runner';
+import { intercomSourceFor } from '@iks/directory';
+import { TransformerRunner } from '@iks/transformer';
 
 runWorker('transformer', () => {
   const config = loadConfig(process.env, 'transformer');

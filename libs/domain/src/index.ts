@@ -1,1 +1,2 @@
 export * from './records';
+export { entityKey, isPing, parseEnvelope, validateEnvelope, type EnvelopeResult, type IntercomEnvelope } from './intercom-envelope';

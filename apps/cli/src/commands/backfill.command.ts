@@ -1,12 +1,7 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
-import { topicName } from '@iks/kafka';
-import { BACKFILL_KINDS, type BackfillKind } from '../../../ingest/src/backfill/backfill-notifications';
-import { CheckpointStore } from '../../../ingest/src/backfill/backfill-checkpoint';
-import { BackfillProgress, type ProgressStream } from '../../../ingest/src/backfill/backfill-progress';
-import { BackfillRunner, type BackfillSink } from '../../../ingest/src/backfill/backfill.runner';
-import { NotificationWriterSink } from '../../../ingest/src/backfill/notification-writer.sink';
-import { NotificationWriter } from '../../../ingest/src/webhook/notification-writer';
+import { topicName, NotificationWriter } from '@iks/kafka';
+import { BACKFILL_KINDS, type BackfillKind, CheckpointStore, BackfillProgress, type ProgressStream, BackfillRunner, type BackfillSink, NotificationWriterSink } from '@iks/backfill';
 import type { CliIo } from '../cli-io';
 
 export const BACKFILL_USAGE =

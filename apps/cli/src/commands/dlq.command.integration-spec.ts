@@ -5,7 +5,7 @@ import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/kl
 import { TopicTap, topicOf } from '../../../../test/support/raw-topic';
 import { testConfig } from '../../../../test/support/test-config';
 import { waitFor } from '../../../../test/support/wait-for';
-import { SinkRunner } from '../../../sink/src/sink.runner';
+import { SinkRunner } from '@iks/sink';
 import { runDlqCommand } from './dlq.command';
 
 function capture() {

@@ -5,8 +5,8 @@ import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/kl
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../../test/support/raw-topic';
 import { testConfig } from '../../../../test/support/test-config';
 import { waitFor } from '../../../../test/support/wait-for';
-import { SinkRunner } from '../../../sink/src/sink.runner';
-import { NO_INTERCOM_API } from '../../../transformer/src/directory/intercom-source';
+import { SinkRunner } from '@iks/sink';
+import { NO_INTERCOM_API } from '@iks/directory';
 import { runReplayCommand } from './replay.command';
 
 const API_KEY = 'pk_test_replay_0123456789';

@@ -1,10 +1,9 @@
 import type { Admin } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { createKafka, sleep, type TopicKey } from '@iks/kafka';
-import { SinkRunner } from '../../../sink/src/sink.runner';
-import { intercomSourceFor } from '../../../transformer/src/directory/intercom-api.source';
-import type { IntercomSource } from '../../../transformer/src/directory/intercom-source';
-import { TransformerRunner } from '../../../transformer/src/pipeline/transformer.runner';
+import { SinkRunner } from '@iks/sink';
+import { intercomSourceFor, type IntercomSource } from '@iks/directory';
+import { TransformerRunner } from '@iks/transformer';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';

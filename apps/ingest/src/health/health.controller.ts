@@ -1,6 +1,6 @@
 import { Controller, Get, Header, HttpException, HttpStatus } from '@nestjs/common';
 import { IngestMetrics } from '../ingest-metrics';
-import { NotificationWriter } from '../webhook/notification-writer';
+import { NotificationWriter } from '@iks/kafka';
 
 @Controller()
 export class HealthController {

@@ -3,8 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '@iks/config';
 import { CONFIG } from '../tokens';
 import { IngestMetrics } from '../ingest-metrics';
-import { entityKey, isPing, parseEnvelope } from './envelope';
-import { KafkaUnavailableError, NotificationWriter } from './notification-writer';
+import { entityKey, isPing, parseEnvelope } from '@iks/domain';
+import { KafkaUnavailableError, NotificationWriter } from '@iks/kafka';
 import { verifySignature } from './signature';
 
 /** POST /webhooks/intercom: Intercom's webhook deliveries (developers.intercom.com, Webhooks). */

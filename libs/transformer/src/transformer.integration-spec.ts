@@ -1,8 +1,8 @@
 import { AvroCodec, createKafka, dlqName, serdes } from '@iks/kafka';
-import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../../test/support/raw-topic';
-import { testConfig } from '../../../../test/support/test-config';
-import { waitFor } from '../../../../test/support/wait-for';
-import { NO_INTERCOM_API } from '../directory/intercom-source';
+import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../test/support/raw-topic';
+import { testConfig } from '../../../test/support/test-config';
+import { waitFor } from '../../../test/support/wait-for';
+import { NO_INTERCOM_API } from '@iks/directory';
 import { TransformerRunner } from './transformer.runner';
 
 describe('transformer: raw topic → klaviyo topics through the real broker', () => {

@@ -3,15 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import type { IntercomObject } from '@iks/intercom';
-import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, serdes, topicName, NotificationWriter } from '@iks/kafka';
 import type { RawNotification } from '@iks/domain';
 import { startIntercomEmulator, type IntercomEmulator } from '../../../../tools/intercom-emulator/src';
 import { testConfig } from '../../../../test/support/test-config';
 import { waitFor } from '../../../../test/support/wait-for';
-import { runBackfillCommand } from '../../../cli/src/commands/backfill.command';
-import { NotificationWriter } from '../webhook/notification-writer';
-import { backfillNotifications, type BackfillRecord } from './backfill-notifications';
-import { NotificationWriterSink } from './notification-writer.sink';
+import { runBackfillCommand } from './backfill.command';
+import { backfillNotifications, type BackfillRecord, NotificationWriterSink } from '@iks/backfill';
 
 const DATASET = { seed: 11, contacts: 45, conversations: 30, tickets: 20 };
 

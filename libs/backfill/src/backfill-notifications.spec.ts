@@ -2,8 +2,8 @@ import { mapNotification, staticLookups, type IntercomNotificationInput } from '
 import type { IntercomObject } from '@iks/intercom';
 import {
   conversationNotification, generateDataset, ticketNotification, type IntercomConversation,
-} from '../../../../tools/intercom-emulator/src';
-import { validateEnvelope } from '../webhook/envelope';
+} from '../../../tools/intercom-emulator/src';
+import { validateEnvelope } from '@iks/domain';
 import { backfillNotifications } from './backfill-notifications';
 
 const data = generateDataset({ seed: 3, contacts: 40, conversations: 40, tickets: 30 });

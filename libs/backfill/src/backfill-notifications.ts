@@ -1,6 +1,5 @@
-import type { RawNotification } from '@iks/domain';
+import { type RawNotification, entityKey, type IntercomEnvelope } from '@iks/domain';
 import type { IntercomObject } from '@iks/intercom';
-import { entityKey, type IntercomEnvelope } from '../webhook/envelope';
 
 export type BackfillKind = 'contacts' | 'conversations' | 'tickets';
 /** Contacts first, so the contact directory knows a person before their conversations arrive. */

@@ -7,8 +7,7 @@ import {
   serdes, sleep, topicName,
 } from '@iks/kafka';
 import { MappingError, type MappingOptions } from '@iks/mapping';
-import { Directory } from '../directory/directory';
-import type { IntercomSource } from '../directory/intercom-source';
+import { Directory, type IntercomSource } from '@iks/directory';
 import { processNotification } from './notification-processor';
 
 const H_ATTEMPT = 'iks-attempt';

@@ -1,4 +1,4 @@
-import type { NotificationWriter } from '../webhook/notification-writer';
+import type { NotificationWriter } from '@iks/kafka';
 import type { BackfillRecord } from './backfill-notifications';
 import type { BackfillSink } from './backfill.runner';
 

@@ -1,4 +1,4 @@
-import { entityKey, parseEnvelope, validateEnvelope } from './envelope';
+import { entityKey, parseEnvelope, validateEnvelope } from './intercom-envelope';
 
 const base = {
   type: 'notification_event', id: 'notif_1', topic: 'conversation.user.created', app_id: 'abc', created_at: 1700000000,

@@ -3,7 +3,7 @@ import {
   isContactTopic, mapContactToProfile, mapNotification, MappingError, requiredLookups,
   type IntercomContact, type IntercomNotificationInput, type MappingOptions,
 } from '@iks/mapping';
-import type { Directory } from '../directory/directory';
+import type { Directory } from '@iks/directory';
 
 /** What one notification turns into (emmett style: an outcome, not a log line). */
 export type ProcessOutcome =

@@ -1,0 +1,3 @@
+export { Directory } from './directory';
+export { intercomSourceFor } from './intercom-api.source';
+export { NO_INTERCOM_API, type IntercomSource } from './intercom-source';

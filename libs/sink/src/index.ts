@@ -1,0 +1,1 @@
+export { SinkRunner, KlaviyoRejectedError, type SinkRunOptions } from './sink.runner';

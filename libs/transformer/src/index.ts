@@ -1,0 +1,2 @@
+export { TransformerRunner, ContactNotIdentifiableError } from './transformer.runner';
+export { processNotification, type ProcessOutcome } from './notification-processor';
