@@ -201,7 +201,7 @@ async function benchUnlimited(n: number, people: number, timeoutMs: number, budg
     line('  incl. start-up (start() → all stored)', fmtRate((stored() / (tEnd - tStart)) * 1000, 'events'));
     line('events stored / duplicates ignored', `${fmtInt(stored())} / ${fmtInt(emulator.store.duplicateEventsIgnored)}`);
     printRequests(emulator);
-    line('dead-lettered / Klaviyo retries', `${fmtInt(runner.deadLettered.total())} / ${fmtInt(runner.retries.total())}`);
+    line('dead-lettered / Klaviyo retries', `${fmtInt(runner.tally.count('dead_letter'))} / ${fmtInt(runner.retryCount)}`);
     line('peak RSS (sink + emulator, one process)', fmtMiB(peak));
   } finally {
     await runner?.stop().catch(() => undefined);

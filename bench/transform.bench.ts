@@ -212,9 +212,9 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     let tFirst = 0;
     let firstAt = 0;
     const progress = setInterval(() => {
-      if (tFirst === 0 && r.outcomes.total() > 0) {
+      if (tFirst === 0 && r.tally.count() > 0) {
         tFirst = nowMs();
-        firstAt = r.outcomes.total();
+        firstAt = r.tally.count();
       }
     }, 5);
     const started = runner.start();
@@ -227,7 +227,7 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     const deadline = Date.now() + timeoutMs;
     let c = 0;
     while (Date.now() < deadline) {
-      if (r.outcomes.total() >= n) {
+      if (r.tally.count() >= n) {
         c = await committed();
         if (c >= n) break;
         await sleep(10);
@@ -236,7 +236,7 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     const tEnd = nowMs();
     clearInterval(progress);
     const peak = rss.stop();
-    const processed = r.outcomes.total();
+    const processed = r.tally.count();
     if (c < n) note(`TIMED OUT after ${fmtMs(timeoutMs)}: ${fmtInt(processed)} processed, ${fmtInt(c)} committed of ${fmtInt(n)}`);
 
     const steadyMs = tEnd - tFirst;
@@ -246,18 +246,9 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     line('broker throughput (first processed → all committed)', `${fmtRate(rate, 'notifications')}  (target ≥ ${fmtInt(BROKER_TARGET)}/s: ${rate >= BROKER_TARGET ? 'met' : 'MISSED'})`);
     line('  wall time of that span', fmtMs(steadyMs));
     line('  incl. start-up (start() → all committed)', fmtRate((n / (tEnd - tStart)) * 1000, 'notifications'));
-    const produced = new Map<string, number>();
-    for (const l of r.produced.render().split('\n').filter((x) => !x.startsWith('#'))) {
-      const m = /topic="([^"]+)"\} (\d+)/.exec(l);
-      if (m) produced.set(m[1].slice(prefix.length), Number(m[2]));
-    }
-    line('records produced', [...produced].map(([t, v]) => `${t} ${fmtInt(v)}`).join(', '));
-    const outcomes = new Map<string, number>();
-    for (const l of r.outcomes.render().split('\n').filter((x) => !x.startsWith('#'))) {
-      const m = /outcome="([^"]+)".*\} (\d+)/.exec(l);
-      if (m) outcomes.set(m[1], (outcomes.get(m[1]) ?? 0) + Number(m[2]));
-    }
-    line('outcomes', [...outcomes].map(([k, v]) => `${k} ${fmtInt(v)}`).join(', '));
+    const tally = r.tally.snapshot();
+    line('records produced', [...tally.produced].map(([t, v]) => `${t.slice(prefix.length)} ${fmtInt(v)}`).join(', '));
+    line('outcomes', [...tally.outcomes].map(([k, v]) => `${k} ${fmtInt(v)}`).join(', '));
     line('peak RSS (broker run)', fmtMiB(peak));
   } finally {
     rss.stop();

@@ -1,9 +1,14 @@
-import { loadConfig } from '@iks/config';
-import { runWorker } from '@iks/ops';
-import { SinkRunner } from '@iks/sink';
+import type { Config } from '@iks/config';
+import { StageServer } from '@iks/kafka';
+import { bootStage } from '@iks/ops';
+import { CONFIG, SinkModule } from './sink.module';
 
-runWorker('sink', () => {
-  const config = loadConfig(process.env, 'sink');
-  const runner = new SinkRunner(config);
-  return { worker: { isReady: () => runner.isReady, metricsText: () => runner.metricsText(), start: () => runner.start(), stop: () => runner.stop() }, httpPort: config.sink.httpPort, logLevel: config.logLevel };
+bootStage({
+  name: 'sink',
+  module: () => SinkModule.forRoot(process.env),
+  strategy: (app) => app.get(StageServer),
+  http: (app) => {
+    const c = app.get<Config>(CONFIG).sink;
+    return { port: c.httpPort, host: c.httpHost };
+  },
 });

@@ -55,8 +55,9 @@ export interface IntercomApiConfig {
 
 export interface TransformerConfig {
   readonly groupId: string;
-  /** Health and metrics HTTP port (0 = off). */
+  /** Health and metrics HTTP port (0 = off) and the address it binds. */
   readonly httpPort: number;
+  readonly httpHost: string;
   readonly metricNames: Readonly<Record<string, string>>;
   readonly contactWaitMaxMs: number;
   readonly contactRetryInitialMs: number;
@@ -73,17 +74,29 @@ export interface KlaviyoConfig {
 
 export interface SinkConfig {
   readonly groupId: string;
-  /** Health and metrics HTTP port (0 = off). */
+  /** Health and metrics HTTP port (0 = off) and the address it binds. */
   readonly httpPort: number;
+  readonly httpHost: string;
   readonly batchMaxEvents: number;
   readonly batchMaxWaitMs: number;
   readonly retryMaxMs: number;
   readonly requestTimeoutMs: number;
 }
 
+/** Progress a consuming stage must make, else its health turns red. */
+export interface StageHealthConfig {
+  /** /health/ready answers 503 when a consumer with lag has not committed for this long. */
+  readonly stallReadyMs: number;
+  /** /health/live answers 503 (an orchestrator restarts the process) after this long without progress. */
+  readonly stallLiveMs: number;
+}
+
 export interface Config {
   readonly app: AppName;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  /** json lines (production) or pretty (a terminal); default pretty on a TTY. */
+  readonly logFormat: 'json' | 'pretty';
+  readonly stage: StageHealthConfig;
   readonly kafka: KafkaConfig;
   readonly ingest: IngestConfig;
   readonly intercom: IntercomApiConfig;
@@ -205,6 +218,11 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   const config: Config = {
     app,
     logLevel: r.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
+    logFormat: r.oneOf('LOG_FORMAT', process.stdout.isTTY ? 'pretty' : 'json', ['json', 'pretty'] as const),
+    stage: {
+      stallReadyMs: r.int('STAGE_STALL_READY_MS', 120_000, 1000),
+      stallLiveMs: r.int('STAGE_STALL_LIVE_MS', 15 * 60_000, 1000),
+    },
     kafka: {
       brokers,
       clientId: r.str('KAFKA_CLIENT_ID', `intercom-klaviyo-sync-${app}`),
@@ -231,6 +249,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     transformer: {
       groupId: r.str('TRANSFORMER_GROUP_ID', 'iks-transformer'),
       httpPort: r.int('TRANSFORMER_HTTP_PORT', 3001, 0, 65535),
+      httpHost: r.str('TRANSFORMER_HTTP_HOST', '0.0.0.0'),
       metricNames,
       contactWaitMaxMs: r.int('CONTACT_WAIT_MAX_MS', 24 * 3600 * 1000, 0),
       contactRetryInitialMs: r.int('CONTACT_RETRY_INITIAL_MS', 30_000, 10),
@@ -246,6 +265,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     sink: {
       groupId: r.str('SINK_GROUP_ID', 'iks-sink'),
       httpPort: r.int('SINK_HTTP_PORT', 3002, 0, 65535),
+      httpHost: r.str('SINK_HTTP_HOST', '0.0.0.0'),
       batchMaxEvents: r.int('SINK_BATCH_MAX_EVENTS', 1000, 1, 1000),
       batchMaxWaitMs: r.int('SINK_BATCH_MAX_WAIT_MS', 250, 0, 60000),
       retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),

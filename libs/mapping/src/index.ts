@@ -16,7 +16,7 @@ export type {
   IntercomTicketState,
   IntercomPartAuthor,
 } from './intercom.types';
-export { mapNotification } from './notification.mapper';
+export { isMappedTopic, mapNotification } from './notification.mapper';
 export { requiredLookups } from './required-lookups.util';
 export { mapContactToProfile, splitName, type ProfileMeta } from './contact-profile.mapper';
 export { MappingError, type MappingErrorCode } from './mapping.error';

@@ -1,2 +1,4 @@
-export { createOpsApp, logLevels, type OpsProbe } from './ops-app';
-export { runWorker, type Worker } from './run-worker';
+export { HealthController, HEALTH_PROBE, type HealthCheckOutcome, type HealthProbe } from './health';
+export { MetricsController, METRICS_REGISTRY, createMetricsRegistry, metricsRegistryProvider } from './metrics';
+export { loggerParams, logLevels, REDACTED_PATHS, type LogFormat } from './logging';
+export { bootStage, exitOnFatal, type StageAppOptions } from './boot-stage';

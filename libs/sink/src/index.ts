@@ -1,1 +1,1 @@
-export { SinkRunner, KlaviyoRejectedError, type SinkRunOptions } from './sink.runner';
+export { SinkRunner, KlaviyoRejectedError, SINK_PATTERNS, type SinkRunOptions } from './sink.runner';

@@ -1,9 +1,11 @@
 import { Logger } from '@nestjs/common';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { Counter, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
-  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, followTopic, GROUP_TIMING, nextOffset, prepareStage, RecordDecodeError, serdes, topicName,
+  AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
+  type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
 import { KlaviyoDeliverer, KlaviyoHttpClient, RateBudget, type DeliveryResult, type Priority } from '@iks/klaviyo';
 
@@ -35,6 +37,9 @@ export class KlaviyoRejectedError extends Error {
   }
 }
 
+/** The @EventPattern of each topic the sink consumes. */
+export const SINK_PATTERNS = { events: 'klaviyo.events', profiles: 'klaviyo.profiles', deletions: 'klaviyo.deletions' } as const;
+
 /**
  * Kafka Connect's sink contract: deliver, then commit. Each batch of a partition is decoded,
  * delivered to Klaviyo (bulk for events, under one rate budget per account), refused records go
@@ -46,25 +51,29 @@ export class SinkRunner {
   private readonly kafka: Kafka;
   private readonly producer: Producer;
   private readonly codec: AvroCodec;
-  private readonly dlq: DeadLetterPublisher;
   readonly deliverer: KlaviyoDeliverer;
-  private consumer?: Consumer;
   private tombstones?: Consumer;
   /** Intercom contacts with a deletion request: their profiles and events are never sent again (replays included). */
   private readonly deletedContacts = new Set<string>();
   private readonly abort = new AbortController();
   private readonly topics: { events: string; profiles: string; deletions: string };
-  readonly delivered = new Counters('iks_sink_records_delivered_total', 'Records delivered to Klaviyo, by topic.');
-  readonly deadLettered = new Counters('iks_sink_records_dead_lettered_total', 'Records sent to the dead-letter topic, by topic and Klaviyo error code.');
-  readonly skipped = new Counters('iks_sink_records_skipped_total', 'Records not delivered on purpose, by topic and reason.');
-  readonly retries = new Counters('iks_sink_klaviyo_retries_total', 'Klaviyo requests retried, by operation.');
-  private ready = false;
+  private readonly runtime: StageRuntime;
+  readonly retries: Counter<'operation'>;
+  private mode: 'live' | 'replay' = 'live';
+  /** Klaviyo requests retried (also iks_sink_klaviyo_retries_total by operation). */
+  retryCount = 0;
 
-  constructor(private readonly config: Config, budget?: RateBudget) {
+  constructor(private readonly config: Config, budget?: RateBudget, registry: Registry = new Registry(), onFatal?: (e: unknown) => void) {
     this.kafka = createKafka(config.kafka);
     this.producer = createProducer(this.kafka);
     this.codec = new AvroCodec(config.kafka);
-    this.dlq = new DeadLetterPublisher(this.producer, this.codec);
+    this.runtime = new StageRuntime({
+      stage: 'sink', kafka: this.kafka, producer: this.producer, codec: this.codec, registry,
+      stallReadyMs: config.stage.stallReadyMs, stallLiveMs: config.stage.stallLiveMs, onFatal,
+    });
+    this.retries = metricOnce(registry, 'iks_sink_klaviyo_retries_total', () => new Counter({
+      name: 'iks_sink_klaviyo_retries_total', help: 'Klaviyo requests retried, by operation.', labelNames: ['operation'], registers: [registry],
+    }));
     const p = config.kafka.topicPrefix;
     this.topics = { events: topicName('events', p), profiles: topicName('profiles', p), deletions: topicName('deletions', p) };
     if (!config.klaviyo.apiKey) throw new Error('KLAVIYO_API_KEY is required by the sink');
@@ -79,101 +88,98 @@ export class SinkRunner {
       retry: { maxElapsedMs: config.sink.retryMaxMs },
       batch: { maxCount: config.sink.batchMaxEvents, maxWaitMs: config.sink.batchMaxWaitMs },
       signal: this.abort.signal,
-      onRetry: (operation) => this.retries.inc({ operation }),
+      onRetry: (operation) => {
+        this.retries.inc({ operation });
+        this.retryCount++;
+      },
     });
   }
 
-  get isReady(): boolean {
-    return this.ready;
+  /** Every outcome (delivered, skipped, dead-lettered), typed (and in /metrics). */
+  get tally(): StageTally {
+    return this.runtime.tally;
   }
 
-  async start(opts: SinkRunOptions = {}): Promise<void> {
+  get isReady(): boolean {
+    return this.health().ready;
+  }
+
+  health(): StageHealth {
+    return this.runtime.health();
+  }
+
+  readiness() {
+    const h = this.health();
+    return { consumers: { up: h.ready, detail: { consumers: h.consumers } } };
+  }
+
+  liveness() {
+    const h = this.health();
+    return { consumers: { up: h.live, detail: { consumers: h.consumers } } };
+  }
+
+  specs(opts: SinkRunOptions = {}): StageConsumerSpec[] {
+    const which = opts.topics ?? ['events', 'profiles', 'deletions'];
+    return [{
+      groupId: opts.groupId ?? this.config.sink.groupId,
+      topics: which.map((t) => ({ topic: this.topics[t], pattern: SINK_PATTERNS[t] })),
+      // large fetches so that bulk requests fill up to Klaviyo's 1,000 events
+      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 },
+      // every partition of the three topics at once, so their events can share bulk requests
+      partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
+      chunkSize: Number.MAX_SAFE_INTEGER,
+      seek: opts.seek, until: opts.until, beforeCommit: opts.beforeCommit,
+    }];
+  }
+
+  /** The sink's own handler (every topic has the same one), for a run without Nest. */
+  readonly handlerFor: HandlerLookup = (pattern) =>
+    Object.values(SINK_PATTERNS).includes(pattern as never) ? (b) => this.handleRecords(b) : undefined;
+
+  async start(opts: SinkRunOptions = {}, handlerFor: HandlerLookup = this.handlerFor): Promise<void> {
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     const groupId = opts.groupId ?? this.config.sink.groupId;
+    this.mode = opts.mode ?? 'live';
     // MAPPING.md: a deleted person is not brought back by a later replay (or a late upsert).
     this.tombstones = await followTopic(this.kafka, this.topics.deletions, `${groupId}.tombstones`, async (m) => {
       const d = await decodeOrPoison(this.codec, m.value).catch(() => undefined); // a poison record is the main consumer's to dead-letter
       if (d) this.deletedContacts.add(serdes.deletionFromAvro(d).intercom_contact_id);
     });
-    const consumer = this.kafka.consumer({
-      groupId, allowAutoTopicCreation: false, ...GROUP_TIMING,
-      // large fetches so that bulk requests fill up to Klaviyo's 1,000 events
-      maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024,
-    });
-    this.consumer = consumer;
-    await consumer.connect();
-    const which = opts.topics ?? ['events', 'profiles', 'deletions'];
-    await consumer.subscribe({ topics: which.map((t) => this.topics[t]), fromBeginning: true });
-    const mode = opts.mode ?? 'live';
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      // every partition of the three topics at once, so their events can share bulk requests
-      partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
-      eachBatch: (p) => this.onBatch(p, mode, opts),
-    });
-    for (const s of opts.seek ?? []) consumer.seek(s);
-    this.ready = true;
-    this.logger.log(`delivering ${which.join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${mode})`);
+    await this.runtime.start(this.specs(opts), handlerFor);
+    this.logger.log(`delivering ${(opts.topics ?? ['events', 'profiles', 'deletions']).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`);
   }
 
-  private async onBatch(
-    { batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload,
-    mode: 'live' | 'replay',
-    { beforeCommit, until }: SinkRunOptions,
-  ): Promise<void> {
-    if (batch.messages.length === 0 || !isRunning() || isStale()) return;
-    const end = until?.get(`${batch.topic}:${batch.partition}`);
-    const messages = end === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) < end);
-    if (messages.length === 0) {
-      if (end !== undefined) await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: end.toString() }]);
-      return;
-    }
-    // Deliveries may wait for Klaviyo's windows or retry for a long time: keep the membership alive.
-    const beat = setInterval(() => void heartbeat().catch(() => undefined), 3000);
-    try {
-      const decoded: Array<{ m: KafkaMessage; record?: any; error?: Error; skipped?: boolean }> = [];
-      for (const m of messages) {
-        try {
-          decoded.push({ m, record: await this.decode(batch.topic, m.value) });
-        } catch (e) {
-          if (!(e instanceof RecordDecodeError)) throw e;
-          decoded.push({ m, error: e });
-        }
-      }
-      for (const d of decoded) {
-        const r = d.record as KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord | undefined;
-        if (!r) continue;
+  /**
+   * One partition's batch: decode, skip deleted people, deliver (events of every partition
+   * share bulk requests), and say per record: delivered, skipped, or dead-lettered with
+   * Klaviyo's answer.
+   */
+  async handleRecords(batch: StageBatch): Promise<StageResult> {
+    const outcomes: RecordOutcome[] = [];
+    const records: Array<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> = [];
+    const at: number[] = [];
+    for (const m of batch.messages) {
+      try {
+        const r = await this.decode(batch.topic, m.value);
         if (r.kind === 'deletion') this.deletedContacts.add(r.intercom_contact_id);
         else if (r.intercom_contact_id && this.deletedContacts.has(r.intercom_contact_id)) {
-          d.record = undefined;
-          d.skipped = true;
+          outcomes.push({ kind: 'skip', reason: 'contact_deleted' });
+          continue;
         }
+        at.push(outcomes.length);
+        outcomes.push({ kind: 'done', reason: 'delivered' });
+        records.push(r);
+      } catch (e) {
+        if (!(e instanceof RecordDecodeError)) throw e;
+        outcomes.push({ kind: 'dead_letter', error: e });
       }
-      const skipped = decoded.filter((d) => d.skipped).length;
-      if (skipped) this.skipped.inc({ topic: batch.topic, reason: 'contact_deleted' }, skipped);
-      const ok = decoded.filter((d) => d.record);
-      const results = await this.deliver(batch.topic, ok.map((d) => d.record), mode);
-      if (!isRunning()) return; // shutting down: nothing committed, the batch is read again
-      ok.forEach((d, i) => {
-        const r = results[i];
-        if (r.status === 'rejected') d.error = new KlaviyoRejectedError(r);
-      });
-      let delivered = 0;
-      for (const d of decoded) {
-        if (d.error) {
-          await this.dlq.publish({ topic: batch.topic, partition: batch.partition, message: d.m, stage: 'sink', error: d.error });
-          this.deadLettered.inc({ topic: batch.topic, code: (d.error as { code?: string }).code ?? d.error.name });
-        } else if (!d.skipped) delivered++;
-      }
-      this.delivered.inc({ topic: batch.topic }, delivered);
-      const last = messages[messages.length - 1].offset;
-      await beforeCommit?.(batch.topic, batch.partition);
-      resolveOffset(last);
-      await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(last) }]);
-    } finally {
-      clearInterval(beat);
     }
+    const results = await this.deliver(batch.topic, records, this.mode);
+    if (!batch.isRunning()) return { outcomes: [], aborted: true }; // shutting down: nothing committed, the batch is read again
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r) };
+    });
+    return { outcomes };
   }
 
   private async decode(topic: string, value: Buffer | null): Promise<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> {
@@ -200,13 +206,9 @@ export class SinkRunner {
   }
 
   async stop(): Promise<void> {
-    this.ready = false;
     this.abort.abort();
-    await Promise.all([this.consumer?.disconnect(), this.tombstones?.disconnect()].map((p) => p?.catch(() => undefined)));
+    await this.runtime.stop();
+    await this.tombstones?.disconnect().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
-  }
-
-  metricsText(): string {
-    return `${[this.delivered.render(), this.deadLettered.render(), this.skipped.render(), this.retries.render()].join('\n')}\n`;
   }
 }

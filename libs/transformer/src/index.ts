@@ -1,2 +1,2 @@
-export { TransformerRunner, ContactNotIdentifiableError } from './transformer.runner';
+export { TransformerRunner, ContactNotIdentifiableError, TRANSFORMER_PATTERNS, type TransformerStartOptions } from './transformer.runner';
 export { processNotification, type ProcessOutcome } from './notification-processor';

@@ -1,15 +1,16 @@
 import { Logger } from '@nestjs/common';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { Gauge, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
 import {
-  AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, describeError, followTopic, GROUP_TIMING, header, nextOffset, prepareStage, RecordDecodeError,
-  serdes, sleep, topicName,
+  AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, header, isTransientError, metricOnce, prepareStage,
+  serdes, sleep, StageRuntime, topicName, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
+  type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
-import { MappingError, type MappingOptions } from '@iks/mapping';
+import { isMappedTopic, type MappingOptions } from '@iks/mapping';
 import { Directory, type IntercomSource } from '@iks/directory';
 import { processNotification } from './notification-processor';
-
 const H_ATTEMPT = 'iks-attempt';
 const H_FIRST = 'iks-first-pending-at';
 const H_NOT_BEFORE = 'iks-not-before';
@@ -25,34 +26,42 @@ interface Topics {
   readonly deletions: string;
 }
 
+/** The @EventPattern of each topic the transformer consumes. */
+export const TRANSFORMER_PATTERNS = { notifications: 'intercom.notifications', retry: 'intercom.notifications.retry' } as const;
+
+export interface TransformerStartOptions {
+  /** Replaces TRANSFORMER_GROUP_ID for the raw topic (a replay's own group). */
+  readonly groupId?: string;
+  /** false leaves the retry topic to the live transformer. */
+  readonly retryConsumer?: boolean;
+}
+
 /**
  * Consumes intercom.notifications.v1, maps, produces to klaviyo.* topics, then commits
  * (at-least-once: offsets are committed only after the produced records are acknowledged).
  * A record that cannot be decoded or mapped goes to `<topic>.dlq` and the partition moves on.
  * A notification whose contact is not identifiable yet goes to the retry topic and is tried
  * again with backoff by a second consumer, then dead-lettered after CONTACT_WAIT_MAX_MS.
+ * The consume/produce/dead-letter/commit loop is the shared StageRuntime; this class holds the
+ * transformer's two handlers (served by @EventPattern in the app, or directly by start()).
  */
 export class TransformerRunner {
   private readonly logger = new Logger(TransformerRunner.name);
   private readonly kafka: Kafka;
   private readonly producer: Producer;
   private readonly codec: AvroCodec;
-  private readonly dlq: DeadLetterPublisher;
   readonly directory: Directory;
   private readonly topics: Topics;
   private readonly options: MappingOptions;
-  private consumers: Consumer[] = [];
-  private main?: Consumer;
-  private retry?: Consumer;
-  readonly outcomes = new Counters('iks_transformer_notifications_total', 'Notifications processed, by outcome, reason and Intercom topic.');
-  readonly produced = new Counters('iks_transformer_records_produced_total', 'Records produced, by topic.');
-  private ready = false;
+  private readonly runtime: StageRuntime;
+  private directoryConsumer?: Consumer;
+  private started = false;
+  private readonly unknownTopics = new Set<string>();
 
-  constructor(private readonly config: Config, source: IntercomSource) {
+  constructor(private readonly config: Config, source: IntercomSource, registry: Registry = new Registry(), onFatal?: (e: unknown) => void) {
     this.kafka = createKafka(config.kafka);
     this.producer = createProducer(this.kafka);
     this.codec = new AvroCodec(config.kafka);
-    this.dlq = new DeadLetterPublisher(this.producer, this.codec);
     this.directory = new Directory(source, config.transformer.directoryRefreshMs);
     const p = config.kafka.topicPrefix;
     this.topics = {
@@ -64,42 +73,70 @@ export class TransformerRunner {
       deleteOnArchive: config.transformer.deleteOnArchive,
       defaultPhoneRegion: config.transformer.defaultPhoneRegion ?? undefined,
     };
+    this.runtime = new StageRuntime({
+      stage: 'transformer', kafka: this.kafka, producer: this.producer, codec: this.codec, registry,
+      stallReadyMs: config.stage.stallReadyMs, stallLiveMs: config.stage.stallLiveMs, onFatal,
+    });
+    const stats = this.directory.stats;
+    for (const [name, help, read] of [
+      ['iks_transformer_directory_contacts', 'Contacts in the directory.', () => stats.contacts],
+      ['iks_transformer_directory_tombstones', 'Deleted contacts remembered by the directory.', () => stats.tombstones],
+      ['iks_transformer_contacts_fetched_total', 'Contacts fetched from Intercom (GET /contacts/{id}).', () => stats.fetchedContacts],
+    ] as const) {
+      metricOnce(registry, name, () => new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } }));
+    }
+  }
+
+  /** Every outcome, note and produced record, typed (and in /metrics). */
+  get tally(): StageTally {
+    return this.runtime.tally;
   }
 
   get isReady(): boolean {
-    return this.ready;
+    return this.health().ready;
   }
 
-  /**
-   * `groupId` replaces TRANSFORMER_GROUP_ID for the raw topic (a replay's own group);
-   * `retryConsumer: false` leaves the retry topic to the live transformer.
-   */
-  async start(opts: { readonly groupId?: string; readonly retryConsumer?: boolean } = {}): Promise<void> {
-    const groupId = opts.groupId ?? this.config.transformer.groupId;
+  health(): StageHealth {
+    return this.runtime.health();
+  }
+
+  readiness() {
+    const h = this.health();
+    return { consumers: { up: h.ready, detail: { consumers: h.consumers } }, directory: { up: this.started, detail: { contacts: this.directory.stats.contacts } } };
+  }
+
+  liveness() {
+    const h = this.health();
+    return { consumers: { up: h.live, detail: { consumers: h.consumers } } };
+  }
+
+  specs(opts: TransformerStartOptions = {}): StageConsumerSpec[] {
+    const specs: StageConsumerSpec[] = [{
+      groupId: opts.groupId ?? this.config.transformer.groupId,
+      topics: [{ topic: this.topics.raw, pattern: TRANSFORMER_PATTERNS.notifications }],
+    }];
+    if (opts.retryConsumer !== false) {
+      specs.push({
+        groupId: `${this.config.transformer.groupId}.retry`,
+        topics: [{ topic: this.topics.retry, pattern: TRANSFORMER_PATTERNS.retry }],
+        // one at a time: each waits for its own not-before time
+        chunkSize: 1,
+      });
+    }
+    return specs;
+  }
+
+  /** The transformer's own handlers, for a run without Nest (CLI replay, tests, benches). */
+  readonly handlerFor: HandlerLookup = (pattern) =>
+    pattern === TRANSFORMER_PATTERNS.notifications ? (b) => this.handleNotifications(b) : pattern === TRANSFORMER_PATTERNS.retry ? (b) => this.handleRetries(b) : undefined;
+
+  async start(opts: TransformerStartOptions = {}, handlerFor: HandlerLookup = this.handlerFor): Promise<void> {
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     await this.loadDirectory();
     await this.directory.refreshReferences();
-
-    const main = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, ...GROUP_TIMING });
-    await main.connect();
-    await main.subscribe({ topic: this.topics.raw, fromBeginning: true });
-    this.main = main;
-    await main.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onRawBatch(p) });
-    this.consumers.push(main);
-    if (opts.retryConsumer === false) {
-      this.ready = true;
-      this.logger.log(`consuming ${this.topics.raw} (group ${groupId}, no retry consumer)`);
-      return;
-    }
-
-    const retry = this.kafka.consumer({ groupId: `${this.config.transformer.groupId}.retry`, allowAutoTopicCreation: false, ...GROUP_TIMING });
-    await retry.connect();
-    await retry.subscribe({ topic: this.topics.retry, fromBeginning: true });
-    this.retry = retry;
-    await retry.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: (p) => this.onRetryBatch(p) });
-    this.consumers.push(retry);
-    this.ready = true;
-    this.logger.log(`consuming ${this.topics.raw} (group ${groupId}); directory: ${this.directory.stats.contacts} contacts`);
+    await this.runtime.start(this.specs(opts), handlerFor);
+    this.started = true;
+    this.logger.log(`consuming ${this.topics.raw} (group ${opts.groupId ?? this.config.transformer.groupId}${opts.retryConsumer === false ? ', no retry consumer' : ''}); directory: ${this.directory.stats.contacts} contacts`);
   }
 
   /**
@@ -107,91 +144,89 @@ export class TransformerRunner {
    * commits) until caught up with the end offsets at start, then keeps following it.
    */
   private async loadDirectory(): Promise<void> {
-    const consumer = await followTopic(this.kafka, this.topics.contacts, `${this.config.transformer.groupId}.directory`, async (m) => {
+    this.directoryConsumer = await followTopic(this.kafka, this.topics.contacts, `${this.config.transformer.groupId}.directory`, async (m) => {
       if (m.value) this.directory.apply(serdes.contactFromAvro(await this.codec.decode(m.value)));
     });
-    this.consumers.push(consumer);
   }
 
-  private async onRawBatch({ batch, heartbeat, isRunning, isStale, commitOffsetsIfNecessary, resolveOffset }: EachBatchPayload): Promise<void> {
-    for (let i = 0; i < batch.messages.length; i += CHUNK) {
-      if (!isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(i, i + CHUNK);
-      const out: Array<{ topic: string; message: Message }> = [];
-      const letters: KafkaMessage[] = [];
-      const errors = new Map<KafkaMessage, unknown>();
-      for (const m of chunk) {
-        try {
-          await this.handle(m, out, 1, Date.now());
-        } catch (e) {
-          if (isPoison(e)) {
-            letters.push(m);
-            errors.set(m, e);
-          } else throw e; // infrastructure failure: nothing committed, the batch is read again
-        }
-      }
-      await this.flush(out);
-      for (const m of letters) {
-        await this.dlq.publish({ topic: batch.topic, partition: batch.partition, message: m, stage: 'transformer', error: errors.get(m) });
-        this.outcomes.inc({ outcome: 'dead_letter', reason: describeError(errors.get(m)).cls, topic: 'unknown' });
-      }
-      const last = chunk[chunk.length - 1];
-      resolveOffset(last.offset);
-      await this.main!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(last.offset) }]);
-      await heartbeat();
-    }
-    await commitOffsetsIfNecessary();
+  /** intercom.notifications.v1: each notification mapped in order; poison records become dead letters. */
+  async handleNotifications(batch: StageBatch): Promise<StageResult> {
+    const out: ProducedRecord[] = [];
+    const outcomes: RecordOutcome[] = [];
+    for (const m of batch.messages) outcomes.push(await this.outcomeOf(m, out, 1, Date.now()));
+    return { outcomes, produce: out };
   }
 
-  private async onRetryBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+  /** intercom.notifications.v1.retry: one at a time, after its not-before time. */
+  async handleRetries(batch: StageBatch): Promise<StageResult> {
+    const out: ProducedRecord[] = [];
+    const outcomes: RecordOutcome[] = [];
     for (const m of batch.messages) {
       const notBefore = Number(header(m.headers, H_NOT_BEFORE) ?? 0);
       while (Date.now() < notBefore) {
-        if (!isRunning() || isStale()) return;
-        await heartbeat();
+        if (!batch.isRunning()) return { outcomes: [], aborted: true };
+        await batch.heartbeat();
         await sleep(Math.min(1000, notBefore - Date.now()));
       }
       const attempt = Number(header(m.headers, H_ATTEMPT) ?? 1);
       const first = Number(header(m.headers, H_FIRST) ?? Date.now());
-      const out: Array<{ topic: string; message: Message }> = [];
-      try {
-        await this.handle(m, out, attempt + 1, first);
-      } catch (e) {
-        if (!isPoison(e)) throw e;
-        await this.dlq.publish({ topic: batch.topic, partition: batch.partition, message: m, stage: 'transformer', error: e, attempts: attempt });
-      }
-      await this.flush(out);
-      resolveOffset(m.offset);
-      await this.retry!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: nextOffset(m.offset) }]);
-      await heartbeat();
+      outcomes.push(await this.outcomeOf(m, out, attempt + 1, first));
+    }
+    return { outcomes, produce: out };
+  }
+
+  /** One record: its outputs are appended to `out` only when it maps (a poison record produces nothing). */
+  private async outcomeOf(m: KafkaMessage, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
+    const mine: ProducedRecord[] = [];
+    try {
+      const outcome = await this.handle(m, mine, attempt, firstPendingAt);
+      out.push(...mine);
+      return outcome;
+    } catch (e) {
+      if (isTransientError(e)) throw e; // the stage cannot work now: nothing committed, retried
+      return { kind: 'dead_letter', error: e, attempts: attempt > 1 ? attempt - 1 : undefined, firstFailureAt: attempt > 1 ? firstPendingAt : undefined };
     }
   }
 
   /** Decode, process, and queue the outputs of one message (records, snapshots, retry). */
-  private async handle(m: KafkaMessage, out: Array<{ topic: string; message: Message }>, attempt: number, firstPendingAt: number): Promise<void> {
+  private async handle(m: KafkaMessage, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
     const raw = serdes.notificationFromAvro(await decodeOrPoison(this.codec, m.value));
     const result = await processNotification(raw, this.directory, this.options);
     for (const r of result.records) out.push(await this.encodeRecord(r));
     for (const s of result.snapshots) out.push(await this.encodeSnapshot(s));
-    if (result.kind === 'pending') {
-      const now = Date.now();
-      if (now - firstPendingAt >= this.config.transformer.contactWaitMaxMs) {
-        throw new ContactNotIdentifiableError(`${result.reason}; gave up after ${Math.round((now - firstPendingAt) / 1000)} s and ${attempt - 1} attempt(s)`);
+    // the Intercom topic as a label, bounded: topics the mapping knows by name, anything else "other"
+    const source = isMappedTopic(raw.topic) ? raw.topic : 'other';
+    if (result.kind === 'records') return { kind: 'done', reason: 'mapped', source, notes: result.notes };
+    if (result.kind === 'skip') {
+      if (source === 'other') {
+        this.noteUnknownTopic(raw.topic);
+        return { kind: 'skip', reason: 'unmapped_topic', source };
       }
-      const delay = Math.min(this.config.transformer.contactRetryInitialMs * 2 ** (attempt - 1), 15 * 60_000);
-      out.push({
-        topic: this.topics.retry,
-        message: {
-          key: m.key, value: await this.codec.encode(this.topics.retry, serdes.notificationToAvro(raw)),
-          headers: { [H_ATTEMPT]: String(attempt), [H_FIRST]: String(firstPendingAt), [H_NOT_BEFORE]: String(now + delay), [H_REASON]: result.reason },
-        },
-      });
+      return { kind: 'skip', reason: normalizeReason(result.reason), source };
     }
-    const reason = result.kind === 'records' ? 'mapped' : result.reason.replace(/\b\d{3,}\b|notif_\w+/g, '*');
-    this.outcomes.inc({ outcome: result.kind, reason, topic: raw.topic });
+    const now = Date.now();
+    if (now - firstPendingAt >= this.config.transformer.contactWaitMaxMs) {
+      throw new ContactNotIdentifiableError(`${result.reason}; gave up after ${Math.round((now - firstPendingAt) / 1000)} s and ${attempt - 1} attempt(s)`);
+    }
+    const delay = Math.min(this.config.transformer.contactRetryInitialMs * 2 ** (attempt - 1), 15 * 60_000);
+    out.push({
+      topic: this.topics.retry,
+      message: {
+        key: m.key, value: await this.codec.encode(this.topics.retry, serdes.notificationToAvro(raw)),
+        headers: { [H_ATTEMPT]: String(attempt), [H_FIRST]: String(firstPendingAt), [H_NOT_BEFORE]: String(now + delay), [H_REASON]: result.reason },
+      },
+    });
+    return { kind: 'pending', reason: normalizeReason(result.reason), source };
   }
 
-  private async encodeRecord(r: KlaviyoRecord): Promise<{ topic: string; message: Message }> {
+  /** Unknown topics are logged once each (at most 100 distinct), counted as unmapped_topic. */
+  private noteUnknownTopic(topic: string): void {
+    if (this.unknownTopics.size >= 100 || this.unknownTopics.has(topic)) return;
+    this.unknownTopics.add(topic);
+    this.logger.log(`Intercom topic ${JSON.stringify(topic.slice(0, 200))} is not mapped: acknowledged, kept in the raw topic, counted as unmapped_topic`);
+  }
+
+  private async encodeRecord(r: KlaviyoRecord): Promise<ProducedRecord> {
     switch (r.kind) {
       case 'event':
         return { topic: this.topics.events, message: { key: r.intercom_contact_id ?? r.unique_id, value: await this.codec.encode(this.topics.events, serdes.eventToAvro(r)) } };
@@ -202,38 +237,20 @@ export class TransformerRunner {
     }
   }
 
-  private async encodeSnapshot(s: ContactSnapshot): Promise<{ topic: string; message: Message }> {
+  private async encodeSnapshot(s: ContactSnapshot): Promise<ProducedRecord> {
     return { topic: this.topics.contacts, message: { key: s.id, value: await this.codec.encode(this.topics.contacts, serdes.contactToAvro(s)) } };
   }
 
-  private async flush(out: Array<{ topic: string; message: Message }>): Promise<void> {
-    if (out.length === 0) return;
-    const byTopic = new Map<string, Message[]>();
-    for (const o of out) {
-      const list = byTopic.get(o.topic);
-      if (list) list.push(o.message);
-      else byTopic.set(o.topic, [o.message]);
-    }
-    await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-    for (const [topic, messages] of byTopic) this.produced.inc({ topic }, messages.length);
-  }
-
   async stop(): Promise<void> {
-    this.ready = false;
-    await Promise.all(this.consumers.map((c) => c.disconnect().catch(() => undefined)));
+    await this.runtime.stop();
+    await this.directoryConsumer?.disconnect().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
   }
+}
 
-  metricsText(): string {
-    const s = this.directory.stats;
-    return [
-      this.outcomes.render(), this.produced.render(),
-      '# TYPE iks_transformer_directory_contacts gauge', `iks_transformer_directory_contacts ${s.contacts}`,
-      '# TYPE iks_transformer_directory_tombstones gauge', `iks_transformer_directory_tombstones ${s.tombstones}`,
-      '# TYPE iks_transformer_contacts_fetched_total counter', `iks_transformer_contacts_fetched_total ${s.fetchedContacts}`,
-      '',
-    ].join('\n');
-  }
+/** A reason as a bounded label: ids and notification ids are not part of it. */
+function normalizeReason(reason: string): string {
+  return reason.replace(/\b\d{3,}\b|notif_\w+/g, '*').slice(0, 120);
 }
 
 export class ContactNotIdentifiableError extends Error {
@@ -242,9 +259,4 @@ export class ContactNotIdentifiableError extends Error {
     super(message);
     this.name = 'ContactNotIdentifiableError';
   }
-}
-
-/** Records that will never process: dead-letter them. Anything else is infrastructure: retry. */
-function isPoison(e: unknown): boolean {
-  return e instanceof MappingError || e instanceof ContactNotIdentifiableError || e instanceof RecordDecodeError;
 }

@@ -135,7 +135,7 @@ describe('cli dlq list / reprocess (real broker)', () => {
       await producer.disconnect();
       sink = new SinkRunner(config);
       await sink.start();
-      await waitFor(() => emulator.store.events.length === 10 && sink!.deadLettered.total() === 2, { what: '10 delivered, 2 dead-lettered', timeoutMs: 60_000 });
+      await waitFor(() => emulator.store.events.length === 10 && sink!.tally.count('dead_letter') === 2, { what: '10 delivered, 2 dead-lettered', timeoutMs: 60_000 });
 
       const l = capture();
       expect(await runDlqCommand(['list', 'klaviyo.events.v1'], config, l.io)).toBe(0);
@@ -156,7 +156,7 @@ describe('cli dlq list / reprocess (real broker)', () => {
       const again = capture();
       expect(await runDlqCommand(['reprocess', 'klaviyo.events.v1', '--where', 'reason~phone_number', '--yes'], config, again.io, noTty)).toBe(0);
       expect(again.out.join('\n')).toMatch(/sent 0/);
-      expect(sink.deadLettered.total()).toBe(2);
+      expect(sink.tally.count('dead_letter')).toBe(2);
     });
   });
 });

@@ -308,8 +308,8 @@ async function replayInProcess(
       run = {
         stop: () => sink.stop(),
         summary: () => {
-          const delivered = sink.delivered.total();
-          const dead = sink.deadLettered.total();
+          const delivered = sink.tally.count('done');
+          const dead = sink.tally.count('dead_letter');
           return `${delivered + dead} replayed, ${delivered} delivered, ${dead} dead-lettered`;
         },
       };
@@ -320,10 +320,8 @@ async function replayInProcess(
       run = {
         stop: () => transformer.stop(),
         summary: () => {
-          const all = transformer.outcomes.total();
-          const dead = transformer.outcomes.total((l) => l.includes('outcome="dead_letter"'));
-          const pending = transformer.outcomes.total((l) => l.includes('outcome="pending"'));
-          return `${all} replayed, ${transformer.produced.total()} record(s) produced, ${pending} sent to the retry topic, ${dead} dead-lettered`;
+          const t = transformer.tally;
+          return `${t.count()} replayed, ${t.producedCount()} record(s) produced, ${t.count('pending')} sent to the retry topic, ${t.count('dead_letter')} dead-lettered`;
         },
       };
       await transformer.start({ groupId, retryConsumer: false });

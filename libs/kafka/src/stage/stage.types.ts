@@ -1,0 +1,66 @@
+import type { ConsumerConfig, KafkaMessage, Message } from 'kafkajs';
+
+/**
+ * What a stage handler decided for one consumed record (emmett style: an outcome, not a log
+ * line). Every outcome is counted with its reason; `dead_letter` sends the record with its
+ * error to `<topic>.dlq` before the offset is committed (Kafka Connect's rule).
+ */
+export type RecordOutcome =
+  | { readonly kind: 'done'; readonly reason: string; readonly source?: string; readonly notes?: readonly string[] }
+  | { readonly kind: 'skip'; readonly reason: string; readonly source?: string; readonly notes?: readonly string[] }
+  | { readonly kind: 'pending'; readonly reason: string; readonly source?: string }
+  | { readonly kind: 'dead_letter'; readonly error: unknown; readonly source?: string; readonly attempts?: number; readonly firstFailureAt?: number };
+
+export type OutcomeKind = RecordOutcome['kind'];
+
+export interface ProducedRecord {
+  readonly topic: string;
+  readonly message: Message;
+}
+
+/** One call of a stage handler: a slice of one partition's batch. */
+export interface StageBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly KafkaMessage[];
+  /** Keep the group membership alive during a long wait (rate windows, backoff). */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping or the partition was revoked: return without committing. */
+  isRunning(): boolean;
+}
+
+/**
+ * A handler's answer: one outcome per message (same order), and the records to produce. The
+ * runner produces them (acks=all), dead-letters, counts, then commits. A thrown error means
+ * the stage cannot work right now (broker, registry, network): nothing is committed and the
+ * batch is read again after a backoff; a record that can never be processed is an outcome.
+ */
+export interface StageResult {
+  readonly outcomes: readonly RecordOutcome[];
+  readonly produce?: readonly ProducedRecord[];
+  /** Set when the handler stopped early (shutdown): commit nothing. */
+  readonly aborted?: boolean;
+}
+
+export type StageHandler = (batch: StageBatch) => Promise<StageResult>;
+
+/** One consumer group of a stage, its topics and the handler pattern (@EventPattern) serving each. */
+export interface StageConsumerSpec {
+  readonly groupId: string;
+  readonly topics: ReadonlyArray<{ readonly topic: string; readonly pattern: string }>;
+  /** Records per handler call (default 500). */
+  readonly chunkSize?: number;
+  readonly consumer?: Partial<ConsumerConfig>;
+  readonly partitionsConsumedConcurrently?: number;
+  /** Start from these offsets instead of the committed ones (replay). */
+  readonly seek?: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: string }>;
+  /** Exclusive end offset per `topic:partition` (a replay's plan): records from there on are left alone. */
+  readonly until?: ReadonlyMap<string, bigint>;
+  /** Test seam: runs after producing and dead-lettering, before the offset commit (a throw = a crash there). */
+  readonly beforeCommit?: (topic: string, partition: number) => Promise<void>;
+}
+
+export type StageName = 'transformer' | 'sink';
+
+/** Finds the handler of a pattern: the stage's own, or the @EventPattern methods of a Nest app. */
+export type HandlerLookup = (pattern: string) => StageHandler | undefined;
