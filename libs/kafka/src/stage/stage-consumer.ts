@@ -138,6 +138,7 @@ export class StageConsumer {
         });
         if (result.aborted || !isRunning() || isStale()) return false;
         await this.settle(batch.topic, batch.partition, chunk, result);
+        payload.resolveOffset(chunk[chunk.length - 1].offset);
         this.deps.tally.batchSeconds.observe({ stage: this.deps.stage }, Number(process.hrtime.bigint() - started) / 1e9);
         if (this.failing) this.logger.log(`recovered: ${batch.topic}[${batch.partition}] moves again`);
         this.failing = null;
