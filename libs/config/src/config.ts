@@ -3,6 +3,7 @@
  * its check live here; apps call loadConfig() once at boot and get a typed, frozen object.
  * All bad variables are reported together, each by name.
  */
+import { KLAVIYO_REVISION } from '@iks/domain';
 
 export type AppName = 'ingest' | 'transformer' | 'sink' | 'cli' | 'supervisor';
 
@@ -241,7 +242,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     klaviyo: {
       apiKey: r.secret('KLAVIYO_API_KEY'),
       baseUrl: r.url('KLAVIYO_BASE_URL', 'https://a.klaviyo.com'),
-      revision: r.str('KLAVIYO_REVISION', '2026-07-15'),
+      revision: r.str('KLAVIYO_REVISION', KLAVIYO_REVISION),
     },
     sink: {
       groupId: r.str('SINK_GROUP_ID', 'iks-sink'),

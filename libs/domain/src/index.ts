@@ -1,1 +1,2 @@
 export * from './records';
+export { KLAVIYO_REVISION } from './klaviyo-revision';

@@ -1,8 +1,7 @@
-export { KlaviyoApiError, isRetriableStatus, type KlaviyoErrorObject } from './klaviyo-api.error';
+export { KlaviyoApiError, type KlaviyoErrorObject } from './klaviyo-api.error';
 export {
   KlaviyoHttpClient,
   KLAVIYO_BASE_URL,
-  KLAVIYO_REVISION,
   parseRetryAfter,
   type KlaviyoHttpClientOptions,
   type KlaviyoRateLimitState,
