@@ -79,6 +79,8 @@ export interface SinkConfig {
   readonly batchMaxEvents: number;
   readonly batchMaxWaitMs: number;
   readonly retryMaxMs: number;
+  /** Longest wait between two attempts of one Klaviyo request, so a recovered Klaviyo is used soon. */
+  readonly retryMaxDelayMs: number;
   readonly requestTimeoutMs: number;
 }
 
@@ -250,6 +252,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       batchMaxEvents: r.int('SINK_BATCH_MAX_EVENTS', 1000, 1, 1000),
       batchMaxWaitMs: r.int('SINK_BATCH_MAX_WAIT_MS', 250, 0, 60000),
       retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),
+      retryMaxDelayMs: r.int('SINK_RETRY_MAX_DELAY_MS', 30_000, 100, 60_000),
       requestTimeoutMs: r.int('KLAVIYO_REQUEST_TIMEOUT_MS', 30_000, 100),
     },
   };
