@@ -5,7 +5,7 @@ import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } 
 import {
   AvroCodec, Counters, createKafka, createProducer, DeadLetterPublisher, decodeOrPoison, followTopic, GROUP_TIMING, nextOffset, prepareStage, RecordDecodeError, serdes, topicName,
 } from '@iks/kafka';
-import { KlaviyoDeliverer, KlaviyoHttpClient, RateBudget, type DeliveryResult, type Priority } from '@iks/klaviyo';
+import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 
 export interface SinkRunOptions {
   /** Consumer group (default SINK_GROUP_ID); a replay uses its own. */
@@ -47,7 +47,7 @@ export class SinkRunner {
   private readonly producer: Producer;
   private readonly codec: AvroCodec;
   private readonly dlq: DeadLetterPublisher;
-  readonly deliverer: KlaviyoDeliverer;
+  readonly deliverer: KlaviyoDelivery;
   private consumer?: Consumer;
   private tombstones?: Consumer;
   /** Intercom contacts with a deletion request: their profiles and events are never sent again (replays included). */
@@ -72,11 +72,11 @@ export class SinkRunner {
       apiKey: config.klaviyo.apiKey.reveal(), baseUrl: config.klaviyo.baseUrl, revision: config.klaviyo.revision,
       timeoutMs: config.sink.requestTimeoutMs,
     });
-    this.deliverer = new KlaviyoDeliverer({
+    this.deliverer = createKlaviyoDelivery({
       client,
       // 200 ms of margin: a request granted just inside our window can land in Klaviyo's next one
       budget: budget ?? new RateBudget({ windowMarginMs: 200 }),
-      retry: { maxElapsedMs: config.sink.retryMaxMs },
+      retry: { maxElapsedMs: config.sink.retryMaxMs, maxDelayMs: config.sink.retryMaxDelayMs },
       batch: { maxCount: config.sink.batchMaxEvents, maxWaitMs: config.sink.batchMaxWaitMs },
       signal: this.abort.signal,
       onRetry: (operation) => this.retries.inc({ operation }),
@@ -192,11 +192,11 @@ export class SinkRunner {
     if (topic === this.topics.events) {
       // Events of every partition share bulk requests (cut when the rate budget grants one);
       // live events go first, backfilled and replayed ones yield.
-      return Promise.all(records.map((r: KlaviyoEventRecord) => this.deliverer.submitEvent(r, mode === 'live' && !r.backfill ? 'live' : 'backfill')));
+      return Promise.all(records.map((r: KlaviyoEventRecord) => this.deliverer.events.submit(r, mode === 'live' && !r.backfill ? 'live' : 'backfill')));
     }
     const priority: Priority = mode === 'live' ? 'live' : 'backfill';
-    if (topic === this.topics.profiles) return this.deliverer.deliverProfiles(records, priority);
-    return this.deliverer.deliverDeletions(records, priority);
+    if (topic === this.topics.profiles) return this.deliverer.profiles.deliver(records, priority);
+    return this.deliverer.deletions.deliver(records, priority);
   }
 
   async stop(): Promise<void> {
