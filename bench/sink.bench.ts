@@ -262,8 +262,7 @@ async function benchLimited(seconds: number, people: number): Promise<void> {
     const seen = peaks.seen.bulk_create_events;
     const admitted = peaks.admitted.bulk_create_events;
     if (seen) line('bulk requests per fixed window (peak seen)', `${seen.perSecond}/s, ${seen.perMinute}/min (admitted ${admitted?.perSecond ?? 0}/s, ${admitted?.perMinute ?? 0}/min)`);
-    const usage = runner.deliverer['budget' as keyof typeof runner.deliverer] as unknown as { usage?: (g: string) => unknown } | undefined;
-    if (usage?.usage) note(`rate budget at the end: ${JSON.stringify(usage.usage('events-bulk'))}`);
+    note(`rate budget at the end: ${JSON.stringify(runner.deliverer.caller.budget.usage('events-bulk'))}`);
     const perInterval: string[] = [];
     for (let s = 10; s <= Math.floor(elapsed / 1000); s += 10) perInterval.push(`${s}s ${fmtInt(at(s * 1000) - at((s - 10) * 1000))}`);
     note(`events stored per 10 s: ${perInterval.join(', ')}`);

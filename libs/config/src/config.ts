@@ -3,6 +3,7 @@
  * its check live here; apps call loadConfig() once at boot and get a typed, frozen object.
  * All bad variables are reported together, each by name.
  */
+import { KLAVIYO_REVISION } from '@iks/domain';
 
 export type AppName = 'ingest' | 'transformer' | 'sink' | 'cli' | 'supervisor';
 
@@ -80,6 +81,8 @@ export interface SinkConfig {
   readonly batchMaxEvents: number;
   readonly batchMaxWaitMs: number;
   readonly retryMaxMs: number;
+  /** Longest wait between two attempts of one Klaviyo request, so a recovered Klaviyo is used soon. */
+  readonly retryMaxDelayMs: number;
   readonly requestTimeoutMs: number;
 }
 
@@ -260,7 +263,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     klaviyo: {
       apiKey: r.secret('KLAVIYO_API_KEY'),
       baseUrl: r.url('KLAVIYO_BASE_URL', 'https://a.klaviyo.com'),
-      revision: r.str('KLAVIYO_REVISION', '2026-07-15'),
+      revision: r.str('KLAVIYO_REVISION', KLAVIYO_REVISION),
     },
     sink: {
       groupId: r.str('SINK_GROUP_ID', 'iks-sink'),
@@ -269,6 +272,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       batchMaxEvents: r.int('SINK_BATCH_MAX_EVENTS', 1000, 1, 1000),
       batchMaxWaitMs: r.int('SINK_BATCH_MAX_WAIT_MS', 250, 0, 60000),
       retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),
+      retryMaxDelayMs: r.int('SINK_RETRY_MAX_DELAY_MS', 30_000, 100, 60_000),
       requestTimeoutMs: r.int('KLAVIYO_REQUEST_TIMEOUT_MS', 30_000, 100),
     },
   };

@@ -1,2 +1,3 @@
 export * from './records';
 export { entityKey, isPing, parseEnvelope, validateEnvelope, type EnvelopeResult, type IntercomEnvelope } from './intercom-envelope';
+export { KLAVIYO_REVISION } from './klaviyo-revision';

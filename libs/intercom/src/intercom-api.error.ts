@@ -20,7 +20,3 @@ export class IntercomApiError extends Error {
     this.name = 'IntercomApiError';
   }
 }
-
-export function isRetriableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}

@@ -1,6 +1,6 @@
 import type { Secret } from '@iks/config';
-import { retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
-import { IntercomApiError, isRetriableStatus } from './intercom-api.error';
+import { isRetriableStatus, retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
+import { IntercomApiError } from './intercom-api.error';
 import { RequestGate } from './request-gate';
 
 /**

@@ -1,8 +1,7 @@
-export { KlaviyoApiError, isRetriableStatus, type KlaviyoErrorObject } from './klaviyo-api.error';
+export { KlaviyoApiError, type KlaviyoErrorObject } from './klaviyo-api.error';
 export {
   KlaviyoHttpClient,
   KLAVIYO_BASE_URL,
-  KLAVIYO_REVISION,
   parseRetryAfter,
   type KlaviyoHttpClientOptions,
   type KlaviyoRateLimitState,
@@ -12,7 +11,6 @@ export {
 export {
   buildBulkCreateEventsBody,
   buildBulkEventEntry,
-  buildBulkImportProfilesBody,
   buildCreateEventBody,
   buildProfileAttributes,
   buildProfileDeletionBody,
@@ -37,6 +35,9 @@ export {
   type EventBatcherOptions,
   type PreparedEvent,
 } from './event-batcher';
-export { KlaviyoDeliverer, type KlaviyoDelivererOptions, type DeliveryRetryOptions } from './klaviyo-deliverer';
+export { createKlaviyoDelivery, type KlaviyoDelivery, type KlaviyoDeliveryOptions } from './klaviyo-delivery';
+export { KlaviyoCaller, type KlaviyoCallerOptions, type KlaviyoRequest, type DeliveryRetryOptions } from './klaviyo-caller';
+export { KlaviyoEventStream, EVENTS_BULK_PATH, EVENTS_PATH, type KlaviyoEventStreamOptions } from './event-stream';
+export { KlaviyoProfileDeliverer, PROFILE_IMPORT_PATH, MAX_PROFILE_IMPORT_BYTES } from './profile-deliverer';
+export { KlaviyoDeletionDeliverer, DELETION_PATH } from './deletion-deliverer';
 export { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
-export { ProfileBulkImporter, MAX_PROFILES_PER_JOB, type ProfileBulkImportOptions } from './profile-bulk-import';

@@ -1,3 +1,5 @@
+import { isRetriableStatus } from '@iks/retry';
+
 /**
  * One entry of Klaviyo's JSON:API error body:
  * `{"errors":[{"id","status","code","title","detail","source":{"pointer"|"parameter"}}]}`
@@ -50,9 +52,4 @@ export class KlaviyoApiError extends Error {
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
     this.errors = init.errors ?? [];
   }
-}
-
-/** 408 Request Timeout, 429 Too Many Requests, 5xx, and "no response" are worth retrying. */
-export function isRetriableStatus(status: number | null): boolean {
-  return status === null || status === 408 || status === 429 || status >= 500;
 }

@@ -1,3 +1,4 @@
+import { KLAVIYO_REVISION } from '@iks/domain';
 import { KlaviyoApiError } from './klaviyo-api.error';
 import { KlaviyoHttpClient, parseRetryAfter } from './klaviyo-http.client';
 import { klaviyoError, KlaviyoTestDouble } from './__tests__/klaviyo-test-double';
@@ -19,7 +20,7 @@ describe('KlaviyoHttpClient', () => {
     expect(res.status).toBe(202);
     const h = klaviyo.requests.at(-1)!.headers;
     expect(h.authorization).toBe(`Klaviyo-API-Key ${KEY}`);
-    expect(h.revision).toBe('2026-07-15');
+    expect(h.revision).toBe(KLAVIYO_REVISION);
     expect(h.accept).toBe('application/vnd.api+json');
     expect(h['content-type']).toBe('application/vnd.api+json');
   });

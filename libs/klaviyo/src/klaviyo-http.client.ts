@@ -1,7 +1,6 @@
-import { KlaviyoApiError, isRetriableStatus, type KlaviyoErrorObject } from './klaviyo-api.error';
-
-/** The API revision the contracts in contracts/klaviyo/ describe. */
-export const KLAVIYO_REVISION = '2026-07-15';
+import { KLAVIYO_REVISION } from '@iks/domain';
+import { isRetriableStatus } from '@iks/retry';
+import { KlaviyoApiError, type KlaviyoErrorObject } from './klaviyo-api.error';
 export const KLAVIYO_BASE_URL = 'https://a.klaviyo.com';
 const JSON_API = 'application/vnd.api+json';
 

@@ -16,7 +16,7 @@ export interface WindowLimits {
 }
 
 /** Endpoint groups: one rate-limit bucket each, per account. */
-export type EndpointGroup = 'events-bulk' | 'events' | 'profile-import' | 'profile-bulk-import' | 'data-privacy-deletion';
+export type EndpointGroup = 'events-bulk' | 'events' | 'profile-import' | 'data-privacy-deletion';
 
 export const KLAVIYO_RATE_LIMITS: Readonly<Record<EndpointGroup, WindowLimits>> = {
   /** bulk_create_events: burst 10/s, steady 150/m */
@@ -25,8 +25,6 @@ export const KLAVIYO_RATE_LIMITS: Readonly<Record<EndpointGroup, WindowLimits>> 
   events: { burst: 350, steady: 3500 },
   /** create_or_update_profile: the contract says 75/s, 750/m; the docs' tier L says 700/m: use the lower. */
   'profile-import': { burst: 75, steady: 700 },
-  /** bulk_import_profiles and its job GETs: burst 10/s, steady 150/m */
-  'profile-bulk-import': { burst: 10, steady: 150 },
   /** request_profile_deletion: burst 3/s, steady 60/m */
   'data-privacy-deletion': { burst: 3, steady: 60 },
 };

@@ -1,10 +1,9 @@
 import { klaviyoContract } from '@iks/contracts';
-import type { KlaviyoDeletionRecord } from '@iks/domain';
+import { KLAVIYO_REVISION, type KlaviyoDeletionRecord } from '@iks/domain';
 import { eventRecord, profileRecord } from './__tests__/fixtures';
 import {
   buildBulkCreateEventsBody,
   buildBulkEventEntry,
-  buildBulkImportProfilesBody,
   buildCreateEventBody,
   buildProfileDeletionBody,
   buildProfileImportBody,
@@ -14,10 +13,9 @@ import {
 const bulk = () => klaviyoContract('bulk_create_events');
 const single = () => klaviyoContract('create_event');
 const profileImport = () => klaviyoContract('create_or_update_profile');
-const profileBulk = () => klaviyoContract('bulk_import_profiles');
 const deletion = () => klaviyoContract('request_profile_deletion');
 
-describe('request builders (contracts/klaviyo, revision 2026-07-15)', () => {
+describe(`request builders (contracts/klaviyo, revision ${KLAVIYO_REVISION})`, () => {
   it('Bulk Create Events body validates, one event per profile entry', () => {
     const body = buildBulkCreateEventsBody([eventRecord(), eventRecord({ unique_id: 'u2', backfill: true })].map(buildBulkEventEntry));
     expect(bulk().validateRequestBody('post', '/api/event-bulk-create-jobs', body).errors).toEqual([]);
@@ -73,11 +71,6 @@ describe('request builders (contracts/klaviyo, revision 2026-07-15)', () => {
     const sparse = buildProfileImportBody(profileRecord({ first_name: undefined, last_name: undefined, image: undefined, location: {}, properties: {} }));
     expect(sparse.data.attributes).toEqual({ email: 'ada@example.com', phone_number: '+14155550123' });
     expect(profileImport().validateRequestBody('post', '/api/profile-import', sparse).errors).toEqual([]);
-  });
-
-  it('Bulk Import Profiles body validates', () => {
-    const body = buildBulkImportProfilesBody([profileRecord(), profileRecord({ email: 'b@example.com', phone_number: undefined })]);
-    expect(profileBulk().validateRequestBody('post', '/api/profile-bulk-import-jobs', body).errors).toEqual([]);
   });
 
   it('Request Profile Deletion body validates and carries exactly one identifier', () => {

@@ -1,6 +1,6 @@
 /**
  * Pure record → JSON:API request body mappings for the Klaviyo operations in
- * contracts/klaviyo/*.json (revision 2026-07-15). No I/O; every body is checked against the
+ * contracts/klaviyo/*.json (the revision KLAVIYO_REVISION of @iks/domain). No I/O; every body is checked against the
  * contract in request-builders.spec.ts.
  *
  * Absent fields are left out rather than sent as null: Create or Update Profile documents that
@@ -35,7 +35,7 @@ function eventAttributes(r: KlaviyoEventRecord) {
     time: r.time,
     unique_id: r.unique_id,
     metric: metric(r.metric),
-    // Revision 2026-07-15 has `backfill`: "When true, the event is recorded but does NOT trigger
+    // The contracts' revision has `backfill`: "When true, the event is recorded but does NOT trigger
     // flows. Use this when backfilling historical events". Sent only when true (default false).
     ...(r.backfill ? { backfill: true } : {}),
   };
@@ -111,18 +111,6 @@ export function buildProfileAttributes(r: KlaviyoProfileRecord) {
 /** POST /api/profile-import (create_or_update_profile). */
 export function buildProfileImportBody(r: KlaviyoProfileRecord) {
   return { data: { type: 'profile' as const, attributes: buildProfileAttributes(r) } };
-}
-
-/** POST /api/profile-bulk-import-jobs (bulk_import_profiles): up to 10,000 profiles, 5 MB. */
-export function buildBulkImportProfilesBody(records: readonly KlaviyoProfileRecord[]) {
-  return {
-    data: {
-      type: 'profile-bulk-import-job' as const,
-      attributes: {
-        profiles: { data: records.map((r) => ({ type: 'profile' as const, attributes: buildProfileAttributes(r) })) },
-      },
-    },
-  };
 }
 
 export type DeletionIdentifier = { readonly email: string } | { readonly phone_number: string };

@@ -131,3 +131,29 @@ describe('retry elapsed budget', () => {
     expect(calls).toBe(3);
   });
 });
+
+describe('retry delay cap (issue #14: slow 5xx recovery)', () => {
+  it('never waits longer than maxDelayMs, whatever the backoff or a Retry-After asks', async () => {
+    const clock = new ManualClock();
+    const delays: number[] = [];
+    let calls = 0;
+    let recovered = false;
+    const done = retry(
+      async () => {
+        calls++;
+        if (!recovered) throw new Flaky(true, calls === 20 ? 300_000 : undefined); // one 503 asks for 5 min
+        return 'ok';
+      },
+      { clock, maxElapsedMs: 6 * 3600_000, initialMs: 1000, maxMs: 5 * 60_000, maxDelayMs: 30_000, random: () => 0.999, onRetry: (i) => delays.push(i.delayMs) },
+    );
+    // 40 failures within 100 min: uncapped, the ceilings reach 5 min and 40 attempts take ~160 min
+    for (let i = 0; i < 200 && calls < 40; i++) await clock.advance(30_000);
+    expect(calls).toBe(40);
+    recovered = true;
+    const at = clock.now();
+    await clock.advance(30_000);
+    await expect(done).resolves.toBe('ok');
+    expect(Math.max(...delays)).toBeLessThanOrEqual(30_000);
+    expect(clock.now() - at).toBeLessThanOrEqual(30_000);
+  });
+});

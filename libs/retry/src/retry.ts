@@ -28,6 +28,11 @@ export interface RetryOptions {
   readonly initialMs?: number;
   /** Backoff cap. Default 30 s. */
   readonly maxMs?: number;
+  /**
+   * Longest single wait, a server's Retry-After included (default: no cap beyond maxMs). A
+   * server that has recovered is then tried again within this long, however long it failed.
+   */
+  readonly maxDelayMs?: number;
   /** Growth per retry. Default 2. */
   readonly factor?: number;
   /**
@@ -80,10 +85,12 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       if (opts.signal?.aborted) throw abortReason(opts.signal);
       if (!isRetriable(error) || attempt >= retries) throw error;
       const retryAfter = (error as RetriableError | null)?.retryAfterMs;
-      const delayMs =
+      const delayMs = Math.min(
+        opts.maxDelayMs ?? Number.POSITIVE_INFINITY,
         typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0
           ? retryAfter
-          : jittered(backoffCeiling(attempt + 1, opts), opts.jitter, random);
+          : jittered(backoffCeiling(attempt + 1, opts), opts.jitter, random),
+      );
       firstFailure ??= clock.now();
       const elapsedMs = clock.now() - firstFailure;
       if (opts.maxElapsedMs !== undefined && elapsedMs + delayMs > opts.maxElapsedMs) throw error;

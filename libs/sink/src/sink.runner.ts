@@ -1,13 +1,13 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
   AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
   type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
-import { KlaviyoDeliverer, KlaviyoHttpClient, RateBudget, type DeliveryResult, type Priority } from '@iks/klaviyo';
+import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 
 export interface SinkRunOptions {
   /** Consumer group (default SINK_GROUP_ID); a replay uses its own. */
@@ -51,7 +51,7 @@ export class SinkRunner {
   private readonly kafka: Kafka;
   private readonly producer: Producer;
   private readonly codec: AvroCodec;
-  readonly deliverer: KlaviyoDeliverer;
+  readonly deliverer: KlaviyoDelivery;
   private tombstones?: Consumer;
   /** Intercom contacts with a deletion request: their profiles and events are never sent again (replays included). */
   private readonly deletedContacts = new Set<string>();
@@ -59,6 +59,8 @@ export class SinkRunner {
   private readonly topics: { events: string; profiles: string; deletions: string };
   private readonly runtime: StageRuntime;
   readonly retries: Counter<'operation'>;
+  /** 1 while Klaviyo refuses the API key (401/403): delivery waits and retries, nothing is dead-lettered. */
+  private readonly keyRefused: Gauge;
   private mode: 'live' | 'replay' = 'live';
   /** Klaviyo requests retried (also iks_sink_klaviyo_retries_total by operation). */
   retryCount = 0;
@@ -74,6 +76,9 @@ export class SinkRunner {
     this.retries = metricOnce(registry, 'iks_sink_klaviyo_retries_total', () => new Counter({
       name: 'iks_sink_klaviyo_retries_total', help: 'Klaviyo requests retried, by operation.', labelNames: ['operation'], registers: [registry],
     }));
+    this.keyRefused = metricOnce(registry, 'iks_sink_klaviyo_key_refused', () => new Gauge({
+      name: 'iks_sink_klaviyo_key_refused', help: '1 while Klaviyo answers 401/403 to the API key (an alert: delivery is paused and retried).', registers: [registry],
+    }));
     const p = config.kafka.topicPrefix;
     this.topics = { events: topicName('events', p), profiles: topicName('profiles', p), deletions: topicName('deletions', p) };
     if (!config.klaviyo.apiKey) throw new Error('KLAVIYO_API_KEY is required by the sink');
@@ -81,17 +86,19 @@ export class SinkRunner {
       apiKey: config.klaviyo.apiKey.reveal(), baseUrl: config.klaviyo.baseUrl, revision: config.klaviyo.revision,
       timeoutMs: config.sink.requestTimeoutMs,
     });
-    this.deliverer = new KlaviyoDeliverer({
+    this.deliverer = createKlaviyoDelivery({
       client,
       // 200 ms of margin: a request granted just inside our window can land in Klaviyo's next one
       budget: budget ?? new RateBudget({ windowMarginMs: 200 }),
-      retry: { maxElapsedMs: config.sink.retryMaxMs },
+      retry: { maxElapsedMs: config.sink.retryMaxMs, maxDelayMs: config.sink.retryMaxDelayMs },
       batch: { maxCount: config.sink.batchMaxEvents, maxWaitMs: config.sink.batchMaxWaitMs },
       signal: this.abort.signal,
       onRetry: (operation) => {
         this.retries.inc({ operation });
         this.retryCount++;
       },
+      onSystemic: () => this.keyRefused.set(1),
+      onRecovered: () => this.keyRefused.set(0),
     });
   }
 
@@ -110,7 +117,11 @@ export class SinkRunner {
 
   readiness() {
     const h = this.health();
-    return { consumers: { up: h.ready, detail: { consumers: h.consumers } } };
+    const refused = this.deliverer.caller.systemicStatus;
+    return {
+      consumers: { up: h.ready, detail: { consumers: h.consumers } },
+      klaviyo: { up: refused === null, detail: refused === null ? {} : { message: `Klaviyo refuses the API key (${refused}); delivery paused and retried` } },
+    };
   }
 
   liveness() {
@@ -198,11 +209,11 @@ export class SinkRunner {
     if (topic === this.topics.events) {
       // Events of every partition share bulk requests (cut when the rate budget grants one);
       // live events go first, backfilled and replayed ones yield.
-      return Promise.all(records.map((r: KlaviyoEventRecord) => this.deliverer.submitEvent(r, mode === 'live' && !r.backfill ? 'live' : 'backfill')));
+      return Promise.all(records.map((r: KlaviyoEventRecord) => this.deliverer.events.submit(r, mode === 'live' && !r.backfill ? 'live' : 'backfill')));
     }
     const priority: Priority = mode === 'live' ? 'live' : 'backfill';
-    if (topic === this.topics.profiles) return this.deliverer.deliverProfiles(records, priority);
-    return this.deliverer.deliverDeletions(records, priority);
+    if (topic === this.topics.profiles) return this.deliverer.profiles.deliver(records, priority);
+    return this.deliverer.deletions.deliver(records, priority);
   }
 
   async stop(): Promise<void> {

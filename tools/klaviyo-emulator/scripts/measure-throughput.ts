@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { KLAVIYO_REVISION } from '@iks/domain';
 import { startKlaviyoEmulator } from '../src/klaviyo-emulator.server';
 
 /**
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   const post = (payload: string) =>
     new Promise<number>((resolve, reject) => {
       const req = request(
-        { agent, host: url.hostname, port: url.port, path: '/api/event-bulk-create-jobs', method: 'POST', headers: { Authorization: 'Klaviyo-API-Key pk_bench', revision: '2026-07-15', 'Content-Type': 'application/vnd.api+json', 'Content-Length': Buffer.byteLength(payload) } },
+        { agent, host: url.hostname, port: url.port, path: '/api/event-bulk-create-jobs', method: 'POST', headers: { Authorization: 'Klaviyo-API-Key pk_bench', revision: KLAVIYO_REVISION, 'Content-Type': 'application/vnd.api+json', 'Content-Length': Buffer.byteLength(payload) } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));

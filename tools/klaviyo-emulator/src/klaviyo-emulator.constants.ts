@@ -7,7 +7,7 @@
  * says limits are per account, fixed-window, with a burst (1-second) and a steady (1-minute) window,
  * and that a private key's quota is shared per account: the emulator keys windows by API key and operation.
  */
-export const KLAVIYO_REVISION = '2026-07-15';
+export { KLAVIYO_REVISION } from '@iks/domain';
 
 export type KlaviyoOperation =
   | 'bulk_create_events'

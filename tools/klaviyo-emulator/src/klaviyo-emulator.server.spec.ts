@@ -1,4 +1,5 @@
 import { klaviyoContract, OpenApiValidator } from '@iks/contracts';
+import { KLAVIYO_REVISION } from '@iks/domain';
 import { startKlaviyoEmulator, type KlaviyoEmulator, type KlaviyoEmulatorOptions } from './klaviyo-emulator.server';
 
 const KEY = 'pk_test_emulator';
@@ -15,7 +16,7 @@ interface Res {
 function apiHeaders(extra: Record<string, string> = {}): Record<string, string> {
   return {
     Authorization: `Klaviyo-API-Key ${KEY}`,
-    revision: '2026-07-15',
+    revision: KLAVIYO_REVISION,
     'Content-Type': 'application/vnd.api+json',
     Accept: 'application/vnd.api+json',
     ...extra,

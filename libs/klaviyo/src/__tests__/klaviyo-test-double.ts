@@ -35,7 +35,6 @@ const OPERATIONS: Record<string, string> = {
   '/api/event-bulk-create-jobs': 'bulk_create_events',
   '/api/events': 'create_event',
   '/api/profile-import': 'create_or_update_profile',
-  '/api/profile-bulk-import-jobs': 'bulk_import_profiles',
   '/api/data-privacy-deletion-jobs': 'request_profile_deletion',
 };
 
@@ -105,40 +104,6 @@ export class KlaviyoTestDouble {
     return this;
   }
 
-  /** Bulk profile import jobs: complete on the 2nd poll; profiles with "invalid" in the email fail. */
-  readonly jobs = new Map<string, { profiles: any[]; polls: number }>();
-  importErrorsPageSize = 2;
-  private baseUrl = '';
-
-  private bulkImport(req: RecordedRequest): Reply | undefined {
-    const json = { 'content-type': 'application/vnd.api+json' };
-    if (req.method === 'POST' && req.path === '/api/profile-bulk-import-jobs') {
-      if (req.contractErrors.length) return undefined;
-      const id = `job-${this.jobs.size + 1}`;
-      const profiles = req.body.data.attributes.profiles.data;
-      this.jobs.set(id, { profiles, polls: 0 });
-      return { status: 202, headers: json, body: { data: { type: 'profile-bulk-import-job', id, attributes: { status: 'queued', created_at: new Date().toISOString(), total_count: profiles.length }, links: { self: `${this.baseUrl}${req.path}/${id}` } } } };
-    }
-    const m = /^\/api\/profile-bulk-import-jobs\/([^/]+)(\/import-errors)?$/.exec(req.path);
-    if (req.method !== 'GET' || !m) return undefined;
-    const job = this.jobs.get(m[1]);
-    if (!job) return klaviyoError(404, 'not_found', 'no such job');
-    const failed = job.profiles.map((p, i) => [p, i] as const).filter(([p]) => String(p.attributes.email ?? '').includes('invalid'));
-    if (!m[2]) {
-      job.polls++;
-      const status = job.polls >= 2 ? 'complete' : 'processing';
-      return { status: 200, headers: json, body: { data: { type: 'profile-bulk-import-job', id: m[1], attributes: { status, created_at: new Date().toISOString(), total_count: job.profiles.length, failed_count: status === 'complete' ? failed.length : 0 }, links: { self: 'x' } } } };
-    }
-    const from = Number(req.query.get('page[cursor]') ?? 0);
-    const size = Math.min(Number(req.query.get('page[size]') ?? 20), this.importErrorsPageSize);
-    const page = failed.slice(from, from + size).map(([p]) => ({
-      type: 'import-error', id: `ie-${p.attributes.email}`,
-      attributes: { code: 'invalid', title: 'Invalid input', detail: 'Invalid email address', source: { pointer: '/data/attributes/email' }, original_payload: p.attributes },
-    }));
-    const next = from + size < failed.length ? `${this.baseUrl}${req.path}?page[size]=${size}&page[cursor]=${from + size}` : null;
-    return { status: 200, headers: json, body: { data: page, links: { self: 'x', next } } };
-  }
-
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -153,7 +118,7 @@ export class KlaviyoTestDouble {
           op && req.method === 'POST' ? klaviyoContract(op).validateRequestBody('post', path, body).errors : [];
         const rec: RecordedRequest = { method: req.method ?? '', path, query: url.searchParams, headers: req.headers, body, contractErrors, at: Date.now() };
         this.requests.push(rec);
-        const reply = (this.scripted.shift() ?? ((r: RecordedRequest) => this.bulkImport(r) ?? this.responder(r)))(rec);
+        const reply = (this.scripted.shift() ?? this.responder)(rec);
         if (reply.hang) {
           this.hanging.add(res);
           return;
@@ -168,8 +133,7 @@ export class KlaviyoTestDouble {
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.baseUrl;
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,215 @@
+/**
+ * Events to Klaviyo: every caller's events share Bulk Create Events requests
+ * (POST /api/event-bulk-create-jobs), cut by count, bytes, or when the rate budget grants the
+ * next request. A refusal that names entries by pointer rejects those and sends the rest again
+ * in bulk; one that names none sends each event through Create Event (POST /api/events), so
+ * exactly the bad ones are rejected.
+ */
+import { Logger } from '@nestjs/common';
+import type { KlaviyoEventRecord } from '@iks/domain';
+import { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
+import { DEFAULT_MAX_WAIT_MS, EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
+import { recordFault, refusal, type KlaviyoCaller } from './klaviyo-caller';
+import { mapLimit } from './map-limit';
+import { buildBulkCreateEventsBody, buildCreateEventBody } from './request-builders';
+
+export const EVENTS_BULK_PATH = '/api/event-bulk-create-jobs';
+export const EVENTS_PATH = '/api/events';
+
+/** Pointer to one entry of a bulk request: /data/attributes/events-bulk-create/data/<i>[/...] */
+const BULK_ENTRY_POINTER = /^\/data\/attributes\/events-bulk-create\/data\/(\d+)(?:\/|$)/;
+
+export interface KlaviyoEventStreamOptions {
+  /** Batch cut rules (maxCount 1,000, maxBytes 4.5 MB, maxWaitMs 250). */
+  readonly batch?: Omit<EventBatcherOptions, 'clock'>;
+  /** Bulk requests on the wire per priority; one waiting to retry does not hold its place. Default 2. */
+  readonly bulkConcurrency?: number;
+  /** Create Event requests in flight for one refused bulk request. Default 8. */
+  readonly singleConcurrency?: number;
+}
+
+interface Submitted extends PreparedEvent {
+  readonly resolve: (r: DeliveryResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface Lane {
+  readonly batcher: EventBatcher<Submitted>;
+  readonly ready: BatchSlot<Submitted>[][];
+  pumping: boolean;
+  inFlight: number;
+  slot: (() => void) | null;
+}
+
+type BatchOutcome = { readonly results: ReadonlyMap<PreparedEvent, DeliveryResult> } | { readonly error: unknown };
+
+export class KlaviyoEventStream {
+  private readonly logger = new Logger(KlaviyoEventStream.name);
+  private readonly lanes = new Map<Priority, Lane>();
+  /** Identity keys of events in flight, so a later copy waits for the earlier one. */
+  private readonly inFlightKeys = new Map<string, Promise<void>>();
+  private readonly bulkConcurrency: number;
+  private readonly singleConcurrency: number;
+
+  constructor(
+    private readonly caller: KlaviyoCaller,
+    private readonly opts: KlaviyoEventStreamOptions = {},
+  ) {
+    this.bulkConcurrency = opts.bulkConcurrency ?? 2;
+    this.singleConcurrency = opts.singleConcurrency ?? 8;
+  }
+
+  /**
+   * One event's result: delivered, or rejected (never deliverable, or retries ran out). Rejects
+   * (throws) only for what is not the event's fault: a misconfigured Klaviyo URL, shutdown.
+   */
+  submit(record: KlaviyoEventRecord, priority: Priority = 'live'): Promise<DeliveryResult> {
+    const p = prepareEvent(record, this.opts.batch?.maxBytes);
+    if (!isPrepared(p)) return Promise.resolve(p);
+    return new Promise<DeliveryResult>((resolve, reject) => {
+      const lane = this.lane(priority);
+      lane.batcher.add({ ...p, resolve, reject });
+      void this.pump(priority, lane);
+    });
+  }
+
+  /**
+   * One lane per priority. The batcher cuts only full batches (count/bytes) by itself; a
+   * partial batch is cut when the rate budget grants the next bulk request. So under light
+   * traffic a lone event goes out after ~maxWaitMs, and when Klaviyo's windows are the limit
+   * (150 bulk requests a minute) the events keep filling the request while it waits for its
+   * grant: requests grow toward 1,000 events instead of the budget being spent on small ones.
+   */
+  private lane(priority: Priority): Lane {
+    let lane = this.lanes.get(priority);
+    if (!lane) {
+      const ready: BatchSlot<Submitted>[][] = [];
+      const batcher = new EventBatcher<Submitted>((batch) => ready.push(batch), { ...this.opts.batch, maxWaitMs: Infinity, clock: this.caller.clock });
+      lane = { batcher, ready, pumping: false, inFlight: 0, slot: null };
+      this.lanes.set(priority, lane);
+    }
+    return lane;
+  }
+
+  private async pump(priority: Priority, lane: Lane): Promise<void> {
+    if (lane.pumping) return;
+    lane.pumping = true;
+    const maxWaitMs = this.opts.batch?.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    const { clock, signal, budget } = this.caller;
+    try {
+      while (lane.ready.length || lane.batcher.pending) {
+        // a partial batch waits for company, a full one does not
+        if (!lane.ready.length && maxWaitMs > 0) await clock.sleep(maxWaitMs, signal);
+        while (lane.inFlight >= this.bulkConcurrency) await new Promise<void>((r) => (lane.slot = r));
+        await budget.acquire('events-bulk', priority, signal);
+        if (!lane.ready.length) lane.batcher.flush();
+        const batch = lane.ready.shift();
+        if (!batch) continue; // cannot happen while pending > 0; the grant is simply not used
+        // The place is held while the request is on the wire, not while it waits to retry: a
+        // request backing off for one partition's events does not hold back everyone else's.
+        lane.inFlight++;
+        let held = true;
+        const release = () => {
+          if (!held) return;
+          held = false;
+          lane.inFlight--;
+          const wake = lane.slot;
+          lane.slot = null;
+          wake?.();
+        };
+        void sequenced(this.inFlightKeys, batch, () => this.sendBatch(batch.map((s) => s.item), priority, true, release))
+          .then((results) => settle(batch, { results }), (error) => settle(batch, { error }))
+          .finally(release);
+      }
+    } catch (error) {
+      // shutdown (abort): everything still held is refused; the sink does not commit it
+      lane.batcher.flushAll();
+      for (const batch of lane.ready.splice(0)) settle(batch, { error });
+    } finally {
+      lane.pumping = false;
+    }
+  }
+
+  /**
+   * One bulk request for `items` (their keys are distinct). A non-retriable refusal names the
+   * bad entries by pointer: those are rejected and the rest go again in bulk. Without a usable
+   * pointer every event goes through Create Event, so exactly the bad ones are rejected. A 413
+   * halves the request.
+   */
+  private async sendBatch(
+    items: readonly PreparedEvent[], priority: Priority, granted: boolean, onBackoff: () => void,
+  ): Promise<Map<PreparedEvent, DeliveryResult>> {
+    const out = new Map<PreparedEvent, DeliveryResult>();
+    let pending = [...items];
+    const answerAll = (r: DeliveryResult) => {
+      for (const p of pending) out.set(p, r);
+      return out;
+    };
+    while (pending.length) {
+      try {
+        const body = buildBulkCreateEventsBody(pending.map((p) => p.entry));
+        await this.caller.send({ group: 'events-bulk', priority, path: EVENTS_BULK_PATH, body, granted, onBackoff });
+        return answerAll(DELIVERED);
+      } catch (err) {
+        granted = false;
+        const e = recordFault(err);
+        if (e.retriable) return answerAll(refusal(e));
+        if (e.status === 413 && pending.length > 1) {
+          const half = Math.ceil(pending.length / 2);
+          for (const part of [pending.slice(0, half), pending.slice(half)]) {
+            for (const [k, v] of await this.sendBatch(part, priority, false, onBackoff)) out.set(k, v);
+          }
+          return out;
+        }
+        const bad = new Map<number, DeliveryError>();
+        for (const obj of e.errors.length ? e.errors : [{ source: { pointer: e.pointer ?? undefined }, code: e.code, detail: e.detail }]) {
+          const m = obj.source?.pointer ? BULK_ENTRY_POINTER.exec(obj.source.pointer) : null;
+          const idx = m ? Number(m[1]) : -1;
+          if (idx >= 0 && idx < pending.length && !bad.has(idx)) {
+            bad.set(idx, { status: e.status, code: obj.code ?? e.code, detail: obj.detail ?? e.detail, pointer: obj.source!.pointer!, retriable: false });
+          }
+        }
+        if (bad.size === 0) {
+          this.logger.warn(`bulk create refused without an entry pointer (${e.status} ${e.code}); sending ${pending.length} events one by one`);
+          await mapLimit(pending, this.singleConcurrency, async (p) => {
+            out.set(p, await this.caller.deliverOne({ group: 'events', priority, path: EVENTS_PATH, body: buildCreateEventBody(p.record), onBackoff }));
+          });
+          return out;
+        }
+        for (const [idx, error] of bad) out.set(pending[idx], { status: 'rejected', error });
+        pending = pending.filter((_, i) => !bad.has(i));
+      }
+    }
+    return out;
+  }
+}
+
+/** Every submitter of a batch gets its slot's result (identical copies share it), or the error. */
+function settle(batch: readonly BatchSlot<Submitted>[], outcome: BatchOutcome): void {
+  for (const slot of batch) {
+    for (const x of [slot.item, ...slot.duplicates]) {
+      if ('error' in outcome) x.reject(outcome.error);
+      else x.resolve(outcome.results.get(slot.item)!);
+    }
+  }
+}
+
+/**
+ * Runs `send` once every earlier batch holding one of this batch's keys has finished, so a copy
+ * deferred out of a batch reaches Klaviyo after the first copy (Klaviyo keeps the first
+ * unique_id it sees), even with several bulk requests in flight.
+ */
+function sequenced<R>(inFlight: Map<string, Promise<void>>, batch: readonly BatchSlot<PreparedEvent>[], send: () => Promise<R>): Promise<R> {
+  const keys = batch.flatMap((s) => s.item.keys);
+  const before = [...new Set(keys.map((k) => inFlight.get(k)).filter((p): p is Promise<void> => p !== undefined))];
+  const run = (before.length ? Promise.allSettled(before) : Promise.resolve()).then(send);
+  const done = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  for (const k of keys) inFlight.set(k, done);
+  void done.then(() => {
+    for (const k of keys) if (inFlight.get(k) === done) inFlight.delete(k);
+  });
+  return run;
+}

@@ -1,0 +1,78 @@
+import { Logger } from '@nestjs/common';
+import type { KlaviyoDeletionRecord } from '@iks/domain';
+import { ManualClock } from '@iks/retry';
+import { KlaviyoApiError } from './klaviyo-api.error';
+import { KlaviyoCaller } from './klaviyo-caller';
+import { RateBudget } from './rate-budget';
+import { eventRecord, profileRecord } from './__tests__/fixtures';
+import { KEY, klaviyoHarness, submitAll } from './__tests__/delivery-harness';
+import { defaultResponder, klaviyoError } from './__tests__/klaviyo-test-double';
+
+describe('KlaviyoCaller', () => {
+  const h = klaviyoHarness();
+  let errorLines: string[];
+  beforeEach(() => {
+    errorLines = [];
+    jest.spyOn(Logger.prototype, 'error').mockImplementation((m: unknown) => void errorLines.push(String(m)));
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('caps each wait at 30 s by default: 40 queued 500s, then Klaviyo is used within 30 s of recovering (issue #14)', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    let recovered = false;
+    const delays: number[] = [];
+    const caller = new KlaviyoCaller({
+      client: {
+        request: async () => {
+          calls++;
+          if (!recovered) throw new KlaviyoApiError({ status: 500, code: 'error', detail: 'boom' });
+          return { status: 202, body: undefined, rateLimit: {} };
+        },
+      },
+      clock,
+      budget: new RateBudget({ clock }),
+      retry: { random: () => 0.999 },
+      onRetry: (_op, i) => delays.push(i.delayMs),
+    });
+    const done = caller.send({ group: 'events-bulk', priority: 'live', path: '/api/event-bulk-create-jobs', body: {} });
+    for (let i = 0; i < 200 && calls < 40; i++) await clock.advance(30_000);
+    expect(calls).toBe(40);
+    recovered = true;
+    const at = clock.now();
+    await clock.advance(30_000);
+    await expect(done).resolves.toMatchObject({ status: 202 });
+    expect(clock.now() - at).toBeLessThanOrEqual(30_000);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(30_000);
+  });
+
+  it('a 401 spell is waited out: alert raised then cleared, every record delivered, nothing rejected (issue #14)', async () => {
+    const refusals: number[] = [];
+    let recoveries = 0;
+    const d = h.delivery({ onSystemic: (s) => refusals.push(s), onRecovered: () => recoveries++ });
+    h.klaviyo.responder = () => klaviyoError(401, 'authentication_failed', 'Incorrect authentication credentials.');
+    const events = Array.from({ length: 5 }, (_, i) => eventRecord({ unique_id: `u${i}` }));
+    const del: KlaviyoDeletionRecord = { kind: 'deletion', intercom_contact_id: 'c-9', email: 'gone@example.com', requested_at: 1, source_notification_id: 'n' };
+    const all = Promise.all([submitAll(d, events), d.profiles.deliver([profileRecord()]), d.deletions.deliver([del])]);
+    while (refusals.length < 6) await new Promise((r) => setTimeout(r, 10));
+    expect(d.caller.systemicStatus).toBe(401);
+    expect(recoveries).toBe(0);
+    h.klaviyo.responder = defaultResponder;
+    const [ev, prof, dels] = await all;
+    expect([...ev, ...prof, ...dels]).toEqual(Array(7).fill({ status: 'delivered' }));
+    expect(new Set(refusals)).toEqual(new Set([401]));
+    expect(recoveries).toBe(1);
+    expect(d.caller.systemicStatus).toBeNull();
+    expect(errorLines).toHaveLength(1); // once per spell, not once per request
+    expect(errorLines[0]).toMatch(/Klaviyo refuses the API key \(401 authentication_failed/);
+    expect(errorLines.join('\n')).not.toContain(KEY);
+  });
+
+  it('a 403 (a key without the scope) is systemic too', async () => {
+    const refusals: number[] = [];
+    h.klaviyo.next(klaviyoError(403, 'permission_denied', 'You do not have permission.'));
+    const results = await submitAll(h.delivery({ onSystemic: (s) => refusals.push(s) }), [eventRecord()]);
+    expect(results).toEqual([{ status: 'delivered' }]);
+    expect(refusals).toEqual([403]);
+  });
+});

@@ -1,0 +1,185 @@
+/**
+ * The one way the sink calls Klaviyo: the account's rate budget, the retry of 408/429/5xx and
+ * network errors (every wait capped), and the classification of a failure:
+ * - the record's fault (other 4xx, or retries exhausted): a KlaviyoApiError for the deliverer
+ *   to turn into that record's rejection;
+ * - Klaviyo refuses the API key (401/403): systemic, not the record's fault and not for good.
+ *   The request is retried without end (capped backoff, no time budget), an alert is raised
+ *   through onSystemic and cleared through onRecovered when a request is accepted again;
+ * - a wrong base URL or media type (404/405/415), a programming error, shutdown: thrown.
+ *   Dead-lettering every record for those would empty the topic into the DLQ.
+ */
+import { Logger } from '@nestjs/common';
+import { retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
+import { DELIVERED, rejected, type DeliveryResult, type Priority } from './delivery-result';
+import { KlaviyoApiError } from './klaviyo-api.error';
+import type { KlaviyoHttpClient, KlaviyoResponse } from './klaviyo-http.client';
+import { RateBudget, type EndpointGroup } from './rate-budget';
+
+/** 401: missing or invalid key; 403: the key lacks a scope (events:write, profiles:write, data-privacy:write). */
+const KEY_REFUSED = new Set([401, 403]);
+const MISCONFIGURED = new Set([404, 405, 415]);
+/** While the key is refused, the error line is repeated at most this often. */
+const REFUSED_LOG_EVERY_MS = 60_000;
+
+export interface DeliveryRetryOptions {
+  /** How long to keep retrying 408/429/5xx/network for one request, from its first failure. Default 6 h. */
+  readonly maxElapsedMs?: number;
+  /** Backoff ceiling of the first retry. Default 1 s. */
+  readonly initialMs?: number;
+  /** Longest single wait (backoff and Retry-After alike), so a recovered Klaviyo is used soon. Default 30 s. */
+  readonly maxDelayMs?: number;
+  readonly factor?: number;
+  readonly jitter?: 'full' | 'none' | number;
+  readonly random?: () => number;
+}
+
+export interface KlaviyoCallerOptions {
+  readonly client: Pick<KlaviyoHttpClient, 'request'>;
+  /** Share one per Klaviyo account across everything that calls it. */
+  readonly budget?: RateBudget;
+  readonly clock?: Clock;
+  readonly retry?: DeliveryRetryOptions;
+  /** Aborts waits and retries (shutdown). */
+  readonly signal?: AbortSignal;
+  /** Called before each retry wait, e.g. for metrics. */
+  readonly onRetry?: (operation: string, info: RetryInfo) => void;
+  /** Called each time Klaviyo refuses the API key (401/403); the request waits and tries again. */
+  readonly onSystemic?: (status: number) => void;
+  /** Called once when a request is accepted after onSystemic: the key works again. */
+  readonly onRecovered?: () => void;
+}
+
+export interface KlaviyoRequest {
+  readonly group: EndpointGroup;
+  readonly priority: Priority;
+  readonly path: string;
+  readonly body: unknown;
+  /** The caller already holds a rate grant for the first attempt. */
+  readonly granted?: boolean;
+  /** Called when the request starts waiting to retry (its caller may free a concurrency slot). */
+  readonly onBackoff?: () => void;
+}
+
+export class KlaviyoCaller {
+  private readonly logger = new Logger(KlaviyoCaller.name);
+  readonly budget: RateBudget;
+  readonly clock: Clock;
+  readonly signal: AbortSignal | undefined;
+  private readonly client: Pick<KlaviyoHttpClient, 'request'>;
+  private readonly retryOpts: DeliveryRetryOptions;
+  private refused: { status: number; loggedAt: number } | null = null;
+
+  constructor(private readonly opts: KlaviyoCallerOptions) {
+    this.client = opts.client;
+    this.clock = opts.clock ?? systemClock;
+    this.budget = opts.budget ?? new RateBudget({ clock: this.clock });
+    this.signal = opts.signal;
+    this.retryOpts = opts.retry ?? {};
+  }
+
+  /** The status Klaviyo refuses the API key with right now (401/403), or null. */
+  get systemicStatus(): number | null {
+    return this.refused?.status ?? null;
+  }
+
+  /**
+   * Klaviyo's answer, or the error that is the record's fault (KlaviyoApiError: a non-retriable
+   * 4xx, or `retriable` once maxElapsedMs ran out). Throws anything else (see the file comment).
+   */
+  async send(req: KlaviyoRequest): Promise<KlaviyoResponse> {
+    const r = this.retryOpts;
+    const operation = `POST ${req.path}`;
+    const maxDelayMs = r.maxDelayMs ?? 30_000;
+    const backoff = {
+      initialMs: r.initialMs ?? 1000, maxMs: maxDelayMs, maxDelayMs, factor: r.factor ?? 2, jitter: r.jitter ?? 'full',
+      random: r.random, clock: this.clock, signal: this.signal,
+    } as const;
+    let granted = req.granted ?? false;
+    let backingOff = false;
+    const waiting = (info: RetryInfo) => {
+      if (!backingOff) req.onBackoff?.();
+      backingOff = true;
+      this.opts.onRetry?.(operation, info);
+    };
+    const attempt = async () => {
+      if (granted) granted = false;
+      else await this.budget.acquire(req.group, req.priority, this.signal);
+      try {
+        return await this.client.request<unknown>('POST', req.path, req.body, { signal: this.signal });
+      } catch (err) {
+        // a 429 pauses the whole endpoint group, so other callers do not walk into the same full window
+        if (err instanceof KlaviyoApiError && err.status === 429) this.budget.pause(err.retryAfterMs ?? 1000, req.group);
+        throw err;
+      }
+    };
+    const res = await retry(
+      () =>
+        retry(attempt, {
+          ...backoff,
+          maxElapsedMs: r.maxElapsedMs ?? 6 * 3600_000,
+          onRetry: (info) => {
+            this.logger.warn(`${operation} attempt ${info.attempt} in ${info.delayMs} ms: ${(info.error as Error)?.message}`);
+            waiting(info);
+          },
+        }),
+      {
+        ...backoff,
+        retries: Number.POSITIVE_INFINITY,
+        isRetriable: isKeyRefusal,
+        onRetry: (info) => {
+          this.keyRefused(info.error as KlaviyoApiError, operation, info.delayMs);
+          waiting(info);
+        },
+      },
+    );
+    this.accepted();
+    return res;
+  }
+
+  /** One request whose failure belongs to its one record. */
+  async deliverOne(req: KlaviyoRequest): Promise<DeliveryResult> {
+    try {
+      await this.send(req);
+      return DELIVERED;
+    } catch (err) {
+      return refusal(recordFault(err));
+    }
+  }
+
+  private keyRefused(err: KlaviyoApiError, operation: string, delayMs: number): void {
+    const status = err.status!;
+    const now = this.clock.now();
+    if (!this.refused || this.refused.status !== status || now - this.refused.loggedAt >= REFUSED_LOG_EVERY_MS) {
+      // err.detail comes redacted from the client; the key itself is never in it
+      this.logger.error(
+        `Klaviyo refuses the API key (${status} ${err.code}: ${err.detail}) on ${operation}: nothing is delivered or dead-lettered ` +
+          `until it accepts it again; retrying in ${delayMs} ms (KLAVIYO_API_KEY and its scopes events:write, profiles:write, data-privacy:write)`,
+      );
+      this.refused = { status, loggedAt: now };
+    }
+    this.opts.onSystemic?.(status);
+  }
+
+  private accepted(): void {
+    if (!this.refused) return;
+    this.refused = null;
+    this.logger.log('Klaviyo accepts the API key again: delivering');
+    this.opts.onRecovered?.();
+  }
+}
+
+function isKeyRefusal(err: unknown): boolean {
+  return err instanceof KlaviyoApiError && err.status !== null && KEY_REFUSED.has(err.status);
+}
+
+/** The error as the record's fault; rethrows what is not (see the file comment). */
+export function recordFault(err: unknown): KlaviyoApiError {
+  if (!(err instanceof KlaviyoApiError) || (err.status !== null && (MISCONFIGURED.has(err.status) || KEY_REFUSED.has(err.status)))) throw err;
+  return err;
+}
+
+/** A record's rejection carrying Klaviyo's error. */
+export function refusal(e: KlaviyoApiError): DeliveryResult {
+  return rejected({ status: e.status, code: e.code, detail: e.detail, pointer: e.pointer, retriable: e.retriable });
+}

@@ -1,0 +1,41 @@
+import { profileRecord } from './__tests__/fixtures';
+import { klaviyoHarness } from './__tests__/delivery-harness';
+import { klaviyoError } from './__tests__/klaviyo-test-double';
+
+describe('KlaviyoProfileDeliverer', () => {
+  const h = klaviyoHarness();
+
+  it('upserts via profile-import; a non-E.164 phone is dropped; no identifier is rejected without a request', async () => {
+    const results = await h.delivery().profiles.deliver([
+      profileRecord(),
+      profileRecord({ intercom_contact_id: 'c-2', email: 'b@example.com', phone_number: '555 0100' }),
+      profileRecord({ intercom_contact_id: 'c-3', email: undefined, phone_number: '555 0100' }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['delivered', 'delivered', 'rejected']);
+    expect(results[2]).toMatchObject({ error: { code: 'missing_profile_identifier', status: null, retriable: false } });
+    expect(h.klaviyo.requests).toHaveLength(2);
+    expect(h.klaviyo.requests.every((r) => r.path === '/api/profile-import')).toBe(true);
+    const second = h.klaviyo.requests.find((r) => r.body.data.attributes.email === 'b@example.com')!;
+    expect(second.body.data.attributes.phone_number).toBeUndefined();
+  });
+
+  it('keeps the order of upserts for one contact', async () => {
+    const recs = [1, 2, 3].map((n) => profileRecord({ first_name: `v${n}`, updated_at: n }));
+    await h.delivery().profiles.deliver(recs);
+    expect(h.klaviyo.requests.map((r) => r.body.data.attributes.first_name)).toEqual(['v1', 'v2', 'v3']);
+  });
+
+  it('a 400 rejects that profile only; a 5xx is retried', async () => {
+    h.klaviyo.next(klaviyoError(400, 'invalid', 'Invalid email', '/data/attributes/email'), klaviyoError(502, 'bad_gateway', 'x'));
+    const results = await h.delivery({ singleConcurrency: 1 }).profiles.deliver([
+      profileRecord({ intercom_contact_id: 'a', email: 'not-an-email' }),
+      profileRecord({ intercom_contact_id: 'b', email: 'b@example.com' }),
+    ]);
+    expect(results[0]).toEqual({
+      status: 'rejected',
+      error: { status: 400, code: 'invalid', detail: 'Invalid email', pointer: '/data/attributes/email', retriable: false },
+    });
+    expect(results[1]).toEqual({ status: 'delivered' });
+    expect(h.klaviyo.requests).toHaveLength(3);
+  });
+});

@@ -1,0 +1,45 @@
+/** Profile upserts through Create or Update Profile (POST /api/profile-import), in order per Intercom contact. */
+import type { KlaviyoProfileRecord } from '@iks/domain';
+import { localRejection, type DeliveryResult, type Priority } from './delivery-result';
+import type { KlaviyoCaller } from './klaviyo-caller';
+import { mapLimit } from './map-limit';
+import { buildProfileImportBody, hasIdentifier, sanitizeIdentifiers } from './request-builders';
+
+export const PROFILE_IMPORT_PATH = '/api/profile-import';
+/** "The maximum allowed payload size is 100KB." (create_or_update_profile) */
+export const MAX_PROFILE_IMPORT_BYTES = 100 * 1024;
+
+export class KlaviyoProfileDeliverer {
+  constructor(
+    private readonly caller: KlaviyoCaller,
+    /** Contacts upserted at once (one contact's upserts go one after the other). Default 8. */
+    private readonly concurrency = 8,
+  ) {}
+
+  /** One result per record, in input order. */
+  async deliver(records: readonly KlaviyoProfileRecord[], priority: Priority = 'live'): Promise<DeliveryResult[]> {
+    const results: DeliveryResult[] = new Array(records.length);
+    const byContact = new Map<string, number[]>();
+    records.forEach((r, i) => {
+      const key = r.intercom_contact_id ?? `#${i}`;
+      byContact.set(key, [...(byContact.get(key) ?? []), i]);
+    });
+    await mapLimit([...byContact.values()], this.concurrency, async (indexes) => {
+      for (const i of indexes) {
+        const r = records[i];
+        results[i] = checkProfile(r) ?? (await this.caller.deliverOne({ group: 'profile-import', priority, path: PROFILE_IMPORT_PATH, body: buildProfileImportBody(r) }));
+      }
+    });
+    return results;
+  }
+}
+
+/** Why a profile can never be upserted, or undefined. */
+function checkProfile(r: KlaviyoProfileRecord): DeliveryResult | undefined {
+  if (!hasIdentifier(sanitizeIdentifiers(r))) {
+    return localRejection('missing_profile_identifier', 'profile has no email and no E.164 phone_number', null);
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(buildProfileImportBody(r)));
+  if (bytes > MAX_PROFILE_IMPORT_BYTES) return localRejection('payload_too_large', `profile is ${bytes} bytes, over Klaviyo's 100 KB`, null);
+  return undefined;
+}

@@ -1,0 +1,8 @@
+/**
+ * Whether an HTTP failure may succeed if tried again: 408 Request Timeout, 429 Too Many
+ * Requests, 5xx, and no response at all (`null`: network error, timeout). Other 4xx will not.
+ * Klaviyo ("Rate limits, status codes, and errors") and Intercom ("Error objects") agree.
+ */
+export function isRetriableStatus(status: number | null): boolean {
+  return status === null || status === 408 || status === 429 || status >= 500;
+}
