@@ -1,3 +1,4 @@
+import { EnvReader } from '../../support/env-reader';
 import { startIntercomEmulator } from './emulator.server';
 
 /**
@@ -8,25 +9,18 @@ import { startIntercomEmulator } from './emulator.server';
  * The environment is read here only, once, and every bad value is reported together.
  */
 function readConfig(env: NodeJS.ProcessEnv) {
-  const errors: string[] = [];
-  const int = (name: string, fallback: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) errors.push(`${name} must be a non-negative integer, got "${raw}"`);
-    return n;
-  };
+  const r = new EnvReader(env);
   const config = {
-    port: int('INTERCOM_EMULATOR_PORT', 8091),
-    host: env.INTERCOM_EMULATOR_HOST || '127.0.0.1',
-    seed: int('INTERCOM_EMULATOR_SEED', 1),
-    contacts: int('INTERCOM_EMULATOR_CONTACTS', 200),
-    conversations: int('INTERCOM_EMULATOR_CONVERSATIONS', 150),
-    tickets: int('INTERCOM_EMULATOR_TICKETS', 80),
-    rateLimit: int('INTERCOM_EMULATOR_RATE_LIMIT', 10000),
-    accessToken: env.INTERCOM_EMULATOR_TOKEN || undefined,
+    port: r.int('INTERCOM_EMULATOR_PORT', 8091),
+    host: r.string('INTERCOM_EMULATOR_HOST', '127.0.0.1'),
+    seed: r.int('INTERCOM_EMULATOR_SEED', 1),
+    contacts: r.int('INTERCOM_EMULATOR_CONTACTS', 200),
+    conversations: r.int('INTERCOM_EMULATOR_CONVERSATIONS', 150),
+    tickets: r.int('INTERCOM_EMULATOR_TICKETS', 80),
+    rateLimit: r.int('INTERCOM_EMULATOR_RATE_LIMIT', 10000),
+    accessToken: r.string('INTERCOM_EMULATOR_TOKEN'),
   };
-  if (errors.length > 0) throw new Error(`invalid configuration:\n  ${errors.join('\n  ')}`);
+  r.done();
   return config;
 }
 
