@@ -3,7 +3,7 @@ import type { EventInput, ProfileIdentifiers, ProfileInput } from '../klaviyo-em
 import { invalidInput } from '../klaviyo-error.util';
 import { toEventInput } from './event-input';
 import type { Operation } from './operation';
-import { identifiersOf } from './profile-identifiers';
+import { checkIdentifierFormats, identifiersOf } from './profile-identifiers';
 
 const BULK_EVENTS_POINTER = '/data/attributes/events-bulk-create/data';
 
@@ -31,6 +31,7 @@ export const bulkCreateEvents: Operation = ({ store, faults, runner, now }, { bo
     if (!profileKey) {
       throw invalidInput('A profile identifier (id, email, phone_number or external_id) is required.', `${BULK_EVENTS_POINTER}/${i}/attributes/profile/data/attributes`);
     }
+    checkIdentifierFormats(ids, `${BULK_EVENTS_POINTER}/${i}/attributes/profile/data/attributes`);
     const events: EventInput[] = new Array(entry.events.data.length);
     for (let j = 0; j < entry.events.data.length; j++) {
       const pointer = `${BULK_EVENTS_POINTER}/${i}/attributes/events/data/${j}`;

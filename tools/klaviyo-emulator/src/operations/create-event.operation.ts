@@ -1,7 +1,7 @@
 import { invalidInput } from '../klaviyo-error.util';
 import { toEventInput } from './event-input';
 import type { Operation } from './operation';
-import { identifiersOf } from './profile-identifiers';
+import { checkIdentifierFormats, identifiersOf } from './profile-identifiers';
 
 /** create_event (POST /api/events) → 202, no body; a repeated unique_id: "only the first processed event will be recorded". */
 export const createEvent: Operation = ({ store, faults, now }, { body, apiKey }) => {
@@ -11,6 +11,7 @@ export const createEvent: Operation = ({ store, faults, now }, { body, apiKey })
   if (!store.profileKey(ids)) {
     throw invalidInput('A profile identifier (id, email, phone_number or external_id) is required.', '/data/attributes/profile/data/attributes');
   }
+  checkIdentifierFormats(ids, '/data/attributes/profile/data/attributes');
   const e = toEventInput(attrs, undefined, '/data', now(), ids, faults);
   const at = new Date(now()).toISOString();
   const { profile } = store.upsertProfile(pdata, at);
