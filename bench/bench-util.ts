@@ -5,13 +5,14 @@
  *
  * Benches print figures; they assert nothing (speed targets are never tests).
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Partitioners, type Kafka, type Message } from 'kafkajs';
-import { loadConfig, type AppName, type Config } from '@iks/config';
+import type { AppName, Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
 import type { AvroCodec } from '@iks/kafka';
+import { freshConfig } from '../test/support/test-config';
+import { EnvReader } from '../tools/support/env-reader';
 
 // ---------------------------------------------------------------- printing
 
@@ -61,9 +62,7 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
   return { ms: nowMs() - t0, value };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { sleep } from '../tools/support/wait-for';
 
 /** Nearest-rank percentile of an unsorted sample (p in 0..100). */
 export function percentile(values: readonly number[], p: number): number {
@@ -78,19 +77,6 @@ export function percentiles(values: readonly number[], ps: readonly number[] = [
   const out: Record<string, number> = {};
   for (const p of ps) out[`p${p}`] = sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
   return out;
-}
-
-/**
- * Polls `check` every `everyMs` until it returns true or `timeoutMs` passes (bounded loop).
- * Returns whether it succeeded.
- */
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(everyMs);
-  }
-  return check();
 }
 
 // ---------------------------------------------------------------- memory
@@ -132,29 +118,20 @@ export class RssSampler {
 
 // ---------------------------------------------------------------- env / config
 
+/** A positive integer bench knob from the environment (BENCH_N, ...), `def` when unset. */
 export function envInt(name: string, def: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v} must be a positive number`);
-  return Math.floor(n);
+  const env = new EnvReader();
+  const n = env.int(name, def, 1);
+  env.done();
+  return n;
 }
 
-/** A config with a fresh TOPIC_PREFIX and group ids (nothing shared with other runs). */
+/** A config with a fresh TOPIC_PREFIX and group ids (nothing shared with other runs), on the local stack by default. */
 export function benchConfig(app: AppName, env: Record<string, string> = {}): Config {
-  const prefix = `bench${randomBytes(4).toString('hex')}.`;
-  return loadConfig(
-    {
-      KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
-      SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
-      TOPIC_PREFIX: prefix,
-      TRANSFORMER_GROUP_ID: `${prefix}transformer`,
-      SINK_GROUP_ID: `${prefix}sink`,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    app,
-  );
+  return freshConfig(app, env, 'bench', {
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+    SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7',
+  });
 }
 
 // ---------------------------------------------------------------- fixtures

@@ -34,13 +34,11 @@
  * Env: BENCH_N, BENCH_CONCURRENCY (64), BENCH_RATE (1000), BENCH_RATE_S (20), BENCH_COOLDOWN_S (61), BENCH_CONTACTS (500),
  * BENCH_TIMEOUT_S (180, per wait), BENCH_SKIP_BASELINE=1, KAFKA_BROKERS, SCHEMA_REGISTRY_URL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { loadConfig } from '@iks/config';
 import { AvroCodec, createKafka, ensureTopics, topicName } from '@iks/kafka';
@@ -55,7 +53,11 @@ import {
   type IntercomContact,
   type IntercomNotification,
 } from '../tools/intercom-emulator/src';
+import { freePort } from '../test/support/free-port';
+import { freshTopicEnv } from '../test/support/test-config';
+import { waitHttp, waitUntil } from '../tools/support/wait-for';
 import { deletePrefixedTopics, envInt, fmtInt, fmtMiB, heading, line, note, percentiles, sleep } from './bench-util';
+import { ChildProcesses, vmHwm } from './support/child-processes';
 
 const ROOT = resolve(__dirname, __dirname.includes(join('dist', 'bench')) ? '../..' : '..');
 const DIST = join(ROOT, 'dist');
@@ -74,42 +76,10 @@ const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/
 
 // ------------------------------------------------------------------------------ children
 
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  tail: string[];
-  peakRss?: number;
-}
-const children: Child[] = [];
+const children = new ChildProcesses();
 
-function startChild(name: string, script: string, env: NodeJS.ProcessEnv): Child {
-  const proc = spawn(process.execPath, [join(DIST, script)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child: Child = { name, proc, tail: [] };
-  for (const s of [proc.stdout!, proc.stderr!]) {
-    createInterface({ input: s }).on('line', (l) => {
-      child.tail.push(l);
-      if (child.tail.length > 30) child.tail.shift();
-      if (process.env.BENCH_VERBOSE === '1') process.stdout.write(`[${name}] ${l}\n`);
-    });
-  }
-  proc.on('exit', (code, signal) => {
-    if (!stopping) {
-      process.stderr.write(`bench: ${name} exited early (${signal ?? code}); last lines:\n${child.tail.join('\n')}\n`);
-    }
-  });
-  children.push(child);
-  return child;
-}
-
-/** VmHWM (peak resident set) of a live process, in bytes. */
-function vmHwm(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const m = /VmHWM:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv) {
+  return children.start(name, join(DIST, script), env, { verbose: process.env.BENCH_VERBOSE === '1' });
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
@@ -127,7 +97,7 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 /** The local stack's broker and registry pids (scripts/stack.sh status), to account their CPU too. */
 function stackPids(): Record<string, number> {
   try {
-    const out = require('node:child_process').spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout as string;
+    const out = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout as string;
     const pids: Record<string, number> = {};
     for (const m of out.matchAll(/(kafka|registry) running \(pid (\d+)\)/g)) pids[m[1]] = Number(m[2]);
     return pids;
@@ -139,7 +109,7 @@ function stackPids(): Record<string, number> {
 type CpuSnap = Record<string, number>;
 function cpuSnap(): CpuSnap {
   const snap: CpuSnap = {};
-  for (const c of children) {
+  for (const c of children.children) {
     const v = cpuSeconds(c.proc.pid);
     if (v !== undefined) snap[c.name] = v;
   }
@@ -160,53 +130,6 @@ function printCpu(before: CpuSnap, after: CpuSnap, wallMs: number): void {
   const total = parts.reduce((s, [, v]) => s + v, 0);
   note(`CPU seconds used during the phase (wall ${(wallMs / 1000).toFixed(1)} s, 2 cores = ${((2 * wallMs) / 1000).toFixed(1)} CPU-s available; total ${total.toFixed(1)}):`);
   note(`  ${parts.map(([k, v]) => `${k} ${v.toFixed(1)} (${((v / (wallMs / 1000)) * 100).toFixed(0)} % of a core)`).join(', ')}`);
-}
-
-let stopping = false;
-async function stopChildren(): Promise<void> {
-  stopping = true;
-  for (const c of children) c.peakRss ??= vmHwm(c.proc.pid);
-  for (const c of [...children].reverse()) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((res) => {
-          if (c.proc.exitCode !== null || c.proc.signalCode !== null) return res();
-          const t = setTimeout(() => {
-            c.proc.kill('SIGKILL');
-          }, 10_000);
-          c.proc.once('exit', () => {
-            clearTimeout(t);
-            res();
-          });
-        }),
-    ),
-  );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function waitHttp(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (r.status < 300) return;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs / 1000} s`);
-    await sleep(200);
-  }
 }
 
 // ------------------------------------------------------------------------------ webhooks
@@ -433,22 +356,169 @@ class Timeline {
   }
 }
 
+// ------------------------------------------------------------------------------ phases
+
+/** What both phases share: where to send, what to watch. */
+interface Rig {
+  readonly kafka: Kafka;
+  readonly topics: { raw: string; events: string };
+  readonly groups: { transformer: string; sink: string };
+  readonly klaviyoUrl: string;
+  readonly webhookUrl: URL;
+}
+
+interface PhaseSpec {
+  readonly webhooks: Prepared[];
+  readonly expectedEvents: number;
+  /** Sends every webhook; resolves with the ms from first send to last answer. */
+  readonly send: (url: URL, ws: Prepared[]) => Promise<number>;
+  /** Prints what was accepted, right after sending. */
+  readonly reportSent: (accepted: number, sendMs: number) => void;
+  /** How long to wait for the events after sending; stop early when the count stalls this long. */
+  readonly deadline: (t0: number, sendMs: number) => number;
+  readonly stallMs?: number;
+  /** Prints what was delivered, before the timeline, CPU and request figures both phases print. */
+  readonly reportDelivered: (result: PhaseResult) => void;
+}
+
+interface PhaseResult {
+  readonly t0: number;
+  readonly sendMs: number;
+  readonly events: EmuEvent[];
+  readonly lat: ReturnType<typeof latencies>;
+  readonly samples: Sample[];
+}
+
+/**
+ * One phase: send the webhooks while sampling the offsets timeline, wait for their events in the
+ * Klaviyo emulator, match them to their webhooks, then print the phase's figures.
+ */
+async function runPhase(rig: Rig, spec: PhaseSpec): Promise<PhaseResult> {
+  const base = (await emuStats(rig.klaviyoUrl)).eventsStored;
+  const cpuBefore = cpuSnap();
+  const t0 = Date.now();
+  let accepted = 0;
+  const countAccepted = () => (accepted = spec.webhooks.reduce((s, w) => s + (w.status === 200 ? 1 : 0), 0));
+  const timeline = new Timeline(rig.kafka, rig.topics, rig.groups, rig.klaviyoUrl, () => accepted);
+  let sendMs: number;
+  try {
+    await timeline.start(t0);
+    const acceptTimer = setInterval(countAccepted, 250);
+    sendMs = await spec.send(rig.webhookUrl, spec.webhooks).finally(() => clearInterval(acceptTimer));
+    spec.reportSent(countAccepted(), sendMs);
+
+    const want = base + spec.expectedEvents;
+    const deadline = spec.deadline(t0, sendMs);
+    let last = -1;
+    let lastChange = Date.now();
+    await waitUntil(
+      async () => {
+        const stored = (await emuStats(rig.klaviyoUrl)).eventsStored;
+        if (stored !== last) lastChange = Date.now();
+        last = stored;
+        return stored >= want || Date.now() - lastChange >= (spec.stallMs ?? Infinity);
+      },
+      { timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: 200 },
+    );
+    await timeline.sample(t0);
+  } finally {
+    await timeline.stop();
+  }
+  const cpuAfter = cpuSnap();
+  const wall = Date.now() - t0;
+  const events = await emuEventsFrom(rig.klaviyoUrl, base);
+  const result: PhaseResult = { t0, sendMs, events, lat: latencies(events, spec.webhooks), samples: timeline.samples };
+  spec.reportDelivered(result);
+  printTimeline(result.samples);
+  printCpu(cpuBefore, cpuAfter, wall);
+  await printSinkRequests(rig.klaviyoUrl, t0);
+  return result;
+}
+
+/** Phase 1 (throughput): N webhooks closed loop, CONCURRENCY in flight. */
+function throughputPhase(contacts: IntercomContact[]): PhaseSpec & { avgBytes: number } {
+  const { webhooks, expectedEvents } = buildWebhooks(N, contacts);
+  const avgBytes = webhooks.reduce((s, w) => s + w.body.length, 0) / webhooks.length;
+  heading(`phase 1: ${fmtInt(N)} webhooks as fast as ingest takes them (${CONCURRENCY} in flight)`);
+  note(`mix: conversation lifecycles (4 webhooks → 4 events) and ticket lifecycles (6 webhooks → 5 events); ${fmtInt(expectedEvents)} events expected; avg body ${fmtInt(avgBytes)} B`);
+  return {
+    webhooks,
+    expectedEvents,
+    avgBytes,
+    send: (url, ws) => sendAll(url, ws, CONCURRENCY),
+    reportSent: (accepted, sendMs) => {
+      const rejected = webhooks.length - accepted;
+      line('webhooks accepted (HTTP 200)', `${fmtInt(accepted)}/${fmtInt(N)}${rejected ? ` (${rejected} not: ${[...new Set(webhooks.filter((w) => w.status !== 200).map((w) => w.status))].join(',')})` : ''}`);
+      line('webhooks/s accepted', `${fmtInt(accepted / (sendMs / 1000))} /s  (${(sendMs / 1000).toFixed(1)} s)`);
+    },
+    deadline: (t0, sendMs) => t0 + TIMEOUT_MS + sendMs,
+    stallMs: 75_000,
+    reportDelivered: ({ t0, events, lat, samples }) => {
+      const deliverMs = lat.lastReceived - t0;
+      line('events delivered', `${fmtInt(events.length)}/${fmtInt(expectedEvents)}${events.length < expectedEvents ? '  (MISSING some)' : ''}`);
+      line('events/s delivered (first send → last event)', `${fmtInt(events.length / (deliverMs / 1000))} /s  (${(deliverMs / 1000).toFixed(1)} s)   target ≥ ${fmtInt(TARGET_EVENTS_PER_S)} /s`);
+      const steady = steadyRate(samples);
+      if (steady) line('events/s delivered (steady, best 5 s window)', `${fmtInt(steady)} /s`);
+      const q = percentiles(lat.lat, [50, 90, 99, 100]);
+      line('latency webhook → Klaviyo (closed loop)', `p50 ${fmtInt(q.p50)} ms, p90 ${fmtInt(q.p90)} ms, p99 ${fmtInt(q.p99)} ms, max ${fmtInt(q.p100)} ms (${fmtInt(lat.lat.length)} matched)`);
+    },
+  };
+}
+
+/** Phase 2 (latency at a fixed rate): RATE webhooks/s for RATE_S seconds, open loop. */
+function fixedRatePhase(contacts: IntercomContact[]): PhaseSpec {
+  const n = RATE * RATE_S;
+  heading(`phase 2: ${fmtInt(RATE)} webhooks/s for ${RATE_S} s (${fmtInt(n)} webhooks, open loop)`);
+  const { webhooks, expectedEvents } = buildWebhooks(n, contacts);
+  return {
+    webhooks,
+    expectedEvents,
+    send: (url, ws) => sendAtRate(url, ws, RATE),
+    reportSent: (accepted, sendMs) => line('webhooks accepted (HTTP 200)', `${fmtInt(accepted)}/${fmtInt(n)} at ${fmtInt(accepted / (sendMs / 1000))} /s achieved`),
+    deadline: () => Date.now() + TIMEOUT_MS,
+    reportDelivered: ({ t0, sendMs, events, lat }) => {
+      const q = percentiles(lat.lat, [50, 90, 99, 100]);
+      line('events delivered', `${fmtInt(events.length)}/${fmtInt(expectedEvents)} in ${((lat.lastReceived - t0) / 1000).toFixed(1)} s`);
+      line(`latency at ${fmtInt(RATE)}/s webhook → Klaviyo`, `p50 ${fmtInt(q.p50)} ms, p90 ${fmtInt(q.p90)} ms, p99 ${fmtInt(q.p99)} ms, max ${fmtInt(q.p100)} ms   target p99 < ${fmtInt(TARGET_P99_MS)} ms`);
+      note('latency by when the webhook was sent (5 s windows of phase 2):');
+      for (let w = 0; w * 5000 < sendMs; w++) {
+        const xs = lat.lat.filter((_, i) => lat.sentAt[i] - t0 >= w * 5000 && lat.sentAt[i] - t0 < (w + 1) * 5000);
+        if (xs.length === 0) continue;
+        const qw = percentiles(xs, [50, 99]);
+        note(`  ${String(w * 5).padStart(3)}-${String((w + 1) * 5).padEnd(3)} s: ${fmtInt(xs.length).padStart(6)} events, p50 ${fmtInt(qw.p50).padStart(6)} ms, p99 ${fmtInt(qw.p99).padStart(6)} ms`);
+      }
+    },
+  };
+}
+
+/** contact.user.created for every contact, then wait until Klaviyo holds them all as profiles. */
+async function sendContacts(rig: Rig, contacts: IntercomContact[]): Promise<void> {
+  const hooks = contacts.map((c) => prepare(contactNotification('contact.user.created', c), null));
+  const t0 = Date.now();
+  await sendAll(rig.webhookUrl, hooks, CONCURRENCY);
+  const bad = hooks.filter((w) => w.status !== 200).length;
+  if (bad > 0) throw new Error(`${bad} contact webhooks were not accepted`);
+  let profiles = 0;
+  await waitUntil(async () => (profiles = (await emuStats(rig.klaviyoUrl)).profiles) >= contacts.length, { timeoutMs: TIMEOUT_MS, intervalMs: 200 });
+  if (profiles < contacts.length) throw new Error(`only ${profiles}/${contacts.length} contact profiles reached Klaviyo`);
+  line('contacts (contact.user.created → profiles)', `${fmtInt(contacts.length)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
 // ------------------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
-  const prefix = `e2e${randomBytes(4).toString('hex')}.`;
+  const topicEnv = freshTopicEnv('e2e');
+  const prefix = topicEnv.TOPIC_PREFIX;
   const [ingestPort, tPort, sPort, kPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const klaviyoUrl = `http://127.0.0.1:${kPort}`;
-  const webhookUrl = new URL(`http://127.0.0.1:${ingestPort}/webhooks/intercom`);
-  const groups = { transformer: `${prefix}transformer`, sink: `${prefix}sink` };
+  const groups = { transformer: topicEnv.TRANSFORMER_GROUP_ID, sink: topicEnv.SINK_GROUP_ID };
   process.stdout.write(`bench (end to end)  node ${process.version}, ${new Date().toISOString()}, ${require('node:os').cpus().length} cores\n`);
   line('N (phase 1 webhooks)', fmtInt(N));
   line('topic prefix', prefix);
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY, TOPIC_PREFIX: prefix,
-    TRANSFORMER_GROUP_ID: groups.transformer, SINK_GROUP_ID: groups.sink,
+    KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY, ...topicEnv,
     INGEST_PORT: String(ingestPort), INGEST_HOST: '127.0.0.1', TRANSFORMER_HTTP_PORT: String(tPort), SINK_HTTP_PORT: String(sPort),
     KLAVIYO_BASE_URL: klaviyoUrl, KLAVIYO_API_KEY: 'pk_bench_emulator', INTERCOM_CLIENT_SECRET: SECRET, LOG_LEVEL: 'warn',
   };
@@ -462,86 +532,31 @@ async function main(): Promise<void> {
   await ensureTopics(admin, config.kafka);
   await admin.disconnect();
   await new AvroCodec(config.kafka).registerAll();
-  const topics = { raw: topicName('notifications', prefix), events: topicName('events', prefix) };
+  const rig: Rig = {
+    kafka,
+    topics: { raw: topicName('notifications', prefix), events: topicName('events', prefix) },
+    groups,
+    klaviyoUrl,
+    webhookUrl: new URL(`http://127.0.0.1:${ingestPort}/webhooks/intercom`),
+  };
 
-  let timeline: Timeline | null = null;
   try {
-    startChild('klaviyo-emulator', 'tools/klaviyo-emulator/src/main.js', { ...env, KLAVIYO_EMULATOR_PORT: String(kPort), KLAVIYO_EMULATOR_LIMITS: 'off' });
-    await waitHttp(`${klaviyoUrl}/__emulator/stats`, 30_000);
+    const emulator = startChild('klaviyo-emulator', 'tools/klaviyo-emulator/src/main.js', { ...env, KLAVIYO_EMULATOR_PORT: String(kPort), KLAVIYO_EMULATOR_LIMITS: 'off' });
+    await waitHttp(`${klaviyoUrl}/__emulator/stats`, { timeoutMs: 30_000 });
     const ingest = startChild('ingest', 'apps/ingest/src/main.js', env);
     const transformer = startChild('transformer', 'apps/transformer/src/main.js', env);
     const sink = startChild('sink', 'apps/sink/src/main.js', env);
-    await waitHttp(`http://127.0.0.1:${ingestPort}/health/ready`, 120_000);
-    await waitHttp(`http://127.0.0.1:${tPort}/health/ready`, 120_000);
-    await waitHttp(`http://127.0.0.1:${sPort}/health/ready`, 120_000);
+    for (const port of [ingestPort, tPort, sPort]) await waitHttp(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 120_000 });
     note('Klaviyo emulator (limits off), ingest, transformer, sink started; no INTERCOM_ACCESS_TOKEN');
 
-    // ---- contacts first
     const contacts = Array.from({ length: CONTACTS }, (_, i) =>
       makeContact({ id: randomBytes(12).toString('hex'), role: 'user', email: `bench.${i}.${prefix.slice(0, -1)}@example.com`, phone: `+1415555${String(1000 + (i % 9000)).padStart(4, '0')}` }),
     );
-    const contactHooks = contacts.map((c) => prepare(contactNotification('contact.user.created', c), null));
-    const tc = Date.now();
-    await sendAll(webhookUrl, contactHooks, CONCURRENCY);
-    const bad = contactHooks.filter((w) => w.status !== 200).length;
-    if (bad > 0) throw new Error(`${bad} contact webhooks were not accepted`);
-    let stats = await emuStats(klaviyoUrl);
-    const deadline = Date.now() + TIMEOUT_MS;
-    while (stats.profiles < CONTACTS && Date.now() < deadline) {
-      await sleep(200);
-      stats = await emuStats(klaviyoUrl);
-    }
-    if (stats.profiles < CONTACTS) throw new Error(`only ${stats.profiles}/${CONTACTS} contact profiles reached Klaviyo`);
-    line('contacts (contact.user.created → profiles)', `${fmtInt(CONTACTS)} in ${((Date.now() - tc) / 1000).toFixed(1)} s`);
+    await sendContacts(rig, contacts);
 
-    // ---- phase 1
-    const p1 = buildWebhooks(N, contacts);
-    const avgBytes = p1.webhooks.reduce((s, w) => s + w.body.length, 0) / p1.webhooks.length;
-    heading(`phase 1: ${fmtInt(N)} webhooks as fast as ingest takes them (${CONCURRENCY} in flight)`);
-    note(`mix: conversation lifecycles (4 webhooks → 4 events) and ticket lifecycles (6 webhooks → 5 events); ${fmtInt(p1.expectedEvents)} events expected; avg body ${fmtInt(avgBytes)} B`);
-    const base1 = (await emuStats(klaviyoUrl)).eventsStored;
-    const cpu1 = cpuSnap();
-    let accepted = 0;
-    const t0 = Date.now();
-    timeline = new Timeline(kafka, topics, groups, klaviyoUrl, () => accepted);
-    await timeline.start(t0);
-    const acceptTimer = setInterval(() => {
-      accepted = p1.webhooks.reduce((s, w) => s + (w.status === 200 ? 1 : 0), 0);
-    }, 250);
-    const sendMs = await sendAll(webhookUrl, p1.webhooks, CONCURRENCY);
-    clearInterval(acceptTimer);
-    accepted = p1.webhooks.filter((w) => w.status === 200).length;
-    const rejected = p1.webhooks.length - accepted;
-    line('webhooks accepted (HTTP 200)', `${fmtInt(accepted)}/${fmtInt(N)}${rejected ? ` (${rejected} not: ${[...new Set(p1.webhooks.filter((w) => w.status !== 200).map((w) => w.status))].join(',')})` : ''}`);
-    line('webhooks/s accepted', `${fmtInt(accepted / (sendMs / 1000))} /s  (${(sendMs / 1000).toFixed(1)} s)`);
-
-    // wait for all the events
-    const want = base1 + p1.expectedEvents;
-    let last = (await emuStats(klaviyoUrl)).eventsStored;
-    let lastChange = Date.now();
-    while (last < want && Date.now() - t0 < TIMEOUT_MS + sendMs && Date.now() - lastChange < 75_000) {
-      await sleep(200);
-      const now = (await emuStats(klaviyoUrl)).eventsStored;
-      if (now !== last) lastChange = Date.now();
-      last = now;
-    }
-    await timeline.sample(t0);
-    await timeline.stop();
-    const cpu1end = cpuSnap();
-    const wall1 = Date.now() - t0;
-    const ev1 = await emuEventsFrom(klaviyoUrl, base1);
-    const r1 = latencies(ev1, p1.webhooks);
-    const lastAt = r1.lastReceived;
-    const deliverMs = lastAt - t0;
-    line('events delivered', `${fmtInt(ev1.length)}/${fmtInt(p1.expectedEvents)}${ev1.length < p1.expectedEvents ? '  (MISSING some)' : ''}`);
-    line('events/s delivered (first send → last event)', `${fmtInt(ev1.length / (deliverMs / 1000))} /s  (${(deliverMs / 1000).toFixed(1)} s)   target ≥ ${fmtInt(TARGET_EVENTS_PER_S)} /s`);
-    const steady = steadyRate(timeline.samples);
-    if (steady) line('events/s delivered (steady, best 5 s window)', `${fmtInt(steady)} /s`);
-    const q1 = percentiles(r1.lat, [50, 90, 99, 100]);
-    line('latency webhook → Klaviyo (closed loop)', `p50 ${fmtInt(q1.p50)} ms, p90 ${fmtInt(q1.p90)} ms, p99 ${fmtInt(q1.p99)} ms, max ${fmtInt(q1.p100)} ms (${fmtInt(r1.lat.length)} matched)`);
-    printTimeline(timeline.samples);
-    printCpu(cpu1, cpu1end, wall1);
-    await printSinkRequests(klaviyoUrl, t0);
+    const phase1 = throughputPhase(contacts);
+    const r1 = await runPhase(rig, phase1);
+    const deliverMs = r1.lat.lastReceived - r1.t0;
 
     // the sink's steady window (150 bulk requests per 60 s) is shared by both phases: let phase 1's grants expire
     const cooldown = Number(process.env.BENCH_COOLDOWN_S ?? 61);
@@ -550,49 +565,8 @@ async function main(): Promise<void> {
       await sleep(cooldown * 1000);
     }
 
-    // ---- phase 2
-    const n2 = RATE * RATE_S;
-    heading(`phase 2: ${fmtInt(RATE)} webhooks/s for ${RATE_S} s (${fmtInt(n2)} webhooks, open loop)`);
-    const p2 = buildWebhooks(n2, contacts);
-    const base2 = (await emuStats(klaviyoUrl)).eventsStored;
-    const cpu2 = cpuSnap();
-    const t2 = Date.now();
-    let accepted2 = 0;
-    const timeline2 = new Timeline(kafka, topics, groups, klaviyoUrl, () => accepted2);
-    timeline = timeline2;
-    await timeline2.start(t2);
-    const acceptTimer2 = setInterval(() => {
-      accepted2 = p2.webhooks.reduce((s, w) => s + (w.status === 200 ? 1 : 0), 0);
-    }, 250);
-    const send2 = await sendAtRate(webhookUrl, p2.webhooks, RATE);
-    clearInterval(acceptTimer2);
-    const acc2 = p2.webhooks.filter((w) => w.status === 200).length;
-    accepted2 = acc2;
-    line('webhooks accepted (HTTP 200)', `${fmtInt(acc2)}/${fmtInt(n2)} at ${fmtInt(acc2 / (send2 / 1000))} /s achieved`);
-    const want2 = base2 + p2.expectedEvents;
-    let l2 = 0;
-    const d2 = Date.now() + TIMEOUT_MS;
-    while ((l2 = (await emuStats(klaviyoUrl)).eventsStored) < want2 && Date.now() < d2) await sleep(200);
-    await timeline2.sample(t2);
-    await timeline2.stop();
-    const cpu2end = cpuSnap();
-    const wall2 = Date.now() - t2;
-    const ev2 = await emuEventsFrom(klaviyoUrl, base2);
-    const r2 = latencies(ev2, p2.webhooks);
-    const q2 = percentiles(r2.lat, [50, 90, 99, 100]);
-    line('events delivered', `${fmtInt(ev2.length)}/${fmtInt(p2.expectedEvents)} in ${((r2.lastReceived - t2) / 1000).toFixed(1)} s`);
-    line(`latency at ${fmtInt(RATE)}/s webhook → Klaviyo`, `p50 ${fmtInt(q2.p50)} ms, p90 ${fmtInt(q2.p90)} ms, p99 ${fmtInt(q2.p99)} ms, max ${fmtInt(q2.p100)} ms   target p99 < ${fmtInt(TARGET_P99_MS)} ms`);
-    void l2;
-    note('latency by when the webhook was sent (5 s windows of phase 2):');
-    for (let w = 0; w * 5000 < send2; w++) {
-      const xs = r2.lat.filter((_, i) => r2.sentAt[i] - t2 >= w * 5000 && r2.sentAt[i] - t2 < (w + 1) * 5000);
-      if (xs.length === 0) continue;
-      const q = percentiles(xs, [50, 99]);
-      note(`  ${String(w * 5).padStart(3)}-${String((w + 1) * 5).padEnd(3)} s: ${fmtInt(xs.length).padStart(6)} events, p50 ${fmtInt(q.p50).padStart(6)} ms, p99 ${fmtInt(q.p99).padStart(6)} ms`);
-    }
-    printTimeline(timeline2.samples);
-    printCpu(cpu2, cpu2end, wall2);
-    await printSinkRequests(klaviyoUrl, t2);
+    const r2 = await runPhase(rig, fixedRatePhase(contacts));
+    const q2 = percentiles(r2.lat.lat, [50, 90, 99, 100]);
     const warnings = [ingest, transformer, sink].flatMap((c) => c.tail.filter((l) => /WARN|ERROR/.test(l)).slice(-3).map((l) => `${c.name}: ${l.replace(/\x1b\[[0-9;]*m/g, '').slice(0, 220)}`));
     if (warnings.length > 0) {
       note('last warnings from the apps:');
@@ -601,30 +575,29 @@ async function main(): Promise<void> {
 
     // ---- peak RSS
     heading('peak RSS (VmHWM of each child, read before stopping it)');
-    for (const c of [ingest, transformer, sink, children[0]]) {
+    for (const c of [ingest, transformer, sink, emulator]) {
       c.peakRss = vmHwm(c.proc.pid);
       line(c.name, c.peakRss ? fmtMiB(c.peakRss) : 'n/a');
     }
     line('bench process (this one)', fmtMiB(process.memoryUsage.rss()));
-    await stopChildren();
+    await children.stopAll();
 
     // ---- baseline
     if (process.env.BENCH_SKIP_BASELINE !== '1') {
-      heading(`baseline: ${fmtInt(N)} messages of ${fmtInt(avgBytes)} B produced and consumed with plain kafkajs (same broker)`);
-      const b = await baseline(kafka, prefix, N, Math.round(avgBytes));
+      heading(`baseline: ${fmtInt(N)} messages of ${fmtInt(phase1.avgBytes)} B produced and consumed with plain kafkajs (same broker)`);
+      const b = await baseline(kafka, prefix, N, Math.round(phase1.avgBytes));
       line('produce (acks=all, batches of 500, 4 in flight)', `${fmtInt(N / (b.produceMs / 1000))} msg/s`);
       line('produce + consume, end to end', `${fmtInt(N / (b.totalMs / 1000))} msg/s  (${(b.totalMs / 1000).toFixed(1)} s)`);
-      const pipelineRate = ev1.length / (deliverMs / 1000);
+      const pipelineRate = r1.events.length / (deliverMs / 1000);
       line('pipeline / baseline', `${((pipelineRate / (N / (b.totalMs / 1000))) * 100).toFixed(1)} %  (pipeline events/s over baseline msg/s)`);
     }
 
     heading('summary');
-    const eps = ev1.length / (deliverMs / 1000);
+    const eps = r1.events.length / (deliverMs / 1000);
     line('events/s delivered end to end', `${fmtInt(eps)} /s  ${eps >= TARGET_EVENTS_PER_S ? 'meets' : 'MISSES'} ≥ ${fmtInt(TARGET_EVENTS_PER_S)}`);
     line(`p99 at ${fmtInt(RATE)} webhooks/s`, `${fmtInt(q2.p99)} ms  ${q2.p99 < TARGET_P99_MS ? 'meets' : 'MISSES'} < ${fmtInt(TARGET_P99_MS)} ms`);
   } finally {
-    if (timeline) await timeline.stop().catch(() => undefined);
-    await stopChildren();
+    await children.stopAll();
     agent.destroy();
     const n = await deletePrefixedTopics(kafka, prefix).catch(() => 0);
     note(`cleaned up: children stopped, ${n} topic(s) with prefix ${prefix} deleted`);
@@ -729,14 +702,14 @@ process.once('SIGINT', () => {
   if (interrupted) return;
   interrupted = true;
   process.stderr.write('bench: interrupted, stopping children\n');
-  void stopChildren().then(() => process.exit(130));
+  void children.stopAll().then(() => process.exit(130));
 });
 
 main().then(
   () => process.exit(0),
   async (e) => {
     process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
-    await stopChildren();
+    await children.stopAll();
     process.exit(1);
   },
 );

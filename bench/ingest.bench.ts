@@ -10,35 +10,28 @@
  * Needs the local stack (npm run stack:up). Writes to a fresh TOPIC_PREFIX. Prints figures
  * as plain lines and asserts nothing. RSS is this process's: the app and the load generator.
  */
-import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import Fastify from 'fastify';
 import { loadConfig } from '@iks/config';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { createIngestApp } from '../apps/ingest/src/ingest.app';
 import { verifySignature } from '../apps/ingest/src/webhook/signature';
+import { freePort } from '../test/support/free-port';
+import { freshTopicEnv } from '../test/support/test-config';
 import { buildNotification, generateDataset, signBody } from '../tools/intercom-emulator/src';
+import { waitHttp } from '../tools/support/wait-for';
+import { envInt } from './bench-util';
+import { ChildProcesses, vmHwm } from './support/child-processes';
 
 // Bench knobs only; the app's own settings go through loadConfig.
-const N = intEnv('BENCH_N', 20_000);
-const C = intEnv('BENCH_C', 64);
-const RATE = intEnv('BENCH_RATE', 1000);
+const N = envInt('BENCH_N', 20_000);
+const C = envInt('BENCH_C', 64);
+const RATE = envInt('BENCH_RATE', 1000);
 const FIXED_N = Math.min(N, RATE * 10);
 const WARMUP = Math.min(1000, Math.max(50, Math.floor(N / 20)));
 const SECRET = 'bench-client-secret';
-
-function intEnv(name: string, def: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}="${v}" must be a positive integer`);
-  return n;
-}
 
 interface Webhook {
   readonly body: Buffer;
@@ -177,7 +170,7 @@ async function bareRun(warm: readonly Webhook[], hooks: readonly Webhook[]): Pro
 }
 
 async function main(): Promise<void> {
-  const prefix = `bench${randomBytes(3).toString('hex')}.`;
+  const prefix = freshTopicEnv('bench').TOPIC_PREFIX;
   const config = loadConfig(
     { ...process.env, TOPIC_PREFIX: prefix, INTERCOM_CLIENT_SECRET: SECRET, INGEST_HOST: '127.0.0.1', INGEST_PORT: '0', LOG_LEVEL: 'warn' },
     'ingest',
@@ -218,7 +211,7 @@ async function main(): Promise<void> {
   try {
     const alone = await closedLoop(child.port, hooks, C);
     print(`ingest as its own process (node dist/apps/ingest/src/main.js), ${C} in flight`, alone);
-    process.stdout.write(`ingest process peak RSS (VmHWM): ${(child.peakRssKb() / 1024).toFixed(1)} MiB\n`);
+    process.stdout.write(`ingest process peak RSS (VmHWM): ${((child.peakRss() ?? 0) / 1024 / 1024).toFixed(1)} MiB\n`);
   } finally {
     await child.stop();
   }
@@ -236,33 +229,20 @@ async function main(): Promise<void> {
 }
 
 async function startIngestProcess(prefix: string) {
-  const port = await new Promise<number>((resolve) => {
-    const srv = createNetServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   // the same V8 flags as `npm run start:ingest` (package.json), or BENCH_INGEST_NODE_FLAGS
-  const flags = (process.env.BENCH_INGEST_NODE_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=128').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...flags, join(__dirname, '..', 'apps', 'ingest', 'src', 'main.js')], {
-    env: { ...process.env, TOPIC_PREFIX: prefix, INTERCOM_CLIENT_SECRET: SECRET, INGEST_HOST: '127.0.0.1', INGEST_PORT: String(port), LOG_LEVEL: 'warn' },
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error('the ingest process did not become ready');
-    await new Promise((r) => setTimeout(r, 200));
+  const nodeFlags = (process.env.BENCH_INGEST_NODE_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=128').split(' ').filter(Boolean);
+  const children = new ChildProcesses();
+  const child = children.start('ingest', join(__dirname, '..', 'apps', 'ingest', 'src', 'main.js'), {
+    ...process.env, TOPIC_PREFIX: prefix, INTERCOM_CLIENT_SECRET: SECRET, INGEST_HOST: '127.0.0.1', INGEST_PORT: String(port), LOG_LEVEL: 'warn',
+  }, { nodeFlags });
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 30_000 });
+  } catch (e) {
+    await children.stopAll();
+    throw new Error(`the ingest process did not become ready: ${(e as Error).message}`);
   }
-  return {
-    port,
-    peakRssKb: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0),
-    stop: () => new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.kill('SIGTERM');
-    }),
-  };
+  return { port, peakRss: () => vmHwm(child.proc.pid), stop: () => children.stopAll() };
 }
 
 main().then(

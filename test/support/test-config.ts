@@ -1,19 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type AppName, type Config } from '@iks/config';
 
-/** A config for one test: the cluster from the environment (see services.global-setup.js), fresh topics. */
-export function testConfig(app: AppName = 'cli', env: Record<string, string> = {}): Config {
-  const prefix = `t${randomBytes(4).toString('hex')}.`;
+/** A fresh topic prefix and the group ids under it: nothing shared with other runs or tests. */
+export function freshTopicEnv(tag = 't'): { TOPIC_PREFIX: string; TRANSFORMER_GROUP_ID: string; SINK_GROUP_ID: string } {
+  const prefix = `${tag}${randomBytes(4).toString('hex')}.`;
+  return { TOPIC_PREFIX: prefix, TRANSFORMER_GROUP_ID: `${prefix}transformer`, SINK_GROUP_ID: `${prefix}sink` };
+}
+
+/**
+ * A config with fresh topics, on the cluster of `cluster` (default: the environment, see
+ * services.global-setup.js).
+ */
+export function freshConfig(app: AppName, env: Record<string, string> = {}, tag = 't', cluster: Record<string, string | undefined> = {}): Config {
   return loadConfig(
     {
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,
       SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
-      TOPIC_PREFIX: prefix,
-      TRANSFORMER_GROUP_ID: `${prefix}transformer`,
-      SINK_GROUP_ID: `${prefix}sink`,
+      ...cluster,
+      ...freshTopicEnv(tag),
       LOG_LEVEL: 'warn',
       ...env,
     },
     app,
   );
+}
+
+/** A config for one test: the cluster from the environment (see services.global-setup.js), fresh topics. */
+export function testConfig(app: AppName = 'cli', env: Record<string, string> = {}): Config {
+  return freshConfig(app, env);
 }

@@ -33,15 +33,18 @@ import {
   type IntercomNotification,
   type IntercomTeam,
 } from '../../intercom-emulator/src';
+import { EnvReader } from '../../support/env-reader';
+import { sleep, waitUntil } from '../../support/wait-for';
 
-const INGEST_URL = process.env.INGEST_URL ?? 'http://127.0.0.1:3000/webhooks/intercom';
-const SECRET = (process.env.INTERCOM_CLIENT_SECRET ?? 'local-dev-secret').split(',')[0].trim();
-const KLAVIYO_URL = (process.env.KLAVIYO_EMULATOR_URL ?? 'http://127.0.0.1:8090').replace(/\/+$/, '');
-const INTERCOM_URL = (process.env.INTERCOM_EMULATOR_URL ?? 'http://127.0.0.1:8091').replace(/\/+$/, '');
-const WAIT_MS = Math.max(1, Number(process.env.DEMO_WAIT_S ?? 60)) * 1000;
+const env = new EnvReader();
+const INGEST_URL = env.string('INGEST_URL', 'http://127.0.0.1:3000/webhooks/intercom');
+const SECRET = env.string('INTERCOM_CLIENT_SECRET', 'local-dev-secret').split(',')[0].trim();
+const KLAVIYO_URL = env.string('KLAVIYO_EMULATOR_URL', 'http://127.0.0.1:8090').replace(/\/+$/, '');
+const INTERCOM_URL = env.string('INTERCOM_EMULATOR_URL', 'http://127.0.0.1:8091').replace(/\/+$/, '');
+const WAIT_MS = env.int('DEMO_WAIT_S', 60, 1) * 1000;
+env.done();
 
 const out = (s = '') => process.stdout.write(`${s}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hhmm = (unix: number) => new Date(unix * 1000).toISOString().slice(11, 16);
 
 class Unreachable extends Error {}
@@ -210,7 +213,7 @@ async function main(): Promise<number> {
 
   // the deletion comes at the end of the day, once Alan's profile exists in Klaviyo (profiles and
   // deletions travel on different topics; waiting keeps the story in order)
-  if (klaviyoReachable) await waitFor(async () => (await profilesByEmail()).has(alan.email.toLowerCase()), Math.min(WAIT_MS, 30_000));
+  if (klaviyoReachable) await waitUntil(async () => (await profilesByEmail()).has(alan.email.toLowerCase()), { timeoutMs: Math.min(WAIT_MS, 30_000), intervalMs: 300 });
   const deletedAt = now - 60;
   await registerInIntercom({ ...alan }); // still there until the deletion below
   try {
@@ -293,19 +296,6 @@ interface EmuProfile {
 async function profilesByEmail(): Promise<Map<string, EmuProfile>> {
   const p = await getJson<{ data: EmuProfile[] }>(`${KLAVIYO_URL}/__emulator/profiles`);
   return new Map(p.data.filter((x) => x.email).map((x) => [x.email!.toLowerCase(), x]));
-}
-
-async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if (await cond()) return true;
-    } catch {
-      /* try again */
-    }
-    await sleep(300);
-  }
-  return false;
 }
 
 /** What Klaviyo holds, as its Metrics and Profiles pages would show it. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { generateDataset, type Dataset, type DatasetOptions } from './dataset';
 import type { IntercomContact, IntercomConversation, IntercomTicket } from './intercom.types';
 import { MAX_PER_PAGE, SearchError, matches, paginate, type SearchQuery } from './search';
+import { WebhookSender, type IntercomNotification, type WebhookSenderOptions } from './webhook.sender';
 
 /**
  * An Intercom REST API 2.14 stand-in over node:http.
@@ -25,6 +26,8 @@ export interface EmulatorOptions {
   dataset?: Dataset | DatasetOptions;
   accessToken?: string;
   rateLimit?: RateLimitOptions;
+  /** Where (and how) `POST /__emulator/webhooks` delivers notifications; none: that endpoint answers 400. */
+  webhooks?: WebhookSenderOptions;
 }
 
 /** The next `count` API answers get `status` (429 or 5xx) and/or are delayed by `delayMs`. */
@@ -51,6 +54,8 @@ export interface IntercomEmulator {
   /** the live dataset (mutate through the methods below so `updated_at` moves) */
   readonly dataset: Dataset;
   readonly requests: readonly LoggedRequest[];
+  /** The webhook sender (options.webhooks), or null. */
+  readonly webhooks: WebhookSender | null;
   injectFault(fault: Fault): void;
   clearFaults(): void;
   /** restores the dataset given at start and clears faults, the request log and the rate-limit window */
@@ -101,6 +106,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
   const accessToken = options.accessToken ?? DEFAULT_ACCESS_TOKEN;
   const rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
   let faults: Required<Fault>[] = [];
+  const webhooks = options.webhooks ? new WebhookSender(options.webhooks) : null;
   let requests: LoggedRequest[] = [];
   let windowStart = 0;
   let windowCount = 0;
@@ -200,6 +206,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
 
   const emulator: Omit<IntercomEmulator, 'url' | 'port' | 'dataset' | 'requests'> = {
     accessToken,
+    webhooks,
     injectFault(f) {
       faults.push({ status: f.status ?? 0, delayMs: f.delayMs ?? 0, count: f.count ?? 1 });
     },
@@ -212,6 +219,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       requests = [];
       windowStart = 0;
       windowCount = 0;
+      webhooks?.reset();
     },
     upsertContact(contact) {
       upsert(dataset.contacts, contact);
@@ -233,6 +241,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       upsert(dataset.tickets, ticket);
     },
     close: () => new Promise<void>((resolve, reject) => {
+      webhooks?.close();
       server.closeAllConnections();
       server.close((err) => (err ? reject(err) : resolve()));
     }),
@@ -255,6 +264,16 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     }
     if (method === 'GET' && path === '/__emulator/requests') return [200, { requests }];
     if (method === 'GET' && path === '/__emulator/dataset') return [200, dataset];
+    // Webhook delivery: POST a notification (or a list) to have it delivered as Intercom would,
+    // in the background; GET the sender's counts (retried, dropped, paused, not sent while paused).
+    if (path === '/__emulator/webhooks' && (method === 'POST' || method === 'GET')) {
+      if (!webhooks) return [400, errorList('parameter_invalid', 'no webhook endpoint configured (EmulatorOptions.webhooks / INTERCOM_EMULATOR_WEBHOOK_URL)')];
+      if (method === 'GET') return [200, webhooks.stats()];
+      const list = (Array.isArray(body) ? body : [body]) as IntercomNotification[];
+      if (list.some((n) => n?.type !== 'notification_event')) return [400, errorList('parameter_invalid', 'body must be a notification_event or a list of them')];
+      for (const n of list) void webhooks.send(n);
+      return [202, { accepted: list.length }];
+    }
     const m = /^\/__emulator\/(contacts|conversations|tickets)$/.exec(path);
     if (m && method === 'PUT') {
       if (!body?.id) return [400, errorList('parameter_invalid', 'object with id required')];

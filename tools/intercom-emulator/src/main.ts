@@ -1,32 +1,38 @@
+import { EnvReader } from '../../support/env-reader';
 import { startIntercomEmulator } from './emulator.server';
+import { DEFAULT_SENDER } from './webhook.sender';
 
 /**
  * Runnable emulator for the local demo and benchmarks.
  *   INTERCOM_EMULATOR_PORT (8091), INTERCOM_EMULATOR_SEED (1), INTERCOM_EMULATOR_CONTACTS (200),
  *   INTERCOM_EMULATOR_CONVERSATIONS (150), INTERCOM_EMULATOR_TICKETS (80), INTERCOM_EMULATOR_TOKEN,
  *   INTERCOM_EMULATOR_RATE_LIMIT (calls per 60 s window).
+ * Webhook delivery (POST /__emulator/webhooks), only with INTERCOM_EMULATOR_WEBHOOK_URL:
+ *   INTERCOM_EMULATOR_WEBHOOK_SECRET (default INTERCOM_CLIENT_SECRET, else local-dev-secret),
+ *   _TIMEOUT_MS (5000), _RETRY_DELAY_MS (60000), _PAUSE_AFTER_FAILURES (1000),
+ *   _FAILURE_WINDOW_MS (900000), _PAUSE_MS (900000), each prefixed INTERCOM_EMULATOR_WEBHOOK.
  * The environment is read here only, once, and every bad value is reported together.
  */
 function readConfig(env: NodeJS.ProcessEnv) {
-  const errors: string[] = [];
-  const int = (name: string, fallback: number) => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) errors.push(`${name} must be a non-negative integer, got "${raw}"`);
-    return n;
-  };
+  const r = new EnvReader(env);
   const config = {
-    port: int('INTERCOM_EMULATOR_PORT', 8091),
-    host: env.INTERCOM_EMULATOR_HOST || '127.0.0.1',
-    seed: int('INTERCOM_EMULATOR_SEED', 1),
-    contacts: int('INTERCOM_EMULATOR_CONTACTS', 200),
-    conversations: int('INTERCOM_EMULATOR_CONVERSATIONS', 150),
-    tickets: int('INTERCOM_EMULATOR_TICKETS', 80),
-    rateLimit: int('INTERCOM_EMULATOR_RATE_LIMIT', 10000),
-    accessToken: env.INTERCOM_EMULATOR_TOKEN || undefined,
+    port: r.int('INTERCOM_EMULATOR_PORT', 8091),
+    host: r.string('INTERCOM_EMULATOR_HOST', '127.0.0.1'),
+    seed: r.int('INTERCOM_EMULATOR_SEED', 1),
+    contacts: r.int('INTERCOM_EMULATOR_CONTACTS', 200),
+    conversations: r.int('INTERCOM_EMULATOR_CONVERSATIONS', 150),
+    tickets: r.int('INTERCOM_EMULATOR_TICKETS', 80),
+    rateLimit: r.int('INTERCOM_EMULATOR_RATE_LIMIT', 10000),
+    accessToken: r.string('INTERCOM_EMULATOR_TOKEN'),
+    webhookUrl: r.string('INTERCOM_EMULATOR_WEBHOOK_URL'),
+    webhookSecret: r.string('INTERCOM_EMULATOR_WEBHOOK_SECRET', r.string('INTERCOM_CLIENT_SECRET', 'local-dev-secret').split(',')[0].trim()),
+    webhookTimeoutMs: r.int('INTERCOM_EMULATOR_WEBHOOK_TIMEOUT_MS', DEFAULT_SENDER.timeoutMs, 1),
+    webhookRetryDelayMs: r.int('INTERCOM_EMULATOR_WEBHOOK_RETRY_DELAY_MS', DEFAULT_SENDER.retryDelayMs),
+    webhookPauseAfterFailures: r.int('INTERCOM_EMULATOR_WEBHOOK_PAUSE_AFTER_FAILURES', DEFAULT_SENDER.pauseAfterFailures, 1),
+    webhookFailureWindowMs: r.int('INTERCOM_EMULATOR_WEBHOOK_FAILURE_WINDOW_MS', DEFAULT_SENDER.failureWindowMs, 1),
+    webhookPauseMs: r.int('INTERCOM_EMULATOR_WEBHOOK_PAUSE_MS', DEFAULT_SENDER.pauseMs),
   };
-  if (errors.length > 0) throw new Error(`invalid configuration:\n  ${errors.join('\n  ')}`);
+  r.done();
   return config;
 }
 
@@ -38,6 +44,17 @@ async function main(): Promise<void> {
     accessToken: config.accessToken,
     dataset: { seed: config.seed, contacts: config.contacts, conversations: config.conversations, tickets: config.tickets },
     rateLimit: { perWindow: config.rateLimit, windowSeconds: 60 },
+    webhooks: config.webhookUrl
+      ? {
+          url: config.webhookUrl,
+          secret: config.webhookSecret,
+          timeoutMs: config.webhookTimeoutMs,
+          retryDelayMs: config.webhookRetryDelayMs,
+          pauseAfterFailures: config.webhookPauseAfterFailures,
+          failureWindowMs: config.webhookFailureWindowMs,
+          pauseMs: config.webhookPauseMs,
+        }
+      : undefined,
   });
   const d = emulator.dataset;
   process.stdout.write(

@@ -20,7 +20,8 @@ import {
   ticketNotification,
   unknownTopicNotification,
 } from './notifications';
-import { buildNotification, sendWebhook, signBody, type IntercomNotification } from './webhook.sender';
+import { startIntercomEmulator } from './emulator.server';
+import { buildNotification, DEFAULT_SENDER, sendWebhook, signBody, WebhookSender, type IntercomNotification } from './webhook.sender';
 
 const contract = loadContract();
 const dataset = generateDataset({ seed: 9, contacts: 20, conversations: 10, tickets: 10 });
@@ -208,6 +209,108 @@ describe('sendWebhook', () => {
       expect(once.attempts).toHaveLength(1);
       expect(r.received).toHaveLength(3);
     } finally {
+      await r.close();
+    }
+  });
+});
+
+describe('WebhookSender (Intercom\'s delivery: one retry, then pause after consecutive failures)', () => {
+  const notification = contactNotification('contact.user.created', dataset.contacts[3]);
+  const withId = (i: number): IntercomNotification => ({ ...notification, id: `notif_${String(i).padStart(36, '0')}` });
+
+  it('defaults to Intercom\'s numbers: 5 s timeout, retry after 60 s, pause 15 min after 1,000 failures in 15 min', () => {
+    expect(DEFAULT_SENDER).toEqual({ timeoutMs: 5000, retryDelayMs: 60_000, pauseAfterFailures: 1000, failureWindowMs: 900_000, pauseMs: 900_000 });
+  });
+
+  it('retries a failed notification exactly once, after retryDelayMs, with delivery_attempts 2', async () => {
+    const r = await receiver([500]);
+    const sender = new WebhookSender({ url: r.url, secret: SECRET, retryDelayMs: 200 });
+    try {
+      const started = Date.now();
+      const result = await sender.send(notification);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+      expect(result.outcome).toBe('delivered-on-retry');
+      expect(r.received.map((x) => (JSON.parse(x.rawBody) as IntercomNotification).delivery_attempts)).toEqual([1, 2]);
+      expect(sender.stats()).toMatchObject({ attempts: 2, delivered: 1, retried: 1, dropped: 0, consecutiveFailures: 0 });
+    } finally {
+      sender.close();
+      await r.close();
+    }
+  });
+
+  it('drops (and counts) a notification whose retry fails too: never a third attempt; a timeout counts as a failure', async () => {
+    const r = await receiver(['hang', 503]);
+    const sender = new WebhookSender({ url: r.url, secret: SECRET, retryDelayMs: 200, timeoutMs: 200 });
+    try {
+      const result = await sender.send(notification);
+      expect(result.outcome).toBe('dropped');
+      expect(result.attempts[0].error).toMatch(/timeout/);
+      expect(result.attempts[1].status).toBe(503);
+      await new Promise((res) => setTimeout(res, 300));
+      expect(r.received).toHaveLength(2);
+      expect(sender.stats()).toMatchObject({ attempts: 2, delivered: 0, retried: 1, dropped: 1, consecutiveFailures: 2 });
+    } finally {
+      sender.close();
+      await r.close();
+    }
+  });
+
+  it('pauses after pauseAfterFailures consecutive failures within the window, counts what it did not send, then sends again', async () => {
+    const r = await receiver([500, 500, 500, 500]);
+    let clock = 1_000_000;
+    const sender = new WebhookSender({ url: r.url, secret: SECRET, retryDelayMs: 0, pauseAfterFailures: 4, failureWindowMs: 60_000, pauseMs: 900_000, now: () => clock });
+    try {
+      expect((await sender.send(withId(1))).outcome).toBe('dropped');
+      expect((await sender.send(withId(2))).outcome).toBe('dropped'); // the 4th consecutive failure pauses
+      expect(sender.paused).toBe(true);
+      expect(sender.stats()).toMatchObject({ pauses: 1, pausedUntil: 1_000_000 + 900_000, consecutiveFailures: 0 });
+      expect((await sender.send(withId(3))).outcome).toBe('not-sent-paused');
+      expect((await sender.send(withId(4))).outcome).toBe('not-sent-paused');
+      expect(r.received).toHaveLength(4);
+      expect(sender.stats()).toMatchObject({ attempts: 4, dropped: 2, notSentWhilePaused: 2 });
+
+      clock += 900_000; // the pause is over: "after which we start sending as normal again"
+      expect(sender.paused).toBe(false);
+      expect((await sender.send(withId(5))).outcome).toBe('delivered');
+      expect(sender.stats()).toMatchObject({ attempts: 5, delivered: 1, pausedUntil: null });
+    } finally {
+      sender.close();
+      await r.close();
+    }
+  });
+
+  it('does not pause when the failures are spread wider than failureWindowMs, or broken by a success', async () => {
+    const r = await receiver([500, 500, 500, 200, 500, 500, 500]);
+    let clock = 0;
+    const sender = new WebhookSender({ url: r.url, secret: SECRET, retryDelayMs: 0, pauseAfterFailures: 3, failureWindowMs: 1000, pauseMs: 60_000, now: () => clock });
+    try {
+      await sender.send(withId(1)); // 500, 500
+      clock += 1500; // the two failures fall out of the window
+      expect((await sender.send(withId(2))).outcome).toBe('delivered-on-retry'); // 500, then 200
+      expect(sender.paused).toBe(false);
+      await sender.send(withId(3)); // 500, 500: a run of 2 after the success
+      expect(sender.paused).toBe(false);
+      expect(sender.stats()).toMatchObject({ pauses: 0, consecutiveFailures: 2 });
+    } finally {
+      sender.close();
+      await r.close();
+    }
+  });
+
+  it('is driven over the emulator\'s admin API: POST /__emulator/webhooks delivers, GET /__emulator/webhooks counts', async () => {
+    const r = await receiver([500, 500]);
+    const emulator = await startIntercomEmulator({ port: 0, dataset, webhooks: { url: r.url, secret: SECRET, retryDelayMs: 200, pauseAfterFailures: 1000 } });
+    try {
+      const post = await fetch(`${emulator.url}/__emulator/webhooks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify([withId(1), withId(2)]) });
+      expect(post.status).toBe(202);
+      const stats = async () => (await (await fetch(`${emulator.url}/__emulator/webhooks`)).json()) as Record<string, unknown>;
+      const deadline = Date.now() + 5000;
+      while (((await stats()).delivered as number) < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      expect(await stats()).toMatchObject({ attempts: 4, delivered: 2, retried: 2, dropped: 0, notSentWhilePaused: 0, pauses: 0 });
+      expect(r.received).toHaveLength(4);
+      expect((await fetch(`${emulator.url}/__emulator/webhooks`, { method: 'POST', body: '{"type":"nope"}' })).status).toBe(400);
+    } finally {
+      await emulator.close();
       await r.close();
     }
   });

@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import { KLAVIYO_REVISION } from '@iks/domain';
+import { EnvReader } from '../../support/env-reader';
 import { startKlaviyoEmulator } from '../src/klaviyo-emulator.server';
 
 /**
@@ -9,11 +10,14 @@ import { startKlaviyoEmulator } from '../src/klaviyo-emulator.server';
  * BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 4), BENCH_BATCH (default 1000).
  */
 async function main(): Promise<void> {
-  const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-  const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
-  const batch = Number(process.env.BENCH_BATCH ?? 1000);
-  const local = process.env.KLAVIYO_EMULATOR_URL ? undefined : await startKlaviyoEmulator({ limits: false });
-  const url = new URL(process.env.KLAVIYO_EMULATOR_URL ?? local!.url);
+  const env = new EnvReader();
+  const seconds = env.int('BENCH_SECONDS', 10, 1);
+  const concurrency = env.int('BENCH_CONCURRENCY', 4, 1);
+  const batch = env.int('BENCH_BATCH', 1000, 1);
+  const remote = env.string('KLAVIYO_EMULATOR_URL');
+  env.done();
+  const local = remote ? undefined : await startKlaviyoEmulator({ limits: false });
+  const url = new URL(remote ?? local!.url);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   let seq = 0;
   const body = (): string => {

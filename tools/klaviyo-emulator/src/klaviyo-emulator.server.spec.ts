@@ -482,4 +482,56 @@ describe('Klaviyo emulator', () => {
       expect((await call(em, 'GET', '/__emulator/profiles')).body.data[0].email).toBe('a@example.com');
     });
   });
+  describe('strict as Klaviyo: what Klaviyo refuses', () => {
+    it('answers 400 with Klaviyo\'s error body for an invalid email or a phone number not in E.164, and stores nothing', async () => {
+      await start();
+      const badEmail = await call(em, 'POST', '/api/profile-import', profileBody({ email: 'not-an-email' }));
+      expect(badEmail.status).toBe(400);
+      expectErrorBody('create_or_update_profile', '4XX', badEmail);
+      expect(badEmail.body.errors[0]).toMatchObject({ code: 'invalid', source: { pointer: '/data/attributes/email' } });
+
+      const badPhone = await call(em, 'POST', '/api/profile-import', profileBody({ phone_number: '415 555 0100' }));
+      expect(badPhone.status).toBe(400);
+      expectErrorBody('create_or_update_profile', '4XX', badPhone);
+      expect(badPhone.body.errors[0]).toMatchObject({ code: 'invalid', source: { pointer: '/data/attributes/phone_number' } });
+
+      const bulk = await call(em, 'POST', BULK, bulkBody([{ email: 'ok@example.com', unique_id: 'a' }, { email: 'bad@@example', unique_id: 'b' }]));
+      expect(bulk.status).toBe(400);
+      expectErrorBody('bulk_create_events', '4XX', bulk);
+      expect(bulk.body.errors[0].source.pointer).toBe('/data/attributes/events-bulk-create/data/1/attributes/profile/data/attributes/email');
+
+      const event = await call(em, 'POST', '/api/events', eventBody({ email: 'nobody' }));
+      expect(event.status).toBe(400);
+      expectErrorBody('create_event', '4XX', event);
+
+      expect(em.store.profiles()).toHaveLength(0);
+      expect(em.store.events).toHaveLength(0);
+    });
+
+    it('answers 409 duplicate_profile when the identifiers name two different profiles, and changes neither', async () => {
+      await start();
+      const ada = await call(em, 'POST', '/api/profile-import', profileBody({ email: 'ada@example.com' }));
+      const bob = await call(em, 'POST', '/api/profile-import', profileBody({ email: 'bob@example.com', external_id: 'ic-bob' }));
+      expect([ada.status, bob.status]).toEqual([201, 201]);
+      const conflict = await call(em, 'POST', '/api/profile-import', profileBody({ email: 'ada@example.com', external_id: 'ic-bob' }));
+      expect(conflict.status).toBe(409);
+      expectErrorBody('create_or_update_profile', '4XX', conflict);
+      expect(conflict.body.errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: bob.body.data.id } });
+      expect(em.store.profiles().map((p) => [p.email, p.external_id])).toEqual([['ada@example.com', null], ['bob@example.com', 'ic-bob']]);
+    });
+
+    it('answers 429 with Retry-After and Klaviyo\'s throttled body, and keeps the first event per unique_id', async () => {
+      await start({ limitOverrides: { create_event: { burst: 1 } } });
+      expect((await call(em, 'POST', '/api/events', eventBody({ email: 'ada@example.com', unique_id: 'u1' }))).status).toBe(202);
+      const throttled = await call(em, 'POST', '/api/events', eventBody({ email: 'ada@example.com', unique_id: 'u1' }));
+      expect(throttled.status).toBe(429);
+      expect(throttled.headers.get('retry-after')).toBe('1');
+      expectErrorBody('create_event', '4XX', throttled);
+      expect(throttled.body.errors[0].code).toBe('throttled');
+      clock += 1000;
+      expect((await call(em, 'POST', '/api/events', eventBody({ email: 'ada@example.com', unique_id: 'u1', properties: { again: true } }))).status).toBe(202);
+      expect(em.store.events.map((e) => [e.unique_id, e.properties])).toEqual([['u1', {}]]);
+      expect(em.store.duplicateEventsIgnored).toBe(1);
+    });
+  });
 });

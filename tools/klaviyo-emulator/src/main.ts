@@ -1,3 +1,4 @@
+import { EnvReader } from '../../support/env-reader';
 import { startKlaviyoEmulator } from './klaviyo-emulator.server';
 
 /**
@@ -7,13 +8,16 @@ import { startKlaviyoEmulator } from './klaviyo-emulator.server';
  * KLAVIYO_EMULATOR_ASYNC_JOBS_MS=<ms> to apply bulk jobs after a delay.
  */
 async function main(): Promise<void> {
-  const asyncMs = process.env.KLAVIYO_EMULATOR_ASYNC_JOBS_MS;
-  const emulator = await startKlaviyoEmulator({
-    port: Number(process.env.KLAVIYO_EMULATOR_PORT ?? 8090),
-    host: process.env.KLAVIYO_EMULATOR_HOST ?? '127.0.0.1',
-    limits: (process.env.KLAVIYO_EMULATOR_LIMITS ?? 'on').toLowerCase() !== 'off',
-    asyncJobs: asyncMs ? { delayMs: Number(asyncMs) } : false,
-  });
+  const env = new EnvReader();
+  const asyncMs = env.int('KLAVIYO_EMULATOR_ASYNC_JOBS_MS', 0);
+  const options = {
+    port: env.int('KLAVIYO_EMULATOR_PORT', 8090),
+    host: env.string('KLAVIYO_EMULATOR_HOST', '127.0.0.1'),
+    limits: env.onOff('KLAVIYO_EMULATOR_LIMITS', true),
+    asyncJobs: asyncMs > 0 ? { delayMs: asyncMs } : false,
+  };
+  env.done();
+  const emulator = await startKlaviyoEmulator(options);
   process.stdout.write(`Klaviyo emulator listening on ${emulator.url} (rate limits ${emulator.limitsEnabled ? 'on' : 'off'})\n`);
   const stop = () => void emulator.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
