@@ -16,6 +16,8 @@ export function usageMessage(e: CommanderError): string {
       return `${longFlag(m)} needs a value`;
     case 'commander.unknownOption':
       return m.replace(/^unknown option '([^']*)'/, 'unknown argument "$1"');
+    case 'commander.unknownCommand':
+      return m.replace(/^unknown command '([^']*)'/, 'unknown command "$1"');
     case 'commander.missingArgument':
       return m.replace(/^missing required argument '([^']*)'/, 'missing <$1>');
     case 'commander.invalidArgument': {
