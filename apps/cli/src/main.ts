@@ -1,45 +1,115 @@
+import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '@iks/config';
 import { processIo, type CliIo } from './cli-io';
+import { backfillArgsFrom, backfillCommand } from './commands/backfill.args';
+import { cliCommand, EXIT, usageMessage, type Parsed } from './commands/command-args';
+import { dlqCommand, dlqFlagsFrom, type DlqSub } from './commands/dlq.args';
+import { mapArgsFrom, mapCommand } from './commands/map.args';
+import { replayArgsFrom, replayCommand } from './commands/replay.args';
+import { schemasCommand, type SchemasSub } from './commands/schemas.args';
 
-const USAGE = `usage: npm run cli -- <command>
-  schemas register|check [--dir <folder>]   register the Avro schemas / check backward compatibility
-  map <notification.json> [--contacts f] [--admins f] [--teams f] [--tags f] [--subscriptions f]
-                                            preview the Klaviyo records of one notification (offline)
-  backfill --since <ISO> [--until <ISO>] [--only conversations,tickets,contacts]
-  replay --topic <t> (--from-offset P:O[,P:O] | --from-time <ISO> | --from-beginning) [--to-time <ISO>] [--group <g>] [--yes]
-  dlq list <topic> | dlq reprocess <topic> [--where reason~<text>]`;
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    done (also --help)
+  1    failed: an error while running, an incompatible schema, a busy consumer group, a cancelled confirmation
+  2    usage or configuration error: a bad command, option or value, a bad environment variable, no --yes without a terminal
+  130  interrupted (Ctrl-C); backfill and replay print how to resume`;
 
-type Command = (args: string[], io: CliIo) => Promise<number>;
+/** A usage error of one command (exit 2), with the command's path for the message. */
+class UsageError extends Error {
+  constructor(readonly path: string, message: string) {
+    super(message);
+  }
+}
 
-const commands: Record<string, Command> = {
-  // loaded on demand: `map` runs offline without loading Kafka clients
-  schemas: async (args, io) => (await import('./commands/schemas.command')).runSchemasCommand(args, loadConfig(process.env, 'cli'), io),
-  map: async (args, io) => (await import('./commands/map.command')).runMapCommand(args, io),
-  backfill: async (args, io) => (await import('./commands/backfill.command')).runBackfillCommand(args, loadConfig(process.env, 'cli'), io),
-  replay: async (args, io) => (await import('./commands/replay.command')).runReplayCommand(args, loadConfig(process.env, 'cli'), io),
-  dlq: async (args, io) => (await import('./commands/dlq.command')).runDlqCommand(args, loadConfig(process.env, 'cli'), io),
-};
+function orUsage<T>(path: string, parsed: Parsed<T>): T {
+  if (!parsed.ok) throw new UsageError(path, parsed.error);
+  return parsed.value;
+}
+
+/**
+ * The whole command line, declared with commander: each command's options come from its
+ * `commands/*.args.ts`; its code is imported only when it runs, so that `map` runs offline
+ * without loading Kafka clients. `setCode` receives the exit code of the command that ran.
+ */
+function program(io: CliIo, setCode: (code: number) => void): Command {
+  const config = () => loadConfig(process.env, 'cli');
+  const root = cliCommand('cli')
+    .usage('<command> [options]')
+    .description('intercom-klaviyo-sync operations (run as npm run cli -- <command> [options]; <command> --help for its options)')
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  const schemas = schemasCommand();
+  // In each action: arguments, then the environment, then the command's code.
+  for (const sub of schemas.commands) {
+    sub.action(async (opts: { dir?: string }) => {
+      const c = config();
+      setCode(await (await import('./commands/schemas.command')).runSchemas({ sub: sub.name() as SchemasSub, dir: opts.dir ?? null }, c, io));
+    });
+  }
+  const map = mapCommand().action(async (notification: string, opts: Record<string, unknown>) =>
+    setCode(await (await import('./commands/map.command')).runMap(mapArgsFrom(notification, opts), io)));
+  const backfill = backfillCommand().action(async (opts) => {
+    const a = orUsage('backfill', backfillArgsFrom(opts));
+    const c = config();
+    setCode(await (await import('./commands/backfill.command')).runBackfill(a, c, io));
+  });
+  const replay = replayCommand().action(async (opts) => {
+    const a = orUsage('replay', replayArgsFrom(opts));
+    const c = config();
+    setCode(await (await import('./commands/replay.command')).runReplay(a, c, io));
+  });
+  const dlq = dlqCommand();
+  for (const sub of dlq.commands) {
+    sub.action(async (topic: string, opts) => {
+      const c = config();
+      setCode(await (await import('./commands/dlq.command')).runDlq({ sub: sub.name() as DlqSub, topic, flags: dlqFlagsFrom(opts) }, c, io));
+    });
+  }
+  for (const c of [schemas, map, backfill, replay, dlq]) root.addCommand(c);
+
+  // Output through the CliIo; errors thrown instead of process.exit, tagged with the command.
+  const route = (cmd: Command, path: string): void => {
+    cmd
+      .configureOutput({ writeOut: (s) => io.stdout(s.replace(/\n$/, '')), writeErr: (s) => io.stderr(s.replace(/\n$/, '')), outputError: () => undefined })
+      .exitOverride((e) => {
+        if (e.exitCode === 0 || e.code === 'commander.help') throw e;
+        throw new UsageError(path, usageMessage(e));
+      });
+    for (const sub of cmd.commands) route(sub, path ? `${path} ${sub.name()}` : sub.name());
+  };
+  route(root, '');
+  return root;
+}
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
-  const [name, ...args] = argv;
-  if (!name || name === '--help' || name === '-h') {
-    io.stdout(USAGE);
-    return name ? 0 : 2;
-  }
-  const command = commands[name];
-  if (!command) {
-    io.stderr(`unknown command "${name}"\n${USAGE}`);
-    return 2;
+  let code: number = EXIT.ok;
+  const cli = program(io, (c) => {
+    code = c;
+  });
+  if (argv.length === 0) {
+    cli.outputHelp();
+    return EXIT.usage;
   }
   try {
-    return await command(args, io);
+    await cli.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help (0); a command group without its subcommand (`dlq`): its help went to stderr (2)
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      const help = e.path ? `npm run cli -- ${e.path} --help` : 'npm run cli -- --help';
+      io.stderr(`${e.path || 'cli'}: ${e.message}\n(${help} lists the options)`);
+      return EXIT.usage;
+    }
     if (e instanceof ConfigError) {
       io.stderr(e.message);
-      return 2;
+      return EXIT.usage;
     }
-    io.stderr(`${name}: ${(e as Error).message}`);
-    return 1;
+    io.stderr(`${argv[0]}: ${(e as Error).message}`);
+    return EXIT.failure;
   }
 }
 
@@ -48,7 +118,7 @@ if (require.main === module) {
     (code) => process.exit(code),
     (e) => {
       process.stderr.write(`${String(e)}\n`);
-      process.exit(1);
+      process.exit(EXIT.failure);
     },
   );
 }

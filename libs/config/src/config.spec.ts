@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { METRICS, metricName } from '@iks/mapping';
 import { ConfigError, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -31,10 +32,31 @@ describe('loadConfig', () => {
     expect(c.ingest.clientSecrets.map((s) => s.reveal())).toEqual(['s3cr3t-a', 's3cr3t-b']);
   });
 
-  it('validates metric renames', () => {
+  it('validates metric renames, keyed by the display names the README documents', () => {
+    // The variable names metrics as MAPPING.md does; the config hands the mapping its keys.
     expect(loadConfig({ METRIC_NAME_OVERRIDES: '{"Ticket Resolved":"Intercom Ticket Resolved"}' }).transformer.metricNames).toEqual({
-      'Ticket Resolved': 'Intercom Ticket Resolved',
+      ticketResolved: 'Intercom Ticket Resolved',
     });
     expect(() => loadConfig({ METRIC_NAME_OVERRIDES: '{"Nope":"x"}' })).toThrow(/METRIC_NAME_OVERRIDES/);
+  });
+
+  it.each([
+    ['{"Nope":"x"}', 'METRIC_NAME_OVERRIDES has unknown metric "Nope" (known: Conversation Created,'],
+    // the mapping's internal keys are not the documented names
+    ['{"ticketResolved":"x"}', 'METRIC_NAME_OVERRIDES has unknown metric "ticketResolved"'],
+    ['{"Ticket Resolved":""}', 'METRIC_NAME_OVERRIDES["Ticket Resolved"] must be a non-empty string'],
+    ['{"Ticket Resolved":7}', 'METRIC_NAME_OVERRIDES["Ticket Resolved"] must be a non-empty string'],
+    ['["Ticket Resolved"]', 'METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name'],
+    ['{"Ticket Resolved":', 'METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name'],
+  ])('refuses METRIC_NAME_OVERRIDES=%s at start, naming the variable and the key', (value, message) => {
+    expect(() => loadConfig({ METRIC_NAME_OVERRIDES: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ METRIC_NAME_OVERRIDES: value })).toThrow(message);
+  });
+
+  it('the renames reach the mapping: a resolved ticket is sent under the new name, other metrics keep theirs', () => {
+    const { metricNames } = loadConfig({ METRIC_NAME_OVERRIDES: '{"Ticket Resolved":"Support Ticket Closed","Conversation Rated":"CSAT"}' }).transformer;
+    expect(metricName('ticketResolved', metricNames)).toBe('Support Ticket Closed');
+    expect(metricName('conversationRated', metricNames)).toBe('CSAT');
+    expect(metricName('ticketCreated', metricNames)).toBe(METRICS.ticketCreated);
   });
 });

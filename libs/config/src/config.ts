@@ -5,6 +5,8 @@
  */
 import { KLAVIYO_REVISION } from '@iks/domain';
 
+import { METRICS, type MetricKey } from '@iks/mapping';
+
 export type AppName = 'ingest' | 'transformer' | 'sink' | 'cli' | 'supervisor';
 
 /** A secret value: never printed, never serialised (logs, JSON, Kafka). */
@@ -59,7 +61,11 @@ export interface TransformerConfig {
   /** Health and metrics HTTP port (0 = off) and the address it binds. */
   readonly httpPort: number;
   readonly httpHost: string;
-  readonly metricNames: Readonly<Record<string, string>>;
+  /**
+   * METRIC_NAME_OVERRIDES, keyed by the mapping's metric key: the variable names metrics by their
+   * display name ("Ticket Resolved", docs/MAPPING.md), turned into keys here, once.
+   */
+  readonly metricNames: Readonly<Partial<Record<MetricKey, string>>>;
   readonly contactWaitMaxMs: number;
   readonly contactRetryInitialMs: number;
   readonly directoryRefreshMs: number;
@@ -172,10 +178,35 @@ class Reader {
   }
 }
 
-const METRIC_KEYS = [
-  'Conversation Created', 'Conversation Rated', 'Read Conversation', 'Replied to Conversation',
-  'Ticket Created', 'Ticket Submitted', 'Replied to Ticket', 'Ticket Marked as Waiting', 'Ticket Resolved',
-];
+/** Display name (what METRIC_NAME_OVERRIDES is keyed by) → the mapping's metric key. */
+const METRIC_KEY_BY_NAME: ReadonlyMap<string, MetricKey> = new Map(
+  (Object.entries(METRICS) as Array<[MetricKey, string]>).map(([key, name]) => [name, key]),
+);
+
+/** `{"<default metric name>": "<new name>"}` → overrides by metric key; problems name the variable and the key. */
+function metricNameOverrides(r: Reader): Partial<Record<MetricKey, string>> {
+  const raw = r.raw('METRIC_NAME_OVERRIDES');
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    r.problems.push(`METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name (${(e as Error).message})`);
+    return {};
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    r.problems.push('METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name, like {"Ticket Resolved":"Intercom Ticket Resolved"}');
+    return {};
+  }
+  const out: Partial<Record<MetricKey, string>> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    const key = METRIC_KEY_BY_NAME.get(name);
+    if (key === undefined) r.problems.push(`METRIC_NAME_OVERRIDES has unknown metric "${name}" (known: ${[...METRIC_KEY_BY_NAME.keys()].join(', ')})`);
+    else if (typeof value !== 'string' || value.trim() === '') r.problems.push(`METRIC_NAME_OVERRIDES["${name}"] must be a non-empty string`);
+    else out[key] = value.trim();
+  }
+  return out;
+}
 
 export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config {
   const r = new Reader(env);
@@ -195,21 +226,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   const srUser = r.raw('SCHEMA_REGISTRY_USERNAME');
   const srPass = r.secret('SCHEMA_REGISTRY_PASSWORD');
 
-  let metricNames: Record<string, string> = {};
-  const overrides = r.raw('METRIC_NAME_OVERRIDES');
-  if (overrides) {
-    try {
-      const parsed = JSON.parse(overrides) as unknown;
-      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      for (const [k, v] of Object.entries(parsed)) {
-        if (!METRIC_KEYS.includes(k)) r.problems.push(`METRIC_NAME_OVERRIDES has unknown metric "${k}" (known: ${METRIC_KEYS.join(', ')})`);
-        else if (typeof v !== 'string' || v.trim() === '') r.problems.push(`METRIC_NAME_OVERRIDES["${k}"] must be a non-empty string`);
-      }
-      metricNames = parsed as Record<string, string>;
-    } catch (e) {
-      r.problems.push(`METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name (${(e as Error).message})`);
-    }
-  }
+  const metricNames = metricNameOverrides(r);
 
   const secrets = (r.raw('INTERCOM_CLIENT_SECRET') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (app === 'ingest' && secrets.length === 0) {

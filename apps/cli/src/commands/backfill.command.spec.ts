@@ -1,5 +1,6 @@
 import { loadConfig } from '@iks/config';
-import { parseBackfillArgs, runBackfillCommand } from './backfill.command';
+import { runBackfillCommand } from './backfill.command';
+import { parseBackfillArgs } from './backfill.args';
 
 function io() {
   const out: string[] = [];

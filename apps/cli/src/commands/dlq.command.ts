@@ -6,9 +6,7 @@ import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
 import { readTopicRanges, type OffsetRange } from './topic-range.reader';
-
-export const DLQ_USAGE = `usage: dlq list <topic> [--limit N] [--json]
-       dlq reprocess <topic> [--where reason~<text>] [--from-beginning] [--yes]`;
+import { DLQ_SUBS, DLQ_USAGE, parseDlqArgs, type DlqArgs, type DlqFlags, type DlqSub } from './dlq.args';
 
 /** The header a reprocessed record carries: where it came from (`<dlq topic>:<partition>:<offset>`). */
 export const REPROCESSED_FROM = 'iks-reprocessed-from';
@@ -31,75 +29,39 @@ interface Letter {
  * `iks-dlq-reprocess.<topic>` so that a second reprocess does not resend them.
  */
 export async function runDlqCommand(args: string[], config: Config, io: CliIo, deps: DlqDeps = {}): Promise<number> {
-  const [sub, topicArg, ...rest] = args;
-  if ((sub !== 'list' && sub !== 'reprocess') || !topicArg || topicArg.startsWith('--')) {
-    io.stderr(`dlq: ${sub === 'list' || sub === 'reprocess' ? 'a topic is required' : `unknown subcommand "${sub ?? ''}"`}\n${DLQ_USAGE}`);
+  const parsed = parseDlqArgs(args);
+  if (!parsed.ok) {
+    io.stderr(`dlq${DLQ_SUBS.includes(args[0] as DlqSub) ? ` ${args[0]}` : ''}: ${parsed.error}\nusage: dlq ${DLQ_USAGE}`);
     return 2;
   }
+  return runDlq(parsed.value, config, io, deps);
+}
+
+/** `dlq` with its arguments checked (main.ts parses them with the same declaration). */
+export async function runDlq(a: DlqArgs, config: Config, io: CliIo, deps: DlqDeps = {}): Promise<number> {
+  const { sub, flags } = a;
   const prefix = config.kafka.topicPrefix;
-  const base = topicArg.endsWith('.dlq') ? topicArg.slice(0, -'.dlq'.length) : topicArg;
+  const base = a.topic.endsWith('.dlq') ? a.topic.slice(0, -'.dlq'.length) : a.topic;
   const topic = resolveTopicArg(base, prefix, DLQ_SOURCES);
   if (!topic) {
-    io.stderr(`dlq: "${topicArg}" is not a topic with a dead-letter topic; valid: ${topicList(prefix, DLQ_SOURCES)}`);
+    io.stderr(`dlq: "${a.topic}" is not a topic with a dead-letter topic; valid: ${topicList(prefix, DLQ_SOURCES)}`);
     return 2;
   }
-  const opts = parseDlqFlags(sub, rest);
-  if (!opts.ok) {
-    io.stderr(`dlq ${sub}: ${opts.error}\n${DLQ_USAGE}`);
-    return 2;
-  }
-  const dlq = dlqName(topic.name);
+  const dlqTopic = dlqName(topic.name);
   const kafka = createKafka(config.kafka);
   const admin = kafka.admin();
   await admin.connect();
   try {
-    if (!(await admin.listTopics()).includes(dlq)) {
-      io.stderr(`dlq: topic ${dlq} does not exist (TOPIC_PREFIX="${prefix}"; the stages create it when they start)`);
+    if (!(await admin.listTopics()).includes(dlqTopic)) {
+      io.stderr(`dlq: topic ${dlqTopic} does not exist (TOPIC_PREFIX="${prefix}"; the stages create it when they start)`);
       return 1;
     }
     const codec = new AvroCodec(config.kafka);
-    if (sub === 'list') return await list(kafka, admin, codec, dlq, opts.value, io);
-    return await reprocess(kafka, admin, codec, config, topic.name, dlq, opts.value, io, deps);
+    if (sub === 'list') return await list(kafka, admin, codec, dlqTopic, flags, io);
+    return await reprocess(kafka, admin, codec, config, topic.name, dlqTopic, flags, io, deps);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-}
-
-interface DlqFlags {
-  readonly limit: number | null;
-  readonly json: boolean;
-  readonly where: string | null;
-  readonly fromBeginning: boolean;
-  readonly yes: boolean;
-}
-
-export function parseDlqFlags(sub: 'list' | 'reprocess', args: readonly string[]): { ok: true; value: DlqFlags } | { ok: false; error: string } {
-  let limit: number | null = null;
-  let json = false;
-  let where: string | null = null;
-  let fromBeginning = false;
-  let yes = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const eq = a.indexOf('=');
-    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    const value = () => inline ?? args[++i];
-    if (sub === 'list' && flag === '--json') json = true;
-    else if (sub === 'list' && flag === '--limit') {
-      const v = value();
-      const n = Number(v);
-      if (v === undefined || !Number.isInteger(n) || n < 1) return { ok: false, error: `--limit needs a positive integer (got "${v ?? ''}")` };
-      limit = n;
-    } else if (sub === 'reprocess' && flag === '--where') {
-      const v = value();
-      const m = v === undefined ? null : /^reason~(.+)$/s.exec(v);
-      if (!m) return { ok: false, error: `--where takes reason~<text> (got "${v ?? ''}")` };
-      where = m[1];
-    } else if (sub === 'reprocess' && flag === '--from-beginning') fromBeginning = true;
-    else if (sub === 'reprocess' && (flag === '--yes' || flag === '-y')) yes = true;
-    else return { ok: false, error: `unknown argument "${a}"` };
-  }
-  return { ok: true, value: { limit, json, where, fromBeginning, yes } };
 }
 
 async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, ranges: readonly OffsetRange[]): Promise<Letter[]> {

@@ -12,17 +12,8 @@ import {
   type IntercomTeam,
   type MappingOptions,
 } from '@iks/mapping';
-
-export interface CommandIo {
-  stdout: (line: string) => void;
-  stderr: (line: string) => void;
-}
-
-const USAGE =
-  'usage: map <notification.json> [--contacts contacts.json] [--admins admins.json] [--teams teams.json] [--tags tags.json] [--subscriptions subs.json] [--deleted id,id] [--backfill] [--phone-region CC] [--delete-on-archive]';
-
-const FILE_OPTIONS = ['contacts', 'admins', 'teams', 'tags', 'subscriptions'] as const;
-type FileOption = (typeof FILE_OPTIONS)[number];
+import type { CliIo } from '../cli-io';
+import { MAP_USAGE, parseMapArgs, type MapArgs } from './map.args';
 
 /** A usage or input problem: exit code 2. */
 class UsageError extends Error {}
@@ -33,20 +24,32 @@ class UsageError extends Error {}
  * Klaviyo record on stdout; skip / pending reasons go to stderr (exit 0). Exit 2 on a
  * missing argument or an unreadable / invalid file, 1 on a payload that cannot be mapped.
  */
-export async function runMapCommand(args: string[], io: CommandIo): Promise<number> {
+export async function runMapCommand(args: string[], io: CliIo): Promise<number> {
+  const parsed = parseMapArgs(args);
+  if (!parsed.ok) {
+    io.stderr(`${parsed.error}\nusage: map ${MAP_USAGE}`);
+    return 2;
+  }
+  return runMap(parsed.value, io);
+}
+
+/** `map` with its arguments checked (main.ts parses them with the same declaration). */
+export async function runMap(a: MapArgs, io: CliIo): Promise<number> {
   try {
-    const parsed = parseArgs(args);
-    const body = await readJson(parsed.notification);
-    const n = notificationInput(body, parsed.notification, parsed.backfill);
+    const body = await readJson(a.notification);
+    const n = notificationInput(body, a.notification, a.backfill);
     const lookups = staticLookups({
-      contacts: parsed.files.contacts ? objectList<IntercomContact>(await readJson(parsed.files.contacts), parsed.files.contacts, ['data', 'contacts']) : [],
-      admins: parsed.files.admins ? objectList<IntercomAdmin>(await readJson(parsed.files.admins), parsed.files.admins, ['admins', 'data']) : [],
-      teams: parsed.files.teams ? objectList<IntercomTeam>(await readJson(parsed.files.teams), parsed.files.teams, ['teams', 'data']) : [],
-      tags: parsed.files.tags ? objectList<IntercomTag>(await readJson(parsed.files.tags), parsed.files.tags, ['data', 'tags']) : [],
-      subscriptions: parsed.files.subscriptions ? subscriptionMap(await readJson(parsed.files.subscriptions), parsed.files.subscriptions) : {},
-      deletedContactIds: parsed.deleted,
+      contacts: a.files.contacts ? objectList<IntercomContact>(await readJson(a.files.contacts), a.files.contacts, ['data', 'contacts']) : [],
+      admins: a.files.admins ? objectList<IntercomAdmin>(await readJson(a.files.admins), a.files.admins, ['admins', 'data']) : [],
+      teams: a.files.teams ? objectList<IntercomTeam>(await readJson(a.files.teams), a.files.teams, ['teams', 'data']) : [],
+      tags: a.files.tags ? objectList<IntercomTag>(await readJson(a.files.tags), a.files.tags, ['data', 'tags']) : [],
+      subscriptions: a.files.subscriptions ? subscriptionMap(await readJson(a.files.subscriptions), a.files.subscriptions) : {},
+      deletedContactIds: [...a.deleted],
     });
-    const outcome = mapNotification(n, lookups, parsed.options);
+    const options: MappingOptions = {};
+    if (a.deleteOnArchive) options.deleteOnArchive = true;
+    if (a.phoneRegion !== null) options.defaultPhoneRegion = a.phoneRegion;
+    const outcome = mapNotification(n, lookups, options);
     switch (outcome.kind) {
       case 'records':
         for (const record of outcome.records) io.stdout(JSON.stringify(printable(record)));
@@ -70,40 +73,6 @@ export async function runMapCommand(args: string[], io: CommandIo): Promise<numb
     }
     throw err;
   }
-}
-
-interface ParsedArgs {
-  notification: string;
-  files: Partial<Record<FileOption, string>>;
-  deleted: string[];
-  backfill: boolean;
-  options: MappingOptions;
-}
-
-function parseArgs(args: string[]): ParsedArgs {
-  const files: Partial<Record<FileOption, string>> = {};
-  const positional: string[] = [];
-  const options: MappingOptions = {};
-  let deleted: string[] = [];
-  let backfill = false;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? args[++i];
-      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (flag === '--backfill') backfill = true;
-    else if (flag === '--delete-on-archive') options.deleteOnArchive = true;
-    else if (flag === '--phone-region') options.defaultPhoneRegion = value();
-    else if (flag === '--deleted') deleted = value().split(',').map((s) => s.trim()).filter(Boolean);
-    else if (flag.startsWith('--') && (FILE_OPTIONS as readonly string[]).includes(flag.slice(2))) files[flag.slice(2) as FileOption] = value();
-    else if (flag.startsWith('--')) throw new UsageError(`unknown option ${flag}\n${USAGE}`);
-    else positional.push(arg);
-  }
-  if (positional.length !== 1) throw new UsageError(positional.length === 0 ? `missing <notification.json>\n${USAGE}` : `unexpected argument ${positional[1]}\n${USAGE}`);
-  return { notification: positional[0], files, deleted, backfill, options };
 }
 
 async function readJson(path: string): Promise<unknown> {

@@ -1,7 +1,8 @@
 import { loadConfig } from '@iks/config';
-import { parseReplayArgs, planPartitions, planTotal, runReplayCommand } from './replay.command';
+import { planPartitions, planTotal, runReplayCommand } from './replay.command';
+import { parseReplayArgs } from './replay.args';
 import { confirmOrExit } from './confirm';
-import { parseDlqFlags } from './dlq.command';
+import { parseDlqFlags } from './dlq.args';
 
 function io() {
   const out: string[] = [];

@@ -7,93 +7,10 @@ import { TransformerRunner } from '@iks/transformer';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
-
-export const REPLAY_USAGE =
-  'usage: replay --topic <topic> (--from-offset P:O[,P:O...] | --from-time <ISO> | --from-beginning) [--to-time <ISO>] [--group <group>] [--yes]';
+import { parseReplayArgs, REPLAY_USAGE, type ReplayArgs } from './replay.args';
 
 /** Topics a replay can re-read: the raw topic (re-map) and the normalized ones (re-deliver). */
 export const REPLAYABLE: readonly TopicKey[] = ['notifications', 'events', 'profiles', 'deletions'];
-
-export type ReplayFrom =
-  | { readonly kind: 'beginning' }
-  | { readonly kind: 'offsets'; readonly offsets: ReadonlyArray<{ readonly partition: number; readonly offset: bigint }> }
-  | { readonly kind: 'time'; readonly ms: number };
-
-export interface ReplayArgs {
-  readonly topic: string;
-  readonly from: ReplayFrom;
-  readonly toTime: number | null;
-  readonly group: string | null;
-  readonly yes: boolean;
-}
-
-const VALUE_FLAGS = new Set(['--topic', '--from-offset', '--from-time', '--to-time', '--group']);
-
-export function parseReplayArgs(args: readonly string[]): { ok: true; value: ReplayArgs } | { ok: false; error: string } {
-  const values = new Map<string, string>();
-  let yes = false;
-  let beginning = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--yes' || a === '-y') {
-      yes = true;
-      continue;
-    }
-    if (a === '--from-beginning') {
-      beginning = true;
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    if (!VALUE_FLAGS.has(flag)) return { ok: false, error: `unknown argument "${a}"` };
-    const v = inline ?? args[++i];
-    if (v === undefined || v === '' || (inline === undefined && v.startsWith('--'))) return { ok: false, error: `${flag} needs a value` };
-    if (values.has(flag)) return { ok: false, error: `${flag} given twice` };
-    values.set(flag, v);
-  }
-  const topic = values.get('--topic');
-  if (!topic) return { ok: false, error: '--topic is required' };
-  const starts = [beginning, values.has('--from-offset'), values.has('--from-time')].filter(Boolean).length;
-  if (starts !== 1) return { ok: false, error: 'give exactly one of --from-offset, --from-time, --from-beginning' };
-
-  let from: ReplayFrom = { kind: 'beginning' };
-  if (values.has('--from-offset')) {
-    const offsets: Array<{ partition: number; offset: bigint }> = [];
-    for (const part of values.get('--from-offset')!.split(',').map((s) => s.trim()).filter(Boolean)) {
-      const m = /^(\d+):(\d+)$/.exec(part);
-      if (!m) return { ok: false, error: `--from-offset "${part}" must be partition:offset, like 0:1200` };
-      const partition = Number(m[1]);
-      if (offsets.some((o) => o.partition === partition)) return { ok: false, error: `--from-offset names partition ${partition} twice` };
-      offsets.push({ partition, offset: BigInt(m[2]) });
-    }
-    if (offsets.length === 0) return { ok: false, error: '--from-offset needs at least one partition:offset' };
-    from = { kind: 'offsets', offsets };
-  }
-  if (values.has('--from-time')) {
-    const ms = isoMs(values.get('--from-time')!);
-    if (ms === undefined) return { ok: false, error: `--from-time "${values.get('--from-time')}" is not an ISO 8601 date` };
-    from = { kind: 'time', ms };
-  }
-  let toTime: number | null = null;
-  if (values.has('--to-time')) {
-    const ms = isoMs(values.get('--to-time')!);
-    if (ms === undefined) return { ok: false, error: `--to-time "${values.get('--to-time')}" is not an ISO 8601 date` };
-    if (from.kind === 'time' && ms <= from.ms) return { ok: false, error: '--to-time must be after --from-time' };
-    toTime = ms;
-  }
-  const group = values.get('--group') ?? null;
-  if (group !== null && toTime !== null) {
-    return { ok: false, error: '--to-time applies to a replay through a separate group only: omit --group (a reset group reads on to the end)' };
-  }
-  return { ok: true, value: { topic, from, toTime, group, yes } };
-}
-
-/** ISO 8601 date or date-time (a date alone is midnight UTC) → unix milliseconds. */
-function isoMs(v: string): number | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(v)) return undefined;
-  const ms = Date.parse(v);
-  return Number.isFinite(ms) ? ms : undefined;
-}
 
 export interface PartitionPlan {
   readonly partition: number;
@@ -168,10 +85,14 @@ const processInterrupt = (handler: () => void) => {
 export async function runReplayCommand(args: string[], config: Config, io: CliIo, deps: ReplayDeps = {}): Promise<number> {
   const parsed = parseReplayArgs(args);
   if (!parsed.ok) {
-    io.stderr(`replay: ${parsed.error}\n${REPLAY_USAGE}`);
+    io.stderr(`replay: ${parsed.error}\nusage: replay ${REPLAY_USAGE}`);
     return 2;
   }
-  const a = parsed.value;
+  return runReplay(parsed.value, config, io, deps);
+}
+
+/** `replay` with its arguments checked (main.ts parses them with the same declaration). */
+export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: ReplayDeps = {}): Promise<number> {
   const prefix = config.kafka.topicPrefix;
   const topic = resolveTopicArg(a.topic, prefix, REPLAYABLE);
   if (!topic) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import { allTopics, AvroCodec, SCHEMAS_DIR } from '@iks/kafka';
 import type { CliIo } from '../cli-io';
+import { parseSchemasArgs, type SchemasArgs } from './schemas.args';
 
 /**
  * `schemas register`: register every topic's value schema (BACKWARD) and print the ids.
@@ -10,13 +11,17 @@ import type { CliIo } from '../cli-io';
  * naming the subject and the rule it breaks. `--dir` checks another folder of .avsc files.
  */
 export async function runSchemasCommand(args: string[], config: Config, io: CliIo): Promise<number> {
-  const [sub, ...rest] = args;
-  const dirIdx = rest.indexOf('--dir');
-  const dir = dirIdx >= 0 ? rest[dirIdx + 1] : SCHEMAS_DIR;
-  if (!dir) {
-    io.stderr('schemas: --dir needs a folder');
+  const parsed = parseSchemasArgs(args);
+  if (!parsed.ok) {
+    io.stderr(`schemas: ${parsed.error}\nusage: cli schemas register|check [--dir <folder>]`);
     return 2;
   }
+  return runSchemas(parsed.value, config, io);
+}
+
+/** `schemas` with its arguments checked (main.ts parses them with the same declaration). */
+export async function runSchemas(a: SchemasArgs, config: Config, io: CliIo): Promise<number> {
+  const dir = a.dir ?? SCHEMAS_DIR;
   for (const t of allTopics()) {
     try {
       JSON.parse(readFileSync(join(dir, t.schemaFile), 'utf8'));
@@ -26,24 +31,20 @@ export async function runSchemasCommand(args: string[], config: Config, io: CliI
     }
   }
   const codec = new AvroCodec(config.kafka, dir);
-  if (sub === 'register') {
+  if (a.sub === 'register') {
     const ids = await codec.registerAll();
     for (const [topic, id] of ids) io.stdout(`${topic}-value\tid ${id}\tBACKWARD`);
     return 0;
   }
-  if (sub === 'check') {
-    const results = await codec.checkAll();
-    let bad = 0;
-    for (const r of results) {
-      io.stdout(`${r.subject}\t${r.status}${r.reason ? `\t${r.reason}` : ''}`);
-      if (r.status === 'incompatible') bad++;
-    }
-    if (bad > 0) {
-      io.stderr(`schemas check: ${bad} schema(s) break BACKWARD compatibility (consumers on the new schema could not read existing data)`);
-      return 1;
-    }
-    return 0;
+  const results = await codec.checkAll();
+  let bad = 0;
+  for (const r of results) {
+    io.stdout(`${r.subject}\t${r.status}${r.reason ? `\t${r.reason}` : ''}`);
+    if (r.status === 'incompatible') bad++;
   }
-  io.stderr('usage: cli schemas register|check [--dir <folder>]');
-  return 2;
+  if (bad > 0) {
+    io.stderr(`schemas check: ${bad} schema(s) break BACKWARD compatibility (consumers on the new schema could not read existing data)`);
+    return 1;
+  }
+  return 0;
 }
