@@ -7,4 +7,4 @@ export { DeadLetterPublisher, describeError, type FailureContext } from './dead-
 export * as serdes from './serdes';
 export { header, nextOffset, sleep, Counters, RecordDecodeError, decodeOrPoison } from './consumer-util';
 export { followTopic } from './follow-topic';
-export { NotificationWriter, KafkaUnavailableError } from './notification-writer';
+export { NotificationWriter, KafkaUnavailableError, RecordTooLargeError, NotificationEncodeError } from './notification-writer';
