@@ -46,11 +46,12 @@ describe('ingest limits agree with the raw topic (default settings)', () => {
   });
   afterAll(async () => app.close());
 
-  it('stores a webhook just under the body limit (1,047,981 bytes)', async () => {
-    const body = notificationOfSize('notif_near_limit', 1_047_981);
-    expect(Buffer.byteLength(body)).toBe(1_047_981);
-    const res = await post(app, body);
-    expect(res.statusCode).toBe(200);
+  it('stores a webhook at the body limit (1,048,576 bytes) and one just under it (1,047,981 bytes)', async () => {
+    for (const size of [1_048_576, 1_047_981]) {
+      const body = notificationOfSize(`notif_near_limit_${size}`, size);
+      expect(Buffer.byteLength(body)).toBe(size);
+      expect((await post(app, body)).statusCode).toBe(200);
+    }
   });
 
   it('stores 20 webhooks of 1,048,481 bytes arriving together on one partition', async () => {
