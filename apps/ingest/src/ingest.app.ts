@@ -1,15 +1,28 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
 import { logLevels } from '@iks/ops';
 import { IngestModule } from './ingest.module';
 
+/** Paths of the operations listener (INGEST_METRICS_PORT) when it is on. */
+const OPS_PATH = /^\/(metrics|health\/(live|ready))(\?|$)/;
+
 /**
  * Builds the ingest HTTP app on Fastify. Bodies are kept as raw bytes (the signature is an
  * HMAC of the exact bytes Intercom sent); bodies over the limit get Fastify's 413.
+ * INGEST_REQUEST_TIMEOUT_MS bounds a whole request (headers and body) and an idle connection:
+ * Node checks requestTimeout every connectionsCheckingInterval (30 s by default), so that is
+ * shortened too, or a slow body would hold its connection far longer than the setting says.
  */
 export async function createIngestApp(config: Config, logger: false | undefined = undefined): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: config.ingest.bodyLimitBytes });
+  const timeout = config.ingest.requestTimeoutMs;
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.ingest.bodyLimitBytes,
+    requestTimeout: timeout,
+    connectionTimeout: timeout,
+    http: { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(1000, timeout) },
+  });
   const app = await NestFactory.create<NestFastifyApplication>(IngestModule.forRoot(config), adapter, {
     bodyParser: false,
     logger: logger === false ? false : logLevels(config.logLevel),
@@ -17,6 +30,42 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.ingest.bodyLimitBytes }, (_req, body, done) => done(null, body));
+  if (config.ingest.metricsPort !== 0) {
+    // /metrics and health live on the operations listener only; the public webhook port does not show them
+    fastify.addHook('onRequest', async (req, reply) => {
+      if (OPS_PATH.test(req.url) !== opsRequests.has(req.raw)) {
+        await reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Route ${req.method}:${req.url} not found` });
+      }
+    });
+    fastify.addHook('onClose', async () => {
+      const server = opsServers.get(fastify);
+      if (server) await new Promise((resolve) => server.close(resolve));
+    });
+  }
   app.enableShutdownHooks();
   return app;
+}
+
+const opsRequests = new WeakSet<IncomingMessage>();
+const opsServers = new WeakMap<object, Server>();
+
+/**
+ * INGEST_METRICS_HOST:INGEST_METRICS_PORT, a second listener that serves /metrics and
+ * /health/* of the same app (and nothing else), so they can stay off the public webhook port.
+ * Call after app.init(); app.close() closes it.
+ */
+export async function listenOps(app: NestFastifyApplication, config: Config): Promise<Server> {
+  const fastify = app.getHttpAdapter().getInstance();
+  await fastify.ready();
+  const server = createServer((req, res) => {
+    opsRequests.add(req);
+    fastify.routing(req, res);
+  });
+  server.requestTimeout = config.ingest.requestTimeoutMs;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.ingest.metricsPort, config.ingest.metricsHost, () => resolve());
+  });
+  opsServers.set(fastify, server);
+  return server;
 }

@@ -1,10 +1,11 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
 import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
+import { freePort } from '../../../test/support/free-port';
 import { PrivateBroker } from '../../../test/support/private-broker';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
-import { createIngestApp } from './ingest.app';
+import { createIngestApp, listenOps } from './ingest.app';
 import { sign } from './webhook/signature';
 
 const SECRET = 'intercom-client-secret';
@@ -115,5 +116,43 @@ describe('ingest when Kafka is down', () => {
     const res = await post(app, body, sign(body, SECRET));
     expect(res.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('is not ready while the broker is gone (issue #14 item 5)', async () => {
+    await broker.kill();
+    const ready = await waitFor(async () => {
+      const res = await app.inject({ method: 'GET', url: '/health/ready' });
+      return res.statusCode === 503 && res;
+    }, { timeoutMs: 8000, what: '/health/ready to answer 503' });
+    expect(ready.json()).toMatchObject({ status: 'unavailable', producer: false });
+  });
+});
+
+describe('ingest with INGEST_METRICS_PORT (issue #14 item 8)', () => {
+  let app: NestFastifyApplication;
+  let opsPort: number;
+
+  beforeAll(async () => {
+    opsPort = await freePort();
+    const config = testConfig('ingest', { INTERCOM_CLIENT_SECRET: SECRET, INGEST_METRICS_PORT: String(opsPort) });
+    app = await createIngestApp(config, false);
+    await app.listen(0, '127.0.0.1');
+    await listenOps(app, config);
+  });
+  afterAll(async () => app.close());
+
+  it('serves /metrics and health on the ops listener only, and webhooks on the webhook port only', async () => {
+    const { port } = app.getHttpServer().address() as { port: number };
+    const web = `http://127.0.0.1:${port}`;
+    const ops = `http://127.0.0.1:${opsPort}`;
+    for (const path of ['/metrics', '/health/live', '/health/ready']) {
+      expect((await fetch(`${web}${path}`)).status).toBe(404);
+      expect((await fetch(`${ops}${path}`)).status).toBe(200);
+    }
+    const body = notification('notif_ops');
+    const send = (base: string) => fetch(`${base}/webhooks/intercom`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body, SECRET) } });
+    expect((await send(ops)).status).toBe(404);
+    expect((await send(web)).status).toBe(200);
+    expect(await (await fetch(`${ops}/metrics`)).text()).toContain('iks_ingest_notifications_accepted_total{topic="conversation.user.created"} 1');
   });
 });

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ConfigError, loadConfig } from '@iks/config';
+import { ConfigError, isLoopbackHost, loadConfig, LOCAL_DEV_CLIENT_SECRET } from '@iks/config';
 import { AvroCodec, createKafka, ensureTopics } from '@iks/kafka';
 
 /**
@@ -11,13 +11,14 @@ import { AvroCodec, createKafka, ensureTopics } from '@iks/kafka';
  * - registers the schemas and creates the topics;
  * - no KLAVIYO_API_KEY → delivers to the Klaviyo emulator (said in the first lines);
  * - no INTERCOM_ACCESS_TOKEN → the transformer reads contacts/admins/teams from the Intercom emulator;
- * - no INTERCOM_CLIENT_SECRET → a local development secret (said too);
+ * - no INTERCOM_CLIENT_SECRET → ingest binds 127.0.0.1 and accepts the published local development
+ *   secret (said too); with INGEST_HOST on a network interface it refuses to start instead;
  * - runs ingest, transformer and sink as child processes, logs prefixed by app; Ctrl-C stops all.
  */
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const DIST = join(ROOT, 'dist');
-export const LOCAL_CLIENT_SECRET = 'local-dev-secret';
+export const LOCAL_CLIENT_SECRET = LOCAL_DEV_CLIENT_SECRET;
 export const LOCAL_KLAVIYO_KEY = 'pk_local_emulator';
 const KLAVIYO_EMULATOR_PORT = 8090;
 /** As `npm run start:ingest`: a small young generation and heap keep ingest's RSS near 110 MiB under load. */
@@ -80,9 +81,12 @@ async function main(): Promise<void> {
   } else {
     say(`delivering to Klaviyo at ${env.KLAVIYO_BASE_URL ?? 'https://a.klaviyo.com'}`);
   }
-  if (!env.INTERCOM_CLIENT_SECRET) {
-    say(`INTERCOM_CLIENT_SECRET is not set: webhooks must be signed with the local development secret "${LOCAL_CLIENT_SECRET}"`);
-    env.INTERCOM_CLIENT_SECRET = LOCAL_CLIENT_SECRET;
+  if (!env.INTERCOM_CLIENT_SECRET?.trim()) {
+    // The local secret is published: ingest accepts it only on a loopback bind (libs/config).
+    if (!env.INGEST_HOST?.trim()) env.INGEST_HOST = '127.0.0.1';
+    if (isLoopbackHost(env.INGEST_HOST.trim())) {
+      say(`INTERCOM_CLIENT_SECRET is not set: ingest listens on ${env.INGEST_HOST} only and accepts webhooks signed with the PUBLISHED local development secret "${LOCAL_CLIENT_SECRET}"`);
+    }
   }
   const intercomEmulator = !env.INTERCOM_ACCESS_TOKEN;
   if (intercomEmulator) {
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
   run('ingest', 'apps/ingest/src/main.js', env, INGEST_NODE_FLAGS);
   run('transformer', 'apps/transformer/src/main.js', env);
   run('sink', 'apps/sink/src/main.js', env);
-  await waitHttp(`http://127.0.0.1:${config.ingest.port}/health/ready`, 120_000);
+  await waitHttp(`http://127.0.0.1:${config.ingest.metricsPort || config.ingest.port}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.transformer.httpPort}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.sink.httpPort}/health/ready`, 120_000);
   say('pipeline ready');

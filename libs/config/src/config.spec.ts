@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { METRICS, metricName } from '@iks/mapping';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, LOCAL_DEV_CLIENT_SECRET, loadConfig, RAW_RECORD_HEADROOM_BYTES } from './config';
 
 describe('loadConfig', () => {
   it('gives local defaults', () => {
@@ -58,5 +58,44 @@ describe('loadConfig', () => {
     expect(metricName('ticketResolved', metricNames)).toBe('Support Ticket Closed');
     expect(metricName('conversationRated', metricNames)).toBe('CSAT');
     expect(metricName('ticketCreated', metricNames)).toBe(METRICS.ticketCreated);
+  });
+});
+
+describe('loadConfig: ingest deployment defaults', () => {
+  it('refuses to start ingest on a network interface without INTERCOM_CLIENT_SECRET', () => {
+    expect(() => loadConfig({}, 'ingest')).toThrow(/INTERCOM_CLIENT_SECRET is required by ingest when INGEST_HOST="0.0.0.0"/);
+    expect(() => loadConfig({ INGEST_HOST: '10.0.0.5' }, 'ingest')).toThrow(/INTERCOM_CLIENT_SECRET/);
+  });
+
+  it('uses the published local secret only on a loopback bind, and says so', () => {
+    for (const host of ['127.0.0.1', 'localhost', '::1']) {
+      const c = loadConfig({ INGEST_HOST: host }, 'ingest');
+      expect(c.ingest.usesLocalDevSecret).toBe(true);
+      expect(c.ingest.clientSecrets.map((s) => s.reveal())).toEqual([LOCAL_DEV_CLIENT_SECRET]);
+    }
+    const real = loadConfig({ INGEST_HOST: '127.0.0.1', INTERCOM_CLIENT_SECRET: 'real' }, 'ingest');
+    expect(real.ingest.usesLocalDevSecret).toBe(false);
+    expect(real.ingest.clientSecrets.map((s) => s.reveal())).toEqual(['real']);
+  });
+
+  it('keeps the body limit below what the raw topic accepts', () => {
+    const c = loadConfig({ INTERCOM_CLIENT_SECRET: 's' }, 'ingest');
+    expect(c.kafka.topicMaxMessageBytes).toBe(2 * 1024 * 1024);
+    expect(c.ingest.bodyLimitBytes).toBe(1024 * 1024);
+    expect(c.ingest.bodyLimitBytes + RAW_RECORD_HEADROOM_BYTES).toBeLessThanOrEqual(c.kafka.topicMaxMessageBytes);
+    expect(() => loadConfig({ INTERCOM_CLIENT_SECRET: 's', INGEST_BODY_LIMIT_BYTES: String(2 * 1024 * 1024) }, 'ingest')).toThrow(
+      /INGEST_BODY_LIMIT_BYTES="2097152" must be at most 2080768/,
+    );
+    // a smaller topic limit lowers the default body limit with it
+    const small = loadConfig({ INTERCOM_CLIENT_SECRET: 's', KAFKA_TOPIC_MAX_MESSAGE_BYTES: String(512 * 1024) }, 'ingest');
+    expect(small.ingest.bodyLimitBytes).toBe(512 * 1024 - RAW_RECORD_HEADROOM_BYTES);
+  });
+
+  it('has a request timeout and an optional metrics listener off the webhook port', () => {
+    const c = loadConfig({ INTERCOM_CLIENT_SECRET: 's' }, 'ingest');
+    expect(c.ingest.requestTimeoutMs).toBe(10_000);
+    expect(c.ingest.metricsPort).toBe(0);
+    expect(c.ingest.metricsHost).toBe('127.0.0.1');
+    expect(() => loadConfig({ INTERCOM_CLIENT_SECRET: 's', INGEST_METRICS_PORT: '3000' }, 'ingest')).toThrow(/INGEST_METRICS_PORT/);
   });
 });

@@ -39,15 +39,24 @@ export interface KafkaConfig {
   readonly topicPrefix: string;
   readonly partitions: number;
   readonly replicationFactor: number;
+  /** `max.message.bytes` of the topics the apps create (the broker's default is 1,048,588). */
+  readonly topicMaxMessageBytes: number;
 }
 
 export interface IngestConfig {
   readonly host: string;
   readonly port: number;
   readonly clientSecrets: readonly Secret[];
+  /** True when INTERCOM_CLIENT_SECRET is unset and ingest binds loopback: the published local secret is used. */
+  readonly usesLocalDevSecret: boolean;
   readonly bodyLimitBytes: number;
   /** How long a webhook waits for Kafka's ack before answering 503 (Intercom times out at 5 s). */
   readonly ackTimeoutMs: number;
+  /** Whole request (headers and body) and idle-connection timeout. */
+  readonly requestTimeoutMs: number;
+  /** A separate listener for /metrics and /health/* (0 = they are served on the webhook port). */
+  readonly metricsHost: string;
+  readonly metricsPort: number;
 }
 
 export interface IntercomApiConfig {
@@ -120,6 +129,20 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/** Published in the README and the demo: accepted only on a loopback bind (see loadConfig). */
+export const LOCAL_DEV_CLIENT_SECRET = 'local-dev-secret';
+
+/**
+ * Room left in a record of the raw topic for what is not the body: the Confluent framing, the
+ * Avro metadata fields, the key and the record batch overhead (61 bytes). Ingest checks each
+ * encoded record as well and answers 413 for one that does not fit.
+ */
+export const RAW_RECORD_HEADROOM_BYTES = 16 * 1024;
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -228,9 +251,25 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
 
   const metricNames = metricNameOverrides(r);
 
+  const ingestHost = r.str('INGEST_HOST', '0.0.0.0');
   const secrets = (r.raw('INTERCOM_CLIENT_SECRET') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  // The local secret is public (README, demo): accept it only where the network cannot reach.
+  const usesLocalDevSecret = app === 'ingest' && secrets.length === 0 && isLoopbackHost(ingestHost);
+  if (usesLocalDevSecret) secrets.push(LOCAL_DEV_CLIENT_SECRET);
   if (app === 'ingest' && secrets.length === 0) {
-    r.problems.push('INTERCOM_CLIENT_SECRET is required by ingest (the Intercom app client secret; comma-separated for rotation)');
+    r.problems.push(
+      `INTERCOM_CLIENT_SECRET is required by ingest when INGEST_HOST="${ingestHost}" is not a loopback address ` +
+        '(the Intercom app client secret; comma-separated for rotation)',
+    );
+  }
+  const topicMaxMessageBytes = r.int('KAFKA_TOPIC_MAX_MESSAGE_BYTES', 2 * 1024 * 1024, 64 * 1024, 100 * 1024 * 1024);
+  const maxBodyLimit = topicMaxMessageBytes - RAW_RECORD_HEADROOM_BYTES;
+  const bodyLimitBytes = r.int('INGEST_BODY_LIMIT_BYTES', Math.min(1024 * 1024, maxBodyLimit), 1024, 100 * 1024 * 1024);
+  if (bodyLimitBytes > maxBodyLimit) {
+    r.problems.push(
+      `INGEST_BODY_LIMIT_BYTES="${bodyLimitBytes}" must be at most ${maxBodyLimit} (KAFKA_TOPIC_MAX_MESSAGE_BYTES=${topicMaxMessageBytes} ` +
+        `less ${RAW_RECORD_HEADROOM_BYTES} bytes for the record's framing), or a webhook could be accepted by HTTP and refused by Kafka`,
+    );
   }
   const phoneRegion = r.raw('DEFAULT_PHONE_REGION');
   if (phoneRegion && !/^[A-Z]{2}$/.test(phoneRegion)) r.problems.push(`DEFAULT_PHONE_REGION="${phoneRegion}" must be an ISO 3166 alpha-2 code like US`);
@@ -253,13 +292,18 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       topicPrefix: r.str('TOPIC_PREFIX', ''),
       partitions: r.int('KAFKA_TOPIC_PARTITIONS', 3, 1, 1000),
       replicationFactor: r.int('KAFKA_REPLICATION_FACTOR', 1, 1, 10),
+      topicMaxMessageBytes,
     },
     ingest: {
-      host: r.str('INGEST_HOST', '0.0.0.0'),
+      host: ingestHost,
       port: r.int('INGEST_PORT', 3000, 0, 65535),
       clientSecrets: secrets.map((s) => new Secret(s)),
-      bodyLimitBytes: r.int('INGEST_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+      usesLocalDevSecret,
+      bodyLimitBytes,
       ackTimeoutMs: r.int('INGEST_ACK_TIMEOUT_MS', 4000, 100, 60000),
+      requestTimeoutMs: r.int('INGEST_REQUEST_TIMEOUT_MS', 10_000, 500, 300_000),
+      metricsHost: r.str('INGEST_METRICS_HOST', '127.0.0.1'),
+      metricsPort: r.int('INGEST_METRICS_PORT', 0, 0, 65535),
     },
     intercom: {
       accessToken: r.secret('INTERCOM_ACCESS_TOKEN'),
@@ -293,6 +337,9 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       requestTimeoutMs: r.int('KLAVIYO_REQUEST_TIMEOUT_MS', 30_000, 100),
     },
   };
+  if (config.ingest.metricsPort !== 0 && config.ingest.metricsPort === config.ingest.port) {
+    r.problems.push(`INGEST_METRICS_PORT="${config.ingest.metricsPort}" must differ from INGEST_PORT (0 serves /metrics and health on the webhook port)`);
+  }
   if (app === 'sink' && !config.klaviyo.apiKey) {
     r.problems.push('KLAVIYO_API_KEY is required by sink (a Klaviyo private API key; npm start uses the emulator when it is unset)');
   }

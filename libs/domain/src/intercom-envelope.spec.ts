@@ -20,6 +20,25 @@ describe('envelope validation', () => {
     expect(validateEnvelope([])).toEqual({ ok: false, error: 'body must be a JSON object' });
   });
 
+  it('refuses numbers the Avro record cannot hold, naming the field (schemas/intercom-notification.avsc)', () => {
+    expect(validateEnvelope({ ...base, created_at: 1e300 })).toEqual({
+      ok: false, error: 'created_at must be a unix timestamp between 0 and 9007199254740991 (got 1e+300)',
+    });
+    expect(validateEnvelope({ ...base, first_sent_at: 1e300 })).toEqual({
+      ok: false, error: 'first_sent_at must be null or a unix timestamp between 0 and 9007199254740991 (got 1e+300)',
+    });
+    expect(validateEnvelope({ ...base, delivery_attempts: 2 ** 31 })).toEqual({
+      ok: false, error: 'delivery_attempts must be an integer between 0 and 2147483647 (got 2147483648)',
+    });
+    expect(validateEnvelope({ ...base, delivery_attempts: 1.5, first_sent_at: 'soon' })).toEqual({
+      ok: false,
+      error: 'delivery_attempts must be an integer between 0 and 2147483647 (got 1.5); first_sent_at must be null or a unix timestamp between 0 and 9007199254740991 (got "soon")',
+    });
+    const edge = { ...base, created_at: 2 ** 53 - 1, first_sent_at: null, delivery_attempts: 2 ** 31 - 1 };
+    expect(validateEnvelope(edge)).toEqual({ ok: true, envelope: edge });
+    expect(validateEnvelope({ ...base, created_at: 1700000000.9, first_sent_at: 1700000001 }).ok).toBe(true);
+  });
+
   it('reports malformed JSON', () => {
     const r = parseEnvelope(Buffer.from('{"type":'));
     expect(r.ok).toBe(false);

@@ -26,6 +26,16 @@ export function parseEnvelope(raw: Buffer): EnvelopeResult {
   return validateEnvelope(body);
 }
 
+/**
+ * schemas/intercom-notification.avsc: created_at and first_sent_at are Avro `long` (avsc holds
+ * them as safe JS integers; ingest truncates fractions), delivery_attempts an Avro `int`
+ * (32-bit signed). A value outside is the sender's error (400), not a failure to store.
+ */
+const AVRO_INT_MAX = 2 ** 31 - 1;
+const isAvroInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= AVRO_INT_MAX;
+const isAvroLongTimestamp = (v: unknown): boolean =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0 && Math.trunc(v) <= Number.MAX_SAFE_INTEGER;
+
 export function validateEnvelope(body: unknown): EnvelopeResult {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, error: 'body must be a JSON object' };
   const b = body as Record<string, any>;
@@ -35,6 +45,13 @@ export function validateEnvelope(body: unknown): EnvelopeResult {
   if (typeof b.topic !== 'string' || b.topic === '') problems.push('topic is missing');
   if (typeof b.app_id !== 'string' || b.app_id === '') problems.push('app_id is missing');
   if (typeof b.created_at !== 'number' || !Number.isFinite(b.created_at)) problems.push('created_at must be a unix timestamp');
+  else if (!isAvroLongTimestamp(b.created_at)) problems.push(`created_at must be a unix timestamp between 0 and ${Number.MAX_SAFE_INTEGER} (got ${b.created_at})`);
+  if (b.delivery_attempts != null && !isAvroInt(b.delivery_attempts)) {
+    problems.push(`delivery_attempts must be an integer between 0 and ${AVRO_INT_MAX} (got ${JSON.stringify(b.delivery_attempts)})`);
+  }
+  if (b.first_sent_at != null && !isAvroLongTimestamp(b.first_sent_at)) {
+    problems.push(`first_sent_at must be null or a unix timestamp between 0 and ${Number.MAX_SAFE_INTEGER} (got ${JSON.stringify(b.first_sent_at)})`);
+  }
   if (!b.data || typeof b.data !== 'object') problems.push('data is missing');
   else if (!b.data.item || typeof b.data.item !== 'object' || Array.isArray(b.data.item)) problems.push('data.item is missing');
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };

@@ -3,6 +3,7 @@ import type { Message, Producer, RecordMetadata } from 'kafkajs';
 interface Pending {
   readonly topic: string;
   readonly message: Message;
+  readonly bytes: number;
   readonly resolve: (m: RecordMetadata[]) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -12,17 +13,28 @@ interface Pending {
  * in the same tick (and while one request is in flight) into one sendBatch, so concurrent
  * webhooks share a request. Each caller's promise settles with the broker's ack (acks=all)
  * of its own message or the error of its batch.
+ *
+ * A request carries at most `maxBatchBytes` of keys and values: the broker refuses a record
+ * batch over the topic's max.message.bytes as a whole (MESSAGE_TOO_LARGE), which would fail
+ * every webhook sharing it. A record larger than that share goes in a request of its own.
  */
 export class BatchingProducer {
   private queue: Pending[] = [];
   private flushing = false;
   private scheduled = false;
 
-  constructor(private readonly producer: Producer, private readonly maxBatch = 2000) {}
+  private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
+
+  constructor(private readonly producer: Producer, { maxBatch = 2000, maxBatchBytes = 1024 * 1024 }: { maxBatch?: number; maxBatchBytes?: number } = {}) {
+    this.maxBatch = maxBatch;
+    this.maxBatchBytes = maxBatchBytes;
+  }
 
   send(topic: string, message: Message): Promise<RecordMetadata[]> {
+    const bytes = sizeOf(message.key) + sizeOf(message.value);
     return new Promise((resolve, reject) => {
-      this.queue.push({ topic, message, resolve, reject });
+      this.queue.push({ topic, message, bytes, resolve, reject });
       this.schedule();
     });
   }
@@ -39,7 +51,7 @@ export class BatchingProducer {
   private async flush(): Promise<void> {
     if (this.flushing || this.queue.length === 0) return;
     this.flushing = true;
-    const batch = this.queue.splice(0, this.maxBatch);
+    const batch = this.queue.splice(0, this.takeCount());
     try {
       const byTopic = new Map<string, Message[]>();
       for (const p of batch) {
@@ -60,8 +72,26 @@ export class BatchingProducer {
     }
   }
 
+  /** How many queued records the next request takes: at least one, within both bounds. */
+  private takeCount(): number {
+    let n = 0;
+    let bytes = 0;
+    for (const p of this.queue) {
+      if (n > 0 && (n >= this.maxBatch || bytes + p.bytes > this.maxBatchBytes)) break;
+      n++;
+      bytes += p.bytes;
+      if (bytes > this.maxBatchBytes) break; // an oversized first record goes alone
+    }
+    return n;
+  }
+
   /** Resolves when everything queued so far has been acknowledged or failed. */
   async drain(): Promise<void> {
     while (this.queue.length > 0 || this.flushing || this.scheduled) await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+function sizeOf(v: Message['key'] | Message['value']): number {
+  if (v == null) return 0;
+  return Buffer.isBuffer(v) ? v.length : Buffer.byteLength(v);
 }

@@ -7,10 +7,10 @@ export { DeadLetterPublisher, describeError, type FailureContext } from './dead-
 export * as serdes from './serdes';
 export { header, nextOffset, sleep, Counters, RecordDecodeError, decodeOrPoison } from './consumer-util';
 export { followTopic } from './follow-topic';
-export { NotificationWriter, KafkaUnavailableError } from './notification-writer';
 export * from './stage/stage.types';
 export { StageConsumer, type ConsumerHealth } from './stage/stage-consumer';
 export { StageRuntime, type StageHealth, type StageRuntimeOptions } from './stage/stage-runtime';
 export { StageTally, metricOnce } from './stage/stage-metrics';
 export { StageServer, StageErrorPassThrough, type StageLifecycle } from './stage/stage.server';
 export { isTransientError } from './stage/transient-error';
+export { NotificationWriter, KafkaUnavailableError, RecordTooLargeError, NotificationEncodeError } from './notification-writer';

@@ -45,8 +45,15 @@ export function createProducer(kafka: Kafka): Producer {
   });
 }
 
-/** Create the project's topics if missing (compacted where the registry says so). */
-export async function ensureTopics(admin: Admin, config: Pick<KafkaConfig, 'topicPrefix' | 'partitions' | 'replicationFactor'>): Promise<string[]> {
+/**
+ * Create the project's topics if missing (compacted where the registry says so). Every topic
+ * gets an explicit max.message.bytes (KAFKA_TOPIC_MAX_MESSAGE_BYTES, 2 MiB by default): the
+ * broker's default of 1,048,588 bytes is smaller than a 1 MiB webhook body in its Avro record.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  config: Pick<KafkaConfig, 'topicPrefix' | 'partitions' | 'replicationFactor'> & Partial<Pick<KafkaConfig, 'topicMaxMessageBytes'>>,
+): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = allTopics(config.topicPrefix).filter((t) => !existing.has(t.name));
   if (missing.length > 0) {
@@ -56,7 +63,10 @@ export async function ensureTopics(admin: Admin, config: Pick<KafkaConfig, 'topi
         topic: t.name,
         numPartitions: config.partitions,
         replicationFactor: config.replicationFactor,
-        configEntries: t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+        configEntries: [
+          ...(t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+          ...(config.topicMaxMessageBytes ? [{ name: 'max.message.bytes', value: String(config.topicMaxMessageBytes) }] : []),
+        ],
       })),
     });
   }

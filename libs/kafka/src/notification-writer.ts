@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
 import { AvroCodec, BatchingProducer, createKafka, createProducer, prepareStage, serdes, topicName } from '@iks/kafka';
@@ -12,15 +12,46 @@ export class KafkaUnavailableError extends Error {
   }
 }
 
+/** The notification's record is larger than the raw topic accepts: no retry will store it (413). */
+export class RecordTooLargeError extends Error {
+  readonly retriable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordTooLargeError';
+  }
+}
+
+/** The notification could not be encoded as the topic's Avro record (a validation gap, not Kafka). */
+export class NotificationEncodeError extends Error {
+  readonly retriable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotificationEncodeError';
+  }
+}
+
+/**
+ * A v2 record batch has a 61-byte header and each record a few varints and attributes (KIP-98
+ * message format); 128 bytes covers one record alone in its batch with room to spare.
+ */
+const RECORD_BATCH_OVERHEAD_BYTES = 128;
+/** Readiness asks the broker at most this often; a probe gives up after PROBE_TIMEOUT_MS. */
+const PROBE_CACHE_MS = 2000;
+const PROBE_TIMEOUT_MS = 1500;
+
 /** Writes raw notifications to intercom.notifications.v1 with acks=all; answers only after the ack. */
 export class NotificationWriter {
   private readonly logger = new Logger(NotificationWriter.name);
   private readonly producer: Producer;
-  private readonly batching: BatchingProducer;
+  private batching: BatchingProducer;
   private readonly codec: AvroCodec;
   private readonly topic: string;
   private connected = false;
   private inFlightBytes = 0;
+  /** The raw topic's max.message.bytes as the broker reports it (it may predate this version). */
+  private maxRecordBytes: number;
+  private probeAdmin: Admin | null = null;
+  private probe: { at: number; result: Promise<boolean> } | null = null;
 
   /**
    * `maxInFlightBytes` bounds the bodies waiting for Kafka's ack (a slow or absent broker must
@@ -31,35 +62,103 @@ export class NotificationWriter {
     this.producer = createProducer(kafka);
     this.producer.on('producer.connect', () => (this.connected = true));
     this.producer.on('producer.disconnect', () => (this.connected = false));
-    this.batching = new BatchingProducer(this.producer);
+    this.maxRecordBytes = config.kafka.topicMaxMessageBytes;
+    this.batching = this.batchingFor(this.maxRecordBytes);
     this.codec = new AvroCodec(config.kafka);
     this.topic = topicName('notifications', config.kafka.topicPrefix);
   }
 
   async start(): Promise<void> {
     await prepareStage(createKafka(this.config.kafka), this.config.kafka, this.codec, this.producer);
+    // A short-retry admin for readiness: it must answer "unreachable" quickly, not retry for minutes.
+    const probeKafka = createKafka({ ...this.config.kafka }, `${this.config.kafka.clientId}-probe`);
+    this.probeAdmin = probeKafka.admin({ retry: { retries: 0 } });
+    await this.probeAdmin.connect();
+    await this.readTopicLimit();
+  }
+
+  /** The topic may have been created before max.message.bytes was set: size records by what it really accepts. */
+  private async readTopicLimit(): Promise<void> {
+    try {
+      const res = await this.probeAdmin!.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: 2 /* ConfigResourceTypes.TOPIC */, name: this.topic, configNames: ['max.message.bytes'] }],
+      });
+      const value = Number(res.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue);
+      if (Number.isInteger(value) && value > 0) this.maxRecordBytes = value;
+    } catch (e) {
+      this.logger.warn(`could not read max.message.bytes of ${this.topic} (assuming ${this.maxRecordBytes}): ${(e as Error).message}`);
+    }
+    this.batching = this.batchingFor(this.maxRecordBytes);
+    const largest = this.config.ingest.bodyLimitBytes + RECORD_BATCH_OVERHEAD_BYTES;
+    if (largest > this.maxRecordBytes) {
+      this.logger.warn(
+        `${this.topic} accepts records up to ${this.maxRecordBytes} bytes (max.message.bytes), less than INGEST_BODY_LIMIT_BYTES=` +
+          `${this.config.ingest.bodyLimitBytes} in its record: larger webhooks get 413. Raise the topic's max.message.bytes or lower the limit.`,
+      );
+    }
+  }
+
+  private batchingFor(maxRecordBytes: number): BatchingProducer {
+    return new BatchingProducer(this.producer, { maxBatchBytes: Math.max(1, Math.min(1024 * 1024, maxRecordBytes - RECORD_BATCH_OVERHEAD_BYTES)) });
   }
 
   get isConnected(): boolean {
     return this.connected;
   }
 
+  /**
+   * Whether the broker answers now: a metadata request for the raw topic, at most every
+   * PROBE_CACHE_MS, within PROBE_TIMEOUT_MS. (kafkajs' producer stays "connected" while the
+   * broker is gone; only the next send would find out.)
+   */
+  brokerReachable(): Promise<boolean> {
+    if (!this.connected || !this.probeAdmin) return Promise.resolve(false);
+    const now = Date.now();
+    if (this.probe && now - this.probe.at < PROBE_CACHE_MS) return this.probe.result;
+    const admin = this.probeAdmin;
+    const result = withTimeout(admin.fetchTopicMetadata({ topics: [this.topic] }), PROBE_TIMEOUT_MS).then(
+      () => true,
+      () => false,
+    );
+    this.probe = { at: now, result };
+    return result;
+  }
+
+  /** GET /subjects with the configured credentials (never logged). */
   async registryReachable(): Promise<boolean> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const auth = this.config.kafka.schemaRegistryAuth;
+    if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
     try {
-      const res = await fetch(`${this.config.kafka.schemaRegistryUrl}/subjects`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${this.config.kafka.schemaRegistryUrl}/subjects`, { headers, signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
       return res.ok;
     } catch {
       return false;
     }
   }
 
-  /** Resolves when Kafka acknowledged the write; rejects (KafkaUnavailableError) after the ack timeout. */
+  /**
+   * Resolves when Kafka acknowledged the write. Rejects with KafkaUnavailableError (retry later:
+   * 503) after the ack timeout, RecordTooLargeError (never storable: 413) or
+   * NotificationEncodeError (500).
+   */
   async write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
       throw new KafkaUnavailableError(`${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`);
     }
-    const value = await this.codec.encode(this.topic, serdes.notificationToAvro(notification));
+    let value: Buffer;
+    try {
+      value = await this.codec.encode(this.topic, serdes.notificationToAvro(notification));
+    } catch (e) {
+      throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
+    }
+    const recordBytes = value.length + Buffer.byteLength(key) + RECORD_BATCH_OVERHEAD_BYTES;
+    if (recordBytes > this.maxRecordBytes) {
+      throw new RecordTooLargeError(`its record is ${recordBytes} bytes; ${this.topic} accepts ${this.maxRecordBytes} (max.message.bytes)`);
+    }
     this.inFlightBytes += bytes;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -71,6 +170,7 @@ export class NotificationWriter {
       ]);
     } catch (e) {
       if (e instanceof KafkaUnavailableError) throw e;
+      if (isTooLarge(e)) throw new RecordTooLargeError(`the broker refused the record as too large: ${(e as Error).message}`);
       throw new KafkaUnavailableError(`Kafka write failed: ${(e as Error).message}`);
     } finally {
       clearTimeout(timer);
@@ -81,6 +181,26 @@ export class NotificationWriter {
   async stop(): Promise<void> {
     await Promise.race([this.batching.drain(), new Promise((r) => setTimeout(r, 5000))]);
     await this.producer.disconnect();
+    await this.probeAdmin?.disconnect().catch(() => undefined);
     this.logger.log('producer flushed and disconnected');
   }
+}
+
+/** Kafka protocol errors 10 MESSAGE_TOO_LARGE and 18 RECORD_LIST_TOO_LARGE, however kafkajs wraps them. */
+function isTooLarge(e: unknown): boolean {
+  for (let err = e as { type?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; err && depth < 5; depth++) {
+    if (err.type === 'MESSAGE_TOO_LARGE' || err.type === 'RECORD_LIST_TOO_LARGE') return true;
+    err = (err.cause ?? err.originalError) as typeof err;
+  }
+  return false;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -11,11 +11,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Ready = the producer is connected and the schema registry answers. */
+  /** Ready = the broker answers now (a cached metadata request) and the schema registry answers, with its credentials. */
   @Get('health/ready')
   async ready() {
-    const producer = this.writer.isConnected;
-    const registry = await this.writer.registryReachable();
+    const [producer, registry] = await Promise.all([this.writer.brokerReachable(), this.writer.registryReachable()]);
     const body = { status: producer && registry ? 'ok' : 'unavailable', producer, registry };
     if (!producer || !registry) throw new HttpException(body, HttpStatus.SERVICE_UNAVAILABLE);
     return body;

@@ -28,3 +28,23 @@ describe('verifySignature (X-Hub-Signature: sha1=HMAC-SHA1(raw body, client secr
     expect(verifySignature(body, sign(body, 'gone'), ['old', 'new'])).toBe(false);
   });
 });
+
+describe('verifySignature parses the header strictly', () => {
+  const good = `sha1=${hex('secret-1', body)}`;
+
+  it('rejects trailing garbage after a valid signature (hex decoding would stop at it)', () => {
+    expect(verifySignature(body, `${good}GARBAGE`, ['secret-1'])).toBe(false);
+    expect(verifySignature(body, `${good}0`, ['secret-1'])).toBe(false);
+    expect(verifySignature(body, `${good} x`, ['secret-1'])).toBe(false);
+  });
+
+  it('rejects a duplicated header (Node joins repeated headers with ", "; Fastify may give an array)', () => {
+    expect(verifySignature(body, `${good}, ${good}`, ['secret-1'])).toBe(false);
+    expect(verifySignature(body, [good, good], ['secret-1'])).toBe(false);
+    expect(verifySignature(body, [good], ['secret-1'])).toBe(false);
+  });
+
+  it('still accepts upper-case hex', () => {
+    expect(verifySignature(body, `sha1=${hex('secret-1', body).toUpperCase()}`, ['secret-1'])).toBe(true);
+  });
+});

@@ -5,10 +5,13 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * request body keyed with the app's client secret. Compare on the raw bytes (a re-serialised
  * body does not match) and in constant time. Several secrets are accepted during rotation.
  */
-export function verifySignature(rawBody: Buffer, header: string | undefined, secrets: readonly string[]): boolean {
-  if (!header || !header.startsWith('sha1=')) return false;
-  const given = Buffer.from(header.slice(5).trim(), 'hex');
-  if (given.length !== 20) return false;
+export function verifySignature(rawBody: Buffer, header: string | readonly string[] | undefined, secrets: readonly string[]): boolean {
+  // Exactly one header of exactly `sha1=` and 40 hex digits: Buffer.from(hex) stops silently at the
+  // first non-hex character, and a repeated header arrives joined with ", " or as an array.
+  if (typeof header !== 'string') return false;
+  const match = /^sha1=([0-9a-fA-F]{40})$/.exec(header.trim());
+  if (!match) return false;
+  const given = Buffer.from(match[1], 'hex');
   let ok = false;
   for (const secret of secrets) {
     const expected = createHmac('sha1', secret).update(rawBody).digest();

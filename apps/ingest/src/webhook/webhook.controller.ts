@@ -4,7 +4,7 @@ import type { Config } from '@iks/config';
 import { CONFIG } from '../tokens';
 import { IngestMetrics } from '../ingest-metrics';
 import { entityKey, isPing, parseEnvelope } from '@iks/domain';
-import { KafkaUnavailableError, NotificationWriter } from '@iks/kafka';
+import { KafkaUnavailableError, NotificationWriter, RecordTooLargeError } from '@iks/kafka';
 import { verifySignature } from './signature';
 
 /** POST /webhooks/intercom: Intercom's webhook deliveries (developers.intercom.com, Webhooks). */
@@ -23,7 +23,7 @@ export class WebhookController {
 
   @Post('intercom')
   @HttpCode(200)
-  async receive(@Req() req: FastifyRequest, @Headers('x-hub-signature') signature: string | undefined) {
+  async receive(@Req() req: FastifyRequest, @Headers('x-hub-signature') signature: string | string[] | undefined) {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     if (!verifySignature(raw, signature, this.secrets)) {
       this.metrics.countRejected(signature ? 'bad_signature' : 'missing_signature');
@@ -53,12 +53,29 @@ export class WebhookController {
         entityKey(env),
       );
     } catch (e) {
-      this.metrics.countRejected('kafka_unavailable');
-      this.logger.warn(`notification ${env.id} (${env.topic}) not written, answering 503: ${(e as Error).message}`);
-      const status = e instanceof KafkaUnavailableError ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.INTERNAL_SERVER_ERROR;
-      throw new HttpException({ statusCode: status, error: 'Service Unavailable', message: 'could not store the notification; retry later' }, status);
+      throw this.notStored(env, e);
     }
     this.metrics.countAccepted(env.topic);
     return { status: 'accepted', id: env.id };
+  }
+
+  /** 413: no retry can store it; 503: Kafka is unavailable, Intercom retries; 500: anything else, counted apart. */
+  private notStored(env: { id: string; topic: string }, e: unknown): HttpException {
+    // id and topic come from the sender: JSON-encoded (quotes, newlines, control characters escaped) and cut short
+    const what = `notification ${JSON.stringify(env.id.slice(0, 200))} (topic ${JSON.stringify(env.topic.slice(0, 200))})`;
+    const message = (e as Error)?.message ?? String(e);
+    if (e instanceof RecordTooLargeError) {
+      this.metrics.countRejected('too_large');
+      this.logger.warn(`${what} not written, answering 413: ${message}`);
+      return new HttpException({ statusCode: 413, error: 'Payload Too Large', message: 'the notification is larger than the topic accepts' }, HttpStatus.PAYLOAD_TOO_LARGE);
+    }
+    if (e instanceof KafkaUnavailableError) {
+      this.metrics.countRejected('kafka_unavailable');
+      this.logger.warn(`${what} not written, answering 503: ${message}`);
+      return new HttpException({ statusCode: 503, error: 'Service Unavailable', message: 'could not store the notification; retry later' }, HttpStatus.SERVICE_UNAVAILABLE);
+    }
+    this.metrics.countRejected('internal_error');
+    this.logger.error(`${what} not written, answering 500: ${message}`);
+    return new HttpException({ statusCode: 500, error: 'Internal Server Error', message: 'could not store the notification' }, HttpStatus.INTERNAL_SERVER_ERROR);
   }
 }
