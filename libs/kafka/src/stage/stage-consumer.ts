@@ -60,7 +60,10 @@ export class StageConsumer {
     const { kafka } = this.deps;
     const consumer = kafka.consumer({ groupId: this.spec.groupId, allowAutoTopicCreation: false, ...GROUP_TIMING, ...this.spec.consumer });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, () => (this.running = true));
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.running = true;
+      this.spec.onAssignment?.(payload.memberAssignment);
+    });
     consumer.on(consumer.events.STOP, () => (this.running = false));
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.running = false;

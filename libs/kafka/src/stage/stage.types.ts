@@ -56,6 +56,8 @@ export interface StageConsumerSpec {
   readonly seek?: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: string }>;
   /** Exclusive end offset per `topic:partition` (a replay's plan): records from there on are left alone. */
   readonly until?: ReadonlyMap<string, bigint>;
+  /** Called after every rebalance with the partitions this member now owns, per topic. */
+  readonly onAssignment?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
   /** Test seam: runs after producing and dead-lettering, before the offset commit (a throw = a crash there). */
   readonly beforeCommit?: (topic: string, partition: number) => Promise<void>;
 }
