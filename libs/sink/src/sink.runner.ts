@@ -5,7 +5,7 @@ import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
   AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
-  type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
+  type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageResult, type StageTally,
 } from '@iks/kafka';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 
@@ -108,25 +108,19 @@ export class SinkRunner {
   }
 
   get isReady(): boolean {
-    return this.health().ready;
-  }
-
-  health(): StageHealth {
-    return this.runtime.health();
+    return this.runtime.health().ready;
   }
 
   readiness() {
-    const h = this.health();
     const refused = this.deliverer.caller.systemicStatus;
     return {
-      consumers: { up: h.ready, detail: { consumers: h.consumers } },
+      consumers: this.runtime.readinessCheck(),
       klaviyo: { up: refused === null, detail: refused === null ? {} : { message: `Klaviyo refuses the API key (${refused}); delivery paused and retried` } },
     };
   }
 
   liveness() {
-    const h = this.health();
-    return { consumers: { up: h.live, detail: { consumers: h.consumers } } };
+    return { consumers: this.runtime.livenessCheck() };
   }
 
   specs(opts: SinkRunOptions = {}): StageConsumerSpec[] {

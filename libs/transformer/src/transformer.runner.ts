@@ -6,7 +6,7 @@ import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
 import {
   AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, header, isTransientError, metricOnce, prepareStage,
   serdes, sleep, StageRuntime, topicName, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
-  type StageHealth, type StageResult, type StageTally,
+  type StageResult, type StageTally,
 } from '@iks/kafka';
 import { isMappedTopic, type MappingOptions } from '@iks/mapping';
 import { Directory, type IntercomSource } from '@iks/directory';
@@ -93,21 +93,15 @@ export class TransformerRunner {
   }
 
   get isReady(): boolean {
-    return this.health().ready;
-  }
-
-  health(): StageHealth {
-    return this.runtime.health();
+    return this.runtime.health().ready;
   }
 
   readiness() {
-    const h = this.health();
-    return { consumers: { up: h.ready, detail: { consumers: h.consumers } }, directory: { up: this.started, detail: { contacts: this.directory.stats.contacts } } };
+    return { consumers: this.runtime.readinessCheck(), directory: { up: this.started, detail: { contacts: this.directory.stats.contacts } } };
   }
 
   liveness() {
-    const h = this.health();
-    return { consumers: { up: h.live, detail: { consumers: h.consumers } } };
+    return { consumers: this.runtime.livenessCheck() };
   }
 
   specs(opts: TransformerStartOptions = {}): StageConsumerSpec[] {

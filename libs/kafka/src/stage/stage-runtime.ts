@@ -68,6 +68,17 @@ export class StageRuntime {
     this.logger.log(`stopped consuming (left ${this.consumers.length} group(s) in ${Date.now() - t} ms)`);
   }
 
+  /** The consumers as one named health check each for readiness and liveness (see libs/ops HealthProbe). */
+  readinessCheck(): { up: boolean; detail: { consumers: readonly ConsumerHealth[] } } {
+    const h = this.health();
+    return { up: h.ready, detail: { consumers: h.consumers } };
+  }
+
+  livenessCheck(): { up: boolean; detail: { consumers: readonly ConsumerHealth[] } } {
+    const h = this.health();
+    return { up: h.live, detail: { consumers: h.consumers } };
+  }
+
   health(now = Date.now()): StageHealth {
     const consumers = this.consumers.map((c) => c.health(now));
     const worst = Math.max(0, ...consumers.map((c) => c.secondsSinceProgress)) * 1000;
