@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import { retry } from '@iks/retry';
 import { GROUP_TIMING } from './kafka-client';
 
 /**
@@ -13,8 +14,8 @@ export async function followTopic(
 ): Promise<Consumer> {
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
+  // a topic created a moment ago may not have its leaders yet (NOT_LEADER_FOR_PARTITION is retriable)
+  const ends = await retry(() => admin.fetchTopicOffsets(topic), { maxElapsedMs: 30_000, initialMs: 200, maxDelayMs: 2000 }).finally(() => admin.disconnect());
   const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
   const consumer = kafka.consumer({ groupId: `${groupPrefix}.${hostname()}.${process.pid}.${Date.now()}`, ...GROUP_TIMING });
   await consumer.connect();
