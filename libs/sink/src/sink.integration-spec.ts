@@ -77,7 +77,8 @@ describe('sink → Klaviyo emulator (real broker)', () => {
 
   it('rides out a 429 storm and a 5xx spell with nothing lost', async () => {
     const config = sinkConfig(emulator);
-    emulator.faults.storm429(1500).next500(3);
+    // a storm in time, and a few 429s by count: a slow start on a loaded machine must not miss the storm
+    emulator.faults.storm429(1500).next429(3).next500(3);
     await produceEvents(config, Array.from({ length: 300 }, (_, i) => event(i)));
     await start(config);
     await waitFor(() => stored(emulator) === 300, { what: '300 events after the faults', timeoutMs: 60_000 });
