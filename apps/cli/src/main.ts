@@ -5,6 +5,7 @@ import { backfillArgsFrom, backfillCommand } from './commands/backfill.args';
 import { cliCommand, EXIT, usageMessage, type Parsed } from './commands/command-args';
 import { dlqCommand, dlqFlagsFrom, type DlqSub } from './commands/dlq.args';
 import { mapArgsFrom, mapCommand } from './commands/map.args';
+import { reconcileArgsFrom, reconcileCommand } from './commands/reconcile.args';
 import { replayArgsFrom, replayCommand } from './commands/replay.args';
 import { schemasCommand, type SchemasSub } from './commands/schemas.args';
 
@@ -59,6 +60,11 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
     const c = config();
     setCode(await (await import('./commands/replay.command')).runReplay(a, c, io));
   });
+  const reconcile = reconcileCommand().action(async (opts) => {
+    const a = orUsage('reconcile', reconcileArgsFrom(opts));
+    const c = config();
+    setCode(await (await import('./commands/reconcile.command')).runReconcile(a, c, io));
+  });
   const dlq = dlqCommand();
   for (const sub of dlq.commands) {
     sub.action(async (topic: string, opts) => {
@@ -66,7 +72,7 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
       setCode(await (await import('./commands/dlq.command')).runDlq({ sub: sub.name() as DlqSub, topic, flags: dlqFlagsFrom(opts) }, c, io));
     });
   }
-  for (const c of [schemas, map, backfill, replay, dlq]) root.addCommand(c);
+  for (const c of [schemas, map, backfill, reconcile, replay, dlq]) root.addCommand(c);
 
   // Output through the CliIo; errors thrown instead of process.exit, tagged with the command.
   const route = (cmd: Command, path: string): void => {

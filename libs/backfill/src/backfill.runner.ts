@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { IntercomApiError, type IntercomClient, type SearchQuery } from '@iks/intercom';
-import { backfillNotifications, type BackfillKind, type BackfillRecord } from './backfill-notifications';
+import { IntercomApiError, type SearchQuery } from '@iks/intercom';
+import type { BackfillKind, BackfillRecord } from './backfill-notifications';
+import { pageWithParts, type ObjectSource } from './full-object';
+import { deriveNotifications } from './rest-derivation';
 import type { BackfillCheckpoint, CheckpointStore, KindProgress } from './backfill-checkpoint';
 
 /** Where a page's records go; resolves only when all of them are acknowledged (acks=all). */
@@ -49,8 +51,9 @@ export interface BackfillResult {
 }
 
 /**
- * Pages through Intercom's search endpoints by updated_at and writes each object to the raw
- * notifications topic as the webhook notification(s) it stands for; checkpoints after each
+ * Pages through Intercom's search endpoints by updated_at, GETs each conversation and ticket
+ * with its parts, and writes each object to the raw notifications topic as the webhook
+ * notification(s) it stands for (deriveNotifications); checkpoints after each
  * acknowledged page so a crash or an interrupt resumes there. Re-written records (the page
  * in flight at a crash) are identical, and the transformer's unique_ids make them harmless.
  */
@@ -58,7 +61,7 @@ export class BackfillRunner {
   private readonly logger = new Logger(BackfillRunner.name);
 
   constructor(
-    private readonly client: Pick<IntercomClient, 'search'>,
+    private readonly client: ObjectSource,
     private readonly sink: BackfillSink,
     private readonly store: CheckpointStore,
   ) {}
@@ -101,7 +104,11 @@ export class BackfillRunner {
           }
           throw e;
         }
-        const out = page.items.flatMap((item) => backfillNotifications(kind, item, opts.appId));
+        // GET each conversation / ticket for its parts: the one derivation (rest-derivation.ts)
+        // then gives replies, ratings and every state change, with the webhook path's unique_ids.
+        const full = await pageWithParts(this.client, kind, page.items);
+        const out = full.flatMap((item) => deriveNotifications(kind, item, { appId: opts.appId, source: 'backfill' }).notifications)
+          .map(({ key, notification }) => ({ key, notification }));
         await this.sink.write(out);
         progress.pages++;
         progress.objects += page.items.length;

@@ -78,6 +78,8 @@ export interface TransformerConfig {
   readonly contactWaitMaxMs: number;
   readonly contactRetryInitialMs: number;
   readonly directoryRefreshMs: number;
+  /** Healed (source reconcile) events older than this go to Klaviyo as backfill (no flows). */
+  readonly reconcileBackfillAfterMs: number;
   readonly deleteOnArchive: boolean;
   readonly defaultPhoneRegion: string | null;
 }
@@ -318,6 +320,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       contactWaitMaxMs: r.int('CONTACT_WAIT_MAX_MS', 24 * 3600 * 1000, 0),
       contactRetryInitialMs: r.int('CONTACT_RETRY_INITIAL_MS', 30_000, 10),
       directoryRefreshMs: r.int('DIRECTORY_REFRESH_MS', 15 * 60 * 1000, 1000),
+      reconcileBackfillAfterMs: r.int('RECONCILE_BACKFILL_AFTER_MS', 24 * 3600 * 1000, 0),
       deleteOnArchive: r.bool('DELETE_ON_ARCHIVE', false),
       defaultPhoneRegion: phoneRegion ?? null,
     },

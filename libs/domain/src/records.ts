@@ -5,7 +5,8 @@
  * travels as a JSON string in Avro and as a parsed object here.
  */
 
-export type NotificationSource = 'webhook' | 'backfill';
+/** `reconcile`: derived from Intercom's REST API to heal what the webhooks never delivered (issue #12). */
+export type NotificationSource = 'webhook' | 'backfill' | 'reconcile';
 
 /** intercom.notifications.v1: one Intercom notification, as received (nothing lost). */
 export interface RawNotification {

@@ -150,6 +150,28 @@ export class IntercomClient {
     }
   }
 
+  /**
+   * GET /conversations/{id}: the conversation with its conversation_parts, at most the 500 most
+   * recent (2.14 "Retrieve a conversation", "Hard limit of 500 parts"); undefined on 404.
+   */
+  async getConversation(id: string, signal?: AbortSignal): Promise<IntercomObject | undefined> {
+    return this.getOrUndefined(`/conversations/${encodeURIComponent(id)}`, signal);
+  }
+
+  /** GET /tickets/{id}: the ticket with its ticket_parts; undefined on 404. */
+  async getTicket(id: string, signal?: AbortSignal): Promise<IntercomObject | undefined> {
+    return this.getOrUndefined(`/tickets/${encodeURIComponent(id)}`, signal);
+  }
+
+  private async getOrUndefined(path: string, signal?: AbortSignal): Promise<IntercomObject | undefined> {
+    try {
+      return (await this.request('GET', path, undefined, signal)) as IntercomObject;
+    } catch (e) {
+      if (e instanceof IntercomApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
   /** GET /contacts/{id}/subscriptions: the contact's subscription types (a `list`). */
   async getContactSubscriptions(id: string, signal?: AbortSignal): Promise<IntercomObject[]> {
     const res = (await this.request('GET', `/contacts/${encodeURIComponent(id)}/subscriptions`, undefined, signal)) as { data?: IntercomObject[] };

@@ -1,2 +1,2 @@
 export { TransformerRunner, ContactNotIdentifiableError, TRANSFORMER_PATTERNS, type TransformerStartOptions } from './transformer.runner';
-export { processNotification, type ProcessOutcome } from './notification-processor';
+export { isBackfill, processNotification, RECONCILE_BACKFILL_AFTER_MS, type ProcessOutcome } from './notification-processor';

@@ -18,17 +18,35 @@ const TYPES_OF_CONTACT = new Set(['contact', 'user', 'lead']);
  * lookups through Intercom's REST API) happens in `directory.prepare` before the pure
  * mapping runs. Throws MappingError for a payload that cannot be mapped (→ dead letter).
  */
-export async function processNotification(raw: RawNotification, directory: Directory, options: MappingOptions): Promise<ProcessOutcome> {
+/** Healed (`reconcile`) events that happened longer ago than this go as Klaviyo backfill (issue #12). */
+export const RECONCILE_BACKFILL_AFTER_MS = 24 * 3600 * 1000;
+
+/**
+ * Whether a notification's events go with Klaviyo's `backfill: true` (no flows). `backfill`
+ * always; `reconcile` (a heal of a gap the webhooks left) when what it heals happened more than
+ * `reconcileBackfillAfterMs` before reconcile wrote it (created_at is the event time there):
+ * a recent heal triggers flows as the webhook would have. received_at is in the record, so a
+ * replay decides the same way.
+ */
+export function isBackfill(raw: Pick<RawNotification, 'source' | 'created_at' | 'received_at'>, reconcileBackfillAfterMs = RECONCILE_BACKFILL_AFTER_MS): boolean {
+  if (raw.source === 'backfill') return true;
+  if (raw.source === 'reconcile') return raw.received_at - raw.created_at * 1000 > reconcileBackfillAfterMs;
+  return false;
+}
+
+export async function processNotification(
+  raw: RawNotification, directory: Directory, options: MappingOptions, reconcileBackfillAfterMs = RECONCILE_BACKFILL_AFTER_MS,
+): Promise<ProcessOutcome> {
   let body: unknown;
   try {
     body = JSON.parse(raw.body);
   } catch (e) {
     throw new MappingError(`notification body is not JSON: ${(e as Error).message}`, 'invalid_payload');
   }
+  const backfill = isBackfill(raw, reconcileBackfillAfterMs);
   const input: IntercomNotificationInput = {
-    notificationId: raw.notification_id, topic: raw.topic, createdAt: raw.created_at, source: raw.source, body,
+    notificationId: raw.notification_id, topic: raw.topic, createdAt: raw.created_at, source: backfill ? 'backfill' : 'webhook', body,
   };
-  const backfill = raw.source === 'backfill';
   const snapshots: ContactSnapshot[] = [];
   const records: KlaviyoRecord[] = [];
 

@@ -185,7 +185,7 @@ export class TransformerRunner {
   /** Decode, process, and queue the outputs of one message (records, snapshots, retry). */
   private async handle(m: KafkaMessage, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
     const raw = serdes.notificationFromAvro(await decodeOrPoison(this.codec, m.value));
-    const result = await processNotification(raw, this.directory, this.options);
+    const result = await processNotification(raw, this.directory, this.options, this.config.transformer.reconcileBackfillAfterMs);
     for (const r of result.records) out.push(await this.encodeRecord(r));
     for (const s of result.snapshots) out.push(await this.encodeSnapshot(s));
     // the Intercom topic as a label, bounded: topics the mapping knows by name, anything else "other"

@@ -9,7 +9,7 @@ import { startIntercomEmulator, type IntercomEmulator } from '../../../../tools/
 import { testConfig } from '../../../../test/support/test-config';
 import { waitFor } from '../../../../test/support/wait-for';
 import { runBackfillCommand } from './backfill.command';
-import { backfillNotifications, type BackfillRecord, NotificationWriterSink } from '@iks/backfill';
+import { deriveNotifications, type BackfillKind, type BackfillRecord, NotificationWriterSink } from '@iks/backfill';
 
 const DATASET = { seed: 11, contacts: 45, conversations: 30, tickets: 20 };
 
@@ -18,13 +18,15 @@ interface Seen {
   value: RawNotification;
 }
 
+/** The one derivation (rest-derivation.ts) over the objects as GET /conversations/{id} and /tickets/{id} answer them. */
 function expectedRecords(emu: IntercomEmulator): BackfillRecord[] {
   const d = emu.dataset;
-  const strip = ({ conversation_parts: _p, ...rest }: any) => rest;
+  const derive = (kind: BackfillKind, o: unknown) =>
+    deriveNotifications(kind, o as IntercomObject, { appId: d.appId, source: 'backfill' }).notifications.map(({ key, notification }) => ({ key, notification }));
   return [
-    ...d.contacts.flatMap((c) => backfillNotifications('contacts', c as unknown as IntercomObject, d.appId)),
-    ...d.conversations.flatMap((c) => backfillNotifications('conversations', strip(c), d.appId)),
-    ...d.tickets.flatMap((t) => backfillNotifications('tickets', t as unknown as IntercomObject, d.appId)),
+    ...d.contacts.flatMap((c) => derive('contacts', c)),
+    ...d.conversations.flatMap((c) => derive('conversations', c)),
+    ...d.tickets.flatMap((t) => derive('tickets', t)),
   ];
 }
 

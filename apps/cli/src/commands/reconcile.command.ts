@@ -1,0 +1,116 @@
+import type { Config } from '@iks/config';
+import { IntercomClient } from '@iks/intercom';
+import { AvroCodec, createKafka, NotificationWriter, serdes, topicName } from '@iks/kafka';
+import { formatReport, NotificationWriterSink, ProducedIndex, reconcile, type BackfillSink } from '@iks/backfill';
+import type { ProgressStream } from '@iks/backfill';
+import type { CliIo } from '../cli-io';
+import { readTopicRanges } from './topic-range.reader';
+import { parseReconcileArgs, RECONCILE_USAGE, type ReconcileArgs } from './reconcile.args';
+
+export interface ReconcileDeps {
+  readonly progress?: ProgressStream;
+  /** Replaces the Kafka writer of --heal (tests). */
+  readonly sink?: BackfillSink;
+}
+
+export async function runReconcileCommand(args: string[], config: Config, io: CliIo, deps: ReconcileDeps = {}): Promise<number> {
+  const parsed = parseReconcileArgs(args);
+  if (!parsed.ok) {
+    io.stderr(`reconcile: ${parsed.error}\nusage: reconcile ${RECONCILE_USAGE}`);
+    return 2;
+  }
+  return runReconcile(parsed.value, config, io, deps);
+}
+
+/**
+ * `reconcile` (issue #12): 1) bring the index of produced ids up to date, reading
+ * klaviyo.events.v1 and klaviyo.profiles.v1 from the offsets stored with it to their current end;
+ * 2) search Intercom for what changed since --since, GET each conversation / ticket with its parts
+ * and derive the notifications the webhooks would have sent (libs/backfill rest-derivation);
+ * 3) print expected / present / missing per metric; with --heal, write the missing ones to the raw
+ * topic with source reconcile. Exit 0 when done (missing or not: the table says), 2 on usage.
+ */
+export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, deps: ReconcileDeps = {}): Promise<number> {
+  const token = config.intercom.accessToken;
+  if (!token) {
+    io.stderr('reconcile: INTERCOM_ACCESS_TOKEN is not set (an Intercom access token that can read contacts, conversations and tickets)');
+    return 2;
+  }
+  // The client's gate keeps within Intercom's rate limit (X-RateLimit-* headers, 429 waits).
+  const client = new IntercomClient({ accessToken: token, baseUrl: config.intercom.baseUrl, version: config.intercom.version });
+  let appId = a.appId;
+  if (!appId) {
+    appId = ((await client.me().catch(() => ({}))) as { app?: { id_code?: string } }).app?.id_code ?? null;
+    if (!appId) {
+      io.stderr('reconcile: pass --app-id <workspace id> (the app_id of your webhook notifications)');
+      return 2;
+    }
+  }
+  const progress = deps.progress ?? process.stderr;
+  const say = (s: string) => progress.write(progress.isTTY ? `\r\x1b[2K${s}` : `${s}\n`);
+
+  const eventsTopic = topicName('events', config.kafka.topicPrefix);
+  const profilesTopic = topicName('profiles', config.kafka.topicPrefix);
+  const index = ProducedIndex.open(a.indexDir, eventsTopic, profilesTopic);
+  const before = index.size;
+  const read = await updateIndex(config, index);
+  say(`reconcile: index ${index.path}: ${read} new produced record(s) read, ${index.size} event ids (was ${before})`);
+  if (progress.isTTY) progress.write('\n');
+
+  let writer: NotificationWriter | undefined;
+  let sink = deps.sink;
+  if (a.heal && !sink) {
+    writer = new NotificationWriter(config);
+    await writer.start();
+    sink = new NotificationWriterSink(writer);
+  }
+  try {
+    const report = await reconcile(client, index, sink ?? { write: async () => undefined }, {
+      since: a.since, until: a.until, kinds: a.kinds, appId, heal: a.heal,
+      onProgress: (p) => say(`reconcile ${p.kind}: ${p.objects}${p.totalCount !== null ? `/${p.totalCount}` : ''} objects`),
+    });
+    if (progress.isTTY) progress.write('\n');
+    index.save();
+    io.stdout(`reconcile ${new Date(a.since * 1000).toISOString()} .. ${new Date(a.until * 1000).toISOString()}${a.heal ? ' (--heal)' : ''}`);
+    io.stdout(formatReport(report, a.heal));
+    return 0;
+  } finally {
+    await writer?.stop();
+  }
+}
+
+/** Reads what was appended to the events and profiles topics since the index's stored offsets. */
+async function updateIndex(config: Config, index: ProducedIndex): Promise<number> {
+  const kafka = createKafka(config.kafka);
+  const admin = kafka.admin();
+  const codec = new AvroCodec(config.kafka);
+  const eventsTopic = topicName('events', config.kafka.topicPrefix);
+  let n = 0;
+  await admin.connect();
+  try {
+    for (const topic of [eventsTopic, topicName('profiles', config.kafka.topicPrefix)]) {
+      const marks = await admin.fetchTopicOffsets(topic);
+      const ranges = marks.map((m) => {
+        const low = BigInt(m.low);
+        const stored = index.position(topic, m.partition);
+        return { partition: m.partition, from: stored > low ? stored : low, to: BigInt(m.high) };
+      });
+      const records = await readTopicRanges(kafka, admin, topic, ranges);
+      for (const { message } of records) {
+        if (!message.value) continue;
+        const decoded = await codec.decode(message.value);
+        if (topic === eventsTopic) index.addEvent(serdes.eventFromAvro(decoded).unique_id);
+        else {
+          const p = serdes.profileFromAvro(decoded);
+          index.addProfile(p.intercom_contact_id, p.updated_at);
+        }
+        n++;
+      }
+      for (const r of ranges) index.advance(topic, r.partition, r.to);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  index.save();
+  return n;
+}
