@@ -69,7 +69,7 @@ describe('ingest limits agree with the raw topic (default settings)', () => {
     }
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).not.toContain('kafka_unavailable');
-    expect(metrics).toContain('iks_ingest_webhooks_rejected_total{reason="invalid_envelope"} 3');
+    expect(metrics).toContain('iks_ingest_webhooks_rejected_total{reason="invalid_envelope",app="ingest"} 3');
   });
 
   it('refuses a signature with trailing garbage', async () => {
@@ -85,7 +85,7 @@ describe('ingest limits agree with the raw topic (default settings)', () => {
       expect((await post(app, body)).statusCode).toBe(200);
     }
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toContain('iks_ingest_notifications_accepted_total{topic="other"} 3');
+    expect(metrics).toContain('iks_ingest_notifications_accepted_total{topic="other",app="ingest"} 3');
     expect(metrics).not.toContain('made.up');
   });
 });
@@ -112,7 +112,7 @@ describe('ingest when the raw topic accepts less than the body limit (a topic cr
     expect(bigRes.statusCode).toBe(413);
     expect(smallRes.statusCode).toBe(200);
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toContain('iks_ingest_webhooks_rejected_total{reason="too_large"} 1');
+    expect(metrics).toContain('iks_ingest_webhooks_rejected_total{reason="too_large",app="ingest"} 1');
   });
 });
 
@@ -140,12 +140,17 @@ describe('ingest request timeout', () => {
 describe('ingest readiness behind a schema registry that requires credentials', () => {
   let app: NestFastifyApplication;
   let proxy: Server;
+  let registryDown = false;
 
   beforeAll(async () => {
     // the shared registry, behind basic auth (user "iks", password "registry-pass")
     const target = new URL(process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7');
     const expected = `Basic ${Buffer.from('iks:registry-pass').toString('base64')}`;
     proxy = createServer(async (req, res) => {
+      if (registryDown) {
+        res.writeHead(503).end();
+        return;
+      }
       if (req.headers.authorization !== expected) {
         res.writeHead(401, { 'www-authenticate': 'Basic' }).end();
         return;
@@ -172,7 +177,18 @@ describe('ingest readiness behind a schema registry that requires credentials', 
 
   it('is ready (the registry probe sends the configured credentials)', async () => {
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
-    expect(res.json()).toEqual({ status: 'ok', producer: true, registry: true });
+    expect(res.json()).toMatchObject({ status: 'ok', details: { producer: { status: 'up' }, registry: { status: 'up' } } });
     expect(res.statusCode).toBe(200);
+  });
+
+  it('is not ready while the registry is down, naming the registry (the broker still up)', async () => {
+    registryDown = true;
+    try {
+      const res = await app.inject({ method: 'GET', url: '/health/ready' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ status: 'error', info: { producer: { status: 'up' } }, error: { registry: { status: 'down' } } });
+    } finally {
+      registryDown = false;
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { Counters } from '@iks/kafka';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 /**
  * Intercom webhook topics this pipeline subscribes to (README, "Registering the webhook in
@@ -18,28 +18,60 @@ export function topicLabel(topic: string): string {
   return KNOWN_TOPICS.has(topic) ? topic : 'other';
 }
 
-/** Counts every outcome with its reason (STYLE habit 6); served at GET /metrics. */
+/** "2xx", "4xx", "5xx": the status class of an answer, the ack histogram's label. */
+export function statusClass(statusCode: number): string {
+  return statusCode >= 100 && statusCode < 600 ? `${Math.trunc(statusCode / 100)}xx` : 'other';
+}
+
+/** Intercom gives up on a delivery after 5 s; the buckets are finest where a healthy ack lands. */
+const ACK_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Counts every outcome with its reason (STYLE habit 6) and times every webhook answer, in the
+ * app's prom-client registry (served at GET /metrics). The webhook path is hot: the labelled
+ * children are looked up once per label value, not per request.
+ */
 export class IngestMetrics {
-  readonly accepted = new Counters('iks_ingest_notifications_accepted_total', 'Notifications written to Kafka, by Intercom topic (unknown topics as "other").');
-  readonly rejected = new Counters('iks_ingest_webhooks_rejected_total', 'Webhooks answered with an error, by reason.');
-  pings = 0;
+  private readonly accepted: Counter<'topic'>;
+  private readonly rejected: Counter<'reason'>;
+  private readonly pings: Counter;
+  private readonly ack: Histogram<'status_class'>;
+  private readonly acceptedBy = new Map<string, Counter.Internal>();
+  private readonly ackBy = new Map<number, Histogram.Internal<'status_class'>>();
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.accepted = new Counter({
+      name: 'iks_ingest_notifications_accepted_total', help: 'Notifications written to Kafka, by Intercom topic (unknown topics as "other").',
+      labelNames: ['topic'], registers,
+    });
+    this.rejected = new Counter({ name: 'iks_ingest_webhooks_rejected_total', help: 'Webhooks answered with an error, by reason.', labelNames: ['reason'], registers });
+    this.pings = new Counter({ name: 'iks_ingest_pings_total', help: 'Intercom ping notifications answered.', registers });
+    this.ack = new Histogram({
+      name: 'iks_ingest_webhook_ack_seconds', help: 'Time from a webhook request received to its answer sent, by status class (2xx stored, 4xx refused, 5xx retry later).',
+      labelNames: ['status_class'], buckets: ACK_BUCKETS, registers,
+    });
+  }
 
   countAccepted(topic: string): void {
-    this.accepted.inc({ topic: topicLabel(topic) });
+    const label = topicLabel(topic);
+    let child = this.acceptedBy.get(label);
+    if (!child) this.acceptedBy.set(label, (child = this.accepted.labels({ topic: label })));
+    child.inc();
   }
+
   countRejected(reason: string): void {
     this.rejected.inc({ reason });
   }
 
-  /** Prometheus text exposition format. */
-  render(): string {
-    return [
-      this.accepted.render(),
-      this.rejected.render(),
-      '# HELP iks_ingest_pings_total Intercom ping notifications answered.',
-      '# TYPE iks_ingest_pings_total counter',
-      `iks_ingest_pings_total ${this.pings}`,
-      '',
-    ].join('\n');
+  countPing(): void {
+    this.pings.inc();
+  }
+
+  /** One webhook answered with `statusCode`, `seconds` after its request arrived. */
+  observeAck(statusCode: number, seconds: number): void {
+    let child = this.ackBy.get(statusCode);
+    if (!child) this.ackBy.set(statusCode, (child = this.ack.labels({ status_class: statusClass(statusCode) })));
+    child.observe(seconds);
   }
 }

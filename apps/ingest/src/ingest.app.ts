@@ -2,11 +2,13 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
-import { logLevels } from '@iks/ops';
+import { Logger } from 'nestjs-pino';
+import { IngestMetrics } from './ingest-metrics';
 import { IngestModule } from './ingest.module';
 
 /** Paths of the operations listener (INGEST_METRICS_PORT) when it is on. */
 const OPS_PATH = /^\/(metrics|health\/(live|ready))(\?|$)/;
+const WEBHOOK_ROUTE = '/webhooks/intercom';
 
 /**
  * Builds the ingest HTTP app on Fastify. Bodies are kept as raw bytes (the signature is an
@@ -14,6 +16,7 @@ const OPS_PATH = /^\/(metrics|health\/(live|ready))(\?|$)/;
  * INGEST_REQUEST_TIMEOUT_MS bounds a whole request (headers and body) and an idle connection:
  * Node checks requestTimeout every connectionsCheckingInterval (30 s by default), so that is
  * shortened too, or a slow body would hold its connection far longer than the setting says.
+ * Logs go through nestjs-pino (LOG_FORMAT), unless `logger` is false (tests, benches).
  */
 export async function createIngestApp(config: Config, logger: false | undefined = undefined): Promise<NestFastifyApplication> {
   const timeout = config.ingest.requestTimeoutMs;
@@ -25,9 +28,16 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   });
   const app = await NestFactory.create<NestFastifyApplication>(IngestModule.forRoot(config), adapter, {
     bodyParser: false,
-    logger: logger === false ? false : logLevels(config.logLevel),
+    ...(logger === false ? { logger: false } : { bufferLogs: true }),
   });
+  if (logger !== false) app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
+  const metrics = app.get(IngestMetrics);
+  // the webhook ack time, from Fastify's own request start (reply.elapsedTime): no timer of ours per request
+  fastify.addHook('onResponse', (req, reply, done) => {
+    if (req.routeOptions.url === WEBHOOK_ROUTE && !opsRequests.has(req.raw)) metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.ingest.bodyLimitBytes }, (_req, body, done) => done(null, body));
   if (config.ingest.metricsPort !== 0) {

@@ -82,13 +82,32 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     const ping = JSON.stringify({ type: 'notification_event', id: 'notif_ping', topic: 'ping', app_id: 'a', created_at: 1, data: { item: { type: 'ping', message: 'hi' } } });
     expect((await post(app, ping, sign(ping, SECRET))).statusCode).toBe(200);
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toContain('iks_ingest_pings_total 1');
-    expect(metrics).toContain('iks_ingest_webhooks_rejected_total{reason="missing_signature"} 1');
+    expect(metrics).toContain('iks_ingest_pings_total{app="ingest"} 1');
+    expect(metrics).toContain('iks_ingest_webhooks_rejected_total{reason="missing_signature",app="ingest"} 1');
   });
 
   it('is live and ready', async () => {
     expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
-    expect((await app.inject({ method: 'GET', url: '/health/ready' })).json()).toEqual({ status: 'ok', producer: true, registry: true });
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({
+      status: 'ok', info: { producer: { status: 'up' }, registry: { status: 'up' } }, error: {}, details: { producer: { status: 'up' }, registry: { status: 'up' } },
+    });
+  });
+
+  it('times every webhook answer in a histogram by status class, and serves the process metrics', async () => {
+    const body = notification('notif_timed');
+    expect((await post(app, body, sign(body, SECRET))).statusCode).toBe(200);
+    expect((await post(app, body)).statusCode).toBe(401);
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/^# TYPE iks_ingest_webhook_ack_seconds histogram$/m);
+    // prom-client orders the labels of a histogram's lines its own way: match them in any order
+    expect(metrics).toMatch(/^iks_ingest_webhook_ack_seconds_count\{(?=[^}]*status_class="2xx")(?=[^}]*app="ingest")[^}]*\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^iks_ingest_webhook_ack_seconds_count\{(?=[^}]*status_class="4xx")[^}]*\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^iks_ingest_webhook_ack_seconds_bucket\{(?=[^}]*le="5")(?=[^}]*status_class="2xx")[^}]*\} [1-9]\d*$/m);
+    // GET /metrics and /health are not webhooks: not timed as such
+    expect(metrics).not.toMatch(/status_class="[13]xx"/);
+    expect(metrics).toMatch(/^iks_process_resident_memory_bytes\{app="ingest"\} \d+/m);
   });
 });
 
@@ -124,7 +143,8 @@ describe('ingest when Kafka is down', () => {
       const res = await app.inject({ method: 'GET', url: '/health/ready' });
       return res.statusCode === 503 && res;
     }, { timeoutMs: 8000, what: '/health/ready to answer 503' });
-    expect(ready.json()).toMatchObject({ status: 'unavailable', producer: false });
+    // terminus names the failing check: the producer (broker) is down
+    expect(ready.json()).toMatchObject({ status: 'error', error: { producer: { status: 'down' } } });
   });
 });
 
@@ -153,6 +173,6 @@ describe('ingest with INGEST_METRICS_PORT (issue #14 item 8)', () => {
     const send = (base: string) => fetch(`${base}/webhooks/intercom`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body, SECRET) } });
     expect((await send(ops)).status).toBe(404);
     expect((await send(web)).status).toBe(200);
-    expect(await (await fetch(`${ops}/metrics`)).text()).toContain('iks_ingest_notifications_accepted_total{topic="conversation.user.created"} 1');
+    expect(await (await fetch(`${ops}/metrics`)).text()).toContain('iks_ingest_notifications_accepted_total{topic="conversation.user.created",app="ingest"} 1');
   });
 });

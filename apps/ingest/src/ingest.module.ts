@@ -1,9 +1,13 @@
 import { Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import type { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import { HealthController } from './health/health.controller';
+import { NotificationWriter } from '@iks/kafka';
+import { HEALTH_PROBE, HealthController, loggerParams, METRICS_REGISTRY, MetricsController, metricsRegistryProvider } from '@iks/ops';
+import { IngestHealth } from './health/ingest-health';
 import { IngestMetrics } from './ingest-metrics';
 import { CONFIG } from './tokens';
-import { NotificationWriter } from '@iks/kafka';
 import { WebhookController } from './webhook/webhook.controller';
 
 @Module({})
@@ -13,11 +17,14 @@ export class IngestModule implements OnModuleInit, OnApplicationShutdown {
   static forRoot(config: Config): DynamicModule {
     return {
       module: IngestModule,
-      controllers: [WebhookController, HealthController],
+      imports: [LoggerModule.forRoot(loggerParams('ingest', config.logLevel, config.logFormat)), TerminusModule.forRoot({ logger: false })],
+      controllers: [WebhookController, HealthController, MetricsController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: NotificationWriter, useValue: new NotificationWriter(config) },
-        IngestMetrics,
+        metricsRegistryProvider('ingest'),
+        { provide: IngestMetrics, inject: [METRICS_REGISTRY], useFactory: (registry: Registry) => new IngestMetrics(registry) },
+        { provide: HEALTH_PROBE, useClass: IngestHealth },
       ],
     };
   }

@@ -4,6 +4,7 @@ import { createIngestApp, listenOps } from './ingest.app';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(process.env, 'ingest');
+  const app = await createIngestApp(config);
   const logger = new Logger('ingest');
   if (config.ingest.usesLocalDevSecret) {
     logger.warn(
@@ -11,7 +12,6 @@ async function bootstrap(): Promise<void> {
         `only because ingest binds the loopback address ${config.ingest.host}. Set INTERCOM_CLIENT_SECRET for anything else.`,
     );
   }
-  const app = await createIngestApp(config);
   await app.listen(config.ingest.port, config.ingest.host);
   logger.log(`ready: POST http://${config.ingest.host}:${config.ingest.port}/webhooks/intercom`);
   if (config.ingest.metricsPort !== 0) {

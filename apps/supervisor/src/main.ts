@@ -13,7 +13,9 @@ import { AvroCodec, createKafka, ensureTopics } from '@iks/kafka';
  * - no INTERCOM_ACCESS_TOKEN → the transformer reads contacts/admins/teams from the Intercom emulator;
  * - no INTERCOM_CLIENT_SECRET → ingest binds 127.0.0.1 and accepts the published local development
  *   secret (said too); with INGEST_HOST on a network interface it refuses to start instead;
- * - runs ingest, transformer and sink as child processes, logs prefixed by app; Ctrl-C stops all.
+ * - runs ingest, transformer and sink as child processes, logs prefixed by app; Ctrl-C stops all;
+ * - no LOG_FORMAT → the children log readable lines when this terminal is a TTY, JSON lines otherwise
+ *   (their own stdout is our pipe, so they cannot tell by themselves).
  */
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
     env.INTERCOM_BASE_URL = `http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`;
   }
 
+  if (!env.LOG_FORMAT?.trim()) env.LOG_FORMAT = process.stdout.isTTY ? 'pretty' : 'json';
   const config = loadConfig(env, 'ingest'); // validates everything the three apps read
   if (!process.env.KAFKA_BROKERS) {
     const wasRunning = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout.includes('kafka running');

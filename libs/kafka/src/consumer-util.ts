@@ -13,27 +13,6 @@ export function nextOffset(offset: string): string {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Counters by label, rendered in Prometheus text format. */
-export class Counters {
-  private readonly values = new Map<string, number>();
-  constructor(private readonly name: string, private readonly help: string) {}
-
-  inc(labels: Record<string, string>, by = 1): void {
-    const key = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
-  }
-
-  total(filter?: (labels: string) => boolean): number {
-    let n = 0;
-    for (const [k, v] of this.values) if (!filter || filter(k)) n += v;
-    return n;
-  }
-
-  render(): string {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.values].map(([k, v]) => `${this.name}{${k}} ${v}`)].join('\n');
-  }
-}
-
 export class RecordDecodeError extends Error {
   readonly retriable = false;
   constructor(message: string) {

@@ -5,7 +5,7 @@ export { createKafka, createProducer, ensureTopics, prepareStage, GROUP_TIMING }
 export { BatchingProducer } from './batching-producer';
 export { DeadLetterPublisher, describeError, type FailureContext } from './dead-letter';
 export * as serdes from './serdes';
-export { header, nextOffset, sleep, Counters, RecordDecodeError, decodeOrPoison } from './consumer-util';
+export { header, nextOffset, sleep, RecordDecodeError, decodeOrPoison } from './consumer-util';
 export { followTopic } from './follow-topic';
 export * from './stage/stage.types';
 export { StageConsumer, type ConsumerHealth } from './stage/stage-consumer';

@@ -75,4 +75,45 @@ describe('KlaviyoCaller', () => {
     expect(results).toEqual([{ status: 'delivered' }]);
     expect(refusals).toEqual([403]);
   });
+
+  it('reports every HTTP attempt to onResponse with its status (or network) and duration, retries included', async () => {
+    const clock = new ManualClock();
+    const answers: Array<() => Promise<{ status: number; body: undefined; rateLimit: {} }>> = [
+      async () => {
+        throw new KlaviyoApiError({ status: 503, code: 'error', detail: 'busy' });
+      },
+      async () => {
+        throw new KlaviyoApiError({ status: null, code: 'network_error', detail: 'ECONNRESET' });
+      },
+      async () => ({ status: 202, body: undefined, rateLimit: {} }),
+      async () => {
+        throw new KlaviyoApiError({ status: 400, code: 'invalid', detail: 'bad' });
+      },
+    ];
+    const seen: Array<[string, number | 'network', number]> = [];
+    const caller = new KlaviyoCaller({
+      client: {
+        request: async () => {
+          await clock.sleep(250); // Klaviyo takes 250 ms to answer each attempt
+          return answers.shift()!() as never;
+        },
+      },
+      clock,
+      budget: new RateBudget({ clock }),
+      retry: { random: () => 0.5 },
+      onResponse: (operation, status, seconds) => void seen.push([operation, status, seconds]),
+    });
+    const sent = caller.send({ group: 'events-bulk', priority: 'live', path: '/api/event-bulk-create-jobs', body: {} });
+    for (let i = 0; i < 20 && seen.length < 3; i++) await clock.advance(1000);
+    await expect(sent).resolves.toMatchObject({ status: 202 });
+    const one = caller.deliverOne({ group: 'events', priority: 'live', path: '/api/events', body: {} });
+    for (let i = 0; i < 5 && seen.length < 4; i++) await clock.advance(1000);
+    await expect(one).resolves.toMatchObject({ status: 'rejected' });
+    expect(seen).toEqual([
+      ['POST /api/event-bulk-create-jobs', 503, 0.25],
+      ['POST /api/event-bulk-create-jobs', 'network', 0.25],
+      ['POST /api/event-bulk-create-jobs', 202, 0.25],
+      ['POST /api/events', 400, 0.25],
+    ]);
+  });
 });

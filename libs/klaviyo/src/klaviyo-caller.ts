@@ -48,6 +48,12 @@ export interface KlaviyoCallerOptions {
   readonly onSystemic?: (status: number) => void;
   /** Called once when a request is accepted after onSystemic: the key works again. */
   readonly onRecovered?: () => void;
+  /**
+   * Called after every HTTP attempt (retries included, rate-budget wait excluded), e.g. for a
+   * latency histogram: Klaviyo's status, or 'network' when no answer arrived (network error,
+   * timeout, abort); `seconds` by the caller's clock.
+   */
+  readonly onResponse?: (operation: string, status: number | 'network', seconds: number) => void;
 }
 
 export interface KlaviyoRequest {
@@ -105,9 +111,14 @@ export class KlaviyoCaller {
     const attempt = async () => {
       if (granted) granted = false;
       else await this.budget.acquire(req.group, req.priority, this.signal);
+      const started = this.clock.now();
+      const answered = (status: number | 'network') => this.opts.onResponse?.(operation, status, (this.clock.now() - started) / 1000);
       try {
-        return await this.client.request<unknown>('POST', req.path, req.body, { signal: this.signal });
+        const res = await this.client.request<unknown>('POST', req.path, req.body, { signal: this.signal });
+        answered(res.status);
+        return res;
       } catch (err) {
+        answered(err instanceof KlaviyoApiError && err.status !== null ? err.status : 'network');
         // a 429 pauses the whole endpoint group, so other callers do not walk into the same full window
         if (err instanceof KlaviyoApiError && err.status === 429) this.budget.pause(err.retryAfterMs ?? 1000, req.group);
         throw err;

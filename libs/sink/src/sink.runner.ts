@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
@@ -76,6 +76,10 @@ export class SinkRunner {
     this.retries = metricOnce(registry, 'iks_sink_klaviyo_retries_total', () => new Counter({
       name: 'iks_sink_klaviyo_retries_total', help: 'Klaviyo requests retried, by operation.', labelNames: ['operation'], registers: [registry],
     }));
+    const requestSeconds = metricOnce(registry, 'iks_sink_klaviyo_request_seconds', () => new Histogram({
+      name: 'iks_sink_klaviyo_request_seconds', help: 'Klaviyo HTTP request latency per attempt (retries included), by operation and status ("network" when no answer arrived).',
+      labelNames: ['operation', 'status'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry],
+    }));
     this.keyRefused = metricOnce(registry, 'iks_sink_klaviyo_key_refused', () => new Gauge({
       name: 'iks_sink_klaviyo_key_refused', help: '1 while Klaviyo answers 401/403 to the API key (an alert: delivery is paused and retried).', registers: [registry],
     }));
@@ -99,6 +103,7 @@ export class SinkRunner {
       },
       onSystemic: () => this.keyRefused.set(1),
       onRecovered: () => this.keyRefused.set(0),
+      onResponse: (operation, status, seconds) => requestSeconds.observe({ operation, status: String(status) }, seconds),
     });
   }
 

@@ -39,7 +39,7 @@ export class WebhookController {
     }
     const env = parsed.envelope;
     if (isPing(env)) {
-      this.metrics.pings++;
+      this.metrics.countPing();
       return { status: 'pong' };
     }
     try {
