@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BackfillKind } from './backfill-notifications';
+import type { BackfillKind } from './backfill.types';
 
 export interface KindProgress {
   /** `pages.next.starting_after` of the last acknowledged page; null before the first. */

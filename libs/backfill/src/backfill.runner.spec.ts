@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IntercomApiError, type IntercomObject, type PageOptions, type SearchPage } from '@iks/intercom';
-import type { BackfillRecord } from './backfill-notifications';
+import type { BackfillRecord } from './backfill.types';
 import { CheckpointStore } from './backfill-checkpoint';
 import { BackfillProgress } from './backfill-progress';
 import { BackfillRunner } from './backfill.runner';

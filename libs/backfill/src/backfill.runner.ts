@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { IntercomApiError, type SearchQuery } from '@iks/intercom';
-import type { BackfillKind, BackfillRecord } from './backfill-notifications';
+import type { BackfillKind, BackfillRecord } from './backfill.types';
 import { pageWithParts, type ObjectSource } from './full-object';
 import { deriveNotifications } from './rest-derivation';
 import type { BackfillCheckpoint, CheckpointStore, KindProgress } from './backfill-checkpoint';

@@ -1,5 +1,5 @@
 import type { IntercomClient, IntercomObject } from '@iks/intercom';
-import type { BackfillKind } from './backfill-notifications';
+import type { BackfillKind } from './backfill.types';
 
 /** The REST calls the derivation needs; without the getters, search items are derived as they are. */
 export type ObjectSource = Pick<IntercomClient, 'search'> & Partial<Pick<IntercomClient, 'getConversation' | 'getTicket'>>;

@@ -1,5 +1,5 @@
 import type { NotificationWriter } from '@iks/kafka';
-import type { BackfillRecord } from './backfill-notifications';
+import type { BackfillRecord } from './backfill.types';
 import type { BackfillSink } from './backfill.runner';
 
 /**

@@ -1,6 +1,6 @@
 import type { IntercomObject, SearchQuery } from '@iks/intercom';
 import { METRICS, toE164, type MetricKey } from '@iks/mapping';
-import type { BackfillKind, BackfillRecord } from './backfill-notifications';
+import type { BackfillKind, BackfillRecord } from './backfill.types';
 import type { BackfillSink } from './backfill.runner';
 import { pageWithParts, type ObjectSource } from './full-object';
 import type { ProducedIndex } from './produced-index';

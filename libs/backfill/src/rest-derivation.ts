@@ -1,7 +1,7 @@
 import { entityKey, type IntercomEnvelope, type NotificationSource } from '@iks/domain';
 import type { IntercomObject } from '@iks/intercom';
 import type { MetricKey } from '@iks/mapping';
-import type { BackfillKind, BackfillRecord } from './backfill-notifications';
+import type { BackfillKind, BackfillRecord } from './backfill.types';
 
 /**
  * One derivation from Intercom's REST objects to the webhook notifications Intercom would have
@@ -79,7 +79,7 @@ export function deriveNotifications(kind: BackfillKind, item: IntercomObject, op
 
   switch (kind) {
     case 'contacts': {
-      // As backfillNotifications: created by role, the contact as it is now (an upsert).
+      // created by role, the contact as it is now (an upsert)
       const topic = item.role === 'lead' ? 'contact.lead.created' : 'contact.user.created';
       add(topic, `created:${seconds(item.updated_at) ?? 0}`, seconds(item.created_at) ?? seconds(item.updated_at) ?? 0, item, null);
       return { notifications: out, truncated: false };
