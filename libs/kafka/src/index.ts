@@ -8,6 +8,7 @@ export * as serdes from './serdes';
 export { header, nextOffset, sleep, Counters, RecordDecodeError, decodeOrPoison } from './consumer-util';
 export { followTopic } from './follow-topic';
 export * from './stage/stage.types';
+export { OutcomePublisher, type DescribeRecord } from './stage/outcome-publisher';
 export { StageConsumer, type ConsumerHealth } from './stage/stage-consumer';
 export { StageRuntime, type StageHealth, type StageRuntimeOptions } from './stage/stage-runtime';
 export { StageTally, metricOnce } from './stage/stage-metrics';
