@@ -45,7 +45,7 @@ export function metricsPage(model: DeliveryReadModel, rows: readonly MetricRow[]
     return `<tr data-metric="${esc(name.toLowerCase())}"><td>${intercom ? INTERCOM_MARK : ''}<a href="/metrics?metric=${encodeURIComponent(name)}">${esc(name)}</a></td>`
       + `<td class="num">${model.deliveredSince(m, now, 60)}</td><td class="num">${model.deliveredSince(m, now, 24 * 60)}</td>`
       + `<td class="num">${model.deliveredSince(m, now, 7 * 24 * 60)}</td><td class="num" data-col="all">${m.delivered}</td>`
-      + `<td class="num">${m.deadLettered}</td><td class="num">${m.skipped}</td><td>${esc(m.lastEventTime ?? '—')}</td>`
+      + `<td class="num">${m.repeats}</td><td class="num">${m.deadLettered}</td><td class="num">${m.skipped}</td><td>${esc(m.lastEventTime ?? '—')}</td>`
       + `<td>${sparkline(model.series(m.perMinute, now, 24, 60))}</td></tr>`;
   }).join('');
   const status = behind === null ? '' : behind === 0 ? '<p class="muted">read model caught up with Kafka</p>' : `<p class="note">catching up: ${behind} outcome(s) not read yet</p>`;
@@ -57,8 +57,8 @@ export function metricsPage(model: DeliveryReadModel, rows: readonly MetricRow[]
       `<tr><td>${esc(v.eventTime ?? '—')}</td><td class="k-${v.kind}">${esc(v.kind)}<br><span class="muted">${esc(iso(v.outcomeAt))}</span></td>`
       + `<td>${personLink(v)}</td><td><code>${esc(v.uniqueId)}</code></td><td><pre>${esc(pretty(v.properties))}</pre></td></tr>`).join('')}</table>`}`;
   }
-  return layout('Metrics', 'metrics', `<h1>Metrics</h1>${status}<p><input id="filter" placeholder="Filter metrics" autocomplete="off"> <label><input type="checkbox" id="intercom-only"> Intercom only</label></p>`
-    + `<table id="metrics"><tr><th>metric</th><th>last hour</th><th>last day</th><th>last 7 days</th><th>all</th><th>dead-lettered</th><th>skipped</th><th>last event time</th><th>delivered, last 24 h</th></tr>${body}</table>${detail}`,
+  return layout('Metrics', 'metrics', `<h1>Metrics</h1>${status}<p class="muted">Delivered events by the time Klaviyo accepted them, each unique_id once (Klaviyo keeps the first).</p><p><input id="filter" placeholder="Filter metrics" autocomplete="off"> <label><input type="checkbox" id="intercom-only"> Intercom only</label></p>`
+    + `<table id="metrics"><tr><th>metric</th><th>last hour</th><th>last day</th><th>last 7 days</th><th>all</th><th title="delivered again with a unique_id Klaviyo already has: it keeps the first">repeats</th><th>dead-lettered</th><th>skipped</th><th>last event time</th><th>delivered, last 24 h</th></tr>${body}</table>${detail}`,
   `const f=document.getElementById('filter'),o=document.getElementById('intercom-only');function run(){const q=f.value.toLowerCase();for(const r of document.querySelectorAll('#metrics tr[data-metric]')){r.style.display=(r.dataset.metric.includes(q)&&(!o.checked||r.querySelector('.mark')))?'':'none';}}f.addEventListener('input',run);o.addEventListener('change',run);`);
 }
 

@@ -13,9 +13,11 @@ export interface ReadModelLimits {
   readonly people: number;
   /** Dead letters kept with their bytes (counts by reason cover all). */
   readonly deadLetters: number;
+  /** Delivered unique_ids remembered to count each event once (past it, repeats count again). */
+  readonly uniqueIds: number;
 }
 
-export const DEFAULT_LIMITS: ReadModelLimits = { latestPerMetric: 50, perPerson: 200, people: 500_000, deadLetters: 10_000 };
+export const DEFAULT_LIMITS: ReadModelLimits = { latestPerMetric: 50, perPerson: 200, people: 500_000, deadLetters: 10_000, uniqueIds: 5_000_000 };
 
 /** One outcome as the pages show it (properties only where kept: a metric's latest events, a person's profile). */
 export interface OutcomeView {
@@ -36,7 +38,10 @@ export interface OutcomeView {
 
 export interface MetricStats {
   readonly name: string;
+  /** Distinct events delivered (Klaviyo keeps the first per unique_id and drops the repeats). */
   delivered: number;
+  /** Delivered again with a unique_id already delivered (a replay, a redelivery): Klaviyo dropped them. */
+  repeats: number;
   deadLettered: number;
   skipped: number;
   retried: number;
@@ -73,6 +78,7 @@ export class DeliveryReadModel {
   readonly outcomesPerMinute = new Map<number, number>();
   outcomes = 0;
   deadLetterCount = 0;
+  private readonly delivered = new Set<string>();
 
   constructor(private readonly limits: ReadModelLimits = DEFAULT_LIMITS) {}
 
@@ -88,7 +94,9 @@ export class DeliveryReadModel {
     };
     if (o.metric !== null) {
       const m = this.metric(o.metric);
-      if (o.kind === 'delivered') {
+      const first = o.kind === 'delivered' && this.firstDelivery(o);
+      if (o.kind === 'delivered' && !first) m.repeats++;
+      else if (o.kind === 'delivered') {
         m.delivered++;
         bump(m.perMinute, minute, WEEK_MINUTES);
         if (m.lastEventTime === null || (o.event_time !== null && o.event_time > m.lastEventTime)) m.lastEventTime = o.event_time;
@@ -111,10 +119,19 @@ export class DeliveryReadModel {
     if (this.letters.size > this.limits.deadLetters) this.letters.delete(this.letters.keys().next().value!);
   }
 
+  private firstDelivery(o: DeliveryOutcome): boolean {
+    if (o.unique_id === null) return true;
+    const key = `${o.metric}\u0000${o.unique_id}`;
+    if (this.delivered.has(key)) return false;
+    if (this.delivered.size >= this.limits.uniqueIds) this.delivered.clear();
+    this.delivered.add(key);
+    return true;
+  }
+
   metric(name: string): MetricStats {
     let m = this.metrics.get(name);
     if (!m) {
-      m = { name, delivered: 0, deadLettered: 0, skipped: 0, retried: 0, lastEventTime: null, perMinute: new Map(), latest: [] };
+      m = { name, delivered: 0, repeats: 0, deadLettered: 0, skipped: 0, retried: 0, lastEventTime: null, perMinute: new Map(), latest: [] };
       this.metrics.set(name, m);
     }
     return m;
