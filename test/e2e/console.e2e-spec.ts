@@ -97,9 +97,9 @@ describe('delivery console (chromium)', () => {
       expect(await row.locator('svg.mark').count()).toBe(1);
       expect(await row.locator('td').nth(1).innerText()).toBe(String(n)); // delivered in the last hour
     }
+    await page.screenshot({ path: join(DOCS, 'console-metrics.png'), fullPage: true });
     await page.fill('#filter', 'ticket');
     expect(await page.locator('#metrics tr[data-metric]:visible').count()).toBe(5);
-    await page.screenshot({ path: join(DOCS, 'console-metrics.png'), fullPage: true });
     await page.goto(`${url}/metrics?metric=${encodeURIComponent('Conversation Rated')}`);
     expect(await page.locator('#latest-events').innerText()).toContain('"Conversation Rating": 5');
     await page.screenshot({ path: join(DOCS, 'console-metric-latest.png'), fullPage: true });
