@@ -99,6 +99,9 @@ async function main(): Promise<void> {
 
   if (!env.LOG_FORMAT?.trim()) env.LOG_FORMAT = process.stdout.isTTY ? 'pretty' : 'json';
   const config = loadConfig(env, 'ingest'); // validates everything the three apps read
+  const consoleConfig = loadConfig(env, 'console'); // CONSOLE_HOST off loopback needs CONSOLE_TOKEN: fail now, not later
+  const consoleUrl = `http://${consoleConfig.console.host}:${consoleConfig.console.port}/metrics`;
+  say(`delivery console: ${consoleUrl}${consoleConfig.console.operatorToken ? '' : ' (read-only: set CONSOLE_OPERATOR_TOKEN to reprocess from it)'}`);
   if (!process.env.KAFKA_BROKERS) {
     const wasRunning = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout.includes('kafka running');
     say(`KAFKA_BROKERS is not set: ${wasRunning ? 'using the local stack already running' : 'starting the local Kafka broker and schema registry (npm run stack:up)'}`);
@@ -125,10 +128,14 @@ async function main(): Promise<void> {
   run('ingest', 'apps/ingest/src/main.js', env, INGEST_NODE_FLAGS);
   run('transformer', 'apps/transformer/src/main.js', env);
   run('sink', 'apps/sink/src/main.js', env);
+  run('console', 'apps/console/src/main.js', env);
   await waitHttp(`http://127.0.0.1:${config.ingest.metricsPort || config.ingest.port}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.transformer.httpPort}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.sink.httpPort}/health/ready`, 120_000);
+  const consoleHost = ['0.0.0.0', '::'].includes(consoleConfig.console.host) ? '127.0.0.1' : consoleConfig.console.host;
+  await waitHttp(`http://${consoleHost}:${consoleConfig.console.port}/health`, 120_000);
   say('pipeline ready');
+  say(`delivery console           ${consoleUrl}`);
   say(`send Intercom webhooks to  http://127.0.0.1:${config.ingest.port}/webhooks/intercom`);
   say(`delivering to              ${env.KLAVIYO_BASE_URL ?? 'https://a.klaviyo.com'}${usingEmulator ? ' (emulator; see GET /__emulator/metrics)' : ''}`);
   say('try it: npm run demo   ·   stop: Ctrl-C');

@@ -98,4 +98,15 @@ describe('loadConfig: ingest deployment defaults', () => {
     expect(c.ingest.metricsHost).toBe('127.0.0.1');
     expect(() => loadConfig({ INTERCOM_CLIENT_SECRET: 's', INGEST_METRICS_PORT: '3000' }, 'ingest')).toThrow(/INGEST_METRICS_PORT/);
   });
+
+  it('console: loopback by default; any other host needs CONSOLE_TOKEN; the operator token is separate', () => {
+    const c = loadConfig({}, 'console');
+    expect(c.console).toMatchObject({ host: '127.0.0.1', port: 3003, token: null, operatorToken: null });
+    expect(() => loadConfig({ CONSOLE_HOST: '0.0.0.0' }, 'console')).toThrow(/CONSOLE_TOKEN is required/);
+    expect(loadConfig({ CONSOLE_HOST: '0.0.0.0', CONSOLE_TOKEN: 'read-only-token-0123' }, 'console').console.token?.reveal()).toBe('read-only-token-0123');
+    expect(() => loadConfig({ CONSOLE_TOKEN: 'same-token-0123456', CONSOLE_OPERATOR_TOKEN: 'same-token-0123456' }, 'console')).toThrow(/must differ/);
+    expect(() => loadConfig({ CONSOLE_OPERATOR_TOKEN: 'short' }, 'console')).toThrow(/at least 16/);
+    const printed = JSON.stringify(loadConfig({ CONSOLE_TOKEN: 'read-only-token-0123', CONSOLE_OPERATOR_TOKEN: 'operator-token-01234' }, 'console'));
+    expect(printed).not.toMatch(/read-only-token|operator-token/);
+  });
 });

@@ -7,7 +7,7 @@ import { KLAVIYO_REVISION } from '@iks/domain';
 
 import { METRICS, type MetricKey } from '@iks/mapping';
 
-export type AppName = 'ingest' | 'transformer' | 'sink' | 'cli' | 'supervisor';
+export type AppName = 'ingest' | 'transformer' | 'sink' | 'cli' | 'supervisor' | 'console';
 
 /** A secret value: never printed, never serialised (logs, JSON, Kafka). */
 export class Secret {
@@ -103,6 +103,16 @@ export interface SinkConfig {
   readonly requestTimeoutMs: number;
 }
 
+/** The delivery console (apps/console). */
+export interface ConsoleConfig {
+  readonly host: string;
+  readonly port: number;
+  /** Read-only access; required when the console binds anything but loopback. */
+  readonly token: Secret | null;
+  /** Actions (reprocess): a separate token; without it the console is read-only. */
+  readonly operatorToken: Secret | null;
+}
+
 /** Progress a consuming stage must make, else its health turns red. */
 export interface StageHealthConfig {
   /** /health/ready answers 503 when a consumer with lag has not committed for this long. */
@@ -123,6 +133,7 @@ export interface Config {
   readonly transformer: TransformerConfig;
   readonly klaviyo: KlaviyoConfig;
   readonly sink: SinkConfig;
+  readonly console: ConsoleConfig;
 }
 
 export class ConfigError extends Error {
@@ -276,6 +287,19 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   const phoneRegion = r.raw('DEFAULT_PHONE_REGION');
   if (phoneRegion && !/^[A-Z]{2}$/.test(phoneRegion)) r.problems.push(`DEFAULT_PHONE_REGION="${phoneRegion}" must be an ISO 3166 alpha-2 code like US`);
 
+  const consoleHost = r.str('CONSOLE_HOST', '127.0.0.1');
+  const consoleToken = r.secret('CONSOLE_TOKEN');
+  const consoleOperatorToken = r.secret('CONSOLE_OPERATOR_TOKEN');
+  if (app === 'console' && !consoleToken && !isLoopbackHost(consoleHost)) {
+    r.problems.push(`CONSOLE_TOKEN is required when CONSOLE_HOST="${consoleHost}" is not a loopback address (the console shows people's emails and events)`);
+  }
+  if (consoleOperatorToken && consoleToken && consoleOperatorToken.reveal() === consoleToken.reveal()) {
+    r.problems.push('CONSOLE_OPERATOR_TOKEN must differ from CONSOLE_TOKEN (actions need more than read access)');
+  }
+  for (const [name, t] of [['CONSOLE_TOKEN', consoleToken], ['CONSOLE_OPERATOR_TOKEN', consoleOperatorToken]] as const) {
+    if (t && t.reveal().length < 16) r.problems.push(`${name} must be at least 16 characters`);
+  }
+
   const config: Config = {
     app,
     logLevel: r.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
@@ -338,6 +362,12 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),
       retryMaxDelayMs: r.int('SINK_RETRY_MAX_DELAY_MS', 30_000, 100, 60_000),
       requestTimeoutMs: r.int('KLAVIYO_REQUEST_TIMEOUT_MS', 30_000, 100),
+    },
+    console: {
+      host: consoleHost,
+      port: r.int('CONSOLE_PORT', 3003, 0, 65535),
+      token: consoleToken,
+      operatorToken: consoleOperatorToken,
     },
   };
   if (config.ingest.metricsPort !== 0 && config.ingest.metricsPort === config.ingest.port) {

@@ -112,3 +112,33 @@ export interface ContactSnapshot {
   /** unix milliseconds */
   readonly recorded_at: number;
 }
+
+/** What happened to one record a stage consumed, as the console reads it. */
+export type DeliveryOutcomeKind = 'delivered' | 'retried' | 'dead_lettered' | 'skipped' | 'pending';
+
+/** klaviyo.outcomes.v1 (keyed by Intercom contact id): one record's outcome at the sink. */
+export interface DeliveryOutcome {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly stage: string;
+  readonly kind: DeliveryOutcomeKind;
+  readonly reason: string;
+  readonly error_code: string | null;
+  readonly record_kind: 'event' | 'profile' | 'deletion' | null;
+  readonly metric: string | null;
+  readonly unique_id: string | null;
+  readonly intercom_contact_id: string | null;
+  readonly email: string | null;
+  readonly phone_number: string | null;
+  /** ISO 8601 UTC, when it happened in Intercom (events). */
+  readonly event_time: string | null;
+  /** unix ms: the consumed record's Kafka timestamp (when it was mapped). */
+  readonly record_timestamp: number | null;
+  /** unix ms */
+  readonly outcome_at: number;
+  /** Event properties (or profile attributes) as sent to Klaviyo, JSON. */
+  readonly properties_json: string | null;
+  readonly backfill: boolean;
+  readonly source_notification_id: string | null;
+}

@@ -4,10 +4,12 @@ export { AvroCodec, SchemaContractError, type SchemaCheckResult } from './avro-c
 export { createKafka, createProducer, ensureTopics, prepareStage, GROUP_TIMING } from './kafka-client';
 export { BatchingProducer } from './batching-producer';
 export { DeadLetterPublisher, describeError, type FailureContext } from './dead-letter';
+export { REPROCESSED_FROM, reasonKey, matchesWhere, reprocessHeaders, sendBack } from './dead-letter-reprocess';
 export * as serdes from './serdes';
 export { header, nextOffset, sleep, RecordDecodeError, decodeOrPoison } from './consumer-util';
 export { followTopic } from './follow-topic';
 export * from './stage/stage.types';
+export { OutcomePublisher, type DescribeRecord } from './stage/outcome-publisher';
 export { StageConsumer, type ConsumerHealth } from './stage/stage-consumer';
 export { StageRuntime, type StageHealth, type StageRuntimeOptions } from './stage/stage-runtime';
 export { StageTally, metricOnce } from './stage/stage-metrics';

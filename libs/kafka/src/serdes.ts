@@ -1,5 +1,5 @@
 import type {
-  ContactSnapshot, DeadLetter, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, RawNotification,
+  ContactSnapshot, DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, RawNotification,
 } from '@iks/domain';
 
 /**
@@ -99,5 +99,20 @@ export function deadLetterFromAvro(a: any): DeadLetter {
     headers: a.headers ?? [], stage: a.stage, error_class: a.error_class, error_message: a.error_message,
     error_code: a.error_code ?? null, retriable: a.retriable, attempts: a.attempts,
     first_failure_at: Number(a.first_failure_at), last_failure_at: Number(a.last_failure_at),
+  };
+}
+
+export function outcomeToAvro(o: DeliveryOutcome): Record<string, unknown> {
+  return { ...o };
+}
+
+export function outcomeFromAvro(a: any): DeliveryOutcome {
+  return {
+    topic: a.topic, partition: a.partition, offset: a.offset, stage: a.stage, kind: a.kind, reason: a.reason,
+    error_code: a.error_code ?? null, record_kind: a.record_kind ?? null, metric: a.metric ?? null, unique_id: a.unique_id ?? null,
+    intercom_contact_id: a.intercom_contact_id ?? null, email: a.email ?? null, phone_number: a.phone_number ?? null,
+    event_time: a.event_time ?? null, record_timestamp: a.record_timestamp == null ? null : Number(a.record_timestamp),
+    outcome_at: Number(a.outcome_at), properties_json: a.properties_json ?? null, backfill: a.backfill === true,
+    source_notification_id: a.source_notification_id ?? null,
   };
 }

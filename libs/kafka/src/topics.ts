@@ -3,7 +3,7 @@
  * Subjects follow TopicNameStrategy (`<topic>-value`); compatibility is BACKWARD.
  */
 
-export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions';
+export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions' | 'outcomes';
 
 export interface TopicSpec {
   readonly key: TopicKey | 'dlq';
@@ -38,6 +38,10 @@ export const TOPICS: Readonly<Record<TopicKey, TopicSpec>> = {
   deletions: {
     key: 'deletions', name: 'klaviyo.deletions.v1', schemaFile: 'klaviyo-deletion.avsc', compacted: false,
     doc: 'Klaviyo data privacy deletion requests, keyed by Intercom contact id',
+  },
+  outcomes: {
+    key: 'outcomes', name: 'klaviyo.outcomes.v1', schemaFile: 'delivery-outcome.avsc', compacted: false,
+    doc: 'what the sink did with each record (delivered, retried, dead-lettered, skipped), keyed by Intercom contact id; the console reads it',
   },
 };
 

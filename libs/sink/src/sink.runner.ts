@@ -7,6 +7,7 @@ import {
   AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
   type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageResult, type StageTally,
 } from '@iks/kafka';
+import { outcomeSubject } from './outcome-subject';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 
 export interface SinkRunOptions {
@@ -139,6 +140,9 @@ export class SinkRunner {
       partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
       chunkSize: Number.MAX_SAFE_INTEGER,
       seek: opts.seek, until: opts.until, beforeCommit: opts.beforeCommit,
+      // what happened to each record, for the console (klaviyo.outcomes.v1)
+      outcomesTopic: topicName('outcomes', this.config.kafka.topicPrefix),
+      describeRecord: async (topic, value) => outcomeSubject(await this.decode(topic, value)),
     }];
   }
 

@@ -1,15 +1,15 @@
-import type { Admin, IHeaders, Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { DeadLetter } from '@iks/domain';
-import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, serdes } from '@iks/kafka';
+import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, matchesWhere, reasonKey, sendBack, serdes } from '@iks/kafka';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
 import { readTopicRanges, type OffsetRange } from './topic-range.reader';
 import { DLQ_SUBS, DLQ_USAGE, parseDlqArgs, type DlqArgs, type DlqFlags, type DlqSub } from './dlq.args';
 
-/** The header a reprocessed record carries: where it came from (`<dlq topic>:<partition>:<offset>`). */
-export const REPROCESSED_FROM = 'iks-reprocessed-from';
+// shared with the console (libs/kafka/src/dead-letter-reprocess.ts)
+export { REPROCESSED_FROM, reasonKey, matchesWhere, reprocessHeaders } from '@iks/kafka';
 
 export interface DlqDeps {
   readonly prompt?: Prompt;
@@ -80,12 +80,6 @@ async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: st
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
-/** A reason to count by: the error class, Klaviyo's code, and the message without its numbers and ids. */
-export function reasonKey(l: DeadLetter): string {
-  const message = oneLine(l.error_message).replace(/\b[0-9a-f]{16,}\b/gi, '<id>').replace(/(?<!\d)(?<!Klaviyo )\d+/g, '#').slice(0, 160);
-  return `${l.error_class}${l.error_code ? ` [${l.error_code}]` : ''}: ${message}`;
-}
-
 async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f: DlqFlags, io: CliIo): Promise<number> {
   const marks = await admin.fetchTopicOffsets(dlq);
   const ranges = marks.map((m) => ({ partition: m.partition, from: BigInt(m.low), to: BigInt(m.high) }));
@@ -129,25 +123,6 @@ async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f
   for (const [reason, n] of sorted) io.stdout(`count\t${n}\t${reason}`);
   io.stdout(`total\t${letters.length} dead letter(s) in ${dlq}`);
   return 0;
-}
-
-/** Everything but the pipeline's own `iks-*` headers (retry state), plus where it came from. */
-export function reprocessHeaders(letter: DeadLetter, from: string): IHeaders {
-  const headers: Record<string, string[]> = {};
-  for (const h of letter.headers) {
-    if (h.key.toLowerCase().startsWith('iks-')) continue;
-    (headers[h.key] ??= []).push(h.value);
-  }
-  const out: IHeaders = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = v.length === 1 ? v[0] : v;
-  out[REPROCESSED_FROM] = from;
-  return out;
-}
-
-export function matchesWhere(letter: DeadLetter, where: string | null): boolean {
-  if (where === null) return true;
-  const needle = where.toLowerCase();
-  return letter.error_message.toLowerCase().includes(needle) || letter.error_class.toLowerCase().includes(needle);
 }
 
 async function reprocess(
@@ -203,16 +178,7 @@ async function reprocess(
   const producer = createProducer(kafka);
   await producer.connect();
   try {
-    for (let i = 0; i < send.length; i += 500) {
-      const chunk = send.slice(i, i + 500);
-      const topicMessages = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
-      for (const { at, letter } of chunk) {
-        const list = topicMessages.get(letter.original_topic) ?? [];
-        list.push({ key: letter.key ? Buffer.from(letter.key) : null, value: letter.value ? Buffer.from(letter.value) : null, headers: reprocessHeaders(letter, at) });
-        topicMessages.set(letter.original_topic, list);
-      }
-      await producer.sendBatch({ acks: -1, topicMessages: [...topicMessages].map(([t, messages]) => ({ topic: t, messages })) });
-    }
+    await sendBack(producer, send);
   } finally {
     await producer.disconnect().catch(() => undefined);
   }

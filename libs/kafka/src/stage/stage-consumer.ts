@@ -1,8 +1,10 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { AvroCodec } from '../avro-codec';
 import { nextOffset, sleep } from '../consumer-util';
 import { DeadLetterPublisher, describeError } from '../dead-letter';
 import { GROUP_TIMING } from '../kafka-client';
+import { OutcomePublisher } from './outcome-publisher';
 import type { StageTally } from './stage-metrics';
 import type { ProducedRecord, StageConsumerSpec, StageHandler, StageName, StageResult } from './stage.types';
 
@@ -16,6 +18,7 @@ export interface StageConsumerDeps {
   readonly producer: Producer;
   readonly deadLetters: DeadLetterPublisher;
   readonly tally: StageTally;
+  readonly codec: AvroCodec;
   /** A failure kafkajs will not restart from: the process should exit so its supervisor restarts it. */
   readonly onFatal: (error: unknown) => void;
 }
@@ -51,9 +54,13 @@ export class StageConsumer {
   /** Per `topic:partition`: high watermark seen and next offset committed. */
   private readonly positions = new Map<string, { high: bigint; committed: bigint }>();
   private lastProgressAt = Date.now();
+  private readonly outcomes: OutcomePublisher | null;
 
   constructor(private readonly spec: StageConsumerSpec, private readonly handlers: ReadonlyMap<string, StageHandler>, private readonly deps: StageConsumerDeps) {
     this.logger = new Logger(`${deps.stage}:${spec.groupId}`);
+    this.outcomes = spec.outcomesTopic
+      ? new OutcomePublisher(spec.outcomesTopic, deps.stage, deps.producer, deps.codec, spec.describeRecord ?? (async () => null))
+      : null;
   }
 
   async start(): Promise<void> {
@@ -150,7 +157,11 @@ export class StageConsumer {
         if (!isRunning() || isStale()) return false;
         const d = describeError(e);
         const text = `${d.cls}: ${d.message}`;
-        if (this.failing !== text) this.logger.error(`cannot process ${batch.topic}[${batch.partition}] now, retrying with backoff (nothing committed): ${text}`);
+        if (this.failing !== text) {
+          this.logger.error(`cannot process ${batch.topic}[${batch.partition}] now, retrying with backoff (nothing committed): ${text}`);
+          // best effort: Kafka itself may be what fails; once per failure streak, not per attempt
+          await this.outcomes?.publishRetried(batch.topic, batch.partition, chunk, e).catch(() => undefined);
+        }
         this.failing = text;
         const until = Date.now() + backoff;
         while (Date.now() < until) {
@@ -180,6 +191,7 @@ export class StageConsumer {
         if (o.kind !== 'pending') for (const n of o.notes ?? []) tally.note(n);
       }
     }
+    await this.outcomes?.publish(topic, partition, chunk, result.outcomes);
     await this.spec.beforeCommit?.(topic, partition);
     await this.commit(topic, partition, nextOffset(chunk[chunk.length - 1].offset));
   }

@@ -51,7 +51,7 @@ export class StageRuntime {
     for (const spec of specs) {
       const handlers = new Map<string, StageHandler>(spec.topics.map((t) => [t.topic, handlerFor(t.pattern)!]));
       const c = new StageConsumer(spec, handlers, {
-        stage: this.opts.stage, kafka: this.opts.kafka, producer: this.opts.producer, deadLetters, tally: this.tally, onFatal,
+        stage: this.opts.stage, kafka: this.opts.kafka, producer: this.opts.producer, deadLetters, tally: this.tally, codec: this.opts.codec, onFatal,
       });
       this.consumers.push(c);
       await c.start();

@@ -1,4 +1,5 @@
 import type { ConsumerConfig, KafkaMessage, Message } from 'kafkajs';
+import type { DeliveryOutcome } from '@iks/domain';
 
 /**
  * What a stage handler decided for one consumed record (emmett style: an outcome, not a log
@@ -60,7 +61,17 @@ export interface StageConsumerSpec {
   readonly onAssignment?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
   /** Test seam: runs after producing and dead-lettering, before the offset commit (a throw = a crash there). */
   readonly beforeCommit?: (topic: string, partition: number) => Promise<void>;
+  /**
+   * Publish one outcome per consumed record to this topic (klaviyo.outcomes.v1) before the
+   * commit, and `retried` ones when a slice fails; `describeRecord` says what the record was.
+   */
+  readonly outcomesTopic?: string;
+  readonly describeRecord?: (topic: string, value: Buffer | null) => Promise<OutcomeSubject | null>;
 }
+
+/** What an outcome says about the record itself (decoded by the stage that owns the topic). */
+export type OutcomeSubject = Pick<DeliveryOutcome,
+  'record_kind' | 'metric' | 'unique_id' | 'intercom_contact_id' | 'email' | 'phone_number' | 'event_time' | 'properties_json' | 'backfill' | 'source_notification_id'>;
 
 export type StageName = 'transformer' | 'sink';
 

@@ -1,0 +1,84 @@
+import { Body, Controller, Get, Header, HttpException, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { actionRefusal, COOKIE, sameSecret } from './console-auth';
+import { ConsoleService, ReprocessError } from './console.service';
+import { gapsPage, letterPage, loginPage, metricsPage, personPage, pipelinePage } from './pages';
+
+const HTML = 'text/html; charset=utf-8';
+
+@Controller()
+export class ConsoleController {
+  constructor(@Inject(ConsoleService) private readonly console: ConsoleService) {}
+
+  @Get()
+  root(@Res() reply: FastifyReply): void {
+    void reply.code(302).header('location', '/metrics').send();
+  }
+
+  @Get('health')
+  health(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('metrics')
+  @Header('content-type', HTML)
+  async metrics(@Query('metric') metric?: string): Promise<string> {
+    const behind = await this.console.feed.behind().catch(() => null);
+    return metricsPage(this.console.model, this.console.metricRows(), metric ?? null, Date.now(), behind);
+  }
+
+  @Get('person')
+  @Header('content-type', HTML)
+  person(@Query('q') q?: string): string {
+    return personPage(this.console.model, (q ?? '').slice(0, 320));
+  }
+
+  @Get('pipeline')
+  @Header('content-type', HTML)
+  async pipeline(): Promise<string> {
+    const lag = await this.console.lag.read().catch((e: Error) => e.message);
+    return pipelinePage(this.console.model, lag, Date.now(), this.console.canAct);
+  }
+
+  @Get('dead-letters/:at')
+  @Header('content-type', HTML)
+  letter(@Param('at') at: string): string {
+    const l = this.console.model.letters.get(at);
+    if (!l) throw new HttpException(`no dead letter ${at}`, 404);
+    return letterPage(l, this.console.canAct);
+  }
+
+  @Get('gaps')
+  @Header('content-type', HTML)
+  gaps(): string {
+    return gapsPage();
+  }
+
+  @Get('login')
+  @Header('content-type', HTML)
+  login(): string {
+    return loginPage();
+  }
+
+  @Post('login')
+  signIn(@Body() body: { token?: unknown } | undefined, @Res({ passthrough: true }) reply: FastifyReply): { ok: true } {
+    const token = this.console.config.console.token;
+    if (!token) return { ok: true };
+    if (typeof body?.token !== 'string' || !sameSecret(body.token, token)) throw new HttpException('wrong token', 401);
+    void reply.header('set-cookie', `${COOKIE}=${encodeURIComponent(body.token)}; HttpOnly; SameSite=Strict; Path=/`);
+    return { ok: true };
+  }
+
+  @Post('api/dead-letters/reprocess')
+  async reprocess(@Req() req: FastifyRequest, @Body() body: { at?: unknown } | undefined): Promise<{ at: string; sentTo: string }> {
+    const refusal = actionRefusal(req, this.console.config.console.operatorToken);
+    if (refusal) throw new HttpException(refusal, 403);
+    if (typeof body?.at !== 'string') throw new HttpException('body must be {"at": "<dlq topic>:<partition>:<offset>"}', 400);
+    try {
+      return { at: body.at, sentTo: await this.console.reprocess(body.at) };
+    } catch (e) {
+      if (e instanceof ReprocessError) throw new HttpException(e.message, e.status);
+      throw e;
+    }
+  }
+}

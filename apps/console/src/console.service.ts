@@ -1,0 +1,70 @@
+import { Logger } from '@nestjs/common';
+import type { Kafka, Producer } from 'kafkajs';
+import type { Config } from '@iks/config';
+import { allTopics, AvroCodec, createKafka, createProducer, sendBack } from '@iks/kafka';
+import { METRICS, metricName, type MetricKey } from '@iks/mapping';
+import { ReadModelFeed } from './read-model.feed';
+import { DeliveryReadModel } from './read-model';
+import { PipelineLag } from './pipeline-lag';
+import type { MetricRow } from './pages';
+
+export class ReprocessError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+    this.name = 'ReprocessError';
+  }
+}
+
+/** The console's state: the read model and its feed, the lag reader, and the one action. */
+export class ConsoleService {
+  private readonly logger = new Logger(ConsoleService.name);
+  readonly model = new DeliveryReadModel();
+  readonly kafka: Kafka;
+  readonly feed: ReadModelFeed;
+  readonly lag: PipelineLag;
+  private producer?: Producer;
+
+  constructor(readonly config: Config) {
+    this.kafka = createKafka(config.kafka);
+    this.feed = new ReadModelFeed(this.kafka, new AvroCodec(config.kafka), this.model, config);
+    this.lag = new PipelineLag(this.kafka, config);
+  }
+
+  async start(): Promise<void> {
+    await this.feed.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.feed.stop();
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  get canAct(): boolean {
+    return this.config.console.operatorToken !== null;
+  }
+
+  /** The nine Intercom metrics (renamed as METRIC_NAME_OVERRIDES says), then any other metric seen. */
+  metricRows(): MetricRow[] {
+    const names = (Object.keys(METRICS) as MetricKey[]).map((k) => metricName(k, this.config.transformer.metricNames));
+    const ours = new Set(names);
+    const others = [...this.model.metrics.keys()].filter((n) => !ours.has(n)).sort();
+    return [...names.map((name) => ({ name, intercom: true })), ...others.map((name) => ({ name, intercom: false }))];
+  }
+
+  /** Sends one dead letter back to the topic it came from (the CLI's `dlq reprocess`, for one letter). */
+  async reprocess(at: string): Promise<string> {
+    const l = this.model.letters.get(at);
+    if (!l) throw new ReprocessError(`no dead letter ${at} in the read model`, 404);
+    if (!l.letter) throw new ReprocessError(`${at} cannot be decoded: ${l.decodeError}`, 422);
+    const known = new Set(allTopics(this.config.kafka.topicPrefix).map((t) => t.name));
+    if (!known.has(l.letter.original_topic)) throw new ReprocessError(`${l.letter.original_topic} is not one of this pipeline's topics`, 422);
+    if (!this.producer) {
+      this.producer = createProducer(this.kafka);
+      await this.producer.connect();
+    }
+    await sendBack(this.producer, [{ at, letter: l.letter }]);
+    l.reprocessedAt = Date.now();
+    this.logger.log(`reprocessed ${at}: sent back to ${l.letter.original_topic}`);
+    return l.letter.original_topic;
+  }
+}

@@ -1,0 +1,18 @@
+import { Logger } from '@nestjs/common';
+import { ConfigError, loadConfig } from '@iks/config';
+import { createConsoleApp } from './console.app';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfig(process.env, 'console');
+  const logger = new Logger('console');
+  const app = await createConsoleApp(config);
+  await app.listen(config.console.port, config.console.host);
+  const c = config.console;
+  logger.log(`ready: http://${c.host}:${c.port}/metrics (${c.token ? 'CONSOLE_TOKEN required' : 'loopback, no token'}; actions ${c.operatorToken ? 'on (operator token)' : 'off'})`);
+}
+
+bootstrap().catch((e) => {
+  if (e instanceof ConfigError) process.stderr.write(`console: ${e.message}\n`);
+  else process.stderr.write(`console: failed to start: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { Config } from '@iks/config';
+import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, serdes, topicName } from '@iks/kafka';
+import type { DeliveryReadModel } from './read-model';
+
+/**
+ * Feeds the read model from Kafka: klaviyo.outcomes.v1 and every dead-letter topic, from the
+ * beginning, in a throw-away group that commits nothing (the read model is rebuilt by replay
+ * on every start: event-sourced).
+ */
+export class ReadModelFeed {
+  private readonly logger = new Logger(ReadModelFeed.name);
+  private consumer?: Consumer;
+  readonly outcomesTopic: string;
+  readonly dlqTopics: readonly string[];
+  /** Per `topic:partition`: next offset read. */
+  private readonly read = new Map<string, bigint>();
+
+  constructor(private readonly kafka: Kafka, private readonly codec: AvroCodec, private readonly model: DeliveryReadModel, private readonly config: Config) {
+    const p = config.kafka.topicPrefix;
+    this.outcomesTopic = topicName('outcomes', p);
+    this.dlqTopics = DLQ_SOURCES.map((k) => dlqName(topicName(k, p)));
+  }
+
+  async start(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, this.config.kafka);
+    } finally {
+      await admin.disconnect();
+    }
+    const groupId = `iks-console.${randomBytes(6).toString('hex')}`;
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxBytesPerPartition: 8 * 1024 * 1024 });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.outcomesTopic, ...this.dlqTopics], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 4,
+      eachBatch: async ({ batch }) => {
+        for (const m of batch.messages) await this.applyOne(batch.topic, batch.partition, m.offset, m.value);
+        if (batch.messages.length > 0) this.read.set(`${batch.topic}:${batch.partition}`, BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);
+      },
+    });
+    this.logger.log(`reading ${this.outcomesTopic} and ${this.dlqTopics.length} dead-letter topics from the beginning (group ${groupId}, nothing committed)`);
+  }
+
+  async applyOne(topic: string, partition: number, offset: string, value: Buffer | null): Promise<void> {
+    if (topic === this.outcomesTopic) {
+      if (!value) return;
+      try {
+        this.model.apply(serdes.outcomeFromAvro(await this.codec.decode(value)));
+      } catch (e) {
+        this.logger.warn(`${topic}:${partition}:${offset} is not an outcome: ${(e as Error).message}`);
+      }
+      return;
+    }
+    const at = `${topic}:${partition}:${offset}`;
+    try {
+      if (!value) throw new Error('empty record value');
+      const letter = serdes.deadLetterFromAvro(await this.codec.decode(value));
+      let decoded: string | null = null;
+      if (letter.value) {
+        decoded = await this.codec.decode(Buffer.from(letter.value)).then((v) => JSON.stringify(v, bigintSafe, 2)).catch(() => null);
+      }
+      this.model.applyDeadLetter(at, letter, decoded);
+    } catch (e) {
+      this.model.applyDeadLetter(at, null, null, (e as Error).message);
+    }
+  }
+
+  /** Outcomes and dead letters not yet read (high watermark − next offset read), for "caught up". */
+  async behind(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      let n = 0n;
+      for (const topic of [this.outcomesTopic, ...this.dlqTopics]) {
+        for (const p of await admin.fetchTopicOffsets(topic)) {
+          const next = this.read.get(`${topic}:${p.partition}`) ?? BigInt(p.low);
+          if (BigInt(p.high) > next) n += BigInt(p.high) - next;
+        }
+      }
+      return Number(n);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect().catch(() => undefined);
+  }
+}
+
+function bigintSafe(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (Buffer.isBuffer(v)) return `<${v.length} bytes>`;
+  return v;
+}

@@ -1,0 +1,54 @@
+import type { IHeaders, Producer } from 'kafkajs';
+import type { DeadLetter } from '@iks/domain';
+
+/**
+ * What the CLI (`dlq list|reprocess`) and the console share about dead letters: the reason they
+ * are counted by, the filter, and how one is sent back to the topic it came from.
+ */
+
+/** The header a reprocessed record carries: where it came from (`<dlq topic>:<partition>:<offset>`). */
+export const REPROCESSED_FROM = 'iks-reprocessed-from';
+
+const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+
+/** A reason to count by: the error class, Klaviyo's code, and the message without its numbers and ids. */
+export function reasonKey(l: Pick<DeadLetter, 'error_class' | 'error_code' | 'error_message'>): string {
+  const message = oneLine(l.error_message).replace(/\b[0-9a-f]{16,}\b/gi, '<id>').replace(/(?<!\d)(?<!Klaviyo )\d+/g, '#').slice(0, 160);
+  return `${l.error_class}${l.error_code ? ` [${l.error_code}]` : ''}: ${message}`;
+}
+
+export function matchesWhere(letter: DeadLetter, where: string | null): boolean {
+  if (where === null) return true;
+  const needle = where.toLowerCase();
+  return letter.error_message.toLowerCase().includes(needle) || letter.error_class.toLowerCase().includes(needle);
+}
+
+/** Everything but the pipeline's own `iks-*` headers (retry state), plus where it came from. */
+export function reprocessHeaders(letter: DeadLetter, from: string): IHeaders {
+  const headers: Record<string, string[]> = {};
+  for (const h of letter.headers) {
+    if (h.key.toLowerCase().startsWith('iks-')) continue;
+    (headers[h.key] ??= []).push(h.value);
+  }
+  const out: IHeaders = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = v.length === 1 ? v[0] : v;
+  out[REPROCESSED_FROM] = from;
+  return out;
+}
+
+/**
+ * Sends dead letters back to their original topics with their original key, value and headers
+ * (acks=all), so that the stage that failed processes them again. `at` is where each letter is
+ * (`<dlq topic>:<partition>:<offset>`).
+ */
+export async function sendBack(producer: Producer, letters: ReadonlyArray<{ at: string; letter: DeadLetter }>): Promise<void> {
+  for (let i = 0; i < letters.length; i += 500) {
+    const topicMessages = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
+    for (const { at, letter } of letters.slice(i, i + 500)) {
+      const list = topicMessages.get(letter.original_topic) ?? [];
+      list.push({ key: letter.key ? Buffer.from(letter.key) : null, value: letter.value ? Buffer.from(letter.value) : null, headers: reprocessHeaders(letter, at) });
+      topicMessages.set(letter.original_topic, list);
+    }
+    await producer.sendBatch({ acks: -1, topicMessages: [...topicMessages].map(([t, messages]) => ({ topic: t, messages })) });
+  }
+}

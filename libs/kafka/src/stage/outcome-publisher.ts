@@ -1,0 +1,71 @@
+import type { KafkaMessage, Message, Producer } from 'kafkajs';
+import type { DeliveryOutcome, DeliveryOutcomeKind } from '@iks/domain';
+import type { AvroCodec } from '../avro-codec';
+import { describeError } from '../dead-letter';
+import { outcomeToAvro } from '../serdes';
+import type { OutcomeSubject, RecordOutcome, StageName } from './stage.types';
+
+const KIND: Readonly<Record<RecordOutcome['kind'], DeliveryOutcomeKind>> = {
+  done: 'delivered', skip: 'skipped', pending: 'pending', dead_letter: 'dead_lettered',
+};
+
+/** The record part of an outcome when the record could not be decoded. */
+const UNKNOWN: OutcomeSubject = {
+  record_kind: null, metric: null, unique_id: null, intercom_contact_id: null, email: null, phone_number: null,
+  event_time: null, properties_json: null, backfill: false, source_notification_id: null,
+};
+
+export type DescribeRecord = (topic: string, value: Buffer | null) => Promise<OutcomeSubject | null>;
+
+/**
+ * Publishes what a stage did with each record to an outcomes topic (klaviyo.outcomes.v1), so
+ * that a read model (the console) can be built, and rebuilt, from Kafka alone.
+ */
+export class OutcomePublisher {
+  constructor(
+    private readonly topic: string,
+    private readonly stage: StageName,
+    private readonly producer: Producer,
+    private readonly codec: AvroCodec,
+    private readonly describe: DescribeRecord,
+  ) {}
+
+  /** One outcome per record, produced with acks=all before the slice is committed (at-least-once). */
+  async publish(topic: string, partition: number, chunk: readonly KafkaMessage[], outcomes: readonly RecordOutcome[]): Promise<void> {
+    const at = Date.now();
+    const messages: Message[] = [];
+    for (let i = 0; i < chunk.length; i++) {
+      const o = outcomes[i];
+      if (o.kind === 'dead_letter') {
+        const d = describeError(o.error);
+        messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], `${d.cls}: ${d.message}`.slice(0, 4000), d.code ?? d.cls));
+      } else {
+        messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], o.reason, null));
+      }
+    }
+    await this.send(messages);
+  }
+
+  /** The slice failed as a whole (broker, registry, network) and will be read again: each record is `retried`. */
+  async publishRetried(topic: string, partition: number, chunk: readonly KafkaMessage[], error: unknown): Promise<void> {
+    const d = describeError(error);
+    const at = Date.now();
+    const messages: Message[] = [];
+    for (const m of chunk) messages.push(await this.message(topic, partition, m, at, 'retried', `${d.cls}: ${d.message}`.slice(0, 4000), d.code ?? d.cls));
+    await this.send(messages);
+  }
+
+  private async message(topic: string, partition: number, m: KafkaMessage, at: number, kind: DeliveryOutcomeKind, reason: string, code: string | null): Promise<Message> {
+    const subject = (await this.describe(topic, m.value).catch(() => null)) ?? UNKNOWN;
+    const ts = Number(m.timestamp);
+    const outcome: DeliveryOutcome = {
+      topic, partition, offset: m.offset, stage: this.stage, kind, reason, error_code: code, ...subject,
+      record_timestamp: Number.isFinite(ts) ? ts : null, outcome_at: at,
+    };
+    return { key: subject.intercom_contact_id ?? m.key ?? null, value: await this.codec.encode(this.topic, outcomeToAvro(outcome)) };
+  }
+
+  private async send(messages: Message[]): Promise<void> {
+    if (messages.length > 0) await this.producer.send({ topic: this.topic, acks: -1, messages });
+  }
+}
