@@ -97,8 +97,8 @@ export class ChaosRig {
     this.webhooks.length = 0;
   }
 
-  /** Starts one more app of `kind` (a replica or a restart); resolves when it is ready. */
-  async spawn(kind: AppKind, name: string = kind): Promise<App> {
+  /** Starts one more app of `kind` (a replica or a restart); resolves when it is ready (or at once with `waitReady` false). */
+  async spawn(kind: AppKind, name: string = kind, waitReady = true): Promise<App> {
     const port = kind === 'ingest' ? this.ingestPort : await freePort();
     const env = { ...this.env, TRANSFORMER_HTTP_PORT: String(port), SINK_HTTP_PORT: String(port) };
     const proc = spawn(process.execPath, [join(DIST, SCRIPTS[kind])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -115,10 +115,16 @@ export class ChaosRig {
       });
     }
     proc.on('exit', () => app.exits++);
-    await waitHttp(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 90_000 }).catch((e: Error) => {
+    if (!waitReady) return app;
+    await this.waitReady(name);
+    return app;
+  }
+
+  async waitReady(name: string): Promise<void> {
+    const app = this.app(name);
+    await waitHttp(`http://127.0.0.1:${app.port}/health/ready`, { timeoutMs: 90_000 }).catch((e: Error) => {
       throw new Error(`${name} did not become ready: ${e.message}\n${app.tail.join('\n')}`);
     });
-    return app;
   }
 
   app(name: string): App {
@@ -143,9 +149,9 @@ export class ChaosRig {
     return Date.now() - t;
   }
 
-  async restart(name: string): Promise<void> {
+  async restart(name: string, waitReady = true): Promise<void> {
     const a = this.app(name);
-    await this.spawn(a.kind, name);
+    await this.spawn(a.kind, name, waitReady);
   }
 
   /** Readiness of an app: 200 on /health/ready. */
