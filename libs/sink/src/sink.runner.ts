@@ -111,8 +111,17 @@ export class SinkRunner {
     return this.health().ready;
   }
 
+  /**
+   * The stage's health, with a key Klaviyo refuses folded in: the caller retries the request in
+   * place (nothing throws, nothing is committed), so the consumers would look healthy until the
+   * stall limit; the refusal is the consumers' failure now.
+   */
   health(): StageHealth {
-    return this.runtime.health();
+    const h = this.runtime.health();
+    const refused = this.deliverer.caller.systemicStatus;
+    if (refused === null) return h;
+    const failing = `Klaviyo refuses the API key (${refused}); delivery paused and retried`;
+    return { ...h, ready: false, consumers: h.consumers.map((c) => ({ ...c, failing: c.failing ?? failing })) };
   }
 
   readiness() {
