@@ -5,7 +5,7 @@ import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
   AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
-  type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageResult, type StageTally,
+  type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
 import { outcomeSubject } from './outcome-subject';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
@@ -114,15 +114,32 @@ export class SinkRunner {
   }
 
   get isReady(): boolean {
-    return this.runtime.health().ready;
+    return this.health().ready;
+  }
+
+  /**
+   * The stage's health, with a key Klaviyo refuses folded in: the caller retries the request in
+   * place (nothing throws, nothing is committed), so the consumers would look healthy until the
+   * stall limit; the refusal is the consumers' failure now.
+   */
+  health(): StageHealth {
+    const h = this.runtime.health();
+    const failing = this.keyRefusal();
+    if (failing === null) return h;
+    return { ...h, ready: false, consumers: h.consumers.map((c) => ({ ...c, failing: c.failing ?? failing })) };
   }
 
   readiness() {
-    const refused = this.deliverer.caller.systemicStatus;
+    const refusal = this.keyRefusal();
     return {
       consumers: this.runtime.readinessCheck(),
-      klaviyo: { up: refused === null, detail: refused === null ? {} : { message: `Klaviyo refuses the API key (${refused}); delivery paused and retried` } },
+      klaviyo: { up: refusal === null, detail: refusal === null ? {} : { message: refusal } },
     };
+  }
+
+  private keyRefusal(): string | null {
+    const refused = this.deliverer.caller.systemicStatus;
+    return refused === null ? null : `Klaviyo refuses the API key (${refused}); delivery paused and retried`;
   }
 
   liveness() {

@@ -12,6 +12,7 @@ export type EventMatcher = string | ((event: EventFaultView) => boolean);
 
 export type RequestFault =
   | { readonly kind: '500' }
+  | { readonly kind: '401' }
   | { readonly kind: '429'; readonly retryAfterSeconds: number }
   | { readonly kind: 'timeout'; readonly ms: number; readonly processed: boolean }
   | { readonly kind: 'delay'; readonly ms: number };
@@ -36,6 +37,10 @@ export interface FaultRequest {
   readonly next429?: number;
   readonly retryAfterSeconds?: number;
   readonly storm429Ms?: number;
+  /** Every API request answers 500 for this long (an outage). */
+  readonly outage500Ms?: number;
+  /** Every API request answers 401 for this long (the key revoked, then restored). */
+  readonly refuseKeyMs?: number;
   readonly timeout?: { readonly count?: number; readonly ms: number; readonly processed?: boolean };
   readonly delay?: { readonly count?: number; readonly ms: number };
   readonly rejectUniqueIds?: readonly string[];
@@ -51,6 +56,8 @@ export interface FaultRequest {
 export class KlaviyoEmulatorFaults {
   private queue: Queued[] = [];
   private stormUntil = 0;
+  private outageUntil = 0;
+  private refuseUntil = 0;
   private eventRules: EventRule[] = [];
 
   constructor(private readonly now: () => number) {}
@@ -70,6 +77,18 @@ export class KlaviyoEmulatorFaults {
   /** Every API request answers 429 for the next `ms` milliseconds (Retry-After = seconds left). */
   storm429(ms: number): this {
     this.stormUntil = this.now() + ms;
+    return this;
+  }
+
+  /** Every API request answers 500 for the next `ms` milliseconds. */
+  outage500(ms: number): this {
+    this.outageUntil = this.now() + ms;
+    return this;
+  }
+
+  /** Every API request answers 401 (key not valid) for the next `ms` milliseconds. */
+  refuseKey(ms: number): this {
+    this.refuseUntil = this.now() + ms;
     return this;
   }
 
@@ -100,6 +119,8 @@ export class KlaviyoEmulatorFaults {
   clear(): this {
     this.queue = [];
     this.stormUntil = 0;
+    this.outageUntil = 0;
+    this.refuseUntil = 0;
     this.eventRules = [];
     return this;
   }
@@ -109,6 +130,8 @@ export class KlaviyoEmulatorFaults {
     if (request.next500) this.next500(request.next500, request.endpoint);
     if (request.next429) this.next429(request.next429, request.retryAfterSeconds ?? 1, request.endpoint);
     if (request.storm429Ms) this.storm429(request.storm429Ms);
+    if (request.outage500Ms) this.outage500(request.outage500Ms);
+    if (request.refuseKeyMs) this.refuseKey(request.refuseKeyMs);
     if (request.timeout) this.timeout(request.timeout.count ?? 1, request.timeout.ms, { processed: request.timeout.processed, endpoint: request.endpoint });
     if (request.delay) this.delay(request.delay.count ?? 1, request.delay.ms, request.endpoint);
     for (const id of request.rejectUniqueIds ?? []) this.rejectEvent(id);
@@ -124,6 +147,8 @@ export class KlaviyoEmulatorFaults {
     return {
       queued: this.queue.map((q) => ({ ...q.fault, remaining: q.remaining, endpoint: q.endpoint ?? null })),
       storm429Ms: Math.max(0, this.stormUntil - this.now()),
+      outage500Ms: Math.max(0, this.outageUntil - this.now()),
+      refuseKeyMs: Math.max(0, this.refuseUntil - this.now()),
       eventRules: this.eventRules.map((r) => ({ match: typeof r.match === 'string' ? r.match : 'predicate', remaining: r.remaining })),
     };
   }
@@ -131,6 +156,8 @@ export class KlaviyoEmulatorFaults {
   /** Takes the fault for this request, if any. */
   takeRequestFault(endpoint: KlaviyoOperation): RequestFault | undefined {
     const t = this.now();
+    if (this.refuseUntil > t) return { kind: '401' };
+    if (this.outageUntil > t) return { kind: '500' };
     if (this.stormUntil > t) return { kind: '429', retryAfterSeconds: Math.max(1, Math.ceil((this.stormUntil - t) / 1000)) };
     const i = this.queue.findIndex((q) => !q.endpoint || q.endpoint === endpoint);
     if (i < 0) return undefined;

@@ -176,6 +176,10 @@ export class KlaviyoEmulator {
       send(res, 500, { errors: [klaviyoError(500, 'error', 'A server error occurred.', 'Injected fault: internal server error.')] });
       return finish(500, null);
     }
+    if (fault?.kind === '401') {
+      send(res, 401, { errors: [klaviyoError(401, 'authentication_failed', 'Incorrect authentication credentials.', 'Injected fault: the API key is not valid.')] });
+      return finish(401, null);
+    }
     if (fault?.kind === '429') {
       send(res, 429, throttledBody(fault.retryAfterSeconds), { 'Retry-After': String(fault.retryAfterSeconds) });
       return finish(429, null);

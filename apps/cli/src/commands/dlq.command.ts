@@ -5,6 +5,7 @@ import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
+import { printable, printableJson } from './printable';
 import { readTopicRanges, type OffsetRange } from './topic-range.reader';
 import { DLQ_SUBS, DLQ_USAGE, parseDlqArgs, type DlqArgs, type DlqFlags, type DlqSub } from './dlq.args';
 
@@ -78,7 +79,6 @@ async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: st
 }
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
-const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f: DlqFlags, io: CliIo): Promise<number> {
   const marks = await admin.fetchTopicOffsets(dlq);
@@ -95,12 +95,12 @@ async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f
     if (f.limit !== null && i >= f.limit) return;
     const at = `${dlq}:${l.dlqPartition}:${l.dlqOffset}`;
     if (!l.letter) {
-      io.stdout(f.json ? JSON.stringify({ dlq: at, decode_error: l.decodeError }) : `${at}\tundecodable\t${oneLine(l.decodeError ?? '')}`);
+      io.stdout(f.json ? printableJson({ dlq: at, decode_error: l.decodeError }) : `${at}\tundecodable\t${printable(l.decodeError ?? '')}`);
       return;
     }
     const d = l.letter;
     if (f.json) {
-      io.stdout(JSON.stringify({
+      io.stdout(printableJson({
         dlq: at, original: `${d.original_topic}:${d.partition}:${d.offset}`, original_topic: d.original_topic, partition: d.partition,
         offset: d.offset, key: d.key ? Buffer.from(d.key).toString('utf8') : null, stage: d.stage, error_class: d.error_class,
         error_code: d.error_code, error_message: d.error_message, retriable: d.retriable, attempts: d.attempts,
@@ -109,18 +109,18 @@ async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f
       return;
     }
     io.stdout([
-      at, `original=${d.original_topic}:${d.partition}:${d.offset}`, `stage=${d.stage}`, `class=${d.error_class}`,
-      `code=${d.error_code ?? '-'}`, `attempts=${d.attempts}`, `first=${iso(d.first_failure_at)}`, `last=${iso(d.last_failure_at)}`,
-      `reason=${oneLine(d.error_message)}`,
+      at, `original=${printable(d.original_topic)}:${d.partition}:${d.offset}`, `stage=${printable(d.stage)}`, `class=${printable(d.error_class)}`,
+      `code=${printable(d.error_code ?? '-')}`, `attempts=${d.attempts}`, `first=${iso(d.first_failure_at)}`, `last=${iso(d.last_failure_at)}`,
+      `reason=${printable(d.error_message)}`,
     ].join('\t'));
   });
   const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   if (f.json) {
-    io.stdout(JSON.stringify({ total: letters.length, by_reason: Object.fromEntries(sorted) }));
+    io.stdout(printableJson({ total: letters.length, by_reason: Object.fromEntries(sorted) }));
     return 0;
   }
   if (f.limit !== null && letters.length > f.limit) io.stdout(`(showing ${f.limit} of ${letters.length}; --limit)`);
-  for (const [reason, n] of sorted) io.stdout(`count\t${n}\t${reason}`);
+  for (const [reason, n] of sorted) io.stdout(`count\t${n}\t${printable(reason)}`);
   io.stdout(`total\t${letters.length} dead letter(s) in ${dlq}`);
   return 0;
 }
@@ -155,10 +155,10 @@ async function reprocess(
   for (const l of letters) {
     const at = `${dlq}:${l.dlqPartition}:${l.dlqOffset}`;
     if (!l.letter) {
-      io.stdout(`skip\t${at}\tundecodable dead letter: ${oneLine(l.decodeError ?? '')}`);
+      io.stdout(`skip\t${at}\tundecodable dead letter: ${printable(l.decodeError ?? '')}`);
       unusable++;
     } else if (!known.has(l.letter.original_topic)) {
-      io.stdout(`skip\t${at}\toriginal topic ${l.letter.original_topic} is not one of this pipeline's topics`);
+      io.stdout(`skip\t${at}\toriginal topic ${printable(l.letter.original_topic)} is not one of this pipeline's topics`);
       unusable++;
     } else if (!matchesWhere(l.letter, f.where)) notMatching++;
     else send.push({ at, letter: l.letter });
@@ -184,7 +184,7 @@ async function reprocess(
   }
   // Sent, then committed (at-least-once): a crash in between resends on the next run.
   await admin.setOffsets({ groupId, topic: dlq, partitions: ranges.map((r) => ({ partition: r.partition, offset: r.to.toString() })) });
-  for (const s of send) io.stdout(`sent\t${s.at}\tto ${s.letter.original_topic} (was ${s.letter.original_topic}:${s.letter.partition}:${s.letter.offset})`);
+  for (const s of send) io.stdout(`sent\t${s.at}\tto ${printable(s.letter.original_topic)} (was ${printable(s.letter.original_topic)}:${s.letter.partition}:${s.letter.offset})`);
   io.stdout(`dlq reprocess: sent ${send.length} dead letter(s) back${[...byTopic].map(([t, n]) => ` (${t}: ${n})`).join('')}`);
   if (notMatching + unusable > 0) {
     io.stdout(`dlq reprocess: ${notMatching + unusable} not sent and passed over; they stay in ${dlq} (dlq list shows them; --from-beginning considers every letter again)`);

@@ -1,0 +1,281 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { loadConfig } from '@iks/config';
+import { AvroCodec, createKafka, dlqName, ensureTopics, topicName, type TopicKey } from '@iks/kafka';
+import { mapNotification, staticLookups, type IntercomNotificationInput } from '@iks/mapping';
+import {
+  contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody,
+  type IntercomAdmin, type IntercomContact, type IntercomNotification, type IntercomTeam,
+} from '../tools/intercom-emulator/src';
+import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
+import { waitHttp, waitUntil } from '../tools/support/wait-for';
+import { freePort } from '../test/support/free-port';
+
+const ROOT = resolve(__dirname, __dirname.includes(join('dist', 'chaos')) ? '../..' : '..');
+const DIST = join(ROOT, 'dist');
+const SECRET = 'chaos-intercom-client-secret';
+const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+const SCRIPTS = { ingest: 'apps/ingest/src/main.js', transformer: 'apps/transformer/src/main.js', sink: 'apps/sink/src/main.js' } as const;
+export type AppKind = keyof typeof SCRIPTS;
+/** The topics whose `.dlq` the stages write (the raw topic's, the retry topic's, the three klaviyo topics'). */
+const DLQ_OF: readonly TopicKey[] = ['notifications', 'notificationsRetry', 'events', 'profiles', 'deletions'];
+
+export interface App {
+  readonly kind: AppKind;
+  readonly name: string;
+  port: number;
+  proc: ChildProcess;
+  /** The last lines it printed. */
+  readonly tail: string[];
+  exits: number;
+}
+
+/** One webhook as Intercom sends it, and what its sender saw. */
+export interface Webhook {
+  readonly body: string;
+  readonly id: string;
+  /** unique_ids of the Klaviyo events it maps to (offline, with the same mapping as the transformer). */
+  readonly uniqueIds: readonly string[];
+  status: number;
+  tries: number;
+}
+
+/**
+ * The real pipeline for one scenario: the Klaviyo emulator in this process (its faults and store
+ * at hand), the three BUILT apps as child processes on a fresh TOPIC_PREFIX and fresh group ids,
+ * and Intercom's side: signed webhooks posted to ingest, re-sent on a 5xx or no answer as Intercom
+ * does (a 4xx is final).
+ */
+export class ChaosRig {
+  klaviyo!: KlaviyoEmulator;
+  readonly prefix = `chaos${randomBytes(4).toString('hex')}.`;
+  readonly apps: App[] = [];
+  readonly webhooks: Webhook[] = [];
+  private env: NodeJS.ProcessEnv = {};
+  private contacts: IntercomContact[] = [];
+  private admin!: IntercomAdmin;
+  private team!: IntercomTeam;
+  private ingestPort = 0;
+  private nextId = 100_000 + Math.floor(Math.random() * 800_000);
+  private stopping = false;
+
+  async start(extraEnv: Record<string, string> = {}): Promise<void> {
+    this.klaviyo = await startKlaviyoEmulator({ port: 0, limits: false });
+    this.ingestPort = await freePort();
+    this.env = {
+      PATH: process.env.PATH, HOME: process.env.HOME,
+      KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY,
+      TOPIC_PREFIX: this.prefix, TRANSFORMER_GROUP_ID: `${this.prefix}transformer`, SINK_GROUP_ID: `${this.prefix}sink`,
+      INGEST_HOST: '127.0.0.1', INGEST_PORT: String(this.ingestPort), INGEST_ACK_TIMEOUT_MS: '3000',
+      KLAVIYO_BASE_URL: this.klaviyo.url, KLAVIYO_API_KEY: 'pk_chaos_emulator', INTERCOM_CLIENT_SECRET: SECRET,
+      SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_DELAY_MS: '2000', STAGE_STALL_READY_MS: '30000',
+      CONTACT_RETRY_INITIAL_MS: '300', CONTACT_WAIT_MAX_MS: '60000', LOG_LEVEL: 'warn',
+      ...extraEnv,
+    };
+    const config = loadConfig(this.env as Record<string, string>, 'ingest');
+    const admin = createKafka(config.kafka).admin();
+    await admin.connect();
+    await ensureTopics(admin, config.kafka);
+    await admin.disconnect();
+    await new AvroCodec(config.kafka).registerAll();
+    await Promise.all([this.spawn('ingest'), this.spawn('transformer'), this.spawn('sink')]);
+    this.admin = makeAdmin({ name: 'Chaos Admin' });
+    this.team = makeTeam({ name: 'Support' });
+    this.contacts = Array.from({ length: 8 }, (_, i) =>
+      makeContact({ id: randomBytes(12).toString('hex'), role: 'user', email: `chaos.${i}.${this.prefix.slice(0, -1)}@example.com`, phone: `+1415555${1000 + i}`, externalId: null }),
+    );
+    // the transformer learns the contacts from their webhooks: all of them first
+    const hooks = this.contacts.map((c) => this.webhook(contactNotification('contact.user.created', c)));
+    await this.post(hooks, 20);
+    await waitUntil(() => this.klaviyo.store.profiles().length >= this.contacts.length, { timeoutMs: 60_000, intervalMs: 100 });
+    if (this.klaviyo.store.profiles().length < this.contacts.length) {
+      throw new Error(`contacts did not reach Klaviyo as profiles (webhook answers ${hooks.map((h) => h.status).join(',')}; emulator ${JSON.stringify(this.klaviyo.stats().byStatus)}, ${this.klaviyo.store.profiles().length} profile(s); ${JSON.stringify(this.klaviyo.store.requestLog().map((r) => [r.endpoint, r.status]))})`);
+    }
+    this.webhooks.length = 0;
+  }
+
+  /** Starts one more app of `kind` (a replica or a restart); resolves when it is ready (or at once with `waitReady` false). */
+  async spawn(kind: AppKind, name: string = kind, waitReady = true): Promise<App> {
+    const port = kind === 'ingest' ? this.ingestPort : await freePort();
+    const env = { ...this.env, TRANSFORMER_HTTP_PORT: String(port), SINK_HTTP_PORT: String(port) };
+    const proc = spawn(process.execPath, [join(DIST, SCRIPTS[kind])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const existing = this.apps.find((a) => a.name === name);
+    const app: App = existing ?? { kind, name, port, proc, tail: [], exits: 0 };
+    app.proc = proc;
+    app.port = port;
+    if (!existing) this.apps.push(app);
+    for (const s of [proc.stdout!, proc.stderr!]) {
+      createInterface({ input: s }).on('line', (l) => {
+        app.tail.push(l);
+        if (app.tail.length > 40) app.tail.shift();
+        if (process.env.CHAOS_VERBOSE === '1') process.stdout.write(`[${name}] ${l}\n`);
+      });
+    }
+    proc.on('exit', () => app.exits++);
+    if (!waitReady) return app;
+    await this.waitReady(name);
+    return app;
+  }
+
+  async waitReady(name: string): Promise<void> {
+    const app = this.app(name);
+    await waitHttp(`http://127.0.0.1:${app.port}/health/ready`, { timeoutMs: 90_000 }).catch((e: Error) => {
+      throw new Error(`${name} did not become ready: ${e.message}\n${app.tail.join('\n')}`);
+    });
+  }
+
+  app(name: string): App {
+    const a = this.apps.find((x) => x.name === name);
+    if (!a) throw new Error(`no app ${name}`);
+    return a;
+  }
+
+  /** Sends a signal and waits for the process to end; the time it took to exit. */
+  async signal(name: string, signal: NodeJS.Signals, timeoutMs = 30_000): Promise<number> {
+    const { proc } = this.app(name);
+    if (proc.exitCode !== null || proc.signalCode !== null) return 0;
+    const t = Date.now();
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`${name} did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
+      proc.once('exit', () => {
+        clearTimeout(timer);
+        res();
+      });
+      proc.kill(signal);
+    });
+    return Date.now() - t;
+  }
+
+  async restart(name: string, waitReady = true): Promise<void> {
+    const a = this.app(name);
+    await this.spawn(a.kind, name, waitReady);
+  }
+
+  /** Readiness of an app: 200 on /health/ready. */
+  async ready(name: string): Promise<boolean> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.app(name).port}/health/ready`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** `n` conversation lifecycles (4 webhooks each: created, replied, read, rated), not sent yet. */
+  conversations(n: number): Webhook[] {
+    const out: Webhook[] = [];
+    const startAt = Math.floor(Date.now() / 1000) - 3600;
+    for (let i = 0; i < n; i++) {
+      const id = String(this.nextId++);
+      const contact = this.contacts[i % this.contacts.length];
+      for (const note of conversationLifecycle({ contact, admin: this.admin, team: this.team, startAt, seed: Number(id), id })) out.push(this.webhook(note));
+    }
+    return out;
+  }
+
+  /** A webhook of an arbitrary body (poison), with the events it is expected to produce (none). */
+  rawWebhook(body: string, id: string): Webhook {
+    return { body, id, uniqueIds: [], status: 0, tries: 0 };
+  }
+
+  private webhook(n: IntercomNotification): Webhook {
+    const input: IntercomNotificationInput = { notificationId: n.id, topic: n.topic, createdAt: n.created_at, source: 'webhook', body: n };
+    // the emulator's types are the vendor's shapes; the mapping reads them as its own (JSON objects)
+    const lookups = staticLookups(JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })));
+    const outcome = mapNotification(input, lookups, {});
+    const uniqueIds = outcome.kind === 'records' ? outcome.records.flatMap((r) => (r.kind === 'event' ? [r.unique_id] : [])) : [];
+    return { body: JSON.stringify(n), id: n.id, uniqueIds, status: 0, tries: 0 };
+  }
+
+  /**
+   * Posts the webhooks `perSecond` at a time (open loop); each one is re-sent after a 5xx, a
+   * 429 or no answer (Intercom's redelivery) until it gets a final answer or `giveUpMs` passes.
+   */
+  async post(hooks: readonly Webhook[], perSecond: number, giveUpMs = 120_000): Promise<void> {
+    this.webhooks.push(...hooks);
+    const started = Date.now();
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < hooks.length; i++) {
+      const due = started + (i * 1000) / perSecond;
+      if (due > Date.now()) await sleep(due - Date.now());
+      sends.push(this.deliver(hooks[i], started + giveUpMs));
+    }
+    await Promise.all(sends);
+  }
+
+  private async deliver(w: Webhook, deadline: number): Promise<void> {
+    for (let backoff = 250; ; backoff = Math.min(backoff * 2, 4000)) {
+      w.tries++;
+      w.status = await this.postOnce(w.body);
+      if ((w.status >= 200 && w.status < 500 && w.status !== 429) || Date.now() > deadline || this.stopping) return;
+      await sleep(backoff);
+    }
+  }
+
+  private async postOnce(body: string): Promise<number> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.ingestPort}/webhooks/intercom`, {
+        method: 'POST', body, signal: AbortSignal.timeout(5000),
+        headers: { 'content-type': 'application/json', 'x-hub-signature': signBody(body, SECRET), 'user-agent': 'intercom-webhooks' },
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return res.status;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Bytes straight to the raw topic (not Avro: a producer outside the pipeline, or a corrupt record). */
+  async produceRaw(values: readonly Buffer[]): Promise<void> {
+    const kafka = createKafka(loadConfig(this.env as Record<string, string>, 'cli').kafka);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: topicName('notifications', this.prefix), acks: -1, messages: values.map((value) => ({ key: 'chaos-poison', value })) });
+    await producer.disconnect();
+  }
+
+  /** Records in every dead-letter topic of this run. */
+  async deadLettered(): Promise<number> {
+    const admin = createKafka(loadConfig(this.env as Record<string, string>, 'cli').kafka).admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      let n = 0;
+      for (const key of DLQ_OF) {
+        const t = dlqName(topicName(key, this.prefix));
+        if (!existing.has(t)) continue;
+        for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
+      }
+      return n;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** The env the apps run with (for a consumer of the tests' own). */
+  get appEnv(): Readonly<NodeJS.ProcessEnv> {
+    return this.env;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const a of [...this.apps].reverse()) {
+      if (a.proc.exitCode !== null || a.proc.signalCode !== null) continue;
+      await this.signal(a.name, 'SIGTERM', 15_000).catch(() => a.proc.kill('SIGKILL'));
+    }
+    await this.klaviyo?.close();
+    const admin = createKafka(loadConfig(this.env as Record<string, string>, 'cli').kafka).admin();
+    await admin.connect().catch(() => undefined);
+    const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(this.prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}

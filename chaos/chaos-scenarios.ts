@@ -1,0 +1,165 @@
+import { sleep, type ChaosRig, type Webhook } from './chaos-rig';
+
+/** What a scenario did, for the measurement after it. */
+export interface ScenarioRun {
+  /** Its webhooks (good and poison), as posted. */
+  readonly webhooks: readonly Webhook[];
+  /** When the last fault ended (process back, Klaviyo healthy again). */
+  readonly faultEndedAt: number;
+  /** Dead letters this scenario must cause. */
+  readonly expectedDeadLetters: number;
+  /** Webhooks that must be refused (4xx) by ingest. */
+  readonly expectedRefused: number;
+  /** Scenario-specific promises that failed (empty: kept). */
+  readonly broken: string[];
+  readonly notes: string[];
+}
+
+export interface Scenario {
+  readonly name: string;
+  /** Part of `--fast` (and of the CI e2e test). */
+  readonly fast: boolean;
+  /** The guarantee it proves (README "Delivery guarantees"). */
+  readonly proves: string;
+  run(rig: ChaosRig): Promise<ScenarioRun>;
+}
+
+const RATE = 40;
+
+async function killRepeatedly(rig: ChaosRig, name: string, times: number, webhooks: Webhook[]): Promise<ScenarioRun> {
+  const sending = rig.post(webhooks, RATE);
+  const notes: string[] = [];
+  // killed while webhooks flow, restarted at once (as a supervisor would), killed again 2 s later
+  for (let i = 0; i < times; i++) {
+    await sleep(2000);
+    await rig.signal(name, 'SIGKILL');
+    await rig.restart(name, false);
+  }
+  const faultEndedAt = Date.now();
+  await rig.waitReady(name);
+  notes.push(`${times} SIGKILLs 2 s apart; the last restart ready after ${Date.now() - faultEndedAt} ms (the killed member's session times out first)`);
+  await sending;
+  return { webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken: [], notes };
+}
+
+/** A Klaviyo fault for `ms` while webhooks flow; the sink must neither exit nor lose anything. */
+async function klaviyoSpell(rig: ChaosRig, apply: () => void, ms: number, webhooks: Webhook[], checkReadiness: boolean): Promise<ScenarioRun> {
+  const sink = rig.app('sink');
+  const exitsBefore = sink.exits;
+  const broken: string[] = [];
+  const notes: string[] = [];
+  apply();
+  const started = Date.now();
+  const sending = rig.post(webhooks, RATE);
+  let sawRed = false;
+  while (Date.now() - started < ms) {
+    if (checkReadiness && !(await rig.ready('sink'))) sawRed = true;
+    await sleep(500);
+  }
+  const faultEndedAt = Date.now();
+  await sending;
+  if (checkReadiness) {
+    if (!sawRed) broken.push('sink readiness never turned red during the spell');
+    const green = await waitGreen(rig, 'sink', 30_000);
+    if (green < 0) broken.push('sink readiness did not turn green again');
+    else notes.push(`ready again ${green} ms after the spell`);
+  }
+  if (sink.exits !== exitsBefore) broken.push('the sink process exited during the spell');
+  return { webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken, notes };
+}
+
+async function waitGreen(rig: ChaosRig, name: string, timeoutMs: number): Promise<number> {
+  const t = Date.now();
+  while (Date.now() - t < timeoutMs) {
+    if (await rig.ready(name)) return Date.now() - t;
+    await sleep(200);
+  }
+  return -1;
+}
+
+/**
+ * A good conversation.user.created webhook whose conversation carries custom_attributes nested
+ * 6,000 objects deep (valid JSON, ~38 KB, that JSON.stringify cannot walk back): a poison record.
+ */
+function deepNotification(good: string, tag: string): string {
+  const n = JSON.parse(good);
+  n.id = `notif_chaos_deep_${tag}`;
+  n.data.item.id = `9${String(n.data.item.id)}`;
+  n.data.item.custom_attributes = '__DEEP__';
+  return JSON.stringify(n).replace('"__DEEP__"', `${'{"a":'.repeat(6000)}1${'}'.repeat(6000)}`);
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'transformer SIGKILL x3', fast: true, proves: 'a crashed transformer loses nothing',
+    run: (rig) => killRepeatedly(rig, 'transformer', 3, rig.conversations(60)),
+  },
+  {
+    name: 'sink SIGKILL x3', fast: true, proves: 'a crashed sink loses nothing, duplicates are deduped',
+    run: (rig) => killRepeatedly(rig, 'sink', 3, rig.conversations(60)),
+  },
+  {
+    name: 'Klaviyo 429 storm 8 s', fast: true, proves: 'rate limiting delays, never drops',
+    run: (rig) => klaviyoSpell(rig, () => rig.klaviyo.faults.storm429(8000), 8000, rig.conversations(40), false),
+  },
+  {
+    name: 'Klaviyo 5xx spell 8 s', fast: true, proves: 'a Klaviyo outage delays, never drops',
+    run: (rig) => klaviyoSpell(rig, () => rig.klaviyo.faults.outage500(8000), 8000, rig.conversations(40), false),
+  },
+  {
+    name: 'Klaviyo 401 spell 15 s', fast: true, proves: 'a refused key is systemic: readiness red, nothing dead-lettered, resumes',
+    run: (rig) => klaviyoSpell(rig, () => rig.klaviyo.faults.refuseKey(15_000), 15_000, rig.conversations(30), true),
+  },
+  {
+    name: 'poison among good', fast: true, proves: 'a poison record goes to a DLQ with its reason, the ones after it flow',
+    async run(rig) {
+      const good = rig.conversations(30);
+      const deep = rig.rawWebhook(deepNotification(good[0].body, rig.prefix.slice(5, 13)), 'deep');
+      const huge = JSON.parse(good[0].body);
+      huge.id = `notif_chaos_range_${rig.prefix.slice(5, 13)}`;
+      huge.created_at = 1e300; // not an Avro long
+      const range = rig.rawWebhook(JSON.stringify(huge), 'range');
+      const hooks = [...good.slice(0, 40), deep, range, ...good.slice(40)];
+      const sending = rig.post(hooks, RATE);
+      await sleep(500);
+      await rig.produceRaw([Buffer.from('not avro at all'), Buffer.from([0, 0, 0, 0, 1, 0xff, 0xfe])]);
+      await sending;
+      const notes = [`deep nesting: HTTP ${deep.status}`, `created_at 1e300: HTTP ${range.status}`];
+      const broken: string[] = [];
+      if (range.status !== 400) broken.push(`out-of-range number answered ${range.status}, not 400`);
+      return {
+        webhooks: hooks, faultEndedAt: Date.now(), expectedRefused: 1, broken, notes,
+        // the deep one, when accepted, is the transformer's dead letter; the two non-Avro records too
+        expectedDeadLetters: 2 + (deep.status === 200 ? 1 : 0),
+      };
+    },
+  },
+  {
+    name: 'ingest SIGTERM under load', fast: false, proves: 'ingest answers 200 only for what Kafka stored; a stop drains',
+    async run(rig) {
+      const webhooks = rig.conversations(60);
+      const sending = rig.post(webhooks, RATE);
+      await sleep(2000);
+      const exitMs = await rig.signal('ingest', 'SIGTERM');
+      await rig.restart('ingest');
+      const faultEndedAt = Date.now();
+      await sending;
+      return { webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken: [], notes: [`ingest exited ${exitMs} ms after SIGTERM`] };
+    },
+  },
+  {
+    name: 'second sink joins and leaves', fast: false, proves: 'rebalances lose nothing; SIGTERM leaves the group',
+    async run(rig) {
+      const webhooks = rig.conversations(80);
+      const sending = rig.post(webhooks, RATE);
+      await sleep(1500);
+      await rig.spawn('sink', 'sink-2');
+      await sleep(2000);
+      const exitMs = await rig.signal('sink-2', 'SIGTERM');
+      const faultEndedAt = Date.now();
+      await sending;
+      const broken = exitMs > 15_000 ? [`sink-2 took ${exitMs} ms to exit after SIGTERM`] : [];
+      return { webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken, notes: [`sink-2 exited ${exitMs} ms after SIGTERM`] };
+    },
+  },
+];
