@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ContactSnapshot } from '@iks/domain';
@@ -10,6 +11,10 @@ export const STORE_FORMAT = 1;
 /** A tombstone on disk (a contact's JSON is never empty). */
 const TOMBSTONE = '';
 const LOCK_FILE = 'owner.pid';
+/** The same in the store and in the child that checks it (compression must match to read the values). */
+const ENV_OPTIONS = { maxDbs: 4, compression: { threshold: 128 }, noReadAhead: true };
+const CONTACTS_DB = { encoding: 'string' };
+const CHECK_TIMEOUT_MS = 120_000;
 
 interface Marker {
   readonly format: number;
@@ -57,6 +62,7 @@ export class LmdbContactStore implements ContactStore {
       if (!takeLock(where)) throw new Error(`cannot lock directory store ${where}`);
     }
     try {
+      checkInChild(where);
       return LmdbContactStore.openAt(where, topic, temporary);
     } catch (e) {
       logger.warn(`directory store ${where} cannot be opened (${(e as Error).message}): wiping it and rebuilding from ${topic}`);
@@ -69,8 +75,8 @@ export class LmdbContactStore implements ContactStore {
   private static openAt(path: string, topic: string, temporary: boolean): LmdbContactStore {
     let root: RootDatabase | undefined;
     try {
-      root = open({ path: join(path, 'lmdb'), maxDbs: 4, compression: { threshold: 128 }, noReadAhead: true } as never) as RootDatabase;
-      const contacts = root.openDB<string, string>({ name: 'contacts', encoding: 'string' } as never);
+      root = open({ path: join(path, 'lmdb'), ...ENV_OPTIONS } as never) as RootDatabase;
+      const contacts = root.openDB<string, string>({ name: 'contacts', ...CONTACTS_DB } as never);
       const meta = root.openDB<unknown, string>({ name: 'meta' } as never);
       const store = new LmdbContactStore(path, topic, root, contacts, meta, temporary);
       store.load();
@@ -163,6 +169,42 @@ export class LmdbContactStore implements ContactStore {
     await this.root.close();
     releaseLock(this.path);
     if (this.temporary) wipeFolder(this.path);
+  }
+}
+
+/**
+ * LMDB trusts its files: a damaged one can crash the process on open or on a read instead of
+ * throwing. So an existing store is first read in full by a child process (every entry, and
+ * the counts compared); a child that crashes, fails or disagrees means the store is damaged.
+ * The LMDB lock file (readers table) is removed first: this process holds the folder alone.
+ */
+function checkInChild(path: string): void {
+  const dir = join(path, 'lmdb');
+  if (!existsSync(join(dir, 'data.mdb'))) return;
+  rmSync(join(dir, 'lock.mdb'), { force: true });
+  const script = `
+    const { open } = require(process.argv[1]);
+    const root = open({ path: process.argv[2], ...JSON.parse(process.argv[3]) });
+    const contacts = root.openDB({ name: 'contacts', ...JSON.parse(process.argv[4]) });
+    const meta = root.openDB({ name: 'meta' });
+    let live = 0, deleted = 0;
+    for (const { value } of contacts.getRange()) {
+      if (typeof value !== 'string') throw new Error('a value that is not a string');
+      if (value === '') deleted++; else live++;
+    }
+    const counts = meta.get('counts');
+    if (counts && (counts.contacts !== live || counts.tombstones !== deleted)) {
+      throw new Error('counts ' + JSON.stringify(counts) + ' but ' + live + ' contacts and ' + deleted + ' tombstones');
+    }
+    root.close();`;
+  const r = spawnSync(process.execPath, ['-e', script, require.resolve('lmdb'), dir, JSON.stringify(ENV_OPTIONS), JSON.stringify(CONTACTS_DB)], {
+    encoding: 'utf8', timeout: CHECK_TIMEOUT_MS, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  rmSync(join(dir, 'lock.mdb'), { force: true });
+  if (r.error) throw new Error(`the check could not run: ${r.error.message}`);
+  if (r.status !== 0) {
+    const why = r.signal ? `the check crashed (${r.signal})` : (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? `the check exited with ${r.status}`);
+    throw new Error(why.trim().slice(0, 300));
   }
 }
 
