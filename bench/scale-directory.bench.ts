@@ -70,7 +70,10 @@ async function main(): Promise<void> {
         continue;
       }
       rows.push({ size, run: 'cold (rebuild)', r: cold });
-      rows.push({ size, run: 'warm (restart)', r: runChild(prefix, storePath, run, size) });
+      note(`${fmtInt(size)} cold: ${JSON.stringify(cold)}`);
+      const warm = runChild(prefix, storePath, run, size);
+      rows.push({ size, run: 'warm (restart)', r: warm });
+      note(`${fmtInt(size)} warm: ${JSON.stringify(warm)}`);
     } finally {
       rmSync(join(storePath, '..'), { recursive: true, force: true });
       if (process.env.BENCH_KEEP_TOPICS !== '1') await deletePrefixedTopics(kafka, prefix);

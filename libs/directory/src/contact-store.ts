@@ -1,6 +1,7 @@
 import type { ContactSnapshot } from '@iks/domain';
+import { mappedContactJson } from './mapped-contact';
 
-/** What the store answers for a contact: its JSON as in the topic, DELETED for a tombstone, undefined when unknown. */
+/** What the store answers for a contact: its JSON (the fields the mapping reads), DELETED for a tombstone, undefined when unknown. */
 export const DELETED = Symbol('deleted');
 export type StoredContact = string | typeof DELETED;
 
@@ -76,10 +77,10 @@ export class MemoryContactStore implements ContactStore {
   }
 }
 
-/** The stored form of a snapshot; undefined for a snapshot that says nothing (neither deleted nor a contact). */
+/** The stored form of a snapshot (the mapped fields only); undefined for a snapshot that says nothing (neither deleted nor a contact). */
 export function storedValue(snapshot: ContactSnapshot): StoredContact | undefined {
   if (snapshot.deleted) return DELETED;
-  return snapshot.contact_json ? snapshot.contact_json : undefined;
+  return snapshot.contact_json ? mappedContactJson(snapshot.contact_json) : undefined;
 }
 
 /** Keeps the contact and tombstone counts right when `prev` is replaced by `value`. */

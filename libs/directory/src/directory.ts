@@ -172,7 +172,7 @@ export class Directory implements Lookups {
     const id = String(contact.id);
     const snapshot: ContactSnapshot = { id, deleted: false, contact_json: JSON.stringify(contact), recorded_at: this.now() };
     // the object is at hand: no need to parse back the JSON until the topic brings it to the store
-    this.hold(id, { value: snapshot.contact_json as string, contact, at: this.now() });
+    this.hold(id, { value: storedValue(snapshot) as string, contact, at: this.now() });
     return snapshot;
   }
 

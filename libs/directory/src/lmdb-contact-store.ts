@@ -7,7 +7,7 @@ import type { ContactSnapshot } from '@iks/domain';
 import { countChange, DELETED, storedValue, type ContactStore, type SnapshotAt, type StoreCounts, type StoredContact } from './contact-store';
 
 /** Bumped when the stored layout changes: a store of another format is rebuilt from the topic. */
-export const STORE_FORMAT = 1;
+export const STORE_FORMAT = 2; // 2: only the mapped fields of each contact
 /** A tombstone on disk (a contact's JSON is never empty). */
 const TOMBSTONE = '';
 const LOCK_FILE = 'owner.pid';
@@ -26,7 +26,7 @@ const heldPaths = new Set<string>();
 
 /**
  * The contacts of one compacted topic on local disk (LMDB through lmdb-js): key = contact id,
- * value = the contact's JSON exactly as in the topic ('' for a tombstone), LZ4-compressed.
+ * value = the JSON of the contact's mapped fields ('' for a tombstone), LZ4-compressed.
  * A `meta` table holds the marker (topic, format), the next offset of each partition and the
  * counts, written in the same transaction as the contacts. Reads are synchronous (memory-mapped),
  * so memory does not grow with the number of contacts: the OS pages the file in and out.
