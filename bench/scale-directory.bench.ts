@@ -57,7 +57,16 @@ async function main(): Promise<void> {
     const prefix = config.kafka.topicPrefix;
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
-    await prepareStage(kafka, config.kafka, codec);
+    // a shared broker can answer a fresh topic's metadata late: try again
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await prepareStage(kafka, config.kafka, codec);
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
     const topic = topicName('contacts', prefix);
     const t0 = nowMs();
     const run = await fill(kafka, codec, topic, size);
