@@ -3,6 +3,8 @@
  * its check live here; apps call loadConfig() once at boot and get a typed, frozen object.
  * All bad variables are reported together, each by name.
  */
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KLAVIYO_REVISION } from '@iks/domain';
 
 import { METRICS, type MetricKey } from '@iks/mapping';
@@ -80,6 +82,13 @@ export interface TransformerConfig {
   readonly directoryRefreshMs: number;
   /** Healed (source reconcile) events older than this go to Klaviyo as backfill (no flows). */
   readonly reconcileBackfillAfterMs: number;
+  /**
+   * DIRECTORY_PATH: the folder of this replica's local contact store (LMDB). Two replicas on one
+   * host need different folders; the default is per topic prefix, group and host name.
+   */
+  readonly directoryPath: string;
+  /** DIRECTORY_CACHE_CONTACTS: contacts kept decoded in memory (least recently used); the rest stay on disk. */
+  readonly directoryCacheContacts: number;
   readonly deleteOnArchive: boolean;
   readonly defaultPhoneRegion: string | null;
 }
@@ -345,6 +354,8 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       contactRetryInitialMs: r.int('CONTACT_RETRY_INITIAL_MS', 30_000, 10),
       directoryRefreshMs: r.int('DIRECTORY_REFRESH_MS', 15 * 60 * 1000, 1000),
       reconcileBackfillAfterMs: r.int('RECONCILE_BACKFILL_AFTER_MS', 24 * 3600 * 1000, 0),
+      directoryPath: r.str('DIRECTORY_PATH', defaultDirectoryPath(r.str('TOPIC_PREFIX', ''), r.str('TRANSFORMER_GROUP_ID', 'iks-transformer'))),
+      directoryCacheContacts: r.int('DIRECTORY_CACHE_CONTACTS', 10_000, 0, 10_000_000),
       deleteOnArchive: r.bool('DELETE_ON_ARCHIVE', false),
       defaultPhoneRegion: phoneRegion ?? null,
     },
@@ -378,6 +389,12 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+/** <tmp>/iks-directory/<prefix><group>-<host>: one store per pipeline, group and host (a container has its own host name). */
+function defaultDirectoryPath(topicPrefix: string, groupId: string): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
+  return join(tmpdir(), 'iks-directory', safe(`${topicPrefix}${groupId}-${hostname()}`));
 }
 
 function deepFreeze<T>(o: T): T {

@@ -4,12 +4,12 @@ import { Gauge, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
 import {
-  AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, header, isTransientError, metricOnce, prepareStage,
+  AvroCodec, createKafka, createProducer, decodeOrPoison, header, isTransientError, metricOnce, prepareStage,
   serdes, sleep, StageRuntime, topicName, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
   type StageResult, type StageTally,
 } from '@iks/kafka';
 import { isMappedTopic, type MappingOptions } from '@iks/mapping';
-import { Directory, type IntercomSource } from '@iks/directory';
+import { Directory, followContacts, LmdbContactStore, type IntercomSource } from '@iks/directory';
 import { processNotification } from './notification-processor';
 const H_ATTEMPT = 'iks-attempt';
 const H_FIRST = 'iks-first-pending-at';
@@ -62,7 +62,8 @@ export class TransformerRunner {
     this.kafka = createKafka(config.kafka);
     this.producer = createProducer(this.kafka);
     this.codec = new AvroCodec(config.kafka);
-    this.directory = new Directory(source, config.transformer.directoryRefreshMs);
+    // the contacts live on local disk (LmdbContactStore), opened in loadDirectory()
+    this.directory = new Directory(source, config.transformer.directoryRefreshMs, { cacheContacts: config.transformer.directoryCacheContacts });
     const p = config.kafka.topicPrefix;
     this.topics = {
       raw: topicName('notifications', p), retry: topicName('notificationsRetry', p), contacts: topicName('contacts', p),
@@ -134,13 +135,17 @@ export class TransformerRunner {
   }
 
   /**
-   * Replays the compacted directory topic from the beginning (its own throw-away group, no
-   * commits) until caught up with the end offsets at start, then keeps following it.
+   * Opens this replica's local contact store (DIRECTORY_PATH) and brings it up to date from the
+   * compacted directory topic: from its stored offsets after a restart, from the beginning when
+   * the store is new, damaged or does not match the topic; resolves once caught up with the end
+   * offsets at start, then keeps following.
    */
   private async loadDirectory(): Promise<void> {
-    this.directoryConsumer = await followTopic(this.kafka, this.topics.contacts, `${this.config.transformer.groupId}.directory`, async (m) => {
-      if (m.value) this.directory.apply(serdes.contactFromAvro(await this.codec.decode(m.value)));
+    this.directory.useStore(LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts));
+    const follower = await followContacts({
+      kafka: this.kafka, codec: this.codec, topic: this.topics.contacts, groupPrefix: `${this.config.transformer.groupId}.directory`, directory: this.directory,
     });
+    this.directoryConsumer = follower.consumer;
   }
 
   /** intercom.notifications.v1: each notification mapped in order; poison records become dead letters. */
@@ -238,6 +243,7 @@ export class TransformerRunner {
   async stop(): Promise<void> {
     await this.runtime.stop();
     await this.directoryConsumer?.disconnect().catch(() => undefined);
+    await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
     await this.producer.disconnect().catch(() => undefined);
   }
 }

@@ -1,0 +1,78 @@
+import { Logger } from '@nestjs/common';
+import { hostname } from 'node:os';
+import type { Consumer, Kafka } from 'kafkajs';
+import { GROUP_TIMING, serdes, type AvroCodec } from '@iks/kafka';
+import type { SnapshotAt } from './contact-store';
+import type { Directory } from './directory';
+import { resumePlan } from './resume-plan';
+
+export interface FollowContactsOptions {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly topic: string;
+  /** Prefix of the throw-away consumer group (no commits: the offsets live in the store). */
+  readonly groupPrefix: string;
+  readonly directory: Directory;
+}
+
+export interface ContactsFollower {
+  readonly consumer: Consumer;
+  /** 'resume' from the store's offsets, or 'rebuild' from the beginning. */
+  readonly start: 'resume' | 'rebuild';
+  /** Records read before caught up with the end offsets seen at start. */
+  readonly replayed: number;
+}
+
+/**
+ * Fills the directory's store from the compacted contacts topic and keeps following it. Resumes
+ * from the offsets stored with the contacts when they are valid for the topic, else wipes the
+ * store and reads from the beginning. Resolves once caught up with the end offsets seen at start.
+ */
+export async function followContacts(o: FollowContactsOptions): Promise<ContactsFollower> {
+  const logger = new Logger('DirectoryFollower');
+  const admin = o.kafka.admin();
+  await admin.connect();
+  const watermarks = await admin.fetchTopicOffsets(o.topic).finally(() => admin.disconnect());
+  const plan = resumePlan(o.directory.storedOffsets(), watermarks);
+  if (plan.kind === 'rebuild') {
+    logger.warn(`rebuilding the directory store from the beginning of ${o.topic}: ${plan.why}`);
+    o.directory.resetStore();
+  }
+  const from = plan.kind === 'resume' ? plan.from : new Map(watermarks.map((w) => [w.partition, BigInt(w.low)]));
+  const remaining = new Map<number, bigint>();
+  for (const w of watermarks) if (BigInt(w.high) > (from.get(w.partition) ?? 0n)) remaining.set(w.partition, BigInt(w.high));
+  const behind = [...remaining].reduce((n, [p, high]) => n + Number(high - (from.get(p) ?? 0n)), 0);
+  const startKind = plan.kind === 'resume' && o.directory.storedOffsets().size > 0 ? 'resume' : 'rebuild';
+  logger.log(`directory store: ${o.directory.stats.contacts} contacts; ${startKind === 'resume' ? 'resuming' : 'reading'} ${o.topic}, ${behind} record(s) to catch up`);
+
+  const consumer = o.kafka.consumer({ groupId: `${o.groupPrefix}.${hostname()}.${process.pid}.${Date.now()}`, ...GROUP_TIMING });
+  await consumer.connect();
+  await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+  let replayed = 0;
+  let caughtUp: () => void = () => undefined;
+  const done = new Promise<void>((r) => (caughtUp = r));
+  if (remaining.size === 0) caughtUp();
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch, heartbeat }) => {
+      const records: SnapshotAt[] = [];
+      for (const m of batch.messages) {
+        // a null value is Kafka's delete marker for compaction: nothing to store (the directory's own tombstones are records)
+        if (!m.value) continue;
+        records.push({ snapshot: serdes.contactFromAvro(await o.codec.decode(m.value)), partition: batch.partition, offset: m.offset });
+      }
+      o.directory.applyRecords(records);
+      replayed += records.length;
+      await heartbeat();
+      const end = remaining.get(batch.partition);
+      if (end !== undefined && batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= end) {
+        remaining.delete(batch.partition);
+        if (remaining.size === 0) caughtUp();
+      }
+    },
+  });
+  // the stored offsets; the first fetch may still start from the beginning: the store skips what it has
+  for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
+  await done;
+  return { consumer, start: startKind, replayed };
+}
