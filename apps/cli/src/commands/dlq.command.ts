@@ -1,11 +1,10 @@
 import type { Admin, IHeaders, Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { DeadLetter } from '@iks/domain';
-import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, serdes } from '@iks/kafka';
+import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, readTopicRanges, serdes, type OffsetRange } from '@iks/kafka';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
-import { readTopicRanges, type OffsetRange } from './topic-range.reader';
 import { DLQ_SUBS, DLQ_USAGE, parseDlqArgs, type DlqArgs, type DlqFlags, type DlqSub } from './dlq.args';
 
 /** The header a reprocessed record carries: where it came from (`<dlq topic>:<partition>:<offset>`). */
