@@ -15,3 +15,4 @@ export { StageServer, StageErrorPassThrough, type StageLifecycle } from './stage
 export { isTransientError } from './stage/transient-error';
 export { NotificationWriter, KafkaUnavailableError, RecordTooLargeError, NotificationEncodeError } from './notification-writer';
 export { readTopicRanges, type OffsetRange } from './topic-range.reader';
+export { OutageRecorder, type OutageWrite } from './outage-recorder';

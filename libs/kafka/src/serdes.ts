@@ -1,5 +1,5 @@
 import type {
-  ContactSnapshot, DeadLetter, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, RawNotification,
+  ContactSnapshot, DeadLetter, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, PipelineOutage, RawNotification,
 } from '@iks/domain';
 
 /**
@@ -100,4 +100,12 @@ export function deadLetterFromAvro(a: any): DeadLetter {
     error_code: a.error_code ?? null, retriable: a.retriable, attempts: a.attempts,
     first_failure_at: Number(a.first_failure_at), last_failure_at: Number(a.last_failure_at),
   };
+}
+
+export function outageToAvro(o: PipelineOutage): Record<string, unknown> {
+  return { since: o.since, until: o.until, failed_writes: o.failed_writes, reporter: o.reporter };
+}
+
+export function outageFromAvro(a: any): PipelineOutage {
+  return { since: Number(a.since), until: Number(a.until), failed_writes: Number(a.failed_writes), reporter: a.reporter };
 }

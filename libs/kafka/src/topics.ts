@@ -3,7 +3,7 @@
  * Subjects follow TopicNameStrategy (`<topic>-value`); compatibility is BACKWARD.
  */
 
-export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions';
+export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions' | 'outages';
 
 export interface TopicSpec {
   readonly key: TopicKey | 'dlq';
@@ -38,6 +38,10 @@ export const TOPICS: Readonly<Record<TopicKey, TopicSpec>> = {
   deletions: {
     key: 'deletions', name: 'klaviyo.deletions.v1', schemaFile: 'klaviyo-deletion.avsc', compacted: false,
     doc: 'Klaviyo data privacy deletion requests, keyed by Intercom contact id',
+  },
+  outages: {
+    key: 'outages', name: 'pipeline.outages.v1', schemaFile: 'pipeline-outage.avsc', compacted: true,
+    doc: 'times ingest answered 503 (Kafka unavailable), keyed by reporter and start; tombstoned once reconciled',
   },
 };
 
