@@ -13,7 +13,7 @@ import { AvroCodec, createKafka, ensureTopics } from '@iks/kafka';
  * - no INTERCOM_ACCESS_TOKEN → the transformer reads contacts/admins/teams from the Intercom emulator;
  * - no INTERCOM_CLIENT_SECRET → ingest binds 127.0.0.1 and accepts the published local development
  *   secret (said too); with INGEST_HOST on a network interface it refuses to start instead;
- * - runs ingest, transformer and sink as child processes, logs prefixed by app; Ctrl-C stops all.
+ * - runs ingest, transformer, sink and the reconciler as child processes, logs prefixed by app; Ctrl-C stops all.
  */
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   }
   const intercomEmulator = !env.INTERCOM_ACCESS_TOKEN;
   if (intercomEmulator) {
-    say(`INTERCOM_ACCESS_TOKEN is not set: contacts, admins and teams are read from the Intercom EMULATOR on http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`);
+    say(`INTERCOM_ACCESS_TOKEN is not set: contacts, admins and teams are read, and gaps reconciled, from the Intercom EMULATOR on http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`);
     env.INTERCOM_ACCESS_TOKEN = 'emulator-access-token';
     env.INTERCOM_BASE_URL = `http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`;
   }
@@ -122,6 +122,8 @@ async function main(): Promise<void> {
   run('ingest', 'apps/ingest/src/main.js', env, INGEST_NODE_FLAGS);
   run('transformer', 'apps/transformer/src/main.js', env);
   run('sink', 'apps/sink/src/main.js', env);
+  // continuous reconcile (README "Gaps"): against Intercom, or the Intercom emulator when no token is set
+  run('reconciler', 'apps/reconciler/src/main.js', env);
   await waitHttp(`http://127.0.0.1:${config.ingest.metricsPort || config.ingest.port}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.transformer.httpPort}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.sink.httpPort}/health/ready`, 120_000);

@@ -7,4 +7,3 @@ export { deriveNotifications, type Derivation, type DerivedNotification, type De
 export { pageWithParts, withParts, type ObjectSource } from './full-object';
 export { ProducedIndex } from './produced-index';
 export { reconcile, formatReport, READ_CONVERSATION_NOTE, type ReconcileOptions, type ReconcileReport, type ReconcileRow } from './reconciler';
-export { updateProducedIndex } from './produced-index.updater';
