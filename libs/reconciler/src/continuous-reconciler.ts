@@ -53,6 +53,7 @@ export class ContinuousReconciler {
   private readonly outageTimers = new Map<string, NodeJS.Timeout>();
   private readonly pendingOutages = new Map<string, PipelineOutage>();
   private stopped = false;
+  private tickQueued = false;
   private intercomFailure: Failure | null = { at: 0, reason: 'not contacted yet' };
   private kafkaFailure: Failure | null = null;
   private lastWindow: { since: number; until: number; trigger: ReconcileTrigger; at: number } | null = null;
@@ -145,7 +146,11 @@ export class ContinuousReconciler {
   }
 
   private scheduleTick(): void {
+    // a run longer than the interval: the next starts when it ends, its window still reaching back windowMs
+    if (this.tickQueued) return;
+    this.tickQueued = true;
     this.enqueue(async () => {
+      this.tickQueued = false;
       const now = this.now();
       await this.run('schedule', Math.floor((now - this.options.windowMs) / 1000), Math.floor((now - this.options.settleMs) / 1000));
       // an outage whose run failed is tried again with the schedule
