@@ -54,7 +54,8 @@ export class ContinuousReconciler {
   private readonly pendingOutages = new Map<string, PipelineOutage>();
   private stopped = false;
   private tickQueued = false;
-  private intercomFailure: Failure | null = { at: 0, reason: 'not contacted yet' };
+  private retryTimer: NodeJS.Timeout | null = null;
+  private intercomFailure: Failure | null;
   private kafkaFailure: Failure | null = null;
   private lastWindow: { since: number; until: number; trigger: ReconcileTrigger; at: number } | null = null;
   private readonly missing: Counter<'metric' | 'trigger'>;
@@ -67,6 +68,7 @@ export class ContinuousReconciler {
     this.now = deps.now ?? Date.now;
     this.kinds = options.kinds ?? BACKFILL_KINDS;
     this.appId = options.appId;
+    this.intercomFailure = { at: this.now(), reason: 'not contacted yet' };
     const registers = [deps.registry];
     this.missing = metricOnce(deps.registry, 'iks_reconcile_missing_total', () => new Counter({
       name: 'iks_reconcile_missing_total', help: 'Notifications Intercom holds that the pipeline never produced, found by reconcile, by metric (Profiles for contacts) and trigger.',
@@ -120,6 +122,7 @@ export class ContinuousReconciler {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.retryTimer ?? undefined);
     for (const t of this.outageTimers.values()) clearTimeout(t);
     this.outageTimers.clear();
     await this.chain;
@@ -152,7 +155,12 @@ export class ContinuousReconciler {
     this.enqueue(async () => {
       this.tickQueued = false;
       const now = this.now();
-      await this.run('schedule', Math.floor((now - this.options.windowMs) / 1000), Math.floor((now - this.options.settleMs) / 1000));
+      const ok = await this.run('schedule', Math.floor((now - this.options.windowMs) / 1000), Math.floor((now - this.options.settleMs) / 1000));
+      // Intercom or Kafka away: try again within a minute rather than a whole interval, so readiness turns green soon after
+      if (!ok && !this.stopped) {
+        clearTimeout(this.retryTimer ?? undefined);
+        this.retryTimer = setTimeout(() => this.scheduleTick(), Math.min(this.options.intervalMs, 60_000));
+      }
       // an outage whose run failed is tried again with the schedule
       for (const key of this.pendingOutages.keys()) if (!this.outageTimers.has(key)) await this.runOutage(key);
     });
