@@ -21,8 +21,14 @@ const RETRY_DELAY_MS = 1500;
 const PAUSE_AFTER_FAILURES = 30;
 const PAUSE_MS = 8000;
 
-const base = generateDataset({ seed: 12, contacts: 12, conversations: 0, tickets: 0 });
-const people = base.contacts.filter((c) => c.email);
+const generated = generateDataset({ seed: 12, contacts: 12, conversations: 0, tickets: 0 });
+// One person, one email, one phone: the generated contacts share a few phones (and an email), and
+// Klaviyo resolves a profile by email, then phone, so shared identifiers would put the same event on
+// two profiles depending on which arrived first, whatever the pipeline did.
+const people = generated.contacts
+  .filter((c, i, all) => c.email && all.findIndex((o) => o.email === c.email) === i)
+  .map((c, i) => ({ ...c, phone: `+1415555${String(1000 + i)}` }));
+const base = { ...generated, contacts: people, contactSubscriptions: Object.fromEntries(people.map((c) => [c.id, generated.contactSubscriptions[c.id] ?? []])) };
 const HOUR = 3600;
 const DAY_START = Math.floor(Date.now() / 1000) - 24 * HOUR;
 
