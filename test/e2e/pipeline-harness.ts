@@ -6,7 +6,7 @@ import { SinkRunner, type SinkRunOptions } from '@iks/sink';
 import { intercomSourceFor } from '@iks/directory';
 import { TransformerRunner } from '@iks/transformer';
 import {
-  DEFAULT_ACCESS_TOKEN, signBody, startIntercomEmulator, type Dataset, type IntercomEmulator, type IntercomNotification,
+  DEFAULT_ACCESS_TOKEN, signBody, startIntercomEmulator, type Dataset, type IntercomEmulator, type IntercomNotification, type WebhookSenderOptions,
 } from '../../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator, type StoredEvent } from '../../tools/klaviyo-emulator/src';
 import { testConfig } from '../support/test-config';
@@ -19,6 +19,8 @@ export interface PipelineOptions {
   readonly dataset: Dataset;
   /** Extra env for all three apps (e.g. KAFKA_BROKERS of a private broker). */
   readonly env?: Record<string, string>;
+  /** The Intercom emulator delivers webhooks to ingest (`intercom.webhooks`) with this policy (small delays for tests). */
+  readonly webhooks?: Omit<WebhookSenderOptions, 'url' | 'secret'>;
 }
 
 /**
@@ -36,6 +38,7 @@ export class Pipeline {
   readonly configs = {} as { ingest: Config; transformer: Config; sink: Config };
   private readonly extraSinks: SinkRunner[] = [];
   private env: Record<string, string> = {};
+  private ingestPort = 0;
 
   static async start(options: PipelineOptions): Promise<Pipeline> {
     const p = new Pipeline();
@@ -45,7 +48,6 @@ export class Pipeline {
 
   private async boot(options: PipelineOptions): Promise<void> {
     this.klaviyo = await startKlaviyoEmulator({ port: 0 });
-    this.intercom = await startIntercomEmulator({ port: 0, dataset: options.dataset });
     const prefix = testConfig('cli').kafka.topicPrefix; // a fresh prefix; the same for all three apps
     this.env = {
       TOPIC_PREFIX: prefix,
@@ -53,7 +55,7 @@ export class Pipeline {
       SINK_GROUP_ID: `${prefix}sink`,
       INTERCOM_CLIENT_SECRET: CLIENT_SECRET,
       INTERCOM_ACCESS_TOKEN: DEFAULT_ACCESS_TOKEN,
-      INTERCOM_BASE_URL: this.intercom.url,
+      INTERCOM_BASE_URL: '', // set once the emulator listens (below)
       KLAVIYO_API_KEY: KLAVIYO_KEY,
       KLAVIYO_BASE_URL: this.klaviyo.url,
       SINK_BATCH_MAX_WAIT_MS: '50',
@@ -66,13 +68,19 @@ export class Pipeline {
       ...options.env,
     };
     this.configs.ingest = testConfig('ingest', this.env);
-    this.configs.transformer = testConfig('transformer', this.env);
-    this.configs.sink = testConfig('sink', this.env);
-
     this.ingest = await createIngestApp(this.configs.ingest, false);
     await this.ingest.listen(0, '127.0.0.1');
     const addr = this.ingest.getHttpServer().address() as { port: number };
+    this.ingestPort = addr.port;
     this.webhookUrl = `http://127.0.0.1:${addr.port}/webhooks/intercom`;
+
+    this.intercom = await startIntercomEmulator({
+      port: 0, dataset: options.dataset,
+      webhooks: options.webhooks ? { ...options.webhooks, url: this.webhookUrl, secret: CLIENT_SECRET } : undefined,
+    });
+    this.env.INTERCOM_BASE_URL = this.intercom.url;
+    this.configs.transformer = testConfig('transformer', this.env);
+    this.configs.sink = testConfig('sink', this.env);
 
     this.transformer = new TransformerRunner(this.configs.transformer, intercomSourceFor(this.configs.transformer));
     await this.transformer.start();
@@ -84,8 +92,19 @@ export class Pipeline {
     return this.configs.ingest.kafka.topicPrefix;
   }
 
+  /** Stops ingest (its port refuses connections, as a crashed or redeploying ingest does). */
+  async stopIngest(): Promise<void> {
+    await this.ingest.close();
+  }
+
+  /** Starts ingest again on the same port. */
+  async restartIngest(): Promise<void> {
+    this.ingest = await createIngestApp(this.configs.ingest, false);
+    await this.ingest.listen(this.ingestPort, '127.0.0.1');
+  }
+
   /** A config of `app` on this pipeline's topics (e.g. for a replay sink in another group). */
-  config(app: 'sink' | 'transformer' | 'cli', env: Record<string, string> = {}): Config {
+  config(app: 'sink' | 'transformer' | 'reconciler' | 'cli', env: Record<string, string> = {}): Config {
     return testConfig(app, { ...this.env, ...env });
   }
 

@@ -13,7 +13,7 @@ import { AvroCodec, createKafka, ensureTopics } from '@iks/kafka';
  * - no INTERCOM_ACCESS_TOKEN → the transformer reads contacts/admins/teams from the Intercom emulator;
  * - no INTERCOM_CLIENT_SECRET → ingest binds 127.0.0.1 and accepts the published local development
  *   secret (said too); with INGEST_HOST on a network interface it refuses to start instead;
- * - runs ingest, transformer and sink as child processes, logs prefixed by app; Ctrl-C stops all;
+ * - runs ingest, transformer, sink, the reconciler and the console as child processes, logs prefixed by app; Ctrl-C stops all;
  * - no LOG_FORMAT → the children log readable lines when this terminal is a TTY, JSON lines otherwise
  *   (their own stdout is our pipe, so they cannot tell by themselves).
  */
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   }
   const intercomEmulator = !env.INTERCOM_ACCESS_TOKEN;
   if (intercomEmulator) {
-    say(`INTERCOM_ACCESS_TOKEN is not set: contacts, admins and teams are read from the Intercom EMULATOR on http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`);
+    say(`INTERCOM_ACCESS_TOKEN is not set: contacts, admins and teams are read, and gaps reconciled, from the Intercom EMULATOR on http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`);
     env.INTERCOM_ACCESS_TOKEN = 'emulator-access-token';
     env.INTERCOM_BASE_URL = `http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`;
   }
@@ -129,6 +129,8 @@ async function main(): Promise<void> {
   run('transformer', 'apps/transformer/src/main.js', env);
   run('sink', 'apps/sink/src/main.js', env);
   run('console', 'apps/console/src/main.js', env);
+  // continuous reconcile (README "Gaps"): against Intercom, or the Intercom emulator when no token is set
+  run('reconciler', 'apps/reconciler/src/main.js', env);
   await waitHttp(`http://127.0.0.1:${config.ingest.metricsPort || config.ingest.port}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.transformer.httpPort}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.sink.httpPort}/health/ready`, 120_000);

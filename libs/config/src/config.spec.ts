@@ -109,4 +109,13 @@ describe('loadConfig: ingest deployment defaults', () => {
     const printed = JSON.stringify(loadConfig({ CONSOLE_TOKEN: 'read-only-token-0123', CONSOLE_OPERATOR_TOKEN: 'operator-token-01234' }, 'console'));
     expect(printed).not.toMatch(/read-only-token|operator-token/);
   });
+
+  it('reads the continuous reconcile settings (every 15 min over the last 2 h by default) and checks they make a window', () => {
+    const c = loadConfig({ INTERCOM_ACCESS_TOKEN: 't' }, 'reconciler');
+    expect(c.reconciler).toMatchObject({ intervalMs: 900_000, windowMs: 7_200_000, settleMs: 120_000, indexDir: '.reconcile', appId: null, httpPort: 3004 });
+    expect(() => loadConfig({}, 'reconciler')).toThrow(/INTERCOM_ACCESS_TOKEN is required by the reconciler/);
+    expect(() => loadConfig({ RECONCILE_WINDOW_MS: '60000', RECONCILE_INTERVAL_MS: '120000' })).toThrow(/RECONCILE_WINDOW_MS="60000" must be at least RECONCILE_INTERVAL_MS/);
+    expect(() => loadConfig({ RECONCILE_WINDOW_MS: '60000', RECONCILE_SETTLE_MS: '60000', RECONCILE_INTERVAL_MS: '1000' })).toThrow(/RECONCILE_SETTLE_MS/);
+    expect(() => loadConfig({ RECONCILE_INTERVAL_MS: 'soon' })).toThrow(/RECONCILE_INTERVAL_MS="soon"/);
+  });
 });

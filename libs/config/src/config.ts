@@ -9,7 +9,7 @@ import { KLAVIYO_REVISION } from '@iks/domain';
 
 import { METRICS, type MetricKey } from '@iks/mapping';
 
-export type AppName = 'ingest' | 'transformer' | 'sink' | 'cli' | 'supervisor' | 'console';
+export type AppName = 'ingest' | 'transformer' | 'sink' | 'reconciler' | 'cli' | 'supervisor' | 'console';
 
 /** A secret value: never printed, never serialised (logs, JSON, Kafka). */
 export class Secret {
@@ -122,6 +122,28 @@ export interface ConsoleConfig {
   readonly operatorToken: Secret | null;
 }
 
+/** Continuous reconcile (apps/reconciler, README "Gaps"). */
+export interface ReconcilerConfig {
+  /** How often the recent window is reconciled. */
+  readonly intervalMs: number;
+  /** How far back each scheduled run looks. */
+  readonly windowMs: number;
+  /**
+   * The newest this long is left to the webhooks: Intercom's one retry comes about a minute after a
+   * failure, and an accepted notification needs a moment to cross the pipeline.
+   */
+  readonly settleMs: number;
+  /** An outage window is widened by this much before its start (notifications already in their retry minute). */
+  readonly outageMarginMs: number;
+  /** Where the index of produced ids and its offsets is kept (as `reconcile --index-dir`). */
+  readonly indexDir: string;
+  /** The workspace id of the notifications (`app_id`); unset: read from Intercom's GET /me. */
+  readonly appId: string | null;
+  /** Health and metrics HTTP port (0 = off) and the address it binds. */
+  readonly httpPort: number;
+  readonly httpHost: string;
+}
+
 /** Progress a consuming stage must make, else its health turns red. */
 export interface StageHealthConfig {
   /** /health/ready answers 503 when a consumer with lag has not committed for this long. */
@@ -143,6 +165,7 @@ export interface Config {
   readonly klaviyo: KlaviyoConfig;
   readonly sink: SinkConfig;
   readonly console: ConsoleConfig;
+  readonly reconciler: ReconcilerConfig;
 }
 
 export class ConfigError extends Error {
@@ -380,7 +403,26 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       token: consoleToken,
       operatorToken: consoleOperatorToken,
     },
+    reconciler: {
+      intervalMs: r.int('RECONCILE_INTERVAL_MS', 15 * 60_000, 1000, 24 * 3600_000),
+      windowMs: r.int('RECONCILE_WINDOW_MS', 2 * 3600_000, 1000, 31 * 24 * 3600_000),
+      settleMs: r.int('RECONCILE_SETTLE_MS', 2 * 60_000, 0, 24 * 3600_000),
+      outageMarginMs: r.int('RECONCILE_OUTAGE_MARGIN_MS', 2 * 60_000, 0, 24 * 3600_000),
+      indexDir: r.str('RECONCILE_INDEX_DIR', '.reconcile'),
+      appId: r.raw('INTERCOM_APP_ID') ?? null,
+      httpPort: r.int('RECONCILER_HTTP_PORT', 3004, 0, 65535),
+      httpHost: r.str('RECONCILER_HTTP_HOST', '0.0.0.0'),
+    },
   };
+  if (config.reconciler.windowMs <= config.reconciler.settleMs) {
+    r.problems.push(`RECONCILE_WINDOW_MS="${config.reconciler.windowMs}" must be longer than RECONCILE_SETTLE_MS="${config.reconciler.settleMs}" (the window would be empty)`);
+  }
+  if (config.reconciler.windowMs < config.reconciler.intervalMs) {
+    r.problems.push(`RECONCILE_WINDOW_MS="${config.reconciler.windowMs}" must be at least RECONCILE_INTERVAL_MS="${config.reconciler.intervalMs}", or time between two runs is never reconciled`);
+  }
+  if (app === 'reconciler' && !config.intercom.accessToken) {
+    r.problems.push('INTERCOM_ACCESS_TOKEN is required by the reconciler (an Intercom access token that can read contacts, conversations and tickets; npm start uses the Intercom emulator when it is unset)');
+  }
   if (config.ingest.metricsPort !== 0 && config.ingest.metricsPort === config.ingest.port) {
     r.problems.push(`INGEST_METRICS_PORT="${config.ingest.metricsPort}" must differ from INGEST_PORT (0 serves /metrics and health on the webhook port)`);
   }

@@ -81,6 +81,23 @@ export interface KlaviyoDeletionRecord {
   readonly source_notification_id: string;
 }
 
+/**
+ * pipeline.outages.v1 (compacted, keyed by `<reporter>:<since>`): a time when ingest could not
+ * store webhooks (it answered 503), written when its producer works again. Webhooks Intercom gave
+ * up on in that time exist only in Intercom: the reconciler reconciles the window, then writes a
+ * tombstone for the key (README "Gaps").
+ */
+export interface PipelineOutage {
+  /** unix milliseconds: the first failed write */
+  readonly since: number;
+  /** unix milliseconds: the first write acknowledged after it */
+  readonly until: number;
+  /** writes answered 503 in between */
+  readonly failed_writes: number;
+  /** who saw it, e.g. `ingest@<host>` */
+  readonly reporter: string;
+}
+
 export type KlaviyoRecord = KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord;
 
 /** <topic>.dlq: a record a stage could not process, with its original bytes and the reason. */

@@ -16,3 +16,5 @@ export { StageTally, metricOnce } from './stage/stage-metrics';
 export { StageServer, StageErrorPassThrough, type StageLifecycle } from './stage/stage.server';
 export { isTransientError } from './stage/transient-error';
 export { NotificationWriter, KafkaUnavailableError, RecordTooLargeError, NotificationEncodeError } from './notification-writer';
+export { readTopicRanges, type OffsetRange } from './topic-range.reader';
+export { OutageRecorder, type OutageWrite } from './outage-recorder';

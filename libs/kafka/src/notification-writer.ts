@@ -1,8 +1,14 @@
+import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
 import type { Admin, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
-import { AvroCodec, BatchingProducer, createKafka, createProducer, prepareStage, serdes, topicName } from '@iks/kafka';
+import { AvroCodec } from './avro-codec';
+import { BatchingProducer } from './batching-producer';
+import { createKafka, createProducer, prepareStage } from './kafka-client';
+import { OutageRecorder } from './outage-recorder';
+import * as serdes from './serdes';
+import { topicName } from './topics';
 
 export class KafkaUnavailableError extends Error {
   readonly retriable = true;
@@ -52,12 +58,18 @@ export class NotificationWriter {
   private maxRecordBytes: number;
   private probeAdmin: Admin | null = null;
   private probe: { at: number; result: Promise<boolean> } | null = null;
+  /** Ingest's 503 windows, for the reconciler (pipeline.outages.v1); null for the CLI's writers. */
+  readonly outages: OutageRecorder | null;
 
   /**
    * `maxInFlightBytes` bounds the bodies waiting for Kafka's ack (a slow or absent broker must
    * not grow the heap without end): past it a webhook gets 503 at once and Intercom retries.
    */
-  constructor(private readonly config: Config, private readonly maxInFlightBytes = 32 * 1024 * 1024) {
+  constructor(
+    private readonly config: Config,
+    private readonly maxInFlightBytes = 32 * 1024 * 1024,
+    { recordOutages = config.app === 'ingest' }: { recordOutages?: boolean } = {},
+  ) {
     const kafka = createKafka(config.kafka);
     this.producer = createProducer(kafka);
     this.producer.on('producer.connect', () => (this.connected = true));
@@ -66,6 +78,13 @@ export class NotificationWriter {
     this.batching = this.batchingFor(this.maxRecordBytes);
     this.codec = new AvroCodec(config.kafka);
     this.topic = topicName('notifications', config.kafka.topicPrefix);
+    const outagesTopic = topicName('outages', config.kafka.topicPrefix);
+    this.outages = recordOutages
+      ? new OutageRecorder(async (key, outage) => {
+        const value = await this.codec.encode(outagesTopic, serdes.outageToAvro(outage));
+        await this.producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value }] });
+      }, `ingest@${hostname()}`)
+      : null;
   }
 
   async start(): Promise<void> {
@@ -145,6 +164,16 @@ export class NotificationWriter {
    * NotificationEncodeError (500).
    */
   async write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
+    try {
+      await this.writeOnce(notification, key, timeoutMs);
+      this.outages?.succeeded();
+    } catch (e) {
+      if (e instanceof KafkaUnavailableError) this.outages?.failed();
+      throw e;
+    }
+  }
+
+  private async writeOnce(notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
       throw new KafkaUnavailableError(`${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`);
@@ -180,6 +209,7 @@ export class NotificationWriter {
 
   async stop(): Promise<void> {
     await Promise.race([this.batching.drain(), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([this.outages?.settled(), new Promise((r) => setTimeout(r, 5000))]);
     await this.producer.disconnect();
     await this.probeAdmin?.disconnect().catch(() => undefined);
     this.logger.log('producer flushed and disconnected');

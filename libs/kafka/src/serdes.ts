@@ -1,5 +1,5 @@
 import type {
-  ContactSnapshot, DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, RawNotification,
+  ContactSnapshot, DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, PipelineOutage, RawNotification,
 } from '@iks/domain';
 
 /**
@@ -115,4 +115,12 @@ export function outcomeFromAvro(a: any): DeliveryOutcome {
     outcome_at: Number(a.outcome_at), properties_json: a.properties_json ?? null, backfill: a.backfill === true,
     source_notification_id: a.source_notification_id ?? null,
   };
+}
+
+export function outageToAvro(o: PipelineOutage): Record<string, unknown> {
+  return { since: o.since, until: o.until, failed_writes: o.failed_writes, reporter: o.reporter };
+}
+
+export function outageFromAvro(a: any): PipelineOutage {
+  return { since: Number(a.since), until: Number(a.until), failed_writes: Number(a.failed_writes), reporter: a.reporter };
 }

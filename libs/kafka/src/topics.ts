@@ -3,7 +3,7 @@
  * Subjects follow TopicNameStrategy (`<topic>-value`); compatibility is BACKWARD.
  */
 
-export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions' | 'outcomes';
+export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions' | 'outcomes' | 'outages';
 
 export interface TopicSpec {
   readonly key: TopicKey | 'dlq';
@@ -42,6 +42,10 @@ export const TOPICS: Readonly<Record<TopicKey, TopicSpec>> = {
   outcomes: {
     key: 'outcomes', name: 'klaviyo.outcomes.v1', schemaFile: 'delivery-outcome.avsc', compacted: false,
     doc: 'what the sink did with each record (delivered, retried, dead-lettered, skipped), keyed by Intercom contact id; the console reads it',
+  },
+  outages: {
+    key: 'outages', name: 'pipeline.outages.v1', schemaFile: 'pipeline-outage.avsc', compacted: true,
+    doc: 'times ingest answered 503 (Kafka unavailable), keyed by reporter and start; tombstoned once reconciled',
   },
 };
 

@@ -193,6 +193,15 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       if (!t) throw new HttpError(404, 'not_found', 'Resource Not Found');
       return t;
     }],
+    // GET /me (components/schemas/admin_with_app): the token's admin and its workspace, whose id_code is the notifications' app_id
+    ['GET', /^\/me$/, () => {
+      const a = dataset.admins[0];
+      return {
+        type: 'admin', id: a?.id ?? '0', name: a?.name ?? 'Emulator admin', email: a?.email ?? 'admin@example.com', email_verified: true,
+        app: { type: 'app', id_code: dataset.appId, name: 'Emulator workspace', created_at: 1767225600, secure: false, identity_verification: false, timezone: 'UTC', region: 'US' },
+        avatar: { type: 'avatar', image_url: null }, has_inbox_seat: true,
+      };
+    }],
     ['GET', /^\/admins$/, () => ({ type: 'admin.list', admins: dataset.admins })],
     ['GET', /^\/teams$/, () => ({ type: 'team.list', teams: dataset.teams })],
     ['GET', /^\/tags$/, () => ({ type: 'list', data: dataset.tags.map(({ type, id, name }) => ({ type, id, name })) })],

@@ -1,12 +1,11 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { DeadLetter } from '@iks/domain';
-import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, matchesWhere, reasonKey, sendBack, serdes } from '@iks/kafka';
+import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, matchesWhere, readTopicRanges, reasonKey, sendBack, serdes, type OffsetRange } from '@iks/kafka';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
 import { printable, printableJson } from './printable';
-import { readTopicRanges, type OffsetRange } from './topic-range.reader';
 import { DLQ_SUBS, DLQ_USAGE, parseDlqArgs, type DlqArgs, type DlqFlags, type DlqSub } from './dlq.args';
 
 // shared with the console (libs/kafka/src/dead-letter-reprocess.ts)

@@ -1,10 +1,10 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
-import { AvroCodec, createKafka, NotificationWriter, serdes, topicName } from '@iks/kafka';
+import { NotificationWriter, topicName } from '@iks/kafka';
 import { formatReport, NotificationWriterSink, ProducedIndex, reconcile, type BackfillSink } from '@iks/backfill';
+import { updateProducedIndex } from '@iks/reconciler';
 import type { ProgressStream } from '@iks/backfill';
 import type { CliIo } from '../cli-io';
-import { readTopicRanges } from './topic-range.reader';
 import { parseReconcileArgs, RECONCILE_USAGE, type ReconcileArgs } from './reconcile.args';
 
 export interface ReconcileDeps {
@@ -53,7 +53,7 @@ export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, 
   const profilesTopic = topicName('profiles', config.kafka.topicPrefix);
   const index = ProducedIndex.open(a.indexDir, eventsTopic, profilesTopic);
   const before = index.size;
-  const read = await updateIndex(config, index);
+  const read = await updateProducedIndex(config.kafka, index);
   say(`reconcile: index ${index.path}: ${read} new produced record(s) read, ${index.size} event ids (was ${before})`);
   if (progress.isTTY) progress.write('\n');
 
@@ -77,40 +77,4 @@ export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, 
   } finally {
     await writer?.stop();
   }
-}
-
-/** Reads what was appended to the events and profiles topics since the index's stored offsets. */
-async function updateIndex(config: Config, index: ProducedIndex): Promise<number> {
-  const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  const codec = new AvroCodec(config.kafka);
-  const eventsTopic = topicName('events', config.kafka.topicPrefix);
-  let n = 0;
-  await admin.connect();
-  try {
-    for (const topic of [eventsTopic, topicName('profiles', config.kafka.topicPrefix)]) {
-      const marks = await admin.fetchTopicOffsets(topic);
-      const ranges = marks.map((m) => {
-        const low = BigInt(m.low);
-        const stored = index.position(topic, m.partition);
-        return { partition: m.partition, from: stored > low ? stored : low, to: BigInt(m.high) };
-      });
-      const records = await readTopicRanges(kafka, admin, topic, ranges);
-      for (const { message } of records) {
-        if (!message.value) continue;
-        const decoded = await codec.decode(message.value);
-        if (topic === eventsTopic) index.addEvent(serdes.eventFromAvro(decoded).unique_id);
-        else {
-          const p = serdes.profileFromAvro(decoded);
-          index.addProfile(p.intercom_contact_id, p.updated_at);
-        }
-        n++;
-      }
-      for (const r of ranges) index.advance(topic, r.partition, r.to);
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  index.save();
-  return n;
 }

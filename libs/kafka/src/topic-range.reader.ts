@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
-import { nextOffset } from '@iks/kafka';
+import { nextOffset } from './consumer-util';
 
 export interface OffsetRange {
   readonly partition: number;
@@ -19,7 +19,7 @@ export async function readTopicRanges(
 ): Promise<Array<{ partition: number; message: KafkaMessage }>> {
   const wanted = ranges.filter((r) => r.to > r.from);
   if (wanted.length === 0) return [];
-  const groupId = `iks-cli-read.${Date.now()}.${randomBytes(3).toString('hex')}`;
+  const groupId = `iks-read.${Date.now()}.${randomBytes(3).toString('hex')}`;
   const marks = await admin.fetchTopicOffsets(topic);
   const start = new Map(wanted.map((r) => [r.partition, r.from.toString()]));
   await admin.setOffsets({ groupId, topic, partitions: marks.map((m) => ({ partition: m.partition, offset: start.get(m.partition) ?? m.high })) });
