@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { hostname } from 'node:os';
 import type { Consumer, Kafka } from 'kafkajs';
-import { GROUP_TIMING, serdes, type AvroCodec } from '@iks/kafka';
+import { GROUP_TIMING, serdes, topicOffsets, type AvroCodec } from '@iks/kafka';
 import type { SnapshotAt } from './contact-store';
 import type { Directory } from './directory';
 import { resumePlan } from './resume-plan';
@@ -32,7 +32,7 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
   const logger = new Logger('DirectoryFollower');
   const admin = o.kafka.admin();
   await admin.connect();
-  const watermarks = await admin.fetchTopicOffsets(o.topic).finally(() => admin.disconnect());
+  const watermarks = await topicOffsets(admin, o.topic).finally(() => admin.disconnect());
   const plan = resumePlan(o.directory.storedOffsets(), watermarks);
   if (plan.kind === 'rebuild') {
     logger.warn(`rebuilding the directory store from the beginning of ${o.topic}: ${plan.why}`);

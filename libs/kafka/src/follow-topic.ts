@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { retry } from '@iks/retry';
 import { GROUP_TIMING } from './kafka-client';
 
@@ -9,13 +9,20 @@ import { GROUP_TIMING } from './kafka-client';
  * the consumer keeps following new records. Used for the transformer's contact directory and
  * the sink's deletion tombstones.
  */
+/**
+ * admin.fetchTopicOffsets, riding out a topic created a moment ago whose leaders are not elected
+ * yet (NOT_LEADER_FOR_PARTITION, UNKNOWN_TOPIC_OR_PARTITION: kafkajs marks both retriable).
+ */
+export function topicOffsets(admin: Admin, topic: string): ReturnType<Admin['fetchTopicOffsets']> {
+  return retry(() => admin.fetchTopicOffsets(topic), { maxElapsedMs: 30_000, initialMs: 200, maxDelayMs: 2000 });
+}
+
 export async function followTopic(
   kafka: Kafka, topic: string, groupPrefix: string, apply: (message: KafkaMessage) => Promise<void> | void,
 ): Promise<Consumer> {
   const admin = kafka.admin();
   await admin.connect();
-  // a topic created a moment ago may not have its leaders yet (NOT_LEADER_FOR_PARTITION is retriable)
-  const ends = await retry(() => admin.fetchTopicOffsets(topic), { maxElapsedMs: 30_000, initialMs: 200, maxDelayMs: 2000 }).finally(() => admin.disconnect());
+  const ends = await topicOffsets(admin, topic).finally(() => admin.disconnect());
   const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
   const consumer = kafka.consumer({ groupId: `${groupPrefix}.${hostname()}.${process.pid}.${Date.now()}`, ...GROUP_TIMING });
   await consumer.connect();

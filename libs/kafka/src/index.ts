@@ -7,7 +7,7 @@ export { DeadLetterPublisher, describeError, type FailureContext } from './dead-
 export { REPROCESSED_FROM, reasonKey, matchesWhere, reprocessHeaders, sendBack } from './dead-letter-reprocess';
 export * as serdes from './serdes';
 export { header, nextOffset, sleep, RecordDecodeError, decodeOrPoison } from './consumer-util';
-export { followTopic } from './follow-topic';
+export { followTopic, topicOffsets } from './follow-topic';
 export * from './stage/stage.types';
 export { OutcomePublisher, type DescribeRecord } from './stage/outcome-publisher';
 export { StageConsumer, type ConsumerHealth } from './stage/stage-consumer';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { nextOffset } from './consumer-util';
+import { topicOffsets } from './follow-topic';
 
 export interface OffsetRange {
   readonly partition: number;
@@ -20,7 +21,7 @@ export async function readTopicRanges(
   const wanted = ranges.filter((r) => r.to > r.from);
   if (wanted.length === 0) return [];
   const groupId = `iks-read.${Date.now()}.${randomBytes(3).toString('hex')}`;
-  const marks = await admin.fetchTopicOffsets(topic);
+  const marks = await topicOffsets(admin, topic);
   const start = new Map(wanted.map((r) => [r.partition, r.from.toString()]));
   await admin.setOffsets({ groupId, topic, partitions: marks.map((m) => ({ partition: m.partition, offset: start.get(m.partition) ?? m.high })) });
 

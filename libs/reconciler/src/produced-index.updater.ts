@@ -1,5 +1,5 @@
 import type { KafkaConfig } from '@iks/config';
-import { AvroCodec, createKafka, readTopicRanges, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, readTopicRanges, serdes, topicName, topicOffsets } from '@iks/kafka';
 import type { ProducedIndex } from '@iks/backfill';
 
 /**
@@ -15,7 +15,7 @@ export async function updateProducedIndex(kafkaConfig: KafkaConfig, index: Produ
   await admin.connect();
   try {
     for (const topic of [eventsTopic, topicName('profiles', kafkaConfig.topicPrefix)]) {
-      const marks = await admin.fetchTopicOffsets(topic);
+      const marks = await topicOffsets(admin, topic);
       const ranges = marks.map((m) => {
         const low = BigInt(m.low);
         const stored = index.position(topic, m.partition);
