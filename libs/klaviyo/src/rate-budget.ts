@@ -127,13 +127,14 @@ export class RateBudget {
   }
 
   /**
-   * Stop granting in every group until `setShare` (a rebalance started: this replica's share is
+   * Stop granting in `groups` until `setShare` (a rebalance started: this replica's share is
    * about to change) and return this replica's grants within the last steady window, per group.
    */
-  hold(): Record<string, number[]> {
+  hold(groups: readonly EndpointGroup[]): Record<string, number[]> {
     const out: Record<string, number[]> = {};
     const now = this.clock.now();
-    for (const [group, s] of this.groups) {
+    for (const group of groups) {
+      const s = this.state(group);
       s.held = true;
       out[group] = s.grants.filter((t) => now - t < this.steadyMs);
     }

@@ -7,7 +7,8 @@ import {
   AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
   type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
-import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
+import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type EndpointGroup, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
+import { BudgetShare } from './budget-share';
 
 export interface SinkRunOptions {
   /** Consumer group (default SINK_GROUP_ID); a replay uses its own. */
@@ -62,6 +63,8 @@ export class SinkRunner {
   /** 1 while Klaviyo refuses the API key (401/403): delivery waits and retries, nothing is dead-lettered. */
   private readonly keyRefused: Gauge;
   private mode: 'live' | 'replay' = 'live';
+  /** This replica's share of the account's rate limits among the group's replicas (set by specs()). */
+  budgetShare?: BudgetShare;
   /** Klaviyo requests retried (also iks_sink_klaviyo_retries_total by operation). */
   retryCount = 0;
 
@@ -131,11 +134,22 @@ export class SinkRunner {
 
   specs(opts: SinkRunOptions = {}): StageConsumerSpec[] {
     const which = opts.topics ?? ['events', 'profiles', 'deletions'];
+    const groupId = opts.groupId ?? this.config.sink.groupId;
+    // The replicas of the group share the account's limits, each endpoint group by the
+    // partitions of the topic that feeds it (budget-share.ts).
+    const fed: Record<'events' | 'profiles' | 'deletions', EndpointGroup[]> = {
+      events: ['events-bulk', 'events'], profiles: ['profile-import'], deletions: ['data-privacy-deletion'],
+    };
+    const groupTopics: Partial<Record<EndpointGroup, string>> = {};
+    for (const t of which) for (const g of fed[t]) groupTopics[g] = this.topics[t];
+    const share = new BudgetShare(this.deliverer.caller.budget, this.kafka, groupId, groupTopics);
+    this.budgetShare = share;
     return [{
-      groupId: opts.groupId ?? this.config.sink.groupId,
+      groupId,
       topics: which.map((t) => ({ topic: this.topics[t], pattern: SINK_PATTERNS[t] })),
       // large fetches so that bulk requests fill up to Klaviyo's 1,000 events
-      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 },
+      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner] },
+      onAssignment: (assignment) => share.onAssignment(assignment),
       // every partition of the three topics at once, so their events can share bulk requests
       partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
       chunkSize: Number.MAX_SAFE_INTEGER,
@@ -219,6 +233,7 @@ export class SinkRunner {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.runtime.stop();
+    await this.budgetShare?.stop();
     await this.tombstones?.disconnect().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
   }
