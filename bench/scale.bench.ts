@@ -46,7 +46,20 @@ async function prepare(n: number, emulator: KlaviyoEmulator, tag: string): Promi
   const kafka = createKafka(config.kafka);
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, config.kafka).finally(() => admin.disconnect());
+  try {
+    // a fresh topic's metadata can lag on a busy broker ("does not host this topic-partition"): retry a few times
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ensureTopics(admin, config.kafka);
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await sleep(1000 * attempt);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
   const codec = new AvroCodec(config.kafka);
   await codec.registerAll();
   const topic = topicName('events', config.kafka.topicPrefix);
@@ -58,7 +71,15 @@ async function prepare(n: number, emulator: KlaviyoEmulator, tag: string): Promi
       const e = event(i, partition, tag);
       messages.push({ partition, key: e.intercom_contact_id, value: await codec.encode(topic, serdes.eventToAvro(e)) });
     }
-    await produceMessages(kafka, topic, messages);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await produceMessages(kafka, topic, messages);
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        await sleep(1000 * attempt);
+      }
+    }
   }
   return config;
 }

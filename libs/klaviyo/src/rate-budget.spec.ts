@@ -143,4 +143,16 @@ describe('RateBudget shares (replicas on one account)', () => {
     await p;
     expect(at - 1_000_000).toBe(50_000);
   });
+
+  it('a paced share spreads the steady share evenly over the window', async () => {
+    const clock = new ManualClock(0);
+    const budget = new RateBudget({ clock, limits });
+    budget.setShare('events-bulk', { burst: 5, steady: 60 }, [], { paced: true });
+    const grants: number[] = [];
+    const all = Array.from({ length: 120 }, () => budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())));
+    await clock.runAll(10 * 60_000);
+    await Promise.all(all);
+    expect(grants.slice(1).map((t, i) => t - grants[i]).every((gap) => gap === 1000)).toBe(true);
+    expect(maxInAnyWindow(grants, 60_000)).toBe(60);
+  });
 });

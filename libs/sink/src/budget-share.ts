@@ -13,7 +13,9 @@
  *   (DescribeGroups: every member's metadata and assignment), computes every share and the
  *   account's history the same way, and resumes with `RateBudget.setShare`: in any window it
  *   grants at most its share of what that history leaves free, so the change of shares never
- *   lets Klaviyo see more than its limit either;
+ *   lets Klaviyo see more than its limit either; the share is paced evenly over the window, so
+ *   in-flight batches finish soon and a rebalance is never held up by a replica waiting out a
+ *   spent minute (beyond the rebalance timeout the coordinator would drop it, shares and all);
  * - a replica that vanished (SIGKILL, session timeout) cannot report: its last share is counted
  *   as spent just now, so its share is handed on one window later.
  * If the description cannot be read (or some member runs without this assigner), the replica
@@ -235,7 +237,7 @@ export class BudgetShare {
     this.known = known;
     this.shares = Object.fromEntries(shares);
     const mine = shares.get(this.replica) ?? {};
-    for (const group of this.groups) this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? []);
+    for (const group of this.groups) this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? [], { paced: true });
     const bulk = mine['events-bulk'];
     this.logger.log(
       `budget share of ${members.length} replica(s): ${this.groups.map((g) => `${g} ${mine[g]?.burst ?? 0}/s ${mine[g]?.steady ?? 0}/min`).join(', ')}` +
@@ -266,7 +268,7 @@ export class BudgetShare {
       const share = p === 0 ? { burst: 0, steady: 0 }
         : total === 0 ? { burst: 1, steady: 1 }
         : { burst: Math.max(1, Math.floor((lim.burst * p) / total)), steady: Math.max(1, Math.floor((lim.steady * p) / total)) };
-      this.budget.setShare(group, share, Array.from({ length: lim.steady }, () => now));
+      this.budget.setShare(group, share, Array.from({ length: lim.steady }, () => now), { paced: true });
     }
   }
 }

@@ -148,7 +148,9 @@ export class SinkRunner {
       groupId,
       topics: which.map((t) => ({ topic: this.topics[t], pattern: SINK_PATTERNS[t] })),
       // large fetches so that bulk requests fill up to Klaviyo's 1,000 events
-      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner] },
+      // a dead replica's partitions and budget share move after the session timeout: 10 s
+      // (heartbeats every 3 s, also while a batch waits for the budget)
+      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner], sessionTimeout: 10_000 },
       onAssignment: (assignment) => share.onAssignment(assignment),
       // every partition of the three topics at once, so their events can share bulk requests
       partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
