@@ -198,35 +198,39 @@ export class BudgetShare {
   }
 
   private async resume(epoch: number, assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
-    for (let attempt = 1; attempt <= DESCRIBE_ATTEMPTS && !this.stopped; attempt++) {
-      if (epoch !== this.epoch) return; // another rebalance began: its assignment will resume us
-      const outcome = await this.describe(assignment).catch((e: Error) => `DescribeGroups failed: ${e.message}`);
-      if (epoch !== this.epoch) return;
-      if (typeof outcome !== 'string') return this.apply(outcome.members, outcome.reports);
-      if (attempt === DESCRIBE_ATTEMPTS) return await this.fallBack(assignment, outcome);
+    let failures = 0;
+    while (!this.stopped && epoch === this.epoch) {
+      const outcome = await this.describe(assignment).catch((e: Error) => ({ failed: `DescribeGroups failed: ${e.message}` }));
+      if (epoch !== this.epoch) return; // another rebalance began: its assignment resumes us
+      if ('members' in outcome) return this.apply(outcome.members, outcome.reports);
+      // still rebalancing: stay held; the in-flight batches give up (SinkRunner) and we rejoin
+      if ('failed' in outcome && ++failures >= DESCRIBE_ATTEMPTS) return await this.fallBack(assignment, outcome.failed);
       await new Promise((r) => setTimeout(r, DESCRIBE_RETRY_MS));
     }
   }
 
   /** Every member's partitions and report, as the coordinator holds them; a string says why not. */
-  private async describe(assignment: Readonly<Record<string, readonly number[]>>): Promise<{ members: MemberPartitions[]; reports: ShareReport[] } | string> {
+  private async describe(
+    assignment: Readonly<Record<string, readonly number[]>>,
+  ): Promise<{ members: MemberPartitions[]; reports: ShareReport[] } | { failed: string } | { rebalancing: string }> {
     if (!this.admin) {
       this.admin = this.kafka.admin();
       await this.admin.connect();
     }
     const [group] = (await this.admin.describeGroups([this.groupId])).groups;
-    if (!group || group.state !== 'Stable') return `group ${this.groupId} is ${group?.state ?? 'missing'}`;
-    if (group.protocol !== BUDGET_ASSIGNER) return `group ${this.groupId} runs assigner ${group.protocol} (a member without budget shares)`;
+    if (!group) return { failed: `group ${this.groupId} is missing` };
+    if (group.state !== 'Stable') return { rebalancing: group.state };
+    if (group.protocol !== BUDGET_ASSIGNER) return { failed: `group ${this.groupId} runs assigner ${group.protocol} (a member without budget shares)` };
     const members: MemberPartitions[] = [];
     const reports: ShareReport[] = [];
     for (const m of group.members) {
       const report = decodeReport(m.memberMetadata);
-      if (!report) return `member ${m.memberId} sent no budget report`;
+      if (!report) return { failed: `member ${m.memberId} sent no budget report` };
       reports.push(report);
       members.push({ replica: report.replica, partitions: AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {} });
     }
     const me = members.find((m) => m.replica === this.replica);
-    if (!me || !samePartitions(me.partitions, assignment)) return 'the group description is not of this generation yet';
+    if (!me || !samePartitions(me.partitions, assignment)) return { rebalancing: 'the group description is not of this generation yet' };
     return { members, reports };
   }
 

@@ -38,6 +38,11 @@ export class KlaviyoRejectedError extends Error {
   }
 }
 
+/** Heartbeat answers that mean the member must rejoin its group (kafkajs isRebalancing, and a dropped member). */
+const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP', 'UNKNOWN_MEMBER_ID']);
+/** How often a batch waiting for delivery asks the coordinator (kafkajs sends at most one heartbeat per heartbeatInterval). */
+const REBALANCE_CHECK_MS = 1000;
+
 /** The @EventPattern of each topic the sink consumes. */
 export const SINK_PATTERNS = { events: 'klaviyo.events', profiles: 'klaviyo.profiles', deletions: 'klaviyo.deletions' } as const;
 
@@ -201,12 +206,37 @@ export class SinkRunner {
         outcomes.push({ kind: 'dead_letter', error: e });
       }
     }
-    const results = await this.deliver(batch.topic, records, this.mode);
-    if (!batch.isRunning()) return { outcomes: [], aborted: true }; // shutting down: nothing committed, the batch is read again
+    const results = await this.unlessRebalancing(batch, this.deliver(batch.topic, records, this.mode));
+    // shutting down, or the group rebalances: nothing committed, the batch is read again (by its next owner)
+    if (!results || !batch.isRunning()) return { outcomes: [], aborted: true };
     results.forEach((r, i) => {
       if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r) };
     });
     return { outcomes };
+  }
+
+  /**
+   * `work`, or undefined as soon as the coordinator answers a heartbeat with a rebalance: the
+   * replica must rejoin soon (within the rebalance timeout, or it is dropped from the group) and
+   * its budget share is about to change, so the batch gives up instead of waiting for the budget.
+   * What was already handed to Klaviyo still goes; the next owner re-sends the rest and Klaviyo
+   * keeps one copy per unique_id.
+   */
+  private async unlessRebalancing<T>(batch: StageBatch, work: Promise<T>): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const rebalance = new Promise<undefined>((resolve) => {
+      timer = setInterval(() => {
+        batch.heartbeat().catch((e: { type?: string }) => {
+          if (e?.type && REBALANCE_ERRORS.has(e.type)) resolve(undefined);
+        });
+      }, REBALANCE_CHECK_MS);
+    });
+    try {
+      return await Promise.race([work, rebalance]);
+    } finally {
+      clearInterval(timer);
+      work.catch(() => undefined); // given up on: its outcome no longer matters
+    }
   }
 
   private async decode(topic: string, value: Buffer | null): Promise<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> {
