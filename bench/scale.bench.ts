@@ -94,6 +94,19 @@ function startSinks(children: ChildProcesses, config: Config, emulator: KlaviyoE
   }
 }
 
+function printRequests(emulator: KlaviyoEmulator): void {
+  const sizes: number[] = [];
+  const statuses: Record<string, number> = {};
+  for (const e of emulator.store.requestLog()) {
+    if (!e.path.includes('event-bulk-create-jobs')) continue;
+    statuses[e.status] = (statuses[e.status] ?? 0) + 1;
+    if (e.status >= 200 && e.status < 300 && e.events !== undefined) sizes.push(e.events);
+  }
+  const mean = sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : 0;
+  line('bulk requests (status: count)', Object.entries(statuses).map(([k, v]) => `${k}: ${fmtInt(v)}`).join(', ') || 'none');
+  line('events per accepted bulk request', `mean ${fmtInt(mean)} (fill ${pct(mean / 1000)}); duplicates Klaviyo ignored ${fmtInt(emulator.store.duplicateEventsIgnored)}`);
+}
+
 function printWindows(emulator: KlaviyoEmulator): void {
   const peaks = emulator.store.windowPeaks();
   const seen = peaks.seen.bulk_create_events;
@@ -130,6 +143,7 @@ async function replicas(k: number, seconds: number): Promise<void> {
       : `${fmtInt(last60)} events/s = ${pct(last60 / BULK_CEILING)} of the ceiling (target ≥ ${pct(SHARE_TARGET)}: ${last60 / BULK_CEILING >= SHARE_TARGET ? 'met' : 'MISSED'})`);
     line('429 Too Many Requests', `${fmtInt(emulator.store.throttled)} (target 0: ${emulator.store.throttled === 0 ? 'met' : 'MISSED'})`);
     printWindows(emulator);
+    printRequests(emulator);
     const perInterval: string[] = [];
     for (let s = 10; s <= Math.floor(elapsed / 1000); s += 10) perInterval.push(`${s}s ${fmtInt(at(s * 1000) - at((s - 10) * 1000))}`);
     note(`events stored per 10 s: ${perInterval.join(', ')}`);
