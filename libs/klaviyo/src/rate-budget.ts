@@ -146,7 +146,7 @@ export class RateBudget {
   /**
    * This replica's share of `group`'s limits from now on, given every grant made on the account
    * before now (all replicas', this one's included: its own log restarts empty). Ends a `hold`.
-   * `paced`: at most one grant per steady window / steady share, so that work waiting for the
+   * `paced`: at most k grants per k × (steady window / steady share), k = the burst share, so that work waiting for the
    * budget moves steadily instead of in a burst and a long stall (a replica must finish its
    * in-flight batches before it can rejoin its group).
    */
@@ -196,7 +196,11 @@ export class RateBudget {
     let wait = Math.max(0, s.pausedUntil - now);
     wait = Math.max(wait, this.windowWait(s, now, this.burstMs, s.limits.burst, s.share.burst));
     wait = Math.max(wait, this.windowWait(s, now, this.steadyMs, s.limits.steady, s.share.steady));
-    if (s.paced && s.share.steady > 0 && s.grants.length) wait = Math.max(wait, s.grants[s.grants.length - 1] + this.steadyMs / s.share.steady - now);
+    if (s.paced && s.share.steady > 0) {
+      // k grants per k steady-slots: even pace, with room to catch up k - 1 slots left unused
+      const k = Math.max(1, Math.min(s.share.burst, s.share.steady));
+      wait = Math.max(wait, this.windowWait(s, now, (this.steadyMs * k) / s.share.steady, k, k));
+    }
     return wait;
   }
 

@@ -137,6 +137,7 @@ export class BudgetShare {
   private epoch = 0;
   private admin?: Admin;
   private stopped = false;
+  private held = false;
 
   constructor(
     private readonly budget: RateBudget,
@@ -146,6 +147,11 @@ export class BudgetShare {
     private readonly now: () => number = Date.now,
   ) {
     this.groups = Object.keys(groupTopics) as EndpointGroup[];
+  }
+
+  /** Between a rebalance's start (JoinGroup) and this replica's new share: it grants nothing. */
+  get holding(): boolean {
+    return this.held;
   }
 
   /** This replica's share of each endpoint group, as set at the last rebalance. */
@@ -181,6 +187,7 @@ export class BudgetShare {
   /** Hold the budget and report what this replica knows (kafkajs calls protocol() synchronously at JoinGroup). */
   private rebalanceStarts(): ShareReport {
     this.epoch++;
+    this.held = true;
     const own = this.budget.hold(this.groups);
     const cutoff = this.now() - REPORT_HORIZON_MS;
     const known: Record<string, Record<string, number[]>> = {};
@@ -241,6 +248,7 @@ export class BudgetShare {
     this.known = known;
     this.shares = Object.fromEntries(shares);
     const mine = shares.get(this.replica) ?? {};
+    this.held = false;
     for (const group of this.groups) this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? [], { paced: true });
     const bulk = mine['events-bulk'];
     this.logger.log(
@@ -264,6 +272,7 @@ export class BudgetShare {
     }
     this.known = {};
     this.shares = {};
+    this.held = false;
     for (const group of this.groups) {
       const topic = this.groupTopics[group]!;
       const lim = this.budget.limitsOf(group);

@@ -216,18 +216,19 @@ export class SinkRunner {
   }
 
   /**
-   * `work`, or undefined as soon as the coordinator answers a heartbeat with a rebalance: the
-   * replica must rejoin soon (within the rebalance timeout, or it is dropped from the group) and
-   * its budget share is about to change, so the batch gives up instead of waiting for the budget.
-   * What was already handed to Klaviyo still goes; the next owner re-sends the rest and Klaviyo
-   * keeps one copy per unique_id.
+   * `work`, or undefined when the coordinator answers a heartbeat with a rebalance while this
+   * replica's budget is held (it has no share until the group is stable again): the batch gives
+   * up instead of waiting for a grant that only comes after the rejoin it is holding up. Outside
+   * a hold the batch finishes under the share it has (paced, so within seconds). What was
+   * already handed to Klaviyo still goes; the next owner re-sends the rest and Klaviyo keeps one
+   * copy per unique_id.
    */
   private async unlessRebalancing<T>(batch: StageBatch, work: Promise<T>): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const rebalance = new Promise<undefined>((resolve) => {
       timer = setInterval(() => {
         batch.heartbeat().catch((e: { type?: string }) => {
-          if (e?.type && REBALANCE_ERRORS.has(e.type)) resolve(undefined);
+          if (e?.type && REBALANCE_ERRORS.has(e.type) && this.budgetShare?.holding) resolve(undefined);
         });
       }, REBALANCE_CHECK_MS);
     });
