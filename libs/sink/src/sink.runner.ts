@@ -153,9 +153,7 @@ export class SinkRunner {
       groupId,
       topics: which.map((t) => ({ topic: this.topics[t], pattern: SINK_PATTERNS[t] })),
       // large fetches so that bulk requests fill up to Klaviyo's 1,000 events
-      // a dead replica's partitions and budget share move after the session timeout: 10 s
-      // (heartbeats every 3 s, also while a batch waits for the budget)
-      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner], sessionTimeout: 10_000 },
+      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner] },
       onAssignment: (assignment) => share.onAssignment(assignment),
       // every partition of the three topics at once, so their events can share bulk requests
       partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
@@ -216,19 +214,18 @@ export class SinkRunner {
   }
 
   /**
-   * `work`, or undefined when the coordinator answers a heartbeat with a rebalance while this
-   * replica's budget is held (it has no share until the group is stable again): the batch gives
-   * up instead of waiting for a grant that only comes after the rejoin it is holding up. Outside
-   * a hold the batch finishes under the share it has (paced, so within seconds). What was
-   * already handed to Klaviyo still goes; the next owner re-sends the rest and Klaviyo keeps one
-   * copy per unique_id.
+   * `work`, or undefined as soon as the coordinator answers a heartbeat with a rebalance: the
+   * offset commit would be refused now (and the stage loop would deliver the slice again), the
+   * replica must rejoin within the rebalance timeout, and its budget share is about to change,
+   * so the batch gives up at once. What was already handed to Klaviyo still goes; the next owner
+   * re-sends the rest and Klaviyo keeps one copy per unique_id.
    */
   private async unlessRebalancing<T>(batch: StageBatch, work: Promise<T>): Promise<T | undefined> {
     let timer: NodeJS.Timeout | undefined;
     const rebalance = new Promise<undefined>((resolve) => {
       timer = setInterval(() => {
         batch.heartbeat().catch((e: { type?: string }) => {
-          if (e?.type && REBALANCE_ERRORS.has(e.type) && this.budgetShare?.holding) resolve(undefined);
+          if (e?.type && REBALANCE_ERRORS.has(e.type)) resolve(undefined);
         });
       }, REBALANCE_CHECK_MS);
     });
