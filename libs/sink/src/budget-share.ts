@@ -103,13 +103,19 @@ export function mergeHistory(reports: readonly ShareReport[], current: ReadonlyS
       for (const [group, times] of Object.entries(groups)) if (!into[group] || into[group].length < times.length) into[group] = [...times];
     }
   }
+  // a gone replica's unknown last requests: its whole steady share, as if sent now (kept in
+  // `known` so that a rebalance within the next minute still counts them)
+  const counted = new Set<string>();
+  for (const r of reports) {
+    for (const [replica, shares] of Object.entries(r.shares)) {
+      if (current.has(replica) || counted.has(replica)) continue;
+      counted.add(replica);
+      const into = (known[replica] ??= {});
+      for (const [group, share] of Object.entries(shares)) into[group] = [...(into[group] ?? []), ...Array.from({ length: share.steady }, () => now)];
+    }
+  }
   const history: Record<string, number[]> = {};
   for (const groups of Object.values(known)) for (const [group, times] of Object.entries(groups)) (history[group] ??= []).push(...times);
-  const gone = new Map<string, Shares>();
-  for (const r of reports) for (const [replica, shares] of Object.entries(r.shares)) if (!current.has(replica)) gone.set(replica, shares);
-  for (const shares of gone.values()) {
-    for (const [group, share] of Object.entries(shares)) for (let i = 0; i < share.steady; i++) (history[group] ??= []).push(now);
-  }
   for (const times of Object.values(history)) times.sort((a, b) => a - b);
   return { history, known };
 }
