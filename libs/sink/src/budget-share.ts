@@ -142,6 +142,7 @@ export class BudgetShare {
   /** Bumped at every rebalance start: a share computed for an older one is dropped. */
   private epoch = 0;
   private admin?: Admin;
+  private connected?: Promise<void>;
   private stopped = false;
   private held = false;
 
@@ -185,6 +186,19 @@ export class BudgetShare {
     void this.resume(epoch, assignment).catch((e) => this.logger.error(`budget share not applied: ${(e as Error).message}`));
   }
 
+  /** Connects the admin client that reads the group (early, so the first share is not delayed by it). */
+  connect(): Promise<void> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      this.admin = admin;
+      this.connected = admin.connect().catch((e: unknown) => {
+        this.admin = undefined;
+        throw e;
+      });
+    }
+    return this.connected!;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.admin?.disconnect().catch(() => undefined);
@@ -226,11 +240,8 @@ export class BudgetShare {
   private async describe(
     assignment: Readonly<Record<string, readonly number[]>>,
   ): Promise<{ members: MemberPartitions[]; reports: ShareReport[] } | { failed: string } | { rebalancing: string }> {
-    if (!this.admin) {
-      this.admin = this.kafka.admin();
-      await this.admin.connect();
-    }
-    const [group] = (await this.admin.describeGroups([this.groupId])).groups;
+    await this.connect();
+    const [group] = (await this.admin!.describeGroups([this.groupId])).groups;
     if (!group) return { failed: `group ${this.groupId} is missing` };
     if (group.state !== 'Stable') return { rebalancing: group.state };
     if (group.protocol !== BUDGET_ASSIGNER) return { failed: `group ${this.groupId} runs assigner ${group.protocol} (a member without budget shares)` };

@@ -167,6 +167,8 @@ export class SinkRunner {
     Object.values(SINK_PATTERNS).includes(pattern as never) ? (b) => this.handleRecords(b) : undefined;
 
   async start(opts: SinkRunOptions = {}, handlerFor: HandlerLookup = this.handlerFor): Promise<void> {
+    const specs = this.specs(opts);
+    void this.budgetShare?.connect().catch(() => undefined); // retried when the group is read
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     const groupId = opts.groupId ?? this.config.sink.groupId;
     this.mode = opts.mode ?? 'live';
@@ -175,7 +177,7 @@ export class SinkRunner {
       const d = await decodeOrPoison(this.codec, m.value).catch(() => undefined); // a poison record is the main consumer's to dead-letter
       if (d) this.deletedContacts.add(serdes.deletionFromAvro(d).intercom_contact_id);
     });
-    await this.runtime.start(this.specs(opts), handlerFor);
+    await this.runtime.start(specs, handlerFor);
     this.logger.log(`delivering ${(opts.topics ?? ['events', 'profiles', 'deletions']).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`);
   }
 
