@@ -88,3 +88,72 @@ describe('RateBudget', () => {
     expect(budget.usage('events').waitingLive).toBe(0);
   });
 });
+
+describe('RateBudget shares (replicas on one account)', () => {
+  const limits = { 'events-bulk': { burst: 10, steady: 150 } };
+
+  it('replicas with shares that sum to the limit stay under it together, also across a change of shares', async () => {
+    const clock = new ManualClock(5_000_123);
+    const a = new RateBudget({ clock, limits });
+    const b = new RateBudget({ clock, limits });
+    const grants: number[] = [];
+    const drain = (budget: RateBudget, n: number) => Array.from({ length: n }, () => budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())));
+    // A alone for 20 s (whole limit), then B joins: A reports its grants, both take half of what they leave free
+    const first = drain(a, 400);
+    await clock.advance(20_000);
+    const reported = a.hold(['events-bulk'])['events-bulk'];
+    expect(reported.length).toBeGreaterThan(100);
+    a.setShare('events-bulk', { burst: 5, steady: 75 }, reported);
+    b.setShare('events-bulk', { burst: 5, steady: 75 }, reported);
+    const second = drain(b, 400);
+    await clock.runAll(20 * 60_000);
+    await Promise.all([...first, ...second]);
+    expect(maxInAnyWindow(grants, 1000)).toBeLessThanOrEqual(10);
+    expect(maxInAnyWindow(grants, 60_000)).toBeLessThanOrEqual(150);
+    // and still the full steady rate once the history is out of the window
+    const late = grants.filter((t) => t >= grants[0] + 180_000 && t < grants[0] + 240_000);
+    expect(late.length).toBe(150);
+  });
+
+  it('hold() stops grants until setShare, and a share of 0 grants nothing', async () => {
+    const clock = new ManualClock();
+    const budget = new RateBudget({ clock, limits });
+    budget.hold(['events-bulk']);
+    let granted = false;
+    const p = budget.acquire('events-bulk').then(() => (granted = true));
+    await clock.advance(120_000);
+    expect(granted).toBe(false);
+    budget.setShare('events-bulk', { burst: 0, steady: 0 }, []);
+    await clock.advance(120_000);
+    expect(granted).toBe(false);
+    budget.setShare('events-bulk', { burst: 1, steady: 1 }, []);
+    await clock.advance(1);
+    await p;
+    expect(granted).toBe(true);
+  });
+
+  it('history counts against the share until it leaves the window', async () => {
+    const clock = new ManualClock(1_000_000);
+    const budget = new RateBudget({ clock, limits });
+    // the account spent 150 requests 10 s ago: nothing is free for the next 50 s
+    budget.setShare('events-bulk', { burst: 10, steady: 150 }, Array.from({ length: 150 }, () => clock.now() - 10_000));
+    let at = 0;
+    const p = budget.acquire('events-bulk').then(() => (at = clock.now()));
+    await clock.runAll(120_000);
+    await p;
+    expect(at - 1_000_000).toBe(50_000);
+  });
+
+  it('a paced share spreads the steady share over the window, k = burst share at a time', async () => {
+    const clock = new ManualClock(0);
+    const budget = new RateBudget({ clock, limits });
+    budget.setShare('events-bulk', { burst: 5, steady: 60 }, [], { paced: true });
+    const grants: number[] = [];
+    const all = Array.from({ length: 120 }, () => budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())));
+    await clock.runAll(10 * 60_000);
+    await Promise.all(all);
+    expect(maxInAnyWindow(grants, 5000)).toBe(5);
+    expect(maxInAnyWindow(grants, 60_000)).toBe(60);
+    expect(grants[59] - grants[0]).toBe(55_000); // not 60 in the first 12 s, then a 48 s stall
+  });
+});

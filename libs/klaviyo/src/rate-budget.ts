@@ -46,6 +46,14 @@ interface Waiter {
 
 interface GroupState {
   readonly limits: WindowLimits;
+  /** This process's part of the account's limits (all of them unless a share was set). */
+  share: WindowLimits;
+  /** Requests sent on the account before the share was set (every replica's), ascending. */
+  history: number[];
+  /** Held (no grants at all) from a rebalance's start until the new share is set. */
+  held: boolean;
+  /** Spread the steady share evenly (one grant per window/share) instead of bursting it. */
+  paced: boolean;
   /** Grant times, ascending, within the last steady window. */
   grants: number[];
   readonly live: Waiter[];
@@ -63,6 +71,12 @@ interface GroupState {
  * times and admits a request only if no interval of the window's length (of any phase) would
  * hold more than the limit; that never exceeds Klaviyo's fixed windows wherever they start,
  * and still averages the full limit.
+ *
+ * Replicas on one account each take a share (`setShare`): in any window a replica grants at
+ * most its share of what the account's history (the grants every replica made before the share
+ * was set) leaves free, floor(share × (limit − history) / limit). Shares sum to at most the
+ * limit, so the replicas together stay under it in every interval of the window's length, of
+ * any phase, across the change of shares too. `hold` stops all grants while a rebalance runs.
  */
 export class RateBudget {
   private readonly clock: Clock;
@@ -114,6 +128,43 @@ export class RateBudget {
     }
   }
 
+  /**
+   * Stop granting in `groups` until `setShare` (a rebalance started: this replica's share is
+   * about to change) and return this replica's grants within the last steady window, per group.
+   */
+  hold(groups: readonly EndpointGroup[]): Record<string, number[]> {
+    const out: Record<string, number[]> = {};
+    const now = this.clock.now();
+    for (const group of groups) {
+      const s = this.state(group);
+      s.held = true;
+      out[group] = s.grants.filter((t) => now - t < this.steadyMs);
+    }
+    return out;
+  }
+
+  /**
+   * This replica's share of `group`'s limits from now on, given every grant made on the account
+   * before now (all replicas', this one's included: its own log restarts empty). Ends a `hold`.
+   * `paced`: at most k grants per k × (steady window / steady share), k = the burst share, so that work waiting for the
+   * budget moves steadily instead of in a burst and a long stall (a replica must finish its
+   * in-flight batches before it can rejoin its group).
+   */
+  setShare(group: EndpointGroup, share: WindowLimits, history: readonly number[], opts: { paced?: boolean } = {}): void {
+    const s = this.state(group);
+    s.paced = opts.paced ?? false;
+    s.share = { burst: Math.min(share.burst, s.limits.burst), steady: Math.min(share.steady, s.limits.steady) };
+    s.history = [...history].sort((a, b) => a - b);
+    s.grants = [];
+    s.held = false;
+    this.nudge(s);
+  }
+
+  /** The limits of `group` on the whole account. */
+  limitsOf(group: EndpointGroup): WindowLimits {
+    return this.state(group).limits;
+  }
+
   /** Grants in the current burst and steady windows, and callers waiting. */
   usage(group: EndpointGroup): { burst: number; steady: number; waitingLive: number; waitingBackfill: number } {
     const s = this.state(group);
@@ -131,21 +182,44 @@ export class RateBudget {
     if (!s) {
       const limits = this.limits[group];
       if (!limits) throw new Error(`RateBudget: no limits for ${group}`);
-      s = { limits, grants: [], live: [], backfill: [], pausedUntil: 0, pumping: false, wake: null };
+      s = { limits, share: limits, history: [], held: false, paced: false, grants: [], live: [], backfill: [], pausedUntil: 0, pumping: false, wake: null };
       this.groups.set(group, s);
     }
     return s;
   }
 
-  /** Milliseconds until one more request fits both windows and any pause is over. */
+  /** Milliseconds until one more request fits both windows and any pause is over (Infinity while held). */
   private waitMs(s: GroupState, now: number): number {
     while (s.grants.length && now - s.grants[0] >= this.steadyMs) s.grants.shift();
+    while (s.history.length && now - s.history[0] >= this.steadyMs) s.history.shift();
+    if (s.held) return Number.POSITIVE_INFINITY;
     let wait = Math.max(0, s.pausedUntil - now);
-    const n = s.grants.length;
-    // The limit-th most recent grant must leave the window before another fits.
-    if (n >= s.limits.burst) wait = Math.max(wait, s.grants[n - s.limits.burst] + this.burstMs - now);
-    if (n >= s.limits.steady) wait = Math.max(wait, s.grants[n - s.limits.steady] + this.steadyMs - now);
+    wait = Math.max(wait, this.windowWait(s, now, this.burstMs, s.limits.burst, s.share.burst));
+    wait = Math.max(wait, this.windowWait(s, now, this.steadyMs, s.limits.steady, s.share.steady));
+    if (s.paced && s.share.steady > 0) {
+      // k grants per k steady-slots: even pace, with room to catch up k - 1 slots left unused
+      const k = Math.max(1, Math.min(s.share.burst, s.share.steady));
+      wait = Math.max(wait, this.windowWait(s, now, (this.steadyMs * k) / s.share.steady, k, k));
+    }
     return wait;
+  }
+
+  /**
+   * Wait until one more grant fits the window of `len` ms ending now: this replica's grants in
+   * it stay within its share of what the account's history in it leaves free. Without a share
+   * (share = limit, no history) this is: the limit-th most recent grant must leave the window.
+   */
+  private windowWait(s: GroupState, now: number, len: number, limit: number, share: number): number {
+    const from = now - len;
+    const own = s.grants.filter((t) => t > from);
+    const before = s.history.filter((t) => t > from);
+    const allowed = Math.floor((share * Math.max(0, limit - before.length)) / limit);
+    if (own.length < allowed) return 0;
+    // something has to leave the window first: one of our grants, or history (which frees share)
+    const candidates: number[] = [];
+    if (allowed > 0) candidates.push(own[own.length - allowed] + len - now);
+    if (before.length > 0) candidates.push(before[0] + len - now);
+    return candidates.length ? Math.min(...candidates) : Number.POSITIVE_INFINITY;
   }
 
   private nudge(s: GroupState): void {
@@ -161,7 +235,8 @@ export class RateBudget {
         const wait = this.waitMs(s, now);
         if (wait > 0) {
           s.wake = new AbortController();
-          await this.clock.sleep(wait, s.wake.signal).catch(() => undefined);
+          // held, or a share of 0: sleep until setShare/pause/abort nudges
+          await this.clock.sleep(Number.isFinite(wait) ? wait : this.steadyMs, s.wake.signal).catch(() => undefined);
           s.wake = null;
           continue;
         }

@@ -8,7 +8,8 @@ import {
   type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
 import { outcomeSubject } from './outcome-subject';
-import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
+import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type EndpointGroup, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
+import { BudgetShare } from './budget-share';
 
 export interface SinkRunOptions {
   /** Consumer group (default SINK_GROUP_ID); a replay uses its own. */
@@ -38,6 +39,11 @@ export class KlaviyoRejectedError extends Error {
   }
 }
 
+/** Heartbeat answers that mean the member must rejoin its group (kafkajs isRebalancing, and a dropped member). */
+const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP', 'UNKNOWN_MEMBER_ID']);
+/** How often a batch waiting for delivery asks the coordinator (kafkajs sends at most one heartbeat per heartbeatInterval). */
+const REBALANCE_CHECK_MS = 1000;
+
 /** The @EventPattern of each topic the sink consumes. */
 export const SINK_PATTERNS = { events: 'klaviyo.events', profiles: 'klaviyo.profiles', deletions: 'klaviyo.deletions' } as const;
 
@@ -63,6 +69,8 @@ export class SinkRunner {
   /** 1 while Klaviyo refuses the API key (401/403): delivery waits and retries, nothing is dead-lettered. */
   private readonly keyRefused: Gauge;
   private mode: 'live' | 'replay' = 'live';
+  /** This replica's share of the account's rate limits among the group's replicas (set by specs()). */
+  budgetShare?: BudgetShare;
   /** Klaviyo requests retried (also iks_sink_klaviyo_retries_total by operation). */
   retryCount = 0;
 
@@ -148,11 +156,22 @@ export class SinkRunner {
 
   specs(opts: SinkRunOptions = {}): StageConsumerSpec[] {
     const which = opts.topics ?? ['events', 'profiles', 'deletions'];
+    const groupId = opts.groupId ?? this.config.sink.groupId;
+    // The replicas of the group share the account's limits, each endpoint group by the
+    // partitions of the topic that feeds it (budget-share.ts).
+    const fed: Record<'events' | 'profiles' | 'deletions', EndpointGroup[]> = {
+      events: ['events-bulk', 'events'], profiles: ['profile-import'], deletions: ['data-privacy-deletion'],
+    };
+    const groupTopics: Partial<Record<EndpointGroup, string>> = {};
+    for (const t of which) for (const g of fed[t]) groupTopics[g] = this.topics[t];
+    const share = new BudgetShare(this.deliverer.caller.budget, this.kafka, groupId, groupTopics);
+    this.budgetShare = share;
     return [{
-      groupId: opts.groupId ?? this.config.sink.groupId,
+      groupId,
       topics: which.map((t) => ({ topic: this.topics[t], pattern: SINK_PATTERNS[t] })),
       // large fetches so that bulk requests fill up to Klaviyo's 1,000 events
-      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 },
+      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner] },
+      onAssignment: (assignment) => share.onAssignment(assignment),
       // every partition of the three topics at once, so their events can share bulk requests
       partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
       chunkSize: Number.MAX_SAFE_INTEGER,
@@ -168,6 +187,8 @@ export class SinkRunner {
     Object.values(SINK_PATTERNS).includes(pattern as never) ? (b) => this.handleRecords(b) : undefined;
 
   async start(opts: SinkRunOptions = {}, handlerFor: HandlerLookup = this.handlerFor): Promise<void> {
+    const specs = this.specs(opts);
+    void this.budgetShare?.connect().catch(() => undefined); // retried when the group is read
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     const groupId = opts.groupId ?? this.config.sink.groupId;
     this.mode = opts.mode ?? 'live';
@@ -176,7 +197,7 @@ export class SinkRunner {
       const d = await decodeOrPoison(this.codec, m.value).catch(() => undefined); // a poison record is the main consumer's to dead-letter
       if (d) this.deletedContacts.add(serdes.deletionFromAvro(d).intercom_contact_id);
     });
-    await this.runtime.start(this.specs(opts), handlerFor);
+    await this.runtime.start(specs, handlerFor);
     this.logger.log(`delivering ${(opts.topics ?? ['events', 'profiles', 'deletions']).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`);
   }
 
@@ -205,12 +226,37 @@ export class SinkRunner {
         outcomes.push({ kind: 'dead_letter', error: e });
       }
     }
-    const results = await this.deliver(batch.topic, records, this.mode);
-    if (!batch.isRunning()) return { outcomes: [], aborted: true }; // shutting down: nothing committed, the batch is read again
+    const results = await this.unlessRebalancing(batch, this.deliver(batch.topic, records, this.mode));
+    // shutting down, or the group rebalances: nothing committed, the batch is read again (by its next owner)
+    if (!results || !batch.isRunning()) return { outcomes: [], aborted: true };
     results.forEach((r, i) => {
       if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r) };
     });
     return { outcomes };
+  }
+
+  /**
+   * `work`, or undefined as soon as the coordinator answers a heartbeat with a rebalance: the
+   * offset commit would be refused now (and the stage loop would deliver the slice again), the
+   * replica must rejoin within the rebalance timeout, and its budget share is about to change,
+   * so the batch gives up at once. What was already handed to Klaviyo still goes; the next owner
+   * re-sends the rest and Klaviyo keeps one copy per unique_id.
+   */
+  private async unlessRebalancing<T>(batch: StageBatch, work: Promise<T>): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const rebalance = new Promise<undefined>((resolve) => {
+      timer = setInterval(() => {
+        batch.heartbeat().catch((e: { type?: string }) => {
+          if (e?.type && REBALANCE_ERRORS.has(e.type)) resolve(undefined);
+        });
+      }, REBALANCE_CHECK_MS);
+    });
+    try {
+      return await Promise.race([work, rebalance]);
+    } finally {
+      clearInterval(timer);
+      work.catch(() => undefined); // given up on: its outcome no longer matters
+    }
   }
 
   private async decode(topic: string, value: Buffer | null): Promise<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> {
@@ -239,6 +285,7 @@ export class SinkRunner {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.runtime.stop();
+    await this.budgetShare?.stop();
     await this.tombstones?.disconnect().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
   }

@@ -1,0 +1,310 @@
+/**
+ * One Klaviyo account budget across the sink replicas of one consumer group, with the group
+ * itself as the only coordination (no store besides Kafka).
+ *
+ * Klaviyo counts every request of an account in fixed 1 s and 60 s windows per endpoint group.
+ * Each replica gets a share of each limit in proportion to the partitions it owns of the topic
+ * that feeds the endpoint group (largest remainder, so the shares sum to the limit), recomputed
+ * at every rebalance:
+ * - when a rebalance starts (kafkajs asks the assigner for the member's JoinGroup metadata),
+ *   the replica stops granting requests and puts the grants it made in the last minute, and the
+ *   ones it learnt of from the other replicas at the last rebalance, into that metadata;
+ * - once assigned, every replica reads the same group description from the coordinator
+ *   (DescribeGroups: every member's metadata and assignment), computes every share and the
+ *   account's history the same way, and resumes with `RateBudget.setShare`: in any window it
+ *   grants at most its share of what that history leaves free, so the change of shares never
+ *   lets Klaviyo see more than its limit either; the share is paced evenly over the window, so
+ *   in-flight batches finish soon and a rebalance is never held up by a replica waiting out a
+ *   spent minute (beyond the rebalance timeout the coordinator would drop it, shares and all);
+ * - a replica that vanished (SIGKILL, session timeout) cannot report: its last share is counted
+ *   as spent just now, so its share is handed on one window later.
+ * If the description cannot be read (or some member runs without this assigner), the replica
+ * takes its partition share after one full window of silence, which is safe whatever the others did.
+ */
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { AssignerProtocol, PartitionAssigners, type Admin, type Kafka, type PartitionAssigner } from 'kafkajs';
+import type { EndpointGroup, RateBudget, WindowLimits } from '@iks/klaviyo';
+
+export const BUDGET_ASSIGNER = 'IksBudgetRoundRobin';
+
+/** Grants older than this are left out of reports: Klaviyo's steady window is 60 s. */
+const REPORT_HORIZON_MS = 120_000;
+const DESCRIBE_ATTEMPTS = 6;
+const DESCRIBE_RETRY_MS = 500;
+
+type Shares = Record<string, WindowLimits>;
+
+/** What a replica puts in its JoinGroup metadata (userData, JSON). */
+export interface ShareReport {
+  readonly v: 1;
+  /** This replica's id (kafkajs member ids are not known before the first join). */
+  readonly replica: string;
+  /** Grant times per replica id and endpoint group: its own, and those it learnt at the last rebalance. */
+  readonly known: Record<string, Record<string, number[]>>;
+  /** Every replica's share at the last rebalance this one took part in. */
+  readonly shares: Record<string, Shares>;
+}
+
+export interface MemberPartitions {
+  readonly replica: string;
+  readonly partitions: Readonly<Record<string, readonly number[]>>;
+}
+
+/**
+ * Each replica's share of each endpoint group's limits: proportional to the partitions it owns
+ * of the group's topic out of all of them, floors first, then the remainder one by one to the
+ * largest fractions (ties by replica id), so the shares sum to exactly the limit.
+ */
+export function computeShares(
+  members: readonly MemberPartitions[],
+  groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>,
+  limits: (group: EndpointGroup) => WindowLimits,
+): Map<string, Shares> {
+  const out = new Map<string, Shares>(members.map((m) => [m.replica, {}]));
+  const ordered = [...members].sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+  for (const [group, topic] of Object.entries(groupTopics) as Array<[EndpointGroup, string]>) {
+    const owned = ordered.map((m) => m.partitions[topic]?.length ?? 0);
+    const total = owned.reduce((a, b) => a + b, 0);
+    const lim = limits(group);
+    const split = (limit: number): number[] => {
+      if (total === 0) return owned.map(() => 0);
+      const exact = owned.map((p) => (limit * p) / total);
+      const share = exact.map(Math.floor);
+      let left = limit - share.reduce((a, b) => a + b, 0);
+      const byFraction = exact.map((x, i) => ({ i, f: x - Math.floor(x) })).filter(({ i }) => owned[i] > 0).sort((a, b) => b.f - a.f || a.i - b.i);
+      for (const { i } of byFraction) {
+        if (left <= 0) break;
+        share[i]++;
+        left--;
+      }
+      return share;
+    };
+    const burst = split(lim.burst);
+    const steady = split(lim.steady);
+    ordered.forEach((m, i) => (out.get(m.replica)![group] = { burst: burst[i], steady: steady[i] }));
+  }
+  return out;
+}
+
+/**
+ * The account's history per endpoint group as of `now`: for every replica, the longest list of
+ * its grants anyone reported (its own report when it is alive), plus, for a replica of the last
+ * rebalance that is gone, its whole steady share counted as granted at `now`.
+ */
+export function mergeHistory(reports: readonly ShareReport[], current: ReadonlySet<string>, now: number): { history: Record<string, number[]>; known: Record<string, Record<string, number[]>> } {
+  const known: Record<string, Record<string, number[]>> = {};
+  const reporters = new Set(reports.map((r) => r.replica));
+  for (const r of reports) {
+    for (const [replica, groups] of Object.entries(r.known)) {
+      // a live replica's own list is the whole truth; of the others' copies keep the longest
+      if (reporters.has(replica) && replica !== r.replica) continue;
+      const into = (known[replica] ??= {});
+      for (const [group, times] of Object.entries(groups)) if (!into[group] || into[group].length < times.length) into[group] = [...times];
+    }
+  }
+  // a gone replica's unknown last requests: its whole steady share, as if sent now (kept in
+  // `known` so that a rebalance within the next minute still counts them)
+  const counted = new Set<string>();
+  for (const r of reports) {
+    for (const [replica, shares] of Object.entries(r.shares)) {
+      if (current.has(replica) || counted.has(replica)) continue;
+      counted.add(replica);
+      const into = (known[replica] ??= {});
+      for (const [group, share] of Object.entries(shares)) into[group] = [...(into[group] ?? []), ...Array.from({ length: share.steady }, () => now)];
+    }
+  }
+  const history: Record<string, number[]> = {};
+  for (const groups of Object.values(known)) for (const [group, times] of Object.entries(groups)) (history[group] ??= []).push(...times);
+  for (const times of Object.values(history)) times.sort((a, b) => a - b);
+  return { history, known };
+}
+
+/** The JoinGroup metadata's userData as a report, or undefined (another assigner, or garbage). */
+export function decodeReport(metadata: Buffer): ShareReport | undefined {
+  try {
+    const userData = AssignerProtocol.MemberMetadata.decode(metadata)?.userData;
+    if (!userData?.length) return undefined;
+    const r = JSON.parse(userData.toString('utf8')) as ShareReport;
+    return r?.v === 1 && typeof r.replica === 'string' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Wires one consumer group's rebalances to a RateBudget (see the file comment). */
+export class BudgetShare {
+  private readonly logger = new Logger(BudgetShare.name);
+  readonly replica = randomUUID();
+  private readonly groups: EndpointGroup[];
+  private known: Record<string, Record<string, number[]>> = {};
+  private shares: Record<string, Shares> = {};
+  /** Bumped at every rebalance start: a share computed for an older one is dropped. */
+  private epoch = 0;
+  private admin?: Admin;
+  private connected?: Promise<void>;
+  private stopped = false;
+  private held = false;
+
+  constructor(
+    private readonly budget: RateBudget,
+    private readonly kafka: Kafka,
+    private readonly groupId: string,
+    private readonly groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.groups = Object.keys(groupTopics) as EndpointGroup[];
+  }
+
+  /** Between a rebalance's start (JoinGroup) and this replica's new share: it grants nothing. */
+  get holding(): boolean {
+    return this.held;
+  }
+
+  /** This replica's share of each endpoint group, as set at the last rebalance. */
+  get current(): Shares {
+    return this.shares[this.replica] ?? {};
+  }
+
+  /** Round robin over all partitions, with the replica's report as JoinGroup metadata. */
+  readonly assigner: PartitionAssigner = ({ cluster, groupId, logger }) => {
+    const roundRobin = PartitionAssigners.roundRobin({ cluster, groupId, logger });
+    return {
+      name: BUDGET_ASSIGNER,
+      version: 0,
+      assign: (group) => roundRobin.assign(group),
+      protocol: ({ topics }) => ({
+        name: BUDGET_ASSIGNER,
+        metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.from(JSON.stringify(this.rebalanceStarts())) }),
+      }),
+    };
+  };
+
+  /** StageConsumerSpec.onAssignment. */
+  onAssignment(assignment: Readonly<Record<string, readonly number[]>>): void {
+    const epoch = this.epoch;
+    void this.resume(epoch, assignment).catch((e) => this.logger.error(`budget share not applied: ${(e as Error).message}`));
+  }
+
+  /** Connects the admin client that reads the group (early, so the first share is not delayed by it). */
+  connect(): Promise<void> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      this.admin = admin;
+      this.connected = admin.connect().catch((e: unknown) => {
+        this.admin = undefined;
+        throw e;
+      });
+    }
+    return this.connected!;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+
+  /** Hold the budget and report what this replica knows (kafkajs calls protocol() synchronously at JoinGroup). */
+  private rebalanceStarts(): ShareReport {
+    this.epoch++;
+    this.held = true;
+    const own = this.budget.hold(this.groups);
+    const cutoff = this.now() - REPORT_HORIZON_MS;
+    const known: Record<string, Record<string, number[]>> = {};
+    for (const [replica, groups] of Object.entries(this.known)) {
+      for (const [group, times] of Object.entries(groups)) {
+        const recent = times.filter((t) => t > cutoff);
+        if (recent.length) (known[replica] ??= {})[group] = recent;
+      }
+    }
+    for (const [group, times] of Object.entries(own)) {
+      const mine = (known[this.replica] ??= {});
+      mine[group] = [...(mine[group] ?? []), ...times.filter((t) => t > cutoff)];
+    }
+    return { v: 1, replica: this.replica, known, shares: this.shares };
+  }
+
+  private async resume(epoch: number, assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+    let failures = 0;
+    while (!this.stopped && epoch === this.epoch) {
+      const outcome = await this.describe(assignment).catch((e: Error) => ({ failed: `DescribeGroups failed: ${e.message}` }));
+      if (epoch !== this.epoch) return; // another rebalance began: its assignment resumes us
+      if ('members' in outcome) return this.apply(outcome.members, outcome.reports);
+      // still rebalancing: stay held; the in-flight batches give up (SinkRunner) and we rejoin
+      if ('failed' in outcome && ++failures >= DESCRIBE_ATTEMPTS) return await this.fallBack(assignment, outcome.failed);
+      await new Promise((r) => setTimeout(r, DESCRIBE_RETRY_MS));
+    }
+  }
+
+  /** Every member's partitions and report, as the coordinator holds them; a string says why not. */
+  private async describe(
+    assignment: Readonly<Record<string, readonly number[]>>,
+  ): Promise<{ members: MemberPartitions[]; reports: ShareReport[] } | { failed: string } | { rebalancing: string }> {
+    await this.connect();
+    const [group] = (await this.admin!.describeGroups([this.groupId])).groups;
+    if (!group) return { failed: `group ${this.groupId} is missing` };
+    if (group.state !== 'Stable') return { rebalancing: group.state };
+    if (group.protocol !== BUDGET_ASSIGNER) return { failed: `group ${this.groupId} runs assigner ${group.protocol} (a member without budget shares)` };
+    const members: MemberPartitions[] = [];
+    const reports: ShareReport[] = [];
+    for (const m of group.members) {
+      const report = decodeReport(m.memberMetadata);
+      if (!report) return { failed: `member ${m.memberId} sent no budget report` };
+      reports.push(report);
+      members.push({ replica: report.replica, partitions: AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {} });
+    }
+    const me = members.find((m) => m.replica === this.replica);
+    if (!me || !samePartitions(me.partitions, assignment)) return { rebalancing: 'the group description is not of this generation yet' };
+    return { members, reports };
+  }
+
+  private apply(members: MemberPartitions[], reports: ShareReport[]): void {
+    const now = this.now();
+    const shares = computeShares(members, this.groupTopics, (g) => this.budget.limitsOf(g));
+    const { history, known } = mergeHistory(reports, new Set(members.map((m) => m.replica)), now);
+    this.known = known;
+    this.shares = Object.fromEntries(shares);
+    const mine = shares.get(this.replica) ?? {};
+    this.held = false;
+    for (const group of this.groups) this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? [], { paced: true });
+    const bulk = mine['events-bulk'];
+    this.logger.log(
+      `budget share of ${members.length} replica(s): ${this.groups.map((g) => `${g} ${mine[g]?.burst ?? 0}/s ${mine[g]?.steady ?? 0}/min`).join(', ')}` +
+        (bulk ? ` (account history in the last minute: ${(history['events-bulk'] ?? []).filter((t) => now - t < 60_000).length} bulk requests)` : ''),
+    );
+  }
+
+  /** Own partitions out of the topics' partition counts, after one full window in which nothing is granted. */
+  private async fallBack(assignment: Readonly<Record<string, readonly number[]>>, why: string): Promise<void> {
+    const now = this.now();
+    this.logger.warn(`${why}: taking the partition share after one steady window of silence`);
+    const topics = [...new Set(Object.values(this.groupTopics) as string[])];
+    const totals = new Map<string, number>();
+    try {
+      if (!this.admin) throw new Error('no admin client');
+      const { topics: meta } = await this.admin.fetchTopicMetadata({ topics });
+      for (const t of meta) totals.set(t.name, t.partitions.length);
+    } catch (e) {
+      this.logger.warn(`no topic metadata either (${(e as Error).message}): a share of 1 per window`);
+    }
+    this.known = {};
+    this.shares = {};
+    this.held = false;
+    for (const group of this.groups) {
+      const topic = this.groupTopics[group]!;
+      const lim = this.budget.limitsOf(group);
+      const total = totals.get(topic) ?? 0;
+      const p = assignment[topic]?.length ?? 0;
+      const share = p === 0 ? { burst: 0, steady: 0 }
+        : total === 0 ? { burst: 1, steady: 1 }
+        : { burst: Math.max(1, Math.floor((lim.burst * p) / total)), steady: Math.max(1, Math.floor((lim.steady * p) / total)) };
+      this.budget.setShare(group, share, Array.from({ length: lim.steady }, () => now), { paced: true });
+    }
+  }
+}
+
+function samePartitions(a: Readonly<Record<string, readonly number[]>>, b: Readonly<Record<string, readonly number[]>>): boolean {
+  const norm = (x: Readonly<Record<string, readonly number[]>>) =>
+    JSON.stringify(Object.keys(x).filter((k) => x[k].length).sort().map((k) => [k, [...x[k]].sort((p, q) => p - q)]));
+  return norm(a) === norm(b);
+}
