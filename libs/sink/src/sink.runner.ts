@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { PartitionAssigners, type Consumer, type Kafka, type Producer } from 'kafkajs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
@@ -169,8 +169,9 @@ export class SinkRunner {
     return [{
       groupId,
       topics: which.map((t) => ({ topic: this.topics[t], pattern: SINK_PATTERNS[t] })),
-      // large fetches so that bulk requests fill up to Klaviyo's 1,000 events
-      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner] },
+      // large fetches so that bulk requests fill up to Klaviyo's 1,000 events; round robin as well, so a
+      // member without budget shares (an older sink during a rolling upgrade) can still join the group
+      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner, PartitionAssigners.roundRobin] },
       onAssignment: (assignment) => share.onAssignment(assignment),
       // every partition of the three topics at once, so their events can share bulk requests
       partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
