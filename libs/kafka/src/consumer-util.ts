@@ -36,3 +36,26 @@ export async function decodeOrPoison<T = any>(codec: { decode(b: Buffer): Promis
     throw new RecordDecodeError(`cannot decode the record as Avro: ${err.message ?? String(e)}`);
   }
 }
+
+/**
+ * Messages cut into runs of at most `maxBytes` of keys and values (a record alone may be larger):
+ * one produce request must stay under the broker's limits (the topics' max.message.bytes is
+ * 2 MiB), however large the slice a stage handled.
+ */
+export function chunksByBytes<T extends { key?: Buffer | string | null; value: Buffer | string | null }>(messages: readonly T[], maxBytes = 512 * 1024): T[][] {
+  const out: T[][] = [];
+  let run: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64;
+    if (run.length > 0 && bytes + size > maxBytes) {
+      out.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(m);
+    bytes += size;
+  }
+  if (run.length > 0) out.push(run);
+  return out;
+}

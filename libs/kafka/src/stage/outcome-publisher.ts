@@ -1,6 +1,7 @@
 import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import type { DeliveryOutcome, DeliveryOutcomeKind } from '@iks/domain';
 import type { AvroCodec } from '../avro-codec';
+import { chunksByBytes } from '../consumer-util';
 import { describeError } from '../dead-letter';
 import { outcomeToAvro } from '../serdes';
 import type { OutcomeSubject, RecordOutcome, StageName } from './stage.types';
@@ -66,6 +67,6 @@ export class OutcomePublisher {
   }
 
   private async send(messages: Message[]): Promise<void> {
-    if (messages.length > 0) await this.producer.send({ topic: this.topic, acks: -1, messages });
+    for (const run of chunksByBytes(messages)) await this.producer.send({ topic: this.topic, acks: -1, messages: run });
   }
 }

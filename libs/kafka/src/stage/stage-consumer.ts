@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { AvroCodec } from '../avro-codec';
-import { nextOffset, sleep } from '../consumer-util';
+import { chunksByBytes, nextOffset, sleep } from '../consumer-util';
 import { DeadLetterPublisher, describeError } from '../dead-letter';
 import { GROUP_TIMING } from '../kafka-client';
 import { OutcomePublisher } from './outcome-publisher';
@@ -197,15 +197,18 @@ export class StageConsumer {
   }
 
   private async produce(records: readonly ProducedRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const byTopic = new Map<string, Message[]>();
-    for (const r of records) {
-      const list = byTopic.get(r.topic);
-      if (list) list.push(r.message);
-      else byTopic.set(r.topic, [r.message]);
+    // requests of bounded size, sent in order: however large the slice, no request (and so no
+    // partition's record batch) goes past the broker's limits
+    for (const run of chunksByBytes(records.map((r) => ({ ...r.message, topic: r.topic })), 1024 * 1024)) {
+      const byTopic = new Map<string, Message[]>();
+      for (const { topic, ...message } of run) {
+        const list = byTopic.get(topic);
+        if (list) list.push(message);
+        else byTopic.set(topic, [message]);
+      }
+      await this.deps.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([t, messages]) => ({ topic: t, messages })) });
+      for (const [t, messages] of byTopic) this.deps.tally.produced(t, messages.length);
     }
-    await this.deps.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([t, messages]) => ({ topic: t, messages })) });
-    for (const [t, messages] of byTopic) this.deps.tally.produced(t, messages.length);
   }
 
   private async commit(topic: string, partition: number, offset: string): Promise<void> {
