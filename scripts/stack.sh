@@ -100,7 +100,7 @@ EOF
       || { cat "$LOGS/kafka-format.log" >&2; die "could not format Kafka storage"; }
   fi
   log "starting kafka on 127.0.0.1:$KAFKA_PORT"
-  nohup java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
+  nohup java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
     -cp "$cp" kafka.Kafka "$props" >"$LOGS/kafka.log" 2>&1 &
   echo $! >"$STACK/kafka.pid"
