@@ -15,12 +15,13 @@
  * Env: BENCH_SCALE_SECONDS, BENCH_SCALE_KS (default "1,2,3"), BENCH_SCALE_KILL_N,
  * BENCH_SCALE_KILL_AFTER_S, BENCH_SCALE_SKIP_KILL=1, BENCH_VERBOSE=1 (print the replicas' logs).
  */
+import { prepareFreshTopics } from './support/fresh-topics';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { createKafka, serdes, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import { benchConfig, deletePrefixedTopics, envInt, fmtInt, fmtMs, heading, line, note, nowMs, pct, produceMessages, sleep } from './bench-util';
 import { ChildProcesses } from './support/child-processes';
@@ -44,24 +45,7 @@ function event(i: number, partition: number, tag: string): KlaviyoEventRecord {
 async function prepare(n: number, emulator: KlaviyoEmulator, tag: string): Promise<Config> {
   const config = benchConfig('sink', { KLAVIYO_API_KEY: 'pk_bench_0000000000000000000000000', KLAVIYO_BASE_URL: emulator.url });
   const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    // a fresh topic's metadata can lag on a busy broker ("does not host this topic-partition"): retry a few times
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await ensureTopics(admin, config.kafka);
-        break;
-      } catch (e) {
-        if (attempt >= 5) throw e;
-        await sleep(1000 * attempt);
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  const codec = new AvroCodec(config.kafka);
-  await codec.registerAll();
+  const codec = await prepareFreshTopics(config);
   const topic = topicName('events', config.kafka.topicPrefix);
   const parts = config.kafka.partitions;
   for (let at = 0; at < n; at += 20_000) {

@@ -21,11 +21,12 @@
  * BENCH_SINK_WINDOW_MARGIN_MS (section 2: SinkRunner(config, new RateBudget({ windowMarginMs })) instead
  * of the deployed RateBudget, to try a margin against arrival jitter), BENCH_KEEP_TOPICS=1.
  */
+import { prepareFreshTopics } from './support/fresh-topics';
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { createKafka, serdes, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups } from '@iks/mapping';
 import { RateBudget } from '@iks/klaviyo';
 import { SinkRunner } from '@iks/sink';
@@ -84,24 +85,7 @@ interface Prepared {
 async function prepareTopic(n: number, people: number, env: Record<string, string>): Promise<Prepared> {
   const config = benchConfig('sink', { KLAVIYO_API_KEY: 'pk_bench_0000000000000000000000000', ...env });
   const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    // a fresh topic's metadata can lag on a busy broker ("does not host this topic-partition"): retry a few times
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await ensureTopics(admin, config.kafka);
-        break;
-      } catch (e) {
-        if (attempt >= 5) throw e;
-        await sleep(1000 * attempt);
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  const codec = new AvroCodec(config.kafka);
-  await codec.registerAll();
+  const codec = await prepareFreshTopics(config);
   const eventsTopic = topicName('events', config.kafka.topicPrefix);
   let bytes = 0;
   let produceMs = 0;
