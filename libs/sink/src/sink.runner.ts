@@ -214,13 +214,14 @@ export class SinkRunner {
     for (const m of batch.messages) {
       try {
         const r = await this.decode(batch.topic, m.value);
+        const subject = outcomeSubject(r); // for klaviyo.outcomes.v1, without decoding the record again
         if (r.kind === 'deletion') this.deletedContacts.add(r.intercom_contact_id);
         else if (r.intercom_contact_id && this.deletedContacts.has(r.intercom_contact_id)) {
-          outcomes.push({ kind: 'skip', reason: 'contact_deleted' });
+          outcomes.push({ kind: 'skip', reason: 'contact_deleted', subject });
           continue;
         }
         at.push(outcomes.length);
-        outcomes.push({ kind: 'done', reason: 'delivered' });
+        outcomes.push({ kind: 'done', reason: 'delivered', subject });
         records.push(r);
       } catch (e) {
         if (!(e instanceof RecordDecodeError)) throw e;
@@ -231,7 +232,7 @@ export class SinkRunner {
     // shutting down, or the group rebalances: nothing committed, the batch is read again (by its next owner)
     if (!results || !batch.isRunning()) return { outcomes: [], aborted: true };
     results.forEach((r, i) => {
-      if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r) };
+      if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r), subject: outcomes[at[i]].subject };
     });
     return { outcomes };
   }

@@ -36,6 +36,20 @@ describe('OutcomePublisher', () => {
     expect(sent[0].messages[0].key).toBe('c1');
   });
 
+  it('uses the subject the handler decoded instead of decoding the record again', async () => {
+    let described = 0;
+    const { sent, publisher } = setup(async () => {
+      described++;
+      return subject;
+    });
+    const known: OutcomeSubject = { ...subject, unique_id: 'u-known', metric: 'Conversation Created' };
+    await publisher.publish('t', 0, [msg('1', Buffer.from('a')), msg('2', Buffer.from('b'))], [
+      { kind: 'done', reason: 'delivered', subject: known }, { kind: 'dead_letter', error: new Error('x'), subject: known },
+    ]);
+    expect(described).toBe(0);
+    expect(sent[0].messages.map((m) => outcomeFromAvro(m.value).unique_id)).toEqual(['u-known', 'u-known']);
+  });
+
   it('says retried for each record of a failed slice, and survives a record it cannot describe', async () => {
     const { sent, publisher } = setup(async () => {
       throw new Error('registry down');

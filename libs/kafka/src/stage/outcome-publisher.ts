@@ -39,9 +39,9 @@ export class OutcomePublisher {
       const o = outcomes[i];
       if (o.kind === 'dead_letter') {
         const d = describeError(o.error);
-        messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], `${d.cls}: ${d.message}`.slice(0, 4000), d.code ?? d.cls));
+        messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], `${d.cls}: ${d.message}`.slice(0, 4000), d.code ?? d.cls, o.subject));
       } else {
-        messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], o.reason, null));
+        messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], o.reason, null, o.subject));
       }
     }
     await this.send(messages);
@@ -56,8 +56,10 @@ export class OutcomePublisher {
     await this.send(messages);
   }
 
-  private async message(topic: string, partition: number, m: KafkaMessage, at: number, kind: DeliveryOutcomeKind, reason: string, code: string | null): Promise<Message> {
-    const subject = (await this.describe(topic, m.value).catch(() => null)) ?? UNKNOWN;
+  private async message(
+    topic: string, partition: number, m: KafkaMessage, at: number, kind: DeliveryOutcomeKind, reason: string, code: string | null, known?: OutcomeSubject,
+  ): Promise<Message> {
+    const subject = known ?? (await this.describe(topic, m.value).catch(() => null)) ?? UNKNOWN;
     const ts = Number(m.timestamp);
     const outcome: DeliveryOutcome = {
       topic, partition, offset: m.offset, stage: this.stage, kind, reason, error_code: code, ...subject,

@@ -6,11 +6,18 @@ import type { DeliveryOutcome } from '@iks/domain';
  * line). Every outcome is counted with its reason; `dead_letter` sends the record with its
  * error to `<topic>.dlq` before the offset is committed (Kafka Connect's rule).
  */
-export type RecordOutcome =
+export type RecordOutcome = (
   | { readonly kind: 'done'; readonly reason: string; readonly source?: string; readonly notes?: readonly string[] }
   | { readonly kind: 'skip'; readonly reason: string; readonly source?: string; readonly notes?: readonly string[] }
   | { readonly kind: 'pending'; readonly reason: string; readonly source?: string }
-  | { readonly kind: 'dead_letter'; readonly error: unknown; readonly source?: string; readonly attempts?: number; readonly firstFailureAt?: number };
+  | { readonly kind: 'dead_letter'; readonly error: unknown; readonly source?: string; readonly attempts?: number; readonly firstFailureAt?: number }
+) & {
+  /**
+   * What the record was, when the handler has decoded it anyway: the outcome publisher uses it
+   * instead of decoding the record a second time (`describeRecord` is the fallback).
+   */
+  readonly subject?: OutcomeSubject;
+};
 
 export type OutcomeKind = RecordOutcome['kind'];
 
