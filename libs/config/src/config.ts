@@ -5,9 +5,8 @@
  */
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KLAVIYO_REVISION } from '@iks/domain';
+import { KLAVIYO_REVISION, METRICS, type MetricKey } from '@iks/domain';
 
-import { METRICS, type MetricKey } from '@iks/mapping';
 
 export type AppName = 'ingest' | 'transformer' | 'sink' | 'reconciler' | 'cli' | 'supervisor' | 'console';
 

@@ -6,7 +6,7 @@ import { conversationContactId, resolveEventContact } from './event-contact.reso
 import { eventRecord } from './event-record.factory';
 import { toUnixSeconds } from './iso-time.util';
 import { MappingError } from './mapping.error';
-import { metricName, type MetricKey } from './metrics.constants';
+import { metricName, type MetricKey } from '@iks/domain';
 import { asArray, idString, isRecord } from './value.util';
 
 /** Webhook topics of the conversation metrics (MAPPING.md "Metrics"). */

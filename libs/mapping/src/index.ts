@@ -20,7 +20,7 @@ export { isMappedTopic, mapNotification } from './notification.mapper';
 export { requiredLookups } from './required-lookups.util';
 export { mapContactToProfile, splitName, type ProfileMeta } from './contact-profile.mapper';
 export { MappingError, type MappingErrorCode } from './mapping.error';
-export { METRICS, metricName, type MetricKey } from './metrics.constants';
+export { METRICS, metricName, type MetricKey } from '@iks/domain';
 export { toIso8601, toUnixSeconds } from './iso-time.util';
 export { toE164 } from './e164.util';
 export { staticLookups } from './static-lookups.adapter';

@@ -1,6 +1,6 @@
 import type { KlaviyoRecord } from '@iks/domain';
 import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTeam } from './intercom.types';
-import type { MetricKey } from './metrics.constants';
+import type { MetricKey } from '@iks/domain';
 
 /** What the transformer has after decoding the raw topic (intercom.notifications.v1). */
 export interface IntercomNotificationInput {

@@ -5,7 +5,7 @@ import { resolveEventContact, ticketContactId } from './event-contact.resolver';
 import { eventRecord } from './event-record.factory';
 import { toUnixSeconds } from './iso-time.util';
 import { MappingError } from './mapping.error';
-import { metricName, type MetricKey } from './metrics.constants';
+import { metricName, type MetricKey } from '@iks/domain';
 import { ticketProperties, ticketResolvedProperties } from './ticket-properties.mapper';
 import { stateChangeTime, ticketStateCategory } from './ticket-state.util';
 import { asArray, idString, isRecord } from './value.util';

@@ -1,7 +1,7 @@
 import { splitName, mapContactToProfile } from '../contact-profile.mapper';
 import { toE164 } from '../e164.util';
 import { toIso8601 } from '../iso-time.util';
-import { METRICS } from '../metrics.constants';
+import { METRICS } from '@iks/domain';
 import { requiredLookups } from '../required-lookups.util';
 import { ticketStateCategory } from '../ticket-state.util';
 import { fixtureLookups, inputFor, loadJson } from './fixture.helpers';
