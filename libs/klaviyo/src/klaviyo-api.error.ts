@@ -12,6 +12,8 @@ export interface KlaviyoErrorObject {
   readonly title?: string;
   readonly detail?: string;
   readonly source?: { readonly pointer?: string; readonly parameter?: string };
+  /** e.g. 409 duplicate_profile: `{ duplicate_profile_id }`, the profile holding the identifier. */
+  readonly meta?: Readonly<Record<string, unknown>>;
 }
 
 /**

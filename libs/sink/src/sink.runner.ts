@@ -232,6 +232,7 @@ export class SinkRunner {
     if (!results || !batch.isRunning()) return { outcomes: [], aborted: true };
     results.forEach((r, i) => {
       if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r) };
+      else if (r.notes?.length) outcomes[at[i]] = { kind: 'done', reason: 'delivered', notes: r.notes };
     });
     return { outcomes };
   }
