@@ -20,9 +20,11 @@ import { waitFor } from '../support/wait-for';
 const API_KEY = 'pk_test_conflicts_0123456789';
 const { identifierConflict, ...dataset } = generateDataset({ seed: 10, contacts: 0, conversations: 0, tickets: 0, identifierConflict: true });
 const { before: ada, holder: bob, after: adaWithBobsPhone } = identifierConflict!;
-const lookups = staticLookups({ contacts: dataset.contacts, tags: dataset.tags });
+/** The emulator's objects as the pipeline receives them: JSON. */
+const json = (x: unknown) => JSON.parse(JSON.stringify(x));
+const lookups = staticLookups(json({ contacts: dataset.contacts, tags: dataset.tags }));
 
-const profile = (c: IntercomContact, n: number): KlaviyoProfileRecord => mapContactToProfile(c, lookups, { notificationId: `notif_profile_${n}`, backfill: false });
+const profile = (c: IntercomContact, n: number): KlaviyoProfileRecord => mapContactToProfile(json(c), lookups, { notificationId: `notif_profile_${n}`, backfill: false });
 
 /** Seven Conversation Created events of a contact, identified as the transformer identifies them. */
 function events(c: IntercomContact, from: number): KlaviyoEventRecord[] {
