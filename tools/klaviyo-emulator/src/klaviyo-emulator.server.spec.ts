@@ -547,8 +547,12 @@ describe('Klaviyo emulator', () => {
       expect(em.store.events.map((e) => [e.unique_id, e.profileId])).toEqual([['single', a], ['bulk', a]]);
       expect(em.store.profile(a)).toMatchObject({ email: 'a@example.com', phone_number: '+14155550101' });
       expect(em.store.profile(b)).toMatchObject({ email: 'b@example.com', phone_number: '+14155550102' });
-      // so an event by that phone alone still resolves to its holder, now and on a re-send (no second copy)
-      for (let i = 0; i < 2; i++) expect((await call(em, 'POST', '/api/events', eventBody({ phone_number: '+14155550102', unique_id: 'by-phone' }))).status).toBe(202);
+      // so an event by that phone alone resolves to its holder, and still does when sent again after
+      // Bob's own events (issue #10: a replay stored 4 of 21 events twice because the phone had moved)
+      const byPhone = () => call(em, 'POST', '/api/events', eventBody({ phone_number: '+14155550102', unique_id: 'by-phone' }));
+      expect((await byPhone()).status).toBe(202);
+      expect((await call(em, 'POST', '/api/events', eventBody({ email: 'b@example.com', phone_number: '+14155550102', unique_id: 'bob' }))).status).toBe(202);
+      expect((await byPhone()).status).toBe(202);
       expect(em.store.events.filter((e) => e.unique_id === 'by-phone').map((e) => e.profileId)).toEqual([b]);
       expect(em.store.duplicateEventsIgnored).toBe(1);
       expect(em.store.profiles()).toHaveLength(2);
