@@ -12,8 +12,6 @@ export interface KlaviyoErrorObject {
   readonly title?: string;
   readonly detail?: string;
   readonly source?: { readonly pointer?: string; readonly parameter?: string };
-  /** e.g. 409 duplicate_profile: `{ duplicate_profile_id }`, the profile holding the identifier. */
-  readonly meta?: Readonly<Record<string, unknown>>;
 }
 
 /**
