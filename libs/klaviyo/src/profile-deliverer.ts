@@ -5,10 +5,10 @@
  * Identifier conflicts: when the email names one profile and the phone number another, Klaviyo
  * answers 409 `duplicate_profile` ("A profile already exists with one of these identifiers.",
  * `meta.duplicate_profile_id` = the profile holding the identifier that cannot be added) and changes
- * nothing. The upsert is sent again without the phone number: the email, Klaviyo's primary identifier,
- * names the person's profile, which is also the profile their events (email first) are recorded on,
- * so profile and events stay together. The phone stays with the profile that holds it; the record
- * is delivered with the note `identifier_conflict_phone_dropped` (counted by the stage).
+ * nothing. The upsert is sent again without the phone number: the email, Klaviyo's primary identifier
+ * and carried by the person's events too, names the person's profile, so profile and events stay
+ * together (README, "Identifier conflicts"). The phone stays with the profile that holds it; the
+ * record is delivered with the note `identifier_conflict_phone_dropped` (counted by the stage).
  */
 import type { KlaviyoProfileRecord } from '@iks/domain';
 import { localRejection, type DeliveryResult, type Priority } from './delivery-result';
