@@ -11,7 +11,8 @@ export interface DeliveryError {
 }
 
 export type DeliveryResult =
-  | { readonly status: 'delivered' }
+  /** `notes`: what was changed to get it delivered (e.g. identifier_conflict_phone_dropped), counted by the stage. */
+  | { readonly status: 'delivered'; readonly notes?: readonly string[] }
   | { readonly status: 'rejected'; readonly error: DeliveryError };
 
 export type Priority = 'live' | 'backfill';

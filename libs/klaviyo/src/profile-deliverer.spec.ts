@@ -1,6 +1,7 @@
 import { profileRecord } from './__tests__/fixtures';
 import { klaviyoHarness } from './__tests__/delivery-harness';
 import { klaviyoError } from './__tests__/klaviyo-test-double';
+import { PHONE_DROPPED_NOTE } from './profile-deliverer';
 
 describe('KlaviyoProfileDeliverer', () => {
   const h = klaviyoHarness();
@@ -23,6 +24,28 @@ describe('KlaviyoProfileDeliverer', () => {
     const recs = [1, 2, 3].map((n) => profileRecord({ first_name: `v${n}`, updated_at: n }));
     await h.delivery().profiles.deliver(recs);
     expect(h.klaviyo.requests.map((r) => r.body.data.attributes.first_name)).toEqual(['v1', 'v2', 'v3']);
+  });
+
+  it('409 duplicate_profile (email and phone name two profiles): upserts again by the email without the phone, delivered with a note', async () => {
+    h.klaviyo.next(klaviyoError(409, 'duplicate_profile', 'A profile already exists with one of these identifiers.', '/data/attributes'));
+    const [result] = await h.delivery().profiles.deliver([profileRecord()]);
+    expect(result).toEqual({ status: 'delivered', notes: [PHONE_DROPPED_NOTE] });
+    expect(h.klaviyo.requests.map((r) => [r.body.data.attributes.email, r.body.data.attributes.phone_number])).toEqual([
+      ['ada@example.com', '+14155550123'],
+      ['ada@example.com', undefined],
+    ]);
+    expect(h.klaviyo.requests[1].body.data.attributes).toMatchObject({ first_name: 'Ada', properties: { plan: 'pro' } });
+  });
+
+  it('a 409 with one identifier, or a second 409, is the record\'s rejection (nothing else to drop)', async () => {
+    const conflict = () => klaviyoError(409, 'duplicate_profile', 'A profile already exists with one of these identifiers.', '/data/attributes');
+    h.klaviyo.next(conflict(), conflict(), conflict());
+    const results = await h.delivery({ singleConcurrency: 1 }).profiles.deliver([
+      profileRecord({ intercom_contact_id: 'a', phone_number: undefined }),
+      profileRecord({ intercom_contact_id: 'b' }),
+    ]);
+    expect(results.map((r) => r.status === 'rejected' && [r.error.status, r.error.code])).toEqual([[409, 'duplicate_profile'], [409, 'duplicate_profile']]);
+    expect(h.klaviyo.requests).toHaveLength(3);
   });
 
   it('a 400 rejects that profile only; a 5xx is retried', async () => {

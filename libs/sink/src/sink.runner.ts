@@ -232,7 +232,9 @@ export class SinkRunner {
     // shutting down, or the group rebalances: nothing committed, the batch is read again (by its next owner)
     if (!results || !batch.isRunning()) return { outcomes: [], aborted: true };
     results.forEach((r, i) => {
-      if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r), subject: outcomes[at[i]].subject };
+      const subject = outcomes[at[i]].subject;
+      if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r), subject };
+      else if (r.notes?.length) outcomes[at[i]] = { kind: 'done', reason: 'delivered', notes: r.notes, subject };
     });
     return { outcomes };
   }

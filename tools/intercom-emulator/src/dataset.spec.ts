@@ -1,6 +1,7 @@
 import { contract as loadContract, expectValidComponent } from './__tests__/contract.helper';
+import { toE164 } from '@iks/mapping';
 import { generateDataset } from './dataset';
-import { makeContact, makeConversation, makeTicket, makeTicketPart, adminAuthor, contactAuthor, makeAdmin, makeTeam, makeTag, makeCompany, resetFactoryRng } from './factories';
+import { uniquePhone, makeContact, makeConversation, makeTicket, makeTicketPart, adminAuthor, contactAuthor, makeAdmin, makeTeam, makeTag, makeCompany, resetFactoryRng } from './factories';
 
 const contract = loadContract();
 const expectValid = (component: string, value: unknown) => expectValidComponent(contract, component, value);
@@ -22,6 +23,45 @@ describe('generateDataset', () => {
     }
   });
 
+  it('gives every contact its own email and phone, also as Klaviyo sees them (lower-case email, E.164 phone)', () => {
+    const big = generateDataset({ seed: 9, contacts: 200, conversations: 0, tickets: 0 });
+    const distinct = (values: (string | undefined | null)[]) => {
+      const present = values.filter((v): v is string => Boolean(v));
+      return [present.length, new Set(present).size];
+    };
+    const [emails, distinctEmails] = distinct(big.contacts.map((c) => c.email.toLowerCase()));
+    expect(distinctEmails).toBe(emails);
+    expect(emails).toBeGreaterThan(150);
+    for (const region of [undefined, 'US']) {
+      const [phones, distinctPhones] = distinct(big.contacts.map((c) => toE164(c.phone, region)));
+      expect(distinctPhones).toBe(phones);
+      expect(phones).toBeGreaterThan(100);
+    }
+    expect(big.identifierConflict).toBeUndefined();
+    expect(() => generateDataset({ contacts: 10_001 })).toThrow(/contacts must be at most 10,000/);
+  });
+
+  it('identifierConflict: Ada and Bob are created with their own phones, then Ada takes Bob\'s (opt-in)', () => {
+    const withConflict = generateDataset({ seed: 9, contacts: 20, conversations: 5, tickets: 5, identifierConflict: true });
+    const { before, holder, after } = withConflict.identifierConflict!;
+    expect(withConflict.contacts).toHaveLength(22);
+    expect(withConflict.contacts.slice(-2)).toEqual([holder, after]);
+    expect(after.id).toBe(before.id);
+    expect([before.email, holder.email]).toEqual(['ada.conflict@example.com', 'bob.holder@example.com']);
+    expect([toE164(before.phone), toE164(holder.phone), toE164(after.phone)]).toEqual(['+12025550101', '+12025550102', '+12025550102']);
+    expect(before.updated_at).toBeLessThan(holder.updated_at);
+    expect(holder.updated_at).toBeLessThan(after.updated_at);
+    // nobody else holds those identifiers
+    const others = withConflict.contacts.slice(0, -2);
+    expect(others.some((c) => [before.email, holder.email].includes(c.email) || ['+12025550101', '+12025550102'].includes(toE164(c.phone, 'US') ?? ''))).toBe(false);
+    for (const c of [before, holder, after]) expectValid('contact', c);
+  });
+
+  it('uniquePhone refuses what it cannot make unique', () => {
+    expect(uniquePhone(0)).toBe('+14155550000');
+    expect(() => uniquePhone(10_000)).toThrow(RangeError);
+  });
+
   it('every object validates against its 2.14 component', () => {
     for (const c of dataset.contacts) expectValid('contact', c);
     for (const c of dataset.conversations) expectValid('conversation', c);
@@ -36,8 +76,9 @@ describe('generateDataset', () => {
     const { contacts, conversations, tickets } = dataset;
     expect(contacts.some((c) => c.role === 'user') && contacts.some((c) => c.role === 'lead')).toBe(true);
     expect(contacts.some((c) => c.email === '')).toBe(true);
-    expect(contacts.some((c) => c.phone === '555-0100')).toBe(true);
-    expect(contacts.some((c) => c.phone === '+44 20 7946 0958')).toBe(true);
+    expect(contacts.some((c) => c.phone?.startsWith('555-'))).toBe(true);
+    expect(contacts.some((c) => c.phone?.startsWith('+44 20 7946 '))).toBe(true);
+    expect(contacts.some((c) => c.phone?.startsWith('call me maybe'))).toBe(true);
     expect(contacts.some((c) => c.phone === null)).toBe(true);
     expect(contacts.some((c) => c.tags.data.length > 0)).toBe(true);
     expect(contacts.some((c) => c.avatar === null) && contacts.some((c) => c.avatar?.image_url)).toBe(true);

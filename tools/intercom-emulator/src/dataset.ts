@@ -13,6 +13,7 @@ import {
   makeTicket,
   makeTicketPart,
   makeTicketType,
+  uniquePhone,
 } from './factories';
 import type {
   IntercomAdmin,
@@ -27,7 +28,7 @@ import type {
   IntercomTicketType,
   TicketStateCategory,
 } from './intercom.types';
-import { createRng } from './rng';
+import { createRng, type Rng } from './rng';
 
 export interface Dataset {
   /** the workspace id; also the `app_id` of webhook notifications */
@@ -42,13 +43,33 @@ export interface Dataset {
   contactSubscriptions: Record<string, IntercomSubscriptionType[]>;
   conversations: IntercomConversation[];
   tickets: IntercomTicket[];
+  /** Only with `identifierConflict: true`. */
+  identifierConflict?: IdentifierConflict;
+}
+
+/**
+ * Issue #10's identifier conflict: Ada (email a, phone p1) and Bob (email b, phone p2) are created,
+ * then Ada's phone becomes p2. At Klaviyo, Ada's update names her profile by email and Bob's by
+ * phone: Create or Update Profile answers 409 duplicate_profile. Intercom lets two contacts share
+ * a phone; Klaviyo does not let two profiles.
+ */
+export interface IdentifierConflict {
+  /** Ada as created, with her own phone p1 */
+  readonly before: IntercomContact;
+  /** Bob, who holds p2 */
+  readonly holder: IntercomContact;
+  /** Ada after her update: phone p2 (this state is the one in `contacts`) */
+  readonly after: IntercomContact;
 }
 
 export interface DatasetOptions {
   seed?: number;
+  /** at most 10,000: every contact gets its own email and phone */
   contacts?: number;
   conversations?: number;
   tickets?: number;
+  /** Add the two contacts of an identifier conflict (IdentifierConflict); off by default. */
+  identifierConflict?: boolean;
 }
 
 const DAY = 86400;
@@ -63,6 +84,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   const contactCount = options.contacts ?? 50;
   const conversationCount = options.conversations ?? 40;
   const ticketCount = options.tickets ?? 20;
+  if (contactCount > 10_000) throw new RangeError(`generateDataset: contacts must be at most 10,000 (each gets its own phone), got ${contactCount}`);
 
   const teams = ['Support', 'Billing', 'Onboarding'].map((name, i) => makeTeam({ id: String(5017691 + i), name }, r));
   const admins = Array.from({ length: 5 }, (_, i) => makeAdmin({ id: String(991267466 + i * 7), teamIds: [Number(teams[i % teams.length].id)] }, r));
@@ -91,7 +113,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
         createdAt,
         updatedAt,
         email: i % 9 === 4 ? null : undefined,
-        phone: i % 11 === 5 ? null : undefined,
+        phone: i % 11 === 5 ? null : uniquePhone(i),
         avatarUrl: i % 6 === 3 ? null : undefined,
         tags: r.subset(tags, 3),
         customAttributes: { plan: r.pick(['free', 'pro', 'enterprise']), seats: r.int(1, 50), beta_opt_in: r.chance(0.3) },
@@ -103,6 +125,14 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     );
     contacts.push(contact);
     contactSubscriptions[contact.id] = r.subset(subscriptionTypes, 3);
+  }
+
+  const identifierConflict = options.identifierConflict ? conflictingContacts(contactCount, r) : undefined;
+  if (identifierConflict) {
+    for (const c of [identifierConflict.holder, identifierConflict.after]) {
+      contacts.push(c);
+      contactSubscriptions[c.id] = [];
+    }
   }
 
   const conversations: IntercomConversation[] = [];
@@ -174,7 +204,22 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     );
   }
 
-  return { appId: DEFAULT_WORKSPACE_ID, admins, teams, tags, subscriptionTypes, ticketTypes, contacts, contactSubscriptions, conversations, tickets };
+  return {
+    appId: DEFAULT_WORKSPACE_ID, admins, teams, tags, subscriptionTypes, ticketTypes, contacts, contactSubscriptions, conversations, tickets,
+    ...(identifierConflict ? { identifierConflict } : {}),
+  };
+}
+
+/** Ada and Bob of IdentifierConflict, with ids after the generated contacts' and phones no generated contact has. */
+function conflictingContacts(first: number, r: Rng): IdentifierConflict {
+  const id = (i: number) => `6762f0d0c0f1${String(first + i).padStart(12, '0')}`;
+  const createdAt = DATASET_EPOCH + 21 * DAY;
+  const p1 = '+12025550101';
+  const p2 = '+12025550102';
+  const before = makeContact({ id: id(0), role: 'user', name: 'Ada Conflict', email: 'ada.conflict@example.com', phone: p1, createdAt }, r);
+  const holder = makeContact({ id: id(1), role: 'user', name: 'Bob Holder', email: 'bob.holder@example.com', phone: p2, createdAt: createdAt + 60 }, r);
+  const after: IntercomContact = { ...structuredClone(before), phone: p2, updated_at: createdAt + 120 };
+  return { before, holder, after };
 }
 
 const NEXT_STATES: Record<TicketStateCategory, readonly (TicketStateCategory | 'comment')[]> = {

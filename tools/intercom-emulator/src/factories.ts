@@ -54,8 +54,28 @@ const LOCATIONS = [
   { country: 'Germany', region: 'Berlin', city: 'Berlin' },
   { country: 'Italy', region: 'Lombardy', city: 'Milan' },
 ];
-/** E.164, national formats that libphonenumber can fix with a country, and ones no one can. */
-const PHONES = ['+14155550123', '+353871234567', '+44 20 7946 0958', '555-0100', '(415) 555-0199', '+39 02 1234 5678', 'call me maybe'];
+/**
+ * The shapes contacts' phones come in: E.164, international with spaces, national formats that
+ * libphonenumber can fix with a country, and ones no one can.
+ */
+const PHONE_SHAPES: readonly ((digits: string) => string)[] = [
+  (d) => `+1415555${d}`,
+  (d) => `+35387000${d}`,
+  (d) => `+44 20 7946 ${d}`,
+  (d) => `555-${d}`,
+  (d) => `(415) 555-${d}`,
+  (d) => `+39 02 1234 ${d}`,
+  (d) => `call me maybe ${d}`,
+];
+
+/**
+ * The n-th phone (0 ≤ n < 10,000): a different number for every n, in the shape n picks, so no two
+ * contacts of a dataset share a phone at Klaviyo unless a scenario says so (issue #10).
+ */
+export function uniquePhone(n: number): string {
+  if (!Number.isInteger(n) || n < 0 || n >= 10_000) throw new RangeError(`uniquePhone: n must be an integer in 0..9999, got ${n}`);
+  return PHONE_SHAPES[n % PHONE_SHAPES.length](String(n).padStart(4, '0'));
+}
 
 function list(url: string, data: { id: string; url: string }[] = []): AddressableList {
   return { type: 'list', data, url, total_count: data.length, has_more: false };
@@ -64,8 +84,9 @@ function list(url: string, data: { id: string; url: string }[] = []): Addressabl
 export interface ContactOptions {
   id?: string;
   role?: 'user' | 'lead';
-  /** null or '' for a contact without email */
+  /** null or '' for a contact without email; default: unique to the contact's id */
   email?: string | null;
+  /** default: uniquePhone of a random n (the dataset passes a distinct n per contact) */
   phone?: string | null;
   name?: string | null;
   externalId?: string | null;
@@ -88,7 +109,8 @@ export function makeContact(options: ContactOptions = {}, rng?: Rng): IntercomCo
   const first = r.pick(FIRST_NAMES);
   const last = r.pick(LAST_NAMES);
   const name = options.name !== undefined ? options.name : `${first} ${last}`;
-  const email = options.email === undefined ? `${first}.${last}.${id.slice(0, 6)}@example.com`.toLowerCase() : (options.email ?? '');
+  // the id's tail: the dataset's ids share their head and differ in their last digits
+  const email = options.email === undefined ? `${first}.${last}.${id.slice(-8)}@example.com`.toLowerCase() : (options.email ?? '');
   const createdAt = options.createdAt ?? DATASET_EPOCH + r.int(0, 86400 * 20);
   const updatedAt = options.updatedAt ?? createdAt;
   const location = options.location ?? r.pick(LOCATIONS);
@@ -102,7 +124,7 @@ export function makeContact(options: ContactOptions = {}, rng?: Rng): IntercomCo
     role,
     email,
     email_domain: email.includes('@') ? email.split('@')[1] : '',
-    phone: options.phone !== undefined ? options.phone : r.pick(PHONES),
+    phone: options.phone !== undefined ? options.phone : uniquePhone(r.int(0, 9999)),
     name,
     owner_id: null,
     has_hard_bounced: options.hasHardBounced ?? false,

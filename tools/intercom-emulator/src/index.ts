@@ -17,6 +17,7 @@ export {
   makeTicketState,
   makeTicketType,
   makeCompany,
+  uniquePhone,
   contactReference,
   contactAuthor,
   adminAuthor,
@@ -24,7 +25,7 @@ export {
   type ConversationOptions,
   type TicketOptions,
 } from './factories';
-export { generateDataset, type Dataset, type DatasetOptions } from './dataset';
+export { generateDataset, type Dataset, type DatasetOptions, type IdentifierConflict } from './dataset';
 export { MAX_PER_PAGE, matches, paginate, type SearchQuery, type Page } from './search';
 export {
   startIntercomEmulator,

@@ -31,12 +31,17 @@ async function call(em: KlaviyoEmulator, method: string, path: string, body?: un
 
 interface TestEvent {
   email?: string;
+  phone_number?: string;
   external_id?: string;
   metric?: string;
   unique_id?: string;
   properties?: Record<string, unknown>;
   time?: string;
   backfill?: boolean;
+}
+
+function identifiers(e: TestEvent) {
+  return { ...(e.email ? { email: e.email } : {}), ...(e.phone_number ? { phone_number: e.phone_number } : {}), ...(e.external_id ? { external_id: e.external_id } : {}) };
 }
 
 /** One bulk entry per event, as the sink sends them (contracts/klaviyo/bulk_create_events.json). */
@@ -49,7 +54,7 @@ function bulkBody(events: TestEvent[]) {
           data: events.map((e) => ({
             type: 'event-bulk-create',
             attributes: {
-              profile: { data: { type: 'profile', attributes: { ...(e.email ? { email: e.email } : {}), ...(e.external_id ? { external_id: e.external_id } : {}) } } },
+              profile: { data: { type: 'profile', attributes: identifiers(e) } },
               events: {
                 data: [
                   {
@@ -79,7 +84,7 @@ function eventBody(e: TestEvent) {
       attributes: {
         properties: e.properties ?? {},
         metric: { data: { type: 'metric', attributes: { name: e.metric ?? 'Intercom Reply' } } },
-        profile: { data: { type: 'profile', attributes: { email: e.email } } },
+        profile: { data: { type: 'profile', attributes: identifiers(e) } },
         ...(e.unique_id ? { unique_id: e.unique_id } : {}),
       },
     },
@@ -518,6 +523,39 @@ describe('Klaviyo emulator', () => {
       expectErrorBody('create_or_update_profile', '4XX', conflict);
       expect(conflict.body.errors[0]).toMatchObject({ code: 'duplicate_profile', meta: { duplicate_profile_id: bob.body.data.id } });
       expect(em.store.profiles().map((p) => [p.email, p.external_id])).toEqual([['ada@example.com', null], ['bob@example.com', 'ic-bob']]);
+    });
+
+    it('the conflict names the profile holding the identifier that cannot be added, at /data/attributes', async () => {
+      await start();
+      const a = await call(em, 'POST', '/api/profile-import', profileBody({ email: 'a@example.com', phone_number: '+14155550101' }));
+      const b = await call(em, 'POST', '/api/profile-import', profileBody({ email: 'b@example.com', phone_number: '+14155550102' }));
+      const conflict = await call(em, 'POST', '/api/profile-import', profileBody({ email: 'a@example.com', phone_number: '+14155550102' }));
+      expect(conflict.status).toBe(409);
+      expect(conflict.body.errors[0]).toMatchObject({ code: 'duplicate_profile', source: { pointer: '/data/attributes' }, meta: { duplicate_profile_id: b.body.data.id } });
+      // without the conflicting phone the upsert lands on the email's profile
+      const retried = await call(em, 'POST', '/api/profile-import', profileBody({ email: 'a@example.com', first_name: 'Ada' }));
+      expect([retried.status, retried.body.data.id]).toEqual([200, a.body.data.id]);
+    });
+
+    it('events whose identifiers name two profiles: 202, recorded on the profile matched first (email), the phone stays with its holder', async () => {
+      await start();
+      const a = (await call(em, 'POST', '/api/profile-import', profileBody({ email: 'a@example.com', phone_number: '+14155550101' }))).body.data.id;
+      const b = (await call(em, 'POST', '/api/profile-import', profileBody({ email: 'b@example.com', phone_number: '+14155550102' }))).body.data.id;
+      const conflicting = { email: 'a@example.com', phone_number: '+14155550102' };
+      expect((await call(em, 'POST', '/api/events', eventBody({ ...conflicting, unique_id: 'single' }))).status).toBe(202);
+      expect((await call(em, 'POST', BULK, bulkBody([{ ...conflicting, unique_id: 'bulk' }]))).status).toBe(202);
+      expect(em.store.events.map((e) => [e.unique_id, e.profileId])).toEqual([['single', a], ['bulk', a]]);
+      expect(em.store.profile(a)).toMatchObject({ email: 'a@example.com', phone_number: '+14155550101' });
+      expect(em.store.profile(b)).toMatchObject({ email: 'b@example.com', phone_number: '+14155550102' });
+      // so an event by that phone alone resolves to its holder, and still does when sent again after
+      // Bob's own events (issue #10: a replay stored 4 of 21 events twice because the phone had moved)
+      const byPhone = () => call(em, 'POST', '/api/events', eventBody({ phone_number: '+14155550102', unique_id: 'by-phone' }));
+      expect((await byPhone()).status).toBe(202);
+      expect((await call(em, 'POST', '/api/events', eventBody({ email: 'b@example.com', phone_number: '+14155550102', unique_id: 'bob' }))).status).toBe(202);
+      expect((await byPhone()).status).toBe(202);
+      expect(em.store.events.filter((e) => e.unique_id === 'by-phone').map((e) => e.profileId)).toEqual([b]);
+      expect(em.store.duplicateEventsIgnored).toBe(1);
+      expect(em.store.profiles()).toHaveLength(2);
     });
 
     it('answers 429 with Retry-After and Klaviyo\'s throttled body, and keeps the first event per unique_id', async () => {

@@ -202,6 +202,11 @@ export class KlaviyoEmulatorStore {
    * create_or_update_profile: "setting a field to `null` will clear out the field, whereas not including
    * a field in your request will leave it unchanged". Matches an existing profile by id, email,
    * phone_number, then external_id; otherwise creates one.
+   *
+   * An identifier another profile already holds is never moved: profile-import refuses such a request
+   * first (409 duplicate_profile, checkNoConflict), and the event endpoints, which answer 202 before
+   * any profile is resolved, record the event on the profile matched first and leave the other
+   * identifier with its holder. Two profiles never share an email, phone number or external_id.
    */
   upsertProfile(input: ProfileInput, now: string): { profile: StoredProfile; created: boolean } {
     const attrs = input.attributes ?? {};
@@ -227,14 +232,17 @@ export class KlaviyoEmulatorStore {
       if (value === undefined) continue;
       switch (key) {
         case 'email':
+          if (this.heldByAnother(this.byEmail, value && normalizeEmail(value), profile)) break;
           this.reindex(this.byEmail, profile.email && normalizeEmail(profile.email), value && normalizeEmail(value), profile);
           profile.email = value;
           break;
         case 'phone_number':
+          if (this.heldByAnother(this.byPhone, value, profile)) break;
           this.reindex(this.byPhone, profile.phone_number, value, profile);
           profile.phone_number = value;
           break;
         case 'external_id':
+          if (this.heldByAnother(this.byExternalId, value, profile)) break;
           this.reindex(this.byExternalId, profile.external_id, value, profile);
           profile.external_id = value;
           break;
@@ -366,6 +374,11 @@ export class KlaviyoEmulatorStore {
     this.requestsTotal = 0;
     this.throttled = 0;
     for (const k of Object.keys(this.statusCounts)) delete this.statusCounts[k];
+  }
+
+  private heldByAnother(index: Map<string, StoredProfile>, key: string | null, profile: StoredProfile): boolean {
+    const holder = key ? index.get(key) : undefined;
+    return holder !== undefined && holder !== profile;
   }
 
   private reindex(index: Map<string, StoredProfile>, oldKey: string | null, newKey: string | null, profile: StoredProfile): void {

@@ -3,7 +3,12 @@ import { toEventInput } from './event-input';
 import type { Operation } from './operation';
 import { checkIdentifierFormats, identifiersOf } from './profile-identifiers';
 
-/** create_event (POST /api/events) → 202, no body; a repeated unique_id: "only the first processed event will be recorded". */
+/**
+ * create_event (POST /api/events) → 202, no body; a repeated unique_id: "only the first processed event
+ * will be recorded". "Successful response indicates that the event was validated and submitted for
+ * processing": identifiers naming two profiles are no 409 here; the event goes to the profile matched
+ * first and the other identifier stays with its holder (store.upsertProfile).
+ */
 export const createEvent: Operation = ({ store, faults, now }, { body, apiKey }) => {
   const attrs = body.data.attributes;
   const pdata = attrs.profile.data;

@@ -41,7 +41,10 @@ export function checkNoConflict(store: KlaviyoEmulatorStore, ids: ProfileIdentif
   if (matched.size > 1) {
     const [, other] = [...matched.keys()];
     throw new KlaviyoHttpError(409, [
-      { ...klaviyoError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.'), meta: { duplicate_profile_id: other } },
+      {
+        ...klaviyoError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.', { pointer: '/data/attributes' }),
+        meta: { duplicate_profile_id: other },
+      },
     ]);
   }
 }
