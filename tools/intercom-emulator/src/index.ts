@@ -58,7 +58,9 @@ export {
   TICKET_TOPICS,
   CONTACT_TOPICS,
   CONTACT_TAG_TOPICS,
+  SUBSCRIPTION_TOPICS,
   itemComponentsFor,
+  subscriptionNotification,
   conversationNotification,
   ticketNotification,
   contactNotification,
@@ -73,5 +75,7 @@ export {
   type TicketTopic,
   type ContactTopic,
   type ContactTagTopic,
+  type SubscriptionTopic,
+  type SubscriptionItem,
   type LifecycleOptions,
 } from './notifications';
