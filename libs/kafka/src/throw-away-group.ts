@@ -6,8 +6,9 @@ import type { Consumer, ConsumerConfig, Kafka } from 'kafkajs';
  * A consumer that reads for itself only (a follower, a console, a range read). kafkajs assigns
  * partitions only through a consumer group, so it gets a group of its own; it never commits
  * (run it with autoCommit: false), and stop() leaves the group and deletes it, so a cluster's
- * group list shows only the real groups. Were the delete to fail (broker away), the group is
- * empty and has no offsets: the broker drops it at its offsets-retention check.
+ * group list shows only the real groups. Were the delete to fail (broker away, a SIGKILL), the
+ * group is empty and has no offsets: the broker drops it at its next offsets-retention check
+ * (offsets.retention.check.interval.ms, 10 min by default).
  */
 export interface ThrowAwayConsumer {
   readonly consumer: Consumer;
