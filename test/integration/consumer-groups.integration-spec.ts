@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import { NO_INTERCOM_API } from '@iks/directory';
-import { createKafka, followTopic, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, followTopic, topicName } from '@iks/kafka';
 import { SinkRunner } from '@iks/sink';
 import { TransformerRunner } from '@iks/transformer';
+import { DeliveryReadModel } from '../../apps/console/src/read-model';
+import { ReadModelFeed } from '../../apps/console/src/read-model.feed';
 import { testConfig } from '../support/test-config';
 
 /**
@@ -48,6 +50,15 @@ describe('throw-away consumer groups are gone once their reader stops', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('the console feed leaves no group', async () => {
+    const config = testConfig('cli');
+    const feed = new ReadModelFeed(createKafka(config.kafka), new AvroCodec(config.kafka), new DeliveryReadModel(), config);
+    await feed.start();
+    expect((await groupsUnder(config)).filter((g) => g.startsWith(`${config.kafka.topicPrefix}iks-console.`))).toHaveLength(1);
+    await feed.stop();
+    expect(await groupsUnder(config)).toEqual([]);
   });
 
   it('followTopic commits nothing and stop() deletes its group', async () => {
