@@ -13,7 +13,7 @@ const ROOT = join(__dirname, '..', '..');
 /**
  * Item 7: SIGTERM of the BUILT sink and transformer leaves the consumer group at once (LeaveGroup),
  * so a second member of the group owns every partition within seconds, not after the session
- * timeout; the process exits by itself.
+ * timeout; the process exits by itself, and its follower's throw-away group is deleted (issue #10).
  */
 describe.each([
   ['sink', 'apps/sink/src/main.js', 'SINK_HTTP_PORT', ['events', 'profiles', 'deletions'] as const, (e: Record<string, string>) => e.SINK_GROUP_ID],
@@ -64,6 +64,12 @@ describe.each([
       // own, after leaving the group (a default kill would not have left it: see movedMs)
       const end = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 15 s'), 15_000))]);
       expect(['SIGTERM', 'code 0']).toContain(end);
+      // its follower (the sink's tombstones, the transformer's directory) left no group behind
+      const groups = kafka.admin();
+      await groups.connect();
+      const left = (await groups.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith(`${groupOf(env)}.`) && id !== `${groupOf(env)}.retry`);
+      await groups.disconnect();
+      expect(left).toEqual([]);
     } finally {
       if (app.exitCode === null) app.kill('SIGKILL');
       await other.disconnect();

@@ -1,18 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, serdes, throwAwayConsumer, topicName, type ThrowAwayConsumer } from '@iks/kafka';
 import type { DeliveryReadModel } from './read-model';
 
 /**
  * Feeds the read model from Kafka: klaviyo.outcomes.v1 and every dead-letter topic, from the
- * beginning, in a throw-away group that commits nothing (the read model is rebuilt by replay
- * on every start: event-sourced).
+ * beginning, in a throw-away group that commits nothing and is deleted on close (the read model
+ * is rebuilt by replay on every start: event-sourced).
  */
 export class ReadModelFeed {
   private readonly logger = new Logger(ReadModelFeed.name);
-  private consumer?: Consumer;
+  private feed?: ThrowAwayConsumer;
   readonly outcomesTopic: string;
   readonly dlqTopics: readonly string[];
   /** Per `topic:partition`: next offset read. */
@@ -32,9 +31,8 @@ export class ReadModelFeed {
     } finally {
       await admin.disconnect();
     }
-    const groupId = `iks-console.${randomBytes(6).toString('hex')}`;
-    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxBytesPerPartition: 8 * 1024 * 1024 });
-    this.consumer = consumer;
+    this.feed = throwAwayConsumer(this.kafka, `${this.config.kafka.topicPrefix}iks-console`, { allowAutoTopicCreation: false, maxBytesPerPartition: 8 * 1024 * 1024 });
+    const { consumer, groupId } = this.feed;
     await consumer.connect();
     await consumer.subscribe({ topics: [this.outcomesTopic, ...this.dlqTopics], fromBeginning: true });
     await consumer.run({
@@ -91,7 +89,7 @@ export class ReadModelFeed {
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect().catch(() => undefined);
+    await this.feed?.stop();
   }
 }
 

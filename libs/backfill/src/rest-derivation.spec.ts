@@ -1,7 +1,9 @@
 import { validateEnvelope } from '@iks/domain';
 import type { IntercomObject } from '@iks/intercom';
 import { mapNotification, staticLookups, type IntercomNotificationInput, type Lookups } from '@iks/mapping';
-import { conversationLifecycle, generateDataset, ticketLifecycle } from '../../../tools/intercom-emulator/src';
+import { Secret } from '@iks/config';
+import { IntercomClient } from '@iks/intercom';
+import { conversationLifecycle, generateDataset, startIntercomEmulator, ticketLifecycle } from '../../../tools/intercom-emulator/src';
 import { fixtureLookups, notificationFixture } from '../../mapping/src/__tests__/fixture.helpers';
 import { deriveNotifications, type DerivedNotification } from './rest-derivation';
 
@@ -109,5 +111,31 @@ describe('deriveNotifications: the unique_ids of the webhook path, from REST', (
     const outbound = { ...conv, source: { ...conv.source, author: { type: 'admin', id: '814860' } } };
     const topics = deriveNotifications('conversations', obj(outbound), { appId: 'x', source: 'backfill' }).notifications.map((n) => n.notification.topic);
     expect(topics).not.toContain('conversation.user.created');
+  });
+});
+
+describe('deriveNotifications from the Intercom emulator at Intercom-Version 2.11 and 2.14', () => {
+  it('2.11 tickets (ticket_state a string) derive and map to the same events as 2.14 ones', async () => {
+    const dataset = generateDataset({ seed: 12, contacts: 20, conversations: 0, tickets: 25 });
+    const emu = await startIntercomEmulator({ dataset });
+    const lookups = staticLookups(JSON.parse(JSON.stringify({ ...dataset, subscriptions: dataset.contactSubscriptions })));
+    const at = (version: string) => new IntercomClient({ baseUrl: emu.url, accessToken: new Secret(emu.accessToken), version });
+    try {
+      const events: string[] = [];
+      for (const t of dataset.tickets) {
+        const v211 = (await at('2.11').getTicket(t.id))!;
+        const v214 = (await at('2.14').getTicket(t.id))!;
+        expect(typeof v211.ticket_state).toBe('string');
+        const outcomes = (ticket: IntercomObject) => deriveNotifications('tickets', ticket, { appId: dataset.appId, source: 'backfill' }).notifications
+          .map((d) => mapNotification(input(d.notification.body, 'backfill'), lookups));
+        const mapped211 = outcomes(v211);
+        expect(mapped211).toEqual(outcomes(v214));
+        for (const o of mapped211) if (o.kind === 'records') events.push(...o.records.flatMap((r) => (r.kind === 'event' ? [r.unique_id] : [])));
+      }
+      expect(events.filter((id) => id.includes(':state:')).length).toBeGreaterThan(0); // the 2.11 state branch mapped something
+      expect(emu.requests.filter((r) => r.intercomVersion === '2.11')).toHaveLength(dataset.tickets.length);
+    } finally {
+      await emu.close();
+    }
   });
 });

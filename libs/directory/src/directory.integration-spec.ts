@@ -32,7 +32,7 @@ describe('directory: a local store that survives restarts and rebuilds from the 
   const start = async (): Promise<{ directory: Directory; follower: ContactsFollower; stop: () => Promise<void> }> => {
     const directory = new Directory(NO_INTERCOM_API, 60_000, { store: LmdbContactStore.open(storePath, topic), cacheContacts: 10 });
     const follower = await followContacts({ kafka, codec, topic, groupPrefix: `${config.transformer.groupId}.directory`, directory });
-    return { directory, follower, stop: async () => { await follower.consumer.disconnect(); await directory.close(); } };
+    return { directory, follower, stop: async () => { await follower.stop(); await directory.close(); } };
   };
 
   beforeAll(async () => {

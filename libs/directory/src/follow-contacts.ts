@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { hostname } from 'node:os';
 import type { Consumer, Kafka } from 'kafkajs';
-import { GROUP_TIMING, serdes, topicOffsets, type AvroCodec } from '@iks/kafka';
+import { GROUP_TIMING, serdes, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
 import type { SnapshotAt } from './contact-store';
 import type { Directory } from './directory';
 import { resumePlan } from './resume-plan';
@@ -10,13 +9,15 @@ export interface FollowContactsOptions {
   readonly kafka: Kafka;
   readonly codec: AvroCodec;
   readonly topic: string;
-  /** Prefix of the throw-away consumer group (no commits: the offsets live in the store). */
+  /** Prefix of the throw-away consumer group (no commits: the offsets live in the store; deleted by stop()). */
   readonly groupPrefix: string;
   readonly directory: Directory;
 }
 
 export interface ContactsFollower {
   readonly consumer: Consumer;
+  /** Stop following: leave and delete the throw-away group. */
+  stop(): Promise<void>;
   /** 'resume' from the store's offsets, or 'rebuild' from the beginning. */
   readonly start: 'resume' | 'rebuild';
   /** Records read before caught up with the end offsets seen at start. */
@@ -45,7 +46,7 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
   const startKind = plan.kind === 'resume' && o.directory.storedOffsets().size > 0 ? 'resume' : 'rebuild';
   logger.log(`directory store: ${o.directory.stats.contacts} contacts; ${startKind === 'resume' ? 'resuming' : 'reading'} ${o.topic}, ${behind} record(s) to catch up`);
 
-  const consumer = o.kafka.consumer({ groupId: `${o.groupPrefix}.${hostname()}.${process.pid}.${Date.now()}`, ...GROUP_TIMING });
+  const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
   await consumer.connect();
   await consumer.subscribe({ topic: o.topic, fromBeginning: true });
   let replayed = 0;
@@ -74,5 +75,5 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
   // the stored offsets; the first fetch may still start from the beginning: the store skips what it has
   for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
   await done;
-  return { consumer, start: startKind, replayed };
+  return { consumer, stop, start: startKind, replayed };
 }

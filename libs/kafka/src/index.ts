@@ -8,6 +8,7 @@ export { REPROCESSED_FROM, reasonKey, matchesWhere, reprocessHeaders, sendBack }
 export * as serdes from './serdes';
 export { header, nextOffset, sleep, RecordDecodeError, decodeOrPoison } from './consumer-util';
 export { followTopic, topicOffsets } from './follow-topic';
+export { throwAwayConsumer, deleteGroup, type ThrowAwayConsumer } from './throw-away-group';
 export * from './stage/stage.types';
 export { OutcomePublisher, type DescribeRecord } from './stage/outcome-publisher';
 export { StageConsumer, type ConsumerHealth } from './stage/stage-consumer';

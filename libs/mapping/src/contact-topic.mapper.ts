@@ -32,10 +32,23 @@ export function isTagTopic(topic: string): boolean {
 const CONTACT_TYPES: ReadonlySet<string> = new Set(['contact', 'user', 'lead']);
 
 /**
+ * contact.subscribed / contact.unsubscribed: Intercom's webhook-models table names their object
+ * "Subscription" (developers.intercom.com, Webhooks › Webhook models › Contact topics) and shows
+ * no payload; the description's only such object is `subscription_type` (`type: "subscription"`),
+ * which names no contact. See DECISIONS.md "Subscription items".
+ */
+const SUBSCRIPTION_TOPICS: ReadonlySet<string> = new Set(['contact.subscribed', 'contact.unsubscribed']);
+
+/** A Subscription item that names no contact (neither a Contact nor a wrapper with `contact`). */
+export function isSubscriptionWithoutContact(topic: string, item: Record<string, unknown>): boolean {
+  return SUBSCRIPTION_TOPICS.has(topic) && item.type === 'subscription' && !isRecord(item.contact);
+}
+
+/**
  * The contact of a contact.* item. Most topics send the Contact itself
  * (components.schemas.contact, or contact_deleted / contact_archived references);
  * tag topics send a `contact_tag` wrapper `{ type, created_at, tag, contact }`;
- * any other wrapper with a `contact` object is read the same way.
+ * any other wrapper with a `contact` object (a Subscription of contact.subscribed) is read the same way.
  */
 export function contactOfItem(item: Record<string, unknown>): IntercomContact {
   if (isRecord(item.contact)) return item.contact as IntercomContact;
@@ -51,6 +64,9 @@ export function tagOfItem(item: Record<string, unknown>): IntercomTag | undefine
 }
 
 export function mapContactTopic(n: IntercomNotificationInput, item: Record<string, unknown>, lookups: Lookups, options: MappingOptions): MapOutcome {
+  // Nothing to upsert without a contact; the change still reaches Klaviyo with that contact's next
+  // contact.* notification or directory fetch (Intercom_unsubscribed_from_emails).
+  if (isSubscriptionWithoutContact(n.topic, item)) return { kind: 'skip', reason: `${n.topic}: subscription item names no contact` };
   const payloadContact = contactOfItem(item);
   const id = idString(payloadContact.id);
   if (id === undefined) throw new MappingError(`${n.topic}: contact has no id`, 'missing_field');

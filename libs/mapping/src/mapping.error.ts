@@ -14,4 +14,4 @@ export class MappingError extends Error {
   }
 }
 
-export type MappingErrorCode = 'invalid_payload' | 'missing_item' | 'missing_field';
+export type MappingErrorCode = 'invalid_payload' | 'missing_item' | 'missing_field' | 'legacy_payload';

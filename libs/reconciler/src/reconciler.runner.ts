@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
-import type { Consumer, Producer } from 'kafkajs';
+import type { Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import { NotificationWriterSink, ProducedIndex } from '@iks/backfill';
 import { IntercomClient } from '@iks/intercom';
-import { AvroCodec, createKafka, createProducer, followTopic, NotificationWriter, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, followTopic, NotificationWriter, serdes, topicName, type ThrowAwayConsumer } from '@iks/kafka';
 import { ContinuousReconciler } from './continuous-reconciler';
 import { updateProducedIndex } from './produced-index.updater';
 
@@ -18,7 +18,7 @@ export class ReconcilerRunner {
   private readonly logger = new Logger(ReconcilerRunner.name);
   private writer: NotificationWriter | null = null;
   private producer: Producer | null = null;
-  private outageConsumer: Consumer | null = null;
+  private outageConsumer: ThrowAwayConsumer | null = null;
   private continuous: ContinuousReconciler | null = null;
   readonly index: ProducedIndex;
 
@@ -75,7 +75,7 @@ export class ReconcilerRunner {
   }
 
   async stop(): Promise<void> {
-    await this.outageConsumer?.disconnect().catch(() => undefined);
+    await this.outageConsumer?.stop();
     await this.continuous?.stop();
     await this.producer?.disconnect().catch(() => undefined);
     await this.writer?.stop().catch(() => undefined);

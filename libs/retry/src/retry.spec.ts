@@ -1,5 +1,6 @@
 import { ManualClock } from './clock';
 import { backoffCeiling, jittered, retry } from './retry';
+import { isRetriableStatus } from './retriable-status';
 
 class Flaky extends Error {
   constructor(readonly retriable: boolean, readonly retryAfterMs?: number) {
@@ -155,5 +156,12 @@ describe('retry delay cap (issue #14: slow 5xx recovery)', () => {
     await expect(done).resolves.toBe('ok');
     expect(Math.max(...delays)).toBeLessThanOrEqual(30_000);
     expect(clock.now() - at).toBeLessThanOrEqual(30_000);
+  });
+});
+
+describe('isRetriableStatus', () => {
+  it('408, 429, 5xx and no answer are retried; other 4xx and 501 Not Implemented are not', () => {
+    for (const s of [null, 408, 429, 500, 502, 503, 504]) expect(isRetriableStatus(s)).toBe(true);
+    for (const s of [400, 401, 403, 404, 409, 422, 501]) expect(isRetriableStatus(s)).toBe(false);
   });
 });

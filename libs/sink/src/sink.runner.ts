@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { PartitionAssigners, type Consumer, type Kafka, type Producer } from 'kafkajs';
+import { PartitionAssigners, type Kafka, type Producer } from 'kafkajs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
   AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
-  type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
+  type HandlerLookup, type RecordOutcome, type ThrowAwayConsumer, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
 import { outcomeSubject } from './outcome-subject';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type EndpointGroup, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
@@ -59,7 +59,7 @@ export class SinkRunner {
   private readonly producer: Producer;
   private readonly codec: AvroCodec;
   readonly deliverer: KlaviyoDelivery;
-  private tombstones?: Consumer;
+  private tombstones?: ThrowAwayConsumer;
   /** Intercom contacts with a deletion request: their profiles and events are never sent again (replays included). */
   private readonly deletedContacts = new Set<string>();
   private readonly abort = new AbortController();
@@ -290,7 +290,7 @@ export class SinkRunner {
     this.abort.abort();
     await this.runtime.stop();
     await this.budgetShare?.stop();
-    await this.tombstones?.disconnect().catch(() => undefined);
+    await this.tombstones?.stop();
     await this.producer.disconnect().catch(() => undefined);
   }
 }

@@ -78,4 +78,20 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
     expect(runner.tally.countReason('skip', 'unmapped_topic')).toBe(1);
     expect(events).toHaveLength(2);
   });
+
+  it('a pre-2.0 payload is dead-lettered at once with the fix in its reason; a Subscription naming no contact is skipped', async () => {
+    const pendingBefore = runner.tally.count('pending');
+    const skippedBefore = runner.tally.count('skip');
+    await produceRaw(kafka, codec, config, [
+      rawFromEnvelope(fixture('conversation.user.created.legacy_1_x')),
+      rawFromEnvelope(fixture('contact.unsubscribed.no_contact')),
+    ]);
+    const legacy = await waitFor(() => tap.of(T.rawDlq).map((l) => serdes.deadLetterFromAvro(l.value)).find((l) => l.error_class === 'MappingError'), {
+      what: 'the pre-2.0 payload in the raw dead-letter topic', timeoutMs: 20_000,
+    });
+    expect(legacy.error_message).toMatch(/pre-2\.0 API shape.*API version to 2\.x/);
+    expect(serdes.notificationFromAvro(await codec.decode(Buffer.from(legacy.value!))).notification_id).toBe('notif_0a1b2c3d-1111-4e5f-8a9b-000000000099');
+    await waitFor(() => runner.tally.count('skip') > skippedBefore, { what: 'the subscription skipped' });
+    expect(runner.tally.count('pending')).toBe(pendingBefore); // neither waits in the retry topic
+  });
 });

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
@@ -9,7 +9,7 @@ import {
   type StageResult, type StageTally,
 } from '@iks/kafka';
 import { isMappedTopic, type MappingOptions } from '@iks/mapping';
-import { Directory, followContacts, LmdbContactStore, type IntercomSource } from '@iks/directory';
+import { Directory, followContacts, LmdbContactStore, type ContactsFollower, type IntercomSource } from '@iks/directory';
 import { processNotification } from './notification-processor';
 const H_ATTEMPT = 'iks-attempt';
 const H_FIRST = 'iks-first-pending-at';
@@ -54,7 +54,7 @@ export class TransformerRunner {
   private readonly topics: Topics;
   private readonly options: MappingOptions;
   private readonly runtime: StageRuntime;
-  private directoryConsumer?: Consumer;
+  private directoryFollower?: ContactsFollower;
   private started = false;
   private readonly unknownTopics = new Set<string>();
 
@@ -142,10 +142,9 @@ export class TransformerRunner {
    */
   private async loadDirectory(): Promise<void> {
     this.directory.useStore(LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts));
-    const follower = await followContacts({
+    this.directoryFollower = await followContacts({
       kafka: this.kafka, codec: this.codec, topic: this.topics.contacts, groupPrefix: `${this.config.transformer.groupId}.directory`, directory: this.directory,
     });
-    this.directoryConsumer = follower.consumer;
   }
 
   /** intercom.notifications.v1: each notification mapped in order; poison records become dead letters. */
@@ -242,7 +241,7 @@ export class TransformerRunner {
 
   async stop(): Promise<void> {
     await this.runtime.stop();
-    await this.directoryConsumer?.disconnect().catch(() => undefined);
+    await this.directoryFollower?.stop();
     await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
     await this.producer.disconnect().catch(() => undefined);
   }

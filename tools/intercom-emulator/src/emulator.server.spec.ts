@@ -2,6 +2,7 @@ import { contract as loadContract, expectValidComponent, expectValidResponse } f
 import { generateDataset } from './dataset';
 import { startIntercomEmulator, type IntercomEmulator } from './emulator.server';
 import { makeContact } from './factories';
+import { mapNotification, staticLookups } from '@iks/mapping';
 
 const contract = loadContract();
 const TOKEN = 'test-token';
@@ -139,6 +140,77 @@ describe('Intercom emulator (HTTP)', () => {
     const tags = await call('GET', '/tags');
     expectValidResponse(contract, 'get', '/tags', 200, tags.body);
     expect(tags.body.data.map((t: { name: string }) => t.name)).toEqual(dataset.tags.map((t) => t.name));
+  });
+
+  it('GET /admins/{id}, /teams/{id}, /tags/{id}, /contacts/{id}/tags and GET /conversations validate; unknown ids are 404', async () => {
+    const [admin] = dataset.admins;
+    const one = await call('GET', `/admins/${admin.id}`);
+    expectValidResponse(contract, 'get', '/admins/{admin_id}', 200, one.body);
+    expect(one.body).toEqual(admin);
+    const team = await call('GET', `/teams/${dataset.teams[1].id}`);
+    expectValidResponse(contract, 'get', '/teams/{team_id}', 200, team.body);
+    expect(team.body.name).toBe(dataset.teams[1].name);
+    const tag = await call('GET', `/tags/${dataset.tags[2].id}`);
+    expectValidResponse(contract, 'get', '/tags/{tag_id}', 200, tag.body);
+    expect(tag.body).toEqual({ type: 'tag', id: dataset.tags[2].id, name: dataset.tags[2].name });
+    const tagged = dataset.contacts.find((c) => c.tags.data.length > 0)!;
+    const tags = await call('GET', `/contacts/${tagged.id}/tags`);
+    expectValidResponse(contract, 'get', '/contacts/{contact_id}/tags', 200, tags.body);
+    expect(tags.body.data.map((t: { id: string }) => t.id).sort()).toEqual(tagged.tags.data.map((t) => t.id).sort());
+    for (const path of ['/admins/0', '/teams/0', '/tags/0', '/contacts/nobody/tags']) {
+      const missing = await call('GET', path);
+      expect({ path, status: missing.status, code: missing.body.errors[0].code }).toEqual({ path, status: 404, code: 'not_found' });
+      expectValidComponent(contract, 'error', missing.body);
+    }
+
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await call('GET', `/conversations?per_page=50${after ? `&starting_after=${after}` : ''}`);
+      expectValidResponse(contract, 'get', '/conversations', 200, page.body);
+      seen.push(...page.body.conversations.map((c: { id: string }) => c.id));
+      expect(page.body.conversations.every((c: object) => !('conversation_parts' in c))).toBe(true);
+      after = page.body.pages.next?.starting_after;
+      if (!after) break;
+    }
+    expect(seen.sort()).toEqual(dataset.conversations.map((c) => c.id).sort());
+  });
+
+  it('a route it does not serve is 501 error.list (not 404, which says an object is missing); a wrong method is 405', async () => {
+    for (const [method, path] of [['GET', '/segments'], ['GET', '/companies'], ['POST', '/messages'], ['GET', '/data_attributes']]) {
+      const res = await call(method, path, method === 'POST' ? {} : undefined);
+      expect({ path, status: res.status }).toEqual({ path, status: 501 });
+      expectValidComponent(contract, 'error', res.body);
+      expect(res.body.errors[0]).toEqual({ code: 'not_implemented', message: `${method} ${path} is not served by the emulator` });
+    }
+    const wrongMethod = await call('DELETE', '/admins');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.body.errors[0].code).toBe('method_not_allowed');
+  });
+
+  it('answers Intercom-Version 2.11 with 2.11 tickets (ticket_state the category string), and the mapping reads them alike', async () => {
+    const lookups = staticLookups(JSON.parse(JSON.stringify({ ...dataset, subscriptions: dataset.contactSubscriptions })));
+    const mapAs = (ticket: unknown) => mapNotification(
+      { notificationId: 'notif_v', topic: 'ticket.state.updated', createdAt: 1767225600, source: 'backfill', body: ticket }, lookups,
+    );
+    const mapped = dataset.tickets.filter((t) => ['submitted', 'waiting_on_customer', 'resolved'].includes(t.ticket_state.category));
+    let events = 0;
+    for (const t of mapped) {
+      const v214 = await call('GET', `/tickets/${t.id}`);
+      const v211 = await call('GET', `/tickets/${t.id}`, undefined, { 'Intercom-Version': '2.11' });
+      expect(v211.body).toMatchObject({ ticket_state: t.ticket_state.category, ticket_state_internal_label: t.ticket_state.internal_label });
+      // only ticket_state differs from 2.14 (as the 2.11 description has it)
+      expect(contract.validateResponseBody('get', '/tickets/{ticket_id}', 200, v211.body).errors.every((e) => e.startsWith('/ticket_state'))).toBe(true);
+      const { ticket_state: _s, ticket_state_internal_label: _i, ticket_state_external_label: _e, ...rest211 } = v211.body;
+      const { ticket_state: _s14, ...rest214 } = v214.body;
+      expect(rest211).toEqual(rest214);
+      const outcome = mapAs(v211.body);
+      expect(outcome).toEqual(mapAs(v214.body));
+      if (outcome.kind === 'records') events++;
+    }
+    expect(events).toBeGreaterThan(3); // mapped into Ticket Submitted / Marked as Waiting / Resolved, not merely pending alike
+    const search = await call('POST', '/tickets/search', { query: all, pagination: { per_page: 5 } }, { 'Intercom-Version': '2.11' });
+    expect(search.body.tickets.every((t: { ticket_state: unknown }) => typeof t.ticket_state === 'string')).toBe(true);
   });
 
   it('GET /conversations/{id} (with parts) and /tickets/{id} validate', async () => {

@@ -94,6 +94,24 @@ function isDataset(d: Dataset | DatasetOptions | undefined): d is Dataset {
   return !!d && Array.isArray((d as Dataset).contacts);
 }
 
+/**
+ * The answer in the shape of the requested Intercom-Version where it differs in what the pipeline
+ * reads: before 2.12 a ticket's `ticket_state` is its category string, with
+ * `ticket_state_internal_label` / `_external_label` beside it (the 2.11 description); from 2.12 on
+ * an object. Other differences between versions are not emulated.
+ */
+export function forVersion(version: string | null, body: unknown): unknown {
+  if (version === null || !/^2\.(\d|1[01])$/.test(version)) return body;
+  const ticket211 = (t: IntercomTicket) => {
+    const { ticket_state: state, ...rest } = t;
+    return { ...rest, ticket_state: state.category, ticket_state_internal_label: state.internal_label, ticket_state_external_label: state.external_label };
+  };
+  const b = body as { type?: string; tickets?: IntercomTicket[] };
+  if (b?.type === 'ticket') return ticket211(body as IntercomTicket);
+  if (b?.type === 'ticket.list' && Array.isArray(b.tickets)) return { ...b, tickets: b.tickets.map(ticket211) };
+  return body;
+}
+
 /** Conversation search results are `conversation_list_item`s: no conversation_parts (as api.intercom.io). */
 function listItem(c: IntercomConversation): IntercomConversation {
   const { conversation_parts: _parts, ...rest } = c;
@@ -154,6 +172,12 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     return paginate(filtered, b.pagination?.per_page ?? 20, b.pagination?.starting_after ?? null);
   };
 
+  const byId = <T extends { id: string }>(list: readonly T[], id: string, message = 'Resource Not Found'): T => {
+    const found = list.find((x) => x.id === decodeURIComponent(id));
+    if (!found) throw new HttpError(404, 'not_found', message);
+    return found;
+  };
+
   const contactById = (id: string) => {
     const c = dataset.contacts.find((x) => x.id === id);
     if (!c) throw new HttpError(404, 'not_found', 'User Not Found');
@@ -182,17 +206,19 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       contactById(decodeURIComponent(m[1]));
       return { type: 'list', data: dataset.contactSubscriptions[decodeURIComponent(m[1])] ?? [] };
     }],
+    // GET /contacts/{id}/tags (tag_list): the contact's tags with their names
+    ['GET', /^\/contacts\/([^/]+)\/tags$/, (m) => {
+      const ids = new Set(contactById(decodeURIComponent(m[1])).tags.data.map((t) => t.id));
+      return { type: 'list', data: dataset.tags.filter((t) => ids.has(t.id)).map(({ type, id, name }) => ({ type, id, name })) };
+    }],
     ['GET', /^\/contacts\/([^/]+)$/, (m) => contactById(decodeURIComponent(m[1]))],
-    ['GET', /^\/conversations\/([^/]+)$/, (m) => {
-      const c = dataset.conversations.find((x) => x.id === decodeURIComponent(m[1]));
-      if (!c) throw new HttpError(404, 'not_found', 'Resource Not Found');
-      return c;
+    // GET /conversations (listConversations): cursor pages of conversation list items
+    ['GET', /^\/conversations$/, (_m, q) => {
+      const p = paginate(dataset.conversations, Number(q.get('per_page') ?? 20), q.get('starting_after'));
+      return { type: 'conversation.list', conversations: p.items.map(listItem), total_count: p.totalCount, pages: p.pages };
     }],
-    ['GET', /^\/tickets\/([^/]+)$/, (m) => {
-      const t = dataset.tickets.find((x) => x.id === decodeURIComponent(m[1]));
-      if (!t) throw new HttpError(404, 'not_found', 'Resource Not Found');
-      return t;
-    }],
+    ['GET', /^\/conversations\/([^/]+)$/, (m) => byId(dataset.conversations, m[1])],
+    ['GET', /^\/tickets\/([^/]+)$/, (m) => byId(dataset.tickets, m[1])],
     // GET /me (components/schemas/admin_with_app): the token's admin and its workspace, whose id_code is the notifications' app_id
     ['GET', /^\/me$/, () => {
       const a = dataset.admins[0];
@@ -203,8 +229,14 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       };
     }],
     ['GET', /^\/admins$/, () => ({ type: 'admin.list', admins: dataset.admins })],
+    ['GET', /^\/admins\/([^/]+)$/, (m) => byId(dataset.admins, m[1], 'Admin not found')],
     ['GET', /^\/teams$/, () => ({ type: 'team.list', teams: dataset.teams })],
+    ['GET', /^\/teams\/([^/]+)$/, (m) => byId(dataset.teams, m[1], 'Team not found')],
     ['GET', /^\/tags$/, () => ({ type: 'list', data: dataset.tags.map(({ type, id, name }) => ({ type, id, name })) })],
+    ['GET', /^\/tags\/([^/]+)$/, (m) => {
+      const { type, id, name } = byId(dataset.tags, m[1]);
+      return { type, id, name };
+    }],
   ];
 
   const upsert = <T extends { id: string }>(list: T[], item: T) => {
@@ -352,12 +384,14 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
 
     const route = routes.find(([m, re]) => m === method && re.test(url.pathname));
     if (!route) {
+      // 404 stays "this object does not exist": a route the emulator does not serve is 501, so a
+      // client can tell the two apart (Intercom's error.list shape; the code is the emulator's own)
       const known = routes.some(([, re]) => re.test(url.pathname));
-      return reply(known ? 405 : 404, errorList(known ? 'method_not_allowed' : 'not_found', `${method} ${url.pathname} is not served by the emulator`), rate.headers);
+      return reply(known ? 405 : 501, errorList(known ? 'method_not_allowed' : 'not_implemented', `${method} ${url.pathname} is not served by the emulator`), rate.headers);
     }
     try {
       const out = route[2](url.pathname.match(route[1])!, url.searchParams, body);
-      return reply(200, out, rate.headers);
+      return reply(200, forVersion(entry.intercomVersion, out), rate.headers);
     } catch (e) {
       if (e instanceof HttpError) return reply(e.status, errorList(e.code, e.message), rate.headers);
       if (e instanceof SearchError) return reply(400, errorList(e.code, e.message), rate.headers);

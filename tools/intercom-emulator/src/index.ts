@@ -59,7 +59,9 @@ export {
   TICKET_TOPICS,
   CONTACT_TOPICS,
   CONTACT_TAG_TOPICS,
+  SUBSCRIPTION_TOPICS,
   itemComponentsFor,
+  subscriptionNotification,
   conversationNotification,
   ticketNotification,
   contactNotification,
@@ -74,5 +76,7 @@ export {
   type TicketTopic,
   type ContactTopic,
   type ContactTagTopic,
+  type SubscriptionTopic,
+  type SubscriptionItem,
   type LifecycleOptions,
 } from './notifications';

@@ -1,5 +1,7 @@
 import { adminAuthor, contactAuthor, contactReference, makeConversation, makeConversationPart, makeTicket, makeTicketPart, type ConversationOptions, type TicketOptions } from './factories';
-import type { IntercomAdmin, IntercomTeam, IntercomCompany, IntercomContact, IntercomConversation, IntercomConversationPart, IntercomTag, IntercomTicket, IntercomTicketPart } from './intercom.types';
+import type {
+  IntercomAdmin, IntercomTeam, IntercomCompany, IntercomContact, IntercomConversation, IntercomConversationPart, IntercomSubscriptionType, IntercomTag, IntercomTicket, IntercomTicketPart,
+} from './intercom.types';
 import { createRng, type Rng } from './rng';
 import { buildNotification, type IntercomNotification, type NotificationOptions } from './webhook.sender';
 
@@ -7,8 +9,9 @@ import { buildNotification, type IntercomNotification, type NotificationOptions 
  * One registry of the webhook topics the emulator sends and the `data.item` each carries
  * (developers.intercom.com/docs/references/webhooks/webhook-models): a conversation for
  * conversation.*, a ticket for ticket.*, a contact for contact.*, a `contact_tag`
- * ({contact, tag}) for contact.*.tag.*, a contact reference with `deleted`/`archived` for
- * contact.deleted / contact.archived, and a company for company.* (a topic the pipeline ignores).
+ * ({contact, tag}) for contact.*.tag.*, a "Subscription" for contact.subscribed /
+ * contact.unsubscribed, a contact reference with `deleted`/`archived` for contact.deleted /
+ * contact.archived, and a company for company.* (a topic the pipeline ignores).
  */
 export const CONVERSATION_TOPICS = ['conversation.user.created', 'conversation.user.replied', 'conversation.read', 'conversation.rating.added', 'conversation.admin.replied', 'conversation.admin.closed'] as const;
 export const TICKET_TOPICS = ['ticket.created', 'ticket.state.updated', 'ticket.contact.replied', 'ticket.resolved'] as const;
@@ -19,21 +22,24 @@ export const CONTACT_TOPICS = [
   'contact.lead.updated',
   'contact.email.updated',
   'contact.lead.signed_up',
-  'contact.subscribed',
-  'contact.unsubscribed',
 ] as const;
+export const SUBSCRIPTION_TOPICS = ['contact.subscribed', 'contact.unsubscribed'] as const;
 export const CONTACT_TAG_TOPICS = ['contact.user.tag.created', 'contact.user.tag.deleted', 'contact.lead.tag.created', 'contact.lead.tag.deleted'] as const;
 
 export type ConversationTopic = (typeof CONVERSATION_TOPICS)[number];
 export type TicketTopic = (typeof TICKET_TOPICS)[number];
 export type ContactTopic = (typeof CONTACT_TOPICS)[number];
 export type ContactTagTopic = (typeof CONTACT_TAG_TOPICS)[number];
+export type SubscriptionTopic = (typeof SUBSCRIPTION_TOPICS)[number];
 
 /** The 2.14 component(s) `data.item` of a topic validates against; `contact_tag` has none, so its parts are named. */
 export function itemComponentsFor(topic: string, item?: object): { item?: string; parts?: Record<string, string> } {
   if (topic.startsWith('conversation.')) return { item: 'conversation' };
   if (topic.startsWith('ticket.')) return { item: 'ticket' };
   if ((CONTACT_TAG_TOPICS as readonly string[]).includes(topic)) return { parts: { contact: 'contact', tag: 'tag' } };
+  if ((SUBSCRIPTION_TOPICS as readonly string[]).includes(topic)) {
+    return { item: 'subscription_type', ...(item && 'contact' in item ? { parts: { contact: 'contact' } } : {}) };
+  }
   if (topic === 'contact.deleted') return { item: item && 'deleted' in item ? 'contact_deleted' : 'contact' };
   if (topic === 'contact.archived') return { item: 'contact_archived' };
   if (topic.startsWith('contact.')) return { item: 'contact' };
@@ -64,6 +70,23 @@ export function contactTagNotification(topic: ContactTagTopic, contact: Intercom
   const createdAt = options?.taggedAt ?? options?.createdAt ?? contact.updated_at;
   const item: ContactTagItem = { type: 'contact_tag', created_at: createdAt, contact, tag: { type: 'tag', id: tag.id, name: tag.name } };
   return buildNotification(topic, item, { createdAt, ...options });
+}
+
+/** The "Subscription" item of contact.subscribed / contact.unsubscribed (see subscriptionNotification). */
+export type SubscriptionItem = IntercomSubscriptionType & { contact?: IntercomContact };
+
+/**
+ * contact.subscribed / contact.unsubscribed. Intercom's webhook-models table names their object
+ * "Subscription" and shows no payload. The emulator sends the 2.14 description's only Subscription,
+ * the `subscription_type` component, with the contact it concerns as `contact` (the way the
+ * Contact Tag notification object pairs a tag with its contact): an assumption, written down in
+ * libs/mapping/DECISIONS.md. `contact: null` sends the subscription alone (naming no contact).
+ */
+export function subscriptionNotification(
+  topic: SubscriptionTopic, contact: IntercomContact | null, subscription: IntercomSubscriptionType, options?: NotificationOptions,
+) {
+  const item: SubscriptionItem = contact ? { ...subscription, contact } : { ...subscription };
+  return buildNotification(topic, item, { createdAt: contact?.updated_at, ...options });
 }
 
 /**

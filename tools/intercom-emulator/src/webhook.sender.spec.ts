@@ -8,6 +8,7 @@ import {
   CONTACT_TAG_TOPICS,
   CONTACT_TOPICS,
   CONVERSATION_TOPICS,
+  SUBSCRIPTION_TOPICS,
   TICKET_TOPICS,
   contactArchivedNotification,
   contactDeletedNotification,
@@ -16,6 +17,7 @@ import {
   conversationLifecycle,
   conversationNotification,
   itemComponentsFor,
+  subscriptionNotification,
   ticketLifecycle,
   ticketNotification,
   unknownTopicNotification,
@@ -89,6 +91,8 @@ describe('notification builders', () => {
       ...TICKET_TOPICS.map((t) => ticketNotification(t, dataset.tickets[0])),
       ...CONTACT_TOPICS.map((t) => contactNotification(t, t.includes('lead') ? lead : contact)),
       ...CONTACT_TAG_TOPICS.map((t) => contactTagNotification(t, t.includes('lead') ? lead : contact, tag)),
+      ...SUBSCRIPTION_TOPICS.map((t) => subscriptionNotification(t, contact, dataset.subscriptionTypes[0])),
+      subscriptionNotification('contact.unsubscribed', null, dataset.subscriptionTypes[0]),
       contactDeletedNotification(contact),
       contactDeletedNotification(contact, { full: true }),
       contactArchivedNotification(contact),
@@ -98,6 +102,7 @@ describe('notification builders', () => {
     expect(all.map((n) => n.topic)).toEqual(expect.arrayContaining(['contact.deleted', 'contact.archived', 'company.created', 'contact.lead.tag.created']));
     expect(contactDeletedNotification(contact).data.item).toEqual({ type: 'contact', id: contact.id, external_id: contact.external_id, deleted: true });
     expect(contactTagNotification('contact.user.tag.created', contact, tag).data.item).toMatchObject({ type: 'contact_tag', contact: { id: contact.id }, tag: { type: 'tag', id: tag.id, name: tag.name } });
+    expect(subscriptionNotification('contact.unsubscribed', contact, dataset.subscriptionTypes[0]).data.item).toMatchObject({ type: 'subscription', contact: { type: 'contact', id: contact.id } });
   });
 });
 

@@ -62,6 +62,17 @@ const quiet = { prompt: noTty, onInterrupt: () => () => undefined, pollMs: 100 }
 const storedIds = (emulator: KlaviyoEmulator) => emulator.store.events.map((e) => e.unique_id).sort();
 const ids = (ns: number[]) => ns.map((i) => `intercom:conversation:${i}:created`).sort();
 
+/** Consumer groups of a replay (`<group>.replay.…` and its followers') still on the cluster. */
+async function replayGroupsLeft(config: Config): Promise<string[]> {
+  const admin = createKafka(config.kafka).admin();
+  await admin.connect();
+  try {
+    return (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith(config.kafka.topicPrefix) && id.includes('.replay.'));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 describe('cli replay (real broker, Klaviyo emulator)', () => {
   let emulator: KlaviyoEmulator;
   const runners: SinkRunner[] = [];
@@ -93,6 +104,7 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
     expect(c.out.find((l) => l.startsWith('replay done'))).toContain(`${n} replayed, ${n} delivered, 0 dead-lettered`);
     expect(emulator.store.events).toHaveLength(n);
     expect(emulator.store.duplicateEventsIgnored).toBeGreaterThanOrEqual(before + n);
+    expect(await replayGroupsLeft(config)).toEqual([]); // its group and its sink's tombstones group are deleted
   });
 
   it('--from-offset replays from that offset on; --from-time from the first record at or after that time', async () => {
@@ -209,6 +221,7 @@ describe('cli replay of the raw topic (re-runs the transformer mapping)', () => 
       expect(c.out.find((l) => l.startsWith('replay done'))).toMatch(/2 replayed, \d+ record\(s\) produced/);
       const events = await waitFor(() => tap.of(topicOf(config, 'events')).length >= 1 && tap.of(topicOf(config, 'events')), { what: 'the re-mapped event' });
       expect(serdes.eventFromAvro(events[0].value).unique_id).toBe('intercom:conversation:1911149811:created');
+      expect(await replayGroupsLeft(config)).toEqual([]); // its group and its transformer's directory group are deleted
     } finally {
       await tap.stop();
     }

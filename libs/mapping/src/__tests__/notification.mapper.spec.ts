@@ -445,6 +445,29 @@ describe('mapNotification: profiles and deletions', () => {
     });
   });
 
+  it('contact.unsubscribed carrying a Subscription with its contact → profile from that contact (not "not a contact")', () => {
+    expect(mapNotification(inputFor('contact.unsubscribed.json'), lookups)).toEqual({
+      kind: 'records',
+      notes: [],
+      records: [{
+        ...adaProfile, updated_at: 1763900500,
+        properties: { ...adaProperties, Intercom_unsubscribed_from_emails: true, Intercom_tags: ['VIP', 'Churn risk'] },
+        source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000050',
+      }],
+    });
+  });
+
+  it('contact.subscribed carrying the Contact itself → profile', () => {
+    expect(records(mapNotification(inputFor('contact.subscribed.contact.json'), lookups))).toEqual([{
+      ...adaProfile, updated_at: 1763900560, properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk'] },
+      source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000052',
+    }]);
+  });
+
+  it('a Subscription that names no contact is skipped with the reason, never dead-lettered', () => {
+    expect(mapNotification(inputFor('contact.unsubscribed.no_contact.json'), lookups)).toEqual({ kind: 'skip', reason: 'contact.unsubscribed: subscription item names no contact' });
+  });
+
   it('contact.user.updated → profile; name split at the first space; empty location and avatar omitted', () => {
     expect(records(mapNotification(inputFor('contact.user.updated.json'), lookups))).toEqual([
       {
@@ -601,6 +624,14 @@ describe('mapNotification: topics, options, envelope', () => {
     } catch (err) {
       expect((err as MappingError).retriable).toBe(false);
     }
+  });
+
+  it('a payload of the pre-2.0 API (item.user, no item.contacts) is a MappingError at once, naming the fix', () => {
+    const n = inputFor('conversation.user.created.legacy_1_x.json');
+    expect(() => mapNotification(n, lookups)).toThrow(MappingError);
+    expect(() => mapNotification(n, lookups)).toThrow(/pre-2\.0 API shape .*set the Intercom app's API version to 2\.x/);
+    // the 2.x payload of the same conversation is mapped
+    expect(records(mapNotification(inputFor('conversation.user.created.json'), lookups))).toHaveLength(1);
   });
 
   it('an item of the wrong type for the topic is a MappingError', () => {
