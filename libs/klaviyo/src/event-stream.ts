@@ -7,6 +7,7 @@
  */
 import { Logger } from '@nestjs/common';
 import type { KlaviyoEventRecord } from '@iks/domain';
+import { abortReason } from '@iks/retry';
 import { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
 import { DEFAULT_MAX_WAIT_MS, EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
 import { recordFault, refusal, type KlaviyoCaller } from './klaviyo-caller';
@@ -36,6 +37,8 @@ interface Submitted extends PreparedEvent {
 interface Lane {
   readonly batcher: EventBatcher<Submitted>;
   readonly ready: BatchSlot<Submitted>[][];
+  /** Events whose submitter gave up, with its reason; taken out of the queue together (withdraw). */
+  withdrawn: Map<Submitted, unknown>;
   pumping: boolean;
   inFlight: number;
   slot: (() => void) | null;
@@ -62,14 +65,42 @@ export class KlaviyoEventStream {
   /**
    * One event's result: delivered, or rejected (never deliverable, or retries ran out). Rejects
    * (throws) only for what is not the event's fault: a misconfigured Klaviyo URL, shutdown.
+   *
+   * `signal`: the submitter gives up (its Kafka batch was revoked in a rebalance). If the event
+   * is still queued it is withdrawn and the promise rejects with the signal's reason, so the
+   * partition's next owner is the only one to send it and no budget is spent on a copy Klaviyo
+   * would ignore. An event already in a request on the wire (or waiting to retry it) still goes.
    */
-  submit(record: KlaviyoEventRecord, priority: Priority = 'live'): Promise<DeliveryResult> {
+  submit(record: KlaviyoEventRecord, priority: Priority = 'live', signal?: AbortSignal): Promise<DeliveryResult> {
     const p = prepareEvent(record, this.opts.batch?.maxBytes);
     if (!isPrepared(p)) return Promise.resolve(p);
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise<DeliveryResult>((resolve, reject) => {
       const lane = this.lane(priority);
-      lane.batcher.add({ ...p, resolve, reject });
+      const giveUp = () => this.withdraw(lane, item, abortReason(signal!));
+      const detach = () => signal?.removeEventListener('abort', giveUp);
+      const item: Submitted = { ...p, resolve: (r) => (detach(), resolve(r)), reject: (e) => (detach(), reject(e)) };
+      signal?.addEventListener('abort', giveUp, { once: true });
+      lane.batcher.add(item);
       void this.pump(priority, lane);
+    });
+  }
+
+  /**
+   * Marks `item` withdrawn; the queue is rebuilt once for everything withdrawn in the same tick
+   * (a whole Kafka batch gives up at once), in the original order, so requests stay full.
+   */
+  private withdraw(lane: Lane, item: Submitted, reason: unknown): void {
+    lane.withdrawn.set(item, reason);
+    if (lane.withdrawn.size > 1) return;
+    queueMicrotask(() => {
+      const gone = lane.withdrawn;
+      lane.withdrawn = new Map();
+      const queued = [...lane.ready.splice(0).flatMap((b) => b.flatMap((s) => [s.item, ...s.duplicates])), ...lane.batcher.drain()];
+      for (const x of queued) {
+        if (gone.has(x)) x.reject(gone.get(x));
+        else lane.batcher.add(x);
+      }
     });
   }
 
@@ -85,7 +116,7 @@ export class KlaviyoEventStream {
     if (!lane) {
       const ready: BatchSlot<Submitted>[][] = [];
       const batcher = new EventBatcher<Submitted>((batch) => ready.push(batch), { ...this.opts.batch, maxWaitMs: Infinity, clock: this.caller.clock });
-      lane = { batcher, ready, pumping: false, inFlight: 0, slot: null };
+      lane = { batcher, ready, withdrawn: new Map(), pumping: false, inFlight: 0, slot: null };
       this.lanes.set(priority, lane);
     }
     return lane;
