@@ -37,8 +37,6 @@ interface Submitted extends PreparedEvent {
 interface Lane {
   readonly batcher: EventBatcher<Submitted>;
   readonly ready: BatchSlot<Submitted>[][];
-  /** Events whose submitter gave up, with its reason; taken out of the queue together (withdraw). */
-  withdrawn: Map<Submitted, unknown>;
   pumping: boolean;
   inFlight: number;
   slot: (() => void) | null;
@@ -51,6 +49,8 @@ export class KlaviyoEventStream {
   private readonly lanes = new Map<Priority, Lane>();
   /** Identity keys of events in flight, so a later copy waits for the earlier one. */
   private readonly inFlightKeys = new Map<string, Promise<void>>();
+  /** Unsettled events per submitter's signal: one abort listener per signal, not per event. */
+  private readonly bySignal = new WeakMap<AbortSignal, Set<Submitted>>();
   private readonly bulkConcurrency: number;
   private readonly singleConcurrency: number;
 
@@ -77,31 +77,36 @@ export class KlaviyoEventStream {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise<DeliveryResult>((resolve, reject) => {
       const lane = this.lane(priority);
-      const giveUp = () => this.withdraw(lane, item, abortReason(signal!));
-      const detach = () => signal?.removeEventListener('abort', giveUp);
-      const item: Submitted = { ...p, resolve: (r) => (detach(), resolve(r)), reject: (e) => (detach(), reject(e)) };
-      signal?.addEventListener('abort', giveUp, { once: true });
+      const mine = signal ? this.watch(signal) : undefined;
+      const item: Submitted = { ...p, resolve: (r) => (mine?.delete(item), resolve(r)), reject: (e) => (mine?.delete(item), reject(e)) };
+      mine?.add(item);
       lane.batcher.add(item);
       void this.pump(priority, lane);
     });
   }
 
-  /**
-   * Marks `item` withdrawn; the queue is rebuilt once for everything withdrawn in the same tick
-   * (a whole Kafka batch gives up at once), in the original order, so requests stay full.
-   */
-  private withdraw(lane: Lane, item: Submitted, reason: unknown): void {
-    lane.withdrawn.set(item, reason);
-    if (lane.withdrawn.size > 1) return;
-    queueMicrotask(() => {
-      const gone = lane.withdrawn;
-      lane.withdrawn = new Map();
+  /** The unsettled events submitted with `signal`; when it fires, those still queued are withdrawn. */
+  private watch(signal: AbortSignal): Set<Submitted> {
+    let mine = this.bySignal.get(signal);
+    if (!mine) {
+      const items = new Set<Submitted>();
+      signal.addEventListener('abort', () => this.withdraw(items, abortReason(signal)), { once: true });
+      this.bySignal.set(signal, items);
+      mine = items;
+    }
+    return mine;
+  }
+
+  /** Takes `items` out of every queue (rejected with `reason`); the rest are re-cut in their order, so requests stay full. */
+  private withdraw(items: ReadonlySet<Submitted>, reason: unknown): void {
+    if (items.size === 0) return;
+    for (const lane of this.lanes.values()) {
       const queued = [...lane.ready.splice(0).flatMap((b) => b.flatMap((s) => [s.item, ...s.duplicates])), ...lane.batcher.drain()];
       for (const x of queued) {
-        if (gone.has(x)) x.reject(gone.get(x));
+        if (items.has(x)) x.reject(reason);
         else lane.batcher.add(x);
       }
-    });
+    }
   }
 
   /**
@@ -116,7 +121,7 @@ export class KlaviyoEventStream {
     if (!lane) {
       const ready: BatchSlot<Submitted>[][] = [];
       const batcher = new EventBatcher<Submitted>((batch) => ready.push(batch), { ...this.opts.batch, maxWaitMs: Infinity, clock: this.caller.clock });
-      lane = { batcher, ready, withdrawn: new Map(), pumping: false, inFlight: 0, slot: null };
+      lane = { batcher, ready, pumping: false, inFlight: 0, slot: null };
       this.lanes.set(priority, lane);
     }
     return lane;
