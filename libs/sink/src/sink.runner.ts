@@ -258,7 +258,7 @@ export class SinkRunner {
     const working = work(gaveUp.signal);
     try {
       const done = await Promise.race([working, rebalance]);
-      if (done === undefined) gaveUp.abort(new Error(`${batch.topic}[${batch.partition}] gave up: the group rebalances`));
+      if (done === undefined) gaveUp.abort(new Error(`${batch.topic}[${batch.partition}] gave up: the group rebalances or the partition was revoked`));
       return done;
     } finally {
       clearInterval(timer);
