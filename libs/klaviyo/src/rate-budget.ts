@@ -52,6 +52,8 @@ interface GroupState {
   history: number[];
   /** Held (no grants at all) from a rebalance's start until the new share is set. */
   held: boolean;
+  /** Spread the steady share evenly (one grant per window/share) instead of bursting it. */
+  paced: boolean;
   /** Grant times, ascending, within the last steady window. */
   grants: number[];
   readonly live: Waiter[];
@@ -144,10 +146,14 @@ export class RateBudget {
   /**
    * This replica's share of `group`'s limits from now on, given every grant made on the account
    * before now (all replicas', this one's included: its own log restarts empty). Ends a `hold`.
-   * The share is not paced: an idle account's burst is spent as Klaviyo allows (README, Scaling).
+   * `paced`: at most k grants per k × (steady window / steady share), k = the burst share, so that work waiting for the
+   * budget moves steadily instead of in a burst and a long stall: a log that bursts refills in
+   * the pattern it was spent, so under a backlog every minute would be 15 s of burst and 45 s
+   * of nothing (README, Scaling).
    */
-  setShare(group: EndpointGroup, share: WindowLimits, history: readonly number[]): void {
+  setShare(group: EndpointGroup, share: WindowLimits, history: readonly number[], opts: { paced?: boolean } = {}): void {
     const s = this.state(group);
+    s.paced = opts.paced ?? false;
     s.share = { burst: Math.min(share.burst, s.limits.burst), steady: Math.min(share.steady, s.limits.steady) };
     s.history = [...history].sort((a, b) => a - b);
     s.grants = [];
@@ -177,7 +183,7 @@ export class RateBudget {
     if (!s) {
       const limits = this.limits[group];
       if (!limits) throw new Error(`RateBudget: no limits for ${group}`);
-      s = { limits, share: limits, history: [], held: false, grants: [], live: [], backfill: [], pausedUntil: 0, pumping: false, wake: null };
+      s = { limits, share: limits, history: [], held: false, paced: false, grants: [], live: [], backfill: [], pausedUntil: 0, pumping: false, wake: null };
       this.groups.set(group, s);
     }
     return s;
@@ -191,6 +197,11 @@ export class RateBudget {
     let wait = Math.max(0, s.pausedUntil - now);
     wait = Math.max(wait, this.windowWait(s, now, this.burstMs, s.limits.burst, s.share.burst));
     wait = Math.max(wait, this.windowWait(s, now, this.steadyMs, s.limits.steady, s.share.steady));
+    if (s.paced && s.share.steady > 0) {
+      // k grants per k steady-slots: even pace, with room to catch up k - 1 slots left unused
+      const k = Math.max(1, Math.min(s.share.burst, s.share.steady));
+      wait = Math.max(wait, this.windowWait(s, now, (this.steadyMs * k) / s.share.steady, k, k));
+    }
     return wait;
   }
 

@@ -13,10 +13,9 @@
  *   (DescribeGroups: every member's metadata and assignment), computes every share and the
  *   account's history the same way, and resumes with `RateBudget.setShare`: in any window it
  *   grants at most its share of what that history leaves free, so the change of shares never
- *   lets Klaviyo see more than its limit either. The share is not paced (an idle account's
- *   burst is used): a batch still waiting for budget when a rebalance starts gives up and
- *   withdraws its queued events (SinkRunner), so no replica holds a rebalance up waiting out a
- *   spent minute (beyond the rebalance timeout the coordinator would drop it, shares and all);
+ *   lets Klaviyo see more than its limit either. The share is paced evenly over the window
+ *   (README, Scaling: why an idle account's burst is not spent), so the account's budget flows
+ *   all minute long and a partition taken over from a dead replica is served within seconds;
  * - a replica that vanished (SIGKILL, session timeout) cannot report: its last share is counted
  *   as spent just now, so its share is handed on one window later;
  * - unused share is handed on at the next rebalance: a replica reports the partitions it owned
@@ -317,7 +316,7 @@ export class BudgetShare {
     this.owned = members.find((m) => m.replica === this.replica)?.partitions ?? {};
     this.ownedSince = now;
     this.held = false;
-    for (const group of this.groups) this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? []);
+    for (const group of this.groups) this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? [], { paced: true });
     const bulk = mine['events-bulk'];
     this.logger.log(
       `budget share of ${members.length} replica(s): ${this.groups.map((g) => `${g} ${mine[g]?.burst ?? 0}/s ${mine[g]?.steady ?? 0}/min`).join(', ')}` +
@@ -352,7 +351,7 @@ export class BudgetShare {
       const share = p === 0 ? { burst: 0, steady: 0 }
         : total === 0 ? { burst: 1, steady: 1 }
         : { burst: Math.max(1, Math.floor((lim.burst * p) / total)), steady: Math.max(1, Math.floor((lim.steady * p) / total)) };
-      this.budget.setShare(group, share, Array.from({ length: lim.steady }, () => now));
+      this.budget.setShare(group, share, Array.from({ length: lim.steady }, () => now), { paced: true });
     }
   }
 }
