@@ -135,7 +135,7 @@ function printRequests(emulator: KlaviyoEmulator): void {
 // ------------------------------------------------------------------------------------ 1
 
 /**
- * budget 'default': SinkRunner(config) as deployed, whose RateBudget still paces bulk requests
+ * budget 'default': SinkRunner(config) as deployed, whose RateBudget still holds bulk requests
  * at Klaviyo's 10/s and 150/min even though the emulator does not enforce them.
  * budget 'lifted': SinkRunner(config, RateBudget with no practical limit): the sink's own ceiling.
  */

@@ -19,6 +19,20 @@ function collect(opts: ConstructorParameters<typeof EventBatcher>[1] = {}) {
 const ids = (b: BatchSlot<PreparedEvent>[]) => b.map((s) => s.item.record.unique_id);
 
 describe('EventBatcher', () => {
+  it('drain takes every pending item out in sending order (open batch with its duplicates, then deferred)', () => {
+    const { batcher, batches } = collect();
+    const a = prep({ unique_id: 'a' });
+    const aAgain = prep({ unique_id: 'a' });
+    const aChanged = prep({ unique_id: 'a', properties: { v: 2 } });
+    const b = prep({ unique_id: 'b' });
+    for (const x of [a, aChanged, aAgain, b]) batcher.add(x);
+    expect(batcher.drain()).toEqual([a, aAgain, b, aChanged]);
+    expect(batcher.pending).toBe(0);
+    batcher.add(aChanged); // nothing of the drained batch is remembered
+    batcher.flushAll();
+    expect(batches.map(ids)).toEqual([['a']]);
+  });
+
   it('cuts at maxCount (Klaviyo: up to 1,000 events a request)', () => {
     const { batcher, batches } = collect();
     for (let i = 0; i < 2500; i++) batcher.add(prep({ unique_id: `u${i}` }));

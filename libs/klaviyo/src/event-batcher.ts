@@ -166,6 +166,17 @@ export class EventBatcher<T extends BatchItem> {
     while (this.pending > 0) this.cut();
   }
 
+  /** Take every pending item out, in the order they would have been sent (open batch, then deferred). */
+  drain(): T[] {
+    this.stopTimer();
+    const out = [...this.open.flatMap((s) => [s.item, ...s.duplicates]), ...this.deferred];
+    this.open = [];
+    this.openBytes = BULK_ENVELOPE_BYTES;
+    this.openKeys = new Map();
+    this.deferred = [];
+    return out;
+  }
+
   /** Stop the wait timer (pending items stay until flushed). */
   close(): void {
     this.stopTimer();

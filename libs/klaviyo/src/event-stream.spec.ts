@@ -181,4 +181,55 @@ describe('KlaviyoEventStream', () => {
     stuck = false;
     expect(await slow).toEqual({ status: 'delivered' });
   });
+
+  describe('a submitter that gives up (issue #11: its Kafka batch was revoked in a rebalance)', () => {
+    /** One grant a second: after the first request, everything else queues for the next grant. */
+    const oneASecond = () => new RateBudget({ limits: { 'events-bulk': { burst: 1, steady: 100 } } });
+    const gaveUp = new Error('partition revoked');
+
+    it('withdraws its queued events: never sent, rejected with the reason; the others still go, in full requests', async () => {
+      const d = h.delivery({ budget: oneASecond(), batch: { maxCount: 2, maxWaitMs: 0 } });
+      await d.events.submit(eventRecord({ unique_id: 'first' })); // takes this second's grant
+      const revoked = new AbortController();
+      const withdrawn = ['a1', 'a2', 'a3'].map((u) => d.events.submit(eventRecord({ unique_id: u }), 'live', revoked.signal));
+      const kept = submitAll(d, ['b1', 'b2', 'b3'].map((u) => eventRecord({ unique_id: u })));
+      revoked.abort(gaveUp);
+      for (const p of withdrawn) await expect(p).rejects.toBe(gaveUp);
+      expect(await kept).toEqual([{ status: 'delivered' }, { status: 'delivered' }, { status: 'delivered' }]);
+      // without the withdrawal: [a1 a2] [a3 b1] [b2 b3], three grants and three copies the next owner re-sends
+      expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['first'], ['b1', 'b2'], ['b3']]);
+    });
+
+    it('a copy deferred behind a withdrawn one goes in its place', async () => {
+      const d = h.delivery({ budget: oneASecond() });
+      await d.events.submit(eventRecord({ unique_id: 'first' }));
+      const revoked = new AbortController();
+      const old = d.events.submit(eventRecord({ unique_id: 'x', properties: { v: 1 } }), 'live', revoked.signal);
+      const newer = d.events.submit(eventRecord({ unique_id: 'x', properties: { v: 2 } }));
+      revoked.abort(gaveUp);
+      await expect(old).rejects.toBe(gaveUp);
+      expect(await newer).toEqual({ status: 'delivered' });
+      expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['first'], ['x']]);
+      expect(bulkEntries(h.klaviyo.requests[1])[0].attributes.events.data[0].attributes.properties).toEqual({ v: 2 });
+    });
+
+    it('an event already in a request on the wire still goes and gets its result', async () => {
+      h.klaviyo.next({ status: 202, delayMs: 300 });
+      const revoked = new AbortController();
+      const d = h.delivery();
+      const sent = d.events.submit(eventRecord({ unique_id: 'on-the-wire' }), 'live', revoked.signal);
+      await new Promise((r) => setTimeout(r, 100));
+      revoked.abort(gaveUp);
+      expect(await sent).toEqual({ status: 'delivered' });
+      expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['on-the-wire']]);
+    });
+
+    it('a submit with a signal that has already fired sends nothing', async () => {
+      const revoked = new AbortController();
+      revoked.abort(gaveUp);
+      await expect(h.delivery().events.submit(eventRecord(), 'live', revoked.signal)).rejects.toBe(gaveUp);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(h.klaviyo.requests).toHaveLength(0);
+    });
+  });
 });

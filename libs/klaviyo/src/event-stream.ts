@@ -7,6 +7,7 @@
  */
 import { Logger } from '@nestjs/common';
 import type { KlaviyoEventRecord } from '@iks/domain';
+import { abortReason } from '@iks/retry';
 import { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
 import { DEFAULT_MAX_WAIT_MS, EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
 import { recordFault, refusal, type KlaviyoCaller } from './klaviyo-caller';
@@ -48,6 +49,8 @@ export class KlaviyoEventStream {
   private readonly lanes = new Map<Priority, Lane>();
   /** Identity keys of events in flight, so a later copy waits for the earlier one. */
   private readonly inFlightKeys = new Map<string, Promise<void>>();
+  /** Unsettled events per submitter's signal: one abort listener per signal, not per event. */
+  private readonly bySignal = new WeakMap<AbortSignal, Set<Submitted>>();
   private readonly bulkConcurrency: number;
   private readonly singleConcurrency: number;
 
@@ -62,15 +65,48 @@ export class KlaviyoEventStream {
   /**
    * One event's result: delivered, or rejected (never deliverable, or retries ran out). Rejects
    * (throws) only for what is not the event's fault: a misconfigured Klaviyo URL, shutdown.
+   *
+   * `signal`: the submitter gives up (its Kafka batch was revoked in a rebalance). If the event
+   * is still queued it is withdrawn and the promise rejects with the signal's reason, so the
+   * partition's next owner is the only one to send it and no budget is spent on a copy Klaviyo
+   * would ignore. An event already in a request on the wire (or waiting to retry it) still goes.
    */
-  submit(record: KlaviyoEventRecord, priority: Priority = 'live'): Promise<DeliveryResult> {
+  submit(record: KlaviyoEventRecord, priority: Priority = 'live', signal?: AbortSignal): Promise<DeliveryResult> {
     const p = prepareEvent(record, this.opts.batch?.maxBytes);
     if (!isPrepared(p)) return Promise.resolve(p);
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     return new Promise<DeliveryResult>((resolve, reject) => {
       const lane = this.lane(priority);
-      lane.batcher.add({ ...p, resolve, reject });
+      const mine = signal ? this.watch(signal) : undefined;
+      const item: Submitted = { ...p, resolve: (r) => (mine?.delete(item), resolve(r)), reject: (e) => (mine?.delete(item), reject(e)) };
+      mine?.add(item);
+      lane.batcher.add(item);
       void this.pump(priority, lane);
     });
+  }
+
+  /** The unsettled events submitted with `signal`; when it fires, those still queued are withdrawn. */
+  private watch(signal: AbortSignal): Set<Submitted> {
+    let mine = this.bySignal.get(signal);
+    if (!mine) {
+      const items = new Set<Submitted>();
+      signal.addEventListener('abort', () => this.withdraw(items, abortReason(signal)), { once: true });
+      this.bySignal.set(signal, items);
+      mine = items;
+    }
+    return mine;
+  }
+
+  /** Takes `items` out of every queue (rejected with `reason`); the rest are re-cut in their order, so requests stay full. */
+  private withdraw(items: ReadonlySet<Submitted>, reason: unknown): void {
+    if (items.size === 0) return;
+    for (const lane of this.lanes.values()) {
+      const queued = [...lane.ready.splice(0).flatMap((b) => b.flatMap((s) => [s.item, ...s.duplicates])), ...lane.batcher.drain()];
+      for (const x of queued) {
+        if (items.has(x)) x.reject(reason);
+        else lane.batcher.add(x);
+      }
+    }
   }
 
   /**

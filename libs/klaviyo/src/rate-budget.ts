@@ -147,8 +147,9 @@ export class RateBudget {
    * This replica's share of `group`'s limits from now on, given every grant made on the account
    * before now (all replicas', this one's included: its own log restarts empty). Ends a `hold`.
    * `paced`: at most k grants per k × (steady window / steady share), k = the burst share, so that work waiting for the
-   * budget moves steadily instead of in a burst and a long stall (a replica must finish its
-   * in-flight batches before it can rejoin its group).
+   * budget moves steadily instead of in a burst and a long stall: a log that bursts refills in
+   * the pattern it was spent, so under a backlog every minute would be 15 s of burst and 45 s
+   * of nothing (README, Scaling).
    */
   setShare(group: EndpointGroup, share: WindowLimits, history: readonly number[], opts: { paced?: boolean } = {}): void {
     const s = this.state(group);

@@ -1,5 +1,5 @@
 import { KLAVIYO_RATE_LIMITS, type EndpointGroup } from '@iks/klaviyo';
-import { computeShares, mergeHistory, type ShareReport } from './budget-share';
+import { computeShares, idlePartitions, mergeHistory, type ShareReport } from './budget-share';
 
 const limits = (g: EndpointGroup) => KLAVIYO_RATE_LIMITS[g];
 const topics = { 'events-bulk': 'ev', 'data-privacy-deletion': 'del' } as const;
@@ -26,6 +26,33 @@ describe('computeShares', () => {
     const s = computeShares(['a', 'b', 'c'].map((r, i) => ({ replica: r, partitions: { ev: [i] } })), topics, limits);
     expect([...s.values()].map((x) => x['events-bulk'].steady)).toEqual([50, 50, 50]);
     expect([...s.values()].map((x) => x['events-bulk'].burst).reduce((p, q) => p + q)).toBe(10);
+  });
+});
+
+describe('unused share handed on at a rebalance', () => {
+  it('an idle partition weighs a tenth: its owner keeps a little, the busy ones get the rest', () => {
+    const members = ['a', 'b', 'c'].map((r, i) => ({ replica: r, partitions: { ev: [i], del: [i] } }));
+    const s = computeShares(members, topics, limits, { ev: [2] });
+    expect(['a', 'b', 'c'].map((r) => s.get(r)!['events-bulk'])).toEqual([
+      { burst: 4, steady: 72 }, { burst: 5, steady: 71 }, { burst: 1, steady: 7 },
+    ]);
+    expect(s.get('c')!['data-privacy-deletion']).toEqual({ burst: 1, steady: 20 }); // deletions were not idle
+  });
+
+  it('a replica owning only idle partitions still gets at least 1 of each limit', () => {
+    const members = ['a', 'b', 'c'].map((r, i) => ({ replica: r, partitions: { del: [i] } }));
+    const s = computeShares(members, topics, limits, { del: [1, 2] });
+    // deletions allow 3/s: proportionally 2.5 / 0.25 / 0.25, which would stop b and c
+    expect(['a', 'b', 'c'].map((r) => s.get(r)!['data-privacy-deletion'].burst)).toEqual([1, 1, 1]);
+    expect(['a', 'b', 'c'].map((r) => s.get(r)!['data-privacy-deletion'].steady)).toEqual([50, 5, 5]);
+  });
+
+  it('reports partitions owned for a whole minute with no request and nothing waiting', () => {
+    const owned = { ev: [0, 2], del: [1] };
+    const busy = new Set(['data-privacy-deletion']);
+    expect(idlePartitions(owned, 0, 60_000, topics, (g) => busy.has(g))).toEqual({ ev: [0, 2] });
+    expect(idlePartitions(owned, 0, 59_999, topics, () => false)).toEqual({}); // not owned long enough to tell
+    expect(idlePartitions(owned, 0, 60_000, topics, () => true)).toEqual({});
   });
 });
 

@@ -13,11 +13,16 @@
  *   (DescribeGroups: every member's metadata and assignment), computes every share and the
  *   account's history the same way, and resumes with `RateBudget.setShare`: in any window it
  *   grants at most its share of what that history leaves free, so the change of shares never
- *   lets Klaviyo see more than its limit either; the share is paced evenly over the window, so
- *   in-flight batches finish soon and a rebalance is never held up by a replica waiting out a
- *   spent minute (beyond the rebalance timeout the coordinator would drop it, shares and all);
+ *   lets Klaviyo see more than its limit either. The share is paced evenly over the window
+ *   (README, Scaling: why an idle account's burst is not spent), so the account's budget flows
+ *   all minute long and a partition taken over from a dead replica is served within seconds;
  * - a replica that vanished (SIGKILL, session timeout) cannot report: its last share is counted
- *   as spent just now, so its share is handed on one window later.
+ *   as spent just now, so its share is handed on one window later;
+ * - unused share is handed on at the next rebalance: a replica reports the partitions it owned
+ *   for a whole steady window without sending a single request (nothing waiting either); those
+ *   weigh IDLE_WEIGHT of a busy partition in the next split. Every replica that owns partitions
+ *   keeps at least 1 of each limit, so a partition that wakes up is slowed until the next
+ *   rebalance, never stopped.
  * If the description cannot be read (or some member runs without this assigner), the replica
  * takes its partition share after one full window of silence, which is safe whatever the others did.
  */
@@ -30,6 +35,10 @@ export const BUDGET_ASSIGNER = 'IksBudgetRoundRobin';
 
 /** Grants older than this are left out of reports: Klaviyo's steady window is 60 s. */
 const REPORT_HORIZON_MS = 120_000;
+/** A partition is idle after a whole steady window without a request for it. */
+const IDLE_AFTER_MS = 60_000;
+/** An idle partition's weight in the split, against 1 for a busy one. */
+export const IDLE_WEIGHT = 0.1;
 const DESCRIBE_ATTEMPTS = 6;
 const DESCRIBE_RETRY_MS = 500;
 
@@ -44,6 +53,8 @@ export interface ShareReport {
   readonly known: Record<string, Record<string, number[]>>;
   /** Every replica's share at the last rebalance this one took part in. */
   readonly shares: Record<string, Shares>;
+  /** Partitions per topic this replica owned for a whole steady window without sending a request for them. */
+  readonly idle?: Record<string, number[]>;
 }
 
 export interface MemberPartitions {
@@ -53,18 +64,20 @@ export interface MemberPartitions {
 
 /**
  * Each replica's share of each endpoint group's limits: proportional to the partitions it owns
- * of the group's topic out of all of them, floors first, then the remainder one by one to the
- * largest fractions (ties by replica id), so the shares sum to exactly the limit.
+ * of the group's topic out of all of them (an idle partition weighs IDLE_WEIGHT), floors first,
+ * then the remainder one by one to the largest fractions (ties by replica id), so the shares sum
+ * to exactly the limit; a replica that owns partitions but would get 0 takes 1 from the largest.
  */
 export function computeShares(
   members: readonly MemberPartitions[],
   groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>,
   limits: (group: EndpointGroup) => WindowLimits,
+  idle: Readonly<Record<string, readonly number[]>> = {},
 ): Map<string, Shares> {
   const out = new Map<string, Shares>(members.map((m) => [m.replica, {}]));
   const ordered = [...members].sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
   for (const [group, topic] of Object.entries(groupTopics) as Array<[EndpointGroup, string]>) {
-    const owned = ordered.map((m) => m.partitions[topic]?.length ?? 0);
+    const owned = ordered.map((m) => (m.partitions[topic] ?? []).reduce((w, p) => w + (idle[topic]?.includes(p) ? IDLE_WEIGHT : 1), 0));
     const total = owned.reduce((a, b) => a + b, 0);
     const lim = limits(group);
     const split = (limit: number): number[] => {
@@ -77,6 +90,13 @@ export function computeShares(
         if (left <= 0) break;
         share[i]++;
         left--;
+      }
+      for (let i = 0; i < share.length; i++) {
+        const largest = share.indexOf(Math.max(...share));
+        if (owned[i] > 0 && share[i] === 0 && share[largest] > 1) {
+          share[largest]--;
+          share[i]++;
+        }
       }
       return share;
     };
@@ -120,6 +140,24 @@ export function mergeHistory(reports: readonly ShareReport[], current: ReadonlyS
   return { history, known };
 }
 
+/**
+ * The partitions this replica owned since `since` that had no request on any endpoint group
+ * their topic feeds in the last IDLE_AFTER_MS, and nothing waiting for one; none if it has not
+ * owned them that long.
+ */
+export function idlePartitions(
+  owned: Readonly<Record<string, readonly number[]>>, since: number, now: number,
+  groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>, busy: (group: EndpointGroup) => boolean,
+): Record<string, number[]> {
+  if (now - since < IDLE_AFTER_MS) return {};
+  const out: Record<string, number[]> = {};
+  for (const [topic, partitions] of Object.entries(owned)) {
+    const groups = (Object.keys(groupTopics) as EndpointGroup[]).filter((g) => groupTopics[g] === topic);
+    if (partitions.length && groups.length && !groups.some(busy)) out[topic] = [...partitions];
+  }
+  return out;
+}
+
 /** The JoinGroup metadata's userData as a report, or undefined (another assigner, or garbage). */
 export function decodeReport(metadata: Buffer): ShareReport | undefined {
   try {
@@ -145,6 +183,9 @@ export class BudgetShare {
   private connected?: Promise<void>;
   private stopped = false;
   private held = false;
+  /** The partitions of the last share, and since when. */
+  private owned: Readonly<Record<string, readonly number[]>> = {};
+  private ownedSince = 0;
 
   constructor(
     private readonly budget: RateBudget,
@@ -209,7 +250,12 @@ export class BudgetShare {
     this.epoch++;
     this.held = true;
     const own = this.budget.hold(this.groups);
-    const cutoff = this.now() - REPORT_HORIZON_MS;
+    const now = this.now();
+    const idle = idlePartitions(this.owned, this.ownedSince, now, this.groupTopics, (g) => {
+      const u = this.budget.usage(g);
+      return (own[g]?.some((t) => now - t < IDLE_AFTER_MS) ?? false) || u.waitingLive + u.waitingBackfill > 0;
+    });
+    const cutoff = now - REPORT_HORIZON_MS;
     const known: Record<string, Record<string, number[]>> = {};
     for (const [replica, groups] of Object.entries(this.known)) {
       for (const [group, times] of Object.entries(groups)) {
@@ -221,7 +267,7 @@ export class BudgetShare {
       const mine = (known[this.replica] ??= {});
       mine[group] = [...(mine[group] ?? []), ...times.filter((t) => t > cutoff)];
     }
-    return { v: 1, replica: this.replica, known, shares: this.shares };
+    return { v: 1, replica: this.replica, known, shares: this.shares, idle };
   }
 
   private async resume(epoch: number, assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
@@ -260,17 +306,22 @@ export class BudgetShare {
 
   private apply(members: MemberPartitions[], reports: ShareReport[]): void {
     const now = this.now();
-    const shares = computeShares(members, this.groupTopics, (g) => this.budget.limitsOf(g));
+    const idle: Record<string, number[]> = {};
+    for (const r of reports) for (const [topic, partitions] of Object.entries(r.idle ?? {})) (idle[topic] ??= []).push(...partitions);
+    const shares = computeShares(members, this.groupTopics, (g) => this.budget.limitsOf(g), idle);
     const { history, known } = mergeHistory(reports, new Set(members.map((m) => m.replica)), now);
     this.known = known;
     this.shares = Object.fromEntries(shares);
     const mine = shares.get(this.replica) ?? {};
+    this.owned = members.find((m) => m.replica === this.replica)?.partitions ?? {};
+    this.ownedSince = now;
     this.held = false;
     for (const group of this.groups) this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? [], { paced: true });
     const bulk = mine['events-bulk'];
     this.logger.log(
       `budget share of ${members.length} replica(s): ${this.groups.map((g) => `${g} ${mine[g]?.burst ?? 0}/s ${mine[g]?.steady ?? 0}/min`).join(', ')}` +
-        (bulk ? ` (account history in the last minute: ${(history['events-bulk'] ?? []).filter((t) => now - t < 60_000).length} bulk requests)` : ''),
+        (bulk ? ` (account history in the last minute: ${(history['events-bulk'] ?? []).filter((t) => now - t < 60_000).length} bulk requests)` : '') +
+        (Object.keys(idle).length ? `; idle partitions weigh ${IDLE_WEIGHT}: ${Object.entries(idle).map(([t, ps]) => `${t} ${ps.join(',')}`).join('; ')}` : ''),
     );
   }
 
@@ -289,6 +340,8 @@ export class BudgetShare {
     }
     this.known = {};
     this.shares = {};
+    this.owned = assignment;
+    this.ownedSince = now;
     this.held = false;
     for (const group of this.groups) {
       const topic = this.groupTopics[group]!;

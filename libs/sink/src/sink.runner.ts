@@ -228,7 +228,7 @@ export class SinkRunner {
         outcomes.push({ kind: 'dead_letter', error: e });
       }
     }
-    const results = await this.unlessRebalancing(batch, this.deliver(batch.topic, records, this.mode));
+    const results = await this.unlessRebalancing(batch, (gaveUp) => this.deliver(batch.topic, records, this.mode, gaveUp));
     // shutting down, or the group rebalances: nothing committed, the batch is read again (by its next owner)
     if (!results || !batch.isRunning()) return { outcomes: [], aborted: true };
     results.forEach((r, i) => {
@@ -240,26 +240,32 @@ export class SinkRunner {
   }
 
   /**
-   * `work`, or undefined as soon as the coordinator answers a heartbeat with a rebalance: the
-   * offset commit would be refused now (and the stage loop would deliver the slice again), the
-   * replica must rejoin within the rebalance timeout, and its budget share is about to change,
-   * so the batch gives up at once. What was already handed to Klaviyo still goes; the next owner
-   * re-sends the rest and Klaviyo keeps one copy per unique_id.
+   * `work`, or undefined as soon as the coordinator answers a heartbeat with a rebalance (or the
+   * partition is revoked): the offset commit would be refused now (and the stage loop would
+   * deliver the slice again), the replica must rejoin within the rebalance timeout, and its
+   * budget share is about to change, so the batch gives up at once. Its events still queued are
+   * withdrawn (the `gaveUp` signal): only the partition's next owner sends them. What was already
+   * on the wire still goes; Klaviyo keeps one copy per unique_id.
    */
-  private async unlessRebalancing<T>(batch: StageBatch, work: Promise<T>): Promise<T | undefined> {
+  private async unlessRebalancing<T>(batch: StageBatch, work: (gaveUp: AbortSignal) => Promise<T>): Promise<T | undefined> {
+    const gaveUp = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const rebalance = new Promise<undefined>((resolve) => {
       timer = setInterval(() => {
+        if (!batch.isRunning()) resolve(undefined);
         batch.heartbeat().catch((e: { type?: string }) => {
           if (e?.type && REBALANCE_ERRORS.has(e.type)) resolve(undefined);
         });
       }, REBALANCE_CHECK_MS);
     });
+    const working = work(gaveUp.signal);
     try {
-      return await Promise.race([work, rebalance]);
+      const done = await Promise.race([working, rebalance]);
+      if (done === undefined) gaveUp.abort(new Error(`${batch.topic}[${batch.partition}] gave up: the group rebalances or the partition was revoked`));
+      return done;
     } finally {
       clearInterval(timer);
-      work.catch(() => undefined); // given up on: its outcome no longer matters
+      working.catch(() => undefined); // given up on: its outcome no longer matters
     }
   }
 
@@ -274,12 +280,12 @@ export class SinkRunner {
     }
   }
 
-  private async deliver(topic: string, records: any[], mode: 'live' | 'replay'): Promise<DeliveryResult[]> {
+  private async deliver(topic: string, records: any[], mode: 'live' | 'replay', gaveUp: AbortSignal): Promise<DeliveryResult[]> {
     if (records.length === 0) return [];
     if (topic === this.topics.events) {
       // Events of every partition share bulk requests (cut when the rate budget grants one);
       // live events go first, backfilled and replayed ones yield.
-      return Promise.all(records.map((r: KlaviyoEventRecord) => this.deliverer.events.submit(r, mode === 'live' && !r.backfill ? 'live' : 'backfill')));
+      return Promise.all(records.map((r: KlaviyoEventRecord) => this.deliverer.events.submit(r, mode === 'live' && !r.backfill ? 'live' : 'backfill', gaveUp)));
     }
     const priority: Priority = mode === 'live' ? 'live' : 'backfill';
     if (topic === this.topics.profiles) return this.deliverer.profiles.deliver(records, priority);
