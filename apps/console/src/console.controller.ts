@@ -20,6 +20,13 @@ export class ConsoleController {
     return { status: 'ok' };
   }
 
+  /** What the read model holds, for scripts and the benchmark (counts and this process's memory; nothing personal). */
+  @Get('api/status')
+  status(): { outcomes: number; deadLetters: number; heapUsedBytes: number; rssBytes: number } {
+    const m = process.memoryUsage();
+    return { outcomes: this.console.model.outcomes, deadLetters: this.console.model.deadLetterCount, heapUsedBytes: m.heapUsed, rssBytes: m.rss };
+  }
+
   @Get('metrics')
   @Header('content-type', HTML)
   async metrics(@Query('metric') metric?: string): Promise<string> {
