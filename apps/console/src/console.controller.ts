@@ -30,7 +30,7 @@ export class ConsoleController {
   @Get('metrics')
   @Header('content-type', HTML)
   async metrics(@Query('metric') metric?: string): Promise<string> {
-    const behind = await this.console.feed.behind().catch(() => null);
+    const behind = await this.console.feed.behind(this.console.admin).catch(() => null);
     return metricsPage(this.console.model, this.console.metricRows(), metric ?? null, Date.now(), behind);
   }
 

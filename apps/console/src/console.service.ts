@@ -6,6 +6,7 @@ import { METRICS, metricName, type MetricKey } from '@iks/mapping';
 import { ReadModelFeed } from './read-model.feed';
 import { DeliveryReadModel } from './read-model';
 import { PipelineLag } from './pipeline-lag';
+import { SharedAdmin } from './shared-admin';
 import type { MetricRow } from './pages';
 
 export class ReprocessError extends Error {
@@ -22,12 +23,14 @@ export class ConsoleService {
   readonly kafka: Kafka;
   readonly feed: ReadModelFeed;
   readonly lag: PipelineLag;
+  readonly admin: SharedAdmin;
   private producer?: Producer;
 
   constructor(readonly config: Config) {
     this.kafka = createKafka(config.kafka);
     this.feed = new ReadModelFeed(this.kafka, new AvroCodec(config.kafka), this.model, config);
-    this.lag = new PipelineLag(this.kafka, config);
+    this.admin = new SharedAdmin(this.kafka);
+    this.lag = new PipelineLag(this.admin, config);
   }
 
   async start(): Promise<void> {
@@ -36,6 +39,7 @@ export class ConsoleService {
 
   async stop(): Promise<void> {
     await this.feed.stop();
+    await this.admin.close();
     await this.producer?.disconnect().catch(() => undefined);
   }
 

@@ -54,7 +54,7 @@ export function metricsPage(model: DeliveryReadModel, rows: readonly MetricRow[]
     const m = model.metrics.get(selected);
     const latest = m ? [...m.latest].reverse() : [];
     detail = `<h2 id="latest">Latest events: ${esc(selected)}</h2>${latest.length === 0 ? '<p>none yet</p>' : `<table id="latest-events"><tr><th>event time</th><th>outcome</th><th>profile</th><th>unique_id</th><th>properties (as sent to Klaviyo)</th></tr>${latest.map((v) =>
-      `<tr><td>${esc(v.eventTime ?? '—')}</td><td class="k-${v.kind}">${esc(v.kind)}<br><span class="muted">${esc(iso(v.outcomeAt))}</span></td>`
+      `<tr><td>${esc(iso(v.eventTime))}</td><td class="k-${v.kind}">${esc(v.kind)}<br><span class="muted">${esc(iso(v.outcomeAt))}</span></td>`
       + `<td>${personLink(v)}</td><td><code>${esc(v.uniqueId)}</code></td><td><pre>${esc(pretty(v.properties))}</pre></td></tr>`).join('')}</table>`}`;
   }
   return layout('Metrics', 'metrics', `<h1>Metrics</h1>${status}<p class="muted">Delivered events by the time Klaviyo accepted them, each unique_id once (Klaviyo keeps the first).</p><p><input id="filter" placeholder="Filter metrics" autocomplete="off"> <label><input type="checkbox" id="intercom-only"> Intercom only</label></p>`
@@ -85,7 +85,7 @@ export function personPage(model: DeliveryReadModel, q: string): string {
   const ids = rows[0] ? `<p>Intercom contact <code>${esc(rows.find((r) => r.contactId)?.contactId ?? '—')}</code> · ${esc(rows.find((r) => r.email)?.email ?? 'no email')} · ${esc(rows.find((r) => r.phone)?.phone ?? 'no phone')}</p>` : '';
   const prof = profile ? `<h2>Profile as sent</h2><p class="muted">${esc(profile.kind)} at ${esc(iso(profile.outcomeAt))}</p><pre>${esc(pretty(profile.properties))}</pre>` : '';
   const table = events.length === 0 ? '<p>no events</p>' : `<table id="person-events"><tr><th>metric</th><th>happened in Intercom</th><th>mapped</th><th>outcome</th><th>at</th><th>reason</th><th>record</th></tr>${events.map((v) =>
-    `<tr><td>${esc(v.metric ?? v.recordKind ?? '—')}</td><td>${esc(v.eventTime ?? '—')}</td><td>${esc(iso(v.mappedAt))}</td><td class="k-${v.kind}">${esc(v.kind)}</td>`
+    `<tr><td>${esc(v.metric ?? v.recordKind ?? '—')}</td><td>${esc(iso(v.eventTime))}</td><td>${esc(iso(v.mappedAt))}</td><td class="k-${v.kind}">${esc(v.kind)}</td>`
     + `<td>${esc(iso(v.outcomeAt))}</td><td>${esc(v.reason)}</td><td class="muted">${esc(v.at)}</td></tr>`).join('')}</table>`;
   return layout('Person', 'person', `<h1>Person</h1>${form}${rows.length === 0 ? `<p>nothing found for ${esc(q)}</p>` : ids + prof + `<h2>Events through the stages</h2>${table}`}`);
 }

@@ -4,6 +4,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, serdes, topicName } from '@iks/kafka';
 import type { DeliveryReadModel } from './read-model';
+import type { SharedAdmin } from './shared-admin';
 
 /**
  * Feeds the read model from Kafka: klaviyo.outcomes.v1 and every dead-letter topic, from the
@@ -73,10 +74,8 @@ export class ReadModelFeed {
   }
 
   /** Outcomes and dead letters not yet read (high watermark − next offset read), for "caught up". */
-  async behind(): Promise<number> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
+  async behind(admin: SharedAdmin): Promise<number> {
+    return admin.use(async (admin) => {
       let n = 0n;
       for (const topic of [this.outcomesTopic, ...this.dlqTopics]) {
         for (const p of await admin.fetchTopicOffsets(topic)) {
@@ -85,9 +84,7 @@ export class ReadModelFeed {
         }
       }
       return Number(n);
-    } finally {
-      await admin.disconnect();
-    }
+    });
   }
 
   async stop(): Promise<void> {
