@@ -58,7 +58,7 @@ export class ConsoleController {
   @Get('gaps')
   @Header('content-type', HTML)
   gaps(): string {
-    return gapsPage();
+    return gapsPage(this.console.gaps);
   }
 
   @Get('login')

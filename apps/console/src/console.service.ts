@@ -5,6 +5,7 @@ import { allTopics, AvroCodec, createKafka, createProducer, sendBack } from '@ik
 import { METRICS, metricName, type MetricKey } from '@iks/mapping';
 import { ReadModelFeed } from './read-model.feed';
 import { DeliveryReadModel } from './read-model';
+import { GapsModel } from './gaps-model';
 import { PipelineLag } from './pipeline-lag';
 import { SharedAdmin } from './shared-admin';
 import type { MetricRow } from './pages';
@@ -20,6 +21,7 @@ export class ReprocessError extends Error {
 export class ConsoleService {
   private readonly logger = new Logger(ConsoleService.name);
   readonly model = new DeliveryReadModel();
+  readonly gaps = new GapsModel();
   readonly kafka: Kafka;
   readonly feed: ReadModelFeed;
   readonly lag: PipelineLag;
@@ -28,7 +30,7 @@ export class ConsoleService {
 
   constructor(readonly config: Config) {
     this.kafka = createKafka(config.kafka);
-    this.feed = new ReadModelFeed(this.kafka, new AvroCodec(config.kafka), this.model, config);
+    this.feed = new ReadModelFeed(this.kafka, new AvroCodec(config.kafka), this.model, this.gaps, config);
     this.admin = new SharedAdmin(this.kafka);
     this.lag = new PipelineLag(this.admin, config);
   }

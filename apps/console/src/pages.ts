@@ -1,4 +1,6 @@
 import type { DeliveryReadModel, LetterView, MetricStats, OutcomeView } from './read-model';
+import type { ReconcileReportRecord } from '@iks/domain';
+import type { GapsModel } from './gaps-model';
 import type { PartitionLag } from './pipeline-lag';
 
 /** Server-rendered pages: plain HTML, a little inline CSS and JS, everything escaped. */
@@ -135,10 +137,36 @@ const b=await r.json().catch(()=>({}));document.getElementById('result').textCon
     + `<h2>Original value, decoded</h2><pre id="decoded">${esc(l.decoded ?? (d?.value ? `(${d.value.length} bytes that are not Avro of a registered schema)` : '(empty)'))}</pre>${l.reprocessedAt ? `<p>reprocessed at ${esc(iso(l.reprocessedAt))}</p>` : ''}${action}`, script);
 }
 
-export function gapsPage(): string {
-  return layout('Gaps', 'gaps', `<h1>Gaps</h1><p>Webhooks Intercom never delivered are found by the reconciliation, which compares what Intercom's REST API says happened with what reached the pipeline:</p>`
-    + '<pre>npm run cli -- reconcile            # per-metric expected / present / missing\nnpm run cli -- reconcile --heal     # writes the missing notifications, once</pre>'
-    + '<p class="muted">The report is not shown here yet; see the README section "Gaps: what can be missed and how it is closed".</p>');
+function timeSpan(since: number, until: number): string {
+  return `${esc(iso(since))} .. ${esc(iso(until))}`;
+}
+
+export function gapsPage(gaps: GapsModel): string {
+  const sum = (r: ReconcileReportRecord, k: 'missing' | 'healed' | 'healed_pending') => r.rows.reduce((n, x) => n + x[k], 0);
+  const outages = [...gaps.outages.values()].reverse();
+  const outageTable = outages.length === 0 ? '<p>none reported</p>' : `<table id="outages"><tr><th>reported by</th><th>ingest answered 503</th><th>failed writes</th><th>state</th><th>its window</th></tr>${outages.map((o) => {
+    const r = gaps.reportOf(o.key);
+    return `<tr><td>${esc(o.outage?.reporter ?? o.key)}</td><td>${o.outage ? timeSpan(o.outage.since, o.outage.until) : '—'}</td><td class="num">${o.outage?.failed_writes ?? '—'}</td>`
+      + `<td>${o.reconciledAt === null ? '<span class="k-dead_lettered">not reconciled yet</span>' : `<span class="k-delivered">reconciled</span> ${esc(iso(o.reconciledAt))}`}</td>`
+      + `<td>${r ? `${r.outcome}: ${sum(r, 'missing')} missing, ${sum(r, 'healed')} healed` : '—'}</td></tr>`;
+  }).join('')}</table>`;
+  const totals = [...gaps.totals].sort((a, b) => b[1].missing - a[1].missing);
+  const totalTable = totals.length === 0 ? '' : `<h2>Missing and healed per metric, every window read</h2><table id="gap-totals"><tr><th>metric</th><th>missing</th><th>healed</th></tr>${totals.map(([name, t]) =>
+    `<tr><td>${esc(name)}</td><td class="num">${t.missing}</td><td class="num">${t.healed}</td></tr>`).join('')}</table>`;
+  const reports = gaps.reports.slice(-100).reverse();
+  const latest = reports[0];
+  const latestTable = !latest ? '' : `<h2>Latest window: ${esc(latest.trigger)} ${timeSpan(latest.since, latest.until)}</h2>`
+    + (latest.outcome === 'failed' ? `<p class="note">failed: ${esc(latest.error)}</p>` : `<table id="latest-report"><tr><th>metric</th><th>expected</th><th>present</th><th>healed earlier, pending</th><th>missing</th><th>healed now</th></tr>${latest.rows.map((x) =>
+      `<tr><td>${esc(x.name)}</td><td class="num">${x.expected}</td><td class="num">${x.present}</td><td class="num">${x.healed_pending}</td><td class="num">${x.missing}</td><td class="num">${x.healed}</td></tr>`).join('')}</table>`
+      + `<p class="muted">${latest.objects} Intercom objects compared${latest.truncated ? `, ${latest.truncated} truncated (older parts not answered)` : ''}${latest.unidentifiable_contacts ? `, ${latest.unidentifiable_contacts} contacts without email or E.164 phone (no profile expected)` : ''}</p>`);
+  const windows = reports.length === 0 ? '' : `<h2>Reconciled windows, newest first</h2><table id="reports"><tr><th>reconciled at</th><th>trigger</th><th>window</th><th>outcome</th><th>objects</th><th>missing</th><th>healed</th><th>pending</th></tr>${reports.map((r) =>
+    `<tr><td>${esc(iso(r.reconciled_at))}</td><td>${esc(r.trigger)}</td><td>${timeSpan(r.since, r.until)}</td><td class="${r.outcome === 'ok' ? 'k-delivered' : 'k-dead_lettered'}">${esc(r.outcome)}${r.error ? `<br><span class="muted">${esc(r.error)}</span>` : ''}</td>`
+    + `<td class="num">${r.objects}</td><td class="num">${sum(r, 'missing')}</td><td class="num">${sum(r, 'healed')}</td><td class="num">${sum(r, 'healed_pending')}</td></tr>`).join('')}</table>`;
+  const intro = '<p class="muted">What Intercom holds that the webhooks never delivered: the reconciler compares each window with what the pipeline produced and heals the gaps (README "Gaps"). '
+    + 'Read from <code>pipeline.reconcile.v1</code> (each window it reconciled) and <code>pipeline.outages.v1</code> (the times ingest answered 503). '
+    + 'A one-off comparison: <code>npm run cli -- reconcile --since … --until … [--heal]</code>.</p>';
+  const none = gaps.reports.length === 0 ? '<p class="note" id="no-reports">no reconcile report yet: the reconciler (<code>npm run start:reconciler</code>; <code>npm start</code> runs it) publishes one per window</p>' : '';
+  return layout('Gaps', 'gaps', `<h1>Gaps</h1>${intro}${none}<h2>Outages ingest reported</h2>${outageTable}${latestTable}${totalTable}${windows}`);
 }
 
 export function loginPage(): string {
