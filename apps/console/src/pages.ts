@@ -2,6 +2,8 @@ import type { DeliveryReadModel, LetterView, MetricStats, OutcomeView } from './
 import type { ReconcileReportRecord } from '@iks/domain';
 import type { GapsModel } from './gaps-model';
 import type { PartitionLag } from './pipeline-lag';
+import type { ReplayStatus } from './console-replay';
+import type { SinkThrottling } from './sink-throttling';
 
 /** Server-rendered pages: plain HTML, a little inline CSS and JS, everything escaped. */
 
@@ -34,6 +36,18 @@ export function sparkline(values: readonly number[], width = 120, height = 24): 
   const step = values.length > 1 ? width / (values.length - 1) : width;
   const pts = values.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`).join(' ');
   return `<svg class="spark" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><polyline fill="none" stroke="#1f8ded" stroke-width="1.5" points="${pts}"/></svg>`;
+}
+
+/** A line chart of a few series over the same minutes (inline SVG), with a legend. */
+export function lineChart(id: string, series: ReadonlyArray<{ label: string; color: string; values: readonly number[] }>, width = 600, height = 80): string {
+  const max = Math.max(1, ...series.flatMap((s) => s.values));
+  const lines = series.map((s) => {
+    const step = s.values.length > 1 ? width / (s.values.length - 1) : width;
+    const pts = s.values.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`).join(' ');
+    return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts}"/>`;
+  }).join('');
+  const legend = series.map((s) => `<span style="color:${s.color}" data-series="${esc(s.label)}">■ ${esc(s.label)}: ${s.values.reduce((a, b) => a + b, 0)}</span>`).join(' · ');
+  return `<div id="${id}"><svg width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" style="border-bottom:1px solid #ddd">${lines}</svg><p>${legend} <span class="muted">(max ${max}/min)</span></p></div>`;
 }
 
 export interface MetricRow {
@@ -92,18 +106,60 @@ export function personPage(model: DeliveryReadModel, q: string): string {
   return layout('Person', 'person', `<h1>Person</h1>${form}${rows.length === 0 ? `<p>nothing found for ${esc(q)}</p>` : ids + prof + `<h2>Events through the stages</h2>${table}`}`);
 }
 
-export function pipelinePage(model: DeliveryReadModel, lag: readonly PartitionLag[] | string, now: number, canAct: boolean): string {
+export interface PipelineExtras {
+  readonly canAct: boolean;
+  readonly throttling: SinkThrottling;
+  readonly replay: ReplayStatus | null;
+  /** Topics a replay can re-read (with the prefix). */
+  readonly replayTopics: readonly string[];
+}
+
+/** A script's JSON literal, safe inside <script>. */
+const jsLiteral = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
+
+const REPLAY_STATUS_JS = "function replayText(s){return s?s.state+': '+s.topic+', '+s.done+' of '+s.total+' record(s)'+(s.summary?' ('+s.summary+')':'')+(s.error?' — '+s.error:'')+', group '+s.group:'no replay started from this console';}";
+
+export function pipelinePage(model: DeliveryReadModel, lag: readonly PartitionLag[] | string, now: number, x: PipelineExtras): string {
   const lagTable = typeof lag === 'string' ? `<p class="note">lag unavailable: ${esc(lag)}</p>` : `<table id="lag"><tr><th>stage</th><th>group</th><th>topic</th><th>partition</th><th>committed</th><th>end</th><th>lag</th></tr>${lag.map((r) =>
     `<tr><td>${r.stage}</td><td>${esc(r.groupId)}</td><td>${esc(r.topic)}</td><td class="num">${r.partition}</td><td class="num">${esc(r.committed ?? '—')}</td><td class="num">${esc(r.high)}</td><td class="num">${r.lag}</td></tr>`).join('')}</table>`;
   const perMin = model.series(model.outcomesPerMinute, now, 60, 1);
   const kinds = ['delivered', 'retried', 'dead_lettered', 'skipped', 'pending'] as const;
   const reasons = [...model.lettersByReason].sort((a, b) => b[1] - a[1]);
   const letters = [...model.letters.values()].reverse().slice(0, 200);
+  const t = x.throttling;
+  const throttling = lineChart('klaviyo-throttling', [
+    { label: 'Klaviyo 429s', color: '#b3261e', values: model.series(t.throttledPerMinute, now, 60, 1) },
+    { label: 'request retries', color: '#f0b400', values: model.series(t.retriesPerMinute, now, 60, 1) },
+    { label: 'retried slices (outcomes)', color: '#6b4bb3', values: model.series(model.retriedPerMinute, now, 60, 1) },
+  ]) + `<p class="muted">429s and retries from the sinks' /metrics (scraped every 15 s since this console started${t.errors.size > 0 ? `; not reachable: ${esc([...t.errors].map(([u, e]) => `${u} (${e})`).join(', '))}` : ''}); retried slices from klaviyo.outcomes.v1.</p>`;
+  const replay = x.canAct
+    ? `<p>Re-deliver (klaviyo.* topics) or re-map (the raw topic) from a time, through a separate consumer group, as <code>npm run cli -- replay</code> does; the plan first, then the replay after confirmation. Klaviyo keeps the first event per unique_id: a replay only fills gaps.</p>`
+      + `<p><select id="replay-topic">${x.replayTopics.map((tp) => `<option>${esc(tp)}</option>`).join('')}</select> from <input id="replay-from" placeholder="ISO time (empty: the beginning)" size="26"> to <input id="replay-to" placeholder="ISO time (empty: the end now)" size="26"></p>`
+      + '<p><input type="password" id="operator-token" placeholder="operator token" autocomplete="off"> <button id="replay-plan">Plan</button></p>'
+      + '<pre id="replay-plan-lines" hidden></pre><p><button id="replay-start" hidden>Start replay…</button></p>'
+    : '<p class="muted">read-only: set CONSOLE_OPERATOR_TOKEN to plan and start a replay from here (or use <code>npm run cli -- replay</code>)</p>';
+  const script = `${REPLAY_STATUS_JS}const st=document.getElementById('replay-status');let poll=null;function follow(){clearInterval(poll);poll=setInterval(async()=>{const r=await fetch('/api/replay',{credentials:'same-origin'});const b=await r.json();st.textContent=replayText(b.replay);if(!b.replay||b.replay.state!=='running')clearInterval(poll);},1000);}`
+    + `if(${jsLiteral(x.replay?.state === 'running')})follow();`
+    + (x.canAct ? `let planId=null;const tok=()=>document.getElementById('operator-token').value;
+async function act(path,body){const r=await fetch(path,{method:'POST',credentials:'same-origin',headers:{'content-type':'application/json','x-console-operator-token':tok()},body:JSON.stringify(body)});const b=await r.json().catch(()=>({}));if(!r.ok)throw new Error('refused ('+r.status+'): '+(b.message||''));return b;}
+document.getElementById('replay-plan').addEventListener('click',async()=>{const out=document.getElementById('replay-plan-lines'),start=document.getElementById('replay-start');out.hidden=false;start.hidden=true;
+try{const body={topic:document.getElementById('replay-topic').value};const f=document.getElementById('replay-from').value.trim(),t=document.getElementById('replay-to').value.trim();if(f)body.fromTime=f;if(t)body.toTime=t;
+const p=await act('/api/replay/plan',body);planId=p.id;out.textContent=p.lines.join('\\n');start.dataset.total=p.total;start.dataset.topic=p.topic;start.hidden=p.total==='0';}catch(e){out.textContent=e.message;}});
+document.getElementById('replay-start').addEventListener('click',async(ev)=>{const b=ev.target;if(!confirm('Replay '+b.dataset.total+' record(s) of '+b.dataset.topic+'?'))return;
+try{const s=await act('/api/replay/start',{id:planId});st.textContent=replayText(s);b.hidden=true;follow();}catch(e){st.textContent=e.message;}});` : '');
   return layout('Pipeline', 'pipeline', `<h1>Pipeline</h1><h2>Lag per stage and partition</h2>${lagTable}`
     + `<h2>Outcomes per minute, last hour</h2>${sparkline(perMin, 600, 60)}<p>${kinds.map((k) => `<span class="k-${k}">${k}: ${model.kinds.get(k) ?? 0}</span>`).join(' · ')}</p>`
+    + `<h2>Klaviyo 429s and retries per minute, last hour</h2>${throttling}`
+    + `<h2>Replay</h2>${replay}<p id="replay-status">${esc(replayText(x.replay))}</p>`
     + `<h2>Dead letters by reason</h2>${reasons.length === 0 ? '<p>none</p>' : `<table id="dlq-reasons"><tr><th>count</th><th>stage · reason</th></tr>${reasons.map(([r, n]) => `<tr><td class="num">${n}</td><td>${esc(r)}</td></tr>`).join('')}</table>`}`
     + `<h2>Dead letters</h2>${letters.length === 0 ? '<p>none</p>' : `<table id="dlq"><tr><th>dead letter</th><th>from</th><th>reason</th><th>failed at</th><th></th></tr>${letters.map((l) => letterRow(l)).join('')}</table>`}`
-    + (canAct ? '' : '<p class="muted">read-only: set CONSOLE_OPERATOR_TOKEN to reprocess dead letters from here (or use <code>npm run cli -- dlq reprocess</code>)</p>'));
+    + (x.canAct ? '' : '<p class="muted">read-only: set CONSOLE_OPERATOR_TOKEN to reprocess dead letters from here (or use <code>npm run cli -- dlq reprocess</code>)</p>'), script);
+}
+
+/** The server-side twin of REPLAY_STATUS_JS's replayText. */
+function replayText(s: ReplayStatus | null): string {
+  if (!s) return 'no replay started from this console';
+  return `${s.state}: ${s.topic}, ${s.done} of ${s.total} record(s)${s.summary ? ` (${s.summary})` : ''}${s.error ? ` — ${s.error}` : ''}, group ${s.group}`;
 }
 
 function letterRow(l: LetterView): string {
