@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     line('RSS / V8 heap used, caught up', `${fmtMiB(s.rssBytes)} / ${fmtMiB(s.heapUsedBytes)}`);
     line('peak RSS (VmHWM)', fmtMiB(vmHwm(child.proc.pid) ?? NaN));
     line('heap per outcome held', `${fmtInt(s.heapUsedBytes / s.outcomes)} B`);
-     note('bounded: a minute ring per metric for 7 days, the 50 latest per metric, a person index of 1,000,000 outcomes and 200 per person, 10,000 dead letters');
+    note('bounded: a minute ring per metric for 7 days, the 50 latest per metric, a person index of 1,000,000 outcomes and 200 per person, 10,000 dead letters');
   } finally {
     await children.stopAll();
     if (process.env.BENCH_KEEP_TOPICS !== '1') await deletePrefixedTopics(kafka, prefix);
