@@ -9,6 +9,8 @@
  * 2. Pages: with all of them in the read model, each page is fetched BENCH_PAGE_RUNS (default 50)
  *    times, one request at a time; p50 / p99 / max per page. Target < 300 ms.
  * 3. Memory: the console's RSS and V8 heap once caught up (its own figures), and its peak RSS.
+ * 4. The read model alone, in this process (no Kafka, no decoding): outcomes applied per second and
+ *    the heap it retains per outcome (after a full GC; run with --expose-gc, as the npm script does).
  *
  * The outcomes are the mapped fixture events (real properties), spread over BENCH_PEOPLE
  * (default 100,000) people and the last 7 days, with 2 % repeats, 1 % retried, 1 % skipped and
@@ -23,6 +25,7 @@ import type { Message } from 'kafkajs';
 import type { DeliveryOutcome } from '@iks/domain';
 import { createKafka, dlqName, serdes, topicName } from '@iks/kafka';
 import { mapNotification, METRICS, staticLookups } from '@iks/mapping';
+import { DeliveryReadModel } from '../apps/console/src/read-model';
 import { ChildProcesses, vmHwm } from './support/child-processes';
 import { prepareFreshTopics } from './support/fresh-topics';
 import {
@@ -89,6 +92,22 @@ interface Status {
 
 async function status(base: string): Promise<Status | null> {
   return fetch(`${base}/api/status`).then((r) => (r.ok ? (r.json() as Promise<Status>) : null), () => null);
+}
+
+/** Section 4: DeliveryReadModel.apply without Kafka; retained heap per outcome after a full GC. */
+function modelAlone(n: number, people: number, templates: ReturnType<typeof propertyTemplates>, now: number, eventsTopic: string): void {
+  heading('the read model alone, in this process');
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  const model = new DeliveryReadModel();
+  const t = nowMs();
+  for (let i = 0; i < n; i++) model.apply(outcomeAt(i, n, people, templates, now, eventsTopic));
+  const ms = nowMs() - t;
+  gc?.();
+  const retained = process.memoryUsage().heapUsed - before;
+  line('apply (outcomes generated in the loop too)', fmtRate(n / (ms / 1000), 'outcomes'));
+  line('heap retained', gc ? `${fmtMiB(retained)}, ${fmtInt(retained / model.outcomes)} B per outcome` : 'run with --expose-gc');
 }
 
 async function main(): Promise<void> {
@@ -203,6 +222,7 @@ async function main(): Promise<void> {
     line('peak RSS (VmHWM)', fmtMiB(vmHwm(child.proc.pid) ?? NaN));
     line('heap per outcome held', `${fmtInt(s.heapUsedBytes / s.outcomes)} B`);
     note('bounded: a minute ring per metric for 7 days, the 50 latest per metric, a person index of 1,000,000 outcomes and 200 per person, 10,000 dead letters');
+    modelAlone(n, people, templates, now, eventsTopic);
   } finally {
     await children.stopAll();
     if (process.env.BENCH_KEEP_TOPICS !== '1') await deletePrefixedTopics(kafka, prefix);
