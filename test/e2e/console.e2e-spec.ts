@@ -218,6 +218,9 @@ describe('delivery console (chromium)', () => {
     await producer.disconnect();
     await waitFor(() => service.gaps.outages.get(`ingest@e2e:${since}`)?.reconciledAt != null && service.gaps.reports.some((r) => r.trigger === 'outage'), {
       timeoutMs: 60_000, intervalMs: 250, what: 'the outage reconciled and its report',
+    }).catch((e: Error) => {
+      const seen = { reports: service.gaps.reports.map((r) => `${r.trigger} ${r.outcome} ${r.error ?? ''}`), outages: [...service.gaps.outages.values()], last: reconciler!.reconciler.last };
+      throw new Error(`${e.message}; console: ${JSON.stringify(seen)}; reconciler readiness: ${JSON.stringify(reconciler!.readiness())}`);
     });
     // the healed conversation reaches Klaviyo through the pipeline
     await waitFor(() => pipeline.events('Conversation Rated').some((e) => e.unique_id.includes('717171')), { timeoutMs: 60_000, what: 'the healed conversation in Klaviyo' });
