@@ -2,13 +2,20 @@
  * The delivery console in a real browser (Debian's chromium, driven by playwright-core): events
  * flow through the in-process pipeline into the Klaviyo emulator, the console's read model is
  * built from klaviyo.outcomes.v1 and the dead-letter topics, and its pages show them. A poison
- * record is dead-lettered, opened and reprocessed with the operator token. Screenshots go to docs/.
+ * record is dead-lettered, opened and reprocessed with the operator token; Klaviyo's 429s show on
+ * the Pipeline page's chart (scraped from the sink's metrics); a replay is planned and run from the
+ * page; the continuous reconciler heals a conversation no webhook brought and reconciles an outage,
+ * and the Gaps page shows both. Screenshots go to docs/.
  */
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { chromium, type Browser } from 'playwright-core';
 import { METRICS } from '@iks/mapping';
 import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
+import { ReconcilerRunner } from '@iks/reconciler';
 import { conversationLifecycle, makeAdmin, makeContact, makeTeam, makeTicketType, ticketLifecycle, type Dataset } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
@@ -25,9 +32,11 @@ const team = makeTeam({ id: '5017901', name: 'Escalations', adminIds: [Number(ad
 const ticketType = makeTicketType({ id: '101', name: 'Bug report', category: 'Customer' });
 const ada = makeContact({ id: '6762f0d0bbbb000000000001', role: 'user', email: 'ada.console@example.com', phone: '+44 20 7946 0958', name: 'Ada Lovelace', createdAt: NOW - 86400, updatedAt: NOW - 86400 });
 const grace = makeContact({ id: '6762f0d0bbbb000000000002', role: 'user', email: 'grace.console@example.org', name: 'Grace Hopper', createdAt: NOW - 86400, updatedAt: NOW - 86400 });
+// a conversation Intercom holds whose webhooks never came: the reconciler finds and heals it
+const missed = conversationLifecycle({ contact: grace, admin, team, startAt: NOW - 5400, appId: APP_ID, id: '717171', rating: 4 }).at(-1)!.data.item;
 const dataset: Dataset = {
   appId: APP_ID, admins: [admin], teams: [team], tags: [], subscriptionTypes: [], ticketTypes: [ticketType], contacts: [ada, grace],
-  contactSubscriptions: { [ada.id]: [], [grace.id]: [] }, conversations: [], tickets: [],
+  contactSubscriptions: { [ada.id]: [], [grace.id]: [] }, conversations: [missed as never], tickets: [],
 };
 
 describe('delivery console (chromium)', () => {
@@ -35,11 +44,17 @@ describe('delivery console (chromium)', () => {
   let app: NestFastifyApplication;
   let service: ConsoleService;
   let browser: Browser;
+  let sinkMetrics: Server;
+  let reconciler: ReconcilerRunner | undefined;
   let url = '';
 
   beforeAll(async () => {
     pipeline = await Pipeline.start({ dataset });
-    app = await createConsoleApp(pipeline.config('cli', { CONSOLE_OPERATOR_TOKEN: OPERATOR_TOKEN }), false);
+    // the sink's /metrics, as the sink app serves it, for the console's 429 chart
+    sinkMetrics = createServer((_req, res) => void pipeline.sinkRegistry.metrics().then((text) => res.end(text)));
+    await new Promise<void>((res) => sinkMetrics.listen(0, '127.0.0.1', res));
+    const metricsUrl = `http://127.0.0.1:${(sinkMetrics.address() as { port: number }).port}/metrics`;
+    app = await createConsoleApp(pipeline.config('cli', { CONSOLE_OPERATOR_TOKEN: OPERATOR_TOKEN, CONSOLE_SINK_METRICS_URLS: metricsUrl }), false);
     await app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
     service = app.get(ConsoleService);
@@ -51,11 +66,16 @@ describe('delivery console (chromium)', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => undefined);
+    await reconciler?.stop();
     await app?.close().catch(() => undefined);
+    sinkMetrics?.close();
     await pipeline?.stop();
   });
 
   it('shows the metrics with their counts, a person, a dead letter, and reprocesses it', async () => {
+    // Klaviyo throttles the first two requests: the sink waits and retries (the chart counts them)
+    await service.throttling.scrape();
+    pipeline.klaviyo.faults.next429(2, 1);
     // Ada's conversation (4 conversation metrics), Grace's and Ada's tickets (5 ticket metrics each)
     await pipeline.deliver([
       ...conversationLifecycle({ contact: ada, admin, team, startAt: NOW - 7200, appId: APP_ID, id: '515151', rating: 5, remark: 'great' }),
@@ -112,11 +132,13 @@ describe('delivery console (chromium)', () => {
     expect(await page.locator('#person-events tr').count()).toBe(1 + pipeline.events().filter((e) => e.profile.email === ada.email).length + 1);
     await page.screenshot({ path: join(DOCS, 'console-person.png'), fullPage: true });
 
-    // Pipeline: lag per partition, the poison record among the dead letters
+    // Pipeline: lag per partition, Klaviyo's two 429s, the poison record among the dead letters
+    await service.throttling.scrape();
     await page.goto(`${url}/pipeline`);
     expect(await page.locator('#lag').innerText()).toContain(eventsTopic);
+    expect(await page.locator('#klaviyo-throttling [data-series="Klaviyo 429s"]').innerText()).toBe('■ Klaviyo 429s: 2');
+    expect(await page.locator('#klaviyo-throttling [data-series="request retries"]').innerText()).toMatch(/request retries: [1-9]/);
     expect(await page.locator('#dlq-reasons').innerText()).toContain('RecordDecodeError');
-    await page.screenshot({ path: join(DOCS, 'console-pipeline.png'), fullPage: true });
     await page.locator('#dlq a').first().click();
     expect(await page.locator('#reason').innerText()).toContain('RecordDecodeError');
     expect(await page.locator('#decoded').innerText()).toContain('poison-1');
@@ -149,4 +171,68 @@ describe('delivery console (chromium)', () => {
       expect(html).not.toContain('pk_e2e_0123456789abcdef');
     }
   }, 90_000);
+
+  it('plans a replay on the Pipeline page, refuses it without the operator token, runs it after confirmation', async () => {
+    const eventsTopic = topicName('events', pipeline.prefix);
+    const admin = createKafka(pipeline.configs.sink.kafka).admin();
+    await admin.connect();
+    const end = (await admin.fetchTopicOffsets(eventsTopic)).reduce((n, p) => n + Number(p.high), 0);
+    await admin.disconnect();
+    const stored = pipeline.klaviyo.store.events.length;
+    const ignoredBefore = pipeline.klaviyo.store.duplicateEventsIgnored;
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('dialog', (d) => void d.accept());
+    await page.goto(`${url}/pipeline`);
+    await page.selectOption('#replay-topic', eventsTopic);
+    await page.click('#replay-plan');
+    await waitFor(async () => (await page.locator('#replay-plan-lines').innerText()).includes('refused (403)'), { timeoutMs: 5000, what: 'a plan refused without the token' });
+    await page.fill('#operator-token', OPERATOR_TOKEN);
+    await page.click('#replay-plan');
+    await waitFor(async () => (await page.locator('#replay-plan-lines').innerText()).includes('record(s) in total'), { timeoutMs: 10_000, what: 'the plan' });
+    expect(await page.locator('#replay-plan-lines').innerText()).toContain(`plan: ${end} record(s) in total`);
+    await page.click('#replay-start');
+    await waitFor(async () => (await page.locator('#replay-status').innerText()).startsWith('done:'), { timeoutMs: 60_000, intervalMs: 250, what: 'the replay to end' });
+    expect(await page.locator('#replay-status').innerText()).toContain(`${end} of ${end} record(s)`);
+    // every event went to Klaviyo again and Klaviyo kept the first of each: nothing doubled
+    expect(pipeline.klaviyo.store.events.length).toBe(stored);
+    expect(pipeline.klaviyo.store.duplicateEventsIgnored - ignoredBefore).toBeGreaterThanOrEqual(stored);
+    await page.screenshot({ path: join(DOCS, 'console-pipeline.png'), fullPage: true });
+    await page.close();
+  }, 90_000);
+
+  it('shows the reconciler\'s reports on the Gaps page: a conversation healed, an outage reconciled', async () => {
+    reconciler = new ReconcilerRunner(pipeline.config('reconciler', {
+      RECONCILE_INTERVAL_MS: '600000', RECONCILE_WINDOW_MS: String(26 * 3600_000), RECONCILE_SETTLE_MS: '0', RECONCILE_INDEX_DIR: mkdtempSync(join(tmpdir(), 'iks-console-')),
+    }));
+    await reconciler.start();
+    // ingest's marker of a time it answered 503 (as the NotificationWriter writes it)
+    const config = pipeline.configs.ingest;
+    const codec = new AvroCodec(config.kafka);
+    await codec.registerAll();
+    const outagesTopic = topicName('outages', pipeline.prefix);
+    const producer = createKafka(config.kafka).producer();
+    await producer.connect();
+    const since = Date.now() - 600_000;
+    await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key: `ingest@e2e:${since}`, value: await codec.encode(outagesTopic, serdes.outageToAvro({ since, until: since + 20_000, failed_writes: 3, reporter: 'ingest@e2e' })) }] });
+    await producer.disconnect();
+    await waitFor(() => service.gaps.outages.get(`ingest@e2e:${since}`)?.reconciledAt != null && service.gaps.reports.some((r) => r.trigger === 'outage'), {
+      timeoutMs: 60_000, intervalMs: 250, what: 'the outage reconciled and its report',
+    }).catch((e: Error) => {
+      const seen = { reports: service.gaps.reports.map((r) => `${r.trigger} ${r.outcome} ${r.error ?? ''}`), outages: [...service.gaps.outages.values()], last: reconciler!.reconciler.last };
+      throw new Error(`${e.message}; console: ${JSON.stringify(seen)}; reconciler readiness: ${JSON.stringify(reconciler!.readiness())}`);
+    });
+    // the healed conversation reaches Klaviyo through the pipeline
+    await waitFor(() => pipeline.events('Conversation Rated').some((e) => e.unique_id.includes('717171')), { timeoutMs: 60_000, what: 'the healed conversation in Klaviyo' });
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${url}/gaps`);
+    expect(await page.locator('#outages').innerText()).toMatch(/ingest@e2e\s.*\s3\s+reconciled/);
+    const totals = await page.locator('#gap-totals').innerText();
+    expect(totals).toMatch(/Conversation Created\s+1\s+1/);
+    expect(totals).toMatch(/Conversation Rated\s+1\s+1/);
+    expect(await page.locator('#reports').innerText()).toMatch(/schedule[\s\S]*ok/);
+    await page.screenshot({ path: join(DOCS, 'console-gaps.png'), fullPage: true });
+    await page.close();
+  }, 120_000);
 });

@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
@@ -33,6 +34,8 @@ export class Pipeline {
   ingest!: NestFastifyApplication;
   transformer!: TransformerRunner;
   sink!: SinkRunner;
+  /** The sink's metrics (what its /metrics would serve). */
+  readonly sinkRegistry = new Registry();
   /** http://127.0.0.1:<port>/webhooks/intercom */
   webhookUrl = '';
   readonly configs = {} as { ingest: Config; transformer: Config; sink: Config };
@@ -84,7 +87,7 @@ export class Pipeline {
 
     this.transformer = new TransformerRunner(this.configs.transformer, intercomSourceFor(this.configs.transformer));
     await this.transformer.start();
-    this.sink = new SinkRunner(this.configs.sink);
+    this.sink = new SinkRunner(this.configs.sink, undefined, this.sinkRegistry);
     await this.sink.start();
   }
 

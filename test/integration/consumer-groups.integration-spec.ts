@@ -8,6 +8,7 @@ import { SinkRunner } from '@iks/sink';
 import { TransformerRunner } from '@iks/transformer';
 import { DeliveryReadModel } from '../../apps/console/src/read-model';
 import { ReadModelFeed } from '../../apps/console/src/read-model.feed';
+import { GapsModel } from '../../apps/console/src/gaps-model';
 import { testConfig } from '../support/test-config';
 
 /**
@@ -54,7 +55,7 @@ describe('throw-away consumer groups are gone once their reader stops', () => {
 
   it('the console feed leaves no group', async () => {
     const config = testConfig('cli');
-    const feed = new ReadModelFeed(createKafka(config.kafka), new AvroCodec(config.kafka), new DeliveryReadModel(), config);
+    const feed = new ReadModelFeed(createKafka(config.kafka), new AvroCodec(config.kafka), new DeliveryReadModel(), new GapsModel(), config);
     await feed.start();
     expect((await groupsUnder(config)).filter((g) => g.startsWith(`${config.kafka.topicPrefix}iks-console.`))).toHaveLength(1);
     await feed.stop();

@@ -2,6 +2,7 @@ import { Body, Controller, Get, Header, HttpException, Inject, Param, Post, Quer
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actionRefusal, COOKIE, sameSecret } from './console-auth';
 import { ConsoleService, ReprocessError } from './console.service';
+import { ReplayRequestError, type PlannedReplay, type ReplayRequest, type ReplayStatus } from './console-replay';
 import { gapsPage, letterPage, loginPage, metricsPage, personPage, pipelinePage } from './pages';
 
 const HTML = 'text/html; charset=utf-8';
@@ -20,10 +21,17 @@ export class ConsoleController {
     return { status: 'ok' };
   }
 
+  /** What the read model holds, for scripts and the benchmark (counts and this process's memory; nothing personal). */
+  @Get('api/status')
+  status(): { outcomes: number; deadLetters: number; heapUsedBytes: number; rssBytes: number } {
+    const m = process.memoryUsage();
+    return { outcomes: this.console.model.outcomes, deadLetters: this.console.model.deadLetterCount, heapUsedBytes: m.heapUsed, rssBytes: m.rss };
+  }
+
   @Get('metrics')
   @Header('content-type', HTML)
   async metrics(@Query('metric') metric?: string): Promise<string> {
-    const behind = await this.console.feed.behind().catch(() => null);
+    const behind = await this.console.feed.behind(this.console.admin).catch(() => null);
     return metricsPage(this.console.model, this.console.metricRows(), metric ?? null, Date.now(), behind);
   }
 
@@ -37,7 +45,9 @@ export class ConsoleController {
   @Header('content-type', HTML)
   async pipeline(): Promise<string> {
     const lag = await this.console.lag.read().catch((e: Error) => e.message);
-    return pipelinePage(this.console.model, lag, Date.now(), this.console.canAct);
+    return pipelinePage(this.console.model, lag, Date.now(), {
+      canAct: this.console.canAct, throttling: this.console.throttling, replay: this.console.replay.status(), replayTopics: this.console.replayTopics(),
+    });
   }
 
   @Get('dead-letters/:at')
@@ -51,7 +61,7 @@ export class ConsoleController {
   @Get('gaps')
   @Header('content-type', HTML)
   gaps(): string {
-    return gapsPage();
+    return gapsPage(this.console.gaps);
   }
 
   @Get('login')
@@ -69,10 +79,42 @@ export class ConsoleController {
     return { ok: true };
   }
 
-  @Post('api/dead-letters/reprocess')
-  async reprocess(@Req() req: FastifyRequest, @Body() body: { at?: unknown } | undefined): Promise<{ at: string; sentTo: string }> {
+  @Post('api/replay/plan')
+  async planReplay(@Req() req: FastifyRequest, @Body() body: ReplayRequest | undefined): Promise<PlannedReplay> {
+    this.refuseUnlessAction(req);
+    if (typeof body?.topic !== 'string') throw new HttpException('body must be {"topic": "<topic>", "fromTime"?: "<ISO>", "toTime"?: "<ISO>"}', 400);
+    return this.replayErrors(() => this.console.replay.plan(body));
+  }
+
+  @Post('api/replay/start')
+  async startReplay(@Req() req: FastifyRequest, @Body() body: { id?: unknown } | undefined): Promise<ReplayStatus> {
+    this.refuseUnlessAction(req);
+    if (typeof body?.id !== 'string') throw new HttpException('body must be {"id": "<plan id>"}', 400);
+    return this.replayErrors(() => this.console.replay.start(body.id as string));
+  }
+
+  @Get('api/replay')
+  replayStatus(): { replay: ReplayStatus | null } {
+    return { replay: this.console.replay.status() };
+  }
+
+  private refuseUnlessAction(req: FastifyRequest): void {
     const refusal = actionRefusal(req, this.console.config.console.operatorToken);
     if (refusal) throw new HttpException(refusal, 403);
+  }
+
+  private async replayErrors<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof ReplayRequestError) throw new HttpException(e.message, e.status);
+      throw e;
+    }
+  }
+
+  @Post('api/dead-letters/reprocess')
+  async reprocess(@Req() req: FastifyRequest, @Body() body: { at?: unknown } | undefined): Promise<{ at: string; sentTo: string }> {
+    this.refuseUnlessAction(req);
     if (typeof body?.at !== 'string') throw new HttpException('body must be {"at": "<dlq topic>:<partition>:<offset>"}', 400);
     try {
       return { at: body.at, sentTo: await this.console.reprocess(body.at) };

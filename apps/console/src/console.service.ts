@@ -1,11 +1,16 @@
 import { Logger } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { allTopics, AvroCodec, createKafka, createProducer, sendBack } from '@iks/kafka';
+import { allTopics, AvroCodec, createKafka, createProducer, sendBack, topicName } from '@iks/kafka';
+import { REPLAYABLE } from '@iks/replay';
 import { METRICS, metricName, type MetricKey } from '@iks/mapping';
 import { ReadModelFeed } from './read-model.feed';
 import { DeliveryReadModel } from './read-model';
+import { GapsModel } from './gaps-model';
 import { PipelineLag } from './pipeline-lag';
+import { SharedAdmin } from './shared-admin';
+import { ConsoleReplay } from './console-replay';
+import { SinkThrottling } from './sink-throttling';
 import type { MetricRow } from './pages';
 
 export class ReprocessError extends Error {
@@ -15,27 +20,38 @@ export class ReprocessError extends Error {
   }
 }
 
-/** The console's state: the read model and its feed, the lag reader, and the one action. */
+/** The console's state: the read models and their feed, the lag reader, and the actions (reprocess, replay). */
 export class ConsoleService {
   private readonly logger = new Logger(ConsoleService.name);
   readonly model = new DeliveryReadModel();
+  readonly gaps = new GapsModel();
   readonly kafka: Kafka;
   readonly feed: ReadModelFeed;
   readonly lag: PipelineLag;
+  readonly admin: SharedAdmin;
+  readonly replay: ConsoleReplay;
+  readonly throttling: SinkThrottling;
   private producer?: Producer;
 
   constructor(readonly config: Config) {
     this.kafka = createKafka(config.kafka);
-    this.feed = new ReadModelFeed(this.kafka, new AvroCodec(config.kafka), this.model, config);
-    this.lag = new PipelineLag(this.kafka, config);
+    this.feed = new ReadModelFeed(this.kafka, new AvroCodec(config.kafka), this.model, this.gaps, config);
+    this.admin = new SharedAdmin(this.kafka);
+    this.lag = new PipelineLag(this.admin, config);
+    this.replay = new ConsoleReplay(this.kafka, this.admin, config);
+    this.throttling = new SinkThrottling(config.console.sinkMetricsUrls);
   }
 
   async start(): Promise<void> {
     await this.feed.start();
+    this.throttling.start();
   }
 
   async stop(): Promise<void> {
+    this.throttling.stop();
+    await this.replay.stop();
     await this.feed.stop();
+    await this.admin.close();
     await this.producer?.disconnect().catch(() => undefined);
   }
 
@@ -49,6 +65,11 @@ export class ConsoleService {
     const ours = new Set(names);
     const others = [...this.model.metrics.keys()].filter((n) => !ours.has(n)).sort();
     return [...names.map((name) => ({ name, intercom: true })), ...others.map((name) => ({ name, intercom: false }))];
+  }
+
+  /** Topics the Pipeline page can replay. */
+  replayTopics(): string[] {
+    return REPLAYABLE.map((k) => topicName(k, this.config.kafka.topicPrefix));
   }
 
   /** Sends one dead letter back to the topic it came from (the CLI's `dlq reprocess`, for one letter). */

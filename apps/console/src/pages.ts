@@ -1,5 +1,9 @@
 import type { DeliveryReadModel, LetterView, MetricStats, OutcomeView } from './read-model';
+import type { ReconcileReportRecord } from '@iks/domain';
+import type { GapsModel } from './gaps-model';
 import type { PartitionLag } from './pipeline-lag';
+import type { ReplayStatus } from './console-replay';
+import type { SinkThrottling } from './sink-throttling';
 
 /** Server-rendered pages: plain HTML, a little inline CSS and JS, everything escaped. */
 
@@ -34,6 +38,18 @@ export function sparkline(values: readonly number[], width = 120, height = 24): 
   return `<svg class="spark" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"><polyline fill="none" stroke="#1f8ded" stroke-width="1.5" points="${pts}"/></svg>`;
 }
 
+/** A line chart of a few series over the same minutes (inline SVG), with a legend. */
+export function lineChart(id: string, series: ReadonlyArray<{ label: string; color: string; values: readonly number[] }>, width = 600, height = 80): string {
+  const max = Math.max(1, ...series.flatMap((s) => s.values));
+  const lines = series.map((s) => {
+    const step = s.values.length > 1 ? width / (s.values.length - 1) : width;
+    const pts = s.values.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`).join(' ');
+    return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts}"/>`;
+  }).join('');
+  const legend = series.map((s) => `<span style="color:${s.color}" data-series="${esc(s.label)}">■ ${esc(s.label)}: ${s.values.reduce((a, b) => a + b, 0)}</span>`).join(' · ');
+  return `<div id="${id}"><svg width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" style="border-bottom:1px solid #ddd">${lines}</svg><p>${legend} <span class="muted">(max ${max}/min)</span></p></div>`;
+}
+
 export interface MetricRow {
   readonly name: string;
   readonly intercom: boolean;
@@ -54,7 +70,7 @@ export function metricsPage(model: DeliveryReadModel, rows: readonly MetricRow[]
     const m = model.metrics.get(selected);
     const latest = m ? [...m.latest].reverse() : [];
     detail = `<h2 id="latest">Latest events: ${esc(selected)}</h2>${latest.length === 0 ? '<p>none yet</p>' : `<table id="latest-events"><tr><th>event time</th><th>outcome</th><th>profile</th><th>unique_id</th><th>properties (as sent to Klaviyo)</th></tr>${latest.map((v) =>
-      `<tr><td>${esc(v.eventTime ?? '—')}</td><td class="k-${v.kind}">${esc(v.kind)}<br><span class="muted">${esc(iso(v.outcomeAt))}</span></td>`
+      `<tr><td>${esc(iso(v.eventTime))}</td><td class="k-${v.kind}">${esc(v.kind)}<br><span class="muted">${esc(iso(v.outcomeAt))}</span></td>`
       + `<td>${personLink(v)}</td><td><code>${esc(v.uniqueId)}</code></td><td><pre>${esc(pretty(v.properties))}</pre></td></tr>`).join('')}</table>`}`;
   }
   return layout('Metrics', 'metrics', `<h1>Metrics</h1>${status}<p class="muted">Delivered events by the time Klaviyo accepted them, each unique_id once (Klaviyo keeps the first).</p><p><input id="filter" placeholder="Filter metrics" autocomplete="off"> <label><input type="checkbox" id="intercom-only"> Intercom only</label></p>`
@@ -85,23 +101,65 @@ export function personPage(model: DeliveryReadModel, q: string): string {
   const ids = rows[0] ? `<p>Intercom contact <code>${esc(rows.find((r) => r.contactId)?.contactId ?? '—')}</code> · ${esc(rows.find((r) => r.email)?.email ?? 'no email')} · ${esc(rows.find((r) => r.phone)?.phone ?? 'no phone')}</p>` : '';
   const prof = profile ? `<h2>Profile as sent</h2><p class="muted">${esc(profile.kind)} at ${esc(iso(profile.outcomeAt))}</p><pre>${esc(pretty(profile.properties))}</pre>` : '';
   const table = events.length === 0 ? '<p>no events</p>' : `<table id="person-events"><tr><th>metric</th><th>happened in Intercom</th><th>mapped</th><th>outcome</th><th>at</th><th>reason</th><th>record</th></tr>${events.map((v) =>
-    `<tr><td>${esc(v.metric ?? v.recordKind ?? '—')}</td><td>${esc(v.eventTime ?? '—')}</td><td>${esc(iso(v.mappedAt))}</td><td class="k-${v.kind}">${esc(v.kind)}</td>`
+    `<tr><td>${esc(v.metric ?? v.recordKind ?? '—')}</td><td>${esc(iso(v.eventTime))}</td><td>${esc(iso(v.mappedAt))}</td><td class="k-${v.kind}">${esc(v.kind)}</td>`
     + `<td>${esc(iso(v.outcomeAt))}</td><td>${esc(v.reason)}</td><td class="muted">${esc(v.at)}</td></tr>`).join('')}</table>`;
   return layout('Person', 'person', `<h1>Person</h1>${form}${rows.length === 0 ? `<p>nothing found for ${esc(q)}</p>` : ids + prof + `<h2>Events through the stages</h2>${table}`}`);
 }
 
-export function pipelinePage(model: DeliveryReadModel, lag: readonly PartitionLag[] | string, now: number, canAct: boolean): string {
+export interface PipelineExtras {
+  readonly canAct: boolean;
+  readonly throttling: SinkThrottling;
+  readonly replay: ReplayStatus | null;
+  /** Topics a replay can re-read (with the prefix). */
+  readonly replayTopics: readonly string[];
+}
+
+/** A script's JSON literal, safe inside <script>. */
+const jsLiteral = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
+
+const REPLAY_STATUS_JS = "function replayText(s){return s?s.state+': '+s.topic+', '+s.done+' of '+s.total+' record(s)'+(s.summary?' ('+s.summary+')':'')+(s.error?' — '+s.error:'')+', group '+s.group:'no replay started from this console';}";
+
+export function pipelinePage(model: DeliveryReadModel, lag: readonly PartitionLag[] | string, now: number, x: PipelineExtras): string {
   const lagTable = typeof lag === 'string' ? `<p class="note">lag unavailable: ${esc(lag)}</p>` : `<table id="lag"><tr><th>stage</th><th>group</th><th>topic</th><th>partition</th><th>committed</th><th>end</th><th>lag</th></tr>${lag.map((r) =>
     `<tr><td>${r.stage}</td><td>${esc(r.groupId)}</td><td>${esc(r.topic)}</td><td class="num">${r.partition}</td><td class="num">${esc(r.committed ?? '—')}</td><td class="num">${esc(r.high)}</td><td class="num">${r.lag}</td></tr>`).join('')}</table>`;
   const perMin = model.series(model.outcomesPerMinute, now, 60, 1);
   const kinds = ['delivered', 'retried', 'dead_lettered', 'skipped', 'pending'] as const;
   const reasons = [...model.lettersByReason].sort((a, b) => b[1] - a[1]);
   const letters = [...model.letters.values()].reverse().slice(0, 200);
+  const t = x.throttling;
+  const throttling = lineChart('klaviyo-throttling', [
+    { label: 'Klaviyo 429s', color: '#b3261e', values: model.series(t.throttledPerMinute, now, 60, 1) },
+    { label: 'request retries', color: '#f0b400', values: model.series(t.retriesPerMinute, now, 60, 1) },
+    { label: 'retried slices (outcomes)', color: '#6b4bb3', values: model.series(model.retriedPerMinute, now, 60, 1) },
+  ]) + `<p class="muted">429s and retries from the sinks' /metrics (scraped every 15 s since this console started${t.errors.size > 0 ? `; not reachable: ${esc([...t.errors].map(([u, e]) => `${u} (${e})`).join(', '))}` : ''}); retried slices from klaviyo.outcomes.v1.</p>`;
+  const replay = x.canAct
+    ? `<p>Re-deliver (klaviyo.* topics) or re-map (the raw topic) from a time, through a separate consumer group, as <code>npm run cli -- replay</code> does; the plan first, then the replay after confirmation. Klaviyo keeps the first event per unique_id: a replay only fills gaps.</p>`
+      + `<p><select id="replay-topic">${x.replayTopics.map((tp) => `<option>${esc(tp)}</option>`).join('')}</select> from <input id="replay-from" placeholder="ISO time (empty: the beginning)" size="26"> to <input id="replay-to" placeholder="ISO time (empty: the end now)" size="26"></p>`
+      + '<p><input type="password" id="operator-token" placeholder="operator token" autocomplete="off"> <button id="replay-plan">Plan</button></p>'
+      + '<pre id="replay-plan-lines" hidden></pre><p><button id="replay-start" hidden>Start replay…</button></p>'
+    : '<p class="muted">read-only: set CONSOLE_OPERATOR_TOKEN to plan and start a replay from here (or use <code>npm run cli -- replay</code>)</p>';
+  const script = `${REPLAY_STATUS_JS}const st=document.getElementById('replay-status');let poll=null;function follow(){clearInterval(poll);poll=setInterval(async()=>{const r=await fetch('/api/replay',{credentials:'same-origin'});const b=await r.json();st.textContent=replayText(b.replay);if(!b.replay||b.replay.state!=='running')clearInterval(poll);},1000);}`
+    + `if(${jsLiteral(x.replay?.state === 'running')})follow();`
+    + (x.canAct ? `let planId=null;const tok=()=>document.getElementById('operator-token').value;
+async function act(path,body){const r=await fetch(path,{method:'POST',credentials:'same-origin',headers:{'content-type':'application/json','x-console-operator-token':tok()},body:JSON.stringify(body)});const b=await r.json().catch(()=>({}));if(!r.ok)throw new Error('refused ('+r.status+'): '+(b.message||''));return b;}
+document.getElementById('replay-plan').addEventListener('click',async()=>{const out=document.getElementById('replay-plan-lines'),start=document.getElementById('replay-start');out.hidden=false;start.hidden=true;
+try{const body={topic:document.getElementById('replay-topic').value};const f=document.getElementById('replay-from').value.trim(),t=document.getElementById('replay-to').value.trim();if(f)body.fromTime=f;if(t)body.toTime=t;
+const p=await act('/api/replay/plan',body);planId=p.id;out.textContent=p.lines.join('\\n');start.dataset.total=p.total;start.dataset.topic=p.topic;start.hidden=p.total==='0';}catch(e){out.textContent=e.message;}});
+document.getElementById('replay-start').addEventListener('click',async(ev)=>{const b=ev.target;if(!confirm('Replay '+b.dataset.total+' record(s) of '+b.dataset.topic+'?'))return;
+try{const s=await act('/api/replay/start',{id:planId});st.textContent=replayText(s);b.hidden=true;follow();}catch(e){st.textContent=e.message;}});` : '');
   return layout('Pipeline', 'pipeline', `<h1>Pipeline</h1><h2>Lag per stage and partition</h2>${lagTable}`
     + `<h2>Outcomes per minute, last hour</h2>${sparkline(perMin, 600, 60)}<p>${kinds.map((k) => `<span class="k-${k}">${k}: ${model.kinds.get(k) ?? 0}</span>`).join(' · ')}</p>`
+    + `<h2>Klaviyo 429s and retries per minute, last hour</h2>${throttling}`
+    + `<h2>Replay</h2>${replay}<p id="replay-status">${esc(replayText(x.replay))}</p>`
     + `<h2>Dead letters by reason</h2>${reasons.length === 0 ? '<p>none</p>' : `<table id="dlq-reasons"><tr><th>count</th><th>stage · reason</th></tr>${reasons.map(([r, n]) => `<tr><td class="num">${n}</td><td>${esc(r)}</td></tr>`).join('')}</table>`}`
     + `<h2>Dead letters</h2>${letters.length === 0 ? '<p>none</p>' : `<table id="dlq"><tr><th>dead letter</th><th>from</th><th>reason</th><th>failed at</th><th></th></tr>${letters.map((l) => letterRow(l)).join('')}</table>`}`
-    + (canAct ? '' : '<p class="muted">read-only: set CONSOLE_OPERATOR_TOKEN to reprocess dead letters from here (or use <code>npm run cli -- dlq reprocess</code>)</p>'));
+    + (x.canAct ? '' : '<p class="muted">read-only: set CONSOLE_OPERATOR_TOKEN to reprocess dead letters from here (or use <code>npm run cli -- dlq reprocess</code>)</p>'), script);
+}
+
+/** The server-side twin of REPLAY_STATUS_JS's replayText. */
+function replayText(s: ReplayStatus | null): string {
+  if (!s) return 'no replay started from this console';
+  return `${s.state}: ${s.topic}, ${s.done} of ${s.total} record(s)${s.summary ? ` (${s.summary})` : ''}${s.error ? ` — ${s.error}` : ''}, group ${s.group}`;
 }
 
 function letterRow(l: LetterView): string {
@@ -135,10 +193,36 @@ const b=await r.json().catch(()=>({}));document.getElementById('result').textCon
     + `<h2>Original value, decoded</h2><pre id="decoded">${esc(l.decoded ?? (d?.value ? `(${d.value.length} bytes that are not Avro of a registered schema)` : '(empty)'))}</pre>${l.reprocessedAt ? `<p>reprocessed at ${esc(iso(l.reprocessedAt))}</p>` : ''}${action}`, script);
 }
 
-export function gapsPage(): string {
-  return layout('Gaps', 'gaps', `<h1>Gaps</h1><p>Webhooks Intercom never delivered are found by the reconciliation, which compares what Intercom's REST API says happened with what reached the pipeline:</p>`
-    + '<pre>npm run cli -- reconcile            # per-metric expected / present / missing\nnpm run cli -- reconcile --heal     # writes the missing notifications, once</pre>'
-    + '<p class="muted">The report is not shown here yet; see the README section "Gaps: what can be missed and how it is closed".</p>');
+function timeSpan(since: number, until: number): string {
+  return `${esc(iso(since))} .. ${esc(iso(until))}`;
+}
+
+export function gapsPage(gaps: GapsModel): string {
+  const sum = (r: ReconcileReportRecord, k: 'missing' | 'healed' | 'healed_pending') => r.rows.reduce((n, x) => n + x[k], 0);
+  const outages = [...gaps.outages.values()].reverse();
+  const outageTable = outages.length === 0 ? '<p>none reported</p>' : `<table id="outages"><tr><th>reported by</th><th>ingest answered 503</th><th>failed writes</th><th>state</th><th>its window</th></tr>${outages.map((o) => {
+    const r = gaps.reportOf(o.key);
+    return `<tr><td>${esc(o.outage?.reporter ?? o.key)}</td><td>${o.outage ? timeSpan(o.outage.since, o.outage.until) : '—'}</td><td class="num">${o.outage?.failed_writes ?? '—'}</td>`
+      + `<td>${o.reconciledAt === null ? '<span class="k-dead_lettered">not reconciled yet</span>' : `<span class="k-delivered">reconciled</span> ${esc(iso(o.reconciledAt))}`}</td>`
+      + `<td>${r ? `${r.outcome}: ${sum(r, 'missing')} missing, ${sum(r, 'healed')} healed` : '—'}</td></tr>`;
+  }).join('')}</table>`;
+  const totals = [...gaps.totals].sort((a, b) => b[1].missing - a[1].missing);
+  const totalTable = totals.length === 0 ? '' : `<h2>Missing and healed per metric, every window read</h2><table id="gap-totals"><tr><th>metric</th><th>missing</th><th>healed</th></tr>${totals.map(([name, t]) =>
+    `<tr><td>${esc(name)}</td><td class="num">${t.missing}</td><td class="num">${t.healed}</td></tr>`).join('')}</table>`;
+  const reports = gaps.reports.slice(-100).reverse();
+  const latest = reports[0];
+  const latestTable = !latest ? '' : `<h2>Latest window: ${esc(latest.trigger)} ${timeSpan(latest.since, latest.until)}</h2>`
+    + (latest.outcome === 'failed' ? `<p class="note">failed: ${esc(latest.error)}</p>` : `<table id="latest-report"><tr><th>metric</th><th>expected</th><th>present</th><th>healed earlier, pending</th><th>missing</th><th>healed now</th></tr>${latest.rows.map((x) =>
+      `<tr><td>${esc(x.name)}</td><td class="num">${x.expected}</td><td class="num">${x.present}</td><td class="num">${x.healed_pending}</td><td class="num">${x.missing}</td><td class="num">${x.healed}</td></tr>`).join('')}</table>`
+      + `<p class="muted">${latest.objects} Intercom objects compared${latest.truncated ? `, ${latest.truncated} truncated (older parts not answered)` : ''}${latest.unidentifiable_contacts ? `, ${latest.unidentifiable_contacts} contacts without email or E.164 phone (no profile expected)` : ''}</p>`);
+  const windows = reports.length === 0 ? '' : `<h2>Reconciled windows, newest first</h2><table id="reports"><tr><th>reconciled at</th><th>trigger</th><th>window</th><th>outcome</th><th>objects</th><th>missing</th><th>healed</th><th>pending</th></tr>${reports.map((r) =>
+    `<tr><td>${esc(iso(r.reconciled_at))}</td><td>${esc(r.trigger)}</td><td>${timeSpan(r.since, r.until)}</td><td class="${r.outcome === 'ok' ? 'k-delivered' : 'k-dead_lettered'}">${esc(r.outcome)}${r.error ? `<br><span class="muted">${esc(r.error)}</span>` : ''}</td>`
+    + `<td class="num">${r.objects}</td><td class="num">${sum(r, 'missing')}</td><td class="num">${sum(r, 'healed')}</td><td class="num">${sum(r, 'healed_pending')}</td></tr>`).join('')}</table>`;
+  const intro = '<p class="muted">What Intercom holds that the webhooks never delivered: the reconciler compares each window with what the pipeline produced and heals the gaps (README "Gaps"). '
+    + 'Read from <code>pipeline.reconcile.v1</code> (each window it reconciled) and <code>pipeline.outages.v1</code> (the times ingest answered 503). '
+    + 'A one-off comparison: <code>npm run cli -- reconcile --since … --until … [--heal]</code>.</p>';
+  const none = gaps.reports.length === 0 ? '<p class="note" id="no-reports">no reconcile report yet: the reconciler (<code>npm run start:reconciler</code>; <code>npm start</code> runs it) publishes one per window</p>' : '';
+  return layout('Gaps', 'gaps', `<h1>Gaps</h1>${intro}${none}<h2>Outages ingest reported</h2>${outageTable}${latestTable}${totalTable}${windows}`);
 }
 
 export function loginPage(): string {

@@ -1,6 +1,6 @@
-import type { Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { topicName } from '@iks/kafka';
+import type { SharedAdmin } from './shared-admin';
 
 export interface PartitionLag {
   readonly stage: 'transformer' | 'sink';
@@ -19,7 +19,7 @@ export interface PartitionLag {
 export class PipelineLag {
   private cache: { at: number; rows: PartitionLag[] } | null = null;
 
-  constructor(private readonly kafka: Kafka, private readonly config: Config) {}
+  constructor(private readonly admin: SharedAdmin, private readonly config: Config) {}
 
   async read(maxAgeMs = 2000): Promise<PartitionLag[]> {
     if (this.cache && Date.now() - this.cache.at < maxAgeMs) return this.cache.rows;
@@ -33,9 +33,7 @@ export class PipelineLag {
       { stage: 'sink' as const, groupId: sg, topic: topicName('profiles', p) },
       { stage: 'sink' as const, groupId: sg, topic: topicName('deletions', p) },
     ];
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
+    return this.admin.use(async (admin) => {
       const existing = new Set(await admin.listTopics());
       const rows: PartitionLag[] = [];
       for (const { stage, groupId, topic } of pairs) {
@@ -51,8 +49,6 @@ export class PipelineLag {
       }
       this.cache = { at: Date.now(), rows };
       return rows;
-    } finally {
-      await admin.disconnect();
-    }
+    });
   }
 }

@@ -37,12 +37,34 @@ describe('DeliveryReadModel', () => {
   });
 
   it('stays bounded: per person and dead letters', () => {
-    const m = new DeliveryReadModel({ latestPerMetric: 2, perPerson: 3, people: 10, deadLetters: 2, uniqueIds: 100 });
+    const m = new DeliveryReadModel({ latestPerMetric: 2, perPerson: 3, people: 10, personEntries: 100, deadLetters: 2, uniqueIds: 100 });
     for (let i = 0; i < 10; i++) m.apply(outcome({ unique_id: `u${i}`, offset: String(i) }));
     expect(m.person('c1')).toHaveLength(3);
     expect(m.metrics.get('Ticket Resolved')!.latest).toHaveLength(2);
     for (let i = 0; i < 5; i++) m.applyDeadLetter(`t.dlq:0:${i}`, null, null, 'bad');
     expect(m.letters.size).toBe(2);
     expect(m.lettersByReason.get('undecodable dead letter')).toBe(5);
+  });
+
+  it('keeps at most personEntries outcomes in the person index, forgetting the oldest first', () => {
+    const m = new DeliveryReadModel({ latestPerMetric: 2, perPerson: 10, people: 100, personEntries: 4, deadLetters: 2, uniqueIds: 100 });
+    for (let i = 0; i < 3; i++) m.apply(outcome({ unique_id: `a${i}`, intercom_contact_id: 'ca', email: 'a@example.com', phone_number: null, outcome_at: NOW + i }));
+    for (let i = 0; i < 3; i++) m.apply(outcome({ unique_id: `b${i}`, intercom_contact_id: 'cb', email: 'b@example.com', phone_number: null, outcome_at: NOW + 10 + i }));
+    expect(m.person('ca').map((v) => v.uniqueId)).toEqual(['a2']);
+    expect(m.person('a@example.com').map((v) => v.uniqueId)).toEqual(['a2']);
+    expect(m.person('cb').map((v) => v.uniqueId)).toEqual(['b0', 'b1', 'b2']);
+    m.apply(outcome({ unique_id: 'b3', intercom_contact_id: 'cb', email: 'b@example.com', phone_number: null, outcome_at: NOW + 20 }));
+    expect(m.person('ca')).toEqual([]);
+    // the consecutive outcomes of one person share one ids object
+    const [x, y] = m.person('cb');
+    expect(x.ids).toBe(y.ids);
+    expect(x.at).toBe('klaviyo.events.v1:0:1');
+  });
+
+  it('keeps the attributes of a person\'s newest profile only', () => {
+    const m = new DeliveryReadModel();
+    m.apply(outcome({ record_kind: 'profile', metric: null, unique_id: null, properties_json: '{"first_name":"Ada"}' }));
+    m.apply(outcome({ record_kind: 'profile', metric: null, unique_id: null, properties_json: '{"first_name":"Augusta"}', outcome_at: NOW + 1 }));
+    expect(m.person('c1').map((v) => v.properties)).toEqual([null, '{"first_name":"Augusta"}']);
   });
 });

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   const config = loadConfig(env, 'ingest'); // validates everything the three apps read
   const consoleConfig = loadConfig(env, 'console'); // CONSOLE_HOST off loopback needs CONSOLE_TOKEN: fail now, not later
   const consoleUrl = `http://${consoleConfig.console.host}:${consoleConfig.console.port}/metrics`;
-  say(`delivery console: ${consoleUrl}${consoleConfig.console.operatorToken ? '' : ' (read-only: set CONSOLE_OPERATOR_TOKEN to reprocess from it)'}`);
+  say(`delivery console: ${consoleUrl}${consoleConfig.console.operatorToken ? '' : ' (read-only: set CONSOLE_OPERATOR_TOKEN to reprocess or replay from it)'}`);
   if (!process.env.KAFKA_BROKERS) {
     const wasRunning = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout.includes('kafka running');
     say(`KAFKA_BROKERS is not set: ${wasRunning ? 'using the local stack already running' : 'starting the local Kafka broker and schema registry (npm run stack:up)'}`);

@@ -110,6 +110,13 @@ describe('loadConfig: ingest deployment defaults', () => {
     expect(printed).not.toMatch(/read-only-token|operator-token/);
   });
 
+  it('console: scrapes the sink on SINK_HTTP_PORT by default, or the replicas CONSOLE_SINK_METRICS_URLS names', () => {
+    expect(loadConfig({ SINK_HTTP_PORT: '4002' }, 'console').console.sinkMetricsUrls).toEqual(['http://127.0.0.1:4002/metrics']);
+    expect(loadConfig({ CONSOLE_SINK_METRICS_URLS: 'http://sink-1:3002/metrics, http://sink-2:3002/metrics' }, 'console').console.sinkMetricsUrls)
+      .toEqual(['http://sink-1:3002/metrics', 'http://sink-2:3002/metrics']);
+    expect(() => loadConfig({ CONSOLE_SINK_METRICS_URLS: 'http://sink-1:3002/metrics,ftp://x' }, 'console')).toThrow(/CONSOLE_SINK_METRICS_URLS: "ftp:\/\/x" must be an http\(s\) URL/);
+  });
+
   it('reads the continuous reconcile settings (every 15 min over the last 2 h by default) and checks they make a window', () => {
     const c = loadConfig({ INTERCOM_ACCESS_TOKEN: 't' }, 'reconciler');
     expect(c.reconciler).toMatchObject({ intervalMs: 900_000, windowMs: 7_200_000, settleMs: 120_000, indexDir: '.reconcile', appId: null, httpPort: 3004 });

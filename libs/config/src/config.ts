@@ -117,8 +117,10 @@ export interface ConsoleConfig {
   readonly port: number;
   /** Read-only access; required when the console binds anything but loopback. */
   readonly token: Secret | null;
-  /** Actions (reprocess): a separate token; without it the console is read-only. */
+  /** Actions (reprocess, replay): a separate token; without it the console is read-only. */
   readonly operatorToken: Secret | null;
+  /** The sinks' /metrics, scraped for Klaviyo's 429s and the request retries (one URL per sink replica). */
+  readonly sinkMetricsUrls: readonly string[];
 }
 
 /** Continuous reconcile (apps/reconciler, README "Gaps"). */
@@ -230,6 +232,20 @@ class Reader {
     }
     return v.replace(/\/+$/, '');
   }
+  /** A comma-separated list of http(s) URLs. */
+  urls(name: string, def: string): string[] {
+    const v = this.str(name, def);
+    const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+    for (const u of list) {
+      try {
+        if (!/^https?:$/.test(new URL(u).protocol)) throw new Error('protocol');
+      } catch {
+        this.problems.push(`${name}: "${u}" must be an http(s) URL`);
+      }
+    }
+    if (list.length === 0) this.problems.push(`${name} must name at least one URL`);
+    return list;
+  }
   oneOf<T extends string>(name: string, def: T, allowed: readonly T[]): T {
     const v = this.raw(name);
     if (v === undefined) return def;
@@ -318,6 +334,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   const phoneRegion = r.raw('DEFAULT_PHONE_REGION');
   if (phoneRegion && !/^[A-Z]{2}$/.test(phoneRegion)) r.problems.push(`DEFAULT_PHONE_REGION="${phoneRegion}" must be an ISO 3166 alpha-2 code like US`);
 
+  const sinkHttpPort = r.int('SINK_HTTP_PORT', 3002, 0, 65535);
   const consoleHost = r.str('CONSOLE_HOST', '127.0.0.1');
   const consoleToken = r.secret('CONSOLE_TOKEN');
   const consoleOperatorToken = r.secret('CONSOLE_OPERATOR_TOKEN');
@@ -388,7 +405,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     },
     sink: {
       groupId: r.str('SINK_GROUP_ID', 'iks-sink'),
-      httpPort: r.int('SINK_HTTP_PORT', 3002, 0, 65535),
+      httpPort: sinkHttpPort,
       httpHost: r.str('SINK_HTTP_HOST', '0.0.0.0'),
       batchMaxEvents: r.int('SINK_BATCH_MAX_EVENTS', 1000, 1, 1000),
       batchMaxWaitMs: r.int('SINK_BATCH_MAX_WAIT_MS', 250, 0, 60000),
@@ -401,6 +418,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       port: r.int('CONSOLE_PORT', 3003, 0, 65535),
       token: consoleToken,
       operatorToken: consoleOperatorToken,
+      sinkMetricsUrls: r.urls('CONSOLE_SINK_METRICS_URLS', `http://127.0.0.1:${sinkHttpPort}/metrics`),
     },
     reconciler: {
       intervalMs: r.int('RECONCILE_INTERVAL_MS', 15 * 60_000, 1000, 24 * 3600_000),

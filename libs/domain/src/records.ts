@@ -98,6 +98,33 @@ export interface PipelineOutage {
   readonly reporter: string;
 }
 
+/**
+ * pipeline.reconcile.v1 (keyed by `<trigger>:<since>`): one window the reconciler compared with
+ * Intercom and healed, or why it could not (README "Gaps"). The console's Gaps page reads it.
+ */
+export interface ReconcileReportRecord {
+  readonly trigger: string;
+  /** unix milliseconds, [since, until) */
+  readonly since: number;
+  readonly until: number;
+  readonly reconciled_at: number;
+  readonly outcome: 'ok' | 'failed';
+  readonly error: string | null;
+  readonly outage_key: string | null;
+  readonly objects: number;
+  readonly truncated: number;
+  readonly unidentifiable_contacts: number;
+  readonly rows: ReadonlyArray<{
+    readonly name: string;
+    readonly expected: number;
+    readonly present: number;
+    readonly healed_pending: number;
+    readonly missing: number;
+    readonly healed: number;
+  }>;
+  readonly reporter: string;
+}
+
 export type KlaviyoRecord = KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord;
 
 /** <topic>.dlq: a record a stage could not process, with its original bytes and the reason. */

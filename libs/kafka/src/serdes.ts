@@ -1,5 +1,5 @@
 import type {
-  ContactSnapshot, DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, PipelineOutage, RawNotification,
+  ContactSnapshot, DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, PipelineOutage, RawNotification, ReconcileReportRecord,
 } from '@iks/domain';
 
 /**
@@ -123,4 +123,19 @@ export function outageToAvro(o: PipelineOutage): Record<string, unknown> {
 
 export function outageFromAvro(a: any): PipelineOutage {
   return { since: Number(a.since), until: Number(a.until), failed_writes: Number(a.failed_writes), reporter: a.reporter };
+}
+
+export function reconcileReportToAvro(r: ReconcileReportRecord): Record<string, unknown> {
+  return { ...r, rows: r.rows.map((x) => ({ ...x })) };
+}
+
+export function reconcileReportFromAvro(a: any): ReconcileReportRecord {
+  return {
+    trigger: a.trigger, since: Number(a.since), until: Number(a.until), reconciled_at: Number(a.reconciled_at), outcome: a.outcome === 'ok' ? 'ok' : 'failed',
+    error: a.error ?? null, outage_key: a.outage_key ?? null, objects: Number(a.objects), truncated: Number(a.truncated),
+    unidentifiable_contacts: Number(a.unidentifiable_contacts), reporter: a.reporter,
+    rows: (a.rows ?? []).map((x: any) => ({
+      name: x.name, expected: Number(x.expected), present: Number(x.present), healed_pending: Number(x.healed_pending), missing: Number(x.missing), healed: Number(x.healed),
+    })),
+  };
 }

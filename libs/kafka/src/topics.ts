@@ -3,7 +3,7 @@
  * Subjects follow TopicNameStrategy (`<topic>-value`); compatibility is BACKWARD.
  */
 
-export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions' | 'outcomes' | 'outages';
+export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions' | 'outcomes' | 'outages' | 'reconcileReports';
 
 export interface TopicSpec {
   readonly key: TopicKey | 'dlq';
@@ -46,6 +46,10 @@ export const TOPICS: Readonly<Record<TopicKey, TopicSpec>> = {
   outages: {
     key: 'outages', name: 'pipeline.outages.v1', schemaFile: 'pipeline-outage.avsc', compacted: true,
     doc: 'times ingest answered 503 (Kafka unavailable), keyed by reporter and start; tombstoned once reconciled',
+  },
+  reconcileReports: {
+    key: 'reconcileReports', name: 'pipeline.reconcile.v1', schemaFile: 'reconcile-report.avsc', compacted: false,
+    doc: 'each window the reconciler compared with Intercom: per metric expected, present, missing, healed (or why it failed); the console reads it',
   },
 };
 

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import type { BackfillRecord, ProducedIndex } from '@iks/backfill';
 import type { IntercomObject } from '@iks/intercom';
 import { conversationLifecycle, generateDataset } from '../../../tools/intercom-emulator/src';
-import { ContinuousReconciler, type ContinuousOptions } from './continuous-reconciler';
+import { ContinuousReconciler, type ContinuousDeps, type ContinuousOptions } from './continuous-reconciler';
 
 const data = generateDataset({ seed: 3, contacts: 4, conversations: 0, tickets: 0 });
 const NOW = 1_800_000_000_000;
@@ -24,6 +24,7 @@ function setup(over: Partial<ContinuousOptions> = {}, produced: string[] = [], i
   const searches: Array<{ kind: string; value: unknown }> = [];
   const written: BackfillRecord[] = [];
   const tombstoned: string[] = [];
+  const reports: Array<Parameters<NonNullable<ContinuousDeps['publishReport']>>[0]> = [];
   const index = memoryIndex(produced);
   const registry = new Registry();
   const intercom = {
@@ -40,14 +41,15 @@ function setup(over: Partial<ContinuousOptions> = {}, produced: string[] = [], i
       sink: { write: async (rs) => void written.push(...rs) },
       refreshIndex: async () => 0,
       outageDone: async (key) => void tombstoned.push(key),
+      publishReport: async (report) => void reports.push(report),
     },
   );
-  return { r, searches, written, tombstoned, index, registry };
+  return { r, searches, written, tombstoned, index, registry, reports };
 }
 
 describe('ContinuousReconciler', () => {
   it('reconciles the recent window at start: what is missing is healed once, counted per metric, the window kept', async () => {
-    const { r, searches, written, registry } = setup({}, [CREATED]);
+    const { r, searches, written, registry, reports } = setup({}, [CREATED]);
     r.start();
     await r.idle();
     await r.stop();
@@ -63,10 +65,15 @@ describe('ContinuousReconciler', () => {
     expect(text).not.toMatch(/metric="Conversation Created"/);
     expect(text).toContain(`iks_reconcile_last_window_seconds{edge="until"} ${NOW / 1000 - 120}`);
     expect(r.readiness().intercom.up).toBe(true);
+    // the window's report, for pipeline.reconcile.v1 (the console's Gaps page)
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ trigger: 'schedule', since: NOW - 7200_000, until: NOW - 120_000, outcome: 'ok', error: null, outage_key: null, objects: 1 });
+    expect(reports[0].rows.find((x) => x.name === 'Conversation Rated')).toEqual({ name: 'Conversation Rated', expected: 1, present: 0, healed_pending: 0, missing: 1, healed: 1 });
+    expect(reports[0].rows.find((x) => x.name === 'Conversation Created')).toMatchObject({ expected: 1, present: 1, missing: 0 });
   });
 
   it('reconciles an outage ingest reported over [since − margin, until], once its retry minute is over, then tombstones it', async () => {
-    const { r, searches, tombstoned } = setup({ settleMs: 0 });
+    const { r, searches, tombstoned, reports } = setup({ settleMs: 0 });
     const outage = { since: NOW - 600_000, until: NOW - 300_000, failed_writes: 12, reporter: 'ingest@h' };
     r.outage('ingest@h:1', outage);
     r.outage('ingest@h:2', outage);
@@ -76,11 +83,12 @@ describe('ContinuousReconciler', () => {
     expect(searches).toEqual([{ kind: 'conversations', value: (NOW - 600_000 - 60_000) / 1000 - 1 }]);
     expect(r.last).toMatchObject({ since: (NOW - 660_000) / 1000, until: (NOW - 300_000) / 1000 + 1, trigger: 'outage' });
     expect(tombstoned).toEqual(['ingest@h:1']);
+    expect(reports.map((x) => [x.trigger, x.outage_key, x.outcome])).toEqual([['outage', 'ingest@h:1', 'ok']]);
     await r.stop();
   });
 
   it('says in readiness that Intercom cannot be reached, and why', async () => {
-    const { r, registry } = setup({}, [], true);
+    const { r, registry, reports } = setup({}, [], true);
     expect(r.readiness().intercom).toEqual({ up: false, detail: expect.objectContaining({ reason: 'cannot reach Intercom: not contacted yet' }) });
     r.start();
     await r.idle();
@@ -88,5 +96,6 @@ describe('ContinuousReconciler', () => {
     expect(r.readiness().intercom).toEqual({ up: false, detail: expect.objectContaining({ reason: 'cannot reach Intercom: connect ECONNREFUSED 127.0.0.1:1' }) });
     expect(r.last).toBeNull();
     expect(await registry.metrics()).toContain('iks_reconcile_runs_total{trigger="schedule",outcome="failed"} 1');
+    expect(reports).toEqual([expect.objectContaining({ outcome: 'failed', error: 'connect ECONNREFUSED 127.0.0.1:1', rows: [] })]);
   });
 });

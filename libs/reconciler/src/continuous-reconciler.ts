@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { PipelineOutage } from '@iks/domain';
+import type { PipelineOutage, ReconcileReportRecord } from '@iks/domain';
 import type { IntercomClient } from '@iks/intercom';
 import { metricOnce } from '@iks/kafka';
 import { BACKFILL_KINDS, reconcile, type BackfillKind, type BackfillSink, type ObjectSource, type ProducedIndex, type ReconcileReport } from '@iks/backfill';
@@ -26,6 +26,8 @@ export interface ContinuousDeps {
   readonly refreshIndex: () => Promise<number>;
   /** After an outage window is reconciled (the runner tombstones its marker). */
   readonly outageDone?: (key: string) => Promise<void>;
+  /** Each window's report (ok or failed), for pipeline.reconcile.v1; a failure to publish is logged, not fatal. */
+  readonly publishReport?: (report: Omit<ReconcileReportRecord, 'reporter'>) => Promise<void>;
   readonly registry: Registry;
   readonly now?: () => number;
 }
@@ -177,7 +179,7 @@ export class ContinuousReconciler {
     if (!o) return;
     const since = Math.floor((o.since - this.options.outageMarginMs) / 1000);
     const until = Math.ceil(o.until / 1000) + 1;
-    if (await this.run('outage', since, until)) {
+    if (await this.run('outage', since, until, key)) {
       this.pendingOutages.delete(key);
       this.outagesPending.set(this.pendingOutages.size);
       await this.deps.outageDone?.(key).catch((e) => this.logger.warn(`outage ${key} reconciled; its marker was not tombstoned (${(e as Error).message}): it will be reconciled again`));
@@ -185,14 +187,22 @@ export class ContinuousReconciler {
   }
 
   /** One window: refresh the index, compare, heal. True when done without error. */
-  private async run(trigger: ReconcileTrigger, since: number, until: number): Promise<boolean> {
+  private async run(trigger: ReconcileTrigger, since: number, until: number, outageKey: string | null = null): Promise<boolean> {
     if (until <= since) return true;
     const at = this.now();
+    const publish = async (report: ReconcileReport | null, error: string | null) => {
+      await this.deps.publishReport?.({
+        trigger, since: since * 1000, until: until * 1000, reconciled_at: at, outcome: report ? 'ok' : 'failed', error, outage_key: outageKey,
+        objects: report?.objects ?? 0, truncated: report?.truncated ?? 0, unidentifiable_contacts: report?.unidentifiableContacts ?? 0,
+        rows: (report?.rows ?? []).map((r) => ({ name: r.name, expected: r.expected, present: r.present, healed_pending: r.healedPending, missing: r.missing, healed: r.healed })),
+      }).catch((e) => this.logger.warn(`the report of the ${trigger} window ${iso(since * 1000)} was not published: ${(e as Error).message}`));
+    };
     try {
       await this.deps.refreshIndex();
       this.kafkaFailure = null;
     } catch (e) {
       this.kafkaFailure = { at, reason: (e as Error).message };
+      await publish(null, `reading the produced topics failed: ${(e as Error).message}`);
       this.runs.inc({ trigger, outcome: 'failed' });
       this.logger.error(`${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)} not reconciled: reading the produced topics failed: ${(e as Error).message}`);
       return false;
@@ -206,6 +216,7 @@ export class ContinuousReconciler {
       const failure = { at, reason: (e as Error).message };
       if (isKafkaWrite(e)) this.kafkaFailure = failure;
       else this.intercomFailure = failure;
+      await publish(null, (e as Error).message);
       this.runs.inc({ trigger, outcome: 'failed' });
       this.logger.error(`${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)} not reconciled: ${(e as Error).message}`);
       return false;
@@ -216,6 +227,7 @@ export class ContinuousReconciler {
       if (r.missing > 0) this.missing.inc({ metric: r.name, trigger }, r.missing);
       if (r.healed > 0) this.healed.inc({ metric: r.name, trigger }, r.healed);
     }
+    await publish(report, null);
     this.runs.inc({ trigger, outcome: 'ok' });
     this.lastWindow = { since, until, trigger, at };
     this.windowEdge.set({ edge: 'since' }, since);

@@ -1,5 +1,5 @@
 import type { KafkaConfig } from '@iks/config';
-import { AvroCodec, createKafka, readTopicRanges, serdes, topicName, topicOffsets } from '@iks/kafka';
+import { AvroCodec, createKafka, readTopicRanges, topicName, topicOffsets } from '@iks/kafka';
 import type { ProducedIndex } from '@iks/backfill';
 
 /**
@@ -24,11 +24,15 @@ export async function updateProducedIndex(kafkaConfig: KafkaConfig, index: Produ
       const records = await readTopicRanges(kafka, admin, topic, ranges);
       for (const { message } of records) {
         if (!message.value) continue;
-        const decoded = await codec.decode(message.value);
-        if (topic === eventsTopic) index.addEvent(serdes.eventFromAvro(decoded).unique_id);
-        else {
-          const p = serdes.profileFromAvro(decoded);
-          index.addProfile(p.intercom_contact_id, p.updated_at);
+        // A record the sink cannot read (not Avro, properties that are not JSON) is dead-lettered
+        // there and never reaches Klaviyo: it is not "produced", and it must not stop the index.
+        const decoded = await codec.decode(message.value).catch(() => null);
+        if (topic === eventsTopic) {
+          if (typeof decoded?.unique_id !== 'string') continue;
+          index.addEvent(decoded.unique_id); // only the id: the properties are not parsed
+        } else {
+          if (typeof decoded?.intercom_contact_id !== 'string') continue;
+          index.addProfile(decoded.intercom_contact_id, decoded.updated_at ?? null);
         }
         n++;
       }

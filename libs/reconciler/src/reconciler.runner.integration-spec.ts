@@ -47,7 +47,7 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
 
     const codec = new AvroCodec(ingestConfig.kafka);
     tap = new TopicTap(createKafka(ingestConfig.kafka), codec, `${prefix}tap`);
-    await tap.start([topicName('outages', prefix), topicName('notifications', prefix)]);
+    await tap.start([topicName('outages', prefix), topicName('notifications', prefix), topicName('reconcileReports', prefix)]);
 
     runner = new ReconcilerRunner(testConfig('reconciler', env));
     await runner.start();
@@ -68,5 +68,11 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
     const metrics = await runner.registry.metrics();
     expect(metrics).toMatch(/iks_reconcile_healed_total\{metric="Conversation Created",trigger="outage"\} 1/);
     expect(metrics).toMatch(/iks_reconcile_outages_pending 0/);
+    // the outage window's report on pipeline.reconcile.v1 (Avro), for the console's Gaps page
+    const reports = () => tap!.of(topicName('reconcileReports', prefix)).map((r) => serdes.reconcileReportFromAvro(r.value));
+    await waitFor(() => reports().some((r) => r.trigger === 'outage'), { timeoutMs: 15_000, what: 'the outage report' });
+    const report = reports().find((r) => r.trigger === 'outage')!;
+    expect(report).toMatchObject({ outcome: 'ok', outage_key: outages[0].key, reporter: expect.stringMatching(/^reconciler@/) });
+    expect(report.rows.find((r) => r.name === 'Conversation Created')).toMatchObject({ expected: 1, missing: 1, healed: 1 });
   });
 });

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
@@ -39,6 +40,7 @@ export class ReconcilerRunner {
     this.producer = createProducer(kafka);
     await this.producer.connect();
     const outagesTopic = topicName('outages', c.kafka.topicPrefix);
+    const reportsTopic = topicName('reconcileReports', c.kafka.topicPrefix);
     const producer = this.producer;
     const r = c.reconciler;
     this.continuous = new ContinuousReconciler(
@@ -49,6 +51,10 @@ export class ReconcilerRunner {
         sink: new NotificationWriterSink(this.writer),
         refreshIndex: () => updateProducedIndex(c.kafka, this.index, codec),
         outageDone: async (key) => void (await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value: null }] })),
+        publishReport: async (report) => {
+          const value = await codec.encode(reportsTopic, serdes.reconcileReportToAvro({ ...report, reporter: `reconciler@${hostname()}` }));
+          await producer.send({ topic: reportsTopic, acks: -1, messages: [{ key: `${report.trigger}:${report.since}`, value }] });
+        },
         registry: this.registry,
       },
     );
@@ -60,7 +66,7 @@ export class ReconcilerRunner {
     continuous.start();
     this.logger.log(
       `reconciling every ${r.intervalMs / 1000} s over the last ${r.windowMs / 1000} s (the newest ${r.settleMs / 1000} s left to the webhooks), `
-      + `and each outage ingest reports on ${outagesTopic}; Intercom at ${c.intercom.baseUrl}, index in ${this.index.path}`,
+      + `and each outage ingest reports on ${outagesTopic}; reports on ${reportsTopic}; Intercom at ${c.intercom.baseUrl}, index in ${this.index.path}`,
     );
   }
 

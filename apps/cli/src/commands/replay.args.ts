@@ -1,13 +1,9 @@
 import { Command, Option } from 'commander';
+import type { ReplayFrom } from '@iks/replay';
 import { cliCommand, isoMs, parseWith, value, type Parsed } from './command-args';
 
 export const REPLAY_USAGE =
   '--topic <topic> (--from-offset P:O[,P:O...] | --from-time <ISO> | --from-beginning) [--to-time <ISO>] [--group <group>] [--yes]';
-
-export type ReplayFrom =
-  | { readonly kind: 'beginning' }
-  | { readonly kind: 'offsets'; readonly offsets: ReadonlyArray<{ readonly partition: number; readonly offset: bigint }> }
-  | { readonly kind: 'time'; readonly ms: number };
 
 export interface ReplayArgs {
   readonly topic: string;

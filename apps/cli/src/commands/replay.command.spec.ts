@@ -1,5 +1,5 @@
 import { loadConfig } from '@iks/config';
-import { planPartitions, planTotal, runReplayCommand } from './replay.command';
+import { runReplayCommand } from './replay.command';
 import { parseReplayArgs } from './replay.args';
 import { confirmOrExit } from './confirm';
 import { parseDlqFlags } from './dlq.args';
@@ -49,28 +49,6 @@ describe('replay command arguments', () => {
     const d = io();
     expect(await runReplayCommand(['--topic', 'klaviyo.events.v1'], config, d.io)).toBe(2);
     expect(d.err[0]).toContain('--from-offset');
-  });
-});
-
-describe('replay plan', () => {
-  const marks = [
-    { partition: 1, low: 0n, high: 10n },
-    { partition: 0, low: 5n, high: 20n },
-    { partition: 2, low: 0n, high: 0n },
-  ];
-
-  it('covers the asked partitions from their start to the end captured now', () => {
-    const { plan, notes } = planPartitions(marks, new Map([[0, 5n], [1, 0n], [2, 0n]]), null);
-    expect(plan).toEqual([{ partition: 0, from: 5n, to: 20n }, { partition: 1, from: 0n, to: 10n }, { partition: 2, from: 0n, to: 0n }]);
-    expect(planTotal(plan)).toBe(25n);
-    expect(notes).toEqual([]);
-  });
-
-  it('clamps to what the log holds, leaves out partitions not asked for, and stops at --to-time ends', () => {
-    const { plan, notes } = planPartitions(marks, new Map([[0, 2n], [1, 30n]]), new Map([[0, 8n], [1, 10n]]));
-    expect(plan).toEqual([{ partition: 0, from: 5n, to: 8n }, { partition: 1, from: 10n, to: 10n }]);
-    expect(notes.join('\n')).toMatch(/partition 0: offset 2 is no longer in the log/);
-    expect(notes.join('\n')).toMatch(/partition 1: offset 30 is past the end/);
   });
 });
 

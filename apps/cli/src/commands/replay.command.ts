@@ -1,63 +1,12 @@
 import type { Admin } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { createKafka, sleep, type TopicKey } from '@iks/kafka';
-import { SinkRunner } from '@iks/sink';
-import { intercomSourceFor, type IntercomSource } from '@iks/directory';
-import { TransformerRunner } from '@iks/transformer';
+import type { IntercomSource } from '@iks/directory';
+import { InProcessReplay, planLines, planReplay, ReplayPlanError, replayStage, REPLAYABLE, type ReplayPlan } from '@iks/replay';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
 import { parseReplayArgs, REPLAY_USAGE, type ReplayArgs } from './replay.args';
-
-/** Topics a replay can re-read: the raw topic (re-map) and the normalized ones (re-deliver). */
-export const REPLAYABLE: readonly TopicKey[] = ['notifications', 'events', 'profiles', 'deletions'];
-
-export interface PartitionPlan {
-  readonly partition: number;
-  /** First offset to read. */
-  readonly from: bigint;
-  /** Exclusive end: the replay stops once it has processed everything before it. */
-  readonly to: bigint;
-}
-
-export interface TopicWatermarks {
-  readonly partition: number;
-  readonly low: bigint;
-  readonly high: bigint;
-}
-
-/**
- * Which offsets a replay covers, per partition: starts (missing = partition not replayed) clamped
- * to what the log still holds, ends (default: the high watermark now) never before the start.
- */
-export function planPartitions(
-  marks: readonly TopicWatermarks[],
-  starts: ReadonlyMap<number, bigint>,
-  ends: ReadonlyMap<number, bigint> | null,
-): { plan: PartitionPlan[]; notes: string[] } {
-  const notes: string[] = [];
-  const plan: PartitionPlan[] = [];
-  for (const m of [...marks].sort((a, b) => a.partition - b.partition)) {
-    const asked = starts.get(m.partition);
-    if (asked === undefined) continue;
-    let from = asked;
-    if (from < m.low) {
-      notes.push(`partition ${m.partition}: offset ${asked} is no longer in the log; starting at the earliest, ${m.low}`);
-      from = m.low;
-    }
-    if (from > m.high) {
-      notes.push(`partition ${m.partition}: offset ${asked} is past the end (${m.high}); nothing to replay there`);
-      from = m.high;
-    }
-    let to = ends?.get(m.partition) ?? m.high;
-    if (to > m.high) to = m.high;
-    if (to < from) to = from;
-    plan.push({ partition: m.partition, from, to });
-  }
-  return { plan, notes };
-}
-
-export const planTotal = (plan: readonly PartitionPlan[]): bigint => plan.reduce((n, p) => n + (p.to - p.from), 0n);
 
 export interface ReplayDeps {
   readonly prompt?: Prompt;
@@ -108,40 +57,23 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = await admin.listTopics();
-    if (!existing.includes(topic.name)) {
-      io.stderr(`replay: topic ${topic.name} does not exist on ${config.kafka.brokers.join(',')}`);
-      return 1;
+    let planned: ReplayPlan;
+    try {
+      planned = await planReplay(admin, topic.name, a.from, a.toTime);
+    } catch (e) {
+      if (!(e instanceof ReplayPlanError)) throw e;
+      io.stderr(`replay: ${e.message}${e.usage ? '' : ` on ${config.kafka.brokers.join(',')}`}`);
+      return e.usage ? 2 : 1;
     }
-    const marks = (await admin.fetchTopicOffsets(topic.name)).map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
-    const starts = new Map<number, bigint>();
-    if (a.from.kind === 'beginning') for (const m of marks) starts.set(m.partition, m.low);
-    else if (a.from.kind === 'time') {
-      for (const o of await admin.fetchTopicOffsetsByTimestamp(topic.name, a.from.ms)) starts.set(o.partition, BigInt(o.offset));
-    } else {
-      const known = new Set(marks.map((m) => m.partition));
-      for (const o of a.from.offsets) {
-        if (!known.has(o.partition)) {
-          io.stderr(`replay: --from-offset names partition ${o.partition}, but ${topic.name} has partitions ${[...known].sort((x, y) => x - y).join(',')}`);
-          return 2;
-        }
-        starts.set(o.partition, o.offset);
-      }
-    }
-    let ends: Map<number, bigint> | null = null;
-    if (a.toTime !== null) {
-      ends = new Map((await admin.fetchTopicOffsetsByTimestamp(topic.name, a.toTime)).map((o) => [o.partition, BigInt(o.offset)]));
-    }
-    const { plan, notes } = planPartitions(marks, starts, ends);
-    const total = planTotal(plan);
-    const stage = topic.key === 'notifications' ? 'transformer' : 'sink';
+    const { total } = planned;
+    const stage = replayStage(topic.key);
     const liveGroup = stage === 'transformer' ? config.transformer.groupId : config.sink.groupId;
 
-    if (a.group !== null) return await resetGroup(admin, a, topic.name, plan, total, notes, liveGroup, stage, io, deps);
+    if (a.group !== null) return await resetGroup(admin, a, { ...planned, toTime: null }, liveGroup, stage, io, deps);
 
     const replayGroup = deps.replayGroupId ?? `${liveGroup}.replay.${new Date().toISOString().replace(/[-:.]/g, '')}`;
     io.stdout(`replay: in-process ${stage} replay of ${topic.name} through a separate group ${replayGroup} (the live group ${liveGroup} is not touched${stage === 'sink' ? '; Klaviyo traffic yields to live traffic' : ''})`);
-    printPlan(io, topic.name, plan, total, notes, a.toTime);
+    for (const l of planLines(planned)) io.stdout(l);
     if (stage === 'transformer') {
       // The mapping re-emits what each notification produced then, contact snapshots and profile
       // upserts included: stopping short of the end can leave older contact states written last.
@@ -153,23 +85,16 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
     }
     const stop = await confirmOrExit('replay', a.yes, io, deps.prompt);
     if (stop !== null) return stop;
-    return await replayInProcess(admin, config, topic, plan, total, replayGroup, stage, io, deps);
+    return await replayInProcess(admin, config, topic, planned, replayGroup, io, deps);
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
 }
 
-function printPlan(io: CliIo, topic: string, plan: readonly PartitionPlan[], total: bigint, notes: readonly string[], toTime: number | null): void {
-  io.stdout(`plan: topic ${topic}, ${plan.length} partition(s)${toTime !== null ? `, up to ${new Date(toTime).toISOString()}` : ''}`);
-  for (const p of plan) io.stdout(`plan: partition ${p.partition} from offset ${p.from} to ${p.to} (${p.to - p.from} records)`);
-  for (const n of notes) io.stdout(`note: ${n}`);
-  io.stdout(`plan: ${total} record(s) in total`);
-}
-
 async function resetGroup(
-  admin: Admin, a: ReplayArgs, topic: string, plan: readonly PartitionPlan[], total: bigint, notes: readonly string[],
-  liveGroup: string, stage: string, io: CliIo, deps: ReplayDeps,
+  admin: Admin, a: ReplayArgs, planned: ReplayPlan, liveGroup: string, stage: string, io: CliIo, deps: ReplayDeps,
 ): Promise<number> {
+  const { topic, plan, total } = planned;
   const group = a.group!;
   const { groups } = await admin.describeGroups([group]);
   const g = groups[0];
@@ -189,7 +114,7 @@ async function resetGroup(
   for (const t of await admin.fetchOffsets({ groupId: group, topics: [topic] })) {
     for (const p of t.partitions) committed.set(p.partition, p.offset);
   }
-  printPlan(io, topic, plan, total, notes, null);
+  for (const l of planLines(planned)) io.stdout(l);
   for (const p of plan) io.stdout(`plan: group ${group} partition ${p.partition} committed ${committed.get(p.partition) ?? '-1'} -> ${p.from}`);
   if (plan.length === 0) {
     io.stdout('replay: no partition to reset');
@@ -202,70 +127,23 @@ async function resetGroup(
   return 0;
 }
 
-interface InProcessReplay {
-  stop(): Promise<void>;
-  summary(): string;
-}
-
 async function replayInProcess(
-  admin: Admin, config: Config, topic: { key: TopicKey; name: string }, plan: readonly PartitionPlan[], total: bigint,
-  groupId: string, stage: 'sink' | 'transformer', io: CliIo, deps: ReplayDeps,
+  admin: Admin, config: Config, topic: { key: TopicKey; name: string }, planned: ReplayPlan, groupId: string, io: CliIo, deps: ReplayDeps,
 ): Promise<number> {
-  // The fresh group gets its start offsets before it joins: partitions outside the plan are set
-  // to their end so that nothing else of the topic is read (a fresh group would start at 0).
-  const marks = await admin.fetchTopicOffsets(topic.name);
-  const byPartition = new Map(plan.map((p) => [p.partition, p.from.toString()]));
-  const initial = marks.map((m) => ({ partition: m.partition, offset: byPartition.get(m.partition) ?? m.high }));
-  await admin.setOffsets({ groupId, topic: topic.name, partitions: initial });
-
   let interrupted = false;
   const unsubscribe = (deps.onInterrupt ?? processInterrupt)(() => {
     interrupted = true;
   });
   let run: InProcessReplay | undefined;
   try {
-    if (stage === 'sink') {
-      const sink = new SinkRunner(config);
-      run = {
-        stop: () => sink.stop(),
-        summary: () => {
-          const delivered = sink.tally.count('done');
-          const dead = sink.tally.count('dead_letter');
-          return `${delivered + dead} replayed, ${delivered} delivered, ${dead} dead-lettered`;
-        },
-      };
-      const until = new Map(plan.map((p) => [`${topic.name}:${p.partition}`, p.to]));
-      await sink.start({ groupId, topics: [topic.key as 'events' | 'profiles' | 'deletions'], mode: 'replay', until });
-    } else {
-      const transformer = new TransformerRunner(config, deps.intercomSource ?? intercomSourceFor(config));
-      run = {
-        stop: () => transformer.stop(),
-        summary: () => {
-          const t = transformer.tally;
-          return `${t.count()} replayed, ${t.producedCount()} record(s) produced, ${t.count('pending')} sent to the retry topic, ${t.count('dead_letter')} dead-lettered`;
-        },
-      };
-      await transformer.start({ groupId, retryConsumer: false });
-    }
-
+    run = await InProcessReplay.start(admin, config, topic, planned, groupId, deps.intercomSource);
     const pollMs = deps.pollMs ?? 500;
     let lastReport = Date.now();
     for (;;) {
-      const committed = new Map<number, bigint>();
-      for (const t of await admin.fetchOffsets({ groupId, topics: [topic.name] })) {
-        for (const p of t.partitions) committed.set(p.partition, BigInt(p.offset));
-      }
-      const done = plan.reduce((n, p) => {
-        const c = committed.get(p.partition) ?? -1n;
-        return n + (c <= p.from ? 0n : c >= p.to ? p.to - p.from : c - p.from);
-      }, 0n);
+      const { done, total, committed } = await run.progress();
       if (done >= total) break;
       if (interrupted) {
-        const resume = plan.filter((p) => (committed.get(p.partition) ?? -1n) < p.to).map((p) => {
-          const c = committed.get(p.partition) ?? -1n;
-          return `${p.partition}:${c > p.from ? c : p.from}`;
-        });
-        io.stderr(`replay: interrupted after ${done} of ${total} record(s) (${run.summary()}); to replay the rest: --from-offset ${resume.join(',')}`);
+        io.stderr(`replay: interrupted after ${done} of ${total} record(s) (${run.summary()}); to replay the rest: --from-offset ${run.resumeFrom(committed)}`);
         return 130;
       }
       if (Date.now() - lastReport >= 5000) {
@@ -274,20 +152,16 @@ async function replayInProcess(
       }
       await sleep(pollMs);
     }
-    await run.stop();
     // The stage reads whole batches, so it may run past the planned end (records written since
     // the start, or after --to-time): copies of what the live stage handles anyway, and
     // deduplicated by unique_id. Say how many.
-    let read = 0n;
-    const finalOffsets = new Map<number, bigint>();
-    for (const t of await admin.fetchOffsets({ groupId, topics: [topic.name] })) for (const p of t.partitions) finalOffsets.set(p.partition, BigInt(p.offset));
-    for (const i of initial) read += (finalOffsets.get(i.partition) ?? BigInt(i.offset)) - BigInt(i.offset);
-    io.stdout(`replay done: ${topic.name}, ${total} record(s) planned: ${run.summary()}`);
-    if (read > total) io.stdout(`note: ${read - total} record(s) past the planned end were read too (whole batches; already handled by the live ${stage})`);
+    const past = await run.stop();
+    io.stdout(`replay done: ${topic.name}, ${planned.total} record(s) planned: ${run.summary()}`);
+    if (past > 0n) io.stdout(`note: ${past} record(s) past the planned end were read too (whole batches; already handled by the live ${run.stage})`);
     return 0;
   } finally {
     unsubscribe();
-    await run?.stop().catch(() => undefined);
-    await admin.deleteGroups([groupId]).catch(() => undefined);
+    if (run) await run.cleanUp();
+    else await admin.deleteGroups([groupId]).catch(() => undefined);
   }
 }
