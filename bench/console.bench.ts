@@ -67,7 +67,7 @@ function outcomeAt(i: number, n: number, people: number, templates: ReturnType<t
     reason: kind === 'delivered' ? 'delivered' : kind === 'skipped' ? 'contact_deleted' : kind === 'retried' ? 'KlaviyoApiError: 429 throttled' : 'KlaviyoRejectedError: 400 invalid phone_number',
     error_code: kind === 'dead_lettered' ? 'invalid' : null, record_kind: 'event', metric: t.metric, unique_id: `bench-${u}`,
     intercom_contact_id: `6762f0d0bench${String(p).padStart(8, '0')}`, email: `person${p}@bench.example.com`, phone_number: p % 3 === 0 ? `+4420794${String(p % 100_000).padStart(5, '0')}` : null,
-    event_time: new Date(at - 5000).toISOString(), record_timestamp: at - 800, outcome_at: at, properties_json: t.properties, backfill: false,
+    event_time: new Date(at - 5000).toISOString(), received_at: at - 1200, record_timestamp: at - 800, outcome_at: at, properties_json: t.properties, backfill: false,
     source_notification_id: `notif_bench_${i}`,
   };
 }

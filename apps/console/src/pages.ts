@@ -100,8 +100,8 @@ export function personPage(model: DeliveryReadModel, q: string): string {
   if (!q) return layout('Person', 'person', `<h1>Person</h1>${form}`);
   const ids = rows[0] ? `<p>Intercom contact <code>${esc(rows.find((r) => r.contactId)?.contactId ?? '—')}</code> · ${esc(rows.find((r) => r.email)?.email ?? 'no email')} · ${esc(rows.find((r) => r.phone)?.phone ?? 'no phone')}</p>` : '';
   const prof = profile ? `<h2>Profile as sent</h2><p class="muted">${esc(profile.kind)} at ${esc(iso(profile.outcomeAt))}</p><pre>${esc(pretty(profile.properties))}</pre>` : '';
-  const table = events.length === 0 ? '<p>no events</p>' : `<table id="person-events"><tr><th>metric</th><th>happened in Intercom</th><th>mapped</th><th>outcome</th><th>at</th><th>reason</th><th>record</th></tr>${events.map((v) =>
-    `<tr><td>${esc(v.metric ?? v.recordKind ?? '—')}</td><td>${esc(iso(v.eventTime))}</td><td>${esc(iso(v.mappedAt))}</td><td class="k-${v.kind}">${esc(v.kind)}</td>`
+  const table = events.length === 0 ? '<p>no events</p>' : `<table id="person-events"><tr><th>metric</th><th>happened in Intercom</th><th>received</th><th>mapped</th><th>outcome</th><th>at</th><th>reason</th><th>record</th></tr>${events.map((v) =>
+    `<tr><td>${esc(v.metric ?? v.recordKind ?? '—')}</td><td>${esc(iso(v.eventTime))}</td><td>${esc(iso(v.receivedAt))}</td><td>${esc(iso(v.mappedAt))}</td><td class="k-${v.kind}">${esc(v.kind)}</td>`
     + `<td>${esc(iso(v.outcomeAt))}</td><td>${esc(v.reason)}</td><td class="muted">${esc(v.at)}</td></tr>`).join('')}</table>`;
   return layout('Person', 'person', `<h1>Person</h1>${form}${rows.length === 0 ? `<p>nothing found for ${esc(q)}</p>` : ids + prof + `<h2>Events through the stages</h2>${table}`}`);
 }

@@ -5,7 +5,7 @@ const NOW = Date.UTC(2026, 0, 10, 12, 0, 0);
 const outcome = (o: Partial<DeliveryOutcome> = {}): DeliveryOutcome => ({
   topic: 'klaviyo.events.v1', partition: 0, offset: '1', stage: 'sink', kind: 'delivered', reason: 'delivered', error_code: null,
   record_kind: 'event', metric: 'Ticket Resolved', unique_id: 'u1', intercom_contact_id: 'c1', email: 'Ada@Example.com', phone_number: '+442079460958',
-  event_time: '2026-01-10T11:00:00Z', record_timestamp: NOW - 1000, outcome_at: NOW, properties_json: '{"a":1}', backfill: false, source_notification_id: 'n1', ...o,
+  event_time: '2026-01-10T11:00:00Z', record_timestamp: NOW - 1000, outcome_at: NOW, properties_json: '{"a":1}', backfill: false, source_notification_id: 'n1', received_at: NOW - 1500, ...o,
 });
 
 describe('DeliveryReadModel', () => {

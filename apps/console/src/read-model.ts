@@ -47,6 +47,8 @@ export class OutcomeView {
     readonly ids: PersonIds,
     /** unix ms: when it happened in Intercom (events). */
     readonly eventTime: number | null,
+    /** unix ms: when ingest accepted the webhook (or backfill/reconcile wrote the notification). */
+    readonly receivedAt: number | null,
     readonly mappedAt: number | null,
     readonly outcomeAt: number,
     private readonly topic: string,
@@ -73,7 +75,7 @@ export class OutcomeView {
   }
 
   withProperties(properties: string | null): OutcomeView {
-    return new OutcomeView(this.kind, this.reason, this.recordKind, this.metric, this.uniqueId, this.ids, this.eventTime, this.mappedAt, this.outcomeAt,
+    return new OutcomeView(this.kind, this.reason, this.recordKind, this.metric, this.uniqueId, this.ids, this.eventTime, this.receivedAt, this.mappedAt, this.outcomeAt,
       this.topic, this.partition, this.offset, properties);
   }
 }
@@ -144,7 +146,7 @@ export class DeliveryReadModel {
     const eventMs = o.event_time === null ? NaN : Date.parse(o.event_time);
     const view = new OutcomeView(
       o.kind, this.intern(o.reason), o.record_kind, o.metric === null ? null : this.intern(o.metric), o.unique_id, this.idsOf(o),
-      Number.isFinite(eventMs) ? eventMs : null, o.record_timestamp, o.outcome_at, this.intern(o.topic), o.partition, Number(o.offset),
+      Number.isFinite(eventMs) ? eventMs : null, o.received_at, o.record_timestamp, o.outcome_at, this.intern(o.topic), o.partition, Number(o.offset),
       o.record_kind === 'profile' ? o.properties_json : null,
     );
     if (view.metric !== null) {

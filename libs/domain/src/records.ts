@@ -185,4 +185,6 @@ export interface DeliveryOutcome {
   readonly properties_json: string | null;
   readonly backfill: boolean;
   readonly source_notification_id: string | null;
+  /** unix ms: when ingest accepted the Intercom notification the record came from (null when unknown). */
+  readonly received_at: number | null;
 }

@@ -8,6 +8,12 @@ import type { DeadLetter } from '@iks/domain';
 
 /** The header a reprocessed record carries: where it came from (`<dlq topic>:<partition>:<offset>`). */
 export const REPROCESSED_FROM = 'iks-reprocessed-from';
+/**
+ * Lineage header on the transformer's outputs: unix ms when ingest accepted the Intercom
+ * notification they were mapped from (the console's "webhook received" time). Not retry state:
+ * a reprocessed dead letter keeps it.
+ */
+export const RECEIVED_AT = 'iks-received-at';
 
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
@@ -23,11 +29,11 @@ export function matchesWhere(letter: DeadLetter, where: string | null): boolean 
   return letter.error_message.toLowerCase().includes(needle) || letter.error_class.toLowerCase().includes(needle);
 }
 
-/** Everything but the pipeline's own `iks-*` headers (retry state), plus where it came from. */
+/** Everything but the pipeline's own `iks-*` headers of retry state (lineage stays), plus where it came from. */
 export function reprocessHeaders(letter: DeadLetter, from: string): IHeaders {
   const headers: Record<string, string[]> = {};
   for (const h of letter.headers) {
-    if (h.key.toLowerCase().startsWith('iks-')) continue;
+    if (h.key.toLowerCase().startsWith('iks-') && h.key.toLowerCase() !== RECEIVED_AT) continue;
     (headers[h.key] ??= []).push(h.value);
   }
   const out: IHeaders = {};

@@ -4,7 +4,7 @@ export { AvroCodec, SchemaContractError, type SchemaCheckResult } from './avro-c
 export { createKafka, createProducer, ensureTopics, prepareStage, GROUP_TIMING } from './kafka-client';
 export { BatchingProducer } from './batching-producer';
 export { DeadLetterPublisher, describeError, type FailureContext } from './dead-letter';
-export { REPROCESSED_FROM, reasonKey, matchesWhere, reprocessHeaders, sendBack } from './dead-letter-reprocess';
+export { REPROCESSED_FROM, RECEIVED_AT, reasonKey, matchesWhere, reprocessHeaders, sendBack } from './dead-letter-reprocess';
 export * as serdes from './serdes';
 export { header, nextOffset, sleep, RecordDecodeError, decodeOrPoison } from './consumer-util';
 export { followTopic, topicOffsets } from './follow-topic';

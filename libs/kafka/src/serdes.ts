@@ -113,7 +113,7 @@ export function outcomeFromAvro(a: any): DeliveryOutcome {
     intercom_contact_id: a.intercom_contact_id ?? null, email: a.email ?? null, phone_number: a.phone_number ?? null,
     event_time: a.event_time ?? null, record_timestamp: a.record_timestamp == null ? null : Number(a.record_timestamp),
     outcome_at: Number(a.outcome_at), properties_json: a.properties_json ?? null, backfill: a.backfill === true,
-    source_notification_id: a.source_notification_id ?? null,
+    source_notification_id: a.source_notification_id ?? null, received_at: a.received_at == null ? null : Number(a.received_at),
   };
 }
 

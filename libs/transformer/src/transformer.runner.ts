@@ -4,7 +4,7 @@ import { Gauge, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
 import {
-  AvroCodec, createKafka, createProducer, decodeOrPoison, header, isTransientError, metricOnce, prepareStage,
+  AvroCodec, createKafka, createProducer, decodeOrPoison, header, isTransientError, metricOnce, prepareStage, RECEIVED_AT,
   serdes, sleep, StageRuntime, topicName, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
   type StageResult, type StageTally,
 } from '@iks/kafka';
@@ -190,7 +190,12 @@ export class TransformerRunner {
   private async handle(m: KafkaMessage, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
     const raw = serdes.notificationFromAvro(await decodeOrPoison(this.codec, m.value));
     const result = await processNotification(raw, this.directory, this.options, this.config.transformer.reconcileBackfillAfterMs);
-    for (const r of result.records) out.push(await this.encodeRecord(r));
+    // lineage: when ingest accepted the notification, for the console's person page
+    const lineage = { [RECEIVED_AT]: String(raw.received_at) };
+    for (const r of result.records) {
+      const produced = await this.encodeRecord(r);
+      out.push({ topic: produced.topic, message: { ...produced.message, headers: lineage } });
+    }
     for (const s of result.snapshots) out.push(await this.encodeSnapshot(s));
     // the Intercom topic as a label, bounded: topics the mapping knows by name, anything else "other"
     const source = isMappedTopic(raw.topic) ? raw.topic : 'other';

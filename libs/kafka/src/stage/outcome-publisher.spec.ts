@@ -50,6 +50,13 @@ describe('OutcomePublisher', () => {
     expect(sent[0].messages.map((m) => outcomeFromAvro(m.value).unique_id)).toEqual(['u-known', 'u-known']);
   });
 
+  it('carries when the webhook was received, from the lineage header of the consumed record', async () => {
+    const { sent, publisher } = setup();
+    const withHeader = { ...msg('1', Buffer.from('a')), headers: { 'iks-received-at': Buffer.from('1699999999000') } } as KafkaMessage;
+    await publisher.publish('t', 0, [withHeader, msg('2', Buffer.from('b'))], [{ kind: 'done', reason: 'delivered' }, { kind: 'done', reason: 'delivered' }]);
+    expect(sent[0].messages.map((m) => outcomeFromAvro(m.value).received_at)).toEqual([1699999999000, null]);
+  });
+
   it('says retried for each record of a failed slice, and survives a record it cannot describe', async () => {
     const { sent, publisher } = setup(async () => {
       throw new Error('registry down');

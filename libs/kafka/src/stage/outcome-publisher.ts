@@ -1,7 +1,8 @@
 import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import type { DeliveryOutcome, DeliveryOutcomeKind } from '@iks/domain';
 import type { AvroCodec } from '../avro-codec';
-import { chunksByBytes } from '../consumer-util';
+import { chunksByBytes, header } from '../consumer-util';
+import { RECEIVED_AT } from '../dead-letter-reprocess';
 import { describeError } from '../dead-letter';
 import { outcomeToAvro } from '../serdes';
 import type { OutcomeSubject, RecordOutcome, StageName } from './stage.types';
@@ -61,9 +62,10 @@ export class OutcomePublisher {
   ): Promise<Message> {
     const subject = known ?? (await this.describe(topic, m.value).catch(() => null)) ?? UNKNOWN;
     const ts = Number(m.timestamp);
+    const received = Number(header(m.headers, RECEIVED_AT) ?? NaN);
     const outcome: DeliveryOutcome = {
       topic, partition, offset: m.offset, stage: this.stage, kind, reason, error_code: code, ...subject,
-      record_timestamp: Number.isFinite(ts) ? ts : null, outcome_at: at,
+      record_timestamp: Number.isFinite(ts) ? ts : null, outcome_at: at, received_at: Number.isFinite(received) ? received : null,
     };
     return { key: subject.intercom_contact_id ?? m.key ?? null, value: await this.codec.encode(this.topic, outcomeToAvro(outcome)) };
   }
