@@ -7,12 +7,23 @@ import type { ContactSnapshot } from '@iks/domain';
 import { countChange, DELETED, storedValue, type ContactStore, type SnapshotAt, type StoreCounts, type StoredContact } from './contact-store';
 
 /** Bumped when the stored layout changes: a store of another format is rebuilt from the topic. */
-export const STORE_FORMAT = 2; // 2: only the mapped fields of each contact
+export const STORE_FORMAT = 3; // 2: only the mapped fields of each contact; 3: compressed with DICTIONARY
 /** A tombstone on disk (a contact's JSON is never empty). */
 const TOMBSTONE = '';
 const LOCK_FILE = 'owner.pid';
-/** The same in the store and in the child that checks it (compression must match to read the values). */
-const ENV_OPTIONS = { maxDbs: 4, compression: { threshold: 128 }, noReadAhead: true };
+/**
+ * LZ4 dictionary: the skeleton of a stored contact (mappedContactJson's field names and the
+ * values they often hold), so that each ~400-byte value compresses against it and not only
+ * against itself: the store is about 2.4x smaller on disk and in mapped pages (measured with
+ * the fixture contacts, and ~2x with random names, emails and attributes). Changing it changes
+ * how values are read: bump STORE_FORMAT.
+ */
+const DICTIONARY = '"role":"lead"true@gmail.com{"type":"contact","id":"","role":"user","email":"","phone":"+1","name":"",'
+  + '"avatar":{"image_url":"https://static.intercomassets.com/avatars/"},"location":{"city":"","country":"","region":""},'
+  + '"has_hard_bounced":false,"marked_email_as_spam":false,"unsubscribed_from_emails":false,"custom_attributes":{},'
+  + '"tags":{"data":[{"id":""}]},"created_at":17,"updated_at":17}';
+/** The same in the store and in the child that checks it (compression must match to read the values); JSON-safe. */
+const ENV_OPTIONS = { maxDbs: 4, compression: { threshold: 128, dictionary: DICTIONARY }, noReadAhead: true };
 const CONTACTS_DB = { encoding: 'string' };
 const CHECK_TIMEOUT_MS = 120_000;
 
@@ -75,7 +86,7 @@ export class LmdbContactStore implements ContactStore {
   private static openAt(path: string, topic: string, temporary: boolean): LmdbContactStore {
     let root: RootDatabase | undefined;
     try {
-      root = open({ path: join(path, 'lmdb'), ...ENV_OPTIONS } as never) as RootDatabase;
+      root = open({ path: join(path, 'lmdb'), ...ENV_OPTIONS, compression: { ...ENV_OPTIONS.compression, dictionary: Buffer.from(DICTIONARY) } } as never) as RootDatabase;
       const contacts = root.openDB<string, string>({ name: 'contacts', ...CONTACTS_DB } as never);
       const meta = root.openDB<unknown, string>({ name: 'meta' } as never);
       const store = new LmdbContactStore(path, topic, root, contacts, meta, temporary);
@@ -184,7 +195,9 @@ function checkInChild(path: string): void {
   rmSync(join(dir, 'lock.mdb'), { force: true });
   const script = `
     const { open } = require(process.argv[1]);
-    const root = open({ path: process.argv[2], ...JSON.parse(process.argv[3]) });
+    const options = JSON.parse(process.argv[3]);
+    options.compression.dictionary = Buffer.from(options.compression.dictionary);
+    const root = open({ path: process.argv[2], ...options });
     const contacts = root.openDB({ name: 'contacts', ...JSON.parse(process.argv[4]) });
     const meta = root.openDB({ name: 'meta' });
     let live = 0, deleted = 0;
