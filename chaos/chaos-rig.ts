@@ -12,6 +12,8 @@ import {
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import { waitHttp, waitUntil } from '../tools/support/wait-for';
 import { freePort } from '../test/support/free-port';
+import { PrivateBroker } from '../test/support/private-broker';
+import { TcpProxy } from './tcp-proxy';
 
 const ROOT = resolve(__dirname, __dirname.includes(join('dist', 'chaos')) ? '../..' : '..');
 const DIST = join(ROOT, 'dist');
@@ -31,6 +33,10 @@ export interface App {
   /** The last lines it printed. */
   readonly tail: string[];
   exits: number;
+  /** Exits nobody asked for (a crash; the rig restarts the app, as a supervisor would). */
+  crashes: number;
+  /** Set while the rig itself signals the process. */
+  signalled: boolean;
 }
 
 /** One webhook as Intercom sends it, and what its sender saw. */
@@ -41,6 +47,8 @@ export interface Webhook {
   readonly uniqueIds: readonly string[];
   status: number;
   tries: number;
+  /** Every answer, in order (0: none within Intercom's timeout). */
+  readonly answers: number[];
 }
 
 /**
@@ -51,9 +59,15 @@ export interface Webhook {
  */
 export class ChaosRig {
   klaviyo!: KlaviyoEmulator;
+  /** The apps reach the schema registry through it: `registry.cut()` takes the registry away. */
+  registry!: TcpProxy;
+  /** With `privateBroker`: the rig's own broker, which a scenario may kill and start again. */
+  readonly broker: PrivateBroker | null;
   readonly prefix = `chaos${randomBytes(4).toString('hex')}.`;
   readonly apps: App[] = [];
   readonly webhooks: Webhook[] = [];
+  /** Apps that exited by themselves (taken by the runner into the scenario's notes). */
+  readonly crashLog: string[] = [];
   private env: NodeJS.ProcessEnv = {};
   private contacts: IntercomContact[] = [];
   private admin!: IntercomAdmin;
@@ -62,16 +76,25 @@ export class ChaosRig {
   private nextId = 100_000 + Math.floor(Math.random() * 800_000);
   private stopping = false;
 
+  constructor(opts: { privateBroker?: boolean } = {}) {
+    this.broker = opts.privateBroker ? new PrivateBroker() : null;
+  }
+
   async start(extraEnv: Record<string, string> = {}): Promise<void> {
+    await this.broker?.start();
+    const registry = new URL(REGISTRY);
+    this.registry = await new TcpProxy({ host: registry.hostname, port: Number(registry.port || 80) }).start();
+    const registryUrl = new URL(REGISTRY);
+    registryUrl.host = `127.0.0.1:${this.registry.port}`;
     this.klaviyo = await startKlaviyoEmulator({ port: 0, limits: false });
     this.ingestPort = await freePort();
     this.env = {
       PATH: process.env.PATH, HOME: process.env.HOME,
-      KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY,
+      KAFKA_BROKERS: this.broker?.brokers ?? BROKERS, SCHEMA_REGISTRY_URL: registryUrl.toString().replace(/\/$/, ''),
       TOPIC_PREFIX: this.prefix, TRANSFORMER_GROUP_ID: `${this.prefix}transformer`, SINK_GROUP_ID: `${this.prefix}sink`,
       INGEST_HOST: '127.0.0.1', INGEST_PORT: String(this.ingestPort), INGEST_ACK_TIMEOUT_MS: '3000',
       KLAVIYO_BASE_URL: this.klaviyo.url, KLAVIYO_API_KEY: 'pk_chaos_emulator', INTERCOM_CLIENT_SECRET: SECRET,
-      SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_DELAY_MS: '2000', STAGE_STALL_READY_MS: '30000',
+      SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_DELAY_MS: '2000', STAGE_STALL_READY_MS: '30000', KLAVIYO_REQUEST_TIMEOUT_MS: '3000',
       CONTACT_RETRY_INITIAL_MS: '300', CONTACT_WAIT_MAX_MS: '60000', LOG_LEVEL: 'warn',
       ...extraEnv,
     };
@@ -103,9 +126,10 @@ export class ChaosRig {
     const env = { ...this.env, TRANSFORMER_HTTP_PORT: String(port), SINK_HTTP_PORT: String(port) };
     const proc = spawn(process.execPath, [join(DIST, SCRIPTS[kind])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const existing = this.apps.find((a) => a.name === name);
-    const app: App = existing ?? { kind, name, port, proc, tail: [], exits: 0 };
+    const app: App = existing ?? { kind, name, port, proc, tail: [], exits: 0, crashes: 0, signalled: false };
     app.proc = proc;
     app.port = port;
+    app.signalled = false;
     if (!existing) this.apps.push(app);
     for (const s of [proc.stdout!, proc.stderr!]) {
       createInterface({ input: s }).on('line', (l) => {
@@ -114,7 +138,14 @@ export class ChaosRig {
         if (process.env.CHAOS_VERBOSE === '1') process.stdout.write(`[${name}] ${l}\n`);
       });
     }
-    proc.on('exit', () => app.exits++);
+    proc.on('exit', (code, sig) => {
+      app.exits++;
+      if (app.signalled || this.stopping || app.proc !== proc) return;
+      // an app that exits by itself (a crash it cannot recover from) is restarted, as its supervisor would
+      app.crashes++;
+      this.crashLog.push(`${name} exited by itself (${sig ?? `code ${code}`}) and was restarted: ${app.tail.slice(-3).join(' | ').slice(0, 400)}`);
+      setTimeout(() => void this.spawn(kind, name, false).catch(() => undefined), 1000);
+    });
     if (!waitReady) return app;
     await this.waitReady(name);
     return app;
@@ -135,8 +166,10 @@ export class ChaosRig {
 
   /** Sends a signal and waits for the process to end; the time it took to exit. */
   async signal(name: string, signal: NodeJS.Signals, timeoutMs = 30_000): Promise<number> {
-    const { proc } = this.app(name);
+    const app = this.app(name);
+    const { proc } = app;
     if (proc.exitCode !== null || proc.signalCode !== null) return 0;
+    app.signalled = true;
     const t = Date.now();
     await new Promise<void>((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`${name} did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
@@ -179,7 +212,7 @@ export class ChaosRig {
 
   /** A webhook of an arbitrary body (poison), with the events it is expected to produce (none). */
   rawWebhook(body: string, id: string): Webhook {
-    return { body, id, uniqueIds: [], status: 0, tries: 0 };
+    return { body, id, uniqueIds: [], status: 0, tries: 0, answers: [] };
   }
 
   private webhook(n: IntercomNotification): Webhook {
@@ -188,7 +221,7 @@ export class ChaosRig {
     const lookups = staticLookups(JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })));
     const outcome = mapNotification(input, lookups, {});
     const uniqueIds = outcome.kind === 'records' ? outcome.records.flatMap((r) => (r.kind === 'event' ? [r.unique_id] : [])) : [];
-    return { body: JSON.stringify(n), id: n.id, uniqueIds, status: 0, tries: 0 };
+    return { body: JSON.stringify(n), id: n.id, uniqueIds, status: 0, tries: 0, answers: [] };
   }
 
   /**
@@ -211,6 +244,7 @@ export class ChaosRig {
     for (let backoff = 250; ; backoff = Math.min(backoff * 2, 4000)) {
       w.tries++;
       w.status = await this.postOnce(w.body);
+      w.answers.push(w.status);
       if ((w.status >= 200 && w.status < 500 && w.status !== 429) || Date.now() > deadline || this.stopping) return;
       await sleep(backoff);
     }
@@ -268,6 +302,11 @@ export class ChaosRig {
       await this.signal(a.name, 'SIGTERM', 15_000).catch(() => a.proc.kill('SIGKILL'));
     }
     await this.klaviyo?.close();
+    await this.registry?.stop();
+    if (this.broker) {
+      await this.broker.kill();
+      return;
+    }
     const admin = createKafka(loadConfig(this.env as Record<string, string>, 'cli').kafka).admin();
     await admin.connect().catch(() => undefined);
     const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(this.prefix));

@@ -21,10 +21,96 @@ export interface Scenario {
   readonly fast: boolean;
   /** The guarantee it proves (README "Delivery guarantees"). */
   readonly proves: string;
+  /** Runs on a rig of its own with a private broker (it kills the broker). */
+  readonly privateBroker?: boolean;
   run(rig: ChaosRig): Promise<ScenarioRun>;
 }
 
 const RATE = 40;
+/** The pace of the bigger scenarios below (a few thousand webhooks each). */
+const FAST_RATE = 100;
+
+/** Answers a webhook may get while a dependency of ingest is away: stored, or "try again". */
+const unexpectedAnswers = (hooks: readonly Webhook[]) => hooks.flatMap((w) => w.answers.filter((a) => a !== 200 && a !== 503));
+
+/** Samples an app's readiness every `everyMs` until stopped: whether it was ever red / green. */
+function watchReadiness(rig: ChaosRig, name: string, everyMs = 250) {
+  let red = 0;
+  let green = 0;
+  let on = true;
+  const done = (async () => {
+    while (on) {
+      if (await rig.ready(name)) green++;
+      else red++;
+      await sleep(everyMs);
+    }
+  })();
+  return { stop: async () => { on = false; await done; return { red, green }; } };
+}
+
+/**
+ * The broker SIGKILLed mid-stream and started again `outageMs` later (same data): ingest answers
+ * 503 (never 200, never silence) while it is away and is not ready; nothing it accepted is lost.
+ */
+async function brokerKill(rig: ChaosRig, webhooks: Webhook[], outageMs: number): Promise<ScenarioRun> {
+  const broker = rig.broker!;
+  const sending = rig.post(webhooks, FAST_RATE);
+  await sleep(4000);
+  const killedAt = Date.now();
+  await broker.kill();
+  const readiness = watchReadiness(rig, 'ingest');
+  await sleep(outageMs);
+  const { red } = await readiness.stop();
+  await broker.start();
+  const faultEndedAt = Date.now();
+  for (const name of ['ingest', 'transformer', 'sink']) await rig.waitReady(name);
+  const readyMs = Date.now() - faultEndedAt;
+  await sending;
+  const refused = webhooks.filter((w) => w.answers.includes(503)).length;
+  const broken: string[] = [];
+  if (refused === 0) broken.push('no webhook was answered 503 during the outage');
+  if (red === 0) broken.push('ingest stayed ready with the broker dead');
+  const odd = unexpectedAnswers(webhooks);
+  if (odd.length > 0) broken.push(`answers other than 200/503: ${[...new Set(odd)].join(',')} (${odd.length})`);
+  return {
+    webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken,
+    notes: [`broker down ${faultEndedAt - killedAt} ms: ${refused} webhook(s) answered 503 then re-sent; ingest not ready in ${red} probe(s); all apps ready ${readyMs} ms after the restart`],
+  };
+}
+
+/**
+ * The schema registry unreachable for `outageMs` (connections refused and reset), and transformer
+ * and sink SIGKILLed during it (their restart finds no registry, no cached schemas): nothing is
+ * dead-lettered for it, ingest says it is not ready, and everything flows once it is back.
+ */
+async function registryOutage(rig: ChaosRig, webhooks: Webhook[], outageMs: number): Promise<ScenarioRun> {
+  const sending = rig.post(webhooks, FAST_RATE);
+  await sleep(3000);
+  const cutAt = Date.now();
+  await rig.registry.cut();
+  const readiness = watchReadiness(rig, 'ingest');
+  await sleep(1000);
+  for (const name of ['transformer', 'sink']) {
+    await rig.signal(name, 'SIGKILL');
+    await rig.restart(name, false);
+  }
+  await sleep(Math.max(0, outageMs - (Date.now() - cutAt)));
+  const { red } = await readiness.stop();
+  await rig.registry.restore();
+  const faultEndedAt = Date.now();
+  for (const name of ['ingest', 'transformer', 'sink']) await rig.waitReady(name);
+  const readyMs = Date.now() - faultEndedAt;
+  await sending;
+  const broken: string[] = [];
+  if (red === 0) broken.push('ingest stayed ready with the registry unreachable');
+  const odd = unexpectedAnswers(webhooks);
+  if (odd.length > 0) broken.push(`answers other than 200/503: ${[...new Set(odd)].join(',')} (${odd.length})`);
+  const refused = webhooks.filter((w) => w.answers.includes(503)).length;
+  return {
+    webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken,
+    notes: [`registry unreachable ${faultEndedAt - cutAt} ms, transformer and sink SIGKILLed and restarted in it; ${refused} webhook(s) answered 503; ingest not ready in ${red} probe(s); all ready ${readyMs} ms after`],
+  };
+}
 
 async function killRepeatedly(rig: ChaosRig, name: string, times: number, webhooks: Webhook[]): Promise<ScenarioRun> {
   const sending = rig.post(webhooks, RATE);
@@ -146,6 +232,14 @@ export const SCENARIOS: readonly Scenario[] = [
       await sending;
       return { webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken: [], notes: [`ingest exited ${exitMs} ms after SIGTERM`] };
     },
+  },
+  {
+    name: 'broker SIGKILL + restart', fast: false, privateBroker: true, proves: 'ingest answers 503 while Kafka is away; nothing accepted is lost',
+    run: (rig) => brokerKill(rig, rig.conversations(400), 8000),
+  },
+  {
+    name: 'registry down 12 s and back', fast: false, proves: 'a registry outage delays, never dead-letters or loses',
+    run: (rig) => registryOutage(rig, rig.conversations(400), 12_000),
   },
   {
     name: 'second sink joins and leaves', fast: false, proves: 'rebalances lose nothing; SIGTERM leaves the group',
