@@ -10,7 +10,7 @@ import {
   type IntercomAdmin, type IntercomContact, type IntercomNotification, type IntercomTeam,
 } from '../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
-import { waitHttp, waitUntil } from '../tools/support/wait-for';
+import { waitUntil } from '../tools/support/wait-for';
 import { freePort } from '../test/support/free-port';
 import { PrivateBroker } from '../test/support/private-broker';
 import { TcpProxy } from './tcp-proxy';
@@ -151,11 +151,11 @@ export class ChaosRig {
     return app;
   }
 
-  async waitReady(name: string): Promise<void> {
-    const app = this.app(name);
-    await waitHttp(`http://127.0.0.1:${app.port}/health/ready`, { timeoutMs: 90_000 }).catch((e: Error) => {
-      throw new Error(`${name} did not become ready: ${e.message}\n${app.tail.join('\n')}`);
-    });
+  /** Waits for 200 on the app's /health/ready (on its current port: a crashed app comes back on another). */
+  async waitReady(name: string, timeoutMs = 90_000): Promise<void> {
+    if (!(await waitUntil(() => this.ready(name), { timeoutMs, intervalMs: 200 }))) {
+      throw new Error(`${name} did not become ready within ${timeoutMs} ms\n${this.app(name).tail.join('\n')}`);
+    }
   }
 
   app(name: string): App {
