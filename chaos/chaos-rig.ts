@@ -21,6 +21,7 @@ const SECRET = 'chaos-intercom-client-secret';
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const SCRIPTS = { ingest: 'apps/ingest/src/main.js', transformer: 'apps/transformer/src/main.js', sink: 'apps/sink/src/main.js' } as const;
+const CLI = 'apps/cli/src/main.js';
 export type AppKind = keyof typeof SCRIPTS;
 /** The topics whose `.dlq` the stages write (the raw topic's, the retry topic's, the three klaviyo topics'). */
 const DLQ_OF: readonly TopicKey[] = ['notifications', 'notificationsRetry', 'events', 'profiles', 'deletions'];
@@ -272,14 +273,39 @@ export class ChaosRig {
     await producer.disconnect();
   }
 
-  /** Records in every dead-letter topic of this run. */
-  async deadLettered(): Promise<number> {
+  /** Runs the built CLI with the apps' environment; its exit code and output. */
+  async cli(args: readonly string[], timeoutMs = 180_000): Promise<{ code: number; out: string }> {
+    const proc = spawn(process.execPath, [join(DIST, CLI), ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    for (const s of [proc.stdout!, proc.stderr!]) s.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    const code = await new Promise<number>((res) => proc.on('exit', (c) => res(c ?? -1)));
+    clearTimeout(timer);
+    return { code, out };
+  }
+
+  /** Waits until Klaviyo has had no request for `quietMs` (the pipeline has nothing left to send). */
+  async quiet(quietMs = 3000, timeoutMs = 120_000): Promise<void> {
+    const store = this.klaviyo.store;
+    let last = store.requestsTotal;
+    let since = Date.now();
+    await waitUntil(() => {
+      if (store.requestsTotal !== last) {
+        last = store.requestsTotal;
+        since = Date.now();
+      }
+      return Date.now() - since >= quietMs;
+    }, { timeoutMs, intervalMs: 100 });
+  }
+
+  /** Records in the dead-letter topics of this run (of `keys`' topics; default every stage's). */
+  async deadLettered(keys: readonly TopicKey[] = DLQ_OF): Promise<number> {
     const admin = createKafka(loadConfig(this.env as Record<string, string>, 'cli').kafka).admin();
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
       let n = 0;
-      for (const key of DLQ_OF) {
+      for (const key of keys) {
         const t = dlqName(topicName(key, this.prefix));
         if (!existing.has(t)) continue;
         for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
