@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '@iks/config';
-import { AvroCodec, createKafka, dlqName, ensureTopics, topicName, type TopicKey } from '@iks/kafka';
+import { AvroCodec, createKafka, dlqName, ensureTopics, readTopicRanges, serdes, topicName, type TopicKey } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput } from '@iks/mapping';
 import {
   contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody,
@@ -217,12 +217,54 @@ export class ChaosRig {
   }
 
   private webhook(n: IntercomNotification): Webhook {
-    const input: IntercomNotificationInput = { notificationId: n.id, topic: n.topic, createdAt: n.created_at, source: 'webhook', body: n };
-    // the emulator's types are the vendor's shapes; the mapping reads them as its own (JSON objects)
-    const lookups = staticLookups(JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })));
-    const outcome = mapNotification(input, lookups, {});
-    const uniqueIds = outcome.kind === 'records' ? outcome.records.flatMap((r) => (r.kind === 'event' ? [r.unique_id] : [])) : [];
-    return { body: JSON.stringify(n), id: n.id, uniqueIds, status: 0, tries: 0, answers: [] };
+    const body = JSON.stringify(n);
+    return { body, id: n.id, uniqueIds: this.predict(body).uniqueIds, status: 0, tries: 0, answers: [] };
+  }
+
+  /**
+   * What the transformer will make of a webhook body ingest stored, by the same mapping run offline
+   * with the rig's contacts: events (their unique_ids), a skip, pending (contact unknown: retried,
+   * then dead-lettered), or a dead letter (the mapping throws, or the records cannot be encoded).
+   */
+  predict(body: string): { kind: 'events' | 'skip' | 'pending' | 'dead_letter'; uniqueIds: string[] } {
+    try {
+      const n = JSON.parse(body) as IntercomNotification;
+      const input: IntercomNotificationInput = { notificationId: n.id, topic: n.topic, createdAt: n.created_at, source: 'webhook', body: n };
+      // the emulator's types are the vendor's shapes; the mapping reads them as its own (JSON objects)
+      const lookups = staticLookups(JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })));
+      const outcome = mapNotification(input, lookups, {});
+      if (outcome.kind !== 'records') return { kind: outcome.kind, uniqueIds: [] };
+      for (const r of outcome.records) JSON.stringify(r); // what the Avro serdes does with properties
+      return { kind: 'events', uniqueIds: outcome.records.flatMap((r) => (r.kind === 'event' ? [r.unique_id] : [])) };
+    } catch {
+      return { kind: 'dead_letter', uniqueIds: [] };
+    }
+  }
+
+  /** Notification ids and reasons of the dead letters of the raw and retry topics (Avro originals only). */
+  async deadLetterReasons(): Promise<Array<{ notificationId: string; reason: string }>> {
+    const config = loadConfig(this.env as Record<string, string>, 'cli');
+    const kafka = createKafka(config.kafka);
+    const codec = new AvroCodec(config.kafka);
+    const admin = kafka.admin();
+    await admin.connect();
+    const out: Array<{ notificationId: string; reason: string }> = [];
+    try {
+      const existing = new Set(await admin.listTopics());
+      for (const key of ['notifications', 'notificationsRetry'] as const) {
+        const topic = dlqName(topicName(key, this.prefix));
+        if (!existing.has(topic)) continue;
+        const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, from: BigInt(o.low), to: BigInt(o.high) }));
+        for (const { message } of await readTopicRanges(kafka, admin, topic, ranges)) {
+          const letter = serdes.deadLetterFromAvro(await codec.decode(message.value!));
+          const original = letter.value ? await codec.decode(letter.value).catch(() => null) : null;
+          if (original) out.push({ notificationId: String(original.notification_id), reason: `${letter.error_class}: ${letter.error_message}` });
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    return out;
   }
 
   /**

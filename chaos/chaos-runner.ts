@@ -21,7 +21,8 @@ function row(cells: readonly string[]): string {
  * the broker run afterwards on a second rig with a private broker.
  */
 export async function runChaos(opts: { fast: boolean; only?: string; log: (line: string) => void }): Promise<ScenarioResult[]> {
-  const scenarios = SCENARIOS.filter((s) => (!opts.fast || s.fast) && (!opts.only || s.name.toLowerCase().includes(opts.only.toLowerCase())));
+  const only = opts.only?.toLowerCase().split(',').map((o) => o.trim()).filter(Boolean) ?? [];
+  const scenarios = SCENARIOS.filter((s) => (!opts.fast || s.fast) && (only.length === 0 || only.some((o) => s.name.toLowerCase().includes(o))));
   const t0 = Date.now();
   const results: ScenarioResult[] = [];
   for (const privateBroker of [false, true]) {

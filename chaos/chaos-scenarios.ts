@@ -1,5 +1,6 @@
 import { waitUntil } from '../tools/support/wait-for';
 import { sleep, type ChaosRig, type Webhook } from './chaos-rig';
+import { fuzzedWebhooks } from './fuzz.scenario';
 
 /** What a scenario did, for the measurement after it. */
 export interface ScenarioRun {
@@ -186,12 +187,14 @@ function deepNotification(good: string, tag: string): string {
 async function killAfter2xx(rig: ChaosRig, webhooks: Webhook[], kills: number, slowMs: number): Promise<ScenarioRun> {
   const store = rig.klaviyo.store;
   rig.klaviyo.faults.delay(1_000_000, slowMs, 'bulk_create_events');
-  const sending = rig.post(webhooks, FAST_RATE);
   const notes: string[] = [];
   const broken: string[] = [];
+  // one chunk of webhooks per kill (so that each kill finds events in flight), the last after it
+  const chunk = Math.ceil(webhooks.length / (kills + 1));
   let landed = 0;
   for (let i = 0; i < kills; i++) {
     const stored = store.eventsStored;
+    const sending = rig.post(webhooks.slice(i * chunk, (i + 1) * chunk), FAST_RATE);
     if (!(await waitUntil(() => store.eventsStored > stored, { timeoutMs: 60_000, intervalMs: 1 }))) {
       broken.push(`kill ${i + 1}: no bulk request stored within 60 s`);
       break;
@@ -199,9 +202,10 @@ async function killAfter2xx(rig: ChaosRig, webhooks: Webhook[], kills: number, s
     await rig.signal('sink', 'SIGKILL');
     landed++;
     await rig.restart('sink', false);
+    await sending;
   }
   const faultEndedAt = Date.now();
-  await sending;
+  await rig.post(webhooks.slice(kills * chunk), FAST_RATE);
   await rig.waitReady('sink');
   rig.klaviyo.faults.clear();
   notes.push(`Klaviyo answering bulk requests after ${slowMs} ms; the sink SIGKILLed ${landed} times within ms of Klaviyo storing a bulk request`);
@@ -343,7 +347,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'sink SIGKILL after 2xx x4', fast: false, proves: 'a sink killed between Klaviyo\'s 2xx and its commit doubles nothing',
-    run: (rig) => killAfter2xx(rig, rig.conversations(300), 4, 800),
+    run: (rig) => killAfter2xx(rig, rig.conversations(400), 4, 800),
   },
   {
     name: 'Klaviyo stalled/lost answers', fast: true, proves: 'a stalled or lost answer is timed out and retried, stored once',
@@ -367,5 +371,9 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'replay from the beginning', fast: false, proves: 'a replay of the raw or the events topic adds nothing to Klaviyo',
     run: (rig) => replayFromBeginning(rig, rig.conversations(250)),
+  },
+  {
+    name: 'fuzzed webhooks 2,000', fast: false, proves: 'no body gets a 5xx or wedges a stage; every accepted bad one is dead-lettered with its reason',
+    run: (rig) => fuzzedWebhooks(rig, 150, 2000),
   },
 ];
