@@ -342,7 +342,7 @@ export const SCENARIOS: readonly Scenario[] = [
     run: (rig) => brokerKill(rig, rig.conversations(400), 8000),
   },
   {
-    name: 'registry down 12 s and back', fast: false, proves: 'a registry outage delays, never dead-letters or loses',
+    name: 'registry down 12 s and back', fast: true, proves: 'a registry outage delays, never dead-letters or loses',
     run: (rig) => registryOutage(rig, rig.conversations(400), 12_000),
   },
   {
