@@ -241,24 +241,28 @@ export class ChaosRig {
     }
   }
 
-  /** Notification ids and reasons of the dead letters of the raw and retry topics (Avro originals only). */
-  async deadLetterReasons(): Promise<Array<{ notificationId: string; reason: string }>> {
+  /**
+   * The dead letters of the raw and retry topics (by notification id) and of the events topic (by
+   * unique_id: Klaviyo refused the event), with their reasons; Avro originals only.
+   */
+  async deadLetterReasons(): Promise<Array<{ id: string; reason: string }>> {
     const config = loadConfig(this.env as Record<string, string>, 'cli');
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
     const admin = kafka.admin();
     await admin.connect();
-    const out: Array<{ notificationId: string; reason: string }> = [];
+    const out: Array<{ id: string; reason: string }> = [];
     try {
       const existing = new Set(await admin.listTopics());
-      for (const key of ['notifications', 'notificationsRetry'] as const) {
+      for (const key of ['notifications', 'notificationsRetry', 'events'] as const) {
         const topic = dlqName(topicName(key, this.prefix));
         if (!existing.has(topic)) continue;
         const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, from: BigInt(o.low), to: BigInt(o.high) }));
         for (const { message } of await readTopicRanges(kafka, admin, topic, ranges)) {
           const letter = serdes.deadLetterFromAvro(await codec.decode(message.value!));
           const original = letter.value ? await codec.decode(letter.value).catch(() => null) : null;
-          if (original) out.push({ notificationId: String(original.notification_id), reason: `${letter.error_class}: ${letter.error_message}` });
+          const id = original?.notification_id ?? original?.unique_id;
+          if (id != null) out.push({ id: String(id), reason: `${letter.error_class}: ${letter.error_message}` });
         }
       }
     } finally {

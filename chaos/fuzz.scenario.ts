@@ -62,7 +62,9 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   await rig.quiet();
 
   const letters = new Map<string, string[]>();
-  for (const l of await rig.deadLetterReasons()) letters.set(l.notificationId, [...(letters.get(l.notificationId) ?? []), l.reason]);
+  for (const l of await rig.deadLetterReasons()) letters.set(l.id, [...(letters.get(l.id) ?? []), l.reason]);
+  // a webhook's dead letters: its notification's (transformer), or its events' (Klaviyo refused them)
+  const lettersOf = (w: Webhook) => [idOf(w), ...fate.get(w)!.uniqueIds].flatMap((id) => letters.get(id) ?? []);
   const webhooks: Webhook[] = [...good];
   let deadLettered = 0;
   let skipped = 0;
@@ -70,7 +72,7 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   const unaccounted: string[] = [];
   for (const w of accepted) {
     const f = fate.get(w)!;
-    const reasons = letters.get(idOf(w)) ?? [];
+    const reasons = lettersOf(w);
     if (reasons.length > 0) {
       deadLettered++;
       if (reasons.some((r) => r.trim().length < 3)) broken.push(`dead letter without a reason: ${w.id}`);
@@ -94,7 +96,7 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
     c[w.status === 200 ? 0 : w.status === 400 ? 1 : 2]++;
     byKind.set(k, c);
   }
-  const ourLetters = [...new Set(accepted.map(idOf))].reduce((n, id) => n + (letters.get(id)?.length ?? 0), 0);
+  const ourLetters = [...new Set(accepted.flatMap((w) => [idOf(w), ...fate.get(w)!.uniqueIds]))].reduce((n, id) => n + (letters.get(id)?.length ?? 0), 0);
   const refused = bad.filter((w) => w.status === 400 || w.status === 413).length;
   return {
     webhooks, faultEndedAt: Date.now(), expectedRefused: refused, expectedDeadLetters: ourLetters, broken,
