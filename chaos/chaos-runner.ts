@@ -46,11 +46,12 @@ async function runOnRig(rig: ChaosRig, scenarios: readonly Scenario[], log: (lin
     for (const s of scenarios) {
       const ctx = { dlqBefore: await rig.deadLettered(), duplicatesBefore: rig.klaviyo.store.duplicateEventsIgnored, knownIds, storedBefore: rig.klaviyo.store.events.length };
       const crashesBefore = rig.crashLog.length;
+      const scenarioStarted = Date.now();
       let r: ScenarioResult;
       try {
         const run = await s.run(rig);
         const m = await measure(rig, run, ctx);
-        const notes = [...run.notes, ...rig.crashLog.slice(crashesBefore).map((c) => `crash: ${c}`)];
+        const notes = [`took ${((Date.now() - scenarioStarted) / 1000).toFixed(0)} s`, ...run.notes, ...rig.crashLog.slice(crashesBefore).map((c) => `crash: ${c}`)];
         r = { name: s.name, ...m, pass: m.problems.length === 0, notes };
       } catch (e) {
         const problem = e instanceof Error ? e.message : String(e);
