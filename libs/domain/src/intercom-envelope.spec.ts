@@ -62,6 +62,12 @@ describe('entityKey (one partition per conversation, ticket or contact)', () => 
     expect(entityKey({ ...base, data: { item: {} } } as any)).toBe('notification:notif_1');
   });
 
+  it('takes only a string or number as an id: a deeply nested one falls back to the notification id', () => {
+    const deep = JSON.parse(`${'['.repeat(20_000)}1${']'.repeat(20_000)}`);
+    expect(entityKey({ ...base, data: { item: { type: 'conversation', id: deep } } } as any)).toBe('notification:notif_1');
+    expect(entityKey({ ...base, topic: 'contact.user.tag.created', data: { item: { type: 'contact_tag', id: 't1', contact: { id: { a: 1 } } } } } as any)).toBe('contact_tag:t1');
+  });
+
   it('bounds a key made of a huge body string: its SHA-256, the same for the same entity', () => {
     const huge = (id: string) => ({ ...base, data: { item: { type: 'x'.repeat(208_550), id } } }) as any;
     expect(entityKey(huge('1'))).toMatch(/^sha256:[0-9a-f]{64}$/);

@@ -81,11 +81,16 @@ export function entityKey(envelope: Pick<IntercomEnvelope, 'topic' | 'data' | 'i
 function rawEntityKey(envelope: Pick<IntercomEnvelope, 'topic' | 'data' | 'id'>): string {
   const item = envelope.data.item as Record<string, any>;
   const type = typeof item.type === 'string' ? item.type : envelope.topic.split('.')[0];
-  if (envelope.topic.startsWith('contact.') && item.contact && typeof item.contact === 'object' && item.contact.id != null) {
-    return `contact:${String(item.contact.id)}`;
-  }
-  if (item.id != null) return `${type}:${String(item.id)}`;
+  const contactId = item.contact && typeof item.contact === 'object' ? idText(item.contact.id) : null;
+  if (envelope.topic.startsWith('contact.') && contactId !== null) return `contact:${contactId}`;
+  const id = idText(item.id);
+  if (id !== null) return `${type}:${id}`;
   return `notification:${envelope.id}`;
+}
+
+/** An id is a string or a number; anything else (an array nested 20,000 deep: String() overflows the stack) is no id. */
+function idText(v: unknown): string | null {
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
 }
 
 export function isPing(envelope: Pick<IntercomEnvelope, 'topic'>): boolean {
