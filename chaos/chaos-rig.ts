@@ -235,7 +235,9 @@ export class ChaosRig {
       const outcome = mapNotification(input, lookups, {});
       if (outcome.kind !== 'records') return { kind: outcome.kind, uniqueIds: [] };
       for (const r of outcome.records) JSON.stringify(r); // what the Avro serdes does with properties
-      return { kind: 'events', uniqueIds: outcome.records.flatMap((r) => (r.kind === 'event' ? [r.unique_id] : [])) };
+      // ids travel as Avro strings (UTF-8): a lone surrogate a body may carry arrives as U+FFFD
+      const utf8 = (id: string) => Buffer.from(id, 'utf8').toString('utf8');
+      return { kind: 'events', uniqueIds: outcome.records.flatMap((r) => (r.kind === 'event' ? [utf8(r.unique_id)] : [])) };
     } catch {
       return { kind: 'dead_letter', uniqueIds: [] };
     }

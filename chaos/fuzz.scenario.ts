@@ -34,9 +34,10 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   }
 
   let red = 0;
+  let probes = 0;
   let probing = true;
   const probe = (async () => {
-    for (; probing; await sleep(250)) if (!(await rig.ready('ingest'))) red++;
+    for (; probing; await sleep(250), probes++) if (!(await rig.ready('ingest'))) red++;
   })();
   const started = Date.now();
   await rig.post(all, 150);
@@ -48,7 +49,7 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   const odd = bad.filter((w) => w.answers.some((a) => !FINAL_ANSWERS.has(a)));
   for (const w of odd.slice(0, 5)) broken.push(`answered ${w.answers.join(',')}: ${w.id} (${w.body.length} bytes)`);
   if (odd.length > 0) broken.push(`${odd.length} fuzzed webhook(s) answered other than 200/400/413`);
-  if (red > 0) broken.push(`ingest not ready in ${red} probe(s) while fuzzed`);
+  if (red > 0) broken.push(`ingest not ready (503 or no answer within 2 s) in ${red} of ${probes} probe(s) while fuzzed`);
 
   // what the transformer should make of each accepted fuzzed webhook
   const accepted = bad.filter((w) => w.status === 200);
