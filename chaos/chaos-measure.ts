@@ -61,15 +61,19 @@ export async function measure(
   let doubled = 0;
   for (const [id, n] of counts) doubled += n - 1 + (ctx.knownIds.has(id) ? 0 : 1);
   const problems = [...run.broken];
+  const redelivered = store.duplicateEventsIgnored - ctx.duplicatesBefore;
   const goodRefused = run.webhooks.filter((w) => w.uniqueIds.length > 0 && w.status !== 200).length;
   if (goodRefused > 0) problems.push(`${goodRefused} good webhook(s) never accepted`);
   if (refused !== run.expectedRefused) problems.push(`${refused} refused, expected ${run.expectedRefused}`);
   if (deadLettered !== run.expectedDeadLetters) problems.push(`${deadLettered} dead letter(s), expected ${run.expectedDeadLetters}`);
-  if (arrived < expected.size) problems.push(`${expected.size - arrived} lost`);
-  if (doubled > 0) problems.push(`${doubled} doubled`);
+  const stored = new Set(store.events.map((e) => e.unique_id));
+  const show = (ids: string[]) => ids.slice(0, 3).map((id) => JSON.stringify(id.slice(0, 120))).join(', ');
+  if (arrived < expected.size) problems.push(`${expected.size - arrived} lost (${show([...expected].filter((id) => !stored.has(id)))})`);
+  if (doubled > 0) problems.push(`${doubled} doubled (${show([...counts].filter(([id, n]) => n > 1 || !ctx.knownIds.has(id)).map(([id]) => id))})`);
+  problems.push(...(run.check?.({ redelivered }) ?? []));
   return {
     accepted: accepted.length, sent: run.webhooks.length, refused, expected: expected.size, arrived, lost: expected.size - arrived, doubled,
-    redelivered: store.duplicateEventsIgnored - ctx.duplicatesBefore, deadLettered, expectedDeadLetters: run.expectedDeadLetters,
+    redelivered, deadLettered, expectedDeadLetters: run.expectedDeadLetters,
     recoverMs, problems,
   };
 }

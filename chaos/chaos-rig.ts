@@ -3,15 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '@iks/config';
-import { AvroCodec, createKafka, dlqName, ensureTopics, topicName, type TopicKey } from '@iks/kafka';
+import { AvroCodec, createKafka, dlqName, ensureTopics, readTopicRanges, serdes, topicName, type TopicKey } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput } from '@iks/mapping';
 import {
   contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody,
   type IntercomAdmin, type IntercomContact, type IntercomNotification, type IntercomTeam,
 } from '../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
-import { waitHttp, waitUntil } from '../tools/support/wait-for';
+import { waitUntil } from '../tools/support/wait-for';
 import { freePort } from '../test/support/free-port';
+import { PrivateBroker } from '../test/support/private-broker';
+import { TcpProxy } from './tcp-proxy';
 
 const ROOT = resolve(__dirname, __dirname.includes(join('dist', 'chaos')) ? '../..' : '..');
 const DIST = join(ROOT, 'dist');
@@ -19,6 +21,7 @@ const SECRET = 'chaos-intercom-client-secret';
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const SCRIPTS = { ingest: 'apps/ingest/src/main.js', transformer: 'apps/transformer/src/main.js', sink: 'apps/sink/src/main.js' } as const;
+const CLI = 'apps/cli/src/main.js';
 export type AppKind = keyof typeof SCRIPTS;
 /** The topics whose `.dlq` the stages write (the raw topic's, the retry topic's, the three klaviyo topics'). */
 const DLQ_OF: readonly TopicKey[] = ['notifications', 'notificationsRetry', 'events', 'profiles', 'deletions'];
@@ -31,6 +34,10 @@ export interface App {
   /** The last lines it printed. */
   readonly tail: string[];
   exits: number;
+  /** Exits nobody asked for (a crash; the rig restarts the app, as a supervisor would). */
+  crashes: number;
+  /** Set while the rig itself signals the process. */
+  signalled: boolean;
 }
 
 /** One webhook as Intercom sends it, and what its sender saw. */
@@ -41,6 +48,8 @@ export interface Webhook {
   readonly uniqueIds: readonly string[];
   status: number;
   tries: number;
+  /** Every answer, in order (0: none within Intercom's timeout). */
+  readonly answers: number[];
 }
 
 /**
@@ -51,9 +60,15 @@ export interface Webhook {
  */
 export class ChaosRig {
   klaviyo!: KlaviyoEmulator;
+  /** The apps reach the schema registry through it: `registry.cut()` takes the registry away. */
+  registry!: TcpProxy;
+  /** With `privateBroker`: the rig's own broker, which a scenario may kill and start again. */
+  readonly broker: PrivateBroker | null;
   readonly prefix = `chaos${randomBytes(4).toString('hex')}.`;
   readonly apps: App[] = [];
   readonly webhooks: Webhook[] = [];
+  /** Apps that exited by themselves (taken by the runner into the scenario's notes). */
+  readonly crashLog: string[] = [];
   private env: NodeJS.ProcessEnv = {};
   private contacts: IntercomContact[] = [];
   private admin!: IntercomAdmin;
@@ -62,16 +77,25 @@ export class ChaosRig {
   private nextId = 100_000 + Math.floor(Math.random() * 800_000);
   private stopping = false;
 
+  constructor(opts: { privateBroker?: boolean } = {}) {
+    this.broker = opts.privateBroker ? new PrivateBroker() : null;
+  }
+
   async start(extraEnv: Record<string, string> = {}): Promise<void> {
+    await this.broker?.start();
+    const registry = new URL(REGISTRY);
+    this.registry = await new TcpProxy({ host: registry.hostname, port: Number(registry.port || 80) }).start();
+    const registryUrl = new URL(REGISTRY);
+    registryUrl.host = `127.0.0.1:${this.registry.port}`;
     this.klaviyo = await startKlaviyoEmulator({ port: 0, limits: false });
     this.ingestPort = await freePort();
     this.env = {
       PATH: process.env.PATH, HOME: process.env.HOME,
-      KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY,
+      KAFKA_BROKERS: this.broker?.brokers ?? BROKERS, SCHEMA_REGISTRY_URL: registryUrl.toString().replace(/\/$/, ''),
       TOPIC_PREFIX: this.prefix, TRANSFORMER_GROUP_ID: `${this.prefix}transformer`, SINK_GROUP_ID: `${this.prefix}sink`,
       INGEST_HOST: '127.0.0.1', INGEST_PORT: String(this.ingestPort), INGEST_ACK_TIMEOUT_MS: '3000',
       KLAVIYO_BASE_URL: this.klaviyo.url, KLAVIYO_API_KEY: 'pk_chaos_emulator', INTERCOM_CLIENT_SECRET: SECRET,
-      SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_DELAY_MS: '2000', STAGE_STALL_READY_MS: '30000',
+      SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_DELAY_MS: '2000', STAGE_STALL_READY_MS: '30000', KLAVIYO_REQUEST_TIMEOUT_MS: '3000',
       CONTACT_RETRY_INITIAL_MS: '300', CONTACT_WAIT_MAX_MS: '60000', LOG_LEVEL: 'warn',
       ...extraEnv,
     };
@@ -103,9 +127,10 @@ export class ChaosRig {
     const env = { ...this.env, TRANSFORMER_HTTP_PORT: String(port), SINK_HTTP_PORT: String(port) };
     const proc = spawn(process.execPath, [join(DIST, SCRIPTS[kind])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const existing = this.apps.find((a) => a.name === name);
-    const app: App = existing ?? { kind, name, port, proc, tail: [], exits: 0 };
+    const app: App = existing ?? { kind, name, port, proc, tail: [], exits: 0, crashes: 0, signalled: false };
     app.proc = proc;
     app.port = port;
+    app.signalled = false;
     if (!existing) this.apps.push(app);
     for (const s of [proc.stdout!, proc.stderr!]) {
       createInterface({ input: s }).on('line', (l) => {
@@ -114,17 +139,24 @@ export class ChaosRig {
         if (process.env.CHAOS_VERBOSE === '1') process.stdout.write(`[${name}] ${l}\n`);
       });
     }
-    proc.on('exit', () => app.exits++);
+    proc.on('exit', (code, sig) => {
+      app.exits++;
+      if (app.signalled || this.stopping || app.proc !== proc) return;
+      // an app that exits by itself (a crash it cannot recover from) is restarted, as its supervisor would
+      app.crashes++;
+      this.crashLog.push(`${name} exited by itself (${sig ?? `code ${code}`}) and was restarted: ${app.tail.slice(-3).join(' | ').slice(0, 400)}`);
+      setTimeout(() => void this.spawn(kind, name, false).catch(() => undefined), 1000);
+    });
     if (!waitReady) return app;
     await this.waitReady(name);
     return app;
   }
 
-  async waitReady(name: string): Promise<void> {
-    const app = this.app(name);
-    await waitHttp(`http://127.0.0.1:${app.port}/health/ready`, { timeoutMs: 90_000 }).catch((e: Error) => {
-      throw new Error(`${name} did not become ready: ${e.message}\n${app.tail.join('\n')}`);
-    });
+  /** Waits for 200 on the app's /health/ready (on its current port: a crashed app comes back on another). */
+  async waitReady(name: string, timeoutMs = 90_000): Promise<void> {
+    if (!(await waitUntil(() => this.ready(name), { timeoutMs, intervalMs: 200 }))) {
+      throw new Error(`${name} did not become ready within ${timeoutMs} ms\n${this.app(name).tail.join('\n')}`);
+    }
   }
 
   app(name: string): App {
@@ -135,8 +167,10 @@ export class ChaosRig {
 
   /** Sends a signal and waits for the process to end; the time it took to exit. */
   async signal(name: string, signal: NodeJS.Signals, timeoutMs = 30_000): Promise<number> {
-    const { proc } = this.app(name);
+    const app = this.app(name);
+    const { proc } = app;
     if (proc.exitCode !== null || proc.signalCode !== null) return 0;
+    app.signalled = true;
     const t = Date.now();
     await new Promise<void>((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`${name} did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
@@ -179,16 +213,64 @@ export class ChaosRig {
 
   /** A webhook of an arbitrary body (poison), with the events it is expected to produce (none). */
   rawWebhook(body: string, id: string): Webhook {
-    return { body, id, uniqueIds: [], status: 0, tries: 0 };
+    return { body, id, uniqueIds: [], status: 0, tries: 0, answers: [] };
   }
 
   private webhook(n: IntercomNotification): Webhook {
-    const input: IntercomNotificationInput = { notificationId: n.id, topic: n.topic, createdAt: n.created_at, source: 'webhook', body: n };
-    // the emulator's types are the vendor's shapes; the mapping reads them as its own (JSON objects)
-    const lookups = staticLookups(JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })));
-    const outcome = mapNotification(input, lookups, {});
-    const uniqueIds = outcome.kind === 'records' ? outcome.records.flatMap((r) => (r.kind === 'event' ? [r.unique_id] : [])) : [];
-    return { body: JSON.stringify(n), id: n.id, uniqueIds, status: 0, tries: 0 };
+    const body = JSON.stringify(n);
+    return { body, id: n.id, uniqueIds: this.predict(body).uniqueIds, status: 0, tries: 0, answers: [] };
+  }
+
+  /**
+   * What the transformer will make of a webhook body ingest stored, by the same mapping run offline
+   * with the rig's contacts: events (their unique_ids), a skip, pending (contact unknown: retried,
+   * then dead-lettered), or a dead letter (the mapping throws, or the records cannot be encoded).
+   */
+  predict(body: string): { kind: 'events' | 'skip' | 'pending' | 'dead_letter'; uniqueIds: string[] } {
+    try {
+      const n = JSON.parse(body) as IntercomNotification;
+      const input: IntercomNotificationInput = { notificationId: n.id, topic: n.topic, createdAt: n.created_at, source: 'webhook', body: n };
+      // the emulator's types are the vendor's shapes; the mapping reads them as its own (JSON objects)
+      const lookups = staticLookups(JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })));
+      const outcome = mapNotification(input, lookups, {});
+      if (outcome.kind !== 'records') return { kind: outcome.kind, uniqueIds: [] };
+      for (const r of outcome.records) JSON.stringify(r); // what the Avro serdes does with properties
+      // ids travel as Avro strings (UTF-8): a lone surrogate a body may carry arrives as U+FFFD
+      const utf8 = (id: string) => Buffer.from(id, 'utf8').toString('utf8');
+      return { kind: 'events', uniqueIds: outcome.records.flatMap((r) => (r.kind === 'event' ? [utf8(r.unique_id)] : [])) };
+    } catch {
+      return { kind: 'dead_letter', uniqueIds: [] };
+    }
+  }
+
+  /**
+   * The dead letters of the raw and retry topics (by notification id) and of the events topic (by
+   * unique_id: Klaviyo refused the event), with their reasons; Avro originals only.
+   */
+  async deadLetterReasons(): Promise<Array<{ id: string; reason: string }>> {
+    const config = loadConfig(this.env as Record<string, string>, 'cli');
+    const kafka = createKafka(config.kafka);
+    const codec = new AvroCodec(config.kafka);
+    const admin = kafka.admin();
+    await admin.connect();
+    const out: Array<{ id: string; reason: string }> = [];
+    try {
+      const existing = new Set(await admin.listTopics());
+      for (const key of ['notifications', 'notificationsRetry', 'events'] as const) {
+        const topic = dlqName(topicName(key, this.prefix));
+        if (!existing.has(topic)) continue;
+        const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, from: BigInt(o.low), to: BigInt(o.high) }));
+        for (const { message } of await readTopicRanges(kafka, admin, topic, ranges)) {
+          const letter = serdes.deadLetterFromAvro(await codec.decode(message.value!));
+          const original = letter.value ? await codec.decode(letter.value).catch(() => null) : null;
+          const id = original?.notification_id ?? original?.unique_id;
+          if (id != null) out.push({ id: String(id), reason: `${letter.error_class}: ${letter.error_message}` });
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    return out;
   }
 
   /**
@@ -211,6 +293,7 @@ export class ChaosRig {
     for (let backoff = 250; ; backoff = Math.min(backoff * 2, 4000)) {
       w.tries++;
       w.status = await this.postOnce(w.body);
+      w.answers.push(w.status);
       if ((w.status >= 200 && w.status < 500 && w.status !== 429) || Date.now() > deadline || this.stopping) return;
       await sleep(backoff);
     }
@@ -238,14 +321,39 @@ export class ChaosRig {
     await producer.disconnect();
   }
 
-  /** Records in every dead-letter topic of this run. */
-  async deadLettered(): Promise<number> {
+  /** Runs the built CLI with the apps' environment; its exit code and output. */
+  async cli(args: readonly string[], timeoutMs = 180_000): Promise<{ code: number; out: string }> {
+    const proc = spawn(process.execPath, [join(DIST, CLI), ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    for (const s of [proc.stdout!, proc.stderr!]) s.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    const code = await new Promise<number>((res) => proc.on('exit', (c) => res(c ?? -1)));
+    clearTimeout(timer);
+    return { code, out };
+  }
+
+  /** Waits until Klaviyo has had no request for `quietMs` (the pipeline has nothing left to send). */
+  async quiet(quietMs = 3000, timeoutMs = 120_000): Promise<void> {
+    const store = this.klaviyo.store;
+    let last = store.requestsTotal;
+    let since = Date.now();
+    await waitUntil(() => {
+      if (store.requestsTotal !== last) {
+        last = store.requestsTotal;
+        since = Date.now();
+      }
+      return Date.now() - since >= quietMs;
+    }, { timeoutMs, intervalMs: 100 });
+  }
+
+  /** Records in the dead-letter topics of this run (of `keys`' topics; default every stage's). */
+  async deadLettered(keys: readonly TopicKey[] = DLQ_OF): Promise<number> {
     const admin = createKafka(loadConfig(this.env as Record<string, string>, 'cli').kafka).admin();
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
       let n = 0;
-      for (const key of DLQ_OF) {
+      for (const key of keys) {
         const t = dlqName(topicName(key, this.prefix));
         if (!existing.has(t)) continue;
         for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
@@ -268,6 +376,11 @@ export class ChaosRig {
       await this.signal(a.name, 'SIGTERM', 15_000).catch(() => a.proc.kill('SIGKILL'));
     }
     await this.klaviyo?.close();
+    await this.registry?.stop();
+    if (this.broker) {
+      await this.broker.kill();
+      return;
+    }
     const admin = createKafka(loadConfig(this.env as Record<string, string>, 'cli').kafka).admin();
     await admin.connect().catch(() => undefined);
     const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(this.prefix));

@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --fast] [-- --only <name part>]`: fault scenarios against the REAL built apps
+ * `npm run chaos [-- --fast] [-- --only <name part>[,<name part>…]]`: fault scenarios against the REAL built apps
  * (ingest, transformer, sink as child processes on a fresh TOPIC_PREFIX and fresh group ids), the
  * Klaviyo emulator in this process, signed webhooks posted to ingest. Prints one row per scenario
  * and exits 1 when any promise fails. Needs `npm run build` and the local stack (or KAFKA_BROKERS,

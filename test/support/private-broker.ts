@@ -1,12 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from './free-port';
 import { waitFor } from './wait-for';
 
-const LIBS = join(__dirname, '..', '..', '.stack', 'kafka-libs');
+// test/support, or dist/test/support when the chaos suite runs it built
+const LIBS = join(resolve(__dirname, __dirname.includes(join('dist', 'test')) ? '../../..' : '../..'), '.stack', 'kafka-libs');
 
 /**
  * A second, private Kafka broker (same jars as `npm run stack:up`) that a test may stop and

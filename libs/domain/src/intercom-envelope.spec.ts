@@ -1,4 +1,4 @@
-import { entityKey, parseEnvelope, validateEnvelope } from './intercom-envelope';
+import { entityKey, MAX_KEY_CHARS, parseEnvelope, validateEnvelope } from './intercom-envelope';
 
 const base = {
   type: 'notification_event', id: 'notif_1', topic: 'conversation.user.created', app_id: 'abc', created_at: 1700000000,
@@ -60,5 +60,19 @@ describe('entityKey (one partition per conversation, ticket or contact)', () => 
 
   it('falls back to the notification id', () => {
     expect(entityKey({ ...base, data: { item: {} } } as any)).toBe('notification:notif_1');
+  });
+
+  it('takes only a string or number as an id: a deeply nested one falls back to the notification id', () => {
+    const deep = JSON.parse(`${'['.repeat(20_000)}1${']'.repeat(20_000)}`);
+    expect(entityKey({ ...base, data: { item: { type: 'conversation', id: deep } } } as any)).toBe('notification:notif_1');
+    expect(entityKey({ ...base, topic: 'contact.user.tag.created', data: { item: { type: 'contact_tag', id: 't1', contact: { id: { a: 1 } } } } } as any)).toBe('contact_tag:t1');
+  });
+
+  it('bounds a key made of a huge body string: its SHA-256, the same for the same entity', () => {
+    const huge = (id: string) => ({ ...base, data: { item: { type: 'x'.repeat(208_550), id } } }) as any;
+    expect(entityKey(huge('1'))).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(entityKey(huge('1'))).toBe(entityKey(huge('1')));
+    expect(entityKey(huge('2'))).not.toBe(entityKey(huge('1')));
+    expect(entityKey({ ...base, data: { item: { type: 'conversation', id: '9'.repeat(300) } } } as any).length).toBeLessThanOrEqual(MAX_KEY_CHARS);
   });
 });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The Intercom webhook envelope (developers.intercom.com, "Webhooks: notification object"):
  * { type: "notification_event", id: "notif_…", topic, app_id, created_at, delivery_attempts,
@@ -59,18 +61,36 @@ export function validateEnvelope(body: unknown): EnvelopeResult {
 }
 
 /**
+ * Longest Kafka key written as is. Intercom ids are short; a longer key comes from a body's
+ * strings (a signed webhook may carry a 200,000-character item type) and kafkajs takes time
+ * quadratic in the key's length to produce it (seconds at 200 KB, blocking ingest's event loop).
+ */
+export const MAX_KEY_CHARS = 256;
+
+/**
  * The Kafka key: every notification of one conversation, ticket or contact lands on one
  * partition, so they are read in order. Contact tag topics carry a contact_tag item whose
- * contact is the entity; anything else is keyed by its item id.
+ * contact is the entity; anything else is keyed by its item id. A key longer than MAX_KEY_CHARS
+ * is replaced by its SHA-256 (same entity, same key, same partition).
  */
 export function entityKey(envelope: Pick<IntercomEnvelope, 'topic' | 'data' | 'id'>): string {
+  const key = rawEntityKey(envelope);
+  return key.length <= MAX_KEY_CHARS ? key : `sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
+
+function rawEntityKey(envelope: Pick<IntercomEnvelope, 'topic' | 'data' | 'id'>): string {
   const item = envelope.data.item as Record<string, any>;
   const type = typeof item.type === 'string' ? item.type : envelope.topic.split('.')[0];
-  if (envelope.topic.startsWith('contact.') && item.contact && typeof item.contact === 'object' && item.contact.id != null) {
-    return `contact:${String(item.contact.id)}`;
-  }
-  if (item.id != null) return `${type}:${String(item.id)}`;
+  const contactId = item.contact && typeof item.contact === 'object' ? idText(item.contact.id) : null;
+  if (envelope.topic.startsWith('contact.') && contactId !== null) return `contact:${contactId}`;
+  const id = idText(item.id);
+  if (id !== null) return `${type}:${id}`;
   return `notification:${envelope.id}`;
+}
+
+/** An id is a string or a number; anything else (an array nested 20,000 deep: String() overflows the stack) is no id. */
+function idText(v: unknown): string | null {
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
 }
 
 export function isPing(envelope: Pick<IntercomEnvelope, 'topic'>): boolean {

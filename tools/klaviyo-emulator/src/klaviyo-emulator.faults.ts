@@ -14,7 +14,7 @@ export type RequestFault =
   | { readonly kind: '500' }
   | { readonly kind: '401' }
   | { readonly kind: '429'; readonly retryAfterSeconds: number }
-  | { readonly kind: 'timeout'; readonly ms: number; readonly processed: boolean }
+  | { readonly kind: 'timeout'; readonly ms: number; readonly processed: boolean; readonly reset: boolean }
   | { readonly kind: 'delay'; readonly ms: number };
 
 interface Queued {
@@ -41,7 +41,7 @@ export interface FaultRequest {
   readonly outage500Ms?: number;
   /** Every API request answers 401 for this long (the key revoked, then restored). */
   readonly refuseKeyMs?: number;
-  readonly timeout?: { readonly count?: number; readonly ms: number; readonly processed?: boolean };
+  readonly timeout?: { readonly count?: number; readonly ms: number; readonly processed?: boolean; readonly reset?: boolean };
   readonly delay?: { readonly count?: number; readonly ms: number };
   readonly rejectUniqueIds?: readonly string[];
   readonly rejectMetrics?: readonly string[];
@@ -93,11 +93,13 @@ export class KlaviyoEmulatorFaults {
   }
 
   /**
-   * The next `n` API requests get no answer: the connection is dropped after `ms`. With
-   * `processed`, the request is applied first (the response was lost, not the request).
+   * The next `n` API requests get no answer: the connection is closed after `ms` (a long `ms`:
+   * a stalled answer). With `processed`, the request is applied first (the response was lost, not
+   * the request); with `reset`, the connection is reset (TCP RST) instead of closed.
    */
-  timeout(n = 1, ms = 30_000, options: { processed?: boolean; endpoint?: KlaviyoOperation } = {}): this {
-    this.queue.push({ fault: { kind: 'timeout', ms, processed: options.processed ?? false }, remaining: n, endpoint: options.endpoint });
+  timeout(n = 1, ms = 30_000, options: { processed?: boolean; reset?: boolean; endpoint?: KlaviyoOperation } = {}): this {
+    const fault = { kind: 'timeout' as const, ms, processed: options.processed ?? false, reset: options.reset ?? false };
+    this.queue.push({ fault, remaining: n, endpoint: options.endpoint });
     return this;
   }
 
@@ -132,7 +134,7 @@ export class KlaviyoEmulatorFaults {
     if (request.storm429Ms) this.storm429(request.storm429Ms);
     if (request.outage500Ms) this.outage500(request.outage500Ms);
     if (request.refuseKeyMs) this.refuseKey(request.refuseKeyMs);
-    if (request.timeout) this.timeout(request.timeout.count ?? 1, request.timeout.ms, { processed: request.timeout.processed, endpoint: request.endpoint });
+    if (request.timeout) this.timeout(request.timeout.count ?? 1, request.timeout.ms, { processed: request.timeout.processed, reset: request.timeout.reset, endpoint: request.endpoint });
     if (request.delay) this.delay(request.delay.count ?? 1, request.delay.ms, request.endpoint);
     for (const id of request.rejectUniqueIds ?? []) this.rejectEvent(id);
     for (const metric of request.rejectMetrics ?? []) this.rejectEvent((e) => e.metric === metric);

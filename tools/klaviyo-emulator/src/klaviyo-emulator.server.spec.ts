@@ -452,6 +452,14 @@ describe('Klaviyo emulator', () => {
       expect(em.store.requestLog().map((r) => r.status)).toEqual([0, 0]);
     });
 
+    it('timeout with reset: the connection is reset (ECONNRESET) after the request was applied', async () => {
+      await start();
+      em.faults.timeout(1, 0, { processed: true, reset: true });
+      const err = await call(em, 'POST', BULK, bulkBody([{ email: 'a@example.com', unique_id: 'reset' }])).then(() => null, (e: Error) => e);
+      expect((err?.cause as NodeJS.ErrnoException | undefined)?.code).toBe('ECONNRESET');
+      expect(em.store.events.map((e) => e.unique_id)).toEqual(['reset']);
+    });
+
     it('rejectEvent: a bulk request holding the event fails with 400 pointing at it; the others pass alone', async () => {
       await start();
       em.faults.rejectEvent('poison');

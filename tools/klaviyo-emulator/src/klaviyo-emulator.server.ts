@@ -186,7 +186,7 @@ export class KlaviyoEmulator {
     }
     if (fault?.kind === 'delay') await this.runner.sleep(fault.ms);
     if (fault?.kind === 'timeout' && !fault.processed) {
-      this.runner.dropAfter(req, fault.ms);
+      this.runner.dropAfter(req, fault.ms, fault.reset);
       return finish(0, null);
     }
 
@@ -209,7 +209,7 @@ export class KlaviyoEmulator {
     }
 
     if (fault?.kind === 'timeout') {
-      this.runner.dropAfter(req, fault.ms);
+      this.runner.dropAfter(req, fault.ms, fault.reset);
       return finish(0, apiKey, reply.events);
     }
     send(res, reply.status, reply.body, headers);

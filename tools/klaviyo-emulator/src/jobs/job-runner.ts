@@ -35,9 +35,9 @@ export class JobRunner {
     return new Promise((resolve) => this.after(ms, resolve));
   }
 
-  /** Destroys the request's connection after `ms` without answering (a timeout fault). */
-  dropAfter(req: IncomingMessage, ms: number): void {
-    this.after(ms, () => req.socket.destroy());
+  /** Closes (or resets) the request's connection after `ms` without answering (a timeout fault). */
+  dropAfter(req: IncomingMessage, ms: number, reset = false): void {
+    this.after(ms, () => (reset ? req.socket.resetAndDestroy() : req.socket.destroy()));
   }
 
   cancelAll(): void {
