@@ -2,6 +2,7 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import type { KafkaConfig } from '@iks/config';
 import { allTopics } from './topics';
 import { backwardIncompatibility, loadSchema, SCHEMAS_DIR } from './schemas';
+import { wellFormedStrings } from './well-formed';
 
 export class SchemaContractError extends Error {
   readonly retriable = false;
@@ -99,7 +100,8 @@ export class AvroCodec {
   }
 
   async encode(topic: string, value: Record<string, unknown>): Promise<Buffer> {
-    return this.registry.encode(this.idFor(topic), value);
+    // Avro strings are UTF-8: a lone surrogate becomes U+FFFD here, whatever the string's length (well-formed.ts)
+    return this.registry.encode(this.idFor(topic), wellFormedStrings(value));
   }
 
   async decode<T = any>(buffer: Buffer): Promise<T> {
