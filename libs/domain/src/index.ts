@@ -1,4 +1,4 @@
 export * from './records';
-export { entityKey, isPing, parseEnvelope, validateEnvelope, type EnvelopeResult, type IntercomEnvelope } from './intercom-envelope';
+export { boundedKey, entityKey, isPing, parseEnvelope, validateEnvelope, type EnvelopeResult, type IntercomEnvelope } from './intercom-envelope';
 export { KLAVIYO_REVISION } from './klaviyo-revision';
 export { METRICS, metricName, type MetricKey } from './metrics';

@@ -1,4 +1,4 @@
-import { entityKey, MAX_KEY_CHARS, parseEnvelope, validateEnvelope } from './intercom-envelope';
+import { boundedKey, entityKey, MAX_KEY_CHARS, parseEnvelope, validateEnvelope } from './intercom-envelope';
 
 const base = {
   type: 'notification_event', id: 'notif_1', topic: 'conversation.user.created', app_id: 'abc', created_at: 1700000000,
@@ -74,5 +74,15 @@ describe('entityKey (one partition per conversation, ticket or contact)', () => 
     expect(entityKey(huge('1'))).toBe(entityKey(huge('1')));
     expect(entityKey(huge('2'))).not.toBe(entityKey(huge('1')));
     expect(entityKey({ ...base, data: { item: { type: 'conversation', id: '9'.repeat(300) } } } as any).length).toBeLessThanOrEqual(MAX_KEY_CHARS);
+  });
+});
+
+describe('boundedKey (the transformer keys its outputs with it too)', () => {
+  it('keeps a key up to MAX_KEY_CHARS and hashes a longer one, the same way every time', () => {
+    expect(boundedKey('6762f0d0bbbb000000000001')).toBe('6762f0d0bbbb000000000001');
+    const long = 'c'.repeat(200_000);
+    expect(boundedKey(long)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(boundedKey(long)).toBe(boundedKey('c'.repeat(200_000)));
+    expect(boundedKey('c'.repeat(MAX_KEY_CHARS))).toHaveLength(MAX_KEY_CHARS);
   });
 });

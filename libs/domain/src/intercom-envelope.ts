@@ -74,7 +74,11 @@ export const MAX_KEY_CHARS = 256;
  * is replaced by its SHA-256 (same entity, same key, same partition).
  */
 export function entityKey(envelope: Pick<IntercomEnvelope, 'topic' | 'data' | 'id'>): string {
-  const key = rawEntityKey(envelope);
+  return boundedKey(rawEntityKey(envelope));
+}
+
+/** A Kafka key as is up to MAX_KEY_CHARS, else its SHA-256 (the same input gives the same key, so the same partition). */
+export function boundedKey(key: string): string {
   return key.length <= MAX_KEY_CHARS ? key : `sha256:${createHash('sha256').update(key).digest('hex')}`;
 }
 

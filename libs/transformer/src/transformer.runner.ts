@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
+import { boundedKey, type ContactSnapshot, type KlaviyoRecord } from '@iks/domain';
 import {
   AvroCodec, createKafka, createProducer, decodeOrPoison, header, isTransientError, metricOnce, prepareStage, RECEIVED_AT,
   serdes, sleep, StageRuntime, topicName, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
@@ -232,16 +232,16 @@ export class TransformerRunner {
   private async encodeRecord(r: KlaviyoRecord): Promise<ProducedRecord> {
     switch (r.kind) {
       case 'event':
-        return { topic: this.topics.events, message: { key: r.intercom_contact_id ?? r.unique_id, value: await this.codec.encode(this.topics.events, serdes.eventToAvro(r)) } };
+        return { topic: this.topics.events, message: { key: boundedKey(r.intercom_contact_id ?? r.unique_id), value: await this.codec.encode(this.topics.events, serdes.eventToAvro(r)) } };
       case 'profile':
-        return { topic: this.topics.profiles, message: { key: r.intercom_contact_id, value: await this.codec.encode(this.topics.profiles, serdes.profileToAvro(r)) } };
+        return { topic: this.topics.profiles, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encode(this.topics.profiles, serdes.profileToAvro(r)) } };
       case 'deletion':
-        return { topic: this.topics.deletions, message: { key: r.intercom_contact_id, value: await this.codec.encode(this.topics.deletions, serdes.deletionToAvro(r)) } };
+        return { topic: this.topics.deletions, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encode(this.topics.deletions, serdes.deletionToAvro(r)) } };
     }
   }
 
   private async encodeSnapshot(s: ContactSnapshot): Promise<ProducedRecord> {
-    return { topic: this.topics.contacts, message: { key: s.id, value: await this.codec.encode(this.topics.contacts, serdes.contactToAvro(s)) } };
+    return { topic: this.topics.contacts, message: { key: boundedKey(s.id), value: await this.codec.encode(this.topics.contacts, serdes.contactToAvro(s)) } };
   }
 
   async stop(): Promise<void> {
