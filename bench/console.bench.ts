@@ -27,7 +27,7 @@ import { createKafka, dlqName, serdes, topicName } from '@iks/kafka';
 import { mapNotification, METRICS, staticLookups } from '@iks/mapping';
 import { DeliveryReadModel } from '../apps/console/src/read-model';
 import { ChildProcesses, vmHwm } from './support/child-processes';
-import { prepareFreshTopics } from './support/fresh-topics';
+import { prepareFreshTopics } from '../tools/support/fresh-topics';
 import {
   benchConfig, deletePrefixedTopics, distinctCopy, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line, mappedFixtureMix, note,
   nowMs, percentiles, produceMessages, sleep,

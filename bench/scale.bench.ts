@@ -15,7 +15,7 @@
  * Env: BENCH_SCALE_SECONDS, BENCH_SCALE_KS (default "1,2,3"), BENCH_SCALE_KILL_N,
  * BENCH_SCALE_KILL_AFTER_S, BENCH_SCALE_SKIP_KILL=1, BENCH_VERBOSE=1 (print the replicas' logs).
  */
-import { prepareFreshTopics } from './support/fresh-topics';
+import { prepareFreshTopics } from '../tools/support/fresh-topics';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';

@@ -21,7 +21,7 @@
  * BENCH_SINK_WINDOW_MARGIN_MS (section 2: SinkRunner(config, new RateBudget({ windowMarginMs })) instead
  * of the deployed RateBudget, to try a margin against arrival jitter), BENCH_KEEP_TOPICS=1.
  */
-import { prepareFreshTopics } from './support/fresh-topics';
+import { prepareFreshTopics } from '../tools/support/fresh-topics';
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { Config } from '@iks/config';

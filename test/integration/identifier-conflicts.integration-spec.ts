@@ -7,7 +7,7 @@
  */
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, serdes, topicName, type TopicKey } from '@iks/kafka';
+import { createKafka, serdes, topicName, type TopicKey } from '@iks/kafka';
 import { PHONE_DROPPED_NOTE } from '@iks/klaviyo';
 import { mapContactToProfile, staticLookups, toE164 } from '@iks/mapping';
 import { SinkRunner } from '@iks/sink';
@@ -16,6 +16,7 @@ import { generateDataset, type IntercomContact } from '../../tools/intercom-emul
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../tools/klaviyo-emulator/src';
 import { testConfig } from '../support/test-config';
 import { waitFor } from '../support/wait-for';
+import { prepareFreshTopics } from '../../tools/support/fresh-topics';
 
 const API_KEY = 'pk_test_conflicts_0123456789';
 const { identifierConflict, ...dataset } = generateDataset({ seed: 10, contacts: 0, conversations: 0, tickets: 0, identifierConflict: true });
@@ -38,12 +39,7 @@ function events(c: IntercomContact, from: number): KlaviyoEventRecord[] {
 
 async function produce(config: Config, key: TopicKey, records: ReadonlyArray<KlaviyoEventRecord | KlaviyoProfileRecord>): Promise<void> {
   const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka);
-  await admin.disconnect();
-  const codec = new AvroCodec(config.kafka);
-  await codec.registerAll();
+  const codec = await prepareFreshTopics(config);
   const topic = topicName(key, config.kafka.topicPrefix);
   const producer = kafka.producer();
   await producer.connect();

@@ -2,20 +2,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProducedIndex } from '@iks/backfill';
-import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { createKafka, serdes, topicName } from '@iks/kafka';
 import { testConfig } from '../../../test/support/test-config';
 import { updateProducedIndex } from './produced-index.updater';
+import { prepareFreshTopics } from '../../../tools/support/fresh-topics';
 
 describe('updateProducedIndex (real broker and registry)', () => {
   it('reads past records the sink cannot read (not Avro, properties that are not JSON) and keeps every id', async () => {
     const config = testConfig('reconciler', { INTERCOM_ACCESS_TOKEN: 't' });
     const kafka = createKafka(config.kafka);
-    const admin = kafka.admin();
-    await admin.connect();
-    await ensureTopics(admin, config.kafka);
-    await admin.disconnect();
-    const codec = new AvroCodec(config.kafka);
-    await codec.registerAll();
+    const codec = await prepareFreshTopics(config);
     const topic = topicName('events', config.kafka.topicPrefix);
     const event = (uniqueId: string) => serdes.eventToAvro({
       kind: 'event', metric: 'Ticket Resolved', unique_id: uniqueId, time: '2026-01-01T00:00:00Z', profile: { email: 'ada@example.com' }, properties: {},

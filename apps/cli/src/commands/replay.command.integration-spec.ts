@@ -8,6 +8,7 @@ import { waitFor } from '../../../../test/support/wait-for';
 import { SinkRunner } from '@iks/sink';
 import { NO_INTERCOM_API } from '@iks/directory';
 import { runReplayCommand } from './replay.command';
+import { prepareFreshTopics } from '../../../../tools/support/fresh-topics';
 
 const API_KEY = 'pk_test_replay_0123456789';
 // Record timestamps an hour ago: within the broker's 7-day retention. (Timestamps older than the
@@ -37,12 +38,7 @@ function event(i: number): KlaviyoEventRecord {
 /** Events on partition 0, the i-th with record timestamp T0 + i seconds. */
 async function produceEvents(config: Config, ids: number[]): Promise<void> {
   const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka);
-  await admin.disconnect();
-  const codec = new AvroCodec(config.kafka);
-  await codec.registerAll();
+  const codec = await prepareFreshTopics(config);
   const topic = topicName('events', config.kafka.topicPrefix);
   const producer = kafka.producer();
   await producer.connect();

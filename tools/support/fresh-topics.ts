@@ -3,7 +3,7 @@ import { AvroCodec, createKafka, ensureTopics } from '@iks/kafka';
 import { retry } from '@iks/retry';
 
 /**
- * A bench's fresh topics and schemas. A fresh topic's metadata can lag on a busy broker ("does not
+ * Fresh topics and schemas for a bench or a test. A fresh topic's metadata can lag on a busy broker ("does not
  * host this topic-partition"): creation is tried up to five times. Returns the codec, schemas registered.
  */
 export async function prepareFreshTopics(config: Config): Promise<AvroCodec> {
