@@ -9,6 +9,7 @@ import { createKafka, createProducer, prepareStage } from './kafka-client';
 import { OutageRecorder } from './outage-recorder';
 import * as serdes from './serdes';
 import { topicName } from './topics';
+import { PROBE_CACHE_MS, PROBE_TIMEOUT_MS, ReadinessProbe } from './readiness-probe';
 
 export class KafkaUnavailableError extends Error {
   readonly retriable = true;
@@ -41,9 +42,7 @@ export class NotificationEncodeError extends Error {
  * message format); 128 bytes covers one record alone in its batch with room to spare.
  */
 const RECORD_BATCH_OVERHEAD_BYTES = 128;
-/** Readiness asks the broker at most this often; a probe gives up after PROBE_TIMEOUT_MS. */
-const PROBE_CACHE_MS = 2000;
-const PROBE_TIMEOUT_MS = 1500;
+
 
 /** Writes raw notifications to intercom.notifications.v1 with acks=all; answers only after the ack. */
 export class NotificationWriter {
@@ -57,7 +56,11 @@ export class NotificationWriter {
   /** The raw topic's max.message.bytes as the broker reports it (it may predate this version). */
   private maxRecordBytes: number;
   private probeAdmin: Admin | null = null;
-  private probe: { at: number; result: Promise<boolean> } | null = null;
+  /** When Kafka last acknowledged a write: proof enough that the broker answers now. */
+  private lastAckAt = 0;
+  private readonly brokerProbe = new ReadinessProbe(() =>
+    this.probeAdmin ? withTimeout(this.probeAdmin.fetchTopicMetadata({ topics: [this.topic] }), PROBE_TIMEOUT_MS).then(() => true) : Promise.resolve(false));
+  private readonly registryProbe = new ReadinessProbe(() => this.askRegistry());
   /** Ingest's 503 windows, for the reconciler (pipeline.outages.v1); null for the CLI's writers. */
   readonly outages: OutageRecorder | null;
 
@@ -127,30 +130,28 @@ export class NotificationWriter {
   }
 
   /**
-   * Whether the broker answers now: a metadata request for the raw topic, at most every
-   * PROBE_CACHE_MS, within PROBE_TIMEOUT_MS. (kafkajs' producer stays "connected" while the
-   * broker is gone; only the next send would find out.)
+   * Whether the broker answers now: a write acknowledged in the last PROBE_CACHE_MS, else a
+   * metadata request for the raw topic (ReadinessProbe). (kafkajs' producer stays "connected"
+   * while the broker is gone; only the next send would find out.)
    */
   brokerReachable(): Promise<boolean> {
     if (!this.connected || !this.probeAdmin) return Promise.resolve(false);
-    const now = Date.now();
-    if (this.probe && now - this.probe.at < PROBE_CACHE_MS) return this.probe.result;
-    const admin = this.probeAdmin;
-    const result = withTimeout(admin.fetchTopicMetadata({ topics: [this.topic] }), PROBE_TIMEOUT_MS).then(
-      () => true,
-      () => false,
-    );
-    this.probe = { at: now, result };
-    return result;
+    if (Date.now() - this.lastAckAt < PROBE_CACHE_MS) return Promise.resolve(true);
+    return this.brokerProbe.up();
+  }
+
+  /** Whether the schema registry answers (ReadinessProbe: at most every PROBE_CACHE_MS, two failures in a row). */
+  registryReachable(): Promise<boolean> {
+    return this.registryProbe.up();
   }
 
   /** GET /subjects with the configured credentials (never logged). */
-  async registryReachable(): Promise<boolean> {
+  private async askRegistry(): Promise<boolean> {
     const headers: Record<string, string> = { accept: 'application/json' };
     const auth = this.config.kafka.schemaRegistryAuth;
     if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
     try {
-      const res = await fetch(`${this.config.kafka.schemaRegistryUrl}/subjects`, { headers, signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${this.config.kafka.schemaRegistryUrl}/subjects`, { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
       await res.arrayBuffer();
       return res.ok;
     } catch {
@@ -192,7 +193,9 @@ export class NotificationWriter {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.batching.send(this.topic, { key, value }),
+        this.batching.send(this.topic, { key, value }).then(() => {
+          this.lastAckAt = Date.now();
+        }),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new KafkaUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)), timeoutMs);
         }),

@@ -1,6 +1,8 @@
-/** A UTF-16 surrogate without its other half: no UTF-8 form exists for it. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const ANY_SURROGATE = /[\ud800-\udfff]/;
+/** ES2024 String.prototype.isWellFormed / toWellFormed (native in Node 20; not in this TypeScript lib). */
+interface WellFormed {
+  isWellFormed(): boolean;
+  toWellFormed(): string;
+}
 
 /**
  * The record with every lone surrogate in its strings replaced by U+FFFD, as a standard UTF-8
@@ -10,7 +12,10 @@ const ANY_SURROGATE = /[\ud800-\udfff]/;
  * string's length. Copies only what changes; records without surrogates are returned as is.
  */
 export function wellFormedStrings<T>(value: T): T {
-  if (typeof value === 'string') return (ANY_SURROGATE.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value) as T;
+  if (typeof value === 'string') {
+    const s = value as unknown as WellFormed;
+    return (s.isWellFormed() ? value : s.toWellFormed()) as T;
+  }
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     value.forEach((v, i) => {
