@@ -142,7 +142,7 @@ describe('ingest when Kafka is down', () => {
     const ready = await waitFor(async () => {
       const res = await app.inject({ method: 'GET', url: '/health/ready' });
       return res.statusCode === 503 && res;
-    }, { timeoutMs: 8000, what: '/health/ready to answer 503' });
+    }, { timeoutMs: 12_000, what: '/health/ready to answer 503 (two failed probes in a row)' });
     // terminus names the failing check: the producer (broker) is down
     expect(ready.json()).toMatchObject({ status: 'error', error: { producer: { status: 'down' } } });
   });

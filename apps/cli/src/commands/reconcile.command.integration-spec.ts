@@ -112,6 +112,6 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
     process.stdout.write(`${done.out.join('\n')}\n`);
     expect(totals(done.out)).toEqual([expectedIds.length, expectedIds.length, 0, 0]);
     // the index read only what was appended since its last run: the 3 events, not the whole topic
-    expect(progress.join('')).toMatch(/: 3 new produced record\(s\) read, 67 event ids \(was 64\)/);
+    expect(progress.join('')).toContain(`: 3 new produced record(s) read, ${expectedIds.length} event ids (was ${expectedIds.length - 3})`);
   });
 });
