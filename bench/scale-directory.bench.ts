@@ -34,6 +34,7 @@ Logger.overrideLogger(['error', 'warn']);
 interface ChildResult {
   readyMs: number;
   start: string;
+  reopened: boolean;
   replayed: number;
   contacts: number;
   rss: number;
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
         empty = cold;
         continue;
       }
-      rows.push({ size, run: 'cold (rebuild)', r: cold });
+      rows.push({ size, run: cold.reopened ? 'cold (rebuild, reopened)' : 'cold (rebuild)', r: cold });
       note(`${fmtInt(size)} cold: ${JSON.stringify(cold)}`);
       const warm = runChild(prefix, storePath, run, size);
       rows.push({ size, run: 'warm (restart)', r: warm });
@@ -162,7 +163,7 @@ async function child(prefix: string, storePath: string, run: string, size: numbe
   const status = readFileSync('/proc/self/status', 'utf8');
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
   const result: ChildResult = {
-    readyMs, start: follower.start, replayed: follower.replayed, contacts: n,
+    readyMs, start: follower.start, reopened: follower.reopened, replayed: follower.replayed, contacts: n,
     rss: process.memoryUsage().rss, rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), heapUsed: process.memoryUsage().heapUsed,
     lookupUs, storeBytes: diskBytes(storePath),
   };

@@ -34,6 +34,8 @@ export interface ContactStore {
   counts(): StoreCounts;
   /** Forget everything (contents and offsets): the next follow reads the topic from the beginning. */
   wipe(): void;
+  /** Close and open again (same contents): drops what the process mapped or cached of the store. */
+  reopen(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,9 @@ export class MemoryContactStore implements ContactStore {
     this.next.clear();
     this.tally.contacts = 0;
     this.tally.tombstones = 0;
+  }
+  async reopen(): Promise<void> {
+    // nothing mapped
   }
   async close(): Promise<void> {
     // nothing to release

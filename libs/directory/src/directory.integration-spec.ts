@@ -29,9 +29,9 @@ describe('directory: a local store that survives restarts and rebuilds from the 
   };
 
   /** One replica's start: open the store at storePath, follow the topic until caught up. */
-  const start = async (): Promise<{ directory: Directory; follower: ContactsFollower; stop: () => Promise<void> }> => {
+  const start = async (reopenAfterRecords?: number): Promise<{ directory: Directory; follower: ContactsFollower; stop: () => Promise<void> }> => {
     const directory = new Directory(NO_INTERCOM_API, 60_000, { store: LmdbContactStore.open(storePath, topic), cacheContacts: 10 });
-    const follower = await followContacts({ kafka, codec, topic, groupPrefix: `${config.transformer.groupId}.directory`, directory });
+    const follower = await followContacts({ kafka, codec, topic, groupPrefix: `${config.transformer.groupId}.directory`, directory, reopenAfterRecords });
     return { directory, follower, stop: async () => { await follower.stop(); await directory.close(); } };
   };
 
@@ -48,22 +48,30 @@ describe('directory: a local store that survives restarts and rebuilds from the 
     await produce(ids.map((id) => live(id)));
     await produce([gone('c000')]);
 
-    // first start: an empty store is filled from the beginning
-    let r = await start();
+    // first start: an empty store is filled from the beginning (and reopened: past 50 records here)
+    let r = await start(50);
     expect(r.follower.start).toBe('rebuild');
     expect(r.follower.replayed).toBe(61);
+    expect(r.follower.reopened).toBe(true);
     expect(r.directory.stats).toMatchObject({ contacts: 59, tombstones: 1 });
     expect(r.directory.contact('c042')?.email).toBe('c042@example.com');
     expect(r.directory.contactDeleted('c000')).toBe(true);
+
+    // after the reopen it follows on from the stored offsets: an update, a deletion, a new contact
+    await produce([live('c001', 'new-c001@example.com'), gone('c002')]);
+    await waitFor(() => r.directory.contactDeleted('c002'), { what: 'c002 deleted, from the live topic after the reopen' });
+    expect(r.directory.contact('c001')?.email).toBe('new-c001@example.com');
+    expect(r.directory.stats).toMatchObject({ contacts: 58, tombstones: 2 });
     await r.stop();
 
-    // while stopped: an update, a deletion, a new contact
-    await produce([live('c001', 'new-c001@example.com'), gone('c002'), live('c100')]);
+    // while stopped: a new contact
+    await produce([live('c100')]);
 
     // restart: only what was produced since is read
     r = await start();
     expect(r.follower.start).toBe('resume');
-    expect(r.follower.replayed).toBe(3);
+    expect(r.follower.replayed).toBe(1);
+    expect(r.follower.reopened).toBe(false);
     expect(r.directory.stats).toMatchObject({ contacts: 59, tombstones: 2 });
     expect(r.directory.contact('c001')?.email).toBe('new-c001@example.com');
     expect(r.directory.contactDeleted('c002')).toBe(true);
@@ -83,6 +91,7 @@ describe('directory: a local store that survives restarts and rebuilds from the 
     r = await start();
     expect(r.follower.start).toBe('rebuild');
     expect(r.follower.replayed).toBe(61 + 3 + 1);
+    expect(r.follower.reopened).toBe(false); // fewer records than the default 10,000
     expect(r.directory.stats).toMatchObject({ contacts: 60, tombstones: 2 });
     expect(r.directory.contact('c001')?.email).toBe('new-c001@example.com');
     expect(r.directory.contactDeleted('c000')).toBe(true);

@@ -86,6 +86,13 @@ export class Directory implements Lookups {
     this.countStore();
   }
 
+  /** Closes and opens the store again (after a rebuild: the pages it touched are no longer mapped). */
+  async reopenStore(): Promise<void> {
+    await this.store.reopen();
+    this.cache.clear();
+    this.countStore();
+  }
+
   async close(): Promise<void> {
     this.cache.clear();
     await this.store.close();

@@ -12,6 +12,12 @@ export interface FollowContactsOptions {
   /** Prefix of the throw-away consumer group (no commits: the offsets live in the store; deleted by stop()). */
   readonly groupPrefix: string;
   readonly directory: Directory;
+  /**
+   * A rebuild that read at least this many records reopens the store before following on
+   * (default 10,000): the rebuild touched every page of the store, and a fresh mapping holds
+   * only the pages lookups need from then on, as after a restart.
+   */
+  readonly reopenAfterRecords?: number;
 }
 
 export interface ContactsFollower {
@@ -22,12 +28,18 @@ export interface ContactsFollower {
   readonly start: 'resume' | 'rebuild';
   /** Records read before caught up with the end offsets seen at start. */
   readonly replayed: number;
+  /** The store was closed and opened again after the rebuild (see reopenAfterRecords). */
+  readonly reopened: boolean;
 }
+
+const REOPEN_AFTER_RECORDS = 10_000;
 
 /**
  * Fills the directory's store from the compacted contacts topic and keeps following it. Resumes
  * from the offsets stored with the contacts when they are valid for the topic, else wipes the
  * store and reads from the beginning. Resolves once caught up with the end offsets seen at start.
+ * A large rebuild is read by a first consumer, the store reopened, and a second consumer
+ * follows on from the stored offsets (the memory of a rebuilt replica is that of a restarted one).
  */
 export async function followContacts(o: FollowContactsOptions): Promise<ContactsFollower> {
   const logger = new Logger('DirectoryFollower');
@@ -40,12 +52,27 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
     o.directory.resetStore();
   }
   const from = plan.kind === 'resume' ? plan.from : new Map(watermarks.map((w) => [w.partition, BigInt(w.low)]));
-  const remaining = new Map<number, bigint>();
-  for (const w of watermarks) if (BigInt(w.high) > (from.get(w.partition) ?? 0n)) remaining.set(w.partition, BigInt(w.high));
-  const behind = [...remaining].reduce((n, [p, high]) => n + Number(high - (from.get(p) ?? 0n)), 0);
+  const ends = new Map<number, bigint>();
+  for (const w of watermarks) if (BigInt(w.high) > (from.get(w.partition) ?? 0n)) ends.set(w.partition, BigInt(w.high));
+  const behind = [...ends].reduce((n, [p, high]) => n + Number(high - (from.get(p) ?? 0n)), 0);
   const startKind = plan.kind === 'resume' && o.directory.storedOffsets().size > 0 ? 'resume' : 'rebuild';
   logger.log(`directory store: ${o.directory.stats.contacts} contacts; ${startKind === 'resume' ? 'resuming' : 'reading'} ${o.topic}, ${behind} record(s) to catch up`);
 
+  const first = await follow(o, from, ends);
+  if (startKind !== 'rebuild' || first.replayed < (o.reopenAfterRecords ?? REOPEN_AFTER_RECORDS)) {
+    return { consumer: first.consumer, stop: first.stop, start: startKind, replayed: first.replayed, reopened: false };
+  }
+  // caught up: stop reading (no apply runs past this), reopen the store, follow on from its offsets
+  await first.stop();
+  await o.directory.reopenStore();
+  const next = await follow(o, o.directory.storedOffsets(), new Map());
+  logger.log(`directory store rebuilt from ${first.replayed} record(s) and reopened; following ${o.topic}`);
+  return { consumer: next.consumer, stop: next.stop, start: startKind, replayed: first.replayed, reopened: true };
+}
+
+/** A throw-away consumer from `from`, resolved once every partition in `ends` reached its end offset. */
+async function follow(o: FollowContactsOptions, from: ReadonlyMap<number, bigint>, ends: ReadonlyMap<number, bigint>) {
+  const remaining = new Map(ends);
   const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
   await consumer.connect();
   await consumer.subscribe({ topic: o.topic, fromBeginning: true });
@@ -55,13 +82,15 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
   if (remaining.size === 0) caughtUp();
   await consumer.run({
     autoCommit: false,
-    eachBatch: async ({ batch, heartbeat }) => {
+    eachBatch: async ({ batch, heartbeat, isRunning }) => {
       const records: SnapshotAt[] = [];
       for (const m of batch.messages) {
         // a null value is Kafka's delete marker for compaction: nothing to store (the directory's own tombstones are records)
         if (!m.value) continue;
         records.push({ snapshot: serdes.contactFromAvro(await o.codec.decode(m.value)), partition: batch.partition, offset: m.offset });
       }
+      // stopped while decoding (a rebuild handing over to the next consumer): the next one reads these again
+      if (!isRunning()) return;
       o.directory.applyRecords(records);
       replayed += records.length;
       await heartbeat();
@@ -75,5 +104,5 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
   // the stored offsets; the first fetch may still start from the beginning: the store skips what it has
   for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
   await done;
-  return { consumer, stop, start: startKind, replayed };
+  return { consumer, stop, replayed };
 }

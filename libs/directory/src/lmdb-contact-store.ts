@@ -50,9 +50,9 @@ export class LmdbContactStore implements ContactStore {
   private constructor(
     readonly path: string,
     private readonly topic: string,
-    private readonly root: RootDatabase,
-    private readonly contacts: Database<string, string>,
-    private readonly meta: Database<unknown, string>,
+    private root: RootDatabase,
+    private contacts: Database<string, string>,
+    private meta: Database<unknown, string>,
     private readonly temporary: boolean,
   ) {}
 
@@ -84,17 +84,14 @@ export class LmdbContactStore implements ContactStore {
   }
 
   private static openAt(path: string, topic: string, temporary: boolean): LmdbContactStore {
-    let root: RootDatabase | undefined;
+    const { root, contacts, meta } = openEnv(path);
     try {
-      root = open({ path: join(path, 'lmdb'), ...ENV_OPTIONS, compression: { ...ENV_OPTIONS.compression, dictionary: Buffer.from(DICTIONARY) } } as never) as RootDatabase;
-      const contacts = root.openDB<string, string>({ name: 'contacts', ...CONTACTS_DB } as never);
-      const meta = root.openDB<unknown, string>({ name: 'meta' } as never);
       const store = new LmdbContactStore(path, topic, root, contacts, meta, temporary);
       store.load();
       return store;
     } catch (e) {
       try {
-        root?.close();
+        root.close();
       } catch {
         // already failing: the first error is the one that matters
       }
@@ -176,10 +173,34 @@ export class LmdbContactStore implements ContactStore {
     });
   }
 
+  /**
+   * Closes the LMDB environment (unmapping the file) and opens it again. Every write is a
+   * synchronous transaction, so nothing is pending; the caller does not read or write meanwhile.
+   */
+  async reopen(): Promise<void> {
+    await this.root.close();
+    ({ root: this.root, contacts: this.contacts, meta: this.meta } = openEnv(this.path));
+    this.load();
+  }
+
   async close(): Promise<void> {
     await this.root.close();
     releaseLock(this.path);
     if (this.temporary) wipeFolder(this.path);
+  }
+}
+
+function openEnv(path: string): { root: RootDatabase; contacts: Database<string, string>; meta: Database<unknown, string> } {
+  const root = open({ path: join(path, 'lmdb'), ...ENV_OPTIONS, compression: { ...ENV_OPTIONS.compression, dictionary: Buffer.from(DICTIONARY) } } as never) as RootDatabase;
+  try {
+    return { root, contacts: root.openDB<string, string>({ name: 'contacts', ...CONTACTS_DB } as never), meta: root.openDB<unknown, string>({ name: 'meta' } as never) };
+  } catch (e) {
+    try {
+      root.close();
+    } catch {
+      // already failing: the first error is the one that matters
+    }
+    throw e;
   }
 }
 
