@@ -174,7 +174,11 @@ const MAPPED_PREFIXES = ['conversation.', 'ticket.', 'contact.'];
 /** The fixtures of the mapped topic families (conversation.*, ticket.*, contact.*), in a stable order. */
 export function mappedFixtureMix(opts: { excludeTopics?: readonly string[] } = {}): FixtureEnvelope[] {
   const exclude = new Set(opts.excludeTopics ?? []);
-  return [...fixtureNotifications().values()].filter((e) => MAPPED_PREFIXES.some((p) => e.topic.startsWith(p)) && !exclude.has(e.topic));
+  // BENCH_EXCLUDE_FIXTURES: fixture file names (without .json) left out, e.g. to run an older commit's mix
+  const files = new Set((process.env.BENCH_EXCLUDE_FIXTURES ?? '').split(',').map((f) => f.trim()).filter(Boolean));
+  return [...fixtureNotifications()]
+    .filter(([file, e]) => MAPPED_PREFIXES.some((p) => e.topic.startsWith(p)) && !exclude.has(e.topic) && !files.has(file))
+    .map(([, e]) => e);
 }
 
 /**

@@ -13,7 +13,7 @@
  *
  * Env: BENCH_N, BENCH_MAP_SECONDS (timed mapping run, default 3), BENCH_TIMEOUT_S (default 300),
  * BENCH_SKIP_BROKER=1 (sections 1-2 only), BENCH_SKIP_MAPPING=1 (section 3 only, e.g. under
- * node --cpu-prof), BENCH_KEEP_TOPICS=1, KAFKA_BROKERS, SCHEMA_REGISTRY_URL.
+ * node --cpu-prof), BENCH_EXCLUDE_FIXTURES=a,b (fixture files left out of the mix), BENCH_KEEP_TOPICS=1, KAFKA_BROKERS, SCHEMA_REGISTRY_URL.
  */
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { AvroCodec } from '../avro-codec';
 import { chunksByBytes, nextOffset, sleep } from '../consumer-util';
-import { DeadLetterPublisher, describeError } from '../dead-letter';
+import { DeadLetterPublisher, describeError, type FailureContext } from '../dead-letter';
 import { GROUP_TIMING } from '../kafka-client';
 import { OutcomePublisher } from './outcome-publisher';
 import type { StageTally } from './stage-metrics';
@@ -180,10 +180,14 @@ export class StageConsumer {
     }
     await this.produce(result.produce ?? []);
     const { tally, deadLetters, stage } = this.deps;
+    const letters: FailureContext[] = [];
+    result.outcomes.forEach((o, i) => {
+      if (o.kind === 'dead_letter') letters.push({ topic, partition, message: chunk[i], stage, error: o.error, attempts: o.attempts, firstFailureAt: o.firstFailureAt });
+    });
+    if (letters.length > 0) await deadLetters.publishAll(letters);
     for (let i = 0; i < chunk.length; i++) {
       const o = result.outcomes[i];
       if (o.kind === 'dead_letter') {
-        await deadLetters.publish({ topic, partition, message: chunk[i], stage, error: o.error, attempts: o.attempts, firstFailureAt: o.firstFailureAt });
         const d = describeError(o.error);
         tally.outcome(topic, 'dead_letter', d.code ?? d.cls, o.source);
       } else {
