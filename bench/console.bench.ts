@@ -29,7 +29,7 @@ import { DeliveryReadModel } from '../apps/console/src/read-model';
 import { ChildProcesses, vmHwm } from './support/child-processes';
 import { prepareFreshTopics } from '../tools/support/fresh-topics';
 import {
-  benchConfig, deletePrefixedTopics, distinctCopy, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line, mappedFixtureMix, note,
+  benchConfig, deletePrefixedTopics, distinctCopy, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line, mappableFixtureMix, note,
   nowMs, percentiles, produceMessages, sleep,
 } from './bench-util';
 
@@ -44,7 +44,7 @@ Logger.overrideLogger(['error', 'warn']);
 function propertyTemplates(): Array<{ metric: string; properties: string }> {
   const lookups = staticLookups(fixtureDirectory());
   const out: Array<{ metric: string; properties: string }> = [];
-  for (const [i, e] of mappedFixtureMix().entries()) {
+  for (const [i, e] of mappableFixtureMix().entries()) {
     const copy = distinctCopy(e, i, 'console');
     const o = mapNotification({ notificationId: copy.id, topic: copy.topic, createdAt: copy.created_at, source: 'webhook', body: copy }, lookups);
     if (o.kind !== 'records') continue;

@@ -33,7 +33,7 @@ import { SinkRunner } from '@iks/sink';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import {
   benchConfig, deletePrefixedTopics, distinctCopy, encodeAll, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line,
-  mappedFixtureMix, note, nowMs, pct, percentiles, produceMessages, RssSampler, sleep,
+  mappableFixtureMix, note, nowMs, pct, percentiles, produceMessages, RssSampler, sleep,
 } from './bench-util';
 
 const UNLIMITED_TARGET = 10_000;
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
 /** N distinct Klaviyo events: the mapping of distinct fixture copies, spread over `people` people. */
 function makeEvents(n: number, people: number, tag: string): KlaviyoEventRecord[] {
   const lookups = staticLookups(fixtureDirectory());
-  const mix = mappedFixtureMix();
+  const mix = mappableFixtureMix();
   const out: KlaviyoEventRecord[] = [];
   for (let i = 0; out.length < n; i++) {
     const e = distinctCopy(mix[i % mix.length], i, tag);
