@@ -1,4 +1,4 @@
-import type { IHeaders } from 'kafkajs';
+import type { IHeaders, Message, Producer } from 'kafkajs';
 
 export function header(headers: IHeaders | undefined, name: string): string | undefined {
   const v = headers?.[name];
@@ -58,4 +58,27 @@ export function chunksByBytes<T extends { key?: Buffer | string | null; value: B
   }
   if (run.length > 0) out.push(run);
   return out;
+}
+
+/** A message with the topic it goes to. */
+export type TopicMessage = Message & { readonly topic: string };
+
+/**
+ * Produces `messages` in order (acks=all), in requests of at most `maxBytes` (chunksByBytes),
+ * each request one sendBatch over the topics in it. `onSent` is told, per request, how many
+ * went to each topic.
+ */
+export async function sendInBoundedRequests(
+  producer: Producer, messages: readonly TopicMessage[], onSent?: (topic: string, count: number) => void, maxBytes = 1024 * 1024,
+): Promise<void> {
+  for (const run of chunksByBytes(messages, maxBytes)) {
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, ...message } of run) {
+      const list = byTopic.get(topic);
+      if (list) list.push(message);
+      else byTopic.set(topic, [message]);
+    }
+    await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })) });
+    if (onSent) for (const [topic, list] of byTopic) onSent(topic, list.length);
+  }
 }

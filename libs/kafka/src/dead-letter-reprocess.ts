@@ -1,5 +1,6 @@
 import type { IHeaders, Producer } from 'kafkajs';
 import type { DeadLetter } from '@iks/domain';
+import { sendInBoundedRequests } from './consumer-util';
 
 /**
  * What the CLI (`dlq list|reprocess`) and the console share about dead letters: the reason they
@@ -48,13 +49,7 @@ export function reprocessHeaders(letter: DeadLetter, from: string): IHeaders {
  * (`<dlq topic>:<partition>:<offset>`).
  */
 export async function sendBack(producer: Producer, letters: ReadonlyArray<{ at: string; letter: DeadLetter }>): Promise<void> {
-  for (let i = 0; i < letters.length; i += 500) {
-    const topicMessages = new Map<string, Array<{ key: Buffer | null; value: Buffer | null; headers: IHeaders }>>();
-    for (const { at, letter } of letters.slice(i, i + 500)) {
-      const list = topicMessages.get(letter.original_topic) ?? [];
-      list.push({ key: letter.key ? Buffer.from(letter.key) : null, value: letter.value ? Buffer.from(letter.value) : null, headers: reprocessHeaders(letter, at) });
-      topicMessages.set(letter.original_topic, list);
-    }
-    await producer.sendBatch({ acks: -1, topicMessages: [...topicMessages].map(([t, messages]) => ({ topic: t, messages })) });
-  }
+  await sendInBoundedRequests(producer, letters.map(({ at, letter }) => ({
+    topic: letter.original_topic, key: letter.key ? Buffer.from(letter.key) : null, value: letter.value ? Buffer.from(letter.value) : null, headers: reprocessHeaders(letter, at),
+  })));
 }

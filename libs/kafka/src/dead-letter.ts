@@ -1,7 +1,7 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
 import type { DeadLetter } from '@iks/domain';
 import type { AvroCodec } from './avro-codec';
-import { chunksByBytes } from './consumer-util';
+import { sendInBoundedRequests, type TopicMessage } from './consumer-util';
 import { deadLetterToAvro } from './serdes';
 import { dlqName } from './topics';
 
@@ -55,19 +55,11 @@ export class DeadLetterPublisher {
    * in requests of bounded size, not one round trip per letter.
    */
   async publishAll(ctxs: readonly FailureContext[]): Promise<void> {
-    const messages: Array<{ topic: string; key: Buffer | string | null; value: Buffer }> = [];
+    const messages: TopicMessage[] = [];
     for (const ctx of ctxs) {
       const dlq = dlqName(ctx.topic);
       messages.push({ topic: dlq, key: ctx.message.key ?? null, value: await this.codec.encode(dlq, deadLetterToAvro(this.build(ctx))) });
     }
-    for (const run of chunksByBytes(messages, 1024 * 1024)) {
-      const byTopic = new Map<string, Array<{ key: Buffer | string | null; value: Buffer }>>();
-      for (const { topic, key, value } of run) {
-        const list = byTopic.get(topic);
-        if (list) list.push({ key, value });
-        else byTopic.set(topic, [{ key, value }]);
-      }
-      await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })) });
-    }
+    await sendInBoundedRequests(this.producer, messages);
   }
 }

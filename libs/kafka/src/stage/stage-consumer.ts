@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { AvroCodec } from '../avro-codec';
-import { chunksByBytes, nextOffset, sleep } from '../consumer-util';
+import { nextOffset, sendInBoundedRequests, sleep } from '../consumer-util';
 import { DeadLetterPublisher, describeError, type FailureContext } from '../dead-letter';
 import { GROUP_TIMING } from '../kafka-client';
 import { OutcomePublisher } from './outcome-publisher';
@@ -203,16 +203,7 @@ export class StageConsumer {
   private async produce(records: readonly ProducedRecord[]): Promise<void> {
     // requests of bounded size, sent in order: however large the slice, no request (and so no
     // partition's record batch) goes past the broker's limits
-    for (const run of chunksByBytes(records.map((r) => ({ ...r.message, topic: r.topic })), 1024 * 1024)) {
-      const byTopic = new Map<string, Message[]>();
-      for (const { topic, ...message } of run) {
-        const list = byTopic.get(topic);
-        if (list) list.push(message);
-        else byTopic.set(topic, [message]);
-      }
-      await this.deps.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([t, messages]) => ({ topic: t, messages })) });
-      for (const [t, messages] of byTopic) this.deps.tally.produced(t, messages.length);
-    }
+    await sendInBoundedRequests(this.deps.producer, records.map((r) => ({ ...r.message, topic: r.topic })), (t, n) => this.deps.tally.produced(t, n));
   }
 
   private async commit(topic: string, partition: number, offset: string): Promise<void> {
