@@ -170,6 +170,7 @@ case "${1:-}" in
   status)
     pid_alive "$STACK/kafka.pid" && log "kafka running (pid $(cat "$STACK/kafka.pid"))" || log "kafka stopped"
     pid_alive "$STACK/registry.pid" && log "registry running (pid $(cat "$STACK/registry.pid"))" || log "registry stopped"
+    log "kafka data $KAFKA_DATA"
     ;;
   *)
     echo "usage: $0 up|down|reset|status" >&2; exit 2 ;;
