@@ -31,12 +31,34 @@
  *
  * Peak RSS per app: VmHWM from /proc/<pid>/status of each child just before it is stopped.
  *
+ * Cost per event (issue #20), per phase: CPU time (utime + stime from /proc/<pid>/stat) of each
+ * app, the broker and the registry, taken at the phase's first send and again when the emulator
+ * holds the phase's last event, divided by the events delivered in the phase: marginal in that
+ * start-up and set-up are outside the window; the processes' idle CPU (timers, heartbeats, and on
+ * this shared machine other users of the broker) is inside it, so it is measured over
+ * BENCH_IDLE_S seconds before phase 1 and printed beside. Bytes written to the broker per event:
+ * growth of the log segments (*.log files) of the run's topics (its fresh TOPIC_PREFIX) in the
+ * broker's data directory, found from the broker process (tools/support/stack-process.ts; the
+ * stack may run from another checkout), over the same window. The baseline's CPU (this process:
+ * producer + consumer) and broker bytes per message give the ratios. Every figure is also printed
+ * as a `figure <name> <value> <unit>` line (tools/support/bench-figures.ts) for bench:compare.
+ *
+ * CPU profiles: BENCH_CPU_PROF=<dir> preloads bench/support/cpu-prof-preload.js into the apps and
+ * profiles each of them during phase 1 only (IPC messages at the first send and at the last event);
+ * <dir>/<app>.cpuprofile, summarised by `npm run bench:profile -- <dir>/*.cpuprofile`.
+ *
+ * Apps: the built apps of this checkout, or of BENCH_APPS_DIST (another checkout's dist/, as
+ * bench:compare runs an older ref's apps under this harness); the Klaviyo emulator is always
+ * this checkout's. Ingest runs with the node flags it is deployed with (start:ingest, the
+ * supervisor), or BENCH_INGEST_NODE_FLAGS.
+ *
  * Env: BENCH_N, BENCH_CONCURRENCY (64), BENCH_RATE (1000), BENCH_RATE_S (20), BENCH_COOLDOWN_S (61), BENCH_CONTACTS (500),
- * BENCH_TIMEOUT_S (180, per wait), BENCH_SKIP_BASELINE=1, KAFKA_BROKERS, SCHEMA_REGISTRY_URL.
+ * BENCH_TIMEOUT_S (180, per wait), BENCH_IDLE_S (3), BENCH_SKIP_BASELINE=1, BENCH_CPU_PROF, BENCH_APPS_DIST,
+ * BENCH_INGEST_NODE_FLAGS, STACK_DIR / KAFKA_DATA_DIR (where the stack is, when it cannot be found), KAFKA_BROKERS,
+ * SCHEMA_REGISTRY_URL.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { Partitioners, type Kafka } from 'kafkajs';
@@ -55,6 +77,9 @@ import {
 } from '../tools/intercom-emulator/src';
 import { freePort } from '../test/support/free-port';
 import { freshTopicEnv } from '../test/support/test-config';
+import { formatFigure } from '../tools/support/bench-figures';
+import { EnvReader } from '../tools/support/env-reader';
+import { findStackProcesses, topicLogBytes, type StackProcesses } from '../tools/support/stack-process';
 import { waitHttp, waitUntil } from '../tools/support/wait-for';
 import { deletePrefixedTopics, envInt, fmtInt, fmtMiB, heading, line, note, percentiles, sleep } from './bench-util';
 import { ChildProcesses, vmHwm } from './support/child-processes';
@@ -64,6 +89,7 @@ const DIST = join(ROOT, 'dist');
 const SECRET = 'bench-e2e-secret';
 const TARGET_EVENTS_PER_S = 2_500;
 const TARGET_P99_MS = 1_000;
+const TARGET_APPS_CPU_MS = 0.3;
 
 const N = envInt('BENCH_N', 20_000);
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 64);
@@ -71,15 +97,43 @@ const RATE = envInt('BENCH_RATE', 1_000);
 const RATE_S = envInt('BENCH_RATE_S', 20);
 const CONTACTS = envInt('BENCH_CONTACTS', 500);
 const TIMEOUT_MS = envInt('BENCH_TIMEOUT_S', 180) * 1000;
+const IDLE_S = envInt('BENCH_IDLE_S', 3);
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+
+const knobs = new EnvReader();
+/** The dist/ whose apps run (bench:compare points it at an older ref's build). */
+const APPS_DIST = resolve(knobs.string('BENCH_APPS_DIST', DIST));
+/** Ingest's node flags as deployed (package.json start:ingest, apps/supervisor INGEST_NODE_FLAGS). */
+const INGEST_NODE_FLAGS = knobs.string('BENCH_INGEST_NODE_FLAGS', '--max-semi-space-size=2 --max-old-space-size=128').split(' ').filter(Boolean);
+const CPU_PROF_DIR = knobs.string('BENCH_CPU_PROF');
+const STACK = findStackProcesses(BROKERS, REGISTRY, { STACK_DIR: knobs.string('STACK_DIR'), KAFKA_DATA_DIR: knobs.string('KAFKA_DATA_DIR') });
+knobs.done();
+const PROFILED = ['ingest', 'transformer', 'sink'];
 
 // ------------------------------------------------------------------------------ children
 
 const children = new ChildProcesses();
 
-function startChild(name: string, script: string, env: NodeJS.ProcessEnv) {
-  return children.start(name, join(DIST, script), env, { verbose: process.env.BENCH_VERBOSE === '1' });
+/** An app of APPS_DIST (with the profiling preload under BENCH_CPU_PROF), or a tool of this checkout. */
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []) {
+  const isApp = script.startsWith('apps/');
+  const flags = [...nodeFlags];
+  let childEnv = env;
+  if (CPU_PROF_DIR && PROFILED.includes(name)) {
+    flags.push('--require', join(DIST, 'bench', 'support', 'cpu-prof-preload.js'));
+    childEnv = { ...env, BENCH_CPU_PROF_FILE: join(CPU_PROF_DIR, `${name}.cpuprofile`) };
+  }
+  const ipc = childEnv !== env;
+  return children.start(name, join(isApp ? APPS_DIST : DIST, script), childEnv, { verbose: process.env.BENCH_VERBOSE === '1', nodeFlags: flags, ipc });
+}
+
+let profiling = false;
+/** Starts the profiled apps' profilers, or (the second time) has them write their profiles. */
+function toggleProfilers(): void {
+  if (!CPU_PROF_DIR) return;
+  for (const c of children.children) if (PROFILED.includes(c.name) && c.proc.connected) c.proc.send(profiling ? 'cpu-prof:stop' : 'cpu-prof:start');
+  profiling = !profiling;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
@@ -94,16 +148,12 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-/** The local stack's broker and registry pids (scripts/stack.sh status), to account their CPU too. */
+/** The stack's broker and registry pids, to account their CPU too. */
 function stackPids(): Record<string, number> {
-  try {
-    const out = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout as string;
-    const pids: Record<string, number> = {};
-    for (const m of out.matchAll(/(kafka|registry) running \(pid (\d+)\)/g)) pids[m[1]] = Number(m[2]);
-    return pids;
-  } catch {
-    return {};
-  }
+  const pids: Record<string, number> = {};
+  if (STACK.kafkaPid) pids.kafka = STACK.kafkaPid;
+  if (STACK.registryPid) pids.registry = STACK.registryPid;
+  return pids;
 }
 
 type CpuSnap = Record<string, number>;
@@ -118,8 +168,93 @@ function cpuSnap(): CpuSnap {
     if (v !== undefined) snap[name] = v;
   }
   const u = process.cpuUsage();
-  snap['bench (load generator)'] = (u.user + u.system) / 1e6;
+  snap[LOADGEN] = (u.user + u.system) / 1e6;
   return snap;
+}
+
+const LOADGEN = 'load-generator';
+
+/** Log segment bytes of this run's topics (by topic, prefix cut), or null when the data dir is unknown. */
+function logBytes(prefix: string): Map<string, number> | null {
+  if (!STACK.kafkaDataDir) return null;
+  try {
+    const out = new Map<string, number>();
+    for (const [t, b] of topicLogBytes(STACK.kafkaDataDir, prefix)) out.set(t.slice(prefix.length), b);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+function bytesGrowth(before: Map<string, number> | null, after: Map<string, number> | null): Map<string, number> | null {
+  if (!before || !after) return null;
+  const out = new Map<string, number>();
+  for (const [t, b] of after) out.set(t, b - (before.get(t) ?? 0));
+  return out;
+}
+
+// ------------------------------------------------------------------------------ figures
+
+/** The machine-readable figures of this run, printed together at the end. */
+const figures: string[] = [];
+function figure(name: string, value: number, unit: string): void {
+  figures.push(formatFigure(name, value, unit));
+}
+
+/** The CPU-s deltas of a window per process. */
+function cpuDelta(before: CpuSnap, after: CpuSnap): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(after)) if (before[k] !== undefined) out[k] = after[k] - before[k];
+  return out;
+}
+
+const APPS = ['ingest', 'transformer', 'sink'] as const;
+
+interface Cost {
+  /** CPU-ms per delivered event, by process, and 'apps' (the three apps). */
+  readonly cpuMsPerEvent: Record<string, number>;
+  readonly bytesPerEvent: number | null;
+}
+
+/**
+ * The phase's cost per delivered event: CPU-ms of each process over the window, bytes appended
+ * to the run's topics; printed as a table and as `figure <tag>.…` lines.
+ */
+function reportCost(tag: string, r: PhaseResult, idleMsPerS: Record<string, number> | null): Cost {
+  const events = r.events.length;
+  const d = cpuDelta(r.cpuBefore, r.cpuAfter);
+  const wallS = r.windowMs / 1000;
+  const perEvent: Record<string, number> = {};
+  for (const [k, v] of Object.entries(d)) perEvent[k] = events > 0 ? (v * 1000) / events : NaN;
+  perEvent.apps = APPS.reduce((s, a) => s + (perEvent[a] ?? NaN), 0);
+  note(`cost per delivered event (${fmtInt(events)} events; /proc CPU deltas from the first send to the last event, ${wallS.toFixed(1)} s;` +
+    ` "less idle" subtracts each process's CPU rate measured idle before phase 1 × the window):`);
+  note(`  ${'process'.padEnd(16)} ${'CPU-s'.padStart(7)} ${'CPU-ms/event'.padStart(13)} ${'less idle'.padStart(10)} ${'idle ms/s'.padStart(10)}`);
+  for (const k of [...APPS, 'apps', 'kafka', 'registry', 'klaviyo-emulator', LOADGEN]) {
+    const cpuS = k === 'apps' ? APPS.reduce((s, a) => s + (d[a] ?? NaN), 0) : d[k];
+    if (cpuS === undefined) continue;
+    const idle = k === 'apps' ? APPS.reduce((s, a) => s + (idleMsPerS?.[a] ?? NaN), 0) : idleMsPerS?.[k];
+    const lessIdle = idle === undefined || !events ? NaN : (cpuS * 1000 - idle * wallS) / events;
+    note(`  ${(k === 'apps' ? 'three apps' : k).padEnd(16)} ${cpuS.toFixed(2).padStart(7)} ${perEvent[k].toFixed(3).padStart(13)} ${Number.isNaN(lessIdle) ? '       n/a' : lessIdle.toFixed(3).padStart(10)} ${idle === undefined || Number.isNaN(idle) ? '       n/a' : idle.toFixed(1).padStart(10)}`);
+    figure(`${tag}.cpu_ms_per_event.${k}`, perEvent[k], 'CPU-ms/event');
+    if (!Number.isNaN(lessIdle)) figure(`${tag}.cpu_ms_per_event_less_idle.${k}`, lessIdle, 'CPU-ms/event');
+  }
+  if (!STACK.kafkaPid) note('  (no broker CPU: its process was not found; see "stack" above)');
+  let bytesPerEvent: number | null = null;
+  if (r.bytes && events > 0) {
+    const total = [...r.bytes.values()].reduce((s, b) => s + b, 0);
+    bytesPerEvent = total / events;
+    note(`broker bytes appended per delivered event (log segments of the run's topics): ${fmtInt(bytesPerEvent)} B  (${fmtMiB(total)} in all)`);
+    const byTopic = [...r.bytes].filter(([, b]) => b > 0).sort((a, b) => b[1] - a[1]);
+    note(`  ${byTopic.map(([t, b]) => `${t} ${fmtInt(b / events)}`).join(', ')}`);
+    figure(`${tag}.broker_bytes_per_event`, bytesPerEvent, 'B/event');
+    for (const [t, b] of byTopic) figure(`${tag}.broker_bytes_per_event.${t}`, b / events, 'B/event');
+  } else {
+    note('broker bytes per event: n/a (the broker\'s data directory was not found; set KAFKA_DATA_DIR)');
+  }
+  figure(`${tag}.events_delivered`, events, 'events');
+  figure(`${tag}.window_s`, wallS, 's');
+  return { cpuMsPerEvent: perEvent, bytesPerEvent };
 }
 
 function printCpu(before: CpuSnap, after: CpuSnap, wallMs: number): void {
@@ -361,6 +496,7 @@ class Timeline {
 /** What both phases share: where to send, what to watch. */
 interface Rig {
   readonly kafka: Kafka;
+  readonly prefix: string;
   readonly topics: { raw: string; events: string };
   readonly groups: { transformer: string; sink: string };
   readonly klaviyoUrl: string;
@@ -384,6 +520,12 @@ interface PhaseSpec {
 interface PhaseResult {
   readonly t0: number;
   readonly sendMs: number;
+  /** /proc CPU seconds at the first send and when the phase's last event was stored. */
+  readonly cpuBefore: CpuSnap;
+  readonly cpuAfter: CpuSnap;
+  readonly windowMs: number;
+  /** Log bytes appended to the run's topics over the same window, by topic (null: data dir unknown). */
+  readonly bytes: Map<string, number> | null;
   readonly events: EmuEvent[];
   readonly lat: ReturnType<typeof latencies>;
   readonly samples: Sample[];
@@ -393,10 +535,15 @@ interface PhaseResult {
  * One phase: send the webhooks while sampling the offsets timeline, wait for their events in the
  * Klaviyo emulator, match them to their webhooks, then print the phase's figures.
  */
-async function runPhase(rig: Rig, spec: PhaseSpec): Promise<PhaseResult> {
+async function runPhase(rig: Rig, spec: PhaseSpec, opts: { profile?: boolean } = {}): Promise<PhaseResult> {
   const base = (await emuStats(rig.klaviyoUrl)).eventsStored;
+  const bytesBefore = logBytes(rig.prefix);
+  if (opts.profile) toggleProfilers();
   const cpuBefore = cpuSnap();
   const t0 = Date.now();
+  let cpuAfter: CpuSnap | null = null;
+  let bytesAfter: Map<string, number> | null = null;
+  let tEnd = 0;
   let accepted = 0;
   const countAccepted = () => (accepted = spec.webhooks.reduce((s, w) => s + (w.status === 200 ? 1 : 0), 0));
   const timeline = new Timeline(rig.kafka, rig.topics, rig.groups, rig.klaviyoUrl, () => accepted);
@@ -414,6 +561,13 @@ async function runPhase(rig: Rig, spec: PhaseSpec): Promise<PhaseResult> {
     await waitUntil(
       async () => {
         const stored = (await emuStats(rig.klaviyoUrl)).eventsStored;
+        if (stored >= want) {
+          // the last event is in: close the cost window now (before the timeline's last sample)
+          cpuAfter = cpuSnap();
+          tEnd = Date.now();
+          bytesAfter = logBytes(rig.prefix);
+          if (opts.profile) toggleProfilers();
+        }
         if (stored !== last) lastChange = Date.now();
         last = stored;
         return stored >= want || Date.now() - lastChange >= (spec.stallMs ?? Infinity);
@@ -424,13 +578,22 @@ async function runPhase(rig: Rig, spec: PhaseSpec): Promise<PhaseResult> {
   } finally {
     await timeline.stop();
   }
-  const cpuAfter = cpuSnap();
-  const wall = Date.now() - t0;
+  if (!cpuAfter) {
+    // stalled or timed out short of the expected count: the window ends now
+    note('the phase ended short of its expected events: the cost window ends when the wait gave up');
+    cpuAfter = cpuSnap();
+    tEnd = Date.now();
+    bytesAfter = logBytes(rig.prefix);
+    if (opts.profile) toggleProfilers();
+  }
   const events = await emuEventsFrom(rig.klaviyoUrl, base);
-  const result: PhaseResult = { t0, sendMs, events, lat: latencies(events, spec.webhooks), samples: timeline.samples };
+  const result: PhaseResult = {
+    t0, sendMs, cpuBefore, cpuAfter, windowMs: tEnd - t0, bytes: bytesGrowth(bytesBefore, bytesAfter),
+    events, lat: latencies(events, spec.webhooks), samples: timeline.samples,
+  };
   spec.reportDelivered(result);
   printTimeline(result.samples);
-  printCpu(cpuBefore, cpuAfter, wall);
+  printCpu(cpuBefore, cpuAfter, result.windowMs);
   await printSinkRequests(rig.klaviyoUrl, t0);
   return result;
 }
@@ -515,6 +678,13 @@ async function main(): Promise<void> {
   process.stdout.write(`bench (end to end)  node ${process.version}, ${new Date().toISOString()}, ${require('node:os').cpus().length} cores\n`);
   line('N (phase 1 webhooks)', fmtInt(N));
   line('topic prefix', prefix);
+  line('apps run from', APPS_DIST === DIST ? `${DIST} (this checkout)` : `${APPS_DIST} (BENCH_APPS_DIST)`);
+  line('ingest node flags', INGEST_NODE_FLAGS.join(' ') || '(none)');
+  note(`stack: ${STACK.how.join('; ')}${STACK.kafkaDataDir ? `; data dir ${STACK.kafkaDataDir}` : ''}`);
+  if (CPU_PROF_DIR) {
+    mkdirSync(CPU_PROF_DIR, { recursive: true });
+    note(`CPU profiles of ${PROFILED.join(', ')} during phase 1 → ${resolve(CPU_PROF_DIR)}/<app>.cpuprofile`);
+  }
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -527,13 +697,16 @@ async function main(): Promise<void> {
 
   const config = loadConfig(env as Record<string, string>, 'ingest');
   const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  await admin.connect();
-  await ensureTopics(admin, config.kafka);
-  await admin.disconnect();
-  await new AvroCodec(config.kafka).registerAll();
+  if (APPS_DIST === DIST) {
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, config.kafka);
+    await admin.disconnect();
+    await new AvroCodec(config.kafka).registerAll();
+  } // else another checkout's apps: their own start-up creates their topics and registers their schemas
   const rig: Rig = {
     kafka,
+    prefix,
     topics: { raw: topicName('notifications', prefix), events: topicName('events', prefix) },
     groups,
     klaviyoUrl,
@@ -543,7 +716,7 @@ async function main(): Promise<void> {
   try {
     const emulator = startChild('klaviyo-emulator', 'tools/klaviyo-emulator/src/main.js', { ...env, KLAVIYO_EMULATOR_PORT: String(kPort), KLAVIYO_EMULATOR_LIMITS: 'off' });
     await waitHttp(`${klaviyoUrl}/__emulator/stats`, { timeoutMs: 30_000 });
-    const ingest = startChild('ingest', 'apps/ingest/src/main.js', env);
+    const ingest = startChild('ingest', 'apps/ingest/src/main.js', env, INGEST_NODE_FLAGS);
     const transformer = startChild('transformer', 'apps/transformer/src/main.js', env);
     const sink = startChild('sink', 'apps/sink/src/main.js', env);
     for (const port of [ingestPort, tPort, sPort]) await waitHttp(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 120_000 });
@@ -554,9 +727,33 @@ async function main(): Promise<void> {
     );
     await sendContacts(rig, contacts);
 
+    // each process's CPU rate with nothing to do (timers, heartbeats; the broker also serves the machine's other users)
+    const idleBefore = cpuSnap();
+    const idleT0 = Date.now();
+    await sleep(IDLE_S * 1000);
+    const idleDelta = cpuDelta(idleBefore, cpuSnap());
+    const idleS = (Date.now() - idleT0) / 1000;
+    const idleMsPerS: Record<string, number> = {};
+    for (const [k, v] of Object.entries(idleDelta)) idleMsPerS[k] = (v * 1000) / idleS;
+    note(`idle CPU over ${idleS.toFixed(1)} s before phase 1 (CPU-ms/s): ${Object.entries(idleMsPerS).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+    for (const [k, v] of Object.entries(idleMsPerS)) figure(`idle.cpu_ms_per_s.${k}`, v, 'CPU-ms/s');
+
     const phase1 = throughputPhase(contacts);
-    const r1 = await runPhase(rig, phase1);
+    const r1 = await runPhase(rig, phase1, { profile: true });
     const deliverMs = r1.lat.lastReceived - r1.t0;
+    const cost1 = reportCost('p1', r1, idleMsPerS);
+    const eps1 = r1.events.length / (deliverMs / 1000);
+    figure('p1.events_per_s', eps1, 'events/s');
+    figure('p1.webhooks_per_s', phase1.webhooks.filter((w) => w.status === 200).length / (r1.sendMs / 1000), 'webhooks/s');
+    const q1 = percentiles(r1.lat.lat, [50, 99]);
+    figure('p1.latency_p50_ms', q1.p50, 'ms');
+    figure('p1.latency_p99_ms', q1.p99, 'ms');
+    if (CPU_PROF_DIR) {
+      const files = PROFILED.map((a) => join(CPU_PROF_DIR, `${a}.cpuprofile`));
+      await waitUntil(async () => files.every((f) => existsSync(f)), { timeoutMs: 30_000, intervalMs: 200 });
+      note(`CPU profiles of phase 1: ${files.map((f) => (existsSync(f) ? f : `${f} (MISSING)`)).join(', ')}`);
+      note(`summarise: npm run bench:profile -- ${files.join(' ')}`);
+    }
 
     // the sink's steady window (150 bulk requests per 60 s) is shared by both phases: let phase 1's grants expire
     const cooldown = Number(process.env.BENCH_COOLDOWN_S ?? 61);
@@ -567,6 +764,9 @@ async function main(): Promise<void> {
 
     const r2 = await runPhase(rig, fixedRatePhase(contacts));
     const q2 = percentiles(r2.lat.lat, [50, 90, 99, 100]);
+    reportCost('p2', r2, idleMsPerS);
+    figure('p2.latency_p50_ms', q2.p50, 'ms');
+    figure('p2.latency_p99_ms', q2.p99, 'ms');
     const warnings = [ingest, transformer, sink].flatMap((c) => c.tail.filter((l) => /WARN|ERROR/.test(l)).slice(-3).map((l) => `${c.name}: ${l.replace(/\x1b\[[0-9;]*m/g, '').slice(0, 220)}`));
     if (warnings.length > 0) {
       note('last warnings from the apps:');
@@ -578,6 +778,7 @@ async function main(): Promise<void> {
     for (const c of [ingest, transformer, sink, emulator]) {
       c.peakRss = vmHwm(c.proc.pid);
       line(c.name, c.peakRss ? fmtMiB(c.peakRss) : 'n/a');
+      if (c.peakRss) figure(`peak_rss_mib.${c.name}`, c.peakRss / 1024 / 1024, 'MiB');
     }
     line('bench process (this one)', fmtMiB(process.memoryUsage.rss()));
     await children.stopAll();
@@ -590,12 +791,34 @@ async function main(): Promise<void> {
       line('produce + consume, end to end', `${fmtInt(N / (b.totalMs / 1000))} msg/s  (${(b.totalMs / 1000).toFixed(1)} s)`);
       const pipelineRate = r1.events.length / (deliverMs / 1000);
       line('pipeline / baseline', `${((pipelineRate / (N / (b.totalMs / 1000))) * 100).toFixed(1)} %  (pipeline events/s over baseline msg/s)`);
+      figure('baseline.msgs_per_s', N / (b.totalMs / 1000), 'msg/s');
+      figure('ratio.events_per_s_to_baseline', pipelineRate / (N / (b.totalMs / 1000)), 'x');
+      // CPU: this process produced and consumed (one kafkajs client each way); from the first send to the last message consumed
+      const clientMs = ((b.cpuAfter[LOADGEN] - b.cpuBefore[LOADGEN]) * 1000) / N;
+      const brokerMs = b.cpuAfter.kafka !== undefined && b.cpuBefore.kafka !== undefined ? ((b.cpuAfter.kafka - b.cpuBefore.kafka) * 1000) / N : NaN;
+      const bytesPerMsg = b.bytes === null ? NaN : b.bytes / N;
+      line('baseline CPU per message: kafkajs client (produce + consume)', `${clientMs.toFixed(3)} CPU-ms/msg`);
+      line('baseline CPU per message: broker', Number.isNaN(brokerMs) ? 'n/a' : `${brokerMs.toFixed(3)} CPU-ms/msg`);
+      line('baseline broker bytes per message', Number.isNaN(bytesPerMsg) ? 'n/a' : `${fmtInt(bytesPerMsg)} B/msg`);
+      line('three apps / baseline client, CPU per event', `${(cost1.cpuMsPerEvent.apps / clientMs).toFixed(2)} ×  (phase 1 apps CPU-ms per delivered event over baseline client CPU-ms per message)`);
+      if (!Number.isNaN(brokerMs)) line('broker / baseline broker, CPU per event', `${(cost1.cpuMsPerEvent.kafka / brokerMs).toFixed(2)} ×`);
+      if (cost1.bytesPerEvent !== null && !Number.isNaN(bytesPerMsg)) line('broker bytes per event / baseline per message', `${(cost1.bytesPerEvent / bytesPerMsg).toFixed(2)} ×`);
+      figure('baseline.cpu_ms_per_msg.client', clientMs, 'CPU-ms/msg');
+      figure('baseline.cpu_ms_per_msg.kafka', brokerMs, 'CPU-ms/msg');
+      figure('baseline.broker_bytes_per_msg', bytesPerMsg, 'B/msg');
+      figure('ratio.apps_cpu_to_baseline_client', cost1.cpuMsPerEvent.apps / clientMs, 'x');
+      figure('ratio.broker_cpu_to_baseline_broker', cost1.cpuMsPerEvent.kafka / brokerMs, 'x');
+      figure('ratio.broker_bytes_to_baseline', cost1.bytesPerEvent === null ? NaN : cost1.bytesPerEvent / bytesPerMsg, 'x');
     }
 
     heading('summary');
     const eps = r1.events.length / (deliverMs / 1000);
     line('events/s delivered end to end', `${fmtInt(eps)} /s  ${eps >= TARGET_EVENTS_PER_S ? 'meets' : 'MISSES'} ≥ ${fmtInt(TARGET_EVENTS_PER_S)}`);
     line(`p99 at ${fmtInt(RATE)} webhooks/s`, `${fmtInt(q2.p99)} ms  ${q2.p99 < TARGET_P99_MS ? 'meets' : 'MISSES'} < ${fmtInt(TARGET_P99_MS)} ms`);
+    line('three apps, CPU-ms per delivered event (phase 1)', `${cost1.cpuMsPerEvent.apps.toFixed(3)}  ${cost1.cpuMsPerEvent.apps <= TARGET_APPS_CPU_MS ? 'meets' : 'MISSES'} ≤ ${TARGET_APPS_CPU_MS}`);
+
+    heading('figures (machine-readable: figure <name> <value> <unit>; p1 = phase 1, p2 = phase 2; CPU windows: first send → last event)');
+    for (const f of figures) process.stdout.write(`${f}\n`);
   } finally {
     await children.stopAll();
     agent.destroy();
@@ -656,7 +879,12 @@ function printTimeline(samples: Sample[]): void {
   });
 }
 
-async function baseline(kafka: Kafka, prefix: string, n: number, bytes: number): Promise<{ produceMs: number; totalMs: number }> {
+async function baseline(
+  kafka: Kafka,
+  prefix: string,
+  n: number,
+  bytes: number,
+): Promise<{ produceMs: number; totalMs: number; cpuBefore: CpuSnap; cpuAfter: CpuSnap; bytes: number | null }> {
   const topic = `${prefix}baseline`;
   const admin = kafka.admin();
   await admin.connect();
@@ -668,17 +896,25 @@ async function baseline(kafka: Kafka, prefix: string, n: number, bytes: number):
   await consumer.subscribe({ topic, fromBeginning: true });
   let consumed = 0;
   let doneAt = 0;
+  let cpuAfter: CpuSnap | null = null;
+  let bytesAfter: Map<string, number> | null = null;
   await consumer.run({
     eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
       for (const m of batch.messages) resolveOffset(m.offset);
       consumed += batch.messages.length;
-      if (consumed >= n && !doneAt) doneAt = Date.now();
+      if (consumed >= n && !doneAt) {
+        doneAt = Date.now();
+        cpuAfter = cpuSnap();
+        bytesAfter = logBytes(topic);
+      }
       await heartbeat();
     },
   });
   await sleep(3000); // let the group settle before timing
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
+  const bytesBefore = logBytes(topic);
+  const cpuBefore = cpuSnap();
   const t0 = Date.now();
   let next = 0;
   const worker = async () => {
@@ -692,9 +928,11 @@ async function baseline(kafka: Kafka, prefix: string, n: number, bytes: number):
   const produceMs = Date.now() - t0;
   const deadline = Date.now() + TIMEOUT_MS;
   while (!doneAt && Date.now() < deadline) await sleep(20);
+  const end = cpuAfter ?? cpuSnap();
+  const grown = bytesGrowth(bytesBefore, bytesAfter ?? logBytes(topic));
   await producer.disconnect();
   await consumer.disconnect();
-  return { produceMs, totalMs: (doneAt || Date.now()) - t0 };
+  return { produceMs, totalMs: (doneAt || Date.now()) - t0, cpuBefore, cpuAfter: end, bytes: grown === null ? null : [...grown.values()].reduce((s, b) => s + b, 0) };
 }
 
 let interrupted = false;

@@ -15,6 +15,8 @@ export interface StartOptions {
   readonly nodeFlags?: readonly string[];
   /** Print every line with a `[name]` prefix (default: only kept in `tail`). */
   readonly verbose?: boolean;
+  /** Open an IPC channel to the child (proc.send), e.g. for bench/support/cpu-prof-preload. */
+  readonly ipc?: boolean;
 }
 
 /** VmHWM (peak resident set) of a live process, in bytes, from /proc/<pid>/status. */
@@ -38,7 +40,7 @@ export class ChildProcesses {
   private stopping = false;
 
   start(name: string, script: string, env: NodeJS.ProcessEnv, options: StartOptions = {}): Child {
-    const proc = spawn(process.execPath, [...(options.nodeFlags ?? []), script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...(options.nodeFlags ?? []), script], { env, stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'] });
     const child: Child = { name, proc, tail: [] };
     for (const s of [proc.stdout!, proc.stderr!]) {
       createInterface({ input: s }).on('line', (l) => {
