@@ -50,7 +50,7 @@
  * Apps: the built apps of this checkout, or of BENCH_APPS_DIST (another checkout's dist/, as
  * bench:compare runs an older ref's apps under this harness); the Klaviyo emulator is always
  * this checkout's. Ingest runs with the node flags it is deployed with (start:ingest, the
- * supervisor), or BENCH_INGEST_NODE_FLAGS.
+ * supervisor), or BENCH_INGEST_NODE_FLAGS (`none`: no flags).
  *
  * Env: BENCH_N, BENCH_CONCURRENCY (64), BENCH_RATE (1000), BENCH_RATE_S (20), BENCH_COOLDOWN_S (61), BENCH_CONTACTS (500),
  * BENCH_TIMEOUT_S (180, per wait), BENCH_IDLE_S (3), BENCH_SKIP_BASELINE=1, BENCH_CPU_PROF, BENCH_APPS_DIST,
@@ -105,7 +105,7 @@ const knobs = new EnvReader();
 /** The dist/ whose apps run (bench:compare points it at an older ref's build). */
 const APPS_DIST = resolve(knobs.string('BENCH_APPS_DIST', DIST));
 /** Ingest's node flags as deployed (package.json start:ingest, apps/supervisor INGEST_NODE_FLAGS). */
-const INGEST_NODE_FLAGS = knobs.string('BENCH_INGEST_NODE_FLAGS', '--max-semi-space-size=2 --max-old-space-size=128').split(' ').filter(Boolean);
+const INGEST_NODE_FLAGS = ((f) => (f === 'none' ? [] : f.split(' ').filter(Boolean)))(knobs.string('BENCH_INGEST_NODE_FLAGS', '--max-semi-space-size=2 --max-old-space-size=128'));
 const CPU_PROF_DIR = knobs.string('BENCH_CPU_PROF');
 const STACK = findStackProcesses(BROKERS, REGISTRY, { STACK_DIR: knobs.string('STACK_DIR'), KAFKA_DATA_DIR: knobs.string('KAFKA_DATA_DIR') });
 knobs.done();
