@@ -17,8 +17,9 @@
  * own bench; their plain lines are parsed (tools/support/bench-figures.ts: figure lines where a
  * bench prints them, else the labelled lines).
  *
- * The bench's own knobs (BENCH_N, BENCH_RATE_S, ...) pass through to every run. Every run's full
- * output is kept in --out (default <tmp>/iks-bench-compare/runs-<time>).
+ * The bench's own knobs (BENCH_N, BENCH_RATE_S, ...) pass through to every run (BENCH_CPU_PROF=dir
+ * becomes dir/round<i>-<side>). Every run's full output is kept in --out (default
+ * <tmp>/iks-bench-compare/runs-<time>).
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
@@ -107,6 +108,8 @@ async function compare(ref: string, opts: Options): Promise<void> {
       const env: NodeJS.ProcessEnv = { ...process.env };
       delete env.BENCH_APPS_DIST;
       if (side === 'ref' && !ownHarness) env.BENCH_APPS_DIST = join(build.dir, 'dist');
+      // each run's profiles in their own directory (the runs would overwrite each other's)
+      if (env.BENCH_CPU_PROF) env.BENCH_CPU_PROF = join(resolve(env.BENCH_CPU_PROF), `round${round}-${side}`);
       const script = side === 'ref' ? refScript : currentScript;
       const cwd = side === 'ref' && ownHarness ? build.dir : ROOT;
       const logFile = join(outDir, `round${round}-${side}.log`);
