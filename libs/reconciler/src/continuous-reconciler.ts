@@ -3,7 +3,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PipelineOutage, ReconcileReportRecord } from '@iks/domain';
 import type { IntercomClient } from '@iks/intercom';
 import { metricOnce } from '@iks/kafka';
-import { BACKFILL_KINDS, reconcile, type BackfillKind, type BackfillSink, type ObjectSource, type ProducedIndex, type ReconcileReport } from '@iks/backfill';
+import { BACKFILL_KINDS, type BackfillKind, type BackfillSink, type ObjectSource } from '@iks/backfill';
+import type { ProducedIndex } from './produced-index';
+import { reconcile, type ReconcileReport } from './reconcile';
 
 export type ReconcileTrigger = 'schedule' | 'outage';
 

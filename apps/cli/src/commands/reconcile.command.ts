@@ -1,9 +1,8 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
 import { NotificationWriter, topicName } from '@iks/kafka';
-import { formatReport, NotificationWriterSink, ProducedIndex, reconcile, type BackfillSink } from '@iks/backfill';
-import { updateProducedIndex } from '@iks/reconciler';
-import type { ProgressStream } from '@iks/backfill';
+import { NotificationWriterSink, type BackfillSink, type ProgressStream } from '@iks/backfill';
+import { formatReport, ProducedIndex, reconcile, updateProducedIndex } from '@iks/reconciler';
 import type { CliIo } from '../cli-io';
 import { parseReconcileArgs, RECONCILE_USAGE, type ReconcileArgs } from './reconcile.args';
 
