@@ -5,11 +5,8 @@
  */
 import { serdes, topicName, AvroCodec, createKafka } from '@iks/kafka';
 import { deriveNotifications } from '@iks/backfill';
-import {
-  contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam,
-  makeTicketType, makeTicket, contactTagNotification, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng,
-  type Dataset, type IntercomContact, type IntercomConversation, type IntercomNotification, type IntercomTicket,
-} from '../../tools/intercom-emulator/src';
+import type { IntercomContact, IntercomConversation, IntercomTicket } from '@iks/intercom';
+import { contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam, makeTicketType, makeTicket, contactTagNotification, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng, type Dataset, type IntercomNotification } from '../../tools/intercom-emulator/src';
 import type { StoredEvent } from '../../tools/klaviyo-emulator/src';
 import { TopicTap } from '../support/raw-topic';
 import { waitFor } from '../support/wait-for';

@@ -4,3 +4,8 @@ export {
 } from './intercom.client';
 export { IntercomApiError } from './intercom-api.error';
 export { RequestGate } from './request-gate';
+export type {
+  Unix, IntercomAdmin, IntercomTeam, IntercomTag, IntercomSubscriptionType, AddressableList, IntercomContact, ContactReference, PartAuthor,
+  IntercomConversationPart, IntercomConversationRating, SlaStatus, IntercomConversation, IntercomConversationStatistics, TicketStateCategory,
+  TicketCategory, IntercomTicketState, IntercomTicketType, IntercomTicketPart, IntercomTicket, IntercomCompany,
+} from './intercom.types';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateDataset, type Dataset, type DatasetOptions } from './dataset';
-import type { IntercomContact, IntercomConversation, IntercomTicket } from './intercom.types';
+import type { IntercomContact, IntercomConversation, IntercomTicket } from '@iks/intercom';
 import { MAX_PER_PAGE, SearchError, matches, paginate, type SearchQuery } from './search';
 import { WebhookSender, type IntercomNotification, type WebhookSenderOptions } from './webhook.sender';
 

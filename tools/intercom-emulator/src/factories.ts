@@ -19,7 +19,7 @@ import type {
   TicketCategory,
   TicketStateCategory,
   Unix,
-} from './intercom.types';
+} from '@iks/intercom';
 
 /**
  * Factories for Intercom 2.14 objects. Each takes the few facts a test cares about and fills

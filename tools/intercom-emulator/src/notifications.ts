@@ -1,7 +1,7 @@
 import { adminAuthor, contactAuthor, contactReference, makeConversation, makeConversationPart, makeTicket, makeTicketPart, type ConversationOptions, type TicketOptions } from './factories';
 import type {
   IntercomAdmin, IntercomTeam, IntercomCompany, IntercomContact, IntercomConversation, IntercomConversationPart, IntercomSubscriptionType, IntercomTag, IntercomTicket, IntercomTicketPart,
-} from './intercom.types';
+} from '@iks/intercom';
 import { createRng, type Rng } from './rng';
 import { buildNotification, type IntercomNotification, type NotificationOptions } from './webhook.sender';
 
