@@ -4,8 +4,14 @@ export {
 } from './intercom.client';
 export { IntercomApiError } from './intercom-api.error';
 export { RequestGate } from './request-gate';
+export type { ContactReference, IntercomAddressable, IntercomAddressableList, IntercomReference, PartAuthor, Unix } from './resources/common.types';
+export type { IntercomContact, IntercomContactTag, IntercomSubscriptionType } from './resources/contact.types';
 export type {
-  Unix, IntercomAdmin, IntercomTeam, IntercomTag, IntercomSubscriptionType, AddressableList, IntercomContact, ContactReference, PartAuthor,
-  IntercomConversationPart, IntercomConversationRating, SlaStatus, IntercomConversation, IntercomConversationStatistics, TicketStateCategory,
-  TicketCategory, IntercomTicketState, IntercomTicketType, IntercomTicketPart, IntercomTicket, IntercomCompany,
-} from './intercom.types';
+  IntercomConversation, IntercomConversationListItem, IntercomConversationPart, IntercomConversationRating, IntercomConversationSource,
+  IntercomConversationStatistics, SlaStatus,
+} from './resources/conversation.types';
+export type {
+  IntercomTicket, IntercomTicketAnyVersion, IntercomTicketPart, IntercomTicketState, IntercomTicketType, IntercomTicketV211, TicketCategory, TicketPartAuthor, TicketStateCategory,
+} from './resources/ticket.types';
+export type { IntercomAdmin, IntercomApp, IntercomCompany, IntercomMe, IntercomTag, IntercomTeam } from './resources/workspace.types';
+export type { IntercomId, Loose } from './resources/loose.types';

@@ -1,21 +1,5 @@
 // Public API of @iks/mapping: Intercom notification → Klaviyo records (pure, no I/O).
 export type { IntercomNotificationInput, Lookups, MappingOptions, MapOutcome, RequiredLookups } from './mapping.types';
-export type {
-  IntercomId,
-  IntercomContact,
-  IntercomContactReference,
-  IntercomContactTag,
-  IntercomAdmin,
-  IntercomTeam,
-  IntercomTag,
-  IntercomSubscriptionType,
-  IntercomConversation,
-  IntercomConversationPart,
-  IntercomTicket,
-  IntercomTicketPart,
-  IntercomTicketState,
-  IntercomPartAuthor,
-} from './intercom.types';
 export { isMappedTopic, mapNotification } from './notification.mapper';
 export { requiredLookups } from './required-lookups.util';
 export { mapContactToProfile, splitName, type ProfileMeta } from './contact-profile.mapper';

@@ -100,7 +100,7 @@ describe('generateDataset', () => {
     // the ticket's state is the newest state part's
     for (const t of tickets) {
       const last = t.ticket_parts.ticket_parts.filter((p) => p.ticket_state).at(-1);
-      expect(t.ticket_state.category).toBe(last?.ticket_state);
+      expect(t.ticket_state?.category).toBe(last?.ticket_state);
     }
   });
 });
