@@ -245,7 +245,7 @@ export class ContinuousReconciler {
   private async workspaceId(): Promise<string> {
     if (this.appId) return this.appId;
     if (!this.deps.intercom.me) throw new Error('no workspace id: set INTERCOM_APP_ID');
-    const me = (await this.deps.intercom.me()) as { app?: { id_code?: string } };
+    const me = await this.deps.intercom.me();
     const id = me.app?.id_code;
     if (!id) throw new Error('GET /me answered no app.id_code: set INTERCOM_APP_ID (the app_id of your webhook notifications)');
     this.appId = id;

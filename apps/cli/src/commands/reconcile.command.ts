@@ -39,7 +39,7 @@ export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, 
   const client = new IntercomClient({ accessToken: token, baseUrl: config.intercom.baseUrl, version: config.intercom.version });
   let appId = a.appId;
   if (!appId) {
-    appId = ((await client.me().catch(() => ({}))) as { app?: { id_code?: string } }).app?.id_code ?? null;
+    appId = (await client.me().catch(() => null))?.app?.id_code ?? null;
     if (!appId) {
       io.stderr('reconcile: pass --app-id <workspace id> (the app_id of your webhook notifications)');
       return 2;

@@ -2,7 +2,7 @@ import type { IntercomAddressableList, Unix } from './common.types';
 import type { IntercomTag } from './workspace.types';
 
 /** components/schemas/contact (GET /contacts/{id}; POST /contacts/search answers a `list` of these) */
-export interface IntercomContact {
+export type IntercomContact = {
   type: 'contact';
   id: string;
   workspace_id: string;
@@ -53,10 +53,10 @@ export interface IntercomContact {
   location: { type: 'location' | null; country: string | null; region: string | null; city: string | null };
   /** components/schemas/contact_social_profiles (`type: 'list'` as in the contract's examples) */
   social_profiles: { type: 'list'; data: { type: string; name: string; url: string }[] };
-}
+};
 
 /** components/schemas/subscription_type (GET /contacts/{id}/subscriptions answers a `list` of these) */
-export interface IntercomSubscriptionType {
+export type IntercomSubscriptionType = {
   type: 'subscription';
   id: string;
   state: 'live' | 'draft' | 'archived';
@@ -65,16 +65,16 @@ export interface IntercomSubscriptionType {
   default_translation: { name: string; description?: string; locale: string };
   translations: { name: string; description?: string; locale: string }[];
   content_types: ('email' | 'sms_message')[];
-}
+};
 
 /**
  * data.item of contact.user.tag.created / contact.lead.tag.created / *.tag.deleted. Intercom
  * documents it as a `contact_tag` object carrying the tag and the contact; the 2.14 OpenAPI file
  * has no component for it (its parts validate as `contact` and `tag`).
  */
-export interface IntercomContactTag {
+export type IntercomContactTag = {
   type: 'contact_tag';
   created_at: Unix;
   contact: IntercomContact;
   tag: IntercomTag;
-}
+};

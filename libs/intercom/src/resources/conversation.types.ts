@@ -2,7 +2,7 @@ import type { ContactReference, IntercomReference, PartAuthor, Unix } from './co
 import type { IntercomTag } from './workspace.types';
 
 /** components/schemas/conversation_part */
-export interface IntercomConversationPart {
+export type IntercomConversationPart = {
   type: 'conversation_part';
   id: string;
   part_type: string;
@@ -19,23 +19,23 @@ export interface IntercomConversationPart {
   state?: 'open' | 'closed' | 'snoozed';
   tags?: { type: 'tag'; id: string; name: string }[] | null;
   app_package_code?: string | null;
-}
+};
 
 /** components/schemas/conversation_rating (nullable) */
-export interface IntercomConversationRating {
+export type IntercomConversationRating = {
   rating: number;
   remark: string;
   created_at: Unix;
   updated_at?: Unix;
   contact: ContactReference;
   teammate: IntercomReference;
-}
+};
 
 /** components/schemas/sla_applied `sla_status` */
 export type SlaStatus = 'hit' | 'missed' | 'cancelled' | 'active';
 
 /** components/schemas/conversation_statistics (nullable) */
-export interface IntercomConversationStatistics {
+export type IntercomConversationStatistics = {
   type: 'conversation_statistics';
   time_to_assignment: number;
   time_to_admin_reply: number;
@@ -59,10 +59,10 @@ export interface IntercomConversationStatistics {
   assigned_team_first_response_time_in_office_hours?: { team_id: number; team_name: string; response_time: number }[];
   handling_time?: number;
   adjusted_handling_time?: number | null;
-}
+};
 
 /** components/schemas/conversation_source */
-export interface IntercomConversationSource {
+export type IntercomConversationSource = {
   type: 'conversation' | 'email' | 'facebook' | 'instagram' | 'phone_call' | 'phone_switch' | 'push' | 'sms' | 'twitter' | 'whatsapp';
   id: string;
   delivered_as: string;
@@ -72,13 +72,13 @@ export interface IntercomConversationSource {
   attachments: never[];
   url: string | null;
   redacted: boolean;
-}
+};
 
 /**
  * components/schemas/conversation (GET /conversations/{id}, with its conversation_parts, the 500
  * most recent) and, without them, conversation_list_item (POST /conversations/search).
  */
-export interface IntercomConversation {
+export type IntercomConversation = {
   type: 'conversation';
   id: string;
   title: string | null;
@@ -112,7 +112,7 @@ export interface IntercomConversation {
   conversation_parts?: { type: 'conversation_part.list'; conversation_parts: IntercomConversationPart[]; total_count: number };
   linked_objects?: { type: 'list'; total_count: number; has_more: boolean; data: { type: 'ticket' | 'conversation'; id: string; category: 'Customer' | 'Back-office' | 'Tracker' | null }[] };
   ai_agent_participated: boolean;
-}
+};
 
 /** components/schemas/conversation_list_item: what POST /conversations/search answers (no parts). */
 export type IntercomConversationListItem = Omit<IntercomConversation, 'conversation_parts'>;

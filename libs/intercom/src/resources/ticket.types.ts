@@ -6,16 +6,16 @@ export type TicketStateCategory = 'submitted' | 'in_progress' | 'waiting_on_cust
 export type TicketCategory = 'Customer' | 'Back-office' | 'Tracker';
 
 /** components/schemas/ticket_state (nullable; API 2.12+: in 2.11 `ticket_state` is the category string) */
-export interface IntercomTicketState {
+export type IntercomTicketState = {
   type: 'ticket_state';
   id: string;
   category: TicketStateCategory;
   internal_label: string;
   external_label: string;
-}
+};
 
 /** components/schemas/ticket_type (nullable) */
-export interface IntercomTicketType {
+export type IntercomTicketType = {
   type: 'ticket_type';
   id: string;
   category: TicketCategory;
@@ -28,18 +28,18 @@ export interface IntercomTicketType {
   archived: boolean;
   created_at: Unix;
   updated_at: Unix;
-}
+};
 
 /** components/schemas/ticket_part_author */
-export interface TicketPartAuthor {
+export type TicketPartAuthor = {
   type: 'admin' | 'bot' | 'team' | 'user';
   id: string;
   name: string | null;
   email?: string;
-}
+};
 
 /** components/schemas/ticket_part */
-export interface IntercomTicketPart {
+export type IntercomTicketPart = {
   type: 'ticket_part';
   id: string;
   part_type: string;
@@ -56,10 +56,10 @@ export interface IntercomTicketPart {
   redacted: boolean;
   app_package_code?: string;
   updated_attribute_data?: { attribute?: Record<string, unknown>; value?: Record<string, unknown> } | null;
-}
+};
 
 /** components/schemas/ticket (nullable; GET /tickets/{id}; POST /tickets/search answers a ticket.list of these) */
-export interface IntercomTicket {
+export type IntercomTicket = {
   type: 'ticket';
   id: string;
   ticket_id: string;
@@ -82,7 +82,7 @@ export interface IntercomTicket {
   /** components/schemas/ticket_parts */
   ticket_parts: { type: 'ticket_part.list'; ticket_parts: IntercomTicketPart[]; total_count: number };
   is_shared: boolean;
-}
+};
 
 /**
  * A ticket as the webhooks of either version carry it (an app's subscriptions are pinned to its
@@ -96,8 +96,8 @@ export type IntercomTicketAnyVersion = Omit<IntercomTicket, 'ticket_state'>
  * A ticket of API 2.11 (Intercom-Version 2.11 and older; not in contracts/): `ticket_state` is
  * the category string and its labels sit beside it.
  */
-export interface IntercomTicketV211 extends Omit<IntercomTicket, 'ticket_state'> {
+export type IntercomTicketV211 = Omit<IntercomTicket, 'ticket_state'> & {
   ticket_state: TicketStateCategory;
   ticket_state_internal_label: string;
   ticket_state_external_label: string;
-}
+};

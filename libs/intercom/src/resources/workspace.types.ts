@@ -1,7 +1,7 @@
 import type { IntercomReference, Unix } from './common.types';
 
 /** components/schemas/admin (GET /admins answers an admin.list of these) */
-export interface IntercomAdmin {
+export type IntercomAdmin = {
   type: 'admin';
   id: string;
   name: string;
@@ -14,10 +14,10 @@ export interface IntercomAdmin {
   team_ids: number[];
   avatar: string | null;
   team_priority_level?: { primary_team_ids?: number[] | null; secondary_team_ids?: number[] | null } | null;
-}
+};
 
 /** components/schemas/team (GET /teams answers a team.list of these) */
-export interface IntercomTeam {
+export type IntercomTeam = {
   type: 'team';
   id: string;
   name: string;
@@ -25,19 +25,19 @@ export interface IntercomTeam {
   admin_priority_level?: { primary_admin_ids?: number[] | null; secondary_admin_ids?: number[] | null } | null;
   assignment_limit?: number | null;
   distribution_method?: string | null;
-}
+};
 
 /** components/schemas/tag (GET /tags answers a `list` of these; a conversation's tag.list too) */
-export interface IntercomTag {
+export type IntercomTag = {
   type: 'tag';
   id: string;
   name: string;
   applied_at?: Unix | null;
   applied_by?: IntercomReference | null;
-}
+};
 
 /** components/schemas/company */
-export interface IntercomCompany {
+export type IntercomCompany = {
   type: 'company';
   id: string;
   name: string;
@@ -57,10 +57,10 @@ export interface IntercomCompany {
   custom_attributes: Record<string, string>;
   tags: { type: 'tag.list'; tags: { type: 'tag'; id: string; name: string }[] };
   segments?: { type: 'segment.list'; segments: unknown[] };
-}
+};
 
 /** components/schemas/app: the workspace. `id_code` is the app_id of its webhook notifications. */
-export interface IntercomApp {
+export type IntercomApp = {
   type: string;
   id_code: string;
   name: string;
@@ -68,10 +68,10 @@ export interface IntercomApp {
   timezone: string;
   created_at: Unix;
   identity_verification: boolean;
-}
+};
 
 /** components/schemas/admin_with_app: GET /me, the admin of the token and its workspace. */
-export interface IntercomMe {
+export type IntercomMe = {
   type: 'admin';
   id: string;
   name: string;
@@ -84,4 +84,4 @@ export interface IntercomMe {
   avatar: { type: string; image_url: string | null };
   email_verified: boolean | null;
   app: IntercomApp | null;
-}
+};
