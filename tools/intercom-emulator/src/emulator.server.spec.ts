@@ -153,10 +153,10 @@ describe('Intercom emulator (HTTP)', () => {
     const tag = await call('GET', `/tags/${dataset.tags[2].id}`);
     expectValidResponse(contract, 'get', '/tags/{tag_id}', 200, tag.body);
     expect(tag.body).toEqual({ type: 'tag', id: dataset.tags[2].id, name: dataset.tags[2].name });
-    const tagged = dataset.contacts.find((c) => c.tags.data.length > 0)!;
+    const tagged = dataset.contacts.find((c) => c.tags!.data.length > 0)!;
     const tags = await call('GET', `/contacts/${tagged.id}/tags`);
     expectValidResponse(contract, 'get', '/contacts/{contact_id}/tags', 200, tags.body);
-    expect(tags.body.data.map((t: { id: string }) => t.id).sort()).toEqual(tagged.tags.data.map((t) => t.id).sort());
+    expect(tags.body.data.map((t: { id: string }) => t.id).sort()).toEqual(tagged.tags!.data.map((t) => t.id).sort());
     for (const path of ['/admins/0', '/teams/0', '/tags/0', '/contacts/nobody/tags']) {
       const missing = await call('GET', path);
       expect({ path, status: missing.status, code: missing.body.errors[0].code }).toEqual({ path, status: 404, code: 'not_found' });

@@ -209,7 +209,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     }],
     // GET /contacts/{id}/tags (tag_list): the contact's tags with their names
     ['GET', /^\/contacts\/([^/]+)\/tags$/, (m) => {
-      const ids = new Set(contactById(decodeURIComponent(m[1])).tags.data.map((t) => t.id));
+      const ids = new Set(contactById(decodeURIComponent(m[1])).tags?.data.map((t) => t.id) ?? []);
       return { type: 'list', data: dataset.tags.filter((t) => ids.has(t.id)).map(({ type, id, name }) => ({ type, id, name })) };
     }],
     ['GET', /^\/contacts\/([^/]+)$/, (m) => contactById(decodeURIComponent(m[1]))],

@@ -46,7 +46,8 @@ export type IntercomContact = {
   /** The contract says `object` with no value type. */
   custom_attributes: Record<string, unknown>;
   avatar: { type: 'avatar'; image_url: string | null } | null;
-  tags: IntercomAddressableList;
+  /** components/schemas/contact_tags (nullable) */
+  tags: IntercomAddressableList | null;
   notes: IntercomAddressableList;
   companies: IntercomAddressableList;
   /** components/schemas/contact_location */
