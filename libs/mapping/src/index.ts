@@ -9,7 +9,7 @@ export { toIso8601, toUnixSeconds } from './iso-time.util';
 export { toE164 } from './e164.util';
 export { staticLookups } from './static-lookups.adapter';
 export { notificationItem } from './notification-item.util';
-export { ticketStateCategory, type TicketStateCategory } from './ticket-state.util';
+export { ticketStateCategory } from './ticket-state.util';
 export { isContactTopic } from './contact-topic.mapper';
 export { CONVERSATION_TOPICS } from './conversation-event.mapper';
 export { TICKET_TOPICS } from './ticket-event.mapper';

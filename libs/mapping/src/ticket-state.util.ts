@@ -2,9 +2,6 @@ import type { IntercomTicketAnyVersion, IntercomTicketPart, Loose } from '@iks/i
 import { toUnixSeconds } from './iso-time.util';
 import { asArray, isRecord, optionalString } from './value.util';
 
-/** components.schemas.ticket_state.category (2.12+) and the 2.11 string enum share these values. */
-export type TicketStateCategory = 'submitted' | 'in_progress' | 'waiting_on_customer' | 'resolved';
-
 /**
  * The ticket's current state category. API 2.12+ sends `ticket_state` as an object
  * (components.schemas.ticket_state, `category`); API 2.11 sends the category as a
