@@ -64,17 +64,8 @@ import { join, resolve } from 'node:path';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { loadConfig } from '@iks/config';
 import { AvroCodec, createKafka, ensureTopics, topicName } from '@iks/kafka';
-import {
-  contactNotification,
-  conversationLifecycle,
-  makeAdmin,
-  makeContact,
-  makeTeam,
-  signBody,
-  ticketLifecycle,
-  type IntercomContact,
-  type IntercomNotification,
-} from '../tools/intercom-emulator/src';
+import type { IntercomContact } from '@iks/intercom';
+import { contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody, ticketLifecycle, type IntercomNotification } from '../tools/intercom-emulator/src';
 import { freePort } from '../test/support/free-port';
 import { freshTopicEnv } from '../test/support/test-config';
 import { formatFigure } from '../tools/support/bench-figures';

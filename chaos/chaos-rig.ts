@@ -5,10 +5,8 @@ import { createInterface } from 'node:readline';
 import { loadConfig } from '@iks/config';
 import { AvroCodec, createKafka, dlqName, ensureTopics, readTopicRanges, serdes, topicName, type TopicKey } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput } from '@iks/mapping';
-import {
-  contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody,
-  type IntercomAdmin, type IntercomContact, type IntercomNotification, type IntercomTeam,
-} from '../tools/intercom-emulator/src';
+import type { IntercomAdmin, IntercomContact, IntercomTeam } from '@iks/intercom';
+import { contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody, type IntercomNotification } from '../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import { waitUntil } from '../tools/support/wait-for';
 import { freePort } from '../test/support/free-port';

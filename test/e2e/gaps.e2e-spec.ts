@@ -11,9 +11,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReconcilerRunner } from '@iks/reconciler';
-import {
-  conversationLifecycle, generateDataset, ticketLifecycle, type IntercomConversation, type IntercomNotification, type IntercomTicket, type SendOutcome,
-} from '../../tools/intercom-emulator/src';
+import type { IntercomConversation, IntercomTicket } from '@iks/intercom';
+import { conversationLifecycle, generateDataset, ticketLifecycle, type IntercomNotification, type SendOutcome } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
 

@@ -6,7 +6,8 @@
  */
 import { PHONE_DROPPED_NOTE } from '@iks/klaviyo';
 import { runReplayCommand } from '../../apps/cli/src/commands/replay.command';
-import { contactNotification, conversationLifecycle, generateDataset, type IntercomContact } from '../../tools/intercom-emulator/src';
+import type { IntercomContact } from '@iks/intercom';
+import { contactNotification, conversationLifecycle, generateDataset } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
 

@@ -5,11 +5,8 @@
  */
 import { serdes, topicName, AvroCodec, createKafka } from '@iks/kafka';
 import { deriveNotifications } from '@iks/backfill';
-import {
-  contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam,
-  makeTicketType, makeTicket, contactTagNotification, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng,
-  type Dataset, type IntercomContact, type IntercomConversation, type IntercomNotification, type IntercomTicket,
-} from '../../tools/intercom-emulator/src';
+import type { IntercomContact, IntercomConversation, IntercomTicket } from '@iks/intercom';
+import { contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam, makeTicketType, makeTicket, contactTagNotification, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng, type Dataset, type IntercomNotification } from '../../tools/intercom-emulator/src';
 import type { StoredEvent } from '../../tools/klaviyo-emulator/src';
 import { TopicTap } from '../support/raw-topic';
 import { waitFor } from '../support/wait-for';
@@ -278,13 +275,13 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
   it('contact tag webhooks update the profile\'s Intercom_tags (names from the notification)', async () => {
     const enterprise = makeTag({ id: '399', name: 'enterprise' }); // not in GET /tags: the name comes from the notification
     const tagged = { ...structuredClone(ada), updated_at: NOW - 600 };
-    tagged.tags.data.push({ id: enterprise.id, url: `https://api.intercom.io/tags/${enterprise.id}` } as never);
+    tagged.tags!.data.push({ id: enterprise.id, url: `https://api.intercom.io/tags/${enterprise.id}` } as never);
     await pipeline.deliver([contactTagNotification('contact.user.tag.created', tagged, enterprise, { appId: APP_ID, taggedAt: NOW - 600 })]);
     await waitFor(() => (pipeline.klaviyo.store.findProfile({ email: ada.email })?.properties.Intercom_tags as string[] | undefined)?.includes('enterprise'), {
       what: "'enterprise' in Ada's Intercom_tags", timeoutMs: 20_000,
     });
     const untagged = { ...structuredClone(tagged), updated_at: NOW - 300 };
-    untagged.tags.data = untagged.tags.data.filter((t) => t.id !== vip.id);
+    untagged.tags!.data = untagged.tags!.data.filter((t) => t.id !== vip.id);
     await pipeline.deliver([contactTagNotification('contact.user.tag.deleted', untagged, vip, { appId: APP_ID, taggedAt: NOW - 300 })]);
     await waitFor(() => !(pipeline.klaviyo.store.findProfile({ email: ada.email })?.properties.Intercom_tags as string[]).includes('vip'), {
       what: "'vip' gone from Ada's Intercom_tags", timeoutMs: 20_000,

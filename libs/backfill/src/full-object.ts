@@ -1,8 +1,15 @@
-import type { IntercomClient, IntercomObject } from '@iks/intercom';
+import type { IntercomObject, PageOptions, SearchPage, SearchQuery } from '@iks/intercom';
 import type { BackfillKind } from './backfill.types';
 
-/** The REST calls the derivation needs; without the getters, search items are derived as they are. */
-export type ObjectSource = Pick<IntercomClient, 'search'> & Partial<Pick<IntercomClient, 'getConversation' | 'getTicket'>>;
+/**
+ * The REST calls the derivation needs (IntercomClient has them); without the getters, search
+ * items are derived as they are. The three kinds are read alike, as generic objects.
+ */
+export interface ObjectSource {
+  search(kind: BackfillKind, query: SearchQuery, opts?: PageOptions): Promise<SearchPage<IntercomObject>>;
+  getConversation?(id: string, signal?: AbortSignal): Promise<IntercomObject | undefined>;
+  getTicket?(id: string, signal?: AbortSignal): Promise<IntercomObject | undefined>;
+}
 
 /**
  * A search item → the object with its parts. POST /conversations/search answers

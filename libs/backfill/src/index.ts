@@ -5,5 +5,3 @@ export { BackfillRunner, type BackfillResult, type BackfillRunOptions, type Back
 export { NotificationWriterSink } from './notification-writer.sink';
 export { deriveNotifications, type Derivation, type DerivedNotification, type DeriveOptions } from './rest-derivation';
 export { pageWithParts, withParts, type ObjectSource } from './full-object';
-export { ProducedIndex } from './produced-index';
-export { reconcile, formatReport, READ_CONVERSATION_NOTE, type ReconcileOptions, type ReconcileReport, type ReconcileRow } from './reconciler';

@@ -1,5 +1,6 @@
 import type { IntercomObject } from '@iks/intercom';
-import { generateDataset, type IntercomConversation } from '../../../tools/intercom-emulator/src';
+import type { IntercomConversation } from '@iks/intercom';
+import { generateDataset } from '../../../tools/intercom-emulator/src';
 import { validateEnvelope } from '@iks/domain';
 import { deriveNotifications } from './rest-derivation';
 

@@ -1,11 +1,11 @@
 import type { ContactSnapshot } from '@iks/domain';
-import type { IntercomContact } from '@iks/mapping';
+import type { IntercomContact, Loose } from '@iks/intercom';
 import { MemoryContactStore } from './contact-store';
 import { Directory } from './directory';
 import { NO_INTERCOM_API } from './intercom-source';
 
-const contact = (id: string, email = `${id}@example.com`): IntercomContact => ({ type: 'contact', id, email }) as IntercomContact;
-const snap = (id: string, c?: IntercomContact): ContactSnapshot =>
+const contact = (id: string, email = `${id}@example.com`): Loose<IntercomContact> => ({ type: 'contact', id, email }) as Loose<IntercomContact>;
+const snap = (id: string, c?: Loose<IntercomContact>): ContactSnapshot =>
   c ? { id, deleted: false, contact_json: JSON.stringify(c), recorded_at: 1 } : { id, deleted: true, contact_json: null, recorded_at: 1 };
 
 describe('Directory over a contact store', () => {

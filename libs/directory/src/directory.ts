@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTeam, Lookups, RequiredLookups } from '@iks/mapping';
+import type { Lookups, RequiredLookups } from '@iks/mapping';
 import type { ContactSnapshot } from '@iks/domain';
+import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTeam, Loose } from '@iks/intercom';
 import { DELETED, MemoryContactStore, storedValue, type ContactStore, type SnapshotAt, type StoredContact } from './contact-store';
 import type { IntercomSource } from './intercom-source';
 
@@ -22,7 +23,7 @@ export interface DirectoryOptions {
 /** A contact written here and not yet read back from the topic. */
 interface Pending {
   readonly value: StoredContact;
-  readonly contact?: IntercomContact;
+  readonly contact?: Loose<IntercomContact>;
   readonly at: number;
 }
 
@@ -45,17 +46,17 @@ export class Directory implements Lookups {
   private store: ContactStore;
   private readonly cacheSize: number;
   /** Decoded contacts (or DELETED), in least-recently-used order. */
-  private readonly cache = new Map<string, IntercomContact | typeof DELETED>();
+  private readonly cache = new Map<string, Loose<IntercomContact> | typeof DELETED>();
   /**
    * Contacts remembered or deleted here whose snapshot the store has not read back from the
    * topic yet: the mapping of the same notification must already see them. Only the topic
    * writes the store, so the store never holds what the topic does not.
    */
   private readonly pending = new Map<string, Pending>();
-  private readonly admins = new Map<string, IntercomAdmin>();
-  private readonly teams = new Map<string, IntercomTeam>();
+  private readonly admins = new Map<string, Loose<IntercomAdmin>>();
+  private readonly teams = new Map<string, Loose<IntercomTeam>>();
   private readonly tags = new Map<string, string>();
-  private readonly subs = new Map<string, { at: number; list: IntercomSubscriptionType[] }>();
+  private readonly subs = new Map<string, { at: number; list: Loose<IntercomSubscriptionType>[] }>();
   private referencesAt = 0;
   private readonly now: () => number;
   readonly stats: DirectoryStats = { contacts: 0, tombstones: 0, fetchedContacts: 0, fetchFailures: 0 };
@@ -99,31 +100,31 @@ export class Directory implements Lookups {
   }
 
   // ---- Lookups (synchronous, for the pure mapping)
-  contact(id: string): IntercomContact | undefined {
+  contact(id: string): Loose<IntercomContact> | undefined {
     const v = this.lookup(id);
     return v === DELETED ? undefined : v;
   }
   contactDeleted(id: string): boolean {
     return this.lookup(id) === DELETED;
   }
-  admin(id: string): IntercomAdmin | undefined {
+  admin(id: string): Loose<IntercomAdmin> | undefined {
     return this.admins.get(id);
   }
-  team(id: string): IntercomTeam | undefined {
+  team(id: string): Loose<IntercomTeam> | undefined {
     return this.teams.get(id);
   }
   tagName(id: string): string | undefined {
     return this.tags.get(id);
   }
-  subscriptions(contactId: string): IntercomSubscriptionType[] | undefined {
+  subscriptions(contactId: string): Loose<IntercomSubscriptionType>[] | undefined {
     return this.subs.get(contactId)?.list;
   }
 
   /** Pending write, then the cache, then the store (decoded once, then cached). */
-  private lookup(id: string): IntercomContact | typeof DELETED | undefined {
+  private lookup(id: string): Loose<IntercomContact> | typeof DELETED | undefined {
     const p = this.pending.get(id);
     if (p) {
-      if (this.now() - p.at <= PENDING_MAX_MS) return p.value === DELETED ? DELETED : (p.contact ?? (JSON.parse(p.value) as IntercomContact));
+      if (this.now() - p.at <= PENDING_MAX_MS) return p.value === DELETED ? DELETED : (p.contact ?? (JSON.parse(p.value) as Loose<IntercomContact>));
       this.pending.delete(id);
     }
     const cached = this.cache.get(id);
@@ -134,12 +135,12 @@ export class Directory implements Lookups {
     }
     const stored = this.store.read(id);
     if (stored === undefined) return undefined;
-    const v = stored === DELETED ? DELETED : (JSON.parse(stored) as IntercomContact);
+    const v = stored === DELETED ? DELETED : (JSON.parse(stored) as Loose<IntercomContact>);
     this.cacheSet(id, v);
     return v;
   }
 
-  private cacheSet(id: string, v: IntercomContact | typeof DELETED): void {
+  private cacheSet(id: string, v: Loose<IntercomContact> | typeof DELETED): void {
     if (this.cacheSize <= 0) return;
     this.cache.delete(id);
     this.cache.set(id, v);
@@ -175,7 +176,7 @@ export class Directory implements Lookups {
   }
 
   /** Remember a full contact (from a contact.* notification or a fetch); returns the snapshot to persist. */
-  remember(contact: IntercomContact): ContactSnapshot {
+  remember(contact: Loose<IntercomContact>): ContactSnapshot {
     const id = String(contact.id);
     const snapshot: ContactSnapshot = { id, deleted: false, contact_json: JSON.stringify(contact), recorded_at: this.now() };
     // the object is at hand: no need to parse back the JSON until the topic brings it to the store
@@ -201,8 +202,8 @@ export class Directory implements Lookups {
    * Do the I/O the mapping will need. Returns the contacts fetched from Intercom (they are
    * persisted to the directory topic and upserted as profiles by the caller).
    */
-  async prepare(req: RequiredLookups): Promise<Array<{ contact: IntercomContact; snapshot: ContactSnapshot }>> {
-    const fetched: Array<{ contact: IntercomContact; snapshot: ContactSnapshot }> = [];
+  async prepare(req: RequiredLookups): Promise<Array<{ contact: Loose<IntercomContact>; snapshot: ContactSnapshot }>> {
+    const fetched: Array<{ contact: Loose<IntercomContact>; snapshot: ContactSnapshot }> = [];
     if (!this.source.enabled) {
       for (const id of req.contactIds) this.lookup(id); // into the cache, for the mapping that follows
       return fetched;

@@ -1,6 +1,5 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
-import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam } from '@iks/mapping';
 import { NO_INTERCOM_API, type IntercomSource } from './intercom-source';
 
 /** The real IntercomSource: Intercom's REST API with INTERCOM_ACCESS_TOKEN, or none without it. */
@@ -9,10 +8,10 @@ export function intercomSourceFor(config: Config): IntercomSource {
   const client = new IntercomClient({ accessToken: config.intercom.accessToken, baseUrl: config.intercom.baseUrl, version: config.intercom.version });
   return {
     enabled: true,
-    getContact: async (id) => (await client.getContact(id)) as IntercomContact | undefined,
-    getContactSubscriptions: async (id) => (await client.getContactSubscriptions(id)) as IntercomSubscriptionType[],
-    listAdmins: async () => (await client.listAdmins()) as IntercomAdmin[],
-    listTeams: async () => (await client.listTeams()) as IntercomTeam[],
-    listTags: async () => (await client.listTags()) as IntercomTag[],
+    getContact: (id) => client.getContact(id),
+    getContactSubscriptions: (id) => client.getContactSubscriptions(id),
+    listAdmins: () => client.listAdmins(),
+    listTeams: () => client.listTeams(),
+    listTags: () => client.listTags(),
   };
 }

@@ -1,4 +1,4 @@
-import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam } from '@iks/mapping';
+import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam, Loose } from '@iks/intercom';
 
 /**
  * The one port through which the transformer reads Intercom's REST API (GET /contacts/{id},
@@ -7,11 +7,11 @@ import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, Intercom
  */
 export interface IntercomSource {
   readonly enabled: boolean;
-  getContact(id: string): Promise<IntercomContact | undefined>;
-  getContactSubscriptions(id: string): Promise<IntercomSubscriptionType[]>;
-  listAdmins(): Promise<IntercomAdmin[]>;
-  listTeams(): Promise<IntercomTeam[]>;
-  listTags(): Promise<IntercomTag[]>;
+  getContact(id: string): Promise<Loose<IntercomContact> | undefined>;
+  getContactSubscriptions(id: string): Promise<Loose<IntercomSubscriptionType>[]>;
+  listAdmins(): Promise<Loose<IntercomAdmin>[]>;
+  listTeams(): Promise<Loose<IntercomTeam>[]>;
+  listTags(): Promise<Loose<IntercomTag>[]>;
 }
 
 export const NO_INTERCOM_API: IntercomSource = {

@@ -1,14 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mapContactToProfile, mapNotification, staticLookups, type IntercomContact } from '@iks/mapping';
+import { mapContactToProfile, mapNotification, staticLookups } from '@iks/mapping';
+import type { IntercomContact, Loose } from '@iks/intercom';
 import { mappedContactJson } from './mapped-contact';
 
 const FIXTURES = join(__dirname, '..', '..', 'mapping', 'fixtures');
 const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
 
 describe('the contact fields the local store keeps', () => {
-  const contacts: IntercomContact[] = read('contacts.json');
-  const trimmed = contacts.map((c) => JSON.parse(mappedContactJson(JSON.stringify(c))) as IntercomContact);
+  const contacts: Loose<IntercomContact>[] = read('contacts.json');
+  const trimmed = contacts.map((c) => JSON.parse(mappedContactJson(JSON.stringify(c))) as Loose<IntercomContact>);
   const rest = { admins: read('admins.json'), teams: read('teams.json'), tags: read('tags.json') };
   const options = { metricNames: {}, deleteOnArchive: true };
 

@@ -2,6 +2,10 @@ import type { Secret } from '@iks/config';
 import { isRetriableStatus, retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
 import { IntercomApiError } from './intercom-api.error';
 import { RequestGate } from './request-gate';
+import type { IntercomContact, IntercomSubscriptionType } from './resources/contact.types';
+import type { IntercomConversation, IntercomConversationListItem } from './resources/conversation.types';
+import type { IntercomTicket } from './resources/ticket.types';
+import type { IntercomAdmin, IntercomMe, IntercomTag, IntercomTeam } from './resources/workspace.types';
 
 /**
  * Regional hosts (developers.intercom.com, "Regional hosting"): a workspace answers only on
@@ -49,7 +53,7 @@ export interface PageOptions {
   readonly signal?: AbortSignal;
 }
 
-/** An Intercom object as the API returns it; the fields the client relies on are typed. */
+/** Any Intercom object read generically (the REST derivation walks the three kinds alike). */
 export interface IntercomObject {
   readonly type?: string;
   readonly id: string;
@@ -67,7 +71,13 @@ export interface SearchPage<T = IntercomObject> {
   readonly totalPages: number | undefined;
 }
 
-type Kind = 'conversations' | 'tickets' | 'contacts';
+/** What each search answers: conversation_list_item (no parts), ticket, contact. */
+export interface SearchItems {
+  conversations: IntercomConversationListItem;
+  tickets: IntercomTicket;
+  contacts: IntercomContact;
+}
+type Kind = keyof SearchItems;
 /** The list property of each search answer: conversation.list, ticket.list, list. */
 const LIST_FIELD: Record<Kind, string> = { conversations: 'conversations', tickets: 'tickets', contacts: 'data' };
 
@@ -87,22 +97,22 @@ export class IntercomClient {
   }
 
   /** POST /conversations/search (answers conversation_list_items: no conversation_parts). */
-  searchConversations(query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage> {
+  searchConversations(query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage<IntercomConversationListItem>> {
     return this.search('conversations', query, opts);
   }
 
   /** POST /tickets/search */
-  searchTickets(query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage> {
+  searchTickets(query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage<IntercomTicket>> {
     return this.search('tickets', query, opts);
   }
 
   /** POST /contacts/search */
-  searchContacts(query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage> {
+  searchContacts(query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage<IntercomContact>> {
     return this.search('contacts', query, opts);
   }
 
   /** Every page of a search, following `pages.next.starting_after` from `opts.startingAfter`. */
-  async *pages(kind: Kind, query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage> {
+  async *pages<K extends Kind>(kind: K, query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage<SearchItems[K]>> {
     let cursor = opts.startingAfter ?? null;
     for (;;) {
       const page = await this.search(kind, query, { ...opts, startingAfter: cursor });
@@ -112,17 +122,17 @@ export class IntercomClient {
     }
   }
 
-  allConversations(query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage> {
+  allConversations(query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage<IntercomConversationListItem>> {
     return this.pages('conversations', query, opts);
   }
-  allTickets(query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage> {
+  allTickets(query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage<IntercomTicket>> {
     return this.pages('tickets', query, opts);
   }
-  allContacts(query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage> {
+  allContacts(query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage<IntercomContact>> {
     return this.pages('contacts', query, opts);
   }
 
-  async search(kind: Kind, query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage> {
+  async search<K extends Kind>(kind: K, query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage<SearchItems[K]>> {
     const perPage = opts.perPage ?? MAX_PER_PAGE;
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) throw new RangeError(`perPage must be 1..${MAX_PER_PAGE}`);
     const body = { query, pagination: { per_page: perPage, ...(opts.startingAfter ? { starting_after: opts.startingAfter } : {}) } };
@@ -132,7 +142,7 @@ export class IntercomClient {
     const pages = res.pages ?? {};
     const next = pages.next?.starting_after;
     return {
-      items: list as IntercomObject[],
+      items: list as SearchItems[K][],
       totalCount: typeof res.total_count === 'number' ? res.total_count : undefined,
       next: typeof next === 'string' && next !== '' ? next : undefined,
       page: typeof pages.page === 'number' ? pages.page : undefined,
@@ -141,31 +151,26 @@ export class IntercomClient {
   }
 
   /** GET /contacts/{id}; undefined when Intercom answers 404 (deleted or never existed). */
-  async getContact(id: string, signal?: AbortSignal): Promise<IntercomObject | undefined> {
-    try {
-      return (await this.request('GET', `/contacts/${encodeURIComponent(id)}`, undefined, signal)) as IntercomObject;
-    } catch (e) {
-      if (e instanceof IntercomApiError && e.status === 404) return undefined;
-      throw e;
-    }
+  async getContact(id: string, signal?: AbortSignal): Promise<IntercomContact | undefined> {
+    return this.getOrUndefined<IntercomContact>(`/contacts/${encodeURIComponent(id)}`, signal);
   }
 
   /**
    * GET /conversations/{id}: the conversation with its conversation_parts, at most the 500 most
    * recent (2.14 "Retrieve a conversation", "Hard limit of 500 parts"); undefined on 404.
    */
-  async getConversation(id: string, signal?: AbortSignal): Promise<IntercomObject | undefined> {
-    return this.getOrUndefined(`/conversations/${encodeURIComponent(id)}`, signal);
+  async getConversation(id: string, signal?: AbortSignal): Promise<IntercomConversation | undefined> {
+    return this.getOrUndefined<IntercomConversation>(`/conversations/${encodeURIComponent(id)}`, signal);
   }
 
   /** GET /tickets/{id}: the ticket with its ticket_parts; undefined on 404. */
-  async getTicket(id: string, signal?: AbortSignal): Promise<IntercomObject | undefined> {
-    return this.getOrUndefined(`/tickets/${encodeURIComponent(id)}`, signal);
+  async getTicket(id: string, signal?: AbortSignal): Promise<IntercomTicket | undefined> {
+    return this.getOrUndefined<IntercomTicket>(`/tickets/${encodeURIComponent(id)}`, signal);
   }
 
-  private async getOrUndefined(path: string, signal?: AbortSignal): Promise<IntercomObject | undefined> {
+  private async getOrUndefined<T>(path: string, signal?: AbortSignal): Promise<T | undefined> {
     try {
-      return (await this.request('GET', path, undefined, signal)) as IntercomObject;
+      return (await this.request('GET', path, undefined, signal)) as T;
     } catch (e) {
       if (e instanceof IntercomApiError && e.status === 404) return undefined;
       throw e;
@@ -173,29 +178,29 @@ export class IntercomClient {
   }
 
   /** GET /contacts/{id}/subscriptions: the contact's subscription types (a `list`). */
-  async getContactSubscriptions(id: string, signal?: AbortSignal): Promise<IntercomObject[]> {
-    const res = (await this.request('GET', `/contacts/${encodeURIComponent(id)}/subscriptions`, undefined, signal)) as { data?: IntercomObject[] };
+  async getContactSubscriptions(id: string, signal?: AbortSignal): Promise<IntercomSubscriptionType[]> {
+    const res = (await this.request('GET', `/contacts/${encodeURIComponent(id)}/subscriptions`, undefined, signal)) as { data?: IntercomSubscriptionType[] };
     return res.data ?? [];
   }
 
   /** GET /admins (admin.list) */
-  async listAdmins(signal?: AbortSignal): Promise<IntercomObject[]> {
-    return ((await this.request('GET', '/admins', undefined, signal)) as { admins?: IntercomObject[] }).admins ?? [];
+  async listAdmins(signal?: AbortSignal): Promise<IntercomAdmin[]> {
+    return ((await this.request('GET', '/admins', undefined, signal)) as { admins?: IntercomAdmin[] }).admins ?? [];
   }
 
   /** GET /teams (team.list) */
-  async listTeams(signal?: AbortSignal): Promise<IntercomObject[]> {
-    return ((await this.request('GET', '/teams', undefined, signal)) as { teams?: IntercomObject[] }).teams ?? [];
+  async listTeams(signal?: AbortSignal): Promise<IntercomTeam[]> {
+    return ((await this.request('GET', '/teams', undefined, signal)) as { teams?: IntercomTeam[] }).teams ?? [];
   }
 
   /** GET /tags (list) */
-  async listTags(signal?: AbortSignal): Promise<IntercomObject[]> {
-    return ((await this.request('GET', '/tags', undefined, signal)) as { data?: IntercomObject[] }).data ?? [];
+  async listTags(signal?: AbortSignal): Promise<IntercomTag[]> {
+    return ((await this.request('GET', '/tags', undefined, signal)) as { data?: IntercomTag[] }).data ?? [];
   }
 
   /** GET /me: the admin of the token and its workspace (`app.id_code` is the webhooks' app_id). */
-  async me(signal?: AbortSignal): Promise<IntercomObject> {
-    return (await this.request('GET', '/me', undefined, signal)) as IntercomObject;
+  async me(signal?: AbortSignal): Promise<IntercomMe> {
+    return (await this.request('GET', '/me', undefined, signal)) as IntercomMe;
   }
 
   /** One call with the gate, the retry loop and error typing. */

@@ -1,5 +1,5 @@
 import type { KlaviyoProfileRecord, ProfileLocation } from '@iks/domain';
-import type { IntercomAddressable, IntercomContact, IntercomSubscriptionType } from './intercom.types';
+import type { IntercomAddressable, IntercomContact, IntercomSubscriptionType, Loose } from '@iks/intercom';
 import type { Lookups, MappingOptions } from './mapping.types';
 import { toE164 } from './e164.util';
 import { toUnixSeconds } from './iso-time.util';
@@ -22,13 +22,13 @@ export interface TagChange {
  * Intercom Contact → Klaviyo profile upsert (MAPPING.md "Profiles"), for contact.*
  * topics and for every contact fetched into the directory.
  */
-export function mapContactToProfile(contact: IntercomContact, lookups: Lookups, meta: ProfileMeta, options: MappingOptions = {}): KlaviyoProfileRecord {
+export function mapContactToProfile(contact: Loose<IntercomContact>, lookups: Lookups, meta: ProfileMeta, options: MappingOptions = {}): KlaviyoProfileRecord {
   return contactProfile(contact, lookups, meta, options).record;
 }
 
 /** As mapContactToProfile, with the notes (dropped phone, unknown tag names). */
 export function contactProfile(
-  contact: IntercomContact,
+  contact: Loose<IntercomContact>,
   lookups: Lookups,
   meta: ProfileMeta,
   options: MappingOptions = {},
@@ -80,7 +80,7 @@ export function splitName(name: unknown): { first?: string; last?: string } {
   return { first: full.slice(0, space), ...(last ? { last } : {}) };
 }
 
-function profileLocation(location: IntercomContact['location']): ProfileLocation | undefined {
+function profileLocation(location: Loose<IntercomContact>['location']): ProfileLocation | undefined {
   if (!isRecord(location)) return undefined;
   const out: Record<string, string> = {};
   setIfPresent(out, 'city', optionalString(location.city));
@@ -90,7 +90,7 @@ function profileLocation(location: IntercomContact['location']): ProfileLocation
 }
 
 /** Number of subscription types with consent_type opt_in; undefined when the directory does not know them. */
-function optedInCount(subscriptions: IntercomSubscriptionType[] | undefined): number | undefined {
+function optedInCount(subscriptions: Loose<IntercomSubscriptionType>[] | undefined): number | undefined {
   if (!Array.isArray(subscriptions)) return undefined;
   return subscriptions.filter((s) => isRecord(s) && s.consent_type === 'opt_in').length;
 }
@@ -101,7 +101,7 @@ function optedInCount(subscriptions: IntercomSubscriptionType[] | undefined): nu
  * id without a known name is left out and noted. No tag list on the contact → undefined
  * (the property is not sent, so Klaviyo keeps what it has).
  */
-function contactTagNames(contact: IntercomContact, lookups: Lookups, change: TagChange | undefined, notes: string[]): string[] | undefined {
+function contactTagNames(contact: Loose<IntercomContact>, lookups: Lookups, change: TagChange | undefined, notes: string[]): string[] | undefined {
   const list = contactTagRefs(contact);
   if (list === undefined) return undefined;
   const names: string[] = [];
@@ -127,7 +127,7 @@ function contactTagNames(contact: IntercomContact, lookups: Lookups, change: Tag
  * components.schemas.contact_tags), or a `tag.list` `tags.tags[]` (ids and names) as
  * older payloads carry. undefined when the contact has no tag list.
  */
-export function contactTagRefs(contact: IntercomContact): (IntercomAddressable & { name?: unknown })[] | undefined {
+export function contactTagRefs(contact: Loose<IntercomContact>): (Loose<IntercomAddressable> & { name?: unknown })[] | undefined {
   const tags = contact.tags as Record<string, unknown> | null | undefined;
   if (!isRecord(tags)) return undefined;
   if (Array.isArray(tags.data)) return asArray(tags.data);

@@ -1,5 +1,5 @@
 import type { KlaviyoDeletionRecord } from '@iks/domain';
-import type { IntercomContact, IntercomTag } from './intercom.types';
+import type { IntercomContact, IntercomTag, Loose } from '@iks/intercom';
 import type { IntercomNotificationInput, Lookups, MapOutcome, MappingOptions } from './mapping.types';
 import { contactProfile, type TagChange } from './contact-profile.mapper';
 import { toE164 } from './e164.util';
@@ -50,17 +50,17 @@ export function isSubscriptionWithoutContact(topic: string, item: Record<string,
  * tag topics send a `contact_tag` wrapper `{ type, created_at, tag, contact }`;
  * any other wrapper with a `contact` object (a Subscription of contact.subscribed) is read the same way.
  */
-export function contactOfItem(item: Record<string, unknown>): IntercomContact {
-  if (isRecord(item.contact)) return item.contact as IntercomContact;
+export function contactOfItem(item: Record<string, unknown>): Loose<IntercomContact> {
+  if (isRecord(item.contact)) return item.contact as Loose<IntercomContact>;
   if (item.type !== undefined && item.type !== null && !(typeof item.type === 'string' && CONTACT_TYPES.has(item.type))) {
     throw new MappingError(`expected a contact in data.item, got type ${String(item.type)}`, 'invalid_payload');
   }
-  return item as IntercomContact;
+  return item as Loose<IntercomContact>;
 }
 
 /** The tag of a contact_tag item (components.schemas.tag). */
-export function tagOfItem(item: Record<string, unknown>): IntercomTag | undefined {
-  return isRecord(item.tag) ? (item.tag as IntercomTag) : undefined;
+export function tagOfItem(item: Record<string, unknown>): Loose<IntercomTag> | undefined {
+  return isRecord(item.tag) ? (item.tag as Loose<IntercomTag>) : undefined;
 }
 
 export function mapContactTopic(n: IntercomNotificationInput, item: Record<string, unknown>, lookups: Lookups, options: MappingOptions): MapOutcome {
@@ -83,7 +83,7 @@ export function mapContactTopic(n: IntercomNotificationInput, item: Record<strin
   // from the directory; what it has wins (it is the newer state).
   const known = lookups.contact(id);
   if (isPartialContact(payloadContact) && !known) return { kind: 'pending', reason: `contact ${id} unknown to directory`, contactId: id };
-  const contact: IntercomContact = known ? { ...known, ...definedOnly(payloadContact) } : payloadContact;
+  const contact: Loose<IntercomContact> = known ? { ...known, ...definedOnly(payloadContact) } : payloadContact;
   let change: TagChange | undefined;
   const tagMatch = TAG_TOPIC.exec(n.topic);
   if (tagMatch) {
@@ -109,7 +109,7 @@ export function mapContactTopic(n: IntercomNotificationInput, item: Record<strin
  * replay produces the same record. Without any identifier it is pending: it then ends
  * in the dead-letter topic with the reason rather than vanishing.
  */
-function deletion(n: IntercomNotificationInput, id: string, payloadContact: IntercomContact, lookups: Lookups, options: MappingOptions): MapOutcome {
+function deletion(n: IntercomNotificationInput, id: string, payloadContact: Loose<IntercomContact>, lookups: Lookups, options: MappingOptions): MapOutcome {
   const known = lookups.contact(id);
   const notes: string[] = [];
   const email = optionalString(payloadContact.email)?.trim() ?? optionalString(known?.email)?.trim();
@@ -129,7 +129,7 @@ function deletion(n: IntercomNotificationInput, id: string, payloadContact: Inte
 }
 
 /** A bare reference ({type, id}) rather than a Contact: none of the fields a Contact always has. */
-export function isPartialContact(contact: IntercomContact): boolean {
+export function isPartialContact(contact: Loose<IntercomContact>): boolean {
   return !('email' in contact) && !('phone' in contact) && !('role' in contact) && !('name' in contact);
 }
 

@@ -1,4 +1,4 @@
-import type { IntercomConversation } from './intercom.types';
+import type { IntercomConversation, Loose } from '@iks/intercom';
 import type { IntercomNotificationInput, Lookups, MapOutcome, MappingOptions } from './mapping.types';
 import { conversationProperties } from './conversation-properties.mapper';
 import { newestContactPart } from './contact-reply.util';
@@ -17,12 +17,12 @@ export const CONVERSATION_TOPICS: Readonly<Record<string, MetricKey>> = {
   'conversation.user.replied': 'repliedToConversation',
 };
 
-export function asConversation(item: Record<string, unknown>): IntercomConversation {
+export function asConversation(item: Record<string, unknown>): Loose<IntercomConversation> {
   if (item.type !== undefined && item.type !== null && item.type !== 'conversation') {
     throw new MappingError(`expected a conversation in data.item, got type ${String(item.type)}`, 'invalid_payload');
   }
   if (idString(item.id) === undefined) throw new MappingError('conversation has no id', 'missing_field');
-  return item as IntercomConversation;
+  return item as Loose<IntercomConversation>;
 }
 
 /** conversation.* topic → one event (or skip / pending). unique_id and time per MAPPING.md. */
@@ -52,7 +52,7 @@ export function mapConversationEvent(
 
 function conversationIdAndTime(
   n: IntercomNotificationInput,
-  conversation: IntercomConversation,
+  conversation: Loose<IntercomConversation>,
   id: string,
   key: MetricKey,
 ): { uniqueId: string; time: number } {

@@ -1,4 +1,4 @@
-import type { IntercomConversation, IntercomTag } from './intercom.types';
+import type { IntercomConversation, IntercomTag, Loose } from '@iks/intercom';
 import type { Lookups } from './mapping.types';
 import type { EventContact } from './event-contact.resolver';
 import { assigneeNames } from './assignee.util';
@@ -11,7 +11,7 @@ type Identified = Extract<EventContact, { kind: 'identified' }>;
  * The properties shared by the four conversation metrics (MAPPING.md "Conversation
  * metrics"), in the table's order. Missing / null / "" sources are omitted.
  */
-export function conversationProperties(conversation: IntercomConversation, contact: Identified, lookups: Lookups): Record<string, unknown> {
+export function conversationProperties(conversation: Loose<IntercomConversation>, contact: Identified, lookups: Lookups): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   const names = assigneeNames(conversation.admin_assignee_id, conversation.team_assignee_id, lookups);
   const stats = isRecord(conversation.statistics) ? conversation.statistics : undefined;
@@ -46,10 +46,10 @@ export function conversationProperties(conversation: IntercomConversation, conta
  * directory (GET /tags); a tag that has no name anywhere is left out. An absent tag list
  * omits the property; a present empty list gives [] (DECISIONS.md).
  */
-export function conversationTagNames(conversation: IntercomConversation, lookups: Lookups): string[] | undefined {
+export function conversationTagNames(conversation: Loose<IntercomConversation>, lookups: Lookups): string[] | undefined {
   if (!isRecord(conversation.tags) || !Array.isArray(conversation.tags.tags)) return undefined;
   const names: string[] = [];
-  for (const tag of asArray<IntercomTag>(conversation.tags.tags)) {
+  for (const tag of asArray<Loose<IntercomTag>>(conversation.tags.tags)) {
     if (!isRecord(tag)) continue;
     const id = idString(tag.id);
     const name = optionalString(tag.name) ?? (id ? optionalString(lookups.tagName(id)) : undefined);

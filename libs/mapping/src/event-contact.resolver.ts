@@ -1,4 +1,4 @@
-import type { IntercomContactReference, IntercomConversation, IntercomTicket } from './intercom.types';
+import type { ContactReference, IntercomConversation, IntercomTicketAnyVersion, Loose } from '@iks/intercom';
 import type { Lookups } from './mapping.types';
 import { toE164 } from './e164.util';
 import { asArray, idString, isRecord, optionalString } from './value.util';
@@ -11,7 +11,7 @@ export const CONTACT_AUTHOR_TYPES: ReadonlySet<string> = new Set(['user', 'lead'
  * `contacts.contacts[].id`; for a conversation started by a contact, `source.author`
  * also names it (used only when the contact list is empty or absent).
  */
-export function conversationContactId(conversation: IntercomConversation): string | undefined {
+export function conversationContactId(conversation: Loose<IntercomConversation>): string | undefined {
   const first = firstContactRef(conversation.contacts);
   if (first) return first;
   const author = conversation.source?.author;
@@ -19,13 +19,13 @@ export function conversationContactId(conversation: IntercomConversation): strin
   return undefined;
 }
 
-export function ticketContactId(ticket: IntercomTicket): string | undefined {
+export function ticketContactId(ticket: Loose<IntercomTicketAnyVersion>): string | undefined {
   return firstContactRef(ticket.contacts);
 }
 
-function firstContactRef(list: { contacts?: IntercomContactReference[] | null } | null | undefined): string | undefined {
+function firstContactRef(list: { contacts?: Loose<ContactReference>[] | null } | null | undefined): string | undefined {
   if (!isRecord(list)) return undefined;
-  for (const ref of asArray<IntercomContactReference>(list.contacts)) {
+  for (const ref of asArray<Loose<ContactReference>>(list.contacts)) {
     const id = isRecord(ref) ? idString(ref.id) : undefined;
     if (id) return id;
   }

@@ -1,21 +1,5 @@
 // Public API of @iks/mapping: Intercom notification → Klaviyo records (pure, no I/O).
 export type { IntercomNotificationInput, Lookups, MappingOptions, MapOutcome, RequiredLookups } from './mapping.types';
-export type {
-  IntercomId,
-  IntercomContact,
-  IntercomContactReference,
-  IntercomContactTag,
-  IntercomAdmin,
-  IntercomTeam,
-  IntercomTag,
-  IntercomSubscriptionType,
-  IntercomConversation,
-  IntercomConversationPart,
-  IntercomTicket,
-  IntercomTicketPart,
-  IntercomTicketState,
-  IntercomPartAuthor,
-} from './intercom.types';
 export { isMappedTopic, mapNotification } from './notification.mapper';
 export { requiredLookups } from './required-lookups.util';
 export { mapContactToProfile, splitName, type ProfileMeta } from './contact-profile.mapper';
@@ -25,7 +9,7 @@ export { toIso8601, toUnixSeconds } from './iso-time.util';
 export { toE164 } from './e164.util';
 export { staticLookups } from './static-lookups.adapter';
 export { notificationItem } from './notification-item.util';
-export { ticketStateCategory, type TicketStateCategory } from './ticket-state.util';
+export { ticketStateCategory } from './ticket-state.util';
 export { isContactTopic } from './contact-topic.mapper';
 export { CONVERSATION_TOPICS } from './conversation-event.mapper';
 export { TICKET_TOPICS } from './ticket-event.mapper';

@@ -1,6 +1,6 @@
 import type { KlaviyoRecord } from '@iks/domain';
-import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTeam } from './intercom.types';
 import type { MetricKey } from '@iks/domain';
+import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTeam, Loose } from '@iks/intercom';
 
 /** What the transformer has after decoding the raw topic (intercom.notifications.v1). */
 export interface IntercomNotificationInput {
@@ -19,13 +19,13 @@ export interface IntercomNotificationInput {
  * a ticket's a string, GET /admins returns strings.
  */
 export interface Lookups {
-  contact(id: string): IntercomContact | undefined;
+  contact(id: string): Loose<IntercomContact> | undefined;
   /** Tombstoned by an earlier contact.deleted. */
   contactDeleted(id: string): boolean;
-  admin(id: string): IntercomAdmin | undefined;
-  team(id: string): IntercomTeam | undefined;
+  admin(id: string): Loose<IntercomAdmin> | undefined;
+  team(id: string): Loose<IntercomTeam> | undefined;
   tagName(id: string): string | undefined;
-  subscriptions(contactId: string): IntercomSubscriptionType[] | undefined;
+  subscriptions(contactId: string): Loose<IntercomSubscriptionType>[] | undefined;
 }
 
 export interface MappingOptions {

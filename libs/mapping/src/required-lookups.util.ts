@@ -1,4 +1,4 @@
-import type { IntercomConversation, IntercomTag, IntercomTicket } from './intercom.types';
+import type { IntercomConversation, IntercomTag, IntercomTicketAnyVersion, Loose } from '@iks/intercom';
 import type { IntercomNotificationInput, RequiredLookups } from './mapping.types';
 import { CONVERSATION_TOPICS } from './conversation-event.mapper';
 import { conversationContactId, ticketContactId } from './event-contact.resolver';
@@ -23,14 +23,14 @@ export function requiredLookups(n: IntercomNotificationInput): RequiredLookups {
   const add = (set: Set<string>, id: string | undefined) => id !== undefined && set.add(id);
 
   if (Object.hasOwn(CONVERSATION_TOPICS, n.topic)) {
-    const conversation = item as IntercomConversation;
+    const conversation = item as Loose<IntercomConversation>;
     add(need.contactIds, conversationContactId(conversation));
     add(need.adminIds, assigneeId(conversation.admin_assignee_id));
     add(need.teamIds, assigneeId(conversation.team_assignee_id));
-    const tags = isRecord(conversation.tags) ? asArray<IntercomTag>(conversation.tags.tags) : [];
+    const tags = isRecord(conversation.tags) ? asArray<Loose<IntercomTag>>(conversation.tags.tags) : [];
     for (const tag of tags) if (isRecord(tag) && optionalString(tag.name) === undefined) add(need.tagIds, idString(tag.id));
   } else if (TICKET_TOPICS.has(n.topic)) {
-    const ticket = item as IntercomTicket;
+    const ticket = item as Loose<IntercomTicketAnyVersion>;
     add(need.contactIds, ticketContactId(ticket));
     add(need.adminIds, assigneeId(ticket.admin_assignee_id));
     add(need.teamIds, assigneeId(ticket.team_assignee_id));

@@ -1,4 +1,4 @@
-import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam } from './intercom.types';
+import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam, Loose } from '@iks/intercom';
 import type { Lookups } from './mapping.types';
 import { idString } from './value.util';
 
@@ -8,11 +8,11 @@ import { idString } from './value.util';
  * Used by the offline `map` command and by tests; ids are normalised to strings.
  */
 export function staticLookups(data: {
-  contacts?: readonly IntercomContact[];
-  admins?: readonly IntercomAdmin[];
-  teams?: readonly IntercomTeam[];
-  tags?: readonly IntercomTag[];
-  subscriptions?: Readonly<Record<string, readonly IntercomSubscriptionType[]>>;
+  contacts?: readonly Loose<IntercomContact>[];
+  admins?: readonly Loose<IntercomAdmin>[];
+  teams?: readonly Loose<IntercomTeam>[];
+  tags?: readonly Loose<IntercomTag>[];
+  subscriptions?: Readonly<Record<string, readonly Loose<IntercomSubscriptionType>[]>>;
   deletedContactIds?: readonly (string | number)[];
 }): Lookups {
   const byId = <T extends { id?: unknown }>(list: readonly T[] | undefined) => {

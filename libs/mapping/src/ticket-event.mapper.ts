@@ -1,4 +1,4 @@
-import type { IntercomTicket } from './intercom.types';
+import type { IntercomTicketAnyVersion, Loose } from '@iks/intercom';
 import type { IntercomNotificationInput, Lookups, MapOutcome, MappingOptions } from './mapping.types';
 import { newestContactPart } from './contact-reply.util';
 import { resolveEventContact, ticketContactId } from './event-contact.resolver';
@@ -19,12 +19,12 @@ const STATE_METRICS: Readonly<Record<string, MetricKey>> = {
   resolved: 'ticketResolved',
 };
 
-export function asTicket(item: Record<string, unknown>): IntercomTicket {
+export function asTicket(item: Record<string, unknown>): Loose<IntercomTicketAnyVersion> {
   if (item.type !== undefined && item.type !== null && item.type !== 'ticket') {
     throw new MappingError(`expected a ticket in data.item, got type ${String(item.type)}`, 'invalid_payload');
   }
   if (idString(item.id) === undefined) throw new MappingError('ticket has no id', 'missing_field');
-  return item as IntercomTicket;
+  return item as Loose<IntercomTicketAnyVersion>;
 }
 
 export function mapTicketEvent(

@@ -1,4 +1,4 @@
-import type { IntercomTicket } from './intercom.types';
+import type { IntercomTicketAnyVersion, Loose } from '@iks/intercom';
 import type { Lookups } from './mapping.types';
 import type { EventContact } from './event-contact.resolver';
 import { assigneeNames } from './assignee.util';
@@ -8,7 +8,7 @@ import { idString, isRecord, optionalBoolean, optionalNumber, optionalString, se
 type Identified = Extract<EventContact, { kind: 'identified' }>;
 
 /** MAPPING.md "Ticket metrics: Created, Submitted, Replied to Ticket, Marked as Waiting". */
-export function ticketProperties(ticket: IntercomTicket, contact: Identified, lookups: Lookups): Record<string, unknown> {
+export function ticketProperties(ticket: Loose<IntercomTicketAnyVersion>, contact: Identified, lookups: Lookups): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   const names = assigneeNames(ticket.admin_assignee_id, ticket.team_assignee_id, lookups);
   const attributes = isRecord(ticket.ticket_attributes) ? ticket.ticket_attributes : undefined;
@@ -29,7 +29,7 @@ export function ticketProperties(ticket: IntercomTicket, contact: Identified, lo
 }
 
 /** MAPPING.md "Ticket Resolved (its own names, as the source document gives them)". */
-export function ticketResolvedProperties(ticket: IntercomTicket, contact: Identified, lookups: Lookups): Record<string, unknown> {
+export function ticketResolvedProperties(ticket: Loose<IntercomTicketAnyVersion>, contact: Identified, lookups: Lookups): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   const names = assigneeNames(ticket.admin_assignee_id, ticket.team_assignee_id, lookups);
   const attributes = isRecord(ticket.ticket_attributes) ? ticket.ticket_attributes : undefined;

@@ -1,8 +1,9 @@
 import { Registry } from 'prom-client';
-import type { BackfillRecord, ProducedIndex } from '@iks/backfill';
+import type { BackfillRecord } from '@iks/backfill';
 import type { IntercomObject } from '@iks/intercom';
 import { conversationLifecycle, generateDataset } from '../../../tools/intercom-emulator/src';
 import { ContinuousReconciler, type ContinuousDeps, type ContinuousOptions } from './continuous-reconciler';
+import type { ProducedIndex } from './produced-index';
 
 const data = generateDataset({ seed: 3, contacts: 4, conversations: 0, tickets: 0 });
 const NOW = 1_800_000_000_000;

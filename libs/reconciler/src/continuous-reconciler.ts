@@ -3,7 +3,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PipelineOutage, ReconcileReportRecord } from '@iks/domain';
 import type { IntercomClient } from '@iks/intercom';
 import { metricOnce } from '@iks/kafka';
-import { BACKFILL_KINDS, reconcile, type BackfillKind, type BackfillSink, type ObjectSource, type ProducedIndex, type ReconcileReport } from '@iks/backfill';
+import { BACKFILL_KINDS, type BackfillKind, type BackfillSink, type ObjectSource } from '@iks/backfill';
+import type { ProducedIndex } from './produced-index';
+import { reconcile, type ReconcileReport } from './reconcile';
 
 export type ReconcileTrigger = 'schedule' | 'outage';
 
@@ -243,7 +245,7 @@ export class ContinuousReconciler {
   private async workspaceId(): Promise<string> {
     if (this.appId) return this.appId;
     if (!this.deps.intercom.me) throw new Error('no workspace id: set INTERCOM_APP_ID');
-    const me = (await this.deps.intercom.me()) as { app?: { id_code?: string } };
+    const me = await this.deps.intercom.me();
     const id = me.app?.id_code;
     if (!id) throw new Error('GET /me answered no app.id_code: set INTERCOM_APP_ID (the app_id of your webhook notifications)');
     this.appId = id;

@@ -1,3 +1,5 @@
 export { ContinuousReconciler, type ContinuousDeps, type ContinuousOptions, type ReconcileTrigger } from './continuous-reconciler';
 export { ReconcilerRunner } from './reconciler.runner';
 export { updateProducedIndex } from './produced-index.updater';
+export { ProducedIndex } from './produced-index';
+export { reconcile, formatReport, READ_CONVERSATION_NOTE, type ReconcileOptions, type ReconcileReport, type ReconcileRow } from './reconcile';

@@ -1,9 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ProducedIndex } from '@iks/backfill';
 import { createKafka, serdes, topicName } from '@iks/kafka';
 import { testConfig } from '../../../test/support/test-config';
+import { ProducedIndex } from './produced-index';
 import { updateProducedIndex } from './produced-index.updater';
 import { prepareFreshTopics } from '../../../tools/support/fresh-topics';
 

@@ -1,6 +1,6 @@
 import type { KafkaConfig } from '@iks/config';
 import { AvroCodec, createKafka, readTopicRanges, topicName, topicOffsets } from '@iks/kafka';
-import type { ProducedIndex } from '@iks/backfill';
+import type { ProducedIndex } from './produced-index';
 
 /**
  * Brings the index up to date: reads what was appended to klaviyo.events.v1 and

@@ -3,10 +3,11 @@ import { Logger } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import { NotificationWriterSink, ProducedIndex } from '@iks/backfill';
+import { NotificationWriterSink } from '@iks/backfill';
 import { IntercomClient } from '@iks/intercom';
 import { AvroCodec, createKafka, createProducer, followTopic, NotificationWriter, serdes, topicName, type ThrowAwayConsumer } from '@iks/kafka';
 import { ContinuousReconciler } from './continuous-reconciler';
+import { ProducedIndex } from './produced-index';
 import { updateProducedIndex } from './produced-index.updater';
 
 /**

@@ -1,9 +1,7 @@
 import type { ContactSnapshot, KlaviyoRecord, RawNotification } from '@iks/domain';
-import {
-  isContactTopic, mapContactToProfile, mapNotification, MappingError, requiredLookups,
-  type IntercomContact, type IntercomNotificationInput, type MappingOptions,
-} from '@iks/mapping';
+import { isContactTopic, mapContactToProfile, mapNotification, MappingError, requiredLookups, type IntercomNotificationInput, type MappingOptions } from '@iks/mapping';
 import type { Directory } from '@iks/directory';
+import type { IntercomContact, Loose } from '@iks/intercom';
 
 /** What one notification turns into (emmett style: an outcome, not a log line). */
 export type ProcessOutcome =
@@ -55,7 +53,7 @@ export async function processNotification(
   if (item && isContactTopic(raw.topic) && raw.topic !== 'contact.deleted' && raw.topic !== 'contact.archived') {
     if (item.tag && item.tag.id != null && typeof item.tag.name === 'string') directory.rememberTag(String(item.tag.id), item.tag.name);
     const isFullContact = item.id != null && TYPES_OF_CONTACT.has(String(item.type ?? 'contact')) && !item.contact;
-    if (isFullContact && !directory.contactDeleted(String(item.id))) snapshots.push(directory.remember(item as IntercomContact));
+    if (isFullContact && !directory.contactDeleted(String(item.id))) snapshots.push(directory.remember(item as Loose<IntercomContact>));
   }
 
   const fetched = await directory.prepare(requiredLookups(input));

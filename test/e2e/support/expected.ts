@@ -2,7 +2,7 @@
  * Expected Klaviyo-side values written from docs/MAPPING.md and the Intercom objects a test
  * built (not from the mapping code): one helper per table of the contract.
  */
-import type { IntercomAdmin, IntercomContact, IntercomConversation, IntercomTeam, IntercomTicket } from '../../../tools/intercom-emulator/src';
+import type { IntercomAdmin, IntercomContact, IntercomConversation, IntercomTeam, IntercomTicket } from '@iks/intercom';
 
 /** MAPPING.md: unix seconds → `YYYY-MM-DDTHH:MM:SSZ`. */
 export function iso(unixSeconds: number): string {

@@ -19,20 +19,8 @@
  * INTERCOM_EMULATOR_URL (default http://127.0.0.1:8091), DEMO_WAIT_S (default 60).
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import {
-  contactDeletedNotification,
-  contactNotification,
-  conversationLifecycle,
-  makeAdmin,
-  makeContact,
-  makeTeam,
-  signBody,
-  ticketLifecycle,
-  type IntercomAdmin,
-  type IntercomContact,
-  type IntercomNotification,
-  type IntercomTeam,
-} from '../../intercom-emulator/src';
+import type { IntercomAdmin, IntercomContact, IntercomTeam } from '@iks/intercom';
+import { contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody, ticketLifecycle, type IntercomNotification } from '../../intercom-emulator/src';
 import { EnvReader } from '../../support/env-reader';
 import { sleep, waitUntil } from '../../support/wait-for';
 

@@ -80,7 +80,7 @@ describe('generateDataset', () => {
     expect(contacts.some((c) => c.phone?.startsWith('+44 20 7946 '))).toBe(true);
     expect(contacts.some((c) => c.phone?.startsWith('call me maybe'))).toBe(true);
     expect(contacts.some((c) => c.phone === null)).toBe(true);
-    expect(contacts.some((c) => c.tags.data.length > 0)).toBe(true);
+    expect(contacts.some((c) => c.tags!.data.length > 0)).toBe(true);
     expect(contacts.some((c) => c.avatar === null) && contacts.some((c) => c.avatar?.image_url)).toBe(true);
     // updated_at ties exist, so pagination has to tie-break on id
     expect(new Set(contacts.map((c) => c.updated_at)).size).toBeLessThan(contacts.length);
@@ -100,7 +100,7 @@ describe('generateDataset', () => {
     // the ticket's state is the newest state part's
     for (const t of tickets) {
       const last = t.ticket_parts.ticket_parts.filter((p) => p.ticket_state).at(-1);
-      expect(t.ticket_state.category).toBe(last?.ticket_state);
+      expect(t.ticket_state?.category).toBe(last?.ticket_state);
     }
   });
 });
@@ -115,7 +115,7 @@ describe('factories', () => {
     const lead = makeContact({ role: 'lead', email: null, phone: '555-0100', tags: [tag] });
     expectValid('contact', lead);
     expect(lead.email).toBe('');
-    expect(lead.tags.data).toEqual([{ id: '5', url: 'https://api.intercom.io/tags/5' }]);
+    expect(lead.tags!.data).toEqual([{ id: '5', url: 'https://api.intercom.io/tags/5' }]);
     const conversation = makeConversation({ contact: lead, admin, team, tags: [tag], rating: { rating: 4, createdAt: lead.created_at + 100 } });
     expectValid('conversation', conversation);
     expect(conversation.admin_assignee_id).toBe(42);

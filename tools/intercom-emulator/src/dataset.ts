@@ -27,7 +27,7 @@ import type {
   IntercomTicketPart,
   IntercomTicketType,
   TicketStateCategory,
-} from './intercom.types';
+} from '@iks/intercom';
 import { createRng, type Rng } from './rng';
 
 export interface Dataset {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateDataset, type Dataset, type DatasetOptions } from './dataset';
-import type { IntercomContact, IntercomConversation, IntercomTicket } from './intercom.types';
+import type { IntercomContact, IntercomConversation, IntercomTicket, IntercomTicketV211 } from '@iks/intercom';
 import { MAX_PER_PAGE, SearchError, matches, paginate, type SearchQuery } from './search';
 import { WebhookSender, type IntercomNotification, type WebhookSenderOptions } from './webhook.sender';
 
@@ -102,8 +102,9 @@ function isDataset(d: Dataset | DatasetOptions | undefined): d is Dataset {
  */
 export function forVersion(version: string | null, body: unknown): unknown {
   if (version === null || !/^2\.(\d|1[01])$/.test(version)) return body;
-  const ticket211 = (t: IntercomTicket) => {
+  const ticket211 = (t: IntercomTicket): IntercomTicket | IntercomTicketV211 => {
     const { ticket_state: state, ...rest } = t;
+    if (!state) return t;
     return { ...rest, ticket_state: state.category, ticket_state_internal_label: state.internal_label, ticket_state_external_label: state.external_label };
   };
   const b = body as { type?: string; tickets?: IntercomTicket[] };
@@ -208,7 +209,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     }],
     // GET /contacts/{id}/tags (tag_list): the contact's tags with their names
     ['GET', /^\/contacts\/([^/]+)\/tags$/, (m) => {
-      const ids = new Set(contactById(decodeURIComponent(m[1])).tags.data.map((t) => t.id));
+      const ids = new Set(contactById(decodeURIComponent(m[1])).tags?.data.map((t) => t.id) ?? []);
       return { type: 'list', data: dataset.tags.filter((t) => ids.has(t.id)).map(({ type, id, name }) => ({ type, id, name })) };
     }],
     ['GET', /^\/contacts\/([^/]+)$/, (m) => contactById(decodeURIComponent(m[1]))],

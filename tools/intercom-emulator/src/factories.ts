@@ -1,6 +1,6 @@
 import { createRng, type Rng } from './rng';
 import type {
-  AddressableList,
+  IntercomAddressableList,
   ContactReference,
   IntercomAdmin,
   IntercomCompany,
@@ -19,7 +19,7 @@ import type {
   TicketCategory,
   TicketStateCategory,
   Unix,
-} from './intercom.types';
+} from '@iks/intercom';
 
 /**
  * Factories for Intercom 2.14 objects. Each takes the few facts a test cares about and fills
@@ -77,7 +77,7 @@ export function uniquePhone(n: number): string {
   return PHONE_SHAPES[n % PHONE_SHAPES.length](String(n).padStart(4, '0'));
 }
 
-function list(url: string, data: { id: string; url: string }[] = []): AddressableList {
+function list(url: string, data: { id: string; url: string }[] = []): IntercomAddressableList {
   return { type: 'list', data, url, total_count: data.length, has_more: false };
 }
 
@@ -401,7 +401,7 @@ export function makeTicketPart(
     updated_at: options.createdAt,
     assigned_to: null,
     // ticket_part_author.type is admin | bot | team | user: a lead writes as a user
-    author: options.author.type === 'lead' ? { ...options.author, type: 'user' } : options.author,
+    author: { ...options.author, type: options.author.type === 'lead' ? 'user' : options.author.type },
     attachments: [],
     external_id: null,
     redacted: false,

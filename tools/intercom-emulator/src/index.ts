@@ -1,5 +1,4 @@
 export { createRng, type Rng } from './rng';
-export type * from './intercom.types';
 export {
   API_BASE_URL,
   DATASET_EPOCH,

@@ -1,7 +1,7 @@
 import { adminAuthor, contactAuthor, contactReference, makeConversation, makeConversationPart, makeTicket, makeTicketPart, type ConversationOptions, type TicketOptions } from './factories';
 import type {
-  IntercomAdmin, IntercomTeam, IntercomCompany, IntercomContact, IntercomConversation, IntercomConversationPart, IntercomSubscriptionType, IntercomTag, IntercomTicket, IntercomTicketPart,
-} from './intercom.types';
+  IntercomAdmin, IntercomTeam, IntercomCompany, IntercomContact, IntercomContactTag, IntercomConversation, IntercomConversationPart, IntercomSubscriptionType, IntercomTag, IntercomTicket, IntercomTicketPart,
+} from '@iks/intercom';
 import { createRng, type Rng } from './rng';
 import { buildNotification, type IntercomNotification, type NotificationOptions } from './webhook.sender';
 
@@ -47,12 +47,8 @@ export function itemComponentsFor(topic: string, item?: object): { item?: string
   return {};
 }
 
-export interface ContactTagItem {
-  type: 'contact_tag';
-  created_at: number;
-  contact: IntercomContact;
-  tag: IntercomTag;
-}
+/** data.item of contact.*.tag.created / .deleted. */
+export type ContactTagItem = IntercomContactTag;
 
 export function conversationNotification(topic: ConversationTopic, conversation: IntercomConversation, options?: NotificationOptions) {
   return buildNotification(topic, conversation, { createdAt: conversation.updated_at, ...options });

@@ -46,7 +46,7 @@ export async function runBackfill(a: BackfillArgs, config: Config, io: CliIo, de
   let appId = a.appId;
   if (!appId) {
     try {
-      const me = (await client.me()) as { app?: { id_code?: string } };
+      const me = await client.me();
       appId = me.app?.id_code ?? null;
     } catch (e) {
       io.stderr(`backfill: cannot read the workspace id from GET /me (${(e as Error).message})`);

@@ -1,17 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { KlaviyoRecord } from '@iks/domain';
-import {
-  mapNotification,
-  MappingError,
-  staticLookups,
-  type IntercomAdmin,
-  type IntercomContact,
-  type IntercomNotificationInput,
-  type IntercomSubscriptionType,
-  type IntercomTag,
-  type IntercomTeam,
-  type MappingOptions,
-} from '@iks/mapping';
+import { mapNotification, MappingError, staticLookups, type IntercomNotificationInput, type MappingOptions } from '@iks/mapping';
+import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam, Loose } from '@iks/intercom';
 import type { CliIo } from '../cli-io';
 import { MAP_USAGE, parseMapArgs, type MapArgs } from './map.args';
 
@@ -39,10 +29,10 @@ export async function runMap(a: MapArgs, io: CliIo): Promise<number> {
     const body = await readJson(a.notification);
     const n = notificationInput(body, a.notification, a.backfill);
     const lookups = staticLookups({
-      contacts: a.files.contacts ? objectList<IntercomContact>(await readJson(a.files.contacts), a.files.contacts, ['data', 'contacts']) : [],
-      admins: a.files.admins ? objectList<IntercomAdmin>(await readJson(a.files.admins), a.files.admins, ['admins', 'data']) : [],
-      teams: a.files.teams ? objectList<IntercomTeam>(await readJson(a.files.teams), a.files.teams, ['teams', 'data']) : [],
-      tags: a.files.tags ? objectList<IntercomTag>(await readJson(a.files.tags), a.files.tags, ['data', 'tags']) : [],
+      contacts: a.files.contacts ? objectList<Loose<IntercomContact>>(await readJson(a.files.contacts), a.files.contacts, ['data', 'contacts']) : [],
+      admins: a.files.admins ? objectList<Loose<IntercomAdmin>>(await readJson(a.files.admins), a.files.admins, ['admins', 'data']) : [],
+      teams: a.files.teams ? objectList<Loose<IntercomTeam>>(await readJson(a.files.teams), a.files.teams, ['teams', 'data']) : [],
+      tags: a.files.tags ? objectList<Loose<IntercomTag>>(await readJson(a.files.tags), a.files.tags, ['data', 'tags']) : [],
       subscriptions: a.files.subscriptions ? subscriptionMap(await readJson(a.files.subscriptions), a.files.subscriptions) : {},
       deletedContactIds: [...a.deleted],
     });
@@ -115,10 +105,10 @@ function objectList<T>(value: unknown, path: string, envelopeKeys: readonly stri
 }
 
 /** `{ "<contact id>": [Subscription...] | {type:'list', data:[...]} }` (GET /contacts/{id}/subscriptions). */
-function subscriptionMap(value: unknown, path: string): Record<string, IntercomSubscriptionType[]> {
+function subscriptionMap(value: unknown, path: string): Record<string, Loose<IntercomSubscriptionType>[]> {
   if (!isObject(value) || Array.isArray(value)) throw new UsageError(`${path}: expected an object from contact id to subscription list`);
-  const out: Record<string, IntercomSubscriptionType[]> = {};
-  for (const [contactId, list] of Object.entries(value)) out[contactId] = objectList<IntercomSubscriptionType>(list, `${path} (${contactId})`, ['data']);
+  const out: Record<string, Loose<IntercomSubscriptionType>[]> = {};
+  for (const [contactId, list] of Object.entries(value)) out[contactId] = objectList<Loose<IntercomSubscriptionType>>(list, `${path} (${contactId})`, ['data']);
   return out;
 }
 

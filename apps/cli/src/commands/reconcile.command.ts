@@ -1,9 +1,8 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
 import { NotificationWriter, topicName } from '@iks/kafka';
-import { formatReport, NotificationWriterSink, ProducedIndex, reconcile, type BackfillSink } from '@iks/backfill';
-import { updateProducedIndex } from '@iks/reconciler';
-import type { ProgressStream } from '@iks/backfill';
+import { NotificationWriterSink, type BackfillSink, type ProgressStream } from '@iks/backfill';
+import { formatReport, ProducedIndex, reconcile, updateProducedIndex } from '@iks/reconciler';
 import type { CliIo } from '../cli-io';
 import { parseReconcileArgs, RECONCILE_USAGE, type ReconcileArgs } from './reconcile.args';
 
@@ -40,7 +39,7 @@ export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, 
   const client = new IntercomClient({ accessToken: token, baseUrl: config.intercom.baseUrl, version: config.intercom.version });
   let appId = a.appId;
   if (!appId) {
-    appId = ((await client.me().catch(() => ({}))) as { app?: { id_code?: string } }).app?.id_code ?? null;
+    appId = (await client.me().catch(() => null))?.app?.id_code ?? null;
     if (!appId) {
       io.stderr('reconcile: pass --app-id <workspace id> (the app_id of your webhook notifications)');
       return 2;

@@ -1,10 +1,9 @@
 import type { IntercomObject, SearchQuery } from '@iks/intercom';
 import { METRICS, toE164, type MetricKey } from '@iks/mapping';
-import type { BackfillKind, BackfillRecord } from './backfill.types';
-import type { BackfillSink } from './backfill.runner';
-import { pageWithParts, type ObjectSource } from './full-object';
+import {
+  deriveNotifications, pageWithParts, type BackfillKind, type BackfillRecord, type BackfillSink, type DerivedNotification, type ObjectSource,
+} from '@iks/backfill';
 import type { ProducedIndex } from './produced-index';
-import { deriveNotifications, type DerivedNotification } from './rest-derivation';
 
 /** One row of the report: a metric, or `Profiles` for contacts. */
 export interface ReconcileRow {
