@@ -37,7 +37,7 @@ describe('DeliveryReadModel', () => {
   });
 
   it('stays bounded: per person and dead letters', () => {
-    const m = new DeliveryReadModel({ latestPerMetric: 2, perPerson: 3, people: 10, personEntries: 100, deadLetters: 2, uniqueIds: 100 });
+    const m = new DeliveryReadModel({ latestPerMetric: 2, perPerson: 3, people: 10, personEntries: 100, deadLetters: 2, uniqueIds: 100, deletedPeople: 10 });
     for (let i = 0; i < 10; i++) m.apply(outcome({ unique_id: `u${i}`, offset: String(i) }));
     expect(m.person('c1')).toHaveLength(3);
     expect(m.metrics.get('Ticket Resolved')!.latest).toHaveLength(2);
@@ -47,7 +47,7 @@ describe('DeliveryReadModel', () => {
   });
 
   it('keeps at most personEntries outcomes in the person index, forgetting the oldest first', () => {
-    const m = new DeliveryReadModel({ latestPerMetric: 2, perPerson: 10, people: 100, personEntries: 4, deadLetters: 2, uniqueIds: 100 });
+    const m = new DeliveryReadModel({ latestPerMetric: 2, perPerson: 10, people: 100, personEntries: 4, deadLetters: 2, uniqueIds: 100, deletedPeople: 10 });
     for (let i = 0; i < 3; i++) m.apply(outcome({ unique_id: `a${i}`, intercom_contact_id: 'ca', email: 'a@example.com', phone_number: null, outcome_at: NOW + i }));
     for (let i = 0; i < 3; i++) m.apply(outcome({ unique_id: `b${i}`, intercom_contact_id: 'cb', email: 'b@example.com', phone_number: null, outcome_at: NOW + 10 + i }));
     expect(m.person('ca').map((v) => v.uniqueId)).toEqual(['a2']);
