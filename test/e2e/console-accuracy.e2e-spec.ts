@@ -124,7 +124,7 @@ function countCopies(copies: ReadonlyArray<{ metric: string; uniqueId: string }>
 }
 
 async function cells(page: Page, row: string): Promise<Record<string, string>> {
-  return page.locator(`${row} td[data-col]`).evaluateAll((tds) => Object.fromEntries(tds.map((td) => [(td as HTMLElement).dataset.col!, (td.textContent ?? '').trim()])));
+  return page.locator(`${row} td[data-col]`).evaluateAll((tds) => Object.fromEntries(tds.map((td) => [td.getAttribute('data-col')!, (td.textContent ?? '').trim()])));
 }
 
 describe('console accuracy (chromium): redeliveries, a poison payload and a deletion, against what Klaviyo received', () => {
