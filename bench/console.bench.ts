@@ -25,7 +25,7 @@ import type { Message } from 'kafkajs';
 import type { DeliveryOutcome } from '@iks/domain';
 import { createKafka, dlqName, serdes, topicName } from '@iks/kafka';
 import { mapNotification, METRICS, staticLookups } from '@iks/mapping';
-import { DeliveryReadModel } from '../apps/console/src/read-model';
+import { DeliveryReadModel } from '@iks/console';
 import { ChildProcesses, vmHwm } from './support/child-processes';
 import { prepareFreshTopics } from '../tools/support/fresh-topics';
 import {

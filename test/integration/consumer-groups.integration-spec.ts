@@ -6,9 +6,7 @@ import { NO_INTERCOM_API } from '@iks/directory';
 import { AvroCodec, createKafka, followTopic, topicName } from '@iks/kafka';
 import { SinkRunner } from '@iks/sink';
 import { TransformerRunner } from '@iks/transformer';
-import { DeliveryReadModel } from '../../apps/console/src/read-model';
-import { ReadModelFeed } from '../../apps/console/src/read-model.feed';
-import { GapsModel } from '../../apps/console/src/gaps-model';
+import { DeliveryReadModel, GapsModel, ReadModelFeed } from '@iks/console';
 import { testConfig } from '../support/test-config';
 
 /**

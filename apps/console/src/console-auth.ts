@@ -45,7 +45,8 @@ export function actionRefusal(req: FastifyRequest, operatorToken: Secret | null)
 }
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  // no inline script or style at all: the pages' CSS and JS are files (/static/)
+  'content-security-policy': "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -55,7 +56,8 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 export async function guard(req: FastifyRequest, reply: FastifyReply, token: Secret | null): Promise<void> {
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
   const path = req.url.split('?')[0];
-  if (path === '/login' || path === '/health') return;
+  // open: the sign-in page, its CSS and JS, and what probes and Prometheus read (no personal data)
+  if (path === '/login' || path.startsWith('/static/') || path === '/health/live' || path === '/health/ready' || path === '/ops/metrics') return;
   if (!hasReadAccess(req, token)) {
     if (req.method === 'GET' && !path.startsWith('/api/')) await reply.code(302).header('location', '/login').send();
     else await reply.code(401).send({ statusCode: 401, message: 'console token required' });

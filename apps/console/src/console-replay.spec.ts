@@ -1,6 +1,6 @@
 import { loadConfig } from '@iks/config';
 import { ConsoleReplay, ReplayRequestError } from './console-replay';
-import type { SharedAdmin } from './shared-admin';
+import type { SharedAdmin } from '@iks/console';
 
 /** Requests refused before the broker is asked anything. */
 describe('ConsoleReplay: bad requests get a clear error', () => {

@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { TOPICS } from '@iks/kafka';
 import { InProcessReplay, planLines, planReplay, REPLAYABLE, ReplayPlanError, replayStage, type ReplayPlan } from '@iks/replay';
-import type { SharedAdmin } from './shared-admin';
+import type { SharedAdmin } from '@iks/console';
 
 export class ReplayRequestError extends Error {
   constructor(message: string, readonly status: number) {

@@ -1,41 +1,50 @@
-import { Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import fastifyView from '@fastify/view';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Eta } from 'eta';
+import { Logger } from 'nestjs-pino';
 import type { Config } from '@iks/config';
-import { logLevels } from '@iks/ops';
 import { guard } from './console-auth';
-import { ConsoleController } from './console.controller';
-import { ConsoleService } from './console.service';
+import { ConsoleMetrics } from './console-metrics';
+import { ConsoleModule } from './console.module';
 
-class ConsoleLifecycle implements OnApplicationShutdown {
-  constructor(private readonly service: ConsoleService) {}
-  async onApplicationShutdown(): Promise<void> {
-    await this.service.stop();
-  }
+/**
+ * apps/console/views (eta templates) and apps/console/public (CSS, JS), found from the source
+ * (ts-jest) and from the build (dist/apps/console/src), which does not copy them.
+ */
+export function consoleAssets(): { views: string; public: string } {
+  const root = [resolve(__dirname, '..'), resolve(__dirname, '../../../../apps/console')].find((d) => existsSync(join(d, 'views', 'layout.eta')));
+  if (!root) throw new Error(`the console's templates (apps/console/views) are not found from ${__dirname}`);
+  return { views: join(root, 'views'), public: join(root, 'public') };
 }
 
-@Module({})
-export class ConsoleModule {
-  static forRoot(service: ConsoleService): DynamicModule {
-    return {
-      module: ConsoleModule,
-      controllers: [ConsoleController],
-      providers: [
-        { provide: ConsoleService, useValue: service },
-        { provide: ConsoleLifecycle, useFactory: () => new ConsoleLifecycle(service) },
-      ],
-    };
-  }
-}
-
-/** The console on Fastify: read model fed from Kafka, pages guarded by the console token (see console-auth.ts). */
+/**
+ * The console on Fastify: pages rendered by eta through @fastify/view (escaping by default), CSS
+ * and JS served as files from /static/, every request guarded by the console token
+ * (console-auth.ts). Logs go through nestjs-pino (LOG_FORMAT) unless `logger` is false (tests).
+ * The read model starts reading when the app is initialised (listen or init).
+ */
 export async function createConsoleApp(config: Config, logger: false | undefined = undefined): Promise<NestFastifyApplication> {
-  const service = new ConsoleService(config);
-  await service.start();
-  const app = await NestFactory.create<NestFastifyApplication>(ConsoleModule.forRoot(service), new FastifyAdapter({ bodyLimit: 64 * 1024 }), {
-    logger: logger === false ? false : logLevels(config.logLevel),
+  const app = await NestFactory.create<NestFastifyApplication>(ConsoleModule.forRoot(config), new FastifyAdapter({ bodyLimit: 64 * 1024 }), {
+    ...(logger === false ? { logger: false } : { bufferLogs: true }),
   });
-  app.getHttpAdapter().getInstance().addHook('onRequest', (req, reply) => guard(req, reply, config.console.token));
+  if (logger !== false) app.useLogger(app.get(Logger));
+  const assets = consoleAssets();
+  await app.register(fastifyView, {
+    engine: { eta: new Eta({ views: assets.views, cache: true, autoEscape: true }) },
+    templates: assets.views, production: true,
+  });
+  await app.register(fastifyStatic, { root: assets.public, prefix: '/static/', cacheControl: false });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (req, reply) => guard(req, reply, config.console.token));
+  const metrics = app.get(ConsoleMetrics);
+  fastify.addHook('onResponse', (req, reply, done) => {
+    metrics.observePage(req.routeOptions.url ?? 'unknown', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
   app.enableShutdownHooks();
   return app;
 }

@@ -1,12 +1,11 @@
-import { Body, Controller, Get, Header, HttpException, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpException, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actionRefusal, COOKIE, sameSecret } from './console-auth';
 import { ConsoleService, ReprocessError } from './console.service';
 import { ReplayRequestError, type PlannedReplay, type ReplayRequest, type ReplayStatus } from './console-replay';
-import { gapsPage, letterPage, loginPage, metricsPage, personPage, pipelinePage } from './pages';
+import { gapsPage, letterPage, metricsPage, personPage, pipelinePage } from './page-models';
 
-const HTML = 'text/html; charset=utf-8';
-
+/** The pages (eta templates in apps/console/views, fed by page-models.ts) and the JSON API. */
 @Controller()
 export class ConsoleController {
   constructor(@Inject(ConsoleService) private readonly console: ConsoleService) {}
@@ -16,58 +15,46 @@ export class ConsoleController {
     void reply.code(302).header('location', '/metrics').send();
   }
 
-  @Get('health')
-  health(): { status: 'ok' } {
-    return { status: 'ok' };
-  }
-
   /** What the read model holds, for scripts and the benchmark (counts and this process's memory; nothing personal). */
   @Get('api/status')
-  status(): { outcomes: number; deadLetters: number; heapUsedBytes: number; rssBytes: number } {
+  status(): { outcomes: number; deadLetters: number; behind: number | null; heapUsedBytes: number; rssBytes: number } {
     const m = process.memoryUsage();
-    return { outcomes: this.console.model.outcomes, deadLetters: this.console.model.deadLetterCount, heapUsedBytes: m.heapUsed, rssBytes: m.rss };
+    return { outcomes: this.console.model.outcomes, deadLetters: this.console.model.deadLetterCount, behind: this.console.feed.behind(), heapUsedBytes: m.heapUsed, rssBytes: m.rss };
   }
 
   @Get('metrics')
-  @Header('content-type', HTML)
-  async metrics(@Query('metric') metric?: string): Promise<string> {
-    const behind = await this.console.feed.behind(this.console.admin).catch(() => null);
-    return metricsPage(this.console.model, this.console.metricRows(), metric ?? null, Date.now(), behind);
+  metrics(@Res() reply: FastifyReply, @Query('metric') metric?: string): Promise<unknown> {
+    return this.render(reply, 'metrics', metricsPage(this.console.model, this.console.metricRows(), metric ?? null, Date.now(), this.console.feed.behind()));
   }
 
   @Get('person')
-  @Header('content-type', HTML)
-  person(@Query('q') q?: string): string {
-    return personPage(this.console.model, (q ?? '').slice(0, 320));
+  person(@Res() reply: FastifyReply, @Query('q') q?: string): Promise<unknown> {
+    return this.render(reply, 'person', personPage(this.console.model, (q ?? '').trim().slice(0, 320)));
   }
 
   @Get('pipeline')
-  @Header('content-type', HTML)
-  async pipeline(): Promise<string> {
+  async pipeline(@Res() reply: FastifyReply): Promise<unknown> {
     const lag = await this.console.lag.read().catch((e: Error) => e.message);
-    return pipelinePage(this.console.model, lag, Date.now(), {
+    return this.render(reply, 'pipeline', pipelinePage(this.console.model, lag, Date.now(), {
       canAct: this.console.canAct, throttling: this.console.throttling, replay: this.console.replay.status(), replayTopics: this.console.replayTopics(),
-    });
+    }));
   }
 
   @Get('dead-letters/:at')
-  @Header('content-type', HTML)
-  letter(@Param('at') at: string): string {
+  letter(@Res() reply: FastifyReply, @Param('at') at: string): Promise<unknown> {
     const l = this.console.model.letters.get(at);
     if (!l) throw new HttpException(`no dead letter ${at}`, 404);
-    return letterPage(l, this.console.canAct);
+    return this.render(reply, 'letter', letterPage(l, this.console.canAct));
   }
 
   @Get('gaps')
-  @Header('content-type', HTML)
-  gaps(): string {
-    return gapsPage(this.console.gaps);
+  gaps(@Res() reply: FastifyReply): Promise<unknown> {
+    return this.render(reply, 'gaps', gapsPage(this.console.gaps));
   }
 
   @Get('login')
-  @Header('content-type', HTML)
-  login(): string {
-    return loginPage();
+  login(@Res() reply: FastifyReply): Promise<unknown> {
+    return this.render(reply, 'login', { title: 'Sign in', active: '' });
   }
 
   @Post('login')
@@ -98,6 +85,24 @@ export class ConsoleController {
     return { replay: this.console.replay.status() };
   }
 
+  @Post('api/dead-letters/reprocess')
+  async reprocess(@Req() req: FastifyRequest, @Body() body: { at?: unknown } | undefined): Promise<{ at: string; sentTo: string }> {
+    this.refuseUnlessAction(req);
+    if (typeof body?.at !== 'string') throw new HttpException('body must be {"at": "<dlq topic>:<partition>:<offset>"}', 400);
+    try {
+      return { at: body.at, sentTo: await this.console.reprocess(body.at) };
+    } catch (e) {
+      if (e instanceof ReprocessError) throw new HttpException(e.message, e.status);
+      throw e;
+    }
+  }
+
+  /** A page: its template (escaping by default) with the data its page model computed. */
+  private async render(reply: FastifyReply, template: string, data: object): Promise<unknown> {
+    const html = await reply.viewAsync(template, data);
+    return reply.type('text/html; charset=utf-8').send(html);
+  }
+
   private refuseUnlessAction(req: FastifyRequest): void {
     const refusal = actionRefusal(req, this.console.config.console.operatorToken);
     if (refusal) throw new HttpException(refusal, 403);
@@ -108,18 +113,6 @@ export class ConsoleController {
       return await fn();
     } catch (e) {
       if (e instanceof ReplayRequestError) throw new HttpException(e.message, e.status);
-      throw e;
-    }
-  }
-
-  @Post('api/dead-letters/reprocess')
-  async reprocess(@Req() req: FastifyRequest, @Body() body: { at?: unknown } | undefined): Promise<{ at: string; sentTo: string }> {
-    this.refuseUnlessAction(req);
-    if (typeof body?.at !== 'string') throw new HttpException('body must be {"at": "<dlq topic>:<partition>:<offset>"}', 400);
-    try {
-      return { at: body.at, sentTo: await this.console.reprocess(body.at) };
-    } catch (e) {
-      if (e instanceof ReprocessError) throw new HttpException(e.message, e.status);
       throw e;
     }
   }

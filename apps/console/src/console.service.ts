@@ -1,17 +1,13 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { allTopics, AvroCodec, createKafka, createProducer, sendBack, topicName } from '@iks/kafka';
+import { DeliveryReadModel, GapsModel, PipelineLag, ReadModelFeed, SharedAdmin, SinkThrottling } from '@iks/console';
+import { allTopics, createProducer, sendBack, topicName } from '@iks/kafka';
 import { REPLAYABLE } from '@iks/replay';
 import { METRICS, metricName, type MetricKey } from '@iks/mapping';
-import { ReadModelFeed } from './read-model.feed';
-import { DeliveryReadModel } from './read-model';
-import { GapsModel } from './gaps-model';
-import { PipelineLag } from './pipeline-lag';
-import { SharedAdmin } from './shared-admin';
 import { ConsoleReplay } from './console-replay';
-import { SinkThrottling } from './sink-throttling';
-import type { MetricRow } from './pages';
+import { CONFIG, KAFKA } from './tokens';
+import type { MetricRow } from './page-models';
 
 export class ReprocessError extends Error {
   constructor(message: string, readonly status: number) {
@@ -21,33 +17,30 @@ export class ReprocessError extends Error {
 }
 
 /** The console's state: the read models and their feed, the lag reader, and the actions (reprocess, replay). */
-export class ConsoleService {
+@Injectable()
+export class ConsoleService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ConsoleService.name);
-  readonly model = new DeliveryReadModel();
-  readonly gaps = new GapsModel();
-  readonly kafka: Kafka;
-  readonly feed: ReadModelFeed;
-  readonly lag: PipelineLag;
-  readonly admin: SharedAdmin;
-  readonly replay: ConsoleReplay;
-  readonly throttling: SinkThrottling;
   private producer?: Producer;
 
-  constructor(readonly config: Config) {
-    this.kafka = createKafka(config.kafka);
-    this.feed = new ReadModelFeed(this.kafka, new AvroCodec(config.kafka), this.model, this.gaps, config);
-    this.admin = new SharedAdmin(this.kafka);
-    this.lag = new PipelineLag(this.admin, config);
-    this.replay = new ConsoleReplay(this.kafka, this.admin, config);
-    this.throttling = new SinkThrottling(config.console.sinkMetricsUrls);
-  }
+  constructor(
+    @Inject(CONFIG) readonly config: Config,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    readonly model: DeliveryReadModel,
+    readonly gaps: GapsModel,
+    readonly feed: ReadModelFeed,
+    readonly admin: SharedAdmin,
+    readonly lag: PipelineLag,
+    readonly replay: ConsoleReplay,
+    readonly throttling: SinkThrottling,
+  ) {}
 
-  async start(): Promise<void> {
+  /** Reads the topics from the beginning (the read model is rebuilt on every start) and starts scraping the sinks. */
+  async onModuleInit(): Promise<void> {
     await this.feed.start();
     this.throttling.start();
   }
 
-  async stop(): Promise<void> {
+  async onApplicationShutdown(): Promise<void> {
     this.throttling.stop();
     await this.replay.stop();
     await this.feed.stop();
@@ -76,6 +69,7 @@ export class ConsoleService {
   async reprocess(at: string): Promise<string> {
     const l = this.model.letters.get(at);
     if (!l) throw new ReprocessError(`no dead letter ${at} in the read model`, 404);
+    if (l.erased) throw new ReprocessError(`${at} is about a deleted person: its record is no longer kept`, 410);
     if (!l.letter) throw new ReprocessError(`${at} cannot be decoded: ${l.decodeError}`, 422);
     const known = new Set(allTopics(this.config.kafka.topicPrefix).map((t) => t.name));
     if (!known.has(l.letter.original_topic)) throw new ReprocessError(`${l.letter.original_topic} is not one of this pipeline's topics`, 422);

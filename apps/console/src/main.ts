@@ -4,11 +4,13 @@ import { createConsoleApp } from './console.app';
 
 async function bootstrap(): Promise<void> {
   const config = loadConfig(process.env, 'console');
-  const logger = new Logger('console');
   const app = await createConsoleApp(config);
   await app.listen(config.console.port, config.console.host);
   const c = config.console;
-  logger.log(`ready: http://${c.host}:${c.port}/metrics (${c.token ? 'CONSOLE_TOKEN required' : 'loopback, no token'}; actions ${c.operatorToken ? 'on (operator token)' : 'off'})`);
+  new Logger('console').log(
+    `ready: http://${c.host}:${c.port}/metrics (${c.token ? 'CONSOLE_TOKEN required' : 'loopback, no token'}; actions ${c.operatorToken ? 'on (operator token)' : 'off'}); `
+      + `health on /health/live and /health/ready, Prometheus on /ops/metrics`,
+  );
 }
 
 bootstrap().catch((e) => {

@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   await waitHttp(`http://127.0.0.1:${config.transformer.httpPort}/health/ready`, 120_000);
   await waitHttp(`http://127.0.0.1:${config.sink.httpPort}/health/ready`, 120_000);
   const consoleHost = ['0.0.0.0', '::'].includes(consoleConfig.console.host) ? '127.0.0.1' : consoleConfig.console.host;
-  await waitHttp(`http://${consoleHost}:${consoleConfig.console.port}/health`, 120_000);
+  await waitHttp(`http://${consoleHost}:${consoleConfig.console.port}/health/live`, 120_000);
   say('pipeline ready');
   say(`delivery console           ${consoleUrl}`);
   say(`send Intercom webhooks to  http://127.0.0.1:${config.ingest.port}/webhooks/intercom`);

@@ -21,9 +21,22 @@ export class ReadModelFeed {
   readonly outagesTopic: string;
   /** Per `topic:partition`: next offset read. */
   private readonly read = new Map<string, bigint>();
+  /** Per `topic:partition`: the newest high watermark known (each batch brings one; refreshed every second). */
+  private readonly high = new Map<string, bigint>();
+  private refresher: NodeJS.Timeout | null = null;
+  private refreshed: Promise<void> | null = null;
+  /** When the high watermarks were last read from the brokers (0: never). */
+  highsReadAt = 0;
+  /** The feed consumer's state, for /health: joined its group and fetching, or why not. */
+  state: 'starting' | 'running' | 'crashed' | 'stopped' = 'starting';
+  lastError: string | null = null;
+  /** When the read model first held everything the topics held (null: not yet since the start). */
+  caughtUpAt: number | null = null;
 
   constructor(
     private readonly kafka: Kafka, private readonly codec: AvroCodec, private readonly model: DeliveryReadModel, private readonly gaps: GapsModel, private readonly config: Config,
+    /** Reads the high watermarks (for "caught up"); null: only what the batches bring. */
+    private readonly admin: SharedAdmin | null = null,
   ) {
     const p = config.kafka.topicPrefix;
     this.outcomesTopic = topicName('outcomes', p);
@@ -40,8 +53,18 @@ export class ReadModelFeed {
     } finally {
       await admin.disconnect();
     }
+    void this.refreshHighs().catch(() => undefined);
     this.feed = throwAwayConsumer(this.kafka, `${this.config.kafka.topicPrefix}iks-console`, { allowAutoTopicCreation: false, maxBytesPerPartition: 8 * 1024 * 1024 });
     const { consumer, groupId } = this.feed;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.state = 'running';
+      this.lastError = null;
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.state = payload.restart ? 'starting' : 'crashed';
+      this.lastError = payload.error.message;
+      this.logger.error(`the read model's consumer crashed${payload.restart ? ' (restarting)' : ' for good'}: ${payload.error.message}`);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: this.topics, fromBeginning: true });
     await consumer.run({
@@ -49,9 +72,16 @@ export class ReadModelFeed {
       partitionsConsumedConcurrently: 4,
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) await this.applyOne(batch.topic, batch.partition, m);
-        if (batch.messages.length > 0) this.read.set(`${batch.topic}:${batch.partition}`, BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);
+        const at = `${batch.topic}:${batch.partition}`;
+        if (batch.messages.length > 0) this.read.set(at, BigInt(batch.messages[batch.messages.length - 1].offset) + 1n);
+        const high = BigInt(batch.highWatermark);
+        if (high > (this.high.get(at) ?? -1n)) this.high.set(at, high);
+        if (this.caughtUpAt === null) this.behind();
       },
     });
+    // the high watermarks in the background: a page never waits for the brokers (that was most of the Metrics page's time)
+    this.refresher = setInterval(() => void this.refreshHighs().catch(() => undefined), 1000);
+    this.refresher.unref();
     this.logger.log(`reading ${this.outcomesTopic}, ${this.dlqTopics.length} dead-letter topics, ${this.reportsTopic} and ${this.outagesTopic} from the beginning (group ${groupId}, nothing committed)`);
   }
 
@@ -93,21 +123,47 @@ export class ReadModelFeed {
     }
   }
 
-  /** Outcomes and dead letters not yet read (high watermark − next offset read), for "caught up". */
-  async behind(admin: SharedAdmin): Promise<number> {
-    return admin.use(async (admin) => {
-      let n = 0n;
-      for (const topic of this.topics) {
-        for (const p of await admin.fetchTopicOffsets(topic)) {
-          const next = this.read.get(`${topic}:${p.partition}`) ?? BigInt(p.low);
-          if (BigInt(p.high) > next) n += BigInt(p.high) - next;
+  /**
+   * Reads every topic's high watermarks (all topics at once; one call in flight at a time). The
+   * feed is `behind` by what lies between them and the next offsets it reads.
+   */
+  refreshHighs(admin: SharedAdmin | null = this.admin): Promise<void> {
+    if (admin === null) return Promise.resolve();
+    this.refreshed ??= admin.use(async (a) => {
+      const offsets = await Promise.all(this.topics.map(async (topic) => ({ topic, partitions: await a.fetchTopicOffsets(topic) })));
+      for (const { topic, partitions } of offsets) {
+        for (const p of partitions) {
+          const at = `${topic}:${p.partition}`;
+          if (!this.read.has(at)) this.read.set(at, BigInt(p.low));
+          if (BigInt(p.high) > (this.high.get(at) ?? -1n)) this.high.set(at, BigInt(p.high));
         }
       }
-      return Number(n);
+      this.highsReadAt = Date.now();
+      this.behind();
+    }).finally(() => {
+      this.refreshed = null;
     });
+    return this.refreshed;
+  }
+
+  /**
+   * Outcomes, dead letters and reports not yet read: the high watermarks known (at most a second
+   * old) minus the next offsets read; null until the watermarks have been read once.
+   */
+  behind(): number | null {
+    if (this.highsReadAt === 0) return null;
+    let n = 0n;
+    for (const [at, high] of this.high) {
+      const next = this.read.get(at) ?? 0n;
+      if (high > next) n += high - next;
+    }
+    if (n === 0n && this.caughtUpAt === null && this.state === 'running') this.caughtUpAt = Date.now();
+    return Number(n);
   }
 
   async stop(): Promise<void> {
+    if (this.refresher) clearInterval(this.refresher);
+    this.state = 'stopped';
     await this.feed?.stop();
   }
 }
