@@ -58,7 +58,6 @@ describe('DeletedContacts (the sink\'s store of deleted people)', () => {
     expect(set.size).toBe(N);
     expect(s.size).toBe(N);
     expect(setBytes).toBeGreaterThan(10 * 1024 * 1024);
-    if (process.env.SHOW_HEAP) console.log({ grown, setBytes });
     expect(grown).toBeLessThan(2 * 1024 * 1024);
   });
 
