@@ -4,7 +4,7 @@
  * All bad variables are reported together, each by name.
  */
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KLAVIYO_REVISION, METRICS, type MetricKey } from '@iks/domain';
 
 
@@ -449,6 +449,9 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   }
   if (config.ingest.metricsPort !== 0 && config.ingest.metricsPort === config.ingest.port) {
     r.problems.push(`INGEST_METRICS_PORT="${config.ingest.metricsPort}" must differ from INGEST_PORT (0 serves /metrics and health on the webhook port)`);
+  }
+  if (resolve(config.sink.deletedContactsPath) === resolve(config.transformer.directoryPath)) {
+    r.problems.push(`SINK_DELETED_CONTACTS_PATH="${config.sink.deletedContactsPath}" must differ from DIRECTORY_PATH (two stores cannot share a folder)`);
   }
   if (app === 'sink' && !config.klaviyo.apiKey) {
     r.problems.push('KLAVIYO_API_KEY is required by sink (a Klaviyo private API key; npm start uses the emulator when it is unset)');
