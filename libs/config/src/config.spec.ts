@@ -1,3 +1,5 @@
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { METRICS, metricName } from '@iks/mapping';
 import { ConfigError, LOCAL_DEV_CLIENT_SECRET, loadConfig, RAW_RECORD_HEADROOM_BYTES } from './config';
@@ -9,6 +11,14 @@ describe('loadConfig', () => {
     expect(c.kafka.schemaRegistryUrl).toBe('http://127.0.0.1:8081/apis/ccompat/v7');
     expect(c.ingest.port).toBe(3000);
     expect(c.klaviyo.revision).toBe('2026-07-15');
+  });
+
+  it('keeps the sink\'s deleted contacts in a folder per topic prefix, group and host, or SINK_DELETED_CONTACTS_PATH; never the directory\'s', () => {
+    const key = { KLAVIYO_API_KEY: 'pk_test_0123456789' };
+    const c = loadConfig({ ...key, TOPIC_PREFIX: 'acme.', SINK_GROUP_ID: 'sink-a' }, 'sink');
+    expect(c.sink.deletedContactsPath).toBe(join(tmpdir(), 'iks-sink-deleted', `acme.sink-a-${hostname()}`));
+    expect(loadConfig({ ...key, SINK_DELETED_CONTACTS_PATH: '/data/deleted' }, 'sink').sink.deletedContactsPath).toBe('/data/deleted');
+    expect(() => loadConfig({ ...key, SINK_DELETED_CONTACTS_PATH: '/data/s', DIRECTORY_PATH: '/data/s/' }, 'sink')).toThrow(/SINK_DELETED_CONTACTS_PATH="\/data\/s" must differ from DIRECTORY_PATH/);
   });
 
   it('names every bad variable at once', () => {

@@ -4,7 +4,7 @@
  * All bad variables are reported together, each by name.
  */
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { KLAVIYO_REVISION, METRICS, type MetricKey } from '@iks/domain';
 
 
@@ -109,6 +109,12 @@ export interface SinkConfig {
   /** Longest wait between two attempts of one Klaviyo request, so a recovered Klaviyo is used soon. */
   readonly retryMaxDelayMs: number;
   readonly requestTimeoutMs: number;
+  /**
+   * SINK_DELETED_CONTACTS_PATH: the folder of the sink's store of deleted contacts (LMDB), read
+   * from klaviyo.deletions.v1 and resumed from its stored offsets at start. Sink processes on one
+   * host may share it; two pipelines may not (the default is per topic prefix, group and host).
+   */
+  readonly deletedContactsPath: string;
 }
 
 /** The delivery console (apps/console). */
@@ -393,7 +399,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       contactRetryInitialMs: r.int('CONTACT_RETRY_INITIAL_MS', 30_000, 10),
       directoryRefreshMs: r.int('DIRECTORY_REFRESH_MS', 15 * 60 * 1000, 1000),
       reconcileBackfillAfterMs: r.int('RECONCILE_BACKFILL_AFTER_MS', 24 * 3600 * 1000, 0),
-      directoryPath: r.str('DIRECTORY_PATH', defaultDirectoryPath(r.str('TOPIC_PREFIX', ''), r.str('TRANSFORMER_GROUP_ID', 'iks-transformer'))),
+      directoryPath: r.str('DIRECTORY_PATH', defaultStorePath('iks-directory', r.str('TOPIC_PREFIX', ''), r.str('TRANSFORMER_GROUP_ID', 'iks-transformer'))),
       directoryCacheContacts: r.int('DIRECTORY_CACHE_CONTACTS', 10_000, 0, 10_000_000),
       deleteOnArchive: r.bool('DELETE_ON_ARCHIVE', false),
       defaultPhoneRegion: phoneRegion ?? null,
@@ -412,6 +418,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),
       retryMaxDelayMs: r.int('SINK_RETRY_MAX_DELAY_MS', 30_000, 100, 60_000),
       requestTimeoutMs: r.int('KLAVIYO_REQUEST_TIMEOUT_MS', 30_000, 100),
+      deletedContactsPath: r.str('SINK_DELETED_CONTACTS_PATH', defaultStorePath('iks-sink-deleted', r.str('TOPIC_PREFIX', ''), r.str('SINK_GROUP_ID', 'iks-sink'))),
     },
     console: {
       host: consoleHost,
@@ -443,6 +450,9 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   if (config.ingest.metricsPort !== 0 && config.ingest.metricsPort === config.ingest.port) {
     r.problems.push(`INGEST_METRICS_PORT="${config.ingest.metricsPort}" must differ from INGEST_PORT (0 serves /metrics and health on the webhook port)`);
   }
+  if (resolve(config.sink.deletedContactsPath) === resolve(config.transformer.directoryPath)) {
+    r.problems.push(`SINK_DELETED_CONTACTS_PATH="${config.sink.deletedContactsPath}" must differ from DIRECTORY_PATH (two stores cannot share a folder)`);
+  }
   if (app === 'sink' && !config.klaviyo.apiKey) {
     r.problems.push('KLAVIYO_API_KEY is required by sink (a Klaviyo private API key; npm start uses the emulator when it is unset)');
   }
@@ -450,10 +460,10 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   return deepFreeze(config);
 }
 
-/** <tmp>/iks-directory/<prefix><group>-<host>: one store per pipeline, group and host (a container has its own host name). */
-function defaultDirectoryPath(topicPrefix: string, groupId: string): string {
+/** <tmp>/<folder>/<prefix><group>-<host>: one store per pipeline, group and host (a container has its own host name). */
+function defaultStorePath(folder: string, topicPrefix: string, groupId: string): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_');
-  return join(tmpdir(), 'iks-directory', safe(`${topicPrefix}${groupId}-${hostname()}`));
+  return join(tmpdir(), folder, safe(`${topicPrefix}${groupId}-${hostname()}`));
 }
 
 function deepFreeze<T>(o: T): T {

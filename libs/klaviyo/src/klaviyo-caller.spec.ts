@@ -46,6 +46,36 @@ describe('KlaviyoCaller', () => {
     expect(Math.max(...delays)).toBeLessThanOrEqual(30_000);
   });
 
+  it('three 429s (Retry-After 1 s) then three 500s are over in 3 s + at most 1 + 2 + 4 s of backoff (issue #21)', async () => {
+    const clock = new ManualClock();
+    const answers = [429, 429, 429, 500, 500, 500, 202];
+    const sentAt: number[] = [];
+    const budget = new RateBudget({ clock, windowMarginMs: 200 });
+    // the sink's budget: one replica's paced share of the whole account
+    budget.setShare('events-bulk', budget.limitsOf('events-bulk'), [], { paced: true });
+    const caller = new KlaviyoCaller({
+      client: {
+        request: async () => {
+          sentAt.push(clock.now());
+          const status = answers.shift()!;
+          if (status === 202) return { status, body: undefined, rateLimit: {} };
+          throw new KlaviyoApiError({ status, code: status === 429 ? 'throttled' : 'error', detail: 'x', retriable: true, retryAfterMs: status === 429 ? 1000 : undefined });
+        },
+      },
+      clock,
+      budget,
+      retry: { random: () => 0.999 }, // the longest full-jitter waits
+    });
+    const done = caller.send({ group: 'events-bulk', priority: 'live', path: '/api/event-bulk-create-jobs', body: {} });
+    for (let i = 0; i < 600 && sentAt.length < 7; i++) await clock.advance(100);
+    await expect(done).resolves.toMatchObject({ status: 202 });
+    // each 429 waited its Retry-After (the budget's pause ends with it), then 1, 2, 4 s ceilings;
+    // before, the 500s backed off as retries 4 to 6 (8, 16, 30 s ceilings: 57 s in all)
+    expect(sentAt[3] - sentAt[0]).toBeLessThanOrEqual(3000 + 300);
+    expect(sentAt[6] - sentAt[0]).toBeLessThanOrEqual(3000 + 7000 + 600);
+    expect(budget.usage('events-bulk').waitingLive).toBe(0);
+  });
+
   it('a 401 spell is waited out: alert raised then cleared, every record delivered, nothing rejected (issue #14)', async () => {
     const refusals: number[] = [];
     let recoveries = 0;

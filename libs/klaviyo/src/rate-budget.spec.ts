@@ -156,4 +156,30 @@ describe('RateBudget shares (replicas on one account)', () => {
     expect(maxInAnyWindow(grants, 60_000)).toBe(60);
     expect(grants[59] - grants[0]).toBe(55_000); // not 60 in the first 12 s, then a 48 s stall
   });
+
+  it('after a 429 storm (every grant answered 429, then Retry-After) it throttles no longer than Retry-After or the paced window those grants fill (issue #21)', async () => {
+    const clock = new ManualClock(0);
+    const budget = new RateBudget({ clock, windowMarginMs: 200 });
+    budget.setShare('events-bulk', budget.limitsOf('events-bulk'), [], { paced: true });
+    const slot = (60_200 * 10) / 150; // the paced window: 10 grants per 10 steady slots of (60 s + margin) / 150
+    const grants: number[] = [];
+    const take = async (n: number) => {
+      const all = Array.from({ length: n }, () => budget.acquire('events-bulk', 'live').then(() => grants.push(clock.now())));
+      await clock.runAll(120_000);
+      await Promise.all(all);
+    };
+    await take(10); // ten requests at t = 0, all answered 429 Retry-After: 1
+    expect(grants).toEqual(Array(10).fill(0));
+    budget.pause(1000, 'events-bulk');
+    await take(1);
+    // the paced window holds the ten 429'd grants until `slot`; nothing else holds it back
+    expect(grants[10]).toBeCloseTo(slot, 3);
+    grants.length = 0;
+    // a lone 429 on a budget with room: the next grant comes exactly when Retry-After ends
+    const at = clock.now() + 2 * slot;
+    await clock.advance(2 * slot);
+    budget.pause(1000, 'events-bulk');
+    await take(1);
+    expect(grants[0] - at).toBe(1000);
+  });
 });

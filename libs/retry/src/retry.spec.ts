@@ -159,6 +159,45 @@ describe('retry delay cap (issue #14: slow 5xx recovery)', () => {
   });
 });
 
+describe('retry after a server-mandated wait (issue #21: the 429-storm test)', () => {
+  it('a Retry-After wait does not grow the backoff: three 429s then three 500s back off from initialMs', async () => {
+    const clock = new ManualClock();
+    const delays: number[] = [];
+    let calls = 0;
+    const done = retry(
+      async () => {
+        calls++;
+        if (calls <= 3) throw new Flaky(true, 1000); // 429, Retry-After: 1
+        if (calls <= 6) throw new Flaky(true); // 500
+        return 'ok';
+      },
+      { clock, maxElapsedMs: 6 * 3600_000, initialMs: 1000, maxDelayMs: 30_000, jitter: 'none', onRetry: (i) => delays.push(i.delayMs) },
+    );
+    await clock.runAll();
+    await expect(done).resolves.toBe('ok');
+    // before: the 500s waited 8 s, 16 s and 30 s (capped), as if they were the 4th to 6th backoff
+    expect(delays).toEqual([1000, 1000, 1000, 1000, 2000, 4000]);
+    expect(clock.now()).toBe(10_000);
+  });
+
+  it('computed waits between mandated ones keep growing', async () => {
+    const clock = new ManualClock();
+    const delays: number[] = [];
+    let calls = 0;
+    const done = retry(
+      async () => {
+        calls++;
+        if (calls <= 4) throw new Flaky(true, calls % 2 === 0 ? 500 : undefined); // 500, 429, 500, 429
+        return 'ok';
+      },
+      { clock, retries: 10, initialMs: 100, jitter: 'none', onRetry: (i) => delays.push(i.delayMs) },
+    );
+    await clock.runAll();
+    await expect(done).resolves.toBe('ok');
+    expect(delays).toEqual([100, 500, 200, 500]);
+  });
+});
+
 describe('isRetriableStatus', () => {
   it('408, 429, 5xx and no answer are retried; other 4xx and 501 Not Implemented are not', () => {
     for (const s of [null, 408, 429, 500, 502, 503, 504]) expect(isRetriableStatus(s)).toBe(true);

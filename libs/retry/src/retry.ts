@@ -77,6 +77,11 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
   const isRetriable = opts.isRetriable ?? defaultIsRetriable;
   const retries = opts.retries ?? (opts.maxElapsedMs !== undefined ? Number.POSITIVE_INFINITY : 5);
   let firstFailure: number | undefined;
+  // The exponent of the computed backoff counts only the waits it computed. A server-mandated
+  // wait (a 429's Retry-After) says when to come back, not that the server is failing for an
+  // unknown time: three 429s followed by a 500 back off from initialMs, not from initialMs x 2^3
+  // (which made the sink's 429-storm test wait 8 + 16 + 30 s for three 500s).
+  let backoffStep = 0;
   for (let attempt = 0; ; attempt++) {
     if (opts.signal?.aborted) throw abortReason(opts.signal);
     try {
@@ -85,11 +90,10 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       if (opts.signal?.aborted) throw abortReason(opts.signal);
       if (!isRetriable(error) || attempt >= retries) throw error;
       const retryAfter = (error as RetriableError | null)?.retryAfterMs;
+      const mandated = typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0;
       const delayMs = Math.min(
         opts.maxDelayMs ?? Number.POSITIVE_INFINITY,
-        typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0
-          ? retryAfter
-          : jittered(backoffCeiling(attempt + 1, opts), opts.jitter, random),
+        mandated ? retryAfter : jittered(backoffCeiling(++backoffStep, opts), opts.jitter, random),
       );
       firstFailure ??= clock.now();
       const elapsedMs = clock.now() - firstFailure;

@@ -1,5 +1,6 @@
 import type { Config } from '@iks/config';
-import type { KlaviyoEventRecord } from '@iks/domain';
+import { rmSync } from 'node:fs';
+import type { KlaviyoDeletionRecord, KlaviyoEventRecord } from '@iks/domain';
 import { AvroCodec, createKafka, dlqName, serdes, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
 import { TopicTap } from '../../../test/support/raw-topic';
@@ -33,6 +34,39 @@ async function produceEvents(config: Config, records: KlaviyoEventRecord[]): Pro
     });
   }
   await producer.disconnect();
+}
+
+async function produceDeletions(config: Config, contactIds: string[]): Promise<void> {
+  const kafka = createKafka(config.kafka);
+  const codec = new AvroCodec(config.kafka);
+  await codec.registerAll();
+  const topic = topicName('deletions', config.kafka.topicPrefix);
+  const producer = kafka.producer();
+  await producer.connect();
+  const records: KlaviyoDeletionRecord[] = contactIds.map((id) => ({
+    kind: 'deletion', intercom_contact_id: id, email: `${id}@example.com`, requested_at: Date.now(), source_notification_id: `notif_del_${id}`,
+  }));
+  await producer.send({ topic, acks: -1, messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, serdes.deletionToAvro(r)) }))) });
+  await producer.disconnect();
+}
+
+/** Whether the sink's group committed every record of the events and deletions topics. */
+async function committedToEnd(config: Config): Promise<boolean> {
+  const admin = createKafka(config.kafka).admin();
+  await admin.connect();
+  try {
+    for (const key of ['events', 'deletions'] as const) {
+      const topic = topicName(key, config.kafka.topicPrefix);
+      const [high, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: config.sink.groupId, topics: [topic] })]);
+      for (const p of high) {
+        const c = committed.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';
+        if (Number(p.high) > 0 && Number(c) < Number(p.high)) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 function sinkConfig(emulator: KlaviyoEmulator, env: Record<string, string> = {}): Config {
@@ -127,6 +161,41 @@ describe('sink → Klaviyo emulator (real broker)', () => {
     await waitFor(() => emulator.store.requestLog().length > sentBefore && emulator.store.duplicateEventsIgnored >= 100, { what: 'the re-send', timeoutMs: 60_000 });
     expect(stored(emulator)).toBe(100);
     expect(new Set(emulator.store.events.map((e) => e.unique_id)).size).toBe(100);
+  });
+
+  it('a deleted person stays deleted across restarts: the next start reads only new deletions, a lost store is rebuilt', async () => {
+    const config = sinkConfig(emulator);
+    const skipped = (r: SinkRunner) => r.tally.countReason('skip', 'contact_deleted');
+    const storedIds = () => new Set(emulator.store.events.map((e) => e.unique_id));
+    await produceDeletions(config, ['c3', 'c7']);
+    await produceEvents(config, Array.from({ length: 50 }, (_, i) => event(i))); // contacts c0..c49
+    const first = await start(config);
+    expect(first.tombstones!.replayed).toBe(2);
+    await waitFor(() => committedToEnd(config), { what: 'the first run committed everything', timeoutMs: 30_000 });
+    expect(stored(emulator)).toBe(48);
+    expect(skipped(first)).toBe(2);
+    expect(storedIds().has('intercom:conversation:3:created') || storedIds().has('intercom:conversation:7:created')).toBe(false);
+    await first.stop();
+    runners.splice(runners.indexOf(first), 1);
+
+    await produceDeletions(config, ['c9']);
+    await produceEvents(config, [event(53), event(59), event(61)]); // c3, c9 (deleted), c11
+    const second = await start(config);
+    // resumed from the stored offsets: only the one new deletion was read, and all three are known
+    expect(second.tombstones!.replayed).toBe(1);
+    expect(['c3', 'c7', 'c9', 'c11'].map((c) => second.deletedContacts!.has(c))).toEqual([true, true, true, false]);
+    await waitFor(() => committedToEnd(config), { what: 'the second run committed everything', timeoutMs: 30_000 });
+    expect(skipped(second)).toBe(2);
+    expect(storedIds().has('intercom:conversation:61:created')).toBe(true);
+    expect(stored(emulator)).toBe(49);
+    await second.stop();
+    runners.splice(runners.indexOf(second), 1);
+
+    // the store lost (a new volume): rebuilt from the topic, nothing forgotten
+    rmSync(config.sink.deletedContactsPath, { recursive: true, force: true });
+    const third = await start(config);
+    expect(third.tombstones!.replayed).toBe(3);
+    expect(['c3', 'c7', 'c9', 'c11'].map((c) => third.deletedContacts!.has(c))).toEqual([true, true, true, false]);
   });
 
   it('a replay from the beginning in its own group adds no new events', async () => {

@@ -4,12 +4,13 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
-  AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
-  type HandlerLookup, type RecordOutcome, type ThrowAwayConsumer, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
+  AvroCodec, createKafka, createProducer, decodeOrPoison, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
+  type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
 import { outcomeSubject } from './outcome-subject';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type EndpointGroup, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 import { BudgetShare } from './budget-share';
+import { DeletedContacts, followDeletions, type DeletionsFollower } from './deleted-contacts';
 
 export interface SinkRunOptions {
   /** Consumer group (default SINK_GROUP_ID); a replay uses its own. */
@@ -59,9 +60,10 @@ export class SinkRunner {
   private readonly producer: Producer;
   private readonly codec: AvroCodec;
   readonly deliverer: KlaviyoDelivery;
-  private tombstones?: ThrowAwayConsumer;
-  /** Intercom contacts with a deletion request: their profiles and events are never sent again (replays included). */
-  private readonly deletedContacts = new Set<string>();
+  /** Follows klaviyo.deletions.v1 into deletedContacts from its stored offsets. */
+  tombstones?: DeletionsFollower;
+  /** Intercom contacts with a deletion request, on disk: their profiles and events are never sent again (replays included). */
+  deletedContacts?: DeletedContacts;
   private readonly abort = new AbortController();
   private readonly topics: { events: string; profiles: string; deletions: string };
   private readonly runtime: StageRuntime;
@@ -194,9 +196,9 @@ export class SinkRunner {
     const groupId = opts.groupId ?? this.config.sink.groupId;
     this.mode = opts.mode ?? 'live';
     // MAPPING.md: a deleted person is not brought back by a later replay (or a late upsert).
-    this.tombstones = await followTopic(this.kafka, this.topics.deletions, `${groupId}.tombstones`, async (m) => {
-      const d = await decodeOrPoison(this.codec, m.value).catch(() => undefined); // a poison record is the main consumer's to dead-letter
-      if (d) this.deletedContacts.add(serdes.deletionFromAvro(d).intercom_contact_id);
+    this.deletedContacts = DeletedContacts.open(this.config.sink.deletedContactsPath, this.topics.deletions);
+    this.tombstones = await followDeletions({
+      kafka: this.kafka, codec: this.codec, topic: this.topics.deletions, groupPrefix: `${groupId}.tombstones`, store: this.deletedContacts,
     });
     await this.runtime.start(specs, handlerFor);
     this.logger.log(`delivering ${(opts.topics ?? ['events', 'profiles', 'deletions']).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`);
@@ -215,8 +217,8 @@ export class SinkRunner {
       try {
         const r = await this.decode(batch.topic, m.value);
         const subject = outcomeSubject(r); // for klaviyo.outcomes.v1, without decoding the record again
-        if (r.kind === 'deletion') this.deletedContacts.add(r.intercom_contact_id);
-        else if (r.intercom_contact_id && this.deletedContacts.has(r.intercom_contact_id)) {
+        if (r.kind === 'deletion') this.deletedContacts!.add([r.intercom_contact_id]);
+        else if (r.intercom_contact_id && this.deletedContacts!.has(r.intercom_contact_id)) {
           outcomes.push({ kind: 'skip', reason: 'contact_deleted', subject });
           continue;
         }
@@ -297,6 +299,7 @@ export class SinkRunner {
     await this.runtime.stop();
     await this.budgetShare?.stop();
     await this.tombstones?.stop();
+    await this.deletedContacts?.close();
     await this.producer.disconnect().catch(() => undefined);
   }
 }
