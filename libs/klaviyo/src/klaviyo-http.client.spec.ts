@@ -10,7 +10,7 @@ describe('KlaviyoHttpClient', () => {
   let client: KlaviyoHttpClient;
 
   beforeAll(async () => {
-    client = new KlaviyoHttpClient({ apiKey: KEY, baseUrl: await klaviyo.start(), timeoutMs: 300 });
+    client = new KlaviyoHttpClient({ apiKey: KEY, baseUrl: await klaviyo.start(), timeoutMs: 2000 });
   });
   afterAll(() => klaviyo.stop());
 
