@@ -46,6 +46,7 @@ export const ACCOUNT_ID = /^[A-Za-z0-9]{6}$/;
 /** Private keys as Klaviyo shows them: `pk_` and letters/digits (34 hex characters in practice). */
 export const PRIVATE_KEY = /^pk_[A-Za-z0-9_]{8,}$/;
 
+/** 6 letters or digits (an account id; also used for integration ids). */
 export function newAccountId(): string {
   const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
   const bytes = randomBytes(6);

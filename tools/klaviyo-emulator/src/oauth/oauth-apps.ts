@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { newAccountId } from '../accounts/emulated-account';
 import { KLAVIYO_SCOPES } from '../klaviyo-emulator.constants';
 import { integrationKey, type MetricIntegration } from '../metric-integration';
 
@@ -67,7 +68,7 @@ export class OAuthApps {
       name,
       redirectUris: new Set(options.redirectUris),
       scopes: new Set(options.scopes),
-      integration: { object: 'integration', id: randomBytes(6).toString('base64url').slice(0, 6), key: integrationKey(name), name, category: options.category ?? 'Custom' },
+      integration: { object: 'integration', id: newAccountId(), key: integrationKey(name), name, category: options.category ?? 'Custom' },
       createdAt: new Date(this.now()).toISOString(),
     };
     this.apps.set(clientId, { app, secret: Buffer.from(clientSecret) });
