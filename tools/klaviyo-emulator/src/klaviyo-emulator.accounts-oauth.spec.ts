@@ -314,6 +314,9 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
         expect(res.text).toMatch(message);
         expect(res.text).not.toContain('request_id');
       }
+      const twice = await http(em, 'GET', `/oauth/authorize?${authorizeQuery()}&redirect_uri=${encodeURIComponent('https://elsewhere.example/cb')}`);
+      expect(twice.status).toBe(400);
+      expect(twice.text).toMatch(/redirect_uri appears more than once/);
       // An unregistered redirect URI is shown escaped, never rendered as markup.
       const evil = await http(em, 'GET', `/oauth/authorize?${authorizeQuery({ redirect_uri: 'https://x.example/"><script>alert(1)</script>' })}`);
       expect(evil.text).not.toContain('<script>');

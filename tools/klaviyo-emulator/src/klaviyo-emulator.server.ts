@@ -33,7 +33,7 @@ export interface KlaviyoEmulatorOptions {
   readonly host?: string;
   /** Enforce Klaviyo's per-account burst/steady limits (default true). Off for benchmarks. */
   readonly limits?: boolean;
-  /** Per-operation overrides of the documented limits. */
+  /** Per-operation overrides of the documented limits, in every account (an account's own overrides win). */
   readonly limitOverrides?: Partial<Record<KlaviyoOperation, Partial<RateLimit>>>;
   /**
    * Apply bulk jobs after a delay (as Klaviyo's asynchronous jobs do) instead of before answering.

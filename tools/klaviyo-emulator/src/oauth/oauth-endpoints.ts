@@ -49,6 +49,8 @@ export class OAuthEndpoints {
   /** GET /oauth/authorize: every parameter checked before anything is stored or any redirect is made. */
   private authorizePage(q: URLSearchParams, res: ServerResponse): void {
     const refuse = (title: string, detail: string) => page(res, 400, errorPage(title, detail));
+    // RFC 6749 3.1: "Request and response parameters MUST NOT be included more than once."
+    for (const name of AUTHORIZE_PARAMETERS) if (q.getAll(name).length > 1) return refuse('Repeated parameter', `${name} appears more than once.`);
     const clientId = q.get('client_id');
     const app = clientId ? this.apps.get(clientId) : undefined;
     if (!app) return refuse('Unknown app', clientId ? 'No OAuth app has this client_id.' : 'The client_id parameter is missing.');
@@ -147,6 +149,8 @@ export class OAuthEndpoints {
     throw new OAuthError(400, 'unsupported_grant_type', `grant_type must be authorization_code or refresh_token, not "${grantType}".`);
   }
 }
+
+const AUTHORIZE_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge_method', 'code_challenge'];
 
 function isForm(headers: IncomingHttpHeaders): boolean {
   return /^application\/x-www-form-urlencoded\b/i.test(String(headers['content-type'] ?? ''));
