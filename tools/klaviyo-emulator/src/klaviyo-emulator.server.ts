@@ -1,17 +1,29 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { AccountRegistry } from './accounts/account-registry';
+import type { AccountOptions, EmulatedAccount } from './accounts/emulated-account';
 import { handleAdmin } from './admin/admin-api';
-import { authenticate, checkRevision } from './http/api-key.auth';
+import { authenticate, checkRevision, checkScopes, senderLabel, type Principal } from './http/api-key.auth';
 import { ContractValidation } from './http/contract-validation';
 import { readBody, send } from './http/http-io';
 import { ApiRateLimits, throttledBody } from './http/rate-limits';
 import { matchRoute } from './http/route';
-import { BulkImportJobs } from './jobs/bulk-import-jobs';
 import { JobRunner } from './jobs/job-runner';
-import { KLAVIYO_RATE_LIMITS, MAX_PAYLOAD_BYTES, type KlaviyoOperation, type RateLimit } from './klaviyo-emulator.constants';
+import {
+  KLAVIYO_RATE_LIMITS,
+  MAX_PAYLOAD_BYTES,
+  OAUTH_ACCESS_TOKEN_TTL_MS,
+  OAUTH_CODE_TTL_MS,
+  OAUTH_REFRESH_IDLE_TTL_MS,
+  type KlaviyoOperation,
+  type RateLimit,
+} from './klaviyo-emulator.constants';
 import { KlaviyoEmulatorFaults } from './klaviyo-emulator.faults';
-import { KlaviyoEmulatorStore } from './klaviyo-emulator.store';
+import type { KlaviyoEmulatorStore } from './klaviyo-emulator.store';
 import { klaviyoError, KlaviyoHttpError } from './klaviyo-error.util';
+import { OAuthApps, type OAuthAppOptions } from './oauth/oauth-apps';
+import { OAuthEndpoints } from './oauth/oauth-endpoints';
+import { OAuthGrants, type OAuthLifetimes } from './oauth/oauth-grants';
 import type { OperationContext, Reply } from './operations/operation';
 import { OPERATIONS } from './operations/operations.registry';
 
@@ -21,15 +33,23 @@ export interface KlaviyoEmulatorOptions {
   readonly host?: string;
   /** Enforce Klaviyo's per-account burst/steady limits (default true). Off for benchmarks. */
   readonly limits?: boolean;
-  /** Per-operation overrides of the documented limits. */
+  /** Per-operation overrides of the documented limits, in every account (an account's own overrides win). */
   readonly limitOverrides?: Partial<Record<KlaviyoOperation, Partial<RateLimit>>>;
   /**
    * Apply bulk jobs after a delay (as Klaviyo's asynchronous jobs do) instead of before answering.
    * `true` means 50 ms; use `emulator.drain()` to wait for pending jobs.
    */
   readonly asyncJobs?: boolean | { readonly delayMs: number };
-  /** Accept only these API keys (default: any non-empty key). */
+  /** The default account accepts only these API keys (default: any non-empty key no other account holds). */
   readonly apiKeys?: readonly string[];
+  /** The default account's id (6 letters or digits, default `EmuDef`) and organization name. */
+  readonly defaultAccount?: { readonly id?: string; readonly name?: string };
+  /** More accounts, each with its own keys, limits and store (also `POST /__emulator/accounts`). */
+  readonly accounts?: readonly AccountOptions[];
+  /** OAuth apps (also `POST /__emulator/oauth-apps`). */
+  readonly oauthApps?: readonly OAuthAppOptions[];
+  /** OAuth lifetimes: access tokens (default 1 h, Klaviyo's), codes (10 min), refresh tokens unused (90 days). */
+  readonly oauth?: Partial<OAuthLifetimes>;
   /** Clock for the rate-limit windows and timestamps (default Date.now); lets tests step time. */
   readonly now?: () => number;
   /** Keep each stored event in memory (default true). */
@@ -43,29 +63,39 @@ export interface KlaviyoEmulatorOptions {
  * file (http/, operations/, jobs/, admin/).
  */
 export class KlaviyoEmulator {
-  readonly store: KlaviyoEmulatorStore;
   readonly faults: KlaviyoEmulatorFaults;
-  readonly limits: ApiRateLimits;
+  /** The accounts: the default one (`store`, `limits`) and any other configured or created. */
+  readonly accounts: AccountRegistry;
+  readonly oauthApps: OAuthApps;
+  readonly oauthGrants: OAuthGrants;
   url = '';
 
   private readonly server: Server;
   private readonly now: () => number;
   private readonly contracts: ContractValidation;
-  private readonly apiKeys?: ReadonlySet<string>;
-  private readonly jobs = new BulkImportJobs();
   private readonly runner: JobRunner;
-  private readonly context: OperationContext;
+  private readonly oauth: OAuthEndpoints;
+  private readonly contexts = new WeakMap<EmulatedAccount, OperationContext>();
   private readonly sockets = new Set<Socket>();
 
   constructor(private readonly options: KlaviyoEmulatorOptions = {}) {
     this.now = options.now ?? Date.now;
-    this.store = new KlaviyoEmulatorStore({ retainEvents: options.retainEvents, now: this.now });
     this.faults = new KlaviyoEmulatorFaults(this.now);
-    this.limits = new ApiRateLimits(this.now, options.limits ?? true, options.limitOverrides);
-    this.apiKeys = options.apiKeys ? new Set(options.apiKeys) : undefined;
+    this.accounts = new AccountRegistry(
+      { now: this.now, limits: options.limits ?? true, limitOverrides: options.limitOverrides, retainEvents: options.retainEvents },
+      { ...options.defaultAccount, apiKeys: options.apiKeys },
+    );
+    for (const a of options.accounts ?? []) this.accounts.create(a);
+    this.oauthApps = new OAuthApps(this.now);
+    for (const app of options.oauthApps ?? []) this.oauthApps.create(app);
+    this.oauthGrants = new OAuthGrants(this.now, {
+      accessTokenTtlMs: options.oauth?.accessTokenTtlMs ?? OAUTH_ACCESS_TOKEN_TTL_MS,
+      codeTtlMs: options.oauth?.codeTtlMs ?? OAUTH_CODE_TTL_MS,
+      refreshIdleTtlMs: options.oauth?.refreshIdleTtlMs ?? OAUTH_REFRESH_IDLE_TTL_MS,
+    });
+    this.oauth = new OAuthEndpoints(this.oauthApps, this.oauthGrants, this.accounts, () => this.url);
     this.runner = new JobRunner(options.asyncJobs === true ? 50 : options.asyncJobs ? options.asyncJobs.delayMs : undefined);
     this.contracts = new ContractValidation(Object.keys(KLAVIYO_RATE_LIMITS) as KlaviyoOperation[]);
-    this.context = { store: this.store, faults: this.faults, jobs: this.jobs, runner: this.runner, now: this.now, baseUrl: () => this.url };
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) send(res, 500, { errors: [klaviyoError(500, 'error', 'A server error occurred.', String(err))] });
@@ -78,13 +108,30 @@ export class KlaviyoEmulator {
     });
   }
 
-  /** Whether Klaviyo's rate limits are enforced (also `POST /__emulator/limits`). */
+  /** The default account's store (the single account of the emulator before accounts existed). */
+  get store(): KlaviyoEmulatorStore {
+    return this.accounts.defaultAccount.store;
+  }
+
+  /** The default account's rate limits. */
+  get limits(): ApiRateLimits {
+    return this.accounts.defaultAccount.limits;
+  }
+
+  /** Whether Klaviyo's rate limits are enforced, in every account (also `POST /__emulator/limits`). */
   get limitsEnabled(): boolean {
     return this.limits.enabled;
   }
 
   set limitsEnabled(enabled: boolean) {
-    this.limits.enabled = enabled;
+    for (const a of this.accounts.list()) a.limits.enabled = enabled;
+  }
+
+  /** The account with this id (throws when there is none: a test's typo should not read an empty store). */
+  account(id: string): EmulatedAccount {
+    const a = this.accounts.get(id);
+    if (!a) throw new Error(`the Klaviyo emulator has no account ${id}`);
+    return a;
   }
 
   async listen(): Promise<this> {
@@ -109,30 +156,38 @@ export class KlaviyoEmulator {
     return this.runner.drain();
   }
 
-  /** Forget everything: store, faults, rate-limit windows, jobs. */
+  /**
+   * Forget everything: every account's store, rate-limit windows and jobs, the faults, and OAuth codes,
+   * grants and tokens. Accounts and OAuth apps stay registered.
+   */
   reset(): void {
-    this.store.reset();
+    for (const a of this.accounts.list()) a.reset();
     this.faults.clear();
-    this.limits.reset();
-    this.jobs.clear();
+    this.oauthGrants.clear();
   }
 
-  stats(): Record<string, unknown> {
-    const metrics = this.store.metrics();
+  /** The default account's figures (as before accounts existed), and how many accounts and apps there are. */
+  stats(account: EmulatedAccount = this.accounts.defaultAccount): Record<string, unknown> {
+    const { store, limits } = account;
+    const metrics = store.metrics();
     return {
-      requests: this.store.requestsTotal,
-      byStatus: { ...this.store.statusCounts },
-      throttled: this.store.throttled,
-      eventsStored: this.store.eventsStored,
-      duplicateEventsIgnored: this.store.duplicateEventsIgnored,
-      metrics: Object.fromEntries(metrics.map((m) => [m.name, m.count])),
-      profiles: this.store.profiles().length,
-      deletions: this.store.deletions.length,
+      account: account.id,
+      requests: store.requestsTotal,
+      byStatus: { ...store.statusCounts },
+      throttled: store.throttled,
+      eventsStored: store.eventsStored,
+      duplicateEventsIgnored: store.duplicateEventsIgnored,
+      // By name; a name two integrations created counts both.
+      metrics: metrics.reduce<Record<string, number>>((acc, m) => ({ ...acc, [m.name]: (acc[m.name] ?? 0) + m.count }), {}),
+      profiles: store.profiles().length,
+      deletions: store.deletions.length,
       pendingJobs: this.runner.pendingCount,
-      limitsEnabled: this.limits.enabled,
-      limits: this.limits.limits,
+      limitsEnabled: limits.enabled,
+      limits: limits.limits,
       /** Highest number of requests that arrived / were admitted in one fixed 1 s and 60 s window, per operation. */
-      windows: this.store.windowPeaks(),
+      windows: store.windowPeaks(),
+      accounts: this.accounts.list().length,
+      oauthApps: this.oauthApps.list().length,
     };
   }
 
@@ -147,10 +202,13 @@ export class KlaviyoEmulator {
     const raw = await readBody(req, MAX_PAYLOAD_BYTES);
 
     if (path.startsWith('/__emulator')) return handleAdmin(this, method, path, query, raw, res);
+    if (path.startsWith('/oauth/')) return this.oauth.handle(method, path, query, req.headers, raw, res);
 
     const route = matchRoute(method, path);
+    let principal: Principal | undefined;
+    // Logged in the account of the key or token; unauthenticated requests in the default account.
     const finish = (status: number, apiKey: string | null, events?: number) =>
-      this.store.logRequest({
+      (principal?.account.store ?? this.store).logRequest({
         at: new Date(this.now()).toISOString(),
         method,
         path,
@@ -170,6 +228,7 @@ export class KlaviyoEmulator {
     }
 
     // Injected faults come before anything Klaviyo would check (an outage does not read the request).
+    // Arrivals count in the default account: which account a request is for is known only after auth.
     this.store.seenPeaks.record(route.op);
     const fault = this.faults.takeRequestFault(route.op);
     if (fault?.kind === '500') {
@@ -195,12 +254,23 @@ export class KlaviyoEmulator {
     let reply: Reply;
     let headers: Record<string, string> = {};
     try {
-      apiKey = authenticate(req.headers, this.apiKeys);
+      principal = authenticate(req.headers, this.accounts, this.oauthApps, this.oauthGrants);
+      apiKey = senderLabel(principal);
+      const account = principal.account;
       checkRevision(req.headers);
-      rateHeaders = this.limits.take(apiKey, route.op);
-      this.store.admittedPeaks.record(route.op);
+      checkScopes(principal, this.contracts.scopes(route.op));
+      rateHeaders = account.limits.take(account.quotaKey(principal), route.op);
+      account.store.admittedPeaks.record(route.op);
+      if (route.strictQuery) this.contracts.checkQuery(route, query);
       const body = route.method === 'POST' ? this.contracts.parse(route, raw) : undefined;
-      reply = OPERATIONS[route.op](this.context, { body, query, apiKey, jobId: route.jobId });
+      reply = OPERATIONS[route.op](this.contextOf(account), {
+        body,
+        query,
+        apiKey,
+        integration: principal.integration,
+        jobId: route.jobId,
+        resourceId: route.resourceId,
+      });
       headers = rateHeaders;
     } catch (err) {
       if (!(err instanceof KlaviyoHttpError)) throw err;
@@ -214,6 +284,15 @@ export class KlaviyoEmulator {
     }
     send(res, reply.status, reply.body, headers);
     finish(reply.status, apiKey, reply.events);
+  }
+
+  private contextOf(account: EmulatedAccount): OperationContext {
+    let ctx = this.contexts.get(account);
+    if (!ctx) {
+      ctx = { account, store: account.store, faults: this.faults, jobs: account.jobs, runner: this.runner, now: this.now, baseUrl: () => this.url };
+      this.contexts.set(account, ctx);
+    }
+    return ctx;
   }
 }
 

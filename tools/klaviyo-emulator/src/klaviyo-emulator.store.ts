@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { WindowPeakTracker } from './fixed-window-rate-limiter';
+import { API_INTEGRATION, type MetricIntegration } from './metric-integration';
 
 /** Identifier fields Klaviyo uses to find a profile (create_or_update_profile, bulk_create_events). */
 export interface ProfileIdentifiers {
@@ -45,13 +46,21 @@ export interface StoredEvent {
   readonly uniqueIdDefaulted: boolean;
   readonly backfill: boolean;
   readonly via: 'bulk_create_events' | 'create_event';
+  /** The private key, or `oauth:<client_id>` for an OAuth app's Bearer token (never the token). */
   readonly apiKey: string;
+  /** The metric the event is recorded under (get_metrics' id) and the name of its integration. */
+  readonly metricId: string;
+  readonly integration: string;
   readonly receivedAt: string;
 }
 
 export interface StoredMetric {
   readonly id: string;
   readonly name: string;
+  /** The integration that created the metric (API for private-key events, the OAuth app's otherwise). */
+  readonly integration: MetricIntegration;
+  readonly created: string;
+  updated: string;
   /** Events stored under this metric (duplicates not counted). */
   count: number;
 }
@@ -114,8 +123,10 @@ export class KlaviyoEmulatorStore {
   private readonly byEmail = new Map<string, StoredProfile>();
   private readonly byPhone = new Map<string, StoredProfile>();
   private readonly byExternalId = new Map<string, StoredProfile>();
-  private readonly metricsByName = new Map<string, StoredMetric>();
-  /** profile key → set of `metric \u0001 unique_id` already stored (first one wins). */
+  /** By metric key: the name for API metrics, `<integration id> \u0002 <name>` for an app's. */
+  private readonly metricsByKey = new Map<string, StoredMetric>();
+  private readonly metricsById = new Map<string, StoredMetric>();
+  /** profile key → set of `metric key \u0001 unique_id` already stored (first one wins). */
   private readonly dedupe = new Map<string, Set<string>>();
   private log: RequestLogEntry[] = [];
   private readonly retainEvents: boolean;
@@ -168,11 +179,21 @@ export class KlaviyoEmulatorStore {
   }
 
   metrics(): StoredMetric[] {
-    return [...this.metricsByName.values()];
+    return [...this.metricsByKey.values()];
   }
 
-  metric(name: string): StoredMetric | undefined {
-    return this.metricsByName.get(name);
+  /** The metric of that name created by `integration` (by its name; default: the API metric, else any). */
+  metric(name: string, integration?: string): StoredMetric | undefined {
+    if (integration === undefined) {
+      const api = this.metricsByKey.get(name);
+      if (api) return api;
+    }
+    for (const m of this.metricsByKey.values()) if (m.name === name && (integration === undefined || m.integration.name === integration)) return m;
+    return undefined;
+  }
+
+  metricById(id: string): StoredMetric | undefined {
+    return this.metricsById.get(id);
   }
 
   requestLog(): readonly RequestLogEntry[] {
@@ -194,8 +215,8 @@ export class KlaviyoEmulatorStore {
     return undefined;
   }
 
-  hasEvent(profileKey: string, metric: string, uniqueId: string): boolean {
-    return this.dedupe.get(profileKey)?.has(`${metric}\u0001${uniqueId}`) ?? false;
+  hasEvent(profileKey: string, metric: string, uniqueId: string, integration: MetricIntegration = API_INTEGRATION): boolean {
+    return this.dedupe.get(profileKey)?.has(`${metricKey(metric, integration)}\u0001${uniqueId}`) ?? false;
   }
 
   /**
@@ -260,24 +281,35 @@ export class KlaviyoEmulatorStore {
   }
 
   /** Stores the event unless its (profile, metric, unique_id) is already held: "only the first processed event will be recorded". */
-  addEvent(profile: StoredProfile, sentWith: ProfileIdentifiers, e: EventInput, via: StoredEvent['via'], apiKey: string, now: string): boolean {
+  addEvent(
+    profile: StoredProfile,
+    sentWith: ProfileIdentifiers,
+    e: EventInput,
+    via: StoredEvent['via'],
+    apiKey: string,
+    now: string,
+    integration: MetricIntegration = API_INTEGRATION,
+  ): boolean {
     let keys = this.dedupe.get(profile.id);
     if (!keys) {
       keys = new Set();
       this.dedupe.set(profile.id, keys);
     }
-    const key = `${e.metric}\u0001${e.unique_id}`;
+    const mKey = metricKey(e.metric, integration);
+    const key = `${mKey}\u0001${e.unique_id}`;
     if (keys.has(key)) {
       this.duplicateEventsIgnored++;
       return false;
     }
     keys.add(key);
-    let metric = this.metricsByName.get(e.metric);
+    let metric = this.metricsByKey.get(mKey);
     if (!metric) {
-      metric = { id: newKlaviyoId().slice(0, 6), name: e.metric, count: 0 };
-      this.metricsByName.set(e.metric, metric);
+      metric = { id: this.newMetricId(), name: e.metric, integration, created: now, updated: now, count: 0 };
+      this.metricsByKey.set(mKey, metric);
+      this.metricsById.set(metric.id, metric);
     }
     metric.count++;
+    metric.updated = now;
     this.eventsStored++;
     if (!profile.last_event_date || e.time > profile.last_event_date) profile.last_event_date = e.time;
     if (this.retainEvents) {
@@ -300,6 +332,8 @@ export class KlaviyoEmulatorStore {
         backfill: e.backfill,
         via,
         apiKey,
+        metricId: metric.id,
+        integration: integration.name,
         receivedAt: now,
       });
     }
@@ -337,7 +371,7 @@ export class KlaviyoEmulatorStore {
         const e = this.events[i];
         if (!ids.has(e.profileId)) continue;
         this.events.splice(i, 1);
-        const m = this.metricsByName.get(e.metric);
+        const m = this.metricsById.get(e.metricId);
         if (m) m.count--;
         this.eventsStored--;
         deletedEvents++;
@@ -364,7 +398,8 @@ export class KlaviyoEmulatorStore {
     this.byEmail.clear();
     this.byPhone.clear();
     this.byExternalId.clear();
-    this.metricsByName.clear();
+    this.metricsByKey.clear();
+    this.metricsById.clear();
     this.dedupe.clear();
     this.log = [];
     this.seenPeaks.reset();
@@ -376,6 +411,14 @@ export class KlaviyoEmulatorStore {
     for (const k of Object.keys(this.statusCounts)) delete this.statusCounts[k];
   }
 
+  /** A 6-character metric id (Klaviyo's are, e.g. `Y6Hmxn`), unique in this account. */
+  private newMetricId(): string {
+    for (;;) {
+      const id = newKlaviyoId().slice(2, 8);
+      if (!this.metricsById.has(id)) return id;
+    }
+  }
+
   private heldByAnother(index: Map<string, StoredProfile>, key: string | null, profile: StoredProfile): boolean {
     const holder = key ? index.get(key) : undefined;
     return holder !== undefined && holder !== profile;
@@ -385,6 +428,11 @@ export class KlaviyoEmulatorStore {
     if (oldKey && index.get(oldKey) === profile) index.delete(oldKey);
     if (newKey) index.set(newKey, profile);
   }
+}
+
+/** API metrics are keyed by name alone (as before integrations existed); an app's by its id and the name. */
+function metricKey(name: string, integration: MetricIntegration): string {
+  return integration === API_INTEGRATION ? name : `${integration.id}\u0002${name}`;
 }
 
 export function normalizeEmail(email: string): string {

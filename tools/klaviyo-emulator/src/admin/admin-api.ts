@@ -1,53 +1,158 @@
 import type { ServerResponse } from 'node:http';
+import { AccountDefinitionError, type AccountRegistry } from '../accounts/account-registry';
+import type { AccountOptions, EmulatedAccount } from '../accounts/emulated-account';
 import { send } from '../http/http-io';
 import type { ApiRateLimits } from '../http/rate-limits';
 import type { FaultRequest, KlaviyoEmulatorFaults } from '../klaviyo-emulator.faults';
 import type { KlaviyoEmulatorStore } from '../klaviyo-emulator.store';
 import { klaviyoError } from '../klaviyo-error.util';
+import { appView, OAuthAppDefinitionError, type OAuthAppOptions, type OAuthApps } from '../oauth/oauth-apps';
+import type { Grant, OAuthGrants } from '../oauth/oauth-grants';
 
 /** What the admin API reads and drives. */
 export interface AdminTarget {
   readonly store: KlaviyoEmulatorStore;
   readonly faults: KlaviyoEmulatorFaults;
   readonly limits: ApiRateLimits;
-  stats(): Record<string, unknown>;
+  readonly accounts: AccountRegistry;
+  readonly oauthApps: OAuthApps;
+  readonly oauthGrants: OAuthGrants;
+  limitsEnabled: boolean;
+  stats(account?: EmulatedAccount): Record<string, unknown>;
   reset(): void;
 }
 
+class BadRequest extends Error {}
+
 function jsonOrEmpty(raw: Buffer | 'too-large'): any {
-  return raw === 'too-large' || raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
+  if (raw === 'too-large') throw new BadRequest('Body too large.');
+  if (raw.length === 0) return {};
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new BadRequest('Body must be JSON.');
+  }
 }
+
+const notFound = (res: ServerResponse, detail: string) => send(res, 404, { errors: [klaviyoError(404, 'not_found', 'Not found.', detail)] });
+const badRequest = (res: ServerResponse, detail: string) => send(res, 400, { errors: [klaviyoError(400, 'invalid', 'Invalid input.', detail)] });
+
+const ACCOUNT_PATH = /^\/__emulator\/accounts\/([^/]+)(\/[a-z]+)?$/;
 
 /** The emulator-only endpoints under /__emulator (no auth, no limits, not logged); see the README. */
 export function handleAdmin(target: AdminTarget, method: string, path: string, query: URLSearchParams, raw: Buffer | 'too-large', res: ServerResponse): void {
-  const { store, faults, limits } = target;
-  const route = `${method} ${path}`;
+  try {
+    const account = ACCOUNT_PATH.exec(path);
+    if (account) {
+      const a = target.accounts.get(decodeURIComponent(account[1]));
+      if (!a) return notFound(res, `No emulated account ${account[1]}.`);
+      if (!account[2]) return method === 'GET' ? send(res, 200, accountView(a, target)) : notFound(res, `No emulator route ${method} ${path}.`);
+      if (handleAccountRead(target, a, `${method} ${account[2]}`, query, res)) return;
+      return notFound(res, `No emulator route ${method} ${path}.`);
+    }
+    if (path.startsWith('/__emulator/accounts') || path.startsWith('/__emulator/oauth')) return handleRegistries(target, `${method} ${path}`, raw, res);
+    if (handleAccountRead(target, target.accounts.defaultAccount, `${method} ${path.slice('/__emulator'.length)}`, query, res)) return;
+    return handleControls(target, `${method} ${path}`, raw, res);
+  } catch (err) {
+    if (err instanceof BadRequest || err instanceof AccountDefinitionError || err instanceof OAuthAppDefinitionError) return badRequest(res, err.message);
+    throw err;
+  }
+}
+
+/** GET /events, /metrics, /profiles, /deletions, /requests, /stats of one account (the default one at /__emulator/...). */
+function handleAccountRead(target: AdminTarget, account: EmulatedAccount, route: string, query: URLSearchParams, res: ServerResponse): boolean {
+  const { store } = account;
   const paged = <T>(items: readonly T[]) => {
     const offset = Number(query.get('offset') ?? 0) || 0;
     const limit = query.has('limit') ? Number(query.get('limit')) : items.length;
     return { total: items.length, data: items.slice(offset, offset + limit) };
   };
   switch (route) {
-    case 'GET /__emulator/events': {
+    case 'GET /events': {
       const metric = query.get('metric');
       const email = query.get('email');
       const uniqueId = query.get('unique_id');
+      const integration = query.get('integration');
       let events = store.events;
-      if (metric || email || uniqueId) {
-        events = events.filter((e) => (!metric || e.metric === metric) && (!email || e.profile.email === email) && (!uniqueId || e.unique_id === uniqueId));
+      if (metric || email || uniqueId || integration) {
+        events = events.filter(
+          (e) => (!metric || e.metric === metric) && (!email || e.profile.email === email) && (!uniqueId || e.unique_id === uniqueId) && (!integration || e.integration === integration),
+        );
       }
-      return send(res, 200, paged(events));
+      send(res, 200, paged(events));
+      return true;
     }
-    case 'GET /__emulator/metrics':
-      return send(res, 200, { data: store.metrics() });
-    case 'GET /__emulator/profiles':
-      return send(res, 200, paged(store.profiles()));
-    case 'GET /__emulator/deletions':
-      return send(res, 200, { data: store.deletions });
-    case 'GET /__emulator/requests':
-      return send(res, 200, paged(store.requestLog()));
-    case 'GET /__emulator/stats':
-      return send(res, 200, target.stats());
+    case 'GET /metrics':
+      send(res, 200, { data: store.metrics() });
+      return true;
+    case 'GET /profiles':
+      send(res, 200, paged(store.profiles()));
+      return true;
+    case 'GET /deletions':
+      send(res, 200, { data: store.deletions });
+      return true;
+    case 'GET /requests':
+      send(res, 200, paged(store.requestLog()));
+      return true;
+    case 'GET /stats':
+      send(res, 200, target.stats(account));
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Accounts, OAuth apps and grants. */
+function handleRegistries(target: AdminTarget, route: string, raw: Buffer | 'too-large', res: ServerResponse): void {
+  const { accounts, oauthApps, oauthGrants } = target;
+  switch (route) {
+    case 'GET /__emulator/accounts':
+      return send(res, 200, { data: accounts.list().map((a) => accountView(a, target)) });
+    case 'POST /__emulator/accounts': {
+      const b = jsonOrEmpty(raw);
+      const options: AccountOptions = {
+        id: b.id,
+        name: b.name,
+        privateKeys: b.private_keys ?? b.privateKeys,
+        limitOverrides: b.limits ?? b.limitOverrides,
+        timezone: b.timezone,
+        preferredCurrency: b.preferred_currency,
+        locale: b.locale,
+      };
+      const { account, privateKeys } = accounts.create(options);
+      // The keys are shown in full once, on creation (Klaviyo shows a new private key once).
+      return send(res, 201, { ...accountView(account, target), private_keys: privateKeys });
+    }
+    case 'GET /__emulator/oauth-apps':
+      return send(res, 200, { data: oauthApps.list().map(appView) });
+    case 'POST /__emulator/oauth-apps': {
+      const b = jsonOrEmpty(raw);
+      const options: OAuthAppOptions = {
+        name: b.name,
+        redirectUris: b.redirect_uris ?? b.redirectUris,
+        scopes: b.scopes,
+        clientId: b.client_id ?? b.clientId,
+        clientSecret: b.client_secret ?? b.clientSecret,
+        category: b.category,
+      };
+      const { app, clientSecret } = oauthApps.create(options);
+      return send(res, 201, { ...appView(app), client_secret: clientSecret });
+    }
+    case 'GET /__emulator/oauth/grants':
+      return send(res, 200, { data: oauthGrants.list().map(grantView) });
+    case 'POST /__emulator/oauth/expire-access-tokens':
+      return send(res, 200, { expired: oauthGrants.expireAccessTokens(grantMatcher(jsonOrEmpty(raw))) });
+    case 'POST /__emulator/oauth/revoke-grants':
+      return send(res, 200, { revoked: oauthGrants.revokeGrants(grantMatcher(jsonOrEmpty(raw))) });
+    default:
+      return notFound(res, `No emulator route ${route}.`);
+  }
+}
+
+/** Faults, limits, reset (emulator-wide). */
+function handleControls(target: AdminTarget, route: string, raw: Buffer | 'too-large', res: ServerResponse): void {
+  const { faults } = target;
+  switch (route) {
     case 'GET /__emulator/faults':
       return send(res, 200, faults.describe());
     case 'DELETE /__emulator/faults':
@@ -65,13 +170,37 @@ export function handleAdmin(target: AdminTarget, method: string, path: string, q
     }
     case 'POST /__emulator/limits': {
       const body = jsonOrEmpty(raw);
-      if (typeof body.enabled === 'boolean') limits.enabled = body.enabled;
-      return send(res, 200, { enabled: limits.enabled });
+      if (typeof body.enabled === 'boolean') target.limitsEnabled = body.enabled;
+      return send(res, 200, { enabled: target.limitsEnabled });
     }
     case 'POST /__emulator/reset':
       target.reset();
       return send(res, 200, { reset: true });
     default:
-      return send(res, 404, { errors: [klaviyoError(404, 'not_found', 'Not found.', `No emulator route ${route}.`)] });
+      return notFound(res, `No emulator route ${route}.`);
   }
+}
+
+/** An account as the admin API lists it: its keys by their last 4 characters only (shown whole once, on creation). */
+function accountView(a: EmulatedAccount, target: AdminTarget): Record<string, unknown> {
+  return {
+    id: a.id,
+    name: a.name,
+    default: a === target.accounts.defaultAccount,
+    private_keys: a.privateKeys().map((k) => `…${k.slice(-4)}`),
+    accepts_any_key: a === target.accounts.defaultAccount && !a.listsKeys,
+    events: a.store.eventsStored,
+    metrics: a.store.metrics().length,
+    profiles: a.store.profiles().length,
+    deletions: a.store.deletions.length,
+    limits: a.limits.limits,
+  };
+}
+
+function grantView(g: Grant): Record<string, unknown> {
+  return { id: g.id, client_id: g.clientId, account_id: g.accountId, scopes: g.scopes, revoked: g.revoked, created_at: new Date(g.createdAt).toISOString() };
+}
+
+function grantMatcher(b: { client_id?: string; account_id?: string }): (g: Grant) => boolean {
+  return (g) => (b.client_id === undefined || g.clientId === b.client_id) && (b.account_id === undefined || g.accountId === b.account_id);
 }

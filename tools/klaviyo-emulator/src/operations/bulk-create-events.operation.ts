@@ -13,7 +13,7 @@ const BULK_EVENTS_POINTER = '/data/attributes/events-bulk-create/data';
  * (unique_id, BaseEventCreateQueryBulkEntryResourceObject); an invalid event fails the whole
  * request with 400 whose source.pointer names the event.
  */
-export const bulkCreateEvents: Operation = ({ store, faults, runner, now }, { body, apiKey }) => {
+export const bulkCreateEvents: Operation = ({ store, faults, runner, now }, { body, apiKey, integration }) => {
   const entries: any[] = body.data.attributes['events-bulk-create'].data;
   let total = 0;
   for (const entry of entries) total += entry.attributes.events.data.length;
@@ -55,7 +55,7 @@ export const bulkCreateEvents: Operation = ({ store, faults, runner, now }, { bo
     const at = new Date(now()).toISOString();
     for (const p of prepared) {
       const { profile } = store.upsertProfile(p.profile, at);
-      for (const e of p.events) store.addEvent(profile, p.ids, e, 'bulk_create_events', apiKey, at);
+      for (const e of p.events) store.addEvent(profile, p.ids, e, 'bulk_create_events', apiKey, at, integration);
     }
   });
   return { status: 202, events: total };

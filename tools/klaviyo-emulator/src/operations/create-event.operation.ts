@@ -9,7 +9,7 @@ import { checkIdentifierFormats, identifiersOf } from './profile-identifiers';
  * processing": identifiers naming two profiles are no 409 here; the event goes to the profile matched
  * first and the other identifier stays with its holder (store.upsertProfile).
  */
-export const createEvent: Operation = ({ store, faults, now }, { body, apiKey }) => {
+export const createEvent: Operation = ({ store, faults, now }, { body, apiKey, integration }) => {
   const attrs = body.data.attributes;
   const pdata = attrs.profile.data;
   const ids = identifiersOf(pdata);
@@ -20,6 +20,6 @@ export const createEvent: Operation = ({ store, faults, now }, { body, apiKey })
   const e = toEventInput(attrs, undefined, '/data', now(), ids, faults);
   const at = new Date(now()).toISOString();
   const { profile } = store.upsertProfile(pdata, at);
-  store.addEvent(profile, ids, e, 'create_event', apiKey, at);
+  store.addEvent(profile, ids, e, 'create_event', apiKey, at, integration);
   return { status: 202, events: 1 };
 };

@@ -1,7 +1,9 @@
+import type { EmulatedAccount } from '../accounts/emulated-account';
 import type { BulkImportJobs } from '../jobs/bulk-import-jobs';
 import type { JobRunner } from '../jobs/job-runner';
 import type { KlaviyoEmulatorFaults } from '../klaviyo-emulator.faults';
 import type { KlaviyoEmulatorStore } from '../klaviyo-emulator.store';
+import type { MetricIntegration } from '../metric-integration';
 
 export interface Reply {
   readonly status: number;
@@ -10,8 +12,10 @@ export interface Reply {
   readonly events?: number;
 }
 
-/** What an operation works on: the emulated account and the emulator's clock and timers. */
+/** What an operation works on: the emulated account of the key or token, and the emulator's clock and timers. */
 export interface OperationContext {
+  readonly account: EmulatedAccount;
+  /** `account.store`. */
   readonly store: KlaviyoEmulatorStore;
   readonly faults: KlaviyoEmulatorFaults;
   readonly jobs: BulkImportJobs;
@@ -26,8 +30,12 @@ export interface OperationRequest {
   /** The parsed body (POST), valid against the operation's contract. */
   readonly body: any;
   readonly query: URLSearchParams;
+  /** The sender as stored with events and deletions: the private key, or `oauth:<client_id>`. */
   readonly apiKey: string;
+  /** The integration metrics created by this request belong to (API for a private key). */
+  readonly integration: MetricIntegration;
   readonly jobId?: string;
+  readonly resourceId?: string;
 }
 
 /** One Klaviyo operation: throws KlaviyoHttpError for what Klaviyo refuses. */
