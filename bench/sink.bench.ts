@@ -26,7 +26,7 @@ import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { createKafka, serdes, topicName } from '@iks/kafka';
+import { createKafka, eventToAvro, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups } from '@iks/mapping';
 import { RateBudget } from '@iks/klaviyo';
 import { SinkRunner } from '@iks/sink';
@@ -93,7 +93,7 @@ async function prepareTopic(n: number, people: number, env: Record<string, strin
   const slice = 25_000;
   for (let at = 0; at < n; at += slice) {
     const events = makeEvents(Math.min(slice, n - at), people, `s${at}-`);
-    const values = await encodeAll(codec, eventsTopic, events, serdes.eventToAvro);
+    const values = await encodeAll(codec, eventsTopic, events, eventToAvro);
     const messages: Message[] = events.map((e, i) => ({ key: e.intercom_contact_id ?? e.unique_id, value: values[i] }));
     bytes += values.reduce((s, b) => s + b.length, 0);
     produceMs += await produceMessages(kafka, eventsTopic, messages);

@@ -1,7 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, notificationToAvro, topicName } from '@iks/kafka';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
 import { SinkRunner, type SinkRunOptions } from '@iks/sink';
 import { intercomSourceFor } from '@iks/directory';
@@ -143,7 +143,7 @@ export class Pipeline {
   }
 
   /** Writes raw notifications (already RawNotification-shaped) straight to the raw topic with the project's codec. */
-  async writeRaw(records: ReadonlyArray<{ notification: Parameters<typeof serdes.notificationToAvro>[0]; key: string }>): Promise<void> {
+  async writeRaw(records: ReadonlyArray<{ notification: Parameters<typeof notificationToAvro>[0]; key: string }>): Promise<void> {
     const config = this.configs.ingest;
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
@@ -152,7 +152,7 @@ export class Pipeline {
     const producer = kafka.producer();
     await producer.connect();
     try {
-      const messages = await Promise.all(records.map(async (r) => ({ key: r.key, value: await codec.encode(topic, serdes.notificationToAvro(r.notification)) })));
+      const messages = await Promise.all(records.map(async (r) => ({ key: r.key, value: await codec.encode(topic, notificationToAvro(r.notification)) })));
       await producer.send({ topic, acks: -1, messages });
     } finally {
       await producer.disconnect();

@@ -7,7 +7,7 @@
  */
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
-import { createKafka, serdes, topicName, type TopicKey } from '@iks/kafka';
+import { createKafka, eventToAvro, profileToAvro, topicName, type TopicKey } from '@iks/kafka';
 import { PHONE_DROPPED_NOTE } from '@iks/klaviyo';
 import { mapContactToProfile, staticLookups, toE164 } from '@iks/mapping';
 import { SinkRunner } from '@iks/sink';
@@ -45,7 +45,7 @@ async function produce(config: Config, key: TopicKey, records: ReadonlyArray<Kla
   await producer.connect();
   // one send per record: a contact's upserts keep their order (same key, same partition)
   for (const r of records) {
-    const value = r.kind === 'event' ? serdes.eventToAvro(r) : serdes.profileToAvro(r);
+    const value = r.kind === 'event' ? eventToAvro(r) : profileToAvro(r);
     await producer.send({ topic, acks: -1, messages: [{ key: r.intercom_contact_id, value: await codec.encode(topic, value) }] });
   }
   await producer.disconnect();

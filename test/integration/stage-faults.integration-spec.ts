@@ -2,9 +2,8 @@ import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
 import { NO_INTERCOM_API } from '@iks/directory';
-import {
-  AvroCodec, createKafka, createProducer, dlqName, prepareStage, serdes, StageRuntime, topicName, type StageBatch, type StageResult,
-} from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, dlqName, prepareStage, deadLetterFromAvro, eventFromAvro, eventToAvro, notificationFromAvro, topicName } from '@iks/kafka';
+import { StageRuntime, type StageBatch, type StageResult } from '@iks/stage';
 import { SinkRunner } from '@iks/sink';
 import { TransformerRunner } from '@iks/transformer';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../tools/klaviyo-emulator/src';
@@ -30,7 +29,7 @@ async function produceEvents(config: Config, records: readonly KlaviyoEventRecor
   const topic = topicName('events', config.kafka.topicPrefix);
   const producer = kafka.producer();
   await producer.connect();
-  await producer.send({ topic, acks: -1, messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, serdes.eventToAvro(r)) }))) });
+  await producer.send({ topic, acks: -1, messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, eventToAvro(r)) }))) });
   await producer.disconnect();
 }
 
@@ -71,12 +70,12 @@ describe('item 1: a 6,000-level body is one record\'s problem (transformer)', ()
       deep, rawFromEnvelope(fixture('conversation.user.created')), rawFromEnvelope(after),
     ]);
     const letters = await waitFor(() => tap.of(T.rawDlq).length >= 1 && tap.of(T.rawDlq), { what: 'the dead letter', timeoutMs: 30_000 });
-    const letter = serdes.deadLetterFromAvro(letters[0].value);
+    const letter = deadLetterFromAvro(letters[0].value);
     expect(letter).toMatchObject({ stage: 'transformer', error_class: 'RangeError', retriable: false, original_topic: topicOf(config, 'notifications') });
     expect(letter.error_message).toMatch(/call stack/i);
-    expect(serdes.notificationFromAvro(await codec.decode(Buffer.from(letter.value!))).notification_id).toBe('notif_deep_custom_attributes');
+    expect(notificationFromAvro(await codec.decode(Buffer.from(letter.value!))).notification_id).toBe('notif_deep_custom_attributes');
     const events = await waitFor(() => tap.of(T.events).length >= 2 && tap.of(T.events), { what: 'the events after it', timeoutMs: 30_000 });
-    expect(events.map((e) => serdes.eventFromAvro(e.value).unique_id).sort()).toEqual(['intercom:conversation:1911149811:created', 'intercom:ticket:2189:created']);
+    expect(events.map((e) => eventFromAvro(e.value).unique_id).sort()).toEqual(['intercom:conversation:1911149811:created', 'intercom:ticket:2189:created']);
     expect(tap.of(T.rawDlq)).toHaveLength(1);
     expect(runner.isReady).toBe(true);
   });

@@ -3,7 +3,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import { NotificationWriter } from '@iks/kafka';
+import { NotificationWriter } from '@iks/ingest';
 import { HEALTH_PROBE, HealthController, loggerParams, METRICS_REGISTRY, MetricsController, metricsRegistryProvider } from '@iks/ops';
 import { IngestHealth } from './health/ingest-health';
 import { IngestMetrics } from './ingest-metrics';

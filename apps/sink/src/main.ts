@@ -1,5 +1,5 @@
 import type { Config } from '@iks/config';
-import { StageServer } from '@iks/kafka';
+import { StageServer } from '@iks/stage';
 import { bootStage } from '@iks/ops';
 import { CONFIG, SinkModule } from './sink.module';
 

@@ -1,6 +1,6 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { StageErrorPassThrough, type StageBatch, type StageResult } from '@iks/kafka';
+import { StageErrorPassThrough, type StageBatch, type StageResult } from '@iks/stage';
 import { SINK_PATTERNS, SinkRunner } from '@iks/sink';
 
 /** The sink's handlers: each consumed topic's batches, delivered to Klaviyo by the sink lib. */

@@ -3,7 +3,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import { loadConfig, type Config } from '@iks/config';
-import { StageServer } from '@iks/kafka';
+import { StageServer } from '@iks/stage';
 import { exitOnFatal, HEALTH_PROBE, HealthController, loggerParams, METRICS_REGISTRY, MetricsController, metricsRegistryProvider } from '@iks/ops';
 import { SinkRunner } from '@iks/sink';
 import { SinkController } from './sink.controller';

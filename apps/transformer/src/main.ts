@@ -1,4 +1,4 @@
-import { StageServer } from '@iks/kafka';
+import { StageServer } from '@iks/stage';
 import { bootStage } from '@iks/ops';
 import { CONFIG, TransformerModule } from './transformer.module';
 import type { Config } from '@iks/config';

@@ -1,6 +1,6 @@
 import { Controller, UseFilters } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { StageErrorPassThrough, type StageBatch, type StageResult } from '@iks/kafka';
+import { StageErrorPassThrough, type StageBatch, type StageResult } from '@iks/stage';
 import { TRANSFORMER_PATTERNS, TransformerRunner } from '@iks/transformer';
 
 /** The transformer's handlers: each consumed topic's batches, mapped by the transformer lib. */

@@ -4,7 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
 import { loadConfig, type Config } from '@iks/config';
 import { intercomSourceFor } from '@iks/directory';
-import { StageServer } from '@iks/kafka';
+import { StageServer } from '@iks/stage';
 import { exitOnFatal, HEALTH_PROBE, HealthController, loggerParams, METRICS_REGISTRY, MetricsController, metricsRegistryProvider } from '@iks/ops';
 import { TransformerRunner } from '@iks/transformer';
 import { TransformerController } from './transformer.controller';

@@ -5,7 +5,8 @@ import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import { NotificationWriterSink, ProducedIndex } from '@iks/backfill';
 import { IntercomClient } from '@iks/intercom';
-import { AvroCodec, createKafka, createProducer, followTopic, NotificationWriter, serdes, topicName, type ThrowAwayConsumer } from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, followTopic, outageFromAvro, reconcileReportToAvro, topicName, type ThrowAwayConsumer } from '@iks/kafka';
+import { NotificationWriter } from '@iks/ingest';
 import { ContinuousReconciler } from './continuous-reconciler';
 import { updateProducedIndex } from './produced-index.updater';
 
@@ -52,7 +53,7 @@ export class ReconcilerRunner {
         refreshIndex: () => updateProducedIndex(c.kafka, this.index, codec),
         outageDone: async (key) => void (await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value: null }] })),
         publishReport: async (report) => {
-          const value = await codec.encode(reportsTopic, serdes.reconcileReportToAvro({ ...report, reporter: `reconciler@${hostname()}` }));
+          const value = await codec.encode(reportsTopic, reconcileReportToAvro({ ...report, reporter: `reconciler@${hostname()}` }));
           await producer.send({ topic: reportsTopic, acks: -1, messages: [{ key: `${report.trigger}:${report.since}`, value }] });
         },
         registry: this.registry,
@@ -61,7 +62,7 @@ export class ReconcilerRunner {
     const continuous = this.continuous;
     this.outageConsumer = await followTopic(kafka, outagesTopic, `${c.kafka.topicPrefix}iks-reconciler-outages`, async (m) => {
       const key = m.key?.toString() ?? '';
-      continuous.outage(key, m.value ? serdes.outageFromAvro(await codec.decode(m.value)) : null);
+      continuous.outage(key, m.value ? outageFromAvro(await codec.decode(m.value)) : null);
     });
     continuous.start();
     this.logger.log(

@@ -1,6 +1,6 @@
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, dlqName, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, dlqName, deadLetterFromAvro, eventFromAvro, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
 import { TopicTap } from '../../../test/support/raw-topic';
 import { testConfig } from '../../../test/support/test-config';
@@ -29,7 +29,7 @@ async function produceEvents(config: Config, records: KlaviyoEventRecord[]): Pro
     const chunk = records.slice(i, i + 500);
     await producer.send({
       topic, acks: -1,
-      messages: await Promise.all(chunk.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, serdes.eventToAvro(r)) }))),
+      messages: await Promise.all(chunk.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, eventToAvro(r)) }))),
     });
   }
   await producer.disconnect();
@@ -96,12 +96,12 @@ describe('sink → Klaviyo emulator (real broker)', () => {
     await tap.start([dlqName(topicName('events', config.kafka.topicPrefix))]);
     try {
       const letters = await waitFor(() => tap.of(dlqName(topicName('events', config.kafka.topicPrefix))).length === 1 && tap.records, { what: 'the dead letter', timeoutMs: 60_000 });
-      const letter = serdes.deadLetterFromAvro([...letters.values()][0][0].value);
+      const letter = deadLetterFromAvro([...letters.values()][0][0].value);
       expect(letter.stage).toBe('sink');
       expect(letter.error_class).toBe('KlaviyoRejectedError');
       expect(letter.error_message).toMatch(/400/);
       expect(letter.error_message).toMatch(/phone_number is not a valid phone number/);
-      expect(serdes.eventFromAvro(await new AvroCodec(config.kafka).decode(Buffer.from(letter.value!))).unique_id).toBe('intercom:conversation:7:created');
+      expect(eventFromAvro(await new AvroCodec(config.kafka).decode(Buffer.from(letter.value!))).unique_id).toBe('intercom:conversation:7:created');
       await waitFor(() => stored(emulator) === 49, { what: 'the other 49', timeoutMs: 30_000 });
       expect(emulator.store.events.some((e) => e.unique_id === 'intercom:conversation:7:created')).toBe(false);
     } finally {

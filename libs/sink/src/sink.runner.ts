@@ -3,10 +3,8 @@ import { PartitionAssigners, type Kafka, type Producer } from 'kafkajs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
-import {
-  AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
-  type HandlerLookup, type RecordOutcome, type ThrowAwayConsumer, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
-} from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, prepareStage, RecordDecodeError, deletionFromAvro, eventFromAvro, profileFromAvro, topicName, type ThrowAwayConsumer } from '@iks/kafka';
+import { metricOnce, StageRuntime, type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally } from '@iks/stage';
 import { outcomeSubject } from './outcome-subject';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type EndpointGroup, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 import { BudgetShare } from './budget-share';
@@ -196,7 +194,7 @@ export class SinkRunner {
     // MAPPING.md: a deleted person is not brought back by a later replay (or a late upsert).
     this.tombstones = await followTopic(this.kafka, this.topics.deletions, `${groupId}.tombstones`, async (m) => {
       const d = await decodeOrPoison(this.codec, m.value).catch(() => undefined); // a poison record is the main consumer's to dead-letter
-      if (d) this.deletedContacts.add(serdes.deletionFromAvro(d).intercom_contact_id);
+      if (d) this.deletedContacts.add(deletionFromAvro(d).intercom_contact_id);
     });
     await this.runtime.start(specs, handlerFor);
     this.logger.log(`delivering ${(opts.topics ?? ['events', 'profiles', 'deletions']).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`);
@@ -272,9 +270,9 @@ export class SinkRunner {
   private async decode(topic: string, value: Buffer | null): Promise<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> {
     const avro = await decodeOrPoison(this.codec, value);
     try {
-      if (topic === this.topics.events) return serdes.eventFromAvro(avro);
-      if (topic === this.topics.profiles) return serdes.profileFromAvro(avro);
-      return serdes.deletionFromAvro(avro);
+      if (topic === this.topics.events) return eventFromAvro(avro);
+      if (topic === this.topics.profiles) return profileFromAvro(avro);
+      return deletionFromAvro(avro);
     } catch (e) {
       throw new RecordDecodeError(`record does not fit ${topic}: ${(e as Error).message}`);
     }

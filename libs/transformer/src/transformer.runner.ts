@@ -3,11 +3,9 @@ import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { Gauge, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import { boundedKey, type ContactSnapshot, type KlaviyoRecord } from '@iks/domain';
-import {
-  AvroCodec, createKafka, createProducer, decodeOrPoison, header, isTransientError, metricOnce, prepareStage, RECEIVED_AT,
-  serdes, sleep, StageRuntime, topicName, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
-  type StageResult, type StageTally,
-} from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, decodeOrPoison, header, prepareStage, RECEIVED_AT, contactToAvro, deletionToAvro, eventToAvro, notificationFromAvro, notificationToAvro, profileToAvro, topicName } from '@iks/kafka';
+import { isTransientError, metricOnce, StageRuntime, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageResult, type StageTally } from '@iks/stage';
+import { sleep } from '@iks/retry';
 import { isMappedTopic, type MappingOptions } from '@iks/mapping';
 import { Directory, followContacts, LmdbContactStore, type ContactsFollower, type IntercomSource } from '@iks/directory';
 import { processNotification } from './notification-processor';
@@ -188,7 +186,7 @@ export class TransformerRunner {
 
   /** Decode, process, and queue the outputs of one message (records, snapshots, retry). */
   private async handle(m: KafkaMessage, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
-    const raw = serdes.notificationFromAvro(await decodeOrPoison(this.codec, m.value));
+    const raw = notificationFromAvro(await decodeOrPoison(this.codec, m.value));
     const result = await processNotification(raw, this.directory, this.options, this.config.transformer.reconcileBackfillAfterMs);
     // lineage: when ingest accepted the notification, for the console's person page
     const lineage = { [RECEIVED_AT]: String(raw.received_at) };
@@ -215,7 +213,7 @@ export class TransformerRunner {
     out.push({
       topic: this.topics.retry,
       message: {
-        key: m.key, value: await this.codec.encode(this.topics.retry, serdes.notificationToAvro(raw)),
+        key: m.key, value: await this.codec.encode(this.topics.retry, notificationToAvro(raw)),
         headers: { [H_ATTEMPT]: String(attempt), [H_FIRST]: String(firstPendingAt), [H_NOT_BEFORE]: String(now + delay), [H_REASON]: result.reason },
       },
     });
@@ -232,16 +230,16 @@ export class TransformerRunner {
   private async encodeRecord(r: KlaviyoRecord): Promise<ProducedRecord> {
     switch (r.kind) {
       case 'event':
-        return { topic: this.topics.events, message: { key: boundedKey(r.intercom_contact_id ?? r.unique_id), value: await this.codec.encode(this.topics.events, serdes.eventToAvro(r)) } };
+        return { topic: this.topics.events, message: { key: boundedKey(r.intercom_contact_id ?? r.unique_id), value: await this.codec.encode(this.topics.events, eventToAvro(r)) } };
       case 'profile':
-        return { topic: this.topics.profiles, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encode(this.topics.profiles, serdes.profileToAvro(r)) } };
+        return { topic: this.topics.profiles, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encode(this.topics.profiles, profileToAvro(r)) } };
       case 'deletion':
-        return { topic: this.topics.deletions, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encode(this.topics.deletions, serdes.deletionToAvro(r)) } };
+        return { topic: this.topics.deletions, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encode(this.topics.deletions, deletionToAvro(r)) } };
     }
   }
 
   private async encodeSnapshot(s: ContactSnapshot): Promise<ProducedRecord> {
-    return { topic: this.topics.contacts, message: { key: boundedKey(s.id), value: await this.codec.encode(this.topics.contacts, serdes.contactToAvro(s)) } };
+    return { topic: this.topics.contacts, message: { key: boundedKey(s.id), value: await this.codec.encode(this.topics.contacts, contactToAvro(s)) } };
   }
 
   async stop(): Promise<void> {

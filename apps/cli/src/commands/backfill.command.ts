@@ -1,6 +1,7 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
-import { topicName, NotificationWriter } from '@iks/kafka';
+import { topicName } from '@iks/kafka';
+import { NotificationWriter } from '@iks/ingest';
 import { CheckpointStore, BackfillProgress, type ProgressStream, BackfillRunner, type BackfillSink, NotificationWriterSink } from '@iks/backfill';
 import type { CliIo } from '../cli-io';
 import { BACKFILL_USAGE, parseBackfillArgs, type BackfillArgs } from './backfill.args';

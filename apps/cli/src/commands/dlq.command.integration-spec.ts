@@ -1,6 +1,6 @@
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, createProducer, DeadLetterPublisher, dlqName, ensureTopics, header, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, DeadLetterPublisher, dlqName, ensureTopics, header, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/klaviyo-emulator/src';
 import { TopicTap, topicOf } from '../../../../test/support/raw-topic';
 import { testConfig } from '../../../../test/support/test-config';
@@ -130,7 +130,7 @@ describe('cli dlq list / reprocess (real broker)', () => {
       await producer.connect();
       await producer.send({
         topic, acks: -1,
-        messages: await Promise.all(Array.from({ length: 12 }, async (_, i) => ({ key: `c${i}`, value: await codec.encode(topic, serdes.eventToAvro(event(i))) }))),
+        messages: await Promise.all(Array.from({ length: 12 }, async (_, i) => ({ key: `c${i}`, value: await codec.encode(topic, eventToAvro(event(i))) }))),
       });
       await producer.disconnect();
       sink = new SinkRunner(config);

@@ -1,7 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { DeadLetter } from '@iks/domain';
-import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, matchesWhere, readTopicRanges, reasonKey, sendBack, serdes, type OffsetRange } from '@iks/kafka';
+import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, matchesWhere, readTopicRanges, reasonKey, sendBack, deadLetterFromAvro, type OffsetRange } from '@iks/kafka';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
@@ -69,7 +69,7 @@ async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: st
   for (const { partition, message } of await readTopicRanges(kafka, admin, dlq, ranges)) {
     try {
       if (!message.value) throw new Error('empty record value');
-      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: serdes.deadLetterFromAvro(await codec.decode(message.value)) });
+      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: deadLetterFromAvro(await codec.decode(message.value)) });
     } catch (e) {
       out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: null, decodeError: (e as Error).message });
     }

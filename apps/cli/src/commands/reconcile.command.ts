@@ -1,6 +1,7 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
-import { NotificationWriter, topicName } from '@iks/kafka';
+import { topicName } from '@iks/kafka';
+import { NotificationWriter } from '@iks/ingest';
 import { formatReport, NotificationWriterSink, ProducedIndex, reconcile, type BackfillSink } from '@iks/backfill';
 import { updateProducedIndex } from '@iks/reconciler';
 import type { ProgressStream } from '@iks/backfill';

@@ -1,6 +1,6 @@
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, ensureTopics, eventFromAvro, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/klaviyo-emulator/src';
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../../test/support/raw-topic';
 import { testConfig } from '../../../../test/support/test-config';
@@ -45,7 +45,7 @@ async function produceEvents(config: Config, ids: number[]): Promise<void> {
   await producer.send({
     topic, acks: -1,
     messages: await Promise.all(ids.map(async (i) => ({
-      partition: 0, key: `c${i}`, timestamp: String(T0 + i * 1000), value: await codec.encode(topic, serdes.eventToAvro(event(i))),
+      partition: 0, key: `c${i}`, timestamp: String(T0 + i * 1000), value: await codec.encode(topic, eventToAvro(event(i))),
     }))),
   });
   await producer.disconnect();
@@ -216,7 +216,7 @@ describe('cli replay of the raw topic (re-runs the transformer mapping)', () => 
       expect(code).toBe(0);
       expect(c.out.find((l) => l.startsWith('replay done'))).toMatch(/2 replayed, \d+ record\(s\) produced/);
       const events = await waitFor(() => tap.of(topicOf(config, 'events')).length >= 1 && tap.of(topicOf(config, 'events')), { what: 'the re-mapped event' });
-      expect(serdes.eventFromAvro(events[0].value).unique_id).toBe('intercom:conversation:1911149811:created');
+      expect(eventFromAvro(events[0].value).unique_id).toBe('intercom:conversation:1911149811:created');
       expect(await replayGroupsLeft(config)).toEqual([]); // its group and its transformer's directory group are deleted
     } finally {
       await tap.stop();

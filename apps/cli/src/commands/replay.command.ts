@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { createKafka, sleep, type TopicKey } from '@iks/kafka';
+import { createKafka, type TopicKey } from '@iks/kafka';
+import { sleep } from '@iks/retry';
 import type { IntercomSource } from '@iks/directory';
 import { InProcessReplay, planLines, planReplay, ReplayPlanError, replayStage, REPLAYABLE, type ReplayPlan } from '@iks/replay';
 import type { CliIo } from '../cli-io';

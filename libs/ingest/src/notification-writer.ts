@@ -3,12 +3,9 @@ import { Logger } from '@nestjs/common';
 import type { Admin, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
-import { AvroCodec } from './avro-codec';
+import { AvroCodec, createKafka, createProducer, notificationToAvro, outageToAvro, prepareStage, topicName } from '@iks/kafka';
 import { BatchingProducer } from './batching-producer';
-import { createKafka, createProducer, prepareStage } from './kafka-client';
 import { OutageRecorder } from './outage-recorder';
-import * as serdes from './serdes';
-import { topicName } from './topics';
 import { PROBE_CACHE_MS, PROBE_TIMEOUT_MS, ReadinessProbe } from './readiness-probe';
 
 export class KafkaUnavailableError extends Error {
@@ -84,7 +81,7 @@ export class NotificationWriter {
     const outagesTopic = topicName('outages', config.kafka.topicPrefix);
     this.outages = recordOutages
       ? new OutageRecorder(async (key, outage) => {
-        const value = await this.codec.encode(outagesTopic, serdes.outageToAvro(outage));
+        const value = await this.codec.encode(outagesTopic, outageToAvro(outage));
         await this.producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value }] });
       }, `ingest@${hostname()}`)
       : null;
@@ -181,7 +178,7 @@ export class NotificationWriter {
     }
     let value: Buffer;
     try {
-      value = await this.codec.encode(this.topic, serdes.notificationToAvro(notification));
+      value = await this.codec.encode(this.topic, notificationToAvro(notification));
     } catch (e) {
       throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
     }

@@ -1,9 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
-import type { AvroCodec } from '../avro-codec';
-import { nextOffset, sendInBoundedRequests, sleep } from '../consumer-util';
-import { DeadLetterPublisher, describeError, type FailureContext } from '../dead-letter';
-import { GROUP_TIMING } from '../kafka-client';
+import { describeError, GROUP_TIMING, nextOffset, sendInBoundedRequests, type AvroCodec, type DeadLetterPublisher, type FailureContext } from '@iks/kafka';
+import { sleep } from '@iks/retry';
 import { OutcomePublisher } from './outcome-publisher';
 import type { StageTally } from './stage-metrics';
 import type { ProducedRecord, StageConsumerSpec, StageHandler, StageName, StageResult } from './stage.types';

@@ -1,11 +1,8 @@
 import type { RawNotification } from '@iks/domain';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
-import { AvroCodec } from './avro-codec';
+import { AvroCodec, createKafka, createProducer, ensureTopics, notificationFromAvro, notificationToAvro, topicName } from '@iks/kafka';
 import { BatchingProducer } from './batching-producer';
-import { createKafka, createProducer, ensureTopics } from './kafka-client';
-import { notificationFromAvro, notificationToAvro } from './serdes';
-import { topicName } from './topics';
 
 describe('raw notification through the real broker and registry', () => {
   const config = testConfig();

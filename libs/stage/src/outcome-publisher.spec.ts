@@ -1,6 +1,5 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
-import type { AvroCodec } from '../avro-codec';
-import { outcomeFromAvro } from '../serdes';
+import { outcomeFromAvro, type AvroCodec } from '@iks/kafka';
 import { OutcomePublisher } from './outcome-publisher';
 import type { OutcomeSubject } from './stage.types';
 

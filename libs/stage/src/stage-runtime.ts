@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { DeadLetterPublisher } from '../dead-letter';
-import type { AvroCodec } from '../avro-codec';
+import { DeadLetterPublisher, type AvroCodec } from '@iks/kafka';
 import { StageConsumer, type ConsumerHealth } from './stage-consumer';
 import { StageTally } from './stage-metrics';
 import type { HandlerLookup, StageConsumerSpec, StageHandler, StageName } from './stage.types';

@@ -1,0 +1,2 @@
+export { NotificationWriter, KafkaUnavailableError, RecordTooLargeError, NotificationEncodeError } from './notification-writer';
+export { OutageRecorder, type OutageWrite } from './outage-recorder';
