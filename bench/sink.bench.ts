@@ -29,7 +29,7 @@ import type { KlaviyoEventRecord } from '@iks/domain';
 import { createKafka, eventToAvro, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups } from '@iks/mapping';
 import { RateBudget } from '@iks/klaviyo';
-import { SinkRunner } from '@iks/sink';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import {
   benchConfig, deletePrefixedTopics, distinctCopy, encodeAll, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line,
@@ -157,8 +157,8 @@ async function benchUnlimited(n: number, people: number, timeoutMs: number, budg
     const rss = new RssSampler().start();
     const lifted = { burst: 1_000_000, steady: 1_000_000_000 };
     runner = budget === 'default'
-      ? new SinkRunner(config)
-      : new SinkRunner(config, new RateBudget({ limits: { 'events-bulk': lifted, events: lifted, 'profile-import': lifted } }));
+      ? await createSinkRunner(config)
+      : await createSinkRunner(config, { budget: new RateBudget({ limits: { 'events-bulk': lifted, events: lifted, 'profile-import': lifted } }) });
     const tStart = nowMs();
     let tFirst = 0;
     let firstAt = 0;
@@ -209,7 +209,7 @@ async function benchLimited(seconds: number, people: number): Promise<void> {
     if (global.gc) global.gc();
     const rss = new RssSampler().start();
     const margin = process.env.BENCH_SINK_WINDOW_MARGIN_MS;
-    runner = margin ? new SinkRunner(config, new RateBudget({ windowMarginMs: Number(margin) })) : new SinkRunner(config);
+    runner = margin ? await createSinkRunner(config, { budget: new RateBudget({ windowMarginMs: Number(margin) }) }) : await createSinkRunner(config);
     if (margin) note(`RateBudget windowMarginMs ${margin} (BENCH_SINK_WINDOW_MARGIN_MS)`);
     await runner.start();
     // timeline of (ms since first stored event, events stored)

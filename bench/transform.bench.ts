@@ -21,7 +21,7 @@ import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
 import { AvroCodec, createKafka, ensureTopics, contactToAvro, deletionToAvro, eventToAvro, notificationFromAvro, notificationToAvro, profileToAvro, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput, type MapOutcome } from '@iks/mapping';
 import { Directory, NO_INTERCOM_API } from '@iks/directory';
-import { processNotification, TransformerRunner } from '@iks/transformer';
+import { createTransformerRunner, processNotification, type TransformerRunner } from '@iks/transformer';
 import {
   benchConfig, deletePrefixedTopics, distinctEnvelopes, encodeAll, entityKeyOf, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs,
   fmtRate, heading, line, mappedFixtureMix, note, nowMs, produceMessages, rawNotificationOf, RssSampler, sleep, timed, type FixtureEnvelope,
@@ -135,7 +135,7 @@ async function benchStages(mix: readonly FixtureEnvelope[]): Promise<void> {
   const envelopes = distinctEnvelopes(mix, count, 'stage');
   const encodedRaw = await encodeAll(codec, raw, envelopes, (e) => notificationToAvro(rawNotificationOf(e)));
   // warm the codec's schema cache and the JIT
-  for (let i = 0; i < 500; i++) await codec.decode(encodedRaw[i]);
+  for (let i = 0; i < 500; i++) await codec.decodeAs('notifications', encodedRaw[i]);
 
   const directory = new Directory(NO_INTERCOM_API, 15 * 60_000);
   const dir = fixtureDirectory();
@@ -143,7 +143,7 @@ async function benchStages(mix: readonly FixtureEnvelope[]): Promise<void> {
 
   const dec = await timed(async () => {
     const out: any[] = new Array(count);
-    for (let i = 0; i < count; i++) out[i] = notificationFromAvro(await codec.decode(encodedRaw[i]));
+    for (let i = 0; i < count; i++) out[i] = (await codec.decodeAs('notifications', encodedRaw[i]));
     return out;
   });
   const proc = await timed(async () => {
@@ -206,7 +206,7 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     if (global.gc) global.gc();
 
     rss.start();
-    runner = new TransformerRunner(config, NO_INTERCOM_API);
+    runner = await createTransformerRunner(config, { intercomSource: NO_INTERCOM_API });
     const r = runner;
     const tStart = nowMs();
     let tFirst = 0;

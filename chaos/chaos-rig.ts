@@ -261,8 +261,8 @@ export class ChaosRig {
         if (!existing.has(topic)) continue;
         const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, from: BigInt(o.low), to: BigInt(o.high) }));
         for (const { message } of await readTopicRanges(kafka, admin, topic, ranges)) {
-          const letter = deadLetterFromAvro(await codec.decode(message.value!));
-          const original = letter.value ? await codec.decode(letter.value).catch(() => null) : null;
+          const letter = (await codec.decodeAs('dlq', message.value!));
+          const original = (letter.value ? await codec.decode(letter.value).catch(() => null) : null) as { notification_id?: unknown; unique_id?: unknown } | null;
           const id = original?.notification_id ?? original?.unique_id;
           if (id != null) out.push({ id: String(id), reason: `${letter.error_class}: ${letter.error_message}` });
         }

@@ -15,7 +15,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { chromium, type Browser } from 'playwright-core';
 import { METRICS } from '@iks/mapping';
 import { AvroCodec, createKafka, eventToAvro, outageToAvro, topicName } from '@iks/kafka';
-import { ReconcilerRunner } from '@iks/reconciler';
+import { createReconcilerRunner, type ReconcilerRunner } from '@iks/reconciler';
 import { conversationLifecycle, makeAdmin, makeContact, makeTeam, makeTicketType, ticketLifecycle, type Dataset } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
@@ -209,7 +209,7 @@ describe('delivery console (chromium)', () => {
   }, 90_000);
 
   it('shows the reconciler\'s reports on the Gaps page: a conversation healed, an outage reconciled', async () => {
-    reconciler = new ReconcilerRunner(pipeline.config('reconciler', {
+    reconciler = await createReconcilerRunner(pipeline.config('reconciler', {
       RECONCILE_INTERVAL_MS: '600000', RECONCILE_WINDOW_MS: String(26 * 3600_000), RECONCILE_SETTLE_MS: '0', RECONCILE_INDEX_DIR: mkdtempSync(join(tmpdir(), 'iks-console-')),
     }));
     await reconciler.start();

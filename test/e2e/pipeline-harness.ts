@@ -3,9 +3,8 @@ import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import { AvroCodec, createKafka, notificationToAvro, topicName } from '@iks/kafka';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
-import { SinkRunner, type SinkRunOptions } from '@iks/sink';
-import { intercomSourceFor } from '@iks/directory';
-import { TransformerRunner } from '@iks/transformer';
+import { createSinkRunner, type SinkRunner, type SinkRunOptions } from '@iks/sink';
+import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
 import {
   DEFAULT_ACCESS_TOKEN, signBody, startIntercomEmulator, type Dataset, type IntercomEmulator, type IntercomNotification, type WebhookSenderOptions,
 } from '../../tools/intercom-emulator/src';
@@ -85,9 +84,9 @@ export class Pipeline {
     this.configs.transformer = testConfig('transformer', this.env);
     this.configs.sink = testConfig('sink', this.env);
 
-    this.transformer = new TransformerRunner(this.configs.transformer, intercomSourceFor(this.configs.transformer));
+    this.transformer = await createTransformerRunner(this.configs.transformer);
     await this.transformer.start();
-    this.sink = new SinkRunner(this.configs.sink, undefined, this.sinkRegistry);
+    this.sink = await createSinkRunner(this.configs.sink, { registry: this.sinkRegistry });
     await this.sink.start();
   }
 
@@ -113,9 +112,9 @@ export class Pipeline {
 
   /** Starts another SinkRunner (stopped with the pipeline). */
   async startSink(env: Record<string, string>, opts: SinkRunOptions): Promise<SinkRunner> {
-    const s = new SinkRunner(this.config('sink', env));
+    const s = await createSinkRunner(this.config('sink', env), { run: opts });
     this.extraSinks.push(s);
-    await s.start(opts);
+    await s.start();
     return s;
   }
 

@@ -10,7 +10,7 @@ import type { KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import { createKafka, eventToAvro, profileToAvro, topicName, type TopicKey } from '@iks/kafka';
 import { PHONE_DROPPED_NOTE } from '@iks/klaviyo';
 import { mapContactToProfile, staticLookups, toE164 } from '@iks/mapping';
-import { SinkRunner } from '@iks/sink';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { runReplayCommand } from '../../apps/cli/src/commands/replay.command';
 import { generateDataset, type IntercomContact } from '../../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../tools/klaviyo-emulator/src';
@@ -72,7 +72,7 @@ describe('identifier conflicts at Klaviyo (real broker, Klaviyo emulator)', () =
     // the order: Ada and Bob created, then Ada takes Bob's phone
     await produce(config, 'profiles', [profile(ada, 1), profile(bob, 2), profile(adaWithBobsPhone, 3)]);
     const allEvents = [...events(ada, 100), ...events(bob, 200), ...events(adaWithBobsPhone, 300)];
-    sink = new SinkRunner(config);
+    sink = await createSinkRunner(config);
     await sink.start();
     await waitFor(() => sink!.tally.count('done') === 3, { what: 'the three upserts', timeoutMs: 60_000 });
     await produce(config, 'events', allEvents);
@@ -98,7 +98,7 @@ describe('identifier conflicts at Klaviyo (real broker, Klaviyo emulator)', () =
     sink = undefined;
     const code = await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-beginning', '--group', config.sink.groupId, '--yes'], config, silentIo, quiet);
     expect(code).toBe(0);
-    sink = new SinkRunner(config);
+    sink = await createSinkRunner(config);
     await sink.start();
     await waitFor(() => emulator.store.duplicateEventsIgnored >= 21, { what: 'the replayed 21 events at the emulator', timeoutMs: 60_000 });
     expect(emulator.store.eventsStored).toBe(21);

@@ -47,7 +47,7 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     await consumer.connect();
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => void seen.push({ key: message.key!.toString(), value: notificationFromAvro(await codec.decode(message.value!)) }),
+      eachMessage: async ({ message }) => void seen.push({ key: message.key!.toString(), value: (await codec.decodeAs('notifications', message.value!)) }),
     });
     try {
       await waitFor(() => seen.length >= 1, { what: 'the record' });

@@ -36,7 +36,7 @@ describe('raw notification through the real broker and registry', () => {
 
     const seen: RawNotification[] = [];
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push(notificationFromAvro(await codec.decode(message.value!))) });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push((await codec.decodeAs('notifications', message.value!))) });
     await waitFor(() => seen.length === 1, { what: 'the notification' });
     expect(seen[0]).toEqual(original);
     expect(seen[0].body).toBe(body);

@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
-import type { Admin, Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
-import { AvroCodec, createKafka, createProducer, notificationToAvro, outageToAvro, prepareStage, topicName } from '@iks/kafka';
+import { notificationToAvro, outageToAvro, prepareStage, topicName, type AvroCodec } from '@iks/kafka';
 import { BatchingProducer } from './batching-producer';
 import { OutageRecorder } from './outage-recorder';
 import { PROBE_CACHE_MS, PROBE_TIMEOUT_MS, ReadinessProbe } from './readiness-probe';
@@ -41,9 +41,28 @@ export class NotificationEncodeError extends Error {
 const RECORD_BATCH_OVERHEAD_BYTES = 128;
 
 
+export interface NotificationWriterOptions {
+  /** Report ingest's 503 windows on pipeline.outages.v1 (default: in the ingest app only). */
+  readonly recordOutages?: boolean;
+  /**
+   * Bounds the bodies waiting for Kafka's ack (a slow or absent broker must not grow the heap
+   * without end): past it a webhook gets 503 at once and Intercom retries.
+   */
+  readonly maxInFlightBytes?: number;
+}
+
+/** What a writer writes with: the context's Kafka client, producer and codec (KafkaModule). */
+export interface NotificationWriterDeps {
+  readonly kafka: Kafka;
+  readonly producer: Producer;
+  readonly codec: AvroCodec;
+}
+
 /** Writes raw notifications to intercom.notifications.v1 with acks=all; answers only after the ack. */
 export class NotificationWriter {
   private readonly logger = new Logger(NotificationWriter.name);
+  private readonly maxInFlightBytes: number;
+  private readonly kafka: Kafka;
   private readonly producer: Producer;
   private batching: BatchingProducer;
   private readonly codec: AvroCodec;
@@ -61,22 +80,19 @@ export class NotificationWriter {
   /** Ingest's 503 windows, for the reconciler (pipeline.outages.v1); null for the CLI's writers. */
   readonly outages: OutageRecorder | null;
 
-  /**
-   * `maxInFlightBytes` bounds the bodies waiting for Kafka's ack (a slow or absent broker must
-   * not grow the heap without end): past it a webhook gets 503 at once and Intercom retries.
-   */
   constructor(
     private readonly config: Config,
-    private readonly maxInFlightBytes = 32 * 1024 * 1024,
-    { recordOutages = config.app === 'ingest' }: { recordOutages?: boolean } = {},
+    deps: NotificationWriterDeps,
+    { recordOutages = config.app === 'ingest', maxInFlightBytes = 32 * 1024 * 1024 }: NotificationWriterOptions = {},
   ) {
-    const kafka = createKafka(config.kafka);
-    this.producer = createProducer(kafka);
+    this.kafka = deps.kafka;
+    this.producer = deps.producer;
+    this.maxInFlightBytes = maxInFlightBytes;
     this.producer.on('producer.connect', () => (this.connected = true));
     this.producer.on('producer.disconnect', () => (this.connected = false));
     this.maxRecordBytes = config.kafka.topicMaxMessageBytes;
     this.batching = this.batchingFor(this.maxRecordBytes);
-    this.codec = new AvroCodec(config.kafka);
+    this.codec = deps.codec;
     this.topic = topicName('notifications', config.kafka.topicPrefix);
     const outagesTopic = topicName('outages', config.kafka.topicPrefix);
     this.outages = recordOutages
@@ -88,10 +104,9 @@ export class NotificationWriter {
   }
 
   async start(): Promise<void> {
-    await prepareStage(createKafka(this.config.kafka), this.config.kafka, this.codec, this.producer);
+    await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     // A short-retry admin for readiness: it must answer "unreachable" quickly, not retry for minutes.
-    const probeKafka = createKafka({ ...this.config.kafka }, `${this.config.kafka.clientId}-probe`);
-    this.probeAdmin = probeKafka.admin({ retry: { retries: 0 } });
+    this.probeAdmin = this.kafka.admin({ retry: { retries: 0 } });
     await this.probeAdmin.connect();
     await this.readTopicLimit();
   }

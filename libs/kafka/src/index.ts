@@ -1,4 +1,6 @@
-export { TOPICS, DLQ_SOURCES, topicName, dlqName, allTopics, type TopicKey, type TopicSpec } from './topics';
+export {
+  TOPICS, DLQ, DLQ_SOURCES, topic, dlqTopic, topicSpec, topicName, dlqName, allTopics, type Topic, type TopicKey, type RecordKey, type TopicRecords, type TopicSpec,
+} from './topics';
 export { SCHEMAS_DIR, loadSchema, backwardIncompatibility } from './schemas';
 export { AvroCodec, SchemaContractError, type SchemaCheckResult } from './avro-codec';
 export { createKafka, createProducer, ensureTopics, prepareStage, GROUP_TIMING } from './kafka-client';
@@ -7,12 +9,14 @@ export { REPROCESSED_FROM, RECEIVED_AT, reasonKey, matchesWhere, reprocessHeader
 export {
   eventToAvro, eventFromAvro, profileToAvro, profileFromAvro, deletionToAvro, deletionFromAvro, notificationToAvro, notificationFromAvro,
   contactToAvro, contactFromAvro, deadLetterToAvro, deadLetterFromAvro, outcomeToAvro, outcomeFromAvro, outageToAvro, outageFromAvro,
-  reconcileReportToAvro, reconcileReportFromAvro,
+  reconcileReportToAvro, reconcileReportFromAvro, type EventAvro, type ProfileAvro, type DeletionAvro, type NotificationAvro, type ContactAvro,
+  type DeadLetterAvro, type OutcomeAvro, type OutageAvro, type ReconcileReportAvro,
 } from './serdes';
 export { chunksByBytes, sendInBoundedRequests, type TopicMessage } from './producer-requests';
 export { header } from './header.util';
 export { nextOffset } from './next-offset.util';
-export { RecordDecodeError, decodeOrPoison } from './record-decode.error';
+export { RecordDecodeError } from './record-decode.error';
 export { followTopic, topicOffsets } from './follow-topic';
 export { throwAwayConsumer, deleteGroup, type ThrowAwayConsumer } from './throw-away-group';
 export { readTopicRanges, type OffsetRange } from './topic-range.reader';
+export { KafkaModule, KAFKA, PRODUCER } from './kafka.module';

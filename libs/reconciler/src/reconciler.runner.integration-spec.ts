@@ -2,12 +2,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AvroCodec, createKafka, notificationFromAvro, outageFromAvro, reconcileReportFromAvro, topicName } from '@iks/kafka';
-import { KafkaUnavailableError, NotificationWriter } from '@iks/ingest';
+import { createNotificationWriter, KafkaUnavailableError, type NotificationWriter } from '@iks/ingest';
 import { conversationLifecycle, generateDataset, startIntercomEmulator, type IntercomEmulator } from '../../../tools/intercom-emulator/src';
 import { rawFromEnvelope, TopicTap } from '../../../test/support/raw-topic';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
-import { ReconcilerRunner } from './reconciler.runner';
+import type { ReconcilerRunner } from './reconciler.runner';
+import { createReconcilerRunner } from './reconciler-stage.module';
 
 const HOUR = 3600;
 
@@ -37,7 +38,7 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
     const prefix = ingestConfig.kafka.topicPrefix;
 
     // ingest: one webhook Kafka could not take in time (503), then one it acknowledged
-    writer = new NotificationWriter(ingestConfig);
+    writer = await createNotificationWriter(ingestConfig);
     await writer.start();
     expect(writer.outages).not.toBeNull();
     const [created, replied] = life;
@@ -50,7 +51,7 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
     tap = new TopicTap(createKafka(ingestConfig.kafka), codec, `${prefix}tap`);
     await tap.start([topicName('outages', prefix), topicName('notifications', prefix), topicName('reconcileReports', prefix)]);
 
-    runner = new ReconcilerRunner(testConfig('reconciler', env));
+    runner = await createReconcilerRunner(testConfig('reconciler', env));
     await runner.start();
     await waitFor(() => runner!.reconciler.last?.trigger === 'outage', { timeoutMs: 30_000, what: 'the outage window reconciled' });
 

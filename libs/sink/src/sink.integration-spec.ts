@@ -5,7 +5,8 @@ import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klavi
 import { TopicTap } from '../../../test/support/raw-topic';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
-import { SinkRunner } from './sink.runner';
+import type { SinkRunner, SinkRunOptions } from './sink.runner';
+import { createSinkRunner } from './sink-stage.module';
 
 const API_KEY = 'pk_test_sink_0123456789';
 
@@ -44,10 +45,10 @@ const stored = (emulator: KlaviyoEmulator) => emulator.store.events.length;
 describe('sink → Klaviyo emulator (real broker)', () => {
   let emulator: KlaviyoEmulator;
   const runners: SinkRunner[] = [];
-  const start = async (config: Config, opts = {}) => {
-    const r = new SinkRunner(config);
+  const start = async (config: Config, run: SinkRunOptions = {}) => {
+    const r = await createSinkRunner(config, { run });
     runners.push(r);
-    await r.start(opts);
+    await r.start();
     return r;
   };
 
@@ -101,7 +102,7 @@ describe('sink → Klaviyo emulator (real broker)', () => {
       expect(letter.error_class).toBe('KlaviyoRejectedError');
       expect(letter.error_message).toMatch(/400/);
       expect(letter.error_message).toMatch(/phone_number is not a valid phone number/);
-      expect(eventFromAvro(await new AvroCodec(config.kafka).decode(Buffer.from(letter.value!))).unique_id).toBe('intercom:conversation:7:created');
+      expect((await new AvroCodec(config.kafka).decodeAs('events', Buffer.from(letter.value!))).unique_id).toBe('intercom:conversation:7:created');
       await waitFor(() => stored(emulator) === 49, { what: 'the other 49', timeoutMs: 30_000 });
       expect(emulator.store.events.some((e) => e.unique_id === 'intercom:conversation:7:created')).toBe(false);
     } finally {

@@ -3,13 +3,14 @@ import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../.
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
 import { NO_INTERCOM_API } from '@iks/directory';
-import { TransformerRunner } from './transformer.runner';
+import type { TransformerRunner } from './transformer.runner';
+import { createTransformerRunner } from './transformer-stage.module';
 
 describe('transformer: raw topic → klaviyo topics through the real broker', () => {
   const config = testConfig('transformer', { CONTACT_RETRY_INITIAL_MS: '300', CONTACT_WAIT_MAX_MS: '4000' });
   const kafka = createKafka(config.kafka);
   const codec = new AvroCodec(config.kafka);
-  const runner = new TransformerRunner(config, NO_INTERCOM_API);
+  let runner: TransformerRunner;
   const tap = new TopicTap(kafka, codec, `${config.kafka.topicPrefix}tap`);
   const T = {
     events: topicOf(config, 'events'), profiles: topicOf(config, 'profiles'), deletions: topicOf(config, 'deletions'),
@@ -17,13 +18,14 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
   };
 
   beforeAll(async () => {
+    runner = await createTransformerRunner(config, { intercomSource: NO_INTERCOM_API });
     await runner.start();
     await codec.registerAll();
     await tap.start(Object.values(T));
   });
   afterAll(async () => {
     await tap.stop();
-    await runner.stop();
+    await runner?.stop();
   });
 
   it('maps in order, dead-letters a poison record while the ones after it flow, retries a contact that is not known yet', async () => {
@@ -72,7 +74,7 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
     const gaveUp = deadLetterFromAvro(retryLetters[0].value);
     expect(gaveUp.error_class).toBe('ContactNotIdentifiableError');
     expect(gaveUp.error_message).toMatch(/6571f0a1b2c3d4e5f6a7b8d0/);
-    expect(notificationFromAvro(await codec.decode(Buffer.from(gaveUp.value!))).notification_id).toBe('notif_lead_conversation');
+    expect((await codec.decodeAs('notifications', Buffer.from(gaveUp.value!))).notification_id).toBe('notif_lead_conversation');
 
     // an unknown Intercom topic is acknowledged and counted (its name bounded to "other" as a label)
     expect(runner.tally.countReason('skip', 'unmapped_topic')).toBe(1);
@@ -90,7 +92,7 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
       what: 'the pre-2.0 payload in the raw dead-letter topic', timeoutMs: 20_000,
     });
     expect(legacy.error_message).toMatch(/pre-2\.0 API shape.*API version to 2\.x/);
-    expect(notificationFromAvro(await codec.decode(Buffer.from(legacy.value!))).notification_id).toBe('notif_0a1b2c3d-1111-4e5f-8a9b-000000000099');
+    expect((await codec.decodeAs('notifications', Buffer.from(legacy.value!))).notification_id).toBe('notif_0a1b2c3d-1111-4e5f-8a9b-000000000099');
     await waitFor(() => runner.tally.count('skip') > skippedBefore, { what: 'the subscription skipped' });
     expect(runner.tally.count('pending')).toBe(pendingBefore); // neither waits in the retry topic
   });

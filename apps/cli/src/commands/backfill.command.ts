@@ -1,7 +1,7 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
 import { topicName } from '@iks/kafka';
-import { NotificationWriter } from '@iks/ingest';
+import { createNotificationWriter, type NotificationWriter } from '@iks/ingest';
 import { CheckpointStore, BackfillProgress, type ProgressStream, BackfillRunner, type BackfillSink, NotificationWriterSink } from '@iks/backfill';
 import type { CliIo } from '../cli-io';
 import { BACKFILL_USAGE, parseBackfillArgs, type BackfillArgs } from './backfill.args';
@@ -63,7 +63,7 @@ export async function runBackfill(a: BackfillArgs, config: Config, io: CliIo, de
   let writer: NotificationWriter | undefined;
   let sink = deps.sink;
   if (!sink) {
-    writer = new NotificationWriter(config);
+    writer = await createNotificationWriter(config);
     await writer.start();
     sink = new NotificationWriterSink(writer);
   }

@@ -5,7 +5,7 @@ import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/kl
 import { TopicTap, topicOf } from '../../../../test/support/raw-topic';
 import { testConfig } from '../../../../test/support/test-config';
 import { waitFor } from '../../../../test/support/wait-for';
-import { SinkRunner } from '@iks/sink';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { runDlqCommand } from './dlq.command';
 
 function capture() {
@@ -133,7 +133,7 @@ describe('cli dlq list / reprocess (real broker)', () => {
         messages: await Promise.all(Array.from({ length: 12 }, async (_, i) => ({ key: `c${i}`, value: await codec.encode(topic, eventToAvro(event(i))) }))),
       });
       await producer.disconnect();
-      sink = new SinkRunner(config);
+      sink = await createSinkRunner(config);
       await sink.start();
       await waitFor(() => emulator.store.events.length === 10 && sink!.tally.count('dead_letter') === 2, { what: '10 delivered, 2 dead-lettered', timeoutMs: 60_000 });
 

@@ -69,7 +69,7 @@ async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: st
   for (const { partition, message } of await readTopicRanges(kafka, admin, dlq, ranges)) {
     try {
       if (!message.value) throw new Error('empty record value');
-      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: deadLetterFromAvro(await codec.decode(message.value)) });
+      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: (await codec.decodeAs('dlq', message.value)) });
     } catch (e) {
       out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: null, decodeError: (e as Error).message });
     }

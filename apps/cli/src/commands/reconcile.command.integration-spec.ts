@@ -70,7 +70,7 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
     const seen: RawNotification[] = [];
     await consumer.connect();
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push(notificationFromAvro(await codec.decode(message.value!))) });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push((await codec.decodeAs('notifications', message.value!))) });
     await waitFor(() => seen.length >= atLeast, { what: `${atLeast} raw records`, timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 1000));
     await consumer.disconnect();

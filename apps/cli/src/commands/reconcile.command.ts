@@ -1,7 +1,7 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
 import { topicName } from '@iks/kafka';
-import { NotificationWriter } from '@iks/ingest';
+import { createNotificationWriter, type NotificationWriter } from '@iks/ingest';
 import { formatReport, NotificationWriterSink, ProducedIndex, reconcile, type BackfillSink } from '@iks/backfill';
 import { updateProducedIndex } from '@iks/reconciler';
 import type { ProgressStream } from '@iks/backfill';
@@ -61,7 +61,7 @@ export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, 
   let writer: NotificationWriter | undefined;
   let sink = deps.sink;
   if (a.heal && !sink) {
-    writer = new NotificationWriter(config);
+    writer = await createNotificationWriter(config);
     await writer.start();
     sink = new NotificationWriterSink(writer);
   }

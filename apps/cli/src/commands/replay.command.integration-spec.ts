@@ -5,7 +5,7 @@ import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/kl
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../../test/support/raw-topic';
 import { testConfig } from '../../../../test/support/test-config';
 import { waitFor } from '../../../../test/support/wait-for';
-import { SinkRunner } from '@iks/sink';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { NO_INTERCOM_API } from '@iks/directory';
 import { runReplayCommand } from './replay.command';
 import { prepareFreshTopics } from '../../../../tools/support/fresh-topics';
@@ -85,7 +85,7 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
     const config = sinkConfig(emulator);
     const n = 30;
     await produceEvents(config, Array.from({ length: n }, (_, i) => i));
-    const live = new SinkRunner(config);
+    const live = await createSinkRunner(config);
     runners.push(live);
     await live.start();
     await waitFor(() => emulator.store.events.length === n, { what: `${n} events delivered live`, timeoutMs: 60_000 });
@@ -150,7 +150,7 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const live = new SinkRunner(config);
+      const live = await createSinkRunner(config);
       runners.push(live);
       await live.start();
       await waitFor(() => emulator.store.events.length === 8, { what: '8 events delivered live' });
@@ -182,7 +182,7 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
 
       // The stopped app, started again, re-reads from there (and Klaviyo keeps one copy).
       const before = emulator.store.duplicateEventsIgnored;
-      const again = new SinkRunner(config);
+      const again = await createSinkRunner(config);
       runners.push(again);
       await again.start();
       await waitFor(() => emulator.store.duplicateEventsIgnored === before + 3, { what: 'events 5-7 re-sent' });
