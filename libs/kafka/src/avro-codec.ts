@@ -56,10 +56,10 @@ export class AvroCodec {
     });
   }
 
-  /** Register every topic's value schema (idempotent) and remember the ids for encoding. */
-  async registerAll(): Promise<Map<string, number>> {
+  /** Register every topic's value schema (idempotent) and remember the ids for encoding; `dir`: the schemas of another checkout (cli schemas --dir). */
+  async registerAll(dir = this.schemasDir): Promise<Map<string, number>> {
     for (const t of allTopics(this.config.topicPrefix)) {
-      this.ids.set(t.name, await this.registerOne(`${t.name}-value`, loadSchema(t.schemaFile, this.schemasDir).text));
+      this.ids.set(t.name, await this.registerOne(`${t.name}-value`, loadSchema(t.schemaFile, dir).text));
     }
     return new Map(this.ids);
   }
@@ -71,10 +71,10 @@ export class AvroCodec {
   }
 
   /** Compare every local schema with the latest registered version (BACKWARD rule). */
-  async checkAll(): Promise<SchemaCheckResult[]> {
+  async checkAll(dir = this.schemasDir): Promise<SchemaCheckResult[]> {
     const out: SchemaCheckResult[] = [];
     for (const t of allTopics(this.config.topicPrefix)) {
-      out.push(await this.checkOne(`${t.name}-value`, loadSchema(t.schemaFile, this.schemasDir).text));
+      out.push(await this.checkOne(`${t.name}-value`, loadSchema(t.schemaFile, dir).text));
     }
     return out;
   }
