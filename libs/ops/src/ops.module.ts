@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { CONFIG, type Config } from '@iks/config';
 import { loggerParams } from './logging';
 import { createMetricsRegistry, METRICS_REGISTRY } from './metrics';
@@ -14,7 +14,7 @@ export interface OpsModuleOptions {
    * terminus for its HealthController. false for a CLI, test or bench context (Nest's logger).
    */
   readonly http?: boolean;
-  /** A registry of the caller's (a test reading metrics); default: a fresh one with the process metrics. */
+  /** A registry of the caller's (a test reading metrics); default: a fresh one, with the process metrics and the app label for a served app. */
   readonly registry?: Registry;
 }
 
@@ -38,7 +38,8 @@ export class OpsModule {
       module: OpsModule,
       global: true,
       imports,
-      providers: [registry ? { provide: METRICS_REGISTRY, useValue: registry } : { provide: METRICS_REGISTRY, useFactory: () => createMetricsRegistry(opts.app) }],
+      // a served app's registry has the process metrics and its app label; a context's is bare (as a runner's was)
+      providers: [{ provide: METRICS_REGISTRY, useFactory: () => registry ?? (http ? createMetricsRegistry(opts.app) : new Registry()) }],
       exports: [METRICS_REGISTRY, ...(http ? [TerminusModule] : [])],
     };
   }

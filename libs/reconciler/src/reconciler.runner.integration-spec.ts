@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
     tap = new TopicTap(createKafka(ingestConfig.kafka), codec, `${prefix}tap`);
     await tap.start([topicName('outages', prefix), topicName('notifications', prefix), topicName('reconcileReports', prefix)]);
 
-    runner = await createReconcilerRunner(testConfig('reconciler', env));
+    runner = await createReconcilerRunner(testConfig('reconciler', env), { registry: new Registry() });
     await runner.start();
     await waitFor(() => runner!.reconciler.last?.trigger === 'outage', { timeoutMs: 30_000, what: 'the outage window reconciled' });
 
