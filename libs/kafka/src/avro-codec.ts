@@ -42,8 +42,8 @@ export interface SchemaCheckResult {
 export class AvroCodec {
   readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, number>();
-  /** Per record kind, per writer schema id: how to read it with the kind's schema. */
-  private readonly readings = new Map<RecordKey, Map<number, Reading>>();
+  /** Per record kind: its schema's type, and per writer schema id how to read a record with it. */
+  private readonly kinds = new Map<RecordKey, { readonly reader: avro.Type; readonly readings: Map<number, Reading> }>();
 
   constructor(private readonly config: Pick<KafkaConfig, 'schemaRegistryUrl' | 'schemaRegistryAuth' | 'topicPrefix'>, private readonly schemasDir = SCHEMAS_DIR) {
     this.registry = new SchemaRegistry({
@@ -144,8 +144,10 @@ export class AvroCodec {
     if (!buffer || buffer.length === 0) throw new RecordDecodeError('empty record value');
     if (buffer.length < 5 || buffer[0] !== 0) throw new RecordDecodeError('cannot decode the record as Avro: not in Confluent\'s wire format (magic byte 0, schema id)');
     const id = buffer.readInt32BE(1);
-    const reader = loadSchema(spec.schemaFile, this.schemasDir).type;
-    const reading = await this.readingOf(key, id, reader);
+    let kind = this.kinds.get(key);
+    if (!kind) this.kinds.set(key, (kind = { reader: loadSchema(spec.schemaFile, this.schemasDir).type, readings: new Map() }));
+    const reader = kind.reader;
+    const reading = kind.readings.get(id) ?? (await this.readingOf(kind.readings, id, reader));
     if (!reading.ok) throw new RecordDecodeError(`cannot decode the record as Avro: written with schema id ${id}, which ${spec.schemaFile} cannot read: ${reading.reason}`);
     let avroValue: unknown;
     try {
@@ -161,11 +163,7 @@ export class AvroCodec {
     }
   }
 
-  private async readingOf(key: RecordKey, id: number, reader: avro.Type): Promise<Reading> {
-    let byId = this.readings.get(key);
-    if (!byId) this.readings.set(key, (byId = new Map()));
-    const known = byId.get(id);
-    if (known) return known;
+  private async readingOf(byId: Map<number, Reading>, id: number, reader: avro.Type): Promise<Reading> {
     let writer: avro.Type;
     try {
       writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
