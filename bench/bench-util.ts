@@ -292,7 +292,7 @@ export async function produceMessages(
 }
 
 /** Avro-encodes values for one topic (the codec must have registered its schemas). */
-export async function encodeAll<T>(codec: AvroCodec, topic: string, items: readonly T[], toAvro: (t: T) => Record<string, unknown>): Promise<Buffer[]> {
+export async function encodeAll<T>(codec: AvroCodec, topic: string, items: readonly T[], toAvro: (t: T) => object): Promise<Buffer[]> {
   const out: Buffer[] = new Array(items.length);
   for (let i = 0; i < items.length; i++) out[i] = await codec.encode(topic, toAvro(items[i]));
   return out;

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { DeliveryOutcome } from '@iks/domain';
-import { createKafka, dlqName, serdes, topicName } from '@iks/kafka';
+import { createKafka, dlqName, deadLetterToAvro, eventToAvro, outcomeToAvro, topicName } from '@iks/kafka';
 import { mapNotification, METRICS, staticLookups } from '@iks/mapping';
 import { DeliveryReadModel } from '@iks/console';
 import { ChildProcesses, vmHwm } from './support/child-processes';
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
       const messages: Message[] = [];
       for (let i = from; i < Math.min(n, from + chunk); i++) {
         const o = outcomeAt(i, n, people, templates, now, eventsTopic);
-        const value = await codec.encode(outcomesTopic, serdes.outcomeToAvro(o));
+        const value = await codec.encode(outcomesTopic, outcomeToAvro(o));
         bytes += value.length;
         messages.push({ key: o.intercom_contact_id, value });
       }
@@ -147,11 +147,11 @@ async function main(): Promise<void> {
     const dead: Message[] = [];
     for (let i = 0; i < letters; i++) {
       const o = outcomeAt(i, n, people, templates, now, eventsTopic);
-      const original = await codec.encode(eventsTopic, serdes.eventToAvro({
+      const original = await codec.encode(eventsTopic, eventToAvro({
         kind: 'event', metric: o.metric!, unique_id: o.unique_id!, time: o.event_time!, profile: { email: o.email! }, properties: JSON.parse(o.properties_json!),
         backfill: false, intercom_contact_id: o.intercom_contact_id, source_notification_id: o.source_notification_id!, source_topic: 'ticket.state.updated',
       }));
-      dead.push({ key: o.intercom_contact_id, value: await codec.encode(dlqTopic, serdes.deadLetterToAvro({
+      dead.push({ key: o.intercom_contact_id, value: await codec.encode(dlqTopic, deadLetterToAvro({
         original_topic: eventsTopic, partition: o.partition, offset: o.offset, key: Buffer.from(o.intercom_contact_id!), value: original,
         headers: [{ key: 'iks-source', value: 'bench' }], stage: 'sink', error_class: 'KlaviyoRejectedError', error_message: `400 invalid phone_number (${i % 4})`,
         error_code: 'invalid', retriable: false, attempts: 1, first_failure_at: o.outcome_at, last_failure_at: o.outcome_at,

@@ -3,7 +3,7 @@
  *
  * For each size (BENCH_SIZES, default 100000,1000000) a fresh prefixed contacts topic is filled
  * with that many contact snapshots (the fixture contacts with distinct ids and emails, real Avro
- * through the registry and serdes.contactToAvro). Then a child process (node --expose-gc) opens
+ * through the registry and contactToAvro). Then a child process (node --expose-gc) opens
  * a Directory on an LmdbContactStore and follows the topic until ready, twice:
  *   cold: an empty store (full rebuild from the topic);
  *   warm: the store the cold run left (a restart: resumes from the stored offsets).
@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Message } from 'kafkajs';
 import type { ContactSnapshot } from '@iks/domain';
-import { AvroCodec, createKafka, prepareStage, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, prepareStage, contactToAvro, topicName } from '@iks/kafka';
 import { loadConfig } from '@iks/config';
 import { Directory, followContacts, LmdbContactStore, NO_INTERCOM_API } from '@iks/directory';
 import { benchConfig, deletePrefixedTopics, fixtureDirectory, fmtInt, fmtMiB, fmtMs, heading, note, nowMs, produceMessages } from './bench-util';
@@ -119,7 +119,7 @@ async function fill(kafka: ReturnType<typeof createKafka>, codec: AvroCodec, top
       if (typeof c.email === 'string') c.email = c.email.replace('@', `+${i}@`);
       if (c.external_id) c.external_id = `${c.external_id}-${i}`;
       const s: ContactSnapshot = { id, deleted: false, contact_json: JSON.stringify(c), recorded_at: Date.now() };
-      messages.push({ key: id, value: await codec.encode(topic, serdes.contactToAvro(s)) });
+      messages.push({ key: id, value: await codec.encode(topic, contactToAvro(s)) });
     }
     await produceMessages(kafka, topic, messages, { maxCount: 5000, maxBytes: 4 * 1024 * 1024, inFlight: 4 });
   }

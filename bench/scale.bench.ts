@@ -21,7 +21,7 @@ import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { createKafka, serdes, topicName } from '@iks/kafka';
+import { createKafka, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import { benchConfig, deletePrefixedTopics, envInt, fmtInt, fmtMs, heading, line, note, nowMs, pct, produceMessages, sleep } from './bench-util';
 import { ChildProcesses } from './support/child-processes';
@@ -53,7 +53,7 @@ async function prepare(n: number, emulator: KlaviyoEmulator, tag: string): Promi
     for (let i = at; i < Math.min(n, at + 20_000); i++) {
       const partition = i % parts;
       const e = event(i, partition, tag);
-      messages.push({ partition, key: e.intercom_contact_id, value: await codec.encode(topic, serdes.eventToAvro(e)) });
+      messages.push({ partition, key: e.intercom_contact_id, value: await codec.encode(topic, eventToAvro(e)) });
     }
     for (let attempt = 1; ; attempt++) {
       try {

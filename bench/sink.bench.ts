@@ -26,10 +26,10 @@ import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { createKafka, serdes, topicName } from '@iks/kafka';
+import { createKafka, eventToAvro, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups } from '@iks/mapping';
 import { RateBudget } from '@iks/klaviyo';
-import { SinkRunner } from '@iks/sink';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import {
   benchConfig, deletePrefixedTopics, distinctCopy, encodeAll, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line,
@@ -93,7 +93,7 @@ async function prepareTopic(n: number, people: number, env: Record<string, strin
   const slice = 25_000;
   for (let at = 0; at < n; at += slice) {
     const events = makeEvents(Math.min(slice, n - at), people, `s${at}-`);
-    const values = await encodeAll(codec, eventsTopic, events, serdes.eventToAvro);
+    const values = await encodeAll(codec, eventsTopic, events, eventToAvro);
     const messages: Message[] = events.map((e, i) => ({ key: e.intercom_contact_id ?? e.unique_id, value: values[i] }));
     bytes += values.reduce((s, b) => s + b.length, 0);
     produceMs += await produceMessages(kafka, eventsTopic, messages);
@@ -157,8 +157,8 @@ async function benchUnlimited(n: number, people: number, timeoutMs: number, budg
     const rss = new RssSampler().start();
     const lifted = { burst: 1_000_000, steady: 1_000_000_000 };
     runner = budget === 'default'
-      ? new SinkRunner(config)
-      : new SinkRunner(config, new RateBudget({ limits: { 'events-bulk': lifted, events: lifted, 'profile-import': lifted } }));
+      ? await createSinkRunner(config)
+      : await createSinkRunner(config, { budget: new RateBudget({ limits: { 'events-bulk': lifted, events: lifted, 'profile-import': lifted } }) });
     const tStart = nowMs();
     let tFirst = 0;
     let firstAt = 0;
@@ -209,7 +209,7 @@ async function benchLimited(seconds: number, people: number): Promise<void> {
     if (global.gc) global.gc();
     const rss = new RssSampler().start();
     const margin = process.env.BENCH_SINK_WINDOW_MARGIN_MS;
-    runner = margin ? new SinkRunner(config, new RateBudget({ windowMarginMs: Number(margin) })) : new SinkRunner(config);
+    runner = margin ? await createSinkRunner(config, { budget: new RateBudget({ windowMarginMs: Number(margin) }) }) : await createSinkRunner(config);
     if (margin) note(`RateBudget windowMarginMs ${margin} (BENCH_SINK_WINDOW_MARGIN_MS)`);
     await runner.start();
     // timeline of (ms since first stored event, events stored)

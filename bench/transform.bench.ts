@@ -18,10 +18,10 @@
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, ensureTopics, contactToAvro, deletionToAvro, eventToAvro, notificationFromAvro, notificationToAvro, profileToAvro, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput, type MapOutcome } from '@iks/mapping';
 import { Directory, NO_INTERCOM_API } from '@iks/directory';
-import { processNotification, TransformerRunner } from '@iks/transformer';
+import { createTransformerRunner, processNotification, type TransformerRunner } from '@iks/transformer';
 import {
   benchConfig, deletePrefixedTopics, distinctEnvelopes, encodeAll, entityKeyOf, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs,
   fmtRate, heading, line, mappedFixtureMix, note, nowMs, produceMessages, rawNotificationOf, RssSampler, sleep, timed, type FixtureEnvelope,
@@ -133,9 +133,9 @@ async function benchStages(mix: readonly FixtureEnvelope[]): Promise<void> {
   const raw = topicName('notifications', p);
   const count = 10_000;
   const envelopes = distinctEnvelopes(mix, count, 'stage');
-  const encodedRaw = await encodeAll(codec, raw, envelopes, (e) => serdes.notificationToAvro(rawNotificationOf(e)));
+  const encodedRaw = await encodeAll(codec, raw, envelopes, (e) => notificationToAvro(rawNotificationOf(e)));
   // warm the codec's schema cache and the JIT
-  for (let i = 0; i < 500; i++) await codec.decode(encodedRaw[i]);
+  for (let i = 0; i < 500; i++) await codec.decodeAs('notifications', encodedRaw[i]);
 
   const directory = new Directory(NO_INTERCOM_API, 15 * 60_000);
   const dir = fixtureDirectory();
@@ -143,7 +143,7 @@ async function benchStages(mix: readonly FixtureEnvelope[]): Promise<void> {
 
   const dec = await timed(async () => {
     const out: any[] = new Array(count);
-    for (let i = 0; i < count; i++) out[i] = serdes.notificationFromAvro(await codec.decode(encodedRaw[i]));
+    for (let i = 0; i < count; i++) out[i] = (await codec.decodeAs('notifications', encodedRaw[i]));
     return out;
   });
   const proc = await timed(async () => {
@@ -155,11 +155,11 @@ async function benchStages(mix: readonly FixtureEnvelope[]): Promise<void> {
   const snapshots = proc.value.flatMap((o) => o.snapshots);
   const enc = await timed(async () => {
     for (const r of records) {
-      if (r.kind === 'event') await codec.encode(topicName('events', p), serdes.eventToAvro(r));
-      else if (r.kind === 'profile') await codec.encode(topicName('profiles', p), serdes.profileToAvro(r));
-      else await codec.encode(topicName('deletions', p), serdes.deletionToAvro(r));
+      if (r.kind === 'event') await codec.encode(topicName('events', p), eventToAvro(r));
+      else if (r.kind === 'profile') await codec.encode(topicName('profiles', p), profileToAvro(r));
+      else await codec.encode(topicName('deletions', p), deletionToAvro(r));
     }
-    for (const s of snapshots) await codec.encode(topicName('contacts', p), serdes.contactToAvro(s));
+    for (const s of snapshots) await codec.encode(topicName('contacts', p), contactToAvro(s));
   });
   const per = (ms: number) => `${((ms * 1000) / count).toFixed(1)} µs/notification`;
   line('Avro decode raw (registry client) + fromAvro', `${per(dec.ms)}  (${fmtRate((count / dec.ms) * 1000, 'notifications')})`);
@@ -191,11 +191,11 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     const contactsTopic = topicName('contacts', prefix);
     const now = Date.now();
     const snaps: ContactSnapshot[] = fixtureDirectory().contacts.map((c) => ({ id: String(c.id), deleted: false, contact_json: JSON.stringify(c), recorded_at: now }));
-    const snapValues = await encodeAll(codec, contactsTopic, snaps, serdes.contactToAvro);
+    const snapValues = await encodeAll(codec, contactsTopic, snaps, contactToAvro);
     await produceMessages(kafka, contactsTopic, snaps.map((s, i) => ({ key: s.id, value: snapValues[i] })));
 
     const envelopes = distinctEnvelopes(mix, n, 'b');
-    const enc = await timed(() => encodeAll(codec, raw, envelopes, (e) => serdes.notificationToAvro(rawNotificationOf(e))));
+    const enc = await timed(() => encodeAll(codec, raw, envelopes, (e) => notificationToAvro(rawNotificationOf(e))));
     const messages: Message[] = envelopes.map((e, i) => ({ key: entityKeyOf(e), value: enc.value[i] }));
     const bytes = enc.value.reduce((s, b) => s + b.length, 0);
     const prodMs = await produceMessages(kafka, raw, messages);
@@ -206,7 +206,7 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     if (global.gc) global.gc();
 
     rss.start();
-    runner = new TransformerRunner(config, NO_INTERCOM_API);
+    runner = await createTransformerRunner(config, { intercomSource: NO_INTERCOM_API });
     const r = runner;
     const tStart = nowMs();
     let tFirst = 0;

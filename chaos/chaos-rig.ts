@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '@iks/config';
-import { AvroCodec, createKafka, dlqName, ensureTopics, readTopicRanges, serdes, topicName, type TopicKey } from '@iks/kafka';
+import { AvroCodec, createKafka, dlqName, ensureTopics, readTopicRanges, deadLetterFromAvro, topicName, type TopicKey } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput } from '@iks/mapping';
 import type { IntercomAdmin, IntercomContact, IntercomTeam } from '@iks/intercom';
 import { contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody, type IntercomNotification } from '../tools/intercom-emulator/src';
@@ -259,8 +259,8 @@ export class ChaosRig {
         if (!existing.has(topic)) continue;
         const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, from: BigInt(o.low), to: BigInt(o.high) }));
         for (const { message } of await readTopicRanges(kafka, admin, topic, ranges)) {
-          const letter = serdes.deadLetterFromAvro(await codec.decode(message.value!));
-          const original = letter.value ? await codec.decode(letter.value).catch(() => null) : null;
+          const letter = (await codec.decodeAs('dlq', message.value!));
+          const original = (letter.value ? await codec.decode(letter.value).catch(() => null) : null) as { notification_id?: unknown; unique_id?: unknown } | null;
           const id = original?.notification_id ?? original?.unique_id;
           if (id != null) out.push({ id: String(id), reason: `${letter.error_class}: ${letter.error_message}` });
         }

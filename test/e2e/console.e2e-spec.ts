@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { chromium, type Browser } from 'playwright-core';
 import { METRICS } from '@iks/mapping';
-import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
-import { ReconcilerRunner } from '@iks/reconciler';
+import { AvroCodec, createKafka, eventToAvro, outageToAvro, topicName } from '@iks/kafka';
+import { createReconcilerRunner, type ReconcilerRunner } from '@iks/reconciler';
 import { conversationLifecycle, makeAdmin, makeContact, makeTeam, makeTicketType, ticketLifecycle, type Dataset } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
@@ -90,7 +90,7 @@ describe('delivery console (chromium)', () => {
     const producer = createKafka(config.kafka).producer();
     await producer.connect();
     await producer.send({ topic: eventsTopic, acks: -1, messages: [{ key: grace.id, value: await codec.encode(eventsTopic, {
-      ...serdes.eventToAvro({
+      ...eventToAvro({
         kind: 'event', metric: 'Ticket Resolved', unique_id: 'poison-1', time: '2026-01-01T00:00:00Z', profile: { email: grace.email! }, properties: {},
         backfill: false, intercom_contact_id: grace.id, source_notification_id: 'poison', source_topic: 'ticket.resolved',
       }),
@@ -210,7 +210,7 @@ describe('delivery console (chromium)', () => {
   }, 90_000);
 
   it('shows the reconciler\'s reports on the Gaps page: a conversation healed, an outage reconciled', async () => {
-    reconciler = new ReconcilerRunner(pipeline.config('reconciler', {
+    reconciler = await createReconcilerRunner(pipeline.config('reconciler', {
       RECONCILE_INTERVAL_MS: '600000', RECONCILE_WINDOW_MS: String(26 * 3600_000), RECONCILE_SETTLE_MS: '0', RECONCILE_INDEX_DIR: mkdtempSync(join(tmpdir(), 'iks-console-')),
     }));
     await reconciler.start();
@@ -222,7 +222,7 @@ describe('delivery console (chromium)', () => {
     const producer = createKafka(config.kafka).producer();
     await producer.connect();
     const since = Date.now() - 600_000;
-    await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key: `ingest@e2e:${since}`, value: await codec.encode(outagesTopic, serdes.outageToAvro({ since, until: since + 20_000, failed_writes: 3, reporter: 'ingest@e2e' })) }] });
+    await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key: `ingest@e2e:${since}`, value: await codec.encode(outagesTopic, outageToAvro({ since, until: since + 20_000, failed_writes: 3, reporter: 'ingest@e2e' })) }] });
     await producer.disconnect();
     await waitFor(() => service.gaps.outages.get(`ingest@e2e:${since}`)?.reconciledAt != null && service.gaps.reports.some((r) => r.trigger === 'outage'), {
       timeoutMs: 60_000, intervalMs: 250, what: 'the outage reconciled and its report',

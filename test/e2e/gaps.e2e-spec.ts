@@ -10,7 +10,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReconcilerRunner } from '@iks/reconciler';
+import { createReconcilerRunner, type ReconcilerRunner } from '@iks/reconciler';
 import type { IntercomConversation, IntercomTicket } from '@iks/intercom';
 import { conversationLifecycle, generateDataset, ticketLifecycle, type IntercomNotification, type SendOutcome } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
@@ -95,7 +95,7 @@ describe('e2e gaps: webhooks lost to an outage and a pause are healed by continu
     });
     const intercom = pipeline.intercom;
     const sender = intercom.webhooks!;
-    reconciler = new ReconcilerRunner(pipeline.config('reconciler', {
+    reconciler = await createReconcilerRunner(pipeline.config('reconciler', {
       RECONCILE_INTERVAL_MS: '2000', RECONCILE_WINDOW_MS: String(26 * HOUR * 1000), RECONCILE_SETTLE_MS: '0',
       RECONCILE_INDEX_DIR: mkdtempSync(join(tmpdir(), 'iks-gaps-')),
     }));

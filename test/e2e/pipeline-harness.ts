@@ -1,11 +1,10 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, notificationToAvro, topicName } from '@iks/kafka';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
-import { SinkRunner, type SinkRunOptions } from '@iks/sink';
-import { intercomSourceFor } from '@iks/directory';
-import { TransformerRunner } from '@iks/transformer';
+import { createSinkRunner, type SinkRunner, type SinkRunOptions } from '@iks/sink';
+import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
 import {
   DEFAULT_ACCESS_TOKEN, signBody, startIntercomEmulator, type Dataset, type IntercomEmulator, type IntercomNotification, type WebhookSenderOptions,
 } from '../../tools/intercom-emulator/src';
@@ -85,9 +84,9 @@ export class Pipeline {
     this.configs.transformer = testConfig('transformer', this.env);
     this.configs.sink = testConfig('sink', this.env);
 
-    this.transformer = new TransformerRunner(this.configs.transformer, intercomSourceFor(this.configs.transformer));
+    this.transformer = await createTransformerRunner(this.configs.transformer);
     await this.transformer.start();
-    this.sink = new SinkRunner(this.configs.sink, undefined, this.sinkRegistry);
+    this.sink = await createSinkRunner(this.configs.sink, { registry: this.sinkRegistry });
     await this.sink.start();
   }
 
@@ -113,9 +112,9 @@ export class Pipeline {
 
   /** Starts another SinkRunner (stopped with the pipeline). */
   async startSink(env: Record<string, string>, opts: SinkRunOptions): Promise<SinkRunner> {
-    const s = new SinkRunner(this.config('sink', env));
+    const s = await createSinkRunner(this.config('sink', env), { run: opts });
     this.extraSinks.push(s);
-    await s.start(opts);
+    await s.start();
     return s;
   }
 
@@ -143,7 +142,7 @@ export class Pipeline {
   }
 
   /** Writes raw notifications (already RawNotification-shaped) straight to the raw topic with the project's codec. */
-  async writeRaw(records: ReadonlyArray<{ notification: Parameters<typeof serdes.notificationToAvro>[0]; key: string }>): Promise<void> {
+  async writeRaw(records: ReadonlyArray<{ notification: Parameters<typeof notificationToAvro>[0]; key: string }>): Promise<void> {
     const config = this.configs.ingest;
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
@@ -152,7 +151,7 @@ export class Pipeline {
     const producer = kafka.producer();
     await producer.connect();
     try {
-      const messages = await Promise.all(records.map(async (r) => ({ key: r.key, value: await codec.encode(topic, serdes.notificationToAvro(r.notification)) })));
+      const messages = await Promise.all(records.map(async (r) => ({ key: r.key, value: await codec.encode(topic, notificationToAvro(r.notification)) })));
       await producer.send({ topic, acks: -1, messages });
     } finally {
       await producer.disconnect();

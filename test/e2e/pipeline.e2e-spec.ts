@@ -3,7 +3,7 @@
  * webhooks in, the Klaviyo emulator's account checked out, property by property against
  * docs/MAPPING.md. Expected values come from the Intercom objects built here.
  */
-import { serdes, topicName, AvroCodec, createKafka } from '@iks/kafka';
+import { eventFromAvro, notificationFromAvro, topicName, AvroCodec, createKafka } from '@iks/kafka';
 import { deriveNotifications } from '@iks/backfill';
 import type { IntercomContact, IntercomConversation, IntercomTicket } from '@iks/intercom';
 import { contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeSubscriptionType, makeTag, makeTeam, makeTicketType, makeTicket, contactTagNotification, ticketNotification, ticketLifecycle, unknownTopicNotification, makeCompany, conversationNotification, makeConversation, createRng, type Dataset, type IntercomNotification } from '../../tools/intercom-emulator/src';
@@ -95,7 +95,7 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
   let pipeline: Pipeline;
   /** Everything the transformer writes to klaviyo.events.v1 (what the sink sends, before Klaviyo normalises it). */
   let eventsTap: TopicTap;
-  const eventRecords = () => eventsTap.of(topicName('events', pipeline.prefix)).map((r) => serdes.eventFromAvro(r.value));
+  const eventRecords = () => eventsTap.of(topicName('events', pipeline.prefix)).map((r) => eventFromAvro(r.value));
 
   beforeAll(async () => {
     pipeline = await Pipeline.start({ dataset });
@@ -355,7 +355,7 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
     await tap.start([raw]);
     try {
       const records = await waitFor(() => {
-        const r = tap.of(raw).map((m) => serdes.notificationFromAvro(m.value));
+        const r = tap.of(raw).map((m) => notificationFromAvro(m.value));
         return r.some((n) => n.notification_id === 'notif_genuine_0001') && r;
       }, { what: 'the raw topic read to the genuine webhook' });
       expect(records.filter((n) => n.notification_id === 'notif_forged_0001')).toHaveLength(0);

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import { NO_INTERCOM_API } from '@iks/directory';
 import { AvroCodec, createKafka, followTopic, topicName } from '@iks/kafka';
-import { SinkRunner } from '@iks/sink';
-import { TransformerRunner } from '@iks/transformer';
+import { createSinkRunner } from '@iks/sink';
+import { createTransformerRunner } from '@iks/transformer';
 import { DeliveryReadModel, GapsModel, ReadModelFeed } from '@iks/console';
 import { testConfig } from '../support/test-config';
 
@@ -27,7 +27,7 @@ describe('throw-away consumer groups are gone once their reader stops', () => {
 
   it('the sink leaves only its own group (the tombstones follower group is deleted)', async () => {
     const config = testConfig('sink', { KLAVIYO_API_KEY: 'pk_test_groups_0123456789', KLAVIYO_BASE_URL: 'http://127.0.0.1:9' });
-    const runner = new SinkRunner(config);
+    const runner = await createSinkRunner(config);
     await runner.start();
     const running = await groupsUnder(config);
     expect(running.filter((g) => g.startsWith(`${config.sink.groupId}.tombstones.`))).toHaveLength(1);
@@ -38,7 +38,7 @@ describe('throw-away consumer groups are gone once their reader stops', () => {
   it('the transformer leaves only its own groups (the directory follower group is deleted)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'iks-groups-'));
     const config = testConfig('transformer', { DIRECTORY_PATH: dir });
-    const runner = new TransformerRunner(config, NO_INTERCOM_API);
+    const runner = await createTransformerRunner(config, { intercomSource: NO_INTERCOM_API });
     try {
       await runner.start();
       const running = await groupsUnder(config);

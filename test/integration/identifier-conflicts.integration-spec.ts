@@ -7,10 +7,10 @@
  */
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
-import { createKafka, serdes, topicName, type TopicKey } from '@iks/kafka';
+import { createKafka, eventToAvro, profileToAvro, topicName, type TopicKey } from '@iks/kafka';
 import { PHONE_DROPPED_NOTE } from '@iks/klaviyo';
 import { mapContactToProfile, staticLookups, toE164 } from '@iks/mapping';
-import { SinkRunner } from '@iks/sink';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { runReplayCommand } from '../../apps/cli/src/commands/replay.command';
 import type { IntercomContact } from '@iks/intercom';
 import { generateDataset } from '../../tools/intercom-emulator/src';
@@ -46,7 +46,7 @@ async function produce(config: Config, key: TopicKey, records: ReadonlyArray<Kla
   await producer.connect();
   // one send per record: a contact's upserts keep their order (same key, same partition)
   for (const r of records) {
-    const value = r.kind === 'event' ? serdes.eventToAvro(r) : serdes.profileToAvro(r);
+    const value = r.kind === 'event' ? eventToAvro(r) : profileToAvro(r);
     await producer.send({ topic, acks: -1, messages: [{ key: r.intercom_contact_id, value: await codec.encode(topic, value) }] });
   }
   await producer.disconnect();
@@ -73,7 +73,7 @@ describe('identifier conflicts at Klaviyo (real broker, Klaviyo emulator)', () =
     // the order: Ada and Bob created, then Ada takes Bob's phone
     await produce(config, 'profiles', [profile(ada, 1), profile(bob, 2), profile(adaWithBobsPhone, 3)]);
     const allEvents = [...events(ada, 100), ...events(bob, 200), ...events(adaWithBobsPhone, 300)];
-    sink = new SinkRunner(config);
+    sink = await createSinkRunner(config);
     await sink.start();
     await waitFor(() => sink!.tally.count('done') === 3, { what: 'the three upserts', timeoutMs: 60_000 });
     await produce(config, 'events', allEvents);
@@ -99,7 +99,7 @@ describe('identifier conflicts at Klaviyo (real broker, Klaviyo emulator)', () =
     sink = undefined;
     const code = await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-beginning', '--group', config.sink.groupId, '--yes'], config, silentIo, quiet);
     expect(code).toBe(0);
-    sink = new SinkRunner(config);
+    sink = await createSinkRunner(config);
     await sink.start();
     await waitFor(() => emulator.store.duplicateEventsIgnored >= 21, { what: 'the replayed 21 events at the emulator', timeoutMs: 60_000 });
     expect(emulator.store.eventsStored).toBe(21);

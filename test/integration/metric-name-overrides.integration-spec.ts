@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IntercomSource } from '@iks/directory';
 import { AvroCodec, createKafka } from '@iks/kafka';
-import { SinkRunner } from '@iks/sink';
-import { TransformerRunner } from '@iks/transformer';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
+import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../tools/klaviyo-emulator/src';
 import { FIXTURES, fixture, produceRaw, rawFromEnvelope } from '../support/raw-topic';
 import { testConfig } from '../support/test-config';
@@ -44,9 +44,9 @@ describe('METRIC_NAME_OVERRIDES from the environment to Klaviyo (real broker, Kl
       METRIC_NAME_OVERRIDES: '{"Ticket Resolved":"Support Ticket Closed"}',
       KLAVIYO_API_KEY: API_KEY, KLAVIYO_BASE_URL: emulator.url, SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_MS: '60000',
     });
-    transformer = new TransformerRunner(config, FIXTURE_INTERCOM);
+    transformer = await createTransformerRunner(config, { intercomSource: FIXTURE_INTERCOM });
     await transformer.start();
-    sink = new SinkRunner(config);
+    sink = await createSinkRunner(config);
     await sink.start();
 
     const kafka = createKafka(config.kafka);

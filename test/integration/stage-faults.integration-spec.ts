@@ -1,12 +1,11 @@
 import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import type { KlaviyoEventRecord } from '@iks/domain';
+import type { KlaviyoEventRecord, RawNotification } from '@iks/domain';
 import { NO_INTERCOM_API } from '@iks/directory';
-import {
-  AvroCodec, createKafka, createProducer, dlqName, prepareStage, serdes, StageRuntime, topicName, type StageBatch, type StageResult,
-} from '@iks/kafka';
-import { SinkRunner } from '@iks/sink';
-import { TransformerRunner } from '@iks/transformer';
+import { AvroCodec, createKafka, createProducer, dlqName, prepareStage, deadLetterFromAvro, eventFromAvro, eventToAvro, notificationFromAvro, topic, topicName, type TopicKey } from '@iks/kafka';
+import { StageRuntime, type HandlerLookup, type StageBatch, type StageResult } from '@iks/stage';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
+import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../tools/klaviyo-emulator/src';
 import { PrivateBroker } from '../support/private-broker';
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../support/raw-topic';
@@ -30,7 +29,7 @@ async function produceEvents(config: Config, records: readonly KlaviyoEventRecor
   const topic = topicName('events', config.kafka.topicPrefix);
   const producer = kafka.producer();
   await producer.connect();
-  await producer.send({ topic, acks: -1, messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, serdes.eventToAvro(r)) }))) });
+  await producer.send({ topic, acks: -1, messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, eventToAvro(r)) }))) });
   await producer.disconnect();
 }
 
@@ -48,11 +47,12 @@ describe('item 1: a 6,000-level body is one record\'s problem (transformer)', ()
   const config = testConfig('transformer');
   const kafka = createKafka(config.kafka);
   const codec = new AvroCodec(config.kafka);
-  const runner = new TransformerRunner(config, NO_INTERCOM_API);
+  let runner: TransformerRunner;
   const tap = new TopicTap(kafka, codec, `${config.kafka.topicPrefix}tap`);
   const T = { events: topicOf(config, 'events'), rawDlq: dlqName(topicOf(config, 'notifications')) };
 
   beforeAll(async () => {
+    runner = await createTransformerRunner(config, { intercomSource: NO_INTERCOM_API });
     await runner.start();
     await codec.registerAll();
     await tap.start(Object.values(T));
@@ -71,12 +71,12 @@ describe('item 1: a 6,000-level body is one record\'s problem (transformer)', ()
       deep, rawFromEnvelope(fixture('conversation.user.created')), rawFromEnvelope(after),
     ]);
     const letters = await waitFor(() => tap.of(T.rawDlq).length >= 1 && tap.of(T.rawDlq), { what: 'the dead letter', timeoutMs: 30_000 });
-    const letter = serdes.deadLetterFromAvro(letters[0].value);
+    const letter = deadLetterFromAvro(letters[0].value);
     expect(letter).toMatchObject({ stage: 'transformer', error_class: 'RangeError', retriable: false, original_topic: topicOf(config, 'notifications') });
     expect(letter.error_message).toMatch(/call stack/i);
-    expect(serdes.notificationFromAvro(await codec.decode(Buffer.from(letter.value!))).notification_id).toBe('notif_deep_custom_attributes');
+    expect((await codec.decodeAs('notifications', Buffer.from(letter.value!))).notification_id).toBe('notif_deep_custom_attributes');
     const events = await waitFor(() => tap.of(T.events).length >= 2 && tap.of(T.events), { what: 'the events after it', timeoutMs: 30_000 });
-    expect(events.map((e) => serdes.eventFromAvro(e.value).unique_id).sort()).toEqual(['intercom:conversation:1911149811:created', 'intercom:ticket:2189:created']);
+    expect(events.map((e) => eventFromAvro(e.value).unique_id).sort()).toEqual(['intercom:conversation:1911149811:created', 'intercom:ticket:2189:created']);
     expect(tap.of(T.rawDlq)).toHaveLength(1);
     expect(runner.isReady).toBe(true);
   });
@@ -88,7 +88,7 @@ describe('sink faults (Klaviyo emulator)', () => {
   let fatal: unknown[] = [];
   const start = async (env: Record<string, string>) => {
     const config = testConfig('sink', { KLAVIYO_API_KEY: 'pk_test_faults_0123', KLAVIYO_BASE_URL: emulator.url, SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_DELAY_MS: '1000', ...env });
-    runner = new SinkRunner(config, undefined, new Registry(), (e) => fatal.push(e));
+    runner = await createSinkRunner(config, { registry: new Registry(), onFatal: (e) => fatal.push(e) });
     await runner.start();
     return { config, runner };
   };
@@ -147,13 +147,15 @@ describe('item 5: a consumer crash kafkajs will not restart from (private broker
     const runtime = new StageRuntime({ stage: 'transformer', kafka, producer, codec, registry: new Registry(), stallReadyMs: 60_000, stallLiveMs: 600_000, onFatal: (e) => fatal.push(e) });
     const handled: number[] = [];
     await runtime.start([{
-      groupId: `${config.kafka.topicPrefix}crash`, topics: [{ topic: topicOf(config, 'notifications'), pattern: 'p' }],
+      groupId: `${config.kafka.topicPrefix}crash`, topics: [{ topic: topic('notifications', config.kafka.topicPrefix) }],
       // what an orchestrator-managed consumer sees after kafkajs gives up: no restart in-process
       consumer: { retry: { retries: 1, initialRetryTime: 100, restartOnFailure: async () => false } },
-    }], () => async (b: StageBatch): Promise<StageResult> => {
-      handled.push(b.messages.length);
-      return { outcomes: b.messages.map(() => ({ kind: 'done' as const, reason: 'ok' })) };
-    });
+    }], ((key: TopicKey) => key === 'notifications'
+      ? async (b: StageBatch<RawNotification>): Promise<StageResult> => {
+        handled.push(b.records.length);
+        return { outcomes: b.records.map(() => ({ kind: 'done' as const, reason: 'ok' })) };
+      }
+      : undefined) as HandlerLookup);
     await waitFor(() => runtime.health().ready, { what: 'ready on the private broker', timeoutMs: 60_000 }).catch((e: Error) => {
       throw new Error(`${e.message}: ${JSON.stringify(runtime.health())}`);
     });

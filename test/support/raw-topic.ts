@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
-import { AvroCodec, serdes, topicName, type TopicKey } from '@iks/kafka';
+import { AvroCodec, notificationToAvro, topicName, type TopicKey } from '@iks/kafka';
 
 export const FIXTURES = join(__dirname, '..', '..', 'libs', 'mapping', 'fixtures');
 
@@ -54,7 +54,7 @@ export async function produceRaw(kafka: Kafka, codec: AvroCodec, config: Config,
   const producer = kafka.producer();
   await producer.connect();
   for (const it of items) {
-    const value = Buffer.isBuffer(it) ? it : await codec.encode(topic, serdes.notificationToAvro(it));
+    const value = Buffer.isBuffer(it) ? it : await codec.encode(topic, notificationToAvro(it));
     await producer.send({ topic, acks: -1, messages: [{ key, value }] });
   }
   await producer.disconnect();

@@ -19,6 +19,9 @@ export function freshConfig(app: AppName, env: Record<string, string> = {}, tag 
       ...cluster,
       ...freshTopicEnv(tag),
       LOG_LEVEL: 'warn',
+      // faster retries under test (kafkajs does the same): a failing slice is read again within 2 s
+      STAGE_RETRY_INITIAL_MS: '100',
+      STAGE_RETRY_MAX_MS: '2000',
       ...env,
     },
     app,

@@ -1,10 +1,11 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
 import { Logger } from 'nestjs-pino';
 import { IngestMetrics } from './ingest-metrics';
 import { IngestModule } from './ingest.module';
+import { OpsListener } from './ops-listener';
 
 /** Paths of the operations listener (INGEST_METRICS_PORT) when it is on. */
 const OPS_PATH = /^\/(metrics|health\/(live|ready))(\?|$)/;
@@ -33,9 +34,10 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   if (logger !== false) app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
   const metrics = app.get(IngestMetrics);
+  const ops = app.get(OpsListener);
   // the webhook ack time, from Fastify's own request start (reply.elapsedTime): no timer of ours per request
   fastify.addHook('onResponse', (req, reply, done) => {
-    if (req.routeOptions.url === WEBHOOK_ROUTE && !opsRequests.has(req.raw)) metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
+    if (req.routeOptions.url === WEBHOOK_ROUTE && !ops.has(req.raw)) metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   fastify.removeAllContentTypeParsers();
@@ -43,21 +45,15 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   if (config.ingest.metricsPort !== 0) {
     // /metrics and health live on the operations listener only; the public webhook port does not show them
     fastify.addHook('onRequest', async (req, reply) => {
-      if (OPS_PATH.test(req.url) !== opsRequests.has(req.raw)) {
+      if (OPS_PATH.test(req.url) !== ops.has(req.raw)) {
         await reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Route ${req.method}:${req.url} not found` });
       }
     });
-    fastify.addHook('onClose', async () => {
-      const server = opsServers.get(fastify);
-      if (server) await new Promise((resolve) => server.close(resolve));
-    });
+    fastify.addHook('onClose', () => ops.close());
   }
   app.enableShutdownHooks();
   return app;
 }
-
-const opsRequests = new WeakSet<IncomingMessage>();
-const opsServers = new WeakMap<object, Server>();
 
 /**
  * INGEST_METRICS_HOST:INGEST_METRICS_PORT, a second listener that serves /metrics and
@@ -65,17 +61,5 @@ const opsServers = new WeakMap<object, Server>();
  * Call after app.init(); app.close() closes it.
  */
 export async function listenOps(app: NestFastifyApplication, config: Config): Promise<Server> {
-  const fastify = app.getHttpAdapter().getInstance();
-  await fastify.ready();
-  const server = createServer((req, res) => {
-    opsRequests.add(req);
-    fastify.routing(req, res);
-  });
-  server.requestTimeout = config.ingest.requestTimeoutMs;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.ingest.metricsPort, config.ingest.metricsHost, () => resolve());
-  });
-  opsServers.set(fastify, server);
-  return server;
+  return app.get(OpsListener).listen(app.getHttpAdapter().getInstance(), config);
 }

@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
-import { AvroCodec, createKafka, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, notificationFromAvro, topicName } from '@iks/kafka';
 import { freePort } from '../../../test/support/free-port';
 import { PrivateBroker } from '../../../test/support/private-broker';
 import { testConfig } from '../../../test/support/test-config';
@@ -47,7 +47,7 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     await consumer.connect();
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => void seen.push({ key: message.key!.toString(), value: serdes.notificationFromAvro(await codec.decode(message.value!)) }),
+      eachMessage: async ({ message }) => void seen.push({ key: message.key!.toString(), value: (await codec.decodeAs('notifications', message.value!)) }),
     });
     try {
       await waitFor(() => seen.length >= 1, { what: 'the record' });

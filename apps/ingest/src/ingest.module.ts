@@ -1,13 +1,11 @@
 import { Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
-import { LoggerModule } from 'nestjs-pino';
 import type { Registry } from 'prom-client';
-import type { Config } from '@iks/config';
-import { NotificationWriter } from '@iks/kafka';
-import { HEALTH_PROBE, HealthController, loggerParams, METRICS_REGISTRY, MetricsController, metricsRegistryProvider } from '@iks/ops';
+import { ConfigModule, type Config } from '@iks/config';
+import { NotificationWriter, NotificationWriterModule } from '@iks/ingest';
+import { HEALTH_PROBE, HealthController, METRICS_REGISTRY, MetricsController, OpsModule } from '@iks/ops';
 import { IngestHealth } from './health/ingest-health';
 import { IngestMetrics } from './ingest-metrics';
-import { CONFIG } from './tokens';
+import { OpsListener } from './ops-listener';
 import { WebhookController } from './webhook/webhook.controller';
 
 @Module({})
@@ -17,14 +15,12 @@ export class IngestModule implements OnModuleInit, OnApplicationShutdown {
   static forRoot(config: Config): DynamicModule {
     return {
       module: IngestModule,
-      imports: [LoggerModule.forRoot(loggerParams('ingest', config.logLevel, config.logFormat)), TerminusModule.forRoot({ logger: false })],
+      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'ingest' }), NotificationWriterModule.forRoot()],
       controllers: [WebhookController, HealthController, MetricsController],
       providers: [
-        { provide: CONFIG, useValue: config },
-        { provide: NotificationWriter, useValue: new NotificationWriter(config) },
-        metricsRegistryProvider('ingest'),
         { provide: IngestMetrics, inject: [METRICS_REGISTRY], useFactory: (registry: Registry) => new IngestMetrics(registry) },
         { provide: HEALTH_PROBE, useClass: IngestHealth },
+        OpsListener,
       ],
     };
   }

@@ -1,8 +1,8 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { ConfigError, type Config } from '@iks/config';
-import { CONFIG, ReconcilerModule } from './reconciler.module';
+import { CONFIG, ConfigError, type Config } from '@iks/config';
+import { ReconcilerModule } from './reconciler.module';
 
 /**
  * The reconciler app: reconciles recent windows on a schedule and each outage ingest reports
@@ -11,7 +11,7 @@ import { CONFIG, ReconcilerModule } from './reconciler.module';
  * variables.
  */
 async function main(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(ReconcilerModule.forRoot(process.env), new FastifyAdapter(), { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(ReconcilerModule.forRoot(process.env), new FastifyAdapter(), { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   const { httpPort, httpHost } = app.get<Config>(CONFIG).reconciler;

@@ -1,12 +1,7 @@
 import { Inject, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
-import { LoggerModule } from 'nestjs-pino';
-import type { Registry } from 'prom-client';
-import { loadConfig, type Config } from '@iks/config';
-import { HEALTH_PROBE, HealthController, loggerParams, METRICS_REGISTRY, MetricsController, metricsRegistryProvider } from '@iks/ops';
-import { ReconcilerRunner } from '@iks/reconciler';
-
-export const CONFIG = Symbol('CONFIG');
+import { ConfigModule, loadConfig } from '@iks/config';
+import { HEALTH_PROBE, HealthController, MetricsController, OpsModule } from '@iks/ops';
+import { ReconcilerRunner, ReconcilerStageModule } from '@iks/reconciler';
 
 /** The reconciler: continuous `reconcile --heal` (libs/reconciler), health and metrics (libs/ops). */
 @Module({})
@@ -17,12 +12,9 @@ export class ReconcilerModule implements OnApplicationBootstrap, OnApplicationSh
     const config = loadConfig(env, 'reconciler');
     return {
       module: ReconcilerModule,
-      imports: [LoggerModule.forRoot(loggerParams('reconciler', config.logLevel, config.logFormat)), TerminusModule.forRoot({ logger: false })],
+      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'reconciler' }), ReconcilerStageModule],
       controllers: [HealthController, MetricsController],
       providers: [
-        { provide: CONFIG, useValue: config },
-        metricsRegistryProvider('reconciler'),
-        { provide: ReconcilerRunner, inject: [CONFIG, METRICS_REGISTRY], useFactory: (c: Config, registry: Registry) => new ReconcilerRunner(c, registry) },
         { provide: HEALTH_PROBE, useExisting: ReconcilerRunner },
       ],
     };

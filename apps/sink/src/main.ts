@@ -1,7 +1,7 @@
-import type { Config } from '@iks/config';
-import { StageServer } from '@iks/kafka';
+import { CONFIG, type Config } from '@iks/config';
+import { StageServer } from '@iks/stage';
 import { bootStage } from '@iks/ops';
-import { CONFIG, SinkModule } from './sink.module';
+import { SinkModule } from './sink.module';
 
 bootStage({
   name: 'sink',

@@ -1,31 +1,19 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { TerminusModule } from '@nestjs/terminus';
-import { LoggerModule } from 'nestjs-pino';
-import type { Registry } from 'prom-client';
-import { loadConfig, type Config } from '@iks/config';
-import { StageServer } from '@iks/kafka';
-import { exitOnFatal, HEALTH_PROBE, HealthController, loggerParams, METRICS_REGISTRY, MetricsController, metricsRegistryProvider } from '@iks/ops';
-import { SinkRunner } from '@iks/sink';
-import { SinkController } from './sink.controller';
+import { ConfigModule, loadConfig } from '@iks/config';
+import { exitOnFatal, HEALTH_PROBE, HealthController, MetricsController, OpsModule } from '@iks/ops';
+import { SinkRunner, SinkStageModule } from '@iks/sink';
+import { StageServer } from '@iks/stage';
 
-export const CONFIG = Symbol('CONFIG');
-
+/** The sink app: the sink stage (libs/sink) served by the StageServer transport, health and metrics. */
 @Module({})
 export class SinkModule {
   static forRoot(env: NodeJS.ProcessEnv): DynamicModule {
     const config = loadConfig(env, 'sink');
     return {
       module: SinkModule,
-      imports: [LoggerModule.forRoot(loggerParams('sink', config.logLevel, config.logFormat)), TerminusModule.forRoot({ logger: false })],
-      controllers: [SinkController, HealthController, MetricsController],
+      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'sink' }), SinkStageModule.forRoot({ onFatal: exitOnFatal('sink') })],
+      controllers: [HealthController, MetricsController],
       providers: [
-        { provide: CONFIG, useValue: config },
-        metricsRegistryProvider('sink'),
-        {
-          provide: SinkRunner,
-          inject: [CONFIG, METRICS_REGISTRY],
-          useFactory: (c: Config, registry: Registry) => new SinkRunner(c, undefined, registry, exitOnFatal('sink')),
-        },
         { provide: HEALTH_PROBE, useExisting: SinkRunner },
         { provide: StageServer, inject: [SinkRunner], useFactory: (s: SinkRunner) => new StageServer(s) },
       ],

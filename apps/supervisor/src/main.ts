@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ConfigError, isLoopbackHost, loadConfig, LOCAL_DEV_CLIENT_SECRET } from '@iks/config';
-import { AvroCodec, createKafka, ensureTopics } from '@iks/kafka';
+import type { Kafka } from 'kafkajs';
+import { AvroCodec, ensureTopics, KAFKA, KafkaModule } from '@iks/kafka';
+import { createContext } from '@iks/ops';
 
 /**
  * `npm start`: the whole pipeline on one machine, for a newcomer.
@@ -110,11 +112,13 @@ async function main(): Promise<void> {
     stackStarted = !wasRunning; // stopped on exit only if this run started it
   }
 
-  const admin = createKafka(config.kafka).admin();
+  const kafkaContext = await createContext(config, 'supervisor', KafkaModule);
+  const admin = kafkaContext.get<Kafka>(KAFKA).admin();
   await admin.connect();
   const created = await ensureTopics(admin, config.kafka);
   await admin.disconnect();
-  await new AvroCodec(config.kafka).registerAll();
+  await kafkaContext.get(AvroCodec).registerAll();
+  await kafkaContext.close();
   say(`schemas registered at ${config.kafka.schemaRegistryUrl}; ${created.length} topic(s) created on ${config.kafka.brokers.join(',')}`);
 
   if (usingEmulator) {

@@ -1,7 +1,7 @@
-import { StageServer } from '@iks/kafka';
+import { StageServer } from '@iks/stage';
 import { bootStage } from '@iks/ops';
-import { CONFIG, TransformerModule } from './transformer.module';
-import type { Config } from '@iks/config';
+import { TransformerModule } from './transformer.module';
+import { CONFIG, type Config } from '@iks/config';
 
 bootStage({
   name: 'transformer',

@@ -1,4 +1,4 @@
-import type { NotificationWriter } from '@iks/kafka';
+import type { NotificationWriter } from '@iks/ingest';
 import type { BackfillRecord } from './backfill.types';
 import type { BackfillSink } from './backfill.runner';
 

@@ -157,6 +157,10 @@ export interface StageHealthConfig {
   readonly stallReadyMs: number;
   /** /health/live answers 503 (an orchestrator restarts the process) after this long without progress. */
   readonly stallLiveMs: number;
+  /** A slice whose handler throws (broker, registry, network) is retried after a jittered backoff from this... */
+  readonly retryInitialMs: number;
+  /** ...doubling up to this. */
+  readonly retryMaxMs: number;
 }
 
 export interface Config {
@@ -361,6 +365,8 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     stage: {
       stallReadyMs: r.int('STAGE_STALL_READY_MS', 120_000, 1000),
       stallLiveMs: r.int('STAGE_STALL_LIVE_MS', 15 * 60_000, 1000),
+      retryInitialMs: r.int('STAGE_RETRY_INITIAL_MS', 500, 1),
+      retryMaxMs: r.int('STAGE_RETRY_MAX_MS', 30_000, 1),
     },
     kafka: {
       brokers,

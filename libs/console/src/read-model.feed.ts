@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, serdes, throwAwayConsumer, topicName, type ThrowAwayConsumer } from '@iks/kafka';
+import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, deadLetterFromAvro, outageFromAvro, outcomeFromAvro, reconcileReportFromAvro, throwAwayConsumer, topicName, type ThrowAwayConsumer } from '@iks/kafka';
 import type { DeliveryReadModel } from './read-model';
 import type { GapsModel } from './gaps-model';
 import type { SharedAdmin } from './shared-admin';
@@ -93,8 +93,8 @@ export class ReadModelFeed {
     const { offset, value } = m;
     if (topic === this.reportsTopic || topic === this.outagesTopic) {
       try {
-        if (topic === this.outagesTopic) this.gaps.applyOutage(m.key?.toString() ?? '', value ? serdes.outageFromAvro(await this.codec.decode(value)) : null, Number(m.timestamp));
-        else if (value) this.gaps.applyReport(serdes.reconcileReportFromAvro(await this.codec.decode(value)));
+        if (topic === this.outagesTopic) this.gaps.applyOutage(m.key?.toString() ?? '', value ? (await this.codec.decodeAs('outages', value)) : null, Number(m.timestamp));
+        else if (value) this.gaps.applyReport((await this.codec.decodeAs('reconcileReports', value)));
       } catch (e) {
         this.logger.warn(`${topic}:${partition}:${offset} cannot be read: ${(e as Error).message}`);
       }
@@ -103,7 +103,7 @@ export class ReadModelFeed {
     if (topic === this.outcomesTopic) {
       if (!value) return;
       try {
-        this.model.apply(serdes.outcomeFromAvro(await this.codec.decode(value)));
+        this.model.apply((await this.codec.decodeAs('outcomes', value)));
       } catch (e) {
         this.logger.warn(`${topic}:${partition}:${offset} is not an outcome: ${(e as Error).message}`);
       }
@@ -112,7 +112,7 @@ export class ReadModelFeed {
     const at = `${topic}:${partition}:${offset}`;
     try {
       if (!value) throw new Error('empty record value');
-      const letter = serdes.deadLetterFromAvro(await this.codec.decode(value));
+      const letter = (await this.codec.decodeAs('dlq', value));
       let decoded: string | null = null;
       if (letter.value) {
         decoded = await this.codec.decode(Buffer.from(letter.value)).then((v) => JSON.stringify(v, bigintSafe, 2)).catch(() => null);

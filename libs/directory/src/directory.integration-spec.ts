@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { ContactSnapshot } from '@iks/domain';
-import { AvroCodec, createKafka, prepareStage, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, prepareStage, contactToAvro, topicName } from '@iks/kafka';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
 import { Directory } from './directory';
@@ -24,7 +24,7 @@ describe('directory: a local store that survives restarts and rebuilds from the 
   const producer = kafka.producer();
 
   const produce = async (snaps: ContactSnapshot[]) => {
-    const messages = await Promise.all(snaps.map(async (s) => ({ key: s.id, value: await codec.encode(topic, serdes.contactToAvro(s)) })));
+    const messages = await Promise.all(snaps.map(async (s) => ({ key: s.id, value: await codec.encode(topic, contactToAvro(s)) })));
     await producer.send({ topic, acks: -1, messages });
   };
 

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, Kafka } from 'kafkajs';
-import { GROUP_TIMING, serdes, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
+import { GROUP_TIMING, contactFromAvro, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
 import type { SnapshotAt } from './contact-store';
 import type { Directory } from './directory';
 import { resumePlan } from './resume-plan';
@@ -87,7 +87,7 @@ async function follow(o: FollowContactsOptions, from: ReadonlyMap<number, bigint
       for (const m of batch.messages) {
         // a null value is Kafka's delete marker for compaction: nothing to store (the directory's own tombstones are records)
         if (!m.value) continue;
-        records.push({ snapshot: serdes.contactFromAvro(await o.codec.decode(m.value)), partition: batch.partition, offset: m.offset });
+        records.push({ snapshot: (await o.codec.decodeAs('contacts', m.value)), partition: batch.partition, offset: m.offset });
       }
       // stopped while decoding (a rebuild handing over to the next consumer): the next one reads these again
       if (!isRunning()) return;

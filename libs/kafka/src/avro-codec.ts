@@ -1,8 +1,23 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { KafkaConfig } from '@iks/config';
-import { allTopics } from './topics';
+import type * as avro from 'avsc';
+import { allTopics, topicSpec, type RecordKey, type Topic, type TopicRecords } from './topics';
+import { RecordDecodeError } from './record-decode.error';
 import { backwardIncompatibility, loadSchema, SCHEMAS_DIR } from './schemas';
 import { wellFormedStrings } from './well-formed';
+
+const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|fetch failed|socket hang up/i;
+
+/** The registry cannot answer now (network, 5xx, credentials, rate limit): the stage's problem, not the record's. */
+function registryUnavailable(e: unknown): boolean {
+  const err = e as { message?: string; status?: number; code?: string; cause?: { code?: string } } | null;
+  if (!err || typeof err !== 'object') return false;
+  if (NETWORK.test(`${err.code ?? ''} ${err.cause?.code ?? ''} ${err.message ?? ''}`)) return true;
+  return err.status !== undefined && (err.status >= 500 || err.status === 401 || err.status === 403 || err.status === 429);
+}
+
+/** How a writer schema's records are read with a topic's schema: as they are (same schema) or through a resolver. */
+type Reading = { readonly ok: true; readonly resolver?: avro.Resolver } | { readonly ok: false; readonly reason: string };
 
 export class SchemaContractError extends Error {
   readonly retriable = false;
@@ -27,6 +42,8 @@ export interface SchemaCheckResult {
 export class AvroCodec {
   readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, number>();
+  /** Per record kind: its schema's type, and per writer schema id how to read a record with it. */
+  private readonly kinds = new Map<RecordKey, { readonly reader: avro.Type; readonly readings: Map<number, Reading> }>();
 
   constructor(private readonly config: Pick<KafkaConfig, 'schemaRegistryUrl' | 'schemaRegistryAuth' | 'topicPrefix'>, private readonly schemasDir = SCHEMAS_DIR) {
     this.registry = new SchemaRegistry({
@@ -39,10 +56,10 @@ export class AvroCodec {
     });
   }
 
-  /** Register every topic's value schema (idempotent) and remember the ids for encoding. */
-  async registerAll(): Promise<Map<string, number>> {
+  /** Register every topic's value schema (idempotent) and remember the ids for encoding; `dir`: the schemas of another checkout (cli schemas --dir). */
+  async registerAll(dir = this.schemasDir): Promise<Map<string, number>> {
     for (const t of allTopics(this.config.topicPrefix)) {
-      this.ids.set(t.name, await this.registerOne(`${t.name}-value`, loadSchema(t.schemaFile, this.schemasDir).text));
+      this.ids.set(t.name, await this.registerOne(`${t.name}-value`, loadSchema(t.schemaFile, dir).text));
     }
     return new Map(this.ids);
   }
@@ -54,10 +71,10 @@ export class AvroCodec {
   }
 
   /** Compare every local schema with the latest registered version (BACKWARD rule). */
-  async checkAll(): Promise<SchemaCheckResult[]> {
+  async checkAll(dir = this.schemasDir): Promise<SchemaCheckResult[]> {
     const out: SchemaCheckResult[] = [];
     for (const t of allTopics(this.config.topicPrefix)) {
-      out.push(await this.checkOne(`${t.name}-value`, loadSchema(t.schemaFile, this.schemasDir).text));
+      out.push(await this.checkOne(`${t.name}-value`, loadSchema(t.schemaFile, dir).text));
     }
     return out;
   }
@@ -99,13 +116,70 @@ export class AvroCodec {
     return id;
   }
 
-  async encode(topic: string, value: Record<string, unknown>): Promise<Buffer> {
+  /** Encodes an Avro record for `topic` (registered by registerAll()). Prefer encodeAs: it is typed by the topic registry. */
+  async encode(topic: string, value: object): Promise<Buffer> {
     // Avro strings are UTF-8: a lone surrogate becomes U+FFFD here, whatever the string's length (well-formed.ts)
     return this.registry.encode(this.idFor(topic), wellFormedStrings(value));
   }
 
-  async decode<T = any>(buffer: Buffer): Promise<T> {
-    return (await this.registry.decode(buffer)) as T;
+  /** A record of the topic's type, in the topic's schema. */
+  async encodeAs<K extends RecordKey>(topic: Topic<K>, record: TopicRecords[K]): Promise<Buffer> {
+    return this.encode(topic.name, topicSpec(topic.key).toAvro(record));
+  }
+
+  /** Decodes with the writer's schema, whatever it is (a dead letter's value shown as is). */
+  async decode(buffer: Buffer): Promise<unknown> {
+    return this.registry.decode(buffer);
+  }
+
+  /**
+   * The record of kind `key` (a topic of the registry, or `dlq`) in `buffer`, read against the
+   * kind's own schema (schemas/*.avsc) through Avro schema resolution from the writer's schema.
+   * Bytes that are not such a record (not Confluent-framed, an unknown schema id, a writer schema
+   * this schema cannot read, a value that does not fit the record type) throw RecordDecodeError:
+   * a dead letter. A registry that cannot answer now is rethrown as is (retried).
+   */
+  async decodeAs<K extends RecordKey>(key: K, buffer: Buffer | null): Promise<TopicRecords[K]> {
+    const spec = topicSpec(key);
+    if (!buffer || buffer.length === 0) throw new RecordDecodeError('empty record value');
+    if (buffer.length < 5 || buffer[0] !== 0) throw new RecordDecodeError('cannot decode the record as Avro: not in Confluent\'s wire format (magic byte 0, schema id)');
+    const id = buffer.readInt32BE(1);
+    let kind = this.kinds.get(key);
+    if (!kind) this.kinds.set(key, (kind = { reader: loadSchema(spec.schemaFile, this.schemasDir).type, readings: new Map() }));
+    const reader = kind.reader;
+    const reading = kind.readings.get(id) ?? (await this.readingOf(kind.readings, id, reader));
+    if (!reading.ok) throw new RecordDecodeError(`cannot decode the record as Avro: written with schema id ${id}, which ${spec.schemaFile} cannot read: ${reading.reason}`);
+    let avroValue: unknown;
+    try {
+      avroValue = reader.fromBuffer(buffer.subarray(5), reading.resolver);
+    } catch (e) {
+      throw new RecordDecodeError(`cannot decode the record as Avro (schema id ${id}): ${(e as Error).message}`);
+    }
+    try {
+      // avsc has just read it against the kind's schema: it has that schema's shape
+      return spec.fromAvro(avroValue as Parameters<typeof spec.fromAvro>[0]);
+    } catch (e) {
+      throw new RecordDecodeError(`record does not fit ${spec.schemaFile}: ${(e as Error).message}`);
+    }
+  }
+
+  private async readingOf(byId: Map<number, Reading>, id: number, reader: avro.Type): Promise<Reading> {
+    let writer: avro.Type;
+    try {
+      writer = (await this.registry.getSchema(id)) as unknown as avro.Type;
+    } catch (e) {
+      if (registryUnavailable(e)) throw e;
+      // not cached: the id may be registered later (another registry, a restore)
+      return { ok: false, reason: `the registry does not know it (${(e as Error).message})` };
+    }
+    let reading: Reading;
+    try {
+      reading = reader.equals(writer) ? { ok: true } : { ok: true, resolver: reader.createResolver(writer) };
+    } catch (e) {
+      reading = { ok: false, reason: (e as Error).message };
+    }
+    byId.set(id, reading);
+    return reading;
   }
 }
 

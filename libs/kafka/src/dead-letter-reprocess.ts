@@ -1,6 +1,6 @@
 import type { IHeaders, Producer } from 'kafkajs';
 import type { DeadLetter } from '@iks/domain';
-import { sendInBoundedRequests } from './consumer-util';
+import { sendInBoundedRequests } from './producer-requests';
 
 /**
  * What the CLI (`dlq list|reprocess`) and the console share about dead letters: the reason they

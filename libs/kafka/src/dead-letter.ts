@@ -1,7 +1,7 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
 import type { DeadLetter } from '@iks/domain';
 import type { AvroCodec } from './avro-codec';
-import { sendInBoundedRequests, type TopicMessage } from './consumer-util';
+import { sendInBoundedRequests, type TopicMessage } from './producer-requests';
 import { deadLetterToAvro } from './serdes';
 import { dlqName } from './topics';
 

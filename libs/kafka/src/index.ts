@@ -1,21 +1,22 @@
-export { TOPICS, DLQ_SOURCES, topicName, dlqName, allTopics, type TopicKey, type TopicSpec } from './topics';
+export {
+  TOPICS, DLQ, DLQ_SOURCES, topic, dlqTopic, topicSpec, topicName, dlqName, allTopics, type Topic, type TopicKey, type RecordKey, type TopicRecords, type TopicSpec,
+} from './topics';
 export { SCHEMAS_DIR, loadSchema, backwardIncompatibility } from './schemas';
 export { AvroCodec, SchemaContractError, type SchemaCheckResult } from './avro-codec';
 export { createKafka, createProducer, ensureTopics, prepareStage, GROUP_TIMING } from './kafka-client';
-export { BatchingProducer } from './batching-producer';
 export { DeadLetterPublisher, describeError, type FailureContext } from './dead-letter';
 export { REPROCESSED_FROM, RECEIVED_AT, reasonKey, matchesWhere, reprocessHeaders, sendBack } from './dead-letter-reprocess';
-export * as serdes from './serdes';
-export { header, nextOffset, sleep, RecordDecodeError, decodeOrPoison } from './consumer-util';
+export {
+  eventToAvro, eventFromAvro, profileToAvro, profileFromAvro, deletionToAvro, deletionFromAvro, notificationToAvro, notificationFromAvro,
+  contactToAvro, contactFromAvro, deadLetterToAvro, deadLetterFromAvro, outcomeToAvro, outcomeFromAvro, outageToAvro, outageFromAvro,
+  reconcileReportToAvro, reconcileReportFromAvro, type EventAvro, type ProfileAvro, type DeletionAvro, type NotificationAvro, type ContactAvro,
+  type DeadLetterAvro, type OutcomeAvro, type OutageAvro, type ReconcileReportAvro,
+} from './serdes';
+export { chunksByBytes, sendInBoundedRequests, type TopicMessage } from './producer-requests';
+export { header } from './header.util';
+export { nextOffset } from './next-offset.util';
+export { RecordDecodeError } from './record-decode.error';
 export { followTopic, topicOffsets } from './follow-topic';
 export { throwAwayConsumer, deleteGroup, type ThrowAwayConsumer } from './throw-away-group';
-export * from './stage/stage.types';
-export { OutcomePublisher, type DescribeRecord } from './stage/outcome-publisher';
-export { StageConsumer, type ConsumerHealth } from './stage/stage-consumer';
-export { StageRuntime, type StageHealth, type StageRuntimeOptions } from './stage/stage-runtime';
-export { StageTally, metricOnce } from './stage/stage-metrics';
-export { StageServer, StageErrorPassThrough, type StageLifecycle } from './stage/stage.server';
-export { isTransientError } from './stage/transient-error';
-export { NotificationWriter, KafkaUnavailableError, RecordTooLargeError, NotificationEncodeError } from './notification-writer';
 export { readTopicRanges, type OffsetRange } from './topic-range.reader';
-export { OutageRecorder, type OutageWrite } from './outage-recorder';
+export { KafkaModule, KAFKA, PRODUCER } from './kafka.module';

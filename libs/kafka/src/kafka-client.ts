@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { Kafka, logLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '@iks/config';
 import { allTopics } from './topics';
 
@@ -23,7 +23,7 @@ export function createKafka(config: KafkaConfig, clientId = config.clientId): Ka
     brokers: [...config.brokers],
     ssl: config.ssl,
     sasl: config.sasl
-      ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password.reveal() } as any)
+      ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password.reveal() } as SASLOptions)
       : undefined,
     logLevel: logLevel.WARN,
     logCreator: logCreator(),

@@ -1,16 +1,93 @@
 import type {
-  ContactSnapshot, DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, PipelineOutage, RawNotification, ReconcileReportRecord,
+  ContactSnapshot, DeadLetter, DeliveryOutcome, DeliveryOutcomeKind, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, NotificationSource,
+  PipelineOutage, RawNotification, ReconcileReportRecord,
 } from '@iks/domain';
 
 /**
- * Domain records ↔ their Avro form (schemas/*.avsc). Free-form JSON travels as a JSON
- * string field (`*_json`); optional values as Avro nulls.
+ * Domain records <-> their Avro form (schemas/*.avsc). Free-form JSON travels as a JSON
+ * string field (`*_json`); optional values as Avro nulls. Each `*Avro` interface is the shape
+ * of one schema's records as avsc reads them (longs as numbers, nullable unions unwrapped):
+ * `AvroCodec.decodeAs` reads a record against its topic's schema before a `*FromAvro` sees it.
  */
 
 const n = <T>(v: T | undefined | null): T | null => (v === undefined ? null : v);
 const u = <T>(v: T | null | undefined): T | undefined => (v === null || v === undefined ? undefined : v);
 
-export function eventToAvro(e: KlaviyoEventRecord): Record<string, unknown> {
+/** schemas/klaviyo-event.avsc */
+export interface EventAvro {
+  readonly metric: string; readonly unique_id: string; readonly time: string; readonly email: string | null; readonly phone_number: string | null;
+  readonly properties_json: string; readonly backfill: boolean; readonly intercom_contact_id: string | null;
+  readonly source_notification_id: string; readonly source_topic: string;
+}
+
+/** schemas/klaviyo-profile.avsc */
+export interface ProfileAvro {
+  readonly intercom_contact_id: string; readonly email: string | null; readonly phone_number: string | null; readonly first_name: string | null;
+  readonly last_name: string | null; readonly image: string | null; readonly location_city: string | null; readonly location_country: string | null;
+  readonly location_region: string | null; readonly properties_json: string; readonly updated_at: number | null; readonly backfill: boolean;
+  readonly source_notification_id: string;
+}
+
+/** schemas/klaviyo-deletion.avsc */
+export interface DeletionAvro {
+  readonly intercom_contact_id: string; readonly email: string | null; readonly phone_number: string | null; readonly requested_at: number;
+  readonly source_notification_id: string;
+}
+
+/** schemas/intercom-notification.avsc */
+export interface NotificationAvro {
+  readonly notification_id: string; readonly topic: string; readonly app_id: string; readonly created_at: number; readonly delivery_attempts: number;
+  readonly first_sent_at: number | null; readonly received_at: number; readonly source: NotificationSource; readonly body: string;
+}
+
+/** schemas/contact-snapshot.avsc */
+export interface ContactAvro {
+  readonly id: string; readonly deleted: boolean; readonly contact_json: string | null; readonly recorded_at: number;
+}
+
+/** schemas/dead-letter.avsc */
+export interface DeadLetterAvro {
+  readonly original_topic: string; readonly partition: number; readonly offset: string; readonly key: Buffer | null; readonly value: Buffer | null;
+  readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string }>; readonly stage: string; readonly error_class: string;
+  readonly error_message: string; readonly error_code: string | null; readonly retriable: boolean; readonly attempts: number;
+  readonly first_failure_at: number; readonly last_failure_at: number;
+}
+
+/** schemas/delivery-outcome.avsc */
+export interface OutcomeAvro {
+  readonly topic: string; readonly partition: number; readonly offset: string; readonly stage: string; readonly kind: string; readonly reason: string;
+  readonly error_code: string | null; readonly record_kind: string | null; readonly metric: string | null; readonly unique_id: string | null;
+  readonly intercom_contact_id: string | null; readonly email: string | null; readonly phone_number: string | null; readonly event_time: string | null;
+  readonly record_timestamp: number | null; readonly outcome_at: number; readonly properties_json: string | null; readonly backfill: boolean;
+  readonly source_notification_id: string | null; readonly received_at: number | null;
+}
+
+/** schemas/pipeline-outage.avsc */
+export interface OutageAvro {
+  readonly since: number; readonly until: number; readonly failed_writes: number; readonly reporter: string;
+}
+
+/** schemas/reconcile-report.avsc */
+export interface ReconcileReportAvro {
+  readonly trigger: string; readonly since: number; readonly until: number; readonly reconciled_at: number; readonly outcome: string;
+  readonly error: string | null; readonly outage_key: string | null; readonly objects: number; readonly truncated: number;
+  readonly unidentifiable_contacts: number; readonly reporter: string;
+  readonly rows: ReadonlyArray<{
+    readonly name: string; readonly expected: number; readonly present: number; readonly healed_pending: number; readonly missing: number; readonly healed: number;
+  }>;
+}
+
+const OUTCOME_KINDS: ReadonlySet<string> = new Set<DeliveryOutcomeKind>(['delivered', 'retried', 'dead_lettered', 'skipped', 'pending']);
+const RECORD_KINDS: ReadonlySet<string> = new Set(['event', 'profile', 'deletion']);
+
+/** A JSON object field (`*_json`): anything else is not what the topic holds. */
+function jsonObject(text: string, field: string): Record<string, unknown> {
+  const v: unknown = JSON.parse(text);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${field} is not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+export function eventToAvro(e: KlaviyoEventRecord): EventAvro {
   return {
     metric: e.metric, unique_id: e.unique_id, time: e.time,
     email: n(e.profile.email), phone_number: n(e.profile.phone_number),
@@ -19,18 +96,18 @@ export function eventToAvro(e: KlaviyoEventRecord): Record<string, unknown> {
   };
 }
 
-export function eventFromAvro(a: any): KlaviyoEventRecord {
+export function eventFromAvro(a: EventAvro): KlaviyoEventRecord {
   const profile: { email?: string; phone_number?: string } = {};
   if (a.email != null) profile.email = a.email;
   if (a.phone_number != null) profile.phone_number = a.phone_number;
   return {
     kind: 'event', metric: a.metric, unique_id: a.unique_id, time: a.time, profile,
-    properties: JSON.parse(a.properties_json), backfill: a.backfill,
+    properties: jsonObject(a.properties_json, 'properties_json'), backfill: a.backfill,
     intercom_contact_id: a.intercom_contact_id ?? null, source_notification_id: a.source_notification_id, source_topic: a.source_topic,
   };
 }
 
-export function profileToAvro(p: KlaviyoProfileRecord): Record<string, unknown> {
+export function profileToAvro(p: KlaviyoProfileRecord): ProfileAvro {
   return {
     intercom_contact_id: p.intercom_contact_id, email: n(p.email), phone_number: n(p.phone_number),
     first_name: n(p.first_name), last_name: n(p.last_name), image: n(p.image),
@@ -40,40 +117,43 @@ export function profileToAvro(p: KlaviyoProfileRecord): Record<string, unknown> 
   };
 }
 
-export function profileFromAvro(a: any): KlaviyoProfileRecord {
+export function profileFromAvro(a: ProfileAvro): KlaviyoProfileRecord {
   const location: { city?: string; country?: string; region?: string } = {};
   if (a.location_city != null) location.city = a.location_city;
   if (a.location_country != null) location.country = a.location_country;
   if (a.location_region != null) location.region = a.location_region;
-  const p: Record<string, unknown> = {
+  const p: { -readonly [F in keyof KlaviyoProfileRecord]: KlaviyoProfileRecord[F] } = {
     kind: 'profile', intercom_contact_id: a.intercom_contact_id,
-    properties: JSON.parse(a.properties_json), updated_at: a.updated_at ?? null, backfill: a.backfill,
+    properties: jsonObject(a.properties_json, 'properties_json'), updated_at: a.updated_at ?? null, backfill: a.backfill,
     source_notification_id: a.source_notification_id,
   };
-  for (const k of ['email', 'phone_number', 'first_name', 'last_name', 'image'] as const) if (a[k] != null) p[k] = a[k];
+  for (const k of ['email', 'phone_number', 'first_name', 'last_name', 'image'] as const) {
+    const v = a[k];
+    if (v != null) p[k] = v;
+  }
   if (Object.keys(location).length > 0) p.location = location;
-  return p as unknown as KlaviyoProfileRecord;
+  return p;
 }
 
-export function deletionToAvro(d: KlaviyoDeletionRecord): Record<string, unknown> {
+export function deletionToAvro(d: KlaviyoDeletionRecord): DeletionAvro {
   return {
     intercom_contact_id: d.intercom_contact_id, email: n(d.email), phone_number: n(d.phone_number),
     requested_at: d.requested_at, source_notification_id: d.source_notification_id,
   };
 }
 
-export function deletionFromAvro(a: any): KlaviyoDeletionRecord {
+export function deletionFromAvro(a: DeletionAvro): KlaviyoDeletionRecord {
   return {
     kind: 'deletion', intercom_contact_id: a.intercom_contact_id, email: u(a.email), phone_number: u(a.phone_number),
     requested_at: Number(a.requested_at), source_notification_id: a.source_notification_id,
   };
 }
 
-export function notificationToAvro(r: RawNotification): Record<string, unknown> {
+export function notificationToAvro(r: RawNotification): NotificationAvro {
   return { ...r };
 }
 
-export function notificationFromAvro(a: any): RawNotification {
+export function notificationFromAvro(a: NotificationAvro): RawNotification {
   return {
     notification_id: a.notification_id, topic: a.topic, app_id: a.app_id, created_at: Number(a.created_at),
     delivery_attempts: a.delivery_attempts, first_sent_at: a.first_sent_at == null ? null : Number(a.first_sent_at),
@@ -81,19 +161,19 @@ export function notificationFromAvro(a: any): RawNotification {
   };
 }
 
-export function contactToAvro(c: ContactSnapshot): Record<string, unknown> {
+export function contactToAvro(c: ContactSnapshot): ContactAvro {
   return { ...c };
 }
 
-export function contactFromAvro(a: any): ContactSnapshot {
+export function contactFromAvro(a: ContactAvro): ContactSnapshot {
   return { id: a.id, deleted: a.deleted, contact_json: a.contact_json ?? null, recorded_at: Number(a.recorded_at) };
 }
 
-export function deadLetterToAvro(d: DeadLetter): Record<string, unknown> {
+export function deadLetterToAvro(d: DeadLetter): DeadLetterAvro {
   return { ...d, headers: [...d.headers] };
 }
 
-export function deadLetterFromAvro(a: any): DeadLetter {
+export function deadLetterFromAvro(a: DeadLetterAvro): DeadLetter {
   return {
     original_topic: a.original_topic, partition: a.partition, offset: a.offset, key: a.key ?? null, value: a.value ?? null,
     headers: a.headers ?? [], stage: a.stage, error_class: a.error_class, error_message: a.error_message,
@@ -102,14 +182,14 @@ export function deadLetterFromAvro(a: any): DeadLetter {
   };
 }
 
-export function outcomeToAvro(o: DeliveryOutcome): Record<string, unknown> {
+export function outcomeToAvro(o: DeliveryOutcome): OutcomeAvro {
   return { ...o };
 }
 
-export function outcomeFromAvro(a: any): DeliveryOutcome {
+export function outcomeFromAvro(a: OutcomeAvro): DeliveryOutcome {
   return {
-    topic: a.topic, partition: a.partition, offset: a.offset, stage: a.stage, kind: a.kind, reason: a.reason,
-    error_code: a.error_code ?? null, record_kind: a.record_kind ?? null, metric: a.metric ?? null, unique_id: a.unique_id ?? null,
+    topic: a.topic, partition: a.partition, offset: a.offset, stage: a.stage, kind: oneOf<DeliveryOutcomeKind>(a.kind, OUTCOME_KINDS, 'kind'), reason: a.reason,
+    error_code: a.error_code ?? null, record_kind: a.record_kind == null ? null : oneOf<'event' | 'profile' | 'deletion'>(a.record_kind, RECORD_KINDS, 'record_kind'), metric: a.metric ?? null, unique_id: a.unique_id ?? null,
     intercom_contact_id: a.intercom_contact_id ?? null, email: a.email ?? null, phone_number: a.phone_number ?? null,
     event_time: a.event_time ?? null, record_timestamp: a.record_timestamp == null ? null : Number(a.record_timestamp),
     outcome_at: Number(a.outcome_at), properties_json: a.properties_json ?? null, backfill: a.backfill === true,
@@ -117,25 +197,31 @@ export function outcomeFromAvro(a: any): DeliveryOutcome {
   };
 }
 
-export function outageToAvro(o: PipelineOutage): Record<string, unknown> {
+export function outageToAvro(o: PipelineOutage): OutageAvro {
   return { since: o.since, until: o.until, failed_writes: o.failed_writes, reporter: o.reporter };
 }
 
-export function outageFromAvro(a: any): PipelineOutage {
+export function outageFromAvro(a: OutageAvro): PipelineOutage {
   return { since: Number(a.since), until: Number(a.until), failed_writes: Number(a.failed_writes), reporter: a.reporter };
 }
 
-export function reconcileReportToAvro(r: ReconcileReportRecord): Record<string, unknown> {
+export function reconcileReportToAvro(r: ReconcileReportRecord): ReconcileReportAvro {
   return { ...r, rows: r.rows.map((x) => ({ ...x })) };
 }
 
-export function reconcileReportFromAvro(a: any): ReconcileReportRecord {
+export function reconcileReportFromAvro(a: ReconcileReportAvro): ReconcileReportRecord {
   return {
     trigger: a.trigger, since: Number(a.since), until: Number(a.until), reconciled_at: Number(a.reconciled_at), outcome: a.outcome === 'ok' ? 'ok' : 'failed',
     error: a.error ?? null, outage_key: a.outage_key ?? null, objects: Number(a.objects), truncated: Number(a.truncated),
     unidentifiable_contacts: Number(a.unidentifiable_contacts), reporter: a.reporter,
-    rows: (a.rows ?? []).map((x: any) => ({
+    rows: (a.rows ?? []).map((x) => ({
       name: x.name, expected: Number(x.expected), present: Number(x.present), healed_pending: Number(x.healed_pending), missing: Number(x.missing), healed: Number(x.healed),
     })),
   };
+}
+
+/** A string field that must be one of a few values (Avro holds it as a plain string). */
+function oneOf<T extends string>(value: string, allowed: ReadonlySet<string>, field: string): T {
+  if (!allowed.has(value)) throw new TypeError(`${field} ${JSON.stringify(value.slice(0, 40))} is not one of ${[...allowed].join(', ')}`);
+  return value as T;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
-import { nextOffset } from './consumer-util';
+import { nextOffset } from './next-offset.util';
 import { topicOffsets } from './follow-topic';
 
 export interface OffsetRange {

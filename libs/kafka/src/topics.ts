@@ -3,57 +3,126 @@
  * Subjects follow TopicNameStrategy (`<topic>-value`); compatibility is BACKWARD.
  */
 
-export type TopicKey = 'notifications' | 'notificationsRetry' | 'contacts' | 'events' | 'profiles' | 'deletions' | 'outcomes' | 'outages' | 'reconcileReports';
+import type {
+  ContactSnapshot, DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, PipelineOutage, RawNotification, ReconcileReportRecord,
+} from '@iks/domain';
+import {
+  contactFromAvro, contactToAvro, deadLetterFromAvro, deadLetterToAvro, deletionFromAvro, deletionToAvro, eventFromAvro, eventToAvro, notificationFromAvro,
+  notificationToAvro, outageFromAvro, outageToAvro, outcomeFromAvro, outcomeToAvro, profileFromAvro, profileToAvro, reconcileReportFromAvro, reconcileReportToAvro,
+  type ContactAvro, type DeadLetterAvro, type DeletionAvro, type EventAvro, type NotificationAvro, type OutageAvro, type OutcomeAvro, type ProfileAvro,
+  type ReconcileReportAvro,
+} from './serdes';
 
-export interface TopicSpec {
-  readonly key: TopicKey | 'dlq';
-  /** Base name; the configured TOPIC_PREFIX is put in front. */
+/** The record type each topic holds: say it here once, and every encode, decode and handler is typed from it. */
+export interface TopicRecords {
+  readonly notifications: RawNotification;
+  readonly notificationsRetry: RawNotification;
+  readonly contacts: ContactSnapshot;
+  readonly events: KlaviyoEventRecord;
+  readonly profiles: KlaviyoProfileRecord;
+  readonly deletions: KlaviyoDeletionRecord;
+  readonly outcomes: DeliveryOutcome;
+  readonly outages: PipelineOutage;
+  readonly reconcileReports: ReconcileReportRecord;
+  /** Every `<topic>.dlq`. */
+  readonly dlq: DeadLetter;
+}
+
+/** The Avro shape of each topic's records (what avsc reads against the topic's schema). */
+interface TopicAvro {
+  readonly notifications: NotificationAvro;
+  readonly notificationsRetry: NotificationAvro;
+  readonly contacts: ContactAvro;
+  readonly events: EventAvro;
+  readonly profiles: ProfileAvro;
+  readonly deletions: DeletionAvro;
+  readonly outcomes: OutcomeAvro;
+  readonly outages: OutageAvro;
+  readonly reconcileReports: ReconcileReportAvro;
+  readonly dlq: DeadLetterAvro;
+}
+
+/** A kind of record with its own schema: the project's topics, and `dlq` for every dead-letter topic. */
+export type RecordKey = keyof TopicRecords;
+export type TopicKey = Exclude<RecordKey, 'dlq'>;
+
+export interface TopicSpec<K extends RecordKey = RecordKey> {
+  readonly key: K;
+  /** Base name; the configured TOPIC_PREFIX is put in front (a dead-letter topic is `<topic>.dlq`). */
   readonly name: string;
   readonly schemaFile: string;
   readonly compacted: boolean;
   readonly doc: string;
+  readonly toAvro: (record: TopicRecords[K]) => TopicAvro[K];
+  readonly fromAvro: (avro: TopicAvro[K]) => TopicRecords[K];
 }
 
-export const TOPICS: Readonly<Record<TopicKey, TopicSpec>> = {
+/** A concrete topic: its registry entry and its name with the configured prefix. */
+export interface Topic<K extends RecordKey = RecordKey> {
+  readonly key: K;
+  readonly name: string;
+}
+
+export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
   notifications: {
-    key: 'notifications', name: 'intercom.notifications.v1', schemaFile: 'intercom-notification.avsc', compacted: false,
+    key: 'notifications', toAvro: notificationToAvro, fromAvro: notificationFromAvro, name: 'intercom.notifications.v1', schemaFile: 'intercom-notification.avsc', compacted: false,
     doc: 'raw Intercom notifications (webhook and backfill), keyed by conversation/ticket/contact id',
   },
   notificationsRetry: {
-    key: 'notificationsRetry', name: 'intercom.notifications.v1.retry', schemaFile: 'intercom-notification.avsc', compacted: false,
+    key: 'notificationsRetry', toAvro: notificationToAvro, fromAvro: notificationFromAvro, name: 'intercom.notifications.v1.retry', schemaFile: 'intercom-notification.avsc', compacted: false,
     doc: 'notifications waiting for their contact to become identifiable (transformer retry path)',
   },
   contacts: {
-    key: 'contacts', name: 'intercom.contacts.v1', schemaFile: 'contact-snapshot.avsc', compacted: true,
+    key: 'contacts', toAvro: contactToAvro, fromAvro: contactFromAvro, name: 'intercom.contacts.v1', schemaFile: 'contact-snapshot.avsc', compacted: true,
     doc: 'contact directory: latest Intercom contact per id, or a deletion tombstone',
   },
   events: {
-    key: 'events', name: 'klaviyo.events.v1', schemaFile: 'klaviyo-event.avsc', compacted: false,
+    key: 'events', toAvro: eventToAvro, fromAvro: eventFromAvro, name: 'klaviyo.events.v1', schemaFile: 'klaviyo-event.avsc', compacted: false,
     doc: 'Klaviyo metric events, keyed by Intercom contact id',
   },
   profiles: {
-    key: 'profiles', name: 'klaviyo.profiles.v1', schemaFile: 'klaviyo-profile.avsc', compacted: false,
+    key: 'profiles', toAvro: profileToAvro, fromAvro: profileFromAvro, name: 'klaviyo.profiles.v1', schemaFile: 'klaviyo-profile.avsc', compacted: false,
     doc: 'Klaviyo profile upserts, keyed by Intercom contact id',
   },
   deletions: {
-    key: 'deletions', name: 'klaviyo.deletions.v1', schemaFile: 'klaviyo-deletion.avsc', compacted: false,
+    key: 'deletions', toAvro: deletionToAvro, fromAvro: deletionFromAvro, name: 'klaviyo.deletions.v1', schemaFile: 'klaviyo-deletion.avsc', compacted: false,
     doc: 'Klaviyo data privacy deletion requests, keyed by Intercom contact id',
   },
   outcomes: {
-    key: 'outcomes', name: 'klaviyo.outcomes.v1', schemaFile: 'delivery-outcome.avsc', compacted: false,
+    key: 'outcomes', toAvro: outcomeToAvro, fromAvro: outcomeFromAvro, name: 'klaviyo.outcomes.v1', schemaFile: 'delivery-outcome.avsc', compacted: false,
     doc: 'what the sink did with each record (delivered, retried, dead-lettered, skipped), keyed by Intercom contact id; the console reads it',
   },
   outages: {
-    key: 'outages', name: 'pipeline.outages.v1', schemaFile: 'pipeline-outage.avsc', compacted: true,
+    key: 'outages', toAvro: outageToAvro, fromAvro: outageFromAvro, name: 'pipeline.outages.v1', schemaFile: 'pipeline-outage.avsc', compacted: true,
     doc: 'times ingest answered 503 (Kafka unavailable), keyed by reporter and start; tombstoned once reconciled',
   },
   reconcileReports: {
-    key: 'reconcileReports', name: 'pipeline.reconcile.v1', schemaFile: 'reconcile-report.avsc', compacted: false,
+    key: 'reconcileReports', toAvro: reconcileReportToAvro, fromAvro: reconcileReportFromAvro, name: 'pipeline.reconcile.v1', schemaFile: 'reconcile-report.avsc', compacted: false,
     doc: 'each window the reconciler compared with Intercom: per metric expected, present, missing, healed (or why it failed); the console reads it',
   },
 };
 
 export const DLQ_SCHEMA_FILE = 'dead-letter.avsc';
+
+/** Every `<topic>.dlq` (one schema for all). */
+export const DLQ: TopicSpec<'dlq'> = {
+  key: 'dlq', name: '<topic>.dlq', schemaFile: DLQ_SCHEMA_FILE, compacted: false, toAvro: deadLetterToAvro, fromAvro: deadLetterFromAvro,
+  doc: 'records a stage could not process, with their original key, value and headers and the error (Kafka Connect\'s dead-letter contract)',
+};
+
+export function topicSpec<K extends RecordKey>(key: K): TopicSpec<K> {
+  return (key === 'dlq' ? DLQ : TOPICS[key as TopicKey]) as unknown as TopicSpec<K>;
+}
+
+/** The topic `key` under the configured prefix. */
+export function topic<K extends TopicKey>(key: K, prefix = ''): Topic<K> {
+  return { key, name: topicName(key, prefix) };
+}
+
+/** The dead-letter topic of a (prefixed) topic. */
+export function dlqTopic(of: string): Topic<'dlq'> {
+  return { key: 'dlq', name: dlqName(of) };
+}
 
 /** Topics with a dead-letter topic: every topic a stage consumes. */
 export const DLQ_SOURCES: readonly TopicKey[] = ['notifications', 'notificationsRetry', 'events', 'profiles', 'deletions'];

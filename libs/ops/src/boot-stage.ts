@@ -23,7 +23,7 @@ export interface StageAppOptions {
  */
 export function bootStage(opts: StageAppOptions): void {
   const boot = async () => {
-    const app = await NestFactory.create<NestFastifyApplication>(opts.module(), new FastifyAdapter(), { bufferLogs: true });
+    const app = await NestFactory.create<NestFastifyApplication>(opts.module(), new FastifyAdapter(), { bufferLogs: true, abortOnError: false });
     app.useLogger(app.get(Logger));
     app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
     app.connectMicroservice({ strategy: opts.strategy(app) });

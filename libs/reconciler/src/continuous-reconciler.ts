@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PipelineOutage, ReconcileReportRecord } from '@iks/domain';
 import type { IntercomClient } from '@iks/intercom';
-import { metricOnce } from '@iks/kafka';
+import { metricOnce } from '@iks/stage';
 import { BACKFILL_KINDS, type BackfillKind, type BackfillSink, type ObjectSource } from '@iks/backfill';
 import type { ProducedIndex } from './produced-index';
 import { reconcile, type ReconcileReport } from './reconcile';

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createKafka, serdes, topicName } from '@iks/kafka';
+import { createKafka, eventToAvro, topicName } from '@iks/kafka';
 import { testConfig } from '../../../test/support/test-config';
 import { ProducedIndex } from './produced-index';
 import { updateProducedIndex } from './produced-index.updater';
@@ -13,7 +13,7 @@ describe('updateProducedIndex (real broker and registry)', () => {
     const kafka = createKafka(config.kafka);
     const codec = await prepareFreshTopics(config);
     const topic = topicName('events', config.kafka.topicPrefix);
-    const event = (uniqueId: string) => serdes.eventToAvro({
+    const event = (uniqueId: string) => eventToAvro({
       kind: 'event', metric: 'Ticket Resolved', unique_id: uniqueId, time: '2026-01-01T00:00:00Z', profile: { email: 'ada@example.com' }, properties: {},
       backfill: false, intercom_contact_id: 'c1', source_notification_id: 'n1', source_topic: 'ticket.state.updated',
     });

@@ -26,7 +26,7 @@ export async function updateProducedIndex(kafkaConfig: KafkaConfig, index: Produ
         if (!message.value) continue;
         // A record the sink cannot read (not Avro, properties that are not JSON) is dead-lettered
         // there and never reaches Klaviyo: it is not "produced", and it must not stop the index.
-        const decoded = await codec.decode(message.value).catch(() => null);
+        const decoded = (await codec.decode(message.value).catch(() => null)) as { unique_id?: unknown; intercom_contact_id?: unknown; updated_at?: number | null } | null;
         if (topic === eventsTopic) {
           if (typeof decoded?.unique_id !== 'string') continue;
           index.addEvent(decoded.unique_id); // only the id: the properties are not parsed

@@ -1,12 +1,15 @@
+import { Registry } from 'prom-client';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AvroCodec, createKafka, KafkaUnavailableError, NotificationWriter, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, notificationFromAvro, outageFromAvro, reconcileReportFromAvro, topicName } from '@iks/kafka';
+import { createNotificationWriter, KafkaUnavailableError, type NotificationWriter } from '@iks/ingest';
 import { conversationLifecycle, generateDataset, startIntercomEmulator, type IntercomEmulator } from '../../../tools/intercom-emulator/src';
 import { rawFromEnvelope, TopicTap } from '../../../test/support/raw-topic';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
-import { ReconcilerRunner } from './reconciler.runner';
+import type { ReconcilerRunner } from './reconciler.runner';
+import { createReconcilerRunner } from './reconciler-stage.module';
 
 const HOUR = 3600;
 
@@ -36,7 +39,7 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
     const prefix = ingestConfig.kafka.topicPrefix;
 
     // ingest: one webhook Kafka could not take in time (503), then one it acknowledged
-    writer = new NotificationWriter(ingestConfig);
+    writer = await createNotificationWriter(ingestConfig);
     await writer.start();
     expect(writer.outages).not.toBeNull();
     const [created, replied] = life;
@@ -49,7 +52,7 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
     tap = new TopicTap(createKafka(ingestConfig.kafka), codec, `${prefix}tap`);
     await tap.start([topicName('outages', prefix), topicName('notifications', prefix), topicName('reconcileReports', prefix)]);
 
-    runner = new ReconcilerRunner(testConfig('reconciler', env));
+    runner = await createReconcilerRunner(testConfig('reconciler', env), { registry: new Registry() });
     await runner.start();
     await waitFor(() => runner!.reconciler.last?.trigger === 'outage', { timeoutMs: 30_000, what: 'the outage window reconciled' });
 
@@ -57,19 +60,19 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
     await waitFor(() => (tap!.of(topicName('outages', prefix)).length >= 2), { timeoutMs: 15_000, what: 'the marker and its tombstone' });
     const outages = tap.of(topicName('outages', prefix));
     expect(outages[0].key).toMatch(/^ingest@.+:\d+$/);
-    expect(serdes.outageFromAvro(outages[0].value)).toMatchObject({ failed_writes: 1 });
+    expect(outageFromAvro(outages[0].value)).toMatchObject({ failed_writes: 1 });
     expect(outages[1]).toMatchObject({ key: outages[0].key, value: null });
 
     // healed: Created (its webhook got 503) and Rated; Replied too (the index had not read it yet: the
     // transformer is not running here); Read never
-    const healed = () => tap!.of(topicName('notifications', prefix)).map((r) => serdes.notificationFromAvro(r.value)).filter((n) => n.source === 'reconcile');
+    const healed = () => tap!.of(topicName('notifications', prefix)).map((r) => notificationFromAvro(r.value)).filter((n) => n.source === 'reconcile');
     await waitFor(() => healed().length >= 3, { timeoutMs: 15_000, what: 'healed notifications' });
     expect(healed().map((n) => n.topic).sort()).toEqual(['conversation.rating.added', 'conversation.user.created', 'conversation.user.replied']);
     const metrics = await runner.registry.metrics();
     expect(metrics).toMatch(/iks_reconcile_healed_total\{metric="Conversation Created",trigger="outage"\} 1/);
     expect(metrics).toMatch(/iks_reconcile_outages_pending 0/);
     // the outage window's report on pipeline.reconcile.v1 (Avro), for the console's Gaps page
-    const reports = () => tap!.of(topicName('reconcileReports', prefix)).map((r) => serdes.reconcileReportFromAvro(r.value));
+    const reports = () => tap!.of(topicName('reconcileReports', prefix)).map((r) => reconcileReportFromAvro(r.value));
     await waitFor(() => reports().some((r) => r.trigger === 'outage'), { timeoutMs: 15_000, what: 'the outage report' });
     const report = reports().find((r) => r.trigger === 'outage')!;
     expect(report).toMatchObject({ outcome: 'ok', outage_key: outages[0].key, reporter: expect.stringMatching(/^reconciler@/) });

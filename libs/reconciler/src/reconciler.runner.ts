@@ -1,30 +1,38 @@
 import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
-import { Registry } from 'prom-client';
+import type { Kafka, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import { NotificationWriterSink } from '@iks/backfill';
 import { IntercomClient } from '@iks/intercom';
-import { AvroCodec, createKafka, createProducer, followTopic, NotificationWriter, serdes, topicName, type ThrowAwayConsumer } from '@iks/kafka';
+import { followTopic, reconcileReportToAvro, topicName, type AvroCodec, type ThrowAwayConsumer } from '@iks/kafka';
+import type { NotificationWriter } from '@iks/ingest';
 import { ContinuousReconciler } from './continuous-reconciler';
 import { ProducedIndex } from './produced-index';
 import { updateProducedIndex } from './produced-index.updater';
 
+/** What the reconciler works with (ReconcilerStageModule): the context's Kafka, producer and codec, and a raw-topic writer for healed notifications. */
+export interface ReconcilerDeps {
+  readonly kafka: Kafka;
+  readonly producer: Producer;
+  readonly codec: AvroCodec;
+  readonly writer: NotificationWriter;
+}
+
 /**
- * The reconciler app's work without Nest (the app, the tests and `npm start` run this class):
+ * The reconciler app's work (the app, the tests and `npm start` run this class):
  * the raw-topic writer for healed notifications, the index of produced ids, the Intercom client,
  * and a follower of pipeline.outages.v1 that hands each outage ingest reported to the
  * ContinuousReconciler and tombstones it once reconciled.
  */
 export class ReconcilerRunner {
   private readonly logger = new Logger(ReconcilerRunner.name);
-  private writer: NotificationWriter | null = null;
-  private producer: Producer | null = null;
+  private started = false;
   private outageConsumer: ThrowAwayConsumer | null = null;
   private continuous: ContinuousReconciler | null = null;
   readonly index: ProducedIndex;
 
-  constructor(private readonly config: Config, readonly registry: Registry = new Registry()) {
+  constructor(private readonly config: Config, readonly registry: Registry, private readonly deps: ReconcilerDeps) {
     this.index = ProducedIndex.open(config.reconciler.indexDir, topicName('events', config.kafka.topicPrefix), topicName('profiles', config.kafka.topicPrefix));
   }
 
@@ -32,28 +40,23 @@ export class ReconcilerRunner {
     const c = this.config;
     const token = c.intercom.accessToken;
     if (!token) throw new Error('INTERCOM_ACCESS_TOKEN is not set');
-    const kafka = createKafka(c.kafka);
-    const codec = new AvroCodec(c.kafka);
-    // creates the topics and registers the schemas, as every stage does at start
-    this.writer = new NotificationWriter(c, undefined, { recordOutages: false });
-    await this.writer.start();
-    await codec.registerAll();
-    this.producer = createProducer(kafka);
-    await this.producer.connect();
+    const { kafka, codec, producer, writer } = this.deps;
+    // creates the topics, registers the schemas (ids cached in the shared codec) and connects the shared producer
+    await writer.start();
+    this.started = true;
     const outagesTopic = topicName('outages', c.kafka.topicPrefix);
     const reportsTopic = topicName('reconcileReports', c.kafka.topicPrefix);
-    const producer = this.producer;
     const r = c.reconciler;
     this.continuous = new ContinuousReconciler(
       { intervalMs: r.intervalMs, windowMs: r.windowMs, settleMs: r.settleMs, outageMarginMs: r.outageMarginMs, appId: r.appId },
       {
         intercom: new IntercomClient({ accessToken: token, baseUrl: c.intercom.baseUrl, version: c.intercom.version }),
         index: this.index,
-        sink: new NotificationWriterSink(this.writer),
+        sink: new NotificationWriterSink(writer),
         refreshIndex: () => updateProducedIndex(c.kafka, this.index, codec),
         outageDone: async (key) => void (await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value: null }] })),
         publishReport: async (report) => {
-          const value = await codec.encode(reportsTopic, serdes.reconcileReportToAvro({ ...report, reporter: `reconciler@${hostname()}` }));
+          const value = await codec.encode(reportsTopic, reconcileReportToAvro({ ...report, reporter: `reconciler@${hostname()}` }));
           await producer.send({ topic: reportsTopic, acks: -1, messages: [{ key: `${report.trigger}:${report.since}`, value }] });
         },
         registry: this.registry,
@@ -62,7 +65,7 @@ export class ReconcilerRunner {
     const continuous = this.continuous;
     this.outageConsumer = await followTopic(kafka, outagesTopic, `${c.kafka.topicPrefix}iks-reconciler-outages`, async (m) => {
       const key = m.key?.toString() ?? '';
-      continuous.outage(key, m.value ? serdes.outageFromAvro(await codec.decode(m.value)) : null);
+      continuous.outage(key, m.value ? (await codec.decodeAs('outages', m.value)) : null);
     });
     continuous.start();
     this.logger.log(
@@ -84,8 +87,9 @@ export class ReconcilerRunner {
   async stop(): Promise<void> {
     await this.outageConsumer?.stop();
     await this.continuous?.stop();
-    await this.producer?.disconnect().catch(() => undefined);
-    await this.writer?.stop().catch(() => undefined);
+    // the writer drains, then disconnects the producer it shares with the reports
+    if (this.started) await this.deps.writer.stop().catch(() => undefined);
+    this.started = false;
     this.index.save();
   }
 }

@@ -1,9 +1,9 @@
 import type { Admin } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { intercomSourceFor, type IntercomSource } from '@iks/directory';
+import type { IntercomSource } from '@iks/directory';
 import type { TopicKey } from '@iks/kafka';
-import { SinkRunner } from '@iks/sink';
-import { TransformerRunner } from '@iks/transformer';
+import { createSinkRunner, SinkRunner } from '@iks/sink';
+import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
 import type { PartitionPlan, ReplayPlan } from './replay-plan';
 
 export type ReplayStage = 'sink' | 'transformer';
@@ -46,15 +46,15 @@ export class InProcessReplay {
     await admin.setOffsets({ groupId, topic: topic.name, partitions: initial });
     const stage = replayStage(topic.key);
     if (stage === 'sink') {
-      const sink = new SinkRunner(config);
       const until = new Map(plan.plan.map((p) => [`${topic.name}:${p.partition}`, p.to]));
+      const sink = await createSinkRunner(config, { run: { groupId, topics: [topic.key as 'events' | 'profiles' | 'deletions'], mode: 'replay', until } });
       const run = new InProcessReplay(admin, plan, groupId, stage, initial, sink);
-      await sink.start({ groupId, topics: [topic.key as 'events' | 'profiles' | 'deletions'], mode: 'replay', until });
+      await sink.start();
       return run;
     }
-    const transformer = new TransformerRunner(config, intercomSource ?? intercomSourceFor(config));
+    const transformer = await createTransformerRunner(config, { intercomSource, run: { groupId, retryConsumer: false } });
     const run = new InProcessReplay(admin, plan, groupId, stage, initial, transformer);
-    await transformer.start({ groupId, retryConsumer: false });
+    await transformer.start();
     return run;
   }
 

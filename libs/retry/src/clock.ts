@@ -106,3 +106,8 @@ export class ManualClock implements Clock {
     }
   }
 }
+
+/** Waits `ms` on the system clock (rejects when `signal` aborts). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return systemClock.sleep(ms, signal);
+}

@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { decodeOrPoison, GROUP_TIMING, serdes, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
+import { GROUP_TIMING, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
 
 /** Bumped when the stored layout changes. */
 export const DELETED_STORE_FORMAT = 1;
@@ -273,8 +273,8 @@ export async function followDeletions(o: {
         const ids: string[] = [];
         for (const m of batch.messages) {
           // a poison record is the main consumer's to dead-letter; its offset is passed all the same
-          const d = await decodeOrPoison(o.codec, m.value).catch(() => undefined);
-          if (d) ids.push(serdes.deletionFromAvro(d).intercom_contact_id);
+          const d = await o.codec.decodeAs('deletions', m.value).catch(() => undefined);
+          if (d) ids.push(d.intercom_contact_id);
         }
         if (!isRunning()) return;
         const next = BigInt(batch.lastOffset()) + 1n;

@@ -1,5 +1,5 @@
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
-import type { OutcomeSubject } from '@iks/kafka';
+import type { OutcomeSubject } from '@iks/stage';
 
 /** What an outcome on klaviyo.outcomes.v1 says about the record the sink consumed (Klaviyo's view of it). */
 export function outcomeSubject(r: KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord): OutcomeSubject {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, ensureTopics, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
@@ -34,7 +34,7 @@ async function produce(config: Config, codec: AvroCodec, records: KlaviyoEventRe
   try {
     await producer.send({
       topic, acks: -1,
-      messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, serdes.eventToAvro(r)) }))),
+      messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, eventToAvro(r)) }))),
     });
   } finally {
     await producer.disconnect();

@@ -1,12 +1,13 @@
 import type { Config } from '@iks/config';
 import { rmSync } from 'node:fs';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, dlqName, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, deletionToAvro, dlqName, deadLetterFromAvro, eventFromAvro, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
 import { TopicTap } from '../../../test/support/raw-topic';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
-import { SinkRunner } from './sink.runner';
+import type { SinkRunner, SinkRunOptions } from './sink.runner';
+import { createSinkRunner } from './sink-stage.module';
 
 const API_KEY = 'pk_test_sink_0123456789';
 
@@ -30,7 +31,7 @@ async function produceEvents(config: Config, records: KlaviyoEventRecord[]): Pro
     const chunk = records.slice(i, i + 500);
     await producer.send({
       topic, acks: -1,
-      messages: await Promise.all(chunk.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, serdes.eventToAvro(r)) }))),
+      messages: await Promise.all(chunk.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, eventToAvro(r)) }))),
     });
   }
   await producer.disconnect();
@@ -46,7 +47,7 @@ async function produceDeletions(config: Config, contactIds: string[]): Promise<v
   const records: KlaviyoDeletionRecord[] = contactIds.map((id) => ({
     kind: 'deletion', intercom_contact_id: id, email: `${id}@example.com`, requested_at: Date.now(), source_notification_id: `notif_del_${id}`,
   }));
-  await producer.send({ topic, acks: -1, messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, serdes.deletionToAvro(r)) }))) });
+  await producer.send({ topic, acks: -1, messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, deletionToAvro(r)) }))) });
   await producer.disconnect();
 }
 
@@ -78,10 +79,10 @@ const stored = (emulator: KlaviyoEmulator) => emulator.store.events.length;
 describe('sink → Klaviyo emulator (real broker)', () => {
   let emulator: KlaviyoEmulator;
   const runners: SinkRunner[] = [];
-  const start = async (config: Config, opts = {}) => {
-    const r = new SinkRunner(config);
+  const start = async (config: Config, run: SinkRunOptions = {}) => {
+    const r = await createSinkRunner(config, { run });
     runners.push(r);
-    await r.start(opts);
+    await r.start();
     return r;
   };
 
@@ -130,12 +131,12 @@ describe('sink → Klaviyo emulator (real broker)', () => {
     await tap.start([dlqName(topicName('events', config.kafka.topicPrefix))]);
     try {
       const letters = await waitFor(() => tap.of(dlqName(topicName('events', config.kafka.topicPrefix))).length === 1 && tap.records, { what: 'the dead letter', timeoutMs: 60_000 });
-      const letter = serdes.deadLetterFromAvro([...letters.values()][0][0].value);
+      const letter = deadLetterFromAvro([...letters.values()][0][0].value);
       expect(letter.stage).toBe('sink');
       expect(letter.error_class).toBe('KlaviyoRejectedError');
       expect(letter.error_message).toMatch(/400/);
       expect(letter.error_message).toMatch(/phone_number is not a valid phone number/);
-      expect(serdes.eventFromAvro(await new AvroCodec(config.kafka).decode(Buffer.from(letter.value!))).unique_id).toBe('intercom:conversation:7:created');
+      expect((await new AvroCodec(config.kafka).decodeAs('events', Buffer.from(letter.value!))).unique_id).toBe('intercom:conversation:7:created');
       await waitFor(() => stored(emulator) === 49, { what: 'the other 49', timeoutMs: 30_000 });
       expect(emulator.store.events.some((e) => e.unique_id === 'intercom:conversation:7:created')).toBe(false);
     } finally {

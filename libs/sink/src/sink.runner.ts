@@ -1,22 +1,26 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { PartitionAssigners, type Kafka, type Producer } from 'kafkajs';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Config } from '@iks/config';
-import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
+import { CONFIG, type Config } from '@iks/config';
+import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, KlaviyoRecord } from '@iks/domain';
+import { AvroCodec, followTopic, KAFKA, prepareStage, PRODUCER, topic, topicName, type ThrowAwayConsumer, type Topic } from '@iks/kafka';
 import {
-  AvroCodec, createKafka, createProducer, decodeOrPoison, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
-  type HandlerLookup, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
-} from '@iks/kafka';
+  OnTopic, StageHandlers, StageRuntime, type AnyStageTopic, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
+} from '@iks/stage';
+import type { DeliveryResult, KlaviyoDelivery, Priority } from '@iks/klaviyo';
 import { outcomeSubject } from './outcome-subject';
-import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type DeliveryResult, type EndpointGroup, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 import { BudgetShare } from './budget-share';
 import { DeletedContacts, followDeletions, type DeletionsFollower } from './deleted-contacts';
+import { SinkMetrics } from './sink-metrics';
+import { KLAVIYO_DELIVERY, SINK_ABORT, SINK_RUN } from './sink.tokens';
+
+type SinkTopic = 'events' | 'profiles' | 'deletions';
+const SINK_TOPICS: readonly SinkTopic[] = ['events', 'profiles', 'deletions'];
 
 export interface SinkRunOptions {
   /** Consumer group (default SINK_GROUP_ID); a replay uses its own. */
   readonly groupId?: string;
   /** Which of the normalized topics to deliver (default all three). */
-  readonly topics?: ReadonlyArray<'events' | 'profiles' | 'deletions'>;
+  readonly topics?: readonly SinkTopic[];
   /** live: backfill-flagged records still go as backfill; replay: everything yields to live traffic. */
   readonly mode?: 'live' | 'replay';
   /** Start from these offsets instead of the committed ones (replay). */
@@ -45,8 +49,10 @@ const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION',
 /** How often a batch waiting for delivery asks the coordinator (kafkajs sends at most one heartbeat per heartbeatInterval). */
 const REBALANCE_CHECK_MS = 1000;
 
-/** The @EventPattern of each topic the sink consumes. */
-export const SINK_PATTERNS = { events: 'klaviyo.events', profiles: 'klaviyo.profiles', deletions: 'klaviyo.deletions' } as const;
+/** The topics a run delivers (default all three). */
+export function sinkTopicsOf(run: SinkRunOptions): readonly SinkTopic[] {
+  return run.topics ?? SINK_TOPICS;
+}
 
 /**
  * Kafka Connect's sink contract: deliver, then commit. Each batch of a partition is decoded,
@@ -54,68 +60,39 @@ export const SINK_PATTERNS = { events: 'klaviyo.events', profiles: 'klaviyo.prof
  * to `<topic>.dlq` with Klaviyo's error, and only then is the offset committed. A crash re-sends
  * at most the uncommitted records; their deterministic unique_id makes Klaviyo drop the repeat.
  */
-export class SinkRunner {
+@Injectable()
+export class SinkRunner implements OnApplicationShutdown {
   private readonly logger = new Logger(SinkRunner.name);
-  private readonly kafka: Kafka;
-  private readonly producer: Producer;
-  private readonly codec: AvroCodec;
-  readonly deliverer: KlaviyoDelivery;
   /** Follows klaviyo.deletions.v1 into deletedContacts from its stored offsets. */
   tombstones?: DeletionsFollower;
   /** Intercom contacts with a deletion request, on disk: their profiles and events are never sent again (replays included). */
   deletedContacts?: DeletedContacts;
-  private readonly abort = new AbortController();
-  private readonly topics: { events: string; profiles: string; deletions: string };
-  private readonly runtime: StageRuntime;
-  readonly retries: Counter<'operation'>;
-  /** 1 while Klaviyo refuses the API key (401/403): delivery waits and retries, nothing is dead-lettered. */
-  private readonly keyRefused: Gauge;
-  private mode: 'live' | 'replay' = 'live';
-  /** This replica's share of the account's rate limits among the group's replicas (set by specs()). */
-  budgetShare?: BudgetShare;
-  /** Klaviyo requests retried (also iks_sink_klaviyo_retries_total by operation). */
-  retryCount = 0;
+  private readonly topics: { readonly events: Topic<'events'>; readonly profiles: Topic<'profiles'>; readonly deletions: Topic<'deletions'> };
+  private readonly mode: 'live' | 'replay';
+  private stopped = false;
 
-  constructor(private readonly config: Config, budget?: RateBudget, registry: Registry = new Registry(), onFatal?: (e: unknown) => void) {
-    this.kafka = createKafka(config.kafka);
-    this.producer = createProducer(this.kafka);
-    this.codec = new AvroCodec(config.kafka);
-    this.runtime = new StageRuntime({
-      stage: 'sink', kafka: this.kafka, producer: this.producer, codec: this.codec, registry,
-      stallReadyMs: config.stage.stallReadyMs, stallLiveMs: config.stage.stallLiveMs, onFatal,
-    });
-    this.retries = metricOnce(registry, 'iks_sink_klaviyo_retries_total', () => new Counter({
-      name: 'iks_sink_klaviyo_retries_total', help: 'Klaviyo requests retried, by operation.', labelNames: ['operation'], registers: [registry],
-    }));
-    const requestSeconds = metricOnce(registry, 'iks_sink_klaviyo_request_seconds', () => new Histogram({
-      name: 'iks_sink_klaviyo_request_seconds', help: 'Klaviyo HTTP request latency per attempt (retries included), by operation and status ("network" when no answer arrived).',
-      labelNames: ['operation', 'status'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [registry],
-    }));
-    this.keyRefused = metricOnce(registry, 'iks_sink_klaviyo_key_refused', () => new Gauge({
-      name: 'iks_sink_klaviyo_key_refused', help: '1 while Klaviyo answers 401/403 to the API key (an alert: delivery is paused and retried).', registers: [registry],
-    }));
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(PRODUCER) private readonly producer: Producer,
+    private readonly codec: AvroCodec,
+    @Inject(KLAVIYO_DELIVERY) readonly deliverer: KlaviyoDelivery,
+    /** This replica's share of the account's rate limits among the group's replicas. */
+    readonly budgetShare: BudgetShare,
+    private readonly metrics: SinkMetrics,
+    private readonly runtime: StageRuntime,
+    private readonly handlers: StageHandlers,
+    @Inject(SINK_ABORT) private readonly abort: AbortController,
+    @Inject(SINK_RUN) private readonly run: SinkRunOptions,
+  ) {
     const p = config.kafka.topicPrefix;
-    this.topics = { events: topicName('events', p), profiles: topicName('profiles', p), deletions: topicName('deletions', p) };
-    if (!config.klaviyo.apiKey) throw new Error('KLAVIYO_API_KEY is required by the sink');
-    const client = new KlaviyoHttpClient({
-      apiKey: config.klaviyo.apiKey.reveal(), baseUrl: config.klaviyo.baseUrl, revision: config.klaviyo.revision,
-      timeoutMs: config.sink.requestTimeoutMs,
-    });
-    this.deliverer = createKlaviyoDelivery({
-      client,
-      // 200 ms of margin: a request granted just inside our window can land in Klaviyo's next one
-      budget: budget ?? new RateBudget({ windowMarginMs: 200 }),
-      retry: { maxElapsedMs: config.sink.retryMaxMs, maxDelayMs: config.sink.retryMaxDelayMs },
-      batch: { maxCount: config.sink.batchMaxEvents, maxWaitMs: config.sink.batchMaxWaitMs },
-      signal: this.abort.signal,
-      onRetry: (operation) => {
-        this.retries.inc({ operation });
-        this.retryCount++;
-      },
-      onSystemic: () => this.keyRefused.set(1),
-      onRecovered: () => this.keyRefused.set(0),
-      onResponse: (operation, status, seconds) => requestSeconds.observe({ operation, status: String(status) }, seconds),
-    });
+    this.topics = { events: topic('events', p), profiles: topic('profiles', p), deletions: topic('deletions', p) };
+    this.mode = run.mode ?? 'live';
+  }
+
+  /** Klaviyo requests retried (also iks_sink_klaviyo_retries_total by operation). */
+  get retryCount(): number {
+    return this.metrics.retryCount;
   }
 
   /** Every outcome (delivered, skipped, dead-lettered), typed (and in /metrics). */
@@ -156,21 +133,19 @@ export class SinkRunner {
     return { consumers: this.runtime.livenessCheck() };
   }
 
-  specs(opts: SinkRunOptions = {}): StageConsumerSpec[] {
-    const which = opts.topics ?? ['events', 'profiles', 'deletions'];
-    const groupId = opts.groupId ?? this.config.sink.groupId;
-    // The replicas of the group share the account's limits, each endpoint group by the
-    // partitions of the topic that feeds it (budget-share.ts).
-    const fed: Record<'events' | 'profiles' | 'deletions', EndpointGroup[]> = {
-      events: ['events-bulk', 'events'], profiles: ['profile-import'], deletions: ['data-privacy-deletion'],
+  /** The consumer group of this run (SINK_RUN). The replicas share the account's limits through the BudgetShare's assigner. */
+  specs(): StageConsumerSpec[] {
+    const opts = this.run;
+    const share = this.budgetShare;
+    // what happened to each record, for the console (klaviyo.outcomes.v1): outcomeSubject says what a record was
+    const consumed: Readonly<Record<SinkTopic, AnyStageTopic>> = {
+      events: { topic: this.topics.events, describe: outcomeSubject },
+      profiles: { topic: this.topics.profiles, describe: outcomeSubject },
+      deletions: { topic: this.topics.deletions, describe: outcomeSubject },
     };
-    const groupTopics: Partial<Record<EndpointGroup, string>> = {};
-    for (const t of which) for (const g of fed[t]) groupTopics[g] = this.topics[t];
-    const share = new BudgetShare(this.deliverer.caller.budget, this.kafka, groupId, groupTopics);
-    this.budgetShare = share;
     return [{
-      groupId,
-      topics: which.map((t) => ({ topic: this.topics[t], pattern: SINK_PATTERNS[t] })),
+      groupId: opts.groupId ?? this.config.sink.groupId,
+      topics: sinkTopicsOf(opts).map((t) => consumed[t]),
       // large fetches so that bulk requests fill up to Klaviyo's 1,000 events; round robin as well, so a
       // member without budget shares (an older sink during a rolling upgrade) can still join the group
       consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner, PartitionAssigners.roundRobin] },
@@ -179,58 +154,72 @@ export class SinkRunner {
       partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
       chunkSize: Number.MAX_SAFE_INTEGER,
       seek: opts.seek, until: opts.until, beforeCommit: opts.beforeCommit,
-      // what happened to each record, for the console (klaviyo.outcomes.v1)
       outcomesTopic: topicName('outcomes', this.config.kafka.topicPrefix),
-      describeRecord: async (topic, value) => outcomeSubject(await this.decode(topic, value)),
     }];
   }
 
-  /** The sink's own handler (every topic has the same one), for a run without Nest. */
-  readonly handlerFor: HandlerLookup = (pattern) =>
-    Object.values(SINK_PATTERNS).includes(pattern as never) ? (b) => this.handleRecords(b) : undefined;
-
-  async start(opts: SinkRunOptions = {}, handlerFor: HandlerLookup = this.handlerFor): Promise<void> {
-    const specs = this.specs(opts);
-    void this.budgetShare?.connect().catch(() => undefined); // retried when the group is read
+  /** Delivers what SINK_RUN says, each topic by its @OnTopic handler (fails when one has none, or two). */
+  async start(): Promise<void> {
+    const opts = this.run;
+    const handlers = this.handlers.lookup();
+    const specs = this.specs();
+    void this.budgetShare.connect().catch(() => undefined); // retried when the group is read
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     const groupId = opts.groupId ?? this.config.sink.groupId;
-    this.mode = opts.mode ?? 'live';
     // MAPPING.md: a deleted person is not brought back by a later replay (or a late upsert).
-    this.deletedContacts = DeletedContacts.open(this.config.sink.deletedContactsPath, this.topics.deletions);
+    this.deletedContacts = DeletedContacts.open(this.config.sink.deletedContactsPath, this.topics.deletions.name);
     this.tombstones = await followDeletions({
-      kafka: this.kafka, codec: this.codec, topic: this.topics.deletions, groupPrefix: `${groupId}.tombstones`, store: this.deletedContacts,
+      kafka: this.kafka, codec: this.codec, topic: this.topics.deletions.name, groupPrefix: `${groupId}.tombstones`, store: this.deletedContacts,
     });
-    await this.runtime.start(specs, handlerFor);
-    this.logger.log(`delivering ${(opts.topics ?? ['events', 'profiles', 'deletions']).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`);
+    await this.runtime.start(specs, handlers);
+    this.logger.log(`delivering ${sinkTopicsOf(opts).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`);
+  }
+
+  /** klaviyo.events.v1: events of every partition share bulk requests (cut when the rate budget grants one); live events go first, backfilled and replayed ones yield. */
+  @OnTopic('events')
+  handleEvents(batch: StageBatch<KlaviyoEventRecord>): Promise<StageResult> {
+    return this.handleRecords(batch, (records, gaveUp) =>
+      Promise.all(records.map((r) => this.deliverer.events.submit(r, this.mode === 'live' && !r.backfill ? 'live' : 'backfill', gaveUp))));
+  }
+
+  /** klaviyo.profiles.v1: Create or Update Profile. */
+  @OnTopic('profiles')
+  handleProfiles(batch: StageBatch<KlaviyoProfileRecord>): Promise<StageResult> {
+    return this.handleRecords(batch, (records) => this.deliverer.profiles.deliver(records, this.priority()));
+  }
+
+  /** klaviyo.deletions.v1: data privacy deletion jobs. */
+  @OnTopic('deletions')
+  handleDeletions(batch: StageBatch<KlaviyoDeletionRecord>): Promise<StageResult> {
+    return this.handleRecords(batch, (records) => this.deliverer.deletions.deliver(records, this.priority()));
+  }
+
+  private priority(): Priority {
+    return this.mode === 'live' ? 'live' : 'backfill';
   }
 
   /**
-   * One partition's batch: decode, skip deleted people, deliver (events of every partition
-   * share bulk requests), and say per record: delivered, skipped, or dead-lettered with
-   * Klaviyo's answer.
+   * One partition's batch (decoded): skip deleted people, deliver, and say per record:
+   * delivered, skipped, or dead-lettered with Klaviyo's answer.
    */
-  async handleRecords(batch: StageBatch): Promise<StageResult> {
+  private async handleRecords<R extends KlaviyoRecord>(
+    batch: StageBatch<R>, deliver: (records: R[], gaveUp: AbortSignal) => Promise<DeliveryResult[]>,
+  ): Promise<StageResult> {
     const outcomes: RecordOutcome[] = [];
-    const records: Array<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> = [];
+    const records: R[] = [];
     const at: number[] = [];
-    for (const m of batch.messages) {
-      try {
-        const r = await this.decode(batch.topic, m.value);
-        const subject = outcomeSubject(r); // for klaviyo.outcomes.v1, without decoding the record again
-        if (r.kind === 'deletion') this.deletedContacts!.add([r.intercom_contact_id]);
-        else if (r.intercom_contact_id && this.deletedContacts!.has(r.intercom_contact_id)) {
-          outcomes.push({ kind: 'skip', reason: 'contact_deleted', subject });
-          continue;
-        }
-        at.push(outcomes.length);
-        outcomes.push({ kind: 'done', reason: 'delivered', subject });
-        records.push(r);
-      } catch (e) {
-        if (!(e instanceof RecordDecodeError)) throw e;
-        outcomes.push({ kind: 'dead_letter', error: e });
+    for (const { value: r } of batch.records) {
+      const subject = outcomeSubject(r); // for klaviyo.outcomes.v1, without decoding the record again
+      if (r.kind === 'deletion') this.deletedContacts!.add([r.intercom_contact_id]);
+      else if (r.intercom_contact_id && this.deletedContacts!.has(r.intercom_contact_id)) {
+        outcomes.push({ kind: 'skip', reason: 'contact_deleted', subject });
+        continue;
       }
+      at.push(outcomes.length);
+      outcomes.push({ kind: 'done', reason: 'delivered', subject });
+      records.push(r);
     }
-    const results = await this.unlessRebalancing(batch, (gaveUp) => this.deliver(batch.topic, records, this.mode, gaveUp));
+    const results = records.length === 0 ? [] : await this.unlessRebalancing(batch, (gaveUp) => deliver(records, gaveUp));
     // shutting down, or the group rebalances: nothing committed, the batch is read again (by its next owner)
     if (!results || !batch.isRunning()) return { outcomes: [], aborted: true };
     results.forEach((r, i) => {
@@ -249,7 +238,7 @@ export class SinkRunner {
    * withdrawn (the `gaveUp` signal): only the partition's next owner sends them. What was already
    * on the wire still goes; Klaviyo keeps one copy per unique_id.
    */
-  private async unlessRebalancing<T>(batch: StageBatch, work: (gaveUp: AbortSignal) => Promise<T>): Promise<T | undefined> {
+  private async unlessRebalancing<T>(batch: StageBatch<unknown>, work: (gaveUp: AbortSignal) => Promise<T>): Promise<T | undefined> {
     const gaveUp = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const rebalance = new Promise<undefined>((resolve) => {
@@ -271,35 +260,19 @@ export class SinkRunner {
     }
   }
 
-  private async decode(topic: string, value: Buffer | null): Promise<KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord> {
-    const avro = await decodeOrPoison(this.codec, value);
-    try {
-      if (topic === this.topics.events) return serdes.eventFromAvro(avro);
-      if (topic === this.topics.profiles) return serdes.profileFromAvro(avro);
-      return serdes.deletionFromAvro(avro);
-    } catch (e) {
-      throw new RecordDecodeError(`record does not fit ${topic}: ${(e as Error).message}`);
-    }
-  }
-
-  private async deliver(topic: string, records: any[], mode: 'live' | 'replay', gaveUp: AbortSignal): Promise<DeliveryResult[]> {
-    if (records.length === 0) return [];
-    if (topic === this.topics.events) {
-      // Events of every partition share bulk requests (cut when the rate budget grants one);
-      // live events go first, backfilled and replayed ones yield.
-      return Promise.all(records.map((r: KlaviyoEventRecord) => this.deliverer.events.submit(r, mode === 'live' && !r.backfill ? 'live' : 'backfill', gaveUp)));
-    }
-    const priority: Priority = mode === 'live' ? 'live' : 'backfill';
-    if (topic === this.topics.profiles) return this.deliverer.profiles.deliver(records, priority);
-    return this.deliverer.deletions.deliver(records, priority);
-  }
-
+  /** Stops delivering and consuming, the budget share and the tombstone follower, and the producer's connection (once). */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     this.abort.abort();
     await this.runtime.stop();
-    await this.budgetShare?.stop();
+    await this.budgetShare.stop();
     await this.tombstones?.stop();
     await this.deletedContacts?.close();
     await this.producer.disconnect().catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
   }
 }

@@ -1,16 +1,19 @@
-import { Logger } from '@nestjs/common';
-import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { Gauge, Registry } from 'prom-client';
-import type { Config } from '@iks/config';
-import { boundedKey, type ContactSnapshot, type KlaviyoRecord } from '@iks/domain';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { Kafka, Producer } from 'kafkajs';
+import { Gauge, type Registry } from 'prom-client';
+import { CONFIG, type Config } from '@iks/config';
+import { boundedKey, type ContactSnapshot, type KlaviyoRecord, type RawNotification } from '@iks/domain';
+import { AvroCodec, header, KAFKA, prepareStage, PRODUCER, RECEIVED_AT, topic, type Topic } from '@iks/kafka';
+import { METRICS_REGISTRY } from '@iks/ops';
 import {
-  AvroCodec, createKafka, createProducer, decodeOrPoison, header, isTransientError, metricOnce, prepareStage, RECEIVED_AT,
-  serdes, sleep, StageRuntime, topicName, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
-  type StageResult, type StageTally,
-} from '@iks/kafka';
+  isTransientError, metricOnce, OnTopic, StageHandlers, StageRuntime, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
+  type StageRecord, type StageResult, type StageTally,
+} from '@iks/stage';
+import { sleep } from '@iks/retry';
 import { isMappedTopic, type MappingOptions } from '@iks/mapping';
-import { Directory, followContacts, LmdbContactStore, type ContactsFollower, type IntercomSource } from '@iks/directory';
+import { Directory, followContacts, LmdbContactStore, type ContactsFollower } from '@iks/directory';
 import { processNotification } from './notification-processor';
+
 const H_ATTEMPT = 'iks-attempt';
 const H_FIRST = 'iks-first-pending-at';
 const H_NOT_BEFORE = 'iks-not-before';
@@ -18,16 +21,16 @@ const H_REASON = 'iks-pending-reason';
 const CHUNK = 500;
 
 interface Topics {
-  readonly raw: string;
-  readonly retry: string;
-  readonly contacts: string;
-  readonly events: string;
-  readonly profiles: string;
-  readonly deletions: string;
+  readonly raw: Topic<'notifications'>;
+  readonly retry: Topic<'notificationsRetry'>;
+  readonly contacts: Topic<'contacts'>;
+  readonly events: Topic<'events'>;
+  readonly profiles: Topic<'profiles'>;
+  readonly deletions: Topic<'deletions'>;
 }
 
-/** The @EventPattern of each topic the transformer consumes. */
-export const TRANSFORMER_PATTERNS = { notifications: 'intercom.notifications', retry: 'intercom.notifications.retry' } as const;
+/** What this transformer consumes (TransformerStageModule's `run`): the live stage by default, a replay's own group. */
+export const TRANSFORMER_RUN = Symbol('TRANSFORMER_RUN');
 
 export interface TransformerStartOptions {
   /** Replaces TRANSFORMER_GROUP_ID for the raw topic (a replay's own group). */
@@ -42,42 +45,42 @@ export interface TransformerStartOptions {
  * A record that cannot be decoded or mapped goes to `<topic>.dlq` and the partition moves on.
  * A notification whose contact is not identifiable yet goes to the retry topic and is tried
  * again with backoff by a second consumer, then dead-lettered after CONTACT_WAIT_MAX_MS.
- * The consume/produce/dead-letter/commit loop is the shared StageRuntime; this class holds the
- * transformer's two handlers (served by @EventPattern in the app, or directly by start()).
+ * The consume/produce/dead-letter/commit loop is the shared StageRuntime (provided by
+ * StageModule); this class holds the transformer's two handlers (@OnTopic), whether the app
+ * serves them (StageServer) or a CLI replay, a test or a bench boots TransformerStageModule.
  */
-export class TransformerRunner {
+@Injectable()
+export class TransformerRunner implements OnApplicationShutdown {
   private readonly logger = new Logger(TransformerRunner.name);
-  private readonly kafka: Kafka;
-  private readonly producer: Producer;
-  private readonly codec: AvroCodec;
-  readonly directory: Directory;
   private readonly topics: Topics;
   private readonly options: MappingOptions;
-  private readonly runtime: StageRuntime;
   private directoryFollower?: ContactsFollower;
   private started = false;
+  private stopped = false;
   private readonly unknownTopics = new Set<string>();
 
-  constructor(private readonly config: Config, source: IntercomSource, registry: Registry = new Registry(), onFatal?: (e: unknown) => void) {
-    this.kafka = createKafka(config.kafka);
-    this.producer = createProducer(this.kafka);
-    this.codec = new AvroCodec(config.kafka);
-    // the contacts live on local disk (LmdbContactStore), opened in loadDirectory()
-    this.directory = new Directory(source, config.transformer.directoryRefreshMs, { cacheContacts: config.transformer.directoryCacheContacts });
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(PRODUCER) private readonly producer: Producer,
+    private readonly codec: AvroCodec,
+    /** The contacts live on local disk (LmdbContactStore), opened in loadDirectory(). */
+    readonly directory: Directory,
+    private readonly runtime: StageRuntime,
+    private readonly handlers: StageHandlers,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(TRANSFORMER_RUN) private readonly run: TransformerStartOptions,
+  ) {
     const p = config.kafka.topicPrefix;
     this.topics = {
-      raw: topicName('notifications', p), retry: topicName('notificationsRetry', p), contacts: topicName('contacts', p),
-      events: topicName('events', p), profiles: topicName('profiles', p), deletions: topicName('deletions', p),
+      raw: topic('notifications', p), retry: topic('notificationsRetry', p), contacts: topic('contacts', p),
+      events: topic('events', p), profiles: topic('profiles', p), deletions: topic('deletions', p),
     };
     this.options = {
       metricNames: config.transformer.metricNames,
       deleteOnArchive: config.transformer.deleteOnArchive,
       defaultPhoneRegion: config.transformer.defaultPhoneRegion ?? undefined,
     };
-    this.runtime = new StageRuntime({
-      stage: 'transformer', kafka: this.kafka, producer: this.producer, codec: this.codec, registry,
-      stallReadyMs: config.stage.stallReadyMs, stallLiveMs: config.stage.stallLiveMs, onFatal,
-    });
     const stats = this.directory.stats;
     for (const [name, help, read] of [
       ['iks_transformer_directory_contacts', 'Contacts in the directory.', () => stats.contacts],
@@ -105,15 +108,15 @@ export class TransformerRunner {
     return { consumers: this.runtime.livenessCheck() };
   }
 
-  specs(opts: TransformerStartOptions = {}): StageConsumerSpec[] {
+  specs(opts: TransformerStartOptions = this.run): StageConsumerSpec[] {
     const specs: StageConsumerSpec[] = [{
       groupId: opts.groupId ?? this.config.transformer.groupId,
-      topics: [{ topic: this.topics.raw, pattern: TRANSFORMER_PATTERNS.notifications }],
+      topics: [{ topic: this.topics.raw }],
     }];
     if (opts.retryConsumer !== false) {
       specs.push({
         groupId: `${this.config.transformer.groupId}.retry`,
-        topics: [{ topic: this.topics.retry, pattern: TRANSFORMER_PATTERNS.retry }],
+        topics: [{ topic: this.topics.retry }],
         // one at a time: each waits for its own not-before time
         chunkSize: 1,
       });
@@ -121,17 +124,16 @@ export class TransformerRunner {
     return specs;
   }
 
-  /** The transformer's own handlers, for a run without Nest (CLI replay, tests, benches). */
-  readonly handlerFor: HandlerLookup = (pattern) =>
-    pattern === TRANSFORMER_PATTERNS.notifications ? (b) => this.handleNotifications(b) : pattern === TRANSFORMER_PATTERNS.retry ? (b) => this.handleRetries(b) : undefined;
-
-  async start(opts: TransformerStartOptions = {}, handlerFor: HandlerLookup = this.handlerFor): Promise<void> {
+  /** Consumes what TRANSFORMER_RUN says, each topic by its @OnTopic handler (fails when one has none, or two). */
+  async start(): Promise<void> {
+    const opts = this.run;
+    const handlers = this.handlers.lookup();
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     await this.loadDirectory();
     await this.directory.refreshReferences();
-    await this.runtime.start(this.specs(opts), handlerFor);
+    await this.runtime.start(this.specs(opts), handlers);
     this.started = true;
-    this.logger.log(`consuming ${this.topics.raw} (group ${opts.groupId ?? this.config.transformer.groupId}${opts.retryConsumer === false ? ', no retry consumer' : ''}); directory: ${this.directory.stats.contacts} contacts`);
+    this.logger.log(`consuming ${this.topics.raw.name} (group ${opts.groupId ?? this.config.transformer.groupId}${opts.retryConsumer === false ? ', no retry consumer' : ''}); directory: ${this.directory.stats.contacts} contacts`);
   }
 
   /**
@@ -141,25 +143,28 @@ export class TransformerRunner {
    * offsets at start, then keeps following.
    */
   private async loadDirectory(): Promise<void> {
-    this.directory.useStore(LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts));
+    this.directory.useStore(LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts.name));
     this.directoryFollower = await followContacts({
-      kafka: this.kafka, codec: this.codec, topic: this.topics.contacts, groupPrefix: `${this.config.transformer.groupId}.directory`, directory: this.directory,
+      kafka: this.kafka, codec: this.codec, topic: this.topics.contacts.name, groupPrefix: `${this.config.transformer.groupId}.directory`, directory: this.directory,
     });
   }
 
-  /** intercom.notifications.v1: each notification mapped in order; poison records become dead letters. */
-  async handleNotifications(batch: StageBatch): Promise<StageResult> {
+  /** intercom.notifications.v1: each notification mapped in order; records that cannot be mapped become dead letters. */
+  @OnTopic('notifications')
+  async handleNotifications(batch: StageBatch<RawNotification>): Promise<StageResult> {
     const out: ProducedRecord[] = [];
     const outcomes: RecordOutcome[] = [];
-    for (const m of batch.messages) outcomes.push(await this.outcomeOf(m, out, 1, Date.now()));
+    for (const r of batch.records) outcomes.push(await this.outcomeOf(r, out, 1, Date.now()));
     return { outcomes, produce: out };
   }
 
   /** intercom.notifications.v1.retry: one at a time, after its not-before time. */
-  async handleRetries(batch: StageBatch): Promise<StageResult> {
+  @OnTopic('notificationsRetry')
+  async handleRetries(batch: StageBatch<RawNotification>): Promise<StageResult> {
     const out: ProducedRecord[] = [];
     const outcomes: RecordOutcome[] = [];
-    for (const m of batch.messages) {
+    for (const r of batch.records) {
+      const m = r.message;
       const notBefore = Number(header(m.headers, H_NOT_BEFORE) ?? 0);
       while (Date.now() < notBefore) {
         if (!batch.isRunning()) return { outcomes: [], aborted: true };
@@ -168,16 +173,16 @@ export class TransformerRunner {
       }
       const attempt = Number(header(m.headers, H_ATTEMPT) ?? 1);
       const first = Number(header(m.headers, H_FIRST) ?? Date.now());
-      outcomes.push(await this.outcomeOf(m, out, attempt + 1, first));
+      outcomes.push(await this.outcomeOf(r, out, attempt + 1, first));
     }
     return { outcomes, produce: out };
   }
 
   /** One record: its outputs are appended to `out` only when it maps (a poison record produces nothing). */
-  private async outcomeOf(m: KafkaMessage, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
+  private async outcomeOf(r: StageRecord<RawNotification>, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
     const mine: ProducedRecord[] = [];
     try {
-      const outcome = await this.handle(m, mine, attempt, firstPendingAt);
+      const outcome = await this.handle(r, mine, attempt, firstPendingAt);
       out.push(...mine);
       return outcome;
     } catch (e) {
@@ -186,9 +191,8 @@ export class TransformerRunner {
     }
   }
 
-  /** Decode, process, and queue the outputs of one message (records, snapshots, retry). */
-  private async handle(m: KafkaMessage, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
-    const raw = serdes.notificationFromAvro(await decodeOrPoison(this.codec, m.value));
+  /** Process one notification and queue its outputs (records, snapshots, retry). */
+  private async handle({ message: m, value: raw }: StageRecord<RawNotification>, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
     const result = await processNotification(raw, this.directory, this.options, this.config.transformer.reconcileBackfillAfterMs);
     // lineage: when ingest accepted the notification, for the console's person page
     const lineage = { [RECEIVED_AT]: String(raw.received_at) };
@@ -213,9 +217,9 @@ export class TransformerRunner {
     }
     const delay = Math.min(this.config.transformer.contactRetryInitialMs * 2 ** (attempt - 1), 15 * 60_000);
     out.push({
-      topic: this.topics.retry,
+      topic: this.topics.retry.name,
       message: {
-        key: m.key, value: await this.codec.encode(this.topics.retry, serdes.notificationToAvro(raw)),
+        key: m.key, value: await this.codec.encodeAs(this.topics.retry, raw),
         headers: { [H_ATTEMPT]: String(attempt), [H_FIRST]: String(firstPendingAt), [H_NOT_BEFORE]: String(now + delay), [H_REASON]: result.reason },
       },
     });
@@ -232,23 +236,30 @@ export class TransformerRunner {
   private async encodeRecord(r: KlaviyoRecord): Promise<ProducedRecord> {
     switch (r.kind) {
       case 'event':
-        return { topic: this.topics.events, message: { key: boundedKey(r.intercom_contact_id ?? r.unique_id), value: await this.codec.encode(this.topics.events, serdes.eventToAvro(r)) } };
+        return { topic: this.topics.events.name, message: { key: boundedKey(r.intercom_contact_id ?? r.unique_id), value: await this.codec.encodeAs(this.topics.events, r) } };
       case 'profile':
-        return { topic: this.topics.profiles, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encode(this.topics.profiles, serdes.profileToAvro(r)) } };
+        return { topic: this.topics.profiles.name, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encodeAs(this.topics.profiles, r) } };
       case 'deletion':
-        return { topic: this.topics.deletions, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encode(this.topics.deletions, serdes.deletionToAvro(r)) } };
+        return { topic: this.topics.deletions.name, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encodeAs(this.topics.deletions, r) } };
     }
   }
 
   private async encodeSnapshot(s: ContactSnapshot): Promise<ProducedRecord> {
-    return { topic: this.topics.contacts, message: { key: boundedKey(s.id), value: await this.codec.encode(this.topics.contacts, serdes.contactToAvro(s)) } };
+    return { topic: this.topics.contacts.name, message: { key: boundedKey(s.id), value: await this.codec.encodeAs(this.topics.contacts, s) } };
   }
 
+  /** Stops consuming, the directory follower and its store, and the producer's connection (once). */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     await this.runtime.stop();
     await this.directoryFollower?.stop();
     await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
     await this.producer.disconnect().catch(() => undefined);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stop();
   }
 }
 

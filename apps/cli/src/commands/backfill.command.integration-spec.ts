@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import type { IntercomObject } from '@iks/intercom';
-import { AvroCodec, createKafka, serdes, topicName, NotificationWriter } from '@iks/kafka';
+import { AvroCodec, createKafka, notificationFromAvro, topicName } from '@iks/kafka';
+import { createNotificationWriter } from '@iks/ingest';
 import type { RawNotification } from '@iks/domain';
 import { startIntercomEmulator, type IntercomEmulator } from '../../../../tools/intercom-emulator/src';
 import { testConfig } from '../../../../test/support/test-config';
@@ -41,7 +42,7 @@ async function readTopic(config: Config, atLeast: number): Promise<Seen[]> {
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        seen.push({ key: message.key!.toString(), value: serdes.notificationFromAvro(await codec.decode(message.value!)) });
+        seen.push({ key: message.key!.toString(), value: (await codec.decodeAs('notifications', message.value!)) });
       },
     });
     await waitFor(() => seen.length >= atLeast, { what: `${atLeast} records`, timeoutMs: 60_000 });
@@ -111,7 +112,7 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     expect(first.lines.join('\n')).toMatch(/backfill interrupted: 30 objects read/);
 
     // 2) a crash after Kafka acknowledged a page but before its checkpoint was saved
-    const writer = new NotificationWriter(config);
+    const writer = await createNotificationWriter(config);
     await writer.start();
     let written = 0;
     const real = new NotificationWriterSink(writer);

@@ -1,6 +1,7 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
-import { topicName, NotificationWriter } from '@iks/kafka';
+import { topicName } from '@iks/kafka';
+import { createNotificationWriter, type NotificationWriter } from '@iks/ingest';
 import { CheckpointStore, BackfillProgress, type ProgressStream, BackfillRunner, type BackfillSink, NotificationWriterSink } from '@iks/backfill';
 import type { CliIo } from '../cli-io';
 import { BACKFILL_USAGE, parseBackfillArgs, type BackfillArgs } from './backfill.args';
@@ -62,7 +63,7 @@ export async function runBackfill(a: BackfillArgs, config: Config, io: CliIo, de
   let writer: NotificationWriter | undefined;
   let sink = deps.sink;
   if (!sink) {
-    writer = new NotificationWriter(config);
+    writer = await createNotificationWriter(config);
     await writer.start();
     sink = new NotificationWriterSink(writer);
   }

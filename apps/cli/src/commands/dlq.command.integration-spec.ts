@@ -1,11 +1,11 @@
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, createProducer, DeadLetterPublisher, dlqName, ensureTopics, header, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, DeadLetterPublisher, dlqName, ensureTopics, header, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/klaviyo-emulator/src';
 import { TopicTap, topicOf } from '../../../../test/support/raw-topic';
 import { testConfig } from '../../../../test/support/test-config';
 import { waitFor } from '../../../../test/support/wait-for';
-import { SinkRunner } from '@iks/sink';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { runDlqCommand } from './dlq.command';
 
 function capture() {
@@ -130,10 +130,10 @@ describe('cli dlq list / reprocess (real broker)', () => {
       await producer.connect();
       await producer.send({
         topic, acks: -1,
-        messages: await Promise.all(Array.from({ length: 12 }, async (_, i) => ({ key: `c${i}`, value: await codec.encode(topic, serdes.eventToAvro(event(i))) }))),
+        messages: await Promise.all(Array.from({ length: 12 }, async (_, i) => ({ key: `c${i}`, value: await codec.encode(topic, eventToAvro(event(i))) }))),
       });
       await producer.disconnect();
-      sink = new SinkRunner(config);
+      sink = await createSinkRunner(config);
       await sink.start();
       await waitFor(() => emulator.store.events.length === 10 && sink!.tally.count('dead_letter') === 2, { what: '10 delivered, 2 dead-lettered', timeoutMs: 60_000 });
 

@@ -1,7 +1,8 @@
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { DeadLetter } from '@iks/domain';
-import { allTopics, AvroCodec, createKafka, createProducer, DLQ_SOURCES, dlqName, matchesWhere, readTopicRanges, reasonKey, sendBack, serdes, type OffsetRange } from '@iks/kafka';
+import { createContext } from '@iks/ops';
+import { allTopics, AvroCodec, DLQ_SOURCES, KAFKA, KafkaModule, PRODUCER, dlqName, matchesWhere, readTopicRanges, reasonKey, sendBack, deadLetterFromAvro, type OffsetRange } from '@iks/kafka';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
@@ -48,19 +49,21 @@ export async function runDlq(a: DlqArgs, config: Config, io: CliIo, deps: DlqDep
     return 2;
   }
   const dlqTopic = dlqName(topic.name);
-  const kafka = createKafka(config.kafka);
+  const app = await createContext(config, 'cli', KafkaModule);
+  const kafka = app.get<Kafka>(KAFKA);
   const admin = kafka.admin();
-  await admin.connect();
   try {
+    await admin.connect();
     if (!(await admin.listTopics()).includes(dlqTopic)) {
       io.stderr(`dlq: topic ${dlqTopic} does not exist (TOPIC_PREFIX="${prefix}"; the stages create it when they start)`);
       return 1;
     }
-    const codec = new AvroCodec(config.kafka);
+    const codec = app.get(AvroCodec);
     if (sub === 'list') return await list(kafka, admin, codec, dlqTopic, flags, io);
-    return await reprocess(kafka, admin, codec, config, topic.name, dlqTopic, flags, io, deps);
+    return await reprocess(kafka, app.get<Producer>(PRODUCER), admin, codec, config, topic.name, dlqTopic, flags, io, deps);
   } finally {
     await admin.disconnect().catch(() => undefined);
+    await app.close();
   }
 }
 
@@ -69,7 +72,7 @@ async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: st
   for (const { partition, message } of await readTopicRanges(kafka, admin, dlq, ranges)) {
     try {
       if (!message.value) throw new Error('empty record value');
-      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: serdes.deadLetterFromAvro(await codec.decode(message.value)) });
+      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: (await codec.decodeAs('dlq', message.value)) });
     } catch (e) {
       out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: null, decodeError: (e as Error).message });
     }
@@ -125,7 +128,7 @@ async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f
 }
 
 async function reprocess(
-  kafka: Kafka, admin: Admin, codec: AvroCodec, config: Config, topic: string, dlq: string, f: DlqFlags, io: CliIo, deps: DlqDeps,
+  kafka: Kafka, producer: Producer, admin: Admin, codec: AvroCodec, config: Config, topic: string, dlq: string, f: DlqFlags, io: CliIo, deps: DlqDeps,
 ): Promise<number> {
   const groupId = `iks-dlq-reprocess.${topic}`;
   const { groups } = await admin.describeGroups([groupId]);
@@ -174,7 +177,6 @@ async function reprocess(
   const stop = await confirmOrExit('dlq reprocess', f.yes, io, deps.prompt);
   if (stop !== null) return stop;
 
-  const producer = createProducer(kafka);
   await producer.connect();
   try {
     await sendBack(producer, send);

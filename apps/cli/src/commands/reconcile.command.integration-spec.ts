@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import type { IntercomObject } from '@iks/intercom';
-import { AvroCodec, createKafka, createProducer, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, ensureTopics, eventToAvro, notificationFromAvro, topicName } from '@iks/kafka';
 import { deriveNotifications, type BackfillKind } from '@iks/backfill';
 import type { RawNotification } from '@iks/domain';
 import { startIntercomEmulator, type IntercomEmulator } from '../../../../tools/intercom-emulator/src';
@@ -55,7 +55,7 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
     const topic = topicName('events', config.kafka.topicPrefix);
     const messages = await Promise.all(ids.map(async (id) => ({
       key: 'c1',
-      value: await codec.encode(topic, serdes.eventToAvro({
+      value: await codec.encode(topic, eventToAvro({
         kind: 'event', metric: 'm', profile: { email: 'a@example.com' }, properties: {}, time: '2026-01-01T00:00:00Z', unique_id: id,
         backfill: false, intercom_contact_id: 'c1', source_notification_id: 'n', source_topic: 't',
       })),
@@ -70,7 +70,7 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
     const seen: RawNotification[] = [];
     await consumer.connect();
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push(serdes.notificationFromAvro(await codec.decode(message.value!))) });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push((await codec.decodeAs('notifications', message.value!))) });
     await waitFor(() => seen.length >= atLeast, { what: `${atLeast} raw records`, timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 1000));
     await consumer.disconnect();

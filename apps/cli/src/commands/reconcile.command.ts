@@ -1,6 +1,7 @@
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
-import { NotificationWriter, topicName } from '@iks/kafka';
+import { topicName } from '@iks/kafka';
+import { createNotificationWriter, type NotificationWriter } from '@iks/ingest';
 import { NotificationWriterSink, type BackfillSink, type ProgressStream } from '@iks/backfill';
 import { formatReport, ProducedIndex, reconcile, updateProducedIndex } from '@iks/reconciler';
 import type { CliIo } from '../cli-io';
@@ -59,7 +60,7 @@ export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, 
   let writer: NotificationWriter | undefined;
   let sink = deps.sink;
   if (a.heal && !sink) {
-    writer = new NotificationWriter(config);
+    writer = await createNotificationWriter(config);
     await writer.start();
     sink = new NotificationWriterSink(writer);
   }

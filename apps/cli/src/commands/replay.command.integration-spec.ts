@@ -1,11 +1,11 @@
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, serdes, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, ensureTopics, eventFromAvro, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/klaviyo-emulator/src';
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../../test/support/raw-topic';
 import { testConfig } from '../../../../test/support/test-config';
 import { waitFor } from '../../../../test/support/wait-for';
-import { SinkRunner } from '@iks/sink';
+import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { NO_INTERCOM_API } from '@iks/directory';
 import { runReplayCommand } from './replay.command';
 import { prepareFreshTopics } from '../../../../tools/support/fresh-topics';
@@ -45,7 +45,7 @@ async function produceEvents(config: Config, ids: number[]): Promise<void> {
   await producer.send({
     topic, acks: -1,
     messages: await Promise.all(ids.map(async (i) => ({
-      partition: 0, key: `c${i}`, timestamp: String(T0 + i * 1000), value: await codec.encode(topic, serdes.eventToAvro(event(i))),
+      partition: 0, key: `c${i}`, timestamp: String(T0 + i * 1000), value: await codec.encode(topic, eventToAvro(event(i))),
     }))),
   });
   await producer.disconnect();
@@ -85,7 +85,7 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
     const config = sinkConfig(emulator);
     const n = 30;
     await produceEvents(config, Array.from({ length: n }, (_, i) => i));
-    const live = new SinkRunner(config);
+    const live = await createSinkRunner(config);
     runners.push(live);
     await live.start();
     await waitFor(() => emulator.store.events.length === n, { what: `${n} events delivered live`, timeoutMs: 60_000 });
@@ -150,7 +150,7 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const live = new SinkRunner(config);
+      const live = await createSinkRunner(config);
       runners.push(live);
       await live.start();
       await waitFor(() => emulator.store.events.length === 8, { what: '8 events delivered live' });
@@ -182,7 +182,7 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
 
       // The stopped app, started again, re-reads from there (and Klaviyo keeps one copy).
       const before = emulator.store.duplicateEventsIgnored;
-      const again = new SinkRunner(config);
+      const again = await createSinkRunner(config);
       runners.push(again);
       await again.start();
       await waitFor(() => emulator.store.duplicateEventsIgnored === before + 3, { what: 'events 5-7 re-sent' });
@@ -216,7 +216,7 @@ describe('cli replay of the raw topic (re-runs the transformer mapping)', () => 
       expect(code).toBe(0);
       expect(c.out.find((l) => l.startsWith('replay done'))).toMatch(/2 replayed, \d+ record\(s\) produced/);
       const events = await waitFor(() => tap.of(topicOf(config, 'events')).length >= 1 && tap.of(topicOf(config, 'events')), { what: 'the re-mapped event' });
-      expect(serdes.eventFromAvro(events[0].value).unique_id).toBe('intercom:conversation:1911149811:created');
+      expect(eventFromAvro(events[0].value).unique_id).toBe('intercom:conversation:1911149811:created');
       expect(await replayGroupsLeft(config)).toEqual([]); // its group and its transformer's directory group are deleted
     } finally {
       await tap.stop();

@@ -1,6 +1,8 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { createKafka, sleep, type TopicKey } from '@iks/kafka';
+import { KAFKA, KafkaModule, type TopicKey } from '@iks/kafka';
+import { createContext } from '@iks/ops';
+import { sleep } from '@iks/retry';
 import type { IntercomSource } from '@iks/directory';
 import { InProcessReplay, planLines, planReplay, ReplayPlanError, replayStage, REPLAYABLE, type ReplayPlan } from '@iks/replay';
 import type { CliIo } from '../cli-io';
@@ -53,10 +55,10 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
     return 2;
   }
 
-  const kafka = createKafka(config.kafka);
-  const admin = kafka.admin();
-  await admin.connect();
+  const app = await createContext(config, 'cli', KafkaModule);
+  const admin = app.get<Kafka>(KAFKA).admin();
   try {
+    await admin.connect();
     let planned: ReplayPlan;
     try {
       planned = await planReplay(admin, topic.name, a.from, a.toTime);
@@ -88,6 +90,7 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
     return await replayInProcess(admin, config, topic, planned, replayGroup, io, deps);
   } finally {
     await admin.disconnect().catch(() => undefined);
+    await app.close();
   }
 }
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
-import { allTopics, AvroCodec, SCHEMAS_DIR } from '@iks/kafka';
+import { allTopics, AvroCodec, KafkaModule, SCHEMAS_DIR } from '@iks/kafka';
+import { createContext } from '@iks/ops';
 import type { CliIo } from '../cli-io';
 import { parseSchemasArgs, type SchemasArgs } from './schemas.args';
 
@@ -30,13 +31,21 @@ export async function runSchemas(a: SchemasArgs, config: Config, io: CliIo): Pro
       return 2;
     }
   }
-  const codec = new AvroCodec(config.kafka, dir);
+  const app = await createContext(config, 'cli', KafkaModule);
+  try {
+    return await registerOrCheck(a, app.get(AvroCodec), dir, io);
+  } finally {
+    await app.close();
+  }
+}
+
+async function registerOrCheck(a: SchemasArgs, codec: AvroCodec, dir: string, io: CliIo): Promise<number> {
   if (a.sub === 'register') {
-    const ids = await codec.registerAll();
+    const ids = await codec.registerAll(dir);
     for (const [topic, id] of ids) io.stdout(`${topic}-value\tid ${id}\tBACKWARD`);
     return 0;
   }
-  const results = await codec.checkAll();
+  const results = await codec.checkAll(dir);
   let bad = 0;
   for (const r of results) {
     io.stdout(`${r.subject}\t${r.status}${r.reason ? `\t${r.reason}` : ''}`);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { NotificationWriter } from '@iks/kafka';
+import { NotificationWriter } from '@iks/ingest';
 import type { HealthCheckOutcome, HealthProbe } from '@iks/ops';
 
 /**

@@ -4,7 +4,7 @@ import type { Config } from '@iks/config';
 import { CONFIG } from '../tokens';
 import { IngestMetrics } from '../ingest-metrics';
 import { entityKey, isPing, parseEnvelope } from '@iks/domain';
-import { KafkaUnavailableError, NotificationWriter, RecordTooLargeError } from '@iks/kafka';
+import { KafkaUnavailableError, NotificationWriter, RecordTooLargeError } from '@iks/ingest';
 import { verifySignature } from './signature';
 
 /** POST /webhooks/intercom: Intercom's webhook deliveries (developers.intercom.com, Webhooks). */

@@ -1,11 +1,10 @@
 import { Logger } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { DeadLetterPublisher } from '../dead-letter';
-import type { AvroCodec } from '../avro-codec';
-import { StageConsumer, type ConsumerHealth } from './stage-consumer';
+import { DeadLetterPublisher, type AvroCodec } from '@iks/kafka';
+import { StageConsumer, type ConsumedTopic, type ConsumerHealth } from './stage-consumer';
 import { StageTally } from './stage-metrics';
-import type { HandlerLookup, StageConsumerSpec, StageHandler, StageName } from './stage.types';
+import type { AnyStageTopic, HandlerLookup, StageConsumerSpec, StageName } from './stage.types';
 
 export interface StageRuntimeOptions {
   readonly stage: StageName;
@@ -18,6 +17,9 @@ export interface StageRuntimeOptions {
   /** Live turns red (an orchestrator restarts the process) after this long without progress. */
   readonly stallLiveMs: number;
   readonly onFatal?: (error: unknown) => void;
+  /** Backoff of a failing slice (libs/retry, jittered): from this, doubling up to retryMaxMs. */
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
 }
 
 export interface StageHealth {
@@ -39,19 +41,20 @@ export class StageRuntime {
   }
 
   /**
-   * Starts one consumer per spec, served by the handler of its pattern. Fails before consuming
-   * anything when a pattern has no handler (a stage that cannot handle a topic it reads would
-   * otherwise sit idle on it).
+   * Starts one consumer per spec, each topic served by the one handler of its topic key. Fails
+   * before consuming anything when a topic has no handler (a stage that cannot handle a topic it
+   * reads would otherwise sit idle on it).
    */
   async start(specs: readonly StageConsumerSpec[], handlerFor: HandlerLookup): Promise<void> {
-    const missing = specs.flatMap((s) => s.topics).filter((t) => !handlerFor(t.pattern)).map((t) => `${t.pattern} (topic ${t.topic})`);
+    const missing = specs.flatMap((s) => s.topics).filter((t) => !handlerFor(t.topic.key)).map((t) => `${t.topic.key} (topic ${t.topic.name})`);
     if (missing.length > 0) throw new Error(`${this.opts.stage}: no handler for ${missing.join('; ')}`);
     const deadLetters = new DeadLetterPublisher(this.opts.producer, this.opts.codec);
     const onFatal = this.opts.onFatal ?? ((e: unknown) => this.logger.error(`fatal: ${String(e)}`));
     for (const spec of specs) {
-      const handlers = new Map<string, StageHandler>(spec.topics.map((t) => [t.topic, handlerFor(t.pattern)!]));
-      const c = new StageConsumer(spec, handlers, {
+      const topics = new Map<string, ConsumedTopic>(spec.topics.map((t) => [t.topic.name, consumedTopic(t, handlerFor)]));
+      const c = new StageConsumer(spec, topics, {
         stage: this.opts.stage, kafka: this.opts.kafka, producer: this.opts.producer, deadLetters, tally: this.tally, codec: this.opts.codec, onFatal,
+        retryInitialMs: this.opts.retryInitialMs ?? 500, retryMaxMs: this.opts.retryMaxMs ?? 30_000,
       });
       this.consumers.push(c);
       await c.start();
@@ -90,4 +93,12 @@ export class StageRuntime {
       consumers,
     };
   }
+}
+
+/**
+ * A topic with its handler, as the loop sees it. The loop decodes each record with the topic's
+ * own key (AvroCodec.decodeAs), so the handler and describe get exactly their record type.
+ */
+function consumedTopic(t: AnyStageTopic, handlerFor: HandlerLookup): ConsumedTopic {
+  return { key: t.topic.key, handler: handlerFor(t.topic.key) as ConsumedTopic['handler'], describe: t.describe as ConsumedTopic['describe'] };
 }

@@ -1,10 +1,6 @@
 import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import type { DeliveryOutcome, DeliveryOutcomeKind } from '@iks/domain';
-import type { AvroCodec } from '../avro-codec';
-import { chunksByBytes, header } from '../consumer-util';
-import { RECEIVED_AT } from '../dead-letter-reprocess';
-import { describeError } from '../dead-letter';
-import { outcomeToAvro } from '../serdes';
+import { chunksByBytes, describeError, header, outcomeToAvro, RECEIVED_AT, type AvroCodec } from '@iks/kafka';
 import type { OutcomeSubject, RecordOutcome, StageName } from './stage.types';
 
 const KIND: Readonly<Record<RecordOutcome['kind'], DeliveryOutcomeKind>> = {

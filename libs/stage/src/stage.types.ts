@@ -1,5 +1,6 @@
 import type { ConsumerConfig, KafkaMessage, Message } from 'kafkajs';
 import type { DeliveryOutcome } from '@iks/domain';
+import type { Topic, TopicKey, TopicRecords } from '@iks/kafka';
 
 /**
  * What a stage handler decided for one consumed record (emmett style: an outcome, not a log
@@ -26,11 +27,20 @@ export interface ProducedRecord {
   readonly message: Message;
 }
 
-/** One call of a stage handler: a slice of one partition's batch. */
-export interface StageBatch {
+/** A consumed record, decoded against its topic's schema before any handler sees it. */
+export interface StageRecord<T> {
+  readonly message: KafkaMessage;
+  readonly value: T;
+}
+
+/**
+ * One call of a stage handler: the decoded records of a slice of one partition's batch (the
+ * records that did not decode are already dead letters).
+ */
+export interface StageBatch<T> {
   readonly topic: string;
   readonly partition: number;
-  readonly messages: readonly KafkaMessage[];
+  readonly records: readonly StageRecord<T>[];
   /** Keep the group membership alive during a long wait (rate windows, backoff). */
   heartbeat(): Promise<void>;
   /** False once the consumer is stopping or the partition was revoked: return without committing. */
@@ -38,7 +48,7 @@ export interface StageBatch {
 }
 
 /**
- * A handler's answer: one outcome per message (same order), and the records to produce. The
+ * A handler's answer: one outcome per record of the batch (same order), and the records to produce. The
  * runner produces them (acks=all), dead-letters, counts, then commits. A thrown error means
  * the stage cannot work right now (broker, registry, network): nothing is committed and the
  * batch is read again after a backoff; a record that can never be processed is an outcome.
@@ -50,12 +60,24 @@ export interface StageResult {
   readonly aborted?: boolean;
 }
 
-export type StageHandler = (batch: StageBatch) => Promise<StageResult>;
+export type StageHandler<T> = (batch: StageBatch<T>) => Promise<StageResult>;
 
-/** One consumer group of a stage, its topics and the handler pattern (@EventPattern) serving each. */
+/** The handler of topic `K`'s records. */
+export type TopicHandler<K extends TopicKey> = StageHandler<TopicRecords[K]>;
+
+/** A consumed topic; `describe` says what one of its records is, for the outcomes topic. */
+export interface StageTopic<K extends TopicKey> {
+  readonly topic: Topic<K>;
+  readonly describe?: (record: TopicRecords[K]) => OutcomeSubject;
+}
+
+/** A consumed topic of any kind (the union keeps each topic's record type with its describe). */
+export type AnyStageTopic = { [K in TopicKey]: StageTopic<K> }[TopicKey];
+
+/** One consumer group of a stage and its topics (each served by the one handler of its topic key). */
 export interface StageConsumerSpec {
   readonly groupId: string;
-  readonly topics: ReadonlyArray<{ readonly topic: string; readonly pattern: string }>;
+  readonly topics: readonly AnyStageTopic[];
   /** Records per handler call (default 500). */
   readonly chunkSize?: number;
   readonly consumer?: Partial<ConsumerConfig>;
@@ -70,10 +92,9 @@ export interface StageConsumerSpec {
   readonly beforeCommit?: (topic: string, partition: number) => Promise<void>;
   /**
    * Publish one outcome per consumed record to this topic (klaviyo.outcomes.v1) before the
-   * commit, and `retried` ones when a slice fails; `describeRecord` says what the record was.
+   * commit, and `retried` ones when a slice fails; each topic's `describe` says what a record was.
    */
   readonly outcomesTopic?: string;
-  readonly describeRecord?: (topic: string, value: Buffer | null) => Promise<OutcomeSubject | null>;
 }
 
 /** What an outcome says about the record itself (decoded by the stage that owns the topic). */
@@ -82,5 +103,5 @@ export type OutcomeSubject = Pick<DeliveryOutcome,
 
 export type StageName = 'transformer' | 'sink';
 
-/** Finds the handler of a pattern: the stage's own, or the @EventPattern methods of a Nest app. */
-export type HandlerLookup = (pattern: string) => StageHandler | undefined;
+/** Finds the one handler of a topic key (see StageHandlers: the @OnTopic methods of the stage's providers). */
+export type HandlerLookup = <K extends TopicKey>(key: K) => TopicHandler<K> | undefined;

@@ -1,11 +1,8 @@
 import type { RawNotification } from '@iks/domain';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
-import { AvroCodec } from './avro-codec';
+import { AvroCodec, createKafka, createProducer, ensureTopics, notificationFromAvro, notificationToAvro, topicName } from '@iks/kafka';
 import { BatchingProducer } from './batching-producer';
-import { createKafka, createProducer, ensureTopics } from './kafka-client';
-import { notificationFromAvro, notificationToAvro } from './serdes';
-import { topicName } from './topics';
 
 describe('raw notification through the real broker and registry', () => {
   const config = testConfig();
@@ -39,7 +36,7 @@ describe('raw notification through the real broker and registry', () => {
 
     const seen: RawNotification[] = [];
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push(notificationFromAvro(await codec.decode(message.value!))) });
+    await consumer.run({ eachMessage: async ({ message }) => void seen.push((await codec.decodeAs('notifications', message.value!))) });
     await waitFor(() => seen.length === 1, { what: 'the notification' });
     expect(seen[0]).toEqual(original);
     expect(seen[0].body).toBe(body);

@@ -1,14 +1,11 @@
 import { hostname } from 'node:os';
 import { Logger } from '@nestjs/common';
-import type { Admin, Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
-import { AvroCodec } from './avro-codec';
+import { notificationToAvro, outageToAvro, prepareStage, topicName, type AvroCodec } from '@iks/kafka';
 import { BatchingProducer } from './batching-producer';
-import { createKafka, createProducer, prepareStage } from './kafka-client';
 import { OutageRecorder } from './outage-recorder';
-import * as serdes from './serdes';
-import { topicName } from './topics';
 import { PROBE_CACHE_MS, PROBE_TIMEOUT_MS, ReadinessProbe } from './readiness-probe';
 
 export class KafkaUnavailableError extends Error {
@@ -44,9 +41,28 @@ export class NotificationEncodeError extends Error {
 const RECORD_BATCH_OVERHEAD_BYTES = 128;
 
 
+export interface NotificationWriterOptions {
+  /** Report ingest's 503 windows on pipeline.outages.v1 (default: in the ingest app only). */
+  readonly recordOutages?: boolean;
+  /**
+   * Bounds the bodies waiting for Kafka's ack (a slow or absent broker must not grow the heap
+   * without end): past it a webhook gets 503 at once and Intercom retries.
+   */
+  readonly maxInFlightBytes?: number;
+}
+
+/** What a writer writes with: the context's Kafka client, producer and codec (KafkaModule). */
+export interface NotificationWriterDeps {
+  readonly kafka: Kafka;
+  readonly producer: Producer;
+  readonly codec: AvroCodec;
+}
+
 /** Writes raw notifications to intercom.notifications.v1 with acks=all; answers only after the ack. */
 export class NotificationWriter {
   private readonly logger = new Logger(NotificationWriter.name);
+  private readonly maxInFlightBytes: number;
+  private readonly kafka: Kafka;
   private readonly producer: Producer;
   private batching: BatchingProducer;
   private readonly codec: AvroCodec;
@@ -64,37 +80,33 @@ export class NotificationWriter {
   /** Ingest's 503 windows, for the reconciler (pipeline.outages.v1); null for the CLI's writers. */
   readonly outages: OutageRecorder | null;
 
-  /**
-   * `maxInFlightBytes` bounds the bodies waiting for Kafka's ack (a slow or absent broker must
-   * not grow the heap without end): past it a webhook gets 503 at once and Intercom retries.
-   */
   constructor(
     private readonly config: Config,
-    private readonly maxInFlightBytes = 32 * 1024 * 1024,
-    { recordOutages = config.app === 'ingest' }: { recordOutages?: boolean } = {},
+    deps: NotificationWriterDeps,
+    { recordOutages = config.app === 'ingest', maxInFlightBytes = 32 * 1024 * 1024 }: NotificationWriterOptions = {},
   ) {
-    const kafka = createKafka(config.kafka);
-    this.producer = createProducer(kafka);
+    this.kafka = deps.kafka;
+    this.producer = deps.producer;
+    this.maxInFlightBytes = maxInFlightBytes;
     this.producer.on('producer.connect', () => (this.connected = true));
     this.producer.on('producer.disconnect', () => (this.connected = false));
     this.maxRecordBytes = config.kafka.topicMaxMessageBytes;
     this.batching = this.batchingFor(this.maxRecordBytes);
-    this.codec = new AvroCodec(config.kafka);
+    this.codec = deps.codec;
     this.topic = topicName('notifications', config.kafka.topicPrefix);
     const outagesTopic = topicName('outages', config.kafka.topicPrefix);
     this.outages = recordOutages
       ? new OutageRecorder(async (key, outage) => {
-        const value = await this.codec.encode(outagesTopic, serdes.outageToAvro(outage));
+        const value = await this.codec.encode(outagesTopic, outageToAvro(outage));
         await this.producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value }] });
       }, `ingest@${hostname()}`)
       : null;
   }
 
   async start(): Promise<void> {
-    await prepareStage(createKafka(this.config.kafka), this.config.kafka, this.codec, this.producer);
+    await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
     // A short-retry admin for readiness: it must answer "unreachable" quickly, not retry for minutes.
-    const probeKafka = createKafka({ ...this.config.kafka }, `${this.config.kafka.clientId}-probe`);
-    this.probeAdmin = probeKafka.admin({ retry: { retries: 0 } });
+    this.probeAdmin = this.kafka.admin({ retry: { retries: 0 } });
     await this.probeAdmin.connect();
     await this.readTopicLimit();
   }
@@ -181,7 +193,7 @@ export class NotificationWriter {
     }
     let value: Buffer;
     try {
-      value = await this.codec.encode(this.topic, serdes.notificationToAvro(notification));
+      value = await this.codec.encode(this.topic, notificationToAvro(notification));
     } catch (e) {
       throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
     }

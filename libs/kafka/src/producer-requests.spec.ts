@@ -1,4 +1,4 @@
-import { chunksByBytes } from './consumer-util';
+import { chunksByBytes } from './producer-requests';
 
 describe('chunksByBytes', () => {
   const msg = (bytes: number, key = 'k') => ({ key, value: Buffer.alloc(bytes) });

@@ -1,41 +1,4 @@
-import type { IHeaders, Message, Producer } from 'kafkajs';
-
-export function header(headers: IHeaders | undefined, name: string): string | undefined {
-  const v = headers?.[name];
-  const one = Array.isArray(v) ? v[0] : v;
-  return one === undefined ? undefined : Buffer.isBuffer(one) ? one.toString('utf8') : String(one);
-}
-
-/** The offset to commit after processing `offset` (Kafka commits the next offset to read). */
-export function nextOffset(offset: string): string {
-  return (BigInt(offset) + 1n).toString();
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export class RecordDecodeError extends Error {
-  readonly retriable = false;
-  constructor(message: string) {
-    super(message);
-    this.name = 'RecordDecodeError';
-  }
-}
-
-/**
- * Decode a Confluent-framed Avro record. Bytes that cannot be decoded are poison
- * (RecordDecodeError: dead-letter them); a registry that cannot be reached is not (rethrown).
- */
-export async function decodeOrPoison<T = any>(codec: { decode(b: Buffer): Promise<unknown> }, value: Buffer | null): Promise<T> {
-  if (!value) throw new RecordDecodeError('empty record value');
-  try {
-    return (await codec.decode(value)) as T;
-  } catch (e) {
-    const err = e as { message?: string; status?: number; code?: string; cause?: { code?: string } };
-    const network = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|fetch failed|socket hang up/i.test(`${err.code ?? ''} ${err.cause?.code ?? ''} ${err.message ?? ''}`);
-    if (network || (err.status !== undefined && err.status >= 500)) throw e;
-    throw new RecordDecodeError(`cannot decode the record as Avro: ${err.message ?? String(e)}`);
-  }
-}
+import type { Message, Producer } from 'kafkajs';
 
 /**
  * Messages cut into runs of at most `maxBytes` of keys and values (a record alone may be larger):

@@ -1,16 +1,23 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
-import type { AvroCodec } from '../avro-codec';
-import { nextOffset, sendInBoundedRequests, sleep } from '../consumer-util';
-import { DeadLetterPublisher, describeError, type FailureContext } from '../dead-letter';
-import { GROUP_TIMING } from '../kafka-client';
+import {
+  describeError, GROUP_TIMING, nextOffset, RecordDecodeError, sendInBoundedRequests, type AvroCodec, type DeadLetterPublisher, type FailureContext, type TopicKey,
+} from '@iks/kafka';
+import { retry } from '@iks/retry';
 import { OutcomePublisher } from './outcome-publisher';
 import type { StageTally } from './stage-metrics';
-import type { ProducedRecord, StageConsumerSpec, StageHandler, StageName, StageResult } from './stage.types';
+import type { OutcomeSubject, ProducedRecord, RecordOutcome, StageConsumerSpec, StageHandler, StageName, StageRecord, StageResult } from './stage.types';
 
 const DEFAULT_CHUNK = 500;
-const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
+/** How often a slice waiting to be retried checks that the consumer still runs. */
+const STOP_CHECK_MS = 1000;
+
+/** A consumed topic as the loop sees it: its record kind, its one handler, how to describe a record. */
+export interface ConsumedTopic {
+  readonly key: TopicKey;
+  readonly handler: StageHandler<unknown>;
+  readonly describe?: (record: unknown) => OutcomeSubject;
+}
 
 export interface StageConsumerDeps {
   readonly stage: StageName;
@@ -21,6 +28,9 @@ export interface StageConsumerDeps {
   readonly codec: AvroCodec;
   /** A failure kafkajs will not restart from: the process should exit so its supervisor restarts it. */
   readonly onFatal: (error: unknown) => void;
+  /** A failing slice is read again after a jittered backoff (libs/retry) from retryInitialMs, doubling up to retryMaxMs. */
+  readonly retryInitialMs: number;
+  readonly retryMaxMs: number;
 }
 
 export interface ConsumerHealth {
@@ -56,11 +66,19 @@ export class StageConsumer {
   private lastProgressAt = Date.now();
   private readonly outcomes: OutcomePublisher | null;
 
-  constructor(private readonly spec: StageConsumerSpec, private readonly handlers: ReadonlyMap<string, StageHandler>, private readonly deps: StageConsumerDeps) {
+  /** `topics`: each consumed topic (by name) with its handler. */
+  constructor(private readonly spec: StageConsumerSpec, private readonly topics: ReadonlyMap<string, ConsumedTopic>, private readonly deps: StageConsumerDeps) {
     this.logger = new Logger(`${deps.stage}:${spec.groupId}`);
     this.outcomes = spec.outcomesTopic
-      ? new OutcomePublisher(spec.outcomesTopic, deps.stage, deps.producer, deps.codec, spec.describeRecord ?? (async () => null))
+      ? new OutcomePublisher(spec.outcomesTopic, deps.stage, deps.producer, deps.codec, (topic, value) => this.describe(topic, value))
       : null;
+  }
+
+  /** What a record is, for the outcomes topic, when the handler did not say (a failed slice). */
+  private async describe(topic: string, value: Buffer | null): Promise<OutcomeSubject | null> {
+    const t = this.topics.get(topic);
+    if (!t?.describe) return null;
+    return t.describe(await this.deps.codec.decodeAs(t.key, value));
   }
 
   async start(): Promise<void> {
@@ -83,7 +101,7 @@ export class StageConsumer {
       this.deps.onFatal(payload.error);
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: this.spec.topics.map((t) => t.topic), fromBeginning: true });
+    await consumer.subscribe({ topics: this.spec.topics.map((t) => t.topic.name), fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -135,42 +153,84 @@ export class StageConsumer {
     }
   }
 
-  /** One slice until it is committed; false when the consumer stops first. */
+  /**
+   * One slice until it is committed; false when the consumer stops first. A slice that fails
+   * (broker, registry, network) is retried with libs/retry's backoff (jittered), forever:
+   * nothing is committed meanwhile, the consumer stays in its group and readiness is red.
+   */
   private async handleWithRetry(payload: EachBatchPayload, chunk: EachBatchPayload['batch']['messages']): Promise<boolean> {
     const { batch, isRunning, isStale } = payload;
-    let backoff = BACKOFF_MIN_MS;
-    for (;;) {
-      const started = process.hrtime.bigint();
+    const running = () => isRunning() && !isStale();
+    const stopped = new AbortController();
+    const watch = setInterval(() => running() || stopped.abort(new Error('consumer stopping')), STOP_CHECK_MS);
+    try {
+      return await retry(async () => {
+        const started = process.hrtime.bigint();
+        try {
+          const result = await this.handleSlice(payload, chunk);
+          if (!result || !running()) return false;
+          await this.settle(batch.topic, batch.partition, chunk, result);
+          payload.resolveOffset(chunk[chunk.length - 1].offset);
+          this.deps.tally.batchSeconds.observe({ stage: this.deps.stage }, Number(process.hrtime.bigint() - started) / 1e9);
+          if (this.failing) this.logger.log(`recovered: ${batch.topic}[${batch.partition}] moves again`);
+          this.failing = null;
+          return true;
+        } catch (e) {
+          if (!running()) throw e;
+          const d = describeError(e);
+          const text = `${d.cls}: ${d.message}`;
+          if (this.failing !== text) {
+            this.logger.error(`cannot process ${batch.topic}[${batch.partition}] now, retrying with backoff (nothing committed): ${text}`);
+            // best effort: Kafka itself may be what fails; once per failure streak, not per attempt
+            await this.outcomes?.publishRetried(batch.topic, batch.partition, chunk, e).catch(() => undefined);
+          }
+          this.failing = text;
+          throw e;
+        }
+      }, {
+        // half jitter: replicas failing together spread out, and no retry comes sooner than half its backoff
+        retries: Number.POSITIVE_INFINITY, initialMs: this.deps.retryInitialMs, maxMs: this.deps.retryMaxMs, jitter: 0.5,
+        isRetriable: running, signal: stopped.signal,
+      });
+    } catch (e) {
+      if (!running() || stopped.signal.aborted) return false;
+      throw e;
+    } finally {
+      clearInterval(watch);
+    }
+  }
+
+  /**
+   * Decodes the slice against its topic's schema (a record that does not decode is a dead letter
+   * before any handler sees it), gives the decoded records to the topic's handler, and puts the
+   * outcomes back in the slice's order. undefined when the handler stopped early (shutdown).
+   */
+  private async handleSlice(payload: EachBatchPayload, chunk: EachBatchPayload['batch']['messages']): Promise<StageResult | undefined> {
+    const { batch, isRunning, isStale } = payload;
+    const topic = this.topics.get(batch.topic)!;
+    const records: StageRecord<unknown>[] = [];
+    const undecodable: Array<RecordOutcome | undefined> = [];
+    for (const message of chunk) {
       try {
-        const result = await this.handlers.get(batch.topic)!({
-          topic: batch.topic, partition: batch.partition, messages: chunk,
-          heartbeat: () => payload.heartbeat(), isRunning: () => isRunning() && !isStale(),
-        });
-        if (result.aborted || !isRunning() || isStale()) return false;
-        await this.settle(batch.topic, batch.partition, chunk, result);
-        payload.resolveOffset(chunk[chunk.length - 1].offset);
-        this.deps.tally.batchSeconds.observe({ stage: this.deps.stage }, Number(process.hrtime.bigint() - started) / 1e9);
-        if (this.failing) this.logger.log(`recovered: ${batch.topic}[${batch.partition}] moves again`);
-        this.failing = null;
-        return true;
+        records.push({ message, value: await this.deps.codec.decodeAs(topic.key, message.value) });
+        undecodable.push(undefined);
       } catch (e) {
-        if (!isRunning() || isStale()) return false;
-        const d = describeError(e);
-        const text = `${d.cls}: ${d.message}`;
-        if (this.failing !== text) {
-          this.logger.error(`cannot process ${batch.topic}[${batch.partition}] now, retrying with backoff (nothing committed): ${text}`);
-          // best effort: Kafka itself may be what fails; once per failure streak, not per attempt
-          await this.outcomes?.publishRetried(batch.topic, batch.partition, chunk, e).catch(() => undefined);
-        }
-        this.failing = text;
-        const until = Date.now() + backoff;
-        while (Date.now() < until) {
-          if (!isRunning() || isStale()) return false;
-          await sleep(Math.min(1000, until - Date.now()));
-        }
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        if (!(e instanceof RecordDecodeError)) throw e; // the registry cannot answer now: the slice is retried
+        undecodable.push({ kind: 'dead_letter', error: e });
       }
     }
+    const result: StageResult = records.length === 0
+      ? { outcomes: [] }
+      : await topic.handler({
+        topic: batch.topic, partition: batch.partition, records,
+        heartbeat: () => payload.heartbeat(), isRunning: () => isRunning() && !isStale(),
+      });
+    if (result.aborted) return undefined;
+    if (result.outcomes.length !== records.length) {
+      throw new Error(`stage handler returned ${result.outcomes.length} outcome(s) for ${records.length} record(s)`);
+    }
+    let next = 0;
+    return { ...result, outcomes: undecodable.map((o) => o ?? result.outcomes[next++]) };
   }
 
   /** Produce, dead-letter, count, commit: in that order (at-least-once). */

@@ -1,6 +1,5 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
-import type { AvroCodec } from '../avro-codec';
-import { outcomeFromAvro } from '../serdes';
+import { outcomeFromAvro, type AvroCodec, type OutcomeAvro } from '@iks/kafka';
 import { OutcomePublisher } from './outcome-publisher';
 import type { OutcomeSubject } from './stage.types';
 
@@ -26,7 +25,7 @@ describe('OutcomePublisher', () => {
       { kind: 'done', reason: 'delivered' }, { kind: 'skip', reason: 'contact_deleted' }, { kind: 'dead_letter', error: err },
     ]);
     expect(sent).toHaveLength(1);
-    const outs = sent[0].messages.map((m) => outcomeFromAvro(m.value));
+    const outs = sent[0].messages.map((m) => outcomeFromAvro(m.value as OutcomeAvro));
     expect(outs.map((o) => [o.kind, o.reason, o.offset, o.partition])).toEqual([
       ['delivered', 'delivered', '5', 2], ['skipped', 'contact_deleted', '6', 2], ['dead_lettered', 'KlaviyoRejectedError: Klaviyo 400 invalid: bad', '7', 2],
     ]);
@@ -47,14 +46,14 @@ describe('OutcomePublisher', () => {
       { kind: 'done', reason: 'delivered', subject: known }, { kind: 'dead_letter', error: new Error('x'), subject: known },
     ]);
     expect(described).toBe(0);
-    expect(sent[0].messages.map((m) => outcomeFromAvro(m.value).unique_id)).toEqual(['u-known', 'u-known']);
+    expect(sent[0].messages.map((m) => outcomeFromAvro(m.value as OutcomeAvro).unique_id)).toEqual(['u-known', 'u-known']);
   });
 
   it('carries when the webhook was received, from the lineage header of the consumed record', async () => {
     const { sent, publisher } = setup();
     const withHeader = { ...msg('1', Buffer.from('a')), headers: { 'iks-received-at': Buffer.from('1699999999000') } } as KafkaMessage;
     await publisher.publish('t', 0, [withHeader, msg('2', Buffer.from('b'))], [{ kind: 'done', reason: 'delivered' }, { kind: 'done', reason: 'delivered' }]);
-    expect(sent[0].messages.map((m) => outcomeFromAvro(m.value).received_at)).toEqual([1699999999000, null]);
+    expect(sent[0].messages.map((m) => outcomeFromAvro(m.value as OutcomeAvro).received_at)).toEqual([1699999999000, null]);
   });
 
   it('says retried for each record of a failed slice, and survives a record it cannot describe', async () => {
@@ -62,7 +61,7 @@ describe('OutcomePublisher', () => {
       throw new Error('registry down');
     });
     await publisher.publishRetried('t', 0, [msg('1', Buffer.from('a'))], new Error('ECONNREFUSED'));
-    const o = outcomeFromAvro(sent[0].messages[0].value);
+    const o = outcomeFromAvro(sent[0].messages[0].value as OutcomeAvro);
     expect(o).toMatchObject({ kind: 'retried', reason: 'Error: ECONNREFUSED', record_kind: null });
   });
 });

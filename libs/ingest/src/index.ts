@@ -1,0 +1,5 @@
+export {
+  NotificationWriter, KafkaUnavailableError, RecordTooLargeError, NotificationEncodeError, type NotificationWriterDeps, type NotificationWriterOptions,
+} from './notification-writer';
+export { NotificationWriterModule, createNotificationWriter } from './notification-writer.module';
+export { OutageRecorder, type OutageWrite } from './outage-recorder';

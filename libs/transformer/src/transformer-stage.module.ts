@@ -1,0 +1,69 @@
+import { Logger, Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
+import type { Registry } from 'prom-client';
+import { CONFIG, type Config } from '@iks/config';
+import { Directory, intercomSourceFor, type IntercomSource } from '@iks/directory';
+import { KafkaModule } from '@iks/kafka';
+import { createContext } from '@iks/ops';
+import { StageModule } from '@iks/stage';
+import { TRANSFORMER_RUN, TransformerRunner, type TransformerStartOptions } from './transformer.runner';
+
+/** Where the transformer reads contacts, admins and teams that webhooks do not carry. */
+export const INTERCOM_SOURCE = Symbol('INTERCOM_SOURCE');
+
+export interface TransformerStageOptions {
+  /** What to consume (default: the live stage, with its retry consumer). */
+  readonly run?: TransformerStartOptions;
+  /** Default: Intercom's REST API with INTERCOM_ACCESS_TOKEN (intercomSourceFor), none without it. */
+  readonly intercomSource?: IntercomSource;
+  /** A consumer crashed for good; default: logged (the app exits, see apps/transformer). */
+  readonly onFatal?: (error: unknown) => void;
+}
+
+/**
+ * The transformer stage: TransformerRunner and what it uses (Kafka, the stage runtime, the
+ * directory and its Intercom source). The app serves it; the CLI replay, the tests and the
+ * benches boot it in a context (transformerContext). Needs ConfigModule and OpsModule at the root.
+ */
+@Module({})
+export class TransformerStageModule {
+  static forRoot(opts: TransformerStageOptions = {}): DynamicModule {
+    return {
+      module: TransformerStageModule,
+      imports: [KafkaModule, StageModule.forRoot({ stage: 'transformer', onFatal: opts.onFatal })],
+      providers: [
+        { provide: TRANSFORMER_RUN, useValue: opts.run ?? {} },
+        {
+          provide: INTERCOM_SOURCE,
+          inject: [CONFIG],
+          useFactory: (c: Config): IntercomSource => {
+            const source = opts.intercomSource ?? intercomSourceFor(c);
+            if (!source.enabled) {
+              new Logger('transformer').warn('INTERCOM_ACCESS_TOKEN is not set: contacts are known from contact.* webhooks only (no GET /contacts/{id}, no admin/team names)');
+            }
+            return source;
+          },
+        },
+        {
+          provide: Directory,
+          inject: [CONFIG, INTERCOM_SOURCE],
+          useFactory: (c: Config, source: IntercomSource) =>
+            new Directory(source, c.transformer.directoryRefreshMs, { cacheContacts: c.transformer.directoryCacheContacts }),
+        },
+        TransformerRunner,
+      ],
+      exports: [TransformerRunner],
+    };
+  }
+}
+
+/** TransformerStageModule in a Nest application context with `config` (CLI replay, tests, benches): the apps' very wiring. */
+export async function transformerContext(
+  config: Config, opts: TransformerStageOptions & { readonly registry?: Registry } = {},
+): Promise<INestApplicationContext> {
+  return createContext(config, 'transformer', TransformerStageModule.forRoot(opts), { registry: opts.registry });
+}
+
+/** The runner of a fresh transformer context (`runner.stop()` stops what it started). */
+export async function createTransformerRunner(config: Config, opts: TransformerStageOptions & { readonly registry?: Registry } = {}): Promise<TransformerRunner> {
+  return (await transformerContext(config, opts)).get(TransformerRunner);
+}
