@@ -76,7 +76,7 @@ describe('ingest: a body over INGEST_BODY_LIMIT_BYTES (1 MiB default)', () => {
       const res = await fetch(`http://127.0.0.1:${port}/webhooks/intercom`, {
         method: 'POST', body: oversized(1_250_000), headers: { 'content-type': 'application/json', 'x-hub-signature': sign(oversized(1_250_000), SECRET) },
       });
-      return `${res.status} ${(await res.json()).message}`;
+      return `${res.status} ${((await res.json()) as { message: string }).message}`;
     }));
     expect(new Set(answers)).toEqual(new Set(['413 the body is larger than INGEST_BODY_LIMIT_BYTES (1048576 bytes); it was not stored']));
     // exactly at the limit: read, then refused by its signature (401), not by its size

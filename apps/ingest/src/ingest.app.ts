@@ -37,7 +37,7 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   const metrics = app.get(IngestMetrics);
   // the webhook ack time, from Fastify's own request start (reply.elapsedTime): no timer of ours per request
   fastify.addHook('onResponse', (req, reply, done) => {
-    if (req.routeOptions.url === WEBHOOK_ROUTE && !opsRequests.has(req.raw)) metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
+    if (req.routeOptions.url === WEBHOOK_ROUTE && req.method === 'POST' && !opsRequests.has(req.raw)) metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   fastify.removeAllContentTypeParsers();
