@@ -36,9 +36,12 @@ export {
   type Fault,
   type LoggedRequest,
   type RateLimitOptions,
+  type WebhookSubscription,
 } from './emulator.server';
 export {
   buildNotification,
+  buildPing,
+  describePing,
   signBody,
   sendWebhook,
   DEFAULT_DELIVERY,
@@ -48,6 +51,9 @@ export {
   type WebhookSenderStats,
   type SendOutcome,
   type IntercomNotification,
+  type IntercomPing,
+  type PingReason,
+  type PingResult,
   type NotificationOptions,
   type SendWebhookOptions,
   type DeliveryResult,
