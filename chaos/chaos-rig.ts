@@ -48,6 +48,8 @@ export interface Webhook {
   tries: number;
   /** Every answer, in order (0: none within Intercom's timeout). */
   readonly answers: number[];
+  /** Why an answer was 0, in order: `timeout` (none within 5 s) or the socket's error (`ECONNRESET`, `EPIPE`, …). */
+  readonly noAnswer?: string[];
 }
 
 /**
@@ -290,14 +292,17 @@ export class ChaosRig {
   private async deliver(w: Webhook, deadline: number): Promise<void> {
     for (let backoff = 250; ; backoff = Math.min(backoff * 2, 4000)) {
       w.tries++;
-      w.status = await this.postOnce(w.body);
+      const answer = await this.postOnce(w.body);
+      w.status = typeof answer === 'number' ? answer : 0;
       w.answers.push(w.status);
+      if (typeof answer === 'string') ((w as { noAnswer?: string[] }).noAnswer ??= []).push(answer);
       if ((w.status >= 200 && w.status < 500 && w.status !== 429) || Date.now() > deadline || this.stopping) return;
       await sleep(backoff);
     }
   }
 
-  private async postOnce(body: string): Promise<number> {
+  /** The status, or why there was none (`timeout`, or the socket error's code). */
+  private async postOnce(body: string): Promise<number | string> {
     try {
       const res = await fetch(`http://127.0.0.1:${this.ingestPort}/webhooks/intercom`, {
         method: 'POST', body, signal: AbortSignal.timeout(5000),
@@ -305,8 +310,9 @@ export class ChaosRig {
       });
       await res.arrayBuffer().catch(() => undefined);
       return res.status;
-    } catch {
-      return 0;
+    } catch (e) {
+      const err = e as Error & { cause?: { code?: string; message?: string } };
+      return err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.cause?.message ?? err.message);
     }
   }
 

@@ -1,8 +1,12 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createRng } from '../tools/intercom-emulator/src/rng';
 import { waitUntil } from '../tools/support/wait-for';
 import { sleep, type ChaosRig, type Webhook } from './chaos-rig';
 import type { ScenarioRun } from './chaos-scenarios';
 import { fuzzNotification, type FuzzKind } from './webhook-fuzzer';
+
+/** ingest's INGEST_BODY_LIMIT_BYTES in the rig (the default). */
+const OVER_LIMIT_BYTES = 1024 * 1024;
 
 /** What ingest may answer a signed webhook, whatever its body: stored, refused, too large. */
 const FINAL_ANSWERS = new Set([200, 400, 413]);
@@ -33,6 +37,9 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
     [all[i], all[j]] = [all[j], all[i]];
   }
 
+  // this process posts the webhooks and answers as Klaviyo: a stall here is a "no answer" there
+  const lag = monitorEventLoopDelay({ resolution: 20 });
+  lag.enable();
   let red = 0;
   let probes = 0;
   let probing = true;
@@ -44,10 +51,16 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   probing = false;
   await probe;
   const postMs = Date.now() - started;
+  lag.disable();
 
   const broken: string[] = [];
   const odd = bad.filter((w) => w.answers.some((a) => !FINAL_ANSWERS.has(a)));
-  for (const w of odd.slice(0, 5)) broken.push(`answered ${w.answers.join(',')}: ${w.id} (${w.body.length} bytes)`);
+  for (const w of odd.slice(0, 5)) broken.push(`answered ${w.answers.join(',')}${w.noAnswer ? ` (no answer: ${w.noAnswer.join(',')})` : ''}: ${w.id} (${w.body.length} bytes)`);
+  // issue #19: a body over ingest's limit must be answered 413 on its first try, never a reset
+  const oversized = bad.filter((w) => Buffer.byteLength(w.body) > OVER_LIMIT_BYTES);
+  const oversizedFirst = oversized.filter((w) => w.answers[0] === 413).length;
+  const whyNone = new Map<string, number>();
+  for (const w of [...good, ...bad]) for (const why of w.noAnswer ?? []) whyNone.set(why, (whyNone.get(why) ?? 0) + 1);
   if (odd.length > 0) broken.push(`${odd.length} fuzzed webhook(s) answered other than 200/400/413`);
   if (red > 0) broken.push(`ingest not ready (503 or no answer within 2 s) in ${red} of ${probes} probe(s) while fuzzed`);
 
@@ -106,6 +119,10 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
     webhooks, faultEndedAt: Date.now(), expectedRefused: refused, expectedDeadLetters: ourLetters, broken,
     notes: [
       `seed ${seed}: ${fuzzed} fuzzed among ${good.length} good, posted in ${postMs} ms; fuzzed answers 200/400/413 by kind: ${[...byKind].map(([k, c]) => `${k} ${c.join('/')}`).join(', ')}`,
+      `over the body limit: ${oversized.length}, answered 413 on the first try: ${oversizedFirst}` +
+        `${oversized.length > oversizedFirst ? ` (others first got ${oversized.filter((w) => w.answers[0] !== 413).map((w) => w.noAnswer?.[0] ?? w.answers[0]).join(',')})` : ''}`,
+      `no answer on a try: ${whyNone.size === 0 ? 'none' : [...whyNone].map(([why, n]) => `${n} ${why}`).join(', ')}; ` +
+        `this process's event-loop delay while posting: p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms`,
       `accepted fuzzed: ${accepted.length} = ${deadLettered} dead-lettered with a reason + ${delivered} still mapped and delivered + ${skipped} skipped (unmapped topic) + ${unaccounted.length} unaccounted`,
     ],
   };

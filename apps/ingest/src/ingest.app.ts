@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { IngestMetrics } from './ingest-metrics';
 import { IngestModule } from './ingest.module';
 import { OpsListener } from './ops-listener';
+import { BodyTooLargeError, drainLimitFor, readBoundedBody } from './webhook/raw-body';
 
 /** Paths of the operations listener (INGEST_METRICS_PORT) when it is on. */
 const OPS_PATH = /^\/(metrics|health\/(live|ready))(\?|$)/;
@@ -13,7 +14,8 @@ const WEBHOOK_ROUTE = '/webhooks/intercom';
 
 /**
  * Builds the ingest HTTP app on Fastify. Bodies are kept as raw bytes (the signature is an
- * HMAC of the exact bytes Intercom sent); bodies over the limit get Fastify's 413.
+ * HMAC of the exact bytes Intercom sent); a body over INGEST_BODY_LIMIT_BYTES gets 413 once it
+ * was sent whole (webhook/raw-body.ts), so the sender reads the answer rather than a reset.
  * INGEST_REQUEST_TIMEOUT_MS bounds a whole request (headers and body) and an idle connection:
  * Node checks requestTimeout every connectionsCheckingInterval (30 s by default), so that is
  * shortened too, or a slow body would hold its connection far longer than the setting says.
@@ -37,11 +39,20 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   const ops = app.get(OpsListener);
   // the webhook ack time, from Fastify's own request start (reply.elapsedTime): no timer of ours per request
   fastify.addHook('onResponse', (req, reply, done) => {
-    if (req.routeOptions.url === WEBHOOK_ROUTE && !ops.has(req.raw)) metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
+    if (req.routeOptions.url === WEBHOOK_ROUTE && req.method === 'POST' && !ops.has(req.raw)) metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.ingest.bodyLimitBytes }, (_req, body, done) => done(null, body));
+  // not Fastify's own limit (parseAs + bodyLimit): it answers 413 as soon as Content-Length is over
+  // and closes while the sender is still sending, which the sender may see as a reset (raw-body.ts)
+  const limit = config.ingest.bodyLimitBytes;
+  const drainLimit = drainLimitFor(limit);
+  fastify.addContentTypeParser('*', (req, payload, done) =>
+    readBoundedBody(payload, req.headers['content-length'], limit, drainLimit, (err, body) => {
+      if (err instanceof BodyTooLargeError && req.routeOptions.url === WEBHOOK_ROUTE) metrics.countRejected('too_large');
+      done(err, body);
+    }),
+  );
   if (config.ingest.metricsPort !== 0) {
     // /metrics and health live on the operations listener only; the public webhook port does not show them
     fastify.addHook('onRequest', async (req, reply) => {

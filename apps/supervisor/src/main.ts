@@ -12,7 +12,8 @@ import { createContext } from '@iks/ops';
  * - no KAFKA_BROKERS → starts the local stack (scripts/stack.sh up) and stops it on exit;
  * - registers the schemas and creates the topics;
  * - no KLAVIYO_API_KEY → delivers to the Klaviyo emulator (said in the first lines);
- * - no INTERCOM_ACCESS_TOKEN → the transformer reads contacts/admins/teams from the Intercom emulator;
+ * - no INTERCOM_ACCESS_TOKEN → the transformer reads contacts/admins/teams from the Intercom emulator,
+ *   whose webhook subscription is then pointed at ingest: its ping, answered, shows in one line;
  * - no INTERCOM_CLIENT_SECRET → ingest binds 127.0.0.1 and accepts the published local development
  *   secret (said too); with INGEST_HOST on a network interface it refuses to start instead;
  * - runs ingest, transformer, sink, the reconciler and the console as child processes, logs prefixed by app; Ctrl-C stops all;
@@ -28,6 +29,8 @@ const KLAVIYO_EMULATOR_PORT = 8090;
 /** As `npm run start:ingest`: a small young generation and heap keep ingest's RSS near 110 MiB under load. */
 const INGEST_NODE_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=128'];
 const INTERCOM_EMULATOR_PORT = 8091;
+/** How often the Intercom emulator pings ingest again after the subscription's first ping (Intercom: "from time to time"). */
+const INTERCOM_EMULATOR_PING_INTERVAL_MS = 10 * 60_000;
 
 const children: Array<{ name: string; proc: ChildProcess }> = [];
 let stackStarted = false;
@@ -64,6 +67,26 @@ async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
     }
     if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Saves the Intercom emulator's webhook subscription with ingest's URL, as a user does in
+ * Intercom's Developer Hub: the emulator pings ingest and prints the answer (one line). Only an
+ * unhealthy answer adds a line here.
+ */
+async function subscribeEmulator(webhookUrl: string): Promise<void> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${INTERCOM_EMULATOR_PORT}/__emulator/webhooks/subscription`, {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: webhookUrl }), signal: AbortSignal.timeout(10_000),
+    });
+    const out = (await res.json()) as { ping?: { status?: number; error?: string } };
+    const status = out.ping?.status;
+    if (!res.ok || status === undefined || status < 200 || status >= 300) {
+      say(`WARNING: ingest did not answer the Intercom emulator's ping with 2xx (${status ?? out.ping?.error ?? `admin API ${res.status}`}): check INTERCOM_CLIENT_SECRET`);
+    }
+  } catch (e) {
+    say(`WARNING: could not save the Intercom emulator's webhook subscription: ${(e as Error).message}`);
   }
 }
 
@@ -126,7 +149,10 @@ async function main(): Promise<void> {
     await waitHttp(`http://127.0.0.1:${KLAVIYO_EMULATOR_PORT}/__emulator/stats`);
   }
   if (intercomEmulator) {
-    run('intercom-emu', 'tools/intercom-emulator/src/main.js', { ...env, INTERCOM_EMULATOR_PORT: String(INTERCOM_EMULATOR_PORT) });
+    run('intercom-emu', 'tools/intercom-emulator/src/main.js', {
+      ...env, INTERCOM_EMULATOR_PORT: String(INTERCOM_EMULATOR_PORT),
+      INTERCOM_EMULATOR_WEBHOOK_PING_INTERVAL_MS: env.INTERCOM_EMULATOR_WEBHOOK_PING_INTERVAL_MS ?? String(INTERCOM_EMULATOR_PING_INTERVAL_MS),
+    });
     await waitHttp(`http://127.0.0.1:${INTERCOM_EMULATOR_PORT}/__emulator/requests`);
   }
   run('ingest', 'apps/ingest/src/main.js', env, INGEST_NODE_FLAGS);
@@ -141,8 +167,10 @@ async function main(): Promise<void> {
   const consoleHost = ['0.0.0.0', '::'].includes(consoleConfig.console.host) ? '127.0.0.1' : consoleConfig.console.host;
   await waitHttp(`http://${consoleHost}:${consoleConfig.console.port}/health/live`, 120_000);
   say('pipeline ready');
+  const webhookUrl = `http://${['0.0.0.0', '::'].includes(config.ingest.host) ? '127.0.0.1' : config.ingest.host}:${config.ingest.port}/webhooks/intercom`;
+  if (intercomEmulator) await subscribeEmulator(webhookUrl);
   say(`delivery console           ${consoleUrl}`);
-  say(`send Intercom webhooks to  http://127.0.0.1:${config.ingest.port}/webhooks/intercom`);
+  say(`send Intercom webhooks to  ${webhookUrl}`);
   say(`delivering to              ${env.KLAVIYO_BASE_URL ?? 'https://a.klaviyo.com'}${usingEmulator ? ' (emulator; see GET /__emulator/metrics)' : ''}`);
   say('try it: npm run demo   ·   stop: Ctrl-C');
 }

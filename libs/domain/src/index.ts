@@ -1,4 +1,6 @@
 export * from './records';
-export { boundedKey, entityKey, isPing, parseEnvelope, validateEnvelope, type EnvelopeResult, type IntercomEnvelope } from './intercom-envelope';
+export {
+  boundedKey, entityKey, isPing, parseEnvelope, parseWebhook, validateEnvelope, type EnvelopeResult, type IntercomEnvelope, type IntercomPing, type WebhookBody,
+} from './intercom-envelope';
 export { KLAVIYO_REVISION } from './klaviyo-revision';
 export { METRICS, metricName, type MetricKey } from './metrics';

@@ -1,4 +1,4 @@
-import { boundedKey, entityKey, MAX_KEY_CHARS, parseEnvelope, validateEnvelope } from './intercom-envelope';
+import { boundedKey, entityKey, isPing, MAX_KEY_CHARS, parseEnvelope, parseWebhook, validateEnvelope } from './intercom-envelope';
 
 const base = {
   type: 'notification_event', id: 'notif_1', topic: 'conversation.user.created', app_id: 'abc', created_at: 1700000000,
@@ -84,5 +84,29 @@ describe('boundedKey (the transformer keys its outputs with it too)', () => {
     expect(boundedKey(long)).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(boundedKey(long)).toBe(boundedKey('c'.repeat(200_000)));
     expect(boundedKey('c'.repeat(MAX_KEY_CHARS))).toHaveLength(MAX_KEY_CHARS);
+  });
+});
+
+describe('parseWebhook: Intercom\'s ping before the envelope rules (issue #19)', () => {
+  const ping = '{"type":"notification_event","app_id":"ab12cd34","data":{"type":"notification_event_data","item":{"type":"ping","message":"something something interzen"}},' +
+    '"links":{},"id":null,"topic":"ping","delivery_status":null,"delivery_attempts":1,"delivered_at":0,"first_sent_at":1449238939,"created_at":1449238939,"self":null}';
+
+  it('takes the documented ping (id null) as a ping, which validateEnvelope alone refuses', () => {
+    expect(parseWebhook(Buffer.from(ping))).toEqual({ ok: true, kind: 'ping', ping: JSON.parse(ping) });
+    expect(validateEnvelope(JSON.parse(ping))).toEqual({ ok: false, error: 'id is missing' });
+  });
+
+  it('a ping is a notification_event of topic ping, nothing else is looked at', () => {
+    expect(isPing({ type: 'notification_event', topic: 'ping' })).toBe(true);
+    expect(isPing({ type: 'notification', topic: 'ping' })).toBe(false);
+    expect(isPing([{ type: 'notification_event', topic: 'ping' }])).toBe(false);
+    expect(isPing(null)).toBe(false);
+  });
+
+  it('keeps the envelope rules for everything else', () => {
+    expect(parseWebhook(Buffer.from(JSON.stringify(base)))).toEqual({ ok: true, kind: 'notification', envelope: base });
+    expect(parseWebhook(Buffer.from(ping.replace('"topic":"ping"', '"topic":"conversation.user.created"')))).toEqual({ ok: false, error: 'id is missing' });
+    expect(parseWebhook(Buffer.from(ping.replace('"type":"notification_event"', '"type":"x"')))).toMatchObject({ ok: false });
+    expect(parseWebhook(Buffer.from('{"type":'))).toMatchObject({ ok: false, error: expect.stringMatching(/^body is not valid JSON/) });
   });
 });

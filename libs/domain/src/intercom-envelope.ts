@@ -97,6 +97,46 @@ function idText(v: unknown): string | null {
   return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
 }
 
-export function isPing(envelope: Pick<IntercomEnvelope, 'topic'>): boolean {
-  return envelope.topic === 'ping';
+/**
+ * Intercom's ping: sent when a webhook subscription is saved in the Developer Hub and from time to
+ * time after, topic "ping", item type "ping". It is not a notification of anything: Intercom sends
+ * it with `id`, `delivery_status` and `self` null, e.g.
+ * {"type":"notification_event","app_id":"ab12cd34","data":{"type":"notification_event_data",
+ *  "item":{"type":"ping","message":"something something interzen"}},"links":{},"id":null,
+ *  "topic":"ping","delivery_status":null,"delivery_attempts":1,"delivered_at":0,
+ *  "first_sent_at":1449238939,"created_at":1449238939,"self":null}
+ */
+export interface IntercomPing {
+  readonly type: 'notification_event';
+  readonly topic: 'ping';
+  readonly app_id?: unknown;
+  readonly data?: { readonly item?: { readonly type?: unknown; readonly message?: unknown } };
+}
+
+/** A ping is a notification_event of topic "ping"; none of its other fields is looked at. */
+export function isPing(body: unknown): body is IntercomPing {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return false;
+  const b = body as Record<string, unknown>;
+  return b.type === 'notification_event' && b.topic === 'ping';
+}
+
+export type WebhookBody =
+  | { readonly ok: true; readonly kind: 'ping'; readonly ping: IntercomPing }
+  | { readonly ok: true; readonly kind: 'notification'; readonly envelope: IntercomEnvelope }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * A webhook body: Intercom's ping (answered, never stored: its `id` may be null), or a
+ * notification validated as validateEnvelope says, or why it is neither.
+ */
+export function parseWebhook(raw: Buffer): WebhookBody {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    return { ok: false, error: `body is not valid JSON: ${(e as Error).message}` };
+  }
+  if (isPing(body)) return { ok: true, kind: 'ping', ping: body };
+  const r = validateEnvelope(body);
+  return r.ok ? { ok: true, kind: 'notification', envelope: r.envelope } : r;
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { generateDataset, type Dataset, type DatasetOptions } from './dataset';
 import type { IntercomContact, IntercomConversation, IntercomTicket, IntercomTicketV211 } from '@iks/intercom';
 import { MAX_PER_PAGE, SearchError, matches, paginate, type SearchQuery } from './search';
-import { WebhookSender, type IntercomNotification, type WebhookSenderOptions } from './webhook.sender';
+import { WebhookSender, type IntercomNotification, type PingResult, type WebhookSenderOptions } from './webhook.sender';
 
 /**
  * An Intercom REST API 2.14 stand-in over node:http.
@@ -26,8 +26,28 @@ export interface EmulatorOptions {
   dataset?: Dataset | DatasetOptions;
   accessToken?: string;
   rateLimit?: RateLimitOptions;
-  /** Where (and how) `POST /__emulator/webhooks` delivers notifications; none: that endpoint answers 400. */
+  /**
+   * A webhook subscription from the start: where (and how) `POST /__emulator/webhooks` delivers
+   * notifications. None: that endpoint answers 400 until a subscription is created through
+   * `PUT /__emulator/webhooks/subscription`.
+   */
   webhooks?: WebhookSenderOptions;
+  /** The app's client secret, signing what a subscription created through the admin API sends (default: webhooks.secret). */
+  clientSecret?: string;
+  /** While a subscription exists: a ping every this many ms, as Intercom checks an endpoint from time to time (0 or none: no periodic ping). */
+  pingIntervalMs?: number;
+  /** Called with every ping's result (also webhooks.onPing). */
+  onPing?: (result: PingResult) => void;
+}
+
+/** The app's webhook subscription (Developer Hub, Configure > Webhooks): its endpoint URL and topics. */
+export interface WebhookSubscription {
+  readonly url: string;
+  /** The topics asked for (kept, shown; the emulator delivers whatever it is given). */
+  readonly topics: readonly string[];
+  /** Epoch ms. */
+  readonly created_at: number;
+  readonly updated_at: number;
 }
 
 /** The next `count` API answers get `status` (429 or 5xx) and/or are delayed by `delayMs`. */
@@ -54,8 +74,14 @@ export interface IntercomEmulator {
   /** the live dataset (mutate through the methods below so `updated_at` moves) */
   readonly dataset: Dataset;
   readonly requests: readonly LoggedRequest[];
-  /** The webhook sender (options.webhooks), or null. */
+  /** The webhook sender (options.webhooks, or the subscription created through the admin API), or null. */
   readonly webhooks: WebhookSender | null;
+  readonly subscription: WebhookSubscription | null;
+  /**
+   * Creates the subscription or changes its URL and topics, then pings the endpoint as Intercom
+   * does when a subscription is saved; resolves with the ping's result.
+   */
+  saveSubscription(change: { url?: string; topics?: readonly string[] }): Promise<{ created: boolean; subscription: WebhookSubscription; ping: PingResult }>;
   injectFault(fault: Fault): void;
   clearFaults(): void;
   /** restores the dataset given at start and clears faults, the request log and the rate-limit window */
@@ -89,6 +115,15 @@ const FAULT_CODES: Record<number, [string, string]> = {
   503: ['service_unavailable', 'Service unavailable'],
   504: ['server_error', 'Gateway timeout'],
 };
+
+function isHttpUrl(v: unknown): v is string {
+  if (typeof v !== 'string') return false;
+  try {
+    return ['http:', 'https:'].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}
 
 function isDataset(d: Dataset | DatasetOptions | undefined): d is Dataset {
   return !!d && Array.isArray((d as Dataset).contacts);
@@ -125,7 +160,17 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
   const accessToken = options.accessToken ?? DEFAULT_ACCESS_TOKEN;
   const rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
   let faults: Required<Fault>[] = [];
-  const webhooks = options.webhooks ? new WebhookSender(options.webhooks) : null;
+  const clientSecret = options.webhooks?.secret ?? options.clientSecret;
+  const onPing = (r: PingResult) => {
+    options.webhooks?.onPing?.(r);
+    options.onPing?.(r);
+  };
+  const newSender = (url: string) => new WebhookSender({ ...options.webhooks, url, secret: clientSecret!, appId: options.webhooks?.appId ?? dataset.appId, onPing });
+  let webhooks = options.webhooks ? newSender(options.webhooks.url) : null;
+  let subscription: WebhookSubscription | null = options.webhooks ? { url: options.webhooks.url, topics: [], created_at: Date.now(), updated_at: Date.now() } : null;
+  const pingTimer = options.pingIntervalMs && options.pingIntervalMs > 0
+    ? setInterval(() => void webhooks?.ping('interval'), options.pingIntervalMs).unref()
+    : null;
   let requests: LoggedRequest[] = [];
   let windowStart = 0;
   let windowCount = 0;
@@ -246,9 +291,24 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     else list.push(structuredClone(item));
   };
 
-  const emulator: Omit<IntercomEmulator, 'url' | 'port' | 'dataset' | 'requests'> = {
+  const emulator: Omit<IntercomEmulator, 'url' | 'port' | 'dataset' | 'requests' | 'webhooks' | 'subscription'> = {
     accessToken,
-    webhooks,
+    async saveSubscription(change) {
+      if (change.url !== undefined && !isHttpUrl(change.url)) throw new HttpError(400, 'parameter_invalid', 'url must be an http(s) URL');
+      if (change.topics !== undefined && !(Array.isArray(change.topics) && change.topics.every((t) => typeof t === 'string' && t !== ''))) {
+        throw new HttpError(400, 'parameter_invalid', 'topics must be a list of topic names');
+      }
+      if (clientSecret === undefined) throw new HttpError(400, 'parameter_invalid', 'no client secret configured to sign webhooks (EmulatorOptions.clientSecret / INTERCOM_EMULATOR_WEBHOOK_SECRET)');
+      const created = subscription === null;
+      const url = change.url ?? subscription?.url;
+      if (url === undefined) throw new HttpError(400, 'parameter_not_found', 'url is required to create the subscription');
+      const now = Date.now();
+      subscription = { url, topics: [...(change.topics ?? subscription?.topics ?? [])], created_at: subscription?.created_at ?? now, updated_at: now };
+      if (webhooks) webhooks.retarget(url);
+      else webhooks = newSender(url);
+      const ping = await webhooks.ping(created ? 'subscription created' : 'subscription changed');
+      return { created, subscription, ping };
+    },
     injectFault(f) {
       faults.push({ status: f.status ?? 0, delayMs: f.delayMs ?? 0, count: f.count ?? 1 });
     },
@@ -283,6 +343,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       upsert(dataset.tickets, ticket);
     },
     close: () => new Promise<void>((resolve, reject) => {
+      if (pingTimer) clearInterval(pingTimer);
       webhooks?.close();
       server.closeAllConnections();
       server.close((err) => (err ? reject(err) : resolve()));
@@ -290,7 +351,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
   };
 
   /** Test-control endpoints under /__emulator (no auth, no rate limit, not logged). */
-  const control = (method: string, path: string, body: any): [number, unknown] | null => {
+  const control = async (method: string, path: string, body: any): Promise<[number, unknown] | null> => {
     if (method === 'POST' && path === '/__emulator/faults') {
       const list = Array.isArray(body) ? body : [body ?? {}];
       for (const f of list) emulator.injectFault(f as Fault);
@@ -306,14 +367,29 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     }
     if (method === 'GET' && path === '/__emulator/requests') return [200, { requests }];
     if (method === 'GET' && path === '/__emulator/dataset') return [200, dataset];
+    // The subscription (Developer Hub > Webhooks): PUT creates or changes it and pings the endpoint
+    if (path === '/__emulator/webhooks/subscription') {
+      if (method === 'GET') return subscription ? [200, subscription] : [404, errorList('not_found', 'no webhook subscription')];
+      if (method === 'PUT') {
+        const b = (body ?? {}) as { url?: string; topics?: string[] };
+        if (typeof b !== 'object' || Array.isArray(b)) return [400, errorList('parameter_invalid', 'body must be {url?, topics?}')];
+        try {
+          const saved = await emulator.saveSubscription({ url: b.url, topics: b.topics });
+          return [saved.created ? 201 : 200, { subscription: saved.subscription, ping: saved.ping }];
+        } catch (e) {
+          if (e instanceof HttpError) return [e.status, errorList(e.code, e.message)];
+          throw e;
+        }
+      }
+    }
     // Webhook delivery: POST a notification (or a list) to have it delivered as Intercom would,
     // in the background; GET the sender's counts (retried, dropped, paused, not sent while paused).
     if (path === '/__emulator/webhooks' && (method === 'POST' || method === 'GET')) {
-      if (!webhooks) return [400, errorList('parameter_invalid', 'no webhook endpoint configured (EmulatorOptions.webhooks / INTERCOM_EMULATOR_WEBHOOK_URL)')];
+      if (!webhooks) return [400, errorList('parameter_invalid', 'no webhook endpoint configured (EmulatorOptions.webhooks / INTERCOM_EMULATOR_WEBHOOK_URL / PUT /__emulator/webhooks/subscription)')];
       if (method === 'GET') return [200, webhooks.stats()];
       const list = (Array.isArray(body) ? body : [body]) as IntercomNotification[];
       if (list.some((n) => n?.type !== 'notification_event')) return [400, errorList('parameter_invalid', 'body must be a notification_event or a list of them')];
-      for (const n of list) void webhooks.send(n);
+      for (const n of list) void webhooks!.send(n);
       return [202, { accepted: list.length }];
     }
     const m = /^\/__emulator\/(contacts|conversations|tickets)$/.exec(path);
@@ -343,7 +419,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     }
 
     if (url.pathname.startsWith('/__emulator/')) {
-      const out = control(method, url.pathname, body);
+      const out = await control(method, url.pathname, body);
       return out ? send(res, out[0], out[1]) : send(res, 404, errorList('not_found', 'unknown emulator control'));
     }
 
@@ -418,6 +494,12 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     port,
     get dataset() {
       return dataset;
+    },
+    get webhooks() {
+      return webhooks;
+    },
+    get subscription() {
+      return subscription;
     },
     get requests() {
       return requests;

@@ -35,9 +35,12 @@ export {
   type Fault,
   type LoggedRequest,
   type RateLimitOptions,
+  type WebhookSubscription,
 } from './emulator.server';
 export {
   buildNotification,
+  buildPing,
+  describePing,
   signBody,
   sendWebhook,
   DEFAULT_DELIVERY,
@@ -47,6 +50,9 @@ export {
   type WebhookSenderStats,
   type SendOutcome,
   type IntercomNotification,
+  type IntercomPing,
+  type PingReason,
+  type PingResult,
   type NotificationOptions,
   type SendWebhookOptions,
   type DeliveryResult,

@@ -1,6 +1,6 @@
 import { EnvReader } from '../../support/env-reader';
 import { startIntercomEmulator } from './emulator.server';
-import { DEFAULT_SENDER } from './webhook.sender';
+import { DEFAULT_SENDER, describePing } from './webhook.sender';
 
 /**
  * Runnable emulator for the local demo and benchmarks.
@@ -11,6 +11,9 @@ import { DEFAULT_SENDER } from './webhook.sender';
  *   INTERCOM_EMULATOR_WEBHOOK_SECRET (default INTERCOM_CLIENT_SECRET, else local-dev-secret),
  *   _TIMEOUT_MS (5000), _RETRY_DELAY_MS (60000), _PAUSE_AFTER_FAILURES (1000),
  *   _FAILURE_WINDOW_MS (900000), _PAUSE_MS (900000), each prefixed INTERCOM_EMULATOR_WEBHOOK.
+ * A subscription can also be created or changed later (PUT /__emulator/webhooks/subscription),
+ * which pings the endpoint; INTERCOM_EMULATOR_WEBHOOK_PING_INTERVAL_MS (0: off) pings it
+ * periodically too. One line is printed per ping.
  * The environment is read here only, once, and every bad value is reported together.
  */
 function readConfig(env: NodeJS.ProcessEnv) {
@@ -31,6 +34,7 @@ function readConfig(env: NodeJS.ProcessEnv) {
     webhookPauseAfterFailures: r.int('INTERCOM_EMULATOR_WEBHOOK_PAUSE_AFTER_FAILURES', DEFAULT_SENDER.pauseAfterFailures, 1),
     webhookFailureWindowMs: r.int('INTERCOM_EMULATOR_WEBHOOK_FAILURE_WINDOW_MS', DEFAULT_SENDER.failureWindowMs, 1),
     webhookPauseMs: r.int('INTERCOM_EMULATOR_WEBHOOK_PAUSE_MS', DEFAULT_SENDER.pauseMs),
+    webhookPingIntervalMs: r.int('INTERCOM_EMULATOR_WEBHOOK_PING_INTERVAL_MS', 0),
   };
   r.done();
   return config;
@@ -44,6 +48,9 @@ async function main(): Promise<void> {
     accessToken: config.accessToken,
     dataset: { seed: config.seed, contacts: config.contacts, conversations: config.conversations, tickets: config.tickets },
     rateLimit: { perWindow: config.rateLimit, windowSeconds: 60 },
+    clientSecret: config.webhookSecret,
+    pingIntervalMs: config.webhookPingIntervalMs,
+    onPing: (result) => process.stdout.write(`${describePing(result)}\n`),
     webhooks: config.webhookUrl
       ? {
           url: config.webhookUrl,

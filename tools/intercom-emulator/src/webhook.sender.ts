@@ -26,6 +26,43 @@ export interface IntercomNotification<Item = unknown> {
   self: string | null;
 }
 
+/**
+ * Intercom's ping: sent to a subscription's endpoint when the subscription is saved, and from
+ * time to time after. Not a notification of anything: `id`, `delivery_status` and `self` are null.
+ */
+export interface IntercomPing {
+  type: 'notification_event';
+  app_id: string;
+  data: { type: 'notification_event_data'; item: { type: 'ping'; message: string } };
+  links: Record<string, never>;
+  id: null;
+  topic: 'ping';
+  delivery_status: null;
+  delivery_attempts: 1;
+  delivered_at: 0;
+  first_sent_at: number;
+  created_at: number;
+  self: null;
+}
+
+/** The ping as Intercom documents it, field for field (issue #19), at `createdAt` (unix seconds). */
+export function buildPing(appId: string, createdAt = Math.floor(Date.now() / 1000)): IntercomPing {
+  return {
+    type: 'notification_event',
+    app_id: appId,
+    data: { type: 'notification_event_data', item: { type: 'ping', message: 'something something interzen' } },
+    links: {},
+    id: null,
+    topic: 'ping',
+    delivery_status: null,
+    delivery_attempts: 1,
+    delivered_at: 0,
+    first_sent_at: createdAt,
+    created_at: createdAt,
+    self: null,
+  };
+}
+
 export interface NotificationOptions {
   appId?: string;
   /** default `notif_<uuid>` */
@@ -124,7 +161,16 @@ async function attemptDelivery(
   options: { secret: string; timeoutMs: number; headers?: Record<string, string> },
 ): Promise<DeliveryAttempt> {
   const sent: IntercomNotification = { ...notification, delivery_attempts: notification.delivery_attempts + attempt - 1 };
-  const rawBody = JSON.stringify(sent);
+  const { answer: _answer, ...result } = await postSigned(url, JSON.stringify(sent), options);
+  return { attempt, ...result };
+}
+
+/** POSTs `rawBody` signed as Intercom signs it; the status and the answer's text, or why there was none. Never throws. */
+async function postSigned(
+  url: string,
+  rawBody: string,
+  options: { secret: string; timeoutMs: number; headers?: Record<string, string> },
+): Promise<Omit<DeliveryAttempt, 'attempt'> & { answer?: string }> {
   const signature = signBody(rawBody, options.secret);
   const started = Date.now();
   try {
@@ -134,13 +180,37 @@ async function attemptDelivery(
       headers: { 'Content-Type': 'application/json', 'X-Hub-Signature': signature, 'User-Agent': 'intercom-emulator-webhooks', ...options.headers },
       signal: AbortSignal.timeout(options.timeoutMs),
     });
-    await res.arrayBuffer().catch(() => undefined);
-    return { attempt, status: res.status, durationMs: Date.now() - started, rawBody, signature };
+    const answer = await res.text().catch(() => undefined);
+    return { status: res.status, answer, durationMs: Date.now() - started, rawBody, signature };
   } catch (e) {
     const err = e as Error;
     const error = err.name === 'TimeoutError' ? `timeout after ${options.timeoutMs} ms` : err.message;
-    return { attempt, error, durationMs: Date.now() - started, rawBody, signature };
+    return { error, durationMs: Date.now() - started, rawBody, signature };
   }
+}
+
+/** One line for a ping's result: what was answered, or that nothing healthy was. */
+export function describePing(r: PingResult): string {
+  const what = `webhook ping (${r.reason}) to ${r.url}`;
+  if (r.status === undefined) return `${what}: NO answer (${r.error}) after ${r.durationMs} ms`;
+  const healthy = r.status >= 200 && r.status < 300;
+  return `${what}: ${healthy ? 'answered' : 'NOT healthy, answered'} ${r.status} ${r.answer ?? ''} in ${r.durationMs} ms`.replace(/ {2,}/g, ' ');
+}
+
+/** Why a ping was sent: the subscription was created or changed (admin API), or the periodic check. */
+export type PingReason = 'subscription created' | 'subscription changed' | 'interval';
+
+/** One ping sent and what the endpoint answered (`status` 2xx: healthy). */
+export interface PingResult {
+  readonly reason: PingReason;
+  readonly url: string;
+  readonly at: number;
+  readonly status?: number;
+  /** The answer's body, cut to 200 characters. */
+  readonly answer?: string;
+  /** Why there was no answer (network error, timeout). */
+  readonly error?: string;
+  readonly durationMs: number;
 }
 
 // ------------------------------------------------------------------ the emulator's sender
@@ -163,6 +233,10 @@ export interface WebhookSenderOptions {
   readonly headers?: Record<string, string>;
   /** Clock of the failure window and the pause (default Date.now). */
   readonly now?: () => number;
+  /** The workspace's app_id, put in pings (default `emu1a2b3`, as buildNotification). */
+  readonly appId?: string;
+  /** Called with every ping's result (the emulator's main prints one line each). */
+  readonly onPing?: (result: PingResult) => void;
 }
 
 type SenderPolicy = Required<Pick<WebhookSenderOptions, 'timeoutMs' | 'retryDelayMs' | 'pauseAfterFailures' | 'failureWindowMs' | 'pauseMs'>>;
@@ -194,6 +268,8 @@ export interface WebhookSenderStats {
   readonly consecutiveFailures: number;
   /** Epoch ms the current pause ends, or null when not paused. */
   readonly pausedUntil: number | null;
+  /** Pings sent, answered 2xx, failed (non-2xx or no answer), and the last one. */
+  readonly pings: { readonly sent: number; readonly answered: number; readonly failed: number; readonly last: PingResult | null };
 }
 
 /**
@@ -213,9 +289,13 @@ export class WebhookSender {
   private failureRun: number[] = [];
   private pausedUntil = 0;
   private counts = { attempts: 0, delivered: 0, retried: 0, dropped: 0, notSentWhilePaused: 0, pauses: 0 };
+  private pingCounts = { sent: 0, answered: 0, failed: 0 };
+  private lastPing: PingResult | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private endpoint: string;
 
   constructor(private readonly options: WebhookSenderOptions) {
+    this.endpoint = options.url;
     this.now = options.now ?? Date.now;
     this.policy = {
       timeoutMs: options.timeoutMs ?? DEFAULT_SENDER.timeoutMs,
@@ -224,6 +304,36 @@ export class WebhookSender {
       failureWindowMs: options.failureWindowMs ?? DEFAULT_SENDER.failureWindowMs,
       pauseMs: options.pauseMs ?? DEFAULT_SENDER.pauseMs,
     };
+  }
+
+  /** The endpoint notifications and pings go to. */
+  get url(): string {
+    return this.endpoint;
+  }
+
+  /** Points the subscription at another endpoint (its counts, failure run and pause are kept). */
+  retarget(url: string): void {
+    this.endpoint = url;
+  }
+
+  /**
+   * Sends Intercom's ping (buildPing), signed, once: no retry, not held back by a pause (it is how
+   * a subscription's owner checks the endpoint). A 2xx answer is a healthy endpoint.
+   */
+  async ping(reason: PingReason): Promise<PingResult> {
+    const at = this.now();
+    const body = JSON.stringify(buildPing(this.options.appId ?? 'emu1a2b3', Math.floor(at / 1000)));
+    const r = await postSigned(this.endpoint, body, { secret: this.options.secret, timeoutMs: this.policy.timeoutMs, headers: this.options.headers });
+    const result: PingResult = {
+      reason, url: this.endpoint, at, durationMs: r.durationMs,
+      ...(r.status !== undefined ? { status: r.status, answer: (r.answer ?? '').slice(0, 200) } : { error: r.error }),
+    };
+    this.pingCounts.sent++;
+    if (result.status !== undefined && result.status >= 200 && result.status < 300) this.pingCounts.answered++;
+    else this.pingCounts.failed++;
+    this.lastPing = result;
+    this.options.onPing?.(result);
+    return result;
   }
 
   get paused(): boolean {
@@ -242,7 +352,7 @@ export class WebhookSender {
         this.counts.notSentWhilePaused++;
         return { outcome: 'not-sent-paused', attempts };
       }
-      const a = await attemptDelivery(this.options.url, notification, attempt, { secret: this.options.secret, timeoutMs: this.policy.timeoutMs, headers: this.options.headers });
+      const a = await attemptDelivery(this.endpoint, notification, attempt, { secret: this.options.secret, timeoutMs: this.policy.timeoutMs, headers: this.options.headers });
       this.counts.attempts++;
       attempts.push(a);
       if (succeeded(a)) {
@@ -257,7 +367,10 @@ export class WebhookSender {
   }
 
   stats(): WebhookSenderStats {
-    return { ...this.counts, consecutiveFailures: this.failureRun.length, pausedUntil: this.paused ? this.pausedUntil : null };
+    return {
+      ...this.counts, consecutiveFailures: this.failureRun.length, pausedUntil: this.paused ? this.pausedUntil : null,
+      pings: { ...this.pingCounts, last: this.lastPing },
+    };
   }
 
   /** Forgets the counts, the failure run and any pause. */
@@ -265,6 +378,8 @@ export class WebhookSender {
     this.failureRun = [];
     this.pausedUntil = 0;
     this.counts = { attempts: 0, delivered: 0, retried: 0, dropped: 0, notSentWhilePaused: 0, pauses: 0 };
+    this.pingCounts = { sent: 0, answered: 0, failed: 0 };
+    this.lastPing = null;
   }
 
   /** Cancels the retries still waiting (they are never sent). */

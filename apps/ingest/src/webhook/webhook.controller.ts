@@ -1,9 +1,9 @@
-import { Controller, Headers, HttpCode, HttpException, HttpStatus, Inject, Logger, Post, Req } from '@nestjs/common';
+import { Controller, Head, Headers, HttpCode, HttpException, HttpStatus, Inject, Logger, Post, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '@iks/config';
 import { CONFIG } from '../tokens';
 import { IngestMetrics } from '../ingest-metrics';
-import { entityKey, isPing, parseEnvelope } from '@iks/domain';
+import { entityKey, parseWebhook, type IntercomPing } from '@iks/domain';
 import { KafkaUnavailableError, NotificationWriter, RecordTooLargeError } from '@iks/ingest';
 import { verifySignature } from './signature';
 
@@ -32,16 +32,14 @@ export class WebhookController {
         HttpStatus.UNAUTHORIZED,
       );
     }
-    const parsed = parseEnvelope(raw);
+    const parsed = parseWebhook(raw);
     if (!parsed.ok) {
       this.metrics.countRejected('invalid_envelope');
       throw new HttpException({ statusCode: 400, error: 'Bad Request', message: parsed.error }, HttpStatus.BAD_REQUEST);
     }
+    // the ping is checked before the envelope's rules: Intercom sends it with id null (issue #19)
+    if (parsed.kind === 'ping') return this.pong(parsed.ping);
     const env = parsed.envelope;
-    if (isPing(env)) {
-      this.metrics.countPing();
-      return { status: 'pong' };
-    }
     try {
       await this.writer.write(
         {
@@ -57,6 +55,22 @@ export class WebhookController {
     }
     this.metrics.countAccepted(env.topic);
     return { status: 'accepted', id: env.id };
+  }
+
+  /**
+   * Intercom checks the endpoint URL with a HEAD request when it is added in the Developer Hub
+   * (developers.intercom.com, "Set up Webhooks"): 200, no body, nothing else done.
+   */
+  @Head('intercom')
+  @HttpCode(200)
+  probe(): void {}
+
+  /** A signed ping (Intercom: subscription saved, or its periodic check): 200, counted, one log line, nothing stored. */
+  private pong(ping: IntercomPing): { status: 'pong' } {
+    this.metrics.countPing();
+    const appId = typeof ping.app_id === 'string' ? ping.app_id.slice(0, 64) : ping.app_id === undefined ? null : '(not a string)';
+    this.logger.log(`Intercom ping from app_id ${JSON.stringify(appId)} answered 200: the webhook subscription reaches ingest (nothing stored)`);
+    return { status: 'pong' };
   }
 
   /** 413: no retry can store it; 503: Kafka is unavailable, Intercom retries; 500: anything else, counted apart. */
