@@ -21,7 +21,7 @@ import type { IntercomNotification } from './webhook.sender';
  * is mapped by libs/mapping into Klaviyo records (no dead letter, no silent skip).
  */
 const README = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
-const setUp = README.slice(README.indexOf('## Registering the webhook in Intercom'), README.indexOf('## Scaling'));
+const setUp = README.slice(README.indexOf('## Registering the webhook in Intercom'), README.indexOf('## Tests'));
 
 const dataset = generateDataset({ seed: 4, contacts: 30, conversations: 5, tickets: 5 });
 const contact = dataset.contacts.find((c) => c.email && c.role === 'user')!;
