@@ -11,6 +11,15 @@ export const REDACTED_PATHS = [
 
 export type LogFormat = 'json' | 'pretty';
 
+/** Nest's own start-up lines (a line per module and per route): printed from LOG_LEVEL=debug on. */
+export const NEST_BOOT_CONTEXTS: ReadonlySet<string> = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory']);
+
+/** True for a Nest start-up line at info level that is left out below LOG_LEVEL=debug. */
+export function isNestBootLine(firstArg: unknown, pinoLevel: number): boolean {
+  return pinoLevel <= 30 && typeof firstArg === 'object' && firstArg !== null
+    && NEST_BOOT_CONTEXTS.has(String((firstArg as { context?: unknown }).context));
+}
+
 /**
  * nestjs-pino for every app: JSON lines in production, readable lines on a terminal
  * (LOG_FORMAT, default pretty on a TTY), secrets redacted, no per-request log lines (the
@@ -24,6 +33,14 @@ export function loggerParams(app: string, level: LogLevel, format: LogFormat = p
       autoLogging: false,
       quietReqLogger: true,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      ...(level === 'debug' || level === 'verbose' ? {} : {
+        hooks: {
+          logMethod(args, method, pinoLevel) {
+            if (isNestBootLine(args[0], pinoLevel)) return;
+            return method.apply(this, args);
+          },
+        },
+      }),
       transport: format === 'pretty'
         ? { target: 'pino-pretty', options: { colorize: process.stdout.isTTY, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' } }
         : undefined,
