@@ -146,6 +146,12 @@ describe('item 5: a consumer crash kafkajs will not restart from (private broker
     const fatal: unknown[] = [];
     const runtime = new StageRuntime({ stage: 'transformer', kafka, producer, codec, registry: new Registry(), stallReadyMs: 60_000, stallLiveMs: 600_000, onFatal: (e) => fatal.push(e) });
     const handled: number[] = [];
+    // a fresh broker loads its group coordinator after it answers metadata; with one retry the
+    // consumer below would crash on "coordinator is loading" before the broker is ever killed
+    const admin = kafka.admin();
+    await admin.connect();
+    await waitFor(() => admin.describeGroups([`${config.kafka.topicPrefix}crash`]).then(() => true, () => false), { what: "the private broker's group coordinator", timeoutMs: 60_000 });
+    await admin.disconnect();
     await runtime.start([{
       groupId: `${config.kafka.topicPrefix}crash`, topics: [{ topic: topic('notifications', config.kafka.topicPrefix) }],
       // what an orchestrator-managed consumer sees after kafkajs gives up: no restart in-process
