@@ -108,7 +108,8 @@ async function registryOutage(rig: ChaosRig, webhooks: Webhook[], outageMs: numb
   const broken: string[] = [];
   if (red === 0) broken.push('ingest stayed ready with the registry unreachable');
   const odd = unexpectedAnswers(webhooks);
-  if (odd.length > 0) broken.push(`answers other than 200/503: ${[...new Set(odd)].join(',')} (${odd.length})`);
+  const why = [...new Set(webhooks.flatMap((w) => (w as { noAnswer?: string[] }).noAnswer ?? []))].join(',');
+  if (odd.length > 0) broken.push(`answers other than 200/503: ${[...new Set(odd)].join(',')} (${odd.length})${why ? ` no answer: ${why}` : ''}`);
   const refused = webhooks.filter((w) => w.answers.includes(503)).length;
   return {
     webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken,
