@@ -18,7 +18,7 @@
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, contactToAvro, deletionToAvro, eventToAvro, notificationFromAvro, notificationToAvro, profileToAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, ensureTopics, contactToAvro, deletionToAvro, eventToAvro, notificationToAvro, profileToAvro, topicName } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput, type MapOutcome } from '@iks/mapping';
 import { Directory, NO_INTERCOM_API } from '@iks/directory';
 import { createTransformerRunner, processNotification, type TransformerRunner } from '@iks/transformer';

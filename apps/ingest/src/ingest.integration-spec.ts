@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
-import { AvroCodec, createKafka, notificationFromAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, topicName } from '@iks/kafka';
 import { freePort } from '../../../test/support/free-port';
 import { PrivateBroker } from '../../../test/support/private-broker';
 import { testConfig } from '../../../test/support/test-config';

@@ -11,7 +11,7 @@ describe('envelope validation', () => {
   });
 
   it('names what is missing', () => {
-    const { id, ...noId } = base;
+    const { id: _id, ...noId } = base;
     expect(validateEnvelope(noId)).toEqual({ ok: false, error: 'id is missing' });
     expect(validateEnvelope({ ...base, data: {} })).toEqual({ ok: false, error: 'data.item is missing' });
     expect(validateEnvelope({ ...base, type: 'x', created_at: 'yesterday' })).toEqual({

@@ -209,7 +209,7 @@ async function main(): Promise<number> {
   } catch {
     /* emulator unreachable: said above */
   }
-  await step(++n, { label: `${alan.name} asks to be forgotten`, notification: contactDeletedNotification(alan, { createdAt: deletedAt }), expectStatus: 200 });
+  await step(n + 1, { label: `${alan.name} asks to be forgotten`, notification: contactDeletedNotification(alan, { createdAt: deletedAt }), expectStatus: 200 });
 
   // ------------------------------------------------------------------ what Klaviyo should hold
   const expected: Expected[] = [

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import type { IntercomObject } from '@iks/intercom';
-import { AvroCodec, createKafka, notificationFromAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, topicName } from '@iks/kafka';
 import { createNotificationWriter } from '@iks/ingest';
 import type { RawNotification } from '@iks/domain';
 import { startIntercomEmulator, type IntercomEmulator } from '../../../../tools/intercom-emulator/src';
