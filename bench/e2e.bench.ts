@@ -367,9 +367,15 @@ async function sendAtRate(url: URL, ws: Prepared[], rate: number): Promise<numbe
 
 // ------------------------------------------------------------------------------ emulator reads
 
-async function emuStats(base: string): Promise<{ eventsStored: number; profiles: number; duplicateEventsIgnored: number }> {
+interface EmuStats {
+  eventsStored: number;
+  profiles: number;
+  duplicateEventsIgnored: number;
+}
+
+async function emuStats(base: string): Promise<EmuStats> {
   const r = await fetch(`${base}/__emulator/stats`, { signal: AbortSignal.timeout(5000) });
-  return (await r.json()) as any;
+  return (await r.json()) as EmuStats;
 }
 
 interface EmuEvent {

@@ -83,7 +83,7 @@ export const defaultResponder: Responder = (req) => {
         return klaviyoError(400, 'invalid', 'poisoned event', '/data/attributes/properties/poison');
       }
       return { status: 202 };
-    case '/api/profile-import':
+    case '/api/profile-import': {
       const attributes = (req.body as ProfileImportBody).data.attributes;
       if (String(attributes.email ?? '').includes('invalid')) {
         return klaviyoError(400, 'invalid', 'Invalid email address', '/data/attributes/email');
@@ -93,6 +93,7 @@ export const defaultResponder: Responder = (req) => {
         headers: { 'content-type': 'application/vnd.api+json' },
         body: { data: { type: 'profile', id: '01PROFILE', attributes, links: { self: 'x' } } },
       };
+    }
     case '/api/data-privacy-deletion-jobs':
       return { status: 202 };
     default:
