@@ -147,7 +147,7 @@ export interface FixtureEnvelope {
   created_at: number;
   delivery_attempts?: number;
   first_sent_at?: number | null;
-  data: { item: Record<string, any> };
+  data: { item: Record<string, unknown> };
   [k: string]: unknown;
 }
 
@@ -161,13 +161,18 @@ export function fixtureNotifications(): Map<string, FixtureEnvelope> {
   return out;
 }
 
+type Directory = Required<Pick<Parameters<typeof staticLookups>[0], 'contacts' | 'admins' | 'teams' | 'tags' | 'subscriptions'>>;
+type Subscriptions = Directory['subscriptions'][string];
+
 /** The directory files (GET /contacts/{id}, /admins, /teams, /tags, subscriptions) as staticLookups wants them. */
-export function fixtureDirectory(): { contacts: any[]; admins: any[]; teams: any[]; tags: any[]; subscriptions: Record<string, any[]> } {
-  const read = (name: string) => JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8'));
+export function fixtureDirectory(): Directory {
+  const read = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8'));
   // GET /contacts/{id}/subscriptions answers `{ type: 'list', data: [...] }`; some entries are kept in that form.
-  const subscriptions: Record<string, any[]> = {};
-  for (const [id, v] of Object.entries(read('subscriptions') as Record<string, any>)) subscriptions[id] = Array.isArray(v) ? v : (v?.data ?? []);
-  return { contacts: read('contacts'), admins: read('admins'), teams: read('teams'), tags: read('tags'), subscriptions };
+  const subscriptions: Record<string, Subscriptions> = {};
+  for (const [id, v] of Object.entries(read('subscriptions') as Record<string, Subscriptions | { data?: Subscriptions } | null>)) {
+    subscriptions[id] = Array.isArray(v) ? v : ((v as { data?: Subscriptions } | null)?.data ?? []);
+  }
+  return { contacts: read('contacts') as Directory['contacts'], admins: read('admins') as Directory['admins'], teams: read('teams') as Directory['teams'], tags: read('tags') as Directory['tags'], subscriptions };
 }
 
 const MAPPED_PREFIXES = ['conversation.', 'ticket.', 'contact.'];
@@ -223,8 +228,9 @@ export function distinctCopy(envelope: FixtureEnvelope, i: number, runTag = ''):
 export function entityKeyOf(envelope: FixtureEnvelope): string {
   const item = envelope.data.item;
   const type = typeof item.type === 'string' ? item.type : envelope.topic.split('.')[0];
-  if (envelope.topic.startsWith('contact.') && item.contact && typeof item.contact === 'object' && item.contact.id != null) {
-    return `contact:${String(item.contact.id)}`;
+  const contact = item.contact && typeof item.contact === 'object' ? (item.contact as { id?: unknown }) : null;
+  if (envelope.topic.startsWith('contact.') && contact && contact.id != null) {
+    return `contact:${String(contact.id)}`;
   }
   if (item.id != null) return `${type}:${String(item.id)}`;
   return `notification:${envelope.id}`;

@@ -60,6 +60,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Partitioners, type Kafka } from 'kafkajs';
 import { loadConfig } from '@iks/config';
@@ -70,7 +71,7 @@ import { freePort } from '../test/support/free-port';
 import { freshTopicEnv } from '../test/support/test-config';
 import { formatFigure } from '../tools/support/bench-figures';
 import { EnvReader } from '../tools/support/env-reader';
-import { findStackProcesses, topicLogBytes, type StackProcesses } from '../tools/support/stack-process';
+import { findStackProcesses, topicLogBytes } from '../tools/support/stack-process';
 import { waitHttp, waitUntil } from '../tools/support/wait-for';
 import { deletePrefixedTopics, envInt, fmtInt, fmtMiB, heading, line, note, percentiles, sleep } from './bench-util';
 import { ChildProcesses, vmHwm } from './support/child-processes';
@@ -366,9 +367,15 @@ async function sendAtRate(url: URL, ws: Prepared[], rate: number): Promise<numbe
 
 // ------------------------------------------------------------------------------ emulator reads
 
-async function emuStats(base: string): Promise<{ eventsStored: number; profiles: number; duplicateEventsIgnored: number }> {
+interface EmuStats {
+  eventsStored: number;
+  profiles: number;
+  duplicateEventsIgnored: number;
+}
+
+async function emuStats(base: string): Promise<EmuStats> {
   const r = await fetch(`${base}/__emulator/stats`, { signal: AbortSignal.timeout(5000) });
-  return (await r.json()) as any;
+  return (await r.json()) as EmuStats;
 }
 
 interface EmuEvent {
@@ -666,7 +673,7 @@ async function main(): Promise<void> {
   const [ingestPort, tPort, sPort, kPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const klaviyoUrl = `http://127.0.0.1:${kPort}`;
   const groups = { transformer: topicEnv.TRANSFORMER_GROUP_ID, sink: topicEnv.SINK_GROUP_ID };
-  process.stdout.write(`bench (end to end)  node ${process.version}, ${new Date().toISOString()}, ${require('node:os').cpus().length} cores\n`);
+  process.stdout.write(`bench (end to end)  node ${process.version}, ${new Date().toISOString()}, ${cpus().length} cores\n`);
   line('N (phase 1 webhooks)', fmtInt(N));
   line('topic prefix', prefix);
   line('apps run from', APPS_DIST === DIST ? `${DIST} (this checkout)` : `${APPS_DIST} (BENCH_APPS_DIST)`);
@@ -758,6 +765,7 @@ async function main(): Promise<void> {
     reportCost('p2', r2, idleMsPerS);
     figure('p2.latency_p50_ms', q2.p50, 'ms');
     figure('p2.latency_p99_ms', q2.p99, 'ms');
+    // eslint-disable-next-line no-control-regex -- strips the ANSI colour codes (ESC[...m) of the apps' logs
     const warnings = [ingest, transformer, sink].flatMap((c) => c.tail.filter((l) => /WARN|ERROR/.test(l)).slice(-3).map((l) => `${c.name}: ${l.replace(/\x1b\[[0-9;]*m/g, '').slice(0, 220)}`));
     if (warnings.length > 0) {
       note('last warnings from the apps:');

@@ -240,7 +240,7 @@ async function startIngestProcess(prefix: string) {
     await waitHttp(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 30_000 });
   } catch (e) {
     await children.stopAll();
-    throw new Error(`the ingest process did not become ready: ${(e as Error).message}`);
+    throw new Error(`the ingest process did not become ready: ${(e as Error).message}`, { cause: e });
   }
   return { port, peakRss: () => vmHwm(child.proc.pid), stop: () => children.stopAll() };
 }

@@ -18,7 +18,7 @@
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, contactToAvro, deletionToAvro, eventToAvro, notificationFromAvro, notificationToAvro, profileToAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, ensureTopics, contactToAvro, deletionToAvro, eventToAvro, notificationToAvro, profileToAvro, topicName, type TopicRecords } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput, type MapOutcome } from '@iks/mapping';
 import { Directory, NO_INTERCOM_API } from '@iks/directory';
 import { createTransformerRunner, processNotification, type TransformerRunner } from '@iks/transformer';
@@ -142,7 +142,7 @@ async function benchStages(mix: readonly FixtureEnvelope[]): Promise<void> {
   for (const c of dir.contacts) directory.remember(c);
 
   const dec = await timed(async () => {
-    const out: any[] = new Array(count);
+    const out: TopicRecords['notifications'][] = new Array(count);
     for (let i = 0; i < count; i++) out[i] = (await codec.decodeAs('notifications', encodedRaw[i]));
     return out;
   });

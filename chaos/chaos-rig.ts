@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '@iks/config';
-import { AvroCodec, createKafka, dlqName, ensureTopics, readTopicRanges, deadLetterFromAvro, topicName, type TopicKey } from '@iks/kafka';
+import { AvroCodec, createKafka, dlqName, ensureTopics, readTopicRanges, topicName, type TopicKey } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput } from '@iks/mapping';
 import type { IntercomAdmin, IntercomContact, IntercomTeam } from '@iks/intercom';
 import { contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody, type IntercomNotification } from '../tools/intercom-emulator/src';

@@ -19,8 +19,9 @@ const intervalUs = Number(process.env.BENCH_CPU_PROF_INTERVAL_US ?? 1000);
 
 if (file) {
   let session: Session | null = null;
-  const post = (method: string, params?: object): Promise<any> =>
-    new Promise((res, rej) => session!.post(method, params ?? {}, (err, r) => (err ? rej(err) : res(r))));
+  /** One inspector command; R is what the DevTools protocol documents as its result. */
+  const post = <R = unknown>(method: string, params?: object): Promise<R> =>
+    new Promise((res, rej) => session!.post(method, params ?? {}, (err, r) => (err ? rej(err) : res(r as R))));
 
   const reply = (m: string) => process.send?.(m);
   process.on('message', (m) => {
@@ -36,8 +37,8 @@ if (file) {
     }
     if (m !== 'cpu-prof:stop' || !session) return;
     const s = session;
-    void post('Profiler.stop')
-      .then((r: { profile: unknown }) => {
+    void post<{ profile: unknown }>('Profiler.stop')
+      .then((r) => {
         writeFileSync(file, JSON.stringify(r.profile));
         process.stderr.write(`cpu-prof: wrote ${file}\n`);
         reply('cpu-prof:written');

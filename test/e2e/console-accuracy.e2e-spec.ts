@@ -60,7 +60,7 @@ class RecordingProxy {
           const parts: Buffer[] = [];
           answer.on('data', (c: Buffer) => parts.push(c));
           answer.on('end', () => {
-            let body: unknown = null;
+            let body: unknown;
             try {
               body = raw.length ? JSON.parse(raw.toString('utf8')) : null;
             } catch {

@@ -66,7 +66,7 @@ const [convCreated, convReplied, convRead, convRated] = conversation;
 
 // A ticket of Grace: created → submitted → waiting → contact replied → resolved (state.updated + ticket.resolved).
 const ticket = ticketLifecycle({ contact: grace, admin, team, startAt: T0 + 100, appId: APP_ID, id: '7007', ticketType, title: 'Export fails', description: 'CSV export times out', isShared: true });
-const [tkCreated, tkSubmitted, tkWaiting, tkReplied, tkResolvedState, tkResolved] = ticket;
+const [tkCreated, tkSubmitted, tkWaiting, tkReplied, , tkResolved] = ticket;
 
 const contactPart = (parts: Array<{ id: string; created_at: number; author: { type: string } }>) =>
   [...parts].reverse().find((p) => p.author.type === 'user' || p.author.type === 'lead')!;

@@ -18,9 +18,10 @@ describe('e2e: secrets stay out of logs and Kafka', () => {
   const err = process.stderr.write.bind(process.stderr);
 
   beforeAll(async () => {
-    const capture = (target: typeof out) => ((chunk: any, ...rest: any[]) => {
+    const capture = (target: typeof out) => ((...args: Parameters<typeof out>) => {
+      const [chunk] = args;
       written.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
-      return target(chunk, ...rest);
+      return target(...args);
     }) as typeof process.stdout.write;
     process.stdout.write = capture(out);
     process.stderr.write = capture(err);

@@ -11,16 +11,18 @@ import { waitFor } from '../support/wait-for';
 
 const API_KEY = 'pk_test_overrides_0123456789';
 
-const fixtureFile = (name: string): any => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
+const fixtureFile = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
+/** What the source's method answers, which the fixture file holds. */
+type Answer<M extends Exclude<keyof IntercomSource, 'enabled'>> = Awaited<ReturnType<IntercomSource[M]>>;
 
 /** Intercom's REST API as the mapping fixtures describe the workspace (contacts, admins, teams, tags). */
 const FIXTURE_INTERCOM: IntercomSource = {
   enabled: true,
-  getContact: async (id) => fixtureFile('contacts.json').find((c: { id: string }) => c.id === id),
-  getContactSubscriptions: async (id) => fixtureFile('subscriptions.json')[id] ?? [],
-  listAdmins: async () => fixtureFile('admins.json'),
-  listTeams: async () => fixtureFile('teams.json'),
-  listTags: async () => fixtureFile('tags.json'),
+  getContact: async (id) => (fixtureFile('contacts.json') as NonNullable<Answer<'getContact'>>[]).find((c) => c.id === id),
+  getContactSubscriptions: async (id) => (fixtureFile('subscriptions.json') as Record<string, Answer<'getContactSubscriptions'>>)[id] ?? [],
+  listAdmins: async () => fixtureFile('admins.json') as Answer<'listAdmins'>,
+  listTeams: async () => fixtureFile('teams.json') as Answer<'listTeams'>,
+  listTags: async () => fixtureFile('tags.json') as Answer<'listTags'>,
 };
 
 // The seam between the variable and the mapping: METRIC_NAME_OVERRIDES is written with the

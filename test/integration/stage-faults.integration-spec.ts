@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord, RawNotification } from '@iks/domain';
 import { NO_INTERCOM_API } from '@iks/directory';
-import { AvroCodec, createKafka, createProducer, dlqName, prepareStage, deadLetterFromAvro, eventFromAvro, eventToAvro, notificationFromAvro, topic, topicName, type TopicKey } from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, dlqName, prepareStage, deadLetterFromAvro, eventFromAvro, eventToAvro, topic, topicName, type TopicKey } from '@iks/kafka';
 import { StageRuntime, type HandlerLookup, type StageBatch, type StageResult } from '@iks/stage';
 import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';

@@ -7,10 +7,12 @@ import { AvroCodec, notificationToAvro, topicName, type TopicKey } from '@iks/ka
 
 export const FIXTURES = join(__dirname, '..', '..', 'libs', 'mapping', 'fixtures');
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
 export function fixture(name: string): any {
   return JSON.parse(readFileSync(join(FIXTURES, 'notifications', `${name}.json`), 'utf8'));
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
 export function rawFromEnvelope(envelope: any, source: 'webhook' | 'backfill' = 'webhook'): RawNotification {
   return {
     notification_id: envelope.id, topic: envelope.topic, app_id: envelope.app_id, created_at: envelope.created_at,
@@ -21,6 +23,7 @@ export function rawFromEnvelope(envelope: any, source: 'webhook' | 'backfill' = 
 
 /** Collects every record of some topics (fresh group, from the beginning), decoded. */
 export class TopicTap {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
   readonly records = new Map<string, Array<{ key: string | null; value: any; raw: KafkaMessage }>>();
   private consumer;
 

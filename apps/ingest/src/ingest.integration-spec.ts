@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Config } from '@iks/config';
-import { AvroCodec, createKafka, notificationFromAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, topicName, type TopicRecords } from '@iks/kafka';
 import { freePort } from '../../../test/support/free-port';
 import { PrivateBroker } from '../../../test/support/private-broker';
 import { testConfig } from '../../../test/support/test-config';
@@ -43,7 +43,7 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     const kafka = createKafka(config.kafka);
     const consumer = kafka.consumer({ groupId: `${config.kafka.topicPrefix}check` });
     const codec = new AvroCodec(config.kafka);
-    const seen: Array<{ key: string; value: any }> = [];
+    const seen: Array<{ key: string; value: TopicRecords['notifications'] }> = [];
     await consumer.connect();
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
     await consumer.run({

@@ -100,6 +100,7 @@ describe('BackfillProgress', () => {
     const p = new BackfillProgress({ isTTY: true, write: (s: string) => out.push(s) });
     p.page(event);
     p.finish();
+    // eslint-disable-next-line no-control-regex -- the TTY line starts with the ESC[2K erase sequence
     expect(out[0]).toMatch(/^\r\x1b\[2Kcontacts: 30\/100 read, [\d.]+\/s/);
     expect(out.at(-1)).toBe('\n');
   });

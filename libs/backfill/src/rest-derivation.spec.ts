@@ -1,5 +1,5 @@
 import { validateEnvelope } from '@iks/domain';
-import type { IntercomObject } from '@iks/intercom';
+import type { IntercomConversation, IntercomObject } from '@iks/intercom';
 import { mapNotification, staticLookups, type IntercomNotificationInput, type Lookups } from '@iks/mapping';
 import { Secret } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
@@ -33,7 +33,7 @@ const sorted = (a: Iterable<string>) => [...new Set(a)].sort();
 
 describe('deriveNotifications: the unique_ids of the webhook path, from REST', () => {
   const data = generateDataset({ seed: 5, contacts: 10, conversations: 0, tickets: 0 });
-  const lookups = staticLookups({ contacts: data.contacts as any, admins: data.admins as any, teams: data.teams as any, tags: data.tags as any });
+  const lookups = staticLookups({ contacts: data.contacts, admins: data.admins, teams: data.teams, tags: data.tags });
   const contact = data.contacts.find((c) => c.email)!;
 
   it('a conversation lifecycle: every webhook unique_id but Read Conversation, none other', () => {
@@ -67,7 +67,7 @@ describe('deriveNotifications: the unique_ids of the webhook path, from REST', (
     ];
     const fromWebhooks = files.flatMap((f) => uniqueIds(input(notificationFixture(f), 'webhook'), lookupsF));
     // the conversation as REST holds it after these webhooks: the replied payload's parts and the rating
-    const conversation = { ...(notificationFixture('conversation.user.replied.json').data.item as object), conversation_rating: (notificationFixture('conversation.rating.added.json').data.item as any).conversation_rating };
+    const conversation = { ...(notificationFixture('conversation.user.replied.json').data.item as object), conversation_rating: (notificationFixture('conversation.rating.added.json').data.item as IntercomConversation).conversation_rating };
     const ticket = notificationFixture('ticket.resolved.json').data.item;
     const derived = [
       ...mappedIds(deriveNotifications('conversations', obj(conversation), { appId: 'x', source: 'reconcile' }).notifications, lookupsF),
@@ -101,13 +101,13 @@ describe('deriveNotifications: the unique_ids of the webhook path, from REST', (
   });
 
   it('says when Intercom answered only the most recent 500 parts', () => {
-    const conv = notificationFixture('conversation.user.replied.json').data.item as any;
+    const conv = notificationFixture('conversation.user.replied.json').data.item as IntercomConversation;
     const truncated = { ...conv, conversation_parts: { ...conv.conversation_parts, total_count: 750 } };
     expect(deriveNotifications('conversations', obj(truncated), { appId: 'x', source: 'backfill' }).truncated).toBe(true);
   });
 
   it('does not make a conversation an admin started into Conversation Created', () => {
-    const conv = notificationFixture('conversation.user.replied.json').data.item as any;
+    const conv = notificationFixture('conversation.user.replied.json').data.item as IntercomConversation;
     const outbound = { ...conv, source: { ...conv.source, author: { type: 'admin', id: '814860' } } };
     const topics = deriveNotifications('conversations', obj(outbound), { appId: 'x', source: 'backfill' }).notifications.map((n) => n.notification.topic);
     expect(topics).not.toContain('conversation.user.created');

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, deadLetterFromAvro, outageFromAvro, outcomeFromAvro, reconcileReportFromAvro, throwAwayConsumer, topicName, type ThrowAwayConsumer } from '@iks/kafka';
+import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, throwAwayConsumer, topicName, type ThrowAwayConsumer } from '@iks/kafka';
 import type { DeliveryReadModel } from './read-model';
 import type { GapsModel } from './gaps-model';
 import type { SharedAdmin } from './shared-admin';

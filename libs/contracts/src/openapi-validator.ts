@@ -14,6 +14,30 @@ function findUp(from: string, marker: string): string {
   }
 }
 
+/** The parts of an OpenAPI 3.0 description this validator and its callers read. */
+export interface OpenApiParameter {
+  readonly name: string;
+  readonly in: string;
+  readonly schema?: { readonly type?: string; readonly items?: { readonly enum?: readonly string[] } };
+}
+export interface OpenApiMediaType {
+  readonly schema?: unknown;
+}
+export interface OpenApiOperation {
+  readonly operationId?: string;
+  readonly parameters?: readonly OpenApiParameter[];
+  readonly requestBody?: { readonly content?: Record<string, OpenApiMediaType> };
+  readonly responses?: Record<string, { readonly content?: Record<string, OpenApiMediaType> }>;
+  readonly 'x-klaviyo-scopes'?: readonly string[];
+}
+export interface OpenApiDocument {
+  readonly paths: Record<string, Record<string, OpenApiOperation | undefined>>;
+  readonly components: {
+    readonly schemas: Record<string, unknown>;
+    readonly responses: Record<string, { readonly content: Record<string, OpenApiMediaType> }>;
+  };
+}
+
 export interface ValidationResult {
   readonly valid: boolean;
   readonly errors: readonly string[];
@@ -29,7 +53,7 @@ export class OpenApiValidator {
   private readonly cache = new Map<string, ValidateFunction>();
   private readonly docId: string;
 
-  constructor(readonly document: Record<string, any>, name: string) {
+  constructor(readonly document: OpenApiDocument, name: string) {
     this.docId = `openapi:${name}`;
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true, discriminator: false });
     addFormats(this.ajv);
@@ -38,7 +62,7 @@ export class OpenApiValidator {
 
   static fromFile(path: string): OpenApiValidator {
     const text = readFileSync(path, 'utf8');
-    const doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    const doc = (path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) as OpenApiDocument;
     return new OpenApiValidator(doc, path);
   }
 
@@ -84,9 +108,11 @@ export class OpenApiValidator {
  * OpenAPI 3.0 `nullable: true` means "or null". Ajv needs it beside a `type`, so rewrite
  * it into plain JSON Schema everywhere: `type: [t, 'null']`, or `anyOf: [schema, {type: 'null'}]`.
  */
-function normalizeNullable(node: any): any {
-  if (Array.isArray(node)) return node.map(normalizeNullable);
-  if (!node || typeof node !== 'object') return node;
+function normalizeNullable<T>(value: T): T;
+function normalizeNullable(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(normalizeNullable);
+  if (!value || typeof value !== 'object') return value;
+  const node = value as Record<string, unknown>;
   for (const k of Object.keys(node)) node[k] = normalizeNullable(node[k]);
   if (node.nullable === true) {
     delete node.nullable;

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, Kafka } from 'kafkajs';
-import { GROUP_TIMING, contactFromAvro, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
+import { GROUP_TIMING, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
 import type { SnapshotAt } from './contact-store';
 import type { Directory } from './directory';
 import { resumePlan } from './resume-plan';

@@ -78,7 +78,7 @@ export class LmdbContactStore implements ContactStore {
     } catch (e) {
       logger.warn(`directory store ${where} cannot be opened (${(e as Error).message}): wiping it and rebuilding from ${topic}`);
       wipeFolder(where);
-      if (!takeLock(where)) throw new Error(`cannot lock directory store ${where}`);
+      if (!takeLock(where)) throw new Error(`cannot lock directory store ${where}`, { cause: e });
       return LmdbContactStore.openAt(where, topic, temporary);
     }
   }

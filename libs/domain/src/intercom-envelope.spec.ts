@@ -11,7 +11,7 @@ describe('envelope validation', () => {
   });
 
   it('names what is missing', () => {
-    const { id, ...noId } = base;
+    const { id: _id, ...noId } = base;
     expect(validateEnvelope(noId)).toEqual({ ok: false, error: 'id is missing' });
     expect(validateEnvelope({ ...base, data: {} })).toEqual({ ok: false, error: 'data.item is missing' });
     expect(validateEnvelope({ ...base, type: 'x', created_at: 'yesterday' })).toEqual({
@@ -48,32 +48,32 @@ describe('envelope validation', () => {
 
 describe('entityKey (one partition per conversation, ticket or contact)', () => {
   it('keys by the item', () => {
-    expect(entityKey(base as any)).toBe('conversation:123');
-    expect(entityKey({ ...base, topic: 'ticket.created', data: { item: { type: 'ticket', id: 55 } } } as any)).toBe('ticket:55');
-    expect(entityKey({ ...base, topic: 'contact.user.created', data: { item: { type: 'contact', id: 'c1' } } } as any)).toBe('contact:c1');
+    expect(entityKey(base)).toBe('conversation:123');
+    expect(entityKey({ ...base, topic: 'ticket.created', data: { item: { type: 'ticket', id: 55 } } })).toBe('ticket:55');
+    expect(entityKey({ ...base, topic: 'contact.user.created', data: { item: { type: 'contact', id: 'c1' } } })).toBe('contact:c1');
   });
 
   it('keys contact tag notifications by their contact', () => {
     const tag = { type: 'contact_tag', tag: { type: 'tag', id: '9' }, contact: { type: 'contact', id: 'c1' } };
-    expect(entityKey({ ...base, topic: 'contact.user.tag.created', data: { item: tag } } as any)).toBe('contact:c1');
+    expect(entityKey({ ...base, topic: 'contact.user.tag.created', data: { item: tag } })).toBe('contact:c1');
   });
 
   it('falls back to the notification id', () => {
-    expect(entityKey({ ...base, data: { item: {} } } as any)).toBe('notification:notif_1');
+    expect(entityKey({ ...base, data: { item: {} } })).toBe('notification:notif_1');
   });
 
   it('takes only a string or number as an id: a deeply nested one falls back to the notification id', () => {
     const deep = JSON.parse(`${'['.repeat(20_000)}1${']'.repeat(20_000)}`);
-    expect(entityKey({ ...base, data: { item: { type: 'conversation', id: deep } } } as any)).toBe('notification:notif_1');
-    expect(entityKey({ ...base, topic: 'contact.user.tag.created', data: { item: { type: 'contact_tag', id: 't1', contact: { id: { a: 1 } } } } } as any)).toBe('contact_tag:t1');
+    expect(entityKey({ ...base, data: { item: { type: 'conversation', id: deep } } })).toBe('notification:notif_1');
+    expect(entityKey({ ...base, topic: 'contact.user.tag.created', data: { item: { type: 'contact_tag', id: 't1', contact: { id: { a: 1 } } } } })).toBe('contact_tag:t1');
   });
 
   it('bounds a key made of a huge body string: its SHA-256, the same for the same entity', () => {
-    const huge = (id: string) => ({ ...base, data: { item: { type: 'x'.repeat(208_550), id } } }) as any;
+    const huge = (id: string) => ({ ...base, data: { item: { type: 'x'.repeat(208_550), id } } });
     expect(entityKey(huge('1'))).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(entityKey(huge('1'))).toBe(entityKey(huge('1')));
     expect(entityKey(huge('2'))).not.toBe(entityKey(huge('1')));
-    expect(entityKey({ ...base, data: { item: { type: 'conversation', id: '9'.repeat(300) } } } as any).length).toBeLessThanOrEqual(MAX_KEY_CHARS);
+    expect(entityKey({ ...base, data: { item: { type: 'conversation', id: '9'.repeat(300) } } }).length).toBeLessThanOrEqual(MAX_KEY_CHARS);
   });
 });
 

@@ -40,7 +40,7 @@ const isAvroLongTimestamp = (v: unknown): boolean =>
 
 export function validateEnvelope(body: unknown): EnvelopeResult {
   if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, error: 'body must be a JSON object' };
-  const b = body as Record<string, any>;
+  const b = body as Record<string, unknown>;
   const problems: string[] = [];
   if (b.type !== 'notification_event') problems.push(`type must be "notification_event" (got ${JSON.stringify(b.type)})`);
   if (typeof b.id !== 'string' || b.id === '') problems.push('id is missing');
@@ -54,10 +54,11 @@ export function validateEnvelope(body: unknown): EnvelopeResult {
   if (b.first_sent_at != null && !isAvroLongTimestamp(b.first_sent_at)) {
     problems.push(`first_sent_at must be null or a unix timestamp between 0 and ${Number.MAX_SAFE_INTEGER} (got ${JSON.stringify(b.first_sent_at)})`);
   }
+  const item = b.data && typeof b.data === 'object' ? (b.data as { item?: unknown }).item : undefined;
   if (!b.data || typeof b.data !== 'object') problems.push('data is missing');
-  else if (!b.data.item || typeof b.data.item !== 'object' || Array.isArray(b.data.item)) problems.push('data.item is missing');
+  else if (!item || typeof item !== 'object' || Array.isArray(item)) problems.push('data.item is missing');
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };
-  return { ok: true, envelope: b as IntercomEnvelope };
+  return { ok: true, envelope: b as unknown as IntercomEnvelope };
 }
 
 /**
@@ -83,9 +84,9 @@ export function boundedKey(key: string): string {
 }
 
 function rawEntityKey(envelope: Pick<IntercomEnvelope, 'topic' | 'data' | 'id'>): string {
-  const item = envelope.data.item as Record<string, any>;
+  const item = envelope.data.item as { type?: unknown; id?: unknown; contact?: unknown };
   const type = typeof item.type === 'string' ? item.type : envelope.topic.split('.')[0];
-  const contactId = item.contact && typeof item.contact === 'object' ? idText(item.contact.id) : null;
+  const contactId = item.contact && typeof item.contact === 'object' ? idText((item.contact as { id?: unknown }).id) : null;
   if (envelope.topic.startsWith('contact.') && contactId !== null) return `contact:${contactId}`;
   const id = idText(item.id);
   if (id !== null) return `${type}:${id}`;

@@ -1,7 +1,7 @@
 import type { RawNotification } from '@iks/domain';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
-import { AvroCodec, createKafka, createProducer, ensureTopics, notificationFromAvro, notificationToAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, ensureTopics, notificationToAvro, topicName } from '@iks/kafka';
 import { BatchingProducer } from './batching-producer';
 
 describe('raw notification through the real broker and registry', () => {

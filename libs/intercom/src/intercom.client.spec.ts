@@ -32,7 +32,7 @@ describe('IntercomClient against the Intercom emulator', () => {
     expect(searches).toHaveLength(4);
     expect(searches[0].intercomVersion).toBe('2.14');
     expect(searches[0].body).toEqual({ query: ALL, pagination: { per_page: 10 } });
-    expect((searches[1].body as any).pagination.starting_after).toEqual(expect.any(String));
+    expect((searches[1].body as { pagination: { starting_after?: unknown } }).pagination.starting_after).toEqual(expect.any(String));
 
     const first = await c.searchConversations(ALL, { perPage: 5 });
     expect(first.items).toHaveLength(5);

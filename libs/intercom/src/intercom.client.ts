@@ -81,6 +81,12 @@ type Kind = keyof SearchItems;
 /** The list property of each search answer: conversation.list, ticket.list, list. */
 const LIST_FIELD: Record<Kind, string> = { conversations: 'conversations', tickets: 'tickets', contacts: 'data' };
 
+/** A search answer: the list under LIST_FIELD[kind], `total_count`, and `pages` (cursor pagination). */
+type SearchAnswer = Record<string, unknown> & {
+  readonly total_count?: unknown;
+  readonly pages?: { readonly next?: { readonly starting_after?: unknown }; readonly page?: unknown; readonly total_pages?: unknown };
+};
+
 export class IntercomClient {
   private readonly baseUrl: string;
   private readonly version: string;
@@ -136,14 +142,14 @@ export class IntercomClient {
     const perPage = opts.perPage ?? MAX_PER_PAGE;
     if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) throw new RangeError(`perPage must be 1..${MAX_PER_PAGE}`);
     const body = { query, pagination: { per_page: perPage, ...(opts.startingAfter ? { starting_after: opts.startingAfter } : {}) } };
-    const res = (await this.request('POST', `/${kind}/search`, body, opts.signal)) as Record<string, any>;
+    const res = (await this.request('POST', `/${kind}/search`, body, opts.signal)) as SearchAnswer | null;
     const list = res?.[LIST_FIELD[kind]];
     if (!Array.isArray(list)) throw new IntercomApiError(200, 'unexpected_response', `POST /${kind}/search answered without a "${LIST_FIELD[kind]}" list`, false);
-    const pages = res.pages ?? {};
+    const pages = res?.pages ?? {};
     const next = pages.next?.starting_after;
     return {
       items: list as SearchItems[K][],
-      totalCount: typeof res.total_count === 'number' ? res.total_count : undefined,
+      totalCount: typeof res?.total_count === 'number' ? res.total_count : undefined,
       next: typeof next === 'string' && next !== '' ? next : undefined,
       page: typeof pages.page === 'number' ? pages.page : undefined,
       totalPages: typeof pages.total_pages === 'number' ? pages.total_pages : undefined,

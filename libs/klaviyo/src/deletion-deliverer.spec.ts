@@ -1,5 +1,5 @@
 import type { KlaviyoDeletionRecord } from '@iks/domain';
-import { klaviyoHarness } from './__tests__/delivery-harness';
+import { deletionProfile, klaviyoHarness } from './__tests__/delivery-harness';
 
 const del = (over: Partial<KlaviyoDeletionRecord>): KlaviyoDeletionRecord => ({
   kind: 'deletion', intercom_contact_id: 'c-1', requested_at: 1, source_notification_id: 'n', ...over,
@@ -15,7 +15,7 @@ describe('KlaviyoDeletionDeliverer', () => {
       del({ phone_number: 'n/a' }),
     ]);
     expect(results.map((r) => r.status)).toEqual(['delivered', 'delivered', 'rejected']);
-    expect(h.klaviyo.requests.map((r) => r.body.data.attributes.profile.data.attributes)).toEqual([
+    expect(h.klaviyo.requests.map((r) => deletionProfile(r).attributes)).toEqual([
       { email: 'ada@example.com' },
       { phone_number: '+14155550123' },
     ]);

@@ -3,6 +3,7 @@ import type { KlaviyoDeletionRecord } from '@iks/domain';
 import { ManualClock } from '@iks/retry';
 import { KlaviyoApiError } from './klaviyo-api.error';
 import { KlaviyoCaller } from './klaviyo-caller';
+import type { KlaviyoResponse } from './klaviyo-http.client';
 import { RateBudget } from './rate-budget';
 import { eventRecord, profileRecord } from './__tests__/fixtures';
 import { KEY, klaviyoHarness, submitAll } from './__tests__/delivery-harness';
@@ -108,7 +109,7 @@ describe('KlaviyoCaller', () => {
 
   it('reports every HTTP attempt to onResponse with its status (or network) and duration, retries included', async () => {
     const clock = new ManualClock();
-    const answers: Array<() => Promise<{ status: number; body: undefined; rateLimit: {} }>> = [
+    const answers: Array<() => Promise<KlaviyoResponse<undefined>>> = [
       async () => {
         throw new KlaviyoApiError({ status: 503, code: 'error', detail: 'busy' });
       },

@@ -1,5 +1,5 @@
 import { profileRecord } from './__tests__/fixtures';
-import { klaviyoHarness } from './__tests__/delivery-harness';
+import { klaviyoHarness, profileImportAttributes } from './__tests__/delivery-harness';
 import { klaviyoError } from './__tests__/klaviyo-test-double';
 import { PHONE_DROPPED_NOTE } from './profile-deliverer';
 
@@ -16,25 +16,25 @@ describe('KlaviyoProfileDeliverer', () => {
     expect(results[2]).toMatchObject({ error: { code: 'missing_profile_identifier', status: null, retriable: false } });
     expect(h.klaviyo.requests).toHaveLength(2);
     expect(h.klaviyo.requests.every((r) => r.path === '/api/profile-import')).toBe(true);
-    const second = h.klaviyo.requests.find((r) => r.body.data.attributes.email === 'b@example.com')!;
-    expect(second.body.data.attributes.phone_number).toBeUndefined();
+    const second = h.klaviyo.requests.find((r) => profileImportAttributes(r).email === 'b@example.com')!;
+    expect(profileImportAttributes(second).phone_number).toBeUndefined();
   });
 
   it('keeps the order of upserts for one contact', async () => {
     const recs = [1, 2, 3].map((n) => profileRecord({ first_name: `v${n}`, updated_at: n }));
     await h.delivery().profiles.deliver(recs);
-    expect(h.klaviyo.requests.map((r) => r.body.data.attributes.first_name)).toEqual(['v1', 'v2', 'v3']);
+    expect(h.klaviyo.requests.map((r) => profileImportAttributes(r).first_name)).toEqual(['v1', 'v2', 'v3']);
   });
 
   it('409 duplicate_profile (email and phone name two profiles): upserts again by the email without the phone, delivered with a note', async () => {
     h.klaviyo.next(klaviyoError(409, 'duplicate_profile', 'A profile already exists with one of these identifiers.', '/data/attributes'));
     const [result] = await h.delivery().profiles.deliver([profileRecord()]);
     expect(result).toEqual({ status: 'delivered', notes: [PHONE_DROPPED_NOTE] });
-    expect(h.klaviyo.requests.map((r) => [r.body.data.attributes.email, r.body.data.attributes.phone_number])).toEqual([
+    expect(h.klaviyo.requests.map((r) => [profileImportAttributes(r).email, profileImportAttributes(r).phone_number])).toEqual([
       ['ada@example.com', '+14155550123'],
       ['ada@example.com', undefined],
     ]);
-    expect(h.klaviyo.requests[1].body.data.attributes).toMatchObject({ first_name: 'Ada', properties: { plan: 'pro' } });
+    expect(profileImportAttributes(h.klaviyo.requests[1])).toMatchObject({ first_name: 'Ada', properties: { plan: 'pro' } });
   });
 
   it('a 409 with one identifier, or a second 409, is the record\'s rejection (nothing else to drop)', async () => {

@@ -87,7 +87,7 @@ describe(`request builders (contracts/klaviyo, revision ${KLAVIYO_REVISION})`, (
   });
 
   it('the contract check has teeth: a malformed body is refused', () => {
-    const body = buildCreateEventBody(eventRecord()) as any;
+    const body = buildCreateEventBody(eventRecord()) as { data: { attributes: { metric?: unknown } } };
     delete body.data.attributes.metric;
     expect(single().validateRequestBody('post', '/api/events', body).valid).toBe(false);
   });

@@ -1,7 +1,7 @@
 import type { Config } from '@iks/config';
 import { rmSync } from 'node:fs';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, deletionToAvro, dlqName, deadLetterFromAvro, eventFromAvro, eventToAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, deletionToAvro, dlqName, deadLetterFromAvro, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
 import { TopicTap } from '../../../test/support/raw-topic';
 import { testConfig } from '../../../test/support/test-config';

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { PartitionAssigners, type Kafka, type Producer } from 'kafkajs';
 import { CONFIG, type Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, KlaviyoRecord } from '@iks/domain';
-import { AvroCodec, followTopic, KAFKA, prepareStage, PRODUCER, topic, topicName, type ThrowAwayConsumer, type Topic } from '@iks/kafka';
+import { AvroCodec, KAFKA, prepareStage, PRODUCER, topic, topicName, type Topic } from '@iks/kafka';
 import {
   OnTopic, StageHandlers, StageRuntime, type AnyStageTopic, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/stage';

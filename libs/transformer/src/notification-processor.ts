@@ -49,7 +49,7 @@ export async function processNotification(
   const records: KlaviyoRecord[] = [];
 
   // contact.* notifications feed the directory first (unless the person was deleted).
-  const item = (body as { data?: { item?: Record<string, any> } })?.data?.item;
+  const item = (body as { data?: { item?: { id?: unknown; type?: unknown; contact?: unknown; tag?: { id?: unknown; name?: unknown } | null } } })?.data?.item;
   if (item && isContactTopic(raw.topic) && raw.topic !== 'contact.deleted' && raw.topic !== 'contact.archived') {
     if (item.tag && item.tag.id != null && typeof item.tag.name === 'string') directory.rememberTag(String(item.tag.id), item.tag.name);
     const isFullContact = item.id != null && TYPES_OF_CONTACT.has(String(item.type ?? 'contact')) && !item.contact;

@@ -1,4 +1,4 @@
-import { AvroCodec, createKafka, dlqName, deadLetterFromAvro, eventFromAvro, notificationFromAvro, profileFromAvro } from '@iks/kafka';
+import { AvroCodec, createKafka, dlqName, deadLetterFromAvro, eventFromAvro, profileFromAvro } from '@iks/kafka';
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../test/support/raw-topic';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';

@@ -18,7 +18,6 @@ const H_ATTEMPT = 'iks-attempt';
 const H_FIRST = 'iks-first-pending-at';
 const H_NOT_BEFORE = 'iks-not-before';
 const H_REASON = 'iks-pending-reason';
-const CHUNK = 500;
 
 interface Topics {
   readonly raw: Topic<'notifications'>;

@@ -27,7 +27,7 @@ const program = new Command('bench:profile')
       try {
         profile = JSON.parse(readFileSync(f, 'utf8')) as CpuProfile;
       } catch (e) {
-        throw new Error(`${f}: not a readable .cpuprofile (${(e as Error).message})`);
+        throw new Error(`${f}: not a readable .cpuprofile (${(e as Error).message})`, { cause: e });
       }
       if (!Array.isArray(profile.nodes) || !Array.isArray(profile.samples) || !Array.isArray(profile.timeDeltas)) {
         throw new Error(`${f}: not a V8 CPU profile (needs nodes, samples, timeDeltas)`);

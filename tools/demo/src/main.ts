@@ -60,7 +60,7 @@ async function post(notification: IntercomNotification, secret = SECRET): Promis
     });
     return { status: res.status, body: await res.text() };
   } catch (e) {
-    throw new Unreachable(`${INGEST_URL} did not answer (${(e as Error).cause ? String((e as any).cause?.code ?? (e as Error).message) : (e as Error).message})`);
+    throw new Unreachable(`${INGEST_URL} did not answer (${(e as Error).cause ? String(((e as Error).cause as { code?: unknown }).code ?? (e as Error).message) : (e as Error).message})`);
   }
 }
 
@@ -209,7 +209,7 @@ async function main(): Promise<number> {
   } catch {
     /* emulator unreachable: said above */
   }
-  await step(++n, { label: `${alan.name} asks to be forgotten`, notification: contactDeletedNotification(alan, { createdAt: deletedAt }), expectStatus: 200 });
+  await step(n + 1, { label: `${alan.name} asks to be forgotten`, notification: contactDeletedNotification(alan, { createdAt: deletedAt }), expectStatus: 200 });
 
   // ------------------------------------------------------------------ what Klaviyo should hold
   const expected: Expected[] = [
@@ -277,8 +277,8 @@ interface EmuProfile {
   email: string | null;
   phone_number: string | null;
   external_id: string | null;
-  attributes: Record<string, any>;
-  properties: Record<string, any>;
+  attributes: { readonly first_name?: string; readonly last_name?: string; readonly location?: { readonly city?: string; readonly country?: string }; readonly [attribute: string]: unknown };
+  properties: Record<string, unknown>;
 }
 
 async function profilesByEmail(): Promise<Map<string, EmuProfile>> {

@@ -164,7 +164,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
           priority: r.chance(0.2) ? 'priority' : 'not_priority',
           title: r.chance(0.5) ? r.pick(['Login issue', 'Order status', 'Data export', 'Invoice']) : null,
           tags: r.subset(tags, 2),
-          rating: rated ? { rating: r.int(1, 5), remark: r.pick(['', 'Quick and helpful', 'Took too long']), createdAt: (t += r.int(60, 3600)) } : null,
+          rating: rated ? { rating: r.int(1, 5), remark: r.pick(['', 'Quick and helpful', 'Took too long']), createdAt: t + r.int(60, 3600) } : null,
           parts,
           sourceType: r.pick(['conversation', 'conversation', 'email', 'whatsapp'] as const),
           customAttributes: { issue_type: r.pick(['Billing', 'Bug', 'How-to']), order_value: r.int(0, 900) },

@@ -11,6 +11,7 @@ const dataset = generateDataset({ seed: 5, contacts: 333, conversations: 210, ti
 interface Answer {
   status: number;
   headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
   body: any;
 }
 
@@ -35,6 +36,7 @@ describe('Intercom emulator (HTTP)', () => {
   /** Walks every page of a search; validates each answer against the 2.14 response schema. */
   async function searchAll(path: '/contacts/search' | '/conversations/search' | '/tickets/search', query: unknown, perPage: number) {
     const key = path === '/contacts/search' ? 'data' : path === '/conversations/search' ? 'conversations' : 'tickets';
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
     const items: any[] = [];
     let startingAfter: string | undefined;
     let pages = 0;

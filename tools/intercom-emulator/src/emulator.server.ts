@@ -351,7 +351,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
   };
 
   /** Test-control endpoints under /__emulator (no auth, no rate limit, not logged). */
-  const control = async (method: string, path: string, body: any): Promise<[number, unknown] | null> => {
+  const control = async (method: string, path: string, body: unknown): Promise<[number, unknown] | null> => {
     if (method === 'POST' && path === '/__emulator/faults') {
       const list = Array.isArray(body) ? body : [body ?? {}];
       for (const f of list) emulator.injectFault(f as Fault);
@@ -394,10 +394,10 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     }
     const m = /^\/__emulator\/(contacts|conversations|tickets)$/.exec(path);
     if (m && method === 'PUT') {
-      if (!body?.id) return [400, errorList('parameter_invalid', 'object with id required')];
-      if (m[1] === 'contacts') emulator.upsertContact(body);
-      else if (m[1] === 'conversations') emulator.upsertConversation(body);
-      else emulator.upsertTicket(body);
+      if (!(body as { id?: unknown } | null)?.id) return [400, errorList('parameter_invalid', 'object with id required')];
+      if (m[1] === 'contacts') emulator.upsertContact(body as IntercomContact);
+      else if (m[1] === 'conversations') emulator.upsertConversation(body as IntercomConversation);
+      else emulator.upsertTicket(body as IntercomTicket);
       return [200, body];
     }
     const del = /^\/__emulator\/contacts\/([^/]+)$/.exec(path);

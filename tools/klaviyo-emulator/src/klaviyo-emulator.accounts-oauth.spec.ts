@@ -18,12 +18,14 @@ interface Res {
   status: number;
   headers: Headers;
   text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
   body: any;
 }
 
 async function http(em: KlaviyoEmulator, method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Res> {
   const r = await fetch(em.url + path, { method, headers: init.headers, body: init.body, redirect: 'manual' });
   const text = await r.text();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
   let body: any;
   try {
     body = text ? JSON.parse(text) : undefined;
@@ -182,7 +184,7 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
 
       const accountsA = await api(em, 'GET', '/api/accounts', keyAuth(KEY_A));
       expectContract('get_accounts', '/api/accounts', accountsA);
-      expect(accountsA.body.data.map((a: any) => a.id)).toEqual(['AcctAA']);
+      expect(accountsA.body.data.map((a: { id: string }) => a.id)).toEqual(['AcctAA']);
       expect(accountsA.body.data[0].attributes.public_api_key).toBe('AcctAA');
       expect(accountsA.body.data[0].attributes.contact_information.organization_name).toBe('Brand A');
       expect((await api(em, 'GET', '/api/accounts', keyAuth(KEY_B))).body.data[0].id).toBe('AcctBB');
@@ -219,10 +221,10 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
 
       expect((await api(em, 'POST', '/api/events', keyAuth(key), eventBody('c@example.com', 'Ticket Created', 'c1'))).status).toBe(202);
       const list = await http(em, 'GET', '/__emulator/accounts');
-      expect(list.body.data.map((a: any) => a.id)).toEqual(['EmuDef', 'AcctAA', 'AcctBB', 'AcctCC']);
+      expect(list.body.data.map((a: { id: string }) => a.id)).toEqual(['EmuDef', 'AcctAA', 'AcctBB', 'AcctCC']);
       // Keys are listed by their last characters only.
       expect(JSON.stringify(list.body)).not.toContain(KEY_A);
-      expect((await http(em, 'GET', '/__emulator/accounts/AcctCC/events')).body.data.map((e: any) => e.unique_id)).toEqual(['c1']);
+      expect((await http(em, 'GET', '/__emulator/accounts/AcctCC/events')).body.data.map((e: { unique_id: string }) => e.unique_id)).toEqual(['c1']);
       expect((await http(em, 'GET', '/__emulator/accounts/AcctCC/stats')).body).toEqual(expect.objectContaining({ account: 'AcctCC', eventsStored: 1 }));
       expect((await http(em, 'GET', '/__emulator/accounts/AcctAA/events')).body.data).toEqual([]);
       expect((await http(em, 'GET', '/__emulator/accounts/Nobody/events')).status).toBe(404);
@@ -454,7 +456,7 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       const all = await api(em, 'GET', '/api/metrics', bearer(t.access_token));
       expectContract('get_metrics', '/api/metrics', all);
       expect(all.body.data).toHaveLength(3);
-      const view = (res: Res) => res.body.data.map((m: any) => [m.attributes.name, m.attributes.integration.name]).sort();
+      const view = (res: Res) => res.body.data.map((m: { attributes: { name: string; integration: { name: string } } }) => [m.attributes.name, m.attributes.integration.name]).sort();
       const intercom = await api(em, 'GET', `/api/metrics?filter=${encodeURIComponent('equals(integration.name,"Intercom")')}`, keyAuth(KEY_A));
       expectContract('get_metrics', '/api/metrics', intercom);
       expect(view(intercom)).toEqual([['Conversation Created', 'Intercom'], ['Ticket Created', 'Intercom']]);

@@ -10,6 +10,7 @@ const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
 interface Res {
   status: number;
   headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
   body: any;
 }
 
@@ -161,13 +162,13 @@ describe('Klaviyo emulator', () => {
       expect(viaHttp.body.total).toBe(1);
       expect(viaHttp.body.data[0].unique_id).toBe('c2:closed');
       const metrics = await call(em, 'GET', '/__emulator/metrics');
-      expect(metrics.body.data.map((m: any) => [m.name, m.count]).sort()).toEqual([['Intercom Conversation Closed', 1], ['Intercom Conversation Opened', 1]]);
+      expect(metrics.body.data.map((m: { name: string; count: number }) => [m.name, m.count]).sort()).toEqual([['Intercom Conversation Closed', 1], ['Intercom Conversation Opened', 1]]);
     });
 
     it('rejects a body that breaks the contract with 400 in Klaviyo error format, naming the pointer', async () => {
       await start();
       const body = bulkBody([{ email: 'ada@example.com', unique_id: 'u1' }]);
-      delete (body.data.attributes['events-bulk-create'].data[0].attributes.events.data[0].attributes as any).metric;
+      delete (body.data.attributes['events-bulk-create'].data[0].attributes.events.data[0].attributes as { metric?: unknown }).metric;
       const res = await call(em, 'POST', BULK, body);
       expect(res.status).toBe(400);
       expectErrorBody('bulk_create_events', '4XX', res);

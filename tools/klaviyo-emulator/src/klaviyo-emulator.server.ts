@@ -252,7 +252,7 @@ export class KlaviyoEmulator {
     let apiKey: string | null = null;
     let rateHeaders: Record<string, string> = {};
     let reply: Reply;
-    let headers: Record<string, string> = {};
+    let headers: Record<string, string>;
     try {
       principal = authenticate(req.headers, this.accounts, this.oauthApps, this.oauthGrants);
       apiKey = senderLabel(principal);

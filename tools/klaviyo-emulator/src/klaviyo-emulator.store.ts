@@ -13,7 +13,16 @@ export interface ProfileIdentifiers {
 /** A profile object as the contracts send it: `{ type: 'profile', id?, attributes: {...} }`. */
 export interface ProfileInput {
   readonly id?: string | null;
-  readonly attributes?: Record<string, any> | null;
+  readonly attributes?: ProfileAttributesInput | null;
+}
+
+/** A profile's `attributes` in a request: the identifiers, custom `properties`, and the other standard attributes. */
+export interface ProfileAttributesInput {
+  readonly email?: string | null;
+  readonly phone_number?: string | null;
+  readonly external_id?: string | null;
+  readonly properties?: Record<string, unknown> | null;
+  readonly [attribute: string]: unknown;
 }
 
 export interface StoredProfile {
@@ -251,21 +260,23 @@ export class KlaviyoEmulatorStore {
     for (const key of Object.keys(attrs)) {
       const value = attrs[key];
       if (value === undefined) continue;
+      // The identifiers are strings or null: the contract validation checked the request.
+      const id = value as string | null;
       switch (key) {
         case 'email':
-          if (this.heldByAnother(this.byEmail, value && normalizeEmail(value), profile)) break;
-          this.reindex(this.byEmail, profile.email && normalizeEmail(profile.email), value && normalizeEmail(value), profile);
-          profile.email = value;
+          if (this.heldByAnother(this.byEmail, id && normalizeEmail(id), profile)) break;
+          this.reindex(this.byEmail, profile.email && normalizeEmail(profile.email), id && normalizeEmail(id), profile);
+          profile.email = id;
           break;
         case 'phone_number':
-          if (this.heldByAnother(this.byPhone, value, profile)) break;
-          this.reindex(this.byPhone, profile.phone_number, value, profile);
-          profile.phone_number = value;
+          if (this.heldByAnother(this.byPhone, id, profile)) break;
+          this.reindex(this.byPhone, profile.phone_number, id, profile);
+          profile.phone_number = id;
           break;
         case 'external_id':
-          if (this.heldByAnother(this.byExternalId, value, profile)) break;
-          this.reindex(this.byExternalId, profile.external_id, value, profile);
-          profile.external_id = value;
+          if (this.heldByAnother(this.byExternalId, id, profile)) break;
+          this.reindex(this.byExternalId, profile.external_id, id, profile);
+          profile.external_id = id;
           break;
         case 'properties':
           if (value === null) profile.properties = {};

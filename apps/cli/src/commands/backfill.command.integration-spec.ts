@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import type { IntercomObject } from '@iks/intercom';
-import { AvroCodec, createKafka, notificationFromAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, topicName } from '@iks/kafka';
 import { createNotificationWriter } from '@iks/ingest';
 import type { RawNotification } from '@iks/domain';
 import { startIntercomEmulator, type IntercomEmulator } from '../../../../tools/intercom-emulator/src';
@@ -149,8 +149,8 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     }
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(files).toHaveLength(1);
-    const cp = JSON.parse(readFileSync(join(dir, files[0]), 'utf8'));
-    expect(Object.values(cp.kinds).map((k: any) => [k.done, k.cursor])).toEqual([[true, null], [true, null], [true, null]]);
+    const cp = JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) as { kinds: Record<string, { done: boolean; cursor: string | null }> };
+    expect(Object.values(cp.kinds).map((k) => [k.done, k.cursor])).toEqual([[true, null], [true, null], [true, null]]);
   });
 
   it('waits out 429s from Intercom and still writes everything', async () => {

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { cliCommand, parseWith, value, type Parsed } from './command-args';
+import { cliCommand, parseWith, type Parsed } from './command-args';
 
 export type DlqSub = 'list' | 'reprocess';
 export const DLQ_SUBS: readonly DlqSub[] = ['list', 'reprocess'];

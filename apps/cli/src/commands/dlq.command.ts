@@ -2,7 +2,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { DeadLetter } from '@iks/domain';
 import { createContext } from '@iks/ops';
-import { allTopics, AvroCodec, DLQ_SOURCES, KAFKA, KafkaModule, PRODUCER, dlqName, matchesWhere, readTopicRanges, reasonKey, sendBack, deadLetterFromAvro, type OffsetRange } from '@iks/kafka';
+import { allTopics, AvroCodec, DLQ_SOURCES, KAFKA, KafkaModule, PRODUCER, dlqName, matchesWhere, readTopicRanges, reasonKey, sendBack, type OffsetRange } from '@iks/kafka';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';

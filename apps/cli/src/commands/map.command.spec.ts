@@ -1,7 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runMapCommand } from './map.command';
+
+const readJson = (path: string): unknown => JSON.parse(readFileSync(path, 'utf8'));
 
 const FIXTURES = join(__dirname, '..', '..', '..', '..', 'libs', 'mapping', 'fixtures');
 const notification = (name: string) => join(FIXTURES, 'notifications', name);
@@ -82,10 +84,10 @@ describe('map command', () => {
 
   it('accepts Intercom list envelopes for the directory files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'map-cmd-'));
-    const contacts = require(join(FIXTURES, 'contacts.json'));
+    const contacts = readJson(join(FIXTURES, 'contacts.json'));
     writeFileSync(join(dir, 'contacts.json'), JSON.stringify({ type: 'list', data: contacts }));
-    writeFileSync(join(dir, 'admins.json'), JSON.stringify({ type: 'admin.list', admins: require(join(FIXTURES, 'admins.json')) }));
-    writeFileSync(join(dir, 'teams.json'), JSON.stringify({ type: 'team.list', teams: require(join(FIXTURES, 'teams.json')) }));
+    writeFileSync(join(dir, 'admins.json'), JSON.stringify({ type: 'admin.list', admins: readJson(join(FIXTURES, 'admins.json')) }));
+    writeFileSync(join(dir, 'teams.json'), JSON.stringify({ type: 'team.list', teams: readJson(join(FIXTURES, 'teams.json')) }));
     const { code, stdout } = await run([notification('conversation.user.created.json'), '--contacts', join(dir, 'contacts.json'), '--admins', join(dir, 'admins.json'), '--teams', join(dir, 'teams.json')]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout[0])).toMatchObject({
@@ -117,7 +119,7 @@ describe('map command', () => {
   it('notes (a dropped phone) go to stderr', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'map-cmd-'));
     const file = join(dir, 'contact.lead.updated.json');
-    const body = require(notification('contact.lead.created.json'));
+    const body = readJson(notification('contact.lead.created.json')) as { data: { item: Record<string, unknown> } };
     writeFileSync(file, JSON.stringify({ ...body, topic: 'contact.lead.updated', data: { ...body.data, item: { ...body.data.item, email: 'bob@example.com' } } }));
     const { code, stdout, stderr } = await run([file]);
     expect(code).toBe(0);

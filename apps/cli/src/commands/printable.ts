@@ -2,6 +2,7 @@
  * C0 and C1 control characters (ESC starts terminal escape sequences; 0x9b is a one-byte CSI)
  * and the Unicode bidi overrides and isolates (text that reads differently than it is stored).
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 const hex = (c: string, width: number) => c.charCodeAt(0).toString(16).padStart(width, '0');

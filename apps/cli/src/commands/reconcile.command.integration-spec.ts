@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import type { IntercomObject } from '@iks/intercom';
-import { AvroCodec, createKafka, createProducer, ensureTopics, eventToAvro, notificationFromAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, createProducer, ensureTopics, eventToAvro, topicName } from '@iks/kafka';
 import { deriveNotifications, type BackfillKind } from '@iks/backfill';
 import type { RawNotification } from '@iks/domain';
 import { startIntercomEmulator, type IntercomEmulator } from '../../../../tools/intercom-emulator/src';

@@ -11,11 +11,16 @@ function capture() {
   return { io: { stdout: (l: string) => out.push(l), stderr: (l: string) => err.push(l) }, out, err };
 }
 
-function schemasWith(change: (eventSchema: any) => void): string {
+/** An Avro record schema (.avsc), as far as these specs change it. */
+interface AvroRecordSchema {
+  fields: Array<{ name: string; type: unknown; default?: unknown }>;
+}
+
+function schemasWith(change: (eventSchema: AvroRecordSchema) => void): string {
   const dir = mkdtempSync(join(tmpdir(), 'schemas-'));
   cpSync(SCHEMAS_DIR, dir, { recursive: true });
   const file = join(dir, 'klaviyo-event.avsc');
-  const schema = JSON.parse(readFileSync(file, 'utf8'));
+  const schema = JSON.parse(readFileSync(file, 'utf8')) as AvroRecordSchema;
   change(schema);
   writeFileSync(file, JSON.stringify(schema, null, 2));
   return dir;
@@ -55,8 +60,9 @@ describe('cli schemas register / check against the real registry', () => {
 
   it('fails a type change of an existing field', async () => {
     const dir = schemasWith((s) => {
-      s.fields.find((f: any) => f.name === 'backfill').type = 'string';
-      delete s.fields.find((f: any) => f.name === 'backfill').default;
+      const backfill = s.fields.find((f) => f.name === 'backfill')!;
+      backfill.type = 'string';
+      delete backfill.default;
     });
     const c = capture();
     expect(await runSchemasCommand(['check', '--dir', dir], config, c.io)).toBe(1);

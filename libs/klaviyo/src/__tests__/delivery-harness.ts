@@ -4,11 +4,13 @@ import type { KlaviyoEventRecord } from '@iks/domain';
 import type { DeliveryResult, Priority } from '../delivery-result';
 import { KlaviyoHttpClient } from '../klaviyo-http.client';
 import { createKlaviyoDelivery, type KlaviyoDelivery, type KlaviyoDeliveryOptions } from '../klaviyo-delivery';
-import { KlaviyoTestDouble, type RecordedRequest } from './klaviyo-test-double';
+import { KlaviyoTestDouble, type BulkCreateEventsBody, type ProfileDeletionBody, type ProfileImportBody, type RecordedRequest } from './klaviyo-test-double';
 
 export const KEY = 'pk_deliverer_secret';
 
-export const bulkEntries = (r: RecordedRequest) => r.body.data.attributes['events-bulk-create'].data as any[];
+export const bulkEntries = (r: RecordedRequest) => (r.body as BulkCreateEventsBody).data.attributes['events-bulk-create'].data;
+export const profileImportAttributes = (r: RecordedRequest) => (r.body as ProfileImportBody).data.attributes;
+export const deletionProfile = (r: RecordedRequest) => (r.body as ProfileDeletionBody).data.attributes.profile.data;
 export const uniqueIds = (r: RecordedRequest) => bulkEntries(r).map((e) => e.attributes.events.data[0].attributes.unique_id);
 
 export interface Harness {

@@ -6,14 +6,22 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { buildBulkCreateEventsBody, buildCreateEventBody, buildProfileDeletionBody, buildProfileImportBody } from '../request-builders';
 import { klaviyoContract } from '@iks/contracts';
+
+/** The bodies the deliverers send (request-builders.ts), by path. */
+export type BulkCreateEventsBody = ReturnType<typeof buildBulkCreateEventsBody>;
+export type CreateEventBody = ReturnType<typeof buildCreateEventBody>;
+export type ProfileImportBody = ReturnType<typeof buildProfileImportBody>;
+export type ProfileDeletionBody = ReturnType<typeof buildProfileDeletionBody>;
 
 export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly query: URLSearchParams;
   readonly headers: IncomingHttpHeaders;
-  readonly body: any;
+  /** The parsed JSON body: one of the bodies above, by path (contractErrors says whether it is valid). */
+  readonly body: unknown;
   /** Contract validation errors of the body ([] when valid). */
   readonly contractErrors: readonly string[];
   readonly at: number;
@@ -53,7 +61,7 @@ export const defaultResponder: Responder = (req) => {
   if (req.contractErrors.length) return klaviyoError(400, 'invalid', req.contractErrors.join('; '), '/data');
   switch (req.path) {
     case '/api/event-bulk-create-jobs': {
-      const entries: any[] = req.body.data.attributes['events-bulk-create'].data;
+      const entries = (req.body as BulkCreateEventsBody).data.attributes['events-bulk-create'].data;
       const seen = new Set<string>();
       for (const [i, e] of entries.entries()) {
         const p = e.attributes.profile.data.attributes;
@@ -71,19 +79,21 @@ export const defaultResponder: Responder = (req) => {
       return { status: 202 };
     }
     case '/api/events':
-      if (req.body.data.attributes.properties?.poison === true) {
+      if ((req.body as CreateEventBody).data.attributes.properties?.poison === true) {
         return klaviyoError(400, 'invalid', 'poisoned event', '/data/attributes/properties/poison');
       }
       return { status: 202 };
-    case '/api/profile-import':
-      if (String(req.body.data.attributes.email ?? '').includes('invalid')) {
+    case '/api/profile-import': {
+      const attributes = (req.body as ProfileImportBody).data.attributes;
+      if (String(attributes.email ?? '').includes('invalid')) {
         return klaviyoError(400, 'invalid', 'Invalid email address', '/data/attributes/email');
       }
       return {
         status: 201,
         headers: { 'content-type': 'application/vnd.api+json' },
-        body: { data: { type: 'profile', id: '01PROFILE', attributes: req.body.data.attributes, links: { self: 'x' } } },
+        body: { data: { type: 'profile', id: '01PROFILE', attributes, links: { self: 'x' } } },
       };
+    }
     case '/api/data-privacy-deletion-jobs':
       return { status: 202 };
     default:

@@ -24,22 +24,28 @@ export function notificationFixture(file: string): NotificationBody {
 }
 
 /** The transformer's input for a fixture, as ingest would have recorded it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
 export function inputFor(file: string, source: 'webhook' | 'backfill' = 'webhook', mutate?: (item: any) => void): IntercomNotificationInput {
   const body = notificationFixture(file);
   if (mutate) mutate(body.data.item);
   return { notificationId: body.id, topic: body.topic, createdAt: body.created_at, source, body };
 }
 
+/** What staticLookups reads: the directory files' lists. */
+type Directory = Parameters<typeof staticLookups>[0];
+type Subscriptions = NonNullable<Directory['subscriptions']>[string];
+
 /** The directory built from the fixture directory files (contacts, admins, teams, tags, subscriptions). */
-export function fixtureLookups(overrides: { deletedContactIds?: string[]; withoutContacts?: boolean; contacts?: any[] } = {}): Lookups {
-  const subsRaw = loadJson('subscriptions.json') as Record<string, any>;
-  const subscriptions: Record<string, any[]> = {};
-  for (const [id, v] of Object.entries(subsRaw)) subscriptions[id] = Array.isArray(v) ? v : v.data;
+export function fixtureLookups(overrides: { deletedContactIds?: string[]; withoutContacts?: boolean; contacts?: Directory['contacts'] } = {}): Lookups {
+  // GET /contacts/{id}/subscriptions answers `{ type: 'list', data: [...] }`; some entries are kept in that form.
+  const subsRaw = loadJson('subscriptions.json') as Record<string, Subscriptions | { data: Subscriptions }>;
+  const subscriptions: Record<string, Subscriptions> = {};
+  for (const [id, v] of Object.entries(subsRaw)) subscriptions[id] = Array.isArray(v) ? v : (v as { data: Subscriptions }).data;
   return staticLookups({
-    contacts: overrides.withoutContacts ? [] : (overrides.contacts ?? (loadJson('contacts.json') as any[])),
-    admins: loadJson('admins.json') as any[],
-    teams: loadJson('teams.json') as any[],
-    tags: loadJson('tags.json') as any[],
+    contacts: overrides.withoutContacts ? [] : (overrides.contacts ?? (loadJson('contacts.json') as Directory['contacts'])),
+    admins: loadJson('admins.json') as Directory['admins'],
+    teams: loadJson('teams.json') as Directory['teams'],
+    tags: loadJson('tags.json') as Directory['tags'],
     subscriptions,
     deletedContactIds: overrides.deletedContactIds,
   });

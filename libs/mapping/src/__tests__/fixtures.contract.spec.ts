@@ -63,7 +63,7 @@ describe('fixtures match the Intercom 2.14 OpenAPI description', () => {
 
   it.each(files)('%s data.item validates against its component', (file) => {
     const body = notificationFixture(file);
-    const item = body.data.item as Record<string, any>;
+    const item = body.data.item as Record<string, unknown>;
     if (file.includes('.legacy_1_x.')) {
       // API 1.x, which the 2.14 description does not cover: only the shape the mapping refuses
       // is checked (a `user` and no `contacts`).

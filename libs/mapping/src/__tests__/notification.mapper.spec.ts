@@ -2,6 +2,7 @@
 import { mapNotification } from '../notification.mapper';
 import { MappingError } from '../mapping.error';
 import type { MapOutcome } from '../mapping.types';
+import type { KlaviyoEventRecord } from '@iks/domain';
 import { fixtureLookups, inputFor, loadJson } from './fixture.helpers';
 
 const ADA = '6571f0a1b2c3d4e5f6a7b8c9';
@@ -133,7 +134,7 @@ describe('mapNotification: conversation metrics', () => {
 
   it('a reply without any contact part falls back to the notification id and time', () => {
     const n = inputFor('conversation.user.replied.json', 'webhook', (item) => {
-      item.conversation_parts.conversation_parts = item.conversation_parts.conversation_parts.filter((p: any) => p.author.type === 'admin');
+      item.conversation_parts.conversation_parts = item.conversation_parts.conversation_parts.filter((p: { author: { type: string } }) => p.author.type === 'admin');
     });
     const [event] = records(mapNotification(n, lookups));
     expect(event).toMatchObject({ unique_id: 'intercom:conversation:1911149811:part:notif_0a1b2c3d-1111-4e5f-8a9b-000000000002', time: '2025-11-24T11:16:41Z' });
@@ -172,8 +173,8 @@ describe('mapNotification: conversation metrics', () => {
         'Conversation ID': '1911149811',
       },
     });
-    expect(Object.keys(records(mapNotification(n, lookups))[0] as any).length).toBe(10);
-    expect(Object.keys((records(mapNotification(n, lookups))[0] as any).properties).sort()).toEqual(
+    expect(Object.keys(records(mapNotification(n, lookups))[0]).length).toBe(10);
+    expect(Object.keys((records(mapNotification(n, lookups))[0] as KlaviyoEventRecord).properties).sort()).toEqual(
       ['Assigned Admin Email', 'Assigned Admin Name', 'Conversation ID', 'Conversation Parts Count', 'email', 'phone_number'].sort(),
     );
   });
@@ -334,8 +335,8 @@ describe('mapNotification: ticket metrics', () => {
   });
 
   it('ticket.state.updated (resolved) and ticket.resolved for one resolution give one unique_id', () => {
-    const [a] = records(mapNotification(inputFor('ticket.state.updated.resolved.json'), lookups)) as any[];
-    const [b] = records(mapNotification(inputFor('ticket.resolved.json'), lookups)) as any[];
+    const [a] = records(mapNotification(inputFor('ticket.state.updated.resolved.json'), lookups)) as KlaviyoEventRecord[];
+    const [b] = records(mapNotification(inputFor('ticket.resolved.json'), lookups)) as KlaviyoEventRecord[];
     expect(a).toEqual({ ...b, source_notification_id: 'notif_0a1b2c3d-2222-4e5f-8a9b-000000000005', source_topic: 'ticket.state.updated' });
     expect(a.unique_id).toBe(b.unique_id);
     // ... also when one of them comes in the 2.11 shape, and when backfilled.
@@ -347,8 +348,8 @@ describe('mapNotification: ticket metrics', () => {
   });
 
   it('without a part that moved the state, t is the ticket updated_at for both resolve topics', () => {
-    const strip = (item: any) => {
-      item.ticket_parts.ticket_parts = item.ticket_parts.ticket_parts.filter((p: any) => p.ticket_state !== 'resolved');
+    const strip = (item: { ticket_parts: { ticket_parts: Array<{ ticket_state?: string }> } }) => {
+      item.ticket_parts.ticket_parts = item.ticket_parts.ticket_parts.filter((p) => p.ticket_state !== 'resolved');
     };
     const a = records(mapNotification(inputFor('ticket.state.updated.resolved.json', 'webhook', strip), lookups))[0];
     const b = records(mapNotification(inputFor('ticket.resolved.json', 'webhook', strip), lookups))[0];
@@ -392,15 +393,15 @@ describe('mapNotification: identification of the event profile', () => {
     const n = inputFor('ticket.created.json', 'webhook', (item) => (item.contacts.contacts = [{ type: 'contact', id: BOB }]));
     const outcome = mapNotification(n, fixtureLookups(), { defaultPhoneRegion: 'AU' });
     expect(records(outcome)[0]).toMatchObject({ profile: { phone_number: '+61412345678' }, properties: { phone_number: '+61412345678' } });
-    expect((records(outcome)[0] as any).profile).toEqual({ phone_number: '+61412345678' });
+    expect((records(outcome)[0] as KlaviyoEventRecord).profile).toEqual({ phone_number: '+61412345678' });
   });
 
   it('a phone that is not E.164-able is omitted and noted, the email still identifies', () => {
     const n = inputFor('ticket.created.json', 'webhook', (item) => (item.contacts.contacts = [{ type: 'contact', id: LIN }]));
     const outcome = mapNotification(n, fixtureLookups());
     expect(outcome).toMatchObject({ kind: 'records', notes: ['phone_not_e164'] });
-    expect((records(outcome)[0] as any).profile).toEqual({ email: 'lin@example.net' });
-    expect((records(outcome)[0] as any).properties).not.toHaveProperty('phone_number');
+    expect((records(outcome)[0] as KlaviyoEventRecord).profile).toEqual({ email: 'lin@example.net' });
+    expect((records(outcome)[0] as KlaviyoEventRecord).properties).not.toHaveProperty('phone_number');
   });
 
   it('no contact reference at all → pending', () => {
@@ -608,7 +609,7 @@ describe('mapNotification: topics, options, envelope', () => {
 
   it('accepts a bare Intercom object as the body (no envelope)', () => {
     const n = inputFor('conversation.user.created.json');
-    expect(mapNotification({ ...n, body: (n.body as any).data.item }, lookups)).toEqual(mapNotification(n, lookups));
+    expect(mapNotification({ ...n, body: (n.body as { data: { item: unknown } }).data.item }, lookups)).toEqual(mapNotification(n, lookups));
   });
 
   it.each([
@@ -640,6 +641,6 @@ describe('mapNotification: topics, options, envelope', () => {
   });
 
   it('fixture directory files are the ones the tests assume', () => {
-    expect((loadJson('contacts.json') as any[]).map((c) => c.id)).toEqual([ADA, BOB, GRACE, LIN]);
+    expect((loadJson('contacts.json') as Array<{ id: string }>).map((c) => c.id)).toEqual([ADA, BOB, GRACE, LIN]);
   });
 });

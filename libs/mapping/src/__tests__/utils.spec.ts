@@ -2,6 +2,7 @@ import { splitName, mapContactToProfile } from '../contact-profile.mapper';
 import { toE164 } from '../e164.util';
 import { toIso8601 } from '../iso-time.util';
 import { METRICS } from '@iks/domain';
+import type { IntercomContact, Loose } from '@iks/intercom';
 import { requiredLookups } from '../required-lookups.util';
 import { ticketStateCategory } from '../ticket-state.util';
 import { fixtureLookups, inputFor, loadJson } from './fixture.helpers';
@@ -73,7 +74,7 @@ describe('METRICS', () => {
 
 describe('mapContactToProfile (directory contacts)', () => {
   it('maps a contact fetched with GET /contacts/{id}', () => {
-    const [ada] = loadJson('contacts.json') as any[];
+    const [ada] = loadJson('contacts.json') as Loose<IntercomContact>[];
     expect(mapContactToProfile(ada, fixtureLookups(), { notificationId: 'directory-fetch', backfill: true })).toEqual({
       kind: 'profile',
       intercom_contact_id: '6571f0a1b2c3d4e5f6a7b8c9',
@@ -101,7 +102,7 @@ describe('mapContactToProfile (directory contacts)', () => {
 
   it('reads a tag.list shaped tag list (names inline) as older payloads carry', () => {
     const contact = { type: 'contact', id: 'c9', email: 'x@example.com', tags: { type: 'tag.list', tags: [{ type: 'tag', id: '5', name: 'Inline' }, { type: 'tag', id: '17' }] } };
-    expect(mapContactToProfile(contact as any, fixtureLookups(), { notificationId: 'n', backfill: false }).properties.Intercom_tags).toEqual(['Inline', 'VIP']);
+    expect(mapContactToProfile(contact as Loose<IntercomContact>, fixtureLookups(), { notificationId: 'n', backfill: false }).properties.Intercom_tags).toEqual(['Inline', 'VIP']);
   });
 
   it('keeps only what a sparse contact has', () => {

@@ -24,7 +24,19 @@ export interface AdminTarget {
 
 class BadRequest extends Error {}
 
-function jsonOrEmpty(raw: Buffer | 'too-large'): any {
+/** POST /__emulator/accounts: AccountOptions, each field also in snake_case. */
+type AccountBody = AccountOptions & {
+  readonly private_keys?: AccountOptions['privateKeys'];
+  readonly limits?: AccountOptions['limitOverrides'];
+  readonly preferred_currency?: string;
+};
+/** POST /__emulator/oauth-apps: OAuthAppOptions, each field also in snake_case. */
+type OAuthAppBody = OAuthAppOptions & { readonly redirect_uris?: readonly string[]; readonly client_id?: string; readonly client_secret?: string };
+/** POST /__emulator/oauth/expire-access-tokens and revoke-grants. */
+type GrantMatch = { readonly client_id?: string; readonly account_id?: string };
+
+/** The parsed JSON body of an admin request (the emulator's own test API: the registries check the fields). */
+function jsonOrEmpty(raw: Buffer | 'too-large'): unknown {
   if (raw === 'too-large') throw new BadRequest('Body too large.');
   if (raw.length === 0) return {};
   try {
@@ -109,7 +121,7 @@ function handleRegistries(target: AdminTarget, route: string, raw: Buffer | 'too
     case 'GET /__emulator/accounts':
       return send(res, 200, { data: accounts.list().map((a) => accountView(a, target)) });
     case 'POST /__emulator/accounts': {
-      const b = jsonOrEmpty(raw);
+      const b = jsonOrEmpty(raw) as AccountBody;
       const options: AccountOptions = {
         id: b.id,
         name: b.name,
@@ -126,7 +138,7 @@ function handleRegistries(target: AdminTarget, route: string, raw: Buffer | 'too
     case 'GET /__emulator/oauth-apps':
       return send(res, 200, { data: oauthApps.list().map(appView) });
     case 'POST /__emulator/oauth-apps': {
-      const b = jsonOrEmpty(raw);
+      const b = jsonOrEmpty(raw) as OAuthAppBody;
       const options: OAuthAppOptions = {
         name: b.name,
         redirectUris: b.redirect_uris ?? b.redirectUris,
@@ -141,9 +153,9 @@ function handleRegistries(target: AdminTarget, route: string, raw: Buffer | 'too
     case 'GET /__emulator/oauth/grants':
       return send(res, 200, { data: oauthGrants.list().map(grantView) });
     case 'POST /__emulator/oauth/expire-access-tokens':
-      return send(res, 200, { expired: oauthGrants.expireAccessTokens(grantMatcher(jsonOrEmpty(raw))) });
+      return send(res, 200, { expired: oauthGrants.expireAccessTokens(grantMatcher(jsonOrEmpty(raw) as GrantMatch)) });
     case 'POST /__emulator/oauth/revoke-grants':
-      return send(res, 200, { revoked: oauthGrants.revokeGrants(grantMatcher(jsonOrEmpty(raw))) });
+      return send(res, 200, { revoked: oauthGrants.revokeGrants(grantMatcher(jsonOrEmpty(raw) as GrantMatch)) });
     default:
       return notFound(res, `No emulator route ${route}.`);
   }
@@ -161,7 +173,7 @@ function handleControls(target: AdminTarget, route: string, raw: Buffer | 'too-l
     case 'POST /__emulator/faults': {
       let request: FaultRequest;
       try {
-        request = jsonOrEmpty(raw);
+        request = jsonOrEmpty(raw) as FaultRequest;
       } catch {
         return send(res, 400, { errors: [klaviyoError(400, 'parse_error', 'Malformed request.', 'Body must be JSON.')] });
       }
@@ -169,7 +181,7 @@ function handleControls(target: AdminTarget, route: string, raw: Buffer | 'too-l
       return send(res, 200, faults.describe());
     }
     case 'POST /__emulator/limits': {
-      const body = jsonOrEmpty(raw);
+      const body = jsonOrEmpty(raw) as { readonly enabled?: unknown };
       if (typeof body.enabled === 'boolean') target.limitsEnabled = body.enabled;
       return send(res, 200, { enabled: target.limitsEnabled });
     }
@@ -201,6 +213,6 @@ function grantView(g: Grant): Record<string, unknown> {
   return { id: g.id, client_id: g.clientId, account_id: g.accountId, scopes: g.scopes, revoked: g.revoked, created_at: new Date(g.createdAt).toISOString() };
 }
 
-function grantMatcher(b: { client_id?: string; account_id?: string }): (g: Grant) => boolean {
+function grantMatcher(b: GrantMatch): (g: Grant) => boolean {
   return (g) => (b.client_id === undefined || g.clientId === b.client_id) && (b.account_id === undefined || g.accountId === b.account_id);
 }

@@ -21,8 +21,8 @@ export class ContractValidation {
     for (const op of operations) {
       const contract = klaviyoContract(op);
       this.contracts.set(op, contract);
-      for (const methods of Object.values<any>(contract.document.paths)) {
-        for (const operation of Object.values<any>(methods)) {
+      for (const methods of Object.values(contract.document.paths)) {
+        for (const operation of Object.values(methods)) {
           if (operation?.operationId !== op) continue;
           this.scopesByOp.set(op, operation['x-klaviyo-scopes'] ?? []);
           const query = new Map<string, QueryParameter>();
@@ -63,7 +63,7 @@ export class ContractValidation {
   }
 
   /** The parsed body; 413 past 5 MB, 400 `parse_error` for bad JSON, 400 `invalid` naming each pointer. */
-  parse(route: Route, raw: Buffer | 'too-large'): any {
+  parse(route: Route, raw: Buffer | 'too-large'): unknown {
     if (raw === 'too-large') {
       throw new KlaviyoHttpError(413, [klaviyoError(413, 'payload_too_large', 'Payload too large.', 'The maximum allowed payload size is 5MB.')]);
     }

@@ -3,6 +3,7 @@ import type { EventInput, ProfileIdentifiers, ProfileInput } from '../klaviyo-em
 import { invalidInput } from '../klaviyo-error.util';
 import { toEventInput } from './event-input';
 import type { Operation } from './operation';
+import type { BulkCreateEventsBody } from './request-bodies';
 import { checkIdentifierFormats, identifiersOf } from './profile-identifiers';
 
 const BULK_EVENTS_POINTER = '/data/attributes/events-bulk-create/data';
@@ -14,7 +15,7 @@ const BULK_EVENTS_POINTER = '/data/attributes/events-bulk-create/data';
  * request with 400 whose source.pointer names the event.
  */
 export const bulkCreateEvents: Operation = ({ store, faults, runner, now }, { body, apiKey, integration }) => {
-  const entries: any[] = body.data.attributes['events-bulk-create'].data;
+  const entries = (body as BulkCreateEventsBody).data.attributes['events-bulk-create'].data;
   let total = 0;
   for (const entry of entries) total += entry.attributes.events.data.length;
   if (total > MAX_EVENTS_PER_BULK_REQUEST) {

@@ -3,11 +3,12 @@ import { MAX_PROFILES_PER_BULK_IMPORT } from '../klaviyo-emulator.constants';
 import { invalidInput } from '../klaviyo-error.util';
 import { jobResource } from '../jobs/bulk-import-jobs';
 import type { Operation } from './operation';
+import type { BulkImportProfilesBody } from './request-bodies';
 import { hasIdentifier, identifiersOf } from './profile-identifiers';
 
 /** bulk_import_profiles → 202 with the job; "Accepts up to 10,000 profiles per request". */
 export const bulkImportProfiles: Operation = ({ store, jobs, runner, now, baseUrl }, { body }) => {
-  const profiles: any[] = body.data.attributes.profiles.data;
+  const profiles = (body as BulkImportProfilesBody).data.attributes.profiles.data;
   if (profiles.length > MAX_PROFILES_PER_BULK_IMPORT) {
     throw invalidInput(`Accepts up to 10,000 profiles per request; got ${profiles.length}.`, '/data/attributes/profiles/data');
   }

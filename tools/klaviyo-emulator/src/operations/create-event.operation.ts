@@ -1,6 +1,7 @@
 import { invalidInput } from '../klaviyo-error.util';
 import { toEventInput } from './event-input';
 import type { Operation } from './operation';
+import type { CreateEventBody } from './request-bodies';
 import { checkIdentifierFormats, identifiersOf } from './profile-identifiers';
 
 /**
@@ -10,7 +11,7 @@ import { checkIdentifierFormats, identifiersOf } from './profile-identifiers';
  * first and the other identifier stays with its holder (store.upsertProfile).
  */
 export const createEvent: Operation = ({ store, faults, now }, { body, apiKey, integration }) => {
-  const attrs = body.data.attributes;
+  const attrs = (body as CreateEventBody).data.attributes;
   const pdata = attrs.profile.data;
   const ids = identifiersOf(pdata);
   if (!store.profileKey(ids)) {

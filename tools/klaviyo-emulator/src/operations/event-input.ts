@@ -2,6 +2,7 @@ import { MAX_EVENT_PROPERTIES } from '../klaviyo-emulator.constants';
 import type { KlaviyoEmulatorFaults } from '../klaviyo-emulator.faults';
 import type { EventInput, ProfileIdentifiers } from '../klaviyo-emulator.store';
 import { invalidInput } from '../klaviyo-error.util';
+import type { EventAttributesInput } from './request-bodies';
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 const MIN_EVENT_TIME = Date.UTC(1990, 0, 1);
@@ -11,7 +12,7 @@ const MIN_EVENT_TIME = Date.UTC(1990, 0, 1);
  * checks them; `pointer` names the event in the request for the 400.
  */
 export function toEventInput(
-  attrs: any,
+  attrs: EventAttributesInput,
   entryBackfill: boolean | null | undefined,
   pointer: string,
   nowMs: number,

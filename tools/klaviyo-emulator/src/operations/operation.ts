@@ -27,8 +27,8 @@ export interface OperationContext {
 
 /** An authenticated, admitted, contract-valid request. */
 export interface OperationRequest {
-  /** The parsed body (POST), valid against the operation's contract. */
-  readonly body: any;
+  /** The parsed body (POST), valid against the operation's contract (its shape: request-bodies.ts). */
+  readonly body: unknown;
   readonly query: URLSearchParams;
   /** The sender as stored with events and deletions: the private key, or `oauth:<client_id>`. */
   readonly apiKey: string;

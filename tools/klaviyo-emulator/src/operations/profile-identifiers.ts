@@ -1,8 +1,8 @@
-import type { KlaviyoEmulatorStore, ProfileIdentifiers, StoredProfile } from '../klaviyo-emulator.store';
+import type { KlaviyoEmulatorStore, ProfileIdentifiers, ProfileInput, StoredProfile } from '../klaviyo-emulator.store';
 import { invalidInput, klaviyoError, KlaviyoHttpError } from '../klaviyo-error.util';
 
 /** The identifiers of a `{ type: 'profile', id?, attributes }` object of a request. */
-export function identifiersOf(data: any): ProfileIdentifiers {
+export function identifiersOf(data: ProfileInput): ProfileIdentifiers {
   const a = data.attributes ?? {};
   return { id: data.id ?? null, email: a.email ?? null, phone_number: a.phone_number ?? null, external_id: a.external_id ?? null };
 }

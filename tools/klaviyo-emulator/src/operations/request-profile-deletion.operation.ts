@@ -1,5 +1,6 @@
 import { invalidInput } from '../klaviyo-error.util';
 import type { Operation } from './operation';
+import type { RequestProfileDeletionBody } from './request-bodies';
 
 /**
  * request_profile_deletion → 202, no body: "Request a deletion for the profiles corresponding to one
@@ -7,7 +8,7 @@ import type { Operation } from './operation';
  * we will return an error."
  */
 export const requestProfileDeletion: Operation = ({ store, runner, now }, { body, apiKey }) => {
-  const data = body.data.attributes.profile.data;
+  const data = (body as RequestProfileDeletionBody).data.attributes.profile.data;
   const identifier: { email?: string; phone_number?: string; id?: string } = {};
   if (data.id) identifier.id = data.id;
   if (data.attributes?.email) identifier.email = data.attributes.email;
