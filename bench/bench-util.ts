@@ -73,10 +73,17 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[rank];
 }
 
-export function percentiles(values: readonly number[], ps: readonly number[] = [50, 90, 99, 100]): Record<string, number> {
+export function percentiles(
+  values: readonly number[],
+  ps: readonly number[] = [50, 90, 99, 100],
+): Record<string, number> {
   const sorted = [...values].sort((a, b) => a - b);
   const out: Record<string, number> = {};
-  for (const p of ps) out[`p${p}`] = sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  for (const p of ps)
+    out[`p${p}`] =
+      sorted.length === 0
+        ? NaN
+        : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
   return out;
 }
 
@@ -138,7 +145,13 @@ export function benchConfig(app: AppName, env: Record<string, string> = {}): Con
 // ---------------------------------------------------------------- fixtures
 
 /** libs/mapping/fixtures, found from dist/bench/ or from bench/ (ts sources). */
-export const FIXTURES_DIR = resolve(__dirname, __dirname.includes(`${join('dist', 'bench')}`) ? '../..' : '..', 'libs', 'mapping', 'fixtures');
+export const FIXTURES_DIR = resolve(
+  __dirname,
+  __dirname.includes(`${join('dist', 'bench')}`) ? '../..' : '..',
+  'libs',
+  'mapping',
+  'fixtures',
+);
 
 export interface FixtureEnvelope {
   id: string;
@@ -155,13 +168,17 @@ export interface FixtureEnvelope {
 export function fixtureNotifications(): Map<string, FixtureEnvelope> {
   const dir = join(FIXTURES_DIR, 'notifications');
   const out = new Map<string, FixtureEnvelope>();
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     out.set(f.replace(/\.json$/, ''), JSON.parse(readFileSync(join(dir, f), 'utf8')));
   }
   return out;
 }
 
-type Directory = Required<Pick<Parameters<typeof staticLookups>[0], 'contacts' | 'admins' | 'teams' | 'tags' | 'subscriptions'>>;
+type Directory = Required<
+  Pick<Parameters<typeof staticLookups>[0], 'contacts' | 'admins' | 'teams' | 'tags' | 'subscriptions'>
+>;
 type Subscriptions = Directory['subscriptions'][string];
 
 /** The directory files (GET /contacts/{id}, /admins, /teams, /tags, subscriptions) as staticLookups wants them. */
@@ -169,10 +186,18 @@ export function fixtureDirectory(): Directory {
   const read = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.json`), 'utf8'));
   // GET /contacts/{id}/subscriptions answers `{ type: 'list', data: [...] }`; some entries are kept in that form.
   const subscriptions: Record<string, Subscriptions> = {};
-  for (const [id, v] of Object.entries(read('subscriptions') as Record<string, Subscriptions | { data?: Subscriptions } | null>)) {
+  for (const [id, v] of Object.entries(
+    read('subscriptions') as Record<string, Subscriptions | { data?: Subscriptions } | null>,
+  )) {
     subscriptions[id] = Array.isArray(v) ? v : ((v as { data?: Subscriptions } | null)?.data ?? []);
   }
-  return { contacts: read('contacts') as Directory['contacts'], admins: read('admins') as Directory['admins'], teams: read('teams') as Directory['teams'], tags: read('tags') as Directory['tags'], subscriptions };
+  return {
+    contacts: read('contacts') as Directory['contacts'],
+    admins: read('admins') as Directory['admins'],
+    teams: read('teams') as Directory['teams'],
+    tags: read('tags') as Directory['tags'],
+    subscriptions,
+  };
 }
 
 const MAPPED_PREFIXES = ['conversation.', 'ticket.', 'contact.'];
@@ -181,9 +206,16 @@ const MAPPED_PREFIXES = ['conversation.', 'ticket.', 'contact.'];
 export function mappedFixtureMix(opts: { excludeTopics?: readonly string[] } = {}): FixtureEnvelope[] {
   const exclude = new Set(opts.excludeTopics ?? []);
   // BENCH_EXCLUDE_FIXTURES: fixture file names (without .json) left out, e.g. to run an older commit's mix
-  const files = new Set((process.env.BENCH_EXCLUDE_FIXTURES ?? '').split(',').map((f) => f.trim()).filter(Boolean));
+  const files = new Set(
+    (process.env.BENCH_EXCLUDE_FIXTURES ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  );
   return [...fixtureNotifications()]
-    .filter(([file, e]) => MAPPED_PREFIXES.some((p) => e.topic.startsWith(p)) && !exclude.has(e.topic) && !files.has(file))
+    .filter(
+      ([file, e]) => MAPPED_PREFIXES.some((p) => e.topic.startsWith(p)) && !exclude.has(e.topic) && !files.has(file),
+    )
     .map(([, e]) => e);
 }
 
@@ -195,7 +227,10 @@ export function mappableFixtureMix(): FixtureEnvelope[] {
   const lookups = staticLookups(fixtureDirectory());
   return mappedFixtureMix().filter((e) => {
     try {
-      mapNotification({ notificationId: e.id, topic: e.topic, createdAt: e.created_at, source: 'webhook', body: e }, lookups);
+      mapNotification(
+        { notificationId: e.id, topic: e.topic, createdAt: e.created_at, source: 'webhook', body: e },
+        lookups,
+      );
       return true;
     } catch {
       return false;
@@ -237,11 +272,20 @@ export function entityKeyOf(envelope: FixtureEnvelope): string {
 }
 
 /** What ingest writes to intercom.notifications.v1 for an envelope. */
-export function rawNotificationOf(envelope: FixtureEnvelope, source: 'webhook' | 'backfill' = 'webhook'): RawNotification {
+export function rawNotificationOf(
+  envelope: FixtureEnvelope,
+  source: 'webhook' | 'backfill' = 'webhook',
+): RawNotification {
   return {
-    notification_id: envelope.id, topic: envelope.topic, app_id: envelope.app_id, created_at: envelope.created_at,
-    delivery_attempts: envelope.delivery_attempts ?? 1, first_sent_at: envelope.first_sent_at ?? null,
-    received_at: Date.now(), source, body: JSON.stringify(envelope),
+    notification_id: envelope.id,
+    topic: envelope.topic,
+    app_id: envelope.app_id,
+    created_at: envelope.created_at,
+    delivery_attempts: envelope.delivery_attempts ?? 1,
+    first_sent_at: envelope.first_sent_at ?? null,
+    received_at: Date.now(),
+    source,
+    body: JSON.stringify(envelope),
   };
 }
 
@@ -282,7 +326,10 @@ export async function produceMessages(
     bytes += size;
   }
   if (cur.length > 0) chunks.push(cur);
-  const producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const t0 = nowMs();
   try {
@@ -298,7 +345,12 @@ export async function produceMessages(
 }
 
 /** Avro-encodes values for one topic (the codec must have registered its schemas). */
-export async function encodeAll<T>(codec: AvroCodec, topic: string, items: readonly T[], toAvro: (t: T) => object): Promise<Buffer[]> {
+export async function encodeAll<T>(
+  codec: AvroCodec,
+  topic: string,
+  items: readonly T[],
+  toAvro: (t: T) => object,
+): Promise<Buffer[]> {
   const out: Buffer[] = new Array(items.length);
   for (let i = 0; i < items.length; i++) out[i] = await codec.encode(topic, toAvro(items[i]));
   return out;

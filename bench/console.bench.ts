@@ -29,8 +29,23 @@ import { DeliveryReadModel } from '@iks/console';
 import { ChildProcesses, vmHwm } from './support/child-processes';
 import { prepareFreshTopics } from '../tools/support/fresh-topics';
 import {
-  benchConfig, deletePrefixedTopics, distinctCopy, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line, mappableFixtureMix, note,
-  nowMs, percentiles, produceMessages, sleep,
+  benchConfig,
+  deletePrefixedTopics,
+  distinctCopy,
+  envInt,
+  fixtureDirectory,
+  fmtInt,
+  fmtMiB,
+  fmtMs,
+  fmtRate,
+  heading,
+  line,
+  mappableFixtureMix,
+  note,
+  nowMs,
+  percentiles,
+  produceMessages,
+  sleep,
 } from './bench-util';
 
 const INGEST_TARGET = 20_000;
@@ -46,15 +61,26 @@ function propertyTemplates(): Array<{ metric: string; properties: string }> {
   const out: Array<{ metric: string; properties: string }> = [];
   for (const [i, e] of mappableFixtureMix().entries()) {
     const copy = distinctCopy(e, i, 'console');
-    const o = mapNotification({ notificationId: copy.id, topic: copy.topic, createdAt: copy.created_at, source: 'webhook', body: copy }, lookups);
+    const o = mapNotification(
+      { notificationId: copy.id, topic: copy.topic, createdAt: copy.created_at, source: 'webhook', body: copy },
+      lookups,
+    );
     if (o.kind !== 'records') continue;
-    for (const r of o.records) if (r.kind === 'event') out.push({ metric: r.metric, properties: JSON.stringify(r.properties) });
+    for (const r of o.records)
+      if (r.kind === 'event') out.push({ metric: r.metric, properties: JSON.stringify(r.properties) });
   }
   return out;
 }
 
 /** Outcome number i of the run: deterministic, spread over people, metrics and the last 7 days. */
-function outcomeAt(i: number, n: number, people: number, templates: ReturnType<typeof propertyTemplates>, now: number, eventsTopic: string): DeliveryOutcome {
+function outcomeAt(
+  i: number,
+  n: number,
+  people: number,
+  templates: ReturnType<typeof propertyTemplates>,
+  now: number,
+  eventsTopic: string,
+): DeliveryOutcome {
   const t = templates[i % templates.length];
   const p = (i * 7919) % people;
   const r = i % 200;
@@ -63,11 +89,32 @@ function outcomeAt(i: number, n: number, people: number, templates: ReturnType<t
   const u = r >= 5 && r < 9 && i > 1000 ? i - 1000 : i;
   const at = now - 7 * DAY + Math.floor((i / n) * 7 * DAY);
   return {
-    topic: eventsTopic, partition: i % 3, offset: String(Math.floor(i / 3)), stage: 'sink', kind,
-    reason: kind === 'delivered' ? 'delivered' : kind === 'skipped' ? 'contact_deleted' : kind === 'retried' ? 'KlaviyoApiError: 429 throttled' : 'KlaviyoRejectedError: 400 invalid phone_number',
-    error_code: kind === 'dead_lettered' ? 'invalid' : null, record_kind: 'event', metric: t.metric, unique_id: `bench-${u}`,
-    intercom_contact_id: `6762f0d0bench${String(p).padStart(8, '0')}`, email: `person${p}@bench.example.com`, phone_number: p % 3 === 0 ? `+4420794${String(p % 100_000).padStart(5, '0')}` : null,
-    event_time: new Date(at - 5000).toISOString(), received_at: at - 1200, record_timestamp: at - 800, outcome_at: at, properties_json: t.properties, backfill: false,
+    topic: eventsTopic,
+    partition: i % 3,
+    offset: String(Math.floor(i / 3)),
+    stage: 'sink',
+    kind,
+    reason:
+      kind === 'delivered'
+        ? 'delivered'
+        : kind === 'skipped'
+          ? 'contact_deleted'
+          : kind === 'retried'
+            ? 'KlaviyoApiError: 429 throttled'
+            : 'KlaviyoRejectedError: 400 invalid phone_number',
+    error_code: kind === 'dead_lettered' ? 'invalid' : null,
+    record_kind: 'event',
+    metric: t.metric,
+    unique_id: `bench-${u}`,
+    intercom_contact_id: `6762f0d0bench${String(p).padStart(8, '0')}`,
+    email: `person${p}@bench.example.com`,
+    phone_number: p % 3 === 0 ? `+4420794${String(p % 100_000).padStart(5, '0')}` : null,
+    event_time: new Date(at - 5000).toISOString(),
+    received_at: at - 1200,
+    record_timestamp: at - 800,
+    outcome_at: at,
+    properties_json: t.properties,
+    backfill: false,
     source_notification_id: `notif_bench_${i}`,
   };
 }
@@ -91,11 +138,20 @@ interface Status {
 }
 
 async function status(base: string): Promise<Status | null> {
-  return fetch(`${base}/api/status`).then((r) => (r.ok ? (r.json() as Promise<Status>) : null), () => null);
+  return fetch(`${base}/api/status`).then(
+    (r) => (r.ok ? (r.json() as Promise<Status>) : null),
+    () => null,
+  );
 }
 
 /** Section 4: DeliveryReadModel.apply without Kafka; retained heap per outcome after a full GC. */
-function modelAlone(n: number, people: number, templates: ReturnType<typeof propertyTemplates>, now: number, eventsTopic: string): void {
+function modelAlone(
+  n: number,
+  people: number,
+  templates: ReturnType<typeof propertyTemplates>,
+  now: number,
+  eventsTopic: string,
+): void {
   heading('the read model alone, in this process');
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
@@ -107,7 +163,10 @@ function modelAlone(n: number, people: number, templates: ReturnType<typeof prop
   gc?.();
   const retained = process.memoryUsage().heapUsed - before;
   line('apply (outcomes generated in the loop too)', fmtRate(n / (ms / 1000), 'outcomes'));
-  line('heap retained', gc ? `${fmtMiB(retained)}, ${fmtInt(retained / model.outcomes)} B per outcome` : 'run with --expose-gc');
+  line(
+    'heap retained',
+    gc ? `${fmtMiB(retained)}, ${fmtInt(retained / model.outcomes)} B per outcome` : 'run with --expose-gc',
+  );
 }
 
 async function main(): Promise<void> {
@@ -147,15 +206,43 @@ async function main(): Promise<void> {
     const dead: Message[] = [];
     for (let i = 0; i < letters; i++) {
       const o = outcomeAt(i, n, people, templates, now, eventsTopic);
-      const original = await codec.encode(eventsTopic, eventToAvro({
-        kind: 'event', metric: o.metric!, unique_id: o.unique_id!, time: o.event_time!, profile: { email: o.email! }, properties: JSON.parse(o.properties_json!),
-        backfill: false, intercom_contact_id: o.intercom_contact_id, source_notification_id: o.source_notification_id!, source_topic: 'ticket.state.updated',
-      }));
-      dead.push({ key: o.intercom_contact_id, value: await codec.encode(dlqTopic, deadLetterToAvro({
-        original_topic: eventsTopic, partition: o.partition, offset: o.offset, key: Buffer.from(o.intercom_contact_id!), value: original,
-        headers: [{ key: 'iks-source', value: 'bench' }], stage: 'sink', error_class: 'KlaviyoRejectedError', error_message: `400 invalid phone_number (${i % 4})`,
-        error_code: 'invalid', retriable: false, attempts: 1, first_failure_at: o.outcome_at, last_failure_at: o.outcome_at,
-      })) });
+      const original = await codec.encode(
+        eventsTopic,
+        eventToAvro({
+          kind: 'event',
+          metric: o.metric!,
+          unique_id: o.unique_id!,
+          time: o.event_time!,
+          profile: { email: o.email! },
+          properties: JSON.parse(o.properties_json!),
+          backfill: false,
+          intercom_contact_id: o.intercom_contact_id,
+          source_notification_id: o.source_notification_id!,
+          source_topic: 'ticket.state.updated',
+        }),
+      );
+      dead.push({
+        key: o.intercom_contact_id,
+        value: await codec.encode(
+          dlqTopic,
+          deadLetterToAvro({
+            original_topic: eventsTopic,
+            partition: o.partition,
+            offset: o.offset,
+            key: Buffer.from(o.intercom_contact_id!),
+            value: original,
+            headers: [{ key: 'iks-source', value: 'bench' }],
+            stage: 'sink',
+            error_class: 'KlaviyoRejectedError',
+            error_message: `400 invalid phone_number (${i % 4})`,
+            error_code: 'invalid',
+            retriable: false,
+            attempts: 1,
+            first_failure_at: o.outcome_at,
+            last_failure_at: o.outcome_at,
+          }),
+        ),
+      });
     }
     await produceMessages(kafka, dlqTopic, dead);
     line('outcomes produced', `${fmtInt(n)} (${fmtMiB(bytes)} Avro, ${fmtRate(n / (produceMs / 1000), 'outcomes')})`);
@@ -164,15 +251,27 @@ async function main(): Promise<void> {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const t0 = nowMs();
-    const child = children.start('console', CONSOLE_MAIN, {
-      PATH: process.env.PATH, KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.kafka.schemaRegistryUrl,
-      TOPIC_PREFIX: prefix, TRANSFORMER_GROUP_ID: config.transformer.groupId, SINK_GROUP_ID: config.sink.groupId,
-      CONSOLE_PORT: String(port), LOG_LEVEL: 'warn', LOG_FORMAT: 'json',
-    }, { verbose: process.env.BENCH_VERBOSE === '1' });
+    const child = children.start(
+      'console',
+      CONSOLE_MAIN,
+      {
+        PATH: process.env.PATH,
+        KAFKA_BROKERS: config.kafka.brokers.join(','),
+        SCHEMA_REGISTRY_URL: config.kafka.schemaRegistryUrl,
+        TOPIC_PREFIX: prefix,
+        TRANSFORMER_GROUP_ID: config.transformer.groupId,
+        SINK_GROUP_ID: config.sink.groupId,
+        CONSOLE_PORT: String(port),
+        LOG_LEVEL: 'warn',
+        LOG_FORMAT: 'json',
+      },
+      { verbose: process.env.BENCH_VERBOSE === '1' },
+    );
     let first: { t: number; outcomes: number } | null = null;
     let last: Status | null = null;
     for (;;) {
-      if (nowMs() - t0 > timeoutMs) throw new Error(`the read model holds ${last?.outcomes ?? 0} of ${n} outcomes after ${timeoutMs / 1000} s`);
+      if (nowMs() - t0 > timeoutMs)
+        throw new Error(`the read model holds ${last?.outcomes ?? 0} of ${n} outcomes after ${timeoutMs / 1000} s`);
       if (child.proc.exitCode !== null) throw new Error('the console exited');
       const s = await status(base);
       if (s) {
@@ -185,7 +284,10 @@ async function main(): Promise<void> {
     const done = nowMs();
     const rate = (n - first!.outcomes) / ((done - first!.t) / 1000);
     line('start to caught up (boot, group join, read)', fmtMs(done - t0));
-    line('read model ingest rate', `${fmtRate(rate, 'outcomes')}  (target ≥ ${fmtInt(INGEST_TARGET)}/s: ${rate >= INGEST_TARGET ? 'met' : 'MISSED'})`);
+    line(
+      'read model ingest rate',
+      `${fmtRate(rate, 'outcomes')}  (target ≥ ${fmtInt(INGEST_TARGET)}/s: ${rate >= INGEST_TARGET ? 'met' : 'MISSED'})`,
+    );
 
     heading(`pages with ${fmtInt(last!.outcomes)} outcomes in the read model (${runs} requests each, one at a time)`);
     const pages: Array<[string, string]> = [
@@ -214,14 +316,19 @@ async function main(): Promise<void> {
       worst = Math.max(worst, p.p99);
       line(label, `p50 ${fmtMs(p.p50)}, p99 ${fmtMs(p.p99)}, max ${fmtMs(p.p100)}  (${fmtInt(size / 1024)} KiB)`);
     }
-    line('slowest page p99', `${fmtMs(worst)}  (target < ${PAGE_TARGET_MS} ms: ${worst < PAGE_TARGET_MS ? 'met' : 'MISSED'})`);
+    line(
+      'slowest page p99',
+      `${fmtMs(worst)}  (target < ${PAGE_TARGET_MS} ms: ${worst < PAGE_TARGET_MS ? 'met' : 'MISSED'})`,
+    );
 
     heading('memory of the console');
     const s = (await status(base))!;
     line('RSS / V8 heap used, caught up', `${fmtMiB(s.rssBytes)} / ${fmtMiB(s.heapUsedBytes)}`);
     line('peak RSS (VmHWM)', fmtMiB(vmHwm(child.proc.pid) ?? NaN));
     line('heap per outcome held', `${fmtInt(s.heapUsedBytes / s.outcomes)} B`);
-    note('bounded: a minute ring per metric for 7 days, the 50 latest per metric, a person index of 1,000,000 outcomes and 200 per person, 10,000 dead letters');
+    note(
+      'bounded: a minute ring per metric for 7 days, the 50 latest per metric, a person index of 1,000,000 outcomes and 200 per person, 10,000 dead letters',
+    );
     modelAlone(n, people, templates, now, eventsTopic);
   } finally {
     await children.stopAll();

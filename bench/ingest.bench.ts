@@ -44,7 +44,15 @@ function buildWebhooks(n: number, tag: string): Webhook[] {
   const out: Webhook[] = [];
   for (let i = 0; i < n; i++) {
     const conv = { ...data.conversations[i % data.conversations.length], id: String(1_000_000 + i) };
-    const body = Buffer.from(JSON.stringify(buildNotification('conversation.user.created', conv, { id: `notif_${tag}_${i}`, appId: data.appId, createdAt: conv.updated_at })));
+    const body = Buffer.from(
+      JSON.stringify(
+        buildNotification('conversation.user.created', conv, {
+          id: `notif_${tag}_${i}`,
+          appId: data.appId,
+          createdAt: conv.updated_at,
+        }),
+      ),
+    );
     out.push({ body, signature: signBody(body, SECRET) });
   }
   return out;
@@ -55,8 +63,18 @@ const agent = new Agent({ keepAlive: true, maxSockets: Math.max(C, 256), maxFree
 function post(port: number, w: Webhook): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/webhooks/intercom', method: 'POST', agent,
-        headers: { 'content-type': 'application/json', 'content-length': w.body.length, 'x-hub-signature': w.signature } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/webhooks/intercom',
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': w.body.length,
+          'x-hub-signature': w.signature,
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -107,7 +125,12 @@ async function closedLoop(port: number, hooks: readonly Webhook[], concurrency: 
  * Open loop at a fixed rate: webhook i is due at t0 + i/rate whatever the answers; latency
  * is measured from when it was due (no coordinated omission). In flight is capped (bounded).
  */
-async function fixedRate(port: number, hooks: readonly Webhook[], rate: number, maxInFlight = 5000): Promise<PhaseResult & { behind: number }> {
+async function fixedRate(
+  port: number,
+  hooks: readonly Webhook[],
+  rate: number,
+  maxInFlight = 5000,
+): Promise<PhaseResult & { behind: number }> {
   let ok = 0;
   let failed = 0;
   let inFlight = 0;
@@ -172,17 +195,30 @@ async function bareRun(warm: readonly Webhook[], hooks: readonly Webhook[]): Pro
 async function main(): Promise<void> {
   const prefix = freshTopicEnv('bench').TOPIC_PREFIX;
   const config = loadConfig(
-    { ...process.env, TOPIC_PREFIX: prefix, INTERCOM_CLIENT_SECRET: SECRET, INGEST_HOST: '127.0.0.1', INGEST_PORT: '0', LOG_LEVEL: 'warn' },
+    {
+      ...process.env,
+      TOPIC_PREFIX: prefix,
+      INTERCOM_CLIENT_SECRET: SECRET,
+      INGEST_HOST: '127.0.0.1',
+      INGEST_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
     'ingest',
   );
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 
-  process.stdout.write(`ingest bench: N=${N} C=${C} fixed rate ${RATE}/s × ${FIXED_N}, brokers ${config.kafka.brokers.join(',')}, topic prefix ${prefix}\n`);
+  process.stdout.write(
+    `ingest bench: N=${N} C=${C} fixed rate ${RATE}/s × ${FIXED_N}, brokers ${config.kafka.brokers.join(',')}, topic prefix ${prefix}\n`,
+  );
   const warm = buildWebhooks(WARMUP, 'warm');
   const hooks = buildWebhooks(N, 'main');
   const paced = buildWebhooks(FIXED_N, 'paced');
-  process.stdout.write(`webhook body: ${hooks[0].body.length} bytes; ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(
+    `webhook body: ${hooks[0].body.length} bytes; ${cpus().length} CPUs, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
 
   // The bare route runs before and after the ingest phases (a shared machine is noisy);
   // the ratio uses the better of the two.
@@ -223,19 +259,37 @@ async function main(): Promise<void> {
   const bareRate = Math.max(bareBefore.ok / bareBefore.seconds, bareAfter.ok / bareAfter.seconds);
 
   const ratio = ingest.ok / ingest.seconds / bareRate;
-  process.stdout.write(`ingest / bare throughput ratio: ${ratio.toFixed(3)} (${(100 * ratio).toFixed(1)} % of the bare route)\n`);
-  process.stdout.write(`peak RSS up to the end of the ingest phases: ${(ingestRss / 1024 / 1024).toFixed(1)} MiB (app + load generator, one process)\n`);
-  process.stdout.write(`peak RSS overall: ${(Math.max(peakRss, process.memoryUsage().rss) / 1024 / 1024).toFixed(1)} MiB\n`);
+  process.stdout.write(
+    `ingest / bare throughput ratio: ${ratio.toFixed(3)} (${(100 * ratio).toFixed(1)} % of the bare route)\n`,
+  );
+  process.stdout.write(
+    `peak RSS up to the end of the ingest phases: ${(ingestRss / 1024 / 1024).toFixed(1)} MiB (app + load generator, one process)\n`,
+  );
+  process.stdout.write(
+    `peak RSS overall: ${(Math.max(peakRss, process.memoryUsage().rss) / 1024 / 1024).toFixed(1)} MiB\n`,
+  );
 }
 
 async function startIngestProcess(prefix: string) {
   const port = await freePort();
   // the same V8 flags as `npm run start:ingest` (package.json), or BENCH_INGEST_NODE_FLAGS
-  const nodeFlags = (process.env.BENCH_INGEST_NODE_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=128').split(' ').filter(Boolean);
+  const nodeFlags = (process.env.BENCH_INGEST_NODE_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=128')
+    .split(' ')
+    .filter(Boolean);
   const children = new ChildProcesses();
-  const child = children.start('ingest', join(__dirname, '..', 'apps', 'ingest', 'src', 'main.js'), {
-    ...process.env, TOPIC_PREFIX: prefix, INTERCOM_CLIENT_SECRET: SECRET, INGEST_HOST: '127.0.0.1', INGEST_PORT: String(port), LOG_LEVEL: 'warn',
-  }, { nodeFlags });
+  const child = children.start(
+    'ingest',
+    join(__dirname, '..', 'apps', 'ingest', 'src', 'main.js'),
+    {
+      ...process.env,
+      TOPIC_PREFIX: prefix,
+      INTERCOM_CLIENT_SECRET: SECRET,
+      INGEST_HOST: '127.0.0.1',
+      INGEST_PORT: String(port),
+      LOG_LEVEL: 'warn',
+    },
+    { nodeFlags },
+  );
   try {
     await waitHttp(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 30_000 });
   } catch (e) {

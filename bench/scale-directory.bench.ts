@@ -27,7 +27,18 @@ import type { ContactSnapshot } from '@iks/domain';
 import { AvroCodec, createKafka, prepareStage, contactToAvro, topicName } from '@iks/kafka';
 import { loadConfig } from '@iks/config';
 import { Directory, followContacts, LmdbContactStore, NO_INTERCOM_API } from '@iks/directory';
-import { benchConfig, deletePrefixedTopics, fixtureDirectory, fmtInt, fmtMiB, fmtMs, heading, note, nowMs, produceMessages } from './bench-util';
+import {
+  benchConfig,
+  deletePrefixedTopics,
+  fixtureDirectory,
+  fmtInt,
+  fmtMiB,
+  fmtMs,
+  heading,
+  note,
+  nowMs,
+  produceMessages,
+} from './bench-util';
 
 Logger.overrideLogger(['error', 'warn']);
 
@@ -48,9 +59,15 @@ interface ChildResult {
 const CHUNK = 20_000;
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--child') return child(process.argv[3], process.argv[4], process.argv[5], Number(process.argv[6]));
-  const sizes = (process.env.BENCH_SIZES ?? '100000,1000000').split(',').map((s) => Number(s.trim())).filter((n) => n >= 0);
-  process.stdout.write(`bench:scale:directory  node ${process.version}, ${new Date().toISOString()}, cache ${fmtInt(cacheSize())} contacts\n`);
+  if (process.argv[2] === '--child')
+    return child(process.argv[3], process.argv[4], process.argv[5], Number(process.argv[6]));
+  const sizes = (process.env.BENCH_SIZES ?? '100000,1000000')
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => n >= 0);
+  process.stdout.write(
+    `bench:scale:directory  node ${process.version}, ${new Date().toISOString()}, cache ${fmtInt(cacheSize())} contacts\n`,
+  );
   const rows: Array<{ size: number; run: string; r: ChildResult }> = [];
   let empty: ChildResult | undefined;
   for (const size of [0, ...sizes]) {
@@ -91,15 +108,39 @@ async function main(): Promise<void> {
   }
   heading('directory at scale (each run a fresh process; RSS after ready and a GC)');
   const base = empty!.rss;
-  process.stdout.write(`empty directory: RSS ${fmtMiB(base)} (anon ${fmtMiB(empty!.rssAnon)}, file ${fmtMiB(empty!.rssFile)}), ready in ${fmtMs(empty!.readyMs)}\n\n`);
-  const head = ['contacts', 'run', 'ready', 'RSS', 'anon', 'file', 'heap', 'RSS above empty / contact', 'lookup', 'store on disk'];
+  process.stdout.write(
+    `empty directory: RSS ${fmtMiB(base)} (anon ${fmtMiB(empty!.rssAnon)}, file ${fmtMiB(empty!.rssFile)}), ready in ${fmtMs(empty!.readyMs)}\n\n`,
+  );
+  const head = [
+    'contacts',
+    'run',
+    'ready',
+    'RSS',
+    'anon',
+    'file',
+    'heap',
+    'RSS above empty / contact',
+    'lookup',
+    'store on disk',
+  ];
   const table = rows.map(({ size, run, r }) => [
-    fmtInt(size), run, fmtMs(r.readyMs), fmtMiB(r.rss), fmtMiB(r.rssAnon), fmtMiB(r.rssFile), fmtMiB(r.heapUsed),
-    `${Math.round((r.rss - base) / size)} B`, `${r.lookupUs.toFixed(1)} µs`, fmtMiB(r.storeBytes),
+    fmtInt(size),
+    run,
+    fmtMs(r.readyMs),
+    fmtMiB(r.rss),
+    fmtMiB(r.rssAnon),
+    fmtMiB(r.rssFile),
+    fmtMiB(r.heapUsed),
+    `${Math.round((r.rss - base) / size)} B`,
+    `${r.lookupUs.toFixed(1)} µs`,
+    fmtMiB(r.storeBytes),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-  for (const row of [head, ...table]) process.stdout.write(`| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |\n`);
-  process.stdout.write('\ntargets: ≤ 300 B of RSS per contact above the empty directory; ready ≤ 60 s with a warm store\n');
+  for (const row of [head, ...table])
+    process.stdout.write(`| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |\n`);
+  process.stdout.write(
+    '\ntargets: ≤ 300 B of RSS per contact above the empty directory; ready ≤ 60 s with a warm store\n',
+  );
 }
 
 function cacheSize(): number {
@@ -107,7 +148,12 @@ function cacheSize(): number {
 }
 
 /** `size` snapshots, in chunks (a million encoded records would not fit in memory at once). */
-async function fill(kafka: ReturnType<typeof createKafka>, codec: AvroCodec, topic: string, size: number): Promise<string> {
+async function fill(
+  kafka: ReturnType<typeof createKafka>,
+  codec: AvroCodec,
+  topic: string,
+  size: number,
+): Promise<string> {
   const templates = fixtureDirectory().contacts;
   const run = randomBytes(3).toString('hex');
   for (let from = 0; from < size; from += CHUNK) {
@@ -132,9 +178,16 @@ function contactId(run: string, i: number): string {
 }
 
 function runChild(prefix: string, storePath: string, run: string, size: number): ChildResult {
-  const out = execFileSync(process.execPath, ['--expose-gc', __filename, '--child', prefix, storePath, run, String(size)], {
-    encoding: 'utf8', env: process.env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 16 * 1024 * 1024,
-  });
+  const out = execFileSync(
+    process.execPath,
+    ['--expose-gc', __filename, '--child', prefix, storePath, run, String(size)],
+    {
+      encoding: 'utf8',
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   const last = out.trim().split('\n').pop()!;
   return JSON.parse(last) as ChildResult;
 }
@@ -146,7 +199,10 @@ async function child(prefix: string, storePath: string, run: string, size: numbe
   const codec = new AvroCodec(config.kafka);
   const topic = topicName('contacts', prefix);
   const t0 = nowMs();
-  const directory = new Directory(NO_INTERCOM_API, 60_000, { store: LmdbContactStore.open(storePath, topic), cacheContacts: cacheSize() });
+  const directory = new Directory(NO_INTERCOM_API, 60_000, {
+    store: LmdbContactStore.open(storePath, topic),
+    cacheContacts: cacheSize(),
+  });
   const follower = await followContacts({ kafka, codec, topic, groupPrefix: `${prefix}bench.directory`, directory });
   const readyMs = nowMs() - t0;
   // random lookups through the cache and the store, as the mapping does
@@ -163,9 +219,17 @@ async function child(prefix: string, storePath: string, run: string, size: numbe
   const status = readFileSync('/proc/self/status', 'utf8');
   const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
   const result: ChildResult = {
-    readyMs, start: follower.start, reopened: follower.reopened, replayed: follower.replayed, contacts: n,
-    rss: process.memoryUsage().rss, rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), heapUsed: process.memoryUsage().heapUsed,
-    lookupUs, storeBytes: diskBytes(storePath),
+    readyMs,
+    start: follower.start,
+    reopened: follower.reopened,
+    replayed: follower.replayed,
+    contacts: n,
+    rss: process.memoryUsage().rss,
+    rssAnon: kb('RssAnon'),
+    rssFile: kb('RssFile'),
+    heapUsed: process.memoryUsage().heapUsed,
+    lookupUs,
+    storeBytes: diskBytes(storePath),
   };
   await follower.consumer.disconnect();
   await directory.close();

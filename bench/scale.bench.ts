@@ -23,7 +23,20 @@ import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
 import { createKafka, eventToAvro, topicName } from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
-import { benchConfig, deletePrefixedTopics, envInt, fmtInt, fmtMs, heading, line, note, nowMs, pct, produceMessages, sleep } from './bench-util';
+import {
+  benchConfig,
+  deletePrefixedTopics,
+  envInt,
+  fmtInt,
+  fmtMs,
+  heading,
+  line,
+  note,
+  nowMs,
+  pct,
+  produceMessages,
+  sleep,
+} from './bench-util';
 import { ChildProcesses } from './support/child-processes';
 
 const BULK_CEILING = (150 * 1000) / 60; // events/s
@@ -34,16 +47,25 @@ Logger.overrideLogger(['error', 'warn']);
 
 function event(i: number, partition: number, tag: string): KlaviyoEventRecord {
   return {
-    kind: 'event', metric: 'Conversation Created', profile: { email: `person${i % 997}@bench.example.com` },
-    properties: { 'Conversation ID': `${tag}${i}`, Tags: ['vip'] }, time: '2026-01-02T03:04:05Z',
-    unique_id: `intercom:conversation:${tag}p${partition}:${i}:created`, backfill: false, intercom_contact_id: `c${i % 997}`,
-    source_notification_id: `notif_${tag}${i}`, source_topic: 'conversation.user.created',
+    kind: 'event',
+    metric: 'Conversation Created',
+    profile: { email: `person${i % 997}@bench.example.com` },
+    properties: { 'Conversation ID': `${tag}${i}`, Tags: ['vip'] },
+    time: '2026-01-02T03:04:05Z',
+    unique_id: `intercom:conversation:${tag}p${partition}:${i}:created`,
+    backfill: false,
+    intercom_contact_id: `c${i % 997}`,
+    source_notification_id: `notif_${tag}${i}`,
+    source_topic: 'conversation.user.created',
   };
 }
 
 /** Fresh topics with `n` events spread evenly over the events topic's partitions (each unique_id names its partition). */
 async function prepare(n: number, emulator: KlaviyoEmulator, tag: string): Promise<Config> {
-  const config = benchConfig('sink', { KLAVIYO_API_KEY: 'pk_bench_0000000000000000000000000', KLAVIYO_BASE_URL: emulator.url });
+  const config = benchConfig('sink', {
+    KLAVIYO_API_KEY: 'pk_bench_0000000000000000000000000',
+    KLAVIYO_BASE_URL: emulator.url,
+  });
   const kafka = createKafka(config.kafka);
   const codec = await prepareFreshTopics(config);
   const topic = topicName('events', config.kafka.topicPrefix);
@@ -70,11 +92,24 @@ async function prepare(n: number, emulator: KlaviyoEmulator, tag: string): Promi
 
 function startSinks(children: ChildProcesses, config: Config, emulator: KlaviyoEmulator, k: number): void {
   for (let i = 1; i <= k; i++) {
-    children.start(`sink-${i}`, SINK_MAIN, {
-      PATH: process.env.PATH, KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.kafka.schemaRegistryUrl,
-      TOPIC_PREFIX: config.kafka.topicPrefix, SINK_GROUP_ID: config.sink.groupId, KLAVIYO_API_KEY: 'pk_bench_0000000000000000000000000',
-      KLAVIYO_BASE_URL: emulator.url, SINK_HTTP_PORT: '0', SINK_HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'log', LOG_FORMAT: 'json',
-    }, { verbose: process.env.BENCH_VERBOSE === '1' });
+    children.start(
+      `sink-${i}`,
+      SINK_MAIN,
+      {
+        PATH: process.env.PATH,
+        KAFKA_BROKERS: config.kafka.brokers.join(','),
+        SCHEMA_REGISTRY_URL: config.kafka.schemaRegistryUrl,
+        TOPIC_PREFIX: config.kafka.topicPrefix,
+        SINK_GROUP_ID: config.sink.groupId,
+        KLAVIYO_API_KEY: 'pk_bench_0000000000000000000000000',
+        KLAVIYO_BASE_URL: emulator.url,
+        SINK_HTTP_PORT: '0',
+        SINK_HTTP_HOST: '127.0.0.1',
+        LOG_LEVEL: 'log',
+        LOG_FORMAT: 'json',
+      },
+      { verbose: process.env.BENCH_VERBOSE === '1' },
+    );
   }
 }
 
@@ -87,15 +122,28 @@ function printRequests(emulator: KlaviyoEmulator): void {
     if (e.status >= 200 && e.status < 300 && e.events !== undefined) sizes.push(e.events);
   }
   const mean = sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : 0;
-  line('bulk requests (status: count)', Object.entries(statuses).map(([k, v]) => `${k}: ${fmtInt(v)}`).join(', ') || 'none');
-  line('events per accepted bulk request', `mean ${fmtInt(mean)} (fill ${pct(mean / 1000)}); duplicates Klaviyo ignored ${fmtInt(emulator.store.duplicateEventsIgnored)}`);
+  line(
+    'bulk requests (status: count)',
+    Object.entries(statuses)
+      .map(([k, v]) => `${k}: ${fmtInt(v)}`)
+      .join(', ') || 'none',
+  );
+  line(
+    'events per accepted bulk request',
+    `mean ${fmtInt(mean)} (fill ${pct(mean / 1000)}); duplicates Klaviyo ignored ${fmtInt(emulator.store.duplicateEventsIgnored)}`,
+  );
 }
 
 function printWindows(emulator: KlaviyoEmulator): void {
   const peaks = emulator.store.windowPeaks();
   const seen = peaks.seen.bulk_create_events;
   const admitted = peaks.admitted.bulk_create_events;
-  line('bulk requests per fixed window (peak seen)', seen ? `${seen.perSecond}/s, ${seen.perMinute}/min (limits 10/s, 150/min; admitted ${admitted?.perSecond ?? 0}/s, ${admitted?.perMinute ?? 0}/min)` : 'none');
+  line(
+    'bulk requests per fixed window (peak seen)',
+    seen
+      ? `${seen.perSecond}/s, ${seen.perMinute}/min (limits 10/s, 150/min; admitted ${admitted?.perSecond ?? 0}/s, ${admitted?.perMinute ?? 0}/min)`
+      : 'none',
+  );
 }
 
 async function replicas(k: number, seconds: number): Promise<void> {
@@ -122,16 +170,35 @@ async function replicas(k: number, seconds: number): Promise<void> {
     const rate = (total / elapsed) * 1000;
     const last60 = elapsed >= 60_000 ? ((total - at(elapsed - 60_000)) / 60_000) * 1000 : NaN;
     line('events delivered', `${fmtInt(total)} in ${fmtMs(elapsed)} (from the first stored event)`);
-    line('whole run (incl. the idle account\'s first-minute burst)', `${fmtInt(rate)} events/s = ${pct(rate / BULK_CEILING)} of ${fmtInt(BULK_CEILING)}/s`);
-    line('last 60 s (steady state)', Number.isNaN(last60) ? 'n/a (run < 60 s)'
-      : `${fmtInt(last60)} events/s = ${pct(last60 / BULK_CEILING)} of the ceiling (target ≥ ${pct(SHARE_TARGET)}: ${last60 / BULK_CEILING >= SHARE_TARGET ? 'met' : 'MISSED'})`);
-    line('429 Too Many Requests', `${fmtInt(emulator.store.throttled)} (target 0: ${emulator.store.throttled === 0 ? 'met' : 'MISSED'})`);
+    line(
+      "whole run (incl. the idle account's first-minute burst)",
+      `${fmtInt(rate)} events/s = ${pct(rate / BULK_CEILING)} of ${fmtInt(BULK_CEILING)}/s`,
+    );
+    line(
+      'last 60 s (steady state)',
+      Number.isNaN(last60)
+        ? 'n/a (run < 60 s)'
+        : `${fmtInt(last60)} events/s = ${pct(last60 / BULK_CEILING)} of the ceiling (target ≥ ${pct(SHARE_TARGET)}: ${last60 / BULK_CEILING >= SHARE_TARGET ? 'met' : 'MISSED'})`,
+    );
+    line(
+      '429 Too Many Requests',
+      `${fmtInt(emulator.store.throttled)} (target 0: ${emulator.store.throttled === 0 ? 'met' : 'MISSED'})`,
+    );
     printWindows(emulator);
     printRequests(emulator);
     const perInterval: string[] = [];
-    for (let s = 10; s <= Math.floor(elapsed / 1000); s += 10) perInterval.push(`${s}s ${fmtInt(at(s * 1000) - at((s - 10) * 1000))}`);
+    for (let s = 10; s <= Math.floor(elapsed / 1000); s += 10)
+      perInterval.push(`${s}s ${fmtInt(at(s * 1000) - at((s - 10) * 1000))}`);
     note(`events stored per 10 s: ${perInterval.join(', ')}`);
-    for (const c of children.children) note(`${c.name}: ${c.tail.filter((l) => l.includes('budget share of')).pop()?.replace(/.*"msg":"([^"]*)".*/, '$1') ?? 'no budget share logged'}`);
+    for (const c of children.children)
+      note(
+        `${c.name}: ${
+          c.tail
+            .filter((l) => l.includes('budget share of'))
+            .pop()
+            ?.replace(/.*"msg":"([^"]*)".*/, '$1') ?? 'no budget share logged'
+        }`,
+      );
   } finally {
     await children.stopAll();
     await emulator.close().catch(() => undefined);
@@ -176,7 +243,8 @@ async function kill(n: number, killAfterS: number): Promise<void> {
     while (seen.size < n && nowMs() - lastGrowth < 60_000) {
       await sleep(50);
       scan();
-      for (let p = 0; p < parts; p++) if (resumedAt[p] === undefined && perPartition[p] > atKill[p] + 0) resumedAt[p] = nowMs() - tKill;
+      for (let p = 0; p < parts; p++)
+        if (resumedAt[p] === undefined && perPartition[p] > atKill[p] + 0) resumedAt[p] = nowMs() - tKill;
       if (seen.size > lastSeen) {
         lastSeen = seen.size;
         lastGrowth = nowMs();
@@ -185,14 +253,33 @@ async function kill(n: number, killAfterS: number): Promise<void> {
     const stalled = atKill.map((c, p) => (c < target[p] ? p : -1)).filter((p) => p >= 0);
     const recovery = Math.max(0, ...stalled.map((p) => resumedAt[p] ?? Number.POSITIVE_INFINITY));
     const lost = n - seen.size;
-    line('events delivered before the kill', `${fmtInt(atKill.reduce((a, b) => a + b, 0))} (per partition ${atKill.join(', ')})`);
-    line('events lost (produced − distinct stored)', `${fmtInt(lost)} (target 0: ${lost === 0 ? 'met' : 'MISSED'}; stored per partition ${perPartition.join(', ')} of ${target.join(', ')})`);
-    line('kill → every undrained partition delivering again', stalled.length === 0
-      ? 'not measured: every partition was drained before the kill (raise BENCH_SCALE_KILL_N)'
-      : `${Number.isFinite(recovery) ? fmtMs(recovery) : 'never'} (target ≤ 30 s: ${recovery <= 30_000 ? 'met' : 'MISSED'})`);
-    note(`per partition, ms from the kill to its next stored event: ${resumedAt.map((t, p) => `p${p} ${t === undefined ? '-' : Math.round(t)}`).join(', ')} (drained before the kill: ${atKill.map((c, p) => (c >= target[p] ? `p${p}` : '')).filter(Boolean).join(', ') || 'none'})`);
+    line(
+      'events delivered before the kill',
+      `${fmtInt(atKill.reduce((a, b) => a + b, 0))} (per partition ${atKill.join(', ')})`,
+    );
+    line(
+      'events lost (produced − distinct stored)',
+      `${fmtInt(lost)} (target 0: ${lost === 0 ? 'met' : 'MISSED'}; stored per partition ${perPartition.join(', ')} of ${target.join(', ')})`,
+    );
+    line(
+      'kill → every undrained partition delivering again',
+      stalled.length === 0
+        ? 'not measured: every partition was drained before the kill (raise BENCH_SCALE_KILL_N)'
+        : `${Number.isFinite(recovery) ? fmtMs(recovery) : 'never'} (target ≤ 30 s: ${recovery <= 30_000 ? 'met' : 'MISSED'})`,
+    );
+    note(
+      `per partition, ms from the kill to its next stored event: ${resumedAt.map((t, p) => `p${p} ${t === undefined ? '-' : Math.round(t)}`).join(', ')} (drained before the kill: ${
+        atKill
+          .map((c, p) => (c >= target[p] ? `p${p}` : ''))
+          .filter(Boolean)
+          .join(', ') || 'none'
+      })`,
+    );
     line('all delivered after the kill', `${fmtMs(nowMs() - tKill)}`);
-    line('429 Too Many Requests', `${fmtInt(emulator.store.throttled)} (target 0: ${emulator.store.throttled === 0 ? 'met' : 'MISSED'})`);
+    line(
+      '429 Too Many Requests',
+      `${fmtInt(emulator.store.throttled)} (target 0: ${emulator.store.throttled === 0 ? 'met' : 'MISSED'})`,
+    );
     printWindows(emulator);
     line('duplicates Klaviyo ignored (re-sent after the kill)', fmtInt(emulator.store.duplicateEventsIgnored));
   } finally {
@@ -205,9 +292,13 @@ async function kill(n: number, killAfterS: number): Promise<void> {
 async function main(): Promise<void> {
   process.stdout.write(`bench:scale  node ${process.version}, ${new Date().toISOString()}\n`);
   const seconds = envInt('BENCH_SCALE_SECONDS', 70);
-  const ks = (process.env.BENCH_SCALE_KS ?? '1,2,3').split(',').map(Number).filter((k) => k > 0);
+  const ks = (process.env.BENCH_SCALE_KS ?? '1,2,3')
+    .split(',')
+    .map(Number)
+    .filter((k) => k > 0);
   for (const k of ks) await replicas(k, seconds);
-  if (process.env.BENCH_SCALE_SKIP_KILL !== '1') await kill(envInt('BENCH_SCALE_KILL_N', 60_000), envInt('BENCH_SCALE_KILL_AFTER_S', 10));
+  if (process.env.BENCH_SCALE_SKIP_KILL !== '1')
+    await kill(envInt('BENCH_SCALE_KILL_N', 60_000), envInt('BENCH_SCALE_KILL_AFTER_S', 10));
 }
 
 main().then(

@@ -32,8 +32,26 @@ import { RateBudget } from '@iks/klaviyo';
 import { createSinkRunner, type SinkRunner } from '@iks/sink';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import {
-  benchConfig, deletePrefixedTopics, distinctCopy, encodeAll, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs, fmtRate, heading, line,
-  mappableFixtureMix, note, nowMs, pct, percentiles, produceMessages, RssSampler, sleep,
+  benchConfig,
+  deletePrefixedTopics,
+  distinctCopy,
+  encodeAll,
+  envInt,
+  fixtureDirectory,
+  fmtInt,
+  fmtMiB,
+  fmtMs,
+  fmtRate,
+  heading,
+  line,
+  mappableFixtureMix,
+  note,
+  nowMs,
+  pct,
+  percentiles,
+  produceMessages,
+  RssSampler,
+  sleep,
 } from './bench-util';
 
 const UNLIMITED_TARGET = 10_000;
@@ -62,14 +80,22 @@ function makeEvents(n: number, people: number, tag: string): KlaviyoEventRecord[
   const out: KlaviyoEventRecord[] = [];
   for (let i = 0; out.length < n; i++) {
     const e = distinctCopy(mix[i % mix.length], i, tag);
-    const o = mapNotification({ notificationId: e.id, topic: e.topic, createdAt: e.created_at, source: 'webhook', body: e }, lookups);
+    const o = mapNotification(
+      { notificationId: e.id, topic: e.topic, createdAt: e.created_at, source: 'webhook', body: e },
+      lookups,
+    );
     if (o.kind !== 'records') continue;
     for (const r of o.records) {
       if (r.kind !== 'event' || out.length >= n) continue;
       const p = out.length % people;
       const email = r.profile.email ? r.profile.email.replace('@', `+p${p}@`) : `person${p}@bench.example.com`;
       // unique_ids of contact-tag and some ticket events do not depend on the copied item id: make every one distinct
-      out.push({ ...r, profile: { email }, intercom_contact_id: `${r.intercom_contact_id ?? 'c'}-p${p}`, unique_id: `${r.unique_id}:${tag}${out.length}` });
+      out.push({
+        ...r,
+        profile: { email },
+        intercom_contact_id: `${r.intercom_contact_id ?? 'c'}-p${p}`,
+        unique_id: `${r.unique_id}:${tag}${out.length}`,
+      });
     }
   }
   return out;
@@ -128,8 +154,16 @@ function printRequests(emulator: KlaviyoEmulator): void {
   const { sizes, statuses } = bulkRequestSizes(emulator);
   const p = percentiles(sizes, [0, 50, 90, 100]);
   const mean = sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : 0;
-  line('bulk requests (status: count)', Object.entries(statuses).map(([k, v]) => `${k}: ${fmtInt(v)}`).join(', ') || 'none');
-  line('events per accepted bulk request', `mean ${fmtInt(mean)} (fill ${pct(mean / 1000)}), min ${fmtInt(p.p0)}, p50 ${fmtInt(p.p50)}, p90 ${fmtInt(p.p90)}, max ${fmtInt(p.p100)}`);
+  line(
+    'bulk requests (status: count)',
+    Object.entries(statuses)
+      .map(([k, v]) => `${k}: ${fmtInt(v)}`)
+      .join(', ') || 'none',
+  );
+  line(
+    'events per accepted bulk request',
+    `mean ${fmtInt(mean)} (fill ${pct(mean / 1000)}), min ${fmtInt(p.p0)}, p50 ${fmtInt(p.p50)}, p90 ${fmtInt(p.p90)}, max ${fmtInt(p.p100)}`,
+  );
 }
 
 // ------------------------------------------------------------------------------------ 1
@@ -139,7 +173,12 @@ function printRequests(emulator: KlaviyoEmulator): void {
  * at Klaviyo's 10/s and 150/min even though the emulator does not enforce them.
  * budget 'lifted': SinkRunner(config, RateBudget with no practical limit): the sink's own ceiling.
  */
-async function benchUnlimited(n: number, people: number, timeoutMs: number, budget: 'default' | 'lifted'): Promise<void> {
+async function benchUnlimited(
+  n: number,
+  people: number,
+  timeoutMs: number,
+  budget: 'default' | 'lifted',
+): Promise<void> {
   heading(
     budget === 'default'
       ? `1a. limits off: ${fmtInt(n)} events, SinkRunner(config) → Klaviyo emulator (the sink's RateBudget as deployed)`
@@ -151,14 +190,22 @@ async function benchUnlimited(n: number, people: number, timeoutMs: number, budg
   try {
     prepared = await prepareTopic(n, people, sinkEnv(emulator));
     const { config } = prepared;
-    line('produced events', `${fmtInt(n)} (${fmtMiB(prepared.bytes)}) in ${fmtMs(prepared.produceMs)} to ${prepared.eventsTopic}`);
-    note(`emulator ${emulator.url} (limits off, in this process); sink batch max ${config.sink.batchMaxEvents} events, wait ${config.sink.batchMaxWaitMs} ms`);
+    line(
+      'produced events',
+      `${fmtInt(n)} (${fmtMiB(prepared.bytes)}) in ${fmtMs(prepared.produceMs)} to ${prepared.eventsTopic}`,
+    );
+    note(
+      `emulator ${emulator.url} (limits off, in this process); sink batch max ${config.sink.batchMaxEvents} events, wait ${config.sink.batchMaxWaitMs} ms`,
+    );
     if (global.gc) global.gc();
     const rss = new RssSampler().start();
     const lifted = { burst: 1_000_000, steady: 1_000_000_000 };
-    runner = budget === 'default'
-      ? await createSinkRunner(config)
-      : await createSinkRunner(config, { budget: new RateBudget({ limits: { 'events-bulk': lifted, events: lifted, 'profile-import': lifted } }) });
+    runner =
+      budget === 'default'
+        ? await createSinkRunner(config)
+        : await createSinkRunner(config, {
+            budget: new RateBudget({ limits: { 'events-bulk': lifted, events: lifted, 'profile-import': lifted } }),
+          });
     const tStart = nowMs();
     let tFirst = 0;
     let firstAt = 0;
@@ -180,12 +227,21 @@ async function benchUnlimited(n: number, people: number, timeoutMs: number, budg
     const rate = ((stored() - firstAt) / (tEnd - tFirst)) * 1000;
     line('start() incl. topics, schemas, group join', fmtMs(tReady - tStart));
     line('first event stored after start()', fmtMs(tFirst - tStart));
-    line('delivered (first stored → all stored)', `${fmtRate(rate, 'events')}  (target ≥ ${fmtInt(UNLIMITED_TARGET)}/s: ${rate >= UNLIMITED_TARGET ? 'met' : 'MISSED'})`);
+    line(
+      'delivered (first stored → all stored)',
+      `${fmtRate(rate, 'events')}  (target ≥ ${fmtInt(UNLIMITED_TARGET)}/s: ${rate >= UNLIMITED_TARGET ? 'met' : 'MISSED'})`,
+    );
     line('  wall time of that span', fmtMs(tEnd - tFirst));
     line('  incl. start-up (start() → all stored)', fmtRate((stored() / (tEnd - tStart)) * 1000, 'events'));
-    line('events stored / duplicates ignored', `${fmtInt(stored())} / ${fmtInt(emulator.store.duplicateEventsIgnored)}`);
+    line(
+      'events stored / duplicates ignored',
+      `${fmtInt(stored())} / ${fmtInt(emulator.store.duplicateEventsIgnored)}`,
+    );
     printRequests(emulator);
-    line('dead-lettered / Klaviyo retries', `${fmtInt(runner.tally.count('dead_letter'))} / ${fmtInt(runner.retryCount)}`);
+    line(
+      'dead-lettered / Klaviyo retries',
+      `${fmtInt(runner.tally.count('dead_letter'))} / ${fmtInt(runner.retryCount)}`,
+    );
     line('peak RSS (sink + emulator, one process)', fmtMiB(peak));
   } finally {
     await runner?.stop().catch(() => undefined);
@@ -209,7 +265,9 @@ async function benchLimited(seconds: number, people: number): Promise<void> {
     if (global.gc) global.gc();
     const rss = new RssSampler().start();
     const margin = process.env.BENCH_SINK_WINDOW_MARGIN_MS;
-    runner = margin ? await createSinkRunner(config, { budget: new RateBudget({ windowMarginMs: Number(margin) }) }) : await createSinkRunner(config);
+    runner = margin
+      ? await createSinkRunner(config, { budget: new RateBudget({ windowMarginMs: Number(margin) }) })
+      : await createSinkRunner(config);
     if (margin) note(`RateBudget windowMarginMs ${margin} (BENCH_SINK_WINDOW_MARGIN_MS)`);
     await runner.start();
     // timeline of (ms since first stored event, events stored)
@@ -234,21 +292,39 @@ async function benchLimited(seconds: number, people: number): Promise<void> {
     const last60 = elapsed >= 60_000 ? ((total - at(elapsed - 60_000)) / 60_000) * 1000 : NaN;
     const first60 = elapsed >= 60_000 ? (at(60_000) / 60_000) * 1000 : NaN;
     line('events delivered', `${fmtInt(total)} in ${fmtMs(elapsed)} (from the first stored event)`);
-    line('whole run (incl. the idle budget\'s first-minute burst)', `${fmtRate(rate, 'events')} = ${pct(rate / BULK_CEILING)} of ${fmtInt(BULK_CEILING)}/s`);
-    line('first 60 s', Number.isNaN(first60) ? 'n/a (run < 60 s)' : `${fmtRate(first60, 'events')} = ${pct(first60 / BULK_CEILING)} of the ceiling`);
+    line(
+      "whole run (incl. the idle budget's first-minute burst)",
+      `${fmtRate(rate, 'events')} = ${pct(rate / BULK_CEILING)} of ${fmtInt(BULK_CEILING)}/s`,
+    );
+    line(
+      'first 60 s',
+      Number.isNaN(first60)
+        ? 'n/a (run < 60 s)'
+        : `${fmtRate(first60, 'events')} = ${pct(first60 / BULK_CEILING)} of the ceiling`,
+    );
     line(
       'last 60 s (steady state)',
-      Number.isNaN(last60) ? 'n/a (run < 60 s)' : `${fmtRate(last60, 'events')} = ${pct(last60 / BULK_CEILING)} of the ceiling  (target ≥ ${pct(SHARE_TARGET)}: ${last60 / BULK_CEILING >= SHARE_TARGET ? 'met' : 'MISSED'})`,
+      Number.isNaN(last60)
+        ? 'n/a (run < 60 s)'
+        : `${fmtRate(last60, 'events')} = ${pct(last60 / BULK_CEILING)} of the ceiling  (target ≥ ${pct(SHARE_TARGET)}: ${last60 / BULK_CEILING >= SHARE_TARGET ? 'met' : 'MISSED'})`,
     );
-    line('429 Too Many Requests', `${fmtInt(emulator.store.throttled)}  (target 0: ${emulator.store.throttled === 0 ? 'met' : 'MISSED'})`);
+    line(
+      '429 Too Many Requests',
+      `${fmtInt(emulator.store.throttled)}  (target 0: ${emulator.store.throttled === 0 ? 'met' : 'MISSED'})`,
+    );
     printRequests(emulator);
     const peaks = emulator.store.windowPeaks();
     const seen = peaks.seen.bulk_create_events;
     const admitted = peaks.admitted.bulk_create_events;
-    if (seen) line('bulk requests per fixed window (peak seen)', `${seen.perSecond}/s, ${seen.perMinute}/min (admitted ${admitted?.perSecond ?? 0}/s, ${admitted?.perMinute ?? 0}/min)`);
+    if (seen)
+      line(
+        'bulk requests per fixed window (peak seen)',
+        `${seen.perSecond}/s, ${seen.perMinute}/min (admitted ${admitted?.perSecond ?? 0}/s, ${admitted?.perMinute ?? 0}/min)`,
+      );
     note(`rate budget at the end: ${JSON.stringify(runner.deliverer.caller.budget.usage('events-bulk'))}`);
     const perInterval: string[] = [];
-    for (let s = 10; s <= Math.floor(elapsed / 1000); s += 10) perInterval.push(`${s}s ${fmtInt(at(s * 1000) - at((s - 10) * 1000))}`);
+    for (let s = 10; s <= Math.floor(elapsed / 1000); s += 10)
+      perInterval.push(`${s}s ${fmtInt(at(s * 1000) - at((s - 10) * 1000))}`);
     note(`events stored per 10 s: ${perInterval.join(', ')}`);
     line('peak RSS (sink + emulator, one process)', fmtMiB(peak));
   } finally {

@@ -18,13 +18,44 @@
 import { Logger } from '@nestjs/common';
 import type { Message } from 'kafkajs';
 import type { ContactSnapshot, KlaviyoRecord } from '@iks/domain';
-import { AvroCodec, createKafka, ensureTopics, contactToAvro, deletionToAvro, eventToAvro, notificationToAvro, profileToAvro, topicName, type TopicRecords } from '@iks/kafka';
+import {
+  AvroCodec,
+  createKafka,
+  ensureTopics,
+  contactToAvro,
+  deletionToAvro,
+  eventToAvro,
+  notificationToAvro,
+  profileToAvro,
+  topicName,
+  type TopicRecords,
+} from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput, type MapOutcome } from '@iks/mapping';
 import { Directory, NO_INTERCOM_API } from '@iks/directory';
 import { createTransformerRunner, processNotification, type TransformerRunner } from '@iks/transformer';
 import {
-  benchConfig, deletePrefixedTopics, distinctEnvelopes, encodeAll, entityKeyOf, envInt, fixtureDirectory, fmtInt, fmtMiB, fmtMs,
-  fmtRate, heading, line, mappedFixtureMix, note, nowMs, produceMessages, rawNotificationOf, RssSampler, sleep, timed, type FixtureEnvelope,
+  benchConfig,
+  deletePrefixedTopics,
+  distinctEnvelopes,
+  encodeAll,
+  entityKeyOf,
+  envInt,
+  fixtureDirectory,
+  fmtInt,
+  fmtMiB,
+  fmtMs,
+  fmtRate,
+  heading,
+  line,
+  mappedFixtureMix,
+  note,
+  nowMs,
+  produceMessages,
+  rawNotificationOf,
+  RssSampler,
+  sleep,
+  timed,
+  type FixtureEnvelope,
 } from './bench-util';
 
 const MAP_TARGET = 50_000;
@@ -57,11 +88,17 @@ function benchMapping(mix: readonly FixtureEnvelope[], seconds: number): void {
   const lookups = staticLookups(dir);
   const count = 10_000;
   const inputs: IntercomNotificationInput[] = distinctEnvelopes(mix, count, 'map').map((e) => ({
-    notificationId: e.id, topic: e.topic, createdAt: e.created_at, source: 'webhook', body: e,
+    notificationId: e.id,
+    topic: e.topic,
+    createdAt: e.created_at,
+    source: 'webhook',
+    body: e,
   }));
   const families = new Map<string, number>();
   for (const e of mix) families.set(e.topic.split('.')[0], (families.get(e.topic.split('.')[0]) ?? 0) + 1);
-  note(`mix: ${mix.length} fixtures (${[...families].map(([k, v]) => `${v} ${k}`).join(', ')}), ${fmtInt(count)} distinct notifications, body already parsed`);
+  note(
+    `mix: ${mix.length} fixtures (${[...families].map(([k, v]) => `${v} ${k}`).join(', ')}), ${fmtInt(count)} distinct notifications, body already parsed`,
+  );
 
   const outcomes = new Map<string, number>();
   let records = 0;
@@ -78,7 +115,9 @@ function benchMapping(mix: readonly FixtureEnvelope[], seconds: number): void {
     }
   };
   run(true);
-  note(`outcomes per ${fmtInt(count)}: ${[...outcomes].map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}; ${fmtInt(records)} Klaviyo records`);
+  note(
+    `outcomes per ${fmtInt(count)}: ${[...outcomes].map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')}; ${fmtInt(records)} Klaviyo records`,
+  );
 
   // warm-up: ~1 s
   const w0 = nowMs();
@@ -97,9 +136,15 @@ function benchMapping(mix: readonly FixtureEnvelope[], seconds: number): void {
   const ms = nowMs() - t0;
   const rate = (done / ms) * 1000;
   samples.sort((a, b) => a - b);
-  line('mapping throughput', `${fmtRate(rate, 'notifications')}  (target ≥ ${fmtInt(MAP_TARGET)}/s: ${rate >= MAP_TARGET ? 'met' : 'MISSED'})`);
+  line(
+    'mapping throughput',
+    `${fmtRate(rate, 'notifications')}  (target ≥ ${fmtInt(MAP_TARGET)}/s: ${rate >= MAP_TARGET ? 'met' : 'MISSED'})`,
+  );
   line('  per notification', `${((ms * 1000) / done).toFixed(2)} µs (${fmtInt(done)} in ${fmtMs(ms)})`);
-  line('  passes of 10k: slowest / median / fastest', `${fmtInt(samples[0])} / ${fmtInt(samples[Math.floor(samples.length / 2)])} / ${fmtInt(samples[samples.length - 1])} notifications/s`);
+  line(
+    '  passes of 10k: slowest / median / fastest',
+    `${fmtInt(samples[0])} / ${fmtInt(samples[Math.floor(samples.length / 2)])} / ${fmtInt(samples[samples.length - 1])} notifications/s`,
+  );
 
   // including JSON.parse of the raw body, which the transformer also pays per record
   const bodies = inputs.map((x) => JSON.stringify(x.body));
@@ -143,7 +188,7 @@ async function benchStages(mix: readonly FixtureEnvelope[]): Promise<void> {
 
   const dec = await timed(async () => {
     const out: TopicRecords['notifications'][] = new Array(count);
-    for (let i = 0; i < count; i++) out[i] = (await codec.decodeAs('notifications', encodedRaw[i]));
+    for (let i = 0; i < count; i++) out[i] = await codec.decodeAs('notifications', encodedRaw[i]);
     return out;
   });
   const proc = await timed(async () => {
@@ -162,9 +207,15 @@ async function benchStages(mix: readonly FixtureEnvelope[]): Promise<void> {
     for (const s of snapshots) await codec.encode(topicName('contacts', p), contactToAvro(s));
   });
   const per = (ms: number) => `${((ms * 1000) / count).toFixed(1)} µs/notification`;
-  line('Avro decode raw (registry client) + fromAvro', `${per(dec.ms)}  (${fmtRate((count / dec.ms) * 1000, 'notifications')})`);
+  line(
+    'Avro decode raw (registry client) + fromAvro',
+    `${per(dec.ms)}  (${fmtRate((count / dec.ms) * 1000, 'notifications')})`,
+  );
   line('JSON.parse + directory + mapping', `${per(proc.ms)}  (${fmtRate((count / proc.ms) * 1000, 'notifications')})`);
-  line('Avro encode outputs', `${per(enc.ms)}  (${fmtInt(records.length)} records + ${fmtInt(snapshots.length)} snapshots)`);
+  line(
+    'Avro encode outputs',
+    `${per(enc.ms)}  (${fmtInt(records.length)} records + ${fmtInt(snapshots.length)} snapshots)`,
+  );
   const total = dec.ms + proc.ms + enc.ms;
   line('sum: CPU ceiling before Kafka I/O', `${per(total)}  (${fmtRate((count / total) * 1000, 'notifications')})`);
 }
@@ -190,9 +241,18 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     // The directory topic holds the fixture contacts, as it would in a running system.
     const contactsTopic = topicName('contacts', prefix);
     const now = Date.now();
-    const snaps: ContactSnapshot[] = fixtureDirectory().contacts.map((c) => ({ id: String(c.id), deleted: false, contact_json: JSON.stringify(c), recorded_at: now }));
+    const snaps: ContactSnapshot[] = fixtureDirectory().contacts.map((c) => ({
+      id: String(c.id),
+      deleted: false,
+      contact_json: JSON.stringify(c),
+      recorded_at: now,
+    }));
     const snapValues = await encodeAll(codec, contactsTopic, snaps, contactToAvro);
-    await produceMessages(kafka, contactsTopic, snaps.map((s, i) => ({ key: s.id, value: snapValues[i] })));
+    await produceMessages(
+      kafka,
+      contactsTopic,
+      snaps.map((s, i) => ({ key: s.id, value: snapValues[i] })),
+    );
 
     const envelopes = distinctEnvelopes(mix, n, 'b');
     const enc = await timed(() => encodeAll(codec, raw, envelopes, (e) => notificationToAvro(rawNotificationOf(e))));
@@ -237,13 +297,19 @@ async function benchBroker(mix: readonly FixtureEnvelope[], n: number, timeoutMs
     clearInterval(progress);
     const peak = rss.stop();
     const processed = r.tally.count();
-    if (c < n) note(`TIMED OUT after ${fmtMs(timeoutMs)}: ${fmtInt(processed)} processed, ${fmtInt(c)} committed of ${fmtInt(n)}`);
+    if (c < n)
+      note(
+        `TIMED OUT after ${fmtMs(timeoutMs)}: ${fmtInt(processed)} processed, ${fmtInt(c)} committed of ${fmtInt(n)}`,
+      );
 
     const steadyMs = tEnd - tFirst;
     const rate = ((n - firstAt) / steadyMs) * 1000;
     line('start() incl. topics, schemas, directory, group join', fmtMs(tReady - tStart));
     line('first notification processed after start()', fmtMs(tFirst - tStart));
-    line('broker throughput (first processed → all committed)', `${fmtRate(rate, 'notifications')}  (target ≥ ${fmtInt(BROKER_TARGET)}/s: ${rate >= BROKER_TARGET ? 'met' : 'MISSED'})`);
+    line(
+      'broker throughput (first processed → all committed)',
+      `${fmtRate(rate, 'notifications')}  (target ≥ ${fmtInt(BROKER_TARGET)}/s: ${rate >= BROKER_TARGET ? 'met' : 'MISSED'})`,
+    );
     line('  wall time of that span', fmtMs(steadyMs));
     line('  incl. start-up (start() → all committed)', fmtRate((n / (tEnd - tStart)) * 1000, 'notifications'));
     const tally = r.tally.snapshot();

@@ -29,7 +29,10 @@ export interface Measurement {
 }
 
 export async function measure(
-  rig: ChaosRig, run: ScenarioRun, ctx: { dlqBefore: number; duplicatesBefore: number; knownIds: Set<string>; storedBefore: number }, timeoutMs = 120_000,
+  rig: ChaosRig,
+  run: ScenarioRun,
+  ctx: { dlqBefore: number; duplicatesBefore: number; knownIds: Set<string>; storedBefore: number },
+  timeoutMs = 120_000,
 ): Promise<Measurement> {
   const accepted = run.webhooks.filter((w) => w.status === 200);
   const refused = run.webhooks.filter((w) => w.status >= 400 && w.status < 500 && w.status !== 429).length;
@@ -65,15 +68,33 @@ export async function measure(
   const goodRefused = run.webhooks.filter((w) => w.uniqueIds.length > 0 && w.status !== 200).length;
   if (goodRefused > 0) problems.push(`${goodRefused} good webhook(s) never accepted`);
   if (refused !== run.expectedRefused) problems.push(`${refused} refused, expected ${run.expectedRefused}`);
-  if (deadLettered !== run.expectedDeadLetters) problems.push(`${deadLettered} dead letter(s), expected ${run.expectedDeadLetters}`);
+  if (deadLettered !== run.expectedDeadLetters)
+    problems.push(`${deadLettered} dead letter(s), expected ${run.expectedDeadLetters}`);
   const stored = new Set(store.events.map((e) => e.unique_id));
-  const show = (ids: string[]) => ids.slice(0, 3).map((id) => JSON.stringify(id.slice(0, 120))).join(', ');
-  if (arrived < expected.size) problems.push(`${expected.size - arrived} lost (${show([...expected].filter((id) => !stored.has(id)))})`);
-  if (doubled > 0) problems.push(`${doubled} doubled (${show([...counts].filter(([id, n]) => n > 1 || !ctx.knownIds.has(id)).map(([id]) => id))})`);
+  const show = (ids: string[]) =>
+    ids
+      .slice(0, 3)
+      .map((id) => JSON.stringify(id.slice(0, 120)))
+      .join(', ');
+  if (arrived < expected.size)
+    problems.push(`${expected.size - arrived} lost (${show([...expected].filter((id) => !stored.has(id)))})`);
+  if (doubled > 0)
+    problems.push(
+      `${doubled} doubled (${show([...counts].filter(([id, n]) => n > 1 || !ctx.knownIds.has(id)).map(([id]) => id))})`,
+    );
   problems.push(...(run.check?.({ redelivered }) ?? []));
   return {
-    accepted: accepted.length, sent: run.webhooks.length, refused, expected: expected.size, arrived, lost: expected.size - arrived, doubled,
-    redelivered, deadLettered, expectedDeadLetters: run.expectedDeadLetters,
-    recoverMs, problems,
+    accepted: accepted.length,
+    sent: run.webhooks.length,
+    refused,
+    expected: expected.size,
+    arrived,
+    lost: expected.size - arrived,
+    doubled,
+    redelivered,
+    deadLettered,
+    expectedDeadLetters: run.expectedDeadLetters,
+    recoverMs,
+    problems,
   };
 }

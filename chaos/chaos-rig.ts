@@ -6,7 +6,15 @@ import { loadConfig } from '@iks/config';
 import { AvroCodec, createKafka, dlqName, ensureTopics, readTopicRanges, topicName, type TopicKey } from '@iks/kafka';
 import { mapNotification, staticLookups, type IntercomNotificationInput } from '@iks/mapping';
 import type { IntercomAdmin, IntercomContact, IntercomTeam } from '@iks/intercom';
-import { contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody, type IntercomNotification } from '../tools/intercom-emulator/src';
+import {
+  contactNotification,
+  conversationLifecycle,
+  makeAdmin,
+  makeContact,
+  makeTeam,
+  signBody,
+  type IntercomNotification,
+} from '../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import { waitUntil } from '../tools/support/wait-for';
 import { freePort } from '../test/support/free-port';
@@ -18,7 +26,11 @@ const DIST = join(ROOT, 'dist');
 const SECRET = 'chaos-intercom-client-secret';
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
-const SCRIPTS = { ingest: 'apps/ingest/src/main.js', transformer: 'apps/transformer/src/main.js', sink: 'apps/sink/src/main.js' } as const;
+const SCRIPTS = {
+  ingest: 'apps/ingest/src/main.js',
+  transformer: 'apps/transformer/src/main.js',
+  sink: 'apps/sink/src/main.js',
+} as const;
 const CLI = 'apps/cli/src/main.js';
 export type AppKind = keyof typeof SCRIPTS;
 /** The topics whose `.dlq` the stages write (the raw topic's, the retry topic's, the three klaviyo topics'). */
@@ -90,13 +102,26 @@ export class ChaosRig {
     this.klaviyo = await startKlaviyoEmulator({ port: 0, limits: false });
     this.ingestPort = await freePort();
     this.env = {
-      PATH: process.env.PATH, HOME: process.env.HOME,
-      KAFKA_BROKERS: this.broker?.brokers ?? BROKERS, SCHEMA_REGISTRY_URL: registryUrl.toString().replace(/\/$/, ''),
-      TOPIC_PREFIX: this.prefix, TRANSFORMER_GROUP_ID: `${this.prefix}transformer`, SINK_GROUP_ID: `${this.prefix}sink`,
-      INGEST_HOST: '127.0.0.1', INGEST_PORT: String(this.ingestPort), INGEST_ACK_TIMEOUT_MS: '3000',
-      KLAVIYO_BASE_URL: this.klaviyo.url, KLAVIYO_API_KEY: 'pk_chaos_emulator', INTERCOM_CLIENT_SECRET: SECRET,
-      SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_DELAY_MS: '2000', STAGE_STALL_READY_MS: '30000', KLAVIYO_REQUEST_TIMEOUT_MS: '3000',
-      CONTACT_RETRY_INITIAL_MS: '300', CONTACT_WAIT_MAX_MS: '60000', LOG_LEVEL: 'warn',
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      KAFKA_BROKERS: this.broker?.brokers ?? BROKERS,
+      SCHEMA_REGISTRY_URL: registryUrl.toString().replace(/\/$/, ''),
+      TOPIC_PREFIX: this.prefix,
+      TRANSFORMER_GROUP_ID: `${this.prefix}transformer`,
+      SINK_GROUP_ID: `${this.prefix}sink`,
+      INGEST_HOST: '127.0.0.1',
+      INGEST_PORT: String(this.ingestPort),
+      INGEST_ACK_TIMEOUT_MS: '3000',
+      KLAVIYO_BASE_URL: this.klaviyo.url,
+      KLAVIYO_API_KEY: 'pk_chaos_emulator',
+      INTERCOM_CLIENT_SECRET: SECRET,
+      SINK_BATCH_MAX_WAIT_MS: '50',
+      SINK_RETRY_MAX_DELAY_MS: '2000',
+      STAGE_STALL_READY_MS: '30000',
+      KLAVIYO_REQUEST_TIMEOUT_MS: '3000',
+      CONTACT_RETRY_INITIAL_MS: '300',
+      CONTACT_WAIT_MAX_MS: '60000',
+      LOG_LEVEL: 'warn',
       ...extraEnv,
     };
     const config = loadConfig(this.env as Record<string, string>, 'ingest');
@@ -109,14 +134,25 @@ export class ChaosRig {
     this.admin = makeAdmin({ name: 'Chaos Admin' });
     this.team = makeTeam({ name: 'Support' });
     this.contacts = Array.from({ length: 8 }, (_, i) =>
-      makeContact({ id: randomBytes(12).toString('hex'), role: 'user', email: `chaos.${i}.${this.prefix.slice(0, -1)}@example.com`, phone: `+1415555${1000 + i}`, externalId: null }),
+      makeContact({
+        id: randomBytes(12).toString('hex'),
+        role: 'user',
+        email: `chaos.${i}.${this.prefix.slice(0, -1)}@example.com`,
+        phone: `+1415555${1000 + i}`,
+        externalId: null,
+      }),
     );
     // the transformer learns the contacts from their webhooks: all of them first
     const hooks = this.contacts.map((c) => this.webhook(contactNotification('contact.user.created', c)));
     await this.post(hooks, 20);
-    await waitUntil(() => this.klaviyo.store.profiles().length >= this.contacts.length, { timeoutMs: 60_000, intervalMs: 100 });
+    await waitUntil(() => this.klaviyo.store.profiles().length >= this.contacts.length, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
     if (this.klaviyo.store.profiles().length < this.contacts.length) {
-      throw new Error(`contacts did not reach Klaviyo as profiles (webhook answers ${hooks.map((h) => h.status).join(',')}; emulator ${JSON.stringify(this.klaviyo.stats().byStatus)}, ${this.klaviyo.store.profiles().length} profile(s); ${JSON.stringify(this.klaviyo.store.requestLog().map((r) => [r.endpoint, r.status]))})`);
+      throw new Error(
+        `contacts did not reach Klaviyo as profiles (webhook answers ${hooks.map((h) => h.status).join(',')}; emulator ${JSON.stringify(this.klaviyo.stats().byStatus)}, ${this.klaviyo.store.profiles().length} profile(s); ${JSON.stringify(this.klaviyo.store.requestLog().map((r) => [r.endpoint, r.status]))})`,
+      );
     }
     this.webhooks.length = 0;
   }
@@ -144,7 +180,9 @@ export class ChaosRig {
       if (app.signalled || this.stopping || app.proc !== proc) return;
       // an app that exits by itself (a crash it cannot recover from) is restarted, as its supervisor would
       app.crashes++;
-      this.crashLog.push(`${name} exited by itself (${sig ?? `code ${code}`}) and was restarted: ${app.tail.slice(-3).join(' | ').slice(0, 400)}`);
+      this.crashLog.push(
+        `${name} exited by itself (${sig ?? `code ${code}`}) and was restarted: ${app.tail.slice(-3).join(' | ').slice(0, 400)}`,
+      );
       setTimeout(() => void this.spawn(kind, name, false).catch(() => undefined), 1000);
     });
     if (!waitReady) return app;
@@ -173,7 +211,10 @@ export class ChaosRig {
     app.signalled = true;
     const t = Date.now();
     await new Promise<void>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`${name} did not exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
+      const timer = setTimeout(
+        () => rej(new Error(`${name} did not exit within ${timeoutMs} ms of ${signal}`)),
+        timeoutMs,
+      );
       proc.once('exit', () => {
         clearTimeout(timer);
         res();
@@ -191,7 +232,9 @@ export class ChaosRig {
   /** Readiness of an app: 200 on /health/ready. */
   async ready(name: string): Promise<boolean> {
     try {
-      const res = await fetch(`http://127.0.0.1:${this.app(name).port}/health/ready`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`http://127.0.0.1:${this.app(name).port}/health/ready`, {
+        signal: AbortSignal.timeout(2000),
+      });
       await res.arrayBuffer();
       return res.status === 200;
     } catch {
@@ -206,7 +249,15 @@ export class ChaosRig {
     for (let i = 0; i < n; i++) {
       const id = String(this.nextId++);
       const contact = this.contacts[i % this.contacts.length];
-      for (const note of conversationLifecycle({ contact, admin: this.admin, team: this.team, startAt, seed: Number(id), id })) out.push(this.webhook(note));
+      for (const note of conversationLifecycle({
+        contact,
+        admin: this.admin,
+        team: this.team,
+        startAt,
+        seed: Number(id),
+        id,
+      }))
+        out.push(this.webhook(note));
     }
     return out;
   }
@@ -229,15 +280,26 @@ export class ChaosRig {
   predict(body: string): { kind: 'events' | 'skip' | 'pending' | 'dead_letter'; uniqueIds: string[] } {
     try {
       const n = JSON.parse(body) as IntercomNotification;
-      const input: IntercomNotificationInput = { notificationId: n.id, topic: n.topic, createdAt: n.created_at, source: 'webhook', body: n };
+      const input: IntercomNotificationInput = {
+        notificationId: n.id,
+        topic: n.topic,
+        createdAt: n.created_at,
+        source: 'webhook',
+        body: n,
+      };
       // the emulator's types are the vendor's shapes; the mapping reads them as its own (JSON objects)
-      const lookups = staticLookups(JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })));
+      const lookups = staticLookups(
+        JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })),
+      );
       const outcome = mapNotification(input, lookups, {});
       if (outcome.kind !== 'records') return { kind: outcome.kind, uniqueIds: [] };
       for (const r of outcome.records) JSON.stringify(r); // what the Avro serdes does with properties
       // ids travel as Avro strings (UTF-8): a lone surrogate a body may carry arrives as U+FFFD
       const utf8 = (id: string) => Buffer.from(id, 'utf8').toString('utf8');
-      return { kind: 'events', uniqueIds: outcome.records.flatMap((r) => (r.kind === 'event' ? [utf8(r.unique_id)] : [])) };
+      return {
+        kind: 'events',
+        uniqueIds: outcome.records.flatMap((r) => (r.kind === 'event' ? [utf8(r.unique_id)] : [])),
+      };
     } catch {
       return { kind: 'dead_letter', uniqueIds: [] };
     }
@@ -259,10 +321,17 @@ export class ChaosRig {
       for (const key of ['notifications', 'notificationsRetry', 'events'] as const) {
         const topic = dlqName(topicName(key, this.prefix));
         if (!existing.has(topic)) continue;
-        const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, from: BigInt(o.low), to: BigInt(o.high) }));
+        const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => ({
+          partition: o.partition,
+          from: BigInt(o.low),
+          to: BigInt(o.high),
+        }));
         for (const { message } of await readTopicRanges(kafka, admin, topic, ranges)) {
-          const letter = (await codec.decodeAs('dlq', message.value!));
-          const original = (letter.value ? await codec.decode(letter.value).catch(() => null) : null) as { notification_id?: unknown; unique_id?: unknown } | null;
+          const letter = await codec.decodeAs('dlq', message.value!);
+          const original = (letter.value ? await codec.decode(letter.value).catch(() => null) : null) as {
+            notification_id?: unknown;
+            unique_id?: unknown;
+          } | null;
           const id = original?.notification_id ?? original?.unique_id;
           if (id != null) out.push({ id: String(id), reason: `${letter.error_class}: ${letter.error_message}` });
         }
@@ -305,8 +374,14 @@ export class ChaosRig {
   private async postOnce(body: string): Promise<number | string> {
     try {
       const res = await fetch(`http://127.0.0.1:${this.ingestPort}/webhooks/intercom`, {
-        method: 'POST', body, signal: AbortSignal.timeout(5000),
-        headers: { 'content-type': 'application/json', 'x-hub-signature': signBody(body, SECRET), 'user-agent': 'intercom-webhooks' },
+        method: 'POST',
+        body,
+        signal: AbortSignal.timeout(5000),
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature': signBody(body, SECRET),
+          'user-agent': 'intercom-webhooks',
+        },
       });
       await res.arrayBuffer().catch(() => undefined);
       return res.status;
@@ -321,13 +396,20 @@ export class ChaosRig {
     const kafka = createKafka(loadConfig(this.env as Record<string, string>, 'cli').kafka);
     const producer = kafka.producer();
     await producer.connect();
-    await producer.send({ topic: topicName('notifications', this.prefix), acks: -1, messages: values.map((value) => ({ key: 'chaos-poison', value })) });
+    await producer.send({
+      topic: topicName('notifications', this.prefix),
+      acks: -1,
+      messages: values.map((value) => ({ key: 'chaos-poison', value })),
+    });
     await producer.disconnect();
   }
 
   /** Runs the built CLI with the apps' environment; its exit code and output. */
   async cli(args: readonly string[], timeoutMs = 180_000): Promise<{ code: number; out: string }> {
-    const proc = spawn(process.execPath, [join(DIST, CLI), ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [join(DIST, CLI), ...args], {
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     for (const s of [proc.stdout!, proc.stderr!]) s.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
@@ -341,13 +423,16 @@ export class ChaosRig {
     const store = this.klaviyo.store;
     let last = store.requestsTotal;
     let since = Date.now();
-    await waitUntil(() => {
-      if (store.requestsTotal !== last) {
-        last = store.requestsTotal;
-        since = Date.now();
-      }
-      return Date.now() - since >= quietMs;
-    }, { timeoutMs, intervalMs: 100 });
+    await waitUntil(
+      () => {
+        if (store.requestsTotal !== last) {
+          last = store.requestsTotal;
+          since = Date.now();
+        }
+        return Date.now() - since >= quietMs;
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
   }
 
   /** Records in the dead-letter topics of this run (of `keys`' topics; default every stage's). */

@@ -35,7 +35,8 @@ const RATE = 40;
 const FAST_RATE = 100;
 
 /** Answers a webhook may get while a dependency of ingest is away: stored, or "try again". */
-const unexpectedAnswers = (hooks: readonly Webhook[]) => hooks.flatMap((w) => w.answers.filter((a) => a !== 200 && a !== 503));
+const unexpectedAnswers = (hooks: readonly Webhook[]) =>
+  hooks.flatMap((w) => w.answers.filter((a) => a !== 200 && a !== 503));
 
 /** Samples an app's readiness every `everyMs` until stopped: whether it was ever red / green. */
 function watchReadiness(rig: ChaosRig, name: string, everyMs = 250) {
@@ -49,7 +50,13 @@ function watchReadiness(rig: ChaosRig, name: string, everyMs = 250) {
       await sleep(everyMs);
     }
   })();
-  return { stop: async () => { on = false; await done; return { red, green }; } };
+  return {
+    stop: async () => {
+      on = false;
+      await done;
+      return { red, green };
+    },
+  };
 }
 
 /**
@@ -77,8 +84,14 @@ async function brokerKill(rig: ChaosRig, webhooks: Webhook[], outageMs: number):
   const odd = unexpectedAnswers(webhooks);
   if (odd.length > 0) broken.push(`answers other than 200/503: ${[...new Set(odd)].join(',')} (${odd.length})`);
   return {
-    webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken,
-    notes: [`broker down ${faultEndedAt - killedAt} ms: ${refused} webhook(s) answered 503 then re-sent; ingest not ready in ${red} probe(s); all apps ready ${readyMs} ms after the restart`],
+    webhooks,
+    faultEndedAt,
+    expectedDeadLetters: 0,
+    expectedRefused: 0,
+    broken,
+    notes: [
+      `broker down ${faultEndedAt - killedAt} ms: ${refused} webhook(s) answered 503 then re-sent; ingest not ready in ${red} probe(s); all apps ready ${readyMs} ms after the restart`,
+    ],
   };
 }
 
@@ -109,11 +122,20 @@ async function registryOutage(rig: ChaosRig, webhooks: Webhook[], outageMs: numb
   if (red === 0) broken.push('ingest stayed ready with the registry unreachable');
   const odd = unexpectedAnswers(webhooks);
   const why = [...new Set(webhooks.flatMap((w) => (w as { noAnswer?: string[] }).noAnswer ?? []))].join(',');
-  if (odd.length > 0) broken.push(`answers other than 200/503: ${[...new Set(odd)].join(',')} (${odd.length})${why ? ` no answer: ${why}` : ''}`);
+  if (odd.length > 0)
+    broken.push(
+      `answers other than 200/503: ${[...new Set(odd)].join(',')} (${odd.length})${why ? ` no answer: ${why}` : ''}`,
+    );
   const refused = webhooks.filter((w) => w.answers.includes(503)).length;
   return {
-    webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken,
-    notes: [`registry unreachable ${faultEndedAt - cutAt} ms, transformer and sink SIGKILLed and restarted in it; ${refused} webhook(s) answered 503; ingest not ready in ${red} probe(s); all ready ${readyMs} ms after`],
+    webhooks,
+    faultEndedAt,
+    expectedDeadLetters: 0,
+    expectedRefused: 0,
+    broken,
+    notes: [
+      `registry unreachable ${faultEndedAt - cutAt} ms, transformer and sink SIGKILLed and restarted in it; ${refused} webhook(s) answered 503; ingest not ready in ${red} probe(s); all ready ${readyMs} ms after`,
+    ],
   };
 }
 
@@ -128,13 +150,21 @@ async function killRepeatedly(rig: ChaosRig, name: string, times: number, webhoo
   }
   const faultEndedAt = Date.now();
   await rig.waitReady(name);
-  notes.push(`${times} SIGKILLs 2 s apart; the last restart ready after ${Date.now() - faultEndedAt} ms (the killed member's session times out first)`);
+  notes.push(
+    `${times} SIGKILLs 2 s apart; the last restart ready after ${Date.now() - faultEndedAt} ms (the killed member's session times out first)`,
+  );
   await sending;
   return { webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken: [], notes };
 }
 
 /** A Klaviyo fault for `ms` while webhooks flow; the sink must neither exit nor lose anything. */
-async function klaviyoSpell(rig: ChaosRig, apply: () => void, ms: number, webhooks: Webhook[], checkReadiness: boolean): Promise<ScenarioRun> {
+async function klaviyoSpell(
+  rig: ChaosRig,
+  apply: () => void,
+  ms: number,
+  webhooks: Webhook[],
+  checkReadiness: boolean,
+): Promise<ScenarioRun> {
   const sink = rig.app('sink');
   const exitsBefore = sink.exits;
   const broken: string[] = [];
@@ -209,11 +239,19 @@ async function killAfter2xx(rig: ChaosRig, webhooks: Webhook[], kills: number, s
   await rig.post(webhooks.slice(kills * chunk), FAST_RATE);
   await rig.waitReady('sink');
   rig.klaviyo.faults.clear();
-  notes.push(`Klaviyo answering bulk requests after ${slowMs} ms; the sink SIGKILLed ${landed} times within ms of Klaviyo storing a bulk request`);
+  notes.push(
+    `Klaviyo answering bulk requests after ${slowMs} ms; the sink SIGKILLed ${landed} times within ms of Klaviyo storing a bulk request`,
+  );
   return {
-    webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken, notes,
+    webhooks,
+    faultEndedAt,
+    expectedDeadLetters: 0,
+    expectedRefused: 0,
+    broken,
+    notes,
     // the events of a stored request whose commit the kill prevented are sent again
-    check: ({ redelivered }) => (redelivered === 0 ? ['no re-send after the kills: none landed between Klaviyo\'s 2xx and the commit'] : []),
+    check: ({ redelivered }) =>
+      redelivered === 0 ? ["no re-send after the kills: none landed between Klaviyo's 2xx and the commit"] : [],
   };
 }
 
@@ -233,7 +271,12 @@ async function stalledAnswers(rig: ChaosRig, webhooks: Webhook[], n: number): Pr
   const exitsBefore = sink.exits;
   const sending = rig.post(webhooks, FAST_RATE);
   const broken: string[] = [];
-  if (!(await waitUntil(() => (faults.describe().queued as unknown[]).length === 0, { timeoutMs: 60_000, intervalMs: 100 }))) {
+  if (
+    !(await waitUntil(() => (faults.describe().queued as unknown[]).length === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    }))
+  ) {
     broken.push(`faults left unused: ${JSON.stringify(faults.describe().queued)}`);
   }
   const faultEndedAt = Date.now();
@@ -241,9 +284,16 @@ async function stalledAnswers(rig: ChaosRig, webhooks: Webhook[], n: number): Pr
   if (sink.exits !== exitsBefore) broken.push('the sink process exited');
   const lost = rig.klaviyo.store.requestLog().filter((r) => r.endpoint === endpoint && r.status === 0).length;
   return {
-    webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken,
-    notes: [`${4 * n} bulk requests without an answer (${2 * n} stalled 60 s, ${n} closed, ${n} reset; ${3 * n} of them stored); the emulator logged ${lost} unanswered`],
-    check: ({ redelivered }) => (redelivered === 0 ? ['no re-send of the events Klaviyo stored without answering'] : []),
+    webhooks,
+    faultEndedAt,
+    expectedDeadLetters: 0,
+    expectedRefused: 0,
+    broken,
+    notes: [
+      `${4 * n} bulk requests without an answer (${2 * n} stalled 60 s, ${n} closed, ${n} reset; ${3 * n} of them stored); the emulator logged ${lost} unanswered`,
+    ],
+    check: ({ redelivered }) =>
+      redelivered === 0 ? ['no re-send of the events Klaviyo stored without answering'] : [],
   };
 }
 
@@ -255,9 +305,19 @@ async function replayFromBeginning(rig: ChaosRig, webhooks: Webhook[]): Promise<
   await rig.post(webhooks, FAST_RATE);
   const store = rig.klaviyo.store;
   const ids = new Set(webhooks.filter((w) => w.status === 200).flatMap((w) => w.uniqueIds));
-  await waitUntil(() => { const have = new Set(store.events.map((e) => e.unique_id)); return [...ids].every((id) => have.has(id)); }, { timeoutMs: 120_000, intervalMs: 200 });
+  await waitUntil(
+    () => {
+      const have = new Set(store.events.map((e) => e.unique_id));
+      return [...ids].every((id) => have.has(id));
+    },
+    { timeoutMs: 120_000, intervalMs: 200 },
+  );
   await rig.quiet();
-  const before = { ids: store.events.map((e) => e.unique_id).sort(), ignored: store.duplicateEventsIgnored, rawDeadLetters: await rig.deadLettered(['notifications']) };
+  const before = {
+    ids: store.events.map((e) => e.unique_id).sort(),
+    ignored: store.duplicateEventsIgnored,
+    rawDeadLetters: await rig.deadLettered(['notifications']),
+  };
   const notes: string[] = [];
   const broken: string[] = [];
   for (const topic of ['intercom.notifications.v1', 'klaviyo.events.v1']) {
@@ -270,39 +330,57 @@ async function replayFromBeginning(rig: ChaosRig, webhooks: Webhook[]): Promise<
   await rig.quiet();
   const faultEndedAt = Date.now();
   const after = store.events.map((e) => e.unique_id).sort();
-  if (after.join() !== before.ids.join()) broken.push(`Klaviyo holds ${after.length} events after the replays, ${before.ids.length} before (or other ids)`);
+  if (after.join() !== before.ids.join())
+    broken.push(`Klaviyo holds ${after.length} events after the replays, ${before.ids.length} before (or other ids)`);
   const resent = store.duplicateEventsIgnored - before.ignored;
   notes.push(`${before.ids.length} events in Klaviyo before and after; ${resent} re-sent and ignored as duplicates`);
   // the raw topic's poison (earlier scenarios) is dead-lettered again by the re-mapping
   return {
-    webhooks, faultEndedAt, expectedDeadLetters: before.rawDeadLetters, expectedRefused: 0, broken, notes,
+    webhooks,
+    faultEndedAt,
+    expectedDeadLetters: before.rawDeadLetters,
+    expectedRefused: 0,
+    broken,
+    notes,
     check: () => (resent < before.ids.length ? [`only ${resent} of ${before.ids.length} events were sent again`] : []),
   };
 }
 
 export const SCENARIOS: readonly Scenario[] = [
   {
-    name: 'transformer SIGKILL x3', fast: true, proves: 'a crashed transformer loses nothing',
+    name: 'transformer SIGKILL x3',
+    fast: true,
+    proves: 'a crashed transformer loses nothing',
     run: (rig) => killRepeatedly(rig, 'transformer', 3, rig.conversations(60)),
   },
   {
-    name: 'sink SIGKILL x3', fast: true, proves: 'a crashed sink loses nothing, duplicates are deduped',
+    name: 'sink SIGKILL x3',
+    fast: true,
+    proves: 'a crashed sink loses nothing, duplicates are deduped',
     run: (rig) => killRepeatedly(rig, 'sink', 3, rig.conversations(60)),
   },
   {
-    name: 'Klaviyo 429 storm 8 s', fast: true, proves: 'rate limiting delays, never drops',
+    name: 'Klaviyo 429 storm 8 s',
+    fast: true,
+    proves: 'rate limiting delays, never drops',
     run: (rig) => klaviyoSpell(rig, () => rig.klaviyo.faults.storm429(8000), 8000, rig.conversations(40), false),
   },
   {
-    name: 'Klaviyo 5xx spell 8 s', fast: true, proves: 'a Klaviyo outage delays, never drops',
+    name: 'Klaviyo 5xx spell 8 s',
+    fast: true,
+    proves: 'a Klaviyo outage delays, never drops',
     run: (rig) => klaviyoSpell(rig, () => rig.klaviyo.faults.outage500(8000), 8000, rig.conversations(40), false),
   },
   {
-    name: 'Klaviyo 401 spell 15 s', fast: true, proves: 'a refused key is systemic: readiness red, nothing dead-lettered, resumes',
+    name: 'Klaviyo 401 spell 15 s',
+    fast: true,
+    proves: 'a refused key is systemic: readiness red, nothing dead-lettered, resumes',
     run: (rig) => klaviyoSpell(rig, () => rig.klaviyo.faults.refuseKey(15_000), 15_000, rig.conversations(30), true),
   },
   {
-    name: 'poison among good', fast: true, proves: 'a poison record goes to a DLQ with its reason, the ones after it flow',
+    name: 'poison among good',
+    fast: true,
+    proves: 'a poison record goes to a DLQ with its reason, the ones after it flow',
     async run(rig) {
       const good = rig.conversations(30);
       const deep = rig.rawWebhook(deepNotification(good[0].body, rig.prefix.slice(5, 13)), 'deep');
@@ -319,14 +397,20 @@ export const SCENARIOS: readonly Scenario[] = [
       const broken: string[] = [];
       if (range.status !== 400) broken.push(`out-of-range number answered ${range.status}, not 400`);
       return {
-        webhooks: hooks, faultEndedAt: Date.now(), expectedRefused: 1, broken, notes,
+        webhooks: hooks,
+        faultEndedAt: Date.now(),
+        expectedRefused: 1,
+        broken,
+        notes,
         // the deep one, when accepted, is the transformer's dead letter; the two non-Avro records too
         expectedDeadLetters: 2 + (deep.status === 200 ? 1 : 0),
       };
     },
   },
   {
-    name: 'ingest SIGTERM under load', fast: false, proves: 'ingest answers 200 only for what Kafka stored; a stop drains',
+    name: 'ingest SIGTERM under load',
+    fast: false,
+    proves: 'ingest answers 200 only for what Kafka stored; a stop drains',
     async run(rig) {
       const webhooks = rig.conversations(60);
       const sending = rig.post(webhooks, RATE);
@@ -335,27 +419,45 @@ export const SCENARIOS: readonly Scenario[] = [
       await rig.restart('ingest');
       const faultEndedAt = Date.now();
       await sending;
-      return { webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken: [], notes: [`ingest exited ${exitMs} ms after SIGTERM`] };
+      return {
+        webhooks,
+        faultEndedAt,
+        expectedDeadLetters: 0,
+        expectedRefused: 0,
+        broken: [],
+        notes: [`ingest exited ${exitMs} ms after SIGTERM`],
+      };
     },
   },
   {
-    name: 'broker SIGKILL + restart', fast: false, privateBroker: true, proves: 'ingest answers 503 while Kafka is away; nothing accepted is lost',
+    name: 'broker SIGKILL + restart',
+    fast: false,
+    privateBroker: true,
+    proves: 'ingest answers 503 while Kafka is away; nothing accepted is lost',
     run: (rig) => brokerKill(rig, rig.conversations(400), 8000),
   },
   {
-    name: 'registry down 12 s and back', fast: true, proves: 'a registry outage delays, never dead-letters or loses',
+    name: 'registry down 12 s and back',
+    fast: true,
+    proves: 'a registry outage delays, never dead-letters or loses',
     run: (rig) => registryOutage(rig, rig.conversations(400), 12_000),
   },
   {
-    name: 'sink SIGKILL after 2xx x4', fast: false, proves: 'a sink killed between Klaviyo\'s 2xx and its commit doubles nothing',
+    name: 'sink SIGKILL after 2xx x4',
+    fast: false,
+    proves: "a sink killed between Klaviyo's 2xx and its commit doubles nothing",
     run: (rig) => killAfter2xx(rig, rig.conversations(400), 4, 800),
   },
   {
-    name: 'Klaviyo stalled/lost answers', fast: true, proves: 'a stalled or lost answer is timed out and retried, stored once',
+    name: 'Klaviyo stalled/lost answers',
+    fast: true,
+    proves: 'a stalled or lost answer is timed out and retried, stored once',
     run: (rig) => stalledAnswers(rig, rig.conversations(150), 2),
   },
   {
-    name: 'second sink joins and leaves', fast: false, proves: 'rebalances lose nothing; SIGTERM leaves the group',
+    name: 'second sink joins and leaves',
+    fast: false,
+    proves: 'rebalances lose nothing; SIGTERM leaves the group',
     async run(rig) {
       const webhooks = rig.conversations(80);
       const sending = rig.post(webhooks, RATE);
@@ -366,15 +468,26 @@ export const SCENARIOS: readonly Scenario[] = [
       const faultEndedAt = Date.now();
       await sending;
       const broken = exitMs > 15_000 ? [`sink-2 took ${exitMs} ms to exit after SIGTERM`] : [];
-      return { webhooks, faultEndedAt, expectedDeadLetters: 0, expectedRefused: 0, broken, notes: [`sink-2 exited ${exitMs} ms after SIGTERM`] };
+      return {
+        webhooks,
+        faultEndedAt,
+        expectedDeadLetters: 0,
+        expectedRefused: 0,
+        broken,
+        notes: [`sink-2 exited ${exitMs} ms after SIGTERM`],
+      };
     },
   },
   {
-    name: 'replay from the beginning', fast: false, proves: 'a replay of the raw or the events topic adds nothing to Klaviyo',
+    name: 'replay from the beginning',
+    fast: false,
+    proves: 'a replay of the raw or the events topic adds nothing to Klaviyo',
     run: (rig) => replayFromBeginning(rig, rig.conversations(250)),
   },
   {
-    name: 'fuzzed webhooks 2,000', fast: false, proves: 'no body gets a 5xx or wedges a stage; every accepted bad one is dead-lettered with its reason',
+    name: 'fuzzed webhooks 2,000',
+    fast: false,
+    proves: 'no body gets a 5xx or wedges a stage; every accepted bad one is dead-lettered with its reason',
     run: (rig) => fuzzedWebhooks(rig, 150, 2000),
   },
 ];

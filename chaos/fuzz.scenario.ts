@@ -55,14 +55,18 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
 
   const broken: string[] = [];
   const odd = bad.filter((w) => w.answers.some((a) => !FINAL_ANSWERS.has(a)));
-  for (const w of odd.slice(0, 5)) broken.push(`answered ${w.answers.join(',')}${w.noAnswer ? ` (no answer: ${w.noAnswer.join(',')})` : ''}: ${w.id} (${w.body.length} bytes)`);
+  for (const w of odd.slice(0, 5))
+    broken.push(
+      `answered ${w.answers.join(',')}${w.noAnswer ? ` (no answer: ${w.noAnswer.join(',')})` : ''}: ${w.id} (${w.body.length} bytes)`,
+    );
   // issue #19: a body over ingest's limit must be answered 413 on its first try, never a reset
   const oversized = bad.filter((w) => Buffer.byteLength(w.body) > OVER_LIMIT_BYTES);
   const oversizedFirst = oversized.filter((w) => w.answers[0] === 413).length;
   const whyNone = new Map<string, number>();
   for (const w of [...good, ...bad]) for (const why of w.noAnswer ?? []) whyNone.set(why, (whyNone.get(why) ?? 0) + 1);
   if (odd.length > 0) broken.push(`${odd.length} fuzzed webhook(s) answered other than 200/400/413`);
-  if (red > 0) broken.push(`ingest not ready (503 or no answer within 2 s) in ${red} of ${probes} probe(s) while fuzzed`);
+  if (red > 0)
+    broken.push(`ingest not ready (503 or no answer within 2 s) in ${red} of ${probes} probe(s) while fuzzed`);
 
   // what the transformer should make of each accepted fuzzed webhook
   const accepted = bad.filter((w) => w.status === 200);
@@ -70,7 +74,13 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   const idOf = (w: Webhook) => String((JSON.parse(w.body) as { id: unknown }).id);
   const pending = [...fate.values()].filter((f) => f.kind === 'pending').length;
   const goodIds = new Set(good.flatMap((w) => w.uniqueIds));
-  await waitUntil(() => { const have = new Set(rig.klaviyo.store.events.map((e) => e.unique_id)); return [...goodIds].every((id) => have.has(id)); }, { timeoutMs: 120_000, intervalMs: 200 });
+  await waitUntil(
+    () => {
+      const have = new Set(rig.klaviyo.store.events.map((e) => e.unique_id));
+      return [...goodIds].every((id) => have.has(id));
+    },
+    { timeoutMs: 120_000, intervalMs: 200 },
+  );
   // pending ones are retried until CONTACT_WAIT_MAX_MS, then dead-lettered
   if (pending > 0) await sleep(Number(rig.appEnv.CONTACT_WAIT_MAX_MS) + 10_000);
   await rig.quiet();
@@ -104,7 +114,8 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   for (const w of bad.filter((b) => b.status !== 200)) webhooks.push(w);
   for (const u of unaccounted.slice(0, 5)) broken.push(u);
   if (unaccounted.length > 0) broken.push(`${unaccounted.length} accepted fuzzed webhook(s) unaccounted for`);
-  for (const name of ['ingest', 'transformer', 'sink']) if (!(await rig.ready(name))) broken.push(`${name} not ready after the fuzz (wedged)`);
+  for (const name of ['ingest', 'transformer', 'sink'])
+    if (!(await rig.ready(name))) broken.push(`${name} not ready after the fuzz (wedged)`);
 
   const byKind = new Map<string, number[]>();
   for (const w of bad) {
@@ -113,14 +124,28 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
     c[w.status === 200 ? 0 : w.status === 400 ? 1 : 2]++;
     byKind.set(k, c);
   }
-  const ourLetters = [...new Set(accepted.flatMap((w) => [idOf(w), ...fate.get(w)!.uniqueIds]))].reduce((n, id) => n + (letters.get(id)?.length ?? 0), 0);
+  const ourLetters = [...new Set(accepted.flatMap((w) => [idOf(w), ...fate.get(w)!.uniqueIds]))].reduce(
+    (n, id) => n + (letters.get(id)?.length ?? 0),
+    0,
+  );
   const refused = bad.filter((w) => w.status === 400 || w.status === 413).length;
   return {
-    webhooks, faultEndedAt: Date.now(), expectedRefused: refused, expectedDeadLetters: ourLetters, broken,
+    webhooks,
+    faultEndedAt: Date.now(),
+    expectedRefused: refused,
+    expectedDeadLetters: ourLetters,
+    broken,
     notes: [
       `seed ${seed}: ${fuzzed} fuzzed among ${good.length} good, posted in ${postMs} ms; fuzzed answers 200/400/413 by kind: ${[...byKind].map(([k, c]) => `${k} ${c.join('/')}`).join(', ')}`,
       `over the body limit: ${oversized.length}, answered 413 on the first try: ${oversizedFirst}` +
-        `${oversized.length > oversizedFirst ? ` (others first got ${oversized.filter((w) => w.answers[0] !== 413).map((w) => w.noAnswer?.[0] ?? w.answers[0]).join(',')})` : ''}`,
+        `${
+          oversized.length > oversizedFirst
+            ? ` (others first got ${oversized
+                .filter((w) => w.answers[0] !== 413)
+                .map((w) => w.noAnswer?.[0] ?? w.answers[0])
+                .join(',')})`
+            : ''
+        }`,
       `no answer on a try: ${whyNone.size === 0 ? 'none' : [...whyNone].map(([why, n]) => `${n} ${why}`).join(', ')}; ` +
         `this process's event-loop delay while posting: p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms`,
       `accepted fuzzed: ${accepted.length} = ${deadLettered} dead-lettered with a reason + ${delivered} still mapped and delivered + ${skipped} skipped (unmapped topic) + ${unaccounted.length} unaccounted`,

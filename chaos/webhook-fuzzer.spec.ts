@@ -2,9 +2,24 @@ import { createRng } from '../tools/intercom-emulator/src/rng';
 import { FUZZ_KINDS, fuzzNotification } from './webhook-fuzzer';
 
 const good = {
-  type: 'notification_event', id: 'notif_1', topic: 'conversation.user.created', app_id: 'app1', created_at: 1_700_000_000,
-  delivery_attempts: 1, first_sent_at: 1_700_000_000,
-  data: { type: 'notification_event_data', item: { type: 'conversation', id: '42', created_at: 1_700_000_000, updated_at: 1_700_000_001, title: 'Hello', tags: { tags: [{ id: '1', name: 'vip' }] } } },
+  type: 'notification_event',
+  id: 'notif_1',
+  topic: 'conversation.user.created',
+  app_id: 'app1',
+  created_at: 1_700_000_000,
+  delivery_attempts: 1,
+  first_sent_at: 1_700_000_000,
+  data: {
+    type: 'notification_event_data',
+    item: {
+      type: 'conversation',
+      id: '42',
+      created_at: 1_700_000_000,
+      updated_at: 1_700_000_001,
+      title: 'Hello',
+      tags: { tags: [{ id: '1', name: 'vip' }] },
+    },
+  },
 };
 
 describe('fuzzNotification', () => {

@@ -1,7 +1,17 @@
 import type { Rng } from '../tools/intercom-emulator/src/rng';
 
 /** The kinds of damage a fuzzed webhook body carries. */
-export const FUZZ_KINDS = ['wrong_type', 'missing', 'huge_string', 'unicode', 'deep', 'number_range', 'envelope', 'shape', 'not_json'] as const;
+export const FUZZ_KINDS = [
+  'wrong_type',
+  'missing',
+  'huge_string',
+  'unicode',
+  'deep',
+  'number_range',
+  'envelope',
+  'shape',
+  'not_json',
+] as const;
 export type FuzzKind = (typeof FUZZ_KINDS)[number];
 
 export interface FuzzedBody {
@@ -15,9 +25,23 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Path = Array<string | number>;
 
 const WEIRD_STRINGS = [
-  '', ' ', '\u0000', '\u202eevil\u202c', 'e\u0301\u0301\u0301', '\ud83d\ude00\ud83c\udff3\ufe0f\u200d\ud83c\udf08', '\ud800', '\udfff',
-  '\ufeff\u200b\u2028\u2029', '\u0007\u001b[31mred\u001b[0m', 'null', '<script>alert(1)</script>', '%s%n%x', '../../etc/passwd',
-  'ＡＢＣ', '\u{10ffff}', "'; DROP TABLE contacts; --",
+  '',
+  ' ',
+  '\u0000',
+  '\u202eevil\u202c',
+  'e\u0301\u0301\u0301',
+  '\ud83d\ude00\ud83c\udff3\ufe0f\u200d\ud83c\udf08',
+  '\ud800',
+  '\udfff',
+  '\ufeff\u200b\u2028\u2029',
+  '\u0007\u001b[31mred\u001b[0m',
+  'null',
+  '<script>alert(1)</script>',
+  '%s%n%x',
+  '../../etc/passwd',
+  'ＡＢＣ',
+  '\u{10ffff}',
+  "'; DROP TABLE contacts; --",
 ];
 const OUT_OF_RANGE = [1e300, -1e300, -1, 2 ** 63, 2 ** 53 + 2, 2 ** 31, 1.5, -0, 1e-300, Number.MAX_VALUE];
 
@@ -53,7 +77,9 @@ function otherType(rng: Rng, v: Json): Json {
 }
 
 function nested(rng: Rng, depth: number): string {
-  return rng.chance(0.5) ? `${'['.repeat(depth)}1${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+  return rng.chance(0.5)
+    ? `${'['.repeat(depth)}1${']'.repeat(depth)}`
+    : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 }
 
 /** A string of about `length` UTF-16 units mixing ASCII and multi-byte characters. */
@@ -62,7 +88,11 @@ function hugeString(rng: Rng, length: number): string {
   return unit.repeat(Math.ceil(length / unit.length)).slice(0, length);
 }
 
-const pathName = (p: Path) => p.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('').slice(1) || '(root)';
+const pathName = (p: Path) =>
+  p
+    .map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`))
+    .join('')
+    .slice(1) || '(root)';
 
 /**
  * One fuzzed webhook body from a good notification: random but deliberate damage of one kind
@@ -102,25 +132,58 @@ export function fuzzNotification(good: Json, rng: Rng, kind: FuzzKind = rng.pick
       const p = pick(all.filter((q) => q[0] === 'data'));
       const depth = rng.pick([64, 1000, 6000, 20_000]);
       setAt(n, p, '__DEEP__');
-      return { kind, where: `${pathName(p)} (depth ${depth})`, body: JSON.stringify(n).replace('"__DEEP__"', nested(rng, depth)) };
+      return {
+        kind,
+        where: `${pathName(p)} (depth ${depth})`,
+        body: JSON.stringify(n).replace('"__DEEP__"', nested(rng, depth)),
+      };
     }
     case 'number_range': {
-      const named: Path[] = [['created_at'], ['first_sent_at'], ['delivery_attempts'], ['data', 'item', 'created_at'], ['data', 'item', 'updated_at']];
+      const named: Path[] = [
+        ['created_at'],
+        ['first_sent_at'],
+        ['delivery_attempts'],
+        ['data', 'item', 'created_at'],
+        ['data', 'item', 'updated_at'],
+      ];
       const p = rng.chance(0.5) ? rng.pick(named) : pick(leaves((v) => typeof v === 'number'));
       setAt(n, p, rng.pick(OUT_OF_RANGE));
       return { kind, where: pathName(p), body: JSON.stringify(n) };
     }
     case 'envelope': {
       const field = rng.pick(['type', 'id', 'topic', 'app_id', 'data']);
-      const value: Json = rng.pick<Json>([null, 7, '', rng.pick(WEIRD_STRINGS), hugeString(rng, rng.int(300, 20_000)), { topic: 'x' }, [], 'conversation.user.created\u0000']);
+      const value: Json = rng.pick<Json>([
+        null,
+        7,
+        '',
+        rng.pick(WEIRD_STRINGS),
+        hugeString(rng, rng.int(300, 20_000)),
+        { topic: 'x' },
+        [],
+        'conversation.user.created\u0000',
+      ]);
       (n as Record<string, Json>)[field] = value;
       return { kind, where: field, body: JSON.stringify(n) };
     }
     case 'shape':
-      return { kind, where: '(root)', body: JSON.stringify(rng.pick<Json>([[n], 'notification_event', 42, null, {}, { data: n }, true])) };
+      return {
+        kind,
+        where: '(root)',
+        body: JSON.stringify(rng.pick<Json>([[n], 'notification_event', 42, null, {}, { data: n }, true])),
+      };
     case 'not_json': {
       const s = JSON.stringify(n);
-      return { kind, where: '(syntax)', body: rng.pick([s.slice(0, rng.int(1, s.length - 1)), `${s}}`, s.replace(':', '='), `\ufeff${s}`, s.replace(/"/, "'")]) };
+      return {
+        kind,
+        where: '(syntax)',
+        body: rng.pick([
+          s.slice(0, rng.int(1, s.length - 1)),
+          `${s}}`,
+          s.replace(':', '='),
+          `\ufeff${s}`,
+          s.replace(/"/, "'"),
+        ]),
+      };
     }
   }
 }

@@ -40,7 +40,10 @@ export class ChildProcesses {
   private stopping = false;
 
   start(name: string, script: string, env: NodeJS.ProcessEnv, options: StartOptions = {}): Child {
-    const proc = spawn(process.execPath, [...(options.nodeFlags ?? []), script], { env, stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...(options.nodeFlags ?? []), script], {
+      env,
+      stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    });
     const child: Child = { name, proc, tail: [] };
     for (const s of [proc.stdout!, proc.stderr!]) {
       createInterface({ input: s }).on('line', (l) => {
@@ -50,7 +53,10 @@ export class ChildProcesses {
       });
     }
     proc.on('exit', (code, signal) => {
-      if (!this.stopping) process.stderr.write(`bench: ${name} exited early (${signal ?? code}); last lines:\n${child.tail.join('\n')}\n`);
+      if (!this.stopping)
+        process.stderr.write(
+          `bench: ${name} exited early (${signal ?? code}); last lines:\n${child.tail.join('\n')}\n`,
+        );
     });
     this.children.push(child);
     return child;

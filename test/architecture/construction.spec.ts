@@ -23,7 +23,8 @@ const FACTORIES = new Set(['libs/kafka/src/kafka-client.ts']);
 /** Not moved yet, each in another engineer's work of issue #21 (remove the line when it moves). */
 const NOT_YET: Readonly<Record<string, string>> = {
   'apps/console/src/console.service.ts': 'the console (item 5: read models into a lib, ops module)',
-  'libs/reconciler/src/produced-index.updater.ts': 'the reconcile lib (item 4: libs/backfill reconcile and index into libs/reconciler)',
+  'libs/reconciler/src/produced-index.updater.ts':
+    'the reconcile lib (item 4: libs/backfill reconcile and index into libs/reconciler)',
 };
 
 function sources(dir: string): string[] {
@@ -60,7 +61,9 @@ describe('construction: Kafka, producers, codecs and HTTP clients come from prov
   const found = offenders();
 
   it('no app or lib constructs them outside a provider factory (*.module.ts)', () => {
-    const unexpected = [...found].filter(([file]) => !(file in NOT_YET)).map(([file, hits]) => `${file}: ${hits.join(', ')}`);
+    const unexpected = [...found]
+      .filter(([file]) => !(file in NOT_YET))
+      .map(([file, hits]) => `${file}: ${hits.join(', ')}`);
     expect(unexpected).toEqual([]);
   });
 

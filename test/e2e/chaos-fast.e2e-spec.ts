@@ -10,7 +10,8 @@ import { runChaos } from '../../chaos/chaos-runner';
 describe('chaos (fast scenarios) against the built apps', () => {
   it('keeps every promise: nothing lost, nothing doubled, poison dead-lettered, recovers', async () => {
     const root = join(__dirname, '..', '..');
-    if (!existsSync(join(root, 'dist', 'apps', 'sink', 'src', 'main.js'))) execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+    if (!existsSync(join(root, 'dist', 'apps', 'sink', 'src', 'main.js')))
+      execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
     const lines: string[] = [];
     const results = await runChaos({ fast: true, log: (l) => lines.push(l) });
     process.stdout.write(`${lines.join('\n')}\n`);

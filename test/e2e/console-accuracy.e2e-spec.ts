@@ -13,7 +13,15 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { METRICS } from '@iks/mapping';
 import {
-  contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, makeTicketType, ticketLifecycle, type Dataset,
+  contactDeletedNotification,
+  contactNotification,
+  conversationLifecycle,
+  makeAdmin,
+  makeContact,
+  makeTeam,
+  makeTicketType,
+  ticketLifecycle,
+  type Dataset,
 } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
@@ -27,11 +35,35 @@ const FIXTURES = join(__dirname, '..', '..', 'libs', 'mapping', 'fixtures', 'not
 const admin = makeAdmin({ id: '991260301', name: 'Margaret Hamilton', email: 'margaret@support.example.com' });
 const team = makeTeam({ id: '5017911', name: 'Escalations', adminIds: [Number(admin.id)] });
 const ticketType = makeTicketType({ id: '111', name: 'Bug report', category: 'Customer' });
-const ada = makeContact({ id: '6762f0d0cccc000000000001', role: 'user', email: 'ada.accuracy@example.com', phone: '+44 20 7946 0958', name: 'Ada Lovelace', createdAt: NOW - 86400, updatedAt: NOW - 86400 });
-const grace = makeContact({ id: '6762f0d0cccc000000000002', role: 'user', email: 'grace.accuracy@example.org', phone: '+1 415 555 0199', name: 'Grace Hopper', createdAt: NOW - 86400, updatedAt: NOW - 86400 });
+const ada = makeContact({
+  id: '6762f0d0cccc000000000001',
+  role: 'user',
+  email: 'ada.accuracy@example.com',
+  phone: '+44 20 7946 0958',
+  name: 'Ada Lovelace',
+  createdAt: NOW - 86400,
+  updatedAt: NOW - 86400,
+});
+const grace = makeContact({
+  id: '6762f0d0cccc000000000002',
+  role: 'user',
+  email: 'grace.accuracy@example.org',
+  phone: '+1 415 555 0199',
+  name: 'Grace Hopper',
+  createdAt: NOW - 86400,
+  updatedAt: NOW - 86400,
+});
 const dataset: Dataset = {
-  appId: APP_ID, admins: [admin], teams: [team], tags: [], subscriptionTypes: [], ticketTypes: [ticketType], contacts: [ada, grace],
-  contactSubscriptions: { [ada.id]: [], [grace.id]: [] }, conversations: [], tickets: [],
+  appId: APP_ID,
+  admins: [admin],
+  teams: [team],
+  tags: [],
+  subscriptionTypes: [],
+  ticketTypes: [ticketType],
+  contacts: [ada, grace],
+  contactSubscriptions: { [ada.id]: [], [grace.id]: [] },
+  conversations: [],
+  tickets: [],
 };
 
 /** One request the sink made to "Klaviyo", as the proxy saw it. */
@@ -89,30 +121,55 @@ class RecordingProxy {
   /** Events in the bodies of accepted Bulk Create Events and Create Event requests: one per copy received. */
   eventCopies(): Array<{ metric: string; uniqueId: string; email: string | null }> {
     const out: Array<{ metric: string; uniqueId: string; email: string | null }> = [];
-    type Attrs = { unique_id: string; metric: { data: { attributes: { name: string } } }; profile?: { data: { attributes: { email?: string } } } };
+    type Attrs = {
+      unique_id: string;
+      metric: { data: { attributes: { name: string } } };
+      profile?: { data: { attributes: { email?: string } } };
+    };
     for (const r of this.requests) {
       if (r.method !== 'POST' || r.status >= 300) continue;
       const body = r.body as { data: { attributes: Record<string, unknown> } };
       if (r.path.startsWith('/api/event-bulk-create-jobs')) {
-        const entries = (body.data.attributes['events-bulk-create'] as { data: Array<{ attributes: { profile: { data: { attributes: { email?: string } } }; events: { data: Array<{ attributes: Attrs }> } } }> }).data;
-        for (const e of entries) for (const ev of e.attributes.events.data) {
-          out.push({ metric: ev.attributes.metric.data.attributes.name, uniqueId: ev.attributes.unique_id, email: e.attributes.profile.data.attributes.email ?? null });
-        }
+        const entries = (
+          body.data.attributes['events-bulk-create'] as {
+            data: Array<{
+              attributes: {
+                profile: { data: { attributes: { email?: string } } };
+                events: { data: Array<{ attributes: Attrs }> };
+              };
+            }>;
+          }
+        ).data;
+        for (const e of entries)
+          for (const ev of e.attributes.events.data) {
+            out.push({
+              metric: ev.attributes.metric.data.attributes.name,
+              uniqueId: ev.attributes.unique_id,
+              email: e.attributes.profile.data.attributes.email ?? null,
+            });
+          }
       } else if (r.path.replace(/\/$/, '') === '/api/events') {
         const a = body.data.attributes as unknown as Attrs;
-        out.push({ metric: a.metric.data.attributes.name, uniqueId: a.unique_id, email: a.profile?.data.attributes.email ?? null });
+        out.push({
+          metric: a.metric.data.attributes.name,
+          uniqueId: a.unique_id,
+          email: a.profile?.data.attributes.email ?? null,
+        });
       }
     }
     return out;
   }
 
   accepted(path: string): number {
-    return this.requests.filter((r) => r.method === 'POST' && r.status < 300 && r.path.replace(/\/$/, '') === path).length;
+    return this.requests.filter((r) => r.method === 'POST' && r.status < 300 && r.path.replace(/\/$/, '') === path)
+      .length;
   }
 }
 
 /** Per metric: the distinct events Klaviyo got (metric, unique_id) and the copies beyond the first. */
-function countCopies(copies: ReadonlyArray<{ metric: string; uniqueId: string }>): Map<string, { stored: number; repeats: number }> {
+function countCopies(
+  copies: ReadonlyArray<{ metric: string; uniqueId: string }>,
+): Map<string, { stored: number; repeats: number }> {
   const keys = new Map<string, Set<string>>();
   const total = new Map<string, number>();
   for (const c of copies) {
@@ -124,7 +181,11 @@ function countCopies(copies: ReadonlyArray<{ metric: string; uniqueId: string }>
 }
 
 async function cells(page: Page, row: string): Promise<Record<string, string>> {
-  return page.locator(`${row} td[data-col]`).evaluateAll((tds) => Object.fromEntries(tds.map((td) => [td.getAttribute('data-col')!, (td.textContent ?? '').trim()])));
+  return page
+    .locator(`${row} td[data-col]`)
+    .evaluateAll((tds) =>
+      Object.fromEntries(tds.map((td) => [td.getAttribute('data-col')!, (td.textContent ?? '').trim()])),
+    );
 }
 
 describe('console accuracy (chromium): redeliveries, a poison payload and a deletion, against what Klaviyo received', () => {
@@ -139,13 +200,25 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     await proxy.start();
     pipeline = await Pipeline.start({ dataset, env: { KLAVIYO_BASE_URL: proxy.url } });
     proxy.target = pipeline.klaviyo.url;
-    app = await createConsoleApp(pipeline.config('cli', { CONSOLE_SINK_METRICS_URLS: 'http://127.0.0.1:9/metrics' }), false);
+    app = await createConsoleApp(
+      pipeline.config('cli', { CONSOLE_SINK_METRICS_URLS: 'http://127.0.0.1:9/metrics' }),
+      false,
+    );
     await app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
     service = app.get(ConsoleService);
     browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium', headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   }, 60_000);
 
@@ -161,22 +234,66 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     const day = [
       contactNotification('contact.user.created', ada, { appId: APP_ID, createdAt: ada.created_at }),
       contactNotification('contact.user.created', grace, { appId: APP_ID, createdAt: grace.created_at }),
-      ...conversationLifecycle({ contact: ada, admin, team, startAt: NOW - 7200, appId: APP_ID, id: '525252', rating: 5, remark: 'great' }),
-      ...ticketLifecycle({ contact: grace, admin, team, startAt: NOW - 3600, appId: APP_ID, id: '8108', ticketType, title: 'Export fails', description: 'CSV', isShared: true }),
-      ...ticketLifecycle({ contact: ada, admin, team, startAt: NOW - 1800, appId: APP_ID, id: '8109', ticketType, title: 'Login', description: 'SSO', isShared: true, seed: 3 }),
+      ...conversationLifecycle({
+        contact: ada,
+        admin,
+        team,
+        startAt: NOW - 7200,
+        appId: APP_ID,
+        id: '525252',
+        rating: 5,
+        remark: 'great',
+      }),
+      ...ticketLifecycle({
+        contact: grace,
+        admin,
+        team,
+        startAt: NOW - 3600,
+        appId: APP_ID,
+        id: '8108',
+        ticketType,
+        title: 'Export fails',
+        description: 'CSV',
+        isShared: true,
+      }),
+      ...ticketLifecycle({
+        contact: ada,
+        admin,
+        team,
+        startAt: NOW - 1800,
+        appId: APP_ID,
+        id: '8109',
+        ticketType,
+        title: 'Login',
+        description: 'SSO',
+        isShared: true,
+        seed: 3,
+      }),
     ];
     await pipeline.deliver(day);
     await pipeline.quiesce(60_000);
     await pipeline.deliver(day); // Intercom redelivers the whole day
     // a pre-2.0 payload: accepted by ingest, dead-lettered by the transformer
-    expect(await pipeline.post(JSON.parse(readFileSync(join(FIXTURES, 'conversation.user.created.legacy_1_x.json'), 'utf8')))).toBe(200);
+    expect(
+      await pipeline.post(
+        JSON.parse(readFileSync(join(FIXTURES, 'conversation.user.created.legacy_1_x.json'), 'utf8')),
+      ),
+    ).toBe(200);
     await pipeline.quiesce(60_000);
     await pipeline.deliver([contactDeletedNotification(grace, { appId: APP_ID, createdAt: NOW })]);
-    await waitFor(() => pipeline.klaviyo.store.deletions.length === 1, { timeoutMs: 30_000, what: "Grace's deletion in Klaviyo" });
-    await pipeline.quiesce(60_000);
-    await waitFor(() => service.model.deleted.has(grace.id) && service.model.deadLetterCount >= 1 && service.feed.behind() === 0, {
-      timeoutMs: 30_000, intervalMs: 200, what: 'the read model to read every outcome, the dead letter and the deletion',
+    await waitFor(() => pipeline.klaviyo.store.deletions.length === 1, {
+      timeoutMs: 30_000,
+      what: "Grace's deletion in Klaviyo",
     });
+    await pipeline.quiesce(60_000);
+    await waitFor(
+      () => service.model.deleted.has(grace.id) && service.model.deadLetterCount >= 1 && service.feed.behind() === 0,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        what: 'the read model to read every outcome, the dead letter and the deletion',
+      },
+    );
 
     // the independent count: what the proxy saw Klaviyo accept
     const copies = proxy.eventCopies();
@@ -197,7 +314,13 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     for (const metric of Object.values(METRICS) as string[]) {
       const k = perMetric.get(metric) ?? { stored: 0, repeats: 0 };
       const row = `#metrics tr[data-metric="${metric.toLowerCase()}"]`;
-      expect({ metric, ...(await cells(page, row)) }).toEqual({ metric, all: String(k.stored), repeats: String(k.repeats), dead_lettered: '0', skipped: '0' });
+      expect({ metric, ...(await cells(page, row)) }).toEqual({
+        metric,
+        all: String(k.stored),
+        repeats: String(k.repeats),
+        dead_lettered: '0',
+        skipped: '0',
+      });
       expect(await page.locator(row).locator('td').nth(1).innerText()).toBe(String(k.stored)); // stored in the last hour
     }
     // a metric's latest events: one row per record, each marked new / repeat / same request, with its unique_id
@@ -212,7 +335,11 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
       expect(await page.locator('.counts').getAttribute('data-rows')).toBe(String(n));
       const ids = await rows.locator('td:nth-child(5) code').allInnerTexts();
       expect(new Set(ids).size).toBe(k.stored);
-      if (metric === 'Ticket Resolved') await page.screenshot({ path: join(__dirname, '..', '..', 'docs', 'console-metric-repeats.png'), fullPage: true });
+      if (metric === 'Ticket Resolved')
+        await page.screenshot({
+          path: join(__dirname, '..', '..', 'docs', 'console-metric-repeats.png'),
+          fullPage: true,
+        });
     }
 
     // Person (Ada): her records, each with its unique_id; new and repeat rows as Klaviyo received her events
@@ -221,7 +348,9 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     const adaRepeats = [...adaCopies.values()].reduce((n, m) => n + m.repeats, 0);
     expect(await page.locator('#person-events [data-copy="new"]').count()).toBe(adaStored);
     expect(await page.locator('#person-events [data-copy="repeat"]').count()).toBe(adaRepeats);
-    expect(await page.locator('#person-events tr[data-kind]').count()).toBe(Number(await page.locator('.counts').getAttribute('data-rows')));
+    expect(await page.locator('#person-events tr[data-kind]').count()).toBe(
+      Number(await page.locator('.counts').getAttribute('data-rows')),
+    );
     expect(await page.locator('#ids').innerText()).toContain(ada.email!);
 
     // Person (Grace, deleted): said at the top, nothing personal on the page; her email finds nothing
@@ -229,7 +358,8 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     expect(await page.locator('main > :nth-child(3)').getAttribute('id')).toBe('deleted');
     expect(await page.locator('#deleted').innerText()).toMatch(/This person was deleted .*delivered/);
     const graceHtml = await page.content();
-    for (const personal of [grace.email!, 'grace.accuracy', '4155550199', 'Grace', 'Hopper', 'Export fails']) expect(graceHtml).not.toContain(personal);
+    for (const personal of [grace.email!, 'grace.accuracy', '4155550199', 'Grace', 'Hopper', 'Export fails'])
+      expect(graceHtml).not.toContain(personal);
     expect(await page.locator('#person-events tr[data-kind]').count()).toBeGreaterThan(0); // her records stay, as ids and times
     await page.screenshot({ path: join(__dirname, '..', '..', 'docs', 'console-person-deleted.png'), fullPage: true });
     await page.goto(`${url}/person?q=${encodeURIComponent(grace.email!)}`);
@@ -239,7 +369,10 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     await page.goto(`${url}/pipeline`);
     const ev = await cells(page, '#outcome-summary tr[data-records="event"]');
     expect({ stored: ev.stored, repeats: ev.repeats, skipped: ev.skipped, dead_lettered: ev.dead_lettered }).toEqual({
-      stored: String(stored), repeats: String(repeats), skipped: '0', dead_lettered: '0',
+      stored: String(stored),
+      repeats: String(repeats),
+      skipped: '0',
+      dead_lettered: '0',
     });
     // the copies Klaviyo received are the stored ones and the repeats; the rest of the delivered records rode along in the same request
     expect(Number(ev.delivered) - Number(ev.same_request)).toBe(copies.length);
@@ -257,7 +390,10 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     expect(reasons).toContain('pre-2.0');
     expect(reasons).not.toContain('#');
     expect(await page.locator('#dlq').innerText()).toContain('pre-2.0');
-    await page.screenshot({ path: join(__dirname, '..', '..', 'docs', 'console-pipeline-summary.png'), fullPage: true });
+    await page.screenshot({
+      path: join(__dirname, '..', '..', 'docs', 'console-pipeline-summary.png'),
+      fullPage: true,
+    });
     await page.close();
 
     // the Metrics page does not wait for the brokers (it did: a round trip per topic for "caught up"): well under 50 ms here
@@ -268,13 +404,18 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);
-    process.stdout.write(`Metrics page with ${service.model.outcomes} outcomes: p50 ${times[15].toFixed(1)} ms, max ${times[29].toFixed(1)} ms\n`);
+    process.stdout.write(
+      `Metrics page with ${service.model.outcomes} outcomes: p50 ${times[15].toFixed(1)} ms, max ${times[29].toFixed(1)} ms\n`,
+    );
     expect(times[15]).toBeLessThan(25);
 
     // health: ready (caught up, feed running), Prometheus text on /ops/metrics
     const ready = await fetch(`${url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ok', info: { feed: { status: 'up', state: 'running' }, readModel: { status: 'up', caughtUp: true, behind: 0 } } });
+    expect(await ready.json()).toMatchObject({
+      status: 'ok',
+      info: { feed: { status: 'up', state: 'running' }, readModel: { status: 'up', caughtUp: true, behind: 0 } },
+    });
     const prom = await (await fetch(`${url}/ops/metrics`)).text();
     expect(prom).toMatch(/iks_console_outcomes_read\{app="console"\} [1-9]/);
     expect(prom).toContain('iks_process_cpu_seconds_total');

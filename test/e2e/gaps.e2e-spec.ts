@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createReconcilerRunner, type ReconcilerRunner } from '@iks/reconciler';
 import type { IntercomConversation, IntercomTicket } from '@iks/intercom';
-import { conversationLifecycle, generateDataset, ticketLifecycle, type IntercomNotification, type SendOutcome } from '../../tools/intercom-emulator/src';
+import {
+  conversationLifecycle,
+  generateDataset,
+  ticketLifecycle,
+  type IntercomNotification,
+  type SendOutcome,
+} from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
 
@@ -27,11 +33,19 @@ const generated = generateDataset({ seed: 12, contacts: 12, conversations: 0, ti
 const people = generated.contacts
   .filter((c, i, all) => c.email && all.findIndex((o) => o.email === c.email) === i)
   .map((c, i) => ({ ...c, phone: `+1415555${String(1000 + i)}` }));
-const base = { ...generated, contacts: people, contactSubscriptions: Object.fromEntries(people.map((c) => [c.id, generated.contactSubscriptions[c.id] ?? []])) };
+const base = {
+  ...generated,
+  contacts: people,
+  contactSubscriptions: Object.fromEntries(people.map((c) => [c.id, generated.contactSubscriptions[c.id] ?? []])),
+};
 const HOUR = 3600;
 const DAY_START = Math.floor(Date.now() / 1000) - 24 * HOUR;
 
-type Activity = { conversations: IntercomConversation[]; tickets: IntercomTicket[]; notifications: IntercomNotification[] };
+type Activity = {
+  conversations: IntercomConversation[];
+  tickets: IntercomTicket[];
+  notifications: IntercomNotification[];
+};
 
 let serial = 0;
 /** A part of the day: conversations and tickets lived from start to end, each starting a little later. */
@@ -39,13 +53,25 @@ function activity(conversations: number, tickets: number): Activity {
   const out: Activity = { conversations: [], tickets: [], notifications: [] };
   for (let i = 0; i < conversations + tickets; i++) {
     const n = serial++;
-    const opts = { contact: people[n % people.length], admin: base.admins[n % base.admins.length], team: base.teams[n % base.teams.length], startAt: DAY_START + n * HOUR, appId: base.appId, seed: 100 + n };
+    const opts = {
+      contact: people[n % people.length],
+      admin: base.admins[n % base.admins.length],
+      team: base.teams[n % base.teams.length],
+      startAt: DAY_START + n * HOUR,
+      appId: base.appId,
+      seed: 100 + n,
+    };
     if (i < conversations) {
       const life = conversationLifecycle({ ...opts, id: String(880000 + n), rating: 1 + (n % 5), remark: 'thanks' });
       out.conversations.push(life.at(-1)!.data.item);
       out.notifications.push(...life);
     } else {
-      const life = ticketLifecycle({ ...opts, id: String(7700 + n), ticketType: base.ticketTypes[0], title: `Problem ${n}` });
+      const life = ticketLifecycle({
+        ...opts,
+        id: String(7700 + n),
+        ticketType: base.ticketTypes[0],
+        title: `Problem ${n}`,
+      });
       out.tickets.push(life.at(-1)!.data.item);
       out.notifications.push(...life);
     }
@@ -70,7 +96,13 @@ describe('e2e gaps: webhooks lost to an outage and a pause are healed by continu
 
   beforeAll(async () => {
     // the same day without an outage: every webhook delivered once, in order
-    const p = await Pipeline.start({ dataset: { ...dataset, conversations: DAY.flatMap((a) => a.conversations), tickets: DAY.flatMap((a) => a.tickets) } });
+    const p = await Pipeline.start({
+      dataset: {
+        ...dataset,
+        conversations: DAY.flatMap((a) => a.conversations),
+        tickets: DAY.flatMap((a) => a.tickets),
+      },
+    });
     try {
       await p.deliver(DAY.flatMap((a) => a.notifications));
       await p.quiesce(60_000);
@@ -91,14 +123,24 @@ describe('e2e gaps: webhooks lost to an outage and a pause are healed by continu
     expect(reference.length).toBeGreaterThan(40);
     pipeline = await Pipeline.start({
       dataset,
-      webhooks: { retryDelayMs: RETRY_DELAY_MS, pauseAfterFailures: PAUSE_AFTER_FAILURES, failureWindowMs: 60_000, pauseMs: PAUSE_MS, timeoutMs: 3000 },
+      webhooks: {
+        retryDelayMs: RETRY_DELAY_MS,
+        pauseAfterFailures: PAUSE_AFTER_FAILURES,
+        failureWindowMs: 60_000,
+        pauseMs: PAUSE_MS,
+        timeoutMs: 3000,
+      },
     });
     const intercom = pipeline.intercom;
     const sender = intercom.webhooks!;
-    reconciler = await createReconcilerRunner(pipeline.config('reconciler', {
-      RECONCILE_INTERVAL_MS: '2000', RECONCILE_WINDOW_MS: String(26 * HOUR * 1000), RECONCILE_SETTLE_MS: '0',
-      RECONCILE_INDEX_DIR: mkdtempSync(join(tmpdir(), 'iks-gaps-')),
-    }));
+    reconciler = await createReconcilerRunner(
+      pipeline.config('reconciler', {
+        RECONCILE_INTERVAL_MS: '2000',
+        RECONCILE_WINDOW_MS: String(26 * HOUR * 1000),
+        RECONCILE_SETTLE_MS: '0',
+        RECONCILE_INDEX_DIR: mkdtempSync(join(tmpdir(), 'iks-gaps-')),
+      }),
+    );
     await reconciler.start();
 
     const lost: IntercomNotification[] = [];
@@ -131,14 +173,20 @@ describe('e2e gaps: webhooks lost to an outage and a pause are healed by continu
     await waitFor(() => !sender.paused, { timeoutMs: PAUSE_MS + 2000, intervalMs: 100, what: 'the pause to end' });
     expect(new Set(await play(after))).toEqual(new Set(['delivered']));
 
-    const lostReads = lost.filter((n) => n.topic === 'conversation.read').map((n) => `intercom:conversation:${(n.data.item as IntercomConversation).id}:read:${n.id}`);
-    expect(lost.length).toBe(duringOutage1.notifications.length + duringOutage2.notifications.length + duringPause.notifications.length);
+    const lostReads = lost
+      .filter((n) => n.topic === 'conversation.read')
+      .map((n) => `intercom:conversation:${(n.data.item as IntercomConversation).id}:read:${n.id}`);
+    expect(lost.length).toBe(
+      duringOutage1.notifications.length + duringOutage2.notifications.length + duringPause.notifications.length,
+    );
     expect(lostReads).toHaveLength(4);
     const expected = reference.filter((id) => !lostReads.includes(id));
 
     // the reconciler's next windows heal the rest; Klaviyo then holds the reference day, minus the lost reads
     await waitFor(() => expected.every((id) => pipeline.klaviyo.store.events.some((e) => e.unique_id === id)), {
-      timeoutMs: 60_000, intervalMs: 250, what: 'every event of the day in Klaviyo',
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      what: 'every event of the day in Klaviyo',
     }).catch((e: Error) => {
       const have = new Set(sortedIds(pipeline));
       throw new Error(`${e.message}; missing ${expected.filter((id) => !have.has(id)).join(', ')}`);
@@ -146,18 +194,32 @@ describe('e2e gaps: webhooks lost to an outage and a pause are healed by continu
     await reconciler.reconciler.idle();
     await pipeline.quiesce(60_000);
     // on failure, which events are doubled and on which profiles (and with which identifiers)
-    const doubled = pipeline.klaviyo.store.events.filter((e, _i, all) => all.filter((x) => x.unique_id === e.unique_id).length > 1);
-    if (doubled.length > 0) process.stdout.write(`doubled: ${JSON.stringify(doubled.map((e) => [e.unique_id, e.profileId, e.profile]))}\n`);
+    const doubled = pipeline.klaviyo.store.events.filter(
+      (e, _i, all) => all.filter((x) => x.unique_id === e.unique_id).length > 1,
+    );
+    if (doubled.length > 0)
+      process.stdout.write(`doubled: ${JSON.stringify(doubled.map((e) => [e.unique_id, e.profileId, e.profile]))}\n`);
     expect(sortedIds(pipeline)).toEqual(expected);
 
     // what the reconciler says about it: missing found and healed per metric, the last window
     const metrics = await reconciler.registry.metrics();
-    const healed = [...metrics.matchAll(/^iks_reconcile_healed_total\{[^}]*metric="([^"]+)"[^}]*\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])] as const);
+    const healed = [...metrics.matchAll(/^iks_reconcile_healed_total\{[^}]*metric="([^"]+)"[^}]*\} (\d+)$/gm)].map(
+      (m) => [m[1], Number(m[2])] as const,
+    );
     // each lost conversation: Created, Replied, Rated (not Read); each lost ticket: its five events (the two resolve topics give one)
-    const lostConversations = duringOutage1.conversations.length + duringOutage2.conversations.length + duringPause.conversations.length;
+    const lostConversations =
+      duringOutage1.conversations.length + duringOutage2.conversations.length + duringPause.conversations.length;
     const lostTickets = duringOutage1.tickets.length + duringOutage2.tickets.length + duringPause.tickets.length;
     expect(healed.reduce((n, [, v]) => n + v, 0)).toBeGreaterThanOrEqual(lostConversations * 3 + lostTickets * 5);
-    expect(healed.map(([m]) => m)).toEqual(expect.arrayContaining(['Conversation Created', 'Replied to Conversation', 'Conversation Rated', 'Ticket Created', 'Ticket Resolved']));
+    expect(healed.map(([m]) => m)).toEqual(
+      expect.arrayContaining([
+        'Conversation Created',
+        'Replied to Conversation',
+        'Conversation Rated',
+        'Ticket Created',
+        'Ticket Resolved',
+      ]),
+    );
     expect(healed.map(([m]) => m)).not.toContain('Read Conversation');
     expect(metrics).toMatch(/^iks_reconcile_last_window_seconds\{edge="until"\} \d+/m);
     expect(reconciler.reconciler.readiness().intercom.up).toBe(true);

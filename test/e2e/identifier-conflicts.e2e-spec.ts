@@ -24,15 +24,22 @@ describe('e2e: identifier conflicts (Intercom emulator scenario → Klaviyo emul
     await pipeline?.stop();
   });
 
-  it('one profile per person, each person\'s events on it, no dead letter; replay --group adds nothing', async () => {
+  it("one profile per person, each person's events on it, no dead letter; replay --group adds nothing", async () => {
     const store = pipeline.klaviyo.store;
-    await pipeline.deliver([contactNotification('contact.user.created', ada), contactNotification('contact.user.created', bob)]);
-    await waitFor(() => store.profiles().length === 2, { what: 'Ada\'s and Bob\'s profiles', timeoutMs: 60_000 });
+    await pipeline.deliver([
+      contactNotification('contact.user.created', ada),
+      contactNotification('contact.user.created', bob),
+    ]);
+    await waitFor(() => store.profiles().length === 2, { what: "Ada's and Bob's profiles", timeoutMs: 60_000 });
     await pipeline.deliver([contactNotification('contact.user.updated', adaWithBobsPhone)]);
-    await waitFor(() => pipeline.sink.tally.noteCount(PHONE_DROPPED_NOTE) === 1, { what: 'Ada\'s update, without Bob\'s phone', timeoutMs: 60_000 });
+    await waitFor(() => pipeline.sink.tally.noteCount(PHONE_DROPPED_NOTE) === 1, {
+      what: "Ada's update, without Bob's phone",
+      timeoutMs: 60_000,
+    });
 
     const startAt = Math.floor(Date.now() / 1000) - 7200;
-    const conversation = (contact: IntercomContact, id: string) => conversationLifecycle({ contact, admin: dataset.admins[0], startAt, id });
+    const conversation = (contact: IntercomContact, id: string) =>
+      conversationLifecycle({ contact, admin: dataset.admins[0], startAt, id });
     await pipeline.deliver([...conversation(adaWithBobsPhone, '910001'), ...conversation(bob, '910002')]);
     await waitFor(() => store.eventsStored === 8, { what: 'the 8 conversation events', timeoutMs: 60_000 });
 
@@ -41,7 +48,9 @@ describe('e2e: identifier conflicts (Intercom emulator scenario → Klaviyo emul
     const adaProfile = store.findProfile({ email: ada.email })!;
     const bobProfile = store.findProfile({ email: bob.email })!;
     expect([adaProfile.phone_number, bobProfile.phone_number]).toEqual(['+12025550101', '+12025550102']);
-    const conversationsOn = (profileId: string) => [...new Set(store.events.filter((e) => e.profileId === profileId).map((e) => e.unique_id.split(':')[2]))];
+    const conversationsOn = (profileId: string) => [
+      ...new Set(store.events.filter((e) => e.profileId === profileId).map((e) => e.unique_id.split(':')[2])),
+    ];
     expect(conversationsOn(adaProfile.id)).toEqual(['910001']);
     expect(conversationsOn(bobProfile.id)).toEqual(['910002']);
     expect(pipeline.transformer.tally.count('dead_letter')).toBe(0);
@@ -51,10 +60,19 @@ describe('e2e: identifier conflicts (Intercom emulator scenario → Klaviyo emul
     const group = pipeline.configs.sink.sink.groupId;
     await pipeline.sink.stop();
     for (const topic of ['klaviyo.profiles.v1', 'klaviyo.events.v1']) {
-      expect(await runReplayCommand(['--topic', topic, '--from-beginning', '--group', group, '--yes'], pipeline.config('cli'), silentIo)).toBe(0);
+      expect(
+        await runReplayCommand(
+          ['--topic', topic, '--from-beginning', '--group', group, '--yes'],
+          pipeline.config('cli'),
+          silentIo,
+        ),
+      ).toBe(0);
     }
     const again = await pipeline.startSink({}, {});
-    await waitFor(() => store.duplicateEventsIgnored >= 8 && again.tally.noteCount(PHONE_DROPPED_NOTE) === 1, { what: 'the replay at Klaviyo', timeoutMs: 60_000 });
+    await waitFor(() => store.duplicateEventsIgnored >= 8 && again.tally.noteCount(PHONE_DROPPED_NOTE) === 1, {
+      what: 'the replay at Klaviyo',
+      timeoutMs: 60_000,
+    });
     expect(store.eventsStored).toBe(8);
     expect(store.duplicateEventsIgnored).toBe(8);
     expect(store.profiles()).toHaveLength(2);

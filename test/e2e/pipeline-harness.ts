@@ -6,7 +6,13 @@ import { createIngestApp } from '../../apps/ingest/src/ingest.app';
 import { createSinkRunner, type SinkRunner, type SinkRunOptions } from '@iks/sink';
 import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
 import {
-  DEFAULT_ACCESS_TOKEN, signBody, startIntercomEmulator, type Dataset, type IntercomEmulator, type IntercomNotification, type WebhookSenderOptions,
+  DEFAULT_ACCESS_TOKEN,
+  signBody,
+  startIntercomEmulator,
+  type Dataset,
+  type IntercomEmulator,
+  type IntercomNotification,
+  type WebhookSenderOptions,
 } from '../../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator, type StoredEvent } from '../../tools/klaviyo-emulator/src';
 import { testConfig } from '../support/test-config';
@@ -77,7 +83,8 @@ export class Pipeline {
     this.webhookUrl = `http://127.0.0.1:${addr.port}/webhooks/intercom`;
 
     this.intercom = await startIntercomEmulator({
-      port: 0, dataset: options.dataset,
+      port: 0,
+      dataset: options.dataset,
       webhooks: options.webhooks ? { ...options.webhooks, url: this.webhookUrl, secret: CLIENT_SECRET } : undefined,
     });
     this.env.INTERCOM_BASE_URL = this.intercom.url;
@@ -123,8 +130,14 @@ export class Pipeline {
     const raw = JSON.stringify(notification);
     try {
       const res = await fetch(this.webhookUrl, {
-        method: 'POST', body: raw, signal: AbortSignal.timeout(timeoutMs),
-        headers: { 'content-type': 'application/json', 'x-hub-signature': signBody(raw, secret), 'user-agent': 'intercom-emulator-webhooks' },
+        method: 'POST',
+        body: raw,
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature': signBody(raw, secret),
+          'user-agent': 'intercom-emulator-webhooks',
+        },
       });
       await res.arrayBuffer().catch(() => undefined);
       return res.status;
@@ -142,7 +155,9 @@ export class Pipeline {
   }
 
   /** Writes raw notifications (already RawNotification-shaped) straight to the raw topic with the project's codec. */
-  async writeRaw(records: ReadonlyArray<{ notification: Parameters<typeof notificationToAvro>[0]; key: string }>): Promise<void> {
+  async writeRaw(
+    records: ReadonlyArray<{ notification: Parameters<typeof notificationToAvro>[0]; key: string }>,
+  ): Promise<void> {
     const config = this.configs.ingest;
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
@@ -151,7 +166,12 @@ export class Pipeline {
     const producer = kafka.producer();
     await producer.connect();
     try {
-      const messages = await Promise.all(records.map(async (r) => ({ key: r.key, value: await codec.encode(topic, notificationToAvro(r.notification)) })));
+      const messages = await Promise.all(
+        records.map(async (r) => ({
+          key: r.key,
+          value: await codec.encode(topic, notificationToAvro(r.notification)),
+        })),
+      );
       await producer.send({ topic, acks: -1, messages });
     } finally {
       await producer.disconnect();
@@ -169,7 +189,9 @@ export class Pipeline {
   /** Waits until every unique_id has an event in the Klaviyo emulator. */
   async waitForUniqueIds(ids: readonly string[], timeoutMs = 60_000): Promise<void> {
     await waitFor(() => ids.every((id) => this.klaviyo.store.events.some((e) => e.unique_id === id)), {
-      timeoutMs, intervalMs: 100, what: 'unique_ids in Klaviyo',
+      timeoutMs,
+      intervalMs: 100,
+      what: 'unique_ids in Klaviyo',
     }).catch((e: Error) => {
       const missing = ids.filter((id) => !this.klaviyo.store.events.some((ev) => ev.unique_id === id));
       throw new Error(`${e.message}; missing ${missing.length}: ${missing.slice(0, 10).join(', ')}`);
@@ -217,13 +239,19 @@ export class Pipeline {
       { groupId: sinkGroup, topic: topicName('profiles', p) },
       { groupId: sinkGroup, topic: topicName('deletions', p) },
     ];
-    await waitFor(async () => (await this.lag(pairs)) === 0, { timeoutMs, intervalMs: 200, what: 'transformer and sink to commit everything' });
+    await waitFor(async () => (await this.lag(pairs)) === 0, {
+      timeoutMs,
+      intervalMs: 200,
+      what: 'transformer and sink to commit everything',
+    });
   }
 
   /** Lag of the transformer (raw topic) and of the sink (events topic), for tracing. */
   async lagReport(): Promise<string> {
     const p = this.prefix;
-    const raw = await this.lag([{ groupId: this.configs.transformer.transformer.groupId, topic: topicName('notifications', p) }]);
+    const raw = await this.lag([
+      { groupId: this.configs.transformer.transformer.groupId, topic: topicName('notifications', p) },
+    ]);
     const events = await this.lag([{ groupId: this.configs.sink.sink.groupId, topic: topicName('events', p) }]);
     return `lag: transformer ${raw}, sink ${events}`;
   }

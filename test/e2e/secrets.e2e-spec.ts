@@ -6,7 +6,12 @@
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { createKafka } from '@iks/kafka';
 import {
-  contactNotification, conversationLifecycle, DEFAULT_ACCESS_TOKEN, generateDataset, makeAdmin, signBody,
+  contactNotification,
+  conversationLifecycle,
+  DEFAULT_ACCESS_TOKEN,
+  generateDataset,
+  makeAdmin,
+  signBody,
 } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { CLIENT_SECRET, KLAVIYO_KEY, Pipeline } from './pipeline-harness';
@@ -18,14 +23,17 @@ describe('e2e: secrets stay out of logs and Kafka', () => {
   const err = process.stderr.write.bind(process.stderr);
 
   beforeAll(async () => {
-    const capture = (target: typeof out) => ((...args: Parameters<typeof out>) => {
-      const [chunk] = args;
-      written.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
-      return target(...args);
-    }) as typeof process.stdout.write;
+    const capture = (target: typeof out) =>
+      ((...args: Parameters<typeof out>) => {
+        const [chunk] = args;
+        written.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+        return target(...args);
+      }) as typeof process.stdout.write;
     process.stdout.write = capture(out);
     process.stderr.write = capture(err);
-    pipeline = await Pipeline.start({ dataset: generateDataset({ seed: 7, contacts: 5, conversations: 0, tickets: 0 }) });
+    pipeline = await Pipeline.start({
+      dataset: generateDataset({ seed: 7, contacts: 5, conversations: 0, tickets: 0 }),
+    });
     // the harness starts ingest with logging off: print everything the apps would print
     Logger.overrideLogger(new ConsoleLogger({ logLevels: ['error', 'warn', 'log', 'debug', 'verbose'] }));
   });
@@ -39,13 +47,20 @@ describe('e2e: secrets stay out of logs and Kafka', () => {
     const contact = pipeline.intercom.dataset.contacts.find((c) => c.email)!;
     pipeline.klaviyo.faults.next500(2);
     expect(await pipeline.post(contactNotification('contact.user.created', contact))).toBe(200);
-    const supportAdmin = pipeline.intercom.dataset.admins[0] ?? makeAdmin({ id: '1', name: 'A', email: 'a@example.com' });
-    const notes = conversationLifecycle({ contact, admin: supportAdmin, startAt: Math.floor(Date.now() / 1000) - 3600 });
+    const supportAdmin =
+      pipeline.intercom.dataset.admins[0] ?? makeAdmin({ id: '1', name: 'A', email: 'a@example.com' });
+    const notes = conversationLifecycle({
+      contact,
+      admin: supportAdmin,
+      startAt: Math.floor(Date.now() / 1000) - 3600,
+    });
     for (const n of notes) expect(await pipeline.post(n)).toBe(200);
     // a forged webhook: 401 (its signature header is logged nowhere either)
     const forged = JSON.stringify(notes[0]);
     const res = await fetch(pipeline.webhookUrl, {
-      method: 'POST', body: forged, headers: { 'content-type': 'application/json', 'x-hub-signature': signBody(forged, 'not-the-secret') },
+      method: 'POST',
+      body: forged,
+      headers: { 'content-type': 'application/json', 'x-hub-signature': signBody(forged, 'not-the-secret') },
     });
     expect(res.status).toBe(401);
     await waitFor(() => pipeline.events().length >= 4, { what: 'the conversation events', timeoutMs: 60_000 });
@@ -57,7 +72,11 @@ describe('e2e: secrets stay out of logs and Kafka', () => {
     await kafkaAdmin.connect();
     const topics = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(pipeline.prefix));
     const ends = new Map<string, number>();
-    for (const t of topics) ends.set(t, (await kafkaAdmin.fetchTopicOffsets(t)).reduce((n, p) => n + Number(p.high), 0));
+    for (const t of topics)
+      ends.set(
+        t,
+        (await kafkaAdmin.fetchTopicOffsets(t)).reduce((n, p) => n + Number(p.high), 0),
+      );
     await kafkaAdmin.disconnect();
     const seen: Buffer[] = [];
     const consumer = kafka.consumer({ groupId: `${pipeline.prefix}secrets-scan` });

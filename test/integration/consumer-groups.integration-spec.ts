@@ -19,14 +19,20 @@ describe('throw-away consumer groups are gone once their reader stops', () => {
     const admin = createKafka(config.kafka).admin();
     await admin.connect();
     try {
-      return (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith(config.kafka.topicPrefix)).sort();
+      return (await admin.listGroups()).groups
+        .map((g) => g.groupId)
+        .filter((id) => id.startsWith(config.kafka.topicPrefix))
+        .sort();
     } finally {
       await admin.disconnect();
     }
   };
 
   it('the sink leaves only its own group (the tombstones follower group is deleted)', async () => {
-    const config = testConfig('sink', { KLAVIYO_API_KEY: 'pk_test_groups_0123456789', KLAVIYO_BASE_URL: 'http://127.0.0.1:9' });
+    const config = testConfig('sink', {
+      KLAVIYO_API_KEY: 'pk_test_groups_0123456789',
+      KLAVIYO_BASE_URL: 'http://127.0.0.1:9',
+    });
     const runner = await createSinkRunner(config);
     await runner.start();
     const running = await groupsUnder(config);
@@ -53,9 +59,17 @@ describe('throw-away consumer groups are gone once their reader stops', () => {
 
   it('the console feed leaves no group', async () => {
     const config = testConfig('cli');
-    const feed = new ReadModelFeed(createKafka(config.kafka), new AvroCodec(config.kafka), new DeliveryReadModel(), new GapsModel(), config);
+    const feed = new ReadModelFeed(
+      createKafka(config.kafka),
+      new AvroCodec(config.kafka),
+      new DeliveryReadModel(),
+      new GapsModel(),
+      config,
+    );
     await feed.start();
-    expect((await groupsUnder(config)).filter((g) => g.startsWith(`${config.kafka.topicPrefix}iks-console.`))).toHaveLength(1);
+    expect(
+      (await groupsUnder(config)).filter((g) => g.startsWith(`${config.kafka.topicPrefix}iks-console.`)),
+    ).toHaveLength(1);
     await feed.stop();
     expect(await groupsUnder(config)).toEqual([]);
   });
@@ -70,7 +84,14 @@ describe('throw-away consumer groups are gone once their reader stops', () => {
       await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
       const producer = kafka.producer();
       await producer.connect();
-      await producer.send({ topic, acks: -1, messages: [{ key: 'a', value: 'x' }, { key: 'b', value: 'y' }] });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [
+          { key: 'a', value: 'x' },
+          { key: 'b', value: 'y' },
+        ],
+      });
       await producer.disconnect();
       let read = 0;
       const follower = await followTopic(kafka, topic, `${config.kafka.topicPrefix}follow`, () => void read++);

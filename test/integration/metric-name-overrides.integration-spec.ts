@@ -18,8 +18,10 @@ type Answer<M extends Exclude<keyof IntercomSource, 'enabled'>> = Awaited<Return
 /** Intercom's REST API as the mapping fixtures describe the workspace (contacts, admins, teams, tags). */
 const FIXTURE_INTERCOM: IntercomSource = {
   enabled: true,
-  getContact: async (id) => (fixtureFile('contacts.json') as NonNullable<Answer<'getContact'>>[]).find((c) => c.id === id),
-  getContactSubscriptions: async (id) => (fixtureFile('subscriptions.json') as Record<string, Answer<'getContactSubscriptions'>>)[id] ?? [],
+  getContact: async (id) =>
+    (fixtureFile('contacts.json') as NonNullable<Answer<'getContact'>>[]).find((c) => c.id === id),
+  getContactSubscriptions: async (id) =>
+    (fixtureFile('subscriptions.json') as Record<string, Answer<'getContactSubscriptions'>>)[id] ?? [],
   listAdmins: async () => fixtureFile('admins.json') as Answer<'listAdmins'>,
   listTeams: async () => fixtureFile('teams.json') as Answer<'listTeams'>,
   listTags: async () => fixtureFile('tags.json') as Answer<'listTags'>,
@@ -44,7 +46,10 @@ describe('METRIC_NAME_OVERRIDES from the environment to Klaviyo (real broker, Kl
   it('a resolved ticket is stored under the overridden metric name; a metric not overridden keeps its name', async () => {
     const config = testConfig('cli', {
       METRIC_NAME_OVERRIDES: '{"Ticket Resolved":"Support Ticket Closed"}',
-      KLAVIYO_API_KEY: API_KEY, KLAVIYO_BASE_URL: emulator.url, SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_MS: '60000',
+      KLAVIYO_API_KEY: API_KEY,
+      KLAVIYO_BASE_URL: emulator.url,
+      SINK_BATCH_MAX_WAIT_MS: '50',
+      SINK_RETRY_MAX_MS: '60000',
     });
     transformer = await createTransformerRunner(config, { intercomSource: FIXTURE_INTERCOM });
     await transformer.start();
@@ -54,14 +59,25 @@ describe('METRIC_NAME_OVERRIDES from the environment to Klaviyo (real broker, Kl
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
     await codec.registerAll();
-    await produceRaw(kafka, codec, config, [rawFromEnvelope(fixture('ticket.created')), rawFromEnvelope(fixture('ticket.resolved'))]);
+    await produceRaw(kafka, codec, config, [
+      rawFromEnvelope(fixture('ticket.created')),
+      rawFromEnvelope(fixture('ticket.resolved')),
+    ]);
 
-    const events = await waitFor(() => emulator.store.events.length >= 2 && emulator.store.events, { what: 'two events in the emulator', timeoutMs: 60_000 });
+    const events = await waitFor(() => emulator.store.events.length >= 2 && emulator.store.events, {
+      what: 'two events in the emulator',
+      timeoutMs: 60_000,
+    });
     const byId = new Map(events.map((e) => [e.unique_id, e]));
     expect(byId.get('intercom:ticket:2189:state:resolved:1764086400')).toMatchObject({
-      metric: 'Support Ticket Closed', profile: { email: 'grace@example.org' }, properties: { 'Ticket ID': '2189' },
+      metric: 'Support Ticket Closed',
+      profile: { email: 'grace@example.org' },
+      properties: { 'Ticket ID': '2189' },
     });
-    expect(byId.get('intercom:ticket:2189:created')).toMatchObject({ metric: 'Ticket Created', profile: { email: 'grace@example.org' } });
+    expect(byId.get('intercom:ticket:2189:created')).toMatchObject({
+      metric: 'Ticket Created',
+      profile: { email: 'grace@example.org' },
+    });
     expect(events.map((e) => e.metric)).not.toContain('Ticket Resolved');
   });
 });

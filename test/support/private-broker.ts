@@ -7,7 +7,11 @@ import { freePort } from './free-port';
 import { waitFor } from './wait-for';
 
 // test/support, or dist/test/support when the chaos suite runs it built
-const LIBS = join(resolve(__dirname, __dirname.includes(join('dist', 'test')) ? '../../..' : '../..'), '.stack', 'kafka-libs');
+const LIBS = join(
+  resolve(__dirname, __dirname.includes(join('dist', 'test')) ? '../../..' : '../..'),
+  '.stack',
+  'kafka-libs',
+);
 
 /**
  * A second, private Kafka broker (same jars as `npm run stack:up`) that a test may stop and
@@ -34,33 +38,59 @@ export class PrivateBroker {
       this.port = await freePort();
       this.controllerPort = await freePort();
       const props = [
-        'process.roles=broker,controller', 'node.id=1',
+        'process.roles=broker,controller',
+        'node.id=1',
         `controller.quorum.voters=1@127.0.0.1:${this.controllerPort}`,
         `listeners=PLAINTEXT://127.0.0.1:${this.port},CONTROLLER://127.0.0.1:${this.controllerPort}`,
         `advertised.listeners=PLAINTEXT://127.0.0.1:${this.port}`,
-        'controller.listener.names=CONTROLLER', 'inter.broker.listener.name=PLAINTEXT',
+        'controller.listener.names=CONTROLLER',
+        'inter.broker.listener.name=PLAINTEXT',
         'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-        `log.dirs=${join(this.dataDir, 'data')}`, 'num.partitions=3',
-        'offsets.topic.replication.factor=1', 'offsets.topic.num.partitions=3',
-        'transaction.state.log.replication.factor=1', 'transaction.state.log.min.isr=1',
-        'share.coordinator.state.topic.replication.factor=1', 'share.coordinator.state.topic.min.isr=1',
+        `log.dirs=${join(this.dataDir, 'data')}`,
+        'num.partitions=3',
+        'offsets.topic.replication.factor=1',
+        'offsets.topic.num.partitions=3',
+        'transaction.state.log.replication.factor=1',
+        'transaction.state.log.min.isr=1',
+        'share.coordinator.state.topic.replication.factor=1',
+        'share.coordinator.state.topic.min.isr=1',
         'group.initial.rebalance.delay.ms=0',
       ];
       writeFileSync(join(this.dataDir, 'server.properties'), `${props.join('\n')}\n`);
-      execFileSync('java', ['-cp', `${LIBS}/*`, 'kafka.tools.StorageTool', 'format', '-t', 'iks-test-cluster-00000', '-c', join(this.dataDir, 'server.properties')], { stdio: 'ignore' });
+      execFileSync(
+        'java',
+        [
+          '-cp',
+          `${LIBS}/*`,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          'iks-test-cluster-00000',
+          '-c',
+          join(this.dataDir, 'server.properties'),
+        ],
+        { stdio: 'ignore' },
+      );
     }
-    this.proc = spawn('java', ['-Xmx384m', '-cp', `${LIBS}/*`, 'kafka.Kafka', join(this.dataDir, 'server.properties')], { stdio: 'ignore' });
+    this.proc = spawn(
+      'java',
+      ['-Xmx384m', '-cp', `${LIBS}/*`, 'kafka.Kafka', join(this.dataDir, 'server.properties')],
+      { stdio: 'ignore' },
+    );
     const kafka = new Kafka({ brokers: [this.brokers], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
-    await waitFor(async () => {
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        await admin.listTopics();
-        return true;
-      } finally {
-        await admin.disconnect();
-      }
-    }, { timeoutMs: 60_000, intervalMs: 300, what: `private broker on ${this.brokers}` });
+    await waitFor(
+      async () => {
+        const admin = kafka.admin();
+        try {
+          await admin.connect();
+          await admin.listTopics();
+          return true;
+        } finally {
+          await admin.disconnect();
+        }
+      },
+      { timeoutMs: 60_000, intervalMs: 300, what: `private broker on ${this.brokers}` },
+    );
   }
 
   /** Kill the broker at once (SIGKILL): the harshest outage. */

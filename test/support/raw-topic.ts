@@ -15,9 +15,15 @@ export function fixture(name: string): any {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
 export function rawFromEnvelope(envelope: any, source: 'webhook' | 'backfill' = 'webhook'): RawNotification {
   return {
-    notification_id: envelope.id, topic: envelope.topic, app_id: envelope.app_id, created_at: envelope.created_at,
-    delivery_attempts: envelope.delivery_attempts ?? 1, first_sent_at: envelope.first_sent_at ?? null,
-    received_at: Date.now(), source, body: JSON.stringify(envelope),
+    notification_id: envelope.id,
+    topic: envelope.topic,
+    app_id: envelope.app_id,
+    created_at: envelope.created_at,
+    delivery_attempts: envelope.delivery_attempts ?? 1,
+    first_sent_at: envelope.first_sent_at ?? null,
+    received_at: Date.now(),
+    source,
+    body: JSON.stringify(envelope),
   };
 }
 
@@ -27,7 +33,11 @@ export class TopicTap {
   readonly records = new Map<string, Array<{ key: string | null; value: any; raw: KafkaMessage }>>();
   private consumer;
 
-  constructor(private readonly kafka: Kafka, private readonly codec: AvroCodec, private readonly group: string) {
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly codec: AvroCodec,
+    private readonly group: string,
+  ) {
     this.consumer = kafka.consumer({ groupId: group });
   }
 
@@ -37,7 +47,11 @@ export class TopicTap {
     await this.consumer.run({
       eachMessage: async ({ topic, message }) => {
         const list = this.records.get(topic) ?? [];
-        list.push({ key: message.key?.toString() ?? null, value: message.value ? await this.codec.decode(message.value) : null, raw: message });
+        list.push({
+          key: message.key?.toString() ?? null,
+          value: message.value ? await this.codec.decode(message.value) : null,
+          raw: message,
+        });
         this.records.set(topic, list);
       },
     });
@@ -52,7 +66,13 @@ export class TopicTap {
   }
 }
 
-export async function produceRaw(kafka: Kafka, codec: AvroCodec, config: Config, items: Array<RawNotification | Buffer>, key = 'k'): Promise<void> {
+export async function produceRaw(
+  kafka: Kafka,
+  codec: AvroCodec,
+  config: Config,
+  items: Array<RawNotification | Buffer>,
+  key = 'k',
+): Promise<void> {
   const topic = topicName('notifications', config.kafka.topicPrefix);
   const producer = kafka.producer();
   await producer.connect();

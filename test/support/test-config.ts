@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig, type AppName, type Config } from '@iks/config';
 
 /** A fresh topic prefix and the group ids under it: nothing shared with other runs or tests. */
-export function freshTopicEnv(tag = 't'): { TOPIC_PREFIX: string; TRANSFORMER_GROUP_ID: string; SINK_GROUP_ID: string } {
+export function freshTopicEnv(tag = 't'): {
+  TOPIC_PREFIX: string;
+  TRANSFORMER_GROUP_ID: string;
+  SINK_GROUP_ID: string;
+} {
   const prefix = `${tag}${randomBytes(4).toString('hex')}.`;
   return { TOPIC_PREFIX: prefix, TRANSFORMER_GROUP_ID: `${prefix}transformer`, SINK_GROUP_ID: `${prefix}sink` };
 }
@@ -11,7 +15,12 @@ export function freshTopicEnv(tag = 't'): { TOPIC_PREFIX: string; TRANSFORMER_GR
  * A config with fresh topics, on the cluster of `cluster` (default: the environment, see
  * services.global-setup.js).
  */
-export function freshConfig(app: AppName, env: Record<string, string> = {}, tag = 't', cluster: Record<string, string | undefined> = {}): Config {
+export function freshConfig(
+  app: AppName,
+  env: Record<string, string> = {},
+  tag = 't',
+  cluster: Record<string, string | undefined> = {},
+): Config {
   return loadConfig(
     {
       KAFKA_BROKERS: process.env.KAFKA_BROKERS,

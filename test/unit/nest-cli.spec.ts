@@ -3,8 +3,13 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const raw = readFileSync(join(ROOT, 'nest-cli.json'), 'utf8');
-const cli = JSON.parse(raw) as { projects: Record<string, { type: string; root: string; sourceRoot: string; entryFile?: string }> };
-const folders = (parent: string) => readdirSync(join(ROOT, parent)).filter((f) => statSync(join(ROOT, parent, f)).isDirectory()).map((f) => `${parent}/${f}`);
+const cli = JSON.parse(raw) as {
+  projects: Record<string, { type: string; root: string; sourceRoot: string; entryFile?: string }>;
+};
+const folders = (parent: string) =>
+  readdirSync(join(ROOT, parent))
+    .filter((f) => statSync(join(ROOT, parent, f)).isDirectory())
+    .map((f) => `${parent}/${f}`);
 
 describe('nest-cli.json', () => {
   it('has no repeated project key (JSON.parse would keep the last one silently)', () => {

@@ -2,7 +2,11 @@ import { formatFigure, parseBenchOutput, parseFigureLines, parseLegacyLines } fr
 
 describe('bench figures', () => {
   it('prints figure lines that parse back, NaN included', () => {
-    const text = [formatFigure('p1.cpu_ms_per_event.ingest', 0.29512345, 'CPU-ms/event'), formatFigure('ratio.x', NaN, 'x'), 'noise'].join('\n');
+    const text = [
+      formatFigure('p1.cpu_ms_per_event.ingest', 0.29512345, 'CPU-ms/event'),
+      formatFigure('ratio.x', NaN, 'x'),
+      'noise',
+    ].join('\n');
     expect(text).toContain('figure p1.cpu_ms_per_event.ingest 0.295123 CPU-ms/event');
     expect(parseFigureLines(text)).toEqual([
       { name: 'p1.cpu_ms_per_event.ingest', value: 0.295123, unit: 'CPU-ms/event' },
@@ -21,7 +25,10 @@ describe('bench figures', () => {
     ].join('\n');
     const byName = new Map(parseLegacyLines(out).map((f) => [f.name, f]));
     expect(byName.get('phase_1_3_000_webhooks.webhooks/s_accepted')).toMatchObject({ value: 1536 });
-    expect(byName.get('phase_1_3_000_webhooks.latency_webhook_klaviyo_closed_loop.p99')).toMatchObject({ value: 1375, unit: 'ms' });
+    expect(byName.get('phase_1_3_000_webhooks.latency_webhook_klaviyo_closed_loop.p99')).toMatchObject({
+      value: 1375,
+      unit: 'ms',
+    });
     expect(byName.get('phase_1_3_000_webhooks.latency_webhook_klaviyo_closed_loop.max')).toMatchObject({ value: 1467 });
     const ingest = 'phase_1_3_000_webhooks.ingest_kafka_acks_all_64_in_flight';
     expect(byName.get(`${ingest}.webhooks/s`)).toMatchObject({ value: 2718 });
@@ -31,7 +38,10 @@ describe('bench figures', () => {
 
   it('prefers figure lines when a bench prints them', () => {
     const out = `${'events delivered'.padEnd(52)} 2,700/2,700\nfigure p1.events_per_s 433.7 events/s\n`;
-    expect(parseBenchOutput(out)).toEqual({ source: 'figure-lines', figures: [{ name: 'p1.events_per_s', value: 433.7, unit: 'events/s' }] });
+    expect(parseBenchOutput(out)).toEqual({
+      source: 'figure-lines',
+      figures: [{ name: 'p1.events_per_s', value: 433.7, unit: 'events/s' }],
+    });
     expect(parseBenchOutput(`${'events delivered'.padEnd(52)} 2,700/2,700\n`).source).toBe('legacy-lines');
   });
 });

@@ -98,5 +98,7 @@ export function parseLegacyLines(text: string): Figure[] {
 /** The `figure` lines when there are any, else what parseLegacyLines finds. */
 export function parseBenchOutput(text: string): { figures: Figure[]; source: 'figure-lines' | 'legacy-lines' } {
   const figures = parseFigureLines(text);
-  return figures.length > 0 ? { figures, source: 'figure-lines' } : { figures: parseLegacyLines(text), source: 'legacy-lines' };
+  return figures.length > 0
+    ? { figures, source: 'figure-lines' }
+    : { figures: parseLegacyLines(text), source: 'legacy-lines' };
 }

@@ -19,7 +19,7 @@ describe('stack process discovery', () => {
     expect(parseLogDirs('node.id=1\n')).toBeUndefined();
   });
 
-  it('sums the .log segments of the prefix\'s partition directories by topic, not indexes or deleted dirs', () => {
+  it("sums the .log segments of the prefix's partition directories by topic, not indexes or deleted dirs", () => {
     const dir = mkdtempSync(join(tmpdir(), 'logdirs-'));
     const put = (d: string, f: string, bytes: number) => {
       mkdirSync(join(dir, d), { recursive: true });
@@ -31,6 +31,11 @@ describe('stack process discovery', () => {
     put('run1.b.v1-0', '00000000000000000000.log', 7);
     put('run1.a.v1-2.4f2c1d-delete', '00000000000000000000.log', 999);
     put('other.a.v1-0', '00000000000000000000.log', 999);
-    expect(topicLogBytes(dir, 'run1.')).toEqual(new Map([['run1.a.v1', 150], ['run1.b.v1', 7]]));
+    expect(topicLogBytes(dir, 'run1.')).toEqual(
+      new Map([
+        ['run1.a.v1', 150],
+        ['run1.b.v1', 7],
+      ]),
+    );
   });
 });

@@ -108,7 +108,11 @@ export interface StackProcesses {
  * STACK_DIR (pid files kafka.pid / registry.pid and kafka-data, as scripts/stack.sh keeps them)
  * and KAFKA_DATA_DIR.
  */
-export function findStackProcesses(brokers: string, registryUrl: string, env: { STACK_DIR?: string; KAFKA_DATA_DIR?: string } = {}): StackProcesses {
+export function findStackProcesses(
+  brokers: string,
+  registryUrl: string,
+  env: { STACK_DIR?: string; KAFKA_DATA_DIR?: string } = {},
+): StackProcesses {
   const how: string[] = [];
   const brokerPort = Number(brokers.split(',')[0].split(':').pop());
   const registryPort = Number(new URL(registryUrl).port || 80);
@@ -121,11 +125,19 @@ export function findStackProcesses(brokers: string, registryUrl: string, env: { 
   }
   if (kafkaPid === undefined) {
     kafkaPid = pidListeningOn(brokerPort);
-    how.push(kafkaPid ? `kafka: pid ${kafkaPid} listens on port ${brokerPort}` : `kafka: no process of ours found listening on port ${brokerPort}`);
+    how.push(
+      kafkaPid
+        ? `kafka: pid ${kafkaPid} listens on port ${brokerPort}`
+        : `kafka: no process of ours found listening on port ${brokerPort}`,
+    );
   }
   if (registryPid === undefined) {
     registryPid = pidListeningOn(registryPort);
-    how.push(registryPid ? `registry: pid ${registryPid} listens on port ${registryPort}` : `registry: no process of ours found listening on port ${registryPort}`);
+    how.push(
+      registryPid
+        ? `registry: pid ${registryPid} listens on port ${registryPort}`
+        : `registry: no process of ours found listening on port ${registryPort}`,
+    );
   }
   let kafkaDataDir: string | undefined = env.KAFKA_DATA_DIR;
   if (kafkaDataDir) how.push(`kafka data: KAFKA_DATA_DIR=${kafkaDataDir}`);
@@ -166,7 +178,8 @@ export function topicLogBytes(dataDir: string, prefix: string): Map<string, numb
     if (!m) continue; // e.g. <topic>-<partition>.<uuid>-delete
     let bytes = 0;
     try {
-      for (const f of readdirSync(join(dataDir, d))) if (f.endsWith('.log')) bytes += statSync(join(dataDir, d, f)).size;
+      for (const f of readdirSync(join(dataDir, d)))
+        if (f.endsWith('.log')) bytes += statSync(join(dataDir, d, f)).size;
     } catch {
       continue; // deleted meanwhile
     }

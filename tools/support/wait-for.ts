@@ -12,7 +12,10 @@ export interface WaitOptions {
 }
 
 /** Polls `fn` until it returns a truthy value (a throw counts as not yet); throws after `timeoutMs`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, { timeoutMs = 30_000, intervalMs = 50, what = 'condition' }: WaitOptions = {}): Promise<Truthy<T>> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  { timeoutMs = 30_000, intervalMs = 50, what = 'condition' }: WaitOptions = {},
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -22,7 +25,8 @@ export async function waitFor<T>(fn: () => T | Promise<T>, { timeoutMs = 30_000,
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await sleep(intervalMs);
   }
 }
@@ -36,8 +40,15 @@ export async function waitUntil(fn: () => unknown, options: WaitOptions = {}): P
 }
 
 /** Waits until `url` answers GET with a status below 300 (each try gives up after 1 s). */
-export async function waitHttp(url: string, { timeoutMs = 30_000, intervalMs = 200 }: Omit<WaitOptions, 'what'> = {}): Promise<void> {
-  await waitFor(async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).status < 300, { timeoutMs, intervalMs, what: `${url} to be ready` });
+export async function waitHttp(
+  url: string,
+  { timeoutMs = 30_000, intervalMs = 200 }: Omit<WaitOptions, 'what'> = {},
+): Promise<void> {
+  await waitFor(async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).status < 300, {
+    timeoutMs,
+    intervalMs,
+    what: `${url} to be ready`,
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

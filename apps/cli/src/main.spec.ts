@@ -20,8 +20,11 @@ describe('cli main', () => {
   it('--help lists every command and the exit codes, exit 0; no command prints the same help, exit 2', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
-    for (const name of ['schemas', 'map', 'backfill', 'replay', 'dlq']) expect(help.out).toMatch(new RegExp(`^  ${name} `, 'm'));
-    expect(help.out).toMatch(/Exit codes:\n {2}0 .*\n {2}1 .*\n {2}2 .*usage or configuration error.*\n {2}130 .*interrupted/);
+    for (const name of ['schemas', 'map', 'backfill', 'replay', 'dlq'])
+      expect(help.out).toMatch(new RegExp(`^  ${name} `, 'm'));
+    expect(help.out).toMatch(
+      /Exit codes:\n {2}0 .*\n {2}1 .*\n {2}2 .*usage or configuration error.*\n {2}130 .*interrupted/,
+    );
     const none = await run([]);
     expect(none).toEqual({ code: 2, out: help.out, err: '' });
   });
@@ -29,11 +32,50 @@ describe('cli main', () => {
   it.each([
     [['schemas', 'register', '--help'], ['--dir <folder>']],
     [['schemas', 'check', '--help'], ['--dir <folder>']],
-    [['map', '--help'], ['<notification.json>', '--contacts <file>', '--subscriptions <file>', '--deleted <ids>', '--backfill', '--phone-region <CC>', '--delete-on-archive']],
-    [['backfill', '--help'], ['--since <ISO date>', '--until <ISO date>', '--only <kinds>', '--restart', '--checkpoint-dir <dir>', '--app-id <id>', '--per-page <n>']],
-    [['replay', '--help'], ['--topic <topic>', '--from-offset <P:O,...>', '--from-time <ISO>', '--from-beginning', '--to-time <ISO>', '--group <group>', '-y, --yes']],
-    [['dlq', 'list', '--help'], ['<topic>', '--limit <N>', '--json']],
-    [['dlq', 'reprocess', '--help'], ['<topic>', '--where <reason~text>', '--from-beginning', '-y, --yes']],
+    [
+      ['map', '--help'],
+      [
+        '<notification.json>',
+        '--contacts <file>',
+        '--subscriptions <file>',
+        '--deleted <ids>',
+        '--backfill',
+        '--phone-region <CC>',
+        '--delete-on-archive',
+      ],
+    ],
+    [
+      ['backfill', '--help'],
+      [
+        '--since <ISO date>',
+        '--until <ISO date>',
+        '--only <kinds>',
+        '--restart',
+        '--checkpoint-dir <dir>',
+        '--app-id <id>',
+        '--per-page <n>',
+      ],
+    ],
+    [
+      ['replay', '--help'],
+      [
+        '--topic <topic>',
+        '--from-offset <P:O,...>',
+        '--from-time <ISO>',
+        '--from-beginning',
+        '--to-time <ISO>',
+        '--group <group>',
+        '-y, --yes',
+      ],
+    ],
+    [
+      ['dlq', 'list', '--help'],
+      ['<topic>', '--limit <N>', '--json'],
+    ],
+    [
+      ['dlq', 'reprocess', '--help'],
+      ['<topic>', '--where <reason~text>', '--from-beginning', '-y, --yes'],
+    ],
   ])('%j describes the command and its options, exit 0', async (argv, options) => {
     const { code, out, err } = await run(argv);
     expect({ code, err }).toEqual({ code: 0, err: '' });
@@ -48,7 +90,10 @@ describe('cli main', () => {
     [['replay', '--topic', 't', '--from-beginning', '--force'], 'replay: unknown argument "--force"'],
     [['replay', '--topic', 't', '--from-offset', '0:1', '--from-offset', '1:1'], 'replay: --from-offset given twice'],
     [['backfill', '--since'], 'backfill: --since needs a value'],
-    [['backfill', '--since', '2026-01-01', '--per-page', '500'], 'backfill: --per-page must be an integer from 1 to 150'],
+    [
+      ['backfill', '--since', '2026-01-01', '--per-page', '500'],
+      'backfill: --per-page must be an integer from 1 to 150',
+    ],
     [['dlq', 'list'], 'dlq list: missing <topic>'],
     [['dlq', 'list', 'klaviyo.events.v1', '--limit', '0'], 'dlq list: --limit needs a positive integer (got "0")'],
     [['dlq', 'reprocess', 'klaviyo.events.v1', '--where', 'class=Foo'], 'dlq reprocess: --where takes reason~<text>'],
@@ -81,9 +126,20 @@ describe('cli main', () => {
   });
 
   it('map runs offline through the parser: records on stdout, exit 0; an unreadable file, exit 2', async () => {
-    const ok = await run(['map', join(FIXTURES, 'notifications', 'ticket.resolved.json'), '--contacts', join(FIXTURES, 'contacts.json'), '--admins', join(FIXTURES, 'admins.json')]);
+    const ok = await run([
+      'map',
+      join(FIXTURES, 'notifications', 'ticket.resolved.json'),
+      '--contacts',
+      join(FIXTURES, 'contacts.json'),
+      '--admins',
+      join(FIXTURES, 'admins.json'),
+    ]);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.out)).toMatchObject({ kind: 'event', metric: 'Ticket Resolved', unique_id: 'intercom:ticket:2189:state:resolved:1764086400' });
+    expect(JSON.parse(ok.out)).toMatchObject({
+      kind: 'event',
+      metric: 'Ticket Resolved',
+      unique_id: 'intercom:ticket:2189:state:resolved:1764086400',
+    });
     const skip = await run(['map', join(FIXTURES, 'notifications', 'company.created.json')]);
     expect(skip).toEqual({ code: 0, out: '', err: 'skip: unmapped topic company.created' });
     const unreadable = await run(['map', '/nonexistent/n.json']);

@@ -18,7 +18,10 @@ Exit codes:
 
 /** A usage error of one command (exit 2), with the command's path for the message. */
 class UsageError extends Error {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -37,7 +40,9 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
   const config = () => loadConfig(process.env, 'cli');
   const root = cliCommand('cli')
     .usage('<command> [options]')
-    .description('intercom-klaviyo-sync operations (run as npm run cli -- <command> [options]; <command> --help for its options)')
+    .description(
+      'intercom-klaviyo-sync operations (run as npm run cli -- <command> [options]; <command> --help for its options)',
+    )
     .addHelpText('after', EXIT_CODES_HELP);
 
   const schemas = schemasCommand();
@@ -45,11 +50,16 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
   for (const sub of schemas.commands) {
     sub.action(async (opts: { dir?: string }) => {
       const c = config();
-      setCode(await (await import('./commands/schemas.command')).runSchemas({ sub: sub.name() as SchemasSub, dir: opts.dir ?? null }, c, io));
+      setCode(
+        await (
+          await import('./commands/schemas.command')
+        ).runSchemas({ sub: sub.name() as SchemasSub, dir: opts.dir ?? null }, c, io),
+      );
     });
   }
   const map = mapCommand().action(async (notification: string, opts: Record<string, unknown>) =>
-    setCode(await (await import('./commands/map.command')).runMap(mapArgsFrom(notification, opts), io)));
+    setCode(await (await import('./commands/map.command')).runMap(mapArgsFrom(notification, opts), io)),
+  );
   const backfill = backfillCommand().action(async (opts) => {
     const a = orUsage('backfill', backfillArgsFrom(opts));
     const c = config();
@@ -69,7 +79,11 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
   for (const sub of dlq.commands) {
     sub.action(async (topic: string, opts) => {
       const c = config();
-      setCode(await (await import('./commands/dlq.command')).runDlq({ sub: sub.name() as DlqSub, topic, flags: dlqFlagsFrom(opts) }, c, io));
+      setCode(
+        await (
+          await import('./commands/dlq.command')
+        ).runDlq({ sub: sub.name() as DlqSub, topic, flags: dlqFlagsFrom(opts) }, c, io),
+      );
     });
   }
   for (const c of [schemas, map, backfill, reconcile, replay, dlq]) root.addCommand(c);
@@ -77,7 +91,11 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
   // Output through the CliIo; errors thrown instead of process.exit, tagged with the command.
   const route = (cmd: Command, path: string): void => {
     cmd
-      .configureOutput({ writeOut: (s) => io.stdout(s.replace(/\n$/, '')), writeErr: (s) => io.stderr(s.replace(/\n$/, '')), outputError: () => undefined })
+      .configureOutput({
+        writeOut: (s) => io.stdout(s.replace(/\n$/, '')),
+        writeErr: (s) => io.stderr(s.replace(/\n$/, '')),
+        outputError: () => undefined,
+      })
       .exitOverride((e) => {
         if (e.exitCode === 0 || e.code === 'commander.help') throw e;
         throw new UsageError(path, usageMessage(e));

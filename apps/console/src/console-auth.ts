@@ -35,7 +35,8 @@ export function hasReadAccess(req: FastifyRequest, token: Secret | null): boolea
 export function actionRefusal(req: FastifyRequest, operatorToken: Secret | null): string | null {
   if (!operatorToken) return 'actions are off: CONSOLE_OPERATOR_TOKEN is not set';
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) return 'cross-site request refused';
+  if (origin !== undefined && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`)
+    return 'cross-site request refused';
   const site = req.headers['sec-fetch-site'];
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return 'cross-site request refused';
   if (!(req.headers['content-type'] ?? '').startsWith('application/json')) return 'JSON only';
@@ -46,7 +47,8 @@ export function actionRefusal(req: FastifyRequest, operatorToken: Secret | null)
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   // no inline script or style at all: the pages' CSS and JS are files (/static/)
-  'content-security-policy': "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -57,7 +59,14 @@ export async function guard(req: FastifyRequest, reply: FastifyReply, token: Sec
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
   const path = req.url.split('?')[0];
   // open: the sign-in page, its CSS and JS, and what probes and Prometheus read (no personal data)
-  if (path === '/login' || path.startsWith('/static/') || path === '/health/live' || path === '/health/ready' || path === '/ops/metrics') return;
+  if (
+    path === '/login' ||
+    path.startsWith('/static/') ||
+    path === '/health/live' ||
+    path === '/health/ready' ||
+    path === '/ops/metrics'
+  )
+    return;
   if (!hasReadAccess(req, token)) {
     if (req.method === 'GET' && !path.startsWith('/api/')) await reply.code(302).header('location', '/login').send();
     else await reply.code(401).send({ statusCode: 401, message: 'console token required' });

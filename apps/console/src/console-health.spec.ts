@@ -2,7 +2,13 @@ import type { ReadModelFeed } from '@iks/console';
 import { ConsoleHealth } from './console-health';
 
 const feed = (o: Partial<Pick<ReadModelFeed, 'state' | 'lastError' | 'caughtUpAt'>> & { behind?: number | null }) =>
-  ({ state: 'running', lastError: null, caughtUpAt: null, ...o, behind: () => (o.behind === undefined ? 0 : o.behind) }) as unknown as ReadModelFeed;
+  ({
+    state: 'running',
+    lastError: null,
+    caughtUpAt: null,
+    ...o,
+    behind: () => (o.behind === undefined ? 0 : o.behind),
+  }) as unknown as ReadModelFeed;
 
 describe('ConsoleHealth', () => {
   it('is ready once the feed runs and the read model has caught up, saying how far behind it is', () => {
@@ -13,7 +19,10 @@ describe('ConsoleHealth', () => {
   });
 
   it('is not ready while the read model catches up, nor when the consumer is down', () => {
-    expect(new ConsoleHealth(feed({ behind: 120 })).readiness().readModel).toEqual({ up: false, detail: { caughtUp: false, behind: 120 } });
+    expect(new ConsoleHealth(feed({ behind: 120 })).readiness().readModel).toEqual({
+      up: false,
+      detail: { caughtUp: false, behind: 120 },
+    });
     const crashed = new ConsoleHealth(feed({ state: 'crashed', lastError: 'broker gone', caughtUpAt: 1 }));
     expect(crashed.readiness().feed).toEqual({ up: false, detail: { state: 'crashed', error: 'broker gone' } });
     expect(crashed.liveness().feed.up).toBe(false);

@@ -15,8 +15,18 @@ export class ConsoleHealth implements HealthProbe {
     const behind = this.feed.behind();
     const at = this.feed.caughtUpAt;
     return {
-      feed: { up: this.feed.state === 'running', detail: { state: this.feed.state, ...(this.feed.lastError ? { error: this.feed.lastError } : {}) } },
-      readModel: { up: at !== null, detail: { caughtUp: at !== null, behind: behind ?? 'unknown', ...(at ? { caughtUpAt: new Date(at).toISOString() } : {}) } },
+      feed: {
+        up: this.feed.state === 'running',
+        detail: { state: this.feed.state, ...(this.feed.lastError ? { error: this.feed.lastError } : {}) },
+      },
+      readModel: {
+        up: at !== null,
+        detail: {
+          caughtUp: at !== null,
+          behind: behind ?? 'unknown',
+          ...(at ? { caughtUpAt: new Date(at).toISOString() } : {}),
+        },
+      },
     };
   }
 

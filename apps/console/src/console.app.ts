@@ -16,7 +16,9 @@ import { ConsoleModule } from './console.module';
  * (ts-jest) and from the build (dist/apps/console/src), which does not copy them.
  */
 export function consoleAssets(): { views: string; public: string } {
-  const root = [resolve(__dirname, '..'), resolve(__dirname, '../../../../apps/console')].find((d) => existsSync(join(d, 'views', 'layout.eta')));
+  const root = [resolve(__dirname, '..'), resolve(__dirname, '../../../../apps/console')].find((d) =>
+    existsSync(join(d, 'views', 'layout.eta')),
+  );
   if (!root) throw new Error(`the console's templates (apps/console/views) are not found from ${__dirname}`);
   return { views: join(root, 'views'), public: join(root, 'public') };
 }
@@ -27,15 +29,23 @@ export function consoleAssets(): { views: string; public: string } {
  * (console-auth.ts). Logs go through nestjs-pino (LOG_FORMAT) unless `logger` is false (tests).
  * The read model starts reading when the app is initialised (listen or init).
  */
-export async function createConsoleApp(config: Config, logger: false | undefined = undefined): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(ConsoleModule.forRoot(config), new FastifyAdapter({ bodyLimit: 64 * 1024 }), {
-    ...(logger === false ? { logger: false } : { bufferLogs: true }),
-  });
+export async function createConsoleApp(
+  config: Config,
+  logger: false | undefined = undefined,
+): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    ConsoleModule.forRoot(config),
+    new FastifyAdapter({ bodyLimit: 64 * 1024 }),
+    {
+      ...(logger === false ? { logger: false } : { bufferLogs: true }),
+    },
+  );
   if (logger !== false) app.useLogger(app.get(Logger));
   const assets = consoleAssets();
   await app.register(fastifyView, {
     engine: { eta: new Eta({ views: assets.views, cache: true, autoEscape: true }) },
-    templates: assets.views, production: true,
+    templates: assets.views,
+    production: true,
   });
   await app.register(fastifyStatic, { root: assets.public, prefix: '/static/', cacheControl: false });
   const fastify = app.getHttpAdapter().getInstance();

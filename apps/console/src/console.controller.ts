@@ -19,12 +19,28 @@ export class ConsoleController {
   @Get('api/status')
   status(): { outcomes: number; deadLetters: number; behind: number | null; heapUsedBytes: number; rssBytes: number } {
     const m = process.memoryUsage();
-    return { outcomes: this.console.model.outcomes, deadLetters: this.console.model.deadLetterCount, behind: this.console.feed.behind(), heapUsedBytes: m.heapUsed, rssBytes: m.rss };
+    return {
+      outcomes: this.console.model.outcomes,
+      deadLetters: this.console.model.deadLetterCount,
+      behind: this.console.feed.behind(),
+      heapUsedBytes: m.heapUsed,
+      rssBytes: m.rss,
+    };
   }
 
   @Get('metrics')
   metrics(@Res() reply: FastifyReply, @Query('metric') metric?: string): Promise<unknown> {
-    return this.render(reply, 'metrics', metricsPage(this.console.model, this.console.metricRows(), metric ?? null, Date.now(), this.console.feed.behind()));
+    return this.render(
+      reply,
+      'metrics',
+      metricsPage(
+        this.console.model,
+        this.console.metricRows(),
+        metric ?? null,
+        Date.now(),
+        this.console.feed.behind(),
+      ),
+    );
   }
 
   @Get('person')
@@ -35,9 +51,16 @@ export class ConsoleController {
   @Get('pipeline')
   async pipeline(@Res() reply: FastifyReply): Promise<unknown> {
     const lag = await this.console.lag.read().catch((e: Error) => e.message);
-    return this.render(reply, 'pipeline', pipelinePage(this.console.model, lag, Date.now(), {
-      canAct: this.console.canAct, throttling: this.console.throttling, replay: this.console.replay.status(), replayTopics: this.console.replayTopics(),
-    }));
+    return this.render(
+      reply,
+      'pipeline',
+      pipelinePage(this.console.model, lag, Date.now(), {
+        canAct: this.console.canAct,
+        throttling: this.console.throttling,
+        replay: this.console.replay.status(),
+        replayTopics: this.console.replayTopics(),
+      }),
+    );
   }
 
   @Get('dead-letters/:at')
@@ -69,7 +92,8 @@ export class ConsoleController {
   @Post('api/replay/plan')
   async planReplay(@Req() req: FastifyRequest, @Body() body: ReplayRequest | undefined): Promise<PlannedReplay> {
     this.refuseUnlessAction(req);
-    if (typeof body?.topic !== 'string') throw new HttpException('body must be {"topic": "<topic>", "fromTime"?: "<ISO>", "toTime"?: "<ISO>"}', 400);
+    if (typeof body?.topic !== 'string')
+      throw new HttpException('body must be {"topic": "<topic>", "fromTime"?: "<ISO>", "toTime"?: "<ISO>"}', 400);
     return this.replayErrors(() => this.console.replay.plan(body));
   }
 
@@ -86,9 +110,13 @@ export class ConsoleController {
   }
 
   @Post('api/dead-letters/reprocess')
-  async reprocess(@Req() req: FastifyRequest, @Body() body: { at?: unknown } | undefined): Promise<{ at: string; sentTo: string }> {
+  async reprocess(
+    @Req() req: FastifyRequest,
+    @Body() body: { at?: unknown } | undefined,
+  ): Promise<{ at: string; sentTo: string }> {
     this.refuseUnlessAction(req);
-    if (typeof body?.at !== 'string') throw new HttpException('body must be {"at": "<dlq topic>:<partition>:<offset>"}', 400);
+    if (typeof body?.at !== 'string')
+      throw new HttpException('body must be {"at": "<dlq topic>:<partition>:<offset>"}', 400);
     try {
       return { at: body.at, sentTo: await this.console.reprocess(body.at) };
     } catch (e) {

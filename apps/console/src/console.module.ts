@@ -6,7 +6,14 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Config } from '@iks/config';
 import { DeliveryReadModel, GapsModel, PipelineLag, ReadModelFeed, SharedAdmin, SinkThrottling } from '@iks/console';
 import { AvroCodec, createKafka } from '@iks/kafka';
-import { HEALTH_PROBE, HealthController, loggerParams, METRICS_REGISTRY, MetricsController, metricsRegistryProvider } from '@iks/ops';
+import {
+  HEALTH_PROBE,
+  HealthController,
+  loggerParams,
+  METRICS_REGISTRY,
+  MetricsController,
+  metricsRegistryProvider,
+} from '@iks/ops';
 import { ConsoleController } from './console.controller';
 import { ConsoleHealth } from './console-health';
 import { ConsoleMetrics } from './console-metrics';
@@ -15,7 +22,11 @@ import { ConsoleService } from './console.service';
 import { CONFIG, KAFKA } from './tokens';
 
 /** Prometheus text at /ops/metrics: the console's own /metrics is its Metrics page. */
-@Module({ controllers: [MetricsController], providers: [metricsRegistryProvider('console')], exports: [METRICS_REGISTRY] })
+@Module({
+  controllers: [MetricsController],
+  providers: [metricsRegistryProvider('console')],
+  exports: [METRICS_REGISTRY],
+})
 export class ConsoleOpsModule {}
 
 /**
@@ -41,12 +52,26 @@ export class ConsoleModule {
         { provide: GapsModel, useFactory: () => new GapsModel() },
         { provide: SharedAdmin, inject: [KAFKA], useFactory: (kafka: Kafka) => new SharedAdmin(kafka) },
         {
-          provide: ReadModelFeed, inject: [KAFKA, CONFIG, DeliveryReadModel, GapsModel, SharedAdmin],
-          useFactory: (kafka: Kafka, c: Config, model: DeliveryReadModel, gaps: GapsModel, admin: SharedAdmin) => new ReadModelFeed(kafka, new AvroCodec(c.kafka), model, gaps, c, admin),
+          provide: ReadModelFeed,
+          inject: [KAFKA, CONFIG, DeliveryReadModel, GapsModel, SharedAdmin],
+          useFactory: (kafka: Kafka, c: Config, model: DeliveryReadModel, gaps: GapsModel, admin: SharedAdmin) =>
+            new ReadModelFeed(kafka, new AvroCodec(c.kafka), model, gaps, c, admin),
         },
-        { provide: PipelineLag, inject: [SharedAdmin, CONFIG], useFactory: (admin: SharedAdmin, c: Config) => new PipelineLag(admin, c) },
-        { provide: ConsoleReplay, inject: [KAFKA, SharedAdmin, CONFIG], useFactory: (kafka: Kafka, admin: SharedAdmin, c: Config) => new ConsoleReplay(kafka, admin, c) },
-        { provide: SinkThrottling, inject: [CONFIG], useFactory: (c: Config) => new SinkThrottling(c.console.sinkMetricsUrls) },
+        {
+          provide: PipelineLag,
+          inject: [SharedAdmin, CONFIG],
+          useFactory: (admin: SharedAdmin, c: Config) => new PipelineLag(admin, c),
+        },
+        {
+          provide: ConsoleReplay,
+          inject: [KAFKA, SharedAdmin, CONFIG],
+          useFactory: (kafka: Kafka, admin: SharedAdmin, c: Config) => new ConsoleReplay(kafka, admin, c),
+        },
+        {
+          provide: SinkThrottling,
+          inject: [CONFIG],
+          useFactory: (c: Config) => new SinkThrottling(c.console.sinkMetricsUrls),
+        },
         ConsoleService,
         ConsoleMetrics,
         { provide: HEALTH_PROBE, useClass: ConsoleHealth },

@@ -10,7 +10,10 @@ import { CONFIG, KAFKA } from './tokens';
 import type { MetricRow } from './page-models';
 
 export class ReprocessError extends Error {
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
     this.name = 'ReprocessError';
   }
@@ -72,7 +75,8 @@ export class ConsoleService implements OnModuleInit, OnApplicationShutdown {
     if (l.erased) throw new ReprocessError(`${at} is about a deleted person: its record is no longer kept`, 410);
     if (!l.letter) throw new ReprocessError(`${at} cannot be decoded: ${l.decodeError}`, 422);
     const known = new Set(allTopics(this.config.kafka.topicPrefix).map((t) => t.name));
-    if (!known.has(l.letter.original_topic)) throw new ReprocessError(`${l.letter.original_topic} is not one of this pipeline's topics`, 422);
+    if (!known.has(l.letter.original_topic))
+      throw new ReprocessError(`${l.letter.original_topic} is not one of this pipeline's topics`, 422);
     if (!this.producer) {
       this.producer = createProducer(this.kafka);
       await this.producer.connect();

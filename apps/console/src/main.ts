@@ -8,8 +8,8 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.console.port, config.console.host);
   const c = config.console;
   new Logger('console').log(
-    `ready: http://${c.host}:${c.port}/metrics (${c.token ? 'CONSOLE_TOKEN required' : 'loopback, no token'}; actions ${c.operatorToken ? 'on (operator token)' : 'off'}); `
-      + `health on /health/live and /health/ready, Prometheus on /ops/metrics`,
+    `ready: http://${c.host}:${c.port}/metrics (${c.token ? 'CONSOLE_TOKEN required' : 'loopback, no token'}; actions ${c.operatorToken ? 'on (operator token)' : 'off'}); ` +
+      `health on /health/live and /health/ready, Prometheus on /ops/metrics`,
   );
 }
 

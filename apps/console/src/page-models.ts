@@ -1,5 +1,15 @@
 import type { ReconcileReportRecord } from '@iks/domain';
-import type { CopyKind, DeliveryReadModel, GapsModel, KindTally, LetterView, OutcomeView, PartitionLag, RecordKindKey, SinkThrottling } from '@iks/console';
+import type {
+  CopyKind,
+  DeliveryReadModel,
+  GapsModel,
+  KindTally,
+  LetterView,
+  OutcomeView,
+  PartitionLag,
+  RecordKindKey,
+  SinkThrottling,
+} from '@iks/console';
 import type { ReplayStatus } from './console-replay';
 
 /**
@@ -8,7 +18,8 @@ import type { ReplayStatus } from './console-replay';
  * default) only lay them out.
  */
 
-export const iso = (ms: number | null) => (ms === null || !Number.isFinite(ms) ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z'));
+export const iso = (ms: number | null) =>
+  ms === null || !Number.isFinite(ms) ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z');
 
 export interface MetricRow {
   readonly name: string;
@@ -18,7 +29,9 @@ export interface MetricRow {
 /** Points of an SVG polyline over `values` (a sparkline or one series of a chart). */
 export function points(values: readonly number[], width: number, height: number, max = Math.max(1, ...values)): string {
   const step = values.length > 1 ? width / (values.length - 1) : width;
-  return values.map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`).join(' ');
+  return values
+    .map((v, i) => `${(i * step).toFixed(1)},${(height - 1 - (v / max) * (height - 2)).toFixed(1)}`)
+    .join(' ');
 }
 
 export const COPY_LABEL: Readonly<Record<CopyKind, string>> = {
@@ -47,9 +60,19 @@ export interface EventRowModel {
 function eventRow(v: OutcomeView): EventRowModel {
   const q = v.email ?? v.phone ?? v.contactId;
   return {
-    metric: v.metric ?? v.recordKind ?? '—', uniqueId: v.uniqueId ?? '—', kind: v.kind, copy: v.copy, copyLabel: v.copy ? COPY_LABEL[v.copy] : '',
-    eventTime: iso(v.eventTime), receivedAt: iso(v.receivedAt), mappedAt: iso(v.mappedAt), outcomeAt: iso(v.outcomeAt), reason: v.reason, at: v.at,
-    person: q ? { q, label: q } : null, properties: pretty(v.properties),
+    metric: v.metric ?? v.recordKind ?? '—',
+    uniqueId: v.uniqueId ?? '—',
+    kind: v.kind,
+    copy: v.copy,
+    copyLabel: v.copy ? COPY_LABEL[v.copy] : '',
+    eventTime: iso(v.eventTime),
+    receivedAt: iso(v.receivedAt),
+    mappedAt: iso(v.mappedAt),
+    outcomeAt: iso(v.outcomeAt),
+    reason: v.reason,
+    at: v.at,
+    person: q ? { q, label: q } : null,
+    properties: pretty(v.properties),
   };
 }
 
@@ -66,7 +89,16 @@ export interface RowCounts {
 }
 
 export function rowCounts(rows: readonly OutcomeView[]): RowCounts {
-  const c = { total: rows.length, new: 0, repeat: 0, sameRequest: 0, deadLettered: 0, skipped: 0, retried: 0, other: 0 };
+  const c = {
+    total: rows.length,
+    new: 0,
+    repeat: 0,
+    sameRequest: 0,
+    deadLettered: 0,
+    skipped: 0,
+    retried: 0,
+    other: 0,
+  };
   for (const v of rows) {
     if (v.copy === 'new') c.new++;
     else if (v.copy === 'repeat') c.repeat++;
@@ -79,13 +111,27 @@ export function rowCounts(rows: readonly OutcomeView[]): RowCounts {
   return c;
 }
 
-export function metricsPage(model: DeliveryReadModel, rows: readonly MetricRow[], selected: string | null, now: number, behind: number | null) {
+export function metricsPage(
+  model: DeliveryReadModel,
+  rows: readonly MetricRow[],
+  selected: string | null,
+  now: number,
+  behind: number | null,
+) {
   const metrics = rows.map(({ name, intercom }) => {
     const m = model.metrics.get(name);
     return {
-      name, key: name.toLowerCase(), intercom,
-      lastHour: m ? model.deliveredSince(m, now, 60) : 0, lastDay: m ? model.deliveredSince(m, now, 24 * 60) : 0, lastWeek: m ? model.deliveredSince(m, now, 7 * 24 * 60) : 0,
-      all: m?.delivered ?? 0, repeats: m?.repeats ?? 0, sameRequest: m?.sameRequest ?? 0, deadLettered: m?.deadLettered ?? 0, skipped: m?.skipped ?? 0,
+      name,
+      key: name.toLowerCase(),
+      intercom,
+      lastHour: m ? model.deliveredSince(m, now, 60) : 0,
+      lastDay: m ? model.deliveredSince(m, now, 24 * 60) : 0,
+      lastWeek: m ? model.deliveredSince(m, now, 7 * 24 * 60) : 0,
+      all: m?.delivered ?? 0,
+      repeats: m?.repeats ?? 0,
+      sameRequest: m?.sameRequest ?? 0,
+      deadLettered: m?.deadLettered ?? 0,
+      skipped: m?.skipped ?? 0,
       lastEventTime: m?.lastEventTime ?? '—',
       spark: points(m ? model.series(m.perMinute, now, 24, 60) : new Array<number>(24).fill(0), 120, 24),
     };
@@ -100,18 +146,34 @@ export function metricsPage(model: DeliveryReadModel, rows: readonly MetricRow[]
 }
 
 export function personPage(model: DeliveryReadModel, q: string) {
-  const deleted = q ? model.deletedPerson(q) ?? null : null;
+  const deleted = q ? (model.deletedPerson(q) ?? null) : null;
   const rows = q ? model.person(q) : [];
   const profileView = deleted ? undefined : [...rows].reverse().find((v) => v.recordKind === 'profile');
   const events = rows.filter((v) => v.recordKind !== 'profile');
   const first = (f: (v: OutcomeView) => string | null) => rows.map(f).find((x) => x !== null) ?? null;
   return {
-    title: 'Person', active: 'person', q,
-    deleted: deleted ? { contactId: deleted.contactId, requestedAt: iso(deleted.requestedAt), state: deleted.state, outcomeAt: iso(deleted.outcomeAt) } : null,
+    title: 'Person',
+    active: 'person',
+    q,
+    deleted: deleted
+      ? {
+          contactId: deleted.contactId,
+          requestedAt: iso(deleted.requestedAt),
+          state: deleted.state,
+          outcomeAt: iso(deleted.outcomeAt),
+        }
+      : null,
     found: rows.length > 0 || deleted !== null,
-    ids: { contactId: first((v) => v.contactId) ?? deleted?.contactId ?? '—', email: first((v) => v.email), phone: first((v) => v.phone) },
-    profile: profileView ? { kind: profileView.kind, at: iso(profileView.outcomeAt), properties: pretty(profileView.properties) } : null,
-    events: events.map(eventRow), counts: rowCounts(events),
+    ids: {
+      contactId: first((v) => v.contactId) ?? deleted?.contactId ?? '—',
+      email: first((v) => v.email),
+      phone: first((v) => v.phone),
+    },
+    profile: profileView
+      ? { kind: profileView.kind, at: iso(profileView.outcomeAt), properties: pretty(profileView.properties) }
+      : null,
+    events: events.map(eventRow),
+    counts: rowCounts(events),
   };
 }
 
@@ -136,11 +198,22 @@ export function replayText(s: ReplayStatus | null): string {
   return `${s.state}: ${s.topic}, ${s.done} of ${s.total} record(s)${s.summary ? ` (${s.summary})` : ''}${s.error ? ` — ${s.error}` : ''}, group ${s.group}`;
 }
 
-export function pipelinePage(model: DeliveryReadModel, lag: readonly PartitionLag[] | string, now: number, x: PipelineExtras) {
+export function pipelinePage(
+  model: DeliveryReadModel,
+  lag: readonly PartitionLag[] | string,
+  now: number,
+  x: PipelineExtras,
+) {
   const perMin = model.series(model.outcomesPerMinute, now, 60, 1);
   const summary = RECORD_KINDS.map(({ key, label }) => {
     const t: KindTally = model.recordKind(key);
-    return { key, label, ...t, stored: t.delivered - t.repeats - t.sameRequest, total: t.delivered + t.skipped + t.deadLettered + t.retried + t.pending };
+    return {
+      key,
+      label,
+      ...t,
+      stored: t.delivered - t.repeats - t.sameRequest,
+      total: t.delivered + t.skipped + t.deadLettered + t.retried + t.pending,
+    };
   }).filter((r) => r.key !== 'undecodable' || r.total > 0);
   const reasons = [...model.lettersByReason.values()].sort((a, b) => b.count - a.count);
   const letters = [...model.letters.values()].reverse().slice(0, 200);
@@ -152,27 +225,45 @@ export function pipelinePage(model: DeliveryReadModel, lag: readonly PartitionLa
   ];
   const max = Math.max(1, ...chart.flatMap((s) => s.values));
   return {
-    title: 'Pipeline', active: 'pipeline',
-    lag: typeof lag === 'string' ? null : lag, lagError: typeof lag === 'string' ? lag : null,
+    title: 'Pipeline',
+    active: 'pipeline',
+    lag: typeof lag === 'string' ? null : lag,
+    lagError: typeof lag === 'string' ? lag : null,
     perMinute: { points: points(perMin, 600, 60), total: perMin.reduce((a, b) => a + b, 0) },
-    outcomes: model.outcomes, summary,
+    outcomes: model.outcomes,
+    summary,
     deadLetters: {
       total: model.deadLetterCount,
       byStage: [...model.lettersByStage].sort((a, b) => b[1] - a[1]).map(([stage, count]) => ({ stage, count })),
       sinkOutcomes: RECORD_KINDS.reduce((n, k) => n + model.recordKind(k.key).deadLettered, 0),
-      held: model.letters.size, shown: letters.length,
+      held: model.letters.size,
+      shown: letters.length,
     },
-    chart: { series: chart.map((s) => ({ ...s, points: points(s.values, 600, 80, max), total: s.values.reduce((a, b) => a + b, 0) })), max },
+    chart: {
+      series: chart.map((s) => ({
+        ...s,
+        points: points(s.values, 600, 80, max),
+        total: s.values.reduce((a, b) => a + b, 0),
+      })),
+      max,
+    },
     throttlingErrors: [...t.errors].map(([u, e]) => `${u} (${e})`).join(', '),
-    canAct: x.canAct, replayTopics: x.replayTopics, replay: replayText(x.replay), replayRunning: x.replay?.state === 'running',
-    reasons, letters: letters.map(letterRow),
+    canAct: x.canAct,
+    replayTopics: x.replayTopics,
+    replay: replayText(x.replay),
+    replayRunning: x.replay?.state === 'running',
+    reasons,
+    letters: letters.map(letterRow),
   };
 }
 
 function letterRow(l: LetterView) {
   const d = l.letter;
   return {
-    at: l.at, from: d ? `${d.original_topic}:${d.partition}:${d.offset}` : '—', reason: l.reason, failedAt: d ? iso(d.last_failure_at) : '—',
+    at: l.at,
+    from: d ? `${d.original_topic}:${d.partition}:${d.offset}` : '—',
+    reason: l.reason,
+    failedAt: d ? iso(d.last_failure_at) : '—',
     reprocessed: l.reprocessedAt ? `reprocessed ${iso(l.reprocessedAt)}` : '',
   };
 }
@@ -182,42 +273,82 @@ const SENSITIVE_HEADER = /signature|authorization|token|secret|api[-_]?key|cooki
 
 export function letterPage(l: LetterView, canAct: boolean) {
   const d = l.letter;
-  const facts: Array<[string, string]> = d ? [
-    ['original record', `${d.original_topic}:${d.partition}:${d.offset}`], ['stage', d.stage], ['error class', d.error_class], ['error code', d.error_code ?? '—'],
-    ['retriable', String(d.retriable)], ['attempts', String(d.attempts)], ['first failure', iso(d.first_failure_at)], ['last failure', iso(d.last_failure_at)],
-    ['key', d.key ? Buffer.from(d.key).toString('utf8') : '—'],
-  ] : [['decode error', l.decodeError ?? '']];
-  const decoded = l.erased ? '(not kept: the person was deleted)' : l.decoded ?? (d?.value ? `(${d.value.length} bytes that are not Avro of a registered schema)` : '(empty)');
+  const facts: Array<[string, string]> = d
+    ? [
+        ['original record', `${d.original_topic}:${d.partition}:${d.offset}`],
+        ['stage', d.stage],
+        ['error class', d.error_class],
+        ['error code', d.error_code ?? '—'],
+        ['retriable', String(d.retriable)],
+        ['attempts', String(d.attempts)],
+        ['first failure', iso(d.first_failure_at)],
+        ['last failure', iso(d.last_failure_at)],
+        ['key', d.key ? Buffer.from(d.key).toString('utf8') : '—'],
+      ]
+    : [['decode error', l.decodeError ?? '']];
+  const decoded = l.erased
+    ? '(not kept: the person was deleted)'
+    : (l.decoded ?? (d?.value ? `(${d.value.length} bytes that are not Avro of a registered schema)` : '(empty)'));
   return {
-    title: 'Dead letter', active: 'pipeline', at: l.at, reason: d ? `${d.error_class}: ${d.error_message}` : l.reason, facts,
-    headers: d ? d.headers.map((h) => ({ key: h.key, value: SENSITIVE_HEADER.test(h.key) ? '[redacted]' : h.value })) : [],
-    decoded, reprocessedAt: l.reprocessedAt ? iso(l.reprocessedAt) : null,
+    title: 'Dead letter',
+    active: 'pipeline',
+    at: l.at,
+    reason: d ? `${d.error_class}: ${d.error_message}` : l.reason,
+    facts,
+    headers: d
+      ? d.headers.map((h) => ({ key: h.key, value: SENSITIVE_HEADER.test(h.key) ? '[redacted]' : h.value }))
+      : [],
+    decoded,
+    reprocessedAt: l.reprocessedAt ? iso(l.reprocessedAt) : null,
     action: d && !l.erased ? { canAct, originalTopic: d.original_topic, stage: d.stage } : null,
   };
 }
 
 export function gapsPage(gaps: GapsModel) {
-  const sum = (r: ReconcileReportRecord, k: 'missing' | 'healed' | 'healed_pending') => r.rows.reduce((n, x) => n + x[k], 0);
+  const sum = (r: ReconcileReportRecord, k: 'missing' | 'healed' | 'healed_pending') =>
+    r.rows.reduce((n, x) => n + x[k], 0);
   const span = (since: number, until: number) => `${iso(since)} .. ${iso(until)}`;
   const outages = [...gaps.outages.values()].reverse().map((o) => {
     const r = gaps.reportOf(o.key);
     return {
-      reporter: o.outage?.reporter ?? o.key, span: o.outage ? span(o.outage.since, o.outage.until) : '—', failedWrites: o.outage?.failed_writes ?? '—',
-      reconciledAt: o.reconciledAt === null ? null : iso(o.reconciledAt), window: r ? `${r.outcome}: ${sum(r, 'missing')} missing, ${sum(r, 'healed')} healed` : '—',
+      reporter: o.outage?.reporter ?? o.key,
+      span: o.outage ? span(o.outage.since, o.outage.until) : '—',
+      failedWrites: o.outage?.failed_writes ?? '—',
+      reconciledAt: o.reconciledAt === null ? null : iso(o.reconciledAt),
+      window: r ? `${r.outcome}: ${sum(r, 'missing')} missing, ${sum(r, 'healed')} healed` : '—',
     };
   });
   const totals = [...gaps.totals].sort((a, b) => b[1].missing - a[1].missing).map(([name, t]) => ({ name, ...t }));
   const reports = gaps.reports.slice(-100).reverse();
   const latest = reports[0];
   return {
-    title: 'Gaps', active: 'gaps', outages, totals,
-    latest: latest ? {
-      trigger: latest.trigger, span: span(latest.since, latest.until), failed: latest.outcome === 'failed', error: latest.error, rows: latest.rows,
-      objects: latest.objects, truncated: latest.truncated, unidentifiable: latest.unidentifiable_contacts,
-    } : null,
+    title: 'Gaps',
+    active: 'gaps',
+    outages,
+    totals,
+    latest: latest
+      ? {
+          trigger: latest.trigger,
+          span: span(latest.since, latest.until),
+          failed: latest.outcome === 'failed',
+          error: latest.error,
+          rows: latest.rows,
+          objects: latest.objects,
+          truncated: latest.truncated,
+          unidentifiable: latest.unidentifiable_contacts,
+        }
+      : null,
     reports: reports.map((r) => ({
-      reconciledAt: iso(r.reconciled_at), trigger: r.trigger, span: span(r.since, r.until), ok: r.outcome === 'ok', outcome: r.outcome, error: r.error,
-      objects: r.objects, missing: sum(r, 'missing'), healed: sum(r, 'healed'), pending: sum(r, 'healed_pending'),
+      reconciledAt: iso(r.reconciled_at),
+      trigger: r.trigger,
+      span: span(r.since, r.until),
+      ok: r.outcome === 'ok',
+      outcome: r.outcome,
+      error: r.error,
+      objects: r.objects,
+      missing: sum(r, 'missing'),
+      healed: sum(r, 'healed'),
+      pending: sum(r, 'healed_pending'),
     })),
   };
 }

@@ -6,9 +6,27 @@ import { gapsPage, letterPage, metricsPage, personPage, pipelinePage } from './p
 
 const NOW = Date.UTC(2026, 0, 10, 12, 0, 0);
 const outcome = (o: Partial<DeliveryOutcome> = {}): DeliveryOutcome => ({
-  topic: 'klaviyo.events.v1', partition: 0, offset: '1', stage: 'sink', kind: 'delivered', reason: 'delivered', error_code: null,
-  record_kind: 'event', metric: 'Ticket Resolved', unique_id: 'u1', intercom_contact_id: 'c1', email: 'ada@example.com', phone_number: null,
-  event_time: '2026-01-10T11:00:00Z', record_timestamp: NOW - 1000, outcome_at: NOW, properties_json: '{"a":1}', backfill: false, source_notification_id: 'n1', received_at: NOW - 1500, ...o,
+  topic: 'klaviyo.events.v1',
+  partition: 0,
+  offset: '1',
+  stage: 'sink',
+  kind: 'delivered',
+  reason: 'delivered',
+  error_code: null,
+  record_kind: 'event',
+  metric: 'Ticket Resolved',
+  unique_id: 'u1',
+  intercom_contact_id: 'c1',
+  email: 'ada@example.com',
+  phone_number: null,
+  event_time: '2026-01-10T11:00:00Z',
+  record_timestamp: NOW - 1000,
+  outcome_at: NOW,
+  properties_json: '{"a":1}',
+  backfill: false,
+  source_notification_id: 'n1',
+  received_at: NOW - 1500,
+  ...o,
 });
 const eta = new Eta({ views: consoleAssets().views, autoEscape: true });
 const render = (t: string, data: object) => eta.render(t, data);
@@ -18,14 +36,25 @@ describe('console pages (templates and page models)', () => {
   it('escape what they show, and carry no inline script or style (the CSP allows files only)', () => {
     const m = new DeliveryReadModel();
     m.apply(outcome({ metric: '<script>alert(1)</script>', unique_id: '"><img src=x onerror=alert(1)>' }));
-    const html = render('metrics', metricsPage(m, [{ name: '<script>alert(1)</script>', intercom: false }], '<script>alert(1)</script>', NOW, 0));
+    const html = render(
+      'metrics',
+      metricsPage(m, [{ name: '<script>alert(1)</script>', intercom: false }], '<script>alert(1)</script>', NOW, 0),
+    );
     expect(html).not.toContain('<script>alert');
     expect(html).not.toContain('<img src=x');
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     const pages = [
       html,
       render('person', personPage(m, 'ada@example.com')),
-      render('pipeline', pipelinePage(m, [], NOW, { canAct: true, throttling: new SinkThrottling([]), replay: null, replayTopics: ['klaviyo.events.v1'] })),
+      render(
+        'pipeline',
+        pipelinePage(m, [], NOW, {
+          canAct: true,
+          throttling: new SinkThrottling([]),
+          replay: null,
+          replayTopics: ['klaviyo.events.v1'],
+        }),
+      ),
       render('gaps', gapsPage(new GapsModel())),
     ];
     for (const p of pages) {
@@ -42,8 +71,19 @@ describe('console pages (templates and page models)', () => {
     m.apply(outcome({ offset: '3', outcome_at: NOW + 1 })); // sent again
     m.apply(outcome({ offset: '4', unique_id: 'u2', kind: 'skipped', reason: 'contact_deleted', outcome_at: NOW + 2 }));
     const page = metricsPage(m, rows, 'Ticket Resolved', NOW + 10, 0);
-    expect(page.metrics[0]).toEqual(expect.objectContaining({ all: 1, repeats: 1, sameRequest: 1, skipped: 1, lastHour: 1 }));
-    expect(page.detail!.counts).toEqual({ total: 4, new: 1, repeat: 1, sameRequest: 1, deadLettered: 0, skipped: 1, retried: 0, other: 0 });
+    expect(page.metrics[0]).toEqual(
+      expect.objectContaining({ all: 1, repeats: 1, sameRequest: 1, skipped: 1, lastHour: 1 }),
+    );
+    expect(page.detail!.counts).toEqual({
+      total: 4,
+      new: 1,
+      repeat: 1,
+      sameRequest: 1,
+      deadLettered: 0,
+      skipped: 1,
+      retried: 0,
+      other: 0,
+    });
     const html = render('metrics', page);
     expect(html).toContain('4 row(s)');
     expect(html.match(/data-copy="repeat"/g)).toHaveLength(1);
@@ -55,14 +95,19 @@ describe('console pages (templates and page models)', () => {
 
   it('show a deleted person as deleted, at the top, with ids and times only', () => {
     const m = new DeliveryReadModel();
-    m.apply(outcome({ record_kind: 'profile', metric: null, unique_id: null, properties_json: '{"first_name":"Ada"}' }));
+    m.apply(
+      outcome({ record_kind: 'profile', metric: null, unique_id: null, properties_json: '{"first_name":"Ada"}' }),
+    );
     m.apply(outcome());
-    m.apply(outcome({ record_kind: 'deletion', metric: null, unique_id: null, properties_json: null, outcome_at: NOW + 5 }));
+    m.apply(
+      outcome({ record_kind: 'deletion', metric: null, unique_id: null, properties_json: null, outcome_at: NOW + 5 }),
+    );
     const html = render('person', personPage(m, 'c1'));
     expect(html.indexOf('id="deleted"')).toBeGreaterThan(0);
     expect(html.indexOf('id="deleted"')).toBeLessThan(html.indexOf('person-events'));
     expect(html).toContain('This person was deleted');
-    for (const personal of ['ada@example.com', 'first_name', 'Ada', '&quot;a&quot;']) expect(html).not.toContain(personal);
+    for (const personal of ['ada@example.com', 'first_name', 'Ada', '&quot;a&quot;'])
+      expect(html).not.toContain(personal);
     expect(render('person', personPage(m, 'ada@example.com'))).toContain('nothing found');
   });
 
@@ -70,12 +115,37 @@ describe('console pages (templates and page models)', () => {
     const m = new DeliveryReadModel();
     m.apply(outcome());
     m.apply(outcome({ record_kind: 'profile', metric: null, unique_id: null }));
-    m.applyDeadLetter('n.dlq:0:0', {
-      original_topic: 'intercom.notifications.v1', partition: 0, offset: '9', key: null, value: null, headers: [], stage: 'transformer', error_class: 'MappingError',
-      error_message: 'pre-2.0 API shape: set the version to 2.x', error_code: null, retriable: false, attempts: 1, first_failure_at: NOW, last_failure_at: NOW,
-    }, null);
-    const page = pipelinePage(m, [], NOW, { canAct: false, throttling: new SinkThrottling([]), replay: null, replayTopics: [] });
-    expect(page.summary.map((r) => [r.key, r.delivered])).toEqual([['event', 1], ['profile', 1], ['deletion', 0]]);
+    m.applyDeadLetter(
+      'n.dlq:0:0',
+      {
+        original_topic: 'intercom.notifications.v1',
+        partition: 0,
+        offset: '9',
+        key: null,
+        value: null,
+        headers: [],
+        stage: 'transformer',
+        error_class: 'MappingError',
+        error_message: 'pre-2.0 API shape: set the version to 2.x',
+        error_code: null,
+        retriable: false,
+        attempts: 1,
+        first_failure_at: NOW,
+        last_failure_at: NOW,
+      },
+      null,
+    );
+    const page = pipelinePage(m, [], NOW, {
+      canAct: false,
+      throttling: new SinkThrottling([]),
+      replay: null,
+      replayTopics: [],
+    });
+    expect(page.summary.map((r) => [r.key, r.delivered])).toEqual([
+      ['event', 1],
+      ['profile', 1],
+      ['deletion', 0],
+    ]);
     expect(page.deadLetters).toEqual(expect.objectContaining({ total: 1, sinkOutcomes: 0, shown: 1 }));
     const html = render('pipeline', page);
     expect(html).toContain('pre-2.0 API shape');

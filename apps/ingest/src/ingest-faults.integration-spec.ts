@@ -16,18 +16,27 @@ const SECRET = 'intercom-client-secret';
 
 /** A signed-shape notification whose body is exactly `size` bytes (padding in the item's title). */
 function notificationOfSize(id: string, size: number, itemId = '1001', extra: Record<string, unknown> = {}): string {
-  const make = (pad: string) => JSON.stringify({
-    type: 'notification_event', app_id: 'abc123', id, topic: 'conversation.user.created', created_at: 1700000000,
-    delivery_attempts: 1, first_sent_at: 1700000001, ...extra,
-    data: { type: 'notification_event_data', item: { type: 'conversation', id: itemId, title: pad } },
-  });
+  const make = (pad: string) =>
+    JSON.stringify({
+      type: 'notification_event',
+      app_id: 'abc123',
+      id,
+      topic: 'conversation.user.created',
+      created_at: 1700000000,
+      delivery_attempts: 1,
+      first_sent_at: 1700000001,
+      ...extra,
+      data: { type: 'notification_event_data', item: { type: 'conversation', id: itemId, title: pad } },
+    });
   const base = Buffer.byteLength(make(''));
   return make('x'.repeat(Math.max(0, size - base)));
 }
 
 function post(app: NestFastifyApplication, body: string, signature: string | undefined = sign(body, SECRET)) {
   return app.inject({
-    method: 'POST', url: '/webhooks/intercom', payload: body,
+    method: 'POST',
+    url: '/webhooks/intercom',
+    payload: body,
     headers: { 'content-type': 'application/json', ...(signature ? { 'x-hub-signature': signature } : {}) },
   });
 }
@@ -55,13 +64,19 @@ describe('ingest limits agree with the raw topic (default settings)', () => {
   });
 
   it('stores 20 webhooks of 1,048,481 bytes arriving together on one partition', async () => {
-    const bodies = Array.from({ length: 20 }, (_, i) => notificationOfSize(`notif_big_${i}`, 1_048_481, 'same-conversation'));
+    const bodies = Array.from({ length: 20 }, (_, i) =>
+      notificationOfSize(`notif_big_${i}`, 1_048_481, 'same-conversation'),
+    );
     const codes = (await Promise.all(bodies.map((b) => post(app, b)))).map((r) => r.statusCode);
     expect(codes).toEqual(bodies.map(() => 200));
   });
 
   it('answers 400 naming the field for numbers out of Avro\'s range, never 500 or "Kafka unavailable"', async () => {
-    for (const [field, value] of [['created_at', 1e300], ['first_sent_at', 1e300], ['delivery_attempts', 2 ** 31]] as const) {
+    for (const [field, value] of [
+      ['created_at', 1e300],
+      ['first_sent_at', 1e300],
+      ['delivery_attempts', 2 ** 31],
+    ] as const) {
       const body = notificationOfSize(`notif_${field}`, 600, '1', { [field]: value });
       const res = await post(app, body);
       expect(res.statusCode).toBe(400);
@@ -80,7 +95,12 @@ describe('ingest limits agree with the raw topic (default settings)', () => {
   it('counts unknown topics under one label', async () => {
     for (let i = 0; i < 3; i++) {
       const body = JSON.stringify({
-        type: 'notification_event', id: `notif_t${i}`, topic: `made.up.${i}"}\n`, app_id: 'a', created_at: 1, data: { item: { type: 'x', id: String(i) } },
+        type: 'notification_event',
+        id: `notif_t${i}`,
+        topic: `made.up.${i}"}\n`,
+        app_id: 'a',
+        created_at: 1,
+        data: { item: { type: 'x', id: String(i) } },
       });
       expect((await post(app, body)).statusCode).toBe(200);
     }
@@ -98,7 +118,13 @@ describe('ingest when the raw topic accepts less than the body limit (a topic cr
     await admin.connect();
     await admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic: topicName('notifications', config.kafka.topicPrefix), numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '65536' }] }],
+      topics: [
+        {
+          topic: topicName('notifications', config.kafka.topicPrefix),
+          numPartitions: 1,
+          configEntries: [{ name: 'max.message.bytes', value: '65536' }],
+        },
+      ],
     });
     await admin.disconnect();
     app = await startApp(config);
@@ -119,7 +145,10 @@ describe('ingest when the raw topic accepts less than the body limit (a topic cr
 describe('ingest request timeout', () => {
   let app: NestFastifyApplication;
   beforeAll(async () => {
-    app = await createIngestApp(testConfig('ingest', { INTERCOM_CLIENT_SECRET: SECRET, INGEST_REQUEST_TIMEOUT_MS: '1000' }), false);
+    app = await createIngestApp(
+      testConfig('ingest', { INTERCOM_CLIENT_SECRET: SECRET, INGEST_REQUEST_TIMEOUT_MS: '1000' }),
+      false,
+    );
     await app.listen(0, '127.0.0.1');
   });
   afterAll(async () => app.close());
@@ -129,7 +158,9 @@ describe('ingest request timeout', () => {
     const started = Date.now();
     const socket = connect(port, '127.0.0.1');
     socket.on('error', () => undefined);
-    socket.write('POST /webhooks/intercom HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"type":');
+    socket.write(
+      'POST /webhooks/intercom HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"type":',
+    );
     const dribble = setInterval(() => socket.write(' '), 200);
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));
     clearInterval(dribble);
@@ -158,17 +189,24 @@ describe('ingest readiness behind a schema registry that requires credentials', 
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const upstream = await fetch(`${target.origin}${req.url}`, {
-        method: req.method, body: chunks.length ? Buffer.concat(chunks) : undefined,
+        method: req.method,
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
         headers: { 'content-type': req.headers['content-type'] ?? 'application/json', accept: 'application/json' },
       });
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
+      res
+        .writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' })
+        .end(Buffer.from(await upstream.arrayBuffer()));
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
     const { port } = proxy.address() as { port: number };
-    app = await startApp(testConfig('ingest', {
-      INTERCOM_CLIENT_SECRET: SECRET, SCHEMA_REGISTRY_URL: `http://127.0.0.1:${port}${target.pathname}`,
-      SCHEMA_REGISTRY_USERNAME: 'iks', SCHEMA_REGISTRY_PASSWORD: 'registry-pass',
-    }));
+    app = await startApp(
+      testConfig('ingest', {
+        INTERCOM_CLIENT_SECRET: SECRET,
+        SCHEMA_REGISTRY_URL: `http://127.0.0.1:${port}${target.pathname}`,
+        SCHEMA_REGISTRY_USERNAME: 'iks',
+        SCHEMA_REGISTRY_PASSWORD: 'registry-pass',
+      }),
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -177,7 +215,10 @@ describe('ingest readiness behind a schema registry that requires credentials', 
 
   it('is ready (the registry probe sends the configured credentials)', async () => {
     const res = await app.inject({ method: 'GET', url: '/health/ready' });
-    expect(res.json()).toMatchObject({ status: 'ok', details: { producer: { status: 'up' }, registry: { status: 'up' } } });
+    expect(res.json()).toMatchObject({
+      status: 'ok',
+      details: { producer: { status: 'up' }, registry: { status: 'up' } },
+    });
     expect(res.statusCode).toBe(200);
   });
 
@@ -192,7 +233,11 @@ describe('ingest readiness behind a schema registry that requires credentials', 
         res = await app.inject({ method: 'GET', url: '/health/ready' });
       }
       expect(res.statusCode).toBe(503);
-      expect(res.json()).toMatchObject({ status: 'error', info: { producer: { status: 'up' } }, error: { registry: { status: 'down' } } });
+      expect(res.json()).toMatchObject({
+        status: 'error',
+        info: { producer: { status: 'up' } },
+        error: { registry: { status: 'down' } },
+      });
     } finally {
       registryDown = false;
     }

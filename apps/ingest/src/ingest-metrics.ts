@@ -7,11 +7,28 @@ import { Counter, Histogram, type Registry } from 'prom-client';
  */
 export const KNOWN_TOPICS: ReadonlySet<string> = new Set([
   'ping',
-  'conversation.user.created', 'conversation.user.replied', 'conversation.read', 'conversation.rating.added',
-  'ticket.created', 'ticket.state.updated', 'ticket.contact.replied', 'ticket.resolved',
-  'contact.user.created', 'contact.lead.created', 'contact.user.updated', 'contact.lead.updated', 'contact.email.updated',
-  'contact.lead.signed_up', 'contact.subscribed', 'contact.unsubscribed', 'contact.user.tag.created', 'contact.user.tag.deleted',
-  'contact.lead.tag.created', 'contact.lead.tag.deleted', 'contact.deleted', 'contact.archived',
+  'conversation.user.created',
+  'conversation.user.replied',
+  'conversation.read',
+  'conversation.rating.added',
+  'ticket.created',
+  'ticket.state.updated',
+  'ticket.contact.replied',
+  'ticket.resolved',
+  'contact.user.created',
+  'contact.lead.created',
+  'contact.user.updated',
+  'contact.lead.updated',
+  'contact.email.updated',
+  'contact.lead.signed_up',
+  'contact.subscribed',
+  'contact.unsubscribed',
+  'contact.user.tag.created',
+  'contact.user.tag.deleted',
+  'contact.lead.tag.created',
+  'contact.lead.tag.deleted',
+  'contact.deleted',
+  'contact.archived',
 ]);
 
 export function topicLabel(topic: string): string {
@@ -42,14 +59,28 @@ export class IngestMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.accepted = new Counter({
-      name: 'iks_ingest_notifications_accepted_total', help: 'Notifications written to Kafka, by Intercom topic (unknown topics as "other").',
-      labelNames: ['topic'], registers,
+      name: 'iks_ingest_notifications_accepted_total',
+      help: 'Notifications written to Kafka, by Intercom topic (unknown topics as "other").',
+      labelNames: ['topic'],
+      registers,
     });
-    this.rejected = new Counter({ name: 'iks_ingest_webhooks_rejected_total', help: 'Webhooks answered with an error, by reason.', labelNames: ['reason'], registers });
-    this.pings = new Counter({ name: 'iks_ingest_pings_total', help: 'Intercom ping notifications answered.', registers });
+    this.rejected = new Counter({
+      name: 'iks_ingest_webhooks_rejected_total',
+      help: 'Webhooks answered with an error, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.pings = new Counter({
+      name: 'iks_ingest_pings_total',
+      help: 'Intercom ping notifications answered.',
+      registers,
+    });
     this.ack = new Histogram({
-      name: 'iks_ingest_webhook_ack_seconds', help: 'Time from a webhook request received to its answer sent, by status class (2xx stored, 4xx refused, 5xx retry later).',
-      labelNames: ['status_class'], buckets: ACK_BUCKETS, registers,
+      name: 'iks_ingest_webhook_ack_seconds',
+      help: 'Time from a webhook request received to its answer sent, by status class (2xx stored, 4xx refused, 5xx retry later).',
+      labelNames: ['status_class'],
+      buckets: ACK_BUCKETS,
+      registers,
     });
   }
 

@@ -17,14 +17,22 @@ const INTERCOM_PING =
   '"links":{},"id":null,"topic":"ping","delivery_status":null,"delivery_attempts":1,' +
   '"delivered_at":0,"first_sent_at":1449238939,"created_at":1449238939,"self":null}';
 
-describe('ingest answers Intercom\'s ping (real broker and registry)', () => {
+describe("ingest answers Intercom's ping (real broker and registry)", () => {
   let config: Config;
   let app: NestFastifyApplication;
   let admin: Admin;
   let url: string;
-  const rawRecords = async () => (await admin.fetchTopicOffsets(topicName('notifications', config.kafka.topicPrefix))).reduce((n, p) => n + Number(p.high), 0);
+  const rawRecords = async () =>
+    (await admin.fetchTopicOffsets(topicName('notifications', config.kafka.topicPrefix))).reduce(
+      (n, p) => n + Number(p.high),
+      0,
+    );
   const post = (body: string, signature?: string) =>
-    fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...(signature ? { 'x-hub-signature': signature } : {}) } });
+    fetch(url, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...(signature ? { 'x-hub-signature': signature } : {}) },
+    });
 
   beforeAll(async () => {
     config = testConfig('ingest', { INTERCOM_CLIENT_SECRET: SECRET });
@@ -49,7 +57,10 @@ describe('ingest answers Intercom\'s ping (real broker and registry)', () => {
 
     // the writer answers 200 only after Kafka's ack: a notification sent after the ping is on the
     // topic when its 200 arrives, so a count of 1 shows the ping was not written
-    const notification = INTERCOM_PING.replace('"id":null', '"id":"notif_after_ping"').replace('"topic":"ping"', '"topic":"conversation.user.created"');
+    const notification = INTERCOM_PING.replace('"id":null', '"id":"notif_after_ping"').replace(
+      '"topic":"ping"',
+      '"topic":"conversation.user.created"',
+    );
     expect((await post(notification, sign(notification, SECRET))).status).toBe(200);
     expect(await rawRecords()).toBe(1);
 

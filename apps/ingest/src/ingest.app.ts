@@ -21,7 +21,10 @@ const WEBHOOK_ROUTE = '/webhooks/intercom';
  * shortened too, or a slow body would hold its connection far longer than the setting says.
  * Logs go through nestjs-pino (LOG_FORMAT), unless `logger` is false (tests, benches).
  */
-export async function createIngestApp(config: Config, logger: false | undefined = undefined): Promise<NestFastifyApplication> {
+export async function createIngestApp(
+  config: Config,
+  logger: false | undefined = undefined,
+): Promise<NestFastifyApplication> {
   const timeout = config.ingest.requestTimeoutMs;
   const adapter = new FastifyAdapter({
     bodyLimit: config.ingest.bodyLimitBytes,
@@ -39,7 +42,8 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   const ops = app.get(OpsListener);
   // the webhook ack time, from Fastify's own request start (reply.elapsedTime): no timer of ours per request
   fastify.addHook('onResponse', (req, reply, done) => {
-    if (req.routeOptions.url === WEBHOOK_ROUTE && req.method === 'POST' && !ops.has(req.raw)) metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
+    if (req.routeOptions.url === WEBHOOK_ROUTE && req.method === 'POST' && !ops.has(req.raw))
+      metrics.observeAck(reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   fastify.removeAllContentTypeParsers();
@@ -49,7 +53,8 @@ export async function createIngestApp(config: Config, logger: false | undefined 
   const drainLimit = drainLimitFor(limit);
   fastify.addContentTypeParser('*', (req, payload, done) =>
     readBoundedBody(payload, req.headers['content-length'], limit, drainLimit, (err, body) => {
-      if (err instanceof BodyTooLargeError && req.routeOptions.url === WEBHOOK_ROUTE) metrics.countRejected('too_large');
+      if (err instanceof BodyTooLargeError && req.routeOptions.url === WEBHOOK_ROUTE)
+        metrics.countRejected('too_large');
       done(err, body);
     }),
   );
@@ -57,7 +62,9 @@ export async function createIngestApp(config: Config, logger: false | undefined 
     // /metrics and health live on the operations listener only; the public webhook port does not show them
     fastify.addHook('onRequest', async (req, reply) => {
       if (OPS_PATH.test(req.url) !== ops.has(req.raw)) {
-        await reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Route ${req.method}:${req.url} not found` });
+        await reply
+          .code(404)
+          .send({ statusCode: 404, error: 'Not Found', message: `Route ${req.method}:${req.url} not found` });
       }
     });
     fastify.addHook('onClose', () => ops.close());

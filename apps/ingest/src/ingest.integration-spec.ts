@@ -17,7 +17,9 @@ function notification(id: string, topic = 'conversation.user.created', itemId = 
 
 async function post(app: NestFastifyApplication, body: string, signature?: string) {
   return app.inject({
-    method: 'POST', url: '/webhooks/intercom', payload: body,
+    method: 'POST',
+    url: '/webhooks/intercom',
+    payload: body,
     headers: { 'content-type': 'application/json', ...(signature ? { 'x-hub-signature': signature } : {}) },
   });
 }
@@ -47,7 +49,8 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     await consumer.connect();
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => void seen.push({ key: message.key!.toString(), value: (await codec.decodeAs('notifications', message.value!)) }),
+      eachMessage: async ({ message }) =>
+        void seen.push({ key: message.key!.toString(), value: await codec.decodeAs('notifications', message.value!) }),
     });
     try {
       await waitFor(() => seen.length >= 1, { what: 'the record' });
@@ -56,8 +59,13 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     }
     expect(seen[0].key).toBe('conversation:1001');
     expect(seen[0].value).toMatchObject({
-      notification_id: 'notif_abc', topic: 'conversation.user.created', app_id: 'abc123', created_at: 1700000000,
-      delivery_attempts: 1, first_sent_at: 1700000001, source: 'webhook',
+      notification_id: 'notif_abc',
+      topic: 'conversation.user.created',
+      app_id: 'abc123',
+      created_at: 1700000000,
+      delivery_attempts: 1,
+      first_sent_at: 1700000001,
+      source: 'webhook',
     });
     expect(Buffer.from(seen[0].value.body, 'utf8').equals(Buffer.from(body, 'utf8'))).toBe(true);
   });
@@ -73,13 +81,26 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     const bad = await post(app, broken, sign(broken, SECRET));
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toMatch(/not valid JSON/);
-    const noTopic = JSON.stringify({ type: 'notification_event', id: 'n', app_id: 'a', created_at: 1, data: { item: {} } });
+    const noTopic = JSON.stringify({
+      type: 'notification_event',
+      id: 'n',
+      app_id: 'a',
+      created_at: 1,
+      data: { item: {} },
+    });
     expect((await post(app, noTopic, sign(noTopic, SECRET))).json().message).toBe('topic is missing');
 
     const big = notification('notif_big').replace('Ciao', 'x'.repeat(5000));
     expect((await post(app, big, sign(big, SECRET))).statusCode).toBe(413);
 
-    const ping = JSON.stringify({ type: 'notification_event', id: 'notif_ping', topic: 'ping', app_id: 'a', created_at: 1, data: { item: { type: 'ping', message: 'hi' } } });
+    const ping = JSON.stringify({
+      type: 'notification_event',
+      id: 'notif_ping',
+      topic: 'ping',
+      app_id: 'a',
+      created_at: 1,
+      data: { item: { type: 'ping', message: 'hi' } },
+    });
     expect((await post(app, ping, sign(ping, SECRET))).statusCode).toBe(200);
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toContain('iks_ingest_pings_total{app="ingest"} 1');
@@ -91,7 +112,10 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     const ready = await app.inject({ method: 'GET', url: '/health/ready' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json()).toEqual({
-      status: 'ok', info: { producer: { status: 'up' }, registry: { status: 'up' } }, error: {}, details: { producer: { status: 'up' }, registry: { status: 'up' } },
+      status: 'ok',
+      info: { producer: { status: 'up' }, registry: { status: 'up' } },
+      error: {},
+      details: { producer: { status: 'up' }, registry: { status: 'up' } },
     });
   });
 
@@ -102,9 +126,13 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/^# TYPE iks_ingest_webhook_ack_seconds histogram$/m);
     // prom-client orders the labels of a histogram's lines its own way: match them in any order
-    expect(metrics).toMatch(/^iks_ingest_webhook_ack_seconds_count\{(?=[^}]*status_class="2xx")(?=[^}]*app="ingest")[^}]*\} [1-9]\d*$/m);
+    expect(metrics).toMatch(
+      /^iks_ingest_webhook_ack_seconds_count\{(?=[^}]*status_class="2xx")(?=[^}]*app="ingest")[^}]*\} [1-9]\d*$/m,
+    );
     expect(metrics).toMatch(/^iks_ingest_webhook_ack_seconds_count\{(?=[^}]*status_class="4xx")[^}]*\} [1-9]\d*$/m);
-    expect(metrics).toMatch(/^iks_ingest_webhook_ack_seconds_bucket\{(?=[^}]*le="5")(?=[^}]*status_class="2xx")[^}]*\} [1-9]\d*$/m);
+    expect(metrics).toMatch(
+      /^iks_ingest_webhook_ack_seconds_bucket\{(?=[^}]*le="5")(?=[^}]*status_class="2xx")[^}]*\} [1-9]\d*$/m,
+    );
     // GET /metrics and /health are not webhooks: not timed as such
     expect(metrics).not.toMatch(/status_class="[13]xx"/);
     expect(metrics).toMatch(/^iks_process_resident_memory_bytes\{app="ingest"\} \d+/m);
@@ -117,7 +145,11 @@ describe('ingest when Kafka is down', () => {
 
   beforeAll(async () => {
     await broker.start();
-    const config = testConfig('ingest', { INTERCOM_CLIENT_SECRET: SECRET, KAFKA_BROKERS: broker.brokers, INGEST_ACK_TIMEOUT_MS: '1500' });
+    const config = testConfig('ingest', {
+      INTERCOM_CLIENT_SECRET: SECRET,
+      KAFKA_BROKERS: broker.brokers,
+      INGEST_ACK_TIMEOUT_MS: '1500',
+    });
     app = await createIngestApp(config, false);
     await app.init();
   }, 90_000);
@@ -126,7 +158,7 @@ describe('ingest when Kafka is down', () => {
     await app.close().catch(() => undefined);
   });
 
-  it('answers 503 (never 200) within Intercom\'s 5 s while the broker is gone', async () => {
+  it("answers 503 (never 200) within Intercom's 5 s while the broker is gone", async () => {
     const ok = notification('notif_before');
     expect((await post(app, ok, sign(ok, SECRET))).statusCode).toBe(200);
     await broker.kill();
@@ -139,10 +171,13 @@ describe('ingest when Kafka is down', () => {
 
   it('is not ready while the broker is gone (issue #14 item 5)', async () => {
     await broker.kill();
-    const ready = await waitFor(async () => {
-      const res = await app.inject({ method: 'GET', url: '/health/ready' });
-      return res.statusCode === 503 && res;
-    }, { timeoutMs: 12_000, what: '/health/ready to answer 503 (two failed probes in a row)' });
+    const ready = await waitFor(
+      async () => {
+        const res = await app.inject({ method: 'GET', url: '/health/ready' });
+        return res.statusCode === 503 && res;
+      },
+      { timeoutMs: 12_000, what: '/health/ready to answer 503 (two failed probes in a row)' },
+    );
     // terminus names the failing check: the producer (broker) is down
     expect(ready.json()).toMatchObject({ status: 'error', error: { producer: { status: 'down' } } });
   });
@@ -170,9 +205,16 @@ describe('ingest with INGEST_METRICS_PORT (issue #14 item 8)', () => {
       expect((await fetch(`${ops}${path}`)).status).toBe(200);
     }
     const body = notification('notif_ops');
-    const send = (base: string) => fetch(`${base}/webhooks/intercom`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body, SECRET) } });
+    const send = (base: string) =>
+      fetch(`${base}/webhooks/intercom`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'x-hub-signature': sign(body, SECRET) },
+      });
     expect((await send(ops)).status).toBe(404);
     expect((await send(web)).status).toBe(200);
-    expect(await (await fetch(`${ops}/metrics`)).text()).toContain('iks_ingest_notifications_accepted_total{topic="conversation.user.created",app="ingest"} 1');
+    expect(await (await fetch(`${ops}/metrics`)).text()).toContain(
+      'iks_ingest_notifications_accepted_total{topic="conversation.user.created",app="ingest"} 1',
+    );
   });
 });

@@ -18,7 +18,11 @@ export class IngestModule implements OnModuleInit, OnApplicationShutdown {
       imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'ingest' }), NotificationWriterModule.forRoot()],
       controllers: [WebhookController, HealthController, MetricsController],
       providers: [
-        { provide: IngestMetrics, inject: [METRICS_REGISTRY], useFactory: (registry: Registry) => new IngestMetrics(registry) },
+        {
+          provide: IngestMetrics,
+          inject: [METRICS_REGISTRY],
+          useFactory: (registry: Registry) => new IngestMetrics(registry),
+        },
         { provide: HEALTH_PROBE, useClass: IngestHealth },
         OpsListener,
       ],

@@ -16,7 +16,9 @@ async function bootstrap(): Promise<void> {
   logger.log(`ready: POST http://${config.ingest.host}:${config.ingest.port}/webhooks/intercom`);
   if (config.ingest.metricsPort !== 0) {
     await listenOps(app, config);
-    logger.log(`/metrics and /health/* on http://${config.ingest.metricsHost}:${config.ingest.metricsPort} (not on the webhook port)`);
+    logger.log(
+      `/metrics and /health/* on http://${config.ingest.metricsHost}:${config.ingest.metricsPort} (not on the webhook port)`,
+    );
   }
 }
 

@@ -11,13 +11,19 @@ import { ReconcilerModule } from './reconciler.module';
  * variables.
  */
 async function main(): Promise<void> {
-  const app = await NestFactory.create<NestFastifyApplication>(ReconcilerModule.forRoot(process.env), new FastifyAdapter(), { bufferLogs: true, abortOnError: false });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    ReconcilerModule.forRoot(process.env),
+    new FastifyAdapter(),
+    { bufferLogs: true, abortOnError: false },
+  );
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   const { httpPort, httpHost } = app.get<Config>(CONFIG).reconciler;
   if (httpPort) await app.listen(httpPort, httpHost);
   else await app.init();
-  app.get(Logger).log(`ready${httpPort ? ` (health and metrics on http://${httpHost}:${httpPort})` : ''}`, 'reconciler');
+  app
+    .get(Logger)
+    .log(`ready${httpPort ? ` (health and metrics on http://${httpHost}:${httpPort})` : ''}`, 'reconciler');
 }
 
 main().catch((e) => {

@@ -1,4 +1,10 @@
-import { Inject, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { ConfigModule, loadConfig } from '@iks/config';
 import { HEALTH_PROBE, HealthController, MetricsController, OpsModule } from '@iks/ops';
 import { ReconcilerRunner, ReconcilerStageModule } from '@iks/reconciler';
@@ -14,9 +20,7 @@ export class ReconcilerModule implements OnApplicationBootstrap, OnApplicationSh
       module: ReconcilerModule,
       imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'reconciler' }), ReconcilerStageModule],
       controllers: [HealthController, MetricsController],
-      providers: [
-        { provide: HEALTH_PROBE, useExisting: ReconcilerRunner },
-      ],
+      providers: [{ provide: HEALTH_PROBE, useExisting: ReconcilerRunner }],
     };
   }
 

@@ -11,7 +11,11 @@ export class SinkModule {
     const config = loadConfig(env, 'sink');
     return {
       module: SinkModule,
-      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'sink' }), SinkStageModule.forRoot({ onFatal: exitOnFatal('sink') })],
+      imports: [
+        ConfigModule.forRoot(config),
+        OpsModule.forRoot({ app: 'sink' }),
+        SinkStageModule.forRoot({ onFatal: exitOnFatal('sink') }),
+      ],
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: HEALTH_PROBE, useExisting: SinkRunner },

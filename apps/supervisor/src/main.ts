@@ -78,12 +78,17 @@ async function waitHttp(url: string, timeoutMs = 60_000): Promise<void> {
 async function subscribeEmulator(webhookUrl: string): Promise<void> {
   try {
     const res = await fetch(`http://127.0.0.1:${INTERCOM_EMULATOR_PORT}/__emulator/webhooks/subscription`, {
-      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: webhookUrl }), signal: AbortSignal.timeout(10_000),
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: webhookUrl }),
+      signal: AbortSignal.timeout(10_000),
     });
     const out = (await res.json()) as { ping?: { status?: number; error?: string } };
     const status = out.ping?.status;
     if (!res.ok || status === undefined || status < 200 || status >= 300) {
-      say(`WARNING: ingest did not answer the Intercom emulator's ping with 2xx (${status ?? out.ping?.error ?? `admin API ${res.status}`}): check INTERCOM_CLIENT_SECRET`);
+      say(
+        `WARNING: ingest did not answer the Intercom emulator's ping with 2xx (${status ?? out.ping?.error ?? `admin API ${res.status}`}): check INTERCOM_CLIENT_SECRET`,
+      );
     }
   } catch (e) {
     say(`WARNING: could not save the Intercom emulator's webhook subscription: ${(e as Error).message}`);
@@ -93,7 +98,9 @@ async function subscribeEmulator(webhookUrl: string): Promise<void> {
 async function shutdown(code: number): Promise<never> {
   stopping = true;
   for (const { proc } of [...children].reverse()) if (proc.exitCode === null) proc.kill('SIGTERM');
-  await Promise.all(children.map(({ proc }) => (proc.exitCode === null ? new Promise((r) => proc.once('exit', r)) : undefined)));
+  await Promise.all(
+    children.map(({ proc }) => (proc.exitCode === null ? new Promise((r) => proc.once('exit', r)) : undefined)),
+  );
   if (stackStarted) spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'down'], { stdio: 'inherit' });
   process.exit(code);
 }
@@ -102,7 +109,9 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   const usingEmulator = !env.KLAVIYO_API_KEY;
   if (usingEmulator) {
-    say(`KLAVIYO_API_KEY is not set: delivering to the Klaviyo EMULATOR on http://127.0.0.1:${KLAVIYO_EMULATOR_PORT} (set KLAVIYO_API_KEY to deliver to Klaviyo)`);
+    say(
+      `KLAVIYO_API_KEY is not set: delivering to the Klaviyo EMULATOR on http://127.0.0.1:${KLAVIYO_EMULATOR_PORT} (set KLAVIYO_API_KEY to deliver to Klaviyo)`,
+    );
     env.KLAVIYO_API_KEY = LOCAL_KLAVIYO_KEY;
     env.KLAVIYO_BASE_URL = `http://127.0.0.1:${KLAVIYO_EMULATOR_PORT}`;
   } else {
@@ -112,12 +121,16 @@ async function main(): Promise<void> {
     // The local secret is published: ingest accepts it only on a loopback bind (libs/config).
     if (!env.INGEST_HOST?.trim()) env.INGEST_HOST = '127.0.0.1';
     if (isLoopbackHost(env.INGEST_HOST.trim())) {
-      say(`INTERCOM_CLIENT_SECRET is not set: ingest listens on ${env.INGEST_HOST} only and accepts webhooks signed with the PUBLISHED local development secret "${LOCAL_CLIENT_SECRET}"`);
+      say(
+        `INTERCOM_CLIENT_SECRET is not set: ingest listens on ${env.INGEST_HOST} only and accepts webhooks signed with the PUBLISHED local development secret "${LOCAL_CLIENT_SECRET}"`,
+      );
     }
   }
   const intercomEmulator = !env.INTERCOM_ACCESS_TOKEN;
   if (intercomEmulator) {
-    say(`INTERCOM_ACCESS_TOKEN is not set: contacts, admins and teams are read, and gaps reconciled, from the Intercom EMULATOR on http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`);
+    say(
+      `INTERCOM_ACCESS_TOKEN is not set: contacts, admins and teams are read, and gaps reconciled, from the Intercom EMULATOR on http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`,
+    );
     env.INTERCOM_ACCESS_TOKEN = 'emulator-access-token';
     env.INTERCOM_BASE_URL = `http://127.0.0.1:${INTERCOM_EMULATOR_PORT}`;
   }
@@ -126,10 +139,16 @@ async function main(): Promise<void> {
   const config = loadConfig(env, 'ingest'); // validates everything the three apps read
   const consoleConfig = loadConfig(env, 'console'); // CONSOLE_HOST off loopback needs CONSOLE_TOKEN: fail now, not later
   const consoleUrl = `http://${consoleConfig.console.host}:${consoleConfig.console.port}/metrics`;
-  say(`delivery console: ${consoleUrl}${consoleConfig.console.operatorToken ? '' : ' (read-only: set CONSOLE_OPERATOR_TOKEN to reprocess or replay from it)'}`);
+  say(
+    `delivery console: ${consoleUrl}${consoleConfig.console.operatorToken ? '' : ' (read-only: set CONSOLE_OPERATOR_TOKEN to reprocess or replay from it)'}`,
+  );
   if (!process.env.KAFKA_BROKERS) {
-    const wasRunning = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { encoding: 'utf8' }).stdout.includes('kafka running');
-    say(`KAFKA_BROKERS is not set: ${wasRunning ? 'using the local stack already running' : 'starting the local Kafka broker and schema registry (npm run stack:up)'}`);
+    const wasRunning = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], {
+      encoding: 'utf8',
+    }).stdout.includes('kafka running');
+    say(
+      `KAFKA_BROKERS is not set: ${wasRunning ? 'using the local stack already running' : 'starting the local Kafka broker and schema registry (npm run stack:up)'}`,
+    );
     const up = spawnSync('bash', [join(ROOT, 'scripts', 'stack.sh'), 'up'], { stdio: 'inherit' });
     if (up.status !== 0) throw new Error('the local stack did not start (see the lines above)');
     stackStarted = !wasRunning; // stopped on exit only if this run started it
@@ -142,16 +161,23 @@ async function main(): Promise<void> {
   await admin.disconnect();
   await kafkaContext.get(AvroCodec).registerAll();
   await kafkaContext.close();
-  say(`schemas registered at ${config.kafka.schemaRegistryUrl}; ${created.length} topic(s) created on ${config.kafka.brokers.join(',')}`);
+  say(
+    `schemas registered at ${config.kafka.schemaRegistryUrl}; ${created.length} topic(s) created on ${config.kafka.brokers.join(',')}`,
+  );
 
   if (usingEmulator) {
-    run('klaviyo-emu', 'tools/klaviyo-emulator/src/main.js', { ...env, KLAVIYO_EMULATOR_PORT: String(KLAVIYO_EMULATOR_PORT) });
+    run('klaviyo-emu', 'tools/klaviyo-emulator/src/main.js', {
+      ...env,
+      KLAVIYO_EMULATOR_PORT: String(KLAVIYO_EMULATOR_PORT),
+    });
     await waitHttp(`http://127.0.0.1:${KLAVIYO_EMULATOR_PORT}/__emulator/stats`);
   }
   if (intercomEmulator) {
     run('intercom-emu', 'tools/intercom-emulator/src/main.js', {
-      ...env, INTERCOM_EMULATOR_PORT: String(INTERCOM_EMULATOR_PORT),
-      INTERCOM_EMULATOR_WEBHOOK_PING_INTERVAL_MS: env.INTERCOM_EMULATOR_WEBHOOK_PING_INTERVAL_MS ?? String(INTERCOM_EMULATOR_PING_INTERVAL_MS),
+      ...env,
+      INTERCOM_EMULATOR_PORT: String(INTERCOM_EMULATOR_PORT),
+      INTERCOM_EMULATOR_WEBHOOK_PING_INTERVAL_MS:
+        env.INTERCOM_EMULATOR_WEBHOOK_PING_INTERVAL_MS ?? String(INTERCOM_EMULATOR_PING_INTERVAL_MS),
     });
     await waitHttp(`http://127.0.0.1:${INTERCOM_EMULATOR_PORT}/__emulator/requests`);
   }
@@ -171,7 +197,9 @@ async function main(): Promise<void> {
   if (intercomEmulator) await subscribeEmulator(webhookUrl);
   say(`delivery console           ${consoleUrl}`);
   say(`send Intercom webhooks to  ${webhookUrl}`);
-  say(`delivering to              ${env.KLAVIYO_BASE_URL ?? 'https://a.klaviyo.com'}${usingEmulator ? ' (emulator; see GET /__emulator/metrics)' : ''}`);
+  say(
+    `delivering to              ${env.KLAVIYO_BASE_URL ?? 'https://a.klaviyo.com'}${usingEmulator ? ' (emulator; see GET /__emulator/metrics)' : ''}`,
+  );
   say('try it: npm run demo   ·   stop: Ctrl-C');
 }
 

@@ -11,7 +11,11 @@ export class TransformerModule {
     const config = loadConfig(env, 'transformer');
     return {
       module: TransformerModule,
-      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'transformer' }), TransformerStageModule.forRoot({ onFatal: exitOnFatal('transformer') })],
+      imports: [
+        ConfigModule.forRoot(config),
+        OpsModule.forRoot({ app: 'transformer' }),
+        TransformerStageModule.forRoot({ onFatal: exitOnFatal('transformer') }),
+      ],
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: HEALTH_PROBE, useExisting: TransformerRunner },

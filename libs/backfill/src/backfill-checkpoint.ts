@@ -40,8 +40,14 @@ export interface CheckpointIdentity {
 export class CheckpointStore {
   readonly path: string;
 
-  constructor(readonly dir: string, readonly identity: CheckpointIdentity) {
-    const hash = createHash('sha1').update(JSON.stringify([identity.since, identity.until, identity.topic, identity.baseUrl])).digest('hex').slice(0, 16);
+  constructor(
+    readonly dir: string,
+    readonly identity: CheckpointIdentity,
+  ) {
+    const hash = createHash('sha1')
+      .update(JSON.stringify([identity.since, identity.until, identity.topic, identity.baseUrl]))
+      .digest('hex')
+      .slice(0, 16);
     this.path = join(dir, `backfill-${hash}.json`);
   }
 
@@ -54,7 +60,8 @@ export class CheckpointStore {
       throw e;
     }
     const parsed = JSON.parse(text) as BackfillCheckpoint;
-    if (parsed.version !== 1) throw new Error(`checkpoint ${this.path} has version ${String(parsed.version)}; use --restart`);
+    if (parsed.version !== 1)
+      throw new Error(`checkpoint ${this.path} has version ${String(parsed.version)}; use --restart`);
     return parsed;
   }
 

@@ -14,7 +14,10 @@ export class BackfillProgress {
   private lastDraw = 0;
   private drawn = false;
 
-  constructor(private readonly out: ProgressStream, private readonly tty = out.isTTY === true) {}
+  constructor(
+    private readonly out: ProgressStream,
+    private readonly tty = out.isTTY === true,
+  ) {}
 
   page(e: PageEvent): void {
     const elapsed = (Date.now() - this.started) / 1000;
@@ -28,17 +31,25 @@ export class BackfillProgress {
       if (now - this.lastDraw < 200 && remaining !== 0) return;
       this.lastDraw = now;
       this.drawn = true;
-      this.out.write(`\r\x1b[2K${e.kind}: ${e.kindObjects}${of} read, ${rate.toFixed(1)}/s${eta ? `, ETA ${eta}` : ''}`);
+      this.out.write(
+        `\r\x1b[2K${e.kind}: ${e.kindObjects}${of} read, ${rate.toFixed(1)}/s${eta ? `, ETA ${eta}` : ''}`,
+      );
       return;
     }
-    this.out.write(`backfill ${e.kind} page ${e.page}: ${e.pageObjects} objects, ${e.pageRecords} records, ${e.kindObjects}${of} read, ${rate.toFixed(1)}/s${eta ? `, ETA ${eta}` : ''}\n`);
+    this.out.write(
+      `backfill ${e.kind} page ${e.page}: ${e.pageObjects} objects, ${e.pageRecords} records, ${e.kindObjects}${of} read, ${rate.toFixed(1)}/s${eta ? `, ETA ${eta}` : ''}\n`,
+    );
   }
 
   summary(r: BackfillResult): string {
     const secs = (Date.now() - this.started) / 1000;
-    const kinds = Object.entries(r.byKind).map(([k, p]) => `${k} ${p!.objects}${p!.done ? '' : ' (partial)'}`).join(', ');
-    return `backfill ${r.outcome}${r.resumed ? ' (resumed)' : ''}: ${r.objects} objects read, ${r.records} notifications written in ${r.pages} pages, ${secs.toFixed(1)} s` +
-      `${secs > 0 ? `, ${(r.objects / secs).toFixed(1)}/s` : ''}; totals ${kinds || 'none'}; checkpoint ${r.checkpointPath}`;
+    const kinds = Object.entries(r.byKind)
+      .map(([k, p]) => `${k} ${p!.objects}${p!.done ? '' : ' (partial)'}`)
+      .join(', ');
+    return (
+      `backfill ${r.outcome}${r.resumed ? ' (resumed)' : ''}: ${r.objects} objects read, ${r.records} notifications written in ${r.pages} pages, ${secs.toFixed(1)} s` +
+      `${secs > 0 ? `, ${(r.objects / secs).toFixed(1)}/s` : ''}; totals ${kinds || 'none'}; checkpoint ${r.checkpointPath}`
+    );
   }
 
   /** Ends the TTY line; the caller prints summary() where it wants (stdout). */

@@ -9,7 +9,13 @@ import { BackfillRunner } from './backfill.runner';
 
 /** A search double: `n` contacts, pages of `perPage`, cursor = index of the next item. */
 function fakeSearch(n: number, opts: { rejectCursorOnce?: boolean } = {}) {
-  const items: IntercomObject[] = Array.from({ length: n }, (_, i) => ({ type: 'contact', id: `c${i}`, role: 'user', created_at: 1000 + i, updated_at: 2000 + i }));
+  const items: IntercomObject[] = Array.from({ length: n }, (_, i) => ({
+    type: 'contact',
+    id: `c${i}`,
+    role: 'user',
+    created_at: 1000 + i,
+    updated_at: 2000 + i,
+  }));
   const calls: Array<string | null> = [];
   let rejected = false;
   return {
@@ -22,7 +28,13 @@ function fakeSearch(n: number, opts: { rejectCursorOnce?: boolean } = {}) {
       }
       const from = o.startingAfter ? Number(o.startingAfter) : 0;
       const to = Math.min(n, from + (o.perPage ?? 150));
-      return { items: items.slice(from, to), totalCount: n, next: to < n ? String(to) : undefined, page: undefined, totalPages: undefined };
+      return {
+        items: items.slice(from, to),
+        totalCount: n,
+        next: to < n ? String(to) : undefined,
+        page: undefined,
+        totalPages: undefined,
+      };
     },
   };
 }
@@ -32,7 +44,13 @@ function memorySink() {
   return { written, write: async (r: readonly BackfillRecord[]) => void written.push(...r) };
 }
 
-const store = () => new CheckpointStore(mkdtempSync(join(tmpdir(), 'iks-cp-')), { since: 1, until: 9999, topic: 't', baseUrl: 'http://x' });
+const store = () =>
+  new CheckpointStore(mkdtempSync(join(tmpdir(), 'iks-cp-')), {
+    since: 1,
+    until: 9999,
+    topic: 't',
+    baseUrl: 'http://x',
+  });
 const opts = { since: 1, until: 9999, kinds: ['contacts'] as const, appId: 'app', perPage: 10 };
 
 describe('BackfillRunner', () => {
@@ -40,7 +58,11 @@ describe('BackfillRunner', () => {
     const s = store();
     const sink = memorySink();
     const stop = new AbortController();
-    const first = await new BackfillRunner(fakeSearch(35), sink, s).run({ ...opts, stop: stop.signal, onPage: (e) => e.page === 2 && stop.abort() });
+    const first = await new BackfillRunner(fakeSearch(35), sink, s).run({
+      ...opts,
+      stop: stop.signal,
+      onPage: (e) => e.page === 2 && stop.abort(),
+    });
     expect(first).toMatchObject({ outcome: 'interrupted', objects: 20, pages: 2, resumed: false });
     expect(s.load()!.kinds.contacts).toMatchObject({ cursor: '20', done: false, objects: 20 });
 
@@ -67,7 +89,11 @@ describe('BackfillRunner', () => {
   it('pages the kind again from the start when the saved cursor is rejected', async () => {
     const s = store();
     const stop = new AbortController();
-    await new BackfillRunner(fakeSearch(25), memorySink(), s).run({ ...opts, stop: stop.signal, onPage: () => stop.abort() });
+    await new BackfillRunner(fakeSearch(25), memorySink(), s).run({
+      ...opts,
+      stop: stop.signal,
+      onPage: () => stop.abort(),
+    });
     const search = fakeSearch(25, { rejectCursorOnce: true });
     const sink = memorySink();
     const r = await new BackfillRunner(search, sink, s).run(opts);
@@ -80,13 +106,25 @@ describe('BackfillRunner', () => {
     const s = store();
     await new BackfillRunner(fakeSearch(15), memorySink(), s).run(opts);
     const sink = memorySink();
-    expect(await new BackfillRunner(fakeSearch(15), sink, s).run({ ...opts, restart: true })).toMatchObject({ outcome: 'completed', objects: 15, resumed: false });
+    expect(await new BackfillRunner(fakeSearch(15), sink, s).run({ ...opts, restart: true })).toMatchObject({
+      outcome: 'completed',
+      objects: 15,
+      resumed: false,
+    });
     expect(sink.written).toHaveLength(15);
   });
 });
 
 describe('BackfillProgress', () => {
-  const event = { kind: 'contacts' as const, page: 3, kindObjects: 30, totalCount: 100, pageObjects: 10, pageRecords: 10, runObjects: 30 };
+  const event = {
+    kind: 'contacts' as const,
+    page: 3,
+    kindObjects: 30,
+    totalCount: 100,
+    pageObjects: 10,
+    pageRecords: 10,
+    runObjects: 30,
+  };
 
   it('prints a plain line per page when not on a TTY', () => {
     const out: string[] = [];

@@ -71,7 +71,13 @@ export class BackfillRunner {
     if (opts.restart) this.store.clear();
     const existing = this.store.load();
     const cp: BackfillCheckpoint = existing ?? {
-      version: 1, since: opts.since, until: opts.until ?? Math.floor(Date.now() / 1000), topic: this.store.identity.topic, baseUrl: this.store.identity.baseUrl, kinds: {}, savedAt: '',
+      version: 1,
+      since: opts.since,
+      until: opts.until ?? Math.floor(Date.now() / 1000),
+      topic: this.store.identity.topic,
+      baseUrl: this.store.identity.baseUrl,
+      kinds: {},
+      savedAt: '',
     };
     if (!existing) this.store.save(cp);
     let objects = 0;
@@ -79,7 +85,14 @@ export class BackfillRunner {
     let pages = 0;
 
     for (const kind of opts.kinds) {
-      const progress: KindProgress = (cp.kinds[kind] ??= { cursor: null, done: false, pages: 0, objects: 0, records: 0, totalCount: null });
+      const progress: KindProgress = (cp.kinds[kind] ??= {
+        cursor: null,
+        done: false,
+        pages: 0,
+        objects: 0,
+        records: 0,
+        totalCount: null,
+      });
       const query: SearchQuery = {
         operator: 'AND',
         value: [
@@ -97,7 +110,9 @@ export class BackfillRunner {
           // A saved cursor the API no longer accepts (400): page this kind again from the start.
           // Re-written records are identical, so this costs time, not correctness.
           if (e instanceof IntercomApiError && e.status === 400 && progress.cursor && !cursorRetried) {
-            this.logger.warn(`${kind}: the saved cursor was rejected (${e.code}); paging ${kind} again from the start of the window`);
+            this.logger.warn(
+              `${kind}: the saved cursor was rejected (${e.code}); paging ${kind} again from the start of the window`,
+            );
             cursorRetried = true;
             Object.assign(progress, { cursor: null, pages: 0, objects: 0, records: 0 });
             continue;
@@ -107,7 +122,8 @@ export class BackfillRunner {
         // GET each conversation / ticket for its parts: the one derivation (rest-derivation.ts)
         // then gives replies, ratings and every state change, with the webhook path's unique_ids.
         const full = await pageWithParts(this.client, kind, page.items);
-        const out = full.flatMap((item) => deriveNotifications(kind, item, { appId: opts.appId, source: 'backfill' }).notifications)
+        const out = full
+          .flatMap((item) => deriveNotifications(kind, item, { appId: opts.appId, source: 'backfill' }).notifications)
           .map(({ key, notification }) => ({ key, notification }));
         await this.sink.write(out);
         progress.pages++;
@@ -121,15 +137,35 @@ export class BackfillRunner {
         records += out.length;
         this.store.save(cp);
         opts.onPage?.({
-          kind, page: progress.pages, kindObjects: progress.objects, totalCount: progress.totalCount,
-          pageObjects: page.items.length, pageRecords: out.length, runObjects: objects,
+          kind,
+          page: progress.pages,
+          kindObjects: progress.objects,
+          totalCount: progress.totalCount,
+          pageObjects: page.items.length,
+          pageRecords: out.length,
+          runObjects: objects,
         });
       }
     }
     return this.result('completed', cp, objects, records, pages, !!existing);
   }
 
-  private result(outcome: BackfillResult['outcome'], cp: BackfillCheckpoint, objects: number, records: number, pages: number, resumed: boolean): BackfillResult {
-    return { outcome, objects, records, pages, byKind: structuredClone(cp.kinds), resumed, checkpointPath: this.store.path };
+  private result(
+    outcome: BackfillResult['outcome'],
+    cp: BackfillCheckpoint,
+    objects: number,
+    records: number,
+    pages: number,
+    resumed: boolean,
+  ): BackfillResult {
+    return {
+      outcome,
+      objects,
+      records,
+      pages,
+      byKind: structuredClone(cp.kinds),
+      resumed,
+      checkpointPath: this.store.path,
+    };
   }
 }

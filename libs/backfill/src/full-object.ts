@@ -17,14 +17,24 @@ export interface ObjectSource {
  * most recent), GET /tickets/{id} the ticket_parts. An object deleted between the search and the
  * GET (404) is dropped: there is nothing left to derive from.
  */
-export async function withParts(client: ObjectSource, kind: BackfillKind, item: IntercomObject, signal?: AbortSignal): Promise<IntercomObject | undefined> {
+export async function withParts(
+  client: ObjectSource,
+  kind: BackfillKind,
+  item: IntercomObject,
+  signal?: AbortSignal,
+): Promise<IntercomObject | undefined> {
   if (kind === 'conversations' && client.getConversation) return client.getConversation(String(item.id), signal);
   if (kind === 'tickets' && client.getTicket) return client.getTicket(String(item.id), signal);
   return item;
 }
 
 /** withParts for a page, in parallel (the client's gate bounds the requests in flight). */
-export async function pageWithParts(client: ObjectSource, kind: BackfillKind, items: readonly IntercomObject[], signal?: AbortSignal): Promise<IntercomObject[]> {
+export async function pageWithParts(
+  client: ObjectSource,
+  kind: BackfillKind,
+  items: readonly IntercomObject[],
+  signal?: AbortSignal,
+): Promise<IntercomObject[]> {
   const full = await Promise.all(items.map((i) => withParts(client, kind, i, signal)));
   return full.filter((o): o is IntercomObject => o !== undefined);
 }

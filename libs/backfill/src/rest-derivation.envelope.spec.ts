@@ -20,11 +20,25 @@ describe('deriveNotifications: the records it writes', () => {
     const [created] = a;
     expect(created.key).toBe(`conversation:${conv.id}`);
     expect(created.notification).toMatchObject({
-      notification_id: `backfill:conversation:${conv.id}:created`, topic: 'conversation.user.created', app_id: 'app1',
-      created_at: conv.created_at, delivery_attempts: 1, first_sent_at: null, source: 'backfill',
+      notification_id: `backfill:conversation:${conv.id}:created`,
+      topic: 'conversation.user.created',
+      app_id: 'app1',
+      created_at: conv.created_at,
+      delivery_attempts: 1,
+      first_sent_at: null,
+      source: 'backfill',
     });
     const body = JSON.parse(created.notification.body);
-    expect(Object.keys(body)).toEqual(['type', 'id', 'topic', 'app_id', 'created_at', 'delivery_attempts', 'first_sent_at', 'data']);
+    expect(Object.keys(body)).toEqual([
+      'type',
+      'id',
+      'topic',
+      'app_id',
+      'created_at',
+      'delivery_attempts',
+      'first_sent_at',
+      'data',
+    ]);
     expect(body.data.type).toBe('notification_event_data');
     expect(body.data.item.id).toBe(conv.id);
     for (const r of a) expect(validateEnvelope(JSON.parse(r.notification.body)).ok).toBe(true);
@@ -40,6 +54,7 @@ describe('deriveNotifications: the records it writes', () => {
   });
 
   it('tickets: every record keyed by the ticket', () => {
-    for (const t of data.tickets) expect(backfill('tickets', obj(t)).every((r) => r.key === `ticket:${t.id}`)).toBe(true);
+    for (const t of data.tickets)
+      expect(backfill('tickets', obj(t)).every((r) => r.key === `ticket:${t.id}`)).toBe(true);
   });
 });

@@ -71,7 +71,13 @@ export function deriveNotifications(kind: BackfillKind, item: IntercomObject, op
   const out: DerivedNotification[] = [];
   const id = String(item.id);
   const receivedAt = options.receivedAt ?? Date.now();
-  const add = (topic: string, suffix: string, at: number, body: IntercomObject, expected: DerivedNotification['expected']) => {
+  const add = (
+    topic: string,
+    suffix: string,
+    at: number,
+    body: IntercomObject,
+    expected: DerivedNotification['expected'],
+  ) => {
     if (options.window && (at < options.window.since || at >= options.window.until)) return;
     const notificationId = `${options.source}:${singular(kind)}:${id}:${suffix}`;
     out.push({ ...record(notificationId, topic, options, at, body, receivedAt), at, expected });
@@ -81,7 +87,13 @@ export function deriveNotifications(kind: BackfillKind, item: IntercomObject, op
     case 'contacts': {
       // created by role, the contact as it is now (an upsert)
       const topic = item.role === 'lead' ? 'contact.lead.created' : 'contact.user.created';
-      add(topic, `created:${seconds(item.updated_at) ?? 0}`, seconds(item.created_at) ?? seconds(item.updated_at) ?? 0, item, null);
+      add(
+        topic,
+        `created:${seconds(item.updated_at) ?? 0}`,
+        seconds(item.created_at) ?? seconds(item.updated_at) ?? 0,
+        item,
+        null,
+      );
       return { notifications: out, truncated: false };
     }
     case 'conversations': {
@@ -89,41 +101,72 @@ export function deriveNotifications(kind: BackfillKind, item: IntercomObject, op
       const created = seconds(item.created_at) ?? 0;
       const author = (item.source as { author?: { type?: unknown } } | null | undefined)?.author?.type;
       if (typeof author === 'string' && CONTACT_AUTHORS.has(author)) {
-        add('conversation.user.created', 'created', created, snapshot(item, 'conversation_parts', parts, (p) => (seconds(p.created_at) ?? 0) <= created), {
-          metric: 'conversationCreated', uniqueId: `intercom:conversation:${id}:created`,
-        });
+        add(
+          'conversation.user.created',
+          'created',
+          created,
+          snapshot(item, 'conversation_parts', parts, (p) => (seconds(p.created_at) ?? 0) <= created),
+          {
+            metric: 'conversationCreated',
+            uniqueId: `intercom:conversation:${id}:created`,
+          },
+        );
       }
       for (const [i, p] of parts.entries()) {
         if (!isReply(p)) continue;
         const at = seconds(p.created_at)!;
-        add('conversation.user.replied', `part:${p.id}`, at, snapshot(item, 'conversation_parts', parts, upTo(parts, i)), {
-          metric: 'repliedToConversation', uniqueId: `intercom:conversation:${id}:part:${String(p.id)}`,
-        });
+        add(
+          'conversation.user.replied',
+          `part:${p.id}`,
+          at,
+          snapshot(item, 'conversation_parts', parts, upTo(parts, i)),
+          {
+            metric: 'repliedToConversation',
+            uniqueId: `intercom:conversation:${id}:part:${String(p.id)}`,
+          },
+        );
       }
       const rating = item.conversation_rating as Part | null | undefined;
       const ratedAt = rating && typeof rating === 'object' ? seconds(rating.created_at) : undefined;
       if (ratedAt !== undefined) {
-        add('conversation.rating.added', `rated:${ratedAt}`, ratedAt, item, { metric: 'conversationRated', uniqueId: `intercom:conversation:${id}:rated:${ratedAt}` });
+        add('conversation.rating.added', `rated:${ratedAt}`, ratedAt, item, {
+          metric: 'conversationRated',
+          uniqueId: `intercom:conversation:${id}:rated:${ratedAt}`,
+        });
       }
       return { notifications: out, truncated };
     }
     case 'tickets': {
       const { parts, truncated } = partsOf(item, 'ticket_parts');
       const created = seconds(item.created_at) ?? 0;
-      add('ticket.created', 'created', created, snapshot(item, 'ticket_parts', parts, (p) => (seconds(p.created_at) ?? 0) <= created), {
-        metric: 'ticketCreated', uniqueId: `intercom:ticket:${id}:created`,
-      });
+      add(
+        'ticket.created',
+        'created',
+        created,
+        snapshot(item, 'ticket_parts', parts, (p) => (seconds(p.created_at) ?? 0) <= created),
+        {
+          metric: 'ticketCreated',
+          uniqueId: `intercom:ticket:${id}:created`,
+        },
+      );
       for (const [i, p] of parts.entries()) {
         const at = seconds(p.created_at);
         if (p.id == null || at === undefined) continue;
         const state = typeof p.ticket_state === 'string' ? p.ticket_state : undefined;
         const previous = typeof p.previous_ticket_state === 'string' ? p.previous_ticket_state : undefined;
         if (state && previous && previous !== state && STATE_METRICS[state]) {
-          const body = { ...snapshot(item, 'ticket_parts', parts, upTo(parts, i)), ticket_state: stateAs(item.ticket_state, state) };
-          add('ticket.state.updated', `state:${state}:${at}`, at, body, { metric: STATE_METRICS[state], uniqueId: `intercom:ticket:${id}:state:${state}:${at}` });
+          const body = {
+            ...snapshot(item, 'ticket_parts', parts, upTo(parts, i)),
+            ticket_state: stateAs(item.ticket_state, state),
+          };
+          add('ticket.state.updated', `state:${state}:${at}`, at, body, {
+            metric: STATE_METRICS[state],
+            uniqueId: `intercom:ticket:${id}:state:${state}:${at}`,
+          });
         } else if (!state && isReply(p)) {
           add('ticket.contact.replied', `part:${p.id}`, at, snapshot(item, 'ticket_parts', parts, upTo(parts, i)), {
-            metric: 'repliedToTicket', uniqueId: `intercom:ticket:${id}:part:${String(p.id)}`,
+            metric: 'repliedToTicket',
+            uniqueId: `intercom:ticket:${id}:part:${String(p.id)}`,
           });
         }
       }
@@ -140,9 +183,15 @@ function isReply(p: Part): boolean {
   return p.part_type === 'comment' || (typeof p.body === 'string' && p.body.trim() !== '');
 }
 
-function partsOf(item: IntercomObject, field: 'conversation_parts' | 'ticket_parts'): { parts: Part[]; truncated: boolean } {
+function partsOf(
+  item: IntercomObject,
+  field: 'conversation_parts' | 'ticket_parts',
+): { parts: Part[]; truncated: boolean } {
   const container = item[field] as Record<string, unknown> | null | undefined;
-  const list = container && Array.isArray(container[field]) ? (container[field] as unknown[]).filter((p): p is Part => !!p && typeof p === 'object') : [];
+  const list =
+    container && Array.isArray(container[field])
+      ? (container[field] as unknown[]).filter((p): p is Part => !!p && typeof p === 'object')
+      : [];
   const total = container && typeof container.total_count === 'number' ? container.total_count : list.length;
   return { parts: list, truncated: total > list.length };
 }
@@ -160,7 +209,12 @@ function upTo(parts: readonly Part[], i: number): (p: Part) => boolean {
   };
 }
 
-function snapshot(item: IntercomObject, field: 'conversation_parts' | 'ticket_parts', parts: readonly Part[], keep: (p: Part) => boolean): IntercomObject {
+function snapshot(
+  item: IntercomObject,
+  field: 'conversation_parts' | 'ticket_parts',
+  parts: readonly Part[],
+  keep: (p: Part) => boolean,
+): IntercomObject {
   const container = item[field] as Record<string, unknown> | null | undefined;
   if (!container) return item;
   return { ...item, [field]: { ...container, [field]: parts.filter(keep) } };
@@ -169,11 +223,19 @@ function snapshot(item: IntercomObject, field: 'conversation_parts' | 'ticket_pa
 /** The payload's ticket_state for a past category: the object's own when it is that category. */
 function stateAs(current: unknown, category: string): unknown {
   if (typeof current === 'string') return category;
-  if (current && typeof current === 'object' && (current as { category?: unknown }).category === category) return current;
+  if (current && typeof current === 'object' && (current as { category?: unknown }).category === category)
+    return current;
   return { type: 'ticket_state', category };
 }
 
-function record(notificationId: string, topic: string, options: DeriveOptions, createdAt: number, item: IntercomObject, receivedAt: number): BackfillRecord {
+function record(
+  notificationId: string,
+  topic: string,
+  options: DeriveOptions,
+  createdAt: number,
+  item: IntercomObject,
+  receivedAt: number,
+): BackfillRecord {
   const envelope = {
     type: 'notification_event' as const,
     id: notificationId,
@@ -187,8 +249,15 @@ function record(notificationId: string, topic: string, options: DeriveOptions, c
   return {
     key: entityKey(envelope as IntercomEnvelope),
     notification: {
-      notification_id: notificationId, topic, app_id: options.appId, created_at: createdAt, delivery_attempts: 1,
-      first_sent_at: null, received_at: receivedAt, source: options.source, body: JSON.stringify(envelope),
+      notification_id: notificationId,
+      topic,
+      app_id: options.appId,
+      created_at: createdAt,
+      delivery_attempts: 1,
+      first_sent_at: null,
+      received_at: receivedAt,
+      source: options.source,
+      body: JSON.stringify(envelope),
     },
   };
 }

@@ -13,18 +13,25 @@ describe('loadConfig', () => {
     expect(c.klaviyo.revision).toBe('2026-07-15');
   });
 
-  it('keeps the sink\'s deleted contacts in a folder per topic prefix, group and host, or SINK_DELETED_CONTACTS_PATH; never the directory\'s', () => {
+  it("keeps the sink's deleted contacts in a folder per topic prefix, group and host, or SINK_DELETED_CONTACTS_PATH; never the directory's", () => {
     const key = { KLAVIYO_API_KEY: 'pk_test_0123456789' };
     const c = loadConfig({ ...key, TOPIC_PREFIX: 'acme.', SINK_GROUP_ID: 'sink-a' }, 'sink');
     expect(c.sink.deletedContactsPath).toBe(join(tmpdir(), 'iks-sink-deleted', `acme.sink-a-${hostname()}`));
-    expect(loadConfig({ ...key, SINK_DELETED_CONTACTS_PATH: '/data/deleted' }, 'sink').sink.deletedContactsPath).toBe('/data/deleted');
-    expect(() => loadConfig({ ...key, SINK_DELETED_CONTACTS_PATH: '/data/s', DIRECTORY_PATH: '/data/s/' }, 'sink')).toThrow(/SINK_DELETED_CONTACTS_PATH="\/data\/s" must differ from DIRECTORY_PATH/);
+    expect(loadConfig({ ...key, SINK_DELETED_CONTACTS_PATH: '/data/deleted' }, 'sink').sink.deletedContactsPath).toBe(
+      '/data/deleted',
+    );
+    expect(() =>
+      loadConfig({ ...key, SINK_DELETED_CONTACTS_PATH: '/data/s', DIRECTORY_PATH: '/data/s/' }, 'sink'),
+    ).toThrow(/SINK_DELETED_CONTACTS_PATH="\/data\/s" must differ from DIRECTORY_PATH/);
   });
 
   it('names every bad variable at once', () => {
     let err: unknown;
     try {
-      loadConfig({ INGEST_PORT: 'abc', KAFKA_BROKERS: 'nohost', SCHEMA_REGISTRY_URL: 'ftp://x', KAFKA_SSL: 'maybe' }, 'ingest');
+      loadConfig(
+        { INGEST_PORT: 'abc', KAFKA_BROKERS: 'nohost', SCHEMA_REGISTRY_URL: 'ftp://x', KAFKA_SSL: 'maybe' },
+        'ingest',
+      );
     } catch (e) {
       err = e;
     }
@@ -44,7 +51,9 @@ describe('loadConfig', () => {
 
   it('validates metric renames, keyed by the display names the README documents', () => {
     // The variable names metrics as MAPPING.md does; the config hands the mapping its keys.
-    expect(loadConfig({ METRIC_NAME_OVERRIDES: '{"Ticket Resolved":"Intercom Ticket Resolved"}' }).transformer.metricNames).toEqual({
+    expect(
+      loadConfig({ METRIC_NAME_OVERRIDES: '{"Ticket Resolved":"Intercom Ticket Resolved"}' }).transformer.metricNames,
+    ).toEqual({
       ticketResolved: 'Intercom Ticket Resolved',
     });
     expect(() => loadConfig({ METRIC_NAME_OVERRIDES: '{"Nope":"x"}' })).toThrow(/METRIC_NAME_OVERRIDES/);
@@ -64,7 +73,9 @@ describe('loadConfig', () => {
   });
 
   it('the renames reach the mapping: a resolved ticket is sent under the new name, other metrics keep theirs', () => {
-    const { metricNames } = loadConfig({ METRIC_NAME_OVERRIDES: '{"Ticket Resolved":"Support Ticket Closed","Conversation Rated":"CSAT"}' }).transformer;
+    const { metricNames } = loadConfig({
+      METRIC_NAME_OVERRIDES: '{"Ticket Resolved":"Support Ticket Closed","Conversation Rated":"CSAT"}',
+    }).transformer;
     expect(metricName('ticketResolved', metricNames)).toBe('Support Ticket Closed');
     expect(metricName('conversationRated', metricNames)).toBe('CSAT');
     expect(metricName('ticketCreated', metricNames)).toBe(METRICS.ticketCreated);
@@ -73,7 +84,9 @@ describe('loadConfig', () => {
 
 describe('loadConfig: ingest deployment defaults', () => {
   it('refuses to start ingest on a network interface without INTERCOM_CLIENT_SECRET', () => {
-    expect(() => loadConfig({}, 'ingest')).toThrow(/INTERCOM_CLIENT_SECRET is required by ingest when INGEST_HOST="0.0.0.0"/);
+    expect(() => loadConfig({}, 'ingest')).toThrow(
+      /INTERCOM_CLIENT_SECRET is required by ingest when INGEST_HOST="0.0.0.0"/,
+    );
     expect(() => loadConfig({ INGEST_HOST: '10.0.0.5' }, 'ingest')).toThrow(/INTERCOM_CLIENT_SECRET/);
   });
 
@@ -93,11 +106,14 @@ describe('loadConfig: ingest deployment defaults', () => {
     expect(c.kafka.topicMaxMessageBytes).toBe(2 * 1024 * 1024);
     expect(c.ingest.bodyLimitBytes).toBe(1024 * 1024);
     expect(c.ingest.bodyLimitBytes + RAW_RECORD_HEADROOM_BYTES).toBeLessThanOrEqual(c.kafka.topicMaxMessageBytes);
-    expect(() => loadConfig({ INTERCOM_CLIENT_SECRET: 's', INGEST_BODY_LIMIT_BYTES: String(2 * 1024 * 1024) }, 'ingest')).toThrow(
-      /INGEST_BODY_LIMIT_BYTES="2097152" must be at most 2080768/,
-    );
+    expect(() =>
+      loadConfig({ INTERCOM_CLIENT_SECRET: 's', INGEST_BODY_LIMIT_BYTES: String(2 * 1024 * 1024) }, 'ingest'),
+    ).toThrow(/INGEST_BODY_LIMIT_BYTES="2097152" must be at most 2080768/);
     // a smaller topic limit lowers the default body limit with it
-    const small = loadConfig({ INTERCOM_CLIENT_SECRET: 's', KAFKA_TOPIC_MAX_MESSAGE_BYTES: String(512 * 1024) }, 'ingest');
+    const small = loadConfig(
+      { INTERCOM_CLIENT_SECRET: 's', KAFKA_TOPIC_MAX_MESSAGE_BYTES: String(512 * 1024) },
+      'ingest',
+    );
     expect(small.ingest.bodyLimitBytes).toBe(512 * 1024 - RAW_RECORD_HEADROOM_BYTES);
   });
 
@@ -106,33 +122,58 @@ describe('loadConfig: ingest deployment defaults', () => {
     expect(c.ingest.requestTimeoutMs).toBe(10_000);
     expect(c.ingest.metricsPort).toBe(0);
     expect(c.ingest.metricsHost).toBe('127.0.0.1');
-    expect(() => loadConfig({ INTERCOM_CLIENT_SECRET: 's', INGEST_METRICS_PORT: '3000' }, 'ingest')).toThrow(/INGEST_METRICS_PORT/);
+    expect(() => loadConfig({ INTERCOM_CLIENT_SECRET: 's', INGEST_METRICS_PORT: '3000' }, 'ingest')).toThrow(
+      /INGEST_METRICS_PORT/,
+    );
   });
 
   it('console: loopback by default; any other host needs CONSOLE_TOKEN; the operator token is separate', () => {
     const c = loadConfig({}, 'console');
     expect(c.console).toMatchObject({ host: '127.0.0.1', port: 3003, token: null, operatorToken: null });
     expect(() => loadConfig({ CONSOLE_HOST: '0.0.0.0' }, 'console')).toThrow(/CONSOLE_TOKEN is required/);
-    expect(loadConfig({ CONSOLE_HOST: '0.0.0.0', CONSOLE_TOKEN: 'read-only-token-0123' }, 'console').console.token?.reveal()).toBe('read-only-token-0123');
-    expect(() => loadConfig({ CONSOLE_TOKEN: 'same-token-0123456', CONSOLE_OPERATOR_TOKEN: 'same-token-0123456' }, 'console')).toThrow(/must differ/);
+    expect(
+      loadConfig({ CONSOLE_HOST: '0.0.0.0', CONSOLE_TOKEN: 'read-only-token-0123' }, 'console').console.token?.reveal(),
+    ).toBe('read-only-token-0123');
+    expect(() =>
+      loadConfig({ CONSOLE_TOKEN: 'same-token-0123456', CONSOLE_OPERATOR_TOKEN: 'same-token-0123456' }, 'console'),
+    ).toThrow(/must differ/);
     expect(() => loadConfig({ CONSOLE_OPERATOR_TOKEN: 'short' }, 'console')).toThrow(/at least 16/);
-    const printed = JSON.stringify(loadConfig({ CONSOLE_TOKEN: 'read-only-token-0123', CONSOLE_OPERATOR_TOKEN: 'operator-token-01234' }, 'console'));
+    const printed = JSON.stringify(
+      loadConfig({ CONSOLE_TOKEN: 'read-only-token-0123', CONSOLE_OPERATOR_TOKEN: 'operator-token-01234' }, 'console'),
+    );
     expect(printed).not.toMatch(/read-only-token|operator-token/);
   });
 
   it('console: scrapes the sink on SINK_HTTP_PORT by default, or the replicas CONSOLE_SINK_METRICS_URLS names', () => {
-    expect(loadConfig({ SINK_HTTP_PORT: '4002' }, 'console').console.sinkMetricsUrls).toEqual(['http://127.0.0.1:4002/metrics']);
-    expect(loadConfig({ CONSOLE_SINK_METRICS_URLS: 'http://sink-1:3002/metrics, http://sink-2:3002/metrics' }, 'console').console.sinkMetricsUrls)
-      .toEqual(['http://sink-1:3002/metrics', 'http://sink-2:3002/metrics']);
-    expect(() => loadConfig({ CONSOLE_SINK_METRICS_URLS: 'http://sink-1:3002/metrics,ftp://x' }, 'console')).toThrow(/CONSOLE_SINK_METRICS_URLS: "ftp:\/\/x" must be an http\(s\) URL/);
+    expect(loadConfig({ SINK_HTTP_PORT: '4002' }, 'console').console.sinkMetricsUrls).toEqual([
+      'http://127.0.0.1:4002/metrics',
+    ]);
+    expect(
+      loadConfig({ CONSOLE_SINK_METRICS_URLS: 'http://sink-1:3002/metrics, http://sink-2:3002/metrics' }, 'console')
+        .console.sinkMetricsUrls,
+    ).toEqual(['http://sink-1:3002/metrics', 'http://sink-2:3002/metrics']);
+    expect(() => loadConfig({ CONSOLE_SINK_METRICS_URLS: 'http://sink-1:3002/metrics,ftp://x' }, 'console')).toThrow(
+      /CONSOLE_SINK_METRICS_URLS: "ftp:\/\/x" must be an http\(s\) URL/,
+    );
   });
 
   it('reads the continuous reconcile settings (every 15 min over the last 2 h by default) and checks they make a window', () => {
     const c = loadConfig({ INTERCOM_ACCESS_TOKEN: 't' }, 'reconciler');
-    expect(c.reconciler).toMatchObject({ intervalMs: 900_000, windowMs: 7_200_000, settleMs: 120_000, indexDir: '.reconcile', appId: null, httpPort: 3004 });
+    expect(c.reconciler).toMatchObject({
+      intervalMs: 900_000,
+      windowMs: 7_200_000,
+      settleMs: 120_000,
+      indexDir: '.reconcile',
+      appId: null,
+      httpPort: 3004,
+    });
     expect(() => loadConfig({}, 'reconciler')).toThrow(/INTERCOM_ACCESS_TOKEN is required by the reconciler/);
-    expect(() => loadConfig({ RECONCILE_WINDOW_MS: '60000', RECONCILE_INTERVAL_MS: '120000' })).toThrow(/RECONCILE_WINDOW_MS="60000" must be at least RECONCILE_INTERVAL_MS/);
-    expect(() => loadConfig({ RECONCILE_WINDOW_MS: '60000', RECONCILE_SETTLE_MS: '60000', RECONCILE_INTERVAL_MS: '1000' })).toThrow(/RECONCILE_SETTLE_MS/);
+    expect(() => loadConfig({ RECONCILE_WINDOW_MS: '60000', RECONCILE_INTERVAL_MS: '120000' })).toThrow(
+      /RECONCILE_WINDOW_MS="60000" must be at least RECONCILE_INTERVAL_MS/,
+    );
+    expect(() =>
+      loadConfig({ RECONCILE_WINDOW_MS: '60000', RECONCILE_SETTLE_MS: '60000', RECONCILE_INTERVAL_MS: '1000' }),
+    ).toThrow(/RECONCILE_SETTLE_MS/);
     expect(() => loadConfig({ RECONCILE_INTERVAL_MS: 'soon' })).toThrow(/RECONCILE_INTERVAL_MS="soon"/);
   });
 });

@@ -7,7 +7,6 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KLAVIYO_REVISION, METRICS, type MetricKey } from '@iks/domain';
 
-
 export type AppName = 'ingest' | 'transformer' | 'sink' | 'reconciler' | 'cli' | 'supervisor' | 'console';
 
 /** A secret value: never printed, never serialised (logs, JSON, Kafka). */
@@ -34,7 +33,11 @@ export interface KafkaConfig {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly ssl: boolean;
-  readonly sasl: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: Secret } | null;
+  readonly sasl: {
+    readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    readonly username: string;
+    readonly password: Secret;
+  } | null;
   readonly schemaRegistryUrl: string;
   readonly schemaRegistryAuth: { readonly username: string; readonly password: Secret } | null;
   readonly topicPrefix: string;
@@ -245,7 +248,10 @@ class Reader {
   /** A comma-separated list of http(s) URLs. */
   urls(name: string, def: string): string[] {
     const v = this.str(name, def);
-    const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+    const list = v
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     for (const u of list) {
       try {
         if (!/^https?:$/.test(new URL(u).protocol)) throw new Error('protocol');
@@ -288,14 +294,20 @@ function metricNameOverrides(r: Reader): Partial<Record<MetricKey, string>> {
     return {};
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    r.problems.push('METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name, like {"Ticket Resolved":"Intercom Ticket Resolved"}');
+    r.problems.push(
+      'METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name, like {"Ticket Resolved":"Intercom Ticket Resolved"}',
+    );
     return {};
   }
   const out: Partial<Record<MetricKey, string>> = {};
   for (const [name, value] of Object.entries(parsed)) {
     const key = METRIC_KEY_BY_NAME.get(name);
-    if (key === undefined) r.problems.push(`METRIC_NAME_OVERRIDES has unknown metric "${name}" (known: ${[...METRIC_KEY_BY_NAME.keys()].join(', ')})`);
-    else if (typeof value !== 'string' || value.trim() === '') r.problems.push(`METRIC_NAME_OVERRIDES["${name}"] must be a non-empty string`);
+    if (key === undefined)
+      r.problems.push(
+        `METRIC_NAME_OVERRIDES has unknown metric "${name}" (known: ${[...METRIC_KEY_BY_NAME.keys()].join(', ')})`,
+      );
+    else if (typeof value !== 'string' || value.trim() === '')
+      r.problems.push(`METRIC_NAME_OVERRIDES["${name}"] must be a non-empty string`);
     else out[key] = value.trim();
   }
   return out;
@@ -304,8 +316,13 @@ function metricNameOverrides(r: Reader): Partial<Record<MetricKey, string>> {
 export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config {
   const r = new Reader(env);
 
-  const brokers = r.str('KAFKA_BROKERS', '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
-  for (const b of brokers) if (!/^[^:\s]+:\d{1,5}$/.test(b)) r.problems.push(`KAFKA_BROKERS entry "${b}" must be host:port`);
+  const brokers = r
+    .str('KAFKA_BROKERS', '127.0.0.1:9092')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  for (const b of brokers)
+    if (!/^[^:\s]+:\d{1,5}$/.test(b)) r.problems.push(`KAFKA_BROKERS entry "${b}" must be host:port`);
   const saslMechanism = r.raw('KAFKA_SASL_MECHANISM');
   let sasl: KafkaConfig['sasl'] = null;
   if (saslMechanism) {
@@ -322,7 +339,10 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   const metricNames = metricNameOverrides(r);
 
   const ingestHost = r.str('INGEST_HOST', '0.0.0.0');
-  const secrets = (r.raw('INTERCOM_CLIENT_SECRET') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const secrets = (r.raw('INTERCOM_CLIENT_SECRET') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   // The local secret is public (README, demo): accept it only where the network cannot reach.
   const usesLocalDevSecret = app === 'ingest' && secrets.length === 0 && isLoopbackHost(ingestHost);
   if (usesLocalDevSecret) secrets.push(LOCAL_DEV_CLIENT_SECRET);
@@ -342,19 +362,25 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     );
   }
   const phoneRegion = r.raw('DEFAULT_PHONE_REGION');
-  if (phoneRegion && !/^[A-Z]{2}$/.test(phoneRegion)) r.problems.push(`DEFAULT_PHONE_REGION="${phoneRegion}" must be an ISO 3166 alpha-2 code like US`);
+  if (phoneRegion && !/^[A-Z]{2}$/.test(phoneRegion))
+    r.problems.push(`DEFAULT_PHONE_REGION="${phoneRegion}" must be an ISO 3166 alpha-2 code like US`);
 
   const sinkHttpPort = r.int('SINK_HTTP_PORT', 3002, 0, 65535);
   const consoleHost = r.str('CONSOLE_HOST', '127.0.0.1');
   const consoleToken = r.secret('CONSOLE_TOKEN');
   const consoleOperatorToken = r.secret('CONSOLE_OPERATOR_TOKEN');
   if (app === 'console' && !consoleToken && !isLoopbackHost(consoleHost)) {
-    r.problems.push(`CONSOLE_TOKEN is required when CONSOLE_HOST="${consoleHost}" is not a loopback address (the console shows people's emails and events)`);
+    r.problems.push(
+      `CONSOLE_TOKEN is required when CONSOLE_HOST="${consoleHost}" is not a loopback address (the console shows people's emails and events)`,
+    );
   }
   if (consoleOperatorToken && consoleToken && consoleOperatorToken.reveal() === consoleToken.reveal()) {
     r.problems.push('CONSOLE_OPERATOR_TOKEN must differ from CONSOLE_TOKEN (actions need more than read access)');
   }
-  for (const [name, t] of [['CONSOLE_TOKEN', consoleToken], ['CONSOLE_OPERATOR_TOKEN', consoleOperatorToken]] as const) {
+  for (const [name, t] of [
+    ['CONSOLE_TOKEN', consoleToken],
+    ['CONSOLE_OPERATOR_TOKEN', consoleOperatorToken],
+  ] as const) {
     if (t && t.reveal().length < 16) r.problems.push(`${name} must be at least 16 characters`);
   }
 
@@ -405,7 +431,10 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       contactRetryInitialMs: r.int('CONTACT_RETRY_INITIAL_MS', 30_000, 10),
       directoryRefreshMs: r.int('DIRECTORY_REFRESH_MS', 15 * 60 * 1000, 1000),
       reconcileBackfillAfterMs: r.int('RECONCILE_BACKFILL_AFTER_MS', 24 * 3600 * 1000, 0),
-      directoryPath: r.str('DIRECTORY_PATH', defaultStorePath('iks-directory', r.str('TOPIC_PREFIX', ''), r.str('TRANSFORMER_GROUP_ID', 'iks-transformer'))),
+      directoryPath: r.str(
+        'DIRECTORY_PATH',
+        defaultStorePath('iks-directory', r.str('TOPIC_PREFIX', ''), r.str('TRANSFORMER_GROUP_ID', 'iks-transformer')),
+      ),
       directoryCacheContacts: r.int('DIRECTORY_CACHE_CONTACTS', 10_000, 0, 10_000_000),
       deleteOnArchive: r.bool('DELETE_ON_ARCHIVE', false),
       defaultPhoneRegion: phoneRegion ?? null,
@@ -424,7 +453,10 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),
       retryMaxDelayMs: r.int('SINK_RETRY_MAX_DELAY_MS', 30_000, 100, 60_000),
       requestTimeoutMs: r.int('KLAVIYO_REQUEST_TIMEOUT_MS', 30_000, 100),
-      deletedContactsPath: r.str('SINK_DELETED_CONTACTS_PATH', defaultStorePath('iks-sink-deleted', r.str('TOPIC_PREFIX', ''), r.str('SINK_GROUP_ID', 'iks-sink'))),
+      deletedContactsPath: r.str(
+        'SINK_DELETED_CONTACTS_PATH',
+        defaultStorePath('iks-sink-deleted', r.str('TOPIC_PREFIX', ''), r.str('SINK_GROUP_ID', 'iks-sink')),
+      ),
     },
     console: {
       host: consoleHost,
@@ -445,22 +477,34 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     },
   };
   if (config.reconciler.windowMs <= config.reconciler.settleMs) {
-    r.problems.push(`RECONCILE_WINDOW_MS="${config.reconciler.windowMs}" must be longer than RECONCILE_SETTLE_MS="${config.reconciler.settleMs}" (the window would be empty)`);
+    r.problems.push(
+      `RECONCILE_WINDOW_MS="${config.reconciler.windowMs}" must be longer than RECONCILE_SETTLE_MS="${config.reconciler.settleMs}" (the window would be empty)`,
+    );
   }
   if (config.reconciler.windowMs < config.reconciler.intervalMs) {
-    r.problems.push(`RECONCILE_WINDOW_MS="${config.reconciler.windowMs}" must be at least RECONCILE_INTERVAL_MS="${config.reconciler.intervalMs}", or time between two runs is never reconciled`);
+    r.problems.push(
+      `RECONCILE_WINDOW_MS="${config.reconciler.windowMs}" must be at least RECONCILE_INTERVAL_MS="${config.reconciler.intervalMs}", or time between two runs is never reconciled`,
+    );
   }
   if (app === 'reconciler' && !config.intercom.accessToken) {
-    r.problems.push('INTERCOM_ACCESS_TOKEN is required by the reconciler (an Intercom access token that can read contacts, conversations and tickets; npm start uses the Intercom emulator when it is unset)');
+    r.problems.push(
+      'INTERCOM_ACCESS_TOKEN is required by the reconciler (an Intercom access token that can read contacts, conversations and tickets; npm start uses the Intercom emulator when it is unset)',
+    );
   }
   if (config.ingest.metricsPort !== 0 && config.ingest.metricsPort === config.ingest.port) {
-    r.problems.push(`INGEST_METRICS_PORT="${config.ingest.metricsPort}" must differ from INGEST_PORT (0 serves /metrics and health on the webhook port)`);
+    r.problems.push(
+      `INGEST_METRICS_PORT="${config.ingest.metricsPort}" must differ from INGEST_PORT (0 serves /metrics and health on the webhook port)`,
+    );
   }
   if (resolve(config.sink.deletedContactsPath) === resolve(config.transformer.directoryPath)) {
-    r.problems.push(`SINK_DELETED_CONTACTS_PATH="${config.sink.deletedContactsPath}" must differ from DIRECTORY_PATH (two stores cannot share a folder)`);
+    r.problems.push(
+      `SINK_DELETED_CONTACTS_PATH="${config.sink.deletedContactsPath}" must differ from DIRECTORY_PATH (two stores cannot share a folder)`,
+    );
   }
   if (app === 'sink' && !config.klaviyo.apiKey) {
-    r.problems.push('KLAVIYO_API_KEY is required by sink (a Klaviyo private API key; npm start uses the emulator when it is unset)');
+    r.problems.push(
+      'KLAVIYO_API_KEY is required by sink (a Klaviyo private API key; npm start uses the emulator when it is unset)',
+    );
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);

@@ -1,3 +1,16 @@
-export { loadConfig, Secret, ConfigError, type Config, type AppName, type KafkaConfig, type IngestConfig, type IntercomApiConfig, type TransformerConfig, type KlaviyoConfig, type SinkConfig, type ReconcilerConfig } from './config';
+export {
+  loadConfig,
+  Secret,
+  ConfigError,
+  type Config,
+  type AppName,
+  type KafkaConfig,
+  type IngestConfig,
+  type IntercomApiConfig,
+  type TransformerConfig,
+  type KlaviyoConfig,
+  type SinkConfig,
+  type ReconcilerConfig,
+} from './config';
 export { LOCAL_DEV_CLIENT_SECRET, RAW_RECORD_HEADROOM_BYTES, isLoopbackHost } from './config';
 export { ConfigModule, CONFIG } from './config.module';

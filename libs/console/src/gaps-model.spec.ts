@@ -2,8 +2,19 @@ import type { ReconcileReportRecord } from '@iks/domain';
 import { GapsModel } from './gaps-model';
 
 const report = (o: Partial<ReconcileReportRecord> = {}): ReconcileReportRecord => ({
-  trigger: 'schedule', since: 1000, until: 2000, reconciled_at: 2500, outcome: 'ok', error: null, outage_key: null, objects: 3, truncated: 0,
-  unidentifiable_contacts: 0, reporter: 'reconciler@h', rows: [{ name: 'Conversation Rated', expected: 2, present: 1, healed_pending: 0, missing: 1, healed: 1 }], ...o,
+  trigger: 'schedule',
+  since: 1000,
+  until: 2000,
+  reconciled_at: 2500,
+  outcome: 'ok',
+  error: null,
+  outage_key: null,
+  objects: 3,
+  truncated: 0,
+  unidentifiable_contacts: 0,
+  reporter: 'reconciler@h',
+  rows: [{ name: 'Conversation Rated', expected: 2, present: 1, healed_pending: 0, missing: 1, healed: 1 }],
+  ...o,
 });
 
 describe('GapsModel', () => {

@@ -1,6 +1,16 @@
 export {
-  DeliveryReadModel, DEFAULT_LIMITS, OutcomeView, type CopyKind, type DeletedPerson, type KindTally, type LetterView, type MetricStats, type PersonIds,
-  type ReadModelLimits, type ReasonGroup, type RecordKindKey,
+  DeliveryReadModel,
+  DEFAULT_LIMITS,
+  OutcomeView,
+  type CopyKind,
+  type DeletedPerson,
+  type KindTally,
+  type LetterView,
+  type MetricStats,
+  type PersonIds,
+  type ReadModelLimits,
+  type ReasonGroup,
+  type RecordKindKey,
 } from './read-model';
 export { ReadModelFeed } from './read-model.feed';
 export { GapsModel, type MetricGaps, type OutageView } from './gaps-model';

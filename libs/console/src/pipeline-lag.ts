@@ -19,7 +19,10 @@ export interface PartitionLag {
 export class PipelineLag {
   private cache: { at: number; rows: PartitionLag[] } | null = null;
 
-  constructor(private readonly admin: SharedAdmin, private readonly config: Config) {}
+  constructor(
+    private readonly admin: SharedAdmin,
+    private readonly config: Config,
+  ) {}
 
   async read(maxAgeMs = 2000): Promise<PartitionLag[]> {
     if (this.cache && Date.now() - this.cache.at < maxAgeMs) return this.cache.rows;
@@ -44,7 +47,15 @@ export class PipelineLag {
           const c = committed?.partitions.find((x) => x.partition === e.partition)?.offset ?? '-1';
           const from = BigInt(c) < 0n ? BigInt(e.low) : BigInt(c);
           const lag = BigInt(e.high) > from ? Number(BigInt(e.high) - from) : 0;
-          rows.push({ stage, groupId, topic, partition: e.partition, committed: BigInt(c) < 0n ? null : c, high: e.high, lag });
+          rows.push({
+            stage,
+            groupId,
+            topic,
+            partition: e.partition,
+            committed: BigInt(c) < 0n ? null : c,
+            high: e.high,
+            lag,
+          });
         }
       }
       this.cache = { at: Date.now(), rows };

@@ -1,7 +1,15 @@
 import { Logger } from '@nestjs/common';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { AvroCodec, DLQ_SOURCES, dlqName, ensureTopics, throwAwayConsumer, topicName, type ThrowAwayConsumer } from '@iks/kafka';
+import {
+  AvroCodec,
+  DLQ_SOURCES,
+  dlqName,
+  ensureTopics,
+  throwAwayConsumer,
+  topicName,
+  type ThrowAwayConsumer,
+} from '@iks/kafka';
 import type { DeliveryReadModel } from './read-model';
 import type { GapsModel } from './gaps-model';
 import type { SharedAdmin } from './shared-admin';
@@ -34,7 +42,11 @@ export class ReadModelFeed {
   caughtUpAt: number | null = null;
 
   constructor(
-    private readonly kafka: Kafka, private readonly codec: AvroCodec, private readonly model: DeliveryReadModel, private readonly gaps: GapsModel, private readonly config: Config,
+    private readonly kafka: Kafka,
+    private readonly codec: AvroCodec,
+    private readonly model: DeliveryReadModel,
+    private readonly gaps: GapsModel,
+    private readonly config: Config,
     /** Reads the high watermarks (for "caught up"); null: only what the batches bring. */
     private readonly admin: SharedAdmin | null = null,
   ) {
@@ -54,7 +66,10 @@ export class ReadModelFeed {
       await admin.disconnect();
     }
     void this.refreshHighs().catch(() => undefined);
-    this.feed = throwAwayConsumer(this.kafka, `${this.config.kafka.topicPrefix}iks-console`, { allowAutoTopicCreation: false, maxBytesPerPartition: 8 * 1024 * 1024 });
+    this.feed = throwAwayConsumer(this.kafka, `${this.config.kafka.topicPrefix}iks-console`, {
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+    });
     const { consumer, groupId } = this.feed;
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.state = 'running';
@@ -63,7 +78,9 @@ export class ReadModelFeed {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.state = payload.restart ? 'starting' : 'crashed';
       this.lastError = payload.error.message;
-      this.logger.error(`the read model's consumer crashed${payload.restart ? ' (restarting)' : ' for good'}: ${payload.error.message}`);
+      this.logger.error(
+        `the read model's consumer crashed${payload.restart ? ' (restarting)' : ' for good'}: ${payload.error.message}`,
+      );
     });
     await consumer.connect();
     await consumer.subscribe({ topics: this.topics, fromBeginning: true });
@@ -82,19 +99,30 @@ export class ReadModelFeed {
     // the high watermarks in the background: a page never waits for the brokers (that was most of the Metrics page's time)
     this.refresher = setInterval(() => void this.refreshHighs().catch(() => undefined), 1000);
     this.refresher.unref();
-    this.logger.log(`reading ${this.outcomesTopic}, ${this.dlqTopics.length} dead-letter topics, ${this.reportsTopic} and ${this.outagesTopic} from the beginning (group ${groupId}, nothing committed)`);
+    this.logger.log(
+      `reading ${this.outcomesTopic}, ${this.dlqTopics.length} dead-letter topics, ${this.reportsTopic} and ${this.outagesTopic} from the beginning (group ${groupId}, nothing committed)`,
+    );
   }
 
   private get topics(): string[] {
     return [this.outcomesTopic, ...this.dlqTopics, this.reportsTopic, this.outagesTopic];
   }
 
-  async applyOne(topic: string, partition: number, m: Pick<KafkaMessage, 'offset' | 'value' | 'key' | 'timestamp'>): Promise<void> {
+  async applyOne(
+    topic: string,
+    partition: number,
+    m: Pick<KafkaMessage, 'offset' | 'value' | 'key' | 'timestamp'>,
+  ): Promise<void> {
     const { offset, value } = m;
     if (topic === this.reportsTopic || topic === this.outagesTopic) {
       try {
-        if (topic === this.outagesTopic) this.gaps.applyOutage(m.key?.toString() ?? '', value ? (await this.codec.decodeAs('outages', value)) : null, Number(m.timestamp));
-        else if (value) this.gaps.applyReport((await this.codec.decodeAs('reconcileReports', value)));
+        if (topic === this.outagesTopic)
+          this.gaps.applyOutage(
+            m.key?.toString() ?? '',
+            value ? await this.codec.decodeAs('outages', value) : null,
+            Number(m.timestamp),
+          );
+        else if (value) this.gaps.applyReport(await this.codec.decodeAs('reconcileReports', value));
       } catch (e) {
         this.logger.warn(`${topic}:${partition}:${offset} cannot be read: ${(e as Error).message}`);
       }
@@ -103,7 +131,7 @@ export class ReadModelFeed {
     if (topic === this.outcomesTopic) {
       if (!value) return;
       try {
-        this.model.apply((await this.codec.decodeAs('outcomes', value)));
+        this.model.apply(await this.codec.decodeAs('outcomes', value));
       } catch (e) {
         this.logger.warn(`${topic}:${partition}:${offset} is not an outcome: ${(e as Error).message}`);
       }
@@ -112,10 +140,13 @@ export class ReadModelFeed {
     const at = `${topic}:${partition}:${offset}`;
     try {
       if (!value) throw new Error('empty record value');
-      const letter = (await this.codec.decodeAs('dlq', value));
+      const letter = await this.codec.decodeAs('dlq', value);
       let decoded: string | null = null;
       if (letter.value) {
-        decoded = await this.codec.decode(Buffer.from(letter.value)).then((v) => JSON.stringify(v, bigintSafe, 2)).catch(() => null);
+        decoded = await this.codec
+          .decode(Buffer.from(letter.value))
+          .then((v) => JSON.stringify(v, bigintSafe, 2))
+          .catch(() => null);
       }
       this.model.applyDeadLetter(at, letter, decoded);
     } catch (e) {
@@ -129,20 +160,24 @@ export class ReadModelFeed {
    */
   refreshHighs(admin: SharedAdmin | null = this.admin): Promise<void> {
     if (admin === null) return Promise.resolve();
-    this.refreshed ??= admin.use(async (a) => {
-      const offsets = await Promise.all(this.topics.map(async (topic) => ({ topic, partitions: await a.fetchTopicOffsets(topic) })));
-      for (const { topic, partitions } of offsets) {
-        for (const p of partitions) {
-          const at = `${topic}:${p.partition}`;
-          if (!this.read.has(at)) this.read.set(at, BigInt(p.low));
-          if (BigInt(p.high) > (this.high.get(at) ?? -1n)) this.high.set(at, BigInt(p.high));
+    this.refreshed ??= admin
+      .use(async (a) => {
+        const offsets = await Promise.all(
+          this.topics.map(async (topic) => ({ topic, partitions: await a.fetchTopicOffsets(topic) })),
+        );
+        for (const { topic, partitions } of offsets) {
+          for (const p of partitions) {
+            const at = `${topic}:${p.partition}`;
+            if (!this.read.has(at)) this.read.set(at, BigInt(p.low));
+            if (BigInt(p.high) > (this.high.get(at) ?? -1n)) this.high.set(at, BigInt(p.high));
+          }
         }
-      }
-      this.highsReadAt = Date.now();
-      this.behind();
-    }).finally(() => {
-      this.refreshed = null;
-    });
+        this.highsReadAt = Date.now();
+        this.behind();
+      })
+      .finally(() => {
+        this.refreshed = null;
+      });
     return this.refreshed;
   }
 

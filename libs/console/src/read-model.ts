@@ -24,7 +24,13 @@ export interface ReadModelLimits {
 }
 
 export const DEFAULT_LIMITS: ReadModelLimits = {
-  latestPerMetric: 50, perPerson: 200, people: 500_000, personEntries: 1_000_000, deadLetters: 10_000, uniqueIds: 5_000_000, deletedPeople: 500_000,
+  latestPerMetric: 50,
+  perPerson: 200,
+  people: 500_000,
+  personEntries: 1_000_000,
+  deadLetters: 10_000,
+  uniqueIds: 5_000_000,
+  deletedPeople: 500_000,
 };
 
 /** Who an outcome is about; one object shared by the consecutive outcomes of one person. */
@@ -93,8 +99,23 @@ export class OutcomeView {
   }
 
   withProperties(properties: string | null): OutcomeView {
-    return new OutcomeView(this.kind, this.reason, this.recordKind, this.metric, this.uniqueId, this.ids, this.eventTime, this.receivedAt, this.mappedAt, this.outcomeAt,
-      this.topic, this.partition, this.offset, properties, this.copy);
+    return new OutcomeView(
+      this.kind,
+      this.reason,
+      this.recordKind,
+      this.metric,
+      this.uniqueId,
+      this.ids,
+      this.eventTime,
+      this.receivedAt,
+      this.mappedAt,
+      this.outcomeAt,
+      this.topic,
+      this.partition,
+      this.offset,
+      properties,
+      this.copy,
+    );
   }
 }
 
@@ -164,7 +185,15 @@ export interface DeletedPerson {
   readonly outcomeAt: number;
 }
 
-const emptyTally = (): KindTally => ({ delivered: 0, repeats: 0, sameRequest: 0, skipped: 0, deadLettered: 0, retried: 0, pending: 0 });
+const emptyTally = (): KindTally => ({
+  delivered: 0,
+  repeats: 0,
+  sameRequest: 0,
+  skipped: 0,
+  deadLettered: 0,
+  retried: 0,
+  pending: 0,
+});
 
 /** 30-bit FNV-1a of a string (a tag, not a security hash). */
 function fnv(s: string, h = 0x811c9dc5): number {
@@ -226,16 +255,29 @@ export class DeliveryReadModel {
     const m = o.metric === null ? null : this.metric(this.intern(o.metric));
     if (m && o.kind === 'delivered') copy = this.copyOf(m, o);
     const view = new OutcomeView(
-      o.kind, this.intern(o.reason), o.record_kind, m?.name ?? null, o.unique_id, ids,
-      Number.isFinite(eventMs) ? eventMs : null, o.received_at, o.record_timestamp, o.outcome_at, this.intern(o.topic), o.partition, Number(o.offset),
-      o.record_kind === 'profile' ? properties : null, copy,
+      o.kind,
+      this.intern(o.reason),
+      o.record_kind,
+      m?.name ?? null,
+      o.unique_id,
+      ids,
+      Number.isFinite(eventMs) ? eventMs : null,
+      o.received_at,
+      o.record_timestamp,
+      o.outcome_at,
+      this.intern(o.topic),
+      o.partition,
+      Number(o.offset),
+      o.record_kind === 'profile' ? properties : null,
+      copy,
     );
     this.tally(o, copy);
     if (m) {
       if (copy === 'new') {
         m.delivered++;
         m.perMinute.add(minute);
-        if (m.lastEventTime === null || (o.event_time !== null && o.event_time > m.lastEventTime)) m.lastEventTime = o.event_time;
+        if (m.lastEventTime === null || (o.event_time !== null && o.event_time > m.lastEventTime))
+          m.lastEventTime = o.event_time;
       } else if (copy === 'repeat') m.repeats++;
       else if (copy === 'same_request') m.sameRequest++;
       else if (o.kind === 'dead_lettered') m.deadLettered++;
@@ -248,16 +290,32 @@ export class DeliveryReadModel {
     if (isDeletion && o.intercom_contact_id !== null && o.kind !== 'retried') this.forgetPerson(o);
   }
 
-  applyDeadLetter(at: string, letter: DeadLetter | null, decoded: string | null, decodeError: string | null = null): void {
+  applyDeadLetter(
+    at: string,
+    letter: DeadLetter | null,
+    decoded: string | null,
+    decodeError: string | null = null,
+  ): void {
     this.deadLetterCount++;
     const stage = letter?.stage ?? 'unknown';
     this.lettersByStage.set(stage, (this.lettersByStage.get(stage) ?? 0) + 1);
     const key = letter ? `${letter.stage} · ${reasonKey(letter)}` : 'undecodable dead letter';
-    const reason = letter ? `${letter.stage} · ${letter.error_class}${letter.error_code ? ` [${letter.error_code}]` : ''}: ${oneLine(letter.error_message)}` : `undecodable dead letter: ${decodeError ?? ''}`;
+    const reason = letter
+      ? `${letter.stage} · ${letter.error_class}${letter.error_code ? ` [${letter.error_code}]` : ''}: ${oneLine(letter.error_message)}`
+      : `undecodable dead letter: ${decodeError ?? ''}`;
     const group = this.lettersByReason.get(key);
     if (group) group.count++;
     else this.lettersByReason.set(key, { count: 1, example: reason });
-    const view: LetterView = { at, letter, decodeError, reason, reasonKey: key, decoded, reprocessedAt: null, erased: false };
+    const view: LetterView = {
+      at,
+      letter,
+      decodeError,
+      reason,
+      reasonKey: key,
+      decoded,
+      reprocessedAt: null,
+      erased: false,
+    };
     const contact = letter?.key ? letter.key.toString('utf8') : null;
     if (contact !== null && this.deleted.has(contact)) erase(view);
     this.letters.set(at, view);
@@ -292,7 +350,12 @@ export class DeliveryReadModel {
    * compares): an equal tag is the same entry of the same request.
    */
   private copyOf(m: MetricStats, o: DeliveryOutcome): CopyKind {
-    const tag = fnv(o.properties_json ?? '', fnv(`${o.topic}\u0001${o.partition}\u0001${o.outcome_at}\u0001${o.event_time}\u0001${o.email}\u0001${o.phone_number}\u0001`));
+    const tag = fnv(
+      o.properties_json ?? '',
+      fnv(
+        `${o.topic}\u0001${o.partition}\u0001${o.outcome_at}\u0001${o.event_time}\u0001${o.email}\u0001${o.phone_number}\u0001`,
+      ),
+    );
     if (o.unique_id === null) return 'new';
     const before = m.seen.get(o.unique_id);
     if (before !== undefined) {
@@ -312,8 +375,17 @@ export class DeliveryReadModel {
     let m = this.metrics.get(name);
     if (!m) {
       m = {
-        name, delivered: 0, repeats: 0, sameRequest: 0, deadLettered: 0, skipped: 0, retried: 0, lastEventTime: null,
-        perMinute: new MinuteRing(RING_MINUTES), latest: [], seen: new Map(),
+        name,
+        delivered: 0,
+        repeats: 0,
+        sameRequest: 0,
+        deadLettered: 0,
+        skipped: 0,
+        retried: 0,
+        lastEventTime: null,
+        perMinute: new MinuteRing(RING_MINUTES),
+        latest: [],
+        seen: new Map(),
       };
       this.metrics.set(name, m);
     }
@@ -348,10 +420,17 @@ export class DeliveryReadModel {
 
   /** The person's ids, shared with their previous outcome when they are the same. */
   private idsOf(o: DeliveryOutcome): PersonIds {
-    const key = o.intercom_contact_id ? `c:${o.intercom_contact_id}` : o.email ? `e:${o.email.toLowerCase()}` : o.phone_number ? `p:${o.phone_number}` : null;
+    const key = o.intercom_contact_id
+      ? `c:${o.intercom_contact_id}`
+      : o.email
+        ? `e:${o.email.toLowerCase()}`
+        : o.phone_number
+          ? `p:${o.phone_number}`
+          : null;
     const list = key === null ? undefined : this.people.get(key);
     const prev = list?.[list.length - 1]?.ids;
-    if (prev && prev.contactId === o.intercom_contact_id && prev.email === o.email && prev.phone === o.phone_number) return prev;
+    if (prev && prev.contactId === o.intercom_contact_id && prev.email === o.email && prev.phone === o.phone_number)
+      return prev;
     return { contactId: o.intercom_contact_id, email: o.email, phone: o.phone_number };
   }
 
@@ -367,12 +446,18 @@ export class DeliveryReadModel {
    */
   private forgetPerson(o: DeliveryOutcome): void {
     const contactId = o.intercom_contact_id!;
-    this.deleted.set(contactId, { contactId, requestedAt: o.event_time === null ? null : Date.parse(o.event_time), state: o.kind, outcomeAt: o.outcome_at });
+    this.deleted.set(contactId, {
+      contactId,
+      requestedAt: o.event_time === null ? null : Date.parse(o.event_time),
+      state: o.kind,
+      outcomeAt: o.outcome_at,
+    });
     if (this.deleted.size > this.limits.deletedPeople) this.deleted.delete(this.deleted.keys().next().value!);
     const keys = new Set([`c:${contactId}`]);
     if (o.email) keys.add(`e:${o.email.toLowerCase()}`);
     if (o.phone_number) keys.add(`p:${o.phone_number}`);
-    const emails = new Set<string>(), phones = new Set<string>();
+    const emails = new Set<string>(),
+      phones = new Set<string>();
     const views: OutcomeView[] = [];
     for (const k of keys) for (const v of this.people.get(k) ?? []) views.push(v);
     for (const v of views) {
@@ -383,7 +468,10 @@ export class DeliveryReadModel {
     for (const p of phones) keys.add(`p:${p}`);
     for (const k of keys) for (const v of this.people.get(k) ?? []) if (!views.includes(v)) views.push(v);
     const bare: PersonIds = { contactId, email: null, phone: null };
-    const mine = (v: OutcomeView) => v.contactId === contactId || (v.email !== null && emails.has(v.email)) || (v.phone !== null && phones.has(v.phone));
+    const mine = (v: OutcomeView) =>
+      v.contactId === contactId ||
+      (v.email !== null && emails.has(v.email)) ||
+      (v.phone !== null && phones.has(v.phone));
     for (const v of views) this.strip(v, bare);
     for (const k of keys) if (k !== `c:${contactId}`) this.people.delete(k);
     // her outcomes, now under her contact id only

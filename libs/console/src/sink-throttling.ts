@@ -36,7 +36,11 @@ export class SinkThrottling {
   readonly errors = new Map<string, string>();
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly urls: readonly string[], private readonly everyMs = 15_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly everyMs = 15_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   start(): void {
     void this.scrape();
@@ -49,17 +53,19 @@ export class SinkThrottling {
   }
 
   async scrape(): Promise<void> {
-    await Promise.all(this.urls.map(async (url) => {
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-        if (!res.ok) throw new Error(`answered ${res.status}`);
-        this.record(url, await res.text());
-        this.errors.delete(url);
-      } catch (e) {
-        if (!this.errors.has(url)) this.logger.warn(`cannot scrape ${url}: ${(e as Error).message}`);
-        this.errors.set(url, (e as Error).message);
-      }
-    }));
+    await Promise.all(
+      this.urls.map(async (url) => {
+        try {
+          const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+          if (!res.ok) throw new Error(`answered ${res.status}`);
+          this.record(url, await res.text());
+          this.errors.delete(url);
+        } catch (e) {
+          if (!this.errors.has(url)) this.logger.warn(`cannot scrape ${url}: ${(e as Error).message}`);
+          this.errors.set(url, (e as Error).message);
+        }
+      }),
+    );
   }
 
   record(url: string, text: string): void {

@@ -1,1 +1,7 @@
-export { OpenApiValidator, intercomContract, klaviyoContract, CONTRACTS_DIR, type ValidationResult } from './openapi-validator';
+export {
+  OpenApiValidator,
+  intercomContract,
+  klaviyoContract,
+  CONTRACTS_DIR,
+  type ValidationResult,
+} from './openapi-validator';

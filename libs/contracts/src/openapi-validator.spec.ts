@@ -4,8 +4,15 @@ describe('OpenApiValidator', () => {
   it('accepts a real-shaped Intercom admin and rejects a wrong type', () => {
     const ic = intercomContract();
     const admin = {
-      type: 'admin', id: '991267464', name: 'Ciaran Lee', email: 'admin@example.com', job_title: 'Philosopher',
-      away_mode_enabled: false, away_mode_reassign: false, has_inbox_seat: true, team_ids: [814865],
+      type: 'admin',
+      id: '991267464',
+      name: 'Ciaran Lee',
+      email: 'admin@example.com',
+      job_title: 'Philosopher',
+      away_mode_enabled: false,
+      away_mode_reassign: false,
+      has_inbox_seat: true,
+      team_ids: [814865],
     };
     expect(ic.validateComponent('admin', admin)).toEqual({ valid: true, errors: [] });
     const bad = ic.validateComponent('admin', { ...admin, away_mode_enabled: 'no' });

@@ -53,7 +53,10 @@ export class OpenApiValidator {
   private readonly cache = new Map<string, ValidateFunction>();
   private readonly docId: string;
 
-  constructor(readonly document: OpenApiDocument, name: string) {
+  constructor(
+    readonly document: OpenApiDocument,
+    name: string,
+  ) {
     this.docId = `openapi:${name}`;
     this.ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true, discriminator: false });
     addFormats(this.ajv);
@@ -89,7 +92,10 @@ export class OpenApiValidator {
     const res = op?.responses?.[String(status)];
     if (!res) throw new Error(`no response ${status} for ${method.toUpperCase()} ${path}`);
     const type = res.content?.['application/vnd.api+json'] ? 'application~1vnd.api+json' : 'application~1json';
-    return this.run(`#/paths/${escapePointer(path)}/${method.toLowerCase()}/responses/${status}/content/${type}/schema`, body);
+    return this.run(
+      `#/paths/${escapePointer(path)}/${method.toLowerCase()}/responses/${status}/content/${type}/schema`,
+      body,
+    );
   }
 
   private run(pointer: string, value: unknown): ValidationResult {
@@ -135,7 +141,10 @@ function escapePointer(path: string): string {
 }
 
 function formatErrors(errors: readonly ErrorObject[]): string[] {
-  return errors.map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+  return errors.map(
+    (e) =>
+      `${e.instancePath || '/'} ${e.message ?? 'invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+  );
 }
 
 let intercom: OpenApiValidator | undefined;

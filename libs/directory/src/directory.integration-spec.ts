@@ -11,8 +11,14 @@ import { followContacts, type ContactsFollower } from './follow-contacts';
 import { NO_INTERCOM_API } from './intercom-source';
 import { LmdbContactStore } from './lmdb-contact-store';
 
-const contactJson = (id: string, email: string) => JSON.stringify({ type: 'contact', id, role: 'user', email, phone: null, name: `Person ${id}` });
-const live = (id: string, email = `${id}@example.com`): ContactSnapshot => ({ id, deleted: false, contact_json: contactJson(id, email), recorded_at: Date.now() });
+const contactJson = (id: string, email: string) =>
+  JSON.stringify({ type: 'contact', id, role: 'user', email, phone: null, name: `Person ${id}` });
+const live = (id: string, email = `${id}@example.com`): ContactSnapshot => ({
+  id,
+  deleted: false,
+  contact_json: contactJson(id, email),
+  recorded_at: Date.now(),
+});
 const gone = (id: string): ContactSnapshot => ({ id, deleted: true, contact_json: null, recorded_at: Date.now() });
 
 describe('directory: a local store that survives restarts and rebuilds from the contacts topic', () => {
@@ -24,15 +30,36 @@ describe('directory: a local store that survives restarts and rebuilds from the 
   const producer = kafka.producer();
 
   const produce = async (snaps: ContactSnapshot[]) => {
-    const messages = await Promise.all(snaps.map(async (s) => ({ key: s.id, value: await codec.encode(topic, contactToAvro(s)) })));
+    const messages = await Promise.all(
+      snaps.map(async (s) => ({ key: s.id, value: await codec.encode(topic, contactToAvro(s)) })),
+    );
     await producer.send({ topic, acks: -1, messages });
   };
 
   /** One replica's start: open the store at storePath, follow the topic until caught up. */
-  const start = async (reopenAfterRecords?: number): Promise<{ directory: Directory; follower: ContactsFollower; stop: () => Promise<void> }> => {
-    const directory = new Directory(NO_INTERCOM_API, 60_000, { store: LmdbContactStore.open(storePath, topic), cacheContacts: 10 });
-    const follower = await followContacts({ kafka, codec, topic, groupPrefix: `${config.transformer.groupId}.directory`, directory, reopenAfterRecords });
-    return { directory, follower, stop: async () => { await follower.stop(); await directory.close(); } };
+  const start = async (
+    reopenAfterRecords?: number,
+  ): Promise<{ directory: Directory; follower: ContactsFollower; stop: () => Promise<void> }> => {
+    const directory = new Directory(NO_INTERCOM_API, 60_000, {
+      store: LmdbContactStore.open(storePath, topic),
+      cacheContacts: 10,
+    });
+    const follower = await followContacts({
+      kafka,
+      codec,
+      topic,
+      groupPrefix: `${config.transformer.groupId}.directory`,
+      directory,
+      reopenAfterRecords,
+    });
+    return {
+      directory,
+      follower,
+      stop: async () => {
+        await follower.stop();
+        await directory.close();
+      },
+    };
   };
 
   beforeAll(async () => {
@@ -59,7 +86,9 @@ describe('directory: a local store that survives restarts and rebuilds from the 
 
     // after the reopen it follows on from the stored offsets: an update, a deletion, a new contact
     await produce([live('c001', 'new-c001@example.com'), gone('c002')]);
-    await waitFor(() => r.directory.contactDeleted('c002'), { what: 'c002 deleted, from the live topic after the reopen' });
+    await waitFor(() => r.directory.contactDeleted('c002'), {
+      what: 'c002 deleted, from the live topic after the reopen',
+    });
     expect(r.directory.contact('c001')?.email).toBe('new-c001@example.com');
     expect(r.directory.stats).toMatchObject({ contacts: 58, tombstones: 2 });
     await r.stop();

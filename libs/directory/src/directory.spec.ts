@@ -4,9 +4,12 @@ import { MemoryContactStore } from './contact-store';
 import { Directory } from './directory';
 import { NO_INTERCOM_API } from './intercom-source';
 
-const contact = (id: string, email = `${id}@example.com`): Loose<IntercomContact> => ({ type: 'contact', id, email }) as Loose<IntercomContact>;
+const contact = (id: string, email = `${id}@example.com`): Loose<IntercomContact> =>
+  ({ type: 'contact', id, email }) as Loose<IntercomContact>;
 const snap = (id: string, c?: Loose<IntercomContact>): ContactSnapshot =>
-  c ? { id, deleted: false, contact_json: JSON.stringify(c), recorded_at: 1 } : { id, deleted: true, contact_json: null, recorded_at: 1 };
+  c
+    ? { id, deleted: false, contact_json: JSON.stringify(c), recorded_at: 1 }
+    : { id, deleted: true, contact_json: null, recorded_at: 1 };
 
 describe('Directory over a contact store', () => {
   it('reads contacts and tombstones from the topic records, and counts them', () => {
@@ -20,7 +23,12 @@ describe('Directory over a contact store', () => {
     expect(d.contact('b')).toBeUndefined();
     expect(d.contactDeleted('b')).toBe(true);
     expect(d.stats).toMatchObject({ contacts: 1, tombstones: 1 });
-    expect(d.storedOffsets()).toEqual(new Map([[0, 1n], [1, 2n]]));
+    expect(d.storedOffsets()).toEqual(
+      new Map([
+        [0, 1n],
+        [1, 2n],
+      ]),
+    );
   });
 
   it('skips records below the stored offset (a fetch that started before the seek)', () => {
@@ -61,7 +69,9 @@ describe('Directory over a contact store', () => {
     const read = store.read.bind(store);
     store.read = (id) => (reads.push(id), read(id));
     const d = new Directory(NO_INTERCOM_API, 60_000, { store, cacheContacts: 2 });
-    d.applyRecords(['a', 'b', 'c'].map((id, i) => ({ snapshot: snap(id, contact(id)), partition: 0, offset: String(i) })));
+    d.applyRecords(
+      ['a', 'b', 'c'].map((id, i) => ({ snapshot: snap(id, contact(id)), partition: 0, offset: String(i) })),
+    );
     for (const id of ['a', 'b', 'a', 'c', 'a', 'b']) d.contact(id);
     // a, b read; a cached; c read (evicts b); a cached; b read again
     expect(reads).toEqual(['a', 'b', 'c', 'b']);

@@ -2,7 +2,14 @@ import { Logger } from '@nestjs/common';
 import type { Lookups, RequiredLookups } from '@iks/mapping';
 import type { ContactSnapshot } from '@iks/domain';
 import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTeam, Loose } from '@iks/intercom';
-import { DELETED, MemoryContactStore, storedValue, type ContactStore, type SnapshotAt, type StoredContact } from './contact-store';
+import {
+  DELETED,
+  MemoryContactStore,
+  storedValue,
+  type ContactStore,
+  type SnapshotAt,
+  type StoredContact,
+} from './contact-store';
 import type { IntercomSource } from './intercom-source';
 
 export interface DirectoryStats {
@@ -61,7 +68,11 @@ export class Directory implements Lookups {
   private readonly now: () => number;
   readonly stats: DirectoryStats = { contacts: 0, tombstones: 0, fetchedContacts: 0, fetchFailures: 0 };
 
-  constructor(private readonly source: IntercomSource, private readonly refreshMs: number, options: DirectoryOptions = {}) {
+  constructor(
+    private readonly source: IntercomSource,
+    private readonly refreshMs: number,
+    options: DirectoryOptions = {},
+  ) {
     this.store = options.store ?? new MemoryContactStore();
     this.cacheSize = options.cacheContacts ?? 10_000;
     this.now = options.now ?? (() => Date.now());
@@ -124,7 +135,8 @@ export class Directory implements Lookups {
   private lookup(id: string): Loose<IntercomContact> | typeof DELETED | undefined {
     const p = this.pending.get(id);
     if (p) {
-      if (this.now() - p.at <= PENDING_MAX_MS) return p.value === DELETED ? DELETED : (p.contact ?? (JSON.parse(p.value) as Loose<IntercomContact>));
+      if (this.now() - p.at <= PENDING_MAX_MS)
+        return p.value === DELETED ? DELETED : (p.contact ?? (JSON.parse(p.value) as Loose<IntercomContact>));
       this.pending.delete(id);
     }
     const cached = this.cache.get(id);
@@ -178,7 +190,12 @@ export class Directory implements Lookups {
   /** Remember a full contact (from a contact.* notification or a fetch); returns the snapshot to persist. */
   remember(contact: Loose<IntercomContact>): ContactSnapshot {
     const id = String(contact.id);
-    const snapshot: ContactSnapshot = { id, deleted: false, contact_json: JSON.stringify(contact), recorded_at: this.now() };
+    const snapshot: ContactSnapshot = {
+      id,
+      deleted: false,
+      contact_json: JSON.stringify(contact),
+      recorded_at: this.now(),
+    };
     // the object is at hand: no need to parse back the JSON until the topic brings it to the store
     this.hold(id, { value: storedValue(snapshot) as string, contact, at: this.now() });
     return snapshot;
@@ -195,7 +212,8 @@ export class Directory implements Lookups {
     this.cache.delete(id);
     this.pending.delete(id);
     this.pending.set(id, p);
-    if (this.pending.size > Math.max(1000, this.cacheSize)) this.pending.delete(this.pending.keys().next().value as string);
+    if (this.pending.size > Math.max(1000, this.cacheSize))
+      this.pending.delete(this.pending.keys().next().value as string);
   }
 
   /**
@@ -209,7 +227,9 @@ export class Directory implements Lookups {
       return fetched;
     }
     const missingRefs =
-      req.adminIds.some((id) => !this.admins.has(id)) || req.teamIds.some((id) => !this.teams.has(id)) || req.tagIds.some((id) => !this.tags.has(id));
+      req.adminIds.some((id) => !this.admins.has(id)) ||
+      req.teamIds.some((id) => !this.teams.has(id)) ||
+      req.tagIds.some((id) => !this.tags.has(id));
     const age = this.now() - this.referencesAt;
     if (age > this.refreshMs || (missingRefs && age > 60_000)) await this.refreshReferences();
     for (const id of req.contactIds) {
@@ -241,7 +261,11 @@ export class Directory implements Lookups {
 
   async refreshReferences(): Promise<void> {
     try {
-      const [admins, teams, tags] = await Promise.all([this.source.listAdmins(), this.source.listTeams(), this.source.listTags()]);
+      const [admins, teams, tags] = await Promise.all([
+        this.source.listAdmins(),
+        this.source.listTeams(),
+        this.source.listTags(),
+      ]);
       this.admins.clear();
       for (const a of admins) this.admins.set(String(a.id), a);
       this.teams.clear();

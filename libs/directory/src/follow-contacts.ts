@@ -56,7 +56,9 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
   for (const w of watermarks) if (BigInt(w.high) > (from.get(w.partition) ?? 0n)) ends.set(w.partition, BigInt(w.high));
   const behind = [...ends].reduce((n, [p, high]) => n + Number(high - (from.get(p) ?? 0n)), 0);
   const startKind = plan.kind === 'resume' && o.directory.storedOffsets().size > 0 ? 'resume' : 'rebuild';
-  logger.log(`directory store: ${o.directory.stats.contacts} contacts; ${startKind === 'resume' ? 'resuming' : 'reading'} ${o.topic}, ${behind} record(s) to catch up`);
+  logger.log(
+    `directory store: ${o.directory.stats.contacts} contacts; ${startKind === 'resume' ? 'resuming' : 'reading'} ${o.topic}, ${behind} record(s) to catch up`,
+  );
 
   const first = await follow(o, from, ends);
   if (startKind !== 'rebuild' || first.replayed < (o.reopenAfterRecords ?? REOPEN_AFTER_RECORDS)) {
@@ -87,7 +89,11 @@ async function follow(o: FollowContactsOptions, from: ReadonlyMap<number, bigint
       for (const m of batch.messages) {
         // a null value is Kafka's delete marker for compaction: nothing to store (the directory's own tombstones are records)
         if (!m.value) continue;
-        records.push({ snapshot: (await o.codec.decodeAs('contacts', m.value)), partition: batch.partition, offset: m.offset });
+        records.push({
+          snapshot: await o.codec.decodeAs('contacts', m.value),
+          partition: batch.partition,
+          offset: m.offset,
+        });
       }
       // stopped while decoding (a rebuild handing over to the next consumer): the next one reads these again
       if (!isRunning()) return;

@@ -1,4 +1,11 @@
-import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam, Loose } from '@iks/intercom';
+import type {
+  IntercomAdmin,
+  IntercomContact,
+  IntercomSubscriptionType,
+  IntercomTag,
+  IntercomTeam,
+  Loose,
+} from '@iks/intercom';
 
 /**
  * The one port through which the transformer reads Intercom's REST API (GET /contacts/{id},

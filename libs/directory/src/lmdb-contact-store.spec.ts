@@ -12,11 +12,21 @@ const TOPIC = 'spec.intercom.contacts.v1';
 function contact(i: number): ContactSnapshot {
   const id = `65${i.toString(16).padStart(22, '0')}`;
   const c = {
-    type: 'contact', id, role: i % 3 ? 'user' : 'lead', email: `person${i * 7919}@mail${i % 97}.example.com`, phone: `+4420794${String(i).padStart(5, '0')}`,
-    name: `Given${i} Family${i * 31}`, avatar: { image_url: `https://static.intercomassets.com/avatars/${id}/square_128/a.png` },
-    location: { city: `City${i % 500}`, country: `Country${i % 50}`, region: null }, has_hard_bounced: false, marked_email_as_spam: false,
-    unsubscribed_from_emails: i % 2 === 0, custom_attributes: { plan: `p${i % 7}`, seats: i % 40 }, tags: { data: [{ id: String(i % 13) }] },
-    created_at: 1_751_000_000 + i, updated_at: 1_763_900_000 + i,
+    type: 'contact',
+    id,
+    role: i % 3 ? 'user' : 'lead',
+    email: `person${i * 7919}@mail${i % 97}.example.com`,
+    phone: `+4420794${String(i).padStart(5, '0')}`,
+    name: `Given${i} Family${i * 31}`,
+    avatar: { image_url: `https://static.intercomassets.com/avatars/${id}/square_128/a.png` },
+    location: { city: `City${i % 500}`, country: `Country${i % 50}`, region: null },
+    has_hard_bounced: false,
+    marked_email_as_spam: false,
+    unsubscribed_from_emails: i % 2 === 0,
+    custom_attributes: { plan: `p${i % 7}`, seats: i % 40 },
+    tags: { data: [{ id: String(i % 13) }] },
+    created_at: 1_751_000_000 + i,
+    updated_at: 1_763_900_000 + i,
   };
   return { id, deleted: false, contact_json: JSON.stringify(c), recorded_at: 1_764_000_000_000 };
 }
@@ -39,7 +49,12 @@ describe('LmdbContactStore on disk', () => {
     await again.close();
 
     // the same values in a store of the previous format (LZ4 without a dictionary)
-    const plain = open({ path: join(dir, 'plain'), maxDbs: 4, compression: { threshold: 128 }, noReadAhead: true } as never);
+    const plain = open({
+      path: join(dir, 'plain'),
+      maxDbs: 4,
+      compression: { threshold: 128 },
+      noReadAhead: true,
+    } as never);
     const db = plain.openDB<string, string>({ name: 'contacts', encoding: 'string' } as never);
     await plain.transaction(() => {
       for (let i = 0; i < n; i++) db.put(contact(i).id, mappedContactJson(contact(i).contact_json!));
@@ -51,7 +66,12 @@ describe('LmdbContactStore on disk', () => {
   });
 
   it('rebuilds a store written in the previous format (values compressed without the dictionary) instead of misreading it', async () => {
-    const old = open({ path: join(dir, 'store', 'lmdb'), maxDbs: 4, compression: { threshold: 128 }, noReadAhead: true } as never);
+    const old = open({
+      path: join(dir, 'store', 'lmdb'),
+      maxDbs: 4,
+      compression: { threshold: 128 },
+      noReadAhead: true,
+    } as never);
     const db = old.openDB<string, string>({ name: 'contacts', encoding: 'string' } as never);
     const meta = old.openDB<unknown, string>({ name: 'meta' } as never);
     await old.transaction(() => {

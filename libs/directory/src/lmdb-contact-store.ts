@@ -4,7 +4,15 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ContactSnapshot } from '@iks/domain';
-import { countChange, DELETED, storedValue, type ContactStore, type SnapshotAt, type StoreCounts, type StoredContact } from './contact-store';
+import {
+  countChange,
+  DELETED,
+  storedValue,
+  type ContactStore,
+  type SnapshotAt,
+  type StoreCounts,
+  type StoredContact,
+} from './contact-store';
 
 /** Bumped when the stored layout changes: a store of another format is rebuilt from the topic. */
 export const STORE_FORMAT = 3; // 2: only the mapped fields of each contact; 3: compressed with DICTIONARY
@@ -18,10 +26,11 @@ const LOCK_FILE = 'owner.pid';
  * the fixture contacts, and ~2x with random names, emails and attributes). Changing it changes
  * how values are read: bump STORE_FORMAT.
  */
-const DICTIONARY = '"role":"lead"true@gmail.com{"type":"contact","id":"","role":"user","email":"","phone":"+1","name":"",'
-  + '"avatar":{"image_url":"https://static.intercomassets.com/avatars/"},"location":{"city":"","country":"","region":""},'
-  + '"has_hard_bounced":false,"marked_email_as_spam":false,"unsubscribed_from_emails":false,"custom_attributes":{},'
-  + '"tags":{"data":[{"id":""}]},"created_at":17,"updated_at":17}';
+const DICTIONARY =
+  '"role":"lead"true@gmail.com{"type":"contact","id":"","role":"user","email":"","phone":"+1","name":"",' +
+  '"avatar":{"image_url":"https://static.intercomassets.com/avatars/"},"location":{"city":"","country":"","region":""},' +
+  '"has_hard_bounced":false,"marked_email_as_spam":false,"unsubscribed_from_emails":false,"custom_attributes":{},' +
+  '"tags":{"data":[{"id":""}]},"created_at":17,"updated_at":17}';
 /** The same in the store and in the child that checks it (compression must match to read the values); JSON-safe. */
 const ENV_OPTIONS = { maxDbs: 4, compression: { threshold: 128, dictionary: DICTIONARY }, noReadAhead: true };
 const CONTACTS_DB = { encoding: 'string' };
@@ -69,14 +78,18 @@ export class LmdbContactStore implements ContactStore {
     if (!takeLock(path)) {
       where = `${path}.tmp-${process.pid}-${Date.now()}`;
       temporary = true;
-      logger.warn(`directory store ${path} is in use by another process or runner: using a temporary store ${where} (set DIRECTORY_PATH per replica)`);
+      logger.warn(
+        `directory store ${path} is in use by another process or runner: using a temporary store ${where} (set DIRECTORY_PATH per replica)`,
+      );
       if (!takeLock(where)) throw new Error(`cannot lock directory store ${where}`);
     }
     try {
       checkInChild(where);
       return LmdbContactStore.openAt(where, topic, temporary);
     } catch (e) {
-      logger.warn(`directory store ${where} cannot be opened (${(e as Error).message}): wiping it and rebuilding from ${topic}`);
+      logger.warn(
+        `directory store ${where} cannot be opened (${(e as Error).message}): wiping it and rebuilding from ${topic}`,
+      );
       wipeFolder(where);
       if (!takeLock(where)) throw new Error(`cannot lock directory store ${where}`, { cause: e });
       return LmdbContactStore.openAt(where, topic, temporary);
@@ -103,7 +116,10 @@ export class LmdbContactStore implements ContactStore {
   private load(): void {
     const marker = this.meta.get('marker') as Marker | undefined;
     if (!marker || marker.format !== STORE_FORMAT || marker.topic !== this.topic) {
-      if (marker) this.logger.warn(`directory store ${this.path} holds ${JSON.stringify(marker)}, not format ${STORE_FORMAT} of ${this.topic}: rebuilding it`);
+      if (marker)
+        this.logger.warn(
+          `directory store ${this.path} holds ${JSON.stringify(marker)}, not format ${STORE_FORMAT} of ${this.topic}: rebuilding it`,
+        );
       this.wipe();
       return;
     }
@@ -190,10 +206,22 @@ export class LmdbContactStore implements ContactStore {
   }
 }
 
-function openEnv(path: string): { root: RootDatabase; contacts: Database<string, string>; meta: Database<unknown, string> } {
-  const root = open({ path: join(path, 'lmdb'), ...ENV_OPTIONS, compression: { ...ENV_OPTIONS.compression, dictionary: Buffer.from(DICTIONARY) } } as never) as RootDatabase;
+function openEnv(path: string): {
+  root: RootDatabase;
+  contacts: Database<string, string>;
+  meta: Database<unknown, string>;
+} {
+  const root = open({
+    path: join(path, 'lmdb'),
+    ...ENV_OPTIONS,
+    compression: { ...ENV_OPTIONS.compression, dictionary: Buffer.from(DICTIONARY) },
+  } as never) as RootDatabase;
   try {
-    return { root, contacts: root.openDB<string, string>({ name: 'contacts', ...CONTACTS_DB } as never), meta: root.openDB<unknown, string>({ name: 'meta' } as never) };
+    return {
+      root,
+      contacts: root.openDB<string, string>({ name: 'contacts', ...CONTACTS_DB } as never),
+      meta: root.openDB<unknown, string>({ name: 'meta' } as never),
+    };
   } catch (e) {
     try {
       root.close();
@@ -231,13 +259,21 @@ function checkInChild(path: string): void {
       throw new Error('counts ' + JSON.stringify(counts) + ' but ' + live + ' contacts and ' + deleted + ' tombstones');
     }
     root.close();`;
-  const r = spawnSync(process.execPath, ['-e', script, require.resolve('lmdb'), dir, JSON.stringify(ENV_OPTIONS), JSON.stringify(CONTACTS_DB)], {
-    encoding: 'utf8', timeout: CHECK_TIMEOUT_MS, stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['-e', script, require.resolve('lmdb'), dir, JSON.stringify(ENV_OPTIONS), JSON.stringify(CONTACTS_DB)],
+    {
+      encoding: 'utf8',
+      timeout: CHECK_TIMEOUT_MS,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   rmSync(join(dir, 'lock.mdb'), { force: true });
   if (r.error) throw new Error(`the check could not run: ${r.error.message}`);
   if (r.status !== 0) {
-    const why = r.signal ? `the check crashed (${r.signal})` : (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? `the check exited with ${r.status}`);
+    const why = r.signal
+      ? `the check crashed (${r.signal})`
+      : (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? `the check exited with ${r.status}`);
     throw new Error(why.trim().slice(0, 300));
   }
 }

@@ -14,7 +14,8 @@ describe('the contact fields the local store keeps', () => {
   const options = { metricNames: {}, deleteOnArchive: true };
 
   it('are much smaller than the REST contact', () => {
-    for (const [i, c] of contacts.entries()) expect(JSON.stringify(trimmed[i]).length).toBeLessThan(JSON.stringify(c).length * 0.6);
+    for (const [i, c] of contacts.entries())
+      expect(JSON.stringify(trimmed[i]).length).toBeLessThan(JSON.stringify(c).length * 0.6);
   });
 
   it('give the same profile as the whole contact', () => {
@@ -32,7 +33,13 @@ describe('the contact fields the local store keeps', () => {
     const dir = join(FIXTURES, 'notifications');
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
       const e = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-      const input = { notificationId: e.id, topic: e.topic, createdAt: e.created_at, source: 'webhook' as const, body: e };
+      const input = {
+        notificationId: e.id,
+        topic: e.topic,
+        createdAt: e.created_at,
+        source: 'webhook' as const,
+        body: e,
+      };
       // a payload the mapping refuses (the pre-2.0 shape) is refused alike with either directory
       const run = (lookups: typeof full) => {
         try {

@@ -6,9 +6,22 @@
  * mapped-contact.spec.ts checks the mapping gives the same records from either form.
  */
 export const MAPPED_CONTACT_FIELDS = [
-  'type', 'id', 'external_id', 'role', 'email', 'phone', 'name', 'avatar', 'location',
-  'has_hard_bounced', 'marked_email_as_spam', 'unsubscribed_from_emails', 'custom_attributes', 'tags',
-  'created_at', 'updated_at',
+  'type',
+  'id',
+  'external_id',
+  'role',
+  'email',
+  'phone',
+  'name',
+  'avatar',
+  'location',
+  'has_hard_bounced',
+  'marked_email_as_spam',
+  'unsubscribed_from_emails',
+  'custom_attributes',
+  'tags',
+  'created_at',
+  'updated_at',
 ] as const;
 
 /**
@@ -20,7 +33,14 @@ export function mappedContactJson(contactJson: string): string {
   const contact = JSON.parse(contactJson) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const field of MAPPED_CONTACT_FIELDS) {
-    const v = field === 'avatar' ? pick(contact.avatar, ['image_url']) : field === 'location' ? pick(contact.location, ['city', 'country', 'region']) : field === 'tags' ? tagRefs(contact.tags) : contact[field];
+    const v =
+      field === 'avatar'
+        ? pick(contact.avatar, ['image_url'])
+        : field === 'location'
+          ? pick(contact.location, ['city', 'country', 'region'])
+          : field === 'tags'
+            ? tagRefs(contact.tags)
+            : contact[field];
     if (v !== undefined && v !== null) out[field] = v;
   }
   return JSON.stringify(out);

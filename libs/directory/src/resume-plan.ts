@@ -20,9 +20,21 @@ export function resumePlan(stored: ReadonlyMap<number, bigint>, topic: readonly 
   const from = new Map<number, bigint>();
   for (const [partition, offset] of stored) {
     const w = byPartition.get(partition);
-    if (!w) return { kind: 'rebuild', why: `partition ${partition} of the store is not in the topic (${topic.length} partitions)` };
-    if (offset < BigInt(w.low)) return { kind: 'rebuild', why: `partition ${partition}: stored offset ${offset} is below the topic's first offset ${w.low}` };
-    if (offset > BigInt(w.high)) return { kind: 'rebuild', why: `partition ${partition}: stored offset ${offset} is past the topic's end ${w.high}` };
+    if (!w)
+      return {
+        kind: 'rebuild',
+        why: `partition ${partition} of the store is not in the topic (${topic.length} partitions)`,
+      };
+    if (offset < BigInt(w.low))
+      return {
+        kind: 'rebuild',
+        why: `partition ${partition}: stored offset ${offset} is below the topic's first offset ${w.low}`,
+      };
+    if (offset > BigInt(w.high))
+      return {
+        kind: 'rebuild',
+        why: `partition ${partition}: stored offset ${offset} is past the topic's end ${w.high}`,
+      };
     from.set(partition, offset);
   }
   for (const w of topic) if (!from.has(w.partition)) from.set(w.partition, BigInt(w.low));

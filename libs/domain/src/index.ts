@@ -1,6 +1,15 @@
 export * from './records';
 export {
-  boundedKey, entityKey, isPing, parseEnvelope, parseWebhook, validateEnvelope, type EnvelopeResult, type IntercomEnvelope, type IntercomPing, type WebhookBody,
+  boundedKey,
+  entityKey,
+  isPing,
+  parseEnvelope,
+  parseWebhook,
+  validateEnvelope,
+  type EnvelopeResult,
+  type IntercomEnvelope,
+  type IntercomPing,
+  type WebhookBody,
 } from './intercom-envelope';
 export { KLAVIYO_REVISION } from './klaviyo-revision';
 export { METRICS, metricName, type MetricKey } from './metrics';

@@ -16,7 +16,8 @@ export interface IntercomEnvelope {
   readonly data: { readonly item: Record<string, unknown> };
 }
 
-export type EnvelopeResult = { readonly ok: true; readonly envelope: IntercomEnvelope } | { readonly ok: false; readonly error: string };
+export type EnvelopeResult =
+  { readonly ok: true; readonly envelope: IntercomEnvelope } | { readonly ok: false; readonly error: string };
 
 export function parseEnvelope(raw: Buffer): EnvelopeResult {
   let body: unknown;
@@ -39,20 +40,28 @@ const isAvroLongTimestamp = (v: unknown): boolean =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 && Math.trunc(v) <= Number.MAX_SAFE_INTEGER;
 
 export function validateEnvelope(body: unknown): EnvelopeResult {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, error: 'body must be a JSON object' };
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    return { ok: false, error: 'body must be a JSON object' };
   const b = body as Record<string, unknown>;
   const problems: string[] = [];
-  if (b.type !== 'notification_event') problems.push(`type must be "notification_event" (got ${JSON.stringify(b.type)})`);
+  if (b.type !== 'notification_event')
+    problems.push(`type must be "notification_event" (got ${JSON.stringify(b.type)})`);
   if (typeof b.id !== 'string' || b.id === '') problems.push('id is missing');
   if (typeof b.topic !== 'string' || b.topic === '') problems.push('topic is missing');
   if (typeof b.app_id !== 'string' || b.app_id === '') problems.push('app_id is missing');
-  if (typeof b.created_at !== 'number' || !Number.isFinite(b.created_at)) problems.push('created_at must be a unix timestamp');
-  else if (!isAvroLongTimestamp(b.created_at)) problems.push(`created_at must be a unix timestamp between 0 and ${Number.MAX_SAFE_INTEGER} (got ${b.created_at})`);
+  if (typeof b.created_at !== 'number' || !Number.isFinite(b.created_at))
+    problems.push('created_at must be a unix timestamp');
+  else if (!isAvroLongTimestamp(b.created_at))
+    problems.push(`created_at must be a unix timestamp between 0 and ${Number.MAX_SAFE_INTEGER} (got ${b.created_at})`);
   if (b.delivery_attempts != null && !isAvroInt(b.delivery_attempts)) {
-    problems.push(`delivery_attempts must be an integer between 0 and ${AVRO_INT_MAX} (got ${JSON.stringify(b.delivery_attempts)})`);
+    problems.push(
+      `delivery_attempts must be an integer between 0 and ${AVRO_INT_MAX} (got ${JSON.stringify(b.delivery_attempts)})`,
+    );
   }
   if (b.first_sent_at != null && !isAvroLongTimestamp(b.first_sent_at)) {
-    problems.push(`first_sent_at must be null or a unix timestamp between 0 and ${Number.MAX_SAFE_INTEGER} (got ${JSON.stringify(b.first_sent_at)})`);
+    problems.push(
+      `first_sent_at must be null or a unix timestamp between 0 and ${Number.MAX_SAFE_INTEGER} (got ${JSON.stringify(b.first_sent_at)})`,
+    );
   }
   const item = b.data && typeof b.data === 'object' ? (b.data as { item?: unknown }).item : undefined;
   if (!b.data || typeof b.data !== 'object') problems.push('data is missing');
@@ -86,7 +95,8 @@ export function boundedKey(key: string): string {
 function rawEntityKey(envelope: Pick<IntercomEnvelope, 'topic' | 'data' | 'id'>): string {
   const item = envelope.data.item as { type?: unknown; id?: unknown; contact?: unknown };
   const type = typeof item.type === 'string' ? item.type : envelope.topic.split('.')[0];
-  const contactId = item.contact && typeof item.contact === 'object' ? idText((item.contact as { id?: unknown }).id) : null;
+  const contactId =
+    item.contact && typeof item.contact === 'object' ? idText((item.contact as { id?: unknown }).id) : null;
   if (envelope.topic.startsWith('contact.') && contactId !== null) return `contact:${contactId}`;
   const id = idText(item.id);
   if (id !== null) return `${type}:${id}`;

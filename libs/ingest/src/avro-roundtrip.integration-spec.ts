@@ -23,10 +23,18 @@ describe('raw notification through the real broker and registry', () => {
 
   it('produces an Avro-encoded notification, consumes it in a group and decodes it unchanged', async () => {
     const topic = topicName('notifications', config.kafka.topicPrefix);
-    const body = '{"type":"notification_event","id":"notif_1","topic":"conversation.user.created","data":{"item":{"id":"123","title":"Ciao – è ok"}}}';
+    const body =
+      '{"type":"notification_event","id":"notif_1","topic":"conversation.user.created","data":{"item":{"id":"123","title":"Ciao – è ok"}}}';
     const original: RawNotification = {
-      notification_id: 'notif_1', topic: 'conversation.user.created', app_id: 'abc123', created_at: 1700000000,
-      delivery_attempts: 1, first_sent_at: 1700000001, received_at: Date.now(), source: 'webhook', body,
+      notification_id: 'notif_1',
+      topic: 'conversation.user.created',
+      app_id: 'abc123',
+      created_at: 1700000000,
+      delivery_attempts: 1,
+      first_sent_at: 1700000001,
+      received_at: Date.now(),
+      source: 'webhook',
+      body,
     };
     const encoded = await codec.encode(topic, notificationToAvro(original));
     expect(encoded[0]).toBe(0); // Confluent wire format: magic byte, then the 4-byte schema id
@@ -36,7 +44,9 @@ describe('raw notification through the real broker and registry', () => {
 
     const seen: RawNotification[] = [];
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push((await codec.decodeAs('notifications', message.value!))) });
+    await consumer.run({
+      eachMessage: async ({ message }) => void seen.push(await codec.decodeAs('notifications', message.value!)),
+    });
     await waitFor(() => seen.length === 1, { what: 'the notification' });
     expect(seen[0]).toEqual(original);
     expect(seen[0].body).toBe(body);

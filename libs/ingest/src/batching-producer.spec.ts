@@ -20,13 +20,15 @@ describe('BatchingProducer request size', () => {
     const { producer, requests } = recordingProducer();
     const batching = new BatchingProducer(producer, { maxBatch: 2000, maxBatchBytes: 1024 * 1024 });
     // 60 webhooks near 1 MiB each, arriving together (issue #14 item 3)
-    const sends = Array.from({ length: 60 }, (_, i) => batching.send('raw', { key: `k${i}`, value: Buffer.alloc(1_000_000) }));
+    const sends = Array.from({ length: 60 }, (_, i) =>
+      batching.send('raw', { key: `k${i}`, value: Buffer.alloc(1_000_000) }),
+    );
     await Promise.all(sends);
     expect(requests.flat()).toHaveLength(60);
     for (const r of requests) expect(r.map(bytes).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1024 * 1024);
   });
 
-  it('sends a record larger than a shared request\'s share alone, and batches the small ones around it', async () => {
+  it("sends a record larger than a shared request's share alone, and batches the small ones around it", async () => {
     const { producer, requests } = recordingProducer();
     const batching = new BatchingProducer(producer, { maxBatch: 2000, maxBatchBytes: 64 * 1024 });
     const sends = [

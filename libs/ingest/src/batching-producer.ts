@@ -26,7 +26,10 @@ export class BatchingProducer {
   private readonly maxBatch: number;
   private readonly maxBatchBytes: number;
 
-  constructor(private readonly producer: Producer, { maxBatch = 2000, maxBatchBytes = 1024 * 1024 }: { maxBatch?: number; maxBatchBytes?: number } = {}) {
+  constructor(
+    private readonly producer: Producer,
+    { maxBatch = 2000, maxBatchBytes = 1024 * 1024 }: { maxBatch?: number; maxBatchBytes?: number } = {},
+  ) {
     this.maxBatch = maxBatch;
     this.maxBatchBytes = maxBatchBytes;
   }

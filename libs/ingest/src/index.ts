@@ -1,5 +1,10 @@
 export {
-  NotificationWriter, KafkaUnavailableError, RecordTooLargeError, NotificationEncodeError, type NotificationWriterDeps, type NotificationWriterOptions,
+  NotificationWriter,
+  KafkaUnavailableError,
+  RecordTooLargeError,
+  NotificationEncodeError,
+  type NotificationWriterDeps,
+  type NotificationWriterOptions,
 } from './notification-writer';
 export { NotificationWriterModule, createNotificationWriter } from './notification-writer.module';
 export { OutageRecorder, type OutageWrite } from './outage-recorder';

@@ -15,17 +15,23 @@ export class NotificationWriterModule {
     return {
       module: NotificationWriterModule,
       imports: [KafkaModule],
-      providers: [{
-        provide: NotificationWriter,
-        inject: [CONFIG, KAFKA, PRODUCER, AvroCodec],
-        useFactory: (c: Config, kafka: Kafka, producer: Producer, codec: AvroCodec) => new NotificationWriter(c, { kafka, producer, codec }, opts),
-      }],
+      providers: [
+        {
+          provide: NotificationWriter,
+          inject: [CONFIG, KAFKA, PRODUCER, AvroCodec],
+          useFactory: (c: Config, kafka: Kafka, producer: Producer, codec: AvroCodec) =>
+            new NotificationWriter(c, { kafka, producer, codec }, opts),
+        },
+      ],
       exports: [NotificationWriter],
     };
   }
 }
 
 /** A writer from NotificationWriterModule in its own context with `config` (the CLI, the tests); `start()` it, `stop()` it. */
-export async function createNotificationWriter(config: Config, opts: NotificationWriterOptions = {}): Promise<NotificationWriter> {
+export async function createNotificationWriter(
+  config: Config,
+  opts: NotificationWriterOptions = {},
+): Promise<NotificationWriter> {
   return (await createContext(config, config.app, NotificationWriterModule.forRoot(opts))).get(NotificationWriter);
 }

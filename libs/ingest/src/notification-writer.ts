@@ -40,7 +40,6 @@ export class NotificationEncodeError extends Error {
  */
 const RECORD_BATCH_OVERHEAD_BYTES = 128;
 
-
 export interface NotificationWriterOptions {
   /** Report ingest's 503 windows on pipeline.outages.v1 (default: in the ingest app only). */
   readonly recordOutages?: boolean;
@@ -75,7 +74,10 @@ export class NotificationWriter {
   /** When Kafka last acknowledged a write: proof enough that the broker answers now. */
   private lastAckAt = 0;
   private readonly brokerProbe = new ReadinessProbe(() =>
-    this.probeAdmin ? withTimeout(this.probeAdmin.fetchTopicMetadata({ topics: [this.topic] }), PROBE_TIMEOUT_MS).then(() => true) : Promise.resolve(false));
+    this.probeAdmin
+      ? withTimeout(this.probeAdmin.fetchTopicMetadata({ topics: [this.topic] }), PROBE_TIMEOUT_MS).then(() => true)
+      : Promise.resolve(false),
+  );
   private readonly registryProbe = new ReadinessProbe(() => this.askRegistry());
   /** Ingest's 503 windows, for the reconciler (pipeline.outages.v1); null for the CLI's writers. */
   readonly outages: OutageRecorder | null;
@@ -97,9 +99,9 @@ export class NotificationWriter {
     const outagesTopic = topicName('outages', config.kafka.topicPrefix);
     this.outages = recordOutages
       ? new OutageRecorder(async (key, outage) => {
-        const value = await this.codec.encode(outagesTopic, outageToAvro(outage));
-        await this.producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value }] });
-      }, `ingest@${hostname()}`)
+          const value = await this.codec.encode(outagesTopic, outageToAvro(outage));
+          await this.producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value }] });
+        }, `ingest@${hostname()}`)
       : null;
   }
 
@@ -118,10 +120,14 @@ export class NotificationWriter {
         includeSynonyms: false,
         resources: [{ type: 2 /* ConfigResourceTypes.TOPIC */, name: this.topic, configNames: ['max.message.bytes'] }],
       });
-      const value = Number(res.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue);
+      const value = Number(
+        res.resources[0]?.configEntries.find((c) => c.configName === 'max.message.bytes')?.configValue,
+      );
       if (Number.isInteger(value) && value > 0) this.maxRecordBytes = value;
     } catch (e) {
-      this.logger.warn(`could not read max.message.bytes of ${this.topic} (assuming ${this.maxRecordBytes}): ${(e as Error).message}`);
+      this.logger.warn(
+        `could not read max.message.bytes of ${this.topic} (assuming ${this.maxRecordBytes}): ${(e as Error).message}`,
+      );
     }
     this.batching = this.batchingFor(this.maxRecordBytes);
     const largest = this.config.ingest.bodyLimitBytes + RECORD_BATCH_OVERHEAD_BYTES;
@@ -134,7 +140,9 @@ export class NotificationWriter {
   }
 
   private batchingFor(maxRecordBytes: number): BatchingProducer {
-    return new BatchingProducer(this.producer, { maxBatchBytes: Math.max(1, Math.min(1024 * 1024, maxRecordBytes - RECORD_BATCH_OVERHEAD_BYTES)) });
+    return new BatchingProducer(this.producer, {
+      maxBatchBytes: Math.max(1, Math.min(1024 * 1024, maxRecordBytes - RECORD_BATCH_OVERHEAD_BYTES)),
+    });
   }
 
   get isConnected(): boolean {
@@ -161,9 +169,13 @@ export class NotificationWriter {
   private async askRegistry(): Promise<boolean> {
     const headers: Record<string, string> = { accept: 'application/json' };
     const auth = this.config.kafka.schemaRegistryAuth;
-    if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
+    if (auth)
+      headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
     try {
-      const res = await fetch(`${this.config.kafka.schemaRegistryUrl}/subjects`, { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      const res = await fetch(`${this.config.kafka.schemaRegistryUrl}/subjects`, {
+        headers,
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
       await res.arrayBuffer();
       return res.ok;
     } catch {
@@ -189,7 +201,9 @@ export class NotificationWriter {
   private async writeOnce(notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
-      throw new KafkaUnavailableError(`${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`);
+      throw new KafkaUnavailableError(
+        `${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`,
+      );
     }
     let value: Buffer;
     try {
@@ -199,7 +213,9 @@ export class NotificationWriter {
     }
     const recordBytes = value.length + Buffer.byteLength(key) + RECORD_BATCH_OVERHEAD_BYTES;
     if (recordBytes > this.maxRecordBytes) {
-      throw new RecordTooLargeError(`its record is ${recordBytes} bytes; ${this.topic} accepts ${this.maxRecordBytes} (max.message.bytes)`);
+      throw new RecordTooLargeError(
+        `its record is ${recordBytes} bytes; ${this.topic} accepts ${this.maxRecordBytes} (max.message.bytes)`,
+      );
     }
     this.inFlightBytes += bytes;
     let timer: NodeJS.Timeout | undefined;
@@ -209,12 +225,16 @@ export class NotificationWriter {
           this.lastAckAt = Date.now();
         }),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new KafkaUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)), timeoutMs);
+          timer = setTimeout(
+            () => reject(new KafkaUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
         }),
       ]);
     } catch (e) {
       if (e instanceof KafkaUnavailableError) throw e;
-      if (isTooLarge(e)) throw new RecordTooLargeError(`the broker refused the record as too large: ${(e as Error).message}`);
+      if (isTooLarge(e))
+        throw new RecordTooLargeError(`the broker refused the record as too large: ${(e as Error).message}`);
       throw new KafkaUnavailableError(`Kafka write failed: ${(e as Error).message}`);
     } finally {
       clearTimeout(timer);
@@ -233,7 +253,11 @@ export class NotificationWriter {
 
 /** Kafka protocol errors 10 MESSAGE_TOO_LARGE and 18 RECORD_LIST_TOO_LARGE, however kafkajs wraps them. */
 function isTooLarge(e: unknown): boolean {
-  for (let err = e as { type?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0; err && depth < 5; depth++) {
+  for (
+    let err = e as { type?: string; cause?: unknown; originalError?: unknown } | undefined, depth = 0;
+    err && depth < 5;
+    depth++
+  ) {
     if (err.type === 'MESSAGE_TOO_LARGE' || err.type === 'RECORD_LIST_TOO_LARGE') return true;
     err = (err.cause ?? err.originalError) as typeof err;
   }

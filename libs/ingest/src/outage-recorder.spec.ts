@@ -5,7 +5,11 @@ describe('OutageRecorder', () => {
   it('writes one marker from the first 503 to the first acknowledged write after it', async () => {
     let t = 1000;
     const written: Array<[string, PipelineOutage]> = [];
-    const r = new OutageRecorder(async (k, o) => void written.push([k, o]), 'ingest@h', () => t);
+    const r = new OutageRecorder(
+      async (k, o) => void written.push([k, o]),
+      'ingest@h',
+      () => t,
+    );
     r.succeeded();
     r.failed();
     t = 5000;
@@ -22,10 +26,14 @@ describe('OutageRecorder', () => {
     let t = 0;
     let fail = true;
     const written: PipelineOutage[] = [];
-    const r = new OutageRecorder(async (_k, o) => {
-      if (fail) throw new Error('broker gone again');
-      written.push(o);
-    }, 'ingest@h', () => t);
+    const r = new OutageRecorder(
+      async (_k, o) => {
+        if (fail) throw new Error('broker gone again');
+        written.push(o);
+      },
+      'ingest@h',
+      () => t,
+    );
     r.failed();
     t = 10;
     r.succeeded();

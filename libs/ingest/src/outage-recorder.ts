@@ -18,13 +18,19 @@ export class OutageRecorder {
   private readonly closed: PipelineOutage[] = [];
   private flushing: Promise<void> | null = null;
 
-  constructor(private readonly write: OutageWrite, private readonly reporter: string, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly write: OutageWrite,
+    private readonly reporter: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** A webhook was answered 503 (Kafka did not take it). */
   failed(): void {
     if (!this.open) {
       this.open = { since: this.now(), failed: 0 };
-      this.logger.warn('Kafka unavailable: webhooks are answered 503 from now on; the window is reported to the reconciler once Kafka is back');
+      this.logger.warn(
+        'Kafka unavailable: webhooks are answered 503 from now on; the window is reported to the reconciler once Kafka is back',
+      );
     }
     this.open.failed++;
   }
@@ -32,10 +38,17 @@ export class OutageRecorder {
   /** A write was acknowledged: Kafka is back, if it was gone. */
   succeeded(): void {
     if (this.open) {
-      const outage: PipelineOutage = { since: this.open.since, until: this.now(), failed_writes: this.open.failed, reporter: this.reporter };
+      const outage: PipelineOutage = {
+        since: this.open.since,
+        until: this.now(),
+        failed_writes: this.open.failed,
+        reporter: this.reporter,
+      };
       this.open = null;
       this.closed.push(outage);
-      this.logger.warn(`Kafka is back: ${outage.failed_writes} webhook(s) answered 503 from ${new Date(outage.since).toISOString()} to ${new Date(outage.until).toISOString()}; reporting the window to the reconciler`);
+      this.logger.warn(
+        `Kafka is back: ${outage.failed_writes} webhook(s) answered 503 from ${new Date(outage.since).toISOString()} to ${new Date(outage.until).toISOString()}; reporting the window to the reconciler`,
+      );
     }
     if (this.closed.length > 0 && !this.flushing) this.flushing = this.flush().finally(() => (this.flushing = null));
   }
@@ -57,7 +70,9 @@ export class OutageRecorder {
         await this.write(`${o.reporter}:${o.since}`, o);
         this.closed.shift();
       } catch (e) {
-        this.logger.warn(`could not write the outage marker yet (kept, tried again after the next acknowledged write): ${(e as Error).message}`);
+        this.logger.warn(
+          `could not write the outage marker yet (kept, tried again after the next acknowledged write): ${(e as Error).message}`,
+        );
         return;
       }
     }

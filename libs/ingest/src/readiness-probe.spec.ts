@@ -4,11 +4,14 @@ describe('ReadinessProbe', () => {
   function probe(answers: boolean[]) {
     let t = 0;
     let calls = 0;
-    const p = new ReadinessProbe(async () => {
-      const ok = answers[calls++];
-      if (ok === undefined) throw new Error('no more answers');
-      return ok;
-    }, () => t);
+    const p = new ReadinessProbe(
+      async () => {
+        const ok = answers[calls++];
+        if (ok === undefined) throw new Error('no more answers');
+        return ok;
+      },
+      () => t,
+    );
     return { up: () => p.up(), later: () => (t += PROBE_CACHE_MS), calls: () => calls };
   }
 

@@ -21,11 +21,13 @@ export class ReadinessProbe {
   up(): Promise<boolean> {
     const now = this.now();
     if (this.last && now - this.last.at < PROBE_CACHE_MS) return this.last.result;
-    const result = this.check().catch(() => false).then((ok) => {
-      this.failures = ok ? 0 : this.failures + 1;
-      if (ok) this.seenUp = true;
-      return ok || (this.seenUp && this.failures < 2);
-    });
+    const result = this.check()
+      .catch(() => false)
+      .then((ok) => {
+        this.failures = ok ? 0 : this.failures + 1;
+        if (ok) this.seenUp = true;
+        return ok || (this.seenUp && this.failures < 2);
+      });
     this.last = { at: now, result };
     return result;
   }

@@ -32,7 +32,9 @@ describe('IntercomClient against the Intercom emulator', () => {
     expect(searches).toHaveLength(4);
     expect(searches[0].intercomVersion).toBe('2.14');
     expect(searches[0].body).toEqual({ query: ALL, pagination: { per_page: 10 } });
-    expect((searches[1].body as { pagination: { starting_after?: unknown } }).pagination.starting_after).toEqual(expect.any(String));
+    expect((searches[1].body as { pagination: { starting_after?: unknown } }).pagination.starting_after).toEqual(
+      expect.any(String),
+    );
 
     const first = await c.searchConversations(ALL, { perPage: 5 });
     expect(first.items).toHaveLength(5);
@@ -62,14 +64,19 @@ describe('IntercomClient against the Intercom emulator', () => {
 
   it('gives up on 5xx after the retries with a retriable typed error', async () => {
     emu.injectFault({ status: 500, count: 10 });
-    const err = await client({ retries: 2 }).listTeams().catch((e) => e);
+    const err = await client({ retries: 2 })
+      .listTeams()
+      .catch((e) => e);
     expect(err).toBeInstanceOf(IntercomApiError);
     expect(err).toMatchObject({ status: 500, code: 'server_error', retriable: true });
   });
 
   it('on 429 waits until X-RateLimit-Reset and retries', async () => {
     await emu.close();
-    emu = await startIntercomEmulator({ dataset: { seed: 7, contacts: 35, conversations: 12, tickets: 6 }, rateLimit: { perWindow: 1000, windowSeconds: 1 } });
+    emu = await startIntercomEmulator({
+      dataset: { seed: 7, contacts: 35, conversations: 12, tickets: 6 },
+      rateLimit: { perWindow: 1000, windowSeconds: 1 },
+    });
     emu.injectFault({ status: 429 });
     const started = Date.now();
     const admins = await client({ retryInitialMs: 1 }).listAdmins();
@@ -83,7 +90,10 @@ describe('IntercomClient against the Intercom emulator', () => {
 
   it('waits for the window when X-RateLimit-Remaining reaches 0 instead of hitting 429', async () => {
     await emu.close();
-    emu = await startIntercomEmulator({ dataset: { seed: 7, contacts: 5, conversations: 1, tickets: 1 }, rateLimit: { perWindow: 3, windowSeconds: 1 } });
+    emu = await startIntercomEmulator({
+      dataset: { seed: 7, contacts: 5, conversations: 1, tickets: 1 },
+      rateLimit: { perWindow: 3, windowSeconds: 1 },
+    });
     const c = client({ maxConcurrency: 1 });
     for (let i = 0; i < 7; i++) await c.listTags();
     expect(emu.requests.filter((r) => r.status === 429)).toHaveLength(0);
@@ -91,7 +101,9 @@ describe('IntercomClient against the Intercom emulator', () => {
   });
 
   it('401 is a non-retriable typed error that does not contain the token', async () => {
-    const err = await client({ accessToken: new Secret('tok_very_secret_value') }).listAdmins().catch((e) => e);
+    const err = await client({ accessToken: new Secret('tok_very_secret_value') })
+      .listAdmins()
+      .catch((e) => e);
     expect(err).toBeInstanceOf(IntercomApiError);
     expect(err).toMatchObject({ status: 401, code: 'unauthorized', retriable: false });
     expect(JSON.stringify({ ...err, message: err.message, stack: err.stack })).not.toContain('tok_very_secret_value');
@@ -99,13 +111,20 @@ describe('IntercomClient against the Intercom emulator', () => {
   });
 
   it('400 from a bad query is not retried', async () => {
-    const err = await client().searchContacts({ field: 'updated_at', operator: 'BOGUS', value: 1 }).catch((e) => e);
+    const err = await client()
+      .searchContacts({ field: 'updated_at', operator: 'BOGUS', value: 1 })
+      .catch((e) => e);
     expect(err).toMatchObject({ status: 400, retriable: false });
     expect(emu.requests).toHaveLength(1);
   });
 
   it('a network error is retriable and typed', async () => {
-    const err = await new IntercomClient({ baseUrl: 'http://127.0.0.1:9', accessToken: new Secret('x'), retries: 1, retryInitialMs: 1 })
+    const err = await new IntercomClient({
+      baseUrl: 'http://127.0.0.1:9',
+      accessToken: new Secret('x'),
+      retries: 1,
+      retryInitialMs: 1,
+    })
       .listAdmins()
       .catch((e) => e);
     expect(err).toMatchObject({ status: 0, code: 'network_error', retriable: true });

@@ -84,7 +84,11 @@ const LIST_FIELD: Record<Kind, string> = { conversations: 'conversations', ticke
 /** A search answer: the list under LIST_FIELD[kind], `total_count`, and `pages` (cursor pagination). */
 type SearchAnswer = Record<string, unknown> & {
   readonly total_count?: unknown;
-  readonly pages?: { readonly next?: { readonly starting_after?: unknown }; readonly page?: unknown; readonly total_pages?: unknown };
+  readonly pages?: {
+    readonly next?: { readonly starting_after?: unknown };
+    readonly page?: unknown;
+    readonly total_pages?: unknown;
+  };
 };
 
 export class IntercomClient {
@@ -118,7 +122,11 @@ export class IntercomClient {
   }
 
   /** Every page of a search, following `pages.next.starting_after` from `opts.startingAfter`. */
-  async *pages<K extends Kind>(kind: K, query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage<SearchItems[K]>> {
+  async *pages<K extends Kind>(
+    kind: K,
+    query: SearchQuery,
+    opts: PageOptions = {},
+  ): AsyncGenerator<SearchPage<SearchItems[K]>> {
     let cursor = opts.startingAfter ?? null;
     for (;;) {
       const page = await this.search(kind, query, { ...opts, startingAfter: cursor });
@@ -128,7 +136,10 @@ export class IntercomClient {
     }
   }
 
-  allConversations(query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage<IntercomConversationListItem>> {
+  allConversations(
+    query: SearchQuery,
+    opts: PageOptions = {},
+  ): AsyncGenerator<SearchPage<IntercomConversationListItem>> {
     return this.pages('conversations', query, opts);
   }
   allTickets(query: SearchQuery, opts: PageOptions = {}): AsyncGenerator<SearchPage<IntercomTicket>> {
@@ -138,13 +149,27 @@ export class IntercomClient {
     return this.pages('contacts', query, opts);
   }
 
-  async search<K extends Kind>(kind: K, query: SearchQuery, opts: PageOptions = {}): Promise<SearchPage<SearchItems[K]>> {
+  async search<K extends Kind>(
+    kind: K,
+    query: SearchQuery,
+    opts: PageOptions = {},
+  ): Promise<SearchPage<SearchItems[K]>> {
     const perPage = opts.perPage ?? MAX_PER_PAGE;
-    if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) throw new RangeError(`perPage must be 1..${MAX_PER_PAGE}`);
-    const body = { query, pagination: { per_page: perPage, ...(opts.startingAfter ? { starting_after: opts.startingAfter } : {}) } };
+    if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE)
+      throw new RangeError(`perPage must be 1..${MAX_PER_PAGE}`);
+    const body = {
+      query,
+      pagination: { per_page: perPage, ...(opts.startingAfter ? { starting_after: opts.startingAfter } : {}) },
+    };
     const res = (await this.request('POST', `/${kind}/search`, body, opts.signal)) as SearchAnswer | null;
     const list = res?.[LIST_FIELD[kind]];
-    if (!Array.isArray(list)) throw new IntercomApiError(200, 'unexpected_response', `POST /${kind}/search answered without a "${LIST_FIELD[kind]}" list`, false);
+    if (!Array.isArray(list))
+      throw new IntercomApiError(
+        200,
+        'unexpected_response',
+        `POST /${kind}/search answered without a "${LIST_FIELD[kind]}" list`,
+        false,
+      );
     const pages = res?.pages ?? {};
     const next = pages.next?.starting_after;
     return {
@@ -185,7 +210,9 @@ export class IntercomClient {
 
   /** GET /contacts/{id}/subscriptions: the contact's subscription types (a `list`). */
   async getContactSubscriptions(id: string, signal?: AbortSignal): Promise<IntercomSubscriptionType[]> {
-    const res = (await this.request('GET', `/contacts/${encodeURIComponent(id)}/subscriptions`, undefined, signal)) as { data?: IntercomSubscriptionType[] };
+    const res = (await this.request('GET', `/contacts/${encodeURIComponent(id)}/subscriptions`, undefined, signal)) as {
+      data?: IntercomSubscriptionType[];
+    };
     return res.data ?? [];
   }
 
@@ -239,7 +266,8 @@ export class IntercomClient {
     } catch (e) {
       if (signal?.aborted) throw e;
       const err = e as Error & { cause?: { code?: string } };
-      if (err.name === 'TimeoutError') throw new IntercomApiError(0, 'timeout', `${method} ${path}: no answer within ${this.timeoutMs} ms`, true);
+      if (err.name === 'TimeoutError')
+        throw new IntercomApiError(0, 'timeout', `${method} ${path}: no answer within ${this.timeoutMs} ms`, true);
       throw new IntercomApiError(0, 'network_error', `${method} ${path}: ${err.cause?.code ?? err.message}`, true);
     }
     this.gate.observe(res.headers);
@@ -248,7 +276,12 @@ export class IntercomClient {
       try {
         return text === '' ? undefined : JSON.parse(text);
       } catch {
-        throw new IntercomApiError(res.status, 'invalid_json', `${method} ${path} answered ${res.status} with a body that is not JSON`, false);
+        throw new IntercomApiError(
+          res.status,
+          'invalid_json',
+          `${method} ${path} answered ${res.status} with a body that is not JSON`,
+          false,
+        );
       }
     }
     let code = `http_${res.status}`;
@@ -275,8 +308,12 @@ export class IntercomClient {
       }
     }
     throw new IntercomApiError(
-      res.status, code, `${method} ${path} answered ${res.status} ${code}: ${message}`.slice(0, 1000),
-      isRetriableStatus(res.status), retryAfterMs, requestId,
+      res.status,
+      code,
+      `${method} ${path} answered ${res.status} ${code}: ${message}`.slice(0, 1000),
+      isRetriableStatus(res.status),
+      retryAfterMs,
+      requestId,
     );
   }
 }

@@ -12,8 +12,12 @@ export class RequestGate {
   private remaining: number | undefined;
   private resetAtMs = 0;
 
-  constructor(private readonly maxInFlight: number, private readonly clock: Clock = systemClock) {
-    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError('maxInFlight must be a positive integer');
+  constructor(
+    private readonly maxInFlight: number,
+    private readonly clock: Clock = systemClock,
+  ) {
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1)
+      throw new RangeError('maxInFlight must be a positive integer');
   }
 
   /** Runs `fn` when a slot is free and the rate window allows. */
@@ -65,7 +69,8 @@ export class RequestGate {
 
   private release(): void {
     const next = this.waiters.shift();
-    if (next) next(); // the slot passes to the next waiter
+    if (next)
+      next(); // the slot passes to the next waiter
     else this.inFlight--;
   }
 }

@@ -13,11 +13,14 @@ function registryUnavailable(e: unknown): boolean {
   const err = e as { message?: string; status?: number; code?: string; cause?: { code?: string } } | null;
   if (!err || typeof err !== 'object') return false;
   if (NETWORK.test(`${err.code ?? ''} ${err.cause?.code ?? ''} ${err.message ?? ''}`)) return true;
-  return err.status !== undefined && (err.status >= 500 || err.status === 401 || err.status === 403 || err.status === 429);
+  return (
+    err.status !== undefined && (err.status >= 500 || err.status === 401 || err.status === 403 || err.status === 429)
+  );
 }
 
 /** How a writer schema's records are read with a topic's schema: as they are (same schema) or through a resolver. */
-type Reading = { readonly ok: true; readonly resolver?: avro.Resolver } | { readonly ok: false; readonly reason: string };
+type Reading =
+  { readonly ok: true; readonly resolver?: avro.Resolver } | { readonly ok: false; readonly reason: string };
 
 export class SchemaContractError extends Error {
   readonly retriable = false;
@@ -43,9 +46,15 @@ export class AvroCodec {
   readonly registry: SchemaRegistry;
   private readonly ids = new Map<string, number>();
   /** Per record kind: its schema's type, and per writer schema id how to read a record with it. */
-  private readonly kinds = new Map<RecordKey, { readonly reader: avro.Type; readonly readings: Map<number, Reading> }>();
+  private readonly kinds = new Map<
+    RecordKey,
+    { readonly reader: avro.Type; readonly readings: Map<number, Reading> }
+  >();
 
-  constructor(private readonly config: Pick<KafkaConfig, 'schemaRegistryUrl' | 'schemaRegistryAuth' | 'topicPrefix'>, private readonly schemasDir = SCHEMAS_DIR) {
+  constructor(
+    private readonly config: Pick<KafkaConfig, 'schemaRegistryUrl' | 'schemaRegistryAuth' | 'topicPrefix'>,
+    private readonly schemasDir = SCHEMAS_DIR,
+  ) {
     this.registry = new SchemaRegistry({
       host: config.schemaRegistryUrl,
       clientId: 'intercom-klaviyo-sync',
@@ -66,7 +75,10 @@ export class AvroCodec {
 
   async registerOne(subject: string, schema: string): Promise<number> {
     await this.http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: COMPATIBILITY.BACKWARD });
-    const { id } = await this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD });
+    const { id } = await this.registry.register(
+      { type: SchemaType.AVRO, schema },
+      { subject, compatibility: COMPATIBILITY.BACKWARD },
+    );
     return id;
   }
 
@@ -86,17 +98,28 @@ export class AvroCodec {
     if (canonical(JSON.parse(latest)) === canonical(JSON.parse(schema))) return { subject, status: 'unchanged' };
     const local = backwardIncompatibility(schema, latest);
     // Ask the registry too: it is the authority the producers will meet.
-    const compat = await this.http('POST', `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, { schema });
-    const registryOk = compat.status === 200 ? (compat.body as { is_compatible: boolean }).is_compatible : local === null;
+    const compat = await this.http('POST', `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, {
+      schema,
+    });
+    const registryOk =
+      compat.status === 200 ? (compat.body as { is_compatible: boolean }).is_compatible : local === null;
     if (local === null && registryOk) return { subject, status: 'compatible' };
     return { subject, status: 'incompatible', reason: local ?? 'the registry rejects it under BACKWARD compatibility' };
   }
 
   private async http(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const headers: Record<string, string> = { 'content-type': 'application/vnd.schemaregistry.v1+json', accept: 'application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/vnd.schemaregistry.v1+json',
+      accept: 'application/json',
+    };
     const auth = this.config.schemaRegistryAuth;
-    if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
-    const res = await fetch(`${this.config.schemaRegistryUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (auth)
+      headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
+    const res = await fetch(`${this.config.schemaRegistryUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     let parsed: unknown = text;
     try {
@@ -112,7 +135,8 @@ export class AvroCodec {
 
   idFor(topic: string): number {
     const id = this.ids.get(topic);
-    if (id === undefined) throw new SchemaContractError(`no registered schema for topic ${topic} (registerAll() first)`);
+    if (id === undefined)
+      throw new SchemaContractError(`no registered schema for topic ${topic} (registerAll() first)`);
     return id;
   }
 
@@ -142,13 +166,20 @@ export class AvroCodec {
   async decodeAs<K extends RecordKey>(key: K, buffer: Buffer | null): Promise<TopicRecords[K]> {
     const spec = topicSpec(key);
     if (!buffer || buffer.length === 0) throw new RecordDecodeError('empty record value');
-    if (buffer.length < 5 || buffer[0] !== 0) throw new RecordDecodeError('cannot decode the record as Avro: not in Confluent\'s wire format (magic byte 0, schema id)');
+    if (buffer.length < 5 || buffer[0] !== 0)
+      throw new RecordDecodeError(
+        "cannot decode the record as Avro: not in Confluent's wire format (magic byte 0, schema id)",
+      );
     const id = buffer.readInt32BE(1);
     let kind = this.kinds.get(key);
-    if (!kind) this.kinds.set(key, (kind = { reader: loadSchema(spec.schemaFile, this.schemasDir).type, readings: new Map() }));
+    if (!kind)
+      this.kinds.set(key, (kind = { reader: loadSchema(spec.schemaFile, this.schemasDir).type, readings: new Map() }));
     const reader = kind.reader;
     const reading = kind.readings.get(id) ?? (await this.readingOf(kind.readings, id, reader));
-    if (!reading.ok) throw new RecordDecodeError(`cannot decode the record as Avro: written with schema id ${id}, which ${spec.schemaFile} cannot read: ${reading.reason}`);
+    if (!reading.ok)
+      throw new RecordDecodeError(
+        `cannot decode the record as Avro: written with schema id ${id}, which ${spec.schemaFile} cannot read: ${reading.reason}`,
+      );
     let avroValue: unknown;
     try {
       avroValue = reader.fromBuffer(buffer.subarray(5), reading.resolver);
@@ -187,7 +218,10 @@ export class AvroCodec {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }

@@ -20,7 +20,10 @@ const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** A reason to count by: the error class, Klaviyo's code, and the message without its numbers and ids. */
 export function reasonKey(l: Pick<DeadLetter, 'error_class' | 'error_code' | 'error_message'>): string {
-  const message = oneLine(l.error_message).replace(/\b[0-9a-f]{16,}\b/gi, '<id>').replace(/(?<!\d)(?<!Klaviyo )\d+/g, '#').slice(0, 160);
+  const message = oneLine(l.error_message)
+    .replace(/\b[0-9a-f]{16,}\b/gi, '<id>')
+    .replace(/(?<!\d)(?<!Klaviyo )\d+/g, '#')
+    .slice(0, 160);
   return `${l.error_class}${l.error_code ? ` [${l.error_code}]` : ''}: ${message}`;
 }
 
@@ -48,8 +51,17 @@ export function reprocessHeaders(letter: DeadLetter, from: string): IHeaders {
  * (acks=all), so that the stage that failed processes them again. `at` is where each letter is
  * (`<dlq topic>:<partition>:<offset>`).
  */
-export async function sendBack(producer: Producer, letters: ReadonlyArray<{ at: string; letter: DeadLetter }>): Promise<void> {
-  await sendInBoundedRequests(producer, letters.map(({ at, letter }) => ({
-    topic: letter.original_topic, key: letter.key ? Buffer.from(letter.key) : null, value: letter.value ? Buffer.from(letter.value) : null, headers: reprocessHeaders(letter, at),
-  })));
+export async function sendBack(
+  producer: Producer,
+  letters: ReadonlyArray<{ at: string; letter: DeadLetter }>,
+): Promise<void> {
+  await sendInBoundedRequests(
+    producer,
+    letters.map(({ at, letter }) => ({
+      topic: letter.original_topic,
+      key: letter.key ? Buffer.from(letter.key) : null,
+      value: letter.value ? Buffer.from(letter.value) : null,
+      headers: reprocessHeaders(letter, at),
+    })),
+  );
 }

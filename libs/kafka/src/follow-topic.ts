@@ -18,12 +18,17 @@ export function topicOffsets(admin: Admin, topic: string): ReturnType<Admin['fet
  * deletion tombstones and the reconciler's outages (the directory has its own: follow-contacts.ts).
  */
 export async function followTopic(
-  kafka: Kafka, topic: string, groupPrefix: string, apply: (message: KafkaMessage) => Promise<void> | void,
+  kafka: Kafka,
+  topic: string,
+  groupPrefix: string,
+  apply: (message: KafkaMessage) => Promise<void> | void,
 ): Promise<ThrowAwayConsumer> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await topicOffsets(admin, topic).finally(() => admin.disconnect());
-  const remaining = new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]));
+  const remaining = new Map(
+    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]),
+  );
   const follower = throwAwayConsumer(kafka, groupPrefix, GROUP_TIMING);
   const { consumer } = follower;
   let caughtUp: () => void = () => undefined;

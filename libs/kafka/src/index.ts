@@ -1,16 +1,59 @@
 export {
-  TOPICS, DLQ, DLQ_SOURCES, topic, dlqTopic, topicSpec, topicName, dlqName, allTopics, type Topic, type TopicKey, type RecordKey, type TopicRecords, type TopicSpec,
+  TOPICS,
+  DLQ,
+  DLQ_SOURCES,
+  topic,
+  dlqTopic,
+  topicSpec,
+  topicName,
+  dlqName,
+  allTopics,
+  type Topic,
+  type TopicKey,
+  type RecordKey,
+  type TopicRecords,
+  type TopicSpec,
 } from './topics';
 export { SCHEMAS_DIR, loadSchema, backwardIncompatibility } from './schemas';
 export { AvroCodec, SchemaContractError, type SchemaCheckResult } from './avro-codec';
 export { createKafka, createProducer, ensureTopics, prepareStage, GROUP_TIMING } from './kafka-client';
 export { DeadLetterPublisher, describeError, type FailureContext } from './dead-letter';
-export { REPROCESSED_FROM, RECEIVED_AT, reasonKey, matchesWhere, reprocessHeaders, sendBack } from './dead-letter-reprocess';
 export {
-  eventToAvro, eventFromAvro, profileToAvro, profileFromAvro, deletionToAvro, deletionFromAvro, notificationToAvro, notificationFromAvro,
-  contactToAvro, contactFromAvro, deadLetterToAvro, deadLetterFromAvro, outcomeToAvro, outcomeFromAvro, outageToAvro, outageFromAvro,
-  reconcileReportToAvro, reconcileReportFromAvro, type EventAvro, type ProfileAvro, type DeletionAvro, type NotificationAvro, type ContactAvro,
-  type DeadLetterAvro, type OutcomeAvro, type OutageAvro, type ReconcileReportAvro,
+  REPROCESSED_FROM,
+  RECEIVED_AT,
+  reasonKey,
+  matchesWhere,
+  reprocessHeaders,
+  sendBack,
+} from './dead-letter-reprocess';
+export {
+  eventToAvro,
+  eventFromAvro,
+  profileToAvro,
+  profileFromAvro,
+  deletionToAvro,
+  deletionFromAvro,
+  notificationToAvro,
+  notificationFromAvro,
+  contactToAvro,
+  contactFromAvro,
+  deadLetterToAvro,
+  deadLetterFromAvro,
+  outcomeToAvro,
+  outcomeFromAvro,
+  outageToAvro,
+  outageFromAvro,
+  reconcileReportToAvro,
+  reconcileReportFromAvro,
+  type EventAvro,
+  type ProfileAvro,
+  type DeletionAvro,
+  type NotificationAvro,
+  type ContactAvro,
+  type DeadLetterAvro,
+  type OutcomeAvro,
+  type OutageAvro,
+  type ReconcileReportAvro,
 } from './serdes';
 export { chunksByBytes, sendInBoundedRequests, type TopicMessage } from './producer-requests';
 export { header } from './header.util';

@@ -6,15 +6,16 @@ import { allTopics } from './topics';
 /** kafkajs logs bridged into Nest's logger (STYLE habit 7); no secret is in these entries. */
 function logCreator() {
   const logger = new Logger('kafkajs');
-  return () => ({ namespace, level, log }: LogEntry) => {
-    const { message, ...extra } = log;
-    const text = `${namespace}: ${message}${Object.keys(extra).length > 2 ? ` ${JSON.stringify({ ...extra, timestamp: undefined, logger: undefined })}` : ''}`;
-    // kafkajs logs retriable broker answers (coordinator loading, leader moved) as errors;
-    // failures that matter reach the caller as thrown errors and are logged there.
-    if (level <= logLevel.WARN) logger.warn(text);
-    else if (level === logLevel.INFO) logger.debug(text);
-    else logger.verbose(text);
-  };
+  return () =>
+    ({ namespace, level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      const text = `${namespace}: ${message}${Object.keys(extra).length > 2 ? ` ${JSON.stringify({ ...extra, timestamp: undefined, logger: undefined })}` : ''}`;
+      // kafkajs logs retriable broker answers (coordinator loading, leader moved) as errors;
+      // failures that matter reach the caller as thrown errors and are logged there.
+      if (level <= logLevel.WARN) logger.warn(text);
+      else if (level === logLevel.INFO) logger.debug(text);
+      else logger.verbose(text);
+    };
 }
 
 export function createKafka(config: KafkaConfig, clientId = config.clientId): Kafka {
@@ -23,7 +24,11 @@ export function createKafka(config: KafkaConfig, clientId = config.clientId): Ka
     brokers: [...config.brokers],
     ssl: config.ssl,
     sasl: config.sasl
-      ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password.reveal() } as SASLOptions)
+      ? ({
+          mechanism: config.sasl.mechanism,
+          username: config.sasl.username,
+          password: config.sasl.password.reveal(),
+        } as SASLOptions)
       : undefined,
     logLevel: logLevel.WARN,
     logCreator: logCreator(),
@@ -52,7 +57,8 @@ export function createProducer(kafka: Kafka): Producer {
  */
 export async function ensureTopics(
   admin: Admin,
-  config: Pick<KafkaConfig, 'topicPrefix' | 'partitions' | 'replicationFactor'> & Partial<Pick<KafkaConfig, 'topicMaxMessageBytes'>>,
+  config: Pick<KafkaConfig, 'topicPrefix' | 'partitions' | 'replicationFactor'> &
+    Partial<Pick<KafkaConfig, 'topicMaxMessageBytes'>>,
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = allTopics(config.topicPrefix).filter((t) => !existing.has(t.name));
@@ -65,7 +71,9 @@ export async function ensureTopics(
         replicationFactor: config.replicationFactor,
         configEntries: [
           ...(t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
-          ...(config.topicMaxMessageBytes ? [{ name: 'max.message.bytes', value: String(config.topicMaxMessageBytes) }] : []),
+          ...(config.topicMaxMessageBytes
+            ? [{ name: 'max.message.bytes', value: String(config.topicMaxMessageBytes) }]
+            : []),
         ],
       })),
     });
@@ -74,7 +82,12 @@ export async function ensureTopics(
 }
 
 /** Start-up every stage shares: topics exist, schemas registered (ids cached in `codec`), producer connected. */
-export async function prepareStage(kafka: Kafka, config: KafkaConfig, codec: { registerAll(): Promise<unknown> }, producer?: Producer): Promise<void> {
+export async function prepareStage(
+  kafka: Kafka,
+  config: KafkaConfig,
+  codec: { registerAll(): Promise<unknown> },
+  producer?: Producer,
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -92,4 +105,9 @@ export async function prepareStage(kafka: Kafka, config: KafkaConfig, codec: { r
  * that pause short, with a heartbeat every 3 s (stages also heartbeat during long deliveries).
  * An idle fetch returns after 1 s, so stopping a consumer does not wait kafkajs' default 5 s.
  */
-export const GROUP_TIMING = { sessionTimeout: 20_000, heartbeatInterval: 3000, rebalanceTimeout: 60_000, maxWaitTimeInMs: 1000 } as const;
+export const GROUP_TIMING = {
+  sessionTimeout: 20_000,
+  heartbeatInterval: 3000,
+  rebalanceTimeout: 60_000,
+  maxWaitTimeInMs: 1000,
+} as const;

@@ -4,10 +4,14 @@ describe('chunksByBytes', () => {
   const msg = (bytes: number, key = 'k') => ({ key, value: Buffer.alloc(bytes) });
 
   it('cuts a large slice into requests under the limit, in order, losing nothing', () => {
-    const messages = Array.from({ length: 3000 }, (_, i) => ({ key: `contact-${i}`, value: Buffer.alloc(1500, i % 256) }));
+    const messages = Array.from({ length: 3000 }, (_, i) => ({
+      key: `contact-${i}`,
+      value: Buffer.alloc(1500, i % 256),
+    }));
     const runs = chunksByBytes(messages, 512 * 1024);
     expect(runs.length).toBeGreaterThan(1);
-    for (const run of runs) expect(run.reduce((n, m) => n + m.value.length + m.key.length + 64, 0)).toBeLessThanOrEqual(512 * 1024);
+    for (const run of runs)
+      expect(run.reduce((n, m) => n + m.value.length + m.key.length + 64, 0)).toBeLessThanOrEqual(512 * 1024);
     expect(runs.flat()).toEqual(messages);
   });
 

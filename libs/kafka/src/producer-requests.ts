@@ -5,7 +5,10 @@ import type { Message, Producer } from 'kafkajs';
  * one produce request must stay under the broker's limits (the topics' max.message.bytes is
  * 2 MiB), however large the slice a stage handled.
  */
-export function chunksByBytes<T extends { key?: Buffer | string | null; value: Buffer | string | null }>(messages: readonly T[], maxBytes = 512 * 1024): T[][] {
+export function chunksByBytes<T extends { key?: Buffer | string | null; value: Buffer | string | null }>(
+  messages: readonly T[],
+  maxBytes = 512 * 1024,
+): T[][] {
   const out: T[][] = [];
   let run: T[] = [];
   let bytes = 0;
@@ -32,7 +35,10 @@ export type TopicMessage = Message & { readonly topic: string };
  * went to each topic.
  */
 export async function sendInBoundedRequests(
-  producer: Producer, messages: readonly TopicMessage[], onSent?: (topic: string, count: number) => void, maxBytes = 1024 * 1024,
+  producer: Producer,
+  messages: readonly TopicMessage[],
+  onSent?: (topic: string, count: number) => void,
+  maxBytes = 1024 * 1024,
 ): Promise<void> {
   for (const run of chunksByBytes(messages, maxBytes)) {
     const byTopic = new Map<string, Message[]>();
@@ -41,7 +47,10 @@ export async function sendInBoundedRequests(
       if (list) list.push(message);
       else byTopic.set(topic, [message]);
     }
-    await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })) });
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+    });
     if (onSent) for (const [topic, list] of byTopic) onSent(topic, list.length);
   }
 }

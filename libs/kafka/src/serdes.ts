@@ -1,6 +1,15 @@
 import type {
-  ContactSnapshot, DeadLetter, DeliveryOutcome, DeliveryOutcomeKind, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, NotificationSource,
-  PipelineOutage, RawNotification, ReconcileReportRecord,
+  ContactSnapshot,
+  DeadLetter,
+  DeliveryOutcome,
+  DeliveryOutcomeKind,
+  KlaviyoDeletionRecord,
+  KlaviyoEventRecord,
+  KlaviyoProfileRecord,
+  NotificationSource,
+  PipelineOutage,
+  RawNotification,
+  ReconcileReportRecord,
 } from '@iks/domain';
 
 /**
@@ -15,69 +24,145 @@ const u = <T>(v: T | null | undefined): T | undefined => (v === null || v === un
 
 /** schemas/klaviyo-event.avsc */
 export interface EventAvro {
-  readonly metric: string; readonly unique_id: string; readonly time: string; readonly email: string | null; readonly phone_number: string | null;
-  readonly properties_json: string; readonly backfill: boolean; readonly intercom_contact_id: string | null;
-  readonly source_notification_id: string; readonly source_topic: string;
+  readonly metric: string;
+  readonly unique_id: string;
+  readonly time: string;
+  readonly email: string | null;
+  readonly phone_number: string | null;
+  readonly properties_json: string;
+  readonly backfill: boolean;
+  readonly intercom_contact_id: string | null;
+  readonly source_notification_id: string;
+  readonly source_topic: string;
 }
 
 /** schemas/klaviyo-profile.avsc */
 export interface ProfileAvro {
-  readonly intercom_contact_id: string; readonly email: string | null; readonly phone_number: string | null; readonly first_name: string | null;
-  readonly last_name: string | null; readonly image: string | null; readonly location_city: string | null; readonly location_country: string | null;
-  readonly location_region: string | null; readonly properties_json: string; readonly updated_at: number | null; readonly backfill: boolean;
+  readonly intercom_contact_id: string;
+  readonly email: string | null;
+  readonly phone_number: string | null;
+  readonly first_name: string | null;
+  readonly last_name: string | null;
+  readonly image: string | null;
+  readonly location_city: string | null;
+  readonly location_country: string | null;
+  readonly location_region: string | null;
+  readonly properties_json: string;
+  readonly updated_at: number | null;
+  readonly backfill: boolean;
   readonly source_notification_id: string;
 }
 
 /** schemas/klaviyo-deletion.avsc */
 export interface DeletionAvro {
-  readonly intercom_contact_id: string; readonly email: string | null; readonly phone_number: string | null; readonly requested_at: number;
+  readonly intercom_contact_id: string;
+  readonly email: string | null;
+  readonly phone_number: string | null;
+  readonly requested_at: number;
   readonly source_notification_id: string;
 }
 
 /** schemas/intercom-notification.avsc */
 export interface NotificationAvro {
-  readonly notification_id: string; readonly topic: string; readonly app_id: string; readonly created_at: number; readonly delivery_attempts: number;
-  readonly first_sent_at: number | null; readonly received_at: number; readonly source: NotificationSource; readonly body: string;
+  readonly notification_id: string;
+  readonly topic: string;
+  readonly app_id: string;
+  readonly created_at: number;
+  readonly delivery_attempts: number;
+  readonly first_sent_at: number | null;
+  readonly received_at: number;
+  readonly source: NotificationSource;
+  readonly body: string;
 }
 
 /** schemas/contact-snapshot.avsc */
 export interface ContactAvro {
-  readonly id: string; readonly deleted: boolean; readonly contact_json: string | null; readonly recorded_at: number;
+  readonly id: string;
+  readonly deleted: boolean;
+  readonly contact_json: string | null;
+  readonly recorded_at: number;
 }
 
 /** schemas/dead-letter.avsc */
 export interface DeadLetterAvro {
-  readonly original_topic: string; readonly partition: number; readonly offset: string; readonly key: Buffer | null; readonly value: Buffer | null;
-  readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string }>; readonly stage: string; readonly error_class: string;
-  readonly error_message: string; readonly error_code: string | null; readonly retriable: boolean; readonly attempts: number;
-  readonly first_failure_at: number; readonly last_failure_at: number;
+  readonly original_topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string }>;
+  readonly stage: string;
+  readonly error_class: string;
+  readonly error_message: string;
+  readonly error_code: string | null;
+  readonly retriable: boolean;
+  readonly attempts: number;
+  readonly first_failure_at: number;
+  readonly last_failure_at: number;
 }
 
 /** schemas/delivery-outcome.avsc */
 export interface OutcomeAvro {
-  readonly topic: string; readonly partition: number; readonly offset: string; readonly stage: string; readonly kind: string; readonly reason: string;
-  readonly error_code: string | null; readonly record_kind: string | null; readonly metric: string | null; readonly unique_id: string | null;
-  readonly intercom_contact_id: string | null; readonly email: string | null; readonly phone_number: string | null; readonly event_time: string | null;
-  readonly record_timestamp: number | null; readonly outcome_at: number; readonly properties_json: string | null; readonly backfill: boolean;
-  readonly source_notification_id: string | null; readonly received_at: number | null;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly stage: string;
+  readonly kind: string;
+  readonly reason: string;
+  readonly error_code: string | null;
+  readonly record_kind: string | null;
+  readonly metric: string | null;
+  readonly unique_id: string | null;
+  readonly intercom_contact_id: string | null;
+  readonly email: string | null;
+  readonly phone_number: string | null;
+  readonly event_time: string | null;
+  readonly record_timestamp: number | null;
+  readonly outcome_at: number;
+  readonly properties_json: string | null;
+  readonly backfill: boolean;
+  readonly source_notification_id: string | null;
+  readonly received_at: number | null;
 }
 
 /** schemas/pipeline-outage.avsc */
 export interface OutageAvro {
-  readonly since: number; readonly until: number; readonly failed_writes: number; readonly reporter: string;
+  readonly since: number;
+  readonly until: number;
+  readonly failed_writes: number;
+  readonly reporter: string;
 }
 
 /** schemas/reconcile-report.avsc */
 export interface ReconcileReportAvro {
-  readonly trigger: string; readonly since: number; readonly until: number; readonly reconciled_at: number; readonly outcome: string;
-  readonly error: string | null; readonly outage_key: string | null; readonly objects: number; readonly truncated: number;
-  readonly unidentifiable_contacts: number; readonly reporter: string;
+  readonly trigger: string;
+  readonly since: number;
+  readonly until: number;
+  readonly reconciled_at: number;
+  readonly outcome: string;
+  readonly error: string | null;
+  readonly outage_key: string | null;
+  readonly objects: number;
+  readonly truncated: number;
+  readonly unidentifiable_contacts: number;
+  readonly reporter: string;
   readonly rows: ReadonlyArray<{
-    readonly name: string; readonly expected: number; readonly present: number; readonly healed_pending: number; readonly missing: number; readonly healed: number;
+    readonly name: string;
+    readonly expected: number;
+    readonly present: number;
+    readonly healed_pending: number;
+    readonly missing: number;
+    readonly healed: number;
   }>;
 }
 
-const OUTCOME_KINDS: ReadonlySet<string> = new Set<DeliveryOutcomeKind>(['delivered', 'retried', 'dead_lettered', 'skipped', 'pending']);
+const OUTCOME_KINDS: ReadonlySet<string> = new Set<DeliveryOutcomeKind>([
+  'delivered',
+  'retried',
+  'dead_lettered',
+  'skipped',
+  'pending',
+]);
 const RECORD_KINDS: ReadonlySet<string> = new Set(['event', 'profile', 'deletion']);
 
 /** A JSON object field (`*_json`): anything else is not what the topic holds. */
@@ -89,10 +174,16 @@ function jsonObject(text: string, field: string): Record<string, unknown> {
 
 export function eventToAvro(e: KlaviyoEventRecord): EventAvro {
   return {
-    metric: e.metric, unique_id: e.unique_id, time: e.time,
-    email: n(e.profile.email), phone_number: n(e.profile.phone_number),
-    properties_json: JSON.stringify(e.properties), backfill: e.backfill,
-    intercom_contact_id: n(e.intercom_contact_id), source_notification_id: e.source_notification_id, source_topic: e.source_topic,
+    metric: e.metric,
+    unique_id: e.unique_id,
+    time: e.time,
+    email: n(e.profile.email),
+    phone_number: n(e.profile.phone_number),
+    properties_json: JSON.stringify(e.properties),
+    backfill: e.backfill,
+    intercom_contact_id: n(e.intercom_contact_id),
+    source_notification_id: e.source_notification_id,
+    source_topic: e.source_topic,
   };
 }
 
@@ -101,18 +192,33 @@ export function eventFromAvro(a: EventAvro): KlaviyoEventRecord {
   if (a.email != null) profile.email = a.email;
   if (a.phone_number != null) profile.phone_number = a.phone_number;
   return {
-    kind: 'event', metric: a.metric, unique_id: a.unique_id, time: a.time, profile,
-    properties: jsonObject(a.properties_json, 'properties_json'), backfill: a.backfill,
-    intercom_contact_id: a.intercom_contact_id ?? null, source_notification_id: a.source_notification_id, source_topic: a.source_topic,
+    kind: 'event',
+    metric: a.metric,
+    unique_id: a.unique_id,
+    time: a.time,
+    profile,
+    properties: jsonObject(a.properties_json, 'properties_json'),
+    backfill: a.backfill,
+    intercom_contact_id: a.intercom_contact_id ?? null,
+    source_notification_id: a.source_notification_id,
+    source_topic: a.source_topic,
   };
 }
 
 export function profileToAvro(p: KlaviyoProfileRecord): ProfileAvro {
   return {
-    intercom_contact_id: p.intercom_contact_id, email: n(p.email), phone_number: n(p.phone_number),
-    first_name: n(p.first_name), last_name: n(p.last_name), image: n(p.image),
-    location_city: n(p.location?.city), location_country: n(p.location?.country), location_region: n(p.location?.region),
-    properties_json: JSON.stringify(p.properties), updated_at: n(p.updated_at), backfill: p.backfill,
+    intercom_contact_id: p.intercom_contact_id,
+    email: n(p.email),
+    phone_number: n(p.phone_number),
+    first_name: n(p.first_name),
+    last_name: n(p.last_name),
+    image: n(p.image),
+    location_city: n(p.location?.city),
+    location_country: n(p.location?.country),
+    location_region: n(p.location?.region),
+    properties_json: JSON.stringify(p.properties),
+    updated_at: n(p.updated_at),
+    backfill: p.backfill,
     source_notification_id: p.source_notification_id,
   };
 }
@@ -123,8 +229,11 @@ export function profileFromAvro(a: ProfileAvro): KlaviyoProfileRecord {
   if (a.location_country != null) location.country = a.location_country;
   if (a.location_region != null) location.region = a.location_region;
   const p: { -readonly [F in keyof KlaviyoProfileRecord]: KlaviyoProfileRecord[F] } = {
-    kind: 'profile', intercom_contact_id: a.intercom_contact_id,
-    properties: jsonObject(a.properties_json, 'properties_json'), updated_at: a.updated_at ?? null, backfill: a.backfill,
+    kind: 'profile',
+    intercom_contact_id: a.intercom_contact_id,
+    properties: jsonObject(a.properties_json, 'properties_json'),
+    updated_at: a.updated_at ?? null,
+    backfill: a.backfill,
     source_notification_id: a.source_notification_id,
   };
   for (const k of ['email', 'phone_number', 'first_name', 'last_name', 'image'] as const) {
@@ -137,15 +246,22 @@ export function profileFromAvro(a: ProfileAvro): KlaviyoProfileRecord {
 
 export function deletionToAvro(d: KlaviyoDeletionRecord): DeletionAvro {
   return {
-    intercom_contact_id: d.intercom_contact_id, email: n(d.email), phone_number: n(d.phone_number),
-    requested_at: d.requested_at, source_notification_id: d.source_notification_id,
+    intercom_contact_id: d.intercom_contact_id,
+    email: n(d.email),
+    phone_number: n(d.phone_number),
+    requested_at: d.requested_at,
+    source_notification_id: d.source_notification_id,
   };
 }
 
 export function deletionFromAvro(a: DeletionAvro): KlaviyoDeletionRecord {
   return {
-    kind: 'deletion', intercom_contact_id: a.intercom_contact_id, email: u(a.email), phone_number: u(a.phone_number),
-    requested_at: Number(a.requested_at), source_notification_id: a.source_notification_id,
+    kind: 'deletion',
+    intercom_contact_id: a.intercom_contact_id,
+    email: u(a.email),
+    phone_number: u(a.phone_number),
+    requested_at: Number(a.requested_at),
+    source_notification_id: a.source_notification_id,
   };
 }
 
@@ -155,9 +271,15 @@ export function notificationToAvro(r: RawNotification): NotificationAvro {
 
 export function notificationFromAvro(a: NotificationAvro): RawNotification {
   return {
-    notification_id: a.notification_id, topic: a.topic, app_id: a.app_id, created_at: Number(a.created_at),
-    delivery_attempts: a.delivery_attempts, first_sent_at: a.first_sent_at == null ? null : Number(a.first_sent_at),
-    received_at: Number(a.received_at), source: a.source, body: a.body,
+    notification_id: a.notification_id,
+    topic: a.topic,
+    app_id: a.app_id,
+    created_at: Number(a.created_at),
+    delivery_attempts: a.delivery_attempts,
+    first_sent_at: a.first_sent_at == null ? null : Number(a.first_sent_at),
+    received_at: Number(a.received_at),
+    source: a.source,
+    body: a.body,
   };
 }
 
@@ -175,10 +297,20 @@ export function deadLetterToAvro(d: DeadLetter): DeadLetterAvro {
 
 export function deadLetterFromAvro(a: DeadLetterAvro): DeadLetter {
   return {
-    original_topic: a.original_topic, partition: a.partition, offset: a.offset, key: a.key ?? null, value: a.value ?? null,
-    headers: a.headers ?? [], stage: a.stage, error_class: a.error_class, error_message: a.error_message,
-    error_code: a.error_code ?? null, retriable: a.retriable, attempts: a.attempts,
-    first_failure_at: Number(a.first_failure_at), last_failure_at: Number(a.last_failure_at),
+    original_topic: a.original_topic,
+    partition: a.partition,
+    offset: a.offset,
+    key: a.key ?? null,
+    value: a.value ?? null,
+    headers: a.headers ?? [],
+    stage: a.stage,
+    error_class: a.error_class,
+    error_message: a.error_message,
+    error_code: a.error_code ?? null,
+    retriable: a.retriable,
+    attempts: a.attempts,
+    first_failure_at: Number(a.first_failure_at),
+    last_failure_at: Number(a.last_failure_at),
   };
 }
 
@@ -188,12 +320,29 @@ export function outcomeToAvro(o: DeliveryOutcome): OutcomeAvro {
 
 export function outcomeFromAvro(a: OutcomeAvro): DeliveryOutcome {
   return {
-    topic: a.topic, partition: a.partition, offset: a.offset, stage: a.stage, kind: oneOf<DeliveryOutcomeKind>(a.kind, OUTCOME_KINDS, 'kind'), reason: a.reason,
-    error_code: a.error_code ?? null, record_kind: a.record_kind == null ? null : oneOf<'event' | 'profile' | 'deletion'>(a.record_kind, RECORD_KINDS, 'record_kind'), metric: a.metric ?? null, unique_id: a.unique_id ?? null,
-    intercom_contact_id: a.intercom_contact_id ?? null, email: a.email ?? null, phone_number: a.phone_number ?? null,
-    event_time: a.event_time ?? null, record_timestamp: a.record_timestamp == null ? null : Number(a.record_timestamp),
-    outcome_at: Number(a.outcome_at), properties_json: a.properties_json ?? null, backfill: a.backfill === true,
-    source_notification_id: a.source_notification_id ?? null, received_at: a.received_at == null ? null : Number(a.received_at),
+    topic: a.topic,
+    partition: a.partition,
+    offset: a.offset,
+    stage: a.stage,
+    kind: oneOf<DeliveryOutcomeKind>(a.kind, OUTCOME_KINDS, 'kind'),
+    reason: a.reason,
+    error_code: a.error_code ?? null,
+    record_kind:
+      a.record_kind == null
+        ? null
+        : oneOf<'event' | 'profile' | 'deletion'>(a.record_kind, RECORD_KINDS, 'record_kind'),
+    metric: a.metric ?? null,
+    unique_id: a.unique_id ?? null,
+    intercom_contact_id: a.intercom_contact_id ?? null,
+    email: a.email ?? null,
+    phone_number: a.phone_number ?? null,
+    event_time: a.event_time ?? null,
+    record_timestamp: a.record_timestamp == null ? null : Number(a.record_timestamp),
+    outcome_at: Number(a.outcome_at),
+    properties_json: a.properties_json ?? null,
+    backfill: a.backfill === true,
+    source_notification_id: a.source_notification_id ?? null,
+    received_at: a.received_at == null ? null : Number(a.received_at),
   };
 }
 
@@ -202,7 +351,12 @@ export function outageToAvro(o: PipelineOutage): OutageAvro {
 }
 
 export function outageFromAvro(a: OutageAvro): PipelineOutage {
-  return { since: Number(a.since), until: Number(a.until), failed_writes: Number(a.failed_writes), reporter: a.reporter };
+  return {
+    since: Number(a.since),
+    until: Number(a.until),
+    failed_writes: Number(a.failed_writes),
+    reporter: a.reporter,
+  };
 }
 
 export function reconcileReportToAvro(r: ReconcileReportRecord): ReconcileReportAvro {
@@ -211,17 +365,31 @@ export function reconcileReportToAvro(r: ReconcileReportRecord): ReconcileReport
 
 export function reconcileReportFromAvro(a: ReconcileReportAvro): ReconcileReportRecord {
   return {
-    trigger: a.trigger, since: Number(a.since), until: Number(a.until), reconciled_at: Number(a.reconciled_at), outcome: a.outcome === 'ok' ? 'ok' : 'failed',
-    error: a.error ?? null, outage_key: a.outage_key ?? null, objects: Number(a.objects), truncated: Number(a.truncated),
-    unidentifiable_contacts: Number(a.unidentifiable_contacts), reporter: a.reporter,
+    trigger: a.trigger,
+    since: Number(a.since),
+    until: Number(a.until),
+    reconciled_at: Number(a.reconciled_at),
+    outcome: a.outcome === 'ok' ? 'ok' : 'failed',
+    error: a.error ?? null,
+    outage_key: a.outage_key ?? null,
+    objects: Number(a.objects),
+    truncated: Number(a.truncated),
+    unidentifiable_contacts: Number(a.unidentifiable_contacts),
+    reporter: a.reporter,
     rows: (a.rows ?? []).map((x) => ({
-      name: x.name, expected: Number(x.expected), present: Number(x.present), healed_pending: Number(x.healed_pending), missing: Number(x.missing), healed: Number(x.healed),
+      name: x.name,
+      expected: Number(x.expected),
+      present: Number(x.present),
+      healed_pending: Number(x.healed_pending),
+      missing: Number(x.missing),
+      healed: Number(x.healed),
     })),
   };
 }
 
 /** A string field that must be one of a few values (Avro holds it as a plain string). */
 function oneOf<T extends string>(value: string, allowed: ReadonlySet<string>, field: string): T {
-  if (!allowed.has(value)) throw new TypeError(`${field} ${JSON.stringify(value.slice(0, 40))} is not one of ${[...allowed].join(', ')}`);
+  if (!allowed.has(value))
+    throw new TypeError(`${field} ${JSON.stringify(value.slice(0, 40))} is not one of ${[...allowed].join(', ')}`);
   return value as T;
 }

@@ -17,14 +17,19 @@ export interface ThrowAwayConsumer {
   stop(): Promise<void>;
 }
 
-export function throwAwayConsumer(kafka: Kafka, groupPrefix: string, config: Omit<ConsumerConfig, 'groupId'> = {}): ThrowAwayConsumer {
+export function throwAwayConsumer(
+  kafka: Kafka,
+  groupPrefix: string,
+  config: Omit<ConsumerConfig, 'groupId'> = {},
+): ThrowAwayConsumer {
   const groupId = `${groupPrefix}.${hostname()}.${process.pid}.${Date.now()}.${randomBytes(2).toString('hex')}`;
   const consumer = kafka.consumer({ ...config, groupId });
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= (async () => {
-    await consumer.disconnect().catch(() => undefined); // sends LeaveGroup: the group is empty now
-    await deleteGroup(kafka, groupId);
-  })());
+  const stop = () =>
+    (stopping ??= (async () => {
+      await consumer.disconnect().catch(() => undefined); // sends LeaveGroup: the group is empty now
+      await deleteGroup(kafka, groupId);
+    })());
   return { consumer, groupId, stop };
 }
 

@@ -16,14 +16,22 @@ export interface OffsetRange {
  * before it joins (partitions outside the ranges are set to their end), deleted afterwards.
  */
 export async function readTopicRanges(
-  kafka: Kafka, admin: Admin, topic: string, ranges: readonly OffsetRange[], { idleTimeoutMs = 30_000 } = {},
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  ranges: readonly OffsetRange[],
+  { idleTimeoutMs = 30_000 } = {},
 ): Promise<Array<{ partition: number; message: KafkaMessage }>> {
   const wanted = ranges.filter((r) => r.to > r.from);
   if (wanted.length === 0) return [];
   const groupId = `iks-read.${Date.now()}.${randomBytes(3).toString('hex')}`;
   const marks = await topicOffsets(admin, topic);
   const start = new Map(wanted.map((r) => [r.partition, r.from.toString()]));
-  await admin.setOffsets({ groupId, topic, partitions: marks.map((m) => ({ partition: m.partition, offset: start.get(m.partition) ?? m.high })) });
+  await admin.setOffsets({
+    groupId,
+    topic,
+    partitions: marks.map((m) => ({ partition: m.partition, offset: start.get(m.partition) ?? m.high })),
+  });
 
   const out: Array<{ partition: number; message: KafkaMessage }> = [];
   const remaining = new Map(wanted.map((r) => [r.partition, r]));
@@ -45,7 +53,9 @@ export async function readTopicRanges(
     });
     while (remaining.size > 0) {
       if (Date.now() - lastProgress > idleTimeoutMs) {
-        throw new Error(`reading ${topic}: no progress for ${idleTimeoutMs} ms on partition(s) ${[...remaining.keys()].join(',')}`);
+        throw new Error(
+          `reading ${topic}: no progress for ${idleTimeoutMs} ms on partition(s) ${[...remaining.keys()].join(',')}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -53,5 +63,7 @@ export async function readTopicRanges(
     await consumer.disconnect().catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);
   }
-  return out.sort((x, y) => x.partition - y.partition || (BigInt(x.message.offset) < BigInt(y.message.offset) ? -1 : 1));
+  return out.sort(
+    (x, y) => x.partition - y.partition || (BigInt(x.message.offset) < BigInt(y.message.offset) ? -1 : 1),
+  );
 }

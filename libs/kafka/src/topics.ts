@@ -4,12 +4,43 @@
  */
 
 import type {
-  ContactSnapshot, DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, PipelineOutage, RawNotification, ReconcileReportRecord,
+  ContactSnapshot,
+  DeadLetter,
+  DeliveryOutcome,
+  KlaviyoDeletionRecord,
+  KlaviyoEventRecord,
+  KlaviyoProfileRecord,
+  PipelineOutage,
+  RawNotification,
+  ReconcileReportRecord,
 } from '@iks/domain';
 import {
-  contactFromAvro, contactToAvro, deadLetterFromAvro, deadLetterToAvro, deletionFromAvro, deletionToAvro, eventFromAvro, eventToAvro, notificationFromAvro,
-  notificationToAvro, outageFromAvro, outageToAvro, outcomeFromAvro, outcomeToAvro, profileFromAvro, profileToAvro, reconcileReportFromAvro, reconcileReportToAvro,
-  type ContactAvro, type DeadLetterAvro, type DeletionAvro, type EventAvro, type NotificationAvro, type OutageAvro, type OutcomeAvro, type ProfileAvro,
+  contactFromAvro,
+  contactToAvro,
+  deadLetterFromAvro,
+  deadLetterToAvro,
+  deletionFromAvro,
+  deletionToAvro,
+  eventFromAvro,
+  eventToAvro,
+  notificationFromAvro,
+  notificationToAvro,
+  outageFromAvro,
+  outageToAvro,
+  outcomeFromAvro,
+  outcomeToAvro,
+  profileFromAvro,
+  profileToAvro,
+  reconcileReportFromAvro,
+  reconcileReportToAvro,
+  type ContactAvro,
+  type DeadLetterAvro,
+  type DeletionAvro,
+  type EventAvro,
+  type NotificationAvro,
+  type OutageAvro,
+  type OutcomeAvro,
+  type ProfileAvro,
   type ReconcileReportAvro,
 } from './serdes';
 
@@ -65,39 +96,84 @@ export interface Topic<K extends RecordKey = RecordKey> {
 
 export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
   notifications: {
-    key: 'notifications', toAvro: notificationToAvro, fromAvro: notificationFromAvro, name: 'intercom.notifications.v1', schemaFile: 'intercom-notification.avsc', compacted: false,
+    key: 'notifications',
+    toAvro: notificationToAvro,
+    fromAvro: notificationFromAvro,
+    name: 'intercom.notifications.v1',
+    schemaFile: 'intercom-notification.avsc',
+    compacted: false,
     doc: 'raw Intercom notifications (webhook and backfill), keyed by conversation/ticket/contact id',
   },
   notificationsRetry: {
-    key: 'notificationsRetry', toAvro: notificationToAvro, fromAvro: notificationFromAvro, name: 'intercom.notifications.v1.retry', schemaFile: 'intercom-notification.avsc', compacted: false,
+    key: 'notificationsRetry',
+    toAvro: notificationToAvro,
+    fromAvro: notificationFromAvro,
+    name: 'intercom.notifications.v1.retry',
+    schemaFile: 'intercom-notification.avsc',
+    compacted: false,
     doc: 'notifications waiting for their contact to become identifiable (transformer retry path)',
   },
   contacts: {
-    key: 'contacts', toAvro: contactToAvro, fromAvro: contactFromAvro, name: 'intercom.contacts.v1', schemaFile: 'contact-snapshot.avsc', compacted: true,
+    key: 'contacts',
+    toAvro: contactToAvro,
+    fromAvro: contactFromAvro,
+    name: 'intercom.contacts.v1',
+    schemaFile: 'contact-snapshot.avsc',
+    compacted: true,
     doc: 'contact directory: latest Intercom contact per id, or a deletion tombstone',
   },
   events: {
-    key: 'events', toAvro: eventToAvro, fromAvro: eventFromAvro, name: 'klaviyo.events.v1', schemaFile: 'klaviyo-event.avsc', compacted: false,
+    key: 'events',
+    toAvro: eventToAvro,
+    fromAvro: eventFromAvro,
+    name: 'klaviyo.events.v1',
+    schemaFile: 'klaviyo-event.avsc',
+    compacted: false,
     doc: 'Klaviyo metric events, keyed by Intercom contact id',
   },
   profiles: {
-    key: 'profiles', toAvro: profileToAvro, fromAvro: profileFromAvro, name: 'klaviyo.profiles.v1', schemaFile: 'klaviyo-profile.avsc', compacted: false,
+    key: 'profiles',
+    toAvro: profileToAvro,
+    fromAvro: profileFromAvro,
+    name: 'klaviyo.profiles.v1',
+    schemaFile: 'klaviyo-profile.avsc',
+    compacted: false,
     doc: 'Klaviyo profile upserts, keyed by Intercom contact id',
   },
   deletions: {
-    key: 'deletions', toAvro: deletionToAvro, fromAvro: deletionFromAvro, name: 'klaviyo.deletions.v1', schemaFile: 'klaviyo-deletion.avsc', compacted: false,
+    key: 'deletions',
+    toAvro: deletionToAvro,
+    fromAvro: deletionFromAvro,
+    name: 'klaviyo.deletions.v1',
+    schemaFile: 'klaviyo-deletion.avsc',
+    compacted: false,
     doc: 'Klaviyo data privacy deletion requests, keyed by Intercom contact id',
   },
   outcomes: {
-    key: 'outcomes', toAvro: outcomeToAvro, fromAvro: outcomeFromAvro, name: 'klaviyo.outcomes.v1', schemaFile: 'delivery-outcome.avsc', compacted: false,
+    key: 'outcomes',
+    toAvro: outcomeToAvro,
+    fromAvro: outcomeFromAvro,
+    name: 'klaviyo.outcomes.v1',
+    schemaFile: 'delivery-outcome.avsc',
+    compacted: false,
     doc: 'what the sink did with each record (delivered, retried, dead-lettered, skipped), keyed by Intercom contact id; the console reads it',
   },
   outages: {
-    key: 'outages', toAvro: outageToAvro, fromAvro: outageFromAvro, name: 'pipeline.outages.v1', schemaFile: 'pipeline-outage.avsc', compacted: true,
+    key: 'outages',
+    toAvro: outageToAvro,
+    fromAvro: outageFromAvro,
+    name: 'pipeline.outages.v1',
+    schemaFile: 'pipeline-outage.avsc',
+    compacted: true,
     doc: 'times ingest answered 503 (Kafka unavailable), keyed by reporter and start; tombstoned once reconciled',
   },
   reconcileReports: {
-    key: 'reconcileReports', toAvro: reconcileReportToAvro, fromAvro: reconcileReportFromAvro, name: 'pipeline.reconcile.v1', schemaFile: 'reconcile-report.avsc', compacted: false,
+    key: 'reconcileReports',
+    toAvro: reconcileReportToAvro,
+    fromAvro: reconcileReportFromAvro,
+    name: 'pipeline.reconcile.v1',
+    schemaFile: 'reconcile-report.avsc',
+    compacted: false,
     doc: 'each window the reconciler compared with Intercom: per metric expected, present, missing, healed (or why it failed); the console reads it',
   },
 };
@@ -106,8 +182,13 @@ export const DLQ_SCHEMA_FILE = 'dead-letter.avsc';
 
 /** Every `<topic>.dlq` (one schema for all). */
 export const DLQ: TopicSpec<'dlq'> = {
-  key: 'dlq', name: '<topic>.dlq', schemaFile: DLQ_SCHEMA_FILE, compacted: false, toAvro: deadLetterToAvro, fromAvro: deadLetterFromAvro,
-  doc: 'records a stage could not process, with their original key, value and headers and the error (Kafka Connect\'s dead-letter contract)',
+  key: 'dlq',
+  name: '<topic>.dlq',
+  schemaFile: DLQ_SCHEMA_FILE,
+  compacted: false,
+  toAvro: deadLetterToAvro,
+  fromAvro: deadLetterFromAvro,
+  doc: "records a stage could not process, with their original key, value and headers and the error (Kafka Connect's dead-letter contract)",
 };
 
 export function topicSpec<K extends RecordKey>(key: K): TopicSpec<K> {
@@ -125,7 +206,13 @@ export function dlqTopic(of: string): Topic<'dlq'> {
 }
 
 /** Topics with a dead-letter topic: every topic a stage consumes. */
-export const DLQ_SOURCES: readonly TopicKey[] = ['notifications', 'notificationsRetry', 'events', 'profiles', 'deletions'];
+export const DLQ_SOURCES: readonly TopicKey[] = [
+  'notifications',
+  'notificationsRetry',
+  'events',
+  'profiles',
+  'deletions',
+];
 
 export function topicName(key: TopicKey, prefix = ''): string {
   return `${prefix}${TOPICS[key].name}`;
@@ -137,7 +224,12 @@ export function dlqName(topic: string): string {
 
 /** Every concrete topic (with prefix) and its schema file. */
 export function allTopics(prefix = ''): Array<{ name: string; schemaFile: string; compacted: boolean }> {
-  const out = Object.values(TOPICS).map((t) => ({ name: prefix + t.name, schemaFile: t.schemaFile, compacted: t.compacted }));
-  for (const k of DLQ_SOURCES) out.push({ name: dlqName(prefix + TOPICS[k].name), schemaFile: DLQ_SCHEMA_FILE, compacted: false });
+  const out = Object.values(TOPICS).map((t) => ({
+    name: prefix + t.name,
+    schemaFile: t.schemaFile,
+    compacted: t.compacted,
+  }));
+  for (const k of DLQ_SOURCES)
+    out.push({ name: dlqName(prefix + TOPICS[k].name), schemaFile: DLQ_SCHEMA_FILE, compacted: false });
   return out;
 }

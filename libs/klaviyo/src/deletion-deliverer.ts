@@ -17,12 +17,21 @@ export class KlaviyoDeletionDeliverer {
   /** One result per record, in input order. */
   async deliver(records: readonly KlaviyoDeletionRecord[], priority: Priority = 'live'): Promise<DeliveryResult[]> {
     const results: DeliveryResult[] = new Array(records.length);
-    await mapLimit(records.map((r, i) => [r, i] as const), this.concurrency, async ([r, i]) => {
-      const id = deletionIdentifier(r);
-      results[i] = id
-        ? await this.caller.deliverOne({ group: 'data-privacy-deletion', priority, path: DELETION_PATH, body: buildProfileDeletionBody(id) })
-        : localRejection('missing_profile_identifier', 'deletion has no email and no E.164 phone_number', null);
-    });
+    await mapLimit(
+      records.map((r, i) => [r, i] as const),
+      this.concurrency,
+      async ([r, i]) => {
+        const id = deletionIdentifier(r);
+        results[i] = id
+          ? await this.caller.deliverOne({
+              group: 'data-privacy-deletion',
+              priority,
+              path: DELETION_PATH,
+              body: buildProfileDeletionBody(id),
+            })
+          : localRejection('missing_profile_identifier', 'deletion has no email and no E.164 phone_number', null);
+      },
+    );
     return results;
   }
 }

@@ -1,6 +1,13 @@
 import { ManualClock } from '@iks/retry';
 import type { DeliveryResult } from './delivery-result';
-import { EventBatcher, isPrepared, MAX_STRING_BYTES, prepareEvent, type BatchSlot, type PreparedEvent } from './event-batcher';
+import {
+  EventBatcher,
+  isPrepared,
+  MAX_STRING_BYTES,
+  prepareEvent,
+  type BatchSlot,
+  type PreparedEvent,
+} from './event-batcher';
 import { BULK_ENVELOPE_BYTES, buildBulkCreateEventsBody } from './request-builders';
 import { eventRecord } from './__tests__/fixtures';
 
@@ -107,15 +114,27 @@ describe('EventBatcher', () => {
   });
 
   it('refuses a record with a string over 100 KB, or no usable identifier, before batching', () => {
-    const big = prepareEvent(eventRecord({ properties: { nested: { body: 'é'.repeat(MAX_STRING_BYTES / 2 + 1) } } })) as DeliveryResult;
+    const big = prepareEvent(
+      eventRecord({ properties: { nested: { body: 'é'.repeat(MAX_STRING_BYTES / 2 + 1) } } }),
+    ) as DeliveryResult;
     expect(big).toEqual({
       status: 'rejected',
-      error: { status: null, code: 'string_too_large', detail: expect.any(String), pointer: '/properties/nested/body', retriable: false },
+      error: {
+        status: null,
+        code: 'string_too_large',
+        detail: expect.any(String),
+        pointer: '/properties/nested/body',
+        retriable: false,
+      },
     });
     expect(isPrepared(prepareEvent(eventRecord({ properties: { body: 'x'.repeat(MAX_STRING_BYTES) } })))).toBe(true);
     const noId = prepareEvent(eventRecord({ profile: { phone_number: '415-555-0123' } })) as DeliveryResult;
     expect(noId).toMatchObject({ status: 'rejected', error: { code: 'missing_profile_identifier', retriable: false } });
-    const phoneDropped = prepareEvent(eventRecord({ profile: { email: 'a@example.com', phone_number: '415-555-0123' } }));
-    expect(isPrepared(phoneDropped) && phoneDropped.entry.attributes.profile.data.attributes).toEqual({ email: 'a@example.com' });
+    const phoneDropped = prepareEvent(
+      eventRecord({ profile: { email: 'a@example.com', phone_number: '415-555-0123' } }),
+    );
+    expect(isPrepared(phoneDropped) && phoneDropped.entry.attributes.profile.data.attributes).toEqual({
+      email: 'a@example.com',
+    });
   });
 });

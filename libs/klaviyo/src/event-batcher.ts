@@ -8,7 +8,13 @@
 import type { KlaviyoEventRecord } from '@iks/domain';
 import { systemClock, type Clock } from '@iks/retry';
 import { localRejection, type DeliveryResult } from './delivery-result';
-import { BULK_ENVELOPE_BYTES, buildBulkEventEntry, hasIdentifier, sanitizeIdentifiers, type BulkEventEntry } from './request-builders';
+import {
+  BULK_ENVELOPE_BYTES,
+  buildBulkEventEntry,
+  hasIdentifier,
+  sanitizeIdentifiers,
+  type BulkEventEntry,
+} from './request-builders';
 
 export const MAX_EVENTS_PER_BULK = 1000;
 /** Under the documented 5 MB so the envelope and rounding never push a request over. */
@@ -36,13 +42,20 @@ export interface PreparedEvent {
  * Checks one record and builds its bulk entry, or says why it can never be delivered
  * (no identifier once a non-E.164 phone is dropped, bad metric name, a string over 100 KB).
  */
-export function prepareEvent(record: KlaviyoEventRecord, maxBytes = DEFAULT_MAX_BULK_BYTES): PreparedEvent | DeliveryResult {
+export function prepareEvent(
+  record: KlaviyoEventRecord,
+  maxBytes = DEFAULT_MAX_BULK_BYTES,
+): PreparedEvent | DeliveryResult {
   const ids = sanitizeIdentifiers(record.profile ?? {});
   if (!hasIdentifier(ids)) {
     return localRejection('missing_profile_identifier', 'event has no email and no E.164 phone_number', '/profile');
   }
   if (!record.metric || record.metric.length > MAX_METRIC_NAME_LENGTH) {
-    return localRejection('invalid_metric_name', `metric name must be 1..${MAX_METRIC_NAME_LENGTH} characters`, '/metric');
+    return localRejection(
+      'invalid_metric_name',
+      `metric name must be 1..${MAX_METRIC_NAME_LENGTH} characters`,
+      '/metric',
+    );
   }
   if (!record.properties || typeof record.properties !== 'object' || Array.isArray(record.properties)) {
     return localRejection('invalid_properties', 'event properties must be an object', '/properties');
@@ -62,7 +75,11 @@ export function prepareEvent(record: KlaviyoEventRecord, maxBytes = DEFAULT_MAX_
   const json = JSON.stringify(entry);
   const bytes = Buffer.byteLength(json);
   if (bytes + BULK_ENVELOPE_BYTES > maxBytes) {
-    return localRejection('payload_too_large', `event is ${bytes} bytes, over the ${maxBytes} byte request budget`, null);
+    return localRejection(
+      'payload_too_large',
+      `event is ${bytes} bytes, over the ${maxBytes} byte request budget`,
+      null,
+    );
   }
   const uid = record.unique_id;
   const keys = [

@@ -52,8 +52,14 @@ describe('KlaviyoEventStream', () => {
 
   it('gives up on 5xx after the retry time budget: rejected with retriable: true', async () => {
     h.klaviyo.responder = () => klaviyoError(503, 'unavailable', 'down');
-    const results = await submitAll(h.delivery({ retry: { initialMs: 5, maxDelayMs: 10, maxElapsedMs: 300 } }), events(2));
-    expect(results[0]).toEqual({ status: 'rejected', error: { status: 503, code: 'unavailable', detail: 'down', pointer: null, retriable: true } });
+    const results = await submitAll(
+      h.delivery({ retry: { initialMs: 5, maxDelayMs: 10, maxElapsedMs: 300 } }),
+      events(2),
+    );
+    expect(results[0]).toEqual({
+      status: 'rejected',
+      error: { status: 503, code: 'unavailable', detail: 'down', pointer: null, retriable: true },
+    });
     expect(h.klaviyo.requests.length).toBeGreaterThan(2);
   });
 
@@ -72,7 +78,10 @@ describe('KlaviyoEventStream', () => {
       },
     });
     expect(results.filter((r) => r.status === 'delivered')).toHaveLength(5);
-    expect(h.klaviyo.requests.map((r) => r.path)).toEqual(['/api/event-bulk-create-jobs', '/api/event-bulk-create-jobs']);
+    expect(h.klaviyo.requests.map((r) => r.path)).toEqual([
+      '/api/event-bulk-create-jobs',
+      '/api/event-bulk-create-jobs',
+    ]);
     expect(uniqueIds(h.klaviyo.requests[1])).toEqual(['u0', 'u1', 'u2', 'u4', 'u5']);
   });
 
@@ -82,7 +91,9 @@ describe('KlaviyoEventStream', () => {
     h.klaviyo.next(klaviyoError(400, 'invalid', 'something in the batch is wrong'));
     const results = await submitAll(h.delivery(), records);
     expect(results.map((r) => r.status)).toEqual(['delivered', 'rejected', 'delivered', 'delivered']);
-    expect(results[1]).toMatchObject({ error: { status: 400, pointer: '/data/attributes/properties/poison', retriable: false } });
+    expect(results[1]).toMatchObject({
+      error: { status: 400, pointer: '/data/attributes/properties/poison', retriable: false },
+    });
     const singles = h.klaviyo.requests.filter((r) => r.path === '/api/events');
     expect(singles).toHaveLength(4);
   });
@@ -102,7 +113,11 @@ describe('KlaviyoEventStream', () => {
 
   it('sends a deferred copy only after the request holding the first copy has finished', async () => {
     h.klaviyo.next({ status: 202, delayMs: 300 });
-    const records = [eventRecord({ unique_id: 'x', properties: { v: 1 } }), eventRecord({ unique_id: 'y' }), eventRecord({ unique_id: 'x', properties: { v: 2 } })];
+    const records = [
+      eventRecord({ unique_id: 'x', properties: { v: 1 } }),
+      eventRecord({ unique_id: 'y' }),
+      eventRecord({ unique_id: 'x', properties: { v: 2 } }),
+    ];
     const results = await submitAll(h.delivery({ batch: { maxCount: 2, maxWaitMs: 0 }, bulkConcurrency: 4 }), records);
     expect(results.every((r) => r.status === 'delivered')).toBe(true);
     expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['x', 'y'], ['x']]);
@@ -114,7 +129,10 @@ describe('KlaviyoEventStream', () => {
       eventRecord({ profile: { phone_number: '0044 20 7946 0000' } }),
       eventRecord({ unique_id: 'big', properties: { body: 'x'.repeat(100 * 1024 + 1) } }),
       eventRecord({ unique_id: 'when', time: 'yesterday' }),
-      eventRecord({ unique_id: 'wide', properties: Object.fromEntries(Array.from({ length: 401 }, (_, i) => [`p${i}`, i])) }),
+      eventRecord({
+        unique_id: 'wide',
+        properties: Object.fromEntries(Array.from({ length: 401 }, (_, i) => [`p${i}`, i])),
+      }),
     ]);
     expect(results.map((r) => r.status === 'rejected' && r.error.code)).toEqual([
       'missing_profile_identifier',
@@ -135,7 +153,10 @@ describe('KlaviyoEventStream', () => {
   it('sends a lone event after maxWaitMs, and shares requests between callers', async () => {
     const d = h.delivery({ batch: { maxWaitMs: 50 } });
     const started = Date.now();
-    const results = await Promise.all([d.events.submit(eventRecord({ unique_id: 'a' })), d.events.submit(eventRecord({ unique_id: 'b' }))]);
+    const results = await Promise.all([
+      d.events.submit(eventRecord({ unique_id: 'a' })),
+      d.events.submit(eventRecord({ unique_id: 'b' })),
+    ]);
     expect(results).toEqual([{ status: 'delivered' }, { status: 'delivered' }]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['a', 'b']]);
@@ -171,12 +192,19 @@ describe('KlaviyoEventStream', () => {
   it('a request waiting to retry does not hold back other events (issue #14: one backoff stalled every partition)', async () => {
     let stuck = true;
     h.klaviyo.responder = (req) =>
-      stuck && req.path === '/api/event-bulk-create-jobs' && uniqueIds(req).includes('slow') ? klaviyoError(500, 'error', 'boom') : defaultResponder(req);
-    const d = h.delivery({ bulkConcurrency: 1, retry: { initialMs: 1500, maxDelayMs: 1500, jitter: 'none', maxElapsedMs: 60_000 } });
+      stuck && req.path === '/api/event-bulk-create-jobs' && uniqueIds(req).includes('slow')
+        ? klaviyoError(500, 'error', 'boom')
+        : defaultResponder(req);
+    const d = h.delivery({
+      bulkConcurrency: 1,
+      retry: { initialMs: 1500, maxDelayMs: 1500, jitter: 'none', maxElapsedMs: 60_000 },
+    });
     const slow = d.events.submit(eventRecord({ unique_id: 'slow' }));
     await new Promise((r) => setTimeout(r, 100)); // its first attempt failed; it waits 1.5 s
     const t0 = Date.now();
-    expect(await d.events.submit(eventRecord({ unique_id: 'other', profile: { email: 'other@example.com' } }))).toEqual({ status: 'delivered' });
+    expect(await d.events.submit(eventRecord({ unique_id: 'other', profile: { email: 'other@example.com' } }))).toEqual(
+      { status: 'delivered' },
+    );
     expect(Date.now() - t0).toBeLessThan(1000);
     stuck = false;
     expect(await slow).toEqual({ status: 'delivered' });
@@ -191,8 +219,13 @@ describe('KlaviyoEventStream', () => {
       const d = h.delivery({ budget: oneASecond(), batch: { maxCount: 2, maxWaitMs: 0 } });
       await d.events.submit(eventRecord({ unique_id: 'first' })); // takes this second's grant
       const revoked = new AbortController();
-      const withdrawn = ['a1', 'a2', 'a3'].map((u) => d.events.submit(eventRecord({ unique_id: u }), 'live', revoked.signal));
-      const kept = submitAll(d, ['b1', 'b2', 'b3'].map((u) => eventRecord({ unique_id: u })));
+      const withdrawn = ['a1', 'a2', 'a3'].map((u) =>
+        d.events.submit(eventRecord({ unique_id: u }), 'live', revoked.signal),
+      );
+      const kept = submitAll(
+        d,
+        ['b1', 'b2', 'b3'].map((u) => eventRecord({ unique_id: u })),
+      );
       revoked.abort(gaveUp);
       for (const p of withdrawn) await expect(p).rejects.toBe(gaveUp);
       expect(await kept).toEqual([{ status: 'delivered' }, { status: 'delivered' }, { status: 'delivered' }]);

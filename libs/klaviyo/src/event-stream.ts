@@ -9,7 +9,15 @@ import { Logger } from '@nestjs/common';
 import type { KlaviyoEventRecord } from '@iks/domain';
 import { abortReason } from '@iks/retry';
 import { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
-import { DEFAULT_MAX_WAIT_MS, EventBatcher, isPrepared, prepareEvent, type BatchSlot, type EventBatcherOptions, type PreparedEvent } from './event-batcher';
+import {
+  DEFAULT_MAX_WAIT_MS,
+  EventBatcher,
+  isPrepared,
+  prepareEvent,
+  type BatchSlot,
+  type EventBatcherOptions,
+  type PreparedEvent,
+} from './event-batcher';
 import { recordFault, refusal, type KlaviyoCaller } from './klaviyo-caller';
 import { mapLimit } from './map-limit';
 import { buildBulkCreateEventsBody, buildCreateEventBody } from './request-builders';
@@ -78,7 +86,11 @@ export class KlaviyoEventStream {
     return new Promise<DeliveryResult>((resolve, reject) => {
       const lane = this.lane(priority);
       const mine = signal ? this.watch(signal) : undefined;
-      const item: Submitted = { ...p, resolve: (r) => (mine?.delete(item), resolve(r)), reject: (e) => (mine?.delete(item), reject(e)) };
+      const item: Submitted = {
+        ...p,
+        resolve: (r) => (mine?.delete(item), resolve(r)),
+        reject: (e) => (mine?.delete(item), reject(e)),
+      };
       mine?.add(item);
       lane.batcher.add(item);
       void this.pump(priority, lane);
@@ -101,7 +113,10 @@ export class KlaviyoEventStream {
   private withdraw(items: ReadonlySet<Submitted>, reason: unknown): void {
     if (items.size === 0) return;
     for (const lane of this.lanes.values()) {
-      const queued = [...lane.ready.splice(0).flatMap((b) => b.flatMap((s) => [s.item, ...s.duplicates])), ...lane.batcher.drain()];
+      const queued = [
+        ...lane.ready.splice(0).flatMap((b) => b.flatMap((s) => [s.item, ...s.duplicates])),
+        ...lane.batcher.drain(),
+      ];
       for (const x of queued) {
         if (items.has(x)) x.reject(reason);
         else lane.batcher.add(x);
@@ -120,7 +135,11 @@ export class KlaviyoEventStream {
     let lane = this.lanes.get(priority);
     if (!lane) {
       const ready: BatchSlot<Submitted>[][] = [];
-      const batcher = new EventBatcher<Submitted>((batch) => ready.push(batch), { ...this.opts.batch, maxWaitMs: Infinity, clock: this.caller.clock });
+      const batcher = new EventBatcher<Submitted>((batch) => ready.push(batch), {
+        ...this.opts.batch,
+        maxWaitMs: Infinity,
+        clock: this.caller.clock,
+      });
       lane = { batcher, ready, pumping: false, inFlight: 0, slot: null };
       this.lanes.set(priority, lane);
     }
@@ -153,8 +172,18 @@ export class KlaviyoEventStream {
           lane.slot = null;
           wake?.();
         };
-        void sequenced(this.inFlightKeys, batch, () => this.sendBatch(batch.map((s) => s.item), priority, true, release))
-          .then((results) => settle(batch, { results }), (error) => settle(batch, { error }))
+        void sequenced(this.inFlightKeys, batch, () =>
+          this.sendBatch(
+            batch.map((s) => s.item),
+            priority,
+            true,
+            release,
+          ),
+        )
+          .then(
+            (results) => settle(batch, { results }),
+            (error) => settle(batch, { error }),
+          )
           .finally(release);
       }
     } catch (error) {
@@ -173,7 +202,10 @@ export class KlaviyoEventStream {
    * halves the request.
    */
   private async sendBatch(
-    items: readonly PreparedEvent[], priority: Priority, granted: boolean, onBackoff: () => void,
+    items: readonly PreparedEvent[],
+    priority: Priority,
+    granted: boolean,
+    onBackoff: () => void,
   ): Promise<Map<PreparedEvent, DeliveryResult>> {
     const out = new Map<PreparedEvent, DeliveryResult>();
     let pending = [...items];
@@ -198,17 +230,36 @@ export class KlaviyoEventStream {
           return out;
         }
         const bad = new Map<number, DeliveryError>();
-        for (const obj of e.errors.length ? e.errors : [{ source: { pointer: e.pointer ?? undefined }, code: e.code, detail: e.detail }]) {
+        for (const obj of e.errors.length
+          ? e.errors
+          : [{ source: { pointer: e.pointer ?? undefined }, code: e.code, detail: e.detail }]) {
           const m = obj.source?.pointer ? BULK_ENTRY_POINTER.exec(obj.source.pointer) : null;
           const idx = m ? Number(m[1]) : -1;
           if (idx >= 0 && idx < pending.length && !bad.has(idx)) {
-            bad.set(idx, { status: e.status, code: obj.code ?? e.code, detail: obj.detail ?? e.detail, pointer: obj.source!.pointer!, retriable: false });
+            bad.set(idx, {
+              status: e.status,
+              code: obj.code ?? e.code,
+              detail: obj.detail ?? e.detail,
+              pointer: obj.source!.pointer!,
+              retriable: false,
+            });
           }
         }
         if (bad.size === 0) {
-          this.logger.warn(`bulk create refused without an entry pointer (${e.status} ${e.code}); sending ${pending.length} events one by one`);
+          this.logger.warn(
+            `bulk create refused without an entry pointer (${e.status} ${e.code}); sending ${pending.length} events one by one`,
+          );
           await mapLimit(pending, this.singleConcurrency, async (p) => {
-            out.set(p, await this.caller.deliverOne({ group: 'events', priority, path: EVENTS_PATH, body: buildCreateEventBody(p.record), onBackoff }));
+            out.set(
+              p,
+              await this.caller.deliverOne({
+                group: 'events',
+                priority,
+                path: EVENTS_PATH,
+                body: buildCreateEventBody(p.record),
+                onBackoff,
+              }),
+            );
           });
           return out;
         }
@@ -235,7 +286,11 @@ function settle(batch: readonly BatchSlot<Submitted>[], outcome: BatchOutcome): 
  * deferred out of a batch reaches Klaviyo after the first copy (Klaviyo keeps the first
  * unique_id it sees), even with several bulk requests in flight.
  */
-function sequenced<R>(inFlight: Map<string, Promise<void>>, batch: readonly BatchSlot<PreparedEvent>[], send: () => Promise<R>): Promise<R> {
+function sequenced<R>(
+  inFlight: Map<string, Promise<void>>,
+  batch: readonly BatchSlot<PreparedEvent>[],
+  send: () => Promise<R>,
+): Promise<R> {
   const keys = batch.flatMap((s) => s.item.keys);
   const before = [...new Set(keys.map((k) => inFlight.get(k)).filter((p): p is Promise<void> => p !== undefined))];
   const run = (before.length ? Promise.allSettled(before) : Promise.resolve()).then(send);

@@ -21,7 +21,13 @@ export {
   type DeletionIdentifier,
 } from './request-builders';
 export { isE164 } from './phone';
-export { RateBudget, KLAVIYO_RATE_LIMITS, type EndpointGroup, type RateBudgetOptions, type WindowLimits } from './rate-budget';
+export {
+  RateBudget,
+  KLAVIYO_RATE_LIMITS,
+  type EndpointGroup,
+  type RateBudgetOptions,
+  type WindowLimits,
+} from './rate-budget';
 export {
   EventBatcher,
   prepareEvent,
@@ -36,8 +42,18 @@ export {
   type PreparedEvent,
 } from './event-batcher';
 export { createKlaviyoDelivery, type KlaviyoDelivery, type KlaviyoDeliveryOptions } from './klaviyo-delivery';
-export { KlaviyoCaller, type KlaviyoCallerOptions, type KlaviyoRequest, type DeliveryRetryOptions } from './klaviyo-caller';
+export {
+  KlaviyoCaller,
+  type KlaviyoCallerOptions,
+  type KlaviyoRequest,
+  type DeliveryRetryOptions,
+} from './klaviyo-caller';
 export { KlaviyoEventStream, EVENTS_BULK_PATH, EVENTS_PATH, type KlaviyoEventStreamOptions } from './event-stream';
-export { KlaviyoProfileDeliverer, PROFILE_IMPORT_PATH, MAX_PROFILE_IMPORT_BYTES, PHONE_DROPPED_NOTE } from './profile-deliverer';
+export {
+  KlaviyoProfileDeliverer,
+  PROFILE_IMPORT_PATH,
+  MAX_PROFILE_IMPORT_BYTES,
+  PHONE_DROPPED_NOTE,
+} from './profile-deliverer';
 export { KlaviyoDeletionDeliverer, DELETION_PATH } from './deletion-deliverer';
 export { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';

@@ -43,7 +43,9 @@ export class KlaviyoApiError extends Error {
     operation?: string;
     cause?: unknown;
   }) {
-    super(`${init.operation ? `${init.operation}: ` : ''}${init.status ?? 'network'} ${init.code}: ${init.detail}`, { cause: init.cause });
+    super(`${init.operation ? `${init.operation}: ` : ''}${init.status ?? 'network'} ${init.code}: ${init.detail}`, {
+      cause: init.cause,
+    });
     this.status = init.status;
     this.code = init.code;
     this.detail = init.detail;

@@ -60,7 +60,13 @@ describe('KlaviyoCaller', () => {
           sentAt.push(clock.now());
           const status = answers.shift()!;
           if (status === 202) return { status, body: undefined, rateLimit: {} };
-          throw new KlaviyoApiError({ status, code: status === 429 ? 'throttled' : 'error', detail: 'x', retriable: true, retryAfterMs: status === 429 ? 1000 : undefined });
+          throw new KlaviyoApiError({
+            status,
+            code: status === 429 ? 'throttled' : 'error',
+            detail: 'x',
+            retriable: true,
+            retryAfterMs: status === 429 ? 1000 : undefined,
+          });
         },
       },
       clock,
@@ -83,7 +89,13 @@ describe('KlaviyoCaller', () => {
     const d = h.delivery({ onSystemic: (s) => refusals.push(s), onRecovered: () => recoveries++ });
     h.klaviyo.responder = () => klaviyoError(401, 'authentication_failed', 'Incorrect authentication credentials.');
     const events = Array.from({ length: 5 }, (_, i) => eventRecord({ unique_id: `u${i}` }));
-    const del: KlaviyoDeletionRecord = { kind: 'deletion', intercom_contact_id: 'c-9', email: 'gone@example.com', requested_at: 1, source_notification_id: 'n' };
+    const del: KlaviyoDeletionRecord = {
+      kind: 'deletion',
+      intercom_contact_id: 'c-9',
+      email: 'gone@example.com',
+      requested_at: 1,
+      source_notification_id: 'n',
+    };
     const all = Promise.all([submitAll(d, events), d.profiles.deliver([profileRecord()]), d.deletions.deliver([del])]);
     while (refusals.length < 6) await new Promise((r) => setTimeout(r, 10));
     expect(d.caller.systemicStatus).toBe(401);

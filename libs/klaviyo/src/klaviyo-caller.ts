@@ -98,8 +98,14 @@ export class KlaviyoCaller {
     const operation = `POST ${req.path}`;
     const maxDelayMs = r.maxDelayMs ?? 30_000;
     const backoff = {
-      initialMs: r.initialMs ?? 1000, maxMs: maxDelayMs, maxDelayMs, factor: r.factor ?? 2, jitter: r.jitter ?? 'full',
-      random: r.random, clock: this.clock, signal: this.signal,
+      initialMs: r.initialMs ?? 1000,
+      maxMs: maxDelayMs,
+      maxDelayMs,
+      factor: r.factor ?? 2,
+      jitter: r.jitter ?? 'full',
+      random: r.random,
+      clock: this.clock,
+      signal: this.signal,
     } as const;
     let granted = req.granted ?? false;
     let backingOff = false;
@@ -112,7 +118,8 @@ export class KlaviyoCaller {
       if (granted) granted = false;
       else await this.budget.acquire(req.group, req.priority, this.signal);
       const started = this.clock.now();
-      const answered = (status: number | 'network') => this.opts.onResponse?.(operation, status, (this.clock.now() - started) / 1000);
+      const answered = (status: number | 'network') =>
+        this.opts.onResponse?.(operation, status, (this.clock.now() - started) / 1000);
       try {
         const res = await this.client.request<unknown>('POST', req.path, req.body, { signal: this.signal });
         answered(res.status);
@@ -120,7 +127,8 @@ export class KlaviyoCaller {
       } catch (err) {
         answered(err instanceof KlaviyoApiError && err.status !== null ? err.status : 'network');
         // a 429 pauses the whole endpoint group, so other callers do not walk into the same full window
-        if (err instanceof KlaviyoApiError && err.status === 429) this.budget.pause(err.retryAfterMs ?? 1000, req.group);
+        if (err instanceof KlaviyoApiError && err.status === 429)
+          this.budget.pause(err.retryAfterMs ?? 1000, req.group);
         throw err;
       }
     };
@@ -130,7 +138,9 @@ export class KlaviyoCaller {
           ...backoff,
           maxElapsedMs: r.maxElapsedMs ?? 6 * 3600_000,
           onRetry: (info) => {
-            this.logger.warn(`${operation} attempt ${info.attempt} in ${info.delayMs} ms: ${(info.error as Error)?.message}`);
+            this.logger.warn(
+              `${operation} attempt ${info.attempt} in ${info.delayMs} ms: ${(info.error as Error)?.message}`,
+            );
             waiting(info);
           },
         }),
@@ -186,7 +196,11 @@ function isKeyRefusal(err: unknown): boolean {
 
 /** The error as the record's fault; rethrows what is not (see the file comment). */
 export function recordFault(err: unknown): KlaviyoApiError {
-  if (!(err instanceof KlaviyoApiError) || (err.status !== null && (MISCONFIGURED.has(err.status) || KEY_REFUSED.has(err.status)))) throw err;
+  if (
+    !(err instanceof KlaviyoApiError) ||
+    (err.status !== null && (MISCONFIGURED.has(err.status) || KEY_REFUSED.has(err.status)))
+  )
+    throw err;
   return err;
 }
 

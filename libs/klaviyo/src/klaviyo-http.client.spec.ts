@@ -53,7 +53,11 @@ describe('KlaviyoHttpClient', () => {
 
   it('a timeout is a retriable error with no status', async () => {
     klaviyo.next({ status: 200, hang: true });
-    await expect(client.post('/api/events', {})).rejects.toMatchObject({ status: null, code: 'timeout', retriable: true });
+    await expect(client.post('/api/events', {})).rejects.toMatchObject({
+      status: null,
+      code: 'timeout',
+      retriable: true,
+    });
   });
 
   it('a refused connection is a retriable network error', async () => {

@@ -57,7 +57,12 @@ export class KlaviyoHttpClient {
     return this.request<T>('GET', path, undefined, opts);
   }
 
-  async request<T>(method: string, path: string, body: unknown, opts: RequestOptions = {}): Promise<KlaviyoResponse<T>> {
+  async request<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    opts: RequestOptions = {},
+  ): Promise<KlaviyoResponse<T>> {
     const operation = `${method} ${path}`;
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
@@ -95,10 +100,11 @@ export class KlaviyoHttpClient {
 
   private toError(operation: string, res: Response, parsed: unknown): KlaviyoApiError {
     const errors: KlaviyoErrorObject[] = Array.isArray((parsed as { errors?: unknown })?.errors)
-      ? ((parsed as { errors: KlaviyoErrorObject[] }).errors)
+      ? (parsed as { errors: KlaviyoErrorObject[] }).errors
       : [];
     const first = errors[0];
-    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), Date.now()) ??
+    const retryAfterMs =
+      parseRetryAfter(res.headers.get('retry-after'), Date.now()) ??
       (res.status === 429 ? secondsHeader(res.headers.get('ratelimit-reset')) : undefined);
     return new KlaviyoApiError({
       status: res.status,

@@ -48,10 +48,16 @@ export class KlaviyoProfileDeliverer {
 
   private async upsert(r: KlaviyoProfileRecord, priority: Priority): Promise<DeliveryResult> {
     const send = (p: KlaviyoProfileRecord) =>
-      this.caller.deliverOne({ group: 'profile-import', priority, path: PROFILE_IMPORT_PATH, body: buildProfileImportBody(p) });
+      this.caller.deliverOne({
+        group: 'profile-import',
+        priority,
+        path: PROFILE_IMPORT_PATH,
+        body: buildProfileImportBody(p),
+      });
     const first = await send(r);
     const ids = sanitizeIdentifiers(r);
-    const conflict = first.status === 'rejected' && first.error.status === 409 && first.error.code === 'duplicate_profile';
+    const conflict =
+      first.status === 'rejected' && first.error.status === 409 && first.error.code === 'duplicate_profile';
     if (!conflict || !ids.email || !ids.phone_number) return first;
     const again = await send({ ...r, phone_number: undefined });
     return again.status === 'delivered' ? { status: 'delivered', notes: [PHONE_DROPPED_NOTE] } : again;
@@ -64,6 +70,7 @@ function checkProfile(r: KlaviyoProfileRecord): DeliveryResult | undefined {
     return localRejection('missing_profile_identifier', 'profile has no email and no E.164 phone_number', null);
   }
   const bytes = Buffer.byteLength(JSON.stringify(buildProfileImportBody(r)));
-  if (bytes > MAX_PROFILE_IMPORT_BYTES) return localRejection('payload_too_large', `profile is ${bytes} bytes, over Klaviyo's 100 KB`, null);
+  if (bytes > MAX_PROFILE_IMPORT_BYTES)
+    return localRejection('payload_too_large', `profile is ${bytes} bytes, over Klaviyo's 100 KB`, null);
   return undefined;
 }

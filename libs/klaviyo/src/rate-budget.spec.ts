@@ -16,7 +16,9 @@ describe('RateBudget', () => {
     const clock = new ManualClock(1_000_000_123);
     const budget = new RateBudget({ clock, limits: { 'events-bulk': { burst: 10, steady: 150 } } });
     const grants: number[] = [];
-    const all = Array.from({ length: 400 }, () => budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())));
+    const all = Array.from({ length: 400 }, () =>
+      budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())),
+    );
     await clock.runAll(10 * 60_000);
     await Promise.all(all);
     expect(grants).toHaveLength(400);
@@ -25,7 +27,8 @@ describe('RateBudget', () => {
     // and so no fixed window of Klaviyo's, wherever it starts, sees more
     for (const phase of [0, 250, 999]) {
       const perSecond = new Map<number, number>();
-      for (const t of grants) perSecond.set(Math.floor((t - phase) / 1000), (perSecond.get(Math.floor((t - phase) / 1000)) ?? 0) + 1);
+      for (const t of grants)
+        perSecond.set(Math.floor((t - phase) / 1000), (perSecond.get(Math.floor((t - phase) / 1000)) ?? 0) + 1);
       expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(10);
     }
     // full use of both limits: 150 in the first 15 s (10/s), the 151st exactly one minute after
@@ -40,7 +43,14 @@ describe('RateBudget', () => {
     const budget = new RateBudget({ clock, limits: { events: { burst: 2, steady: 100 } } });
     const order: string[] = [];
     const take = (name: string, p: 'live' | 'backfill') => budget.acquire('events', p).then(() => order.push(name));
-    const all = [take('b1', 'backfill'), take('b2', 'backfill'), take('b3', 'backfill'), take('b4', 'backfill'), take('l1', 'live'), take('l2', 'live')];
+    const all = [
+      take('b1', 'backfill'),
+      take('b2', 'backfill'),
+      take('b3', 'backfill'),
+      take('b4', 'backfill'),
+      take('l1', 'live'),
+      take('l2', 'live'),
+    ];
     await clock.settle();
     expect(order).toEqual(['b1', 'b2']); // granted immediately: room for 2
     all.push(take('l3', 'live'));
@@ -97,7 +107,8 @@ describe('RateBudget shares (replicas on one account)', () => {
     const a = new RateBudget({ clock, limits });
     const b = new RateBudget({ clock, limits });
     const grants: number[] = [];
-    const drain = (budget: RateBudget, n: number) => Array.from({ length: n }, () => budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())));
+    const drain = (budget: RateBudget, n: number) =>
+      Array.from({ length: n }, () => budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())));
     // A alone for 20 s (whole limit), then B joins: A reports its grants, both take half of what they leave free
     const first = drain(a, 400);
     await clock.advance(20_000);
@@ -136,7 +147,11 @@ describe('RateBudget shares (replicas on one account)', () => {
     const clock = new ManualClock(1_000_000);
     const budget = new RateBudget({ clock, limits });
     // the account spent 150 requests 10 s ago: nothing is free for the next 50 s
-    budget.setShare('events-bulk', { burst: 10, steady: 150 }, Array.from({ length: 150 }, () => clock.now() - 10_000));
+    budget.setShare(
+      'events-bulk',
+      { burst: 10, steady: 150 },
+      Array.from({ length: 150 }, () => clock.now() - 10_000),
+    );
     let at = 0;
     const p = budget.acquire('events-bulk').then(() => (at = clock.now()));
     await clock.runAll(120_000);
@@ -149,7 +164,9 @@ describe('RateBudget shares (replicas on one account)', () => {
     const budget = new RateBudget({ clock, limits });
     budget.setShare('events-bulk', { burst: 5, steady: 60 }, [], { paced: true });
     const grants: number[] = [];
-    const all = Array.from({ length: 120 }, () => budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())));
+    const all = Array.from({ length: 120 }, () =>
+      budget.acquire('events-bulk', 'backfill').then(() => grants.push(clock.now())),
+    );
     await clock.runAll(10 * 60_000);
     await Promise.all(all);
     expect(maxInAnyWindow(grants, 5000)).toBe(5);
@@ -164,7 +181,9 @@ describe('RateBudget shares (replicas on one account)', () => {
     const slot = (60_200 * 10) / 150; // the paced window: 10 grants per 10 steady slots of (60 s + margin) / 150
     const grants: number[] = [];
     const take = async (n: number) => {
-      const all = Array.from({ length: n }, () => budget.acquire('events-bulk', 'live').then(() => grants.push(clock.now())));
+      const all = Array.from({ length: n }, () =>
+        budget.acquire('events-bulk', 'live').then(() => grants.push(clock.now())),
+      );
       await clock.runAll(120_000);
       await Promise.all(all);
     };

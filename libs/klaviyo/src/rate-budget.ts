@@ -151,7 +151,12 @@ export class RateBudget {
    * the pattern it was spent, so under a backlog every minute would be 15 s of burst and 45 s
    * of nothing (README, Scaling).
    */
-  setShare(group: EndpointGroup, share: WindowLimits, history: readonly number[], opts: { paced?: boolean } = {}): void {
+  setShare(
+    group: EndpointGroup,
+    share: WindowLimits,
+    history: readonly number[],
+    opts: { paced?: boolean } = {},
+  ): void {
     const s = this.state(group);
     s.paced = opts.paced ?? false;
     s.share = { burst: Math.min(share.burst, s.limits.burst), steady: Math.min(share.steady, s.limits.steady) };
@@ -183,7 +188,19 @@ export class RateBudget {
     if (!s) {
       const limits = this.limits[group];
       if (!limits) throw new Error(`RateBudget: no limits for ${group}`);
-      s = { limits, share: limits, history: [], held: false, paced: false, grants: [], live: [], backfill: [], pausedUntil: 0, pumping: false, wake: null };
+      s = {
+        limits,
+        share: limits,
+        history: [],
+        held: false,
+        paced: false,
+        grants: [],
+        live: [],
+        backfill: [],
+        pausedUntil: 0,
+        pumping: false,
+        wake: null,
+      };
       this.groups.set(group, s);
     }
     return s;

@@ -17,12 +17,17 @@ const deletion = () => klaviyoContract('request_profile_deletion');
 
 describe(`request builders (contracts/klaviyo, revision ${KLAVIYO_REVISION})`, () => {
   it('Bulk Create Events body validates, one event per profile entry', () => {
-    const body = buildBulkCreateEventsBody([eventRecord(), eventRecord({ unique_id: 'u2', backfill: true })].map(buildBulkEventEntry));
+    const body = buildBulkCreateEventsBody(
+      [eventRecord(), eventRecord({ unique_id: 'u2', backfill: true })].map(buildBulkEventEntry),
+    );
     expect(bulk().validateRequestBody('post', '/api/event-bulk-create-jobs', body).errors).toEqual([]);
     const entries = body.data.attributes['events-bulk-create'].data;
     expect(entries).toHaveLength(2);
     expect(entries[0].attributes.events.data).toHaveLength(1);
-    expect(entries[0].attributes.profile.data.attributes).toEqual({ email: 'ada@example.com', phone_number: '+14155550123' });
+    expect(entries[0].attributes.profile.data.attributes).toEqual({
+      email: 'ada@example.com',
+      phone_number: '+14155550123',
+    });
     expect(entries[0].attributes.events.data[0].attributes).toMatchObject({
       metric: { data: { type: 'metric', attributes: { name: 'Intercom Conversation Created' } } },
       time: '2026-07-01T10:00:00Z',
@@ -31,7 +36,7 @@ describe(`request builders (contracts/klaviyo, revision ${KLAVIYO_REVISION})`, (
     });
   });
 
-  it('marks backfill events with the contract\'s `backfill: true` (recorded, no flows), live events without it', () => {
+  it("marks backfill events with the contract's `backfill: true` (recorded, no flows), live events without it", () => {
     const live = buildBulkEventEntry(eventRecord());
     const hist = buildBulkEventEntry(eventRecord({ backfill: true }));
     expect('backfill' in live.attributes).toBe(false);
@@ -53,7 +58,9 @@ describe(`request builders (contracts/klaviyo, revision ${KLAVIYO_REVISION})`, (
     const e = eventRecord({ profile: { email: 'a@example.com', phone_number: '(415) 555-0123' } });
     expect(buildCreateEventBody(e).data.attributes.profile.data.attributes).toEqual({ email: 'a@example.com' });
     expect(buildBulkEventEntry(e).attributes.profile.data.attributes).toEqual({ email: 'a@example.com' });
-    expect(buildProfileImportBody(profileRecord({ phone_number: '07700 900123' })).data.attributes.phone_number).toBeUndefined();
+    expect(
+      buildProfileImportBody(profileRecord({ phone_number: '07700 900123' })).data.attributes.phone_number,
+    ).toBeUndefined();
   });
 
   it('Create or Update Profile body validates and leaves absent fields out (null would clear them)', () => {
@@ -68,14 +75,21 @@ describe(`request builders (contracts/klaviyo, revision ${KLAVIYO_REVISION})`, (
       location: { city: 'London', country: 'United Kingdom', region: 'England' },
       properties: { intercom_contact_id: 'c-1', plan: 'pro' },
     });
-    const sparse = buildProfileImportBody(profileRecord({ first_name: undefined, last_name: undefined, image: undefined, location: {}, properties: {} }));
+    const sparse = buildProfileImportBody(
+      profileRecord({ first_name: undefined, last_name: undefined, image: undefined, location: {}, properties: {} }),
+    );
     expect(sparse.data.attributes).toEqual({ email: 'ada@example.com', phone_number: '+14155550123' });
     expect(profileImport().validateRequestBody('post', '/api/profile-import', sparse).errors).toEqual([]);
   });
 
   it('Request Profile Deletion body validates and carries exactly one identifier', () => {
     const rec: KlaviyoDeletionRecord = {
-      kind: 'deletion', intercom_contact_id: 'c-1', email: 'ada@example.com', phone_number: '+14155550123', requested_at: 1, source_notification_id: 'n',
+      kind: 'deletion',
+      intercom_contact_id: 'c-1',
+      email: 'ada@example.com',
+      phone_number: '+14155550123',
+      requested_at: 1,
+      source_notification_id: 'n',
     };
     const byEmail = buildProfileDeletionBody(deletionIdentifier(rec)!);
     expect(byEmail.data.attributes.profile.data.attributes).toEqual({ email: 'ada@example.com' });

@@ -119,7 +119,9 @@ export type DeletionIdentifier = { readonly email: string } | { readonly phone_n
  * The one identifier a deletion request carries: request_profile_deletion "will return an error"
  * if more than one is given. Email first; the phone only if E.164. Undefined if neither.
  */
-export function deletionIdentifier(r: Pick<KlaviyoDeletionRecord, 'email' | 'phone_number'>): DeletionIdentifier | undefined {
+export function deletionIdentifier(
+  r: Pick<KlaviyoDeletionRecord, 'email' | 'phone_number'>,
+): DeletionIdentifier | undefined {
   const ids = sanitizeIdentifiers(r);
   if (ids.email) return { email: ids.email };
   if (ids.phone_number) return { phone_number: ids.phone_number };

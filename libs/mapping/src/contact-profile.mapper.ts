@@ -22,7 +22,12 @@ export interface TagChange {
  * Intercom Contact → Klaviyo profile upsert (MAPPING.md "Profiles"), for contact.*
  * topics and for every contact fetched into the directory.
  */
-export function mapContactToProfile(contact: Loose<IntercomContact>, lookups: Lookups, meta: ProfileMeta, options: MappingOptions = {}): KlaviyoProfileRecord {
+export function mapContactToProfile(
+  contact: Loose<IntercomContact>,
+  lookups: Lookups,
+  meta: ProfileMeta,
+  options: MappingOptions = {},
+): KlaviyoProfileRecord {
   return contactProfile(contact, lookups, meta, options).record;
 }
 
@@ -101,7 +106,12 @@ function optedInCount(subscriptions: Loose<IntercomSubscriptionType>[] | undefin
  * id without a known name is left out and noted. No tag list on the contact → undefined
  * (the property is not sent, so Klaviyo keeps what it has).
  */
-function contactTagNames(contact: Loose<IntercomContact>, lookups: Lookups, change: TagChange | undefined, notes: string[]): string[] | undefined {
+function contactTagNames(
+  contact: Loose<IntercomContact>,
+  lookups: Lookups,
+  change: TagChange | undefined,
+  notes: string[],
+): string[] | undefined {
   const list = contactTagRefs(contact);
   if (list === undefined) return undefined;
   const names: string[] = [];
@@ -110,7 +120,10 @@ function contactTagNames(contact: Loose<IntercomContact>, lookups: Lookups, chan
     const id = idString(ref.id);
     if (id === undefined) continue;
     if (change?.op === 'remove' && change.id === id) continue;
-    const name = change?.id === id && change.name ? change.name : (optionalString(ref.name) ?? optionalString(lookups.tagName(id)));
+    const name =
+      change?.id === id && change.name
+        ? change.name
+        : (optionalString(ref.name) ?? optionalString(lookups.tagName(id)));
     if (name === undefined) {
       if (!notes.includes('tag_name_unknown')) notes.push('tag_name_unknown');
       continue;
@@ -127,7 +140,9 @@ function contactTagNames(contact: Loose<IntercomContact>, lookups: Lookups, chan
  * components.schemas.contact_tags), or a `tag.list` `tags.tags[]` (ids and names) as
  * older payloads carry. undefined when the contact has no tag list.
  */
-export function contactTagRefs(contact: Loose<IntercomContact>): (Loose<IntercomAddressable> & { name?: unknown })[] | undefined {
+export function contactTagRefs(
+  contact: Loose<IntercomContact>,
+): (Loose<IntercomAddressable> & { name?: unknown })[] | undefined {
   const tags = contact.tags as Record<string, unknown> | null | undefined;
   if (!isRecord(tags)) return undefined;
   if (Array.isArray(tags.data)) return asArray(tags.data);

@@ -22,7 +22,9 @@ const PROFILE_TOPICS: ReadonlySet<string> = new Set([
 const TAG_TOPIC = /^contact\.[a-z_]+\.tag\.(created|deleted)$/;
 
 export function isContactTopic(topic: string): boolean {
-  return PROFILE_TOPICS.has(topic) || TAG_TOPIC.test(topic) || topic === 'contact.deleted' || topic === 'contact.archived';
+  return (
+    PROFILE_TOPICS.has(topic) || TAG_TOPIC.test(topic) || topic === 'contact.deleted' || topic === 'contact.archived'
+  );
 }
 
 export function isTagTopic(topic: string): boolean {
@@ -52,7 +54,11 @@ export function isSubscriptionWithoutContact(topic: string, item: Record<string,
  */
 export function contactOfItem(item: Record<string, unknown>): Loose<IntercomContact> {
   if (isRecord(item.contact)) return item.contact as Loose<IntercomContact>;
-  if (item.type !== undefined && item.type !== null && !(typeof item.type === 'string' && CONTACT_TYPES.has(item.type))) {
+  if (
+    item.type !== undefined &&
+    item.type !== null &&
+    !(typeof item.type === 'string' && CONTACT_TYPES.has(item.type))
+  ) {
     throw new MappingError(`expected a contact in data.item, got type ${String(item.type)}`, 'invalid_payload');
   }
   return item as Loose<IntercomContact>;
@@ -63,10 +69,16 @@ export function tagOfItem(item: Record<string, unknown>): Loose<IntercomTag> | u
   return isRecord(item.tag) ? (item.tag as Loose<IntercomTag>) : undefined;
 }
 
-export function mapContactTopic(n: IntercomNotificationInput, item: Record<string, unknown>, lookups: Lookups, options: MappingOptions): MapOutcome {
+export function mapContactTopic(
+  n: IntercomNotificationInput,
+  item: Record<string, unknown>,
+  lookups: Lookups,
+  options: MappingOptions,
+): MapOutcome {
   // Nothing to upsert without a contact; the change still reaches Klaviyo with that contact's next
   // contact.* notification or directory fetch (Intercom_unsubscribed_from_emails).
-  if (isSubscriptionWithoutContact(n.topic, item)) return { kind: 'skip', reason: `${n.topic}: subscription item names no contact` };
+  if (isSubscriptionWithoutContact(n.topic, item))
+    return { kind: 'skip', reason: `${n.topic}: subscription item names no contact` };
   const payloadContact = contactOfItem(item);
   const id = idString(payloadContact.id);
   if (id === undefined) throw new MappingError(`${n.topic}: contact has no id`, 'missing_field');
@@ -82,7 +94,8 @@ export function mapContactTopic(n: IntercomNotificationInput, item: Record<strin
   // A contact_tag (or another wrapper) may carry a partial contact: what it lacks comes
   // from the directory; what it has wins (it is the newer state).
   const known = lookups.contact(id);
-  if (isPartialContact(payloadContact) && !known) return { kind: 'pending', reason: `contact ${id} unknown to directory`, contactId: id };
+  if (isPartialContact(payloadContact) && !known)
+    return { kind: 'pending', reason: `contact ${id} unknown to directory`, contactId: id };
   const contact: Loose<IntercomContact> = known ? { ...known, ...definedOnly(payloadContact) } : payloadContact;
   let change: TagChange | undefined;
   const tagMatch = TAG_TOPIC.exec(n.topic);
@@ -90,10 +103,20 @@ export function mapContactTopic(n: IntercomNotificationInput, item: Record<strin
     const tag = tagOfItem(item);
     const tagId = idString(tag?.id);
     const tagName = optionalString(tag?.name) ?? (tagId ? optionalString(lookups.tagName(tagId)) : undefined);
-    change = { op: tagMatch[1] === 'created' ? 'add' : 'remove', ...(tagId ? { id: tagId } : {}), ...(tagName ? { name: tagName } : {}) };
+    change = {
+      op: tagMatch[1] === 'created' ? 'add' : 'remove',
+      ...(tagId ? { id: tagId } : {}),
+      ...(tagName ? { name: tagName } : {}),
+    };
   }
 
-  const { record, notes } = contactProfile(contact, lookups, { notificationId: n.notificationId, backfill: n.source === 'backfill' }, options, change);
+  const { record, notes } = contactProfile(
+    contact,
+    lookups,
+    { notificationId: n.notificationId, backfill: n.source === 'backfill' },
+    options,
+    change,
+  );
   if (record.email === undefined && record.phone_number === undefined) {
     // Klaviyo needs an identifier to upsert; a later contact.email.updated brings the profile.
     return { kind: 'skip', reason: `contact ${id} has no email and no E.164 phone` };
@@ -109,14 +132,21 @@ export function mapContactTopic(n: IntercomNotificationInput, item: Record<strin
  * replay produces the same record. Without any identifier it is pending: it then ends
  * in the dead-letter topic with the reason rather than vanishing.
  */
-function deletion(n: IntercomNotificationInput, id: string, payloadContact: Loose<IntercomContact>, lookups: Lookups, options: MappingOptions): MapOutcome {
+function deletion(
+  n: IntercomNotificationInput,
+  id: string,
+  payloadContact: Loose<IntercomContact>,
+  lookups: Lookups,
+  options: MappingOptions,
+): MapOutcome {
   const known = lookups.contact(id);
   const notes: string[] = [];
   const email = optionalString(payloadContact.email)?.trim() ?? optionalString(known?.email)?.trim();
   const rawPhone = optionalString(payloadContact.phone) ?? optionalString(known?.phone);
   const phone = toE164(rawPhone, options.defaultPhoneRegion);
   if (rawPhone !== undefined && phone === undefined) notes.push('phone_not_e164');
-  if (!email && !phone) return { kind: 'pending', reason: `${n.topic}: contact ${id} has no known email or E.164 phone`, contactId: id };
+  if (!email && !phone)
+    return { kind: 'pending', reason: `${n.topic}: contact ${id} has no known email or E.164 phone`, contactId: id };
   const record: KlaviyoDeletionRecord = {
     kind: 'deletion',
     intercom_contact_id: id,

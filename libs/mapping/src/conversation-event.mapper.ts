@@ -62,7 +62,9 @@ function conversationIdAndTime(
       // DECISIONS.md: a conversation without created_at falls back to the notification's created_at.
       return { uniqueId: `${base}:created`, time: toUnixSeconds(conversation.created_at) ?? n.createdAt };
     case 'conversationRated': {
-      const ratedAt = toUnixSeconds(isRecord(conversation.conversation_rating) ? conversation.conversation_rating.created_at : undefined);
+      const ratedAt = toUnixSeconds(
+        isRecord(conversation.conversation_rating) ? conversation.conversation_rating.created_at : undefined,
+      );
       // DECISIONS.md: without conversation_rating.created_at the notification's created_at stands in.
       const t = ratedAt ?? n.createdAt;
       return { uniqueId: `${base}:rated:${t}`, time: t };
@@ -70,7 +72,9 @@ function conversationIdAndTime(
     case 'readConversation':
       return { uniqueId: `${base}:read:${n.notificationId}`, time: n.createdAt };
     case 'repliedToConversation': {
-      const parts = isRecord(conversation.conversation_parts) ? asArray<unknown>(conversation.conversation_parts.conversation_parts) : [];
+      const parts = isRecord(conversation.conversation_parts)
+        ? asArray<unknown>(conversation.conversation_parts.conversation_parts)
+        : [];
       const part = newestContactPart(parts);
       if (part) return { uniqueId: `${base}:part:${part.id}`, time: part.createdAt };
       return { uniqueId: `${base}:part:${n.notificationId}`, time: n.createdAt };

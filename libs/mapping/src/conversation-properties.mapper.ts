@@ -11,7 +11,11 @@ type Identified = Extract<EventContact, { kind: 'identified' }>;
  * The properties shared by the four conversation metrics (MAPPING.md "Conversation
  * metrics"), in the table's order. Missing / null / "" sources are omitted.
  */
-export function conversationProperties(conversation: Loose<IntercomConversation>, contact: Identified, lookups: Lookups): Record<string, unknown> {
+export function conversationProperties(
+  conversation: Loose<IntercomConversation>,
+  contact: Identified,
+  lookups: Lookups,
+): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   const names = assigneeNames(conversation.admin_assignee_id, conversation.team_assignee_id, lookups);
   const stats = isRecord(conversation.statistics) ? conversation.statistics : undefined;
@@ -32,8 +36,16 @@ export function conversationProperties(conversation: Loose<IntercomConversation>
   setIfPresent(p, 'Conversation Rating', optionalNumber(rating?.rating));
   setIfPresent(p, 'Conversation Source', optionalString(source?.type));
   setIfPresent(p, 'Conversation Delivered As', optionalString(source?.delivered_as));
-  setIfPresent(p, 'Conversation Parts Count', optionalNumber(stats?.count_conversation_parts) ?? optionalNumber(parts?.total_count));
-  setIfPresent(p, 'SLA Status', optionalString(isRecord(conversation.sla_applied) ? conversation.sla_applied.sla_status : undefined));
+  setIfPresent(
+    p,
+    'Conversation Parts Count',
+    optionalNumber(stats?.count_conversation_parts) ?? optionalNumber(parts?.total_count),
+  );
+  setIfPresent(
+    p,
+    'SLA Status',
+    optionalString(isRecord(conversation.sla_applied) ? conversation.sla_applied.sla_status : undefined),
+  );
   setIfPresent(p, 'Reopened Count', optionalNumber(stats?.count_reopens));
   setIfPresent(p, 'Assignment Count', optionalNumber(stats?.count_assignments));
   if (isRecord(conversation.custom_attributes)) p['Custom Attributes'] = conversation.custom_attributes;
@@ -46,7 +58,10 @@ export function conversationProperties(conversation: Loose<IntercomConversation>
  * directory (GET /tags); a tag that has no name anywhere is left out. An absent tag list
  * omits the property; a present empty list gives [] (DECISIONS.md).
  */
-export function conversationTagNames(conversation: Loose<IntercomConversation>, lookups: Lookups): string[] | undefined {
+export function conversationTagNames(
+  conversation: Loose<IntercomConversation>,
+  lookups: Lookups,
+): string[] | undefined {
   if (!isRecord(conversation.tags) || !Array.isArray(conversation.tags.tags)) return undefined;
   const names: string[] = [];
   for (const tag of asArray<Loose<IntercomTag>>(conversation.tags.tags)) {

@@ -15,7 +15,8 @@ export function conversationContactId(conversation: Loose<IntercomConversation>)
   const first = firstContactRef(conversation.contacts);
   if (first) return first;
   const author = conversation.source?.author;
-  if (isRecord(author) && typeof author.type === 'string' && CONTACT_AUTHOR_TYPES.has(author.type)) return idString(author.id);
+  if (isRecord(author) && typeof author.type === 'string' && CONTACT_AUTHOR_TYPES.has(author.type))
+    return idString(author.id);
   return undefined;
 }
 
@@ -55,6 +56,7 @@ export function resolveEventContact(contactId: string | undefined, lookups: Look
   const rawPhone = optionalString(contact.phone);
   const phoneNumber = toE164(rawPhone, region);
   if (rawPhone !== undefined && phoneNumber === undefined) notes.push('phone_not_e164');
-  if (!email && !phoneNumber) return { kind: 'pending', reason: `contact ${contactId} has no email and no E.164 phone`, contactId };
+  if (!email && !phoneNumber)
+    return { kind: 'pending', reason: `contact ${contactId} has no email and no E.164 phone`, contactId };
   return { kind: 'identified', contactId, ...(email ? { email } : {}), ...(phoneNumber ? { phoneNumber } : {}), notes };
 }

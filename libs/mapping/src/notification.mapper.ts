@@ -17,7 +17,11 @@ export function isMappedTopic(topic: string): boolean {
   return Object.hasOwn(CONVERSATION_TOPICS, topic) || TICKET_TOPICS.has(topic) || isContactTopic(topic);
 }
 
-export function mapNotification(n: IntercomNotificationInput, lookups: Lookups, options: MappingOptions = {}): MapOutcome {
+export function mapNotification(
+  n: IntercomNotificationInput,
+  lookups: Lookups,
+  options: MappingOptions = {},
+): MapOutcome {
   const topic = n.topic;
   const conversationKey = Object.hasOwn(CONVERSATION_TOPICS, topic) ? CONVERSATION_TOPICS[topic] : undefined;
   // Any other topic is acknowledged and kept in the raw topic; it produces nothing (MAPPING.md).

@@ -13,7 +13,13 @@ import { asArray, assigneeId, idString, isRecord, optionalString } from './value
  * duplicates). Never throws: a payload mapNotification would reject needs nothing.
  */
 export function requiredLookups(n: IntercomNotificationInput): RequiredLookups {
-  const need = { contactIds: new Set<string>(), adminIds: new Set<string>(), teamIds: new Set<string>(), tagIds: new Set<string>(), subscriptionContactIds: new Set<string>() };
+  const need = {
+    contactIds: new Set<string>(),
+    adminIds: new Set<string>(),
+    teamIds: new Set<string>(),
+    tagIds: new Set<string>(),
+    subscriptionContactIds: new Set<string>(),
+  };
   let item: Record<string, unknown>;
   try {
     item = notificationItem(n.body);
@@ -28,7 +34,8 @@ export function requiredLookups(n: IntercomNotificationInput): RequiredLookups {
     add(need.adminIds, assigneeId(conversation.admin_assignee_id));
     add(need.teamIds, assigneeId(conversation.team_assignee_id));
     const tags = isRecord(conversation.tags) ? asArray<Loose<IntercomTag>>(conversation.tags.tags) : [];
-    for (const tag of tags) if (isRecord(tag) && optionalString(tag.name) === undefined) add(need.tagIds, idString(tag.id));
+    for (const tag of tags)
+      if (isRecord(tag) && optionalString(tag.name) === undefined) add(need.tagIds, idString(tag.id));
   } else if (TICKET_TOPICS.has(n.topic)) {
     const ticket = item as Loose<IntercomTicketAnyVersion>;
     add(need.contactIds, ticketContactId(ticket));
@@ -52,7 +59,8 @@ export function requiredLookups(n: IntercomNotificationInput): RequiredLookups {
         const tag = tagOfItem(item);
         if (tag && optionalString(tag.name) === undefined) add(need.tagIds, idString(tag.id));
       }
-      for (const ref of contactTagRefs(contact) ?? []) if (isRecord(ref) && optionalString(ref.name) === undefined) add(need.tagIds, idString(ref.id));
+      for (const ref of contactTagRefs(contact) ?? [])
+        if (isRecord(ref) && optionalString(ref.name) === undefined) add(need.tagIds, idString(ref.id));
     }
   }
   return toLists(need);

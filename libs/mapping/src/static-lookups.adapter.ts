@@ -1,4 +1,11 @@
-import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam, Loose } from '@iks/intercom';
+import type {
+  IntercomAdmin,
+  IntercomContact,
+  IntercomSubscriptionType,
+  IntercomTag,
+  IntercomTeam,
+  Loose,
+} from '@iks/intercom';
 import type { Lookups } from './mapping.types';
 import { idString } from './value.util';
 

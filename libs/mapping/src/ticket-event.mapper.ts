@@ -10,7 +10,12 @@ import { ticketProperties, ticketResolvedProperties } from './ticket-properties.
 import { stateChangeTime, ticketStateCategory } from './ticket-state.util';
 import { asArray, idString, isRecord } from './value.util';
 
-export const TICKET_TOPICS: ReadonlySet<string> = new Set(['ticket.created', 'ticket.contact.replied', 'ticket.state.updated', 'ticket.resolved']);
+export const TICKET_TOPICS: ReadonlySet<string> = new Set([
+  'ticket.created',
+  'ticket.contact.replied',
+  'ticket.state.updated',
+  'ticket.resolved',
+]);
 
 /** MAPPING.md "Metrics": the new ticket_state.category decides the metric of ticket.state.updated. */
 const STATE_METRICS: Readonly<Record<string, MetricKey>> = {
@@ -59,7 +64,8 @@ export function mapTicketEvent(
     case 'ticket.state.updated': {
       // ticket.resolved is the resolution itself, whatever state the payload shows.
       const category = n.topic === 'ticket.resolved' ? 'resolved' : ticketStateCategory(ticket);
-      if (category === undefined) throw new MappingError(`ticket ${id}: ${n.topic} without ticket_state`, 'missing_field');
+      if (category === undefined)
+        throw new MappingError(`ticket ${id}: ${n.topic} without ticket_state`, 'missing_field');
       const stateKey = STATE_METRICS[category];
       if (!stateKey) return { kind: 'skip', reason: `ticket state ${category} not mapped` };
       key = stateKey;
@@ -75,7 +81,10 @@ export function mapTicketEvent(
 
   const contact = resolveEventContact(ticketContactId(ticket), lookups, options.defaultPhoneRegion);
   if (contact.kind !== 'identified') return contact;
-  const properties = key === 'ticketResolved' ? ticketResolvedProperties(ticket, contact, lookups) : ticketProperties(ticket, contact, lookups);
+  const properties =
+    key === 'ticketResolved'
+      ? ticketResolvedProperties(ticket, contact, lookups)
+      : ticketProperties(ticket, contact, lookups);
   const record = eventRecord({ n, metric: metricName(key, options.metricNames), contact, properties, time, uniqueId });
   return { kind: 'records', records: [record], notes: [...contact.notes] };
 }

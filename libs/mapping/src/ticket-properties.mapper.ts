@@ -8,7 +8,11 @@ import { idString, isRecord, optionalBoolean, optionalNumber, optionalString, se
 type Identified = Extract<EventContact, { kind: 'identified' }>;
 
 /** MAPPING.md "Ticket metrics: Created, Submitted, Replied to Ticket, Marked as Waiting". */
-export function ticketProperties(ticket: Loose<IntercomTicketAnyVersion>, contact: Identified, lookups: Lookups): Record<string, unknown> {
+export function ticketProperties(
+  ticket: Loose<IntercomTicketAnyVersion>,
+  contact: Identified,
+  lookups: Lookups,
+): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   const names = assigneeNames(ticket.admin_assignee_id, ticket.team_assignee_id, lookups);
   const attributes = isRecord(ticket.ticket_attributes) ? ticket.ticket_attributes : undefined;
@@ -19,7 +23,11 @@ export function ticketProperties(ticket: Loose<IntercomTicketAnyVersion>, contac
   setIfPresent(p, 'Assigned Admin Name', names.adminName);
   setIfPresent(p, 'Assigned Admin Email', names.adminEmail);
   setIfPresent(p, 'Snoozed Until', toIso8601(ticket.snoozed_until));
-  setIfPresent(p, 'Ticket Parts Count', optionalNumber(isRecord(ticket.ticket_parts) ? ticket.ticket_parts.total_count : undefined));
+  setIfPresent(
+    p,
+    'Ticket Parts Count',
+    optionalNumber(isRecord(ticket.ticket_parts) ? ticket.ticket_parts.total_count : undefined),
+  );
   setIfPresent(p, 'Ticket ID', idString(ticket.id));
   setIfPresent(p, 'Ticket Type', optionalString(isRecord(ticket.ticket_type) ? ticket.ticket_type.name : undefined));
   setIfPresent(p, 'Ticket Name', ticketAttribute(attributes, '_default_title_'));
@@ -29,7 +37,11 @@ export function ticketProperties(ticket: Loose<IntercomTicketAnyVersion>, contac
 }
 
 /** MAPPING.md "Ticket Resolved (its own names, as the source document gives them)". */
-export function ticketResolvedProperties(ticket: Loose<IntercomTicketAnyVersion>, contact: Identified, lookups: Lookups): Record<string, unknown> {
+export function ticketResolvedProperties(
+  ticket: Loose<IntercomTicketAnyVersion>,
+  contact: Identified,
+  lookups: Lookups,
+): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   const names = assigneeNames(ticket.admin_assignee_id, ticket.team_assignee_id, lookups);
   const attributes = isRecord(ticket.ticket_attributes) ? ticket.ticket_attributes : undefined;

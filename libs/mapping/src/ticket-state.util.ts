@@ -22,7 +22,9 @@ export function ticketStateCategory(ticket: Loose<IntercomTicketAnyVersion>): st
  */
 export function stateChangeTime(ticket: Loose<IntercomTicketAnyVersion>, category: string): number | undefined {
   let best: number | undefined;
-  const parts = isRecord(ticket.ticket_parts) ? asArray<Loose<IntercomTicketPart>>(ticket.ticket_parts.ticket_parts) : [];
+  const parts = isRecord(ticket.ticket_parts)
+    ? asArray<Loose<IntercomTicketPart>>(ticket.ticket_parts.ticket_parts)
+    : [];
   for (const part of parts) {
     if (!isRecord(part)) continue;
     if (part.ticket_state !== category || part.previous_ticket_state === category) continue;

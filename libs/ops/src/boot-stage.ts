@@ -23,7 +23,10 @@ export interface StageAppOptions {
  */
 export function bootStage(opts: StageAppOptions): void {
   const boot = async () => {
-    const app = await NestFactory.create<NestFastifyApplication>(opts.module(), new FastifyAdapter(), { bufferLogs: true, abortOnError: false });
+    const app = await NestFactory.create<NestFastifyApplication>(opts.module(), new FastifyAdapter(), {
+      bufferLogs: true,
+      abortOnError: false,
+    });
     app.useLogger(app.get(Logger));
     app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
     app.connectMicroservice({ strategy: opts.strategy(app) });
@@ -43,7 +46,9 @@ export function bootStage(opts: StageAppOptions): void {
 /** What a stage does when its consumer cannot go on: say so and exit, so that it is restarted. */
 export function exitOnFatal(name: string): (error: unknown) => void {
   return (error) => {
-    process.stderr.write(`${name}: consumer stopped for good (${(error as Error)?.message ?? String(error)}); exiting so that the supervisor restarts it\n`);
+    process.stderr.write(
+      `${name}: consumer stopped for good (${(error as Error)?.message ?? String(error)}); exiting so that the supervisor restarts it\n`,
+    );
     setTimeout(() => process.exit(1), 100).unref();
   };
 }

@@ -1,4 +1,11 @@
-import { ConsoleLogger, Module, type DynamicModule, type INestApplicationContext, type LogLevel, type Type } from '@nestjs/common';
+import {
+  ConsoleLogger,
+  Module,
+  type DynamicModule,
+  type INestApplicationContext,
+  type LogLevel,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Registry } from 'prom-client';
 import { ConfigModule, type Config } from '@iks/config';
@@ -6,7 +13,12 @@ import { logLevels } from './logging';
 import { OpsModule } from './ops.module';
 
 /** Nest's own boot lines ("Starting Nest application", one per module initialised): not for a CLI's or a test's output. */
-const BOOT_CONTEXTS: ReadonlySet<string> = new Set(['NestFactory', 'InstanceLoader', 'NestApplicationContext', 'NestApplication']);
+const BOOT_CONTEXTS: ReadonlySet<string> = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'NestApplicationContext',
+  'NestApplication',
+]);
 
 /** Nest's console logger at LOG_LEVEL, without Nest's boot lines. */
 export class ContextLogger extends ConsoleLogger {
@@ -30,10 +42,16 @@ class ContextRootModule {}
  * boot the very modules the apps boot. Close it (or stop what it started) when done.
  */
 export async function createContext(
-  config: Config, app: string, module: DynamicModule | Type, opts: { readonly registry?: Registry } = {},
+  config: Config,
+  app: string,
+  module: DynamicModule | Type,
+  opts: { readonly registry?: Registry } = {},
 ): Promise<INestApplicationContext> {
   return NestFactory.createApplicationContext(
-    { module: ContextRootModule, imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app, http: false, registry: opts.registry }), module] },
+    {
+      module: ContextRootModule,
+      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app, http: false, registry: opts.registry }), module],
+    },
     { logger: new ContextLogger(logLevels(config.logLevel)), abortOnError: false },
   );
 }

@@ -5,9 +5,17 @@ import { loggerParams } from './logging';
 /** The pino options every app's logger is built from, writing JSON lines into an array. */
 function capture(level: 'log' | 'debug'): { logger: pino.Logger; lines: () => Array<Record<string, unknown>> } {
   const out: string[] = [];
-  const stream = new Writable({ write(chunk, _enc, done) { out.push(String(chunk)); done(); } });
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      out.push(String(chunk));
+      done();
+    },
+  });
   const opts = loggerParams('test', level, 'json').pinoHttp as pino.LoggerOptions;
-  return { logger: pino({ ...opts, level: level === 'debug' ? 'debug' : 'info' }, stream), lines: () => out.map((l) => JSON.parse(l)) };
+  return {
+    logger: pino({ ...opts, level: level === 'debug' ? 'debug' : 'info' }, stream),
+    lines: () => out.map((l) => JSON.parse(l)),
+  };
 }
 
 describe('loggerParams', () => {

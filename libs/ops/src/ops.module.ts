@@ -30,16 +30,24 @@ export class OpsModule {
     const registry = opts.registry;
     const imports = http
       ? [
-        LoggerModule.forRootAsync({ inject: [CONFIG], useFactory: (c: Config) => loggerParams(opts.app, c.logLevel, c.logFormat) }),
-        TerminusModule.forRoot({ logger: false }),
-      ]
+          LoggerModule.forRootAsync({
+            inject: [CONFIG],
+            useFactory: (c: Config) => loggerParams(opts.app, c.logLevel, c.logFormat),
+          }),
+          TerminusModule.forRoot({ logger: false }),
+        ]
       : [];
     return {
       module: OpsModule,
       global: true,
       imports,
       // a served app's registry has the process metrics and its app label; a context's is bare (as a runner's was)
-      providers: [{ provide: METRICS_REGISTRY, useFactory: () => registry ?? (http ? createMetricsRegistry(opts.app) : new Registry()) }],
+      providers: [
+        {
+          provide: METRICS_REGISTRY,
+          useFactory: () => registry ?? (http ? createMetricsRegistry(opts.app) : new Registry()),
+        },
+      ],
       exports: [METRICS_REGISTRY, ...(http ? [TerminusModule] : [])],
     };
   }

@@ -8,7 +8,14 @@ import type { ProducedIndex } from './produced-index';
 const data = generateDataset({ seed: 3, contacts: 4, conversations: 0, tickets: 0 });
 const NOW = 1_800_000_000_000;
 const T0 = NOW / 1000 - 3600; // the conversation started an hour ago
-const conversation = conversationLifecycle({ contact: data.contacts.find((c) => c.email)!, admin: data.admins[0], startAt: T0, appId: data.appId, id: '5551', rating: 5 }).at(-1)!.data.item;
+const conversation = conversationLifecycle({
+  contact: data.contacts.find((c) => c.email)!,
+  admin: data.admins[0],
+  startAt: T0,
+  appId: data.appId,
+  id: '5551',
+  rating: 5,
+}).at(-1)!.data.item;
 const CREATED = 'intercom:conversation:5551:created';
 
 /** An index in memory: the ids "produced", the ids healed (ProducedIndex's contract, no file). */
@@ -16,8 +23,12 @@ function memoryIndex(produced: string[] = []) {
   const ids = new Set(produced);
   const healed = new Set<string>();
   return {
-    hasEvent: (id: string) => ids.has(id), wasHealed: (id: string) => healed.has(id), markHealed: (id: string) => void healed.add(id),
-    profileUpdatedAt: () => undefined, save: () => undefined, produce: (id: string) => void ids.add(id),
+    hasEvent: (id: string) => ids.has(id),
+    wasHealed: (id: string) => healed.has(id),
+    markHealed: (id: string) => void healed.add(id),
+    profileUpdatedAt: () => undefined,
+    save: () => undefined,
+    produce: (id: string) => void ids.add(id),
   };
 }
 
@@ -32,13 +43,29 @@ function setup(over: Partial<ContinuousOptions> = {}, produced: string[] = [], i
     search: async (kind: string, query: { value: unknown }) => {
       if (intercomDown) throw new Error('connect ECONNREFUSED 127.0.0.1:1');
       searches.push({ kind, value: query.value });
-      return { items: kind === 'conversations' ? [conversation as unknown as IntercomObject] : [], next: undefined, totalCount: 1, page: 1 };
+      return {
+        items: kind === 'conversations' ? [conversation as unknown as IntercomObject] : [],
+        next: undefined,
+        totalCount: 1,
+        page: 1,
+      };
     },
   };
   const r = new ContinuousReconciler(
-    { intervalMs: 60_000, windowMs: 2 * 3600_000, settleMs: 120_000, outageMarginMs: 60_000, appId: data.appId, kinds: ['conversations'], ...over },
     {
-      intercom: intercom as never, index: index as unknown as ProducedIndex, registry, now: () => NOW,
+      intervalMs: 60_000,
+      windowMs: 2 * 3600_000,
+      settleMs: 120_000,
+      outageMarginMs: 60_000,
+      appId: data.appId,
+      kinds: ['conversations'],
+      ...over,
+    },
+    {
+      intercom: intercom as never,
+      index: index as unknown as ProducedIndex,
+      registry,
+      now: () => NOW,
       sink: { write: async (rs) => void written.push(...rs) },
       refreshIndex: async () => 0,
       outageDone: async (key) => void tombstoned.push(key),
@@ -58,7 +85,10 @@ describe('ContinuousReconciler', () => {
     expect(searches).toEqual([{ kind: 'conversations', value: NOW / 1000 - 7200 - 1 }]);
     expect(r.last).toMatchObject({ since: NOW / 1000 - 7200, until: NOW / 1000 - 120, trigger: 'schedule' });
     // Replied and Rated were never produced; Created was; Read is never derived
-    expect(written.map((w) => w.notification.topic).sort()).toEqual(['conversation.rating.added', 'conversation.user.replied']);
+    expect(written.map((w) => w.notification.topic).sort()).toEqual([
+      'conversation.rating.added',
+      'conversation.user.replied',
+    ]);
     expect(written.every((w) => w.notification.source === 'reconcile')).toBe(true);
     const text = await registry.metrics();
     expect(text).toContain('iks_reconcile_healed_total{metric="Replied to Conversation",trigger="schedule"} 1');
@@ -68,9 +98,28 @@ describe('ContinuousReconciler', () => {
     expect(r.readiness().intercom.up).toBe(true);
     // the window's report, for pipeline.reconcile.v1 (the console's Gaps page)
     expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatchObject({ trigger: 'schedule', since: NOW - 7200_000, until: NOW - 120_000, outcome: 'ok', error: null, outage_key: null, objects: 1 });
-    expect(reports[0].rows.find((x) => x.name === 'Conversation Rated')).toEqual({ name: 'Conversation Rated', expected: 1, present: 0, healed_pending: 0, missing: 1, healed: 1 });
-    expect(reports[0].rows.find((x) => x.name === 'Conversation Created')).toMatchObject({ expected: 1, present: 1, missing: 0 });
+    expect(reports[0]).toMatchObject({
+      trigger: 'schedule',
+      since: NOW - 7200_000,
+      until: NOW - 120_000,
+      outcome: 'ok',
+      error: null,
+      outage_key: null,
+      objects: 1,
+    });
+    expect(reports[0].rows.find((x) => x.name === 'Conversation Rated')).toEqual({
+      name: 'Conversation Rated',
+      expected: 1,
+      present: 0,
+      healed_pending: 0,
+      missing: 1,
+      healed: 1,
+    });
+    expect(reports[0].rows.find((x) => x.name === 'Conversation Created')).toMatchObject({
+      expected: 1,
+      present: 1,
+      missing: 0,
+    });
   });
 
   it('reconciles an outage ingest reported over [since − margin, until], once its retry minute is over, then tombstones it', async () => {
@@ -82,7 +131,11 @@ describe('ContinuousReconciler', () => {
     await new Promise((res) => setTimeout(res, 20));
     await r.idle();
     expect(searches).toEqual([{ kind: 'conversations', value: (NOW - 600_000 - 60_000) / 1000 - 1 }]);
-    expect(r.last).toMatchObject({ since: (NOW - 660_000) / 1000, until: (NOW - 300_000) / 1000 + 1, trigger: 'outage' });
+    expect(r.last).toMatchObject({
+      since: (NOW - 660_000) / 1000,
+      until: (NOW - 300_000) / 1000 + 1,
+      trigger: 'outage',
+    });
     expect(tombstoned).toEqual(['ingest@h:1']);
     expect(reports.map((x) => [x.trigger, x.outage_key, x.outcome])).toEqual([['outage', 'ingest@h:1', 'ok']]);
     await r.stop();
@@ -90,13 +143,21 @@ describe('ContinuousReconciler', () => {
 
   it('says in readiness that Intercom cannot be reached, and why', async () => {
     const { r, registry, reports } = setup({}, [], true);
-    expect(r.readiness().intercom).toEqual({ up: false, detail: expect.objectContaining({ reason: 'cannot reach Intercom: not contacted yet' }) });
+    expect(r.readiness().intercom).toEqual({
+      up: false,
+      detail: expect.objectContaining({ reason: 'cannot reach Intercom: not contacted yet' }),
+    });
     r.start();
     await r.idle();
     await r.stop();
-    expect(r.readiness().intercom).toEqual({ up: false, detail: expect.objectContaining({ reason: 'cannot reach Intercom: connect ECONNREFUSED 127.0.0.1:1' }) });
+    expect(r.readiness().intercom).toEqual({
+      up: false,
+      detail: expect.objectContaining({ reason: 'cannot reach Intercom: connect ECONNREFUSED 127.0.0.1:1' }),
+    });
     expect(r.last).toBeNull();
     expect(await registry.metrics()).toContain('iks_reconcile_runs_total{trigger="schedule",outcome="failed"} 1');
-    expect(reports).toEqual([expect.objectContaining({ outcome: 'failed', error: 'connect ECONNREFUSED 127.0.0.1:1', rows: [] })]);
+    expect(reports).toEqual([
+      expect.objectContaining({ outcome: 'failed', error: 'connect ECONNREFUSED 127.0.0.1:1', rows: [] }),
+    ]);
   });
 });

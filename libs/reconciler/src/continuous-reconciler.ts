@@ -68,29 +68,69 @@ export class ContinuousReconciler {
   private readonly windowEdge: Gauge<'edge'>;
   private readonly outagesPending: Gauge;
 
-  constructor(private readonly options: ContinuousOptions, private readonly deps: ContinuousDeps) {
+  constructor(
+    private readonly options: ContinuousOptions,
+    private readonly deps: ContinuousDeps,
+  ) {
     this.now = deps.now ?? Date.now;
     this.kinds = options.kinds ?? BACKFILL_KINDS;
     this.appId = options.appId;
     this.intercomFailure = { at: this.now(), reason: 'not contacted yet' };
     const registers = [deps.registry];
-    this.missing = metricOnce(deps.registry, 'iks_reconcile_missing_total', () => new Counter({
-      name: 'iks_reconcile_missing_total', help: 'Notifications Intercom holds that the pipeline never produced, found by reconcile, by metric (Profiles for contacts) and trigger.',
-      labelNames: ['metric', 'trigger'], registers,
-    }));
-    this.healed = metricOnce(deps.registry, 'iks_reconcile_healed_total', () => new Counter({
-      name: 'iks_reconcile_healed_total', help: 'Missing notifications written to the raw topic (source reconcile), by metric and trigger.',
-      labelNames: ['metric', 'trigger'], registers,
-    }));
-    this.runs = metricOnce(deps.registry, 'iks_reconcile_runs_total', () => new Counter({
-      name: 'iks_reconcile_runs_total', help: 'Reconciled windows, by trigger (schedule, outage) and outcome (ok, failed).', labelNames: ['trigger', 'outcome'], registers,
-    }));
-    this.windowEdge = metricOnce(deps.registry, 'iks_reconcile_last_window_seconds', () => new Gauge({
-      name: 'iks_reconcile_last_window_seconds', help: 'The last window reconciled without error: its since and until (unix seconds).', labelNames: ['edge'], registers,
-    }));
-    this.outagesPending = metricOnce(deps.registry, 'iks_reconcile_outages_pending', () => new Gauge({
-      name: 'iks_reconcile_outages_pending', help: 'Outage windows reported by ingest and not reconciled yet.', registers,
-    }));
+    this.missing = metricOnce(
+      deps.registry,
+      'iks_reconcile_missing_total',
+      () =>
+        new Counter({
+          name: 'iks_reconcile_missing_total',
+          help: 'Notifications Intercom holds that the pipeline never produced, found by reconcile, by metric (Profiles for contacts) and trigger.',
+          labelNames: ['metric', 'trigger'],
+          registers,
+        }),
+    );
+    this.healed = metricOnce(
+      deps.registry,
+      'iks_reconcile_healed_total',
+      () =>
+        new Counter({
+          name: 'iks_reconcile_healed_total',
+          help: 'Missing notifications written to the raw topic (source reconcile), by metric and trigger.',
+          labelNames: ['metric', 'trigger'],
+          registers,
+        }),
+    );
+    this.runs = metricOnce(
+      deps.registry,
+      'iks_reconcile_runs_total',
+      () =>
+        new Counter({
+          name: 'iks_reconcile_runs_total',
+          help: 'Reconciled windows, by trigger (schedule, outage) and outcome (ok, failed).',
+          labelNames: ['trigger', 'outcome'],
+          registers,
+        }),
+    );
+    this.windowEdge = metricOnce(
+      deps.registry,
+      'iks_reconcile_last_window_seconds',
+      () =>
+        new Gauge({
+          name: 'iks_reconcile_last_window_seconds',
+          help: 'The last window reconciled without error: its since and until (unix seconds).',
+          labelNames: ['edge'],
+          registers,
+        }),
+    );
+    this.outagesPending = metricOnce(
+      deps.registry,
+      'iks_reconcile_outages_pending',
+      () =>
+        new Gauge({
+          name: 'iks_reconcile_outages_pending',
+          help: 'Outage windows reported by ingest and not reconciled yet.',
+          registers,
+        }),
+    );
   }
 
   /** Reconciles the recent window now, then every intervalMs. */
@@ -109,10 +149,13 @@ export class ContinuousReconciler {
     } else {
       this.pendingOutages.set(key, outage);
       const due = outage.until + this.options.settleMs - this.now();
-      const t = setTimeout(() => {
-        this.outageTimers.delete(key);
-        this.enqueue(() => this.runOutage(key));
-      }, Math.max(0, due));
+      const t = setTimeout(
+        () => {
+          this.outageTimers.delete(key);
+          this.enqueue(() => this.runOutage(key));
+        },
+        Math.max(0, due),
+      );
       this.outageTimers.set(key, t);
     }
     this.outagesPending.set(this.pendingOutages.size);
@@ -134,16 +177,33 @@ export class ContinuousReconciler {
 
   readiness() {
     const intercom = this.intercomFailure
-      ? { up: false, detail: { reason: `cannot reach Intercom: ${this.intercomFailure.reason}`, since: iso(this.intercomFailure.at) } }
+      ? {
+          up: false,
+          detail: {
+            reason: `cannot reach Intercom: ${this.intercomFailure.reason}`,
+            since: iso(this.intercomFailure.at),
+          },
+        }
       : { up: true, detail: {} };
     const kafka = this.kafkaFailure
-      ? { up: false, detail: { reason: `cannot read or write Kafka: ${this.kafkaFailure.reason}`, since: iso(this.kafkaFailure.at) } }
+      ? {
+          up: false,
+          detail: {
+            reason: `cannot read or write Kafka: ${this.kafkaFailure.reason}`,
+            since: iso(this.kafkaFailure.at),
+          },
+        }
       : { up: true, detail: {} };
     const w = this.lastWindow;
     return {
       intercom,
       kafka,
-      reconcile: { up: true, detail: w ? { since: iso(w.since * 1000), until: iso(w.until * 1000), trigger: w.trigger, at: iso(w.at) } : { lastWindow: null } },
+      reconcile: {
+        up: true,
+        detail: w
+          ? { since: iso(w.since * 1000), until: iso(w.until * 1000), trigger: w.trigger, at: iso(w.at) }
+          : { lastWindow: null },
+      },
     };
   }
 
@@ -159,7 +219,11 @@ export class ContinuousReconciler {
     this.enqueue(async () => {
       this.tickQueued = false;
       const now = this.now();
-      const ok = await this.run('schedule', Math.floor((now - this.options.windowMs) / 1000), Math.floor((now - this.options.settleMs) / 1000));
+      const ok = await this.run(
+        'schedule',
+        Math.floor((now - this.options.windowMs) / 1000),
+        Math.floor((now - this.options.settleMs) / 1000),
+      );
       // Intercom or Kafka away: try again within a minute rather than a whole interval, so readiness turns green soon after
       if (!ok && !this.stopped) {
         clearTimeout(this.retryTimer ?? undefined);
@@ -171,9 +235,14 @@ export class ContinuousReconciler {
   }
 
   private enqueue(job: () => Promise<unknown>): void {
-    this.chain = this.chain.then(() => (this.stopped ? undefined : job())).then(() => undefined, (e) => {
-      this.logger.error(`reconcile job failed: ${(e as Error).message}`);
-    });
+    this.chain = this.chain
+      .then(() => (this.stopped ? undefined : job()))
+      .then(
+        () => undefined,
+        (e) => {
+          this.logger.error(`reconcile job failed: ${(e as Error).message}`);
+        },
+      );
   }
 
   private async runOutage(key: string): Promise<void> {
@@ -184,20 +253,52 @@ export class ContinuousReconciler {
     if (await this.run('outage', since, until, key)) {
       this.pendingOutages.delete(key);
       this.outagesPending.set(this.pendingOutages.size);
-      await this.deps.outageDone?.(key).catch((e) => this.logger.warn(`outage ${key} reconciled; its marker was not tombstoned (${(e as Error).message}): it will be reconciled again`));
+      await this.deps
+        .outageDone?.(key)
+        .catch((e) =>
+          this.logger.warn(
+            `outage ${key} reconciled; its marker was not tombstoned (${(e as Error).message}): it will be reconciled again`,
+          ),
+        );
     }
   }
 
   /** One window: refresh the index, compare, heal. True when done without error. */
-  private async run(trigger: ReconcileTrigger, since: number, until: number, outageKey: string | null = null): Promise<boolean> {
+  private async run(
+    trigger: ReconcileTrigger,
+    since: number,
+    until: number,
+    outageKey: string | null = null,
+  ): Promise<boolean> {
     if (until <= since) return true;
     const at = this.now();
     const publish = async (report: ReconcileReport | null, error: string | null) => {
-      await this.deps.publishReport?.({
-        trigger, since: since * 1000, until: until * 1000, reconciled_at: at, outcome: report ? 'ok' : 'failed', error, outage_key: outageKey,
-        objects: report?.objects ?? 0, truncated: report?.truncated ?? 0, unidentifiable_contacts: report?.unidentifiableContacts ?? 0,
-        rows: (report?.rows ?? []).map((r) => ({ name: r.name, expected: r.expected, present: r.present, healed_pending: r.healedPending, missing: r.missing, healed: r.healed })),
-      }).catch((e) => this.logger.warn(`the report of the ${trigger} window ${iso(since * 1000)} was not published: ${(e as Error).message}`));
+      await this.deps
+        .publishReport?.({
+          trigger,
+          since: since * 1000,
+          until: until * 1000,
+          reconciled_at: at,
+          outcome: report ? 'ok' : 'failed',
+          error,
+          outage_key: outageKey,
+          objects: report?.objects ?? 0,
+          truncated: report?.truncated ?? 0,
+          unidentifiable_contacts: report?.unidentifiableContacts ?? 0,
+          rows: (report?.rows ?? []).map((r) => ({
+            name: r.name,
+            expected: r.expected,
+            present: r.present,
+            healed_pending: r.healedPending,
+            missing: r.missing,
+            healed: r.healed,
+          })),
+        })
+        .catch((e) =>
+          this.logger.warn(
+            `the report of the ${trigger} window ${iso(since * 1000)} was not published: ${(e as Error).message}`,
+          ),
+        );
     };
     try {
       await this.deps.refreshIndex();
@@ -206,13 +307,21 @@ export class ContinuousReconciler {
       this.kafkaFailure = { at, reason: (e as Error).message };
       await publish(null, `reading the produced topics failed: ${(e as Error).message}`);
       this.runs.inc({ trigger, outcome: 'failed' });
-      this.logger.error(`${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)} not reconciled: reading the produced topics failed: ${(e as Error).message}`);
+      this.logger.error(
+        `${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)} not reconciled: reading the produced topics failed: ${(e as Error).message}`,
+      );
       return false;
     }
     let report: ReconcileReport;
     try {
       const appId = await this.workspaceId();
-      report = await reconcile(this.deps.intercom, this.deps.index, this.deps.sink, { since, until, kinds: this.kinds, appId, heal: true });
+      report = await reconcile(this.deps.intercom, this.deps.index, this.deps.sink, {
+        since,
+        until,
+        kinds: this.kinds,
+        appId,
+        heal: true,
+      });
       this.intercomFailure = null;
     } catch (e) {
       const failure = { at, reason: (e as Error).message };
@@ -220,7 +329,9 @@ export class ContinuousReconciler {
       else this.intercomFailure = failure;
       await publish(null, (e as Error).message);
       this.runs.inc({ trigger, outcome: 'failed' });
-      this.logger.error(`${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)} not reconciled: ${(e as Error).message}`);
+      this.logger.error(
+        `${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)} not reconciled: ${(e as Error).message}`,
+      );
       return false;
     } finally {
       this.deps.index.save();
@@ -235,8 +346,14 @@ export class ContinuousReconciler {
     this.windowEdge.set({ edge: 'since' }, since);
     this.windowEdge.set({ edge: 'until' }, until);
     const missing = report.rows.reduce((n, r) => n + r.missing, 0);
-    const line = `${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)}: ${report.objects} objects, ${missing} missing`
-      + (missing > 0 ? ` (${report.rows.filter((r) => r.missing > 0).map((r) => `${r.name} ${r.missing}`).join(', ')}), healed` : '');
+    const line =
+      `${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)}: ${report.objects} objects, ${missing} missing` +
+      (missing > 0
+        ? ` (${report.rows
+            .filter((r) => r.missing > 0)
+            .map((r) => `${r.name} ${r.missing}`)
+            .join(', ')}), healed`
+        : '');
     if (missing > 0 || trigger === 'outage') this.logger.warn(line);
     else this.logger.log(line);
     return true;
@@ -247,7 +364,10 @@ export class ContinuousReconciler {
     if (!this.deps.intercom.me) throw new Error('no workspace id: set INTERCOM_APP_ID');
     const me = await this.deps.intercom.me();
     const id = me.app?.id_code;
-    if (!id) throw new Error('GET /me answered no app.id_code: set INTERCOM_APP_ID (the app_id of your webhook notifications)');
+    if (!id)
+      throw new Error(
+        'GET /me answered no app.id_code: set INTERCOM_APP_ID (the app_id of your webhook notifications)',
+      );
     this.appId = id;
     return id;
   }
@@ -260,5 +380,10 @@ function iso(ms: number): string {
 /** The heal's write to the raw topic failed (Kafka), not Intercom. */
 function isKafkaWrite(e: unknown): boolean {
   const name = (e as Error)?.name ?? '';
-  return name === 'KafkaUnavailableError' || name === 'RecordTooLargeError' || name === 'NotificationEncodeError' || name.startsWith('Kafka');
+  return (
+    name === 'KafkaUnavailableError' ||
+    name === 'RecordTooLargeError' ||
+    name === 'NotificationEncodeError' ||
+    name.startsWith('Kafka')
+  );
 }

@@ -29,7 +29,10 @@ export class ProducedIndex {
   private data: IndexFile;
   private readonly ids: Set<string>;
 
-  private constructor(readonly path: string, data: IndexFile) {
+  private constructor(
+    readonly path: string,
+    data: IndexFile,
+  ) {
     this.data = data;
     this.ids = new Set(data.eventIds);
   }
@@ -38,11 +41,20 @@ export class ProducedIndex {
     const path = join(dir, `${eventsTopic}.index.json`);
     try {
       const d = JSON.parse(readFileSync(path, 'utf8')) as IndexFile;
-      if (d.version === 1 && d.eventsTopic === eventsTopic && d.profilesTopic === profilesTopic) return new ProducedIndex(path, d);
+      if (d.version === 1 && d.eventsTopic === eventsTopic && d.profilesTopic === profilesTopic)
+        return new ProducedIndex(path, d);
     } catch {
       /* none yet: read from the beginning */
     }
-    return new ProducedIndex(path, { version: 1, eventsTopic, profilesTopic, positions: {}, eventIds: [], profiles: {}, healed: {} });
+    return new ProducedIndex(path, {
+      version: 1,
+      eventsTopic,
+      profilesTopic,
+      positions: {},
+      eventIds: [],
+      profiles: {},
+      healed: {},
+    });
   }
 
   position(topic: string, partition: number): bigint {

@@ -7,7 +7,11 @@ import type { ProducedIndex } from './produced-index';
  * klaviyo.profiles.v1 since the offsets stored with it (from the low watermark when none),
  * then saves ids and offsets together. Returns how many records were read.
  */
-export async function updateProducedIndex(kafkaConfig: KafkaConfig, index: ProducedIndex, codec = new AvroCodec(kafkaConfig)): Promise<number> {
+export async function updateProducedIndex(
+  kafkaConfig: KafkaConfig,
+  index: ProducedIndex,
+  codec = new AvroCodec(kafkaConfig),
+): Promise<number> {
   const kafka = createKafka(kafkaConfig);
   const admin = kafka.admin();
   const eventsTopic = topicName('events', kafkaConfig.topicPrefix);
@@ -26,7 +30,11 @@ export async function updateProducedIndex(kafkaConfig: KafkaConfig, index: Produ
         if (!message.value) continue;
         // A record the sink cannot read (not Avro, properties that are not JSON) is dead-lettered
         // there and never reaches Klaviyo: it is not "produced", and it must not stop the index.
-        const decoded = (await codec.decode(message.value).catch(() => null)) as { unique_id?: unknown; intercom_contact_id?: unknown; updated_at?: number | null } | null;
+        const decoded = (await codec.decode(message.value).catch(() => null)) as {
+          unique_id?: unknown;
+          intercom_contact_id?: unknown;
+          updated_at?: number | null;
+        } | null;
         if (topic === eventsTopic) {
           if (typeof decoded?.unique_id !== 'string') continue;
           index.addEvent(decoded.unique_id); // only the id: the properties are not parsed

@@ -1,7 +1,13 @@
 import type { IntercomObject, SearchQuery } from '@iks/intercom';
 import { METRICS, toE164, type MetricKey } from '@iks/mapping';
 import {
-  deriveNotifications, pageWithParts, type BackfillKind, type BackfillRecord, type BackfillSink, type DerivedNotification, type ObjectSource,
+  deriveNotifications,
+  pageWithParts,
+  type BackfillKind,
+  type BackfillRecord,
+  type BackfillSink,
+  type DerivedNotification,
+  type ObjectSource,
 } from '@iks/backfill';
 import type { ProducedIndex } from './produced-index';
 
@@ -39,7 +45,8 @@ export interface ReconcileReport {
   readonly missing: readonly BackfillRecord[];
 }
 
-export const READ_CONVERSATION_NOTE = 'Read Conversation: not derived from REST (its unique_id is the webhook notification id), not compared';
+export const READ_CONVERSATION_NOTE =
+  'Read Conversation: not derived from REST (its unique_id is the webhook notification id), not compared';
 
 /**
  * Compares what Intercom holds for a window with what the pipeline produced (the index), and with
@@ -48,7 +55,12 @@ export const READ_CONVERSATION_NOTE = 'Read Conversation: not derived from REST 
  * the window moved updated_at at or after it) and its derived notifications are kept when they
  * happened in [since, until).
  */
-export async function reconcile(client: ObjectSource, index: ProducedIndex, sink: BackfillSink, opts: ReconcileOptions): Promise<ReconcileReport> {
+export async function reconcile(
+  client: ObjectSource,
+  index: ProducedIndex,
+  sink: BackfillSink,
+  opts: ReconcileOptions,
+): Promise<ReconcileReport> {
   const rows = new Map<string, ReconcileRow>();
   const row = (name: string) => {
     let r = rows.get(name);
@@ -56,8 +68,18 @@ export async function reconcile(client: ObjectSource, index: ProducedIndex, sink
     return r;
   };
   for (const kind of opts.kinds) {
-    if (kind === 'conversations') for (const k of ['conversationCreated', 'repliedToConversation', 'conversationRated'] as MetricKey[]) row(METRICS[k]);
-    if (kind === 'tickets') for (const k of ['ticketCreated', 'ticketSubmitted', 'repliedToTicket', 'ticketMarkedAsWaiting', 'ticketResolved'] as MetricKey[]) row(METRICS[k]);
+    if (kind === 'conversations')
+      for (const k of ['conversationCreated', 'repliedToConversation', 'conversationRated'] as MetricKey[])
+        row(METRICS[k]);
+    if (kind === 'tickets')
+      for (const k of [
+        'ticketCreated',
+        'ticketSubmitted',
+        'repliedToTicket',
+        'ticketMarkedAsWaiting',
+        'ticketResolved',
+      ] as MetricKey[])
+        row(METRICS[k]);
     if (kind === 'contacts') row('Profiles');
   }
   const missing: BackfillRecord[] = [];
@@ -70,11 +92,19 @@ export async function reconcile(client: ObjectSource, index: ProducedIndex, sink
     let cursor: string | null = null;
     let kindObjects = 0;
     for (;;) {
-      const page = await client.search(kind, query, { perPage: opts.perPage ?? 150, startingAfter: cursor, signal: opts.signal });
+      const page = await client.search(kind, query, {
+        perPage: opts.perPage ?? 150,
+        startingAfter: cursor,
+        signal: opts.signal,
+      });
       const full = await pageWithParts(client, kind, page.items, opts.signal);
       const toWrite: Array<{ record: BackfillRecord; key: string; r: ReconcileRow }> = [];
       for (const item of full) {
-        const d = deriveNotifications(kind, item, { appId: opts.appId, source: 'reconcile', window: { since: opts.since, until: opts.until } });
+        const d = deriveNotifications(kind, item, {
+          appId: opts.appId,
+          source: 'reconcile',
+          window: { since: opts.since, until: opts.until },
+        });
         if (d.truncated) truncated++;
         for (const n of d.notifications) {
           const judged = judge(kind, item, n, index);
@@ -111,28 +141,57 @@ export async function reconcile(client: ObjectSource, index: ProducedIndex, sink
   return { rows: [...rows.values()], objects, truncated, unidentifiableContacts: unidentifiable, missing };
 }
 
-function judge(kind: BackfillKind, item: IntercomObject, n: DerivedNotification, index: ProducedIndex): 'unidentifiable' | { row: string; key: string; present: boolean } {
-  if (n.expected) return { row: METRICS[n.expected.metric], key: n.expected.uniqueId, present: index.hasEvent(n.expected.uniqueId) };
+function judge(
+  kind: BackfillKind,
+  item: IntercomObject,
+  n: DerivedNotification,
+  index: ProducedIndex,
+): 'unidentifiable' | { row: string; key: string; present: boolean } {
+  if (n.expected)
+    return { row: METRICS[n.expected.metric], key: n.expected.uniqueId, present: index.hasEvent(n.expected.uniqueId) };
   // a contact: its profile upsert is present when a profile at least as new was produced
   const email = typeof item.email === 'string' && item.email.trim() !== '';
   const phone = typeof item.phone === 'string' && toE164(item.phone) !== undefined;
   if (kind !== 'contacts' || (!email && !phone)) return 'unidentifiable';
   const updatedAt = typeof item.updated_at === 'number' ? item.updated_at : 0;
   const produced = index.profileUpdatedAt(String(item.id));
-  return { row: 'Profiles', key: `contact:${item.id}:${updatedAt}`, present: produced !== undefined && produced >= updatedAt };
+  return {
+    row: 'Profiles',
+    key: `contact:${item.id}:${updatedAt}`,
+    present: produced !== undefined && produced >= updatedAt,
+  };
 }
 
 /** The report as a table (plain text, fixed columns). */
 export function formatReport(report: ReconcileReport, heal: boolean): string {
   const head = ['metric', 'expected', 'present', 'missing', heal ? 'healed now' : 'healed earlier, pending'];
-  const lines = report.rows.map((r) => [r.name, String(r.expected), String(r.present), String(r.missing), String(heal ? r.healed : r.healedPending)]);
-  const total = report.rows.reduce((a, r) => ({ e: a.e + r.expected, p: a.p + r.present, m: a.m + r.missing, h: a.h + (heal ? r.healed : r.healedPending) }), { e: 0, p: 0, m: 0, h: 0 });
+  const lines = report.rows.map((r) => [
+    r.name,
+    String(r.expected),
+    String(r.present),
+    String(r.missing),
+    String(heal ? r.healed : r.healedPending),
+  ]);
+  const total = report.rows.reduce(
+    (a, r) => ({
+      e: a.e + r.expected,
+      p: a.p + r.present,
+      m: a.m + r.missing,
+      h: a.h + (heal ? r.healed : r.healedPending),
+    }),
+    { e: 0, p: 0, m: 0, h: 0 },
+  );
   lines.push(['total', String(total.e), String(total.p), String(total.m), String(total.h)]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [fmt(head), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)];
   out.push(`${report.objects} objects compared. ${READ_CONVERSATION_NOTE}.`);
-  if (report.truncated > 0) out.push(`${report.truncated} conversation(s)/ticket(s) have more than the 500 parts Intercom answers: their older parts are not compared.`);
-  if (report.unidentifiableContacts > 0) out.push(`${report.unidentifiableContacts} contact(s) without email or E.164 phone: no profile expected.`);
+  if (report.truncated > 0)
+    out.push(
+      `${report.truncated} conversation(s)/ticket(s) have more than the 500 parts Intercom answers: their older parts are not compared.`,
+    );
+  if (report.unidentifiableContacts > 0)
+    out.push(`${report.unidentifiableContacts} contact(s) without email or E.164 phone: no profile expected.`);
   return out.join('\n');
 }

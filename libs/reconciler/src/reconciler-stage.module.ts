@@ -14,18 +14,28 @@ import { ReconcilerRunner } from './reconciler.runner';
  */
 @Module({
   imports: [KafkaModule, NotificationWriterModule.forRoot({ recordOutages: false })],
-  providers: [{
-    provide: ReconcilerRunner,
-    inject: [CONFIG, METRICS_REGISTRY, KAFKA, PRODUCER, AvroCodec, NotificationWriter],
-    useFactory: (c: Config, registry: Registry, kafka: Kafka, producer: Producer, codec: AvroCodec, writer: NotificationWriter) =>
-      new ReconcilerRunner(c, registry, { kafka, producer, codec, writer }),
-  }],
+  providers: [
+    {
+      provide: ReconcilerRunner,
+      inject: [CONFIG, METRICS_REGISTRY, KAFKA, PRODUCER, AvroCodec, NotificationWriter],
+      useFactory: (
+        c: Config,
+        registry: Registry,
+        kafka: Kafka,
+        producer: Producer,
+        codec: AvroCodec,
+        writer: NotificationWriter,
+      ) => new ReconcilerRunner(c, registry, { kafka, producer, codec, writer }),
+    },
+  ],
   exports: [ReconcilerRunner],
 })
 export class ReconcilerStageModule {}
 
 /** The runner of a fresh reconciler context with `config` (tests); `start()` it, `stop()` it. */
-export async function createReconcilerRunner(config: Config, opts: { readonly registry?: Registry } = {}): Promise<ReconcilerRunner> {
+export async function createReconcilerRunner(
+  config: Config,
+  opts: { readonly registry?: Registry } = {},
+): Promise<ReconcilerRunner> {
   return (await createContext(config, 'reconciler', ReconcilerStageModule, opts)).get(ReconcilerRunner);
 }
-

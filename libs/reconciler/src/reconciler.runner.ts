@@ -32,8 +32,16 @@ export class ReconcilerRunner {
   private continuous: ContinuousReconciler | null = null;
   readonly index: ProducedIndex;
 
-  constructor(private readonly config: Config, readonly registry: Registry, private readonly deps: ReconcilerDeps) {
-    this.index = ProducedIndex.open(config.reconciler.indexDir, topicName('events', config.kafka.topicPrefix), topicName('profiles', config.kafka.topicPrefix));
+  constructor(
+    private readonly config: Config,
+    readonly registry: Registry,
+    private readonly deps: ReconcilerDeps,
+  ) {
+    this.index = ProducedIndex.open(
+      config.reconciler.indexDir,
+      topicName('events', config.kafka.topicPrefix),
+      topicName('profiles', config.kafka.topicPrefix),
+    );
   }
 
   async start(): Promise<void> {
@@ -48,29 +56,48 @@ export class ReconcilerRunner {
     const reportsTopic = topicName('reconcileReports', c.kafka.topicPrefix);
     const r = c.reconciler;
     this.continuous = new ContinuousReconciler(
-      { intervalMs: r.intervalMs, windowMs: r.windowMs, settleMs: r.settleMs, outageMarginMs: r.outageMarginMs, appId: r.appId },
+      {
+        intervalMs: r.intervalMs,
+        windowMs: r.windowMs,
+        settleMs: r.settleMs,
+        outageMarginMs: r.outageMarginMs,
+        appId: r.appId,
+      },
       {
         intercom: new IntercomClient({ accessToken: token, baseUrl: c.intercom.baseUrl, version: c.intercom.version }),
         index: this.index,
         sink: new NotificationWriterSink(writer),
         refreshIndex: () => updateProducedIndex(c.kafka, this.index, codec),
-        outageDone: async (key) => void (await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value: null }] })),
+        outageDone: async (key) =>
+          void (await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value: null }] })),
         publishReport: async (report) => {
-          const value = await codec.encode(reportsTopic, reconcileReportToAvro({ ...report, reporter: `reconciler@${hostname()}` }));
-          await producer.send({ topic: reportsTopic, acks: -1, messages: [{ key: `${report.trigger}:${report.since}`, value }] });
+          const value = await codec.encode(
+            reportsTopic,
+            reconcileReportToAvro({ ...report, reporter: `reconciler@${hostname()}` }),
+          );
+          await producer.send({
+            topic: reportsTopic,
+            acks: -1,
+            messages: [{ key: `${report.trigger}:${report.since}`, value }],
+          });
         },
         registry: this.registry,
       },
     );
     const continuous = this.continuous;
-    this.outageConsumer = await followTopic(kafka, outagesTopic, `${c.kafka.topicPrefix}iks-reconciler-outages`, async (m) => {
-      const key = m.key?.toString() ?? '';
-      continuous.outage(key, m.value ? (await codec.decodeAs('outages', m.value)) : null);
-    });
+    this.outageConsumer = await followTopic(
+      kafka,
+      outagesTopic,
+      `${c.kafka.topicPrefix}iks-reconciler-outages`,
+      async (m) => {
+        const key = m.key?.toString() ?? '';
+        continuous.outage(key, m.value ? await codec.decodeAs('outages', m.value) : null);
+      },
+    );
     continuous.start();
     this.logger.log(
-      `reconciling every ${r.intervalMs / 1000} s over the last ${r.windowMs / 1000} s (the newest ${r.settleMs / 1000} s left to the webhooks), `
-      + `and each outage ingest reports on ${outagesTopic}; reports on ${reportsTopic}; Intercom at ${c.intercom.baseUrl}, index in ${this.index.path}`,
+      `reconciling every ${r.intervalMs / 1000} s over the last ${r.windowMs / 1000} s (the newest ${r.settleMs / 1000} s left to the webhooks), ` +
+        `and each outage ingest reports on ${outagesTopic}; reports on ${reportsTopic}; Intercom at ${c.intercom.baseUrl}, index in ${this.index.path}`,
     );
   }
 

@@ -38,7 +38,12 @@ export class InProcessReplay {
    * are set to their end so that nothing else of the topic is read (a fresh group would start at 0).
    */
   static async start(
-    admin: Admin, config: Config, topic: { key: TopicKey; name: string }, plan: ReplayPlan, groupId: string, intercomSource?: IntercomSource,
+    admin: Admin,
+    config: Config,
+    topic: { key: TopicKey; name: string },
+    plan: ReplayPlan,
+    groupId: string,
+    intercomSource?: IntercomSource,
   ): Promise<InProcessReplay> {
     const marks = await admin.fetchTopicOffsets(topic.name);
     const byPartition = new Map(plan.plan.map((p) => [p.partition, p.from.toString()]));
@@ -47,12 +52,17 @@ export class InProcessReplay {
     const stage = replayStage(topic.key);
     if (stage === 'sink') {
       const until = new Map(plan.plan.map((p) => [`${topic.name}:${p.partition}`, p.to]));
-      const sink = await createSinkRunner(config, { run: { groupId, topics: [topic.key as 'events' | 'profiles' | 'deletions'], mode: 'replay', until } });
+      const sink = await createSinkRunner(config, {
+        run: { groupId, topics: [topic.key as 'events' | 'profiles' | 'deletions'], mode: 'replay', until },
+      });
       const run = new InProcessReplay(admin, plan, groupId, stage, initial, sink);
       await sink.start();
       return run;
     }
-    const transformer = await createTransformerRunner(config, { intercomSource, run: { groupId, retryConsumer: false } });
+    const transformer = await createTransformerRunner(config, {
+      intercomSource,
+      run: { groupId, retryConsumer: false },
+    });
     const run = new InProcessReplay(admin, plan, groupId, stage, initial, transformer);
     await transformer.start();
     return run;
@@ -69,10 +79,13 @@ export class InProcessReplay {
 
   /** `--from-offset` of what is left, for a replay interrupted at `committed`. */
   resumeFrom(committed: ReadonlyMap<number, bigint>): string {
-    return this.plan.plan.filter((p: PartitionPlan) => (committed.get(p.partition) ?? -1n) < p.to).map((p) => {
-      const c = committed.get(p.partition) ?? -1n;
-      return `${p.partition}:${c > p.from ? c : p.from}`;
-    }).join(',');
+    return this.plan.plan
+      .filter((p: PartitionPlan) => (committed.get(p.partition) ?? -1n) < p.to)
+      .map((p) => {
+        const c = committed.get(p.partition) ?? -1n;
+        return `${p.partition}:${c > p.from ? c : p.from}`;
+      })
+      .join(',');
   }
 
   summary(): string {

@@ -6,7 +6,10 @@ export const REPLAYABLE: readonly TopicKey[] = ['notifications', 'events', 'prof
 
 export type ReplayFrom =
   | { readonly kind: 'beginning' }
-  | { readonly kind: 'offsets'; readonly offsets: ReadonlyArray<{ readonly partition: number; readonly offset: bigint }> }
+  | {
+      readonly kind: 'offsets';
+      readonly offsets: ReadonlyArray<{ readonly partition: number; readonly offset: bigint }>;
+    }
   | { readonly kind: 'time'; readonly ms: number };
 
 export interface PartitionPlan {
@@ -33,7 +36,10 @@ export interface ReplayPlan {
 
 /** A plan that cannot be made: `usage` when the request names what does not exist (exit 2 in the CLI, 400 in the console). */
 export class ReplayPlanError extends Error {
-  constructor(message: string, readonly usage: boolean) {
+  constructor(
+    message: string,
+    readonly usage: boolean,
+  ) {
     super(message);
     this.name = 'ReplayPlanError';
   }
@@ -55,7 +61,9 @@ export function planPartitions(
     if (asked === undefined) continue;
     let from = asked;
     if (from < m.low) {
-      notes.push(`partition ${m.partition}: offset ${asked} is no longer in the log; starting at the earliest, ${m.low}`);
+      notes.push(
+        `partition ${m.partition}: offset ${asked} is no longer in the log; starting at the earliest, ${m.low}`,
+      );
       from = m.low;
     }
     if (from > m.high) {
@@ -73,9 +81,18 @@ export function planPartitions(
 export const planTotal = (plan: readonly PartitionPlan[]): bigint => plan.reduce((n, p) => n + (p.to - p.from), 0n);
 
 /** The plan of a replay of `topic` from a position (up to `toTime`, else the end now), from the broker's offsets. */
-export async function planReplay(admin: Admin, topic: string, from: ReplayFrom, toTime: number | null): Promise<ReplayPlan> {
+export async function planReplay(
+  admin: Admin,
+  topic: string,
+  from: ReplayFrom,
+  toTime: number | null,
+): Promise<ReplayPlan> {
   if (!(await admin.listTopics()).includes(topic)) throw new ReplayPlanError(`topic ${topic} does not exist`, false);
-  const marks = (await admin.fetchTopicOffsets(topic)).map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
+  const marks = (await admin.fetchTopicOffsets(topic)).map((o) => ({
+    partition: o.partition,
+    low: BigInt(o.low),
+    high: BigInt(o.high),
+  }));
   const starts = new Map<number, bigint>();
   if (from.kind === 'beginning') for (const m of marks) starts.set(m.partition, m.low);
   else if (from.kind === 'time') {
@@ -84,12 +101,18 @@ export async function planReplay(admin: Admin, topic: string, from: ReplayFrom, 
     const known = new Set(marks.map((m) => m.partition));
     for (const o of from.offsets) {
       if (!known.has(o.partition)) {
-        throw new ReplayPlanError(`--from-offset names partition ${o.partition}, but ${topic} has partitions ${[...known].sort((x, y) => x - y).join(',')}`, true);
+        throw new ReplayPlanError(
+          `--from-offset names partition ${o.partition}, but ${topic} has partitions ${[...known].sort((x, y) => x - y).join(',')}`,
+          true,
+        );
       }
       starts.set(o.partition, o.offset);
     }
   }
-  const ends = toTime === null ? null : new Map((await admin.fetchTopicOffsetsByTimestamp(topic, toTime)).map((o) => [o.partition, BigInt(o.offset)]));
+  const ends =
+    toTime === null
+      ? null
+      : new Map((await admin.fetchTopicOffsetsByTimestamp(topic, toTime)).map((o) => [o.partition, BigInt(o.offset)]));
   const { plan, notes } = planPartitions(marks, starts, ends);
   return { topic, plan, notes, total: planTotal(plan), toTime };
 }

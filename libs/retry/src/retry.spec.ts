@@ -3,7 +3,10 @@ import { backoffCeiling, jittered, retry } from './retry';
 import { isRetriableStatus } from './retriable-status';
 
 class Flaky extends Error {
-  constructor(readonly retriable: boolean, readonly retryAfterMs?: number) {
+  constructor(
+    readonly retriable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
     super(retriable ? 'transient' : 'permanent');
   }
 }
@@ -18,7 +21,15 @@ describe('retry', () => {
         if (++calls < 6) throw new Flaky(true);
         return 'ok';
       },
-      { clock, random: () => 0.5, initialMs: 100, maxMs: 1000, factor: 2, retries: 10, onRetry: (i) => delays.push(i.delayMs) },
+      {
+        clock,
+        random: () => 0.5,
+        initialMs: 100,
+        maxMs: 1000,
+        factor: 2,
+        retries: 10,
+        onRetry: (i) => delays.push(i.delayMs),
+      },
     );
     await clock.runAll();
     await expect(done).resolves.toBe('ok');
@@ -39,10 +50,13 @@ describe('retry', () => {
   it('does not retry a non-retriable error', async () => {
     let calls = 0;
     await expect(
-      retry(async () => {
-        calls++;
-        throw new Flaky(false);
-      }, { clock: new ManualClock() }),
+      retry(
+        async () => {
+          calls++;
+          throw new Flaky(false);
+        },
+        { clock: new ManualClock() },
+      ),
     ).rejects.toThrow('permanent');
     expect(calls).toBe(1);
   });
@@ -145,7 +159,15 @@ describe('retry delay cap (issue #14: slow 5xx recovery)', () => {
         if (!recovered) throw new Flaky(true, calls === 20 ? 300_000 : undefined); // one 503 asks for 5 min
         return 'ok';
       },
-      { clock, maxElapsedMs: 6 * 3600_000, initialMs: 1000, maxMs: 5 * 60_000, maxDelayMs: 30_000, random: () => 0.999, onRetry: (i) => delays.push(i.delayMs) },
+      {
+        clock,
+        maxElapsedMs: 6 * 3600_000,
+        initialMs: 1000,
+        maxMs: 5 * 60_000,
+        maxDelayMs: 30_000,
+        random: () => 0.999,
+        onRetry: (i) => delays.push(i.delayMs),
+      },
     );
     // 40 failures within 100 min: uncapped, the ceilings reach 5 min and 40 attempts take ~160 min
     for (let i = 0; i < 200 && calls < 40; i++) await clock.advance(30_000);
@@ -171,7 +193,14 @@ describe('retry after a server-mandated wait (issue #21: the 429-storm test)', (
         if (calls <= 6) throw new Flaky(true); // 500
         return 'ok';
       },
-      { clock, maxElapsedMs: 6 * 3600_000, initialMs: 1000, maxDelayMs: 30_000, jitter: 'none', onRetry: (i) => delays.push(i.delayMs) },
+      {
+        clock,
+        maxElapsedMs: 6 * 3600_000,
+        initialMs: 1000,
+        maxDelayMs: 30_000,
+        jitter: 'none',
+        onRetry: (i) => delays.push(i.delayMs),
+      },
     );
     await clock.runAll();
     await expect(done).resolves.toBe('ok');

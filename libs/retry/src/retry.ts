@@ -53,7 +53,10 @@ export const defaultIsRetriable = (error: unknown): boolean =>
   typeof error === 'object' && error !== null && (error as RetriableError).retriable === true;
 
 /** The backoff before retry number `attempt` (1-based), before jitter. */
-export function backoffCeiling(attempt: number, opts: Pick<RetryOptions, 'initialMs' | 'maxMs' | 'factor'> = {}): number {
+export function backoffCeiling(
+  attempt: number,
+  opts: Pick<RetryOptions, 'initialMs' | 'maxMs' | 'factor'> = {},
+): number {
   const initial = opts.initialMs ?? 300;
   const max = opts.maxMs ?? 30_000;
   const factor = opts.factor ?? 2;

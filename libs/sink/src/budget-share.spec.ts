@@ -7,8 +7,12 @@ const topics = { 'events-bulk': 'ev', 'data-privacy-deletion': 'del' } as const;
 describe('computeShares', () => {
   it('splits each limit by the partitions of the topic feeding it, summing to the limit', () => {
     const s = computeShares(
-      [{ replica: 'a', partitions: { ev: [0, 2], del: [1] } }, { replica: 'b', partitions: { ev: [1], del: [0, 2] } }],
-      topics, limits,
+      [
+        { replica: 'a', partitions: { ev: [0, 2], del: [1] } },
+        { replica: 'b', partitions: { ev: [1], del: [0, 2] } },
+      ],
+      topics,
+      limits,
     );
     expect(s.get('a')!['events-bulk']).toEqual({ burst: 7, steady: 100 });
     expect(s.get('b')!['events-bulk']).toEqual({ burst: 3, steady: 50 });
@@ -17,13 +21,24 @@ describe('computeShares', () => {
   });
 
   it('gives nothing to a replica without partitions of the topic', () => {
-    const s = computeShares([{ replica: 'a', partitions: { ev: [0, 1, 2] } }, { replica: 'b', partitions: {} }], topics, limits);
+    const s = computeShares(
+      [
+        { replica: 'a', partitions: { ev: [0, 1, 2] } },
+        { replica: 'b', partitions: {} },
+      ],
+      topics,
+      limits,
+    );
     expect(s.get('a')!['events-bulk']).toEqual({ burst: 10, steady: 150 });
     expect(s.get('b')!['events-bulk']).toEqual({ burst: 0, steady: 0 });
   });
 
   it('three replicas of three partitions: 50/min each', () => {
-    const s = computeShares(['a', 'b', 'c'].map((r, i) => ({ replica: r, partitions: { ev: [i] } })), topics, limits);
+    const s = computeShares(
+      ['a', 'b', 'c'].map((r, i) => ({ replica: r, partitions: { ev: [i] } })),
+      topics,
+      limits,
+    );
     expect([...s.values()].map((x) => x['events-bulk'].steady)).toEqual([50, 50, 50]);
     expect([...s.values()].map((x) => x['events-bulk'].burst).reduce((p, q) => p + q)).toBe(10);
   });
@@ -34,7 +49,9 @@ describe('unused share handed on at a rebalance', () => {
     const members = ['a', 'b', 'c'].map((r, i) => ({ replica: r, partitions: { ev: [i], del: [i] } }));
     const s = computeShares(members, topics, limits, { ev: [2] });
     expect(['a', 'b', 'c'].map((r) => s.get(r)!['events-bulk'])).toEqual([
-      { burst: 4, steady: 72 }, { burst: 5, steady: 71 }, { burst: 1, steady: 7 },
+      { burst: 4, steady: 72 },
+      { burst: 5, steady: 71 },
+      { burst: 1, steady: 7 },
     ]);
     expect(s.get('c')!['data-privacy-deletion']).toEqual({ burst: 1, steady: 20 }); // deletions were not idle
   });
@@ -57,12 +74,21 @@ describe('unused share handed on at a rebalance', () => {
 });
 
 describe('mergeHistory', () => {
-  const report = (replica: string, known: ShareReport['known'], shares: ShareReport['shares'] = {}): ShareReport => ({ v: 1, replica, known, shares });
+  const report = (replica: string, known: ShareReport['known'], shares: ShareReport['shares'] = {}): ShareReport => ({
+    v: 1,
+    replica,
+    known,
+    shares,
+  });
 
-  it('takes each live replica\'s own list, and the longest copy of a gone one\'s, plus its last share as spent now', () => {
+  it("takes each live replica's own list, and the longest copy of a gone one's, plus its last share as spent now", () => {
     const { history } = mergeHistory(
       [
-        report('a', { a: { 'events-bulk': [1, 2, 3] }, c: { 'events-bulk': [5] } }, { a: { 'events-bulk': { burst: 5, steady: 2 } }, c: { 'events-bulk': { burst: 5, steady: 2 } } }),
+        report(
+          'a',
+          { a: { 'events-bulk': [1, 2, 3] }, c: { 'events-bulk': [5] } },
+          { a: { 'events-bulk': { burst: 5, steady: 2 } }, c: { 'events-bulk': { burst: 5, steady: 2 } } },
+        ),
         report('b', { b: { 'events-bulk': [4] }, a: { 'events-bulk': [1] }, c: { 'events-bulk': [5, 6] } }),
       ],
       new Set(['a', 'b']),

@@ -77,7 +77,9 @@ export function computeShares(
   const out = new Map<string, Shares>(members.map((m) => [m.replica, {}]));
   const ordered = [...members].sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
   for (const [group, topic] of Object.entries(groupTopics) as Array<[EndpointGroup, string]>) {
-    const owned = ordered.map((m) => (m.partitions[topic] ?? []).reduce((w, p) => w + (idle[topic]?.includes(p) ? IDLE_WEIGHT : 1), 0));
+    const owned = ordered.map((m) =>
+      (m.partitions[topic] ?? []).reduce((w, p) => w + (idle[topic]?.includes(p) ? IDLE_WEIGHT : 1), 0),
+    );
     const total = owned.reduce((a, b) => a + b, 0);
     const lim = limits(group);
     const split = (limit: number): number[] => {
@@ -85,7 +87,10 @@ export function computeShares(
       const exact = owned.map((p) => (limit * p) / total);
       const share = exact.map(Math.floor);
       let left = limit - share.reduce((a, b) => a + b, 0);
-      const byFraction = exact.map((x, i) => ({ i, f: x - Math.floor(x) })).filter(({ i }) => owned[i] > 0).sort((a, b) => b.f - a.f || a.i - b.i);
+      const byFraction = exact
+        .map((x, i) => ({ i, f: x - Math.floor(x) }))
+        .filter(({ i }) => owned[i] > 0)
+        .sort((a, b) => b.f - a.f || a.i - b.i);
       for (const { i } of byFraction) {
         if (left <= 0) break;
         share[i]++;
@@ -112,7 +117,11 @@ export function computeShares(
  * its grants anyone reported (its own report when it is alive), plus, for a replica of the last
  * rebalance that is gone, its whole steady share counted as granted at `now`.
  */
-export function mergeHistory(reports: readonly ShareReport[], current: ReadonlySet<string>, now: number): { history: Record<string, number[]>; known: Record<string, Record<string, number[]>> } {
+export function mergeHistory(
+  reports: readonly ShareReport[],
+  current: ReadonlySet<string>,
+  now: number,
+): { history: Record<string, number[]>; known: Record<string, Record<string, number[]>> } {
   const known: Record<string, Record<string, number[]>> = {};
   const reporters = new Set(reports.map((r) => r.replica));
   for (const r of reports) {
@@ -120,7 +129,8 @@ export function mergeHistory(reports: readonly ShareReport[], current: ReadonlyS
       // a live replica's own list is the whole truth; of the others' copies keep the longest
       if (reporters.has(replica) && replica !== r.replica) continue;
       const into = (known[replica] ??= {});
-      for (const [group, times] of Object.entries(groups)) if (!into[group] || into[group].length < times.length) into[group] = [...times];
+      for (const [group, times] of Object.entries(groups))
+        if (!into[group] || into[group].length < times.length) into[group] = [...times];
     }
   }
   // a gone replica's unknown last requests: its whole steady share, as if sent now (kept in
@@ -131,11 +141,13 @@ export function mergeHistory(reports: readonly ShareReport[], current: ReadonlyS
       if (current.has(replica) || counted.has(replica)) continue;
       counted.add(replica);
       const into = (known[replica] ??= {});
-      for (const [group, share] of Object.entries(shares)) into[group] = [...(into[group] ?? []), ...Array.from({ length: share.steady }, () => now)];
+      for (const [group, share] of Object.entries(shares))
+        into[group] = [...(into[group] ?? []), ...Array.from({ length: share.steady }, () => now)];
     }
   }
   const history: Record<string, number[]> = {};
-  for (const groups of Object.values(known)) for (const [group, times] of Object.entries(groups)) (history[group] ??= []).push(...times);
+  for (const groups of Object.values(known))
+    for (const [group, times] of Object.entries(groups)) (history[group] ??= []).push(...times);
   for (const times of Object.values(history)) times.sort((a, b) => a - b);
   return { history, known };
 }
@@ -146,8 +158,11 @@ export function mergeHistory(reports: readonly ShareReport[], current: ReadonlyS
  * owned them that long.
  */
 export function idlePartitions(
-  owned: Readonly<Record<string, readonly number[]>>, since: number, now: number,
-  groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>, busy: (group: EndpointGroup) => boolean,
+  owned: Readonly<Record<string, readonly number[]>>,
+  since: number,
+  now: number,
+  groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>,
+  busy: (group: EndpointGroup) => boolean,
 ): Record<string, number[]> {
   if (now - since < IDLE_AFTER_MS) return {};
   const out: Record<string, number[]> = {};
@@ -216,7 +231,11 @@ export class BudgetShare {
       assign: (group) => roundRobin.assign(group),
       protocol: ({ topics }) => ({
         name: BUDGET_ASSIGNER,
-        metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.from(JSON.stringify(this.rebalanceStarts())) }),
+        metadata: AssignerProtocol.MemberMetadata.encode({
+          version: 0,
+          topics,
+          userData: Buffer.from(JSON.stringify(this.rebalanceStarts())),
+        }),
       }),
     };
   };
@@ -224,7 +243,9 @@ export class BudgetShare {
   /** StageConsumerSpec.onAssignment. */
   onAssignment(assignment: Readonly<Record<string, readonly number[]>>): void {
     const epoch = this.epoch;
-    void this.resume(epoch, assignment).catch((e) => this.logger.error(`budget share not applied: ${(e as Error).message}`));
+    void this.resume(epoch, assignment).catch((e) =>
+      this.logger.error(`budget share not applied: ${(e as Error).message}`),
+    );
   }
 
   /** Connects the admin client that reads the group (early, so the first share is not delayed by it). */
@@ -273,11 +294,14 @@ export class BudgetShare {
   private async resume(epoch: number, assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
     let failures = 0;
     while (!this.stopped && epoch === this.epoch) {
-      const outcome = await this.describe(assignment).catch((e: Error) => ({ failed: `DescribeGroups failed: ${e.message}` }));
+      const outcome = await this.describe(assignment).catch((e: Error) => ({
+        failed: `DescribeGroups failed: ${e.message}`,
+      }));
       if (epoch !== this.epoch) return; // another rebalance began: its assignment resumes us
       if ('members' in outcome) return this.apply(outcome.members, outcome.reports);
       // still rebalancing: stay held; the in-flight batches give up (SinkRunner) and we rejoin
-      if ('failed' in outcome && ++failures >= DESCRIBE_ATTEMPTS) return await this.fallBack(assignment, outcome.failed);
+      if ('failed' in outcome && ++failures >= DESCRIBE_ATTEMPTS)
+        return await this.fallBack(assignment, outcome.failed);
       await new Promise((r) => setTimeout(r, DESCRIBE_RETRY_MS));
     }
   }
@@ -290,24 +314,30 @@ export class BudgetShare {
     const [group] = (await this.admin!.describeGroups([this.groupId])).groups;
     if (!group) return { failed: `group ${this.groupId} is missing` };
     if (group.state !== 'Stable') return { rebalancing: group.state };
-    if (group.protocol !== BUDGET_ASSIGNER) return { failed: `group ${this.groupId} runs assigner ${group.protocol} (a member without budget shares)` };
+    if (group.protocol !== BUDGET_ASSIGNER)
+      return { failed: `group ${this.groupId} runs assigner ${group.protocol} (a member without budget shares)` };
     const members: MemberPartitions[] = [];
     const reports: ShareReport[] = [];
     for (const m of group.members) {
       const report = decodeReport(m.memberMetadata);
       if (!report) return { failed: `member ${m.memberId} sent no budget report` };
       reports.push(report);
-      members.push({ replica: report.replica, partitions: AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {} });
+      members.push({
+        replica: report.replica,
+        partitions: AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment ?? {},
+      });
     }
     const me = members.find((m) => m.replica === this.replica);
-    if (!me || !samePartitions(me.partitions, assignment)) return { rebalancing: 'the group description is not of this generation yet' };
+    if (!me || !samePartitions(me.partitions, assignment))
+      return { rebalancing: 'the group description is not of this generation yet' };
     return { members, reports };
   }
 
   private apply(members: MemberPartitions[], reports: ShareReport[]): void {
     const now = this.now();
     const idle: Record<string, number[]> = {};
-    for (const r of reports) for (const [topic, partitions] of Object.entries(r.idle ?? {})) (idle[topic] ??= []).push(...partitions);
+    for (const r of reports)
+      for (const [topic, partitions] of Object.entries(r.idle ?? {})) (idle[topic] ??= []).push(...partitions);
     const shares = computeShares(members, this.groupTopics, (g) => this.budget.limitsOf(g), idle);
     const { history, known } = mergeHistory(reports, new Set(members.map((m) => m.replica)), now);
     this.known = known;
@@ -316,12 +346,19 @@ export class BudgetShare {
     this.owned = members.find((m) => m.replica === this.replica)?.partitions ?? {};
     this.ownedSince = now;
     this.held = false;
-    for (const group of this.groups) this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? [], { paced: true });
+    for (const group of this.groups)
+      this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? [], { paced: true });
     const bulk = mine['events-bulk'];
     this.logger.log(
       `budget share of ${members.length} replica(s): ${this.groups.map((g) => `${g} ${mine[g]?.burst ?? 0}/s ${mine[g]?.steady ?? 0}/min`).join(', ')}` +
-        (bulk ? ` (account history in the last minute: ${(history['events-bulk'] ?? []).filter((t) => now - t < 60_000).length} bulk requests)` : '') +
-        (Object.keys(idle).length ? `; idle partitions weigh ${IDLE_WEIGHT}: ${Object.entries(idle).map(([t, ps]) => `${t} ${ps.join(',')}`).join('; ')}` : ''),
+        (bulk
+          ? ` (account history in the last minute: ${(history['events-bulk'] ?? []).filter((t) => now - t < 60_000).length} bulk requests)`
+          : '') +
+        (Object.keys(idle).length
+          ? `; idle partitions weigh ${IDLE_WEIGHT}: ${Object.entries(idle)
+              .map(([t, ps]) => `${t} ${ps.join(',')}`)
+              .join('; ')}`
+          : ''),
     );
   }
 
@@ -348,16 +385,35 @@ export class BudgetShare {
       const lim = this.budget.limitsOf(group);
       const total = totals.get(topic) ?? 0;
       const p = assignment[topic]?.length ?? 0;
-      const share = p === 0 ? { burst: 0, steady: 0 }
-        : total === 0 ? { burst: 1, steady: 1 }
-        : { burst: Math.max(1, Math.floor((lim.burst * p) / total)), steady: Math.max(1, Math.floor((lim.steady * p) / total)) };
-      this.budget.setShare(group, share, Array.from({ length: lim.steady }, () => now), { paced: true });
+      const share =
+        p === 0
+          ? { burst: 0, steady: 0 }
+          : total === 0
+            ? { burst: 1, steady: 1 }
+            : {
+                burst: Math.max(1, Math.floor((lim.burst * p) / total)),
+                steady: Math.max(1, Math.floor((lim.steady * p) / total)),
+              };
+      this.budget.setShare(
+        group,
+        share,
+        Array.from({ length: lim.steady }, () => now),
+        { paced: true },
+      );
     }
   }
 }
 
-function samePartitions(a: Readonly<Record<string, readonly number[]>>, b: Readonly<Record<string, readonly number[]>>): boolean {
+function samePartitions(
+  a: Readonly<Record<string, readonly number[]>>,
+  b: Readonly<Record<string, readonly number[]>>,
+): boolean {
   const norm = (x: Readonly<Record<string, readonly number[]>>) =>
-    JSON.stringify(Object.keys(x).filter((k) => x[k].length).sort().map((k) => [k, [...x[k]].sort((p, q) => p - q)]));
+    JSON.stringify(
+      Object.keys(x)
+        .filter((k) => x[k].length)
+        .sort()
+        .map((k) => [k, [...x[k]].sort((p, q) => p - q)]),
+    );
   return norm(a) === norm(b);
 }

@@ -8,7 +8,7 @@ import { DeletedContacts, deletionsResumePlan } from './deleted-contacts';
 const TOPIC = 'p.klaviyo.deletions.v1';
 const id = (i: number) => `6${i.toString(16).padStart(23, '0')}`; // Intercom contact ids are 24 hex characters
 
-describe('DeletedContacts (the sink\'s store of deleted people)', () => {
+describe("DeletedContacts (the sink's store of deleted people)", () => {
   let dir: string;
   let path: string;
   const open: DeletedContacts[] = [];
@@ -32,7 +32,12 @@ describe('DeletedContacts (the sink\'s store of deleted people)', () => {
     s.apply(0, [id(3)], 10n);
     expect([id(1), id(2), id(3)].map((x) => s.has(x))).toEqual([true, true, true]);
     s.add(['64a1b2c3d4e5f60718293a4b']);
-    expect(['64A1B2C3D4E5F60718293A4B', '64a1b2c3d4e5f60718293a4', id(4), ''].map((x) => s.has(x))).toEqual([false, false, false, false]);
+    expect(['64A1B2C3D4E5F60718293A4B', '64a1b2c3d4e5f60718293a4', id(4), ''].map((x) => s.has(x))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(s.size).toBe(4);
   });
 
@@ -47,7 +52,12 @@ describe('DeletedContacts (the sink\'s store of deleted people)', () => {
     const N = 200_000;
     const s = openStore();
     const before = heap();
-    for (let i = 0; i < N; i += 1000) s.apply(i % 3, Array.from({ length: 1000 }, (_, j) => id(i + j)), BigInt(i + 1000));
+    for (let i = 0; i < N; i += 1000)
+      s.apply(
+        i % 3,
+        Array.from({ length: 1000 }, (_, j) => id(i + j)),
+        BigInt(i + 1000),
+      );
     for (let i = 0; i < N; i += 97) expect(s.has(id(i))).toBe(true);
     const grown = heap() - before;
     // the reference: what the old `new Set<string>()` held for the same ids
@@ -70,7 +80,12 @@ describe('DeletedContacts (the sink\'s store of deleted people)', () => {
     open.splice(0);
     const again = openStore();
     expect(again.rebuildReason).toBeUndefined();
-    expect(again.offsets()).toEqual(new Map([[0, 5n], [1, 3n]]));
+    expect(again.offsets()).toEqual(
+      new Map([
+        [0, 5n],
+        [1, 3n],
+      ]),
+    );
     expect(again.has(id(1)) && again.has(id(2))).toBe(true);
     again.resetOffsets();
     expect(again.offsets().size).toBe(0);
@@ -104,10 +119,12 @@ describe('DeletedContacts (the sink\'s store of deleted people)', () => {
     expect(existsSync(join(dir, aside[0], 'lmdb', 'data.mdb'))).toBe(true);
   });
 
-  it('refuses a folder that holds another topic\'s deletions, naming the variable', async () => {
+  it("refuses a folder that holds another topic's deletions, naming the variable", async () => {
     const s = openStore();
     s.add([id(1)]);
-    expect(() => DeletedContacts.open(path, 'other.klaviyo.deletions.v1')).toThrow(/SINK_DELETED_CONTACTS_PATH.*other\.klaviyo\.deletions\.v1/);
+    expect(() => DeletedContacts.open(path, 'other.klaviyo.deletions.v1')).toThrow(
+      /SINK_DELETED_CONTACTS_PATH.*other\.klaviyo\.deletions\.v1/,
+    );
     await s.close();
     open.splice(0);
     expect(() => DeletedContacts.open(path, 'other.klaviyo.deletions.v1')).toThrow(/SINK_DELETED_CONTACTS_PATH/);
@@ -132,7 +149,22 @@ describe('deletionsResumePlan', () => {
   ];
 
   it('resumes from the stored offsets, and from the start of a partition the store never read', () => {
-    expect(deletionsResumePlan(new Map([[0, 7n], [1, 8n]]), topic)).toEqual({ from: new Map([[0, 7n], [1, 8n], [2, 0n]]), notes: [] });
+    expect(
+      deletionsResumePlan(
+        new Map([
+          [0, 7n],
+          [1, 8n],
+        ]),
+        topic,
+      ),
+    ).toEqual({
+      from: new Map([
+        [0, 7n],
+        [1, 8n],
+        [2, 0n],
+      ]),
+      notes: [],
+    });
   });
 
   it('records gone by retention: reads from the first offset left, keeps what it has, says so', () => {

@@ -161,11 +161,15 @@ function checkInChild(path: string): void {
     if (offsets !== undefined && (typeof offsets !== 'object' || Object.values(offsets).some((o) => !/^\\d+$/.test(o)))) throw new Error('offsets that are not offsets');
     root.close();`;
   const r = spawnSync(process.execPath, ['-e', script, require.resolve('lmdb'), join(path, 'lmdb')], {
-    encoding: 'utf8', timeout: CHECK_TIMEOUT_MS, stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    timeout: CHECK_TIMEOUT_MS,
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
   if (r.error) throw new Error(`the check could not run: ${r.error.message}`);
   if (r.status !== 0) {
-    const why = r.signal ? `the check crashed (${r.signal})` : (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? `the check exited with ${r.status}`);
+    const why = r.signal
+      ? `the check crashed (${r.signal})`
+      : (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? `the check exited with ${r.status}`);
     throw new Error(why.trim().slice(0, 300));
   }
 }
@@ -179,7 +183,8 @@ function openEnv(path: string, topic: string): Shared {
     const marker = meta.get('marker') as Marker | undefined;
     if (marker && marker.topic !== topic) throw new StoreMismatchError(mismatch(path, marker.topic, topic));
     // another layout: moved aside and rebuilt by open()
-    if (marker && marker.format !== DELETED_STORE_FORMAT) throw new Error(`store format ${marker.format}, this sink writes ${DELETED_STORE_FORMAT}`);
+    if (marker && marker.format !== DELETED_STORE_FORMAT)
+      throw new Error(`store format ${marker.format}, this sink writes ${DELETED_STORE_FORMAT}`);
     if (!marker) {
       root.transactionSync(() => {
         meta.put('marker', { format: DELETED_STORE_FORMAT, topic } satisfies Marker);
@@ -210,7 +215,10 @@ export interface Watermarks {
  * Where to read each partition from: the stored offset when it lies within [low, high]; else
  * the partition's first offset, keeping the ids (see the file comment), with the reason.
  */
-export function deletionsResumePlan(stored: ReadonlyMap<number, bigint>, topic: readonly Watermarks[]): { from: Map<number, bigint>; notes: string[] } {
+export function deletionsResumePlan(
+  stored: ReadonlyMap<number, bigint>,
+  topic: readonly Watermarks[],
+): { from: Map<number, bigint>; notes: string[] } {
   const from = new Map<number, bigint>();
   const notes: string[] = [];
   for (const w of topic) {
@@ -220,13 +228,19 @@ export function deletionsResumePlan(stored: ReadonlyMap<number, bigint>, topic: 
     if (offset === undefined) from.set(w.partition, low);
     else if (offset < low) {
       from.set(w.partition, low);
-      notes.push(`partition ${w.partition}: records ${offset}..${low - 1n} left the topic (retention) before this sink read them; the deletions read before them are kept`);
+      notes.push(
+        `partition ${w.partition}: records ${offset}..${low - 1n} left the topic (retention) before this sink read them; the deletions read before them are kept`,
+      );
     } else if (offset > high) {
       from.set(w.partition, low);
-      notes.push(`partition ${w.partition}: the store read to ${offset}, the topic ends at ${high} (recreated?): reading it from its start, the deletions read before are kept`);
+      notes.push(
+        `partition ${w.partition}: the store read to ${offset}, the topic ends at ${high} (recreated?): reading it from its start, the deletions read before are kept`,
+      );
     } else from.set(w.partition, offset);
   }
-  for (const p of stored.keys()) if (!topic.some((w) => w.partition === p)) notes.push(`partition ${p} of the store is not in the topic (${topic.length} partitions)`);
+  for (const p of stored.keys())
+    if (!topic.some((w) => w.partition === p))
+      notes.push(`partition ${p} of the store is not in the topic (${topic.length} partitions)`);
   return { from, notes };
 }
 
@@ -245,7 +259,11 @@ export interface DeletionsFollower {
  * start, so the sink delivers nothing before it knows every deletion the topic held then.
  */
 export async function followDeletions(o: {
-  readonly kafka: Kafka; readonly codec: AvroCodec; readonly topic: string; readonly groupPrefix: string; readonly store: DeletedContacts;
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly topic: string;
+  readonly groupPrefix: string;
+  readonly store: DeletedContacts;
 }): Promise<DeletionsFollower> {
   const logger = new Logger('DeletedContacts');
   const admin = o.kafka.admin();
@@ -256,7 +274,9 @@ export async function followDeletions(o: {
   const remaining = new Map<number, bigint>();
   for (const w of watermarks) if (BigInt(w.high) > from.get(w.partition)!) remaining.set(w.partition, BigInt(w.high));
   const behind = [...remaining].reduce((n, [p, high]) => n + Number(high - from.get(p)!), 0);
-  logger.log(`deleted contacts: ${o.store.size} stored in ${o.store.path}${o.store.rebuildReason ? ` (new: ${o.store.rebuildReason})` : ''}; ${behind} record(s) of ${o.topic} to read`);
+  logger.log(
+    `deleted contacts: ${o.store.size} stored in ${o.store.path}${o.store.rebuildReason ? ` (new: ${o.store.rebuildReason})` : ''}; ${behind} record(s) of ${o.topic} to read`,
+  );
 
   const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
   let replayed = 0;

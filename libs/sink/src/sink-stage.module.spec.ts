@@ -14,7 +14,11 @@ describe('SinkStageModule (the wiring the app, the CLI, the tests and the benche
       const runner = app.get(SinkRunner);
       const lookup = app.get(StageHandlers).lookup();
       const [spec] = runner.specs();
-      expect(spec.topics.map((t) => t.topic.name)).toEqual(['x.klaviyo.events.v1', 'x.klaviyo.profiles.v1', 'x.klaviyo.deletions.v1']);
+      expect(spec.topics.map((t) => t.topic.name)).toEqual([
+        'x.klaviyo.events.v1',
+        'x.klaviyo.profiles.v1',
+        'x.klaviyo.deletions.v1',
+      ]);
       for (const t of spec.topics) expect(lookup(t.topic.key)).toBeDefined();
       const share = runner.budgetShare;
       runner.specs();
@@ -38,6 +42,8 @@ describe('SinkStageModule (the wiring the app, the CLI, the tests and the benche
 
   it('does not boot without KLAVIYO_API_KEY', async () => {
     // the sink's own config refuses to load without it; a CLI config (dlq reprocess, replay) reaches the provider
-    await expect(sinkContext(loadConfig({ TOPIC_PREFIX: 'x.', LOG_LEVEL: 'error' }, 'cli'))).rejects.toThrow('KLAVIYO_API_KEY is required by the sink');
+    await expect(sinkContext(loadConfig({ TOPIC_PREFIX: 'x.', LOG_LEVEL: 'error' }, 'cli'))).rejects.toThrow(
+      'KLAVIYO_API_KEY is required by the sink',
+    );
   });
 });

@@ -1,7 +1,15 @@
 import type { Config } from '@iks/config';
 import { rmSync } from 'node:fs';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, deletionToAvro, dlqName, deadLetterFromAvro, eventToAvro, topicName } from '@iks/kafka';
+import {
+  AvroCodec,
+  createKafka,
+  deletionToAvro,
+  dlqName,
+  deadLetterFromAvro,
+  eventToAvro,
+  topicName,
+} from '@iks/kafka';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
 import { TopicTap } from '../../../test/support/raw-topic';
 import { testConfig } from '../../../test/support/test-config';
@@ -13,10 +21,17 @@ const API_KEY = 'pk_test_sink_0123456789';
 
 function event(i: number, extra: Partial<KlaviyoEventRecord> = {}): KlaviyoEventRecord {
   return {
-    kind: 'event', metric: i % 2 ? 'Conversation Created' : 'Ticket Created', profile: { email: `person${i % 50}@example.com` },
-    properties: { 'Conversation ID': String(i), Tags: ['vip'] }, time: '2026-01-02T03:04:05Z',
-    unique_id: `intercom:conversation:${i}:created`, backfill: false, intercom_contact_id: `c${i % 50}`,
-    source_notification_id: `notif_${i}`, source_topic: 'conversation.user.created', ...extra,
+    kind: 'event',
+    metric: i % 2 ? 'Conversation Created' : 'Ticket Created',
+    profile: { email: `person${i % 50}@example.com` },
+    properties: { 'Conversation ID': String(i), Tags: ['vip'] },
+    time: '2026-01-02T03:04:05Z',
+    unique_id: `intercom:conversation:${i}:created`,
+    backfill: false,
+    intercom_contact_id: `c${i % 50}`,
+    source_notification_id: `notif_${i}`,
+    source_topic: 'conversation.user.created',
+    ...extra,
   };
 }
 
@@ -30,8 +45,11 @@ async function produceEvents(config: Config, records: KlaviyoEventRecord[]): Pro
   for (let i = 0; i < records.length; i += 500) {
     const chunk = records.slice(i, i + 500);
     await producer.send({
-      topic, acks: -1,
-      messages: await Promise.all(chunk.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, eventToAvro(r)) }))),
+      topic,
+      acks: -1,
+      messages: await Promise.all(
+        chunk.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, eventToAvro(r)) })),
+      ),
     });
   }
   await producer.disconnect();
@@ -45,9 +63,19 @@ async function produceDeletions(config: Config, contactIds: string[]): Promise<v
   const producer = kafka.producer();
   await producer.connect();
   const records: KlaviyoDeletionRecord[] = contactIds.map((id) => ({
-    kind: 'deletion', intercom_contact_id: id, email: `${id}@example.com`, requested_at: Date.now(), source_notification_id: `notif_del_${id}`,
+    kind: 'deletion',
+    intercom_contact_id: id,
+    email: `${id}@example.com`,
+    requested_at: Date.now(),
+    source_notification_id: `notif_del_${id}`,
   }));
-  await producer.send({ topic, acks: -1, messages: await Promise.all(records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, deletionToAvro(r)) }))) });
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: await Promise.all(
+      records.map(async (r) => ({ key: r.intercom_contact_id, value: await codec.encode(topic, deletionToAvro(r)) })),
+    ),
+  });
   await producer.disconnect();
 }
 
@@ -58,7 +86,10 @@ async function committedToEnd(config: Config): Promise<boolean> {
   try {
     for (const key of ['events', 'deletions'] as const) {
       const topic = topicName(key, config.kafka.topicPrefix);
-      const [high, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: config.sink.groupId, topics: [topic] })]);
+      const [high, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: config.sink.groupId, topics: [topic] }),
+      ]);
       for (const p of high) {
         const c = committed.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1';
         if (Number(p.high) > 0 && Number(c) < Number(p.high)) return false;
@@ -71,7 +102,13 @@ async function committedToEnd(config: Config): Promise<boolean> {
 }
 
 function sinkConfig(emulator: KlaviyoEmulator, env: Record<string, string> = {}): Config {
-  return testConfig('sink', { KLAVIYO_API_KEY: API_KEY, KLAVIYO_BASE_URL: emulator.url, SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_MS: '120000', ...env });
+  return testConfig('sink', {
+    KLAVIYO_API_KEY: API_KEY,
+    KLAVIYO_BASE_URL: emulator.url,
+    SINK_BATCH_MAX_WAIT_MS: '50',
+    SINK_RETRY_MAX_MS: '120000',
+    ...env,
+  });
 }
 
 const stored = (emulator: KlaviyoEmulator) => emulator.store.events.length;
@@ -96,7 +133,10 @@ describe('sink → Klaviyo emulator (real broker)', () => {
 
   it('delivers every event once, as valid bulk requests within the rate windows', async () => {
     const config = sinkConfig(emulator);
-    await produceEvents(config, Array.from({ length: 1200 }, (_, i) => event(i)));
+    await produceEvents(
+      config,
+      Array.from({ length: 1200 }, (_, i) => event(i)),
+    );
     await start(config);
     await waitFor(() => stored(emulator) === 1200, { what: '1200 events in the emulator', timeoutMs: 60_000 });
     const ids = new Set(emulator.store.events.map((e) => e.unique_id));
@@ -114,7 +154,10 @@ describe('sink → Klaviyo emulator (real broker)', () => {
     const config = sinkConfig(emulator);
     // a storm in time, and a few 429s by count: a slow start on a loaded machine must not miss the storm
     emulator.faults.storm429(1500).next429(3).next500(3);
-    await produceEvents(config, Array.from({ length: 300 }, (_, i) => event(i)));
+    await produceEvents(
+      config,
+      Array.from({ length: 300 }, (_, i) => event(i)),
+    );
     await start(config);
     await waitFor(() => stored(emulator) === 300, { what: '300 events after the faults', timeoutMs: 60_000 });
     expect(emulator.store.throttled).toBeGreaterThan(0);
@@ -124,19 +167,30 @@ describe('sink → Klaviyo emulator (real broker)', () => {
 
   it('dead-letters the one event Klaviyo refuses, with its error, and delivers the rest', async () => {
     const config = sinkConfig(emulator);
-    emulator.faults.rejectEvent('intercom:conversation:7:created', { times: 100, detail: 'phone_number is not a valid phone number' });
+    emulator.faults.rejectEvent('intercom:conversation:7:created', {
+      times: 100,
+      detail: 'phone_number is not a valid phone number',
+    });
     const tap = new TopicTap(createKafka(config.kafka), new AvroCodec(config.kafka), `${config.kafka.topicPrefix}tap`);
-    await produceEvents(config, Array.from({ length: 50 }, (_, i) => event(i)));
+    await produceEvents(
+      config,
+      Array.from({ length: 50 }, (_, i) => event(i)),
+    );
     await start(config);
     await tap.start([dlqName(topicName('events', config.kafka.topicPrefix))]);
     try {
-      const letters = await waitFor(() => tap.of(dlqName(topicName('events', config.kafka.topicPrefix))).length === 1 && tap.records, { what: 'the dead letter', timeoutMs: 60_000 });
+      const letters = await waitFor(
+        () => tap.of(dlqName(topicName('events', config.kafka.topicPrefix))).length === 1 && tap.records,
+        { what: 'the dead letter', timeoutMs: 60_000 },
+      );
       const letter = deadLetterFromAvro([...letters.values()][0][0].value);
       expect(letter.stage).toBe('sink');
       expect(letter.error_class).toBe('KlaviyoRejectedError');
       expect(letter.error_message).toMatch(/400/);
       expect(letter.error_message).toMatch(/phone_number is not a valid phone number/);
-      expect((await new AvroCodec(config.kafka).decodeAs('events', Buffer.from(letter.value!))).unique_id).toBe('intercom:conversation:7:created');
+      expect((await new AvroCodec(config.kafka).decodeAs('events', Buffer.from(letter.value!))).unique_id).toBe(
+        'intercom:conversation:7:created',
+      );
       await waitFor(() => stored(emulator) === 49, { what: 'the other 49', timeoutMs: 30_000 });
       expect(emulator.store.events.some((e) => e.unique_id === 'intercom:conversation:7:created')).toBe(false);
     } finally {
@@ -144,9 +198,12 @@ describe('sink → Klaviyo emulator (real broker)', () => {
     }
   });
 
-  it('a crash between Klaviyo\'s 2xx and the offset commit re-sends, and Klaviyo keeps one copy', async () => {
+  it("a crash between Klaviyo's 2xx and the offset commit re-sends, and Klaviyo keeps one copy", async () => {
     const config = sinkConfig(emulator);
-    await produceEvents(config, Array.from({ length: 100 }, (_, i) => event(i)));
+    await produceEvents(
+      config,
+      Array.from({ length: 100 }, (_, i) => event(i)),
+    );
     let crashes = 0;
     const first = await start(config, {
       beforeCommit: async () => {
@@ -154,12 +211,18 @@ describe('sink → Klaviyo emulator (real broker)', () => {
         throw new Error('simulated crash before commit');
       },
     });
-    await waitFor(() => crashes >= 2 && stored(emulator) === 100, { what: 'delivery without commit', timeoutMs: 60_000 });
+    await waitFor(() => crashes >= 2 && stored(emulator) === 100, {
+      what: 'delivery without commit',
+      timeoutMs: 60_000,
+    });
     await first.stop();
     runners.splice(runners.indexOf(first), 1);
     const sentBefore = emulator.store.requestLog().length;
     await start(config); // the restarted sink: same group, nothing was committed
-    await waitFor(() => emulator.store.requestLog().length > sentBefore && emulator.store.duplicateEventsIgnored >= 100, { what: 'the re-send', timeoutMs: 60_000 });
+    await waitFor(
+      () => emulator.store.requestLog().length > sentBefore && emulator.store.duplicateEventsIgnored >= 100,
+      { what: 'the re-send', timeoutMs: 60_000 },
+    );
     expect(stored(emulator)).toBe(100);
     expect(new Set(emulator.store.events.map((e) => e.unique_id)).size).toBe(100);
   });
@@ -169,13 +232,18 @@ describe('sink → Klaviyo emulator (real broker)', () => {
     const skipped = (r: SinkRunner) => r.tally.countReason('skip', 'contact_deleted');
     const storedIds = () => new Set(emulator.store.events.map((e) => e.unique_id));
     await produceDeletions(config, ['c3', 'c7']);
-    await produceEvents(config, Array.from({ length: 50 }, (_, i) => event(i))); // contacts c0..c49
+    await produceEvents(
+      config,
+      Array.from({ length: 50 }, (_, i) => event(i)),
+    ); // contacts c0..c49
     const first = await start(config);
     expect(first.tombstones!.replayed).toBe(2);
     await waitFor(() => committedToEnd(config), { what: 'the first run committed everything', timeoutMs: 30_000 });
     expect(stored(emulator)).toBe(48);
     expect(skipped(first)).toBe(2);
-    expect(storedIds().has('intercom:conversation:3:created') || storedIds().has('intercom:conversation:7:created')).toBe(false);
+    expect(
+      storedIds().has('intercom:conversation:3:created') || storedIds().has('intercom:conversation:7:created'),
+    ).toBe(false);
     await first.stop();
     runners.splice(runners.indexOf(first), 1);
 
@@ -201,12 +269,18 @@ describe('sink → Klaviyo emulator (real broker)', () => {
 
   it('a replay from the beginning in its own group adds no new events', async () => {
     const config = sinkConfig(emulator);
-    await produceEvents(config, Array.from({ length: 80 }, (_, i) => event(i, { backfill: i % 4 === 0 })));
+    await produceEvents(
+      config,
+      Array.from({ length: 80 }, (_, i) => event(i, { backfill: i % 4 === 0 })),
+    );
     await start(config);
     await waitFor(() => stored(emulator) === 80, { what: '80 events', timeoutMs: 60_000 });
     expect(emulator.store.events.filter((e) => e.backfill)).toHaveLength(20);
     await start(config, { groupId: `${config.kafka.topicPrefix}replay`, mode: 'replay' });
-    await waitFor(() => emulator.store.duplicateEventsIgnored >= 80, { what: 'the replay to reach Klaviyo', timeoutMs: 60_000 });
+    await waitFor(() => emulator.store.duplicateEventsIgnored >= 80, {
+      what: 'the replay to reach Klaviyo',
+      timeoutMs: 60_000,
+    });
     expect(stored(emulator)).toBe(80);
   });
 });

@@ -4,7 +4,16 @@ import { CONFIG, type Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, KlaviyoRecord } from '@iks/domain';
 import { AvroCodec, KAFKA, prepareStage, PRODUCER, topic, topicName, type Topic } from '@iks/kafka';
 import {
-  OnTopic, StageHandlers, StageRuntime, type AnyStageTopic, type RecordOutcome, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
+  OnTopic,
+  StageHandlers,
+  StageRuntime,
+  type AnyStageTopic,
+  type RecordOutcome,
+  type StageBatch,
+  type StageConsumerSpec,
+  type StageHealth,
+  type StageResult,
+  type StageTally,
 } from '@iks/stage';
 import type { DeliveryResult, KlaviyoDelivery, Priority } from '@iks/klaviyo';
 import { outcomeSubject } from './outcome-subject';
@@ -45,7 +54,12 @@ export class KlaviyoRejectedError extends Error {
 }
 
 /** Heartbeat answers that mean the member must rejoin its group (kafkajs isRebalancing, and a dropped member). */
-const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP', 'UNKNOWN_MEMBER_ID']);
+const REBALANCE_ERRORS = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'UNKNOWN_MEMBER_ID',
+]);
 /** How often a batch waiting for delivery asks the coordinator (kafkajs sends at most one heartbeat per heartbeatInterval). */
 const REBALANCE_CHECK_MS = 1000;
 
@@ -67,7 +81,11 @@ export class SinkRunner implements OnApplicationShutdown {
   tombstones?: DeletionsFollower;
   /** Intercom contacts with a deletion request, on disk: their profiles and events are never sent again (replays included). */
   deletedContacts?: DeletedContacts;
-  private readonly topics: { readonly events: Topic<'events'>; readonly profiles: Topic<'profiles'>; readonly deletions: Topic<'deletions'> };
+  private readonly topics: {
+    readonly events: Topic<'events'>;
+    readonly profiles: Topic<'profiles'>;
+    readonly deletions: Topic<'deletions'>;
+  };
   private readonly mode: 'live' | 'replay';
   private stopped = false;
 
@@ -143,19 +161,27 @@ export class SinkRunner implements OnApplicationShutdown {
       profiles: { topic: this.topics.profiles, describe: outcomeSubject },
       deletions: { topic: this.topics.deletions, describe: outcomeSubject },
     };
-    return [{
-      groupId: opts.groupId ?? this.config.sink.groupId,
-      topics: sinkTopicsOf(opts).map((t) => consumed[t]),
-      // large fetches so that bulk requests fill up to Klaviyo's 1,000 events; round robin as well, so a
-      // member without budget shares (an older sink during a rolling upgrade) can still join the group
-      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner, PartitionAssigners.roundRobin] },
-      onAssignment: (assignment) => share.onAssignment(assignment),
-      // every partition of the three topics at once, so their events can share bulk requests
-      partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
-      chunkSize: Number.MAX_SAFE_INTEGER,
-      seek: opts.seek, until: opts.until, beforeCommit: opts.beforeCommit,
-      outcomesTopic: topicName('outcomes', this.config.kafka.topicPrefix),
-    }];
+    return [
+      {
+        groupId: opts.groupId ?? this.config.sink.groupId,
+        topics: sinkTopicsOf(opts).map((t) => consumed[t]),
+        // large fetches so that bulk requests fill up to Klaviyo's 1,000 events; round robin as well, so a
+        // member without budget shares (an older sink during a rolling upgrade) can still join the group
+        consumer: {
+          maxBytesPerPartition: 4 * 1024 * 1024,
+          maxBytes: 16 * 1024 * 1024,
+          partitionAssigners: [share.assigner, PartitionAssigners.roundRobin],
+        },
+        onAssignment: (assignment) => share.onAssignment(assignment),
+        // every partition of the three topics at once, so their events can share bulk requests
+        partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,
+        chunkSize: Number.MAX_SAFE_INTEGER,
+        seek: opts.seek,
+        until: opts.until,
+        beforeCommit: opts.beforeCommit,
+        outcomesTopic: topicName('outcomes', this.config.kafka.topicPrefix),
+      },
+    ];
   }
 
   /** Delivers what SINK_RUN says, each topic by its @OnTopic handler (fails when one has none, or two). */
@@ -169,17 +195,28 @@ export class SinkRunner implements OnApplicationShutdown {
     // MAPPING.md: a deleted person is not brought back by a later replay (or a late upsert).
     this.deletedContacts = DeletedContacts.open(this.config.sink.deletedContactsPath, this.topics.deletions.name);
     this.tombstones = await followDeletions({
-      kafka: this.kafka, codec: this.codec, topic: this.topics.deletions.name, groupPrefix: `${groupId}.tombstones`, store: this.deletedContacts,
+      kafka: this.kafka,
+      codec: this.codec,
+      topic: this.topics.deletions.name,
+      groupPrefix: `${groupId}.tombstones`,
+      store: this.deletedContacts,
     });
     await this.runtime.start(specs, handlers);
-    this.logger.log(`delivering ${sinkTopicsOf(opts).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`);
+    this.logger.log(
+      `delivering ${sinkTopicsOf(opts).join(', ')} to ${this.config.klaviyo.baseUrl} (group ${groupId}, ${this.mode})`,
+    );
   }
 
   /** klaviyo.events.v1: events of every partition share bulk requests (cut when the rate budget grants one); live events go first, backfilled and replayed ones yield. */
   @OnTopic('events')
   handleEvents(batch: StageBatch<KlaviyoEventRecord>): Promise<StageResult> {
     return this.handleRecords(batch, (records, gaveUp) =>
-      Promise.all(records.map((r) => this.deliverer.events.submit(r, this.mode === 'live' && !r.backfill ? 'live' : 'backfill', gaveUp))));
+      Promise.all(
+        records.map((r) =>
+          this.deliverer.events.submit(r, this.mode === 'live' && !r.backfill ? 'live' : 'backfill', gaveUp),
+        ),
+      ),
+    );
   }
 
   /** klaviyo.profiles.v1: Create or Update Profile. */
@@ -203,7 +240,8 @@ export class SinkRunner implements OnApplicationShutdown {
    * delivered, skipped, or dead-lettered with Klaviyo's answer.
    */
   private async handleRecords<R extends KlaviyoRecord>(
-    batch: StageBatch<R>, deliver: (records: R[], gaveUp: AbortSignal) => Promise<DeliveryResult[]>,
+    batch: StageBatch<R>,
+    deliver: (records: R[], gaveUp: AbortSignal) => Promise<DeliveryResult[]>,
   ): Promise<StageResult> {
     const outcomes: RecordOutcome[] = [];
     const records: R[] = [];
@@ -219,12 +257,14 @@ export class SinkRunner implements OnApplicationShutdown {
       outcomes.push({ kind: 'done', reason: 'delivered', subject });
       records.push(r);
     }
-    const results = records.length === 0 ? [] : await this.unlessRebalancing(batch, (gaveUp) => deliver(records, gaveUp));
+    const results =
+      records.length === 0 ? [] : await this.unlessRebalancing(batch, (gaveUp) => deliver(records, gaveUp));
     // shutting down, or the group rebalances: nothing committed, the batch is read again (by its next owner)
     if (!results || !batch.isRunning()) return { outcomes: [], aborted: true };
     results.forEach((r, i) => {
       const subject = outcomes[at[i]].subject;
-      if (r.status === 'rejected') outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r), subject };
+      if (r.status === 'rejected')
+        outcomes[at[i]] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r), subject };
       else if (r.notes?.length) outcomes[at[i]] = { kind: 'done', reason: 'delivered', notes: r.notes, subject };
     });
     return { outcomes };
@@ -238,7 +278,10 @@ export class SinkRunner implements OnApplicationShutdown {
    * withdrawn (the `gaveUp` signal): only the partition's next owner sends them. What was already
    * on the wire still goes; Klaviyo keeps one copy per unique_id.
    */
-  private async unlessRebalancing<T>(batch: StageBatch<unknown>, work: (gaveUp: AbortSignal) => Promise<T>): Promise<T | undefined> {
+  private async unlessRebalancing<T>(
+    batch: StageBatch<unknown>,
+    work: (gaveUp: AbortSignal) => Promise<T>,
+  ): Promise<T | undefined> {
     const gaveUp = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const rebalance = new Promise<undefined>((resolve) => {
@@ -252,7 +295,10 @@ export class SinkRunner implements OnApplicationShutdown {
     const working = work(gaveUp.signal);
     try {
       const done = await Promise.race([working, rebalance]);
-      if (done === undefined) gaveUp.abort(new Error(`${batch.topic}[${batch.partition}] gave up: the group rebalances or the partition was revoked`));
+      if (done === undefined)
+        gaveUp.abort(
+          new Error(`${batch.topic}[${batch.partition}] gave up: the group rebalances or the partition was revoked`),
+        );
       return done;
     } finally {
       clearInterval(timer);

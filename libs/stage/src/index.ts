@@ -1,6 +1,18 @@
 export type {
-  RecordOutcome, OutcomeKind, ProducedRecord, StageRecord, StageBatch, StageResult, StageHandler, TopicHandler, StageTopic, AnyStageTopic, StageConsumerSpec,
-  OutcomeSubject, StageName, HandlerLookup,
+  RecordOutcome,
+  OutcomeKind,
+  ProducedRecord,
+  StageRecord,
+  StageBatch,
+  StageResult,
+  StageHandler,
+  TopicHandler,
+  StageTopic,
+  AnyStageTopic,
+  StageConsumerSpec,
+  OutcomeSubject,
+  StageName,
+  HandlerLookup,
 } from './stage.types';
 export { OutcomePublisher, type DescribeRecord } from './outcome-publisher';
 export { StageConsumer, type ConsumerHealth } from './stage-consumer';

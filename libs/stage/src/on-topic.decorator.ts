@@ -11,7 +11,11 @@ export const STAGE_TOPIC = Symbol('iks:stage-topic');
  * or with two stops the start-up.
  */
 export function OnTopic<K extends TopicKey>(key: K) {
-  return <M extends TopicHandler<K>>(target: object, property: string | symbol, descriptor: TypedPropertyDescriptor<M>): void => {
+  return <M extends TopicHandler<K>>(
+    target: object,
+    property: string | symbol,
+    descriptor: TypedPropertyDescriptor<M>,
+  ): void => {
     SetMetadata(STAGE_TOPIC, key)(target, property, descriptor);
   };
 }

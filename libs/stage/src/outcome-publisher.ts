@@ -4,13 +4,24 @@ import { chunksByBytes, describeError, header, outcomeToAvro, RECEIVED_AT, type 
 import type { OutcomeSubject, RecordOutcome, StageName } from './stage.types';
 
 const KIND: Readonly<Record<RecordOutcome['kind'], DeliveryOutcomeKind>> = {
-  done: 'delivered', skip: 'skipped', pending: 'pending', dead_letter: 'dead_lettered',
+  done: 'delivered',
+  skip: 'skipped',
+  pending: 'pending',
+  dead_letter: 'dead_lettered',
 };
 
 /** The record part of an outcome when the record could not be decoded. */
 const UNKNOWN: OutcomeSubject = {
-  record_kind: null, metric: null, unique_id: null, intercom_contact_id: null, email: null, phone_number: null,
-  event_time: null, properties_json: null, backfill: false, source_notification_id: null,
+  record_kind: null,
+  metric: null,
+  unique_id: null,
+  intercom_contact_id: null,
+  email: null,
+  phone_number: null,
+  event_time: null,
+  properties_json: null,
+  backfill: false,
+  source_notification_id: null,
 };
 
 export type DescribeRecord = (topic: string, value: Buffer | null) => Promise<OutcomeSubject | null>;
@@ -29,14 +40,30 @@ export class OutcomePublisher {
   ) {}
 
   /** One outcome per record, produced with acks=all before the slice is committed (at-least-once). */
-  async publish(topic: string, partition: number, chunk: readonly KafkaMessage[], outcomes: readonly RecordOutcome[]): Promise<void> {
+  async publish(
+    topic: string,
+    partition: number,
+    chunk: readonly KafkaMessage[],
+    outcomes: readonly RecordOutcome[],
+  ): Promise<void> {
     const at = Date.now();
     const messages: Message[] = [];
     for (let i = 0; i < chunk.length; i++) {
       const o = outcomes[i];
       if (o.kind === 'dead_letter') {
         const d = describeError(o.error);
-        messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], `${d.cls}: ${d.message}`.slice(0, 4000), d.code ?? d.cls, o.subject));
+        messages.push(
+          await this.message(
+            topic,
+            partition,
+            chunk[i],
+            at,
+            KIND[o.kind],
+            `${d.cls}: ${d.message}`.slice(0, 4000),
+            d.code ?? d.cls,
+            o.subject,
+          ),
+        );
       } else {
         messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], o.reason, null, o.subject));
       }
@@ -45,25 +72,60 @@ export class OutcomePublisher {
   }
 
   /** The slice failed as a whole (broker, registry, network) and will be read again: each record is `retried`. */
-  async publishRetried(topic: string, partition: number, chunk: readonly KafkaMessage[], error: unknown): Promise<void> {
+  async publishRetried(
+    topic: string,
+    partition: number,
+    chunk: readonly KafkaMessage[],
+    error: unknown,
+  ): Promise<void> {
     const d = describeError(error);
     const at = Date.now();
     const messages: Message[] = [];
-    for (const m of chunk) messages.push(await this.message(topic, partition, m, at, 'retried', `${d.cls}: ${d.message}`.slice(0, 4000), d.code ?? d.cls));
+    for (const m of chunk)
+      messages.push(
+        await this.message(
+          topic,
+          partition,
+          m,
+          at,
+          'retried',
+          `${d.cls}: ${d.message}`.slice(0, 4000),
+          d.code ?? d.cls,
+        ),
+      );
     await this.send(messages);
   }
 
   private async message(
-    topic: string, partition: number, m: KafkaMessage, at: number, kind: DeliveryOutcomeKind, reason: string, code: string | null, known?: OutcomeSubject,
+    topic: string,
+    partition: number,
+    m: KafkaMessage,
+    at: number,
+    kind: DeliveryOutcomeKind,
+    reason: string,
+    code: string | null,
+    known?: OutcomeSubject,
   ): Promise<Message> {
     const subject = known ?? (await this.describe(topic, m.value).catch(() => null)) ?? UNKNOWN;
     const ts = Number(m.timestamp);
     const received = Number(header(m.headers, RECEIVED_AT) ?? NaN);
     const outcome: DeliveryOutcome = {
-      topic, partition, offset: m.offset, stage: this.stage, kind, reason, error_code: code, ...subject,
-      record_timestamp: Number.isFinite(ts) ? ts : null, outcome_at: at, received_at: Number.isFinite(received) ? received : null,
+      topic,
+      partition,
+      offset: m.offset,
+      stage: this.stage,
+      kind,
+      reason,
+      error_code: code,
+      ...subject,
+      record_timestamp: Number.isFinite(ts) ? ts : null,
+      outcome_at: at,
+      received_at: Number.isFinite(received) ? received : null,
     };
-    return { key: subject.intercom_contact_id ?? m.key ?? null, value: await this.codec.encode(this.topic, outcomeToAvro(outcome)) };
+    return {
+      key: subject.intercom_contact_id ?? m.key ?? null,
+      value: await this.codec.encode(this.topic, outcomeToAvro(outcome)),
+    };
   }
 
   private async send(messages: Message[]): Promise<void> {

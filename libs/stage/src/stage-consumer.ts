@@ -1,12 +1,29 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import {
-  describeError, GROUP_TIMING, nextOffset, RecordDecodeError, sendInBoundedRequests, type AvroCodec, type DeadLetterPublisher, type FailureContext, type TopicKey,
+  describeError,
+  GROUP_TIMING,
+  nextOffset,
+  RecordDecodeError,
+  sendInBoundedRequests,
+  type AvroCodec,
+  type DeadLetterPublisher,
+  type FailureContext,
+  type TopicKey,
 } from '@iks/kafka';
 import { retry } from '@iks/retry';
 import { OutcomePublisher } from './outcome-publisher';
 import type { StageTally } from './stage-metrics';
-import type { OutcomeSubject, ProducedRecord, RecordOutcome, StageConsumerSpec, StageHandler, StageName, StageRecord, StageResult } from './stage.types';
+import type {
+  OutcomeSubject,
+  ProducedRecord,
+  RecordOutcome,
+  StageConsumerSpec,
+  StageHandler,
+  StageName,
+  StageRecord,
+  StageResult,
+} from './stage.types';
 
 const DEFAULT_CHUNK = 500;
 /** How often a slice waiting to be retried checks that the consumer still runs. */
@@ -67,10 +84,16 @@ export class StageConsumer {
   private readonly outcomes: OutcomePublisher | null;
 
   /** `topics`: each consumed topic (by name) with its handler. */
-  constructor(private readonly spec: StageConsumerSpec, private readonly topics: ReadonlyMap<string, ConsumedTopic>, private readonly deps: StageConsumerDeps) {
+  constructor(
+    private readonly spec: StageConsumerSpec,
+    private readonly topics: ReadonlyMap<string, ConsumedTopic>,
+    private readonly deps: StageConsumerDeps,
+  ) {
     this.logger = new Logger(`${deps.stage}:${spec.groupId}`);
     this.outcomes = spec.outcomesTopic
-      ? new OutcomePublisher(spec.outcomesTopic, deps.stage, deps.producer, deps.codec, (topic, value) => this.describe(topic, value))
+      ? new OutcomePublisher(spec.outcomesTopic, deps.stage, deps.producer, deps.codec, (topic, value) =>
+          this.describe(topic, value),
+        )
       : null;
   }
 
@@ -83,7 +106,12 @@ export class StageConsumer {
 
   async start(): Promise<void> {
     const { kafka } = this.deps;
-    const consumer = kafka.consumer({ groupId: this.spec.groupId, allowAutoTopicCreation: false, ...GROUP_TIMING, ...this.spec.consumer });
+    const consumer = kafka.consumer({
+      groupId: this.spec.groupId,
+      allowAutoTopicCreation: false,
+      ...GROUP_TIMING,
+      ...this.spec.consumer,
+    });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.running = true;
@@ -122,8 +150,12 @@ export class StageConsumer {
     for (const p of this.positions.values()) if (p.high > p.committed) lag += p.high - p.committed;
     const secondsSinceProgress = lag > 0n ? Math.max(0, (now - this.lastProgressAt) / 1000) : 0;
     return {
-      groupId: this.spec.groupId, running: this.running, crashed: this.crashed, failing: this.failing,
-      lag: Number(lag), secondsSinceProgress,
+      groupId: this.spec.groupId,
+      running: this.running,
+      crashed: this.crashed,
+      failing: this.failing,
+      lag: Number(lag),
+      secondsSinceProgress,
     };
   }
 
@@ -158,40 +190,55 @@ export class StageConsumer {
    * (broker, registry, network) is retried with libs/retry's backoff (jittered), forever:
    * nothing is committed meanwhile, the consumer stays in its group and readiness is red.
    */
-  private async handleWithRetry(payload: EachBatchPayload, chunk: EachBatchPayload['batch']['messages']): Promise<boolean> {
+  private async handleWithRetry(
+    payload: EachBatchPayload,
+    chunk: EachBatchPayload['batch']['messages'],
+  ): Promise<boolean> {
     const { batch, isRunning, isStale } = payload;
     const running = () => isRunning() && !isStale();
     const stopped = new AbortController();
     const watch = setInterval(() => running() || stopped.abort(new Error('consumer stopping')), STOP_CHECK_MS);
     try {
-      return await retry(async () => {
-        const started = process.hrtime.bigint();
-        try {
-          const result = await this.handleSlice(payload, chunk);
-          if (!result || !running()) return false;
-          await this.settle(batch.topic, batch.partition, chunk, result);
-          payload.resolveOffset(chunk[chunk.length - 1].offset);
-          this.deps.tally.batchSeconds.observe({ stage: this.deps.stage }, Number(process.hrtime.bigint() - started) / 1e9);
-          if (this.failing) this.logger.log(`recovered: ${batch.topic}[${batch.partition}] moves again`);
-          this.failing = null;
-          return true;
-        } catch (e) {
-          if (!running()) throw e;
-          const d = describeError(e);
-          const text = `${d.cls}: ${d.message}`;
-          if (this.failing !== text) {
-            this.logger.error(`cannot process ${batch.topic}[${batch.partition}] now, retrying with backoff (nothing committed): ${text}`);
-            // best effort: Kafka itself may be what fails; once per failure streak, not per attempt
-            await this.outcomes?.publishRetried(batch.topic, batch.partition, chunk, e).catch(() => undefined);
+      return await retry(
+        async () => {
+          const started = process.hrtime.bigint();
+          try {
+            const result = await this.handleSlice(payload, chunk);
+            if (!result || !running()) return false;
+            await this.settle(batch.topic, batch.partition, chunk, result);
+            payload.resolveOffset(chunk[chunk.length - 1].offset);
+            this.deps.tally.batchSeconds.observe(
+              { stage: this.deps.stage },
+              Number(process.hrtime.bigint() - started) / 1e9,
+            );
+            if (this.failing) this.logger.log(`recovered: ${batch.topic}[${batch.partition}] moves again`);
+            this.failing = null;
+            return true;
+          } catch (e) {
+            if (!running()) throw e;
+            const d = describeError(e);
+            const text = `${d.cls}: ${d.message}`;
+            if (this.failing !== text) {
+              this.logger.error(
+                `cannot process ${batch.topic}[${batch.partition}] now, retrying with backoff (nothing committed): ${text}`,
+              );
+              // best effort: Kafka itself may be what fails; once per failure streak, not per attempt
+              await this.outcomes?.publishRetried(batch.topic, batch.partition, chunk, e).catch(() => undefined);
+            }
+            this.failing = text;
+            throw e;
           }
-          this.failing = text;
-          throw e;
-        }
-      }, {
-        // half jitter: replicas failing together spread out, and no retry comes sooner than half its backoff
-        retries: Number.POSITIVE_INFINITY, initialMs: this.deps.retryInitialMs, maxMs: this.deps.retryMaxMs, jitter: 0.5,
-        isRetriable: running, signal: stopped.signal,
-      });
+        },
+        {
+          // half jitter: replicas failing together spread out, and no retry comes sooner than half its backoff
+          retries: Number.POSITIVE_INFINITY,
+          initialMs: this.deps.retryInitialMs,
+          maxMs: this.deps.retryMaxMs,
+          jitter: 0.5,
+          isRetriable: running,
+          signal: stopped.signal,
+        },
+      );
     } catch (e) {
       if (!running() || stopped.signal.aborted) return false;
       throw e;
@@ -205,7 +252,10 @@ export class StageConsumer {
    * before any handler sees it), gives the decoded records to the topic's handler, and puts the
    * outcomes back in the slice's order. undefined when the handler stopped early (shutdown).
    */
-  private async handleSlice(payload: EachBatchPayload, chunk: EachBatchPayload['batch']['messages']): Promise<StageResult | undefined> {
+  private async handleSlice(
+    payload: EachBatchPayload,
+    chunk: EachBatchPayload['batch']['messages'],
+  ): Promise<StageResult | undefined> {
     const { batch, isRunning, isStale } = payload;
     const topic = this.topics.get(batch.topic)!;
     const records: StageRecord<unknown>[] = [];
@@ -219,12 +269,16 @@ export class StageConsumer {
         undecodable.push({ kind: 'dead_letter', error: e });
       }
     }
-    const result: StageResult = records.length === 0
-      ? { outcomes: [] }
-      : await topic.handler({
-        topic: batch.topic, partition: batch.partition, records,
-        heartbeat: () => payload.heartbeat(), isRunning: () => isRunning() && !isStale(),
-      });
+    const result: StageResult =
+      records.length === 0
+        ? { outcomes: [] }
+        : await topic.handler({
+            topic: batch.topic,
+            partition: batch.partition,
+            records,
+            heartbeat: () => payload.heartbeat(),
+            isRunning: () => isRunning() && !isStale(),
+          });
     if (result.aborted) return undefined;
     if (result.outcomes.length !== records.length) {
       throw new Error(`stage handler returned ${result.outcomes.length} outcome(s) for ${records.length} record(s)`);
@@ -234,7 +288,12 @@ export class StageConsumer {
   }
 
   /** Produce, dead-letter, count, commit: in that order (at-least-once). */
-  private async settle(topic: string, partition: number, chunk: EachBatchPayload['batch']['messages'], result: StageResult): Promise<void> {
+  private async settle(
+    topic: string,
+    partition: number,
+    chunk: EachBatchPayload['batch']['messages'],
+    result: StageResult,
+  ): Promise<void> {
     if (result.outcomes.length !== chunk.length) {
       throw new Error(`stage handler returned ${result.outcomes.length} outcome(s) for ${chunk.length} record(s)`);
     }
@@ -242,7 +301,16 @@ export class StageConsumer {
     const { tally, deadLetters, stage } = this.deps;
     const letters: FailureContext[] = [];
     result.outcomes.forEach((o, i) => {
-      if (o.kind === 'dead_letter') letters.push({ topic, partition, message: chunk[i], stage, error: o.error, attempts: o.attempts, firstFailureAt: o.firstFailureAt });
+      if (o.kind === 'dead_letter')
+        letters.push({
+          topic,
+          partition,
+          message: chunk[i],
+          stage,
+          error: o.error,
+          attempts: o.attempts,
+          firstFailureAt: o.firstFailureAt,
+        });
     });
     if (letters.length > 0) await deadLetters.publishAll(letters);
     for (let i = 0; i < chunk.length; i++) {
@@ -263,7 +331,11 @@ export class StageConsumer {
   private async produce(records: readonly ProducedRecord[]): Promise<void> {
     // requests of bounded size, sent in order: however large the slice, no request (and so no
     // partition's record batch) goes past the broker's limits
-    await sendInBoundedRequests(this.deps.producer, records.map((r) => ({ ...r.message, topic: r.topic })), (t, n) => this.deps.tally.produced(t, n));
+    await sendInBoundedRequests(
+      this.deps.producer,
+      records.map((r) => ({ ...r.message, topic: r.topic })),
+      (t, n) => this.deps.tally.produced(t, n),
+    );
   }
 
   private async commit(topic: string, partition: number, offset: string): Promise<void> {
@@ -275,7 +347,10 @@ export class StageConsumer {
   private track(tp: string, high: bigint | undefined, committed: bigint): void {
     const p = this.positions.get(tp);
     const wasCaughtUp = [...this.positions.values()].every((x) => x.high <= x.committed);
-    const next = { high: high ?? p?.high ?? committed, committed: high === undefined ? committed : p?.committed ?? committed };
+    const next = {
+      high: high ?? p?.high ?? committed,
+      committed: high === undefined ? committed : (p?.committed ?? committed),
+    };
     this.positions.set(tp, next);
     if (wasCaughtUp && next.high > next.committed) this.lastProgressAt = Date.now();
     const lag = next.high > next.committed ? next.high - next.committed : 0n;

@@ -10,7 +10,9 @@ import { StageHandlers, StageWiringError } from './stage-handlers';
 import { StageRuntime } from './stage-runtime';
 import type { StageBatch, StageResult } from './stage.types';
 
-const done = async (b: StageBatch<unknown>): Promise<StageResult> => ({ outcomes: b.records.map(() => ({ kind: 'done' as const, reason: 'ok' })) });
+const done = async (b: StageBatch<unknown>): Promise<StageResult> => ({
+  outcomes: b.records.map(() => ({ kind: 'done' as const, reason: 'ok' })),
+});
 
 @Injectable()
 class EventsHandler {
@@ -49,26 +51,44 @@ async function lookupIn(providers: Parameters<typeof Module>[0]['providers']) {
 
 /** A runtime whose Kafka fails the test if anything is consumed. */
 function runtime(): StageRuntime {
-  const kafka = { consumer: () => { throw new Error('a consumer was started'); } } as unknown as Kafka;
+  const kafka = {
+    consumer: () => {
+      throw new Error('a consumer was started');
+    },
+  } as unknown as Kafka;
   return new StageRuntime({
-    stage: 'sink', kafka, producer: {} as Producer, codec: {} as AvroCodec, registry: new Registry(), stallReadyMs: 1000, stallLiveMs: 1000,
+    stage: 'sink',
+    kafka,
+    producer: {} as Producer,
+    codec: {} as AvroCodec,
+    registry: new Registry(),
+    stallReadyMs: 1000,
+    stallLiveMs: 1000,
   });
 }
 
 describe('stage handlers: one @OnTopic handler per consumed topic', () => {
-  it('finds each topic\'s handler on the providers, bound to its instance', async () => {
+  it("finds each topic's handler on the providers, bound to its instance", async () => {
     const lookup = await lookupIn([EventsHandler, NotificationsHandler]);
     expect(lookup('events')).toBeDefined();
     expect(lookup('notifications')).toBeDefined();
     expect(lookup('profiles')).toBeUndefined();
-    const result = await lookup('events')!({ topic: 't', partition: 0, records: [], heartbeat: async () => undefined, isRunning: () => true });
+    const result = await lookup('events')!({
+      topic: 't',
+      partition: 0,
+      records: [],
+      heartbeat: async () => undefined,
+      isRunning: () => true,
+    });
     expect(result).toEqual({ outcomes: [] });
   });
 
   it('refuses to start when a topic has two handlers, naming both', async () => {
     const failure = await lookupIn([EventsHandler, SecondEventsHandler]).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(StageWiringError);
-    expect((failure as Error).message).toMatch(/more than one handler for topic events \(EventsHandler\.events, SecondEventsHandler\.alsoEvents\)/);
+    expect((failure as Error).message).toMatch(
+      /more than one handler for topic events \(EventsHandler\.events, SecondEventsHandler\.alsoEvents\)/,
+    );
   });
 
   it('counts a provider and its alias (useExisting) once', async () => {
@@ -78,7 +98,11 @@ describe('stage handlers: one @OnTopic handler per consumed topic', () => {
 
   it('refuses to start, before consuming anything, when a consumed topic has no handler', async () => {
     const lookup = await lookupIn([NotificationsHandler]);
-    const specs = [{ groupId: 'g', topics: [{ topic: topic('events', 'p.') }, { topic: topic('notifications', 'p.') }] }];
-    await expect(runtime().start(specs, lookup)).rejects.toThrow('sink: no handler for events (topic p.klaviyo.events.v1)');
+    const specs = [
+      { groupId: 'g', topics: [{ topic: topic('events', 'p.') }, { topic: topic('notifications', 'p.') }] },
+    ];
+    await expect(runtime().start(specs, lookup)).rejects.toThrow(
+      'sink: no handler for events (topic p.klaviyo.events.v1)',
+    );
   });
 });

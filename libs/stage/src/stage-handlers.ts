@@ -23,7 +23,10 @@ interface Found {
  * StageWiringError when a topic has two (two handlers would both see, and produce for, the same
  * records).
  */
-export function handlersOf(instances: Iterable<unknown>, topicOf: (fn: unknown) => TopicKey | undefined): HandlerLookup {
+export function handlersOf(
+  instances: Iterable<unknown>,
+  topicOf: (fn: unknown) => TopicKey | undefined,
+): HandlerLookup {
   const found = new Map<TopicKey, Found[]>();
   const seen = new Set<object>();
   for (const instance of instances) {
@@ -37,24 +40,40 @@ export function handlersOf(instances: Iterable<unknown>, topicOf: (fn: unknown) 
       const key = topicOf(fn);
       if (key === undefined || typeof fn !== 'function') continue;
       const list = found.get(key) ?? [];
-      list.push({ owner: `${instance.constructor.name}.${name}`, handler: (fn as StageHandler<unknown>).bind(instance) });
+      list.push({
+        owner: `${instance.constructor.name}.${name}`,
+        handler: (fn as StageHandler<unknown>).bind(instance),
+      });
       found.set(key, list);
     }
   }
-  const twice = [...found].filter(([, list]) => list.length > 1).map(([key, list]) => `${key} (${list.map((f) => f.owner).join(', ')})`);
-  if (twice.length > 0) throw new StageWiringError(`more than one handler for topic ${twice.join('; ')}: each consumed topic has exactly one`);
+  const twice = [...found]
+    .filter(([, list]) => list.length > 1)
+    .map(([key, list]) => `${key} (${list.map((f) => f.owner).join(', ')})`);
+  if (twice.length > 0)
+    throw new StageWiringError(
+      `more than one handler for topic ${twice.join('; ')}: each consumed topic has exactly one`,
+    );
   return (<K extends TopicKey>(key: K) => found.get(key)?.[0].handler) as HandlerLookup;
 }
 
 /** The @OnTopic methods of the context's providers and controllers, discovered at start. */
 @Injectable()
 export class StageHandlers {
-  constructor(private readonly discovery: DiscoveryService, private readonly reflector: Reflector) {}
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly reflector: Reflector,
+  ) {}
 
   /** One handler per topic key; throws StageWiringError for a topic with two. */
   lookup(): HandlerLookup {
     const wrappers = [...this.discovery.getProviders(), ...this.discovery.getControllers()];
-    return handlersOf(wrappers.map((w) => w.instance), (fn) =>
-      typeof fn === 'function' ? this.reflector.get<TopicKey | undefined>(STAGE_TOPIC, fn as () => unknown) : undefined);
+    return handlersOf(
+      wrappers.map((w) => w.instance),
+      (fn) =>
+        typeof fn === 'function'
+          ? this.reflector.get<TopicKey | undefined>(STAGE_TOPIC, fn as () => unknown)
+          : undefined,
+    );
   }
 }

@@ -22,31 +22,78 @@ export class StageTally {
   private readonly notes = new Map<string, number>();
   private readonly producedByTopic = new Map<string, number>();
 
-  constructor(private readonly stage: StageName, registry: Registry) {
+  constructor(
+    private readonly stage: StageName,
+    registry: Registry,
+  ) {
     const registers = [registry];
-    this.records = metricOnce(registry, 'iks_stage_records_total', () => new Counter({
-      name: 'iks_stage_records_total', help: 'Records consumed by a stage, by outcome (done, skip, pending, dead_letter), reason and source.',
-      labelNames: ['stage', 'topic', 'outcome', 'reason', 'source'], registers,
-    }));
-    this.notesCounter = metricOnce(registry, 'iks_stage_notes_total', () => new Counter({
-      name: 'iks_stage_notes_total', help: 'Notes a stage attached to processed records (e.g. the mapping\'s phone_not_e164), by note.',
-      labelNames: ['stage', 'note'], registers,
-    }));
-    this.producedCounter = metricOnce(registry, 'iks_stage_records_produced_total', () => new Counter({
-      name: 'iks_stage_records_produced_total', help: 'Records a stage produced, by topic.', labelNames: ['stage', 'topic'], registers,
-    }));
-    this.batchSeconds = metricOnce(registry, 'iks_stage_batch_duration_seconds', () => new Histogram({
-      name: 'iks_stage_batch_duration_seconds', help: 'Time to handle, produce, dead-letter and commit one slice of a batch.',
-      labelNames: ['stage'], buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
-    }));
-    this.lag = metricOnce(registry, 'iks_stage_consumer_lag', () => new Gauge({
-      name: 'iks_stage_consumer_lag', help: 'Records between the last committed offset and the partition\'s high watermark, as last seen.',
-      labelNames: ['stage', 'topic', 'partition'], registers,
-    }));
-    this.secondsSinceProgress = metricOnce(registry, 'iks_stage_seconds_since_progress', () => new Gauge({
-      name: 'iks_stage_seconds_since_progress', help: 'Seconds since the stage last committed while it had lag (0 when caught up).',
-      labelNames: ['stage'], registers,
-    }));
+    this.records = metricOnce(
+      registry,
+      'iks_stage_records_total',
+      () =>
+        new Counter({
+          name: 'iks_stage_records_total',
+          help: 'Records consumed by a stage, by outcome (done, skip, pending, dead_letter), reason and source.',
+          labelNames: ['stage', 'topic', 'outcome', 'reason', 'source'],
+          registers,
+        }),
+    );
+    this.notesCounter = metricOnce(
+      registry,
+      'iks_stage_notes_total',
+      () =>
+        new Counter({
+          name: 'iks_stage_notes_total',
+          help: "Notes a stage attached to processed records (e.g. the mapping's phone_not_e164), by note.",
+          labelNames: ['stage', 'note'],
+          registers,
+        }),
+    );
+    this.producedCounter = metricOnce(
+      registry,
+      'iks_stage_records_produced_total',
+      () =>
+        new Counter({
+          name: 'iks_stage_records_produced_total',
+          help: 'Records a stage produced, by topic.',
+          labelNames: ['stage', 'topic'],
+          registers,
+        }),
+    );
+    this.batchSeconds = metricOnce(
+      registry,
+      'iks_stage_batch_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'iks_stage_batch_duration_seconds',
+          help: 'Time to handle, produce, dead-letter and commit one slice of a batch.',
+          labelNames: ['stage'],
+          buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+          registers,
+        }),
+    );
+    this.lag = metricOnce(
+      registry,
+      'iks_stage_consumer_lag',
+      () =>
+        new Gauge({
+          name: 'iks_stage_consumer_lag',
+          help: "Records between the last committed offset and the partition's high watermark, as last seen.",
+          labelNames: ['stage', 'topic', 'partition'],
+          registers,
+        }),
+    );
+    this.secondsSinceProgress = metricOnce(
+      registry,
+      'iks_stage_seconds_since_progress',
+      () =>
+        new Gauge({
+          name: 'iks_stage_seconds_since_progress',
+          help: 'Seconds since the stage last committed while it had lag (0 when caught up).',
+          labelNames: ['stage'],
+          registers,
+        }),
+    );
   }
 
   outcome(topic: string, kind: OutcomeKind, reason: string, source = '', by = 1): void {
@@ -91,7 +138,11 @@ export class StageTally {
   }
 
   /** Produced records per topic and outcomes per kind, for summaries. */
-  snapshot(): { readonly produced: ReadonlyMap<string, number>; readonly outcomes: ReadonlyMap<OutcomeKind, number>; readonly reasons: ReadonlyMap<string, number> } {
+  snapshot(): {
+    readonly produced: ReadonlyMap<string, number>;
+    readonly outcomes: ReadonlyMap<OutcomeKind, number>;
+    readonly reasons: ReadonlyMap<string, number>;
+  } {
     return { produced: new Map(this.producedByTopic), outcomes: new Map(this.kinds), reasons: new Map(this.reasons) };
   }
 }

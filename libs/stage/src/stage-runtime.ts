@@ -46,15 +46,27 @@ export class StageRuntime {
    * reads would otherwise sit idle on it).
    */
   async start(specs: readonly StageConsumerSpec[], handlerFor: HandlerLookup): Promise<void> {
-    const missing = specs.flatMap((s) => s.topics).filter((t) => !handlerFor(t.topic.key)).map((t) => `${t.topic.key} (topic ${t.topic.name})`);
+    const missing = specs
+      .flatMap((s) => s.topics)
+      .filter((t) => !handlerFor(t.topic.key))
+      .map((t) => `${t.topic.key} (topic ${t.topic.name})`);
     if (missing.length > 0) throw new Error(`${this.opts.stage}: no handler for ${missing.join('; ')}`);
     const deadLetters = new DeadLetterPublisher(this.opts.producer, this.opts.codec);
     const onFatal = this.opts.onFatal ?? ((e: unknown) => this.logger.error(`fatal: ${String(e)}`));
     for (const spec of specs) {
-      const topics = new Map<string, ConsumedTopic>(spec.topics.map((t) => [t.topic.name, consumedTopic(t, handlerFor)]));
+      const topics = new Map<string, ConsumedTopic>(
+        spec.topics.map((t) => [t.topic.name, consumedTopic(t, handlerFor)]),
+      );
       const c = new StageConsumer(spec, topics, {
-        stage: this.opts.stage, kafka: this.opts.kafka, producer: this.opts.producer, deadLetters, tally: this.tally, codec: this.opts.codec, onFatal,
-        retryInitialMs: this.opts.retryInitialMs ?? 500, retryMaxMs: this.opts.retryMaxMs ?? 30_000,
+        stage: this.opts.stage,
+        kafka: this.opts.kafka,
+        producer: this.opts.producer,
+        deadLetters,
+        tally: this.tally,
+        codec: this.opts.codec,
+        onFatal,
+        retryInitialMs: this.opts.retryInitialMs ?? 500,
+        retryMaxMs: this.opts.retryMaxMs ?? 30_000,
       });
       this.consumers.push(c);
       await c.start();
@@ -88,7 +100,8 @@ export class StageRuntime {
     this.tally.secondsSinceProgress.set({ stage: this.opts.stage }, worst / 1000);
     const crashed = consumers.some((c) => c.crashed);
     return {
-      ready: this.started && !crashed && consumers.every((c) => c.running && !c.failing) && worst < this.opts.stallReadyMs,
+      ready:
+        this.started && !crashed && consumers.every((c) => c.running && !c.failing) && worst < this.opts.stallReadyMs,
       live: !crashed && worst < this.opts.stallLiveMs,
       consumers,
     };
@@ -100,5 +113,9 @@ export class StageRuntime {
  * own key (AvroCodec.decodeAs), so the handler and describe get exactly their record type.
  */
 function consumedTopic(t: AnyStageTopic, handlerFor: HandlerLookup): ConsumedTopic {
-  return { key: t.topic.key, handler: handlerFor(t.topic.key) as ConsumedTopic['handler'], describe: t.describe as ConsumedTopic['describe'] };
+  return {
+    key: t.topic.key,
+    handler: handlerFor(t.topic.key) as ConsumedTopic['handler'],
+    describe: t.describe as ConsumedTopic['describe'],
+  };
 }

@@ -30,10 +30,19 @@ export class StageModule {
         {
           provide: StageRuntime,
           inject: [CONFIG, KAFKA, PRODUCER, AvroCodec, METRICS_REGISTRY],
-          useFactory: (c: Config, kafka: Kafka, producer: Producer, codec: AvroCodec, registry: Registry) => new StageRuntime({
-            stage: opts.stage, kafka, producer, codec, registry, onFatal: opts.onFatal,
-            stallReadyMs: c.stage.stallReadyMs, stallLiveMs: c.stage.stallLiveMs, retryInitialMs: c.stage.retryInitialMs, retryMaxMs: c.stage.retryMaxMs,
-          }),
+          useFactory: (c: Config, kafka: Kafka, producer: Producer, codec: AvroCodec, registry: Registry) =>
+            new StageRuntime({
+              stage: opts.stage,
+              kafka,
+              producer,
+              codec,
+              registry,
+              onFatal: opts.onFatal,
+              stallReadyMs: c.stage.stallReadyMs,
+              stallLiveMs: c.stage.stallLiveMs,
+              retryInitialMs: c.stage.retryInitialMs,
+              retryMaxMs: c.stage.retryMaxMs,
+            }),
         },
       ],
       exports: [StageRuntime, StageHandlers],

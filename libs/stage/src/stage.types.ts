@@ -11,7 +11,13 @@ export type RecordOutcome = (
   | { readonly kind: 'done'; readonly reason: string; readonly source?: string; readonly notes?: readonly string[] }
   | { readonly kind: 'skip'; readonly reason: string; readonly source?: string; readonly notes?: readonly string[] }
   | { readonly kind: 'pending'; readonly reason: string; readonly source?: string }
-  | { readonly kind: 'dead_letter'; readonly error: unknown; readonly source?: string; readonly attempts?: number; readonly firstFailureAt?: number }
+  | {
+      readonly kind: 'dead_letter';
+      readonly error: unknown;
+      readonly source?: string;
+      readonly attempts?: number;
+      readonly firstFailureAt?: number;
+    }
 ) & {
   /**
    * What the record was, when the handler has decoded it anyway: the outcome publisher uses it
@@ -98,8 +104,19 @@ export interface StageConsumerSpec {
 }
 
 /** What an outcome says about the record itself (decoded by the stage that owns the topic). */
-export type OutcomeSubject = Pick<DeliveryOutcome,
-  'record_kind' | 'metric' | 'unique_id' | 'intercom_contact_id' | 'email' | 'phone_number' | 'event_time' | 'properties_json' | 'backfill' | 'source_notification_id'>;
+export type OutcomeSubject = Pick<
+  DeliveryOutcome,
+  | 'record_kind'
+  | 'metric'
+  | 'unique_id'
+  | 'intercom_contact_id'
+  | 'email'
+  | 'phone_number'
+  | 'event_time'
+  | 'properties_json'
+  | 'backfill'
+  | 'source_notification_id'
+>;
 
 export type StageName = 'transformer' | 'sink';
 

@@ -8,11 +8,21 @@ const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|fet
  * TypeError in a mapper) is that record's: it goes to the dead-letter topic.
  */
 export function isTransientError(error: unknown): boolean {
-  const e = error as { name?: unknown; retriable?: unknown; status?: unknown; code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } } | null;
+  const e = error as {
+    name?: unknown;
+    retriable?: unknown;
+    status?: unknown;
+    code?: unknown;
+    message?: unknown;
+    cause?: { code?: unknown; message?: unknown };
+  } | null;
   if (!e || typeof e !== 'object') return false;
   if (e.retriable === true) return true;
   if (e.retriable === false) return false;
   if (typeof e.name === 'string' && e.name.startsWith('KafkaJS')) return true;
-  if (typeof e.status === 'number' && (e.status >= 500 || e.status === 401 || e.status === 403 || e.status === 429)) return true;
-  return NETWORK.test(`${String(e.code ?? '')} ${String(e.cause?.code ?? '')} ${String(e.message ?? '')} ${String(e.cause?.message ?? '')}`);
+  if (typeof e.status === 'number' && (e.status >= 500 || e.status === 401 || e.status === 403 || e.status === 429))
+    return true;
+  return NETWORK.test(
+    `${String(e.code ?? '')} ${String(e.cause?.code ?? '')} ${String(e.message ?? '')} ${String(e.cause?.message ?? '')}`,
+  );
 }

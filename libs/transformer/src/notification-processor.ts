@@ -1,13 +1,36 @@
 import type { ContactSnapshot, KlaviyoRecord, RawNotification } from '@iks/domain';
-import { isContactTopic, mapContactToProfile, mapNotification, MappingError, requiredLookups, type IntercomNotificationInput, type MappingOptions } from '@iks/mapping';
+import {
+  isContactTopic,
+  mapContactToProfile,
+  mapNotification,
+  MappingError,
+  requiredLookups,
+  type IntercomNotificationInput,
+  type MappingOptions,
+} from '@iks/mapping';
 import type { Directory } from '@iks/directory';
 import type { IntercomContact, Loose } from '@iks/intercom';
 
 /** What one notification turns into (emmett style: an outcome, not a log line). */
 export type ProcessOutcome =
-  | { readonly kind: 'records'; readonly records: KlaviyoRecord[]; readonly snapshots: ContactSnapshot[]; readonly notes: string[] }
-  | { readonly kind: 'skip'; readonly reason: string; readonly records: KlaviyoRecord[]; readonly snapshots: ContactSnapshot[] }
-  | { readonly kind: 'pending'; readonly reason: string; readonly records: KlaviyoRecord[]; readonly snapshots: ContactSnapshot[] };
+  | {
+      readonly kind: 'records';
+      readonly records: KlaviyoRecord[];
+      readonly snapshots: ContactSnapshot[];
+      readonly notes: string[];
+    }
+  | {
+      readonly kind: 'skip';
+      readonly reason: string;
+      readonly records: KlaviyoRecord[];
+      readonly snapshots: ContactSnapshot[];
+    }
+  | {
+      readonly kind: 'pending';
+      readonly reason: string;
+      readonly records: KlaviyoRecord[];
+      readonly snapshots: ContactSnapshot[];
+    };
 
 const TYPES_OF_CONTACT = new Set(['contact', 'user', 'lead']);
 
@@ -26,14 +49,20 @@ export const RECONCILE_BACKFILL_AFTER_MS = 24 * 3600 * 1000;
  * a recent heal triggers flows as the webhook would have. received_at is in the record, so a
  * replay decides the same way.
  */
-export function isBackfill(raw: Pick<RawNotification, 'source' | 'created_at' | 'received_at'>, reconcileBackfillAfterMs = RECONCILE_BACKFILL_AFTER_MS): boolean {
+export function isBackfill(
+  raw: Pick<RawNotification, 'source' | 'created_at' | 'received_at'>,
+  reconcileBackfillAfterMs = RECONCILE_BACKFILL_AFTER_MS,
+): boolean {
   if (raw.source === 'backfill') return true;
   if (raw.source === 'reconcile') return raw.received_at - raw.created_at * 1000 > reconcileBackfillAfterMs;
   return false;
 }
 
 export async function processNotification(
-  raw: RawNotification, directory: Directory, options: MappingOptions, reconcileBackfillAfterMs = RECONCILE_BACKFILL_AFTER_MS,
+  raw: RawNotification,
+  directory: Directory,
+  options: MappingOptions,
+  reconcileBackfillAfterMs = RECONCILE_BACKFILL_AFTER_MS,
 ): Promise<ProcessOutcome> {
   let body: unknown;
   try {
@@ -43,17 +72,29 @@ export async function processNotification(
   }
   const backfill = isBackfill(raw, reconcileBackfillAfterMs);
   const input: IntercomNotificationInput = {
-    notificationId: raw.notification_id, topic: raw.topic, createdAt: raw.created_at, source: backfill ? 'backfill' : 'webhook', body,
+    notificationId: raw.notification_id,
+    topic: raw.topic,
+    createdAt: raw.created_at,
+    source: backfill ? 'backfill' : 'webhook',
+    body,
   };
   const snapshots: ContactSnapshot[] = [];
   const records: KlaviyoRecord[] = [];
 
   // contact.* notifications feed the directory first (unless the person was deleted).
-  const item = (body as { data?: { item?: { id?: unknown; type?: unknown; contact?: unknown; tag?: { id?: unknown; name?: unknown } | null } } })?.data?.item;
+  const item = (
+    body as {
+      data?: {
+        item?: { id?: unknown; type?: unknown; contact?: unknown; tag?: { id?: unknown; name?: unknown } | null };
+      };
+    }
+  )?.data?.item;
   if (item && isContactTopic(raw.topic) && raw.topic !== 'contact.deleted' && raw.topic !== 'contact.archived') {
-    if (item.tag && item.tag.id != null && typeof item.tag.name === 'string') directory.rememberTag(String(item.tag.id), item.tag.name);
+    if (item.tag && item.tag.id != null && typeof item.tag.name === 'string')
+      directory.rememberTag(String(item.tag.id), item.tag.name);
     const isFullContact = item.id != null && TYPES_OF_CONTACT.has(String(item.type ?? 'contact')) && !item.contact;
-    if (isFullContact && !directory.contactDeleted(String(item.id))) snapshots.push(directory.remember(item as Loose<IntercomContact>));
+    if (isFullContact && !directory.contactDeleted(String(item.id)))
+      snapshots.push(directory.remember(item as Loose<IntercomContact>));
   }
 
   const fetched = await directory.prepare(requiredLookups(input));
@@ -70,6 +111,7 @@ export async function processNotification(
   const outcome = mapNotification(input, directory, options);
   if (raw.topic === 'contact.deleted' && item?.id != null) snapshots.push(directory.tombstone(String(item.id)));
 
-  if (outcome.kind === 'records') return { kind: 'records', records: [...records, ...outcome.records], snapshots, notes: outcome.notes };
+  if (outcome.kind === 'records')
+    return { kind: 'records', records: [...records, ...outcome.records], snapshots, notes: outcome.notes };
   return { kind: outcome.kind, reason: outcome.reason, records, snapshots };
 }

@@ -15,8 +15,16 @@ describe('TransformerStageModule (the wiring the app, the CLI replay, the tests 
       expect(topics.map((t) => t.name)).toEqual(['x.intercom.notifications.v1', 'x.intercom.notifications.v1.retry']);
       for (const t of topics) expect(lookup(t.key)).toBeDefined();
       // a replay's run: its own group, no retry consumer
-      const replay = await transformerContext(config, { intercomSource: NO_INTERCOM_API, run: { groupId: 'x.replay', retryConsumer: false } });
-      expect(replay.get(TransformerRunner).specs().map((s) => s.groupId)).toEqual(['x.replay']);
+      const replay = await transformerContext(config, {
+        intercomSource: NO_INTERCOM_API,
+        run: { groupId: 'x.replay', retryConsumer: false },
+      });
+      expect(
+        replay
+          .get(TransformerRunner)
+          .specs()
+          .map((s) => s.groupId),
+      ).toEqual(['x.replay']);
       await replay.close();
     } finally {
       await app.close();

@@ -38,7 +38,9 @@ export class TransformerStageModule {
           useFactory: (c: Config): IntercomSource => {
             const source = opts.intercomSource ?? intercomSourceFor(c);
             if (!source.enabled) {
-              new Logger('transformer').warn('INTERCOM_ACCESS_TOKEN is not set: contacts are known from contact.* webhooks only (no GET /contacts/{id}, no admin/team names)');
+              new Logger('transformer').warn(
+                'INTERCOM_ACCESS_TOKEN is not set: contacts are known from contact.* webhooks only (no GET /contacts/{id}, no admin/team names)',
+              );
             }
             return source;
           },
@@ -47,7 +49,9 @@ export class TransformerStageModule {
           provide: Directory,
           inject: [CONFIG, INTERCOM_SOURCE],
           useFactory: (c: Config, source: IntercomSource) =>
-            new Directory(source, c.transformer.directoryRefreshMs, { cacheContacts: c.transformer.directoryCacheContacts }),
+            new Directory(source, c.transformer.directoryRefreshMs, {
+              cacheContacts: c.transformer.directoryCacheContacts,
+            }),
         },
         TransformerRunner,
       ],
@@ -58,12 +62,16 @@ export class TransformerStageModule {
 
 /** TransformerStageModule in a Nest application context with `config` (CLI replay, tests, benches): the apps' very wiring. */
 export async function transformerContext(
-  config: Config, opts: TransformerStageOptions & { readonly registry?: Registry } = {},
+  config: Config,
+  opts: TransformerStageOptions & { readonly registry?: Registry } = {},
 ): Promise<INestApplicationContext> {
   return createContext(config, 'transformer', TransformerStageModule.forRoot(opts), { registry: opts.registry });
 }
 
 /** The runner of a fresh transformer context (`runner.stop()` stops what it started). */
-export async function createTransformerRunner(config: Config, opts: TransformerStageOptions & { readonly registry?: Registry } = {}): Promise<TransformerRunner> {
+export async function createTransformerRunner(
+  config: Config,
+  opts: TransformerStageOptions & { readonly registry?: Registry } = {},
+): Promise<TransformerRunner> {
   return (await transformerContext(config, opts)).get(TransformerRunner);
 }

@@ -13,8 +13,11 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
   let runner: TransformerRunner;
   const tap = new TopicTap(kafka, codec, `${config.kafka.topicPrefix}tap`);
   const T = {
-    events: topicOf(config, 'events'), profiles: topicOf(config, 'profiles'), deletions: topicOf(config, 'deletions'),
-    rawDlq: dlqName(topicOf(config, 'notifications')), retryDlq: dlqName(topicOf(config, 'notificationsRetry')),
+    events: topicOf(config, 'events'),
+    profiles: topicOf(config, 'profiles'),
+    deletions: topicOf(config, 'deletions'),
+    rawDlq: dlqName(topicOf(config, 'notifications')),
+    retryDlq: dlqName(topicOf(config, 'notificationsRetry')),
   };
 
   beforeAll(async () => {
@@ -51,17 +54,31 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
     const letters = await waitFor(() => tap.of(T.rawDlq).length >= 1 && tap.of(T.rawDlq), { what: 'the dead letter' });
     const letter = deadLetterFromAvro(letters[0].value);
     expect(Buffer.from(letter.value!).equals(poison)).toBe(true);
-    expect(letter).toMatchObject({ stage: 'transformer', error_class: 'RecordDecodeError', original_topic: topicOf(config, 'notifications'), retriable: false });
+    expect(letter).toMatchObject({
+      stage: 'transformer',
+      error_class: 'RecordDecodeError',
+      original_topic: topicOf(config, 'notifications'),
+      retriable: false,
+    });
     expect(letter.error_message).toMatch(/cannot decode/);
 
-    const events = await waitFor(() => tap.of(T.events).length >= 2 && tap.of(T.events), { what: 'two events', timeoutMs: 20_000 });
+    const events = await waitFor(() => tap.of(T.events).length >= 2 && tap.of(T.events), {
+      what: 'two events',
+      timeoutMs: 20_000,
+    });
     const byMetric = new Map(events.map((e) => [e.value.metric, eventFromAvro(e.value)]));
     expect(byMetric.get('Conversation Created')).toMatchObject({
-      unique_id: 'intercom:conversation:1911149811:created', profile: { email: 'ada@example.com' }, backfill: false,
-      intercom_contact_id: '6571f0a1b2c3d4e5f6a7b8c9', source_topic: 'conversation.user.created',
+      unique_id: 'intercom:conversation:1911149811:created',
+      profile: { email: 'ada@example.com' },
+      backfill: false,
+      intercom_contact_id: '6571f0a1b2c3d4e5f6a7b8c9',
+      source_topic: 'conversation.user.created',
     });
     // retried after contact.user.updated made grace known
-    expect(byMetric.get('Ticket Created')).toMatchObject({ unique_id: 'intercom:ticket:2189:created', profile: { email: 'grace@example.org' } });
+    expect(byMetric.get('Ticket Created')).toMatchObject({
+      unique_id: 'intercom:ticket:2189:created',
+      profile: { email: 'grace@example.org' },
+    });
     expect(events.map((e) => e.key)).toContain('6571f0a1b2c3d4e5f6a7b8c9');
 
     const profiles = tap.of(T.profiles).map((p) => profileFromAvro(p.value));
@@ -70,11 +87,16 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
     );
 
     // the conversation of a contact that never becomes identifiable ends in the retry DLQ with the reason
-    const retryLetters = await waitFor(() => tap.of(T.retryDlq).length >= 1 && tap.of(T.retryDlq), { what: 'the retry dead letter', timeoutMs: 30_000 });
+    const retryLetters = await waitFor(() => tap.of(T.retryDlq).length >= 1 && tap.of(T.retryDlq), {
+      what: 'the retry dead letter',
+      timeoutMs: 30_000,
+    });
     const gaveUp = deadLetterFromAvro(retryLetters[0].value);
     expect(gaveUp.error_class).toBe('ContactNotIdentifiableError');
     expect(gaveUp.error_message).toMatch(/6571f0a1b2c3d4e5f6a7b8d0/);
-    expect((await codec.decodeAs('notifications', Buffer.from(gaveUp.value!))).notification_id).toBe('notif_lead_conversation');
+    expect((await codec.decodeAs('notifications', Buffer.from(gaveUp.value!))).notification_id).toBe(
+      'notif_lead_conversation',
+    );
 
     // an unknown Intercom topic is acknowledged and counted (its name bounded to "other" as a label)
     expect(runner.tally.countReason('skip', 'unmapped_topic')).toBe(1);
@@ -88,11 +110,21 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
       rawFromEnvelope(fixture('conversation.user.created.legacy_1_x')),
       rawFromEnvelope(fixture('contact.unsubscribed.no_contact')),
     ]);
-    const legacy = await waitFor(() => tap.of(T.rawDlq).map((l) => deadLetterFromAvro(l.value)).find((l) => l.error_class === 'MappingError'), {
-      what: 'the pre-2.0 payload in the raw dead-letter topic', timeoutMs: 20_000,
-    });
+    const legacy = await waitFor(
+      () =>
+        tap
+          .of(T.rawDlq)
+          .map((l) => deadLetterFromAvro(l.value))
+          .find((l) => l.error_class === 'MappingError'),
+      {
+        what: 'the pre-2.0 payload in the raw dead-letter topic',
+        timeoutMs: 20_000,
+      },
+    );
     expect(legacy.error_message).toMatch(/pre-2\.0 API shape.*API version to 2\.x/);
-    expect((await codec.decodeAs('notifications', Buffer.from(legacy.value!))).notification_id).toBe('notif_0a1b2c3d-1111-4e5f-8a9b-000000000099');
+    expect((await codec.decodeAs('notifications', Buffer.from(legacy.value!))).notification_id).toBe(
+      'notif_0a1b2c3d-1111-4e5f-8a9b-000000000099',
+    );
     await waitFor(() => runner.tally.count('skip') > skippedBefore, { what: 'the subscription skipped' });
     expect(runner.tally.count('pending')).toBe(pendingBefore); // neither waits in the retry topic
   });

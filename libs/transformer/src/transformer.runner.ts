@@ -6,8 +6,18 @@ import { boundedKey, type ContactSnapshot, type KlaviyoRecord, type RawNotificat
 import { AvroCodec, header, KAFKA, prepareStage, PRODUCER, RECEIVED_AT, topic, type Topic } from '@iks/kafka';
 import { METRICS_REGISTRY } from '@iks/ops';
 import {
-  isTransientError, metricOnce, OnTopic, StageHandlers, StageRuntime, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
-  type StageRecord, type StageResult, type StageTally,
+  isTransientError,
+  metricOnce,
+  OnTopic,
+  StageHandlers,
+  StageRuntime,
+  type ProducedRecord,
+  type RecordOutcome,
+  type StageBatch,
+  type StageConsumerSpec,
+  type StageRecord,
+  type StageResult,
+  type StageTally,
 } from '@iks/stage';
 import { sleep } from '@iks/retry';
 import { isMappedTopic, type MappingOptions } from '@iks/mapping';
@@ -72,8 +82,12 @@ export class TransformerRunner implements OnApplicationShutdown {
   ) {
     const p = config.kafka.topicPrefix;
     this.topics = {
-      raw: topic('notifications', p), retry: topic('notificationsRetry', p), contacts: topic('contacts', p),
-      events: topic('events', p), profiles: topic('profiles', p), deletions: topic('deletions', p),
+      raw: topic('notifications', p),
+      retry: topic('notificationsRetry', p),
+      contacts: topic('contacts', p),
+      events: topic('events', p),
+      profiles: topic('profiles', p),
+      deletions: topic('deletions', p),
     };
     this.options = {
       metricNames: config.transformer.metricNames,
@@ -84,9 +98,25 @@ export class TransformerRunner implements OnApplicationShutdown {
     for (const [name, help, read] of [
       ['iks_transformer_directory_contacts', 'Contacts in the directory.', () => stats.contacts],
       ['iks_transformer_directory_tombstones', 'Deleted contacts remembered by the directory.', () => stats.tombstones],
-      ['iks_transformer_contacts_fetched_total', 'Contacts fetched from Intercom (GET /contacts/{id}).', () => stats.fetchedContacts],
+      [
+        'iks_transformer_contacts_fetched_total',
+        'Contacts fetched from Intercom (GET /contacts/{id}).',
+        () => stats.fetchedContacts,
+      ],
     ] as const) {
-      metricOnce(registry, name, () => new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } }));
+      metricOnce(
+        registry,
+        name,
+        () =>
+          new Gauge({
+            name,
+            help,
+            registers: [registry],
+            collect() {
+              this.set(read());
+            },
+          }),
+      );
     }
   }
 
@@ -100,7 +130,10 @@ export class TransformerRunner implements OnApplicationShutdown {
   }
 
   readiness() {
-    return { consumers: this.runtime.readinessCheck(), directory: { up: this.started, detail: { contacts: this.directory.stats.contacts } } };
+    return {
+      consumers: this.runtime.readinessCheck(),
+      directory: { up: this.started, detail: { contacts: this.directory.stats.contacts } },
+    };
   }
 
   liveness() {
@@ -108,10 +141,12 @@ export class TransformerRunner implements OnApplicationShutdown {
   }
 
   specs(opts: TransformerStartOptions = this.run): StageConsumerSpec[] {
-    const specs: StageConsumerSpec[] = [{
-      groupId: opts.groupId ?? this.config.transformer.groupId,
-      topics: [{ topic: this.topics.raw }],
-    }];
+    const specs: StageConsumerSpec[] = [
+      {
+        groupId: opts.groupId ?? this.config.transformer.groupId,
+        topics: [{ topic: this.topics.raw }],
+      },
+    ];
     if (opts.retryConsumer !== false) {
       specs.push({
         groupId: `${this.config.transformer.groupId}.retry`,
@@ -132,7 +167,9 @@ export class TransformerRunner implements OnApplicationShutdown {
     await this.directory.refreshReferences();
     await this.runtime.start(this.specs(opts), handlers);
     this.started = true;
-    this.logger.log(`consuming ${this.topics.raw.name} (group ${opts.groupId ?? this.config.transformer.groupId}${opts.retryConsumer === false ? ', no retry consumer' : ''}); directory: ${this.directory.stats.contacts} contacts`);
+    this.logger.log(
+      `consuming ${this.topics.raw.name} (group ${opts.groupId ?? this.config.transformer.groupId}${opts.retryConsumer === false ? ', no retry consumer' : ''}); directory: ${this.directory.stats.contacts} contacts`,
+    );
   }
 
   /**
@@ -144,7 +181,11 @@ export class TransformerRunner implements OnApplicationShutdown {
   private async loadDirectory(): Promise<void> {
     this.directory.useStore(LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts.name));
     this.directoryFollower = await followContacts({
-      kafka: this.kafka, codec: this.codec, topic: this.topics.contacts.name, groupPrefix: `${this.config.transformer.groupId}.directory`, directory: this.directory,
+      kafka: this.kafka,
+      codec: this.codec,
+      topic: this.topics.contacts.name,
+      groupPrefix: `${this.config.transformer.groupId}.directory`,
+      directory: this.directory,
     });
   }
 
@@ -178,7 +219,12 @@ export class TransformerRunner implements OnApplicationShutdown {
   }
 
   /** One record: its outputs are appended to `out` only when it maps (a poison record produces nothing). */
-  private async outcomeOf(r: StageRecord<RawNotification>, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
+  private async outcomeOf(
+    r: StageRecord<RawNotification>,
+    out: ProducedRecord[],
+    attempt: number,
+    firstPendingAt: number,
+  ): Promise<RecordOutcome> {
     const mine: ProducedRecord[] = [];
     try {
       const outcome = await this.handle(r, mine, attempt, firstPendingAt);
@@ -186,13 +232,28 @@ export class TransformerRunner implements OnApplicationShutdown {
       return outcome;
     } catch (e) {
       if (isTransientError(e)) throw e; // the stage cannot work now: nothing committed, retried
-      return { kind: 'dead_letter', error: e, attempts: attempt > 1 ? attempt - 1 : undefined, firstFailureAt: attempt > 1 ? firstPendingAt : undefined };
+      return {
+        kind: 'dead_letter',
+        error: e,
+        attempts: attempt > 1 ? attempt - 1 : undefined,
+        firstFailureAt: attempt > 1 ? firstPendingAt : undefined,
+      };
     }
   }
 
   /** Process one notification and queue its outputs (records, snapshots, retry). */
-  private async handle({ message: m, value: raw }: StageRecord<RawNotification>, out: ProducedRecord[], attempt: number, firstPendingAt: number): Promise<RecordOutcome> {
-    const result = await processNotification(raw, this.directory, this.options, this.config.transformer.reconcileBackfillAfterMs);
+  private async handle(
+    { message: m, value: raw }: StageRecord<RawNotification>,
+    out: ProducedRecord[],
+    attempt: number,
+    firstPendingAt: number,
+  ): Promise<RecordOutcome> {
+    const result = await processNotification(
+      raw,
+      this.directory,
+      this.options,
+      this.config.transformer.reconcileBackfillAfterMs,
+    );
     // lineage: when ingest accepted the notification, for the console's person page
     const lineage = { [RECEIVED_AT]: String(raw.received_at) };
     for (const r of result.records) {
@@ -212,14 +273,22 @@ export class TransformerRunner implements OnApplicationShutdown {
     }
     const now = Date.now();
     if (now - firstPendingAt >= this.config.transformer.contactWaitMaxMs) {
-      throw new ContactNotIdentifiableError(`${result.reason}; gave up after ${Math.round((now - firstPendingAt) / 1000)} s and ${attempt - 1} attempt(s)`);
+      throw new ContactNotIdentifiableError(
+        `${result.reason}; gave up after ${Math.round((now - firstPendingAt) / 1000)} s and ${attempt - 1} attempt(s)`,
+      );
     }
     const delay = Math.min(this.config.transformer.contactRetryInitialMs * 2 ** (attempt - 1), 15 * 60_000);
     out.push({
       topic: this.topics.retry.name,
       message: {
-        key: m.key, value: await this.codec.encodeAs(this.topics.retry, raw),
-        headers: { [H_ATTEMPT]: String(attempt), [H_FIRST]: String(firstPendingAt), [H_NOT_BEFORE]: String(now + delay), [H_REASON]: result.reason },
+        key: m.key,
+        value: await this.codec.encodeAs(this.topics.retry, raw),
+        headers: {
+          [H_ATTEMPT]: String(attempt),
+          [H_FIRST]: String(firstPendingAt),
+          [H_NOT_BEFORE]: String(now + delay),
+          [H_REASON]: result.reason,
+        },
       },
     });
     return { kind: 'pending', reason: normalizeReason(result.reason), source };
@@ -229,22 +298,45 @@ export class TransformerRunner implements OnApplicationShutdown {
   private noteUnknownTopic(topic: string): void {
     if (this.unknownTopics.size >= 100 || this.unknownTopics.has(topic)) return;
     this.unknownTopics.add(topic);
-    this.logger.log(`Intercom topic ${JSON.stringify(topic.slice(0, 200))} is not mapped: acknowledged, kept in the raw topic, counted as unmapped_topic`);
+    this.logger.log(
+      `Intercom topic ${JSON.stringify(topic.slice(0, 200))} is not mapped: acknowledged, kept in the raw topic, counted as unmapped_topic`,
+    );
   }
 
   private async encodeRecord(r: KlaviyoRecord): Promise<ProducedRecord> {
     switch (r.kind) {
       case 'event':
-        return { topic: this.topics.events.name, message: { key: boundedKey(r.intercom_contact_id ?? r.unique_id), value: await this.codec.encodeAs(this.topics.events, r) } };
+        return {
+          topic: this.topics.events.name,
+          message: {
+            key: boundedKey(r.intercom_contact_id ?? r.unique_id),
+            value: await this.codec.encodeAs(this.topics.events, r),
+          },
+        };
       case 'profile':
-        return { topic: this.topics.profiles.name, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encodeAs(this.topics.profiles, r) } };
+        return {
+          topic: this.topics.profiles.name,
+          message: {
+            key: boundedKey(r.intercom_contact_id),
+            value: await this.codec.encodeAs(this.topics.profiles, r),
+          },
+        };
       case 'deletion':
-        return { topic: this.topics.deletions.name, message: { key: boundedKey(r.intercom_contact_id), value: await this.codec.encodeAs(this.topics.deletions, r) } };
+        return {
+          topic: this.topics.deletions.name,
+          message: {
+            key: boundedKey(r.intercom_contact_id),
+            value: await this.codec.encodeAs(this.topics.deletions, r),
+          },
+        };
     }
   }
 
   private async encodeSnapshot(s: ContactSnapshot): Promise<ProducedRecord> {
-    return { topic: this.topics.contacts.name, message: { key: boundedKey(s.id), value: await this.codec.encodeAs(this.topics.contacts, s) } };
+    return {
+      topic: this.topics.contacts.name,
+      message: { key: boundedKey(s.id), value: await this.codec.encodeAs(this.topics.contacts, s) },
+    };
   }
 
   /** Stops consuming, the directory follower and its store, and the producer's connection (once). */

@@ -26,7 +26,12 @@ const adminOf = (d: Directory, id: unknown) => d.admins.find((a) => String(a.id)
 const teamOf = (d: Directory, id: unknown) => d.teams.find((t) => String(t.id) === String(id));
 
 /** "Conversation metrics (all four share these properties)". */
-export function conversationProperties(c: IntercomConversation, contact: IntercomContact, phoneE164: string | undefined, d: Directory): Record<string, unknown> {
+export function conversationProperties(
+  c: IntercomConversation,
+  contact: IntercomContact,
+  phoneE164: string | undefined,
+  d: Directory,
+): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   put(p, 'email', contact.email);
   put(p, 'phone_number', phoneE164);
@@ -37,7 +42,11 @@ export function conversationProperties(c: IntercomConversation, contact: Interco
   put(p, 'Assigned Team', teamOf(d, c.team_assignee_id)?.name);
   put(p, 'Assigned Admin Name', adminOf(d, c.admin_assignee_id)?.name);
   put(p, 'Assigned Admin Email', adminOf(d, c.admin_assignee_id)?.email);
-  put(p, 'Tags', c.tags.tags.map((t) => t.name));
+  put(
+    p,
+    'Tags',
+    c.tags.tags.map((t) => t.name),
+  );
   put(p, 'Conversation Rating', c.conversation_rating?.rating);
   put(p, 'Conversation Source', c.source.type);
   put(p, 'Conversation Delivered As', c.source.delivered_as);
@@ -51,7 +60,12 @@ export function conversationProperties(c: IntercomConversation, contact: Interco
 }
 
 /** "Ticket metrics: Created, Submitted, Replied to Ticket, Marked as Waiting". */
-export function ticketProperties(t: IntercomTicket, contact: IntercomContact, phoneE164: string | undefined, d: Directory): Record<string, unknown> {
+export function ticketProperties(
+  t: IntercomTicket,
+  contact: IntercomContact,
+  phoneE164: string | undefined,
+  d: Directory,
+): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   put(p, 'email', contact.email);
   put(p, 'phone_number', phoneE164);
@@ -59,7 +73,11 @@ export function ticketProperties(t: IntercomTicket, contact: IntercomContact, ph
   put(p, 'Assigned Team', teamOf(d, t.team_assignee_id)?.name);
   put(p, 'Assigned Admin Name', adminOf(d, t.admin_assignee_id)?.name);
   put(p, 'Assigned Admin Email', adminOf(d, t.admin_assignee_id)?.email);
-  put(p, 'Snoozed Until', (t as { snoozed_until?: number }).snoozed_until ? iso((t as { snoozed_until: number }).snoozed_until) : null);
+  put(
+    p,
+    'Snoozed Until',
+    (t as { snoozed_until?: number }).snoozed_until ? iso((t as { snoozed_until: number }).snoozed_until) : null,
+  );
   put(p, 'Ticket Parts Count', t.ticket_parts?.total_count);
   put(p, 'Ticket ID', t.id);
   put(p, 'Ticket Type', t.ticket_type?.name);
@@ -70,7 +88,12 @@ export function ticketProperties(t: IntercomTicket, contact: IntercomContact, ph
 }
 
 /** "Ticket Resolved (its own names, as the source document gives them)". */
-export function ticketResolvedProperties(t: IntercomTicket, contact: IntercomContact, phoneE164: string | undefined, d: Directory): Record<string, unknown> {
+export function ticketResolvedProperties(
+  t: IntercomTicket,
+  contact: IntercomContact,
+  phoneE164: string | undefined,
+  d: Directory,
+): Record<string, unknown> {
   const p: Record<string, unknown> = {};
   put(p, 'Contact Email', contact.email);
   put(p, 'Contact Phone', phoneE164);

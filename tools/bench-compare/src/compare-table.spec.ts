@@ -10,7 +10,12 @@ describe('bench:compare table', () => {
   });
 
   it('alternates which side runs first (ABBA)', () => {
-    expect([1, 2, 3, 4].map(roundOrder)).toEqual([['ref', 'current'], ['current', 'ref'], ['ref', 'current'], ['current', 'ref']]);
+    expect([1, 2, 3, 4].map(roundOrder)).toEqual([
+      ['ref', 'current'],
+      ['current', 'ref'],
+      ['ref', 'current'],
+      ['current', 'ref'],
+    ]);
   });
 
   it('puts every run of both sides in one row per figure, with medians and current/ref', () => {
@@ -22,13 +27,21 @@ describe('bench:compare table', () => {
     ];
     const rows = compareRuns(runs);
     expect(rows.map((r) => r.name)).toEqual(['p1.cpu', 'new.only', 'old.only']);
-    expect(rows[0]).toMatchObject({ ref: [0.5, 0.7], current: [0.3, 0.25], refMedian: 0.6, currentMedian: 0.275, unit: 'CPU-ms/event' });
+    expect(rows[0]).toMatchObject({
+      ref: [0.5, 0.7],
+      current: [0.3, 0.25],
+      refMedian: 0.6,
+      currentMedian: 0.275,
+      unit: 'CPU-ms/event',
+    });
     expect(rows[0].ratio).toBeCloseTo(0.275 / 0.6);
     expect(rows[1]).toMatchObject({ ref: [NaN, NaN], current: [1, NaN] });
     expect(rows[1].ratio).toBeNaN();
     expect(compareRuns(runs, /^p1\./).map((r) => r.name)).toEqual(['p1.cpu']);
     const text = formatTable(rows, { ref: 'ref main', current: 'current' });
-    expect(text.split('\n')[1]).toMatch(/^p1\.cpu\s+0\.500 \/ 0\.700\s+0\.300 \/ 0\.250\s+0\.600\s+0\.275\s+0\.458\s+CPU-ms\/event$/);
+    expect(text.split('\n')[1]).toMatch(
+      /^p1\.cpu\s+0\.500 \/ 0\.700\s+0\.300 \/ 0\.250\s+0\.600\s+0\.275\s+0\.458\s+CPU-ms\/event$/,
+    );
     expect(text).toContain('–');
   });
 

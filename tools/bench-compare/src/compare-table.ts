@@ -56,7 +56,10 @@ export function compareRuns(runs: readonly Run[], filter?: RegExp): Row[] {
       const current = valuesOf('current', name);
       const refMedian = median(ref);
       const currentMedian = median(current);
-      const ratio = Number.isFinite(refMedian) && Number.isFinite(currentMedian) && refMedian !== 0 ? currentMedian / refMedian : NaN;
+      const ratio =
+        Number.isFinite(refMedian) && Number.isFinite(currentMedian) && refMedian !== 0
+          ? currentMedian / refMedian
+          : NaN;
       return { name, unit: units.get(name) ?? '', ref, current, refMedian, currentMedian, ratio };
     });
 }

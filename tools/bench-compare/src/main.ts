@@ -31,7 +31,12 @@ import { compareRuns, formatTable, roundOrder, type Run, type Side } from './com
 import { prepareRef } from './ref-build';
 
 const ROOT = resolve(__dirname, '../../../..');
-const BENCH_FILES = { e2e: 'e2e.bench.js', ingest: 'ingest.bench.js', transform: 'transform.bench.js', sink: 'sink.bench.js' } as const;
+const BENCH_FILES = {
+  e2e: 'e2e.bench.js',
+  ingest: 'ingest.bench.js',
+  transform: 'transform.bench.js',
+  sink: 'sink.bench.js',
+} as const;
 type BenchName = keyof typeof BENCH_FILES;
 
 interface Options {
@@ -52,7 +57,12 @@ function positiveInt(v: string): number {
 const say = (l: string) => process.stdout.write(`bench:compare: ${l}\n`);
 
 /** One bench run; resolves with its whole output and whether it exited 0. */
-function runBench(script: string, cwd: string, env: NodeJS.ProcessEnv, logFile: string): Promise<{ ok: boolean; output: string; ms: number }> {
+function runBench(
+  script: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+): Promise<{ ok: boolean; output: string; ms: number }> {
   return new Promise((res) => {
     const t0 = Date.now();
     const log = createWriteStream(logFile);
@@ -69,13 +79,18 @@ function runBench(script: string, cwd: string, env: NodeJS.ProcessEnv, logFile: 
     child.on('close', (code, signal) => {
       process.removeListener('SIGINT', stop);
       log.end();
-      res({ ok: code === 0, output: Buffer.concat(chunks).toString('utf8') + (code === 0 ? '' : `\n(exit ${code ?? signal})`), ms: Date.now() - t0 });
+      res({
+        ok: code === 0,
+        output: Buffer.concat(chunks).toString('utf8') + (code === 0 ? '' : `\n(exit ${code ?? signal})`),
+        ms: Date.now() - t0,
+      });
     });
   });
 }
 
 async function compare(ref: string, opts: Options): Promise<void> {
-  if (opts.harness === 'ref' && opts.bench !== 'e2e') say(`--harness applies to e2e only; ${opts.bench} always runs each side's own bench`);
+  if (opts.harness === 'ref' && opts.bench !== 'e2e')
+    say(`--harness applies to e2e only; ${opts.bench} always runs each side's own bench`);
   const filter = opts.filter ? new RegExp(opts.filter) : undefined;
   const build = prepareRef(ROOT, ref, { rebuild: opts.rebuild, log: say });
   const benchFile = BENCH_FILES[opts.bench];
@@ -83,16 +98,22 @@ async function compare(ref: string, opts: Options): Promise<void> {
   const ownHarness = opts.bench !== 'e2e' || opts.harness === 'ref';
   const refScript = ownHarness ? join(build.dir, 'dist', 'bench', benchFile) : currentScript;
   if (!existsSync(currentScript)) throw new Error(`${currentScript} is missing: npm run build first`);
-  if (!existsSync(refScript)) throw new Error(`${ref} has no ${join('dist', 'bench', benchFile)} after its build: it has no ${opts.bench} bench`);
+  if (!existsSync(refScript))
+    throw new Error(`${ref} has no ${join('dist', 'bench', benchFile)} after its build: it has no ${opts.bench} bench`);
   if (!ownHarness) {
     for (const app of ['ingest', 'transformer', 'sink']) {
       const main = join(build.dir, 'dist', 'apps', app, 'src', 'main.js');
-      if (!existsSync(main)) throw new Error(`${ref} has no ${main}: the current harness cannot start its apps; try --harness ref`);
+      if (!existsSync(main))
+        throw new Error(`${ref} has no ${main}: the current harness cannot start its apps; try --harness ref`);
     }
   }
-  const outDir = resolve(opts.out ?? join(tmpdir(), 'iks-bench-compare', `runs-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const outDir = resolve(
+    opts.out ?? join(tmpdir(), 'iks-bench-compare', `runs-${new Date().toISOString().replace(/[:.]/g, '-')}`),
+  );
   mkdirSync(outDir, { recursive: true });
-  say(`${opts.bench} bench, ${opts.rounds} round(s), ref ${ref} (${build.sha.slice(0, 12)}, ${build.dir}, node_modules ${build.nodeModules}) vs the current tree (${ROOT})`);
+  say(
+    `${opts.bench} bench, ${opts.rounds} round(s), ref ${ref} (${build.sha.slice(0, 12)}, ${build.dir}, node_modules ${build.nodeModules}) vs the current tree (${ROOT})`,
+  );
   say(
     opts.bench === 'e2e'
       ? ownHarness
@@ -117,7 +138,9 @@ async function compare(ref: string, opts: Options): Promise<void> {
       const r = await runBench(script, cwd, env, logFile);
       const parsed = parseBenchOutput(r.output);
       runs.push({ side, round, ok: r.ok, figures: parsed.figures });
-      say(`round ${round}/${opts.rounds}: ${side} ${r.ok ? 'done' : 'FAILED'} in ${(r.ms / 1000).toFixed(0)} s, ${parsed.figures.length} figures (${parsed.source}); ${logFile}`);
+      say(
+        `round ${round}/${opts.rounds}: ${side} ${r.ok ? 'done' : 'FAILED'} in ${(r.ms / 1000).toFixed(0)} s, ${parsed.figures.length} figures (${parsed.source}); ${logFile}`,
+      );
     }
   }
   const failed = runs.filter((r) => !r.ok);
@@ -125,23 +148,33 @@ async function compare(ref: string, opts: Options): Promise<void> {
     const xs = runs.filter((r) => r.side === side).map((r) => `r${r.round}${r.ok ? '' : '!'}`);
     return `${side === 'ref' ? `ref ${ref}` : 'current'} (${xs.join(' / ')})`;
   };
-  process.stdout.write(`\n== bench:compare ${opts.bench}: ${ref} (${build.sha.slice(0, 12)}) vs current, ${opts.rounds} round(s), runs in run order\n`);
+  process.stdout.write(
+    `\n== bench:compare ${opts.bench}: ${ref} (${build.sha.slice(0, 12)}) vs current, ${opts.rounds} round(s), runs in run order\n`,
+  );
   process.stdout.write(`${formatTable(compareRuns(runs, filter), { ref: label('ref'), current: label('current') })}\n`);
   if (failed.length > 0) {
-    process.stdout.write(`\n${failed.length} run(s) failed (marked !; their figures are what they printed before failing): ${failed.map((r) => `round ${r.round} ${r.side}`).join(', ')}\n`);
+    process.stdout.write(
+      `\n${failed.length} run(s) failed (marked !; their figures are what they printed before failing): ${failed.map((r) => `round ${r.round} ${r.side}`).join(', ')}\n`,
+    );
     process.exitCode = 1;
   }
 }
 
 const program = new Command('bench:compare')
-  .description("runs a bench for a git ref (built in a worktree) and for the current tree, alternately, and prints each figure's runs side by side")
+  .description(
+    "runs a bench for a git ref (built in a worktree) and for the current tree, alternately, and prints each figure's runs side by side",
+  )
   .argument('<git-ref>', 'the commit, branch or tag to compare with (e.g. main)')
   .addOption(new Option('--bench <name>', 'which bench').choices(Object.keys(BENCH_FILES)).default('e2e'))
   .option('--rounds <n>', 'rounds (each: one run of each side)', positiveInt, 3)
-  .addOption(new Option('--harness <which>', "e2e only: whose bench drives the ref's apps").choices(['current', 'ref']).default('current'))
+  .addOption(
+    new Option('--harness <which>', "e2e only: whose bench drives the ref's apps")
+      .choices(['current', 'ref'])
+      .default('current'),
+  )
   .option('--filter <regex>', 'only the figures whose name matches')
   .option('--rebuild', 'build the ref again even if a finished build is there')
-  .option('--out <dir>', 'where to keep every run\'s output')
+  .option('--out <dir>', "where to keep every run's output")
   .action((ref: string, opts: Options) => compare(ref, opts));
 
 program.parseAsync(process.argv).catch((e) => {

@@ -22,7 +22,9 @@ function run(cmd: string, args: string[], cwd: string, what: string, log: (l: st
   log(`$ (cd ${cwd} && ${cmd} ${args.join(' ')})`);
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) {
-    throw new Error(`${what} failed (exit ${r.status ?? r.signal}):\n${`${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n')}`);
+    throw new Error(
+      `${what} failed (exit ${r.status ?? r.signal}):\n${`${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n')}`,
+    );
   }
   return r.stdout;
 }
@@ -30,12 +32,17 @@ function run(cmd: string, args: string[], cwd: string, what: string, log: (l: st
 /** The full commit sha of `ref` in the repository of `root`; a clear error for an unknown ref. */
 export function resolveRef(root: string, ref: string): string {
   const r = spawnSync('git', ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0 || !r.stdout.trim()) throw new Error(`unknown git ref "${ref}" (git rev-parse --verify found no commit)`);
+  if (r.status !== 0 || !r.stdout.trim())
+    throw new Error(`unknown git ref "${ref}" (git rev-parse --verify found no commit)`);
   return r.stdout.trim();
 }
 
 /** Checks out and builds `ref` (or reuses a finished build of the same commit). */
-export function prepareRef(root: string, ref: string, opts: { rebuild?: boolean; baseDir?: string; log: (l: string) => void }): RefBuild {
+export function prepareRef(
+  root: string,
+  ref: string,
+  opts: { rebuild?: boolean; baseDir?: string; log: (l: string) => void },
+): RefBuild {
   const sha = resolveRef(root, ref);
   const base = opts.baseDir ?? join(tmpdir(), 'iks-bench-compare');
   const dir = join(base, sha.slice(0, 12));

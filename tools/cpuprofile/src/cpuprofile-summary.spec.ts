@@ -30,7 +30,9 @@ describe('cpuprofile summary', () => {
     expect(categoryOf(frame('f', 'node:internal/buffer'))).toBe('node');
     expect(categoryOf(frame('(garbage collector)'))).toBe('gc');
     expect(categoryOf(frame('JSON.parse'))).toBe('native');
-    expect(frameKey(frame('send', 'file:///w/node_modules/kafkajs/src/producer/index.js', 9))).toBe('send kafkajs/src/producer/index.js:10');
+    expect(frameKey(frame('send', 'file:///w/node_modules/kafkajs/src/producer/index.js', 9))).toBe(
+      'send kafkajs/src/producer/index.js:10',
+    );
     expect(frameKey(frame('handle', 'file:///w/dist/apps/ingest/src/a.js', 0))).toBe('handle apps/ingest/src/a.js:1');
   });
 
@@ -51,6 +53,11 @@ describe('cpuprofile summary', () => {
   });
 
   it('lists the call paths into a function', () => {
-    expect(callersOf(profile, 'writev')).toEqual([{ path: ['writev', 'send kafkajs/src/producer/index.js:100', 'handle apps/ingest/src/webhook.controller.js:10'], us: 2000 }]);
+    expect(callersOf(profile, 'writev')).toEqual([
+      {
+        path: ['writev', 'send kafkajs/src/producer/index.js:100', 'handle apps/ingest/src/webhook.controller.js:10'],
+        us: 2000,
+      },
+    ]);
   });
 });

@@ -46,7 +46,8 @@ export function categoryOf(frame: CallFrame): Category {
   if (url.startsWith('node:')) return 'node';
   const nm = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (nm) return `lib:${nm[1]}`;
-  if (/\/dist\/(apps|libs|tools|bench|chaos)\//.test(url) || /\/(apps|libs|tools|bench|chaos)\/.*\.ts$/.test(url)) return 'ours';
+  if (/\/dist\/(apps|libs|tools|bench|chaos)\//.test(url) || /\/(apps|libs|tools|bench|chaos)\/.*\.ts$/.test(url))
+    return 'ours';
   return 'other';
 }
 
@@ -134,7 +135,11 @@ export function summarise(profile: CpuProfile): ProfileSummary {
     add(attributed, charged ?? leafCat, us);
   }
   return {
-    busyUs, idleUs, wallUs: profile.endTime - profile.startTime, selfByCategory, attributed,
+    busyUs,
+    idleUs,
+    wallUs: profile.endTime - profile.startTime,
+    selfByCategory,
+    attributed,
     functions: [...functions.values()].filter((f) => f.category !== 'root'),
   };
 }
@@ -160,7 +165,11 @@ export function callersOf(profile: CpuProfile, match: string, depth = 6): Array<
     }
     if (!hit) continue;
     const path: string[] = [];
-    for (let node: ProfileNode | undefined = hit; node && path.length < depth; node = byId.get(parent.get(node.id) ?? -1)) {
+    for (
+      let node: ProfileNode | undefined = hit;
+      node && path.length < depth;
+      node = byId.get(parent.get(node.id) ?? -1)
+    ) {
       if (categoryOf(node.callFrame) === 'root') break;
       path.push(frameKey(node.callFrame));
     }
@@ -192,14 +201,24 @@ export function formatSummary(title: string, s: ProfileSummary, opts: ReportOpti
   );
   const table = (label: string, m: Map<Category, number>) => {
     out.push(`   ${label}:`);
-    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1])) out.push(`     ${k.padEnd(40)} ${ms(v)} ms ${pct(v)} ${per(v)}`);
+    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]))
+      out.push(`     ${k.padEnd(40)} ${ms(v)} ms ${pct(v)} ${per(v)}`);
   };
   table('self time by where the frame is', s.selfByCategory);
-  table('self time charged to the nearest frame of ours or a library (natives and node: internals count for their caller)', s.attributed);
+  table(
+    'self time charged to the nearest frame of ours or a library (natives and node: internals count for their caller)',
+    s.attributed,
+  );
   const list = (label: string, pick: (f: FunctionTime) => boolean, by: 'selfUs' | 'totalUs') => {
-    const rows = s.functions.filter(pick).sort((a, b) => b[by] - a[by]).slice(0, top);
+    const rows = s.functions
+      .filter(pick)
+      .sort((a, b) => b[by] - a[by])
+      .slice(0, top);
     out.push(`   top ${top} ${label}  (self ms, %, inclusive ms, %):`);
-    for (const f of rows) out.push(`     ${ms(f.selfUs)} ${pct(f.selfUs)} ${ms(f.totalUs)} ${pct(f.totalUs)} ${per(f[by])}  ${f.key}${f.category === 'ours' ? '' : `  [${f.category}]`}`);
+    for (const f of rows)
+      out.push(
+        `     ${ms(f.selfUs)} ${pct(f.selfUs)} ${ms(f.totalUs)} ${pct(f.totalUs)} ${per(f[by])}  ${f.key}${f.category === 'ours' ? '' : `  [${f.category}]`}`,
+      );
   };
   const ours = (f: FunctionTime) => f.category === 'ours';
   const libs = (f: FunctionTime) => f.category.startsWith('lib:');

@@ -33,8 +33,11 @@ const program = new Command('bench:profile')
         throw new Error(`${f}: not a V8 CPU profile (needs nodes, samples, timeDeltas)`);
       }
       if (opts.callers) {
-        process.stdout.write(`== ${basename(f)}: call paths into "${opts.callers}" (inclusive ms, callee < caller < ...)\n`);
-        for (const p of callersOf(profile, opts.callers).slice(0, opts.top)) process.stdout.write(`   ${(p.us / 1000).toFixed(1).padStart(8)}  ${p.path.join('  <  ')}\n`);
+        process.stdout.write(
+          `== ${basename(f)}: call paths into "${opts.callers}" (inclusive ms, callee < caller < ...)\n`,
+        );
+        for (const p of callersOf(profile, opts.callers).slice(0, opts.top))
+          process.stdout.write(`   ${(p.us / 1000).toFixed(1).padStart(8)}  ${p.path.join('  <  ')}\n`);
         process.stdout.write('\n');
         continue;
       }

@@ -20,7 +20,17 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { IntercomAdmin, IntercomContact, IntercomTeam } from '@iks/intercom';
-import { contactDeletedNotification, contactNotification, conversationLifecycle, makeAdmin, makeContact, makeTeam, signBody, ticketLifecycle, type IntercomNotification } from '../../intercom-emulator/src';
+import {
+  contactDeletedNotification,
+  contactNotification,
+  conversationLifecycle,
+  makeAdmin,
+  makeContact,
+  makeTeam,
+  signBody,
+  ticketLifecycle,
+  type IntercomNotification,
+} from '../../intercom-emulator/src';
 import { EnvReader } from '../../support/env-reader';
 import { sleep, waitUntil } from '../../support/wait-for';
 
@@ -56,11 +66,17 @@ async function post(notification: IntercomNotification, secret = SECRET): Promis
     const res = await http(INGEST_URL, {
       method: 'POST',
       body: raw,
-      headers: { 'Content-Type': 'application/json', 'X-Hub-Signature': signBody(raw, secret), 'User-Agent': 'intercom-demo-webhooks' },
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Hub-Signature': signBody(raw, secret),
+        'User-Agent': 'intercom-demo-webhooks',
+      },
     });
     return { status: res.status, body: await res.text() };
   } catch (e) {
-    throw new Unreachable(`${INGEST_URL} did not answer (${(e as Error).cause ? String(((e as Error).cause as { code?: unknown }).code ?? (e as Error).message) : (e as Error).message})`);
+    throw new Unreachable(
+      `${INGEST_URL} did not answer (${(e as Error).cause ? String(((e as Error).cause as { code?: unknown }).code ?? (e as Error).message) : (e as Error).message})`,
+    );
   }
 }
 
@@ -86,20 +102,31 @@ async function step(n: number, s: Step): Promise<void> {
   const ok = status === s.expectStatus;
   const clock = hhmm(s.notification.created_at);
   const tail = ok ? '' : `   <-- expected ${s.expectStatus}: ${body.slice(0, 160)}`;
-  out(`  ${String(n).padStart(2)}. ${clock}  ${s.notification.topic.padEnd(27)} ${s.label.padEnd(52)} HTTP ${status}${tail}`);
-  if (!ok) problems.push(`step ${n} (${s.notification.topic}, ${s.label}) answered ${status}, expected ${s.expectStatus}`);
+  out(
+    `  ${String(n).padStart(2)}. ${clock}  ${s.notification.topic.padEnd(27)} ${s.label.padEnd(52)} HTTP ${status}${tail}`,
+  );
+  if (!ok)
+    problems.push(`step ${n} (${s.notification.topic}, ${s.label}) answered ${status}, expected ${s.expectStatus}`);
 }
 
 async function registerInIntercom(contact: IntercomContact): Promise<boolean> {
   try {
-    const res = await http(`${INTERCOM_URL}/__emulator/contacts`, { method: 'PUT', body: JSON.stringify(contact), headers: { 'Content-Type': 'application/json' } });
+    const res = await http(`${INTERCOM_URL}/__emulator/contacts`, {
+      method: 'PUT',
+      body: JSON.stringify(contact),
+      headers: { 'Content-Type': 'application/json' },
+    });
     return res.ok;
   } catch {
     return false;
   }
 }
 
-async function intercomDirectory(): Promise<{ admin: IntercomAdmin; team: IntercomTeam | null; fromEmulator: boolean }> {
+async function intercomDirectory(): Promise<{
+  admin: IntercomAdmin;
+  team: IntercomTeam | null;
+  fromEmulator: boolean;
+}> {
   try {
     const ds = await getJson<{ admins: IntercomAdmin[]; teams: IntercomTeam[] }>(`${INTERCOM_URL}/__emulator/dataset`);
     const admin = ds.admins[0];
@@ -116,7 +143,9 @@ async function main(): Promise<number> {
   const now = Math.floor(Date.now() / 1000);
   const dayStart = now - 4 * 3600; // the "day" happened over the last four hours
   out(`intercom-klaviyo-sync demo (run ${run})`);
-  out(`  webhooks  -> ${INGEST_URL} (signed with ${process.env.INTERCOM_CLIENT_SECRET ? 'INTERCOM_CLIENT_SECRET' : 'the local development secret'})`);
+  out(
+    `  webhooks  -> ${INGEST_URL} (signed with ${process.env.INTERCOM_CLIENT_SECRET ? 'INTERCOM_CLIENT_SECRET' : 'the local development secret'})`,
+  );
   out(`  Intercom  -> ${INTERCOM_URL} (emulator)`);
   out(`  Klaviyo   -> ${KLAVIYO_URL} (emulator)`);
 
@@ -138,44 +167,107 @@ async function main(): Promise<number> {
   const { admin, team, fromEmulator } = await intercomDirectory();
   const tag = (email: string) => email.replace('@', `+${run}@`);
   const ada = makeContact({
-    id: randomBytes(12).toString('hex'), role: 'user', name: 'Ada Lovelace', email: tag('ada.lovelace@example.com'), phone: '+447911123456',
-    externalId: `cust-${run}-ada`, createdAt: dayStart, customAttributes: { plan: 'pro', seats: 12 },
+    id: randomBytes(12).toString('hex'),
+    role: 'user',
+    name: 'Ada Lovelace',
+    email: tag('ada.lovelace@example.com'),
+    phone: '+447911123456',
+    externalId: `cust-${run}-ada`,
+    createdAt: dayStart,
+    customAttributes: { plan: 'pro', seats: 12 },
     location: { country: 'United Kingdom', region: 'England', city: 'London' },
   });
   const graceLead = makeContact({
-    id: randomBytes(12).toString('hex'), role: 'lead', name: 'Grace Hopper', email: tag('grace.hopper@example.com'), phone: '+14155550123',
-    externalId: null, createdAt: dayStart + 600, customAttributes: { plan: 'trial' },
+    id: randomBytes(12).toString('hex'),
+    role: 'lead',
+    name: 'Grace Hopper',
+    email: tag('grace.hopper@example.com'),
+    phone: '+14155550123',
+    externalId: null,
+    createdAt: dayStart + 600,
+    customAttributes: { plan: 'trial' },
     location: { country: 'United States', region: 'California', city: 'San Francisco' },
   });
-  const grace: IntercomContact = { ...structuredClone(graceLead), role: 'user', external_id: `cust-${run}-grace`, signed_up_at: dayStart + 1000, updated_at: dayStart + 1000, custom_attributes: { plan: 'starter' } };
+  const grace: IntercomContact = {
+    ...structuredClone(graceLead),
+    role: 'user',
+    external_id: `cust-${run}-grace`,
+    signed_up_at: dayStart + 1000,
+    updated_at: dayStart + 1000,
+    custom_attributes: { plan: 'starter' },
+  };
   const alan = makeContact({
-    id: randomBytes(12).toString('hex'), role: 'user', name: 'Alan Turing', email: tag('alan.turing@example.com'), phone: '+353871234567',
-    externalId: `cust-${run}-alan`, createdAt: dayStart + 900, location: { country: 'Ireland', region: 'Dublin', city: 'Dublin' },
+    id: randomBytes(12).toString('hex'),
+    role: 'user',
+    name: 'Alan Turing',
+    email: tag('alan.turing@example.com'),
+    phone: '+353871234567',
+    externalId: `cust-${run}-alan`,
+    createdAt: dayStart + 900,
+    location: { country: 'Ireland', region: 'Dublin', city: 'Dublin' },
   });
 
   out('');
-  out('1. Intercom: the day\'s contacts');
+  out("1. Intercom: the day's contacts");
   for (const c of [ada, grace, alan]) {
     const ok = await registerInIntercom(c);
-    out(`  ${ok ? 'registered' : 'NOT registered (Intercom emulator unreachable; the transformer learns them from the contact webhooks)'}  ${c.name} <${c.email}> (${c.role}, id ${c.id})`);
+    out(
+      `  ${ok ? 'registered' : 'NOT registered (Intercom emulator unreachable; the transformer learns them from the contact webhooks)'}  ${c.name} <${c.email}> (${c.role}, id ${c.id})`,
+    );
   }
-  out(`  support agent: ${admin.name} <${admin.email}>${team ? `, team ${team.name}` : ''}${fromEmulator ? '' : ' (not from the emulator: names will not resolve)'}`);
+  out(
+    `  support agent: ${admin.name} <${admin.email}>${team ? `, team ${team.name}` : ''}${fromEmulator ? '' : ' (not from the emulator: names will not resolve)'}`,
+  );
 
   const seed = randomInt(1, 1_000_000);
   const conversationId = String(randomInt(100000000, 999999999));
   const ticketId = String(randomInt(10000, 99999));
-  const conversation = conversationLifecycle({ contact: ada, admin, team, startAt: dayStart + 1200, seed, id: conversationId, rating: 5, remark: 'Sorted in minutes, thanks!' });
-  const ticket = ticketLifecycle({ contact: grace, admin, team, startAt: dayStart + 2400, seed: seed + 1, id: ticketId, title: 'CSV export times out', description: 'The monthly export never finishes' });
+  const conversation = conversationLifecycle({
+    contact: ada,
+    admin,
+    team,
+    startAt: dayStart + 1200,
+    seed,
+    id: conversationId,
+    rating: 5,
+    remark: 'Sorted in minutes, thanks!',
+  });
+  const ticket = ticketLifecycle({
+    contact: grace,
+    admin,
+    team,
+    startAt: dayStart + 2400,
+    seed: seed + 1,
+    id: ticketId,
+    title: 'CSV export times out',
+    description: 'The monthly export never finishes',
+  });
   const [convCreated, convReplied, convRead, convRated] = conversation;
   const [tCreated, tSubmitted, tWaiting, tReplied, tResolvedState, tResolved] = ticket;
   const redelivered: IntercomNotification = { ...structuredClone(convReplied), delivery_attempts: 2, delivered_at: 0 };
   const forged: IntercomNotification = { ...structuredClone(convRated), id: `notif_forged-${run}` };
 
   const contactSteps: Step[] = [
-    { label: `${ada.name} signs up`, notification: contactNotification('contact.user.created', ada, { createdAt: dayStart }), expectStatus: 200 },
-    { label: `${graceLead.name} chats as a visitor (lead)`, notification: contactNotification('contact.lead.created', graceLead, { createdAt: dayStart + 600 }), expectStatus: 200 },
-    { label: `${alan.name} signs up`, notification: contactNotification('contact.user.created', alan, { createdAt: dayStart + 900 }), expectStatus: 200 },
-    { label: `${grace.name}, the lead, signs up`, notification: contactNotification('contact.lead.signed_up', grace, { createdAt: dayStart + 1000 }), expectStatus: 200 },
+    {
+      label: `${ada.name} signs up`,
+      notification: contactNotification('contact.user.created', ada, { createdAt: dayStart }),
+      expectStatus: 200,
+    },
+    {
+      label: `${graceLead.name} chats as a visitor (lead)`,
+      notification: contactNotification('contact.lead.created', graceLead, { createdAt: dayStart + 600 }),
+      expectStatus: 200,
+    },
+    {
+      label: `${alan.name} signs up`,
+      notification: contactNotification('contact.user.created', alan, { createdAt: dayStart + 900 }),
+      expectStatus: 200,
+    },
+    {
+      label: `${grace.name}, the lead, signs up`,
+      notification: contactNotification('contact.lead.signed_up', grace, { createdAt: dayStart + 1000 }),
+      expectStatus: 200,
+    },
   ];
   const activitySteps: Step[] = [
     { label: `${ada.name} opens conversation ${conversationId}`, notification: convCreated, expectStatus: 200 },
@@ -188,8 +280,17 @@ async function main(): Promise<number> {
     { label: `${grace.name} replies to the ticket`, notification: tReplied, expectStatus: 200 },
     { label: 'ticket resolved (state update)', notification: tResolvedState, expectStatus: 200 },
     { label: 'ticket resolved (same resolution)', notification: tResolved, expectStatus: 200 },
-    { label: `Intercom redelivers ${convReplied.id.slice(0, 18)}… (attempt 2)`, notification: redelivered, expectStatus: 200 },
-    { label: 'a forged request (wrong secret): must be refused', notification: forged, secret: `not-${SECRET}`, expectStatus: 401 },
+    {
+      label: `Intercom redelivers ${convReplied.id.slice(0, 18)}… (attempt 2)`,
+      notification: redelivered,
+      expectStatus: 200,
+    },
+    {
+      label: 'a forged request (wrong secret): must be refused',
+      notification: forged,
+      secret: `not-${SECRET}`,
+      expectStatus: 401,
+    },
   ];
 
   out('');
@@ -197,11 +298,17 @@ async function main(): Promise<number> {
   let n = 0;
   for (const s of contactSteps) await step(++n, s);
   for (const s of activitySteps) await step(++n, s);
-  out(`     (the forged request was ${problems.some((p) => p.includes('forged')) ? 'NOT refused' : 'refused with 401, as it should be: nothing of it reaches Kafka'})`);
+  out(
+    `     (the forged request was ${problems.some((p) => p.includes('forged')) ? 'NOT refused' : 'refused with 401, as it should be: nothing of it reaches Kafka'})`,
+  );
 
   // the deletion comes at the end of the day, once Alan's profile exists in Klaviyo (profiles and
   // deletions travel on different topics; waiting keeps the story in order)
-  if (klaviyoReachable) await waitUntil(async () => (await profilesByEmail()).has(alan.email.toLowerCase()), { timeoutMs: Math.min(WAIT_MS, 30_000), intervalMs: 300 });
+  if (klaviyoReachable)
+    await waitUntil(async () => (await profilesByEmail()).has(alan.email.toLowerCase()), {
+      timeoutMs: Math.min(WAIT_MS, 30_000),
+      intervalMs: 300,
+    });
   const deletedAt = now - 60;
   await registerInIntercom({ ...alan }); // still there until the deletion below
   try {
@@ -209,24 +316,38 @@ async function main(): Promise<number> {
   } catch {
     /* emulator unreachable: said above */
   }
-  await step(n + 1, { label: `${alan.name} asks to be forgotten`, notification: contactDeletedNotification(alan, { createdAt: deletedAt }), expectStatus: 200 });
+  await step(n + 1, {
+    label: `${alan.name} asks to be forgotten`,
+    notification: contactDeletedNotification(alan, { createdAt: deletedAt }),
+    expectStatus: 200,
+  });
 
   // ------------------------------------------------------------------ what Klaviyo should hold
   const expected: Expected[] = [
     { metric: 'Conversation Created', email: ada.email, why: 'conversation.user.created' },
-    { metric: 'Replied to Conversation', email: ada.email, why: 'conversation.user.replied (+ its redelivery: still one event)' },
+    {
+      metric: 'Replied to Conversation',
+      email: ada.email,
+      why: 'conversation.user.replied (+ its redelivery: still one event)',
+    },
     { metric: 'Read Conversation', email: ada.email, why: 'conversation.read' },
     { metric: 'Conversation Rated', email: ada.email, why: 'conversation.rating.added' },
     { metric: 'Ticket Created', email: grace.email, why: 'ticket.created' },
     { metric: 'Ticket Submitted', email: grace.email, why: 'ticket.state.updated -> submitted' },
     { metric: 'Ticket Marked as Waiting', email: grace.email, why: 'ticket.state.updated -> waiting_on_customer' },
     { metric: 'Replied to Ticket', email: grace.email, why: 'ticket.contact.replied' },
-    { metric: 'Ticket Resolved', email: grace.email, why: 'ticket.state.updated -> resolved + ticket.resolved: one event' },
+    {
+      metric: 'Ticket Resolved',
+      email: grace.email,
+      why: 'ticket.state.updated -> resolved + ticket.resolved: one event',
+    },
   ];
 
   out('');
   if (!klaviyoReachable) {
-    out(`3. Klaviyo emulator unreachable at ${KLAVIYO_URL}: cannot check delivery (is the pipeline running with the emulator? npm start without KLAVIYO_API_KEY)`);
+    out(
+      `3. Klaviyo emulator unreachable at ${KLAVIYO_URL}: cannot check delivery (is the pipeline running with the emulator? npm start without KLAVIYO_API_KEY)`,
+    );
     return 1;
   }
   out(`3. waiting (up to ${WAIT_MS / 1000} s) for Klaviyo to hold the day's events, profiles and the deletion ...`);
@@ -234,8 +355,12 @@ async function main(): Promise<number> {
   const check = async () => {
     const missing: string[] = [];
     const extra: string[] = [];
-    const events = await getJson<{ data: Array<{ metric: string; profile: { email: string | null } }> }>(`${KLAVIYO_URL}/__emulator/events?limit=100000`);
-    const mine = events.data.filter((e) => e.profile.email && [ada.email, grace.email, alan.email].includes(e.profile.email));
+    const events = await getJson<{ data: Array<{ metric: string; profile: { email: string | null } }> }>(
+      `${KLAVIYO_URL}/__emulator/events?limit=100000`,
+    );
+    const mine = events.data.filter(
+      (e) => e.profile.email && [ada.email, grace.email, alan.email].includes(e.profile.email),
+    );
     for (const x of expected) {
       const count = mine.filter((e) => e.metric === x.metric && e.profile.email === x.email).length;
       if (count === 0) missing.push(`event "${x.metric}" for ${x.email} (${x.why})`);
@@ -244,10 +369,16 @@ async function main(): Promise<number> {
     const profiles = await profilesByEmail();
     for (const c of [ada, grace]) if (!profiles.has(c.email.toLowerCase())) missing.push(`profile ${c.email}`);
     const graceProfile = profiles.get(grace.email.toLowerCase());
-    if (graceProfile && graceProfile.properties['Contact Role'] !== 'user') missing.push(`profile ${grace.email} with Contact Role "user" after signing up (has "${String(graceProfile.properties['Contact Role'])}")`);
+    if (graceProfile && graceProfile.properties['Contact Role'] !== 'user')
+      missing.push(
+        `profile ${grace.email} with Contact Role "user" after signing up (has "${String(graceProfile.properties['Contact Role'])}")`,
+      );
     if (profiles.has(alan.email.toLowerCase())) missing.push(`profile ${alan.email} gone after the deletion request`);
-    const deletions = await getJson<{ data: Array<{ identifier: { email?: string; phone_number?: string } }> }>(`${KLAVIYO_URL}/__emulator/deletions`);
-    if (!deletions.data.some((d) => d.identifier.email === alan.email || d.identifier.phone_number === alan.phone)) missing.push(`deletion request for ${alan.email}`);
+    const deletions = await getJson<{ data: Array<{ identifier: { email?: string; phone_number?: string } }> }>(
+      `${KLAVIYO_URL}/__emulator/deletions`,
+    );
+    if (!deletions.data.some((d) => d.identifier.email === alan.email || d.identifier.phone_number === alan.phone))
+      missing.push(`deletion request for ${alan.email}`);
     return { missing, extra };
   };
   let result = await check();
@@ -263,7 +394,9 @@ async function main(): Promise<number> {
 
   out('');
   if (allArrived && problems.length === 0) {
-    out('OK: every expected event, profile and deletion is in Klaviyo; the redelivery made no duplicate; the forged webhook was refused.');
+    out(
+      'OK: every expected event, profile and deletion is in Klaviyo; the redelivery made no duplicate; the forged webhook was refused.',
+    );
     return 0;
   }
   out('NOT OK:');
@@ -277,7 +410,12 @@ interface EmuProfile {
   email: string | null;
   phone_number: string | null;
   external_id: string | null;
-  attributes: { readonly first_name?: string; readonly last_name?: string; readonly location?: { readonly city?: string; readonly country?: string }; readonly [attribute: string]: unknown };
+  attributes: {
+    readonly first_name?: string;
+    readonly last_name?: string;
+    readonly location?: { readonly city?: string; readonly country?: string };
+    readonly [attribute: string]: unknown;
+  };
   properties: Record<string, unknown>;
 }
 
@@ -289,13 +427,17 @@ async function profilesByEmail(): Promise<Map<string, EmuProfile>> {
 /** What Klaviyo holds, as its Metrics and Profiles pages would show it. */
 async function printKlaviyo(demoEmails: string[]): Promise<void> {
   const metrics = await getJson<{ data: Array<{ name: string; count: number }> }>(`${KLAVIYO_URL}/__emulator/metrics`);
-  const events = await getJson<{ data: Array<{ metric: string; profile: { email: string | null }; time: string; unique_id: string }> }>(`${KLAVIYO_URL}/__emulator/events?limit=100000`);
+  const events = await getJson<{
+    data: Array<{ metric: string; profile: { email: string | null }; time: string; unique_id: string }>;
+  }>(`${KLAVIYO_URL}/__emulator/events?limit=100000`);
   const mine = events.data.filter((e) => e.profile.email && demoEmails.includes(e.profile.email));
   out('');
   out(`Klaviyo > Analytics > Metrics (${KLAVIYO_URL})`);
   out(`  ${'metric'.padEnd(28)} ${'all'.padStart(6)} ${'this run'.padStart(9)}`);
   for (const m of [...metrics.data].sort((a, b) => a.name.localeCompare(b.name))) {
-    out(`  ${m.name.padEnd(28)} ${String(m.count).padStart(6)} ${String(mine.filter((e) => e.metric === m.name).length).padStart(9)}`);
+    out(
+      `  ${m.name.padEnd(28)} ${String(m.count).padStart(6)} ${String(mine.filter((e) => e.metric === m.name).length).padStart(9)}`,
+    );
   }
   if (metrics.data.length === 0) out('  (no metrics yet)');
 
@@ -309,7 +451,12 @@ async function printKlaviyo(demoEmails: string[]): Promise<void> {
     const loc = a.location ? [a.location.city, a.location.country].filter(Boolean).join(', ') : '';
     out(`  ${String(p.email).padEnd(40)} ${String(p.phone_number ?? '-').padEnd(15)} ${name.padEnd(16)} ${loc}`);
     const props = p.properties ?? {};
-    const show = ['Intercom Contact ID', 'Contact Role', 'Intercom_custom_attributes', 'Intercom_unsubscribed_from_emails'].filter((k) => k in props);
+    const show = [
+      'Intercom Contact ID',
+      'Contact Role',
+      'Intercom_custom_attributes',
+      'Intercom_unsubscribed_from_emails',
+    ].filter((k) => k in props);
     out(`      ${show.map((k) => `${k}: ${JSON.stringify(props[k])}`).join('  ')}`);
     const evs = mine.filter((e) => e.profile.email === p.email).sort((x, y) => x.time.localeCompare(y.time));
     for (const e of evs) out(`      ${e.time}  ${e.metric.padEnd(26)} ${e.unique_id}`);
@@ -319,9 +466,13 @@ async function printKlaviyo(demoEmails: string[]): Promise<void> {
 
   out('');
   out('Klaviyo > Data privacy > Deletion requests');
-  const deletions = await getJson<{ data: Array<{ at: string; identifier: Record<string, string>; deletedProfileIds: string[]; deletedEvents: number }> }>(`${KLAVIYO_URL}/__emulator/deletions`);
+  const deletions = await getJson<{
+    data: Array<{ at: string; identifier: Record<string, string>; deletedProfileIds: string[]; deletedEvents: number }>;
+  }>(`${KLAVIYO_URL}/__emulator/deletions`);
   for (const d of deletions.data) {
-    out(`  ${d.at}  ${JSON.stringify(d.identifier).padEnd(50)} profiles deleted: ${d.deletedProfileIds.length}, events deleted: ${d.deletedEvents}`);
+    out(
+      `  ${d.at}  ${JSON.stringify(d.identifier).padEnd(50)} profiles deleted: ${d.deletedProfileIds.length}, events deleted: ${d.deletedEvents}`,
+    );
   }
   if (deletions.data.length === 0) out('  (none)');
 }

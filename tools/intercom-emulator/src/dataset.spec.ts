@@ -1,7 +1,20 @@
 import { contract as loadContract, expectValidComponent } from './__tests__/contract.helper';
 import { toE164 } from '@iks/mapping';
 import { generateDataset } from './dataset';
-import { uniquePhone, makeContact, makeConversation, makeTicket, makeTicketPart, adminAuthor, contactAuthor, makeAdmin, makeTeam, makeTag, makeCompany, resetFactoryRng } from './factories';
+import {
+  uniquePhone,
+  makeContact,
+  makeConversation,
+  makeTicket,
+  makeTicketPart,
+  adminAuthor,
+  contactAuthor,
+  makeAdmin,
+  makeTeam,
+  makeTag,
+  makeCompany,
+  resetFactoryRng,
+} from './factories';
 
 const contract = loadContract();
 const expectValid = (component: string, value: unknown) => expectValidComponent(contract, component, value);
@@ -10,15 +23,26 @@ describe('generateDataset', () => {
   const dataset = generateDataset({ seed: 42, contacts: 120, conversations: 90, tickets: 60 });
 
   it('is deterministic: the same seed gives the same JSON, another seed does not', () => {
-    expect(JSON.stringify(generateDataset({ seed: 42, contacts: 120, conversations: 90, tickets: 60 }))).toBe(JSON.stringify(dataset));
-    expect(JSON.stringify(generateDataset({ seed: 43, contacts: 120, conversations: 90, tickets: 60 }))).not.toBe(JSON.stringify(dataset));
+    expect(JSON.stringify(generateDataset({ seed: 42, contacts: 120, conversations: 90, tickets: 60 }))).toBe(
+      JSON.stringify(dataset),
+    );
+    expect(JSON.stringify(generateDataset({ seed: 43, contacts: 120, conversations: 90, tickets: 60 }))).not.toBe(
+      JSON.stringify(dataset),
+    );
   });
 
   it('has the requested sizes and unique ids', () => {
     expect(dataset.contacts).toHaveLength(120);
     expect(dataset.conversations).toHaveLength(90);
     expect(dataset.tickets).toHaveLength(60);
-    for (const list of [dataset.contacts, dataset.conversations, dataset.tickets, dataset.admins, dataset.teams, dataset.tags]) {
+    for (const list of [
+      dataset.contacts,
+      dataset.conversations,
+      dataset.tickets,
+      dataset.admins,
+      dataset.teams,
+      dataset.tags,
+    ]) {
       expect(new Set(list.map((o) => o.id)).size).toBe(list.length);
     }
   });
@@ -41,19 +65,35 @@ describe('generateDataset', () => {
     expect(() => generateDataset({ contacts: 10_001 })).toThrow(/contacts must be at most 10,000/);
   });
 
-  it('identifierConflict: Ada and Bob are created with their own phones, then Ada takes Bob\'s (opt-in)', () => {
-    const withConflict = generateDataset({ seed: 9, contacts: 20, conversations: 5, tickets: 5, identifierConflict: true });
+  it("identifierConflict: Ada and Bob are created with their own phones, then Ada takes Bob's (opt-in)", () => {
+    const withConflict = generateDataset({
+      seed: 9,
+      contacts: 20,
+      conversations: 5,
+      tickets: 5,
+      identifierConflict: true,
+    });
     const { before, holder, after } = withConflict.identifierConflict!;
     expect(withConflict.contacts).toHaveLength(22);
     expect(withConflict.contacts.slice(-2)).toEqual([holder, after]);
     expect(after.id).toBe(before.id);
     expect([before.email, holder.email]).toEqual(['ada.conflict@example.com', 'bob.holder@example.com']);
-    expect([toE164(before.phone), toE164(holder.phone), toE164(after.phone)]).toEqual(['+12025550101', '+12025550102', '+12025550102']);
+    expect([toE164(before.phone), toE164(holder.phone), toE164(after.phone)]).toEqual([
+      '+12025550101',
+      '+12025550102',
+      '+12025550102',
+    ]);
     expect(before.updated_at).toBeLessThan(holder.updated_at);
     expect(holder.updated_at).toBeLessThan(after.updated_at);
     // nobody else holds those identifiers
     const others = withConflict.contacts.slice(0, -2);
-    expect(others.some((c) => [before.email, holder.email].includes(c.email) || ['+12025550101', '+12025550102'].includes(toE164(c.phone, 'US') ?? ''))).toBe(false);
+    expect(
+      others.some(
+        (c) =>
+          [before.email, holder.email].includes(c.email) ||
+          ['+12025550101', '+12025550102'].includes(toE164(c.phone, 'US') ?? ''),
+      ),
+    ).toBe(false);
     for (const c of [before, holder, after]) expectValid('contact', c);
   });
 
@@ -88,13 +128,27 @@ describe('generateDataset', () => {
     expect(conversations.some((c) => c.conversation_rating !== null)).toBe(true);
     expect(conversations.some((c) => c.sla_applied !== null)).toBe(true);
     expect(conversations.some((c) => c.tags.tags.length > 0)).toBe(true);
-    expect(conversations.every((c) => c.admin_assignee_id === null || Number.isInteger(c.admin_assignee_id))).toBe(true);
-    expect(conversations.some((c) => (c.conversation_parts?.conversation_parts ?? []).some((p) => p.author.type === 'user' || p.author.type === 'lead'))).toBe(true);
+    expect(conversations.every((c) => c.admin_assignee_id === null || Number.isInteger(c.admin_assignee_id))).toBe(
+      true,
+    );
+    expect(
+      conversations.some((c) =>
+        (c.conversation_parts?.conversation_parts ?? []).some(
+          (p) => p.author.type === 'user' || p.author.type === 'lead',
+        ),
+      ),
+    ).toBe(true);
 
-    expect(tickets.every((t) => typeof t.admin_assignee_id === 'string' && typeof t.team_assignee_id === 'string')).toBe(true);
+    expect(
+      tickets.every((t) => typeof t.admin_assignee_id === 'string' && typeof t.team_assignee_id === 'string'),
+    ).toBe(true);
     expect(tickets.every((t) => typeof t.ticket_attributes._default_title_ === 'string')).toBe(true);
-    const changes = tickets.flatMap((t) => t.ticket_parts.ticket_parts).filter((p) => p.ticket_state && p.previous_ticket_state !== p.ticket_state);
-    expect(new Set(changes.map((p) => p.ticket_state))).toEqual(new Set(['in_progress', 'waiting_on_customer', 'resolved']));
+    const changes = tickets
+      .flatMap((t) => t.ticket_parts.ticket_parts)
+      .filter((p) => p.ticket_state && p.previous_ticket_state !== p.ticket_state);
+    expect(new Set(changes.map((p) => p.ticket_state))).toEqual(
+      new Set(['in_progress', 'waiting_on_customer', 'resolved']),
+    );
     expect(new Set(tickets.map((t) => t.category))).toEqual(new Set(['Customer', 'Back-office', 'Tracker']));
     expect(tickets.some((t) => t.is_shared) && tickets.some((t) => !t.is_shared)).toBe(true);
     // the ticket's state is the newest state part's
@@ -116,7 +170,13 @@ describe('factories', () => {
     expectValid('contact', lead);
     expect(lead.email).toBe('');
     expect(lead.tags!.data).toEqual([{ id: '5', url: 'https://api.intercom.io/tags/5' }]);
-    const conversation = makeConversation({ contact: lead, admin, team, tags: [tag], rating: { rating: 4, createdAt: lead.created_at + 100 } });
+    const conversation = makeConversation({
+      contact: lead,
+      admin,
+      team,
+      tags: [tag],
+      rating: { rating: 4, createdAt: lead.created_at + 100 },
+    });
     expectValid('conversation', conversation);
     expect(conversation.admin_assignee_id).toBe(42);
     expect(conversation.team_assignee_id).toBe(7);
@@ -126,9 +186,19 @@ describe('factories', () => {
       admin,
       team,
       parts: [
-        makeTicketPart({ author: adminAuthor(admin), createdAt: lead.created_at + 10, previousState: 'submitted', state: 'submitted' }),
+        makeTicketPart({
+          author: adminAuthor(admin),
+          createdAt: lead.created_at + 10,
+          previousState: 'submitted',
+          state: 'submitted',
+        }),
         makeTicketPart({ author: contactAuthor(lead), createdAt: lead.created_at + 20 }),
-        makeTicketPart({ author: adminAuthor(admin), createdAt: lead.created_at + 30, previousState: 'submitted', state: 'resolved' }),
+        makeTicketPart({
+          author: adminAuthor(admin),
+          createdAt: lead.created_at + 30,
+          previousState: 'submitted',
+          state: 'resolved',
+        }),
       ],
     });
     expectValid('ticket', ticket);

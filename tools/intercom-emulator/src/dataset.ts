@@ -84,12 +84,20 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   const contactCount = options.contacts ?? 50;
   const conversationCount = options.conversations ?? 40;
   const ticketCount = options.tickets ?? 20;
-  if (contactCount > 10_000) throw new RangeError(`generateDataset: contacts must be at most 10,000 (each gets its own phone), got ${contactCount}`);
+  if (contactCount > 10_000)
+    throw new RangeError(
+      `generateDataset: contacts must be at most 10,000 (each gets its own phone), got ${contactCount}`,
+    );
 
   const teams = ['Support', 'Billing', 'Onboarding'].map((name, i) => makeTeam({ id: String(5017691 + i), name }, r));
-  const admins = Array.from({ length: 5 }, (_, i) => makeAdmin({ id: String(991267466 + i * 7), teamIds: [Number(teams[i % teams.length].id)] }, r));
-  for (const team of teams) team.admin_ids = admins.filter((a) => a.team_ids.includes(Number(team.id))).map((a) => Number(a.id));
-  const tags = ['vip', 'churn-risk', 'beta', 'enterprise', 'trial', 'newsletter', 'bug', 'refund'].map((name, i) => makeTag({ id: String(102 + i), name }, r));
+  const admins = Array.from({ length: 5 }, (_, i) =>
+    makeAdmin({ id: String(991267466 + i * 7), teamIds: [Number(teams[i % teams.length].id)] }, r),
+  );
+  for (const team of teams)
+    team.admin_ids = admins.filter((a) => a.team_ids.includes(Number(team.id))).map((a) => Number(a.id));
+  const tags = ['vip', 'churn-risk', 'beta', 'enterprise', 'trial', 'newsletter', 'bug', 'refund'].map((name, i) =>
+    makeTag({ id: String(102 + i), name }, r),
+  );
   const subscriptionTypes = [
     makeSubscriptionType({ id: '91', name: 'Newsletters', consentType: 'opt_out', contentTypes: ['email'] }, r),
     makeSubscriptionType({ id: '92', name: 'Product updates', consentType: 'opt_in', contentTypes: ['email'] }, r),
@@ -106,7 +114,10 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   for (let i = 0; i < contactCount; i++) {
     const createdAt = DATASET_EPOCH + r.int(0, 20 * DAY);
     // every 7th contact shares an updated_at with the previous one, so pagination must tie-break on id
-    const updatedAt = i % 7 === 6 && contacts.length > 0 ? Math.max(createdAt, contacts.at(-1)!.updated_at) : createdAt + r.int(0, 10 * DAY);
+    const updatedAt =
+      i % 7 === 6 && contacts.length > 0
+        ? Math.max(createdAt, contacts.at(-1)!.updated_at)
+        : createdAt + r.int(0, 10 * DAY);
     const contact = makeContact(
       {
         id: `6762f0d0${r.hex(8)}${String(i).padStart(8, '0')}`,
@@ -116,7 +127,11 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
         phone: i % 11 === 5 ? null : uniquePhone(i),
         avatarUrl: i % 6 === 3 ? null : undefined,
         tags: r.subset(tags, 3),
-        customAttributes: { plan: r.pick(['free', 'pro', 'enterprise']), seats: r.int(1, 50), beta_opt_in: r.chance(0.3) },
+        customAttributes: {
+          plan: r.pick(['free', 'pro', 'enterprise']),
+          seats: r.int(1, 50),
+          beta_opt_in: r.chance(0.3),
+        },
         unsubscribedFromEmails: r.chance(0.1),
         hasHardBounced: r.chance(0.05),
         markedEmailAsSpam: r.chance(0.03),
@@ -143,14 +158,32 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     const createdAt = contact.created_at + r.int(60, 5 * DAY);
     const parts: IntercomConversationPart[] = [];
     let t = createdAt;
-    if (admin) parts.push(makeConversationPart({ partType: 'assignment', author: adminAuthor(admin), body: null, createdAt: (t += r.int(10, 600)), assignedTo: { type: 'admin', id: admin.id } }, r));
+    if (admin)
+      parts.push(
+        makeConversationPart(
+          {
+            partType: 'assignment',
+            author: adminAuthor(admin),
+            body: null,
+            createdAt: (t += r.int(10, 600)),
+            assignedTo: { type: 'admin', id: admin.id },
+          },
+          r,
+        ),
+      );
     const exchanges = r.int(0, 3);
     for (let k = 0; k < exchanges; k++) {
       if (admin) parts.push(makeConversationPart({ author: adminAuthor(admin), createdAt: (t += r.int(60, 7200)) }, r));
       parts.push(makeConversationPart({ author: contactAuthor(contact), createdAt: (t += r.int(60, 7200)) }, r));
     }
     const state = r.pick(['open', 'closed', 'closed', 'snoozed'] as const);
-    if (state === 'closed' && admin) parts.push(makeConversationPart({ partType: 'close', author: adminAuthor(admin), body: null, createdAt: (t += r.int(60, 3600)) }, r));
+    if (state === 'closed' && admin)
+      parts.push(
+        makeConversationPart(
+          { partType: 'close', author: adminAuthor(admin), body: null, createdAt: (t += r.int(60, 3600)) },
+          r,
+        ),
+      );
     const rated = state === 'closed' && r.chance(0.6);
     conversations.push(
       makeConversation(
@@ -164,7 +197,13 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
           priority: r.chance(0.2) ? 'priority' : 'not_priority',
           title: r.chance(0.5) ? r.pick(['Login issue', 'Order status', 'Data export', 'Invoice']) : null,
           tags: r.subset(tags, 2),
-          rating: rated ? { rating: r.int(1, 5), remark: r.pick(['', 'Quick and helpful', 'Took too long']), createdAt: t + r.int(60, 3600) } : null,
+          rating: rated
+            ? {
+                rating: r.int(1, 5),
+                remark: r.pick(['', 'Quick and helpful', 'Took too long']),
+                createdAt: t + r.int(60, 3600),
+              }
+            : null,
           parts,
           sourceType: r.pick(['conversation', 'conversation', 'email', 'whatsapp'] as const),
           customAttributes: { issue_type: r.pick(['Billing', 'Bug', 'How-to']), order_value: r.int(0, 900) },
@@ -184,7 +223,9 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     const createdAt = contact.created_at + r.int(60, 5 * DAY);
     let t = createdAt;
     // the creation part records the initial state with previous == current (as api.intercom.io does)
-    const parts: IntercomTicketPart[] = [makeTicketPart({ author: adminAuthor(admin), createdAt: t, previousState: 'submitted', state: 'submitted' }, r)];
+    const parts: IntercomTicketPart[] = [
+      makeTicketPart({ author: adminAuthor(admin), createdAt: t, previousState: 'submitted', state: 'submitted' }, r),
+    ];
     let state: TicketStateCategory = 'submitted';
     const steps = r.int(0, 4);
     for (let k = 0; k < steps; k++) {
@@ -193,19 +234,43 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
         parts.push(makeTicketPart({ author: contactAuthor(contact), createdAt: (t += r.int(60, 7200)) }, r));
         continue;
       }
-      parts.push(makeTicketPart({ author: adminAuthor(admin), createdAt: (t += r.int(60, 7200)), previousState: state, state: next }, r));
+      parts.push(
+        makeTicketPart(
+          { author: adminAuthor(admin), createdAt: (t += r.int(60, 7200)), previousState: state, state: next },
+          r,
+        ),
+      );
       state = next;
     }
     tickets.push(
       makeTicket(
-        { id: String(633 + i * 2), ticketId: String(40 + i), contact, admin, team, ticketType: r.pick(ticketTypes), createdAt, parts, isShared: r.chance(0.5) },
+        {
+          id: String(633 + i * 2),
+          ticketId: String(40 + i),
+          contact,
+          admin,
+          team,
+          ticketType: r.pick(ticketTypes),
+          createdAt,
+          parts,
+          isShared: r.chance(0.5),
+        },
         r,
       ),
     );
   }
 
   return {
-    appId: DEFAULT_WORKSPACE_ID, admins, teams, tags, subscriptionTypes, ticketTypes, contacts, contactSubscriptions, conversations, tickets,
+    appId: DEFAULT_WORKSPACE_ID,
+    admins,
+    teams,
+    tags,
+    subscriptionTypes,
+    ticketTypes,
+    contacts,
+    contactSubscriptions,
+    conversations,
+    tickets,
     ...(identifierConflict ? { identifierConflict } : {}),
   };
 }
@@ -216,8 +281,21 @@ function conflictingContacts(first: number, r: Rng): IdentifierConflict {
   const createdAt = DATASET_EPOCH + 21 * DAY;
   const p1 = '+12025550101';
   const p2 = '+12025550102';
-  const before = makeContact({ id: id(0), role: 'user', name: 'Ada Conflict', email: 'ada.conflict@example.com', phone: p1, createdAt }, r);
-  const holder = makeContact({ id: id(1), role: 'user', name: 'Bob Holder', email: 'bob.holder@example.com', phone: p2, createdAt: createdAt + 60 }, r);
+  const before = makeContact(
+    { id: id(0), role: 'user', name: 'Ada Conflict', email: 'ada.conflict@example.com', phone: p1, createdAt },
+    r,
+  );
+  const holder = makeContact(
+    {
+      id: id(1),
+      role: 'user',
+      name: 'Bob Holder',
+      email: 'bob.holder@example.com',
+      phone: p2,
+      createdAt: createdAt + 60,
+    },
+    r,
+  );
   const after: IntercomContact = { ...structuredClone(before), phone: p2, updated_at: createdAt + 120 };
   return { before, holder, after };
 }

@@ -29,7 +29,11 @@ describe('the Intercom emulator pings the real ingest', () => {
     ingest = await createIngestApp(config, false);
     await ingest.listen(0, '127.0.0.1');
     ingestUrl = `http://127.0.0.1:${(ingest.getHttpServer().address() as { port: number }).port}`;
-    emulator = await startIntercomEmulator({ port: 0, dataset: generateDataset({ seed: 3, contacts: 3, conversations: 1, tickets: 1 }), clientSecret: SECRET });
+    emulator = await startIntercomEmulator({
+      port: 0,
+      dataset: generateDataset({ seed: 3, contacts: 3, conversations: 1, tickets: 1 }),
+      clientSecret: SECRET,
+    });
   });
   afterAll(async () => {
     await emulator.close();
@@ -39,12 +43,23 @@ describe('the Intercom emulator pings the real ingest', () => {
 
   it('answers the ping of a subscription created and of one changed 200 (pong), counts both, writes nothing', async () => {
     const put = async (body: unknown) => {
-      const res = await fetch(`${emulator.url}/__emulator/webhooks/subscription`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      return { status: res.status, body: (await res.json()) as { ping: { status?: number; answer?: string; error?: string } } };
+      const res = await fetch(`${emulator.url}/__emulator/webhooks/subscription`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return {
+        status: res.status,
+        body: (await res.json()) as { ping: { status?: number; answer?: string; error?: string } },
+      };
     };
     const created = await put({ url: `${ingestUrl}/webhooks/intercom`, topics: ['conversation.user.created'] });
     expect(created.status).toBe(201);
-    expect(created.body.ping).toMatchObject({ reason: 'subscription created', status: 200, answer: '{"status":"pong"}' });
+    expect(created.body.ping).toMatchObject({
+      reason: 'subscription created',
+      status: 200,
+      answer: '{"status":"pong"}',
+    });
     const changed = await put({ topics: ['conversation.user.created', 'ticket.created'] });
     expect(changed.body.ping).toMatchObject({ reason: 'subscription changed', status: 200 });
 

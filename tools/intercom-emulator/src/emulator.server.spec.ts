@@ -24,24 +24,42 @@ describe('Intercom emulator (HTTP)', () => {
   afterAll(() => emu.close());
   beforeEach(() => emu.reset());
 
-  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<Answer> {
     const res = await fetch(`${emu.url}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${TOKEN}`, 'Intercom-Version': '2.14', Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      headers: {
+        Authorization: `Bearer ${TOKEN}`,
+        'Intercom-Version': '2.14',
+        Accept: 'application/json',
+        ...(body ? { 'Content-Type': 'application/json' } : {}),
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     return { status: res.status, headers: res.headers, body: await res.json() };
   }
 
   /** Walks every page of a search; validates each answer against the 2.14 response schema. */
-  async function searchAll(path: '/contacts/search' | '/conversations/search' | '/tickets/search', query: unknown, perPage: number) {
+  async function searchAll(
+    path: '/contacts/search' | '/conversations/search' | '/tickets/search',
+    query: unknown,
+    perPage: number,
+  ) {
     const key = path === '/contacts/search' ? 'data' : path === '/conversations/search' ? 'conversations' : 'tickets';
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
     const items: any[] = [];
     let startingAfter: string | undefined;
     let pages = 0;
     for (;;) {
-      const res = await call('POST', path, { query, pagination: { per_page: perPage, ...(startingAfter ? { starting_after: startingAfter } : {}) } });
+      const res = await call('POST', path, {
+        query,
+        pagination: { per_page: perPage, ...(startingAfter ? { starting_after: startingAfter } : {}) },
+      });
       expect(res.status).toBe(200);
       expectValidResponse(contract, 'post', path, 200, res.body);
       pages++;
@@ -58,34 +76,71 @@ describe('Intercom emulator (HTTP)', () => {
     ['/contacts/search', 'contacts', 'contact'],
     ['/conversations/search', 'conversations', 'conversation_list_item'],
     ['/tickets/search', 'tickets', 'ticket'],
-  ] as const)('%s pages through every seeded object exactly once, ascending by updated_at then id', async (path, kind, component) => {
-    const { items, pages, total, totalPages } = await searchAll(path, all, 37);
-    const seeded = dataset[kind];
-    expect(total).toBe(seeded.length);
-    expect(pages).toBe(Math.ceil(seeded.length / 37));
-    expect(totalPages).toBe(pages);
-    expect(items.map((o) => o.id).sort()).toEqual(seeded.map((o) => o.id).sort());
-    expect(new Set(items.map((o) => o.id)).size).toBe(items.length);
-    for (let i = 1; i < items.length; i++) {
-      const [a, b] = [items[i - 1], items[i]];
-      expect(a.updated_at < b.updated_at || (a.updated_at === b.updated_at && a.id < b.id)).toBe(true);
-    }
-    for (const o of items) expectValidComponent(contract, component, o);
-  });
+  ] as const)(
+    '%s pages through every seeded object exactly once, ascending by updated_at then id',
+    async (path, kind, component) => {
+      const { items, pages, total, totalPages } = await searchAll(path, all, 37);
+      const seeded = dataset[kind];
+      expect(total).toBe(seeded.length);
+      expect(pages).toBe(Math.ceil(seeded.length / 37));
+      expect(totalPages).toBe(pages);
+      expect(items.map((o) => o.id).sort()).toEqual(seeded.map((o) => o.id).sort());
+      expect(new Set(items.map((o) => o.id)).size).toBe(items.length);
+      for (let i = 1; i < items.length; i++) {
+        const [a, b] = [items[i - 1], items[i]];
+        expect(a.updated_at < b.updated_at || (a.updated_at === b.updated_at && a.id < b.id)).toBe(true);
+      }
+      for (const o of items) expectValidComponent(contract, component, o);
+    },
+  );
 
   it('filters on updated_at with > < >= <= and nested AND/OR, timestamps as numbers or strings', async () => {
     const times = dataset.tickets.map((t) => t.updated_at).sort((a, b) => a - b);
     const lo = times[40];
     const hi = times[120];
-    const expectIds = (pred: (u: number) => boolean) => dataset.tickets.filter((t) => pred(t.updated_at)).map((t) => t.id).sort();
+    const expectIds = (pred: (u: number) => boolean) =>
+      dataset.tickets
+        .filter((t) => pred(t.updated_at))
+        .map((t) => t.id)
+        .sort();
 
-    const between = await searchAll('/tickets/search', { operator: 'AND', value: [{ field: 'updated_at', operator: '>', value: lo }, { field: 'updated_at', operator: '<', value: String(hi) }] }, 150);
+    const between = await searchAll(
+      '/tickets/search',
+      {
+        operator: 'AND',
+        value: [
+          { field: 'updated_at', operator: '>', value: lo },
+          { field: 'updated_at', operator: '<', value: String(hi) },
+        ],
+      },
+      150,
+    );
     expect(between.items.map((t) => t.id).sort()).toEqual(expectIds((u) => u > lo && u < hi));
 
-    const inclusive = await searchAll('/tickets/search', { operator: 'AND', value: [{ field: 'updated_at', operator: '>=', value: lo }, { field: 'updated_at', operator: '<=', value: hi }] }, 150);
+    const inclusive = await searchAll(
+      '/tickets/search',
+      {
+        operator: 'AND',
+        value: [
+          { field: 'updated_at', operator: '>=', value: lo },
+          { field: 'updated_at', operator: '<=', value: hi },
+        ],
+      },
+      150,
+    );
     expect(inclusive.items.map((t) => t.id).sort()).toEqual(expectIds((u) => u >= lo && u <= hi));
 
-    const outside = await searchAll('/tickets/search', { operator: 'OR', value: [{ field: 'updated_at', operator: '<', value: lo }, { field: 'updated_at', operator: '>', value: hi }] }, 150);
+    const outside = await searchAll(
+      '/tickets/search',
+      {
+        operator: 'OR',
+        value: [
+          { field: 'updated_at', operator: '<', value: lo },
+          { field: 'updated_at', operator: '>', value: hi },
+        ],
+      },
+      150,
+    );
     expect(outside.items.map((t) => t.id).sort()).toEqual(expectIds((u) => u < lo || u > hi));
 
     const contactsAfter = await searchAll('/contacts/search', { field: 'updated_at', operator: '>', value: lo }, 150);
@@ -97,7 +152,10 @@ describe('Intercom emulator (HTTP)', () => {
     const big = await call('POST', '/contacts/search', { query: all, pagination: { per_page: 151 } });
     expect(big.status).toBe(400);
     expectValidComponent(contract, 'error', big.body);
-    const bad = await call('POST', '/contacts/search', { query: all, pagination: { per_page: 5, starting_after: 'nope' } });
+    const bad = await call('POST', '/contacts/search', {
+      query: all,
+      pagination: { per_page: 5, starting_after: 'nope' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].code).toBe('invalid_cursor');
   });
@@ -161,7 +219,11 @@ describe('Intercom emulator (HTTP)', () => {
     expect(tags.body.data.map((t: { id: string }) => t.id).sort()).toEqual(tagged.tags!.data.map((t) => t.id).sort());
     for (const path of ['/admins/0', '/teams/0', '/tags/0', '/contacts/nobody/tags']) {
       const missing = await call('GET', path);
-      expect({ path, status: missing.status, code: missing.body.errors[0].code }).toEqual({ path, status: 404, code: 'not_found' });
+      expect({ path, status: missing.status, code: missing.body.errors[0].code }).toEqual({
+        path,
+        status: 404,
+        code: 'not_found',
+      });
       expectValidComponent(contract, 'error', missing.body);
     }
 
@@ -179,11 +241,19 @@ describe('Intercom emulator (HTTP)', () => {
   });
 
   it('a route it does not serve is 501 error.list (not 404, which says an object is missing); a wrong method is 405', async () => {
-    for (const [method, path] of [['GET', '/segments'], ['GET', '/companies'], ['POST', '/messages'], ['GET', '/data_attributes']]) {
+    for (const [method, path] of [
+      ['GET', '/segments'],
+      ['GET', '/companies'],
+      ['POST', '/messages'],
+      ['GET', '/data_attributes'],
+    ]) {
       const res = await call(method, path, method === 'POST' ? {} : undefined);
       expect({ path, status: res.status }).toEqual({ path, status: 501 });
       expectValidComponent(contract, 'error', res.body);
-      expect(res.body.errors[0]).toEqual({ code: 'not_implemented', message: `${method} ${path} is not served by the emulator` });
+      expect(res.body.errors[0]).toEqual({
+        code: 'not_implemented',
+        message: `${method} ${path} is not served by the emulator`,
+      });
     }
     const wrongMethod = await call('DELETE', '/admins');
     expect(wrongMethod.status).toBe(405);
@@ -191,19 +261,43 @@ describe('Intercom emulator (HTTP)', () => {
   });
 
   it('answers Intercom-Version 2.11 with 2.11 tickets (ticket_state the category string), and the mapping reads them alike', async () => {
-    const lookups = staticLookups(JSON.parse(JSON.stringify({ ...dataset, subscriptions: dataset.contactSubscriptions })));
-    const mapAs = (ticket: unknown) => mapNotification(
-      { notificationId: 'notif_v', topic: 'ticket.state.updated', createdAt: 1767225600, source: 'backfill', body: ticket }, lookups,
+    const lookups = staticLookups(
+      JSON.parse(JSON.stringify({ ...dataset, subscriptions: dataset.contactSubscriptions })),
     );
-    const mapped = dataset.tickets.filter((t) => ['submitted', 'waiting_on_customer', 'resolved'].includes(t.ticket_state?.category ?? ''));
+    const mapAs = (ticket: unknown) =>
+      mapNotification(
+        {
+          notificationId: 'notif_v',
+          topic: 'ticket.state.updated',
+          createdAt: 1767225600,
+          source: 'backfill',
+          body: ticket,
+        },
+        lookups,
+      );
+    const mapped = dataset.tickets.filter((t) =>
+      ['submitted', 'waiting_on_customer', 'resolved'].includes(t.ticket_state?.category ?? ''),
+    );
     let events = 0;
     for (const t of mapped) {
       const v214 = await call('GET', `/tickets/${t.id}`);
       const v211 = await call('GET', `/tickets/${t.id}`, undefined, { 'Intercom-Version': '2.11' });
-      expect(v211.body).toMatchObject({ ticket_state: t.ticket_state?.category, ticket_state_internal_label: t.ticket_state?.internal_label });
+      expect(v211.body).toMatchObject({
+        ticket_state: t.ticket_state?.category,
+        ticket_state_internal_label: t.ticket_state?.internal_label,
+      });
       // only ticket_state differs from 2.14 (as the 2.11 description has it)
-      expect(contract.validateResponseBody('get', '/tickets/{ticket_id}', 200, v211.body).errors.every((e) => e.startsWith('/ticket_state'))).toBe(true);
-      const { ticket_state: _s, ticket_state_internal_label: _i, ticket_state_external_label: _e, ...rest211 } = v211.body;
+      expect(
+        contract
+          .validateResponseBody('get', '/tickets/{ticket_id}', 200, v211.body)
+          .errors.every((e) => e.startsWith('/ticket_state')),
+      ).toBe(true);
+      const {
+        ticket_state: _s,
+        ticket_state_internal_label: _i,
+        ticket_state_external_label: _e,
+        ...rest211
+      } = v211.body;
       const { ticket_state: _s14, ...rest214 } = v214.body;
       expect(rest211).toEqual(rest214);
       const outcome = mapAs(v211.body);
@@ -211,7 +305,12 @@ describe('Intercom emulator (HTTP)', () => {
       if (outcome.kind === 'records') events++;
     }
     expect(events).toBeGreaterThan(3); // mapped into Ticket Submitted / Marked as Waiting / Resolved, not merely pending alike
-    const search = await call('POST', '/tickets/search', { query: all, pagination: { per_page: 5 } }, { 'Intercom-Version': '2.11' });
+    const search = await call(
+      'POST',
+      '/tickets/search',
+      { query: all, pagination: { per_page: 5 } },
+      { 'Intercom-Version': '2.11' },
+    );
     expect(search.body.tickets.every((t: { ticket_state: unknown }) => typeof t.ticket_state === 'string')).toBe(true);
   });
 
@@ -226,7 +325,11 @@ describe('Intercom emulator (HTTP)', () => {
   });
 
   it('answers 401 error.list without a valid Bearer token', async () => {
-    for (const headers of [{ Authorization: '' }, { Authorization: 'Bearer wrong' }, { Authorization: `Basic ${TOKEN}` }]) {
+    for (const headers of [
+      { Authorization: '' },
+      { Authorization: 'Bearer wrong' },
+      { Authorization: `Basic ${TOKEN}` },
+    ]) {
       const res = await call('GET', '/admins', undefined, headers);
       expect(res.status).toBe(401);
       expectValidResponse(contract, 'get', '/admins', 401, res.body);
@@ -237,7 +340,13 @@ describe('Intercom emulator (HTTP)', () => {
 
   it('logs requests with the Intercom-Version header and rejects a malformed version', async () => {
     await call('POST', '/tickets/search', { query: all, pagination: { per_page: 1 } });
-    expect(emu.requests.at(-1)).toMatchObject({ method: 'POST', path: '/tickets/search', intercomVersion: '2.14', status: 200, body: { pagination: { per_page: 1 } } });
+    expect(emu.requests.at(-1)).toMatchObject({
+      method: 'POST',
+      path: '/tickets/search',
+      intercomVersion: '2.14',
+      status: 200,
+      body: { pagination: { per_page: 1 } },
+    });
     const bad = await call('GET', '/admins', undefined, { 'Intercom-Version': 'latest-please' });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].code).toBe('intercom_version_invalid');
@@ -247,8 +356,13 @@ describe('Intercom emulator (HTTP)', () => {
     const target = dataset.contacts[0];
     const newest = Math.max(...dataset.contacts.map((c) => c.updated_at));
     emu.updateContact(target.id, { email: 'changed@example.com' }, newest + 10);
-    const after = await call('POST', '/contacts/search', { query: { field: 'updated_at', operator: '>', value: newest }, pagination: { per_page: 10 } });
-    expect(after.body.data.map((c: { id: string; email: string }) => [c.id, c.email])).toEqual([[target.id, 'changed@example.com']]);
+    const after = await call('POST', '/contacts/search', {
+      query: { field: 'updated_at', operator: '>', value: newest },
+      pagination: { per_page: 10 },
+    });
+    expect(after.body.data.map((c: { id: string; email: string }) => [c.id, c.email])).toEqual([
+      [target.id, 'changed@example.com'],
+    ]);
 
     const fresh = makeContact({ id: 'new-contact-1', createdAt: newest + 20 });
     const put = await fetch(`${emu.url}/__emulator/contacts`, { method: 'PUT', body: JSON.stringify(fresh) });
@@ -265,7 +379,13 @@ describe('Intercom emulator (HTTP)', () => {
 
   describe('faults', () => {
     it('over HTTP: the next N answers are 429 / 503, then normal service resumes', async () => {
-      const set = await fetch(`${emu.url}/__emulator/faults`, { method: 'POST', body: JSON.stringify([{ status: 429, count: 2 }, { status: 503, count: 1 }]) });
+      const set = await fetch(`${emu.url}/__emulator/faults`, {
+        method: 'POST',
+        body: JSON.stringify([
+          { status: 429, count: 2 },
+          { status: 503, count: 1 },
+        ]),
+      });
       expect(set.status).toBe(200);
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) {
@@ -301,7 +421,11 @@ describe('Intercom emulator (HTTP)', () => {
 
 describe('Intercom emulator rate limit', () => {
   it('sends X-RateLimit-* on every answer and 429 error.list past the limit, then recovers after the window', async () => {
-    const emu = await startIntercomEmulator({ port: 0, dataset: { seed: 1, contacts: 5, conversations: 2, tickets: 2 }, rateLimit: { perWindow: 3, windowSeconds: 1 } });
+    const emu = await startIntercomEmulator({
+      port: 0,
+      dataset: { seed: 1, contacts: 5, conversations: 2, tickets: 2 },
+      rateLimit: { perWindow: 3, windowSeconds: 1 },
+    });
     try {
       const get = () => fetch(`${emu.url}/admins`, { headers: { Authorization: `Bearer ${emu.accessToken}` } });
       // align to the start of a window so all four calls fall in the same one
@@ -317,7 +441,9 @@ describe('Intercom emulator rate limit', () => {
       const limited = (await answers[3].json()) as { errors: { code: string }[] };
       expectValidComponent(contract, 'error', limited);
       expect(limited.errors[0].code).toBe('rate_limit_exceeded');
-      await new Promise((r) => setTimeout(r, (Number(answers[3].headers.get('x-ratelimit-reset')) * 1000 - Date.now()) + 20));
+      await new Promise((r) =>
+        setTimeout(r, Number(answers[3].headers.get('x-ratelimit-reset')) * 1000 - Date.now() + 20),
+      );
       expect((await get()).status).toBe(200);
     } finally {
       await emu.close();

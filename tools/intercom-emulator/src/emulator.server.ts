@@ -81,7 +81,10 @@ export interface IntercomEmulator {
    * Creates the subscription or changes its URL and topics, then pings the endpoint as Intercom
    * does when a subscription is saved; resolves with the ping's result.
    */
-  saveSubscription(change: { url?: string; topics?: readonly string[] }): Promise<{ created: boolean; subscription: WebhookSubscription; ping: PingResult }>;
+  saveSubscription(change: {
+    url?: string;
+    topics?: readonly string[];
+  }): Promise<{ created: boolean; subscription: WebhookSubscription; ping: PingResult }>;
   injectFault(fault: Fault): void;
   clearFaults(): void;
   /** restores the dataset given at start and clears faults, the request log and the rate-limit window */
@@ -99,7 +102,11 @@ export const DEFAULT_ACCESS_TOKEN = 'emulator-access-token';
 export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perWindow: 10000, windowSeconds: 60 };
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -140,7 +147,12 @@ export function forVersion(version: string | null, body: unknown): unknown {
   const ticket211 = (t: IntercomTicket): IntercomTicket | IntercomTicketV211 => {
     const { ticket_state: state, ...rest } = t;
     if (!state) return t;
-    return { ...rest, ticket_state: state.category, ticket_state_internal_label: state.internal_label, ticket_state_external_label: state.external_label };
+    return {
+      ...rest,
+      ticket_state: state.category,
+      ticket_state_internal_label: state.internal_label,
+      ticket_state_external_label: state.external_label,
+    };
   };
   const b = body as { type?: string; tickets?: IntercomTicket[] };
   if (b?.type === 'ticket') return ticket211(body as IntercomTicket);
@@ -155,7 +167,9 @@ function listItem(c: IntercomConversation): IntercomConversation {
 }
 
 export async function startIntercomEmulator(options: EmulatorOptions = {}): Promise<IntercomEmulator> {
-  const initial: Dataset = isDataset(options.dataset) ? structuredClone(options.dataset) : generateDataset(options.dataset ?? {});
+  const initial: Dataset = isDataset(options.dataset)
+    ? structuredClone(options.dataset)
+    : generateDataset(options.dataset ?? {});
   let dataset: Dataset = structuredClone(initial);
   const accessToken = options.accessToken ?? DEFAULT_ACCESS_TOKEN;
   const rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
@@ -165,12 +179,22 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     options.webhooks?.onPing?.(r);
     options.onPing?.(r);
   };
-  const newSender = (url: string) => new WebhookSender({ ...options.webhooks, url, secret: clientSecret!, appId: options.webhooks?.appId ?? dataset.appId, onPing });
+  const newSender = (url: string) =>
+    new WebhookSender({
+      ...options.webhooks,
+      url,
+      secret: clientSecret!,
+      appId: options.webhooks?.appId ?? dataset.appId,
+      onPing,
+    });
   let webhooks = options.webhooks ? newSender(options.webhooks.url) : null;
-  let subscription: WebhookSubscription | null = options.webhooks ? { url: options.webhooks.url, topics: [], created_at: Date.now(), updated_at: Date.now() } : null;
-  const pingTimer = options.pingIntervalMs && options.pingIntervalMs > 0
-    ? setInterval(() => void webhooks?.ping('interval'), options.pingIntervalMs).unref()
+  let subscription: WebhookSubscription | null = options.webhooks
+    ? { url: options.webhooks.url, topics: [], created_at: Date.now(), updated_at: Date.now() }
     : null;
+  const pingTimer =
+    options.pingIntervalMs && options.pingIntervalMs > 0
+      ? setInterval(() => void webhooks?.ping('interval'), options.pingIntervalMs).unref()
+      : null;
   let requests: LoggedRequest[] = [];
   let windowStart = 0;
   let windowCount = 0;
@@ -190,12 +214,19 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     }
     windowCount++;
     const reset = windowStart + rateLimit.windowSeconds;
-    return { allowed: windowCount <= rateLimit.perWindow, headers: rateHeaders(rateLimit.perWindow - windowCount, reset) };
+    return {
+      allowed: windowCount <= rateLimit.perWindow,
+      headers: rateHeaders(rateLimit.perWindow - windowCount, reset),
+    };
   };
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const raw = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(raw), ...headers });
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(raw),
+      ...headers,
+    });
     res.end(raw);
   };
 
@@ -212,7 +243,10 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
   };
 
   const search = <T extends { id: string; updated_at: number }>(all: readonly T[], body: unknown) => {
-    const b = (body ?? {}) as { query?: SearchQuery; pagination?: { per_page?: number; starting_after?: string | null } | null };
+    const b = (body ?? {}) as {
+      query?: SearchQuery;
+      pagination?: { per_page?: number; starting_after?: string | null } | null;
+    };
     if (!b.query || typeof b.query !== 'object') throw new HttpError(400, 'parameter_not_found', 'query is required');
     const filtered = all.filter((o) => matches(o, b.query!));
     return paginate(filtered, b.pagination?.per_page ?? 20, b.pagination?.starting_after ?? null);
@@ -232,57 +266,120 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
 
   type Handler = (m: RegExpMatchArray, q: URLSearchParams, body: unknown) => unknown;
   const routes: [string, RegExp, Handler][] = [
-    ['POST', /^\/contacts\/search$/, (_m, _q, body) => {
-      const p = search(dataset.contacts, body);
-      return { type: 'list', data: p.items, total_count: p.totalCount, pages: p.pages };
-    }],
-    ['POST', /^\/conversations\/search$/, (_m, _q, body) => {
-      const p = search(dataset.conversations, body);
-      return { type: 'conversation.list', conversations: p.items.map(listItem), total_count: p.totalCount, pages: p.pages };
-    }],
-    ['POST', /^\/tickets\/search$/, (_m, _q, body) => {
-      const p = search(dataset.tickets, body);
-      return { type: 'ticket.list', tickets: p.items, total_count: p.totalCount, pages: p.pages };
-    }],
-    ['GET', /^\/contacts$/, (_m, q) => {
-      const p = paginate(dataset.contacts, Number(q.get('per_page') ?? 50), q.get('starting_after'));
-      return { type: 'list', data: p.items, total_count: p.totalCount, pages: p.pages };
-    }],
-    ['GET', /^\/contacts\/([^/]+)\/subscriptions$/, (m) => {
-      contactById(decodeURIComponent(m[1]));
-      return { type: 'list', data: dataset.contactSubscriptions[decodeURIComponent(m[1])] ?? [] };
-    }],
+    [
+      'POST',
+      /^\/contacts\/search$/,
+      (_m, _q, body) => {
+        const p = search(dataset.contacts, body);
+        return { type: 'list', data: p.items, total_count: p.totalCount, pages: p.pages };
+      },
+    ],
+    [
+      'POST',
+      /^\/conversations\/search$/,
+      (_m, _q, body) => {
+        const p = search(dataset.conversations, body);
+        return {
+          type: 'conversation.list',
+          conversations: p.items.map(listItem),
+          total_count: p.totalCount,
+          pages: p.pages,
+        };
+      },
+    ],
+    [
+      'POST',
+      /^\/tickets\/search$/,
+      (_m, _q, body) => {
+        const p = search(dataset.tickets, body);
+        return { type: 'ticket.list', tickets: p.items, total_count: p.totalCount, pages: p.pages };
+      },
+    ],
+    [
+      'GET',
+      /^\/contacts$/,
+      (_m, q) => {
+        const p = paginate(dataset.contacts, Number(q.get('per_page') ?? 50), q.get('starting_after'));
+        return { type: 'list', data: p.items, total_count: p.totalCount, pages: p.pages };
+      },
+    ],
+    [
+      'GET',
+      /^\/contacts\/([^/]+)\/subscriptions$/,
+      (m) => {
+        contactById(decodeURIComponent(m[1]));
+        return { type: 'list', data: dataset.contactSubscriptions[decodeURIComponent(m[1])] ?? [] };
+      },
+    ],
     // GET /contacts/{id}/tags (tag_list): the contact's tags with their names
-    ['GET', /^\/contacts\/([^/]+)\/tags$/, (m) => {
-      const ids = new Set(contactById(decodeURIComponent(m[1])).tags?.data.map((t) => t.id) ?? []);
-      return { type: 'list', data: dataset.tags.filter((t) => ids.has(t.id)).map(({ type, id, name }) => ({ type, id, name })) };
-    }],
+    [
+      'GET',
+      /^\/contacts\/([^/]+)\/tags$/,
+      (m) => {
+        const ids = new Set(contactById(decodeURIComponent(m[1])).tags?.data.map((t) => t.id) ?? []);
+        return {
+          type: 'list',
+          data: dataset.tags.filter((t) => ids.has(t.id)).map(({ type, id, name }) => ({ type, id, name })),
+        };
+      },
+    ],
     ['GET', /^\/contacts\/([^/]+)$/, (m) => contactById(decodeURIComponent(m[1]))],
     // GET /conversations (listConversations): cursor pages of conversation list items
-    ['GET', /^\/conversations$/, (_m, q) => {
-      const p = paginate(dataset.conversations, Number(q.get('per_page') ?? 20), q.get('starting_after'));
-      return { type: 'conversation.list', conversations: p.items.map(listItem), total_count: p.totalCount, pages: p.pages };
-    }],
+    [
+      'GET',
+      /^\/conversations$/,
+      (_m, q) => {
+        const p = paginate(dataset.conversations, Number(q.get('per_page') ?? 20), q.get('starting_after'));
+        return {
+          type: 'conversation.list',
+          conversations: p.items.map(listItem),
+          total_count: p.totalCount,
+          pages: p.pages,
+        };
+      },
+    ],
     ['GET', /^\/conversations\/([^/]+)$/, (m) => byId(dataset.conversations, m[1])],
     ['GET', /^\/tickets\/([^/]+)$/, (m) => byId(dataset.tickets, m[1])],
     // GET /me (components/schemas/admin_with_app): the token's admin and its workspace, whose id_code is the notifications' app_id
-    ['GET', /^\/me$/, () => {
-      const a = dataset.admins[0];
-      return {
-        type: 'admin', id: a?.id ?? '0', name: a?.name ?? 'Emulator admin', email: a?.email ?? 'admin@example.com', email_verified: true,
-        app: { type: 'app', id_code: dataset.appId, name: 'Emulator workspace', created_at: 1767225600, secure: false, identity_verification: false, timezone: 'UTC', region: 'US' },
-        avatar: { type: 'avatar', image_url: null }, has_inbox_seat: true,
-      };
-    }],
+    [
+      'GET',
+      /^\/me$/,
+      () => {
+        const a = dataset.admins[0];
+        return {
+          type: 'admin',
+          id: a?.id ?? '0',
+          name: a?.name ?? 'Emulator admin',
+          email: a?.email ?? 'admin@example.com',
+          email_verified: true,
+          app: {
+            type: 'app',
+            id_code: dataset.appId,
+            name: 'Emulator workspace',
+            created_at: 1767225600,
+            secure: false,
+            identity_verification: false,
+            timezone: 'UTC',
+            region: 'US',
+          },
+          avatar: { type: 'avatar', image_url: null },
+          has_inbox_seat: true,
+        };
+      },
+    ],
     ['GET', /^\/admins$/, () => ({ type: 'admin.list', admins: dataset.admins })],
     ['GET', /^\/admins\/([^/]+)$/, (m) => byId(dataset.admins, m[1], 'Admin not found')],
     ['GET', /^\/teams$/, () => ({ type: 'team.list', teams: dataset.teams })],
     ['GET', /^\/teams\/([^/]+)$/, (m) => byId(dataset.teams, m[1], 'Team not found')],
     ['GET', /^\/tags$/, () => ({ type: 'list', data: dataset.tags.map(({ type, id, name }) => ({ type, id, name })) })],
-    ['GET', /^\/tags\/([^/]+)$/, (m) => {
-      const { type, id, name } = byId(dataset.tags, m[1]);
-      return { type, id, name };
-    }],
+    [
+      'GET',
+      /^\/tags\/([^/]+)$/,
+      (m) => {
+        const { type, id, name } = byId(dataset.tags, m[1]);
+        return { type, id, name };
+      },
+    ],
   ];
 
   const upsert = <T extends { id: string }>(list: T[], item: T) => {
@@ -294,16 +391,31 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
   const emulator: Omit<IntercomEmulator, 'url' | 'port' | 'dataset' | 'requests' | 'webhooks' | 'subscription'> = {
     accessToken,
     async saveSubscription(change) {
-      if (change.url !== undefined && !isHttpUrl(change.url)) throw new HttpError(400, 'parameter_invalid', 'url must be an http(s) URL');
-      if (change.topics !== undefined && !(Array.isArray(change.topics) && change.topics.every((t) => typeof t === 'string' && t !== ''))) {
+      if (change.url !== undefined && !isHttpUrl(change.url))
+        throw new HttpError(400, 'parameter_invalid', 'url must be an http(s) URL');
+      if (
+        change.topics !== undefined &&
+        !(Array.isArray(change.topics) && change.topics.every((t) => typeof t === 'string' && t !== ''))
+      ) {
         throw new HttpError(400, 'parameter_invalid', 'topics must be a list of topic names');
       }
-      if (clientSecret === undefined) throw new HttpError(400, 'parameter_invalid', 'no client secret configured to sign webhooks (EmulatorOptions.clientSecret / INTERCOM_EMULATOR_WEBHOOK_SECRET)');
+      if (clientSecret === undefined)
+        throw new HttpError(
+          400,
+          'parameter_invalid',
+          'no client secret configured to sign webhooks (EmulatorOptions.clientSecret / INTERCOM_EMULATOR_WEBHOOK_SECRET)',
+        );
       const created = subscription === null;
       const url = change.url ?? subscription?.url;
-      if (url === undefined) throw new HttpError(400, 'parameter_not_found', 'url is required to create the subscription');
+      if (url === undefined)
+        throw new HttpError(400, 'parameter_not_found', 'url is required to create the subscription');
       const now = Date.now();
-      subscription = { url, topics: [...(change.topics ?? subscription?.topics ?? [])], created_at: subscription?.created_at ?? now, updated_at: now };
+      subscription = {
+        url,
+        topics: [...(change.topics ?? subscription?.topics ?? [])],
+        created_at: subscription?.created_at ?? now,
+        updated_at: now,
+      };
       if (webhooks) webhooks.retarget(url);
       else webhooks = newSender(url);
       const ping = await webhooks.ping(created ? 'subscription created' : 'subscription changed');
@@ -342,12 +454,13 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     upsertTicket(ticket) {
       upsert(dataset.tickets, ticket);
     },
-    close: () => new Promise<void>((resolve, reject) => {
-      if (pingTimer) clearInterval(pingTimer);
-      webhooks?.close();
-      server.closeAllConnections();
-      server.close((err) => (err ? reject(err) : resolve()));
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        if (pingTimer) clearInterval(pingTimer);
+        webhooks?.close();
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
   };
 
   /** Test-control endpoints under /__emulator (no auth, no rate limit, not logged). */
@@ -369,10 +482,12 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     if (method === 'GET' && path === '/__emulator/dataset') return [200, dataset];
     // The subscription (Developer Hub > Webhooks): PUT creates or changes it and pings the endpoint
     if (path === '/__emulator/webhooks/subscription') {
-      if (method === 'GET') return subscription ? [200, subscription] : [404, errorList('not_found', 'no webhook subscription')];
+      if (method === 'GET')
+        return subscription ? [200, subscription] : [404, errorList('not_found', 'no webhook subscription')];
       if (method === 'PUT') {
         const b = (body ?? {}) as { url?: string; topics?: string[] };
-        if (typeof b !== 'object' || Array.isArray(b)) return [400, errorList('parameter_invalid', 'body must be {url?, topics?}')];
+        if (typeof b !== 'object' || Array.isArray(b))
+          return [400, errorList('parameter_invalid', 'body must be {url?, topics?}')];
         try {
           const saved = await emulator.saveSubscription({ url: b.url, topics: b.topics });
           return [saved.created ? 201 : 200, { subscription: saved.subscription, ping: saved.ping }];
@@ -385,16 +500,25 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     // Webhook delivery: POST a notification (or a list) to have it delivered as Intercom would,
     // in the background; GET the sender's counts (retried, dropped, paused, not sent while paused).
     if (path === '/__emulator/webhooks' && (method === 'POST' || method === 'GET')) {
-      if (!webhooks) return [400, errorList('parameter_invalid', 'no webhook endpoint configured (EmulatorOptions.webhooks / INTERCOM_EMULATOR_WEBHOOK_URL / PUT /__emulator/webhooks/subscription)')];
+      if (!webhooks)
+        return [
+          400,
+          errorList(
+            'parameter_invalid',
+            'no webhook endpoint configured (EmulatorOptions.webhooks / INTERCOM_EMULATOR_WEBHOOK_URL / PUT /__emulator/webhooks/subscription)',
+          ),
+        ];
       if (method === 'GET') return [200, webhooks.stats()];
       const list = (Array.isArray(body) ? body : [body]) as IntercomNotification[];
-      if (list.some((n) => n?.type !== 'notification_event')) return [400, errorList('parameter_invalid', 'body must be a notification_event or a list of them')];
+      if (list.some((n) => n?.type !== 'notification_event'))
+        return [400, errorList('parameter_invalid', 'body must be a notification_event or a list of them')];
       for (const n of list) void webhooks!.send(n);
       return [202, { accepted: list.length }];
     }
     const m = /^\/__emulator\/(contacts|conversations|tickets)$/.exec(path);
     if (m && method === 'PUT') {
-      if (!(body as { id?: unknown } | null)?.id) return [400, errorList('parameter_invalid', 'object with id required')];
+      if (!(body as { id?: unknown } | null)?.id)
+        return [400, errorList('parameter_invalid', 'object with id required')];
       if (m[1] === 'contacts') emulator.upsertContact(body as IntercomContact);
       else if (m[1] === 'conversations') emulator.upsertConversation(body as IntercomConversation);
       else emulator.upsertTicket(body as IntercomTicket);
@@ -451,12 +575,24 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     }
 
     const auth = req.headers.authorization ?? '';
-    if (auth !== `Bearer ${accessToken}`) return reply(401, errorList('unauthorized', 'Access Token Invalid'), rate.headers);
+    if (auth !== `Bearer ${accessToken}`)
+      return reply(401, errorList('unauthorized', 'Access Token Invalid'), rate.headers);
     if (!rate.allowed) {
-      return reply(429, errorList('rate_limit_exceeded', `Exceeded rate limit of ${rateLimit.perWindow} in ${rateLimit.windowSeconds} seconds`), rate.headers);
+      return reply(
+        429,
+        errorList(
+          'rate_limit_exceeded',
+          `Exceeded rate limit of ${rateLimit.perWindow} in ${rateLimit.windowSeconds} seconds`,
+        ),
+        rate.headers,
+      );
     }
     if (entry.intercomVersion !== null && !/^(\d+\.\d+|Unstable)$/.test(entry.intercomVersion)) {
-      return reply(400, errorList('intercom_version_invalid', `Requested version ${entry.intercomVersion} is not valid`), rate.headers);
+      return reply(
+        400,
+        errorList('intercom_version_invalid', `Requested version ${entry.intercomVersion} is not valid`),
+        rate.headers,
+      );
     }
 
     const route = routes.find(([m, re]) => m === method && re.test(url.pathname));
@@ -464,7 +600,14 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       // 404 stays "this object does not exist": a route the emulator does not serve is 501, so a
       // client can tell the two apart (Intercom's error.list shape; the code is the emulator's own)
       const known = routes.some(([, re]) => re.test(url.pathname));
-      return reply(known ? 405 : 501, errorList(known ? 'method_not_allowed' : 'not_implemented', `${method} ${url.pathname} is not served by the emulator`), rate.headers);
+      return reply(
+        known ? 405 : 501,
+        errorList(
+          known ? 'method_not_allowed' : 'not_implemented',
+          `${method} ${url.pathname} is not served by the emulator`,
+        ),
+        rate.headers,
+      );
     }
     try {
       const out = route[2](url.pathname.match(route[1])!, url.searchParams, body);

@@ -45,8 +45,34 @@ export function resetFactoryRng(seed = 20260101): void {
 }
 const rngOr = (rng?: Rng): Rng => rng ?? fallbackRng;
 
-const FIRST_NAMES = ['Ada', 'Grace', 'Alan', 'Katherine', 'Linus', 'Margaret', 'Tim', 'Barbara', 'Ken', 'Radia', 'Dennis', 'Frances'];
-const LAST_NAMES = ['Lovelace', 'Hopper', 'Turing', 'Johnson', 'Torvalds', 'Hamilton', 'Berners-Lee', 'Liskov', 'Thompson', 'Perlman', 'Ritchie', 'Allen'];
+const FIRST_NAMES = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Katherine',
+  'Linus',
+  'Margaret',
+  'Tim',
+  'Barbara',
+  'Ken',
+  'Radia',
+  'Dennis',
+  'Frances',
+];
+const LAST_NAMES = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Johnson',
+  'Torvalds',
+  'Hamilton',
+  'Berners-Lee',
+  'Liskov',
+  'Thompson',
+  'Perlman',
+  'Ritchie',
+  'Allen',
+];
 const LOCATIONS = [
   { country: 'United States', region: 'California', city: 'San Francisco' },
   { country: 'Ireland', region: 'Dublin', city: 'Dublin' },
@@ -73,7 +99,8 @@ const PHONE_SHAPES: readonly ((digits: string) => string)[] = [
  * contacts of a dataset share a phone at Klaviyo unless a scenario says so (issue #10).
  */
 export function uniquePhone(n: number): string {
-  if (!Number.isInteger(n) || n < 0 || n >= 10_000) throw new RangeError(`uniquePhone: n must be an integer in 0..9999, got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n >= 10_000)
+    throw new RangeError(`uniquePhone: n must be an integer in 0..9999, got ${n}`);
   return PHONE_SHAPES[n % PHONE_SHAPES.length](String(n).padStart(4, '0'));
 }
 
@@ -110,17 +137,22 @@ export function makeContact(options: ContactOptions = {}, rng?: Rng): IntercomCo
   const last = r.pick(LAST_NAMES);
   const name = options.name !== undefined ? options.name : `${first} ${last}`;
   // the id's tail: the dataset's ids share their head and differ in their last digits
-  const email = options.email === undefined ? `${first}.${last}.${id.slice(-8)}@example.com`.toLowerCase() : (options.email ?? '');
+  const email =
+    options.email === undefined ? `${first}.${last}.${id.slice(-8)}@example.com`.toLowerCase() : (options.email ?? '');
   const createdAt = options.createdAt ?? DATASET_EPOCH + r.int(0, 86400 * 20);
   const updatedAt = options.updatedAt ?? createdAt;
   const location = options.location ?? r.pick(LOCATIONS);
-  const avatarUrl = options.avatarUrl !== undefined ? options.avatarUrl : `https://static.intercomassets.com/avatars/${id}/square_128/avatar.png`;
+  const avatarUrl =
+    options.avatarUrl !== undefined
+      ? options.avatarUrl
+      : `https://static.intercomassets.com/avatars/${id}/square_128/avatar.png`;
   const tagRefs = (options.tags ?? []).map((t) => ({ id: t.id, url: `${API_BASE_URL}/tags/${t.id}` }));
   return {
     type: 'contact',
     id,
     workspace_id: options.workspaceId ?? DEFAULT_WORKSPACE_ID,
-    external_id: options.externalId !== undefined ? options.externalId : role === 'user' ? `ext-${id.slice(0, 8)}` : null,
+    external_id:
+      options.externalId !== undefined ? options.externalId : role === 'user' ? `ext-${id.slice(0, 8)}` : null,
     role,
     email,
     email_domain: email.includes('@') ? email.split('@')[1] : '',
@@ -165,7 +197,10 @@ export function adminAuthor(admin: Pick<IntercomAdmin, 'id' | 'name' | 'email'>)
   return { type: 'admin', id: admin.id, name: admin.name, email: admin.email };
 }
 
-export function makeAdmin(options: { id?: string; name?: string; email?: string; teamIds?: number[] } = {}, rng?: Rng): IntercomAdmin {
+export function makeAdmin(
+  options: { id?: string; name?: string; email?: string; teamIds?: number[] } = {},
+  rng?: Rng,
+): IntercomAdmin {
   const r = rngOr(rng);
   const id = options.id ?? String(991260000 + r.int(0, 9999));
   const name = options.name ?? `${r.pick(FIRST_NAMES)} ${r.pick(LAST_NAMES)}`;
@@ -199,7 +234,12 @@ export function makeTag(options: { id?: string; name?: string } = {}, rng?: Rng)
 }
 
 export function makeSubscriptionType(
-  options: { id?: string; name?: string; consentType?: 'opt_in' | 'opt_out'; contentTypes?: ('email' | 'sms_message')[] } = {},
+  options: {
+    id?: string;
+    name?: string;
+    consentType?: 'opt_in' | 'opt_out';
+    contentTypes?: ('email' | 'sms_message')[];
+  } = {},
   rng?: Rng,
 ): IntercomSubscriptionType {
   const r = rngOr(rng);
@@ -216,7 +256,14 @@ export function makeSubscriptionType(
 }
 
 export function makeConversationPart(
-  options: { id?: string; partType?: string; author: PartAuthor; body?: string | null; createdAt: Unix; assignedTo?: { type: string; id: string | null } | null },
+  options: {
+    id?: string;
+    partType?: string;
+    author: PartAuthor;
+    body?: string | null;
+    createdAt: Unix;
+    assignedTo?: { type: string; id: string | null } | null;
+  },
   rng?: Rng,
 ): IntercomConversationPart {
   const r = rngOr(rng);
@@ -225,7 +272,12 @@ export function makeConversationPart(
     type: 'conversation_part',
     id: options.id ?? String(1000000000 + r.int(0, 899999999)),
     part_type: partType,
-    body: options.body !== undefined ? options.body : partType === 'comment' ? `<p>${r.pick(['Thanks!', 'Any update?', 'It still fails.', 'Let me check.'])}</p>` : null,
+    body:
+      options.body !== undefined
+        ? options.body
+        : partType === 'comment'
+          ? `<p>${r.pick(['Thanks!', 'Any update?', 'It still fails.', 'Let me check.'])}</p>`
+          : null,
     created_at: options.createdAt,
     updated_at: options.createdAt,
     notified_at: options.createdAt,
@@ -279,7 +331,8 @@ export function makeConversation(options: ConversationOptions, rng?: Rng): Inter
   const assignments = parts.filter((p) => p.part_type === 'assignment' || p.part_type === 'assign_and_reopen');
   const firstAdminReply = adminReplies[0]?.created_at ?? createdAt;
   const lastClose = closes.at(-1)?.created_at ?? createdAt;
-  const slaStatus = options.slaStatus === undefined ? r.pick<SlaStatus>(['hit', 'missed', 'active']) : options.slaStatus;
+  const slaStatus =
+    options.slaStatus === undefined ? r.pick<SlaStatus>(['hit', 'missed', 'active']) : options.slaStatus;
   return {
     type: 'conversation',
     id: options.id ?? String(100000 + r.int(0, 899999)),
@@ -294,7 +347,16 @@ export function makeConversation(options: ConversationOptions, rng?: Rng): Inter
     priority: options.priority ?? 'not_priority',
     admin_assignee_id: admin ? Number(admin.id) : null,
     team_assignee_id: team ? Number(team.id) : null,
-    tags: { type: 'tag.list', tags: (options.tags ?? []).map((t) => ({ type: 'tag', id: t.id, name: t.name, applied_at: createdAt, ...(admin ? { applied_by: { type: 'admin', id: admin.id } } : {}) })) },
+    tags: {
+      type: 'tag.list',
+      tags: (options.tags ?? []).map((t) => ({
+        type: 'tag',
+        id: t.id,
+        name: t.name,
+        applied_at: createdAt,
+        ...(admin ? { applied_by: { type: 'admin', id: admin.id } } : {}),
+      })),
+    },
     conversation_rating: rating
       ? {
           rating: rating.rating,
@@ -309,7 +371,9 @@ export function makeConversation(options: ConversationOptions, rng?: Rng): Inter
       id: String(400000000 + r.int(0, 99999999)),
       delivered_as: options.deliveredAs ?? 'customer_initiated',
       subject: '',
-      body: options.body ?? `<p>${r.pick(['I cannot log in', 'Where is my order?', 'How do I export data?', 'Billing question'])}</p>`,
+      body:
+        options.body ??
+        `<p>${r.pick(['I cannot log in', 'Where is my order?', 'How do I export data?', 'Billing question'])}</p>`,
       author: contactAuthor(contact),
       attachments: [],
       url: null,
@@ -319,7 +383,9 @@ export function makeConversation(options: ConversationOptions, rng?: Rng): Inter
     teammates: admin ? { type: 'admin.list', teammates: [{ type: 'admin', id: admin.id }] } : null,
     custom_attributes: options.customAttributes ?? {},
     first_contact_reply: { created_at: createdAt, type: 'conversation', url: null },
-    sla_applied: slaStatus ? { type: 'conversation_sla_summary', sla_name: 'First response in 1h', sla_status: slaStatus } : null,
+    sla_applied: slaStatus
+      ? { type: 'conversation_sla_summary', sla_name: 'First response in 1h', sla_status: slaStatus }
+      : null,
     statistics: {
       type: 'conversation_statistics',
       time_to_assignment: 0,
@@ -359,14 +425,18 @@ export function makeTicketState(category: TicketStateCategory): IntercomTicketSt
   return { type: 'ticket_state', id, category, internal_label: internal, external_label: external };
 }
 
-export function makeTicketType(options: { id?: string; name?: string; category?: TicketCategory; workspaceId?: string } = {}, rng?: Rng): IntercomTicketType {
+export function makeTicketType(
+  options: { id?: string; name?: string; category?: TicketCategory; workspaceId?: string } = {},
+  rng?: Rng,
+): IntercomTicketType {
   const r = rngOr(rng);
   const category = options.category ?? 'Customer';
   return {
     type: 'ticket_type',
     id: options.id ?? String(100 + r.int(0, 899)),
     category,
-    name: options.name ?? { Customer: 'Bug report', 'Back-office': 'Refund request', Tracker: 'Outage tracker' }[category],
+    name:
+      options.name ?? { Customer: 'Bug report', 'Back-office': 'Refund request', Tracker: 'Outage tracker' }[category],
     icon: { Customer: '🐞', 'Back-office': '💸', Tracker: '🚨' }[category],
     workspace_id: options.workspaceId ?? DEFAULT_WORKSPACE_ID,
     archived: false,
@@ -390,13 +460,22 @@ export function makeTicketPart(
 ): IntercomTicketPart {
   const r = rngOr(rng);
   const stateChange = options.state !== undefined;
-  const partType = options.partType ?? (stateChange ? `ticket_state_updated_by_${options.author.type === 'admin' ? 'admin' : 'user'}` : 'comment');
+  const partType =
+    options.partType ??
+    (stateChange ? `ticket_state_updated_by_${options.author.type === 'admin' ? 'admin' : 'user'}` : 'comment');
   return {
     type: 'ticket_part',
     id: options.id ?? String(100 + r.int(0, 99999999)),
     part_type: partType,
-    body: options.body !== undefined ? options.body : partType === 'comment' ? `<p>${r.pick(['Here are the logs.', 'Still broken.', 'Thanks, that worked.'])}</p>` : null,
-    ...(stateChange ? { previous_ticket_state: options.previousState ?? options.state, ticket_state: options.state } : {}),
+    body:
+      options.body !== undefined
+        ? options.body
+        : partType === 'comment'
+          ? `<p>${r.pick(['Here are the logs.', 'Still broken.', 'Thanks, that worked.'])}</p>`
+          : null,
+    ...(stateChange
+      ? { previous_ticket_state: options.previousState ?? options.state, ticket_state: options.state }
+      : {}),
     created_at: options.createdAt,
     updated_at: options.createdAt,
     assigned_to: null,
@@ -440,8 +519,12 @@ export function makeTicket(options: TicketOptions, rng?: Rng): IntercomTicket {
     ticket_id: options.ticketId ?? String(Number(id) % 10000),
     category: ticketType.category,
     ticket_attributes: {
-      _default_title_: options.title ?? r.pick(['Export fails', 'Refund for order', 'Cannot reset password', 'App crashes on start']),
-      _default_description_: options.description !== undefined ? options.description : r.pick(['Steps in the thread.', 'Happens every time.', null]),
+      _default_title_:
+        options.title ?? r.pick(['Export fails', 'Refund for order', 'Cannot reset password', 'App crashes on start']),
+      _default_description_:
+        options.description !== undefined
+          ? options.description
+          : r.pick(['Steps in the thread.', 'Happens every time.', null]),
     },
     ticket_state: makeTicketState(state),
     ticket_type: ticketType,
@@ -458,7 +541,10 @@ export function makeTicket(options: TicketOptions, rng?: Rng): IntercomTicket {
   };
 }
 
-export function makeCompany(options: { id?: string; name?: string; createdAt?: Unix; appId?: string } = {}, rng?: Rng): IntercomCompany {
+export function makeCompany(
+  options: { id?: string; name?: string; createdAt?: Unix; appId?: string } = {},
+  rng?: Rng,
+): IntercomCompany {
   const r = rngOr(rng);
   const createdAt = options.createdAt ?? DATASET_EPOCH + r.int(0, 86400 * 20);
   const name = options.name ?? `${r.pick(LAST_NAMES)} Ltd`;

@@ -1,6 +1,26 @@
-import { adminAuthor, contactAuthor, contactReference, makeConversation, makeConversationPart, makeTicket, makeTicketPart, type ConversationOptions, type TicketOptions } from './factories';
+import {
+  adminAuthor,
+  contactAuthor,
+  contactReference,
+  makeConversation,
+  makeConversationPart,
+  makeTicket,
+  makeTicketPart,
+  type ConversationOptions,
+  type TicketOptions,
+} from './factories';
 import type {
-  IntercomAdmin, IntercomTeam, IntercomCompany, IntercomContact, IntercomContactTag, IntercomConversation, IntercomConversationPart, IntercomSubscriptionType, IntercomTag, IntercomTicket, IntercomTicketPart,
+  IntercomAdmin,
+  IntercomTeam,
+  IntercomCompany,
+  IntercomContact,
+  IntercomContactTag,
+  IntercomConversation,
+  IntercomConversationPart,
+  IntercomSubscriptionType,
+  IntercomTag,
+  IntercomTicket,
+  IntercomTicketPart,
 } from '@iks/intercom';
 import { createRng, type Rng } from './rng';
 import { buildNotification, type IntercomNotification, type NotificationOptions } from './webhook.sender';
@@ -13,8 +33,20 @@ import { buildNotification, type IntercomNotification, type NotificationOptions 
  * contact.unsubscribed, a contact reference with `deleted`/`archived` for contact.deleted /
  * contact.archived, and a company for company.* (a topic the pipeline ignores).
  */
-export const CONVERSATION_TOPICS = ['conversation.user.created', 'conversation.user.replied', 'conversation.read', 'conversation.rating.added', 'conversation.admin.replied', 'conversation.admin.closed'] as const;
-export const TICKET_TOPICS = ['ticket.created', 'ticket.state.updated', 'ticket.contact.replied', 'ticket.resolved'] as const;
+export const CONVERSATION_TOPICS = [
+  'conversation.user.created',
+  'conversation.user.replied',
+  'conversation.read',
+  'conversation.rating.added',
+  'conversation.admin.replied',
+  'conversation.admin.closed',
+] as const;
+export const TICKET_TOPICS = [
+  'ticket.created',
+  'ticket.state.updated',
+  'ticket.contact.replied',
+  'ticket.resolved',
+] as const;
 export const CONTACT_TOPICS = [
   'contact.user.created',
   'contact.lead.created',
@@ -24,7 +56,12 @@ export const CONTACT_TOPICS = [
   'contact.lead.signed_up',
 ] as const;
 export const SUBSCRIPTION_TOPICS = ['contact.subscribed', 'contact.unsubscribed'] as const;
-export const CONTACT_TAG_TOPICS = ['contact.user.tag.created', 'contact.user.tag.deleted', 'contact.lead.tag.created', 'contact.lead.tag.deleted'] as const;
+export const CONTACT_TAG_TOPICS = [
+  'contact.user.tag.created',
+  'contact.user.tag.deleted',
+  'contact.lead.tag.created',
+  'contact.lead.tag.deleted',
+] as const;
 
 export type ConversationTopic = (typeof CONVERSATION_TOPICS)[number];
 export type TicketTopic = (typeof TICKET_TOPICS)[number];
@@ -50,7 +87,11 @@ export function itemComponentsFor(topic: string, item?: object): { item?: string
 /** data.item of contact.*.tag.created / .deleted. */
 export type ContactTagItem = IntercomContactTag;
 
-export function conversationNotification(topic: ConversationTopic, conversation: IntercomConversation, options?: NotificationOptions) {
+export function conversationNotification(
+  topic: ConversationTopic,
+  conversation: IntercomConversation,
+  options?: NotificationOptions,
+) {
   return buildNotification(topic, conversation, { createdAt: conversation.updated_at, ...options });
 }
 
@@ -62,9 +103,19 @@ export function contactNotification(topic: ContactTopic, contact: IntercomContac
   return buildNotification(topic, contact, { createdAt: contact.updated_at, ...options });
 }
 
-export function contactTagNotification(topic: ContactTagTopic, contact: IntercomContact, tag: IntercomTag, options?: NotificationOptions & { taggedAt?: number }) {
+export function contactTagNotification(
+  topic: ContactTagTopic,
+  contact: IntercomContact,
+  tag: IntercomTag,
+  options?: NotificationOptions & { taggedAt?: number },
+) {
   const createdAt = options?.taggedAt ?? options?.createdAt ?? contact.updated_at;
-  const item: ContactTagItem = { type: 'contact_tag', created_at: createdAt, contact, tag: { type: 'tag', id: tag.id, name: tag.name } };
+  const item: ContactTagItem = {
+    type: 'contact_tag',
+    created_at: createdAt,
+    contact,
+    tag: { type: 'tag', id: tag.id, name: tag.name },
+  };
   return buildNotification(topic, item, { createdAt, ...options });
 }
 
@@ -79,7 +130,10 @@ export type SubscriptionItem = IntercomSubscriptionType & { contact?: IntercomCo
  * libs/mapping/DECISIONS.md. `contact: null` sends the subscription alone (naming no contact).
  */
 export function subscriptionNotification(
-  topic: SubscriptionTopic, contact: IntercomContact | null, subscription: IntercomSubscriptionType, options?: NotificationOptions,
+  topic: SubscriptionTopic,
+  contact: IntercomContact | null,
+  subscription: IntercomSubscriptionType,
+  options?: NotificationOptions,
 ) {
   const item: SubscriptionItem = contact ? { ...subscription, contact } : { ...subscription };
   return buildNotification(topic, item, { createdAt: contact?.updated_at, ...options });
@@ -90,17 +144,27 @@ export function subscriptionNotification(
  * payload. Default: the `contact_deleted` shape (what DELETE /contacts/{id} returns; the pipeline must
  * then find email/phone in its directory); `full: true` sends the whole last-known contact instead.
  */
-export function contactDeletedNotification(contact: IntercomContact | Pick<IntercomContact, 'id' | 'external_id'>, options?: NotificationOptions & { full?: boolean }) {
+export function contactDeletedNotification(
+  contact: IntercomContact | Pick<IntercomContact, 'id' | 'external_id'>,
+  options?: NotificationOptions & { full?: boolean },
+) {
   if (options?.full) return buildNotification('contact.deleted', contact, options);
   return buildNotification('contact.deleted', { ...contactReference(contact), deleted: true }, options);
 }
 
-export function contactArchivedNotification(contact: Pick<IntercomContact, 'id' | 'external_id'>, options?: NotificationOptions) {
+export function contactArchivedNotification(
+  contact: Pick<IntercomContact, 'id' | 'external_id'>,
+  options?: NotificationOptions,
+) {
   return buildNotification('contact.archived', { ...contactReference(contact), archived: true }, options);
 }
 
 /** A topic the pipeline does not map (acknowledged and counted): company.created by default. */
-export function unknownTopicNotification(company: IntercomCompany, topic = 'company.created', options?: NotificationOptions) {
+export function unknownTopicNotification(
+  company: IntercomCompany,
+  topic = 'company.created',
+  options?: NotificationOptions,
+) {
   return buildNotification(topic, company, { createdAt: company.created_at, ...options });
 }
 
@@ -124,34 +188,85 @@ export interface LifecycleOptions {
  * conversation.user.replied → conversation.read → conversation.rating.added.
  * Each notification carries the conversation as it was at that moment.
  */
-export function conversationLifecycle(options: LifecycleOptions & { rating?: number; remark?: string }): IntercomNotification<IntercomConversation>[] {
+export function conversationLifecycle(
+  options: LifecycleOptions & { rating?: number; remark?: string },
+): IntercomNotification<IntercomConversation>[] {
   const rng = createRng(options.seed ?? 7);
   const nextId = notifIds(rng);
   const { contact, admin, team } = options;
   const id = options.id ?? String(100000 + rng.int(0, 899999));
   const t0 = options.startAt;
-  const base: ConversationOptions = { id, contact, admin, team, createdAt: t0, slaStatus: 'hit', title: 'Cannot export my data' };
+  const base: ConversationOptions = {
+    id,
+    contact,
+    admin,
+    team,
+    createdAt: t0,
+    slaStatus: 'hit',
+    title: 'Cannot export my data',
+  };
   const at = (t: number) => ({ appId: options.appId, id: nextId(), createdAt: t });
   const partId = (n: number) => String(Number(id) * 100 + n);
 
   const parts: IntercomConversationPart[] = [];
   const out: IntercomNotification<IntercomConversation>[] = [];
-  const snapshot = (extra: Partial<ConversationOptions>) => makeConversation({ ...base, parts: [...parts], ...extra }, createRng(Number(id)));
+  const snapshot = (extra: Partial<ConversationOptions>) =>
+    makeConversation({ ...base, parts: [...parts], ...extra }, createRng(Number(id)));
 
   out.push(conversationNotification('conversation.user.created', snapshot({ read: false }), at(t0)));
 
-  parts.push(makeConversationPart({ id: partId(1), partType: 'assignment', author: adminAuthor(admin), body: null, createdAt: t0 + 30, assignedTo: { type: 'admin', id: admin.id } }, rng));
-  parts.push(makeConversationPart({ id: partId(2), author: adminAuthor(admin), body: '<p>Which browser do you use?</p>', createdAt: t0 + 300 }, rng));
-  parts.push(makeConversationPart({ id: partId(3), author: contactAuthor(contact), body: '<p>Chrome, latest.</p>', createdAt: t0 + 900 }, rng));
+  parts.push(
+    makeConversationPart(
+      {
+        id: partId(1),
+        partType: 'assignment',
+        author: adminAuthor(admin),
+        body: null,
+        createdAt: t0 + 30,
+        assignedTo: { type: 'admin', id: admin.id },
+      },
+      rng,
+    ),
+  );
+  parts.push(
+    makeConversationPart(
+      { id: partId(2), author: adminAuthor(admin), body: '<p>Which browser do you use?</p>', createdAt: t0 + 300 },
+      rng,
+    ),
+  );
+  parts.push(
+    makeConversationPart(
+      { id: partId(3), author: contactAuthor(contact), body: '<p>Chrome, latest.</p>', createdAt: t0 + 900 },
+      rng,
+    ),
+  );
   out.push(conversationNotification('conversation.user.replied', snapshot({}), at(t0 + 900)));
 
   // conversation.read: the contact opened the admin's answer; nothing in the conversation records it but updated_at
-  parts.push(makeConversationPart({ id: partId(4), author: adminAuthor(admin), body: '<p>Fixed, please retry.</p>', createdAt: t0 + 1200 }, rng));
-  out.push(conversationNotification('conversation.read', snapshot({ read: true, updatedAt: t0 + 1260 }), at(t0 + 1260)));
+  parts.push(
+    makeConversationPart(
+      { id: partId(4), author: adminAuthor(admin), body: '<p>Fixed, please retry.</p>', createdAt: t0 + 1200 },
+      rng,
+    ),
+  );
+  out.push(
+    conversationNotification('conversation.read', snapshot({ read: true, updatedAt: t0 + 1260 }), at(t0 + 1260)),
+  );
 
-  parts.push(makeConversationPart({ id: partId(5), partType: 'close', author: adminAuthor(admin), body: null, createdAt: t0 + 1500 }, rng));
+  parts.push(
+    makeConversationPart(
+      { id: partId(5), partType: 'close', author: adminAuthor(admin), body: null, createdAt: t0 + 1500 },
+      rng,
+    ),
+  );
   const rating = { rating: options.rating ?? 5, remark: options.remark ?? 'Quick and helpful', createdAt: t0 + 1800 };
-  out.push(conversationNotification('conversation.rating.added', snapshot({ state: 'closed', read: true, rating }), at(t0 + 1800)));
+  out.push(
+    conversationNotification(
+      'conversation.rating.added',
+      snapshot({ state: 'closed', read: true, rating }),
+      at(t0 + 1800),
+    ),
+  );
   return out;
 }
 
@@ -161,7 +276,9 @@ export function conversationLifecycle(options: LifecycleOptions & { rating?: num
  * (resolved) and ticket.resolved for the same resolution. The ticket_parts record each state
  * change with previous_ticket_state; the creation part has previous == current (as the 2.14 example).
  */
-export function ticketLifecycle(options: LifecycleOptions & Pick<TicketOptions, 'ticketType' | 'title' | 'description' | 'isShared'>): IntercomNotification<IntercomTicket>[] {
+export function ticketLifecycle(
+  options: LifecycleOptions & Pick<TicketOptions, 'ticketType' | 'title' | 'description' | 'isShared'>,
+): IntercomNotification<IntercomTicket>[] {
   const rng = createRng(options.seed ?? 11);
   const nextId = notifIds(rng);
   const { contact, admin, team } = options;
@@ -169,26 +286,84 @@ export function ticketLifecycle(options: LifecycleOptions & Pick<TicketOptions, 
   const t0 = options.startAt;
   const at = (t: number) => ({ appId: options.appId, id: nextId(), createdAt: t });
   const partId = (n: number) => String(Number(id) * 100 + n);
-  const base: TicketOptions = { id, contact, admin, team, createdAt: t0, ticketType: options.ticketType, title: options.title ?? 'Export fails', description: options.description ?? 'CSV export times out', isShared: options.isShared };
+  const base: TicketOptions = {
+    id,
+    contact,
+    admin,
+    team,
+    createdAt: t0,
+    ticketType: options.ticketType,
+    title: options.title ?? 'Export fails',
+    description: options.description ?? 'CSV export times out',
+    isShared: options.isShared,
+  };
   const parts: IntercomTicketPart[] = [];
   const snapshot = (updatedAt: number) => makeTicket({ ...base, parts: [...parts], updatedAt }, createRng(Number(id)));
   const out: IntercomNotification<IntercomTicket>[] = [];
 
   // the ticket is opened in the backlog (in_progress) and then submitted to the customer-facing queue
-  parts.push(makeTicketPart({ id: partId(1), author: adminAuthor(admin), createdAt: t0, previousState: 'in_progress', state: 'in_progress' }, rng));
+  parts.push(
+    makeTicketPart(
+      { id: partId(1), author: adminAuthor(admin), createdAt: t0, previousState: 'in_progress', state: 'in_progress' },
+      rng,
+    ),
+  );
   out.push(ticketNotification('ticket.created', snapshot(t0), at(t0)));
 
-  parts.push(makeTicketPart({ id: partId(2), author: adminAuthor(admin), createdAt: t0 + 60, previousState: 'in_progress', state: 'submitted' }, rng));
+  parts.push(
+    makeTicketPart(
+      {
+        id: partId(2),
+        author: adminAuthor(admin),
+        createdAt: t0 + 60,
+        previousState: 'in_progress',
+        state: 'submitted',
+      },
+      rng,
+    ),
+  );
   out.push(ticketNotification('ticket.state.updated', snapshot(t0 + 60), at(t0 + 60)));
 
-  parts.push(makeTicketPart({ id: partId(3), author: adminAuthor(admin), body: '<p>Can you send the file?</p>', createdAt: t0 + 600 }, rng));
-  parts.push(makeTicketPart({ id: partId(4), author: adminAuthor(admin), createdAt: t0 + 601, previousState: 'submitted', state: 'waiting_on_customer' }, rng));
+  parts.push(
+    makeTicketPart(
+      { id: partId(3), author: adminAuthor(admin), body: '<p>Can you send the file?</p>', createdAt: t0 + 600 },
+      rng,
+    ),
+  );
+  parts.push(
+    makeTicketPart(
+      {
+        id: partId(4),
+        author: adminAuthor(admin),
+        createdAt: t0 + 601,
+        previousState: 'submitted',
+        state: 'waiting_on_customer',
+      },
+      rng,
+    ),
+  );
   out.push(ticketNotification('ticket.state.updated', snapshot(t0 + 601), at(t0 + 601)));
 
-  parts.push(makeTicketPart({ id: partId(5), author: contactAuthor(contact), body: '<p>Attached.</p>', createdAt: t0 + 3600 }, rng));
+  parts.push(
+    makeTicketPart(
+      { id: partId(5), author: contactAuthor(contact), body: '<p>Attached.</p>', createdAt: t0 + 3600 },
+      rng,
+    ),
+  );
   out.push(ticketNotification('ticket.contact.replied', snapshot(t0 + 3600), at(t0 + 3600)));
 
-  parts.push(makeTicketPart({ id: partId(6), author: adminAuthor(admin), createdAt: t0 + 7200, previousState: 'waiting_on_customer', state: 'resolved' }, rng));
+  parts.push(
+    makeTicketPart(
+      {
+        id: partId(6),
+        author: adminAuthor(admin),
+        createdAt: t0 + 7200,
+        previousState: 'waiting_on_customer',
+        state: 'resolved',
+      },
+      rng,
+    ),
+  );
   const resolved = snapshot(t0 + 7200);
   out.push(ticketNotification('ticket.state.updated', resolved, at(t0 + 7200)));
   out.push(ticketNotification('ticket.resolved', structuredClone(resolved), at(t0 + 7200)));

@@ -13,7 +13,10 @@ export type CompoundFilter = { operator: 'AND' | 'OR'; value: SearchQuery[] };
 export type SearchQuery = SingleFilter | CompoundFilter;
 
 export class SearchError extends Error {
-  constructor(readonly code: 'parameter_invalid' | 'invalid_cursor', message: string) {
+  constructor(
+    readonly code: 'parameter_invalid' | 'invalid_cursor',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -42,10 +45,14 @@ function compare(a: unknown, b: unknown): number {
 function matchScalar(actual: unknown, operator: string, value: unknown): boolean {
   if (Array.isArray(actual)) {
     // a multi-valued field (e.g. tag ids) matches when one of its values does; negations when none does
-    if (operator === '!=' || operator === 'NIN' || operator === '!~') return actual.every((a) => matchScalar(a, operator, value));
+    if (operator === '!=' || operator === 'NIN' || operator === '!~')
+      return actual.every((a) => matchScalar(a, operator, value));
     return actual.some((a) => matchScalar(a, operator, value));
   }
-  const eq = (v: unknown) => (v === null ? actual === null || actual === undefined : actual !== null && actual !== undefined && compare(actual, v) === 0);
+  const eq = (v: unknown) =>
+    v === null
+      ? actual === null || actual === undefined
+      : actual !== null && actual !== undefined && compare(actual, v) === 0;
   switch (operator) {
     case '=':
       return eq(value);
@@ -78,10 +85,10 @@ function matchScalar(actual: unknown, operator: string, value: unknown): boolean
 
 /** Field names a search may use that are not top-level paths of the object. */
 const FIELD_ALIASES: Record<string, string> = {
-  'contact_ids': 'contacts.contacts.id',
-  'tag_ids': 'tags.tags.id',
-  'ticket_state': 'ticket_state.category',
-  'ticket_type_id': 'ticket_type.id',
+  contact_ids: 'contacts.contacts.id',
+  tag_ids: 'tags.tags.id',
+  ticket_state: 'ticket_state.category',
+  ticket_type_id: 'ticket_type.id',
 };
 
 export function matches(obj: unknown, query: SearchQuery): boolean {
@@ -132,13 +139,19 @@ export interface Page<T> {
   };
 }
 
-export function paginate<T extends Sortable>(all: readonly T[], perPage: number, startingAfter?: string | null): Page<T> {
+export function paginate<T extends Sortable>(
+  all: readonly T[],
+  perPage: number,
+  startingAfter?: string | null,
+): Page<T> {
   if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE) {
     throw new SearchError('parameter_invalid', `per_page must be an integer between 1 and ${MAX_PER_PAGE}`);
   }
   const sorted = [...all].sort(byUpdatedThenId);
   const cursor = startingAfter ? decodeCursor(startingAfter) : null;
-  const rest = cursor ? sorted.filter((o) => byUpdatedThenId(o, { updated_at: cursor.updatedAt, id: cursor.id }) > 0) : sorted;
+  const rest = cursor
+    ? sorted.filter((o) => byUpdatedThenId(o, { updated_at: cursor.updatedAt, id: cursor.id }) > 0)
+    : sorted;
   const items = rest.slice(0, perPage);
   const page = (cursor?.page ?? 0) + 1;
   const last = items.at(-1);
@@ -150,7 +163,14 @@ export function paginate<T extends Sortable>(all: readonly T[], perPage: number,
       page,
       per_page: perPage,
       total_pages: Math.ceil(sorted.length / perPage),
-      ...(rest.length > perPage && last ? { next: { per_page: perPage, starting_after: encodeCursor({ updatedAt: last.updated_at, id: last.id, page }) } } : {}),
+      ...(rest.length > perPage && last
+        ? {
+            next: {
+              per_page: perPage,
+              starting_after: encodeCursor({ updatedAt: last.updated_at, id: last.id, page }),
+            },
+          }
+        : {}),
     },
   };
 }

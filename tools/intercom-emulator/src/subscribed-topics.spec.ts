@@ -45,7 +45,11 @@ function sent(): IntercomNotification[] {
 }
 
 const map = (n: IntercomNotification): MapOutcome =>
-  mapNotification({ notificationId: n.id, topic: n.topic, createdAt: n.created_at, source: 'webhook', body: n }, lookups, { deleteOnArchive: true });
+  mapNotification(
+    { notificationId: n.id, topic: n.topic, createdAt: n.created_at, source: 'webhook', body: n },
+    lookups,
+    { deleteOnArchive: true },
+  );
 
 describe('the topics of the README set-up, as the emulator sends them', () => {
   const notifications = sent();

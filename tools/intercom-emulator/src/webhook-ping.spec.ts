@@ -29,7 +29,11 @@ async function endpoint(status = 200, answer = '{"status":"pong"}') {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/intercom`,
     received,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -44,17 +48,30 @@ describe('the Intercom ping (issue #19)', () => {
     const sender = new WebhookSender({ url: ok.url, secret: SECRET, appId: 'ab12cd34', retryDelayMs: 10 });
     try {
       const r = await sender.ping('subscription created');
-      expect(r).toMatchObject({ reason: 'subscription created', url: ok.url, status: 200, answer: '{"status":"pong"}' });
+      expect(r).toMatchObject({
+        reason: 'subscription created',
+        url: ok.url,
+        status: 200,
+        answer: '{"status":"pong"}',
+      });
       expect(ok.received).toHaveLength(1);
       const sent = ok.received[0];
       expect(sent.headers['x-hub-signature']).toBe(signBody(sent.rawBody, SECRET));
-      expect(JSON.parse(sent.rawBody)).toEqual({ ...JSON.parse(INTERCOM_PING), created_at: expect.any(Number), first_sent_at: expect.any(Number) });
-      expect(describePing(r)).toMatch(/^webhook ping \(subscription created\) to http:\/\/127\.0\.0\.1:\d+\/webhooks\/intercom: answered 200 \{"status":"pong"\} in \d+ ms$/);
+      expect(JSON.parse(sent.rawBody)).toEqual({
+        ...JSON.parse(INTERCOM_PING),
+        created_at: expect.any(Number),
+        first_sent_at: expect.any(Number),
+      });
+      expect(describePing(r)).toMatch(
+        /^webhook ping \(subscription created\) to http:\/\/127\.0\.0\.1:\d+\/webhooks\/intercom: answered 200 \{"status":"pong"\} in \d+ ms$/,
+      );
 
       sender.retarget(refused.url);
       const bad = await sender.ping('interval');
       expect(refused.received).toHaveLength(1); // no retry of a ping
-      expect(describePing(bad)).toMatch(/: NOT healthy, answered 401 \{"message":"X-Hub-Signature does not match the body"\} in \d+ ms$/);
+      expect(describePing(bad)).toMatch(
+        /: NOT healthy, answered 401 \{"message":"X-Hub-Signature does not match the body"\} in \d+ ms$/,
+      );
       await refused.close();
       expect(describePing(await sender.ping('interval'))).toMatch(/: NO answer \(.+\) after \d+ ms$/);
       expect(sender.stats().pings).toMatchObject({ sent: 3, answered: 1, failed: 2, last: { reason: 'interval' } });
@@ -70,8 +87,19 @@ describe('the Intercom ping (issue #19)', () => {
     const first = await endpoint();
     const second = await endpoint();
     const seen: string[] = [];
-    const emulator = await startIntercomEmulator({ port: 0, dataset, clientSecret: SECRET, pingIntervalMs: 150, onPing: (r) => seen.push(`${r.reason} ${r.status}`) });
-    const put = (body: unknown) => fetch(`${emulator.url}/__emulator/webhooks/subscription`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const emulator = await startIntercomEmulator({
+      port: 0,
+      dataset,
+      clientSecret: SECRET,
+      pingIntervalMs: 150,
+      onPing: (r) => seen.push(`${r.reason} ${r.status}`),
+    });
+    const put = (body: unknown) =>
+      fetch(`${emulator.url}/__emulator/webhooks/subscription`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     try {
       expect((await fetch(`${emulator.url}/__emulator/webhooks/subscription`)).status).toBe(404);
       expect((await put({ topics: ['ticket.created'] })).status).toBe(400); // no URL to create it with
@@ -83,12 +111,20 @@ describe('the Intercom ping (issue #19)', () => {
         subscription: { url: first.url, topics: ['conversation.user.created'] },
         ping: { reason: 'subscription created', status: 200, answer: '{"status":"pong"}' },
       });
-      expect(JSON.parse(first.received[0].rawBody)).toMatchObject({ topic: 'ping', id: null, app_id: dataset.appId, data: { item: { type: 'ping' } } });
+      expect(JSON.parse(first.received[0].rawBody)).toMatchObject({
+        topic: 'ping',
+        id: null,
+        app_id: dataset.appId,
+        data: { item: { type: 'ping' } },
+      });
       expect(first.received[0].headers['x-hub-signature']).toBe(signBody(first.received[0].rawBody, SECRET));
 
       const changed = await put({ url: second.url });
       expect(changed.status).toBe(200);
-      expect(await changed.json()).toMatchObject({ subscription: { url: second.url, topics: ['conversation.user.created'] }, ping: { reason: 'subscription changed', status: 200 } });
+      expect(await changed.json()).toMatchObject({
+        subscription: { url: second.url, topics: ['conversation.user.created'] },
+        ping: { reason: 'subscription changed', status: 200 },
+      });
       expect(second.received).toHaveLength(1);
 
       const deadline = Date.now() + 5000;
@@ -100,7 +136,10 @@ describe('the Intercom ping (issue #19)', () => {
       expect(changedAt).toBeGreaterThan(0);
       expect(seen.slice(changedAt + 1)).toContain('interval 200');
       expect(seen.filter((s) => !s.endsWith(' 200'))).toEqual([]);
-      expect(((await (await fetch(`${emulator.url}/__emulator/webhooks`)).json()) as { pings: { answered: number } }).pings.answered).toBeGreaterThanOrEqual(3);
+      expect(
+        ((await (await fetch(`${emulator.url}/__emulator/webhooks`)).json()) as { pings: { answered: number } }).pings
+          .answered,
+      ).toBeGreaterThanOrEqual(3);
     } finally {
       await emulator.close();
       await first.close();
@@ -111,7 +150,10 @@ describe('the Intercom ping (issue #19)', () => {
   it('needs a client secret to sign with', async () => {
     const emulator = await startIntercomEmulator({ port: 0, dataset });
     try {
-      const res = await fetch(`${emulator.url}/__emulator/webhooks/subscription`, { method: 'PUT', body: JSON.stringify({ url: 'http://127.0.0.1:1/x' }) });
+      const res = await fetch(`${emulator.url}/__emulator/webhooks/subscription`, {
+        method: 'PUT',
+        body: JSON.stringify({ url: 'http://127.0.0.1:1/x' }),
+      });
       expect(res.status).toBe(400);
       expect(JSON.stringify(await res.json())).toContain('no client secret configured');
     } finally {

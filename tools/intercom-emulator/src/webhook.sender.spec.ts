@@ -23,19 +23,32 @@ import {
   unknownTopicNotification,
 } from './notifications';
 import { startIntercomEmulator } from './emulator.server';
-import { buildNotification, DEFAULT_SENDER, sendWebhook, signBody, WebhookSender, type IntercomNotification } from './webhook.sender';
+import {
+  buildNotification,
+  DEFAULT_SENDER,
+  sendWebhook,
+  signBody,
+  WebhookSender,
+  type IntercomNotification,
+} from './webhook.sender';
 
 const contract = loadContract();
 const dataset = generateDataset({ seed: 9, contacts: 20, conversations: 10, tickets: 10 });
 const SECRET = 'client-secret-123';
 
 function expectValidNotification(n: IntercomNotification): void {
-  expect(n).toMatchObject({ type: 'notification_event', data: { type: 'notification_event_data' }, links: {}, delivery_status: 'pending' });
+  expect(n).toMatchObject({
+    type: 'notification_event',
+    data: { type: 'notification_event_data' },
+    links: {},
+    delivery_status: 'pending',
+  });
   expect(n.id).toMatch(/^notif_[0-9a-f-]{36}$/);
   expect(Number.isInteger(n.created_at) && Number.isInteger(n.first_sent_at)).toBe(true);
   const { item, parts } = itemComponentsFor(n.topic, n.data.item as object);
   if (item) expectValidComponent(contract, item, n.data.item);
-  for (const [key, component] of Object.entries(parts ?? {})) expectValidComponent(contract, component, (n.data.item as Record<string, unknown>)[key]);
+  for (const [key, component] of Object.entries(parts ?? {}))
+    expectValidComponent(contract, component, (n.data.item as Record<string, unknown>)[key]);
   expect(item ?? parts).toBeDefined();
 }
 
@@ -56,7 +69,11 @@ async function receiver(script: (number | 'hang')[] = []) {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/intercom`,
     received,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -99,10 +116,23 @@ describe('notification builders', () => {
       unknownTopicNotification(makeCompany({ id: 'c1' })),
     ];
     for (const n of all) expectValidNotification(n);
-    expect(all.map((n) => n.topic)).toEqual(expect.arrayContaining(['contact.deleted', 'contact.archived', 'company.created', 'contact.lead.tag.created']));
-    expect(contactDeletedNotification(contact).data.item).toEqual({ type: 'contact', id: contact.id, external_id: contact.external_id, deleted: true });
-    expect(contactTagNotification('contact.user.tag.created', contact, tag).data.item).toMatchObject({ type: 'contact_tag', contact: { id: contact.id }, tag: { type: 'tag', id: tag.id, name: tag.name } });
-    expect(subscriptionNotification('contact.unsubscribed', contact, dataset.subscriptionTypes[0]).data.item).toMatchObject({ type: 'subscription', contact: { type: 'contact', id: contact.id } });
+    expect(all.map((n) => n.topic)).toEqual(
+      expect.arrayContaining(['contact.deleted', 'contact.archived', 'company.created', 'contact.lead.tag.created']),
+    );
+    expect(contactDeletedNotification(contact).data.item).toEqual({
+      type: 'contact',
+      id: contact.id,
+      external_id: contact.external_id,
+      deleted: true,
+    });
+    expect(contactTagNotification('contact.user.tag.created', contact, tag).data.item).toMatchObject({
+      type: 'contact_tag',
+      contact: { id: contact.id },
+      tag: { type: 'tag', id: tag.id, name: tag.name },
+    });
+    expect(
+      subscriptionNotification('contact.unsubscribed', contact, dataset.subscriptionTypes[0]).data.item,
+    ).toMatchObject({ type: 'subscription', contact: { type: 'contact', id: contact.id } });
   });
 });
 
@@ -113,24 +143,43 @@ describe('scenarios', () => {
 
   it('conversationLifecycle: created → user replied → read → rated, each a valid snapshot', () => {
     const ns = conversationLifecycle({ contact, admin, team, startAt: 1767300000, seed: 3 });
-    expect(ns.map((n) => n.topic)).toEqual(['conversation.user.created', 'conversation.user.replied', 'conversation.read', 'conversation.rating.added']);
+    expect(ns.map((n) => n.topic)).toEqual([
+      'conversation.user.created',
+      'conversation.user.replied',
+      'conversation.read',
+      'conversation.rating.added',
+    ]);
     for (const n of ns) expectValidNotification(n);
     expect(new Set(ns.map((n) => n.id)).size).toBe(4);
     expect(new Set(ns.map((n) => n.data.item.id)).size).toBe(1);
     const created = ns.map((n) => n.created_at);
     expect([...created].sort((a, b) => a - b)).toEqual(created);
     const replied = ns[1].data.item;
-    const lastUserPart = replied.conversation_parts!.conversation_parts.filter((p) => p.author.type === contact.role).at(-1)!;
+    const lastUserPart = replied
+      .conversation_parts!.conversation_parts.filter((p) => p.author.type === contact.role)
+      .at(-1)!;
     expect(lastUserPart.created_at).toBe(ns[1].created_at);
-    expect(ns[3].data.item.conversation_rating).toMatchObject({ rating: 5, created_at: ns[3].created_at, contact: { id: contact.id } });
+    expect(ns[3].data.item.conversation_rating).toMatchObject({
+      rating: 5,
+      created_at: ns[3].created_at,
+      contact: { id: contact.id },
+    });
     expect(ns[3].data.item.state).toBe('closed');
     expect(ns[0].data.item.admin_assignee_id).toBe(Number(admin.id));
     // deterministic for a seed
-    expect(JSON.stringify(conversationLifecycle({ contact, admin, team, startAt: 1767300000, seed: 3 }))).toBe(JSON.stringify(ns));
+    expect(JSON.stringify(conversationLifecycle({ contact, admin, team, startAt: 1767300000, seed: 3 }))).toBe(
+      JSON.stringify(ns),
+    );
   });
 
   it('ticketLifecycle: created → submitted → waiting → contact replied → resolved (state.updated + resolved)', () => {
-    const ns = ticketLifecycle({ contact, admin, team, startAt: 1767400000, ticketType: makeTicketType({ id: '100', category: 'Customer' }) });
+    const ns = ticketLifecycle({
+      contact,
+      admin,
+      team,
+      startAt: 1767400000,
+      ticketType: makeTicketType({ id: '100', category: 'Customer' }),
+    });
     expect(ns.map((n) => [n.topic, n.data.item.ticket_state?.category])).toEqual([
       ['ticket.created', 'in_progress'],
       ['ticket.state.updated', 'submitted'],
@@ -142,7 +191,11 @@ describe('scenarios', () => {
     for (const n of ns) expectValidNotification(n);
     // each state change is recorded by a part whose ticket_state is the new category and previous_ticket_state is not
     for (const n of ns.filter((x) => x.topic === 'ticket.state.updated')) {
-      const change = n.data.item.ticket_parts.ticket_parts.filter((p) => p.ticket_state === n.data.item.ticket_state?.category && p.previous_ticket_state !== p.ticket_state).at(-1);
+      const change = n.data.item.ticket_parts.ticket_parts
+        .filter(
+          (p) => p.ticket_state === n.data.item.ticket_state?.category && p.previous_ticket_state !== p.ticket_state,
+        )
+        .at(-1);
       expect(change?.created_at).toBe(n.created_at);
     }
     const [resolvedState, resolved] = ns.slice(-2);
@@ -151,7 +204,10 @@ describe('scenarios', () => {
     expect(resolved.data.item.open).toBe(false);
     const reply = ns[3].data.item.ticket_parts.ticket_parts.at(-1)!;
     expect(reply).toMatchObject({ part_type: 'comment', author: { type: 'user', id: contact.id } });
-    expect(ns[0].data.item.ticket_attributes).toEqual({ _default_title_: 'Export fails', _default_description_: 'CSV export times out' });
+    expect(ns[0].data.item.ticket_attributes).toEqual({
+      _default_title_: 'Export fails',
+      _default_description_: 'CSV export times out',
+    });
   });
 });
 
@@ -219,12 +275,18 @@ describe('sendWebhook', () => {
   });
 });
 
-describe('WebhookSender (Intercom\'s delivery: one retry, then pause after consecutive failures)', () => {
+describe("WebhookSender (Intercom's delivery: one retry, then pause after consecutive failures)", () => {
   const notification = contactNotification('contact.user.created', dataset.contacts[3]);
   const withId = (i: number): IntercomNotification => ({ ...notification, id: `notif_${String(i).padStart(36, '0')}` });
 
-  it('defaults to Intercom\'s numbers: 5 s timeout, retry after 60 s, pause 15 min after 1,000 failures in 15 min', () => {
-    expect(DEFAULT_SENDER).toEqual({ timeoutMs: 5000, retryDelayMs: 60_000, pauseAfterFailures: 1000, failureWindowMs: 900_000, pauseMs: 900_000 });
+  it("defaults to Intercom's numbers: 5 s timeout, retry after 60 s, pause 15 min after 1,000 failures in 15 min", () => {
+    expect(DEFAULT_SENDER).toEqual({
+      timeoutMs: 5000,
+      retryDelayMs: 60_000,
+      pauseAfterFailures: 1000,
+      failureWindowMs: 900_000,
+      pauseMs: 900_000,
+    });
   });
 
   it('retries a failed notification exactly once, after retryDelayMs, with delivery_attempts 2', async () => {
@@ -236,7 +298,13 @@ describe('WebhookSender (Intercom\'s delivery: one retry, then pause after conse
       expect(Date.now() - started).toBeGreaterThanOrEqual(190);
       expect(result.outcome).toBe('delivered-on-retry');
       expect(r.received.map((x) => (JSON.parse(x.rawBody) as IntercomNotification).delivery_attempts)).toEqual([1, 2]);
-      expect(sender.stats()).toMatchObject({ attempts: 2, delivered: 1, retried: 1, dropped: 0, consecutiveFailures: 0 });
+      expect(sender.stats()).toMatchObject({
+        attempts: 2,
+        delivered: 1,
+        retried: 1,
+        dropped: 0,
+        consecutiveFailures: 0,
+      });
     } finally {
       sender.close();
       await r.close();
@@ -253,7 +321,13 @@ describe('WebhookSender (Intercom\'s delivery: one retry, then pause after conse
       expect(result.attempts[1].status).toBe(503);
       await new Promise((res) => setTimeout(res, 300));
       expect(r.received).toHaveLength(2);
-      expect(sender.stats()).toMatchObject({ attempts: 2, delivered: 0, retried: 1, dropped: 1, consecutiveFailures: 2 });
+      expect(sender.stats()).toMatchObject({
+        attempts: 2,
+        delivered: 0,
+        retried: 1,
+        dropped: 1,
+        consecutiveFailures: 2,
+      });
     } finally {
       sender.close();
       await r.close();
@@ -263,7 +337,15 @@ describe('WebhookSender (Intercom\'s delivery: one retry, then pause after conse
   it('pauses after pauseAfterFailures consecutive failures within the window, counts what it did not send, then sends again', async () => {
     const r = await receiver([500, 500, 500, 500]);
     let clock = 1_000_000;
-    const sender = new WebhookSender({ url: r.url, secret: SECRET, retryDelayMs: 0, pauseAfterFailures: 4, failureWindowMs: 60_000, pauseMs: 900_000, now: () => clock });
+    const sender = new WebhookSender({
+      url: r.url,
+      secret: SECRET,
+      retryDelayMs: 0,
+      pauseAfterFailures: 4,
+      failureWindowMs: 60_000,
+      pauseMs: 900_000,
+      now: () => clock,
+    });
     try {
       expect((await sender.send(withId(1))).outcome).toBe('dropped');
       expect((await sender.send(withId(2))).outcome).toBe('dropped'); // the 4th consecutive failure pauses
@@ -287,7 +369,15 @@ describe('WebhookSender (Intercom\'s delivery: one retry, then pause after conse
   it('does not pause when the failures are spread wider than failureWindowMs, or broken by a success', async () => {
     const r = await receiver([500, 500, 500, 200, 500, 500, 500]);
     let clock = 0;
-    const sender = new WebhookSender({ url: r.url, secret: SECRET, retryDelayMs: 0, pauseAfterFailures: 3, failureWindowMs: 1000, pauseMs: 60_000, now: () => clock });
+    const sender = new WebhookSender({
+      url: r.url,
+      secret: SECRET,
+      retryDelayMs: 0,
+      pauseAfterFailures: 3,
+      failureWindowMs: 1000,
+      pauseMs: 60_000,
+      now: () => clock,
+    });
     try {
       await sender.send(withId(1)); // 500, 500
       clock += 1500; // the two failures fall out of the window
@@ -302,18 +392,37 @@ describe('WebhookSender (Intercom\'s delivery: one retry, then pause after conse
     }
   });
 
-  it('is driven over the emulator\'s admin API: POST /__emulator/webhooks delivers, GET /__emulator/webhooks counts', async () => {
+  it("is driven over the emulator's admin API: POST /__emulator/webhooks delivers, GET /__emulator/webhooks counts", async () => {
     const r = await receiver([500, 500]);
-    const emulator = await startIntercomEmulator({ port: 0, dataset, webhooks: { url: r.url, secret: SECRET, retryDelayMs: 200, pauseAfterFailures: 1000 } });
+    const emulator = await startIntercomEmulator({
+      port: 0,
+      dataset,
+      webhooks: { url: r.url, secret: SECRET, retryDelayMs: 200, pauseAfterFailures: 1000 },
+    });
     try {
-      const post = await fetch(`${emulator.url}/__emulator/webhooks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify([withId(1), withId(2)]) });
+      const post = await fetch(`${emulator.url}/__emulator/webhooks`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify([withId(1), withId(2)]),
+      });
       expect(post.status).toBe(202);
-      const stats = async () => (await (await fetch(`${emulator.url}/__emulator/webhooks`)).json()) as Record<string, unknown>;
+      const stats = async () =>
+        (await (await fetch(`${emulator.url}/__emulator/webhooks`)).json()) as Record<string, unknown>;
       const deadline = Date.now() + 5000;
-      while (((await stats()).delivered as number) < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
-      expect(await stats()).toMatchObject({ attempts: 4, delivered: 2, retried: 2, dropped: 0, notSentWhilePaused: 0, pauses: 0 });
+      while (((await stats()).delivered as number) < 2 && Date.now() < deadline)
+        await new Promise((res) => setTimeout(res, 50));
+      expect(await stats()).toMatchObject({
+        attempts: 4,
+        delivered: 2,
+        retried: 2,
+        dropped: 0,
+        notSentWhilePaused: 0,
+        pauses: 0,
+      });
       expect(r.received).toHaveLength(4);
-      expect((await fetch(`${emulator.url}/__emulator/webhooks`, { method: 'POST', body: '{"type":"nope"}' })).status).toBe(400);
+      expect(
+        (await fetch(`${emulator.url}/__emulator/webhooks`, { method: 'POST', body: '{"type":"nope"}' })).status,
+      ).toBe(400);
     } finally {
       await emulator.close();
       await r.close();

@@ -71,7 +71,11 @@ export interface NotificationOptions {
   createdAt?: number;
 }
 
-export function buildNotification<Item>(topic: string, item: Item, options: NotificationOptions = {}): IntercomNotification<Item> {
+export function buildNotification<Item>(
+  topic: string,
+  item: Item,
+  options: NotificationOptions = {},
+): IntercomNotification<Item> {
   const createdAt = options.createdAt ?? Math.floor(Date.now() / 1000);
   return {
     type: 'notification_event',
@@ -133,7 +137,11 @@ export interface DeliveryResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function sendWebhook(url: string, notification: IntercomNotification, options: SendWebhookOptions): Promise<DeliveryResult> {
+export async function sendWebhook(
+  url: string,
+  notification: IntercomNotification,
+  options: SendWebhookOptions,
+): Promise<DeliveryResult> {
   const policy: DeliveryPolicy = {
     timeoutMs: options.timeoutMs ?? DEFAULT_DELIVERY.timeoutMs,
     maxAttempts: options.retry === false ? 1 : (options.maxAttempts ?? DEFAULT_DELIVERY.maxAttempts),
@@ -142,7 +150,11 @@ export async function sendWebhook(url: string, notification: IntercomNotificatio
   const attempts: DeliveryAttempt[] = [];
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     if (attempt > 1) await sleep(policy.retryDelayMs);
-    const a = await attemptDelivery(url, notification, attempt, { secret: options.secret, timeoutMs: policy.timeoutMs, headers: options.headers });
+    const a = await attemptDelivery(url, notification, attempt, {
+      secret: options.secret,
+      timeoutMs: policy.timeoutMs,
+      headers: options.headers,
+    });
     attempts.push(a);
     if (succeeded(a)) return { delivered: true, attempts };
   }
@@ -160,7 +172,10 @@ async function attemptDelivery(
   attempt: number,
   options: { secret: string; timeoutMs: number; headers?: Record<string, string> },
 ): Promise<DeliveryAttempt> {
-  const sent: IntercomNotification = { ...notification, delivery_attempts: notification.delivery_attempts + attempt - 1 };
+  const sent: IntercomNotification = {
+    ...notification,
+    delivery_attempts: notification.delivery_attempts + attempt - 1,
+  };
   const { answer: _answer, ...result } = await postSigned(url, JSON.stringify(sent), options);
   return { attempt, ...result };
 }
@@ -177,7 +192,12 @@ async function postSigned(
     const res = await fetch(url, {
       method: 'POST',
       body: rawBody,
-      headers: { 'Content-Type': 'application/json', 'X-Hub-Signature': signature, 'User-Agent': 'intercom-emulator-webhooks', ...options.headers },
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Hub-Signature': signature,
+        'User-Agent': 'intercom-emulator-webhooks',
+        ...options.headers,
+      },
       signal: AbortSignal.timeout(options.timeoutMs),
     });
     const answer = await res.text().catch(() => undefined);
@@ -194,7 +214,10 @@ export function describePing(r: PingResult): string {
   const what = `webhook ping (${r.reason}) to ${r.url}`;
   if (r.status === undefined) return `${what}: NO answer (${r.error}) after ${r.durationMs} ms`;
   const healthy = r.status >= 200 && r.status < 300;
-  return `${what}: ${healthy ? 'answered' : 'NOT healthy, answered'} ${r.status} ${r.answer ?? ''} in ${r.durationMs} ms`.replace(/ {2,}/g, ' ');
+  return `${what}: ${healthy ? 'answered' : 'NOT healthy, answered'} ${r.status} ${r.answer ?? ''} in ${r.durationMs} ms`.replace(
+    / {2,}/g,
+    ' ',
+  );
 }
 
 /** Why a ping was sent: the subscription was created or changed (admin API), or the periodic check. */
@@ -239,7 +262,9 @@ export interface WebhookSenderOptions {
   readonly onPing?: (result: PingResult) => void;
 }
 
-type SenderPolicy = Required<Pick<WebhookSenderOptions, 'timeoutMs' | 'retryDelayMs' | 'pauseAfterFailures' | 'failureWindowMs' | 'pauseMs'>>;
+type SenderPolicy = Required<
+  Pick<WebhookSenderOptions, 'timeoutMs' | 'retryDelayMs' | 'pauseAfterFailures' | 'failureWindowMs' | 'pauseMs'>
+>;
 
 export const DEFAULT_SENDER: Readonly<SenderPolicy> = {
   timeoutMs: DEFAULT_DELIVERY.timeoutMs,
@@ -269,7 +294,12 @@ export interface WebhookSenderStats {
   /** Epoch ms the current pause ends, or null when not paused. */
   readonly pausedUntil: number | null;
   /** Pings sent, answered 2xx, failed (non-2xx or no answer), and the last one. */
-  readonly pings: { readonly sent: number; readonly answered: number; readonly failed: number; readonly last: PingResult | null };
+  readonly pings: {
+    readonly sent: number;
+    readonly answered: number;
+    readonly failed: number;
+    readonly last: PingResult | null;
+  };
 }
 
 /**
@@ -323,9 +353,16 @@ export class WebhookSender {
   async ping(reason: PingReason): Promise<PingResult> {
     const at = this.now();
     const body = JSON.stringify(buildPing(this.options.appId ?? 'emu1a2b3', Math.floor(at / 1000)));
-    const r = await postSigned(this.endpoint, body, { secret: this.options.secret, timeoutMs: this.policy.timeoutMs, headers: this.options.headers });
+    const r = await postSigned(this.endpoint, body, {
+      secret: this.options.secret,
+      timeoutMs: this.policy.timeoutMs,
+      headers: this.options.headers,
+    });
     const result: PingResult = {
-      reason, url: this.endpoint, at, durationMs: r.durationMs,
+      reason,
+      url: this.endpoint,
+      at,
+      durationMs: r.durationMs,
       ...(r.status !== undefined ? { status: r.status, answer: (r.answer ?? '').slice(0, 200) } : { error: r.error }),
     };
     this.pingCounts.sent++;
@@ -352,7 +389,11 @@ export class WebhookSender {
         this.counts.notSentWhilePaused++;
         return { outcome: 'not-sent-paused', attempts };
       }
-      const a = await attemptDelivery(this.endpoint, notification, attempt, { secret: this.options.secret, timeoutMs: this.policy.timeoutMs, headers: this.options.headers });
+      const a = await attemptDelivery(this.endpoint, notification, attempt, {
+        secret: this.options.secret,
+        timeoutMs: this.policy.timeoutMs,
+        headers: this.options.headers,
+      });
       this.counts.attempts++;
       attempts.push(a);
       if (succeeded(a)) {
@@ -368,7 +409,9 @@ export class WebhookSender {
 
   stats(): WebhookSenderStats {
     return {
-      ...this.counts, consecutiveFailures: this.failureRun.length, pausedUntil: this.paused ? this.pausedUntil : null,
+      ...this.counts,
+      consecutiveFailures: this.failureRun.length,
+      pausedUntil: this.paused ? this.pausedUntil : null,
       pings: { ...this.pingCounts, last: this.lastPing },
     };
   }

@@ -34,7 +34,19 @@ async function main(): Promise<void> {
   const post = (payload: string) =>
     new Promise<number>((resolve, reject) => {
       const req = request(
-        { agent, host: url.hostname, port: url.port, path: '/api/event-bulk-create-jobs', method: 'POST', headers: { Authorization: 'Klaviyo-API-Key pk_bench', revision: KLAVIYO_REVISION, 'Content-Type': 'application/vnd.api+json', 'Content-Length': Buffer.byteLength(payload) } },
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          path: '/api/event-bulk-create-jobs',
+          method: 'POST',
+          headers: {
+            Authorization: 'Klaviyo-API-Key pk_bench',
+            revision: KLAVIYO_REVISION,
+            'Content-Type': 'application/vnd.api+json',
+            'Content-Length': Buffer.byteLength(payload),
+          },
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
@@ -57,7 +69,9 @@ async function main(): Promise<void> {
     }),
   );
   const elapsed = (Date.now() - started) / 1000;
-  process.stdout.write(`accepted ${accepted} events in ${elapsed.toFixed(1)} s = ${Math.round(accepted / elapsed)} events/s (${failed} failed requests, batch ${batch}, concurrency ${concurrency}, ${local ? 'same process' : 'separate process'})\n`);
+  process.stdout.write(
+    `accepted ${accepted} events in ${elapsed.toFixed(1)} s = ${Math.round(accepted / elapsed)} events/s (${failed} failed requests, batch ${batch}, concurrency ${concurrency}, ${local ? 'same process' : 'separate process'})\n`,
+  );
   agent.destroy();
   await local?.close();
 }

@@ -18,7 +18,11 @@ interface WindowCounter {
  * seconds gets through.
  */
 /** The counter of `key` with its 1 s and 60 s fixed windows moved to the ones holding `t`. */
-function windowsAt(counters: Map<string, WindowCounter>, key: string, t: number): { c: WindowCounter; second: number; minute: number } {
+function windowsAt(
+  counters: Map<string, WindowCounter>,
+  key: string,
+  t: number,
+): { c: WindowCounter; second: number; minute: number } {
   const second = Math.floor(t / 1000) * 1000;
   const minute = Math.floor(t / 60_000) * 60_000;
   let c = counters.get(key);
@@ -46,7 +50,11 @@ export class FixedWindowRateLimiter {
     const t = this.now();
     const { c, second, minute } = windowsAt(this.counters, key, t);
     if (c.minuteCount >= limit.steady) {
-      return { allowed: false, window: 'steady', retryAfterSeconds: Math.max(1, Math.ceil((minute + 60_000 - t) / 1000)) };
+      return {
+        allowed: false,
+        window: 'steady',
+        retryAfterSeconds: Math.max(1, Math.ceil((minute + 60_000 - t) / 1000)),
+      };
     }
     if (c.secondCount >= limit.burst) {
       return { allowed: false, window: 'burst', retryAfterSeconds: Math.max(1, Math.ceil((second + 1000 - t) / 1000)) };

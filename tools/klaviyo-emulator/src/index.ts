@@ -1,5 +1,10 @@
 export { KlaviyoEmulator, startKlaviyoEmulator, type KlaviyoEmulatorOptions } from './klaviyo-emulator.server';
-export { KlaviyoEmulatorFaults, type EventFaultView, type EventMatcher, type FaultRequest } from './klaviyo-emulator.faults';
+export {
+  KlaviyoEmulatorFaults,
+  type EventFaultView,
+  type EventMatcher,
+  type FaultRequest,
+} from './klaviyo-emulator.faults';
 export {
   KlaviyoEmulatorStore,
   type StoredEvent,
@@ -8,7 +13,12 @@ export {
   type DeletionRequest,
   type RequestLogEntry,
 } from './klaviyo-emulator.store';
-export { KLAVIYO_RATE_LIMITS, KLAVIYO_REVISION, type KlaviyoOperation, type RateLimit } from './klaviyo-emulator.constants';
+export {
+  KLAVIYO_RATE_LIMITS,
+  KLAVIYO_REVISION,
+  type KlaviyoOperation,
+  type RateLimit,
+} from './klaviyo-emulator.constants';
 export type { KlaviyoErrorBody, KlaviyoErrorObject } from './klaviyo-error.util';
 export { AccountRegistry, DEFAULT_ACCOUNT_ID } from './accounts/account-registry';
 export { EmulatedAccount, type AccountOptions, type AccountAttributes } from './accounts/emulated-account';

@@ -22,7 +22,12 @@ interface Res {
   body: any;
 }
 
-async function http(em: KlaviyoEmulator, method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<Res> {
+async function http(
+  em: KlaviyoEmulator,
+  method: string,
+  path: string,
+  init: { headers?: Record<string, string>; body?: string } = {},
+): Promise<Res> {
   const r = await fetch(em.url + path, { method, headers: init.headers, body: init.body, redirect: 'manual' });
   const text = await r.text();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
@@ -40,7 +45,12 @@ const bearer = (token: string) => `Bearer ${token}`;
 
 function api(em: KlaviyoEmulator, method: string, path: string, authorization: string, body?: unknown): Promise<Res> {
   return http(em, method, path, {
-    headers: { Authorization: authorization, revision: KLAVIYO_REVISION, 'Content-Type': 'application/vnd.api+json', Accept: 'application/vnd.api+json' },
+    headers: {
+      Authorization: authorization,
+      revision: KLAVIYO_REVISION,
+      'Content-Type': 'application/vnd.api+json',
+      Accept: 'application/vnd.api+json',
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
@@ -70,7 +80,18 @@ function bulkBody(email: string, uniqueId: string) {
               type: 'event-bulk-create',
               attributes: {
                 profile: { data: { type: 'profile', attributes: { email } } },
-                events: { data: [{ type: 'event', attributes: { properties: {}, metric: { data: { type: 'metric', attributes: { name: 'Conversation Created' } } }, unique_id: uniqueId } }] },
+                events: {
+                  data: [
+                    {
+                      type: 'event',
+                      attributes: {
+                        properties: {},
+                        metric: { data: { type: 'metric', attributes: { name: 'Conversation Created' } } },
+                        unique_id: uniqueId,
+                      },
+                    },
+                  ],
+                },
               },
             },
           ],
@@ -85,7 +106,9 @@ function expectClientError(operation: string, res: Res, status: number, code: st
   expect(res.status).toBe(status);
   const doc = structuredClone(klaviyoContract(operation).document);
   doc.components.schemas.ClientError = doc.components.responses.ClientError.content['application/vnd.api+json'].schema;
-  expect(new OpenApiValidator(doc, `${operation}-client-error`).validateComponent('ClientError', res.body).errors).toEqual([]);
+  expect(
+    new OpenApiValidator(doc, `${operation}-client-error`).validateComponent('ClientError', res.body).errors,
+  ).toEqual([]);
   expect(res.body.errors[0]).toEqual(expect.objectContaining({ status, code }));
 }
 
@@ -117,9 +140,17 @@ function authorizeQuery(over: Record<string, string | undefined> = {}, challenge
 
 const basic = (id = CLIENT_ID, secret = CLIENT_SECRET) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
-function form(em: KlaviyoEmulator, path: string, fields: Record<string, string>, authorization: string | null = basic()): Promise<Res> {
+function form(
+  em: KlaviyoEmulator,
+  path: string,
+  fields: Record<string, string>,
+  authorization: string | null = basic(),
+): Promise<Res> {
   return http(em, 'POST', path, {
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...(authorization ? { Authorization: authorization } : {}) },
+    headers: {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      ...(authorization ? { Authorization: authorization } : {}),
+    },
     body: new URLSearchParams(fields).toString(),
   });
 }
@@ -141,10 +172,26 @@ async function clickThrough(em: KlaviyoEmulator, accountId: string, query: strin
 }
 
 /** The whole code flow for `accountId`: the tokens. */
-async function install(em: KlaviyoEmulator, accountId: string, scope = SCOPES, clientId = CLIENT_ID, secret = CLIENT_SECRET): Promise<{ access_token: string; refresh_token: string; expires_in: number; scope: string }> {
+async function install(
+  em: KlaviyoEmulator,
+  accountId: string,
+  scope = SCOPES,
+  clientId = CLIENT_ID,
+  secret = CLIENT_SECRET,
+): Promise<{ access_token: string; refresh_token: string; expires_in: number; scope: string }> {
   const { verifier, challenge } = pkce();
   const back = await clickThrough(em, accountId, authorizeQuery({ scope, client_id: clientId }, challenge));
-  const tokens = await form(em, '/oauth/token', { grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier }, basic(clientId, secret));
+  const tokens = await form(
+    em,
+    '/oauth/token',
+    {
+      grant_type: 'authorization_code',
+      code: back.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+    },
+    basic(clientId, secret),
+  );
   expect(tokens.status).toBe(200);
   return tokens.body;
 }
@@ -161,7 +208,16 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
         { id: 'AcctAA', name: 'Brand A', privateKeys: [KEY_A, KEY_A2] },
         { id: 'AcctBB', name: 'Brand B', privateKeys: [KEY_B] },
       ],
-      oauthApps: [{ name: 'Intercom', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [REDIRECT], scopes: SCOPES.split(' '), category: 'Customer Service' }],
+      oauthApps: [
+        {
+          name: 'Intercom',
+          clientId: CLIENT_ID,
+          clientSecret: CLIENT_SECRET,
+          redirectUris: [REDIRECT],
+          scopes: SCOPES.split(' '),
+          category: 'Customer Service',
+        },
+      ],
       ...options,
     });
     return em;
@@ -177,7 +233,10 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
   describe('accounts', () => {
     it('keeps each account to itself: a key writes and reads only its own account', async () => {
       await start();
-      expect((await api(em, 'POST', '/api/events', keyAuth(KEY_A), eventBody('a@example.com', 'Conversation Created', 'u1'))).status).toBe(202);
+      expect(
+        (await api(em, 'POST', '/api/events', keyAuth(KEY_A), eventBody('a@example.com', 'Conversation Created', 'u1')))
+          .status,
+      ).toBe(202);
       expect(em.account('AcctAA').store.events.map((e) => e.unique_id)).toEqual(['u1']);
       expect(em.account('AcctBB').store.events).toHaveLength(0);
       expect(em.store.events).toHaveLength(0);
@@ -192,40 +251,90 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
 
       // B's key does not see A's metric, not even by its id.
       const metricId = em.account('AcctAA').store.metrics()[0].id;
-      expectContract('get_metric', '/api/metrics/{id}', await api(em, 'GET', `/api/metrics/${metricId}`, keyAuth(KEY_A)));
-      expectClientError('get_metric', await api(em, 'GET', `/api/metrics/${metricId}`, keyAuth(KEY_B)), 404, 'not_found');
+      expectContract(
+        'get_metric',
+        '/api/metrics/{id}',
+        await api(em, 'GET', `/api/metrics/${metricId}`, keyAuth(KEY_A)),
+      );
+      expectClientError(
+        'get_metric',
+        await api(em, 'GET', `/api/metrics/${metricId}`, keyAuth(KEY_B)),
+        404,
+        'not_found',
+      );
       expect((await api(em, 'GET', '/api/metrics', keyAuth(KEY_B))).body.data).toEqual([]);
 
       // A key no account holds is refused once the default account lists its keys.
-      expectClientError('get_accounts', await api(em, 'GET', '/api/accounts', keyAuth('pk_nobodys_key_123')), 401, 'authentication_failed');
+      expectClientError(
+        'get_accounts',
+        await api(em, 'GET', '/api/accounts', keyAuth('pk_nobodys_key_123')),
+        401,
+        'authentication_failed',
+      );
     });
 
     it('gives each account its own quota, shared by its private keys (Klaviyo: per account)', async () => {
       await start();
-      for (let i = 0; i < 10; i++) expect((await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(i % 2 ? KEY_A : KEY_A2), bulkBody('a@example.com', `a${i}`))).status).toBe(202);
-      expectClientError('bulk_create_events', await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(KEY_A2), bulkBody('a@example.com', 'a10')), 429, 'throttled');
-      expect((await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(KEY_B), bulkBody('b@example.com', 'b0'))).status).toBe(202);
+      for (let i = 0; i < 10; i++)
+        expect(
+          (
+            await api(
+              em,
+              'POST',
+              '/api/event-bulk-create-jobs',
+              keyAuth(i % 2 ? KEY_A : KEY_A2),
+              bulkBody('a@example.com', `a${i}`),
+            )
+          ).status,
+        ).toBe(202);
+      expectClientError(
+        'bulk_create_events',
+        await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(KEY_A2), bulkBody('a@example.com', 'a10')),
+        429,
+        'throttled',
+      );
+      expect(
+        (await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(KEY_B), bulkBody('b@example.com', 'b0'))).status,
+      ).toBe(202);
       expect(em.account('AcctAA').store.throttled).toBe(1);
       expect(em.account('AcctBB').store.throttled).toBe(0);
     });
 
     it('creates, lists and reads accounts through the admin API', async () => {
       await start();
-      const created = await http(em, 'POST', '/__emulator/accounts', { body: JSON.stringify({ id: 'AcctCC', name: 'Brand C', limits: { get_accounts: { burst: 5 } } }) });
+      const created = await http(em, 'POST', '/__emulator/accounts', {
+        body: JSON.stringify({ id: 'AcctCC', name: 'Brand C', limits: { get_accounts: { burst: 5 } } }),
+      });
       expect(created.status).toBe(201);
       const [key] = created.body.private_keys;
       expect(key).toMatch(/^pk_[0-9a-f]{34}$/);
-      expect((await http(em, 'POST', '/__emulator/accounts', { body: JSON.stringify({ id: 'AcctCC' }) })).status).toBe(400);
-      expect((await http(em, 'POST', '/__emulator/accounts', { body: JSON.stringify({ private_keys: [KEY_A] }) })).body.errors[0].detail).toMatch(/another account/);
-      expect((await http(em, 'POST', '/__emulator/accounts', { body: JSON.stringify({ private_keys: ['not-a-key'] }) })).status).toBe(400);
+      expect((await http(em, 'POST', '/__emulator/accounts', { body: JSON.stringify({ id: 'AcctCC' }) })).status).toBe(
+        400,
+      );
+      expect(
+        (await http(em, 'POST', '/__emulator/accounts', { body: JSON.stringify({ private_keys: [KEY_A] }) })).body
+          .errors[0].detail,
+      ).toMatch(/another account/);
+      expect(
+        (await http(em, 'POST', '/__emulator/accounts', { body: JSON.stringify({ private_keys: ['not-a-key'] }) }))
+          .status,
+      ).toBe(400);
 
-      expect((await api(em, 'POST', '/api/events', keyAuth(key), eventBody('c@example.com', 'Ticket Created', 'c1'))).status).toBe(202);
+      expect(
+        (await api(em, 'POST', '/api/events', keyAuth(key), eventBody('c@example.com', 'Ticket Created', 'c1'))).status,
+      ).toBe(202);
       const list = await http(em, 'GET', '/__emulator/accounts');
       expect(list.body.data.map((a: { id: string }) => a.id)).toEqual(['EmuDef', 'AcctAA', 'AcctBB', 'AcctCC']);
       // Keys are listed by their last characters only.
       expect(JSON.stringify(list.body)).not.toContain(KEY_A);
-      expect((await http(em, 'GET', '/__emulator/accounts/AcctCC/events')).body.data.map((e: { unique_id: string }) => e.unique_id)).toEqual(['c1']);
-      expect((await http(em, 'GET', '/__emulator/accounts/AcctCC/stats')).body).toEqual(expect.objectContaining({ account: 'AcctCC', eventsStored: 1 }));
+      expect(
+        (await http(em, 'GET', '/__emulator/accounts/AcctCC/events')).body.data.map(
+          (e: { unique_id: string }) => e.unique_id,
+        ),
+      ).toEqual(['c1']);
+      expect((await http(em, 'GET', '/__emulator/accounts/AcctCC/stats')).body).toEqual(
+        expect.objectContaining({ account: 'AcctCC', eventsStored: 1 }),
+      );
       expect((await http(em, 'GET', '/__emulator/accounts/AcctAA/events')).body.data).toEqual([]);
       expect((await http(em, 'GET', '/__emulator/accounts/Nobody/events')).status).toBe(404);
       // Its own limits: get_accounts' burst is 5 there, 1 elsewhere.
@@ -235,7 +344,17 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
 
     it('keeps the default single account as before when no account is configured', async () => {
       em = await startKlaviyoEmulator({ now: () => clock });
-      expect((await api(em, 'POST', '/api/events', keyAuth('any-key-at-all'), eventBody('d@example.com', 'Conversation Created', 'd1'))).status).toBe(202);
+      expect(
+        (
+          await api(
+            em,
+            'POST',
+            '/api/events',
+            keyAuth('any-key-at-all'),
+            eventBody('d@example.com', 'Conversation Created', 'd1'),
+          )
+        ).status,
+      ).toBe(202);
       expect(em.store.events).toHaveLength(1);
       expect(em.store.metric('Conversation Created')?.integration.name).toBe('API');
     });
@@ -251,16 +370,39 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       const code = back.searchParams.get('code')!;
       expect(code).toBeTruthy();
 
-      const tokens = await form(em, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
+      const tokens = await form(em, '/oauth/token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+      });
       expect(tokens.status).toBe(200);
       expect(tokens.headers.get('cache-control')).toBe('no-store');
-      expect(tokens.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600, refresh_token: expect.any(String), scope: SCOPES });
+      expect(tokens.body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 3600,
+        refresh_token: expect.any(String),
+        scope: SCOPES,
+      });
 
       const accounts = await api(em, 'GET', '/api/accounts', bearer(tokens.body.access_token));
       expectContract('get_accounts', '/api/accounts', accounts);
       expect(accounts.body.data[0].id).toBe('AcctBB');
-      expect((await api(em, 'POST', '/api/events', bearer(tokens.body.access_token), eventBody('b@example.com', 'Conversation Created', 'o1'))).status).toBe(202);
-      expect(em.account('AcctBB').store.events.map((e) => [e.unique_id, e.integration, e.apiKey])).toEqual([['o1', 'Intercom', `oauth:${CLIENT_ID}`]]);
+      expect(
+        (
+          await api(
+            em,
+            'POST',
+            '/api/events',
+            bearer(tokens.body.access_token),
+            eventBody('b@example.com', 'Conversation Created', 'o1'),
+          )
+        ).status,
+      ).toBe(202);
+      expect(em.account('AcctBB').store.events.map((e) => [e.unique_id, e.integration, e.apiKey])).toEqual([
+        ['o1', 'Intercom', `oauth:${CLIENT_ID}`],
+      ]);
       expect(em.account('AcctAA').store.events).toHaveLength(0);
       // No token is kept in what the emulator logs.
       expect(JSON.stringify(em.account('AcctBB').store.requestLog())).not.toContain(tokens.body.access_token);
@@ -270,19 +412,56 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       await start();
       const { verifier, challenge } = pkce();
       const code = (await clickThrough(em, 'AcctAA', authorizeQuery({}, challenge))).searchParams.get('code')!;
-      const wrong = await form(em, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: pkce().verifier });
+      const wrong = await form(em, '/oauth/token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: pkce().verifier,
+      });
       expect(wrong.status).toBe(400);
-      expect(wrong.body).toEqual({ error: 'invalid_grant', error_description: expect.stringMatching(/code verifier/i) });
-      expect((await form(em, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT })).body.error).toBe('invalid_request');
-      expect((await form(em, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:9/other', code_verifier: verifier })).body.error).toBe('invalid_grant');
+      expect(wrong.body).toEqual({
+        error: 'invalid_grant',
+        error_description: expect.stringMatching(/code verifier/i),
+      });
+      expect(
+        (await form(em, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT })).body.error,
+      ).toBe('invalid_request');
+      expect(
+        (
+          await form(em, '/oauth/token', {
+            grant_type: 'authorization_code',
+            code,
+            redirect_uri: 'http://127.0.0.1:9/other',
+            code_verifier: verifier,
+          })
+        ).body.error,
+      ).toBe('invalid_grant');
 
-      const ok = await form(em, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
+      const ok = await form(em, '/oauth/token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+      });
       expect(ok.status).toBe(200);
-      const replay = await form(em, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
+      const replay = await form(em, '/oauth/token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+      });
       expect(replay.status).toBe(400);
       expect(replay.body.error).toBe('invalid_grant');
-      expectClientError('get_accounts', await api(em, 'GET', '/api/accounts', bearer(ok.body.access_token)), 401, 'authentication_failed');
-      expect((await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: ok.body.refresh_token })).body.error).toBe('invalid_grant');
+      expectClientError(
+        'get_accounts',
+        await api(em, 'GET', '/api/accounts', bearer(ok.body.access_token)),
+        401,
+        'authentication_failed',
+      );
+      expect(
+        (await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: ok.body.refresh_token })).body
+          .error,
+      ).toBe('invalid_grant');
     });
 
     it('refuses a code past its lifetime', async () => {
@@ -290,7 +469,12 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       const { verifier, challenge } = pkce();
       const code = (await clickThrough(em, 'AcctAA', authorizeQuery({}, challenge))).searchParams.get('code')!;
       clock += 60_000;
-      const late = await form(em, '/oauth/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
+      const late = await form(em, '/oauth/token', {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+      });
       expect(late.body).toEqual({ error: 'invalid_grant', error_description: expect.stringMatching(/expired/) });
     });
 
@@ -311,16 +495,28 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       ];
       for (const [over, message] of cases) {
         const res = await http(em, 'GET', `/oauth/authorize?${authorizeQuery(over)}`);
-        expect({ over, status: res.status, location: res.headers.get('location') }).toEqual({ over, status: 400, location: null });
+        expect({ over, status: res.status, location: res.headers.get('location') }).toEqual({
+          over,
+          status: 400,
+          location: null,
+        });
         expect(res.headers.get('content-type')).toMatch(/^text\/html/);
         expect(res.text).toMatch(message);
         expect(res.text).not.toContain('request_id');
       }
-      const twice = await http(em, 'GET', `/oauth/authorize?${authorizeQuery()}&redirect_uri=${encodeURIComponent('https://elsewhere.example/cb')}`);
+      const twice = await http(
+        em,
+        'GET',
+        `/oauth/authorize?${authorizeQuery()}&redirect_uri=${encodeURIComponent('https://elsewhere.example/cb')}`,
+      );
       expect(twice.status).toBe(400);
       expect(twice.text).toMatch(/redirect_uri appears more than once/);
       // An unregistered redirect URI is shown escaped, never rendered as markup.
-      const evil = await http(em, 'GET', `/oauth/authorize?${authorizeQuery({ redirect_uri: 'https://x.example/"><script>alert(1)</script>' })}`);
+      const evil = await http(
+        em,
+        'GET',
+        `/oauth/authorize?${authorizeQuery({ redirect_uri: 'https://x.example/"><script>alert(1)</script>' })}`,
+      );
       expect(evil.text).not.toContain('<script>');
       expect(em.oauthGrants.list()).toEqual([]);
     });
@@ -335,7 +531,10 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       const page = await http(em, 'GET', `/oauth/authorize?${authorizeQuery()}`);
       const requestId = /name="request_id" value="([^"]+)"/.exec(page.text)![1];
       const post = (origin: string) =>
-        http(em, 'POST', '/oauth/authorize', { headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: origin }, body: new URLSearchParams({ request_id: requestId, account_id: 'AcctAA', decision: 'allow' }).toString() });
+        http(em, 'POST', '/oauth/authorize', {
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: origin },
+          body: new URLSearchParams({ request_id: requestId, account_id: 'AcctAA', decision: 'allow' }).toString(),
+        });
       expect((await post('https://evil.example')).status).toBe(403);
       expect((await post(em.url)).status).toBe(302);
       expect((await post(em.url)).status).toBe(400);
@@ -348,30 +547,61 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       expect(wrongSecret.status).toBe(401);
       expect(wrongSecret.body.error).toBe('invalid_client');
       expect(wrongSecret.headers.get('www-authenticate')).toMatch(/^Basic/);
-      const inBody = await form(em, '/oauth/token', { ...fields, client_id: CLIENT_ID, client_secret: CLIENT_SECRET }, null);
+      const inBody = await form(
+        em,
+        '/oauth/token',
+        { ...fields, client_id: CLIENT_ID, client_secret: CLIENT_SECRET },
+        null,
+      );
       expect(inBody.status).toBe(401);
       expect(inBody.body.error_description).toMatch(/Authorization: Basic/);
-      const json = await http(em, 'POST', '/oauth/token', { headers: { Authorization: basic(), 'Content-Type': 'application/json' }, body: JSON.stringify(fields) });
+      const json = await http(em, 'POST', '/oauth/token', {
+        headers: { Authorization: basic(), 'Content-Type': 'application/json' },
+        body: JSON.stringify(fields),
+      });
       expect(json.body.error).toBe('invalid_request');
-      expect((await form(em, '/oauth/token', { grant_type: 'client_credentials' })).body.error).toBe('unsupported_grant_type');
+      expect((await form(em, '/oauth/token', { grant_type: 'client_credentials' })).body.error).toBe(
+        'unsupported_grant_type',
+      );
     });
 
     it('rotates refresh tokens: the one used is refused afterwards', async () => {
       await start();
       const first = await install(em, 'AcctAA');
-      const second = await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token });
+      const second = await form(em, '/oauth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: first.refresh_token,
+      });
       expect(second.status).toBe(200);
       expect(second.body.refresh_token).not.toBe(first.refresh_token);
       expect(second.body.access_token).not.toBe(first.access_token);
-      const reused = await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: first.refresh_token });
+      const reused = await form(em, '/oauth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: first.refresh_token,
+      });
       expect(reused.body).toEqual({ error: 'invalid_grant', error_description: expect.stringMatching(/already used/) });
-      const third = await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: second.body.refresh_token });
+      const third = await form(em, '/oauth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: second.body.refresh_token,
+      });
       expect(third.status).toBe(200);
       expect((await api(em, 'GET', '/api/accounts', bearer(third.body.access_token))).body.data[0].id).toBe('AcctAA');
       // A refresh may narrow the scopes, never widen them.
-      const narrow = await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: third.body.refresh_token, scope: 'events:write' });
+      const narrow = await form(em, '/oauth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: third.body.refresh_token,
+        scope: 'events:write',
+      });
       expect(narrow.body.scope).toBe('events:write');
-      expect((await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: narrow.body.refresh_token, scope: 'lists:write' })).body.error).toBe('invalid_scope');
+      expect(
+        (
+          await form(em, '/oauth/token', {
+            grant_type: 'refresh_token',
+            refresh_token: narrow.body.refresh_token,
+            scope: 'lists:write',
+          })
+        ).body.error,
+      ).toBe('invalid_scope');
     });
 
     it('revokes: a revoked refresh token takes its access tokens with it', async () => {
@@ -379,8 +609,25 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       const t = await install(em, 'AcctAA');
       expect((await api(em, 'GET', '/api/accounts', bearer(t.access_token))).status).toBe(200);
       // Another client cannot revoke this app's token.
-      await http(em, 'POST', '/__emulator/oauth-apps', { body: JSON.stringify({ name: 'Other', client_id: 'other-client-id', client_secret: 'other-client-secret-123', redirect_uris: [REDIRECT], scopes: ['events:write'] }) });
-      expect((await form(em, '/oauth/revoke', { token: t.refresh_token }, basic('other-client-id', 'other-client-secret-123'))).status).toBe(400);
+      await http(em, 'POST', '/__emulator/oauth-apps', {
+        body: JSON.stringify({
+          name: 'Other',
+          client_id: 'other-client-id',
+          client_secret: 'other-client-secret-123',
+          redirect_uris: [REDIRECT],
+          scopes: ['events:write'],
+        }),
+      });
+      expect(
+        (
+          await form(
+            em,
+            '/oauth/revoke',
+            { token: t.refresh_token },
+            basic('other-client-id', 'other-client-secret-123'),
+          )
+        ).status,
+      ).toBe(400);
 
       const revoked = await form(em, '/oauth/revoke', { token: t.refresh_token, token_type_hint: 'refresh_token' });
       expect(revoked.status).toBe(200);
@@ -388,7 +635,9 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       const after = await api(em, 'GET', '/api/accounts', bearer(t.access_token));
       expectClientError('get_accounts', after, 401, 'authentication_failed');
       expect(after.body.errors[0].detail).toMatch(/revoked/);
-      expect((await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token })).body.error).toBe('invalid_grant');
+      expect(
+        (await form(em, '/oauth/token', { grant_type: 'refresh_token', refresh_token: t.refresh_token })).body.error,
+      ).toBe('invalid_grant');
       // RFC 7009: an unknown token is answered 200.
       expect((await form(em, '/oauth/revoke', { token: 'never-issued' })).status).toBe(200);
     });
@@ -411,7 +660,13 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
       const t = await install(em, 'AcctAA');
       expect(t.expires_in).toBe(60);
       const other = await install(em, 'AcctBB');
-      expect((await http(em, 'POST', '/__emulator/oauth/expire-access-tokens', { body: JSON.stringify({ account_id: 'AcctAA' }) })).body).toEqual({ expired: 1 });
+      expect(
+        (
+          await http(em, 'POST', '/__emulator/oauth/expire-access-tokens', {
+            body: JSON.stringify({ account_id: 'AcctAA' }),
+          })
+        ).body,
+      ).toEqual({ expired: 1 });
       expect((await api(em, 'GET', '/api/metrics', bearer(t.access_token))).status).toBe(401);
       expect((await api(em, 'GET', '/api/metrics', bearer(other.access_token))).status).toBe(200);
     });
@@ -419,7 +674,17 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
     it('enforces the granted scopes: 403 permission_denied for a missing one', async () => {
       await start();
       const t = await install(em, 'AcctAA', 'events:write');
-      expect((await api(em, 'POST', '/api/events', bearer(t.access_token), eventBody('a@example.com', 'Conversation Created', 's1'))).status).toBe(202);
+      expect(
+        (
+          await api(
+            em,
+            'POST',
+            '/api/events',
+            bearer(t.access_token),
+            eventBody('a@example.com', 'Conversation Created', 's1'),
+          )
+        ).status,
+      ).toBe(202);
       const denied = await api(em, 'GET', '/api/metrics', bearer(t.access_token));
       expectClientError('get_metrics', denied, 403, 'permission_denied');
       expect(denied.body.errors[0].detail).toMatch(/metrics:read/);
@@ -431,15 +696,41 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
     it('gives an OAuth app its own quota per account, apart from the private-key quota and from other apps', async () => {
       await start();
       const t = await install(em, 'AcctAA');
-      for (let i = 0; i < 10; i++) expect((await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(KEY_A), bulkBody('a@example.com', `k${i}`))).status).toBe(202);
-      expect((await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(KEY_A), bulkBody('a@example.com', 'k10'))).status).toBe(429);
-      for (let i = 0; i < 10; i++) expect((await api(em, 'POST', '/api/event-bulk-create-jobs', bearer(t.access_token), bulkBody('a@example.com', `o${i}`))).status).toBe(202);
-      const throttled = await api(em, 'POST', '/api/event-bulk-create-jobs', bearer(t.access_token), bulkBody('a@example.com', 'o10'));
+      for (let i = 0; i < 10; i++)
+        expect(
+          (await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(KEY_A), bulkBody('a@example.com', `k${i}`)))
+            .status,
+        ).toBe(202);
+      expect(
+        (await api(em, 'POST', '/api/event-bulk-create-jobs', keyAuth(KEY_A), bulkBody('a@example.com', 'k10'))).status,
+      ).toBe(429);
+      for (let i = 0; i < 10; i++)
+        expect(
+          (
+            await api(
+              em,
+              'POST',
+              '/api/event-bulk-create-jobs',
+              bearer(t.access_token),
+              bulkBody('a@example.com', `o${i}`),
+            )
+          ).status,
+        ).toBe(202);
+      const throttled = await api(
+        em,
+        'POST',
+        '/api/event-bulk-create-jobs',
+        bearer(t.access_token),
+        bulkBody('a@example.com', 'o10'),
+      );
       expect(throttled.status).toBe(429);
       expect(throttled.headers.get('retry-after')).toBe('1');
       // The same app in another account has its own quota there.
       const tb = await install(em, 'AcctBB');
-      expect((await api(em, 'POST', '/api/event-bulk-create-jobs', bearer(tb.access_token), bulkBody('b@example.com', 'o0'))).status).toBe(202);
+      expect(
+        (await api(em, 'POST', '/api/event-bulk-create-jobs', bearer(tb.access_token), bulkBody('b@example.com', 'o0')))
+          .status,
+      ).toBe(202);
     });
   });
 
@@ -447,27 +738,94 @@ describe('Klaviyo emulator: accounts and OAuth', () => {
     it('records the integration that created each metric and filters by integration name and category', async () => {
       await start();
       const t = await install(em, 'AcctAA');
-      expect((await api(em, 'POST', '/api/events', bearer(t.access_token), eventBody('a@example.com', 'Conversation Created', 'i1'))).status).toBe(202);
-      expect((await api(em, 'POST', '/api/events', bearer(t.access_token), eventBody('a@example.com', 'Ticket Created', 'i2'))).status).toBe(202);
+      expect(
+        (
+          await api(
+            em,
+            'POST',
+            '/api/events',
+            bearer(t.access_token),
+            eventBody('a@example.com', 'Conversation Created', 'i1'),
+          )
+        ).status,
+      ).toBe(202);
+      expect(
+        (
+          await api(
+            em,
+            'POST',
+            '/api/events',
+            bearer(t.access_token),
+            eventBody('a@example.com', 'Ticket Created', 'i2'),
+          )
+        ).status,
+      ).toBe(202);
       // The same name sent with a private key is another metric: an API metric.
-      expect((await api(em, 'POST', '/api/events', keyAuth(KEY_A), eventBody('a@example.com', 'Conversation Created', 'i1'))).status).toBe(202);
+      expect(
+        (await api(em, 'POST', '/api/events', keyAuth(KEY_A), eventBody('a@example.com', 'Conversation Created', 'i1')))
+          .status,
+      ).toBe(202);
       expect(em.account('AcctAA').store.events).toHaveLength(3);
 
       const all = await api(em, 'GET', '/api/metrics', bearer(t.access_token));
       expectContract('get_metrics', '/api/metrics', all);
       expect(all.body.data).toHaveLength(3);
-      const view = (res: Res) => res.body.data.map((m: { attributes: { name: string; integration: { name: string } } }) => [m.attributes.name, m.attributes.integration.name]).sort();
-      const intercom = await api(em, 'GET', `/api/metrics?filter=${encodeURIComponent('equals(integration.name,"Intercom")')}`, keyAuth(KEY_A));
+      const view = (res: Res) =>
+        res.body.data
+          .map((m: { attributes: { name: string; integration: { name: string } } }) => [
+            m.attributes.name,
+            m.attributes.integration.name,
+          ])
+          .sort();
+      const intercom = await api(
+        em,
+        'GET',
+        `/api/metrics?filter=${encodeURIComponent('equals(integration.name,"Intercom")')}`,
+        keyAuth(KEY_A),
+      );
       expectContract('get_metrics', '/api/metrics', intercom);
-      expect(view(intercom)).toEqual([['Conversation Created', 'Intercom'], ['Ticket Created', 'Intercom']]);
-      expect(intercom.body.data[0].attributes.integration).toEqual({ object: 'integration', id: expect.stringMatching(/^.{6}$/), key: 'intercom', name: 'Intercom', category: 'Customer Service' });
-      const apiMetrics = await api(em, 'GET', `/api/metrics?filter=${encodeURIComponent("equals(integration.name,'API')")}`, keyAuth(KEY_A));
+      expect(view(intercom)).toEqual([
+        ['Conversation Created', 'Intercom'],
+        ['Ticket Created', 'Intercom'],
+      ]);
+      expect(intercom.body.data[0].attributes.integration).toEqual({
+        object: 'integration',
+        id: expect.stringMatching(/^.{6}$/),
+        key: 'intercom',
+        name: 'Intercom',
+        category: 'Customer Service',
+      });
+      const apiMetrics = await api(
+        em,
+        'GET',
+        `/api/metrics?filter=${encodeURIComponent("equals(integration.name,'API')")}`,
+        keyAuth(KEY_A),
+      );
       expect(view(apiMetrics)).toEqual([['Conversation Created', 'API']]);
-      const byCategory = await api(em, 'GET', `/api/metrics?filter=${encodeURIComponent('and(equals(integration.category,"Customer Service"),equals(integration.name,"Intercom"))')}`, keyAuth(KEY_A));
+      const byCategory = await api(
+        em,
+        'GET',
+        `/api/metrics?filter=${encodeURIComponent('and(equals(integration.category,"Customer Service"),equals(integration.name,"Intercom"))')}`,
+        keyAuth(KEY_A),
+      );
       expect(view(byCategory)).toHaveLength(2);
-      expect((await api(em, 'GET', `/api/metrics?filter=${encodeURIComponent('equals(integration.name,"Shopify")')}`, keyAuth(KEY_A))).body.data).toEqual([]);
+      expect(
+        (
+          await api(
+            em,
+            'GET',
+            `/api/metrics?filter=${encodeURIComponent('equals(integration.name,"Shopify")')}`,
+            keyAuth(KEY_A),
+          )
+        ).body.data,
+      ).toEqual([]);
 
-      const one = await api(em, 'GET', `/api/metrics/${intercom.body.data[0].id}?fields[metric]=name,integration`, keyAuth(KEY_A));
+      const one = await api(
+        em,
+        'GET',
+        `/api/metrics/${intercom.body.data[0].id}?fields[metric]=name,integration`,
+        keyAuth(KEY_A),
+      );
       expectContract('get_metric', '/api/metrics/{id}', one);
       expect(Object.keys(one.body.data.attributes).sort()).toEqual(['integration', 'name']);
     });

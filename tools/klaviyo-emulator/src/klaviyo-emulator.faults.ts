@@ -4,7 +4,12 @@ import type { KlaviyoOperation } from './klaviyo-emulator.constants';
 export interface EventFaultView {
   readonly metric: string;
   readonly unique_id: string | null;
-  readonly profile: { readonly email?: string | null; readonly phone_number?: string | null; readonly external_id?: string | null; readonly id?: string | null };
+  readonly profile: {
+    readonly email?: string | null;
+    readonly phone_number?: string | null;
+    readonly external_id?: string | null;
+    readonly id?: string | null;
+  };
   readonly properties: Record<string, unknown>;
 }
 
@@ -41,7 +46,12 @@ export interface FaultRequest {
   readonly outage500Ms?: number;
   /** Every API request answers 401 for this long (the key revoked, then restored). */
   readonly refuseKeyMs?: number;
-  readonly timeout?: { readonly count?: number; readonly ms: number; readonly processed?: boolean; readonly reset?: boolean };
+  readonly timeout?: {
+    readonly count?: number;
+    readonly ms: number;
+    readonly processed?: boolean;
+    readonly reset?: boolean;
+  };
   readonly delay?: { readonly count?: number; readonly ms: number };
   readonly rejectUniqueIds?: readonly string[];
   readonly rejectMetrics?: readonly string[];
@@ -97,8 +107,17 @@ export class KlaviyoEmulatorFaults {
    * a stalled answer). With `processed`, the request is applied first (the response was lost, not
    * the request); with `reset`, the connection is reset (TCP RST) instead of closed.
    */
-  timeout(n = 1, ms = 30_000, options: { processed?: boolean; reset?: boolean; endpoint?: KlaviyoOperation } = {}): this {
-    const fault = { kind: 'timeout' as const, ms, processed: options.processed ?? false, reset: options.reset ?? false };
+  timeout(
+    n = 1,
+    ms = 30_000,
+    options: { processed?: boolean; reset?: boolean; endpoint?: KlaviyoOperation } = {},
+  ): this {
+    const fault = {
+      kind: 'timeout' as const,
+      ms,
+      processed: options.processed ?? false,
+      reset: options.reset ?? false,
+    };
     this.queue.push({ fault, remaining: n, endpoint: options.endpoint });
     return this;
   }
@@ -114,7 +133,11 @@ export class KlaviyoEmulatorFaults {
    * and nothing of it is stored; `times` limits how often (default: until cleared).
    */
   rejectEvent(match: EventMatcher, options: { times?: number; detail?: string } = {}): this {
-    this.eventRules.push({ match, remaining: options.times ?? Number.POSITIVE_INFINITY, detail: options.detail ?? 'This event was rejected.' });
+    this.eventRules.push({
+      match,
+      remaining: options.times ?? Number.POSITIVE_INFINITY,
+      detail: options.detail ?? 'This event was rejected.',
+    });
     return this;
   }
 
@@ -134,7 +157,12 @@ export class KlaviyoEmulatorFaults {
     if (request.storm429Ms) this.storm429(request.storm429Ms);
     if (request.outage500Ms) this.outage500(request.outage500Ms);
     if (request.refuseKeyMs) this.refuseKey(request.refuseKeyMs);
-    if (request.timeout) this.timeout(request.timeout.count ?? 1, request.timeout.ms, { processed: request.timeout.processed, reset: request.timeout.reset, endpoint: request.endpoint });
+    if (request.timeout)
+      this.timeout(request.timeout.count ?? 1, request.timeout.ms, {
+        processed: request.timeout.processed,
+        reset: request.timeout.reset,
+        endpoint: request.endpoint,
+      });
     if (request.delay) this.delay(request.delay.count ?? 1, request.delay.ms, request.endpoint);
     for (const id of request.rejectUniqueIds ?? []) this.rejectEvent(id);
     for (const metric of request.rejectMetrics ?? []) this.rejectEvent((e) => e.metric === metric);
@@ -151,7 +179,10 @@ export class KlaviyoEmulatorFaults {
       storm429Ms: Math.max(0, this.stormUntil - this.now()),
       outage500Ms: Math.max(0, this.outageUntil - this.now()),
       refuseKeyMs: Math.max(0, this.refuseUntil - this.now()),
-      eventRules: this.eventRules.map((r) => ({ match: typeof r.match === 'string' ? r.match : 'predicate', remaining: r.remaining })),
+      eventRules: this.eventRules.map((r) => ({
+        match: typeof r.match === 'string' ? r.match : 'predicate',
+        remaining: r.remaining,
+      })),
     };
   }
 
@@ -160,7 +191,8 @@ export class KlaviyoEmulatorFaults {
     const t = this.now();
     if (this.refuseUntil > t) return { kind: '401' };
     if (this.outageUntil > t) return { kind: '500' };
-    if (this.stormUntil > t) return { kind: '429', retryAfterSeconds: Math.max(1, Math.ceil((this.stormUntil - t) / 1000)) };
+    if (this.stormUntil > t)
+      return { kind: '429', retryAfterSeconds: Math.max(1, Math.ceil((this.stormUntil - t) / 1000)) };
     const i = this.queue.findIndex((q) => !q.endpoint || q.endpoint === endpoint);
     if (i < 0) return undefined;
     const q = this.queue[i];

@@ -82,7 +82,12 @@ export class KlaviyoEmulator {
     this.now = options.now ?? Date.now;
     this.faults = new KlaviyoEmulatorFaults(this.now);
     this.accounts = new AccountRegistry(
-      { now: this.now, limits: options.limits ?? true, limitOverrides: options.limitOverrides, retainEvents: options.retainEvents },
+      {
+        now: this.now,
+        limits: options.limits ?? true,
+        limitOverrides: options.limitOverrides,
+        retainEvents: options.retainEvents,
+      },
       { ...options.defaultAccount, apiKeys: options.apiKeys },
     );
     for (const a of options.accounts ?? []) this.accounts.create(a);
@@ -94,11 +99,14 @@ export class KlaviyoEmulator {
       refreshIdleTtlMs: options.oauth?.refreshIdleTtlMs ?? OAUTH_REFRESH_IDLE_TTL_MS,
     });
     this.oauth = new OAuthEndpoints(this.oauthApps, this.oauthGrants, this.accounts, () => this.url);
-    this.runner = new JobRunner(options.asyncJobs === true ? 50 : options.asyncJobs ? options.asyncJobs.delayMs : undefined);
+    this.runner = new JobRunner(
+      options.asyncJobs === true ? 50 : options.asyncJobs ? options.asyncJobs.delayMs : undefined,
+    );
     this.contracts = new ContractValidation(Object.keys(KLAVIYO_RATE_LIMITS) as KlaviyoOperation[]);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) send(res, 500, { errors: [klaviyoError(500, 'error', 'A server error occurred.', String(err))] });
+        if (!res.headersSent)
+          send(res, 500, { errors: [klaviyoError(500, 'error', 'A server error occurred.', String(err))] });
       });
     });
     this.server.keepAliveTimeout = 30_000;
@@ -178,7 +186,10 @@ export class KlaviyoEmulator {
       eventsStored: store.eventsStored,
       duplicateEventsIgnored: store.duplicateEventsIgnored,
       // By name; a name two integrations created counts both.
-      metrics: metrics.reduce<Record<string, number>>((acc, m) => ({ ...acc, [m.name]: (acc[m.name] ?? 0) + m.count }), {}),
+      metrics: metrics.reduce<Record<string, number>>(
+        (acc, m) => ({ ...acc, [m.name]: (acc[m.name] ?? 0) + m.count }),
+        {},
+      ),
       profiles: store.profiles().length,
       deletions: store.deletions.length,
       pendingJobs: this.runner.pendingCount,
@@ -232,11 +243,22 @@ export class KlaviyoEmulator {
     this.store.seenPeaks.record(route.op);
     const fault = this.faults.takeRequestFault(route.op);
     if (fault?.kind === '500') {
-      send(res, 500, { errors: [klaviyoError(500, 'error', 'A server error occurred.', 'Injected fault: internal server error.')] });
+      send(res, 500, {
+        errors: [klaviyoError(500, 'error', 'A server error occurred.', 'Injected fault: internal server error.')],
+      });
       return finish(500, null);
     }
     if (fault?.kind === '401') {
-      send(res, 401, { errors: [klaviyoError(401, 'authentication_failed', 'Incorrect authentication credentials.', 'Injected fault: the API key is not valid.')] });
+      send(res, 401, {
+        errors: [
+          klaviyoError(
+            401,
+            'authentication_failed',
+            'Incorrect authentication credentials.',
+            'Injected fault: the API key is not valid.',
+          ),
+        ],
+      });
       return finish(401, null);
     }
     if (fault?.kind === '429') {
@@ -289,7 +311,15 @@ export class KlaviyoEmulator {
   private contextOf(account: EmulatedAccount): OperationContext {
     let ctx = this.contexts.get(account);
     if (!ctx) {
-      ctx = { account, store: account.store, faults: this.faults, jobs: account.jobs, runner: this.runner, now: this.now, baseUrl: () => this.url };
+      ctx = {
+        account,
+        store: account.store,
+        faults: this.faults,
+        jobs: account.jobs,
+        runner: this.runner,
+        now: this.now,
+        baseUrl: () => this.url,
+      };
       this.contexts.set(account, ctx);
     }
     return ctx;

@@ -44,7 +44,12 @@ export interface StoredEvent {
   readonly metric: string;
   readonly profileId: string;
   /** The identifiers the event was sent with. */
-  readonly profile: { readonly email: string | null; readonly phone_number: string | null; readonly external_id: string | null; readonly id: string | null };
+  readonly profile: {
+    readonly email: string | null;
+    readonly phone_number: string | null;
+    readonly external_id: string | null;
+    readonly id: string | null;
+  };
   /** The request's own object, not a copy (keeps the emulator fast). Treat as read-only. */
   readonly properties: Record<string, unknown>;
   readonly time: string;
@@ -197,7 +202,8 @@ export class KlaviyoEmulatorStore {
       const api = this.metricsByKey.get(name);
       if (api) return api;
     }
-    for (const m of this.metricsByKey.values()) if (m.name === name && (integration === undefined || m.integration.name === integration)) return m;
+    for (const m of this.metricsByKey.values())
+      if (m.name === name && (integration === undefined || m.integration.name === integration)) return m;
     return undefined;
   }
 
@@ -224,7 +230,12 @@ export class KlaviyoEmulatorStore {
     return undefined;
   }
 
-  hasEvent(profileKey: string, metric: string, uniqueId: string, integration: MetricIntegration = API_INTEGRATION): boolean {
+  hasEvent(
+    profileKey: string,
+    metric: string,
+    uniqueId: string,
+    integration: MetricIntegration = API_INTEGRATION,
+  ): boolean {
     return this.dedupe.get(profileKey)?.has(`${metricKey(metric, integration)}\u0001${uniqueId}`) ?? false;
   }
 
@@ -240,7 +251,12 @@ export class KlaviyoEmulatorStore {
    */
   upsertProfile(input: ProfileInput, now: string): { profile: StoredProfile; created: boolean } {
     const attrs = input.attributes ?? {};
-    let profile = this.findProfile({ id: input.id, email: attrs.email, phone_number: attrs.phone_number, external_id: attrs.external_id });
+    let profile = this.findProfile({
+      id: input.id,
+      email: attrs.email,
+      phone_number: attrs.phone_number,
+      external_id: attrs.external_id,
+    });
     const created = !profile;
     if (!profile) {
       // An unknown Klaviyo id is kept as the new profile's id, so later requests naming it find it.
@@ -388,7 +404,14 @@ export class KlaviyoEmulatorStore {
         deletedEvents++;
       }
     }
-    const request: DeletionRequest = { id: newKlaviyoId(), at: now, apiKey, identifier, deletedProfileIds: [...ids], deletedEvents };
+    const request: DeletionRequest = {
+      id: newKlaviyoId(),
+      at: now,
+      apiKey,
+      identifier,
+      deletedProfileIds: [...ids],
+      deletedEvents,
+    };
     this.deletions.push(request);
     return request;
   }
@@ -435,7 +458,12 @@ export class KlaviyoEmulatorStore {
     return holder !== undefined && holder !== profile;
   }
 
-  private reindex(index: Map<string, StoredProfile>, oldKey: string | null, newKey: string | null, profile: StoredProfile): void {
+  private reindex(
+    index: Map<string, StoredProfile>,
+    oldKey: string | null,
+    newKey: string | null,
+    profile: StoredProfile,
+  ): void {
     if (oldKey && index.get(oldKey) === profile) index.delete(oldKey);
     if (newKey) index.set(newKey, profile);
   }

@@ -41,7 +41,9 @@ export function klaviyoError(
   detail: string,
   source?: KlaviyoErrorObject['source'],
 ): KlaviyoErrorObject {
-  return source ? { id: randomUUID(), status, code, title, detail, source } : { id: randomUUID(), status, code, title, detail };
+  return source
+    ? { id: randomUUID(), status, code, title, detail, source }
+    : { id: randomUUID(), status, code, title, detail };
 }
 
 export function invalidInput(detail: string, pointer: string): KlaviyoHttpError {

@@ -13,7 +13,8 @@ interface EmulatorConfigFile {
 function readConfigFile(path: string | undefined): EmulatorConfigFile {
   if (!path) return {};
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as EmulatorConfigFile;
-  if (typeof parsed !== 'object' || parsed === null) throw new Error(`KLAVIYO_EMULATOR_CONFIG ${path}: expected a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new Error(`KLAVIYO_EMULATOR_CONFIG ${path}: expected a JSON object`);
   return parsed;
 }
 

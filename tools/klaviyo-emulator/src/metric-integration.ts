@@ -20,9 +20,20 @@ export interface MetricIntegration {
 }
 
 /** Every private-key event's metric belongs here. */
-export const API_INTEGRATION: MetricIntegration = { object: 'integration', id: 'APIint', key: 'api', name: 'API', category: 'API' };
+export const API_INTEGRATION: MetricIntegration = {
+  object: 'integration',
+  id: 'APIint',
+  key: 'api',
+  name: 'API',
+  category: 'API',
+};
 
 /** The slug of an integration name: lower case, runs of anything else than [a-z0-9] as one `_`. */
 export function integrationKey(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '') || 'app';
+  return (
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_|_$/g, '') || 'app'
+  );
 }

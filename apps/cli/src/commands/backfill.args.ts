@@ -29,17 +29,33 @@ interface BackfillOptions {
 export function backfillCommand(): Command {
   return cliCommand('backfill')
     .description(
-      'write Intercom history (REST search by updated_at) to the raw topic as backfill notifications; checkpoints after '
-      + 'each page: after Ctrl-C (exit 130) or a failure, the same command resumes (needs INTERCOM_ACCESS_TOKEN)',
+      'write Intercom history (REST search by updated_at) to the raw topic as backfill notifications; checkpoints after ' +
+        'each page: after Ctrl-C (exit 130) or a failure, the same command resumes (needs INTERCOM_ACCESS_TOKEN)',
     )
     .usage(BACKFILL_USAGE)
-    .addOption(new Option('--since <ISO date>', 'objects updated at or after this date (required)').argParser(value('--since')))
+    .addOption(
+      new Option('--since <ISO date>', 'objects updated at or after this date (required)').argParser(value('--since')),
+    )
     .addOption(new Option('--until <ISO date>', 'objects updated before this date').argParser(value('--until')))
-    .addOption(new Option('--only <kinds>', `comma-separated, of ${BACKFILL_KINDS.join(',')} (default all)`).argParser(value('--only')))
+    .addOption(
+      new Option('--only <kinds>', `comma-separated, of ${BACKFILL_KINDS.join(',')} (default all)`).argParser(
+        value('--only'),
+      ),
+    )
     .option('--restart', 'ignore the checkpoint of this window and start again')
-    .addOption(new Option('--checkpoint-dir <dir>', 'where checkpoints are kept (default .checkpoints)').argParser(value('--checkpoint-dir')))
-    .addOption(new Option('--app-id <id>', 'the workspace id of the notifications (default: read from GET /me)').argParser(value('--app-id')))
-    .addOption(new Option('--per-page <n>', 'objects per search page, 1 to 150 (default 150)').argParser(value('--per-page')));
+    .addOption(
+      new Option('--checkpoint-dir <dir>', 'where checkpoints are kept (default .checkpoints)').argParser(
+        value('--checkpoint-dir'),
+      ),
+    )
+    .addOption(
+      new Option('--app-id <id>', 'the workspace id of the notifications (default: read from GET /me)').argParser(
+        value('--app-id'),
+      ),
+    )
+    .addOption(
+      new Option('--per-page <n>', 'objects per search page, 1 to 150 (default 150)').argParser(value('--per-page')),
+    );
 }
 
 export function parseBackfillArgs(args: readonly string[]): Parsed<BackfillArgs> {
@@ -60,16 +76,29 @@ export function backfillArgsFrom(o: BackfillOptions): Parsed<BackfillArgs> {
   }
   let kinds: BackfillKind[] = [...BACKFILL_KINDS];
   if (o.only !== undefined) {
-    const asked = o.only.split(',').map((s) => s.trim()).filter(Boolean);
+    const asked = o.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = asked.filter((k) => !(BACKFILL_KINDS as readonly string[]).includes(k));
-    if (bad.length > 0 || asked.length === 0) return { ok: false, error: `--only takes ${BACKFILL_KINDS.join(',')} (got "${o.only}")` };
+    if (bad.length > 0 || asked.length === 0)
+      return { ok: false, error: `--only takes ${BACKFILL_KINDS.join(',')} (got "${o.only}")` };
     kinds = BACKFILL_KINDS.filter((k) => asked.includes(k)); // contacts first, whatever the order given
   }
   const perPage = o.perPage !== undefined ? Number(o.perPage) : 150;
-  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 150) return { ok: false, error: '--per-page must be an integer from 1 to 150' };
+  if (!Number.isInteger(perPage) || perPage < 1 || perPage > 150)
+    return { ok: false, error: '--per-page must be an integer from 1 to 150' };
   return {
     ok: true,
-    value: { since, until, kinds, restart: o.restart === true, checkpointDir: o.checkpointDir ?? '.checkpoints', appId: o.appId ?? null, perPage },
+    value: {
+      since,
+      until,
+      kinds,
+      restart: o.restart === true,
+      checkpointDir: o.checkpointDir ?? '.checkpoints',
+      appId: o.appId ?? null,
+      perPage,
+    },
   };
 }
 

@@ -23,7 +23,9 @@ interface Seen {
 function expectedRecords(emu: IntercomEmulator): BackfillRecord[] {
   const d = emu.dataset;
   const derive = (kind: BackfillKind, o: unknown) =>
-    deriveNotifications(kind, o as IntercomObject, { appId: d.appId, source: 'backfill' }).notifications.map(({ key, notification }) => ({ key, notification }));
+    deriveNotifications(kind, o as IntercomObject, { appId: d.appId, source: 'backfill' }).notifications.map(
+      ({ key, notification }) => ({ key, notification }),
+    );
   return [
     ...d.contacts.flatMap((c) => derive('contacts', c)),
     ...d.conversations.flatMap((c) => derive('conversations', c)),
@@ -42,7 +44,7 @@ async function readTopic(config: Config, atLeast: number): Promise<Seen[]> {
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        seen.push({ key: message.key!.toString(), value: (await codec.decodeAs('notifications', message.value!)) });
+        seen.push({ key: message.key!.toString(), value: await codec.decodeAs('notifications', message.value!) });
       },
     });
     await waitFor(() => seen.length >= atLeast, { what: `${atLeast} records`, timeoutMs: 60_000 });
@@ -68,7 +70,18 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     emu = await startIntercomEmulator({ dataset: DATASET, rateLimit: { perWindow: 10_000, windowSeconds: 1 } });
     config = testConfig('cli', { INTERCOM_ACCESS_TOKEN: emu.accessToken, INTERCOM_BASE_URL: emu.url });
     dir = mkdtempSync(join(tmpdir(), 'iks-backfill-'));
-    args = ['--since', '2025-12-01', '--until', '2026-12-01', '--per-page', '10', '--app-id', emu.dataset.appId, '--checkpoint-dir', dir];
+    args = [
+      '--since',
+      '2025-12-01',
+      '--until',
+      '2026-12-01',
+      '--per-page',
+      '10',
+      '--app-id',
+      emu.dataset.appId,
+      '--checkpoint-dir',
+      dir,
+    ];
   });
   afterEach(() => emu.close());
 
@@ -76,7 +89,10 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     const expected = expectedRecords(emu);
     const out = capture();
     const progress: string[] = [];
-    const code = await runBackfillCommand(args, config, out.io, { progress: { write: (s: string) => progress.push(s) }, onInterrupt: () => () => undefined });
+    const code = await runBackfillCommand(args, config, out.io, {
+      progress: { write: (s: string) => progress.push(s) },
+      onInterrupt: () => () => undefined,
+    });
     expect(code).toBe(0);
     expect(progress.some((l) => /^backfill conversations page 1: 10 objects/.test(l))).toBe(true);
     expect(out.lines.join('\n')).toMatch(/backfill completed: 95 objects read/);
@@ -124,14 +140,25 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     };
     const second = capture();
     try {
-      await expect(runBackfillCommand(args, config, second.io, { sink: crashing, onInterrupt: () => () => undefined, progress: { write: () => undefined } })).rejects.toThrow('simulated crash');
+      await expect(
+        runBackfillCommand(args, config, second.io, {
+          sink: crashing,
+          onInterrupt: () => () => undefined,
+          progress: { write: () => undefined },
+        }),
+      ).rejects.toThrow('simulated crash');
     } finally {
       await writer.stop();
     }
 
     // 3) resume to the end
     const third = capture();
-    expect(await runBackfillCommand(args, config, third.io, { onInterrupt: () => () => undefined, progress: { write: () => undefined } })).toBe(0);
+    expect(
+      await runBackfillCommand(args, config, third.io, {
+        onInterrupt: () => () => undefined,
+        progress: { write: () => undefined },
+      }),
+    ).toBe(0);
     expect(third.lines.join('\n')).toMatch(/backfill completed \(resumed\): 55 objects read/);
 
     const seen = await readTopic(config, expected.length + 5);
@@ -149,8 +176,14 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     }
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(files).toHaveLength(1);
-    const cp = JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) as { kinds: Record<string, { done: boolean; cursor: string | null }> };
-    expect(Object.values(cp.kinds).map((k) => [k.done, k.cursor])).toEqual([[true, null], [true, null], [true, null]]);
+    const cp = JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) as {
+      kinds: Record<string, { done: boolean; cursor: string | null }>;
+    };
+    expect(Object.values(cp.kinds).map((k) => [k.done, k.cursor])).toEqual([
+      [true, null],
+      [true, null],
+      [true, null],
+    ]);
   });
 
   it('waits out 429s from Intercom and still writes everything', async () => {
@@ -158,12 +191,19 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     emu.injectFault({ status: 429, count: 2 });
     emu.injectFault({ status: 503, count: 1 });
     const out = capture();
-    expect(await runBackfillCommand([...args, '--only', 'conversations,tickets'], config, out.io, { onInterrupt: () => () => undefined, progress: { write: () => undefined } })).toBe(0);
+    expect(
+      await runBackfillCommand([...args, '--only', 'conversations,tickets'], config, out.io, {
+        onInterrupt: () => () => undefined,
+        progress: { write: () => undefined },
+      }),
+    ).toBe(0);
     const statuses = emu.requests.map((r) => r.status);
     expect(statuses.slice(0, 4)).toEqual([429, 429, 503, 200]);
     const want = expected.filter((e) => !e.notification.notification_id.startsWith('backfill:contact:'));
     const seen = await readTopic(config, want.length);
-    expect(new Set(seen.map((s) => s.value.notification_id))).toEqual(new Set(want.map((e) => e.notification.notification_id)));
+    expect(new Set(seen.map((s) => s.value.notification_id))).toEqual(
+      new Set(want.map((e) => e.notification.notification_id)),
+    );
     expect(seen).toHaveLength(want.length);
   });
 });

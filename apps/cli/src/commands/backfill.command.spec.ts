@@ -10,15 +10,32 @@ function io() {
 
 describe('backfill command arguments', () => {
   it('parses the window, the kinds (contacts first) and the flags', () => {
-    const p = parseBackfillArgs(['--since', '2026-01-01', '--until=2026-02-01T12:00:00Z', '--only', 'tickets,contacts', '--restart', '--checkpoint-dir', '/tmp/cp']);
+    const p = parseBackfillArgs([
+      '--since',
+      '2026-01-01',
+      '--until=2026-02-01T12:00:00Z',
+      '--only',
+      'tickets,contacts',
+      '--restart',
+      '--checkpoint-dir',
+      '/tmp/cp',
+    ]);
     expect(p).toEqual({
       ok: true,
       value: {
-        since: Date.UTC(2026, 0, 1) / 1000, until: Date.UTC(2026, 1, 1, 12) / 1000, kinds: ['contacts', 'tickets'],
-        restart: true, checkpointDir: '/tmp/cp', appId: null, perPage: 150,
+        since: Date.UTC(2026, 0, 1) / 1000,
+        until: Date.UTC(2026, 1, 1, 12) / 1000,
+        kinds: ['contacts', 'tickets'],
+        restart: true,
+        checkpointDir: '/tmp/cp',
+        appId: null,
+        perPage: 150,
       },
     });
-    expect(parseBackfillArgs(['--since', '2026-01-01T00:00:00+02:00'])).toMatchObject({ ok: true, value: { until: null, kinds: ['contacts', 'conversations', 'tickets'], checkpointDir: '.checkpoints' } });
+    expect(parseBackfillArgs(['--since', '2026-01-01T00:00:00+02:00'])).toMatchObject({
+      ok: true,
+      value: { until: null, kinds: ['contacts', 'conversations', 'tickets'], checkpointDir: '.checkpoints' },
+    });
   });
 
   it.each([

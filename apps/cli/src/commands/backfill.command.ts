@@ -2,7 +2,14 @@ import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
 import { topicName } from '@iks/kafka';
 import { createNotificationWriter, type NotificationWriter } from '@iks/ingest';
-import { CheckpointStore, BackfillProgress, type ProgressStream, BackfillRunner, type BackfillSink, NotificationWriterSink } from '@iks/backfill';
+import {
+  CheckpointStore,
+  BackfillProgress,
+  type ProgressStream,
+  BackfillRunner,
+  type BackfillSink,
+  NotificationWriterSink,
+} from '@iks/backfill';
 import type { CliIo } from '../cli-io';
 import { BACKFILL_USAGE, parseBackfillArgs, type BackfillArgs } from './backfill.args';
 
@@ -26,7 +33,12 @@ const processInterrupt = (handler: () => void) => {
  * last acknowledged page; run the same command to resume), 2 on bad arguments or a missing
  * INTERCOM_ACCESS_TOKEN, 1 on other failures (resumable too).
  */
-export async function runBackfillCommand(args: string[], config: Config, io: CliIo, deps: BackfillDeps = {}): Promise<number> {
+export async function runBackfillCommand(
+  args: string[],
+  config: Config,
+  io: CliIo,
+  deps: BackfillDeps = {},
+): Promise<number> {
   const parsed = parseBackfillArgs(args);
   if (!parsed.ok) {
     io.stderr(`backfill: ${parsed.error}\nusage: backfill ${BACKFILL_USAGE}`);
@@ -36,13 +48,24 @@ export async function runBackfillCommand(args: string[], config: Config, io: Cli
 }
 
 /** `backfill` with its arguments checked (main.ts parses them with the same declaration). */
-export async function runBackfill(a: BackfillArgs, config: Config, io: CliIo, deps: BackfillDeps = {}): Promise<number> {
+export async function runBackfill(
+  a: BackfillArgs,
+  config: Config,
+  io: CliIo,
+  deps: BackfillDeps = {},
+): Promise<number> {
   const token = config.intercom.accessToken;
   if (!token) {
-    io.stderr('backfill: INTERCOM_ACCESS_TOKEN is not set (an Intercom access token that can read contacts, conversations and tickets)');
+    io.stderr(
+      'backfill: INTERCOM_ACCESS_TOKEN is not set (an Intercom access token that can read contacts, conversations and tickets)',
+    );
     return 2;
   }
-  const client = new IntercomClient({ accessToken: token, baseUrl: config.intercom.baseUrl, version: config.intercom.version });
+  const client = new IntercomClient({
+    accessToken: token,
+    baseUrl: config.intercom.baseUrl,
+    version: config.intercom.version,
+  });
 
   let appId = a.appId;
   if (!appId) {
@@ -59,7 +82,12 @@ export async function runBackfill(a: BackfillArgs, config: Config, io: CliIo, de
   }
 
   const topic = topicName('notifications', config.kafka.topicPrefix);
-  const store = new CheckpointStore(a.checkpointDir, { since: a.since, until: a.until, topic, baseUrl: config.intercom.baseUrl });
+  const store = new CheckpointStore(a.checkpointDir, {
+    since: a.since,
+    until: a.until,
+    topic,
+    baseUrl: config.intercom.baseUrl,
+  });
   let writer: NotificationWriter | undefined;
   let sink = deps.sink;
   if (!sink) {
@@ -73,7 +101,9 @@ export async function runBackfill(a: BackfillArgs, config: Config, io: CliIo, de
   const unsubscribe = (deps.onInterrupt ?? processInterrupt)(() => {
     interrupts++;
     if (interrupts === 1) {
-      io.stderr('\nbackfill: interrupted; finishing the page in flight and saving the checkpoint (Ctrl-C again to quit now)');
+      io.stderr(
+        '\nbackfill: interrupted; finishing the page in flight and saving the checkpoint (Ctrl-C again to quit now)',
+      );
       stop.abort();
     } else {
       // The checkpoint on disk is the last acknowledged page: quitting now loses nothing.
@@ -83,8 +113,14 @@ export async function runBackfill(a: BackfillArgs, config: Config, io: CliIo, de
   const progress = new BackfillProgress(deps.progress ?? process.stderr);
   try {
     const result = await new BackfillRunner(client, sink, store).run({
-      since: a.since, until: a.until, kinds: a.kinds, appId, perPage: a.perPage, restart: a.restart,
-      stop: stop.signal, onPage: (e) => progress.page(e),
+      since: a.since,
+      until: a.until,
+      kinds: a.kinds,
+      appId,
+      perPage: a.perPage,
+      restart: a.restart,
+      stop: stop.signal,
+      onPage: (e) => progress.page(e),
     });
     progress.finish();
     io.stdout(progress.summary(result));
@@ -92,7 +128,8 @@ export async function runBackfill(a: BackfillArgs, config: Config, io: CliIo, de
       io.stderr(`backfill: stopped; run the same command again to resume (checkpoint ${result.checkpointPath})`);
       return 130;
     }
-    if (result.resumed && result.pages === 0) io.stderr('backfill: this window was already complete; --restart runs it again');
+    if (result.resumed && result.pages === 0)
+      io.stderr('backfill: this window was already complete; --restart runs it again');
     return 0;
   } finally {
     unsubscribe();

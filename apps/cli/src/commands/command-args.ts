@@ -40,8 +40,13 @@ export function cliCommand(name: string): Command {
  * Parse `args` (without the command's name) against a command declaration, silently: no output,
  * no exit. Returns the options and the command-arguments, or the usage error.
  */
-export function parseWith(cmd: Command, args: readonly string[]): Parsed<{ opts: Record<string, unknown>; args: string[] }> {
-  cmd.exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+export function parseWith(
+  cmd: Command,
+  args: readonly string[],
+): Parsed<{ opts: Record<string, unknown>; args: string[] }> {
+  cmd
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
   try {
     cmd.parse([...args], { from: 'user' });
   } catch (e) {

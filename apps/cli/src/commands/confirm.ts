@@ -27,7 +27,12 @@ export const processPrompt: Prompt = {
  * (exit 2), so that a script never changes offsets or resends records by accident.
  * Returns the exit code to stop with, or null to proceed.
  */
-export async function confirmOrExit(command: string, yes: boolean, io: CliIo, prompt: Prompt = processPrompt): Promise<number | null> {
+export async function confirmOrExit(
+  command: string,
+  yes: boolean,
+  io: CliIo,
+  prompt: Prompt = processPrompt,
+): Promise<number | null> {
   if (yes) return null;
   if (!prompt.isTTY) {
     io.stderr(`${command}: not a terminal: pass --yes to proceed without confirmation`);

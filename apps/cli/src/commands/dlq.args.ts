@@ -45,9 +45,16 @@ function declareFlags(cmd: Command, sub: DlqSub): Command {
       .option('--json', 'one JSON object a line, then the counts');
   }
   return cmd
-    .description('send dead letters back to the topic they came from, so that the stage that failed processes them again; '
-      + 'progress is kept, so a second reprocess does not resend them')
-    .addOption(new Option('--where <reason~text>', 'only letters whose error message or class contains <text> (case-insensitive)').argParser(reasonFilter))
+    .description(
+      'send dead letters back to the topic they came from, so that the stage that failed processes them again; ' +
+        'progress is kept, so a second reprocess does not resend them',
+    )
+    .addOption(
+      new Option(
+        '--where <reason~text>',
+        'only letters whose error message or class contains <text> (case-insensitive)',
+      ).argParser(reasonFilter),
+    )
     .option('--from-beginning', 'consider every letter again, not only those since the last reprocess')
     .option('-y, --yes', 'proceed without asking (required without a terminal)');
 }
@@ -60,7 +67,10 @@ export function dlqCommand(): Command {
 }
 
 export function dlqSubcommand(sub: DlqSub): Command {
-  return declareFlags(cliCommand(sub).argument('<topic>', 'a consumed topic, or its .dlq (TOPIC_PREFIX optional)'), sub);
+  return declareFlags(
+    cliCommand(sub).argument('<topic>', 'a consumed topic, or its .dlq (TOPIC_PREFIX optional)'),
+    sub,
+  );
 }
 
 /** The flags of `dlq <sub>` (after the topic). */
@@ -72,12 +82,28 @@ export function parseDlqFlags(sub: DlqSub, args: readonly string[]): Parsed<DlqF
 /** `list|reprocess <topic> [flags]`. */
 export function parseDlqArgs(args: readonly string[]): Parsed<DlqArgs> {
   const [sub, ...rest] = args;
-  if (!(DLQ_SUBS as readonly string[]).includes(sub ?? '')) return { ok: false, error: `unknown subcommand "${sub ?? ''}"` };
+  if (!(DLQ_SUBS as readonly string[]).includes(sub ?? ''))
+    return { ok: false, error: `unknown subcommand "${sub ?? ''}"` };
   const parsed = parseWith(dlqSubcommand(sub as DlqSub), rest);
   if (!parsed.ok) return parsed;
-  return { ok: true, value: { sub: sub as DlqSub, topic: parsed.value.args[0], flags: dlqFlagsFrom(parsed.value.opts) } };
+  return {
+    ok: true,
+    value: { sub: sub as DlqSub, topic: parsed.value.args[0], flags: dlqFlagsFrom(parsed.value.opts) },
+  };
 }
 
-export function dlqFlagsFrom(o: { limit?: number; json?: boolean; where?: string; fromBeginning?: boolean; yes?: boolean }): DlqFlags {
-  return { limit: o.limit ?? null, json: o.json === true, where: o.where ?? null, fromBeginning: o.fromBeginning === true, yes: o.yes === true };
+export function dlqFlagsFrom(o: {
+  limit?: number;
+  json?: boolean;
+  where?: string;
+  fromBeginning?: boolean;
+  yes?: boolean;
+}): DlqFlags {
+  return {
+    limit: o.limit ?? null,
+    json: o.json === true,
+    where: o.where ?? null,
+    fromBeginning: o.fromBeginning === true,
+    yes: o.yes === true,
+  };
 }

@@ -2,7 +2,20 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { DeadLetter } from '@iks/domain';
 import { createContext } from '@iks/ops';
-import { allTopics, AvroCodec, DLQ_SOURCES, KAFKA, KafkaModule, PRODUCER, dlqName, matchesWhere, readTopicRanges, reasonKey, sendBack, type OffsetRange } from '@iks/kafka';
+import {
+  allTopics,
+  AvroCodec,
+  DLQ_SOURCES,
+  KAFKA,
+  KafkaModule,
+  PRODUCER,
+  dlqName,
+  matchesWhere,
+  readTopicRanges,
+  reasonKey,
+  sendBack,
+  type OffsetRange,
+} from '@iks/kafka';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
@@ -32,7 +45,9 @@ interface Letter {
 export async function runDlqCommand(args: string[], config: Config, io: CliIo, deps: DlqDeps = {}): Promise<number> {
   const parsed = parseDlqArgs(args);
   if (!parsed.ok) {
-    io.stderr(`dlq${DLQ_SUBS.includes(args[0] as DlqSub) ? ` ${args[0]}` : ''}: ${parsed.error}\nusage: dlq ${DLQ_USAGE}`);
+    io.stderr(
+      `dlq${DLQ_SUBS.includes(args[0] as DlqSub) ? ` ${args[0]}` : ''}: ${parsed.error}\nusage: dlq ${DLQ_USAGE}`,
+    );
     return 2;
   }
   return runDlq(parsed.value, config, io, deps);
@@ -55,24 +70,47 @@ export async function runDlq(a: DlqArgs, config: Config, io: CliIo, deps: DlqDep
   try {
     await admin.connect();
     if (!(await admin.listTopics()).includes(dlqTopic)) {
-      io.stderr(`dlq: topic ${dlqTopic} does not exist (TOPIC_PREFIX="${prefix}"; the stages create it when they start)`);
+      io.stderr(
+        `dlq: topic ${dlqTopic} does not exist (TOPIC_PREFIX="${prefix}"; the stages create it when they start)`,
+      );
       return 1;
     }
     const codec = app.get(AvroCodec);
     if (sub === 'list') return await list(kafka, admin, codec, dlqTopic, flags, io);
-    return await reprocess(kafka, app.get<Producer>(PRODUCER), admin, codec, config, topic.name, dlqTopic, flags, io, deps);
+    return await reprocess(
+      kafka,
+      app.get<Producer>(PRODUCER),
+      admin,
+      codec,
+      config,
+      topic.name,
+      dlqTopic,
+      flags,
+      io,
+      deps,
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
     await app.close();
   }
 }
 
-async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, ranges: readonly OffsetRange[]): Promise<Letter[]> {
+async function readLetters(
+  kafka: Kafka,
+  admin: Admin,
+  codec: AvroCodec,
+  dlq: string,
+  ranges: readonly OffsetRange[],
+): Promise<Letter[]> {
   const out: Letter[] = [];
   for (const { partition, message } of await readTopicRanges(kafka, admin, dlq, ranges)) {
     try {
       if (!message.value) throw new Error('empty record value');
-      out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: (await codec.decodeAs('dlq', message.value)) });
+      out.push({
+        dlqPartition: partition,
+        dlqOffset: message.offset,
+        letter: await codec.decodeAs('dlq', message.value),
+      });
     } catch (e) {
       out.push({ dlqPartition: partition, dlqOffset: message.offset, letter: null, decodeError: (e as Error).message });
     }
@@ -82,7 +120,14 @@ async function readLetters(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: st
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
-async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f: DlqFlags, io: CliIo): Promise<number> {
+async function list(
+  kafka: Kafka,
+  admin: Admin,
+  codec: AvroCodec,
+  dlq: string,
+  f: DlqFlags,
+  io: CliIo,
+): Promise<number> {
   const marks = await admin.fetchTopicOffsets(dlq);
   const ranges = marks.map((m) => ({ partition: m.partition, from: BigInt(m.low), to: BigInt(m.high) }));
   const letters = await readLetters(kafka, admin, codec, dlq, ranges);
@@ -97,24 +142,49 @@ async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f
     if (f.limit !== null && i >= f.limit) return;
     const at = `${dlq}:${l.dlqPartition}:${l.dlqOffset}`;
     if (!l.letter) {
-      io.stdout(f.json ? printableJson({ dlq: at, decode_error: l.decodeError }) : `${at}\tundecodable\t${printable(l.decodeError ?? '')}`);
+      io.stdout(
+        f.json
+          ? printableJson({ dlq: at, decode_error: l.decodeError })
+          : `${at}\tundecodable\t${printable(l.decodeError ?? '')}`,
+      );
       return;
     }
     const d = l.letter;
     if (f.json) {
-      io.stdout(printableJson({
-        dlq: at, original: `${d.original_topic}:${d.partition}:${d.offset}`, original_topic: d.original_topic, partition: d.partition,
-        offset: d.offset, key: d.key ? Buffer.from(d.key).toString('utf8') : null, stage: d.stage, error_class: d.error_class,
-        error_code: d.error_code, error_message: d.error_message, retriable: d.retriable, attempts: d.attempts,
-        first_failure_at: iso(d.first_failure_at), last_failure_at: iso(d.last_failure_at), headers: d.headers,
-      }));
+      io.stdout(
+        printableJson({
+          dlq: at,
+          original: `${d.original_topic}:${d.partition}:${d.offset}`,
+          original_topic: d.original_topic,
+          partition: d.partition,
+          offset: d.offset,
+          key: d.key ? Buffer.from(d.key).toString('utf8') : null,
+          stage: d.stage,
+          error_class: d.error_class,
+          error_code: d.error_code,
+          error_message: d.error_message,
+          retriable: d.retriable,
+          attempts: d.attempts,
+          first_failure_at: iso(d.first_failure_at),
+          last_failure_at: iso(d.last_failure_at),
+          headers: d.headers,
+        }),
+      );
       return;
     }
-    io.stdout([
-      at, `original=${printable(d.original_topic)}:${d.partition}:${d.offset}`, `stage=${printable(d.stage)}`, `class=${printable(d.error_class)}`,
-      `code=${printable(d.error_code ?? '-')}`, `attempts=${d.attempts}`, `first=${iso(d.first_failure_at)}`, `last=${iso(d.last_failure_at)}`,
-      `reason=${printable(d.error_message)}`,
-    ].join('\t'));
+    io.stdout(
+      [
+        at,
+        `original=${printable(d.original_topic)}:${d.partition}:${d.offset}`,
+        `stage=${printable(d.stage)}`,
+        `class=${printable(d.error_class)}`,
+        `code=${printable(d.error_code ?? '-')}`,
+        `attempts=${d.attempts}`,
+        `first=${iso(d.first_failure_at)}`,
+        `last=${iso(d.last_failure_at)}`,
+        `reason=${printable(d.error_message)}`,
+      ].join('\t'),
+    );
   });
   const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   if (f.json) {
@@ -128,17 +198,29 @@ async function list(kafka: Kafka, admin: Admin, codec: AvroCodec, dlq: string, f
 }
 
 async function reprocess(
-  kafka: Kafka, producer: Producer, admin: Admin, codec: AvroCodec, config: Config, topic: string, dlq: string, f: DlqFlags, io: CliIo, deps: DlqDeps,
+  kafka: Kafka,
+  producer: Producer,
+  admin: Admin,
+  codec: AvroCodec,
+  config: Config,
+  topic: string,
+  dlq: string,
+  f: DlqFlags,
+  io: CliIo,
+  deps: DlqDeps,
 ): Promise<number> {
   const groupId = `iks-dlq-reprocess.${topic}`;
   const { groups } = await admin.describeGroups([groupId]);
   if (groups[0] && groups[0].members.length > 0) {
-    io.stderr(`dlq reprocess: another reprocess of ${topic} is running (group ${groupId} has ${groups[0].members.length} member(s))`);
+    io.stderr(
+      `dlq reprocess: another reprocess of ${topic} is running (group ${groupId} has ${groups[0].members.length} member(s))`,
+    );
     return 1;
   }
   const marks = await admin.fetchTopicOffsets(dlq);
   const committed = new Map<number, bigint>();
-  for (const t of await admin.fetchOffsets({ groupId, topics: [dlq] })) for (const p of t.partitions) committed.set(p.partition, BigInt(p.offset));
+  for (const t of await admin.fetchOffsets({ groupId, topics: [dlq] }))
+    for (const p of t.partitions) committed.set(p.partition, BigInt(p.offset));
   const ranges: OffsetRange[] = marks.map((m) => {
     const low = BigInt(m.low);
     const c = committed.get(m.partition) ?? -1n;
@@ -160,7 +242,9 @@ async function reprocess(
       io.stdout(`skip\t${at}\tundecodable dead letter: ${printable(l.decodeError ?? '')}`);
       unusable++;
     } else if (!known.has(l.letter.original_topic)) {
-      io.stdout(`skip\t${at}\toriginal topic ${printable(l.letter.original_topic)} is not one of this pipeline's topics`);
+      io.stdout(
+        `skip\t${at}\toriginal topic ${printable(l.letter.original_topic)} is not one of this pipeline's topics`,
+      );
       unusable++;
     } else if (!matchesWhere(l.letter, f.where)) notMatching++;
     else send.push({ at, letter: l.letter });
@@ -168,7 +252,8 @@ async function reprocess(
   const byTopic = new Map<string, number>();
   for (const s of send) byTopic.set(s.letter.original_topic, (byTopic.get(s.letter.original_topic) ?? 0) + 1);
   io.stdout(`dlq reprocess: ${letters.length} dead letter(s) in ${dlq} ${since}`);
-  if (f.where !== null) io.stdout(`dlq reprocess: ${send.length} match --where reason~${f.where}, ${notMatching} do not`);
+  if (f.where !== null)
+    io.stdout(`dlq reprocess: ${send.length} match --where reason~${f.where}, ${notMatching} do not`);
   for (const [t, n] of byTopic) io.stdout(`plan: send ${n} to ${t}`);
   if (send.length === 0) {
     io.stdout('dlq reprocess: nothing to send; sent 0 (progress unchanged)');
@@ -184,11 +269,22 @@ async function reprocess(
     await producer.disconnect().catch(() => undefined);
   }
   // Sent, then committed (at-least-once): a crash in between resends on the next run.
-  await admin.setOffsets({ groupId, topic: dlq, partitions: ranges.map((r) => ({ partition: r.partition, offset: r.to.toString() })) });
-  for (const s of send) io.stdout(`sent\t${s.at}\tto ${printable(s.letter.original_topic)} (was ${printable(s.letter.original_topic)}:${s.letter.partition}:${s.letter.offset})`);
-  io.stdout(`dlq reprocess: sent ${send.length} dead letter(s) back${[...byTopic].map(([t, n]) => ` (${t}: ${n})`).join('')}`);
+  await admin.setOffsets({
+    groupId,
+    topic: dlq,
+    partitions: ranges.map((r) => ({ partition: r.partition, offset: r.to.toString() })),
+  });
+  for (const s of send)
+    io.stdout(
+      `sent\t${s.at}\tto ${printable(s.letter.original_topic)} (was ${printable(s.letter.original_topic)}:${s.letter.partition}:${s.letter.offset})`,
+    );
+  io.stdout(
+    `dlq reprocess: sent ${send.length} dead letter(s) back${[...byTopic].map(([t, n]) => ` (${t}: ${n})`).join('')}`,
+  );
   if (notMatching + unusable > 0) {
-    io.stdout(`dlq reprocess: ${notMatching + unusable} not sent and passed over; they stay in ${dlq} (dlq list shows them; --from-beginning considers every letter again)`);
+    io.stdout(
+      `dlq reprocess: ${notMatching + unusable} not sent and passed over; they stay in ${dlq} (dlq list shows them; --from-beginning considers every letter again)`,
+    );
   }
   return 0;
 }

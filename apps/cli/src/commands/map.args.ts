@@ -27,14 +27,28 @@ export interface MapArgs {
 /** The declaration of `map` (options, help); main.ts adds it to the program, parseMapArgs parses with it. */
 export function mapCommand(): Command {
   const cmd = cliCommand('map')
-    .description('print the Klaviyo records one Intercom notification maps to (one JSON line each), with the code the transformer runs; offline, the directory from files')
+    .description(
+      'print the Klaviyo records one Intercom notification maps to (one JSON line each), with the code the transformer runs; offline, the directory from files',
+    )
     .usage(MAP_USAGE)
-    .argument('<notification.json>', 'the notification as Intercom posts it (examples in libs/mapping/fixtures/notifications)');
+    .argument(
+      '<notification.json>',
+      'the notification as Intercom posts it (examples in libs/mapping/fixtures/notifications)',
+    );
   for (const f of FILE_OPTIONS) cmd.addOption(new Option(`--${f} <file>`, FILE_HELP[f]).argParser(value(`--${f}`)));
   return cmd
-    .addOption(new Option('--deleted <ids>', 'comma-separated contact ids deleted earlier (tombstoned)').argParser(value('--deleted')))
+    .addOption(
+      new Option('--deleted <ids>', 'comma-separated contact ids deleted earlier (tombstoned)').argParser(
+        value('--deleted'),
+      ),
+    )
     .option('--backfill', 'map as a backfilled notification (source = backfill)')
-    .addOption(new Option('--phone-region <CC>', 'ISO country for phones without +country code (DEFAULT_PHONE_REGION)').argParser(value('--phone-region')))
+    .addOption(
+      new Option(
+        '--phone-region <CC>',
+        'ISO country for phones without +country code (DEFAULT_PHONE_REGION)',
+      ).argParser(value('--phone-region')),
+    )
     .option('--delete-on-archive', 'contact.archived also deletes the profile (DELETE_ON_ARCHIVE)');
 }
 
@@ -49,7 +63,13 @@ export function mapArgsFrom(notification: string, o: Record<string, unknown>): M
   return {
     notification,
     files,
-    deleted: typeof o.deleted === 'string' ? o.deleted.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    deleted:
+      typeof o.deleted === 'string'
+        ? o.deleted
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [],
     backfill: o.backfill === true,
     deleteOnArchive: o.deleteOnArchive === true,
     phoneRegion: typeof o.phoneRegion === 'string' ? o.phoneRegion : null,

@@ -8,11 +8,16 @@ const readJson = (path: string): unknown => JSON.parse(readFileSync(path, 'utf8'
 const FIXTURES = join(__dirname, '..', '..', '..', '..', 'libs', 'mapping', 'fixtures');
 const notification = (name: string) => join(FIXTURES, 'notifications', name);
 const DIRECTORY = [
-  '--contacts', join(FIXTURES, 'contacts.json'),
-  '--admins', join(FIXTURES, 'admins.json'),
-  '--teams', join(FIXTURES, 'teams.json'),
-  '--tags', join(FIXTURES, 'tags.json'),
-  '--subscriptions', join(FIXTURES, 'subscriptions.json'),
+  '--contacts',
+  join(FIXTURES, 'contacts.json'),
+  '--admins',
+  join(FIXTURES, 'admins.json'),
+  '--teams',
+  join(FIXTURES, 'teams.json'),
+  '--tags',
+  join(FIXTURES, 'tags.json'),
+  '--subscriptions',
+  join(FIXTURES, 'subscriptions.json'),
 ];
 
 async function run(args: string[]) {
@@ -75,10 +80,19 @@ describe('map command', () => {
   });
 
   it('prints a deletion', async () => {
-    const { code, stdout } = await run([notification('contact.deleted.json'), '--contacts', join(FIXTURES, 'contacts.json')]);
+    const { code, stdout } = await run([
+      notification('contact.deleted.json'),
+      '--contacts',
+      join(FIXTURES, 'contacts.json'),
+    ]);
     expect(code).toBe(0);
     expect(stdout.map((l) => JSON.parse(l))).toEqual([
-      { kind: 'deletion', email: 'ada@example.com', phone_number: '+447911123456', intercom_contact_id: '6571f0a1b2c3d4e5f6a7b8c9' },
+      {
+        kind: 'deletion',
+        email: 'ada@example.com',
+        phone_number: '+447911123456',
+        intercom_contact_id: '6571f0a1b2c3d4e5f6a7b8c9',
+      },
     ]);
   });
 
@@ -86,9 +100,23 @@ describe('map command', () => {
     const dir = mkdtempSync(join(tmpdir(), 'map-cmd-'));
     const contacts = readJson(join(FIXTURES, 'contacts.json'));
     writeFileSync(join(dir, 'contacts.json'), JSON.stringify({ type: 'list', data: contacts }));
-    writeFileSync(join(dir, 'admins.json'), JSON.stringify({ type: 'admin.list', admins: readJson(join(FIXTURES, 'admins.json')) }));
-    writeFileSync(join(dir, 'teams.json'), JSON.stringify({ type: 'team.list', teams: readJson(join(FIXTURES, 'teams.json')) }));
-    const { code, stdout } = await run([notification('conversation.user.created.json'), '--contacts', join(dir, 'contacts.json'), '--admins', join(dir, 'admins.json'), '--teams', join(dir, 'teams.json')]);
+    writeFileSync(
+      join(dir, 'admins.json'),
+      JSON.stringify({ type: 'admin.list', admins: readJson(join(FIXTURES, 'admins.json')) }),
+    );
+    writeFileSync(
+      join(dir, 'teams.json'),
+      JSON.stringify({ type: 'team.list', teams: readJson(join(FIXTURES, 'teams.json')) }),
+    );
+    const { code, stdout } = await run([
+      notification('conversation.user.created.json'),
+      '--contacts',
+      join(dir, 'contacts.json'),
+      '--admins',
+      join(dir, 'admins.json'),
+      '--teams',
+      join(dir, 'teams.json'),
+    ]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout[0])).toMatchObject({
       metric: 'Conversation Created',
@@ -106,11 +134,18 @@ describe('map command', () => {
     const { code, stdout, stderr } = await run([notification('conversation.read.json')]);
     expect(code).toBe(0);
     expect(stdout).toEqual([]);
-    expect(stderr).toEqual(['pending: contact 6571f0a1b2c3d4e5f6a7b8c9 unknown to directory (contact 6571f0a1b2c3d4e5f6a7b8c9)']);
+    expect(stderr).toEqual([
+      'pending: contact 6571f0a1b2c3d4e5f6a7b8c9 unknown to directory (contact 6571f0a1b2c3d4e5f6a7b8c9)',
+    ]);
   });
 
   it('--phone-region makes a national phone E.164', async () => {
-    const { code, stdout, stderr } = await run([notification('contact.lead.created.json'), ...DIRECTORY, '--phone-region', 'AU']);
+    const { code, stdout, stderr } = await run([
+      notification('contact.lead.created.json'),
+      ...DIRECTORY,
+      '--phone-region',
+      'AU',
+    ]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout[0])).toMatchObject({ kind: 'profile', phone_number: '+61412345678' });
     expect(stderr).toEqual([]);
@@ -120,7 +155,14 @@ describe('map command', () => {
     const dir = mkdtempSync(join(tmpdir(), 'map-cmd-'));
     const file = join(dir, 'contact.lead.updated.json');
     const body = readJson(notification('contact.lead.created.json')) as { data: { item: Record<string, unknown> } };
-    writeFileSync(file, JSON.stringify({ ...body, topic: 'contact.lead.updated', data: { ...body.data, item: { ...body.data.item, email: 'bob@example.com' } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...body,
+        topic: 'contact.lead.updated',
+        data: { ...body.data, item: { ...body.data.item, email: 'bob@example.com' } },
+      }),
+    );
     const { code, stdout, stderr } = await run([file]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout[0])).toMatchObject({ kind: 'profile', email: 'bob@example.com' });
@@ -167,7 +209,16 @@ describe('map command', () => {
   it('a notification that cannot be mapped → exit 1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'map-cmd-'));
     const bad = join(dir, 'n.json');
-    writeFileSync(bad, JSON.stringify({ type: 'notification_event', id: 'notif_x', topic: 'ticket.created', created_at: 1764000000, data: { type: 'notification_event_data' } }));
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        type: 'notification_event',
+        id: 'notif_x',
+        topic: 'ticket.created',
+        created_at: 1764000000,
+        data: { type: 'notification_event_data' },
+      }),
+    );
     const { code, stderr } = await run([bad]);
     expect(code).toBe(1);
     expect(stderr.join('\n')).toMatch(/cannot map: notification data.item is missing/);

@@ -1,7 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import type { KlaviyoRecord } from '@iks/domain';
-import { mapNotification, MappingError, staticLookups, type IntercomNotificationInput, type MappingOptions } from '@iks/mapping';
-import type { IntercomAdmin, IntercomContact, IntercomSubscriptionType, IntercomTag, IntercomTeam, Loose } from '@iks/intercom';
+import {
+  mapNotification,
+  MappingError,
+  staticLookups,
+  type IntercomNotificationInput,
+  type MappingOptions,
+} from '@iks/mapping';
+import type {
+  IntercomAdmin,
+  IntercomContact,
+  IntercomSubscriptionType,
+  IntercomTag,
+  IntercomTeam,
+  Loose,
+} from '@iks/intercom';
 import type { CliIo } from '../cli-io';
 import { MAP_USAGE, parseMapArgs, type MapArgs } from './map.args';
 
@@ -29,11 +42,21 @@ export async function runMap(a: MapArgs, io: CliIo): Promise<number> {
     const body = await readJson(a.notification);
     const n = notificationInput(body, a.notification, a.backfill);
     const lookups = staticLookups({
-      contacts: a.files.contacts ? objectList<Loose<IntercomContact>>(await readJson(a.files.contacts), a.files.contacts, ['data', 'contacts']) : [],
-      admins: a.files.admins ? objectList<Loose<IntercomAdmin>>(await readJson(a.files.admins), a.files.admins, ['admins', 'data']) : [],
-      teams: a.files.teams ? objectList<Loose<IntercomTeam>>(await readJson(a.files.teams), a.files.teams, ['teams', 'data']) : [],
-      tags: a.files.tags ? objectList<Loose<IntercomTag>>(await readJson(a.files.tags), a.files.tags, ['data', 'tags']) : [],
-      subscriptions: a.files.subscriptions ? subscriptionMap(await readJson(a.files.subscriptions), a.files.subscriptions) : {},
+      contacts: a.files.contacts
+        ? objectList<Loose<IntercomContact>>(await readJson(a.files.contacts), a.files.contacts, ['data', 'contacts'])
+        : [],
+      admins: a.files.admins
+        ? objectList<Loose<IntercomAdmin>>(await readJson(a.files.admins), a.files.admins, ['admins', 'data'])
+        : [],
+      teams: a.files.teams
+        ? objectList<Loose<IntercomTeam>>(await readJson(a.files.teams), a.files.teams, ['teams', 'data'])
+        : [],
+      tags: a.files.tags
+        ? objectList<Loose<IntercomTag>>(await readJson(a.files.tags), a.files.tags, ['data', 'tags'])
+        : [],
+      subscriptions: a.files.subscriptions
+        ? subscriptionMap(await readJson(a.files.subscriptions), a.files.subscriptions)
+        : {},
       deletedContactIds: [...a.deleted],
     });
     const options: MappingOptions = {};
@@ -88,7 +111,13 @@ function notificationInput(body: unknown, path: string, backfill: boolean): Inte
   if (id === undefined) throw new UsageError(`${path}: notification has no id`);
   const createdAt = Number(body.created_at);
   if (!Number.isFinite(createdAt)) throw new UsageError(`${path}: notification has no created_at`);
-  return { notificationId: id, topic, createdAt: Math.floor(createdAt), source: backfill ? 'backfill' : 'webhook', body };
+  return {
+    notificationId: id,
+    topic,
+    createdAt: Math.floor(createdAt),
+    source: backfill ? 'backfill' : 'webhook',
+    body,
+  };
 }
 
 /** A JSON array of objects, or Intercom's list envelope ({type:'list', data:[...]}, {admins:[...]}, {teams:[...]}). */
@@ -96,7 +125,8 @@ function objectList<T>(value: unknown, path: string, envelopeKeys: readonly stri
   let list: unknown = value;
   if (isObject(value)) {
     const key = envelopeKeys.find((k) => Array.isArray(value[k]));
-    if (key === undefined) throw new UsageError(`${path}: expected a JSON array or an Intercom list (${envelopeKeys.join(' / ')})`);
+    if (key === undefined)
+      throw new UsageError(`${path}: expected a JSON array or an Intercom list (${envelopeKeys.join(' / ')})`);
     list = value[key];
   }
   if (!Array.isArray(list)) throw new UsageError(`${path}: expected a JSON array`);
@@ -106,9 +136,11 @@ function objectList<T>(value: unknown, path: string, envelopeKeys: readonly stri
 
 /** `{ "<contact id>": [Subscription...] | {type:'list', data:[...]} }` (GET /contacts/{id}/subscriptions). */
 function subscriptionMap(value: unknown, path: string): Record<string, Loose<IntercomSubscriptionType>[]> {
-  if (!isObject(value) || Array.isArray(value)) throw new UsageError(`${path}: expected an object from contact id to subscription list`);
+  if (!isObject(value) || Array.isArray(value))
+    throw new UsageError(`${path}: expected an object from contact id to subscription list`);
   const out: Record<string, Loose<IntercomSubscriptionType>[]> = {};
-  for (const [contactId, list] of Object.entries(value)) out[contactId] = objectList<Loose<IntercomSubscriptionType>>(list, `${path} (${contactId})`, ['data']);
+  for (const [contactId, list] of Object.entries(value))
+    out[contactId] = objectList<Loose<IntercomSubscriptionType>>(list, `${path} (${contactId})`, ['data']);
   return out;
 }
 
@@ -116,10 +148,18 @@ function subscriptionMap(value: unknown, path: string): Record<string, Loose<Int
 function printable(record: KlaviyoRecord): Record<string, unknown> {
   switch (record.kind) {
     case 'event':
-      return { kind: 'event', metric: record.metric, profile: record.profile, properties: record.properties, time: record.time, unique_id: record.unique_id };
+      return {
+        kind: 'event',
+        metric: record.metric,
+        profile: record.profile,
+        properties: record.properties,
+        time: record.time,
+        unique_id: record.unique_id,
+      };
     case 'profile': {
       const out: Record<string, unknown> = { kind: 'profile' };
-      for (const key of ['email', 'phone_number', 'first_name', 'last_name', 'image', 'location'] as const) if (record[key] !== undefined) out[key] = record[key];
+      for (const key of ['email', 'phone_number', 'first_name', 'last_name', 'image', 'location'] as const)
+        if (record[key] !== undefined) out[key] = record[key];
       out.properties = record.properties;
       return out;
     }

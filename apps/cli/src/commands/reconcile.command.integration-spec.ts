@@ -22,7 +22,10 @@ function capture() {
 
 /** The `total` row of the table: expected, present, missing, healed. */
 function totals(lines: string[]): number[] {
-  const t = lines.join('\n').split('\n').find((l) => l.startsWith('total'))!;
+  const t = lines
+    .join('\n')
+    .split('\n')
+    .find((l) => l.startsWith('total'))!;
   return t.trim().split(/\s+/).slice(1).map(Number);
 }
 
@@ -42,9 +45,12 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
     codec = new AvroCodec(config.kafka);
     await codec.registerAll();
     const window = { since: Date.parse(SINCE) / 1000, until: Date.parse(UNTIL) / 1000 };
-    const derive = (kind: BackfillKind, o: unknown) => deriveNotifications(kind, o as IntercomObject, { appId: 'a', source: 'reconcile', window }).notifications;
-    expectedIds = [...emu.dataset.conversations.flatMap((c) => derive('conversations', c)), ...emu.dataset.tickets.flatMap((t) => derive('tickets', t))]
-      .map((n) => n.expected!.uniqueId);
+    const derive = (kind: BackfillKind, o: unknown) =>
+      deriveNotifications(kind, o as IntercomObject, { appId: 'a', source: 'reconcile', window }).notifications;
+    expectedIds = [
+      ...emu.dataset.conversations.flatMap((c) => derive('conversations', c)),
+      ...emu.dataset.tickets.flatMap((t) => derive('tickets', t)),
+    ].map((n) => n.expected!.uniqueId);
   });
   afterAll(() => emu.close());
 
@@ -53,13 +59,26 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
     const producer = createProducer(createKafka(config.kafka));
     await producer.connect();
     const topic = topicName('events', config.kafka.topicPrefix);
-    const messages = await Promise.all(ids.map(async (id) => ({
-      key: 'c1',
-      value: await codec.encode(topic, eventToAvro({
-        kind: 'event', metric: 'm', profile: { email: 'a@example.com' }, properties: {}, time: '2026-01-01T00:00:00Z', unique_id: id,
-        backfill: false, intercom_contact_id: 'c1', source_notification_id: 'n', source_topic: 't',
+    const messages = await Promise.all(
+      ids.map(async (id) => ({
+        key: 'c1',
+        value: await codec.encode(
+          topic,
+          eventToAvro({
+            kind: 'event',
+            metric: 'm',
+            profile: { email: 'a@example.com' },
+            properties: {},
+            time: '2026-01-01T00:00:00Z',
+            unique_id: id,
+            backfill: false,
+            intercom_contact_id: 'c1',
+            source_notification_id: 'n',
+            source_topic: 't',
+          }),
+        ),
       })),
-    })));
+    );
     await producer.send({ topic, acks: -1, messages });
     await producer.disconnect();
   }
@@ -70,7 +89,9 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
     const seen: RawNotification[] = [];
     await consumer.connect();
     await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message }) => void seen.push((await codec.decodeAs('notifications', message.value!))) });
+    await consumer.run({
+      eachMessage: async ({ message }) => void seen.push(await codec.decodeAs('notifications', message.value!)),
+    });
     await waitFor(() => seen.length >= atLeast, { what: `${atLeast} raw records`, timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 1000));
     await consumer.disconnect();
@@ -79,7 +100,18 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
 
   it('reports what is missing, heals it once, and a complete window reports 0 missing', async () => {
     const indexDir = mkdtempSync(join(tmpdir(), 'iks-reconcile-'));
-    const args = ['--since', SINCE, '--until', UNTIL, '--only', 'conversations,tickets', '--app-id', emu.dataset.appId, '--index-dir', indexDir];
+    const args = [
+      '--since',
+      SINCE,
+      '--until',
+      UNTIL,
+      '--only',
+      'conversations,tickets',
+      '--app-id',
+      emu.dataset.appId,
+      '--index-dir',
+      indexDir,
+    ];
     const deps = { progress: { write: () => undefined } };
     expect(expectedIds.length).toBeGreaterThan(20);
     const removed = [expectedIds[1], expectedIds[5], expectedIds[expectedIds.length - 1]];
@@ -108,10 +140,14 @@ describe('reconcile: Intercom emulator vs klaviyo.events.v1 (real broker and reg
     await produceEvents(removed);
     const done = capture();
     const progress: string[] = [];
-    expect(await runReconcileCommand(args, config, done.io, { progress: { write: (l: string) => void progress.push(l) } })).toBe(0);
+    expect(
+      await runReconcileCommand(args, config, done.io, { progress: { write: (l: string) => void progress.push(l) } }),
+    ).toBe(0);
     process.stdout.write(`${done.out.join('\n')}\n`);
     expect(totals(done.out)).toEqual([expectedIds.length, expectedIds.length, 0, 0]);
     // the index read only what was appended since its last run: the 3 events, not the whole topic
-    expect(progress.join('')).toContain(`: 3 new produced record(s) read, ${expectedIds.length} event ids (was ${expectedIds.length - 3})`);
+    expect(progress.join('')).toContain(
+      `: 3 new produced record(s) read, ${expectedIds.length} event ids (was ${expectedIds.length - 3})`,
+    );
   });
 });

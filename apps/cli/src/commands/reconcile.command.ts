@@ -13,7 +13,12 @@ export interface ReconcileDeps {
   readonly sink?: BackfillSink;
 }
 
-export async function runReconcileCommand(args: string[], config: Config, io: CliIo, deps: ReconcileDeps = {}): Promise<number> {
+export async function runReconcileCommand(
+  args: string[],
+  config: Config,
+  io: CliIo,
+  deps: ReconcileDeps = {},
+): Promise<number> {
   const parsed = parseReconcileArgs(args);
   if (!parsed.ok) {
     io.stderr(`reconcile: ${parsed.error}\nusage: reconcile ${RECONCILE_USAGE}`);
@@ -30,14 +35,25 @@ export async function runReconcileCommand(args: string[], config: Config, io: Cl
  * 3) print expected / present / missing per metric; with --heal, write the missing ones to the raw
  * topic with source reconcile. Exit 0 when done (missing or not: the table says), 2 on usage.
  */
-export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, deps: ReconcileDeps = {}): Promise<number> {
+export async function runReconcile(
+  a: ReconcileArgs,
+  config: Config,
+  io: CliIo,
+  deps: ReconcileDeps = {},
+): Promise<number> {
   const token = config.intercom.accessToken;
   if (!token) {
-    io.stderr('reconcile: INTERCOM_ACCESS_TOKEN is not set (an Intercom access token that can read contacts, conversations and tickets)');
+    io.stderr(
+      'reconcile: INTERCOM_ACCESS_TOKEN is not set (an Intercom access token that can read contacts, conversations and tickets)',
+    );
     return 2;
   }
   // The client's gate keeps within Intercom's rate limit (X-RateLimit-* headers, 429 waits).
-  const client = new IntercomClient({ accessToken: token, baseUrl: config.intercom.baseUrl, version: config.intercom.version });
+  const client = new IntercomClient({
+    accessToken: token,
+    baseUrl: config.intercom.baseUrl,
+    version: config.intercom.version,
+  });
   let appId = a.appId;
   if (!appId) {
     appId = (await client.me().catch(() => null))?.app?.id_code ?? null;
@@ -66,12 +82,19 @@ export async function runReconcile(a: ReconcileArgs, config: Config, io: CliIo, 
   }
   try {
     const report = await reconcile(client, index, sink ?? { write: async () => undefined }, {
-      since: a.since, until: a.until, kinds: a.kinds, appId, heal: a.heal,
-      onProgress: (p) => say(`reconcile ${p.kind}: ${p.objects}${p.totalCount !== null ? `/${p.totalCount}` : ''} objects`),
+      since: a.since,
+      until: a.until,
+      kinds: a.kinds,
+      appId,
+      heal: a.heal,
+      onProgress: (p) =>
+        say(`reconcile ${p.kind}: ${p.objects}${p.totalCount !== null ? `/${p.totalCount}` : ''} objects`),
     });
     if (progress.isTTY) progress.write('\n');
     index.save();
-    io.stdout(`reconcile ${new Date(a.since * 1000).toISOString()} .. ${new Date(a.until * 1000).toISOString()}${a.heal ? ' (--heal)' : ''}`);
+    io.stdout(
+      `reconcile ${new Date(a.since * 1000).toISOString()} .. ${new Date(a.until * 1000).toISOString()}${a.heal ? ' (--heal)' : ''}`,
+    );
     io.stdout(formatReport(report, a.heal));
     return 0;
   } finally {

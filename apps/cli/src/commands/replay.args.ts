@@ -27,16 +27,38 @@ interface ReplayOptions {
 export function replayCommand(): Command {
   return cliCommand('replay')
     .description(
-      're-read a topic from a position: the raw topic re-runs the mapping, the klaviyo.* topics re-deliver to Klaviyo, '
-      + 'through a separate consumer group up to the end captured at start; with --group, reset a stopped group instead',
+      're-read a topic from a position: the raw topic re-runs the mapping, the klaviyo.* topics re-deliver to Klaviyo, ' +
+        'through a separate consumer group up to the end captured at start; with --group, reset a stopped group instead',
     )
     .usage(REPLAY_USAGE)
-    .addOption(new Option('--topic <topic>', 'intercom.notifications.v1, klaviyo.events.v1, klaviyo.profiles.v1 or klaviyo.deletions.v1 (TOPIC_PREFIX optional)').argParser(value('--topic')))
-    .addOption(new Option('--from-offset <P:O,...>', 'start at these offsets, partition:offset, like 0:1200,1:1170').argParser(value('--from-offset')))
-    .addOption(new Option('--from-time <ISO>', 'start at the first record at or after this time').argParser(value('--from-time')))
+    .addOption(
+      new Option(
+        '--topic <topic>',
+        'intercom.notifications.v1, klaviyo.events.v1, klaviyo.profiles.v1 or klaviyo.deletions.v1 (TOPIC_PREFIX optional)',
+      ).argParser(value('--topic')),
+    )
+    .addOption(
+      new Option('--from-offset <P:O,...>', 'start at these offsets, partition:offset, like 0:1200,1:1170').argParser(
+        value('--from-offset'),
+      ),
+    )
+    .addOption(
+      new Option('--from-time <ISO>', 'start at the first record at or after this time').argParser(
+        value('--from-time'),
+      ),
+    )
     .option('--from-beginning', 'start at the earliest record the log holds')
-    .addOption(new Option('--to-time <ISO>', 'stop at the first record at or after this time (not with --group)').argParser(value('--to-time')))
-    .addOption(new Option('--group <group>', 'reset this STOPPED consumer group instead; its app re-reads when it starts').argParser(value('--group')))
+    .addOption(
+      new Option('--to-time <ISO>', 'stop at the first record at or after this time (not with --group)').argParser(
+        value('--to-time'),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--group <group>',
+        'reset this STOPPED consumer group instead; its app re-reads when it starts',
+      ).argParser(value('--group')),
+    )
     .option('-y, --yes', 'proceed without asking (required without a terminal)');
 }
 
@@ -49,17 +71,23 @@ export function parseReplayArgs(args: readonly string[]): Parsed<ReplayArgs> {
 export function replayArgsFrom(o: ReplayOptions): Parsed<ReplayArgs> {
   const { topic } = o;
   if (!topic) return { ok: false, error: '--topic is required' };
-  const starts = [o.fromBeginning === true, o.fromOffset !== undefined, o.fromTime !== undefined].filter(Boolean).length;
+  const starts = [o.fromBeginning === true, o.fromOffset !== undefined, o.fromTime !== undefined].filter(
+    Boolean,
+  ).length;
   if (starts !== 1) return { ok: false, error: 'give exactly one of --from-offset, --from-time, --from-beginning' };
 
   let from: ReplayFrom = { kind: 'beginning' };
   if (o.fromOffset !== undefined) {
     const offsets: Array<{ partition: number; offset: bigint }> = [];
-    for (const part of o.fromOffset.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const part of o.fromOffset
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const m = /^(\d+):(\d+)$/.exec(part);
       if (!m) return { ok: false, error: `--from-offset "${part}" must be partition:offset, like 0:1200` };
       const partition = Number(m[1]);
-      if (offsets.some((x) => x.partition === partition)) return { ok: false, error: `--from-offset names partition ${partition} twice` };
+      if (offsets.some((x) => x.partition === partition))
+        return { ok: false, error: `--from-offset names partition ${partition} twice` };
       offsets.push({ partition, offset: BigInt(m[2]) });
     }
     if (offsets.length === 0) return { ok: false, error: '--from-offset needs at least one partition:offset' };
@@ -79,7 +107,11 @@ export function replayArgsFrom(o: ReplayOptions): Parsed<ReplayArgs> {
   }
   const group = o.group ?? null;
   if (group !== null && toTime !== null) {
-    return { ok: false, error: '--to-time applies to a replay through a separate group only: omit --group (a reset group reads on to the end)' };
+    return {
+      ok: false,
+      error:
+        '--to-time applies to a replay through a separate group only: omit --group (a reset group reads on to the end)',
+    };
   }
   return { ok: true, value: { topic, from, toTime, group, yes: o.yes === true } };
 }

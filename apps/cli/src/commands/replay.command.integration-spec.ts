@@ -23,15 +23,35 @@ function capture() {
   const err: string[] = [];
   const t0 = Date.now();
   const trace = (l: string) => process.env.REPLAY_TRACE && process.stderr.write(`+${Date.now() - t0}ms ${l}\n`);
-  return { io: { stdout: (l: string) => { trace(l); out.push(l); }, stderr: (l: string) => { trace(l); err.push(l); } }, out, err, text: () => [...out, ...err].join('\n') };
+  return {
+    io: {
+      stdout: (l: string) => {
+        trace(l);
+        out.push(l);
+      },
+      stderr: (l: string) => {
+        trace(l);
+        err.push(l);
+      },
+    },
+    out,
+    err,
+    text: () => [...out, ...err].join('\n'),
+  };
 }
 
 function event(i: number): KlaviyoEventRecord {
   return {
-    kind: 'event', metric: 'Conversation Created', profile: { email: `person${i}@example.com` },
-    properties: { 'Conversation ID': String(i) }, time: '2026-01-02T03:04:05Z',
-    unique_id: `intercom:conversation:${i}:created`, backfill: false, intercom_contact_id: `c${i}`,
-    source_notification_id: `notif_${i}`, source_topic: 'conversation.user.created',
+    kind: 'event',
+    metric: 'Conversation Created',
+    profile: { email: `person${i}@example.com` },
+    properties: { 'Conversation ID': String(i) },
+    time: '2026-01-02T03:04:05Z',
+    unique_id: `intercom:conversation:${i}:created`,
+    backfill: false,
+    intercom_contact_id: `c${i}`,
+    source_notification_id: `notif_${i}`,
+    source_topic: 'conversation.user.created',
   };
 }
 
@@ -43,16 +63,27 @@ async function produceEvents(config: Config, ids: number[]): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({
-    topic, acks: -1,
-    messages: await Promise.all(ids.map(async (i) => ({
-      partition: 0, key: `c${i}`, timestamp: String(T0 + i * 1000), value: await codec.encode(topic, eventToAvro(event(i))),
-    }))),
+    topic,
+    acks: -1,
+    messages: await Promise.all(
+      ids.map(async (i) => ({
+        partition: 0,
+        key: `c${i}`,
+        timestamp: String(T0 + i * 1000),
+        value: await codec.encode(topic, eventToAvro(event(i))),
+      })),
+    ),
   });
   await producer.disconnect();
 }
 
 const sinkConfig = (emulator: KlaviyoEmulator) =>
-  testConfig('cli', { KLAVIYO_API_KEY: API_KEY, KLAVIYO_BASE_URL: emulator.url, SINK_BATCH_MAX_WAIT_MS: '50', SINK_RETRY_MAX_MS: '60000' });
+  testConfig('cli', {
+    KLAVIYO_API_KEY: API_KEY,
+    KLAVIYO_BASE_URL: emulator.url,
+    SINK_BATCH_MAX_WAIT_MS: '50',
+    SINK_RETRY_MAX_MS: '60000',
+  });
 const noTty = { isTTY: false, ask: async () => 'n' };
 const quiet = { prompt: noTty, onInterrupt: () => () => undefined, pollMs: 100 };
 const storedIds = (emulator: KlaviyoEmulator) => emulator.store.events.map((e) => e.unique_id).sort();
@@ -63,7 +94,9 @@ async function replayGroupsLeft(config: Config): Promise<string[]> {
   const admin = createKafka(config.kafka).admin();
   await admin.connect();
   try {
-    return (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith(config.kafka.topicPrefix) && id.includes('.replay.'));
+    return (await admin.listGroups()).groups
+      .map((g) => g.groupId)
+      .filter((id) => id.startsWith(config.kafka.topicPrefix) && id.includes('.replay.'));
   } finally {
     await admin.disconnect();
   }
@@ -84,7 +117,10 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
   it('a replay from the beginning after delivery only fills gaps: Klaviyo keeps one copy of each event', async () => {
     const config = sinkConfig(emulator);
     const n = 30;
-    await produceEvents(config, Array.from({ length: n }, (_, i) => i));
+    await produceEvents(
+      config,
+      Array.from({ length: n }, (_, i) => i),
+    );
     const live = await createSinkRunner(config);
     runners.push(live);
     await live.start();
@@ -92,7 +128,12 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
     const before = emulator.store.duplicateEventsIgnored;
 
     const c = capture();
-    const code = await runReplayCommand(['--topic', `${config.kafka.topicPrefix}klaviyo.events.v1`, '--from-beginning', '--yes'], config, c.io, quiet);
+    const code = await runReplayCommand(
+      ['--topic', `${config.kafka.topicPrefix}klaviyo.events.v1`, '--from-beginning', '--yes'],
+      config,
+      c.io,
+      quiet,
+    );
     expect(c.text()).toMatch(/separate group .*\.replay\./);
     expect(code).toBe(0);
     expect(c.out).toContain(`plan: partition 0 from offset 0 to ${n} (${n} records)`);
@@ -108,7 +149,9 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
     await produceEvents(config, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 
     const c = capture();
-    expect(await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-offset', '0:6', '--yes'], config, c.io, quiet)).toBe(0);
+    expect(
+      await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-offset', '0:6', '--yes'], config, c.io, quiet),
+    ).toBe(0);
     expect(c.out).toContain('plan: partition 0 from offset 6 to 10 (4 records)');
     expect(c.out.join('\n')).not.toMatch(/plan: partition [12]/);
     await waitFor(() => emulator.store.events.length === 4, { what: 'events 6-9' });
@@ -116,14 +159,29 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
 
     const d = capture();
     const from = new Date(T0 + 2500).toISOString();
-    expect(await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-time', from, '--yes'], config, d.io, quiet)).toBe(0);
+    expect(
+      await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-time', from, '--yes'], config, d.io, quiet),
+    ).toBe(0);
     expect(d.out).toContain('plan: partition 0 from offset 3 to 10 (7 records)');
     expect(storedIds(emulator)).toEqual(ids([3, 4, 5, 6, 7, 8, 9]));
     expect(emulator.store.duplicateEventsIgnored).toBe(4);
 
     // --to-time bounds the plan: the first record at or after it is the (exclusive) end.
     const e = capture();
-    const code = await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-time', new Date(T0).toISOString(), '--to-time', new Date(T0 + 2000).toISOString(), '--yes'], config, e.io, quiet);
+    const code = await runReplayCommand(
+      [
+        '--topic',
+        'klaviyo.events.v1',
+        '--from-time',
+        new Date(T0).toISOString(),
+        '--to-time',
+        new Date(T0 + 2000).toISOString(),
+        '--yes',
+      ],
+      config,
+      e.io,
+      quiet,
+    );
     expect(code).toBe(0);
     expect(e.out).toContain('plan: partition 0 from offset 0 to 2 (2 records)');
     // the sink stops at the planned end: offsets 0 and 1 only (new to Klaviyo), 2..9 not re-sent
@@ -142,7 +200,7 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
     expect(emulator.store.requestLog()).toHaveLength(0);
   });
 
-  it('--group resets a stopped group\'s committed offsets; a group with members is refused', async () => {
+  it("--group resets a stopped group's committed offsets; a group with members is refused", async () => {
     const config = sinkConfig(emulator);
     await produceEvents(config, [0, 1, 2, 3, 4, 5, 6, 7]);
     const topic = topicOf(config, 'events');
@@ -161,23 +219,61 @@ describe('cli replay (real broker, Klaviyo emulator)', () => {
       await waitFor(async () => (await committed())[0] === '8', { what: 'the live commit' });
 
       const busy = capture();
-      expect(await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-beginning', '--group', config.sink.groupId, '--yes'], config, busy.io, quiet)).toBe(1);
-      expect(busy.err.join('\n')).toContain(`stop ${config.sink.groupId} first, or omit --group to replay through a separate group`);
+      expect(
+        await runReplayCommand(
+          ['--topic', 'klaviyo.events.v1', '--from-beginning', '--group', config.sink.groupId, '--yes'],
+          config,
+          busy.io,
+          quiet,
+        ),
+      ).toBe(1);
+      expect(busy.err.join('\n')).toContain(
+        `stop ${config.sink.groupId} first, or omit --group to replay through a separate group`,
+      );
 
       const typo = capture();
-      expect(await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-beginning', '--group', `${config.sink.groupId}-typo`, '--yes'], config, typo.io, quiet)).toBe(2);
+      expect(
+        await runReplayCommand(
+          ['--topic', 'klaviyo.events.v1', '--from-beginning', '--group', `${config.sink.groupId}-typo`, '--yes'],
+          config,
+          typo.io,
+          quiet,
+        ),
+      ).toBe(2);
       expect(typo.err.join('\n')).toContain(`--group ${config.sink.groupId}-typo does not exist`);
 
       await live.stop();
       runners.splice(0);
       const c = capture();
-      expect(await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-offset', '0:3', '--group', config.sink.groupId, '--yes'], config, c.io, quiet)).toBe(0);
+      expect(
+        await runReplayCommand(
+          ['--topic', 'klaviyo.events.v1', '--from-offset', '0:3', '--group', config.sink.groupId, '--yes'],
+          config,
+          c.io,
+          quiet,
+        ),
+      ).toBe(0);
       expect(c.out[0]).toMatch(/resetting the offsets of the stopped group/);
       expect(c.out).toContain(`plan: group ${config.sink.groupId} partition 0 committed 8 -> 3`);
       expect((await committed())[0]).toBe('3');
 
       const t = capture();
-      expect(await runReplayCommand(['--topic', 'klaviyo.events.v1', '--from-time', new Date(T0 + 5000).toISOString(), '--group', config.sink.groupId, '--yes'], config, t.io, quiet)).toBe(0);
+      expect(
+        await runReplayCommand(
+          [
+            '--topic',
+            'klaviyo.events.v1',
+            '--from-time',
+            new Date(T0 + 5000).toISOString(),
+            '--group',
+            config.sink.groupId,
+            '--yes',
+          ],
+          config,
+          t.io,
+          quiet,
+        ),
+      ).toBe(0);
       expect(await committed()).toMatchObject({ 0: '5' });
 
       // The stopped app, started again, re-reads from there (and Klaviyo keeps one copy).
@@ -211,11 +307,19 @@ describe('cli replay of the raw topic (re-runs the transformer mapping)', () => 
     await tap.start([topicOf(config, 'events')]);
     try {
       const c = capture();
-      const code = await runReplayCommand(['--topic', 'intercom.notifications.v1', '--from-beginning', '--yes'], config, c.io, { ...quiet, intercomSource: NO_INTERCOM_API });
+      const code = await runReplayCommand(
+        ['--topic', 'intercom.notifications.v1', '--from-beginning', '--yes'],
+        config,
+        c.io,
+        { ...quiet, intercomSource: NO_INTERCOM_API },
+      );
       expect(c.text()).toMatch(/in-process transformer replay/);
       expect(code).toBe(0);
       expect(c.out.find((l) => l.startsWith('replay done'))).toMatch(/2 replayed, \d+ record\(s\) produced/);
-      const events = await waitFor(() => tap.of(topicOf(config, 'events')).length >= 1 && tap.of(topicOf(config, 'events')), { what: 'the re-mapped event' });
+      const events = await waitFor(
+        () => tap.of(topicOf(config, 'events')).length >= 1 && tap.of(topicOf(config, 'events')),
+        { what: 'the re-mapped event' },
+      );
       expect(eventFromAvro(events[0].value).unique_id).toBe('intercom:conversation:1911149811:created');
       expect(await replayGroupsLeft(config)).toEqual([]); // its group and its transformer's directory group are deleted
     } finally {

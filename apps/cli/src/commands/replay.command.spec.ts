@@ -13,15 +13,32 @@ function io() {
 describe('replay command arguments', () => {
   it('parses each way to start, the end, the group and --yes', () => {
     expect(parseReplayArgs(['--topic', 'klaviyo.events.v1', '--from-beginning'])).toEqual({
-      ok: true, value: { topic: 'klaviyo.events.v1', from: { kind: 'beginning' }, toTime: null, group: null, yes: false },
+      ok: true,
+      value: { topic: 'klaviyo.events.v1', from: { kind: 'beginning' }, toTime: null, group: null, yes: false },
     });
     expect(parseReplayArgs(['--topic=klaviyo.events.v1', '--from-offset', '0:12,2:7', '--yes'])).toMatchObject({
-      ok: true, value: { from: { kind: 'offsets', offsets: [{ partition: 0, offset: 12n }, { partition: 2, offset: 7n }] }, yes: true },
+      ok: true,
+      value: {
+        from: {
+          kind: 'offsets',
+          offsets: [
+            { partition: 0, offset: 12n },
+            { partition: 2, offset: 7n },
+          ],
+        },
+        yes: true,
+      },
     });
-    expect(parseReplayArgs(['--topic', 't', '--from-time', '2026-01-01T00:00:00Z', '--to-time', '2026-01-02'])).toMatchObject({
-      ok: true, value: { from: { kind: 'time', ms: Date.UTC(2026, 0, 1) }, toTime: Date.UTC(2026, 0, 2) },
+    expect(
+      parseReplayArgs(['--topic', 't', '--from-time', '2026-01-01T00:00:00Z', '--to-time', '2026-01-02']),
+    ).toMatchObject({
+      ok: true,
+      value: { from: { kind: 'time', ms: Date.UTC(2026, 0, 1) }, toTime: Date.UTC(2026, 0, 2) },
     });
-    expect(parseReplayArgs(['--topic', 't', '--from-beginning', '--group', 'iks-sink'])).toMatchObject({ ok: true, value: { group: 'iks-sink' } });
+    expect(parseReplayArgs(['--topic', 't', '--from-beginning', '--group', 'iks-sink'])).toMatchObject({
+      ok: true,
+      value: { group: 'iks-sink' },
+    });
   });
 
   it.each([
@@ -32,7 +49,10 @@ describe('replay command arguments', () => {
     [['--topic', 't', '--from-offset', '0:1,0:2'], 'partition 0 twice'],
     [['--topic', 't', '--from-time', 'yesterday'], '--from-time "yesterday" is not an ISO 8601 date'],
     [['--topic', 't', '--from-time', '2026-02-01', '--to-time', '2026-01-01'], '--to-time must be after --from-time'],
-    [['--topic', 't', '--from-beginning', '--to-time', '2026-01-01', '--group', 'g'], '--to-time applies to a replay through a separate group only'],
+    [
+      ['--topic', 't', '--from-beginning', '--to-time', '2026-01-01', '--group', 'g'],
+      '--to-time applies to a replay through a separate group only',
+    ],
     [['--topic', '--from-beginning'], '--topic needs a value'],
     [['--topic', 't', '--from-beginning', '--force'], 'unknown argument "--force"'],
   ])('rejects %j', (args, message) => {
@@ -45,7 +65,9 @@ describe('replay command arguments', () => {
     const config = loadConfig({ TOPIC_PREFIX: 'x.' }, 'cli');
     const c = io();
     expect(await runReplayCommand(['--topic', 'klaviyo.nope.v1', '--from-beginning'], config, c.io)).toBe(2);
-    expect(c.err[0]).toContain('x.intercom.notifications.v1, x.klaviyo.events.v1, x.klaviyo.profiles.v1, x.klaviyo.deletions.v1');
+    expect(c.err[0]).toContain(
+      'x.intercom.notifications.v1, x.klaviyo.events.v1, x.klaviyo.profiles.v1, x.klaviyo.deletions.v1',
+    );
     const d = io();
     expect(await runReplayCommand(['--topic', 'klaviyo.events.v1'], config, d.io)).toBe(2);
     expect(d.err[0]).toContain('--from-offset');
@@ -65,10 +87,25 @@ describe('confirmation', () => {
 
 describe('dlq flags', () => {
   it('parses list and reprocess flags and names the bad one', () => {
-    expect(parseDlqFlags('list', ['--limit', '5', '--json'])).toMatchObject({ ok: true, value: { limit: 5, json: true } });
-    expect(parseDlqFlags('reprocess', ['--where', 'reason~Phone Number', '--yes'])).toMatchObject({ ok: true, value: { where: 'Phone Number', yes: true } });
-    expect(parseDlqFlags('reprocess', ['--where', 'class=Foo'])).toMatchObject({ ok: false, error: expect.stringContaining('--where') });
-    expect(parseDlqFlags('list', ['--limit', '0'])).toMatchObject({ ok: false, error: expect.stringContaining('--limit') });
-    expect(parseDlqFlags('list', ['--where', 'reason~x'])).toMatchObject({ ok: false, error: expect.stringContaining('unknown argument') });
+    expect(parseDlqFlags('list', ['--limit', '5', '--json'])).toMatchObject({
+      ok: true,
+      value: { limit: 5, json: true },
+    });
+    expect(parseDlqFlags('reprocess', ['--where', 'reason~Phone Number', '--yes'])).toMatchObject({
+      ok: true,
+      value: { where: 'Phone Number', yes: true },
+    });
+    expect(parseDlqFlags('reprocess', ['--where', 'class=Foo'])).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('--where'),
+    });
+    expect(parseDlqFlags('list', ['--limit', '0'])).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('--limit'),
+    });
+    expect(parseDlqFlags('list', ['--where', 'reason~x'])).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('unknown argument'),
+    });
   });
 });

@@ -4,7 +4,15 @@ import { KAFKA, KafkaModule, type TopicKey } from '@iks/kafka';
 import { createContext } from '@iks/ops';
 import { sleep } from '@iks/retry';
 import type { IntercomSource } from '@iks/directory';
-import { InProcessReplay, planLines, planReplay, ReplayPlanError, replayStage, REPLAYABLE, type ReplayPlan } from '@iks/replay';
+import {
+  InProcessReplay,
+  planLines,
+  planReplay,
+  ReplayPlanError,
+  replayStage,
+  REPLAYABLE,
+  type ReplayPlan,
+} from '@iks/replay';
 import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
@@ -33,7 +41,12 @@ const processInterrupt = (handler: () => void) => {
  * re-delivers (its Klaviyo traffic yields to live traffic; unique_id makes Klaviyo drop events
  * it already has), the transformer re-maps raw notifications (e.g. after a mapping change).
  */
-export async function runReplayCommand(args: string[], config: Config, io: CliIo, deps: ReplayDeps = {}): Promise<number> {
+export async function runReplayCommand(
+  args: string[],
+  config: Config,
+  io: CliIo,
+  deps: ReplayDeps = {},
+): Promise<number> {
   const parsed = parseReplayArgs(args);
   if (!parsed.ok) {
     io.stderr(`replay: ${parsed.error}\nusage: replay ${REPLAY_USAGE}`);
@@ -51,7 +64,9 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
     return 2;
   }
   if (a.group === null && topic.key !== 'notifications' && !config.klaviyo.apiKey) {
-    io.stderr('replay: KLAVIYO_API_KEY is not set (the in-process replay delivers to Klaviyo; or pass --group to reset a stopped sink group)');
+    io.stderr(
+      'replay: KLAVIYO_API_KEY is not set (the in-process replay delivers to Klaviyo; or pass --group to reset a stopped sink group)',
+    );
     return 2;
   }
 
@@ -74,12 +89,16 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
     if (a.group !== null) return await resetGroup(admin, a, { ...planned, toTime: null }, liveGroup, stage, io, deps);
 
     const replayGroup = deps.replayGroupId ?? `${liveGroup}.replay.${new Date().toISOString().replace(/[-:.]/g, '')}`;
-    io.stdout(`replay: in-process ${stage} replay of ${topic.name} through a separate group ${replayGroup} (the live group ${liveGroup} is not touched${stage === 'sink' ? '; Klaviyo traffic yields to live traffic' : ''})`);
+    io.stdout(
+      `replay: in-process ${stage} replay of ${topic.name} through a separate group ${replayGroup} (the live group ${liveGroup} is not touched${stage === 'sink' ? '; Klaviyo traffic yields to live traffic' : ''})`,
+    );
     for (const l of planLines(planned)) io.stdout(l);
     if (stage === 'transformer') {
       // The mapping re-emits what each notification produced then, contact snapshots and profile
       // upserts included: stopping short of the end can leave older contact states written last.
-      io.stdout(`note: re-mapped contact notifications re-write their contact snapshots and profile upserts as of then${a.toTime !== null ? '; with --to-time, later changes are not re-applied after them' : ''}`);
+      io.stdout(
+        `note: re-mapped contact notifications re-write their contact snapshots and profile upserts as of then${a.toTime !== null ? '; with --to-time, later changes are not re-applied after them' : ''}`,
+      );
     }
     if (total === 0n) {
       io.stdout('replay: nothing to replay');
@@ -95,43 +114,71 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
 }
 
 async function resetGroup(
-  admin: Admin, a: ReplayArgs, planned: ReplayPlan, liveGroup: string, stage: string, io: CliIo, deps: ReplayDeps,
+  admin: Admin,
+  a: ReplayArgs,
+  planned: ReplayPlan,
+  liveGroup: string,
+  stage: string,
+  io: CliIo,
+  deps: ReplayDeps,
 ): Promise<number> {
   const { topic, plan, total } = planned;
   const group = a.group!;
   const { groups } = await admin.describeGroups([group]);
   const g = groups[0];
   if (g && (g.members.length > 0 || !['Empty', 'Dead'].includes(g.state))) {
-    io.stderr(`replay: group ${group} has ${g.members.length} active member(s) (state ${g.state}): stop ${group} first, or omit --group to replay through a separate group`);
+    io.stderr(
+      `replay: group ${group} has ${g.members.length} active member(s) (state ${g.state}): stop ${group} first, or omit --group to replay through a separate group`,
+    );
     return 1;
   }
   if ((!g || g.state === 'Dead') && group !== liveGroup) {
     // Dead: the broker knows nothing of it (no members, no offsets): most likely a typo.
-    io.stderr(`replay: --group ${group} does not exist (no members and no committed offsets); the configured ${stage} group is ${liveGroup}`);
+    io.stderr(
+      `replay: --group ${group} does not exist (no members and no committed offsets); the configured ${stage} group is ${liveGroup}`,
+    );
     return 2;
   }
-  io.stdout(`replay: resetting the offsets of the stopped group ${group} on ${topic}; the ${stage} re-reads from there when it starts (nothing is replayed now)`);
-  if (!g || g.state === 'Dead') io.stdout(`note: group ${group} has never run; the ${stage} starts there when it first starts`);
+  io.stdout(
+    `replay: resetting the offsets of the stopped group ${group} on ${topic}; the ${stage} re-reads from there when it starts (nothing is replayed now)`,
+  );
+  if (!g || g.state === 'Dead')
+    io.stdout(`note: group ${group} has never run; the ${stage} starts there when it first starts`);
   if (group !== liveGroup) io.stdout(`note: the configured ${stage} group is ${liveGroup}`);
   const committed = new Map<number, string>();
   for (const t of await admin.fetchOffsets({ groupId: group, topics: [topic] })) {
     for (const p of t.partitions) committed.set(p.partition, p.offset);
   }
   for (const l of planLines(planned)) io.stdout(l);
-  for (const p of plan) io.stdout(`plan: group ${group} partition ${p.partition} committed ${committed.get(p.partition) ?? '-1'} -> ${p.from}`);
+  for (const p of plan)
+    io.stdout(
+      `plan: group ${group} partition ${p.partition} committed ${committed.get(p.partition) ?? '-1'} -> ${p.from}`,
+    );
   if (plan.length === 0) {
     io.stdout('replay: no partition to reset');
     return 0;
   }
   const stop = await confirmOrExit('replay', a.yes, io, deps.prompt);
   if (stop !== null) return stop;
-  await admin.setOffsets({ groupId: group, topic, partitions: plan.map((p) => ({ partition: p.partition, offset: p.from.toString() })) });
-  io.stdout(`replay: group ${group} now starts ${topic} at ${plan.map((p) => `${p.partition}:${p.from}`).join(',')}; start the ${stage} to re-read ${total} record(s)`);
+  await admin.setOffsets({
+    groupId: group,
+    topic,
+    partitions: plan.map((p) => ({ partition: p.partition, offset: p.from.toString() })),
+  });
+  io.stdout(
+    `replay: group ${group} now starts ${topic} at ${plan.map((p) => `${p.partition}:${p.from}`).join(',')}; start the ${stage} to re-read ${total} record(s)`,
+  );
   return 0;
 }
 
 async function replayInProcess(
-  admin: Admin, config: Config, topic: { key: TopicKey; name: string }, planned: ReplayPlan, groupId: string, io: CliIo, deps: ReplayDeps,
+  admin: Admin,
+  config: Config,
+  topic: { key: TopicKey; name: string },
+  planned: ReplayPlan,
+  groupId: string,
+  io: CliIo,
+  deps: ReplayDeps,
 ): Promise<number> {
   let interrupted = false;
   const unsubscribe = (deps.onInterrupt ?? processInterrupt)(() => {
@@ -146,7 +193,9 @@ async function replayInProcess(
       const { done, total, committed } = await run.progress();
       if (done >= total) break;
       if (interrupted) {
-        io.stderr(`replay: interrupted after ${done} of ${total} record(s) (${run.summary()}); to replay the rest: --from-offset ${run.resumeFrom(committed)}`);
+        io.stderr(
+          `replay: interrupted after ${done} of ${total} record(s) (${run.summary()}); to replay the rest: --from-offset ${run.resumeFrom(committed)}`,
+        );
         return 130;
       }
       if (Date.now() - lastReport >= 5000) {
@@ -160,7 +209,10 @@ async function replayInProcess(
     // deduplicated by unique_id. Say how many.
     const past = await run.stop();
     io.stdout(`replay done: ${topic.name}, ${planned.total} record(s) planned: ${run.summary()}`);
-    if (past > 0n) io.stdout(`note: ${past} record(s) past the planned end were read too (whole batches; already handled by the live ${run.stage})`);
+    if (past > 0n)
+      io.stdout(
+        `note: ${past} record(s) past the planned end were read too (whole batches; already handled by the live ${run.stage})`,
+      );
     return 0;
   } finally {
     unsubscribe();

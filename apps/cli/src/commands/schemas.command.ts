@@ -52,7 +52,9 @@ async function registerOrCheck(a: SchemasArgs, codec: AvroCodec, dir: string, io
     if (r.status === 'incompatible') bad++;
   }
   if (bad > 0) {
-    io.stderr(`schemas check: ${bad} schema(s) break BACKWARD compatibility (consumers on the new schema could not read existing data)`);
+    io.stderr(
+      `schemas check: ${bad} schema(s) break BACKWARD compatibility (consumers on the new schema could not read existing data)`,
+    );
     return 1;
   }
   return 0;

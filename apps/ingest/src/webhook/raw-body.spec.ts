@@ -24,7 +24,10 @@ describe('readBoundedBody', () => {
     r.stream.end(Buffer.alloc(10));
     await new Promise(setImmediate);
     expect(r.result()!.err).toBeInstanceOf(BodyTooLargeError);
-    expect(r.result()!.err).toMatchObject({ statusCode: 413, message: 'the body is larger than INGEST_BODY_LIMIT_BYTES (10 bytes); it was not stored' });
+    expect(r.result()!.err).toMatchObject({
+      statusCode: 413,
+      message: 'the body is larger than INGEST_BODY_LIMIT_BYTES (10 bytes); it was not stored',
+    });
   });
 
   it('refuses a body without Content-Length that streams past the limit, after its end', async () => {

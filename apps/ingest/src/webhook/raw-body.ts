@@ -56,7 +56,8 @@ export function readBoundedBody(
     }
     chunks.push(chunk);
   };
-  const onEnd = () => finish(tooLarge ? new BodyTooLargeError(limit) : null, tooLarge ? undefined : Buffer.concat(chunks, received));
+  const onEnd = () =>
+    finish(tooLarge ? new BodyTooLargeError(limit) : null, tooLarge ? undefined : Buffer.concat(chunks, received));
   const onError = (err: Error & { statusCode?: number }) => {
     if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400;
     finish(err);

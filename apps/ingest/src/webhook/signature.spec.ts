@@ -1,7 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { sign, verifySignature } from './signature';
 
-const body = Buffer.from('{"type":"notification_event","id":"notif_1","topic":"ping","data":{"item":{"message":"héllo"}}}');
+const body = Buffer.from(
+  '{"type":"notification_event","id":"notif_1","topic":"ping","data":{"item":{"message":"héllo"}}}',
+);
 const hex = (secret: string, b: Buffer) => createHmac('sha1', secret).update(b).digest('hex');
 
 describe('verifySignature (X-Hub-Signature: sha1=HMAC-SHA1(raw body, client secret))', () => {

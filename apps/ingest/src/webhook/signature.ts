@@ -5,7 +5,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * request body keyed with the app's client secret. Compare on the raw bytes (a re-serialised
  * body does not match) and in constant time. Several secrets are accepted during rotation.
  */
-export function verifySignature(rawBody: Buffer, header: string | readonly string[] | undefined, secrets: readonly string[]): boolean {
+export function verifySignature(
+  rawBody: Buffer,
+  header: string | readonly string[] | undefined,
+  secrets: readonly string[],
+): boolean {
   // Exactly one header of exactly `sha1=` and 40 hex digits: Buffer.from(hex) stops silently at the
   // first non-hex character, and a repeated header arrives joined with ", " or as an array.
   if (typeof header !== 'string') return false;

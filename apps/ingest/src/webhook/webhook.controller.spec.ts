@@ -30,7 +30,10 @@ async function controllerApp(written: unknown[], registry: Registry): Promise<Ne
     ],
   })
   class ControllerOnly {}
-  const app = await NestFactory.create<NestFastifyApplication>(ControllerOnly, new FastifyAdapter(), { logger: false, bodyParser: false });
+  const app = await NestFactory.create<NestFastifyApplication>(ControllerOnly, new FastifyAdapter(), {
+    logger: false,
+    bodyParser: false,
+  });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -44,7 +47,12 @@ describe('WebhookController: Intercom ping (issue #19)', () => {
   const registry = new Registry();
   let app: NestFastifyApplication;
   const post = (body: string, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: '/webhooks/intercom', payload: body, headers: { 'content-type': 'application/json', ...headers } });
+    app.inject({
+      method: 'POST',
+      url: '/webhooks/intercom',
+      payload: body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
 
   beforeAll(async () => {
     app = await controllerApp(written, registry);
@@ -55,7 +63,7 @@ describe('WebhookController: Intercom ping (issue #19)', () => {
     registry.resetMetrics();
   });
 
-  it('answers the signed ping of Intercom\'s docs 200, writes nothing, counts it and logs one line', async () => {
+  it("answers the signed ping of Intercom's docs 200, writes nothing, counts it and logs one line", async () => {
     const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     try {
       const res = await post(INTERCOM_PING, { 'x-hub-signature': sign(INTERCOM_PING, SECRET) });
@@ -83,7 +91,9 @@ describe('WebhookController: Intercom ping (issue #19)', () => {
 
   it('refuses an unsigned or badly signed ping with 401, not counted as a ping', async () => {
     expect((await post(INTERCOM_PING)).statusCode).toBe(401);
-    expect((await post(INTERCOM_PING, { 'x-hub-signature': sign(INTERCOM_PING, 'another-secret') })).statusCode).toBe(401);
+    expect((await post(INTERCOM_PING, { 'x-hub-signature': sign(INTERCOM_PING, 'another-secret') })).statusCode).toBe(
+      401,
+    );
     expect(await registry.getSingleMetricAsString('iks_ingest_pings_total')).toMatch(/^iks_ingest_pings_total 0$/m);
     expect(written).toEqual([]);
   });
@@ -96,7 +106,7 @@ describe('WebhookController: Intercom ping (issue #19)', () => {
     expect(written).toEqual([]);
   });
 
-  it('answers HEAD (Intercom\'s check of the endpoint URL) 200 with no body', async () => {
+  it("answers HEAD (Intercom's check of the endpoint URL) 200 with no body", async () => {
     const res = await app.inject({ method: 'HEAD', url: '/webhooks/intercom' });
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe('');

@@ -1,4 +1,15 @@
-import { Controller, Head, Headers, HttpCode, HttpException, HttpStatus, Inject, Logger, Post, Req } from '@nestjs/common';
+import {
+  Controller,
+  Head,
+  Headers,
+  HttpCode,
+  HttpException,
+  HttpStatus,
+  Inject,
+  Logger,
+  Post,
+  Req,
+} from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '@iks/config';
 import { CONFIG } from '../tokens';
@@ -28,7 +39,11 @@ export class WebhookController {
     if (!verifySignature(raw, signature, this.secrets)) {
       this.metrics.countRejected(signature ? 'bad_signature' : 'missing_signature');
       throw new HttpException(
-        { statusCode: 401, error: 'Unauthorized', message: signature ? 'X-Hub-Signature does not match the body' : 'X-Hub-Signature header is missing' },
+        {
+          statusCode: 401,
+          error: 'Unauthorized',
+          message: signature ? 'X-Hub-Signature does not match the body' : 'X-Hub-Signature header is missing',
+        },
         HttpStatus.UNAUTHORIZED,
       );
     }
@@ -43,10 +58,15 @@ export class WebhookController {
     try {
       await this.writer.write(
         {
-          notification_id: env.id, topic: env.topic, app_id: env.app_id, created_at: Math.trunc(env.created_at),
+          notification_id: env.id,
+          topic: env.topic,
+          app_id: env.app_id,
+          created_at: Math.trunc(env.created_at),
           delivery_attempts: Number.isInteger(env.delivery_attempts) ? env.delivery_attempts! : 1,
           first_sent_at: typeof env.first_sent_at === 'number' ? Math.trunc(env.first_sent_at) : null,
-          received_at: Date.now(), source: 'webhook', body: raw.toString('utf8'),
+          received_at: Date.now(),
+          source: 'webhook',
+          body: raw.toString('utf8'),
         },
         entityKey(env),
       );
@@ -68,8 +88,11 @@ export class WebhookController {
   /** A signed ping (Intercom: subscription saved, or its periodic check): 200, counted, one log line, nothing stored. */
   private pong(ping: IntercomPing): { status: 'pong' } {
     this.metrics.countPing();
-    const appId = typeof ping.app_id === 'string' ? ping.app_id.slice(0, 64) : ping.app_id === undefined ? null : '(not a string)';
-    this.logger.log(`Intercom ping from app_id ${JSON.stringify(appId)} answered 200: the webhook subscription reaches ingest (nothing stored)`);
+    const appId =
+      typeof ping.app_id === 'string' ? ping.app_id.slice(0, 64) : ping.app_id === undefined ? null : '(not a string)';
+    this.logger.log(
+      `Intercom ping from app_id ${JSON.stringify(appId)} answered 200: the webhook subscription reaches ingest (nothing stored)`,
+    );
     return { status: 'pong' };
   }
 
@@ -81,15 +104,24 @@ export class WebhookController {
     if (e instanceof RecordTooLargeError) {
       this.metrics.countRejected('too_large');
       this.logger.warn(`${what} not written, answering 413: ${message}`);
-      return new HttpException({ statusCode: 413, error: 'Payload Too Large', message: 'the notification is larger than the topic accepts' }, HttpStatus.PAYLOAD_TOO_LARGE);
+      return new HttpException(
+        { statusCode: 413, error: 'Payload Too Large', message: 'the notification is larger than the topic accepts' },
+        HttpStatus.PAYLOAD_TOO_LARGE,
+      );
     }
     if (e instanceof KafkaUnavailableError) {
       this.metrics.countRejected('kafka_unavailable');
       this.logger.warn(`${what} not written, answering 503: ${message}`);
-      return new HttpException({ statusCode: 503, error: 'Service Unavailable', message: 'could not store the notification; retry later' }, HttpStatus.SERVICE_UNAVAILABLE);
+      return new HttpException(
+        { statusCode: 503, error: 'Service Unavailable', message: 'could not store the notification; retry later' },
+        HttpStatus.SERVICE_UNAVAILABLE,
+      );
     }
     this.metrics.countRejected('internal_error');
     this.logger.error(`${what} not written, answering 500: ${message}`);
-    return new HttpException({ statusCode: 500, error: 'Internal Server Error', message: 'could not store the notification' }, HttpStatus.INTERNAL_SERVER_ERROR);
+    return new HttpException(
+      { statusCode: 500, error: 'Internal Server Error', message: 'could not store the notification' },
+      HttpStatus.INTERNAL_SERVER_ERROR,
+    );
   }
 }

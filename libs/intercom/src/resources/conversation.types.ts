@@ -63,7 +63,17 @@ export type IntercomConversationStatistics = {
 
 /** components/schemas/conversation_source */
 export type IntercomConversationSource = {
-  type: 'conversation' | 'email' | 'facebook' | 'instagram' | 'phone_call' | 'phone_switch' | 'push' | 'sms' | 'twitter' | 'whatsapp';
+  type:
+    | 'conversation'
+    | 'email'
+    | 'facebook'
+    | 'instagram'
+    | 'phone_call'
+    | 'phone_switch'
+    | 'push'
+    | 'sms'
+    | 'twitter'
+    | 'whatsapp';
   id: string;
   delivered_as: string;
   subject: string;
@@ -109,8 +119,17 @@ export type IntercomConversation = {
   sla_applied: { type: 'conversation_sla_summary'; sla_name: string; sla_status: SlaStatus } | null;
   statistics: IntercomConversationStatistics | null;
   /** components/schemas/conversation_parts: absent from a conversation_list_item. */
-  conversation_parts?: { type: 'conversation_part.list'; conversation_parts: IntercomConversationPart[]; total_count: number };
-  linked_objects?: { type: 'list'; total_count: number; has_more: boolean; data: { type: 'ticket' | 'conversation'; id: string; category: 'Customer' | 'Back-office' | 'Tracker' | null }[] };
+  conversation_parts?: {
+    type: 'conversation_part.list';
+    conversation_parts: IntercomConversationPart[];
+    total_count: number;
+  };
+  linked_objects?: {
+    type: 'list';
+    total_count: number;
+    has_more: boolean;
+    data: { type: 'ticket' | 'conversation'; id: string; category: 'Customer' | 'Back-office' | 'Tracker' | null }[];
+  };
   ai_agent_participated: boolean;
 };
 

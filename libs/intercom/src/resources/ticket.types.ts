@@ -78,7 +78,12 @@ export type IntercomTicket = {
   open: boolean;
   snoozed_until?: Unix;
   /** components/schemas/linked_object_list */
-  linked_objects: { type: 'list'; data: { type: 'ticket' | 'conversation'; id: string; category: TicketCategory | null }[]; total_count: number; has_more: boolean };
+  linked_objects: {
+    type: 'list';
+    data: { type: 'ticket' | 'conversation'; id: string; category: TicketCategory | null }[];
+    total_count: number;
+    has_more: boolean;
+  };
   /** components/schemas/ticket_parts */
   ticket_parts: { type: 'ticket_part.list'; ticket_parts: IntercomTicketPart[]; total_count: number };
   is_shared: boolean;
@@ -88,9 +93,9 @@ export type IntercomTicket = {
  * A ticket as the webhooks of either version carry it (an app's subscriptions are pinned to its
  * API version): `ticket_state` the object (2.12+) or the category string with its labels (2.11).
  */
-export type IntercomTicketAnyVersion = Omit<IntercomTicket, 'ticket_state'>
-  & { ticket_state: IntercomTicketState | TicketStateCategory | null }
-  & Partial<Pick<IntercomTicketV211, 'ticket_state_internal_label' | 'ticket_state_external_label'>>;
+export type IntercomTicketAnyVersion = Omit<IntercomTicket, 'ticket_state'> & {
+  ticket_state: IntercomTicketState | TicketStateCategory | null;
+} & Partial<Pick<IntercomTicketV211, 'ticket_state_internal_label' | 'ticket_state_external_label'>>;
 
 /**
  * A ticket of API 2.11 (Intercom-Version 2.11 and older; not in contracts/): `ticket_state` is

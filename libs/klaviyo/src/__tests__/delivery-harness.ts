@@ -4,14 +4,22 @@ import type { KlaviyoEventRecord } from '@iks/domain';
 import type { DeliveryResult, Priority } from '../delivery-result';
 import { KlaviyoHttpClient } from '../klaviyo-http.client';
 import { createKlaviyoDelivery, type KlaviyoDelivery, type KlaviyoDeliveryOptions } from '../klaviyo-delivery';
-import { KlaviyoTestDouble, type BulkCreateEventsBody, type ProfileDeletionBody, type ProfileImportBody, type RecordedRequest } from './klaviyo-test-double';
+import {
+  KlaviyoTestDouble,
+  type BulkCreateEventsBody,
+  type ProfileDeletionBody,
+  type ProfileImportBody,
+  type RecordedRequest,
+} from './klaviyo-test-double';
 
 export const KEY = 'pk_deliverer_secret';
 
-export const bulkEntries = (r: RecordedRequest) => (r.body as BulkCreateEventsBody).data.attributes['events-bulk-create'].data;
+export const bulkEntries = (r: RecordedRequest) =>
+  (r.body as BulkCreateEventsBody).data.attributes['events-bulk-create'].data;
 export const profileImportAttributes = (r: RecordedRequest) => (r.body as ProfileImportBody).data.attributes;
 export const deletionProfile = (r: RecordedRequest) => (r.body as ProfileDeletionBody).data.attributes.profile.data;
-export const uniqueIds = (r: RecordedRequest) => bulkEntries(r).map((e) => e.attributes.events.data[0].attributes.unique_id);
+export const uniqueIds = (r: RecordedRequest) =>
+  bulkEntries(r).map((e) => e.attributes.events.data[0].attributes.unique_id);
 
 export interface Harness {
   readonly klaviyo: KlaviyoTestDouble;
@@ -28,7 +36,8 @@ export function klaviyoHarness(): Harness {
   });
   afterEach(async () => {
     // every request the delivery made was valid against contracts/klaviyo
-    for (const r of klaviyo.requests) expect({ path: r.path, errors: r.contractErrors }).toEqual({ path: r.path, errors: [] });
+    for (const r of klaviyo.requests)
+      expect({ path: r.path, errors: r.contractErrors }).toEqual({ path: r.path, errors: [] });
     await klaviyo.stop();
   });
   return {
@@ -46,6 +55,10 @@ export function klaviyoHarness(): Harness {
 }
 
 /** Submits every record at once (as the sink does for a fetched batch): one result per record, in order. */
-export function submitAll(d: KlaviyoDelivery, records: readonly KlaviyoEventRecord[], priority: Priority = 'live'): Promise<DeliveryResult[]> {
+export function submitAll(
+  d: KlaviyoDelivery,
+  records: readonly KlaviyoEventRecord[],
+  priority: Priority = 'live',
+): Promise<DeliveryResult[]> {
   return Promise.all(records.map((r) => d.events.submit(r, priority)));
 }

@@ -6,7 +6,12 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { buildBulkCreateEventsBody, buildCreateEventBody, buildProfileDeletionBody, buildProfileImportBody } from '../request-builders';
+import type {
+  buildBulkCreateEventsBody,
+  buildCreateEventBody,
+  buildProfileDeletionBody,
+  buildProfileImportBody,
+} from '../request-builders';
 import { klaviyoContract } from '@iks/contracts';
 
 /** The bodies the deliverers send (request-builders.ts), by path. */
@@ -51,7 +56,16 @@ export function klaviyoError(status: number, code: string, detail: string, point
     status,
     headers: { 'content-type': 'application/vnd.api+json' },
     body: {
-      errors: [{ id: `err-${Math.random().toString(16).slice(2)}`, status, code, title: code, detail, ...(pointer ? { source: { pointer } } : {}) }],
+      errors: [
+        {
+          id: `err-${Math.random().toString(16).slice(2)}`,
+          status,
+          code,
+          title: code,
+          detail,
+          ...(pointer ? { source: { pointer } } : {}),
+        },
+      ],
     },
   };
 }
@@ -66,13 +80,21 @@ export const defaultResponder: Responder = (req) => {
       for (const [i, e] of entries.entries()) {
         const p = e.attributes.profile.data.attributes;
         for (const ev of e.attributes.events.data) {
-          for (const id of [p.email && `e:${p.email.toLowerCase()}`, p.phone_number && `p:${p.phone_number}`].filter(Boolean)) {
+          for (const id of [p.email && `e:${p.email.toLowerCase()}`, p.phone_number && `p:${p.phone_number}`].filter(
+            Boolean,
+          )) {
             const k = `${id}|${ev.attributes.metric.data.attributes.name}|${ev.attributes.unique_id}`;
-            if (seen.has(k)) return klaviyoError(400, 'duplicate_unique_id', 'unique_id repeated for the same profile and metric');
+            if (seen.has(k))
+              return klaviyoError(400, 'duplicate_unique_id', 'unique_id repeated for the same profile and metric');
             seen.add(k);
           }
           if (ev.attributes.properties?.poison === true) {
-            return klaviyoError(400, 'invalid', 'poisoned event', `/data/attributes/events-bulk-create/data/${i}/attributes/events/data/0/attributes/properties/poison`);
+            return klaviyoError(
+              400,
+              'invalid',
+              'poisoned event',
+              `/data/attributes/events-bulk-create/data/${i}/attributes/events/data/0/attributes/properties/poison`,
+            );
           }
         }
       }
@@ -126,7 +148,15 @@ export class KlaviyoTestDouble {
         const op = OPERATIONS[path];
         const contractErrors =
           op && req.method === 'POST' ? klaviyoContract(op).validateRequestBody('post', path, body).errors : [];
-        const rec: RecordedRequest = { method: req.method ?? '', path, query: url.searchParams, headers: req.headers, body, contractErrors, at: Date.now() };
+        const rec: RecordedRequest = {
+          method: req.method ?? '',
+          path,
+          query: url.searchParams,
+          headers: req.headers,
+          body,
+          contractErrors,
+          at: Date.now(),
+        };
         this.requests.push(rec);
         const reply = (this.scripted.shift() ?? this.responder)(rec);
         if (reply.hang) {

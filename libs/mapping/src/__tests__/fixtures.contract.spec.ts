@@ -75,7 +75,8 @@ describe('fixtures match the Intercom 2.14 OpenAPI description', () => {
       // contact.subscribed / contact.unsubscribed: the "Subscription" of webhook-models is the
       // subscription_type component; the contact it concerns, when present, is a Contact.
       expect(contract.validateComponent('subscription_type', item).errors).toEqual([]);
-      if (item.contact !== undefined) expect(realErrors(contract.validateComponent('contact', item.contact).errors)).toEqual([]);
+      if (item.contact !== undefined)
+        expect(realErrors(contract.validateComponent('contact', item.contact).errors)).toEqual([]);
       return;
     }
     if (item.type === 'contact_tag') {
@@ -110,7 +111,8 @@ describe('fixtures match the Intercom 2.14 OpenAPI description', () => {
   it('subscriptions.json holds valid subscription_type lists (array or list envelope)', () => {
     const subs = loadJson('subscriptions.json') as Record<string, unknown>;
     for (const value of Object.values(subs)) {
-      if (Array.isArray(value)) for (const s of value) expect(contract.validateComponent('subscription_type', s).errors).toEqual([]);
+      if (Array.isArray(value))
+        for (const s of value) expect(contract.validateComponent('subscription_type', s).errors).toEqual([]);
       else expect(contract.validateComponent('subscription_type_list', value).errors).toEqual([]);
     }
   });

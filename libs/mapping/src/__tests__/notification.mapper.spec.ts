@@ -134,17 +134,31 @@ describe('mapNotification: conversation metrics', () => {
 
   it('a reply without any contact part falls back to the notification id and time', () => {
     const n = inputFor('conversation.user.replied.json', 'webhook', (item) => {
-      item.conversation_parts.conversation_parts = item.conversation_parts.conversation_parts.filter((p: { author: { type: string } }) => p.author.type === 'admin');
+      item.conversation_parts.conversation_parts = item.conversation_parts.conversation_parts.filter(
+        (p: { author: { type: string } }) => p.author.type === 'admin',
+      );
     });
     const [event] = records(mapNotification(n, lookups));
-    expect(event).toMatchObject({ unique_id: 'intercom:conversation:1911149811:part:notif_0a1b2c3d-1111-4e5f-8a9b-000000000002', time: '2025-11-24T11:16:41Z' });
+    expect(event).toMatchObject({
+      unique_id: 'intercom:conversation:1911149811:part:notif_0a1b2c3d-1111-4e5f-8a9b-000000000002',
+      time: '2025-11-24T11:16:41Z',
+    });
   });
 
   it('a lead author counts as the contact', () => {
     const n = inputFor('conversation.user.replied.json', 'webhook', (item) => {
-      item.conversation_parts.conversation_parts.push({ type: 'conversation_part', id: '30123499', part_type: 'comment', created_at: 1763983500, author: { type: 'lead', id: ADA } });
+      item.conversation_parts.conversation_parts.push({
+        type: 'conversation_part',
+        id: '30123499',
+        part_type: 'comment',
+        created_at: 1763983500,
+        author: { type: 'lead', id: ADA },
+      });
     });
-    expect(records(mapNotification(n, lookups))[0]).toMatchObject({ unique_id: 'intercom:conversation:1911149811:part:30123499', time: '2025-11-24T11:25:00Z' });
+    expect(records(mapNotification(n, lookups))[0]).toMatchObject({
+      unique_id: 'intercom:conversation:1911149811:part:30123499',
+      time: '2025-11-24T11:25:00Z',
+    });
   });
 
   it('is robust to missing and null fields and integer ids', () => {
@@ -175,16 +189,29 @@ describe('mapNotification: conversation metrics', () => {
     });
     expect(Object.keys(records(mapNotification(n, lookups))[0]).length).toBe(10);
     expect(Object.keys((records(mapNotification(n, lookups))[0] as KlaviyoEventRecord).properties).sort()).toEqual(
-      ['Assigned Admin Email', 'Assigned Admin Name', 'Conversation ID', 'Conversation Parts Count', 'email', 'phone_number'].sort(),
+      [
+        'Assigned Admin Email',
+        'Assigned Admin Name',
+        'Conversation ID',
+        'Conversation Parts Count',
+        'email',
+        'phone_number',
+      ].sort(),
     );
   });
 
   it('takes the contact from source.author when the contact list is empty, and names tags from the directory', () => {
     const n = inputFor('conversation.user.created.json', 'webhook', (item) => {
       item.contacts.contacts = [];
-      item.tags.tags = [{ type: 'tag', id: '17' }, { type: 'tag', id: '999' }];
+      item.tags.tags = [
+        { type: 'tag', id: '17' },
+        { type: 'tag', id: '999' },
+      ];
     });
-    expect(records(mapNotification(n, lookups))[0]).toMatchObject({ intercom_contact_id: ADA, properties: { Tags: ['VIP'] } });
+    expect(records(mapNotification(n, lookups))[0]).toMatchObject({
+      intercom_contact_id: ADA,
+      properties: { Tags: ['VIP'] },
+    });
   });
 });
 
@@ -276,7 +303,10 @@ describe('mapNotification: ticket metrics', () => {
   });
 
   it('ticket.state.updated to in_progress is skipped with a reason', () => {
-    expect(mapNotification(inputFor('ticket.state.updated.in_progress.json'), lookups)).toEqual({ kind: 'skip', reason: 'ticket state in_progress not mapped' });
+    expect(mapNotification(inputFor('ticket.state.updated.in_progress.json'), lookups)).toEqual({
+      kind: 'skip',
+      reason: 'ticket state in_progress not mapped',
+    });
   });
 
   it('ticket.contact.replied → Replied to Ticket on the newest contact part', () => {
@@ -335,16 +365,26 @@ describe('mapNotification: ticket metrics', () => {
   });
 
   it('ticket.state.updated (resolved) and ticket.resolved for one resolution give one unique_id', () => {
-    const [a] = records(mapNotification(inputFor('ticket.state.updated.resolved.json'), lookups)) as KlaviyoEventRecord[];
+    const [a] = records(
+      mapNotification(inputFor('ticket.state.updated.resolved.json'), lookups),
+    ) as KlaviyoEventRecord[];
     const [b] = records(mapNotification(inputFor('ticket.resolved.json'), lookups)) as KlaviyoEventRecord[];
-    expect(a).toEqual({ ...b, source_notification_id: 'notif_0a1b2c3d-2222-4e5f-8a9b-000000000005', source_topic: 'ticket.state.updated' });
+    expect(a).toEqual({
+      ...b,
+      source_notification_id: 'notif_0a1b2c3d-2222-4e5f-8a9b-000000000005',
+      source_topic: 'ticket.state.updated',
+    });
     expect(a.unique_id).toBe(b.unique_id);
     // ... also when one of them comes in the 2.11 shape, and when backfilled.
     const legacy = inputFor('ticket.state.updated.resolved.json', 'backfill', (item) => {
       item.ticket_state = 'resolved';
       item.ticket_state_internal_label = 'Resolved';
     });
-    expect(records(mapNotification(legacy, lookups))[0]).toMatchObject({ unique_id: b.unique_id, metric: 'Ticket Resolved', backfill: true });
+    expect(records(mapNotification(legacy, lookups))[0]).toMatchObject({
+      unique_id: b.unique_id,
+      metric: 'Ticket Resolved',
+      backfill: true,
+    });
   });
 
   it('without a part that moved the state, t is the ticket updated_at for both resolve topics', () => {
@@ -353,7 +393,10 @@ describe('mapNotification: ticket metrics', () => {
     };
     const a = records(mapNotification(inputFor('ticket.state.updated.resolved.json', 'webhook', strip), lookups))[0];
     const b = records(mapNotification(inputFor('ticket.resolved.json', 'webhook', strip), lookups))[0];
-    expect(a).toMatchObject({ unique_id: 'intercom:ticket:2189:state:resolved:1764087000', time: '2025-11-25T16:10:00Z' });
+    expect(a).toMatchObject({
+      unique_id: 'intercom:ticket:2189:state:resolved:1764087000',
+      time: '2025-11-25T16:10:00Z',
+    });
     expect(b).toMatchObject({ unique_id: 'intercom:ticket:2189:state:resolved:1764087000' });
   });
 
@@ -377,7 +420,9 @@ describe('mapNotification: ticket metrics', () => {
 
 describe('mapNotification: identification of the event profile', () => {
   it('contact unknown to the directory → pending with the contact id', () => {
-    expect(mapNotification(inputFor('conversation.user.created.json'), fixtureLookups({ withoutContacts: true }))).toEqual({
+    expect(
+      mapNotification(inputFor('conversation.user.created.json'), fixtureLookups({ withoutContacts: true })),
+    ).toEqual({
       kind: 'pending',
       reason: `contact ${ADA} unknown to directory`,
       contactId: ADA,
@@ -385,19 +430,38 @@ describe('mapNotification: identification of the event profile', () => {
   });
 
   it('contact with no email and no E.164-able phone → pending', () => {
-    const n = inputFor('ticket.created.json', 'webhook', (item) => (item.contacts.contacts = [{ type: 'contact', id: BOB }]));
-    expect(mapNotification(n, fixtureLookups())).toEqual({ kind: 'pending', reason: `contact ${BOB} has no email and no E.164 phone`, contactId: BOB });
+    const n = inputFor(
+      'ticket.created.json',
+      'webhook',
+      (item) => (item.contacts.contacts = [{ type: 'contact', id: BOB }]),
+    );
+    expect(mapNotification(n, fixtureLookups())).toEqual({
+      kind: 'pending',
+      reason: `contact ${BOB} has no email and no E.164 phone`,
+      contactId: BOB,
+    });
   });
 
   it('the same contact becomes identifiable with a default phone region', () => {
-    const n = inputFor('ticket.created.json', 'webhook', (item) => (item.contacts.contacts = [{ type: 'contact', id: BOB }]));
+    const n = inputFor(
+      'ticket.created.json',
+      'webhook',
+      (item) => (item.contacts.contacts = [{ type: 'contact', id: BOB }]),
+    );
     const outcome = mapNotification(n, fixtureLookups(), { defaultPhoneRegion: 'AU' });
-    expect(records(outcome)[0]).toMatchObject({ profile: { phone_number: '+61412345678' }, properties: { phone_number: '+61412345678' } });
+    expect(records(outcome)[0]).toMatchObject({
+      profile: { phone_number: '+61412345678' },
+      properties: { phone_number: '+61412345678' },
+    });
     expect((records(outcome)[0] as KlaviyoEventRecord).profile).toEqual({ phone_number: '+61412345678' });
   });
 
   it('a phone that is not E.164-able is omitted and noted, the email still identifies', () => {
-    const n = inputFor('ticket.created.json', 'webhook', (item) => (item.contacts.contacts = [{ type: 'contact', id: LIN }]));
+    const n = inputFor(
+      'ticket.created.json',
+      'webhook',
+      (item) => (item.contacts.contacts = [{ type: 'contact', id: LIN }]),
+    );
     const outcome = mapNotification(n, fixtureLookups());
     expect(outcome).toMatchObject({ kind: 'records', notes: ['phone_not_e164'] });
     expect((records(outcome)[0] as KlaviyoEventRecord).profile).toEqual({ email: 'lin@example.net' });
@@ -406,11 +470,17 @@ describe('mapNotification: identification of the event profile', () => {
 
   it('no contact reference at all → pending', () => {
     const n = inputFor('ticket.created.json', 'webhook', (item) => delete item.contacts);
-    expect(mapNotification(n, fixtureLookups())).toEqual({ kind: 'pending', reason: 'no contact reference in payload' });
+    expect(mapNotification(n, fixtureLookups())).toEqual({
+      kind: 'pending',
+      reason: 'no contact reference in payload',
+    });
   });
 
   it('a tombstoned contact is skipped', () => {
-    expect(mapNotification(inputFor('conversation.read.json'), fixtureLookups({ deletedContactIds: [ADA] }))).toEqual({ kind: 'skip', reason: `contact ${ADA} deleted` });
+    expect(mapNotification(inputFor('conversation.read.json'), fixtureLookups({ deletedContactIds: [ADA] }))).toEqual({
+      kind: 'skip',
+      reason: `contact ${ADA} deleted`,
+    });
   });
 });
 
@@ -442,7 +512,13 @@ describe('mapNotification: profiles and deletions', () => {
     expect(mapNotification(inputFor('contact.user.created.json'), lookups)).toEqual({
       kind: 'records',
       notes: [],
-      records: [{ ...adaProfile, properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk'] }, source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000001' }],
+      records: [
+        {
+          ...adaProfile,
+          properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk'] },
+          source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000001',
+        },
+      ],
     });
   });
 
@@ -450,23 +526,37 @@ describe('mapNotification: profiles and deletions', () => {
     expect(mapNotification(inputFor('contact.unsubscribed.json'), lookups)).toEqual({
       kind: 'records',
       notes: [],
-      records: [{
-        ...adaProfile, updated_at: 1763900500,
-        properties: { ...adaProperties, Intercom_unsubscribed_from_emails: true, Intercom_tags: ['VIP', 'Churn risk'] },
-        source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000050',
-      }],
+      records: [
+        {
+          ...adaProfile,
+          updated_at: 1763900500,
+          properties: {
+            ...adaProperties,
+            Intercom_unsubscribed_from_emails: true,
+            Intercom_tags: ['VIP', 'Churn risk'],
+          },
+          source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000050',
+        },
+      ],
     });
   });
 
   it('contact.subscribed carrying the Contact itself → profile', () => {
-    expect(records(mapNotification(inputFor('contact.subscribed.contact.json'), lookups))).toEqual([{
-      ...adaProfile, updated_at: 1763900560, properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk'] },
-      source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000052',
-    }]);
+    expect(records(mapNotification(inputFor('contact.subscribed.contact.json'), lookups))).toEqual([
+      {
+        ...adaProfile,
+        updated_at: 1763900560,
+        properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk'] },
+        source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000052',
+      },
+    ]);
   });
 
   it('a Subscription that names no contact is skipped with the reason, never dead-lettered', () => {
-    expect(mapNotification(inputFor('contact.unsubscribed.no_contact.json'), lookups)).toEqual({ kind: 'skip', reason: 'contact.unsubscribed: subscription item names no contact' });
+    expect(mapNotification(inputFor('contact.unsubscribed.no_contact.json'), lookups)).toEqual({
+      kind: 'skip',
+      reason: 'contact.unsubscribed: subscription item names no contact',
+    });
   });
 
   it('contact.user.updated → profile; name split at the first space; empty location and avatar omitted', () => {
@@ -496,31 +586,56 @@ describe('mapNotification: profiles and deletions', () => {
 
   it('contact.user.tag.created → profile with the new tag name from the notification', () => {
     expect(records(mapNotification(inputFor('contact.user.tag.created.json'), lookups))).toEqual([
-      { ...adaProfile, properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk', 'Beta tester'] }, source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000004' },
+      {
+        ...adaProfile,
+        properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk', 'Beta tester'] },
+        source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000004',
+      },
     ]);
   });
 
   it('contact.user.tag.deleted → profile without the removed tag', () => {
     expect(records(mapNotification(inputFor('contact.user.tag.deleted.json'), lookups))).toEqual([
-      { ...adaProfile, properties: { ...adaProperties, Intercom_tags: ['VIP'] }, source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000005' },
+      {
+        ...adaProfile,
+        properties: { ...adaProperties, Intercom_tags: ['VIP'] },
+        source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000005',
+      },
     ]);
   });
 
   it('a tag notification with a bare contact reference is completed from the directory', () => {
-    const n = inputFor('contact.user.tag.created.json', 'webhook', (item) => (item.contact = { type: 'contact', id: ADA }));
+    const n = inputFor(
+      'contact.user.tag.created.json',
+      'webhook',
+      (item) => (item.contact = { type: 'contact', id: ADA }),
+    );
     expect(records(mapNotification(n, lookups))).toEqual([
       // The directory's Ada has tags 17 and 42; the notification adds 88.
-      { ...adaProfile, properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk', 'Beta tester'] }, source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000004' },
+      {
+        ...adaProfile,
+        properties: { ...adaProperties, Intercom_tags: ['VIP', 'Churn risk', 'Beta tester'] },
+        source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000004',
+      },
     ]);
-    expect(mapNotification(n, fixtureLookups({ withoutContacts: true }))).toEqual({ kind: 'pending', reason: `contact ${ADA} unknown to directory`, contactId: ADA });
+    expect(mapNotification(n, fixtureLookups({ withoutContacts: true }))).toEqual({
+      kind: 'pending',
+      reason: `contact ${ADA} unknown to directory`,
+      contactId: ADA,
+    });
   });
 
   it('contact.lead.created without email nor E.164-able phone → skipped (Klaviyo needs an identifier)', () => {
-    expect(mapNotification(inputFor('contact.lead.created.json'), lookups)).toEqual({ kind: 'skip', reason: `contact ${BOB} has no email and no E.164 phone` });
+    expect(mapNotification(inputFor('contact.lead.created.json'), lookups)).toEqual({
+      kind: 'skip',
+      reason: `contact ${BOB} has no email and no E.164 phone`,
+    });
   });
 
   it('contact.lead.created with a default region → profile with E.164 phone, no opted-in count when subscriptions are unknown', () => {
-    expect(mapNotification(inputFor('contact.lead.created.json', 'backfill'), lookups, { defaultPhoneRegion: 'AU' })).toEqual({
+    expect(
+      mapNotification(inputFor('contact.lead.created.json', 'backfill'), lookups, { defaultPhoneRegion: 'AU' }),
+    ).toEqual({
       kind: 'records',
       notes: [],
       records: [
@@ -548,7 +663,9 @@ describe('mapNotification: profiles and deletions', () => {
   });
 
   it('profile upserts for a tombstoned contact are skipped', () => {
-    expect(mapNotification(inputFor('contact.user.created.json'), fixtureLookups({ deletedContactIds: [ADA] }))).toEqual({ kind: 'skip', reason: `contact ${ADA} deleted` });
+    expect(
+      mapNotification(inputFor('contact.user.created.json'), fixtureLookups({ deletedContactIds: [ADA] })),
+    ).toEqual({ kind: 'skip', reason: `contact ${ADA} deleted` });
   });
 
   it('contact.deleted → deletion request with email and phone from the directory', () => {
@@ -577,9 +694,18 @@ describe('mapNotification: profiles and deletions', () => {
   });
 
   it('contact.archived is skipped unless deleteOnArchive', () => {
-    expect(mapNotification(inputFor('contact.archived.json'), lookups)).toEqual({ kind: 'skip', reason: 'contact.archived: deleteOnArchive is off' });
+    expect(mapNotification(inputFor('contact.archived.json'), lookups)).toEqual({
+      kind: 'skip',
+      reason: 'contact.archived: deleteOnArchive is off',
+    });
     expect(records(mapNotification(inputFor('contact.archived.json'), lookups, { deleteOnArchive: true }))).toEqual([
-      { kind: 'deletion', intercom_contact_id: GRACE, email: 'grace@example.org', requested_at: 1763900007000, source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000007' },
+      {
+        kind: 'deletion',
+        intercom_contact_id: GRACE,
+        email: 'grace@example.org',
+        requested_at: 1763900007000,
+        source_notification_id: 'notif_0a1b2c3d-3333-4e5f-8a9b-000000000007',
+      },
     ]);
   });
 });
@@ -588,18 +714,28 @@ describe('mapNotification: topics, options, envelope', () => {
   const lookups = fixtureLookups();
 
   it('an unknown topic is skipped with its name', () => {
-    expect(mapNotification(inputFor('company.created.json'), lookups)).toEqual({ kind: 'skip', reason: 'unmapped topic company.created' });
+    expect(mapNotification(inputFor('company.created.json'), lookups)).toEqual({
+      kind: 'skip',
+      reason: 'unmapped topic company.created',
+    });
     const n = { ...inputFor('company.created.json'), topic: 'constructor' };
     expect(mapNotification(n, lookups)).toEqual({ kind: 'skip', reason: 'unmapped topic constructor' });
   });
 
   it('backfilled events are flagged', () => {
-    expect(records(mapNotification(inputFor('conversation.user.created.json', 'backfill'), lookups))[0]).toMatchObject({ backfill: true });
+    expect(records(mapNotification(inputFor('conversation.user.created.json', 'backfill'), lookups))[0]).toMatchObject({
+      backfill: true,
+    });
   });
 
   it('metric names can be renamed', () => {
-    const outcome = mapNotification(inputFor('ticket.resolved.json'), lookups, { metricNames: { ticketResolved: 'Intercom Ticket Resolved' } });
-    expect(records(outcome)[0]).toMatchObject({ metric: 'Intercom Ticket Resolved', unique_id: 'intercom:ticket:2189:state:resolved:1764086400' });
+    const outcome = mapNotification(inputFor('ticket.resolved.json'), lookups, {
+      metricNames: { ticketResolved: 'Intercom Ticket Resolved' },
+    });
+    expect(records(outcome)[0]).toMatchObject({
+      metric: 'Intercom Ticket Resolved',
+      unique_id: 'intercom:ticket:2189:state:resolved:1764086400',
+    });
   });
 
   it('accepts the body as a JSON string', () => {
@@ -609,7 +745,9 @@ describe('mapNotification: topics, options, envelope', () => {
 
   it('accepts a bare Intercom object as the body (no envelope)', () => {
     const n = inputFor('conversation.user.created.json');
-    expect(mapNotification({ ...n, body: (n.body as { data: { item: unknown } }).data.item }, lookups)).toEqual(mapNotification(n, lookups));
+    expect(mapNotification({ ...n, body: (n.body as { data: { item: unknown } }).data.item }, lookups)).toEqual(
+      mapNotification(n, lookups),
+    );
   });
 
   it.each([
@@ -630,7 +768,9 @@ describe('mapNotification: topics, options, envelope', () => {
   it('a payload of the pre-2.0 API (item.user, no item.contacts) is a MappingError at once, naming the fix', () => {
     const n = inputFor('conversation.user.created.legacy_1_x.json');
     expect(() => mapNotification(n, lookups)).toThrow(MappingError);
-    expect(() => mapNotification(n, lookups)).toThrow(/pre-2\.0 API shape .*set the Intercom app's API version to 2\.x/);
+    expect(() => mapNotification(n, lookups)).toThrow(
+      /pre-2\.0 API shape .*set the Intercom app's API version to 2\.x/,
+    );
     // the 2.x payload of the same conversation is mapped
     expect(records(mapNotification(inputFor('conversation.user.created.json'), lookups))).toHaveLength(1);
   });

@@ -14,7 +14,9 @@ describe('toIso8601', () => {
     ['1763980000', '2025-11-24T10:26:40Z'],
     [1763980000.9, '2025-11-24T10:26:40Z'],
   ])('%p → %p (no milliseconds)', (input, expected) => expect(toIso8601(input)).toBe(expected));
-  it.each([null, undefined, '', 'yesterday', NaN, {}])('%p → undefined', (input) => expect(toIso8601(input)).toBeUndefined());
+  it.each([null, undefined, '', 'yesterday', NaN, {}])('%p → undefined', (input) =>
+    expect(toIso8601(input)).toBeUndefined(),
+  );
 });
 
 describe('toE164', () => {
@@ -49,7 +51,9 @@ describe('splitName', () => {
 
 describe('ticketStateCategory', () => {
   it('reads the 2.12+ object and the 2.11 string', () => {
-    expect(ticketStateCategory({ ticket_state: { type: 'ticket_state', id: '1', category: 'waiting_on_customer' } })).toBe('waiting_on_customer');
+    expect(
+      ticketStateCategory({ ticket_state: { type: 'ticket_state', id: '1', category: 'waiting_on_customer' } }),
+    ).toBe('waiting_on_customer');
     expect(ticketStateCategory({ ticket_state: 'resolved', ticket_state_internal_label: 'Resolved' })).toBe('resolved');
     expect(ticketStateCategory({ ticket_state: null })).toBeUndefined();
     expect(ticketStateCategory({})).toBeUndefined();
@@ -101,12 +105,41 @@ describe('mapContactToProfile (directory contacts)', () => {
   });
 
   it('reads a tag.list shaped tag list (names inline) as older payloads carry', () => {
-    const contact = { type: 'contact', id: 'c9', email: 'x@example.com', tags: { type: 'tag.list', tags: [{ type: 'tag', id: '5', name: 'Inline' }, { type: 'tag', id: '17' }] } };
-    expect(mapContactToProfile(contact as Loose<IntercomContact>, fixtureLookups(), { notificationId: 'n', backfill: false }).properties.Intercom_tags).toEqual(['Inline', 'VIP']);
+    const contact = {
+      type: 'contact',
+      id: 'c9',
+      email: 'x@example.com',
+      tags: {
+        type: 'tag.list',
+        tags: [
+          { type: 'tag', id: '5', name: 'Inline' },
+          { type: 'tag', id: '17' },
+        ],
+      },
+    };
+    expect(
+      mapContactToProfile(contact as Loose<IntercomContact>, fixtureLookups(), { notificationId: 'n', backfill: false })
+        .properties.Intercom_tags,
+    ).toEqual(['Inline', 'VIP']);
   });
 
   it('keeps only what a sparse contact has', () => {
-    expect(mapContactToProfile({ type: 'contact', id: 42, email: 'x@example.com', name: null, phone: null, location: null, avatar: null, tags: null }, fixtureLookups(), { notificationId: 'n', backfill: false })).toEqual({
+    expect(
+      mapContactToProfile(
+        {
+          type: 'contact',
+          id: 42,
+          email: 'x@example.com',
+          name: null,
+          phone: null,
+          location: null,
+          avatar: null,
+          tags: null,
+        },
+        fixtureLookups(),
+        { notificationId: 'n', backfill: false },
+      ),
+    ).toEqual({
       kind: 'profile',
       intercom_contact_id: '42',
       email: 'x@example.com',
@@ -130,8 +163,17 @@ describe('requiredLookups', () => {
   });
 
   it('ticket: "0" assignees are nobody', () => {
-    expect(requiredLookups(inputFor('ticket.created.json'))).toEqual({ contactIds: ['6571f0a1b2c3d4e5f6a7b8d1'], adminIds: [], teamIds: [], tagIds: [], subscriptionContactIds: [] });
-    expect(requiredLookups(inputFor('ticket.resolved.json'))).toMatchObject({ adminIds: ['814860'], teamIds: ['5017691'] });
+    expect(requiredLookups(inputFor('ticket.created.json'))).toEqual({
+      contactIds: ['6571f0a1b2c3d4e5f6a7b8d1'],
+      adminIds: [],
+      teamIds: [],
+      tagIds: [],
+      subscriptionContactIds: [],
+    });
+    expect(requiredLookups(inputFor('ticket.resolved.json'))).toMatchObject({
+      adminIds: ['814860'],
+      teamIds: ['5017691'],
+    });
   });
 
   it('contact topics: subscriptions and tag names', () => {

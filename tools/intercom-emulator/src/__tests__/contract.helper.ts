@@ -21,7 +21,13 @@ export function expectValidComponent(v: OpenApiValidator, component: string, val
   expect({ component, errors: result.errors }).toEqual({ component, errors: [] });
 }
 
-export function expectValidResponse(v: OpenApiValidator, method: string, path: string, status: number, body: unknown): void {
+export function expectValidResponse(
+  v: OpenApiValidator,
+  method: string,
+  path: string,
+  status: number,
+  body: unknown,
+): void {
   const result = v.validateResponseBody(method, path, status, body);
   expect({ path, status, errors: result.errors }).toEqual({ path, status, errors: [] });
 }

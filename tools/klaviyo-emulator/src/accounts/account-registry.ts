@@ -1,5 +1,12 @@
 import type { KlaviyoOperation, RateLimit } from '../klaviyo-emulator.constants';
-import { ACCOUNT_ID, EmulatedAccount, newAccountId, newPrivateKey, PRIVATE_KEY, type AccountOptions } from './emulated-account';
+import {
+  ACCOUNT_ID,
+  EmulatedAccount,
+  newAccountId,
+  newPrivateKey,
+  PRIVATE_KEY,
+  type AccountOptions,
+} from './emulated-account';
 
 export interface AccountDefaults {
   readonly now: () => number;
@@ -29,7 +36,13 @@ export class AccountRegistry {
   ) {
     const id = defaultOptions.id ?? DEFAULT_ACCOUNT_ID;
     if (!ACCOUNT_ID.test(id)) throw new AccountDefinitionError(`account id "${id}" must be 6 letters or digits`);
-    this.defaultAccount = new EmulatedAccount(id, defaultOptions.name ?? 'Emulated Klaviyo Account', defaultOptions.apiKeys, { ...defaults }, true);
+    this.defaultAccount = new EmulatedAccount(
+      id,
+      defaultOptions.name ?? 'Emulated Klaviyo Account',
+      defaultOptions.apiKeys,
+      { ...defaults },
+      true,
+    );
     this.byId.set(id, this.defaultAccount);
     for (const k of defaultOptions.apiKeys ?? []) this.byKey.set(k, this.defaultAccount);
   }
@@ -37,11 +50,13 @@ export class AccountRegistry {
   /** Creates an account; refuses a bad or taken id, a key not shaped `pk_…` or held by another account. */
   create(options: AccountOptions = {}): { account: EmulatedAccount; privateKeys: readonly string[] } {
     const id = options.id ?? this.freeId();
-    if (typeof id !== 'string' || !ACCOUNT_ID.test(id)) throw new AccountDefinitionError(`account id "${String(id)}" must be 6 letters or digits`);
+    if (typeof id !== 'string' || !ACCOUNT_ID.test(id))
+      throw new AccountDefinitionError(`account id "${String(id)}" must be 6 letters or digits`);
     if (this.byId.has(id)) throw new AccountDefinitionError(`account ${id} exists`);
     const keys = options.privateKeys && options.privateKeys.length > 0 ? [...options.privateKeys] : [newPrivateKey()];
     for (const k of keys) {
-      if (typeof k !== 'string' || !PRIVATE_KEY.test(k)) throw new AccountDefinitionError('a private key must look like "pk_" followed by 8 or more letters or digits');
+      if (typeof k !== 'string' || !PRIVATE_KEY.test(k))
+        throw new AccountDefinitionError('a private key must look like "pk_" followed by 8 or more letters or digits');
       if (this.byKey.has(k)) throw new AccountDefinitionError('that private key belongs to another account');
     }
     if (new Set(keys).size !== keys.length) throw new AccountDefinitionError('private keys repeat');

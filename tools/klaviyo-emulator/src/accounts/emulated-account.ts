@@ -94,7 +94,11 @@ export class EmulatedAccount {
     this.keys = new Set(privateKeys ?? []);
     this.store = new KlaviyoEmulatorStore({ retainEvents: options.retainEvents, now: options.now });
     this.limits = new ApiRateLimits(options.now, options.limits, options.limitOverrides);
-    const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'account';
+    const slug =
+      name
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '') || 'account';
     this.attributes = {
       test_account: false,
       contact_information: {
@@ -102,7 +106,14 @@ export class EmulatedAccount {
         default_sender_email: `hello@${slug}.example.com`,
         website_url: `https://${slug}.example.com`,
         organization_name: name,
-        street_address: { address1: '125 Summer Street', address2: null, city: 'Boston', region: 'MA', country: 'US', zip: '02110' },
+        street_address: {
+          address1: '125 Summer Street',
+          address2: null,
+          city: 'Boston',
+          region: 'MA',
+          country: 'US',
+          zip: '02110',
+        },
       },
       industry: null,
       timezone: options.timezone ?? 'UTC',
@@ -129,7 +140,9 @@ export class EmulatedAccount {
   }
 
   /** The rate-limit window a request uses: per key (legacy default), per account, or per OAuth app in this account. */
-  quotaKey(principal: { readonly kind: 'key'; readonly key: string } | { readonly kind: 'oauth'; readonly clientId: string }): string {
+  quotaKey(
+    principal: { readonly kind: 'key'; readonly key: string } | { readonly kind: 'oauth'; readonly clientId: string },
+  ): string {
     if (principal.kind === 'oauth') return `oauth\u0000${principal.clientId}`;
     return this.legacyDefault ? principal.key : 'private-keys';
   }

@@ -31,7 +31,11 @@ type AccountBody = AccountOptions & {
   readonly preferred_currency?: string;
 };
 /** POST /__emulator/oauth-apps: OAuthAppOptions, each field also in snake_case. */
-type OAuthAppBody = OAuthAppOptions & { readonly redirect_uris?: readonly string[]; readonly client_id?: string; readonly client_secret?: string };
+type OAuthAppBody = OAuthAppOptions & {
+  readonly redirect_uris?: readonly string[];
+  readonly client_id?: string;
+  readonly client_secret?: string;
+};
 /** POST /__emulator/oauth/expire-access-tokens and revoke-grants. */
 type GrantMatch = { readonly client_id?: string; readonly account_id?: string };
 
@@ -46,33 +50,62 @@ function jsonOrEmpty(raw: Buffer | 'too-large'): unknown {
   }
 }
 
-const notFound = (res: ServerResponse, detail: string) => send(res, 404, { errors: [klaviyoError(404, 'not_found', 'Not found.', detail)] });
-const badRequest = (res: ServerResponse, detail: string) => send(res, 400, { errors: [klaviyoError(400, 'invalid', 'Invalid input.', detail)] });
+const notFound = (res: ServerResponse, detail: string) =>
+  send(res, 404, { errors: [klaviyoError(404, 'not_found', 'Not found.', detail)] });
+const badRequest = (res: ServerResponse, detail: string) =>
+  send(res, 400, { errors: [klaviyoError(400, 'invalid', 'Invalid input.', detail)] });
 
 const ACCOUNT_PATH = /^\/__emulator\/accounts\/([^/]+)(\/[a-z]+)?$/;
 
 /** The emulator-only endpoints under /__emulator (no auth, no limits, not logged); see the README. */
-export function handleAdmin(target: AdminTarget, method: string, path: string, query: URLSearchParams, raw: Buffer | 'too-large', res: ServerResponse): void {
+export function handleAdmin(
+  target: AdminTarget,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  raw: Buffer | 'too-large',
+  res: ServerResponse,
+): void {
   try {
     const account = ACCOUNT_PATH.exec(path);
     if (account) {
       const a = target.accounts.get(decodeURIComponent(account[1]));
       if (!a) return notFound(res, `No emulated account ${account[1]}.`);
-      if (!account[2]) return method === 'GET' ? send(res, 200, accountView(a, target)) : notFound(res, `No emulator route ${method} ${path}.`);
+      if (!account[2])
+        return method === 'GET'
+          ? send(res, 200, accountView(a, target))
+          : notFound(res, `No emulator route ${method} ${path}.`);
       if (handleAccountRead(target, a, `${method} ${account[2]}`, query, res)) return;
       return notFound(res, `No emulator route ${method} ${path}.`);
     }
-    if (path.startsWith('/__emulator/accounts') || path.startsWith('/__emulator/oauth')) return handleRegistries(target, `${method} ${path}`, raw, res);
-    if (handleAccountRead(target, target.accounts.defaultAccount, `${method} ${path.slice('/__emulator'.length)}`, query, res)) return;
+    if (path.startsWith('/__emulator/accounts') || path.startsWith('/__emulator/oauth'))
+      return handleRegistries(target, `${method} ${path}`, raw, res);
+    if (
+      handleAccountRead(
+        target,
+        target.accounts.defaultAccount,
+        `${method} ${path.slice('/__emulator'.length)}`,
+        query,
+        res,
+      )
+    )
+      return;
     return handleControls(target, `${method} ${path}`, raw, res);
   } catch (err) {
-    if (err instanceof BadRequest || err instanceof AccountDefinitionError || err instanceof OAuthAppDefinitionError) return badRequest(res, err.message);
+    if (err instanceof BadRequest || err instanceof AccountDefinitionError || err instanceof OAuthAppDefinitionError)
+      return badRequest(res, err.message);
     throw err;
   }
 }
 
 /** GET /events, /metrics, /profiles, /deletions, /requests, /stats of one account (the default one at /__emulator/...). */
-function handleAccountRead(target: AdminTarget, account: EmulatedAccount, route: string, query: URLSearchParams, res: ServerResponse): boolean {
+function handleAccountRead(
+  target: AdminTarget,
+  account: EmulatedAccount,
+  route: string,
+  query: URLSearchParams,
+  res: ServerResponse,
+): boolean {
   const { store } = account;
   const paged = <T>(items: readonly T[]) => {
     const offset = Number(query.get('offset') ?? 0) || 0;
@@ -88,7 +121,11 @@ function handleAccountRead(target: AdminTarget, account: EmulatedAccount, route:
       let events = store.events;
       if (metric || email || uniqueId || integration) {
         events = events.filter(
-          (e) => (!metric || e.metric === metric) && (!email || e.profile.email === email) && (!uniqueId || e.unique_id === uniqueId) && (!integration || e.integration === integration),
+          (e) =>
+            (!metric || e.metric === metric) &&
+            (!email || e.profile.email === email) &&
+            (!uniqueId || e.unique_id === uniqueId) &&
+            (!integration || e.integration === integration),
         );
       }
       send(res, 200, paged(events));
@@ -175,7 +212,9 @@ function handleControls(target: AdminTarget, route: string, raw: Buffer | 'too-l
       try {
         request = jsonOrEmpty(raw) as FaultRequest;
       } catch {
-        return send(res, 400, { errors: [klaviyoError(400, 'parse_error', 'Malformed request.', 'Body must be JSON.')] });
+        return send(res, 400, {
+          errors: [klaviyoError(400, 'parse_error', 'Malformed request.', 'Body must be JSON.')],
+        });
       }
       faults.apply(request);
       return send(res, 200, faults.describe());
@@ -210,9 +249,18 @@ function accountView(a: EmulatedAccount, target: AdminTarget): Record<string, un
 }
 
 function grantView(g: Grant): Record<string, unknown> {
-  return { id: g.id, client_id: g.clientId, account_id: g.accountId, scopes: g.scopes, revoked: g.revoked, created_at: new Date(g.createdAt).toISOString() };
+  return {
+    id: g.id,
+    client_id: g.clientId,
+    account_id: g.accountId,
+    scopes: g.scopes,
+    revoked: g.revoked,
+    created_at: new Date(g.createdAt).toISOString(),
+  };
 }
 
 function grantMatcher(b: GrantMatch): (g: Grant) => boolean {
-  return (g) => (b.client_id === undefined || g.clientId === b.client_id) && (b.account_id === undefined || g.accountId === b.account_id);
+  return (g) =>
+    (b.client_id === undefined || g.clientId === b.client_id) &&
+    (b.account_id === undefined || g.accountId === b.account_id);
 }

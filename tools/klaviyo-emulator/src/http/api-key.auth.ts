@@ -13,7 +13,12 @@ const REVISION = /^\d{4}-\d{2}-\d{2}(\.[A-Za-z0-9_-]+)?$/;
 
 /** Who sent a request: a private key of an account, or an OAuth app's access token for an account. */
 export type Principal =
-  | { readonly kind: 'key'; readonly key: string; readonly account: EmulatedAccount; readonly integration: MetricIntegration }
+  | {
+      readonly kind: 'key';
+      readonly key: string;
+      readonly account: EmulatedAccount;
+      readonly integration: MetricIntegration;
+    }
   | {
       readonly kind: 'oauth';
       readonly clientId: string;
@@ -27,14 +32,22 @@ export function senderLabel(p: Principal): string {
   return p.kind === 'key' ? p.key : `oauth:${p.clientId}`;
 }
 
-const refused = (detail: string) => new KlaviyoHttpError(401, [klaviyoError(401, 'authentication_failed', 'Incorrect authentication credentials.', detail)]);
+const refused = (detail: string) =>
+  new KlaviyoHttpError(401, [
+    klaviyoError(401, 'authentication_failed', 'Incorrect authentication credentials.', detail),
+  ]);
 
 /**
  * "Authorization: Klaviyo-API-Key your-private-api-key" (a private key: every scope) or, for OAuth apps,
  * "Authorization: Bearer <access_token>" (the scopes granted). Klaviyo answers 401 otherwise: a missing
  * header, a key no account holds, an unknown, expired or revoked token.
  */
-export function authenticate(headers: IncomingHttpHeaders, accounts: AccountRegistry, apps: OAuthApps, grants: OAuthGrants): Principal {
+export function authenticate(
+  headers: IncomingHttpHeaders,
+  accounts: AccountRegistry,
+  apps: OAuthApps,
+  grants: OAuthGrants,
+): Principal {
   const header = String(headers.authorization ?? '');
   const key = AUTH.exec(header);
   if (key) {
@@ -47,7 +60,11 @@ export function authenticate(headers: IncomingHttpHeaders, accounts: AccountRegi
     const check = grants.check(bearer[1]);
     if (!check.ok) {
       throw refused(
-        check.reason === 'expired' ? 'The access token expired; refresh it.' : check.reason === 'revoked' ? 'The access token was revoked.' : 'The access token is not valid.',
+        check.reason === 'expired'
+          ? 'The access token expired; refresh it.'
+          : check.reason === 'revoked'
+            ? 'The access token was revoked.'
+            : 'The access token is not valid.',
       );
     }
     const app = apps.get(check.grant.clientId);
@@ -71,7 +88,12 @@ export function checkScopes(principal: Principal, required: readonly string[]): 
   const missing = required.filter((s) => !principal.scopes.includes(s));
   if (missing.length === 0) return;
   throw new KlaviyoHttpError(403, [
-    klaviyoError(403, 'permission_denied', 'You do not have permission to perform this action.', `This endpoint needs the scope(s) ${missing.join(', ')}, which the access token was not granted.`),
+    klaviyoError(
+      403,
+      'permission_denied',
+      'You do not have permission to perform this action.',
+      `This endpoint needs the scope(s) ${missing.join(', ')}, which the access token was not granted.`,
+    ),
   ]);
 }
 
@@ -80,7 +102,15 @@ export function checkRevision(headers: IncomingHttpHeaders): void {
   const revision = headers.revision;
   if (typeof revision !== 'string' || !REVISION.test(revision)) {
     throw new KlaviyoHttpError(400, [
-      klaviyoError(400, 'invalid', 'Invalid input.', revision ? `Invalid revision header "${String(revision)}": expected YYYY-MM-DD[.suffix].` : 'Missing required header: revision.', { parameter: 'revision' }),
+      klaviyoError(
+        400,
+        'invalid',
+        'Invalid input.',
+        revision
+          ? `Invalid revision header "${String(revision)}": expected YYYY-MM-DD[.suffix].`
+          : 'Missing required header: revision.',
+        { parameter: 'revision' },
+      ),
     ]);
   }
 }

@@ -28,7 +28,10 @@ export class ContractValidation {
           const query = new Map<string, QueryParameter>();
           for (const p of operation.parameters ?? []) {
             if (p.in !== 'query') continue;
-            query.set(p.name, p.schema?.type === 'array' && Array.isArray(p.schema.items?.enum) ? { enum: p.schema.items.enum } : {});
+            query.set(
+              p.name,
+              p.schema?.type === 'array' && Array.isArray(p.schema.items?.enum) ? { enum: p.schema.items.enum } : {},
+            );
           }
           this.queryByOp.set(op, query);
         }
@@ -50,12 +53,28 @@ export class ContractValidation {
     for (const [name, value] of query) {
       const p = declared.get(name);
       if (!p) {
-        throw new KlaviyoHttpError(400, [klaviyoError(400, 'invalid', 'Invalid input.', `'${name}' is not a valid query parameter for this endpoint.`, { parameter: name })]);
+        throw new KlaviyoHttpError(400, [
+          klaviyoError(
+            400,
+            'invalid',
+            'Invalid input.',
+            `'${name}' is not a valid query parameter for this endpoint.`,
+            { parameter: name },
+          ),
+        ]);
       }
       if (p.enum) {
         for (const item of value.split(',')) {
           if (!p.enum.includes(item)) {
-            throw new KlaviyoHttpError(400, [klaviyoError(400, 'invalid', 'Invalid input.', `'${item}' is not a valid value for ${name}; allowed: ${p.enum.join(', ')}.`, { parameter: name })]);
+            throw new KlaviyoHttpError(400, [
+              klaviyoError(
+                400,
+                'invalid',
+                'Invalid input.',
+                `'${item}' is not a valid value for ${name}; allowed: ${p.enum.join(', ')}.`,
+                { parameter: name },
+              ),
+            ]);
           }
         }
       }
@@ -65,13 +84,19 @@ export class ContractValidation {
   /** The parsed body; 413 past 5 MB, 400 `parse_error` for bad JSON, 400 `invalid` naming each pointer. */
   parse(route: Route, raw: Buffer | 'too-large'): unknown {
     if (raw === 'too-large') {
-      throw new KlaviyoHttpError(413, [klaviyoError(413, 'payload_too_large', 'Payload too large.', 'The maximum allowed payload size is 5MB.')]);
+      throw new KlaviyoHttpError(413, [
+        klaviyoError(413, 'payload_too_large', 'Payload too large.', 'The maximum allowed payload size is 5MB.'),
+      ]);
     }
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch (e) {
-      throw new KlaviyoHttpError(400, [klaviyoError(400, 'parse_error', 'Malformed request.', `JSON parse error - ${(e as Error).message}`, { pointer: '/' })]);
+      throw new KlaviyoHttpError(400, [
+        klaviyoError(400, 'parse_error', 'Malformed request.', `JSON parse error - ${(e as Error).message}`, {
+          pointer: '/',
+        }),
+      ]);
     }
     const result = this.contracts.get(route.op)!.validateRequestBody('post', route.contractPath, body);
     if (!result.valid) throw contractViolation(result.errors);

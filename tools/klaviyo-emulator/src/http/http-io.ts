@@ -8,7 +8,11 @@ export function send(res: ServerResponse, status: number, body?: unknown, header
     return;
   }
   const payload = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/vnd.api+json', 'Content-Length': String(Buffer.byteLength(payload)) });
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/vnd.api+json',
+    'Content-Length': String(Buffer.byteLength(payload)),
+  });
   res.end(payload);
 }
 

@@ -8,7 +8,12 @@ const OPERATIONS = Object.keys(KLAVIYO_RATE_LIMITS) as KlaviyoOperation[];
 export function throttledBody(retryAfterSeconds: number): KlaviyoErrorBody {
   return {
     errors: [
-      klaviyoError(429, 'throttled', 'Request was throttled.', `Request was throttled. Expected available in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`),
+      klaviyoError(
+        429,
+        'throttled',
+        'Request was throttled.',
+        `Request was throttled. Expected available in ${retryAfterSeconds} second${retryAfterSeconds === 1 ? '' : 's'}.`,
+      ),
     ],
   };
 }
@@ -19,7 +24,11 @@ export class ApiRateLimits {
   readonly limits: Record<KlaviyoOperation, RateLimit>;
   private readonly limiter: FixedWindowRateLimiter;
 
-  constructor(now: () => number, enabled: boolean, overrides: Partial<Record<KlaviyoOperation, Partial<RateLimit>>> = {}) {
+  constructor(
+    now: () => number,
+    enabled: boolean,
+    overrides: Partial<Record<KlaviyoOperation, Partial<RateLimit>>> = {},
+  ) {
     this.enabled = enabled;
     this.limiter = new FixedWindowRateLimiter(now);
     this.limits = { ...KLAVIYO_RATE_LIMITS };
@@ -37,8 +46,15 @@ export class ApiRateLimits {
   take(apiKey: string, op: KlaviyoOperation): Record<string, string> {
     if (!this.enabled) return {};
     const d = this.limiter.take(`${apiKey}\u0000${op}`, this.limits[op]);
-    if (!d.allowed) throw new KlaviyoHttpError(429, throttledBody(d.retryAfterSeconds).errors, { 'Retry-After': String(d.retryAfterSeconds) });
-    return { 'RateLimit-Limit': String(d.limit), 'RateLimit-Remaining': String(d.remaining), 'RateLimit-Reset': String(d.resetSeconds) };
+    if (!d.allowed)
+      throw new KlaviyoHttpError(429, throttledBody(d.retryAfterSeconds).errors, {
+        'Retry-After': String(d.retryAfterSeconds),
+      });
+    return {
+      'RateLimit-Limit': String(d.limit),
+      'RateLimit-Remaining': String(d.remaining),
+      'RateLimit-Reset': String(d.resetSeconds),
+    };
   }
 
   reset(): void {

@@ -41,13 +41,29 @@ export function matchRoute(method: string, path: string): Route | 'method' | und
   const metric = METRIC_PATH.exec(path);
   if (metric) {
     if (method !== 'GET') return 'method';
-    return { op: 'get_metric', method: 'GET', contractPath: '/api/metrics/{id}', resourceId: decodeURIComponent(metric[1]), strictQuery: true };
+    return {
+      op: 'get_metric',
+      method: 'GET',
+      contractPath: '/api/metrics/{id}',
+      resourceId: decodeURIComponent(metric[1]),
+      strictQuery: true,
+    };
   }
   const job = JOB_PATH.exec(path);
   if (!job) return undefined;
   if (method !== 'GET') return 'method';
   const jobId = decodeURIComponent(job[1]);
   return job[2]
-    ? { op: 'get_errors_for_bulk_import_profiles_job', method: 'GET', contractPath: '/api/profile-bulk-import-jobs/{id}/import-errors', jobId }
-    : { op: 'get_bulk_import_profiles_job', method: 'GET', contractPath: '/api/profile-bulk-import-jobs/{job_id}', jobId };
+    ? {
+        op: 'get_errors_for_bulk_import_profiles_job',
+        method: 'GET',
+        contractPath: '/api/profile-bulk-import-jobs/{id}/import-errors',
+        jobId,
+      }
+    : {
+        op: 'get_bulk_import_profiles_job',
+        method: 'GET',
+        contractPath: '/api/profile-bulk-import-jobs/{job_id}',
+        jobId,
+      };
 }

@@ -51,7 +51,10 @@ export class BulkImportJobs {
   /** The job, or 404 as Klaviyo answers for an unknown id. */
   get(id: string): BulkJob {
     const job = this.jobs.get(id);
-    if (!job) throw new KlaviyoHttpError(404, [klaviyoError(404, 'not_found', 'Not found.', `No profile-bulk-import-job with id ${id}.`)]);
+    if (!job)
+      throw new KlaviyoHttpError(404, [
+        klaviyoError(404, 'not_found', 'Not found.', `No profile-bulk-import-job with id ${id}.`),
+      ]);
     return job;
   }
 

@@ -41,7 +41,9 @@ export function checkRedirectUri(uri: string): void {
   if (u.hash) throw new OAuthAppDefinitionError(`redirect URI "${uri}" must not have a fragment`);
   if (u.protocol === 'https:') return;
   if (u.protocol === 'http:' && LOOPBACK.has(u.hostname)) return;
-  throw new OAuthAppDefinitionError(`redirect URI "${uri}" must use https (http only on 127.0.0.1, localhost or [::1])`);
+  throw new OAuthAppDefinitionError(
+    `redirect URI "${uri}" must use https (http only on 127.0.0.1, localhost or [::1])`,
+  );
 }
 
 /** The OAuth apps registered with the emulator (Klaviyo: an app is created once, installed in any account). */
@@ -52,13 +54,18 @@ export class OAuthApps {
 
   /** Registers an app; answers its client secret (shown once, as Klaviyo does). */
   create(options: OAuthAppOptions): { app: OAuthApp; clientSecret: string } {
-    if (typeof options.name !== 'string' || options.name.trim() === '' || options.name.length > 64) throw new OAuthAppDefinitionError('an app needs a name of 1 to 64 characters');
-    if (!Array.isArray(options.redirectUris) || options.redirectUris.length === 0) throw new OAuthAppDefinitionError('an app needs at least one redirect URI');
+    if (typeof options.name !== 'string' || options.name.trim() === '' || options.name.length > 64)
+      throw new OAuthAppDefinitionError('an app needs a name of 1 to 64 characters');
+    if (!Array.isArray(options.redirectUris) || options.redirectUris.length === 0)
+      throw new OAuthAppDefinitionError('an app needs at least one redirect URI');
     for (const uri of options.redirectUris) checkRedirectUri(String(uri));
-    if (!Array.isArray(options.scopes) || options.scopes.length === 0) throw new OAuthAppDefinitionError('an app needs at least one scope');
-    for (const s of options.scopes) if (!KLAVIYO_SCOPES.includes(s)) throw new OAuthAppDefinitionError(`unknown scope "${String(s)}"`);
+    if (!Array.isArray(options.scopes) || options.scopes.length === 0)
+      throw new OAuthAppDefinitionError('an app needs at least one scope');
+    for (const s of options.scopes)
+      if (!KLAVIYO_SCOPES.includes(s)) throw new OAuthAppDefinitionError(`unknown scope "${String(s)}"`);
     const clientId = options.clientId ?? randomBytes(18).toString('base64url');
-    if (!CLIENT_ID.test(clientId)) throw new OAuthAppDefinitionError('a client id is 8 to 128 letters, digits, "-" or "_"');
+    if (!CLIENT_ID.test(clientId))
+      throw new OAuthAppDefinitionError('a client id is 8 to 128 letters, digits, "-" or "_"');
     if (this.apps.has(clientId)) throw new OAuthAppDefinitionError(`client id ${clientId} is taken`);
     const clientSecret = options.clientSecret ?? randomBytes(32).toString('base64url');
     if (clientSecret.length < 16) throw new OAuthAppDefinitionError('a client secret has 16 characters or more');
@@ -68,7 +75,13 @@ export class OAuthApps {
       name,
       redirectUris: new Set(options.redirectUris),
       scopes: new Set(options.scopes),
-      integration: { object: 'integration', id: newAccountId(), key: integrationKey(name), name, category: options.category ?? 'Custom' },
+      integration: {
+        object: 'integration',
+        id: newAccountId(),
+        key: integrationKey(name),
+        name,
+        category: options.category ?? 'Custom',
+      },
       createdAt: new Date(this.now()).toISOString(),
     };
     this.apps.set(clientId, { app, secret: Buffer.from(clientSecret) });

@@ -21,14 +21,22 @@ export class OAuthEndpoints {
     private readonly baseUrl: () => string,
   ) {}
 
-  handle(method: string, path: string, query: URLSearchParams, headers: IncomingHttpHeaders, raw: Buffer | 'too-large', res: ServerResponse): void {
+  handle(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    headers: IncomingHttpHeaders,
+    raw: Buffer | 'too-large',
+    res: ServerResponse,
+  ): void {
     if (path === '/oauth/authorize') {
       if (method === 'GET') return this.authorizePage(query, res);
       if (method === 'POST') return this.authorizeAnswer(headers, raw, res);
       return page(res, 405, errorPage('Method not allowed', `${method} is not allowed on /oauth/authorize.`));
     }
     if (path === '/oauth/token' || path === '/oauth/revoke') {
-      if (method !== 'POST') return oauthJson(res, 405, { error: 'invalid_request', error_description: `${path} accepts POST only.` });
+      if (method !== 'POST')
+        return oauthJson(res, 405, { error: 'invalid_request', error_description: `${path} accepts POST only.` });
       try {
         const { app, form } = this.clientRequest(headers, raw);
         if (path === '/oauth/token') return oauthJson(res, 200, this.token(app, form));
@@ -39,7 +47,8 @@ export class OAuthEndpoints {
         return void res.end();
       } catch (err) {
         if (!(err instanceof OAuthError)) throw err;
-        const extra: Record<string, string> = err.error === 'invalid_client' ? { 'WWW-Authenticate': 'Basic realm="Klaviyo OAuth"' } : {};
+        const extra: Record<string, string> =
+          err.error === 'invalid_client' ? { 'WWW-Authenticate': 'Basic realm="Klaviyo OAuth"' } : {};
         return oauthJson(res, err.status, { error: err.error, error_description: err.description }, extra);
       }
     }
@@ -50,33 +59,54 @@ export class OAuthEndpoints {
   private authorizePage(q: URLSearchParams, res: ServerResponse): void {
     const refuse = (title: string, detail: string) => page(res, 400, errorPage(title, detail));
     // RFC 6749 3.1: "Request and response parameters MUST NOT be included more than once."
-    for (const name of AUTHORIZE_PARAMETERS) if (q.getAll(name).length > 1) return refuse('Repeated parameter', `${name} appears more than once.`);
+    for (const name of AUTHORIZE_PARAMETERS)
+      if (q.getAll(name).length > 1) return refuse('Repeated parameter', `${name} appears more than once.`);
     const clientId = q.get('client_id');
     const app = clientId ? this.apps.get(clientId) : undefined;
-    if (!app) return refuse('Unknown app', clientId ? 'No OAuth app has this client_id.' : 'The client_id parameter is missing.');
+    if (!app)
+      return refuse(
+        'Unknown app',
+        clientId ? 'No OAuth app has this client_id.' : 'The client_id parameter is missing.',
+      );
     const redirectUri = q.get('redirect_uri');
     if (!redirectUri) return refuse('Missing redirect URI', 'The redirect_uri parameter is required.');
     if (!app.redirectUris.has(redirectUri)) {
-      return refuse('Redirect URI not registered', `${redirectUri} is not one of the redirect URIs registered for ${app.name}; it must match one exactly.`);
+      return refuse(
+        'Redirect URI not registered',
+        `${redirectUri} is not one of the redirect URIs registered for ${app.name}; it must match one exactly.`,
+      );
     }
-    if (q.get('response_type') !== 'code') return refuse('Unsupported response type', 'response_type must be "code" (the authorization code flow).');
+    if (q.get('response_type') !== 'code')
+      return refuse('Unsupported response type', 'response_type must be "code" (the authorization code flow).');
     if (q.get('code_challenge_method') !== 'S256') {
       return refuse('PKCE required', 'code_challenge_method must be "S256" (plain is not accepted).');
     }
     const challenge = q.get('code_challenge');
     if (!challenge || !CODE_CHALLENGE.test(challenge)) {
-      return refuse('Invalid PKCE code challenge', 'code_challenge must be the base64url SHA-256 of the code verifier: 43 characters of A-Z, a-z, 0-9, "-" and "_".');
+      return refuse(
+        'Invalid PKCE code challenge',
+        'code_challenge must be the base64url SHA-256 of the code verifier: 43 characters of A-Z, a-z, 0-9, "-" and "_".',
+      );
     }
     const scope = q.get('scope');
     const scopes = (scope ?? '').split(' ').filter(Boolean);
-    if (scopes.length === 0) return refuse('Missing scope', 'The scope parameter must list the scopes the app asks for, separated by spaces.');
+    if (scopes.length === 0)
+      return refuse('Missing scope', 'The scope parameter must list the scopes the app asks for, separated by spaces.');
     const unknown = scopes.filter((s) => !KLAVIYO_SCOPES.includes(s));
     if (unknown.length > 0) return refuse('Invalid scope', `Unknown scope: ${unknown.join(', ')}.`);
     const unregistered = scopes.filter((s) => !app.scopes.has(s));
-    if (unregistered.length > 0) return refuse('Invalid scope', `${app.name} is not registered for: ${unregistered.join(', ')}.`);
+    if (unregistered.length > 0)
+      return refuse('Invalid scope', `${app.name} is not registered for: ${unregistered.join(', ')}.`);
     const state = q.get('state');
-    if (!state) return refuse('Missing state', 'The state parameter is required; the app must check it when it is sent back.');
-    const pending = this.grants.holdRequest({ clientId: app.clientId, redirectUri, scopes: [...new Set(scopes)], state, codeChallenge: challenge });
+    if (!state)
+      return refuse('Missing state', 'The state parameter is required; the app must check it when it is sent back.');
+    const pending = this.grants.holdRequest({
+      clientId: app.clientId,
+      redirectUri,
+      scopes: [...new Set(scopes)],
+      state,
+      codeChallenge: challenge,
+    });
     page(res, 200, consentPage(app, pending, this.accounts.list()), new URL(redirectUri).origin);
   }
 
@@ -84,12 +114,25 @@ export class OAuthEndpoints {
   private authorizeAnswer(headers: IncomingHttpHeaders, raw: Buffer | 'too-large', res: ServerResponse): void {
     const origin = headers.origin;
     if (origin !== undefined && origin !== 'null' && origin !== new URL(this.baseUrl()).origin) {
-      return page(res, 403, errorPage('Cross-site request refused', 'The authorization form must be sent from this page.'));
+      return page(
+        res,
+        403,
+        errorPage('Cross-site request refused', 'The authorization form must be sent from this page.'),
+      );
     }
-    if (!isForm(headers) || raw === 'too-large') return page(res, 400, errorPage('Bad request', 'The form must be sent as application/x-www-form-urlencoded.'));
+    if (!isForm(headers) || raw === 'too-large')
+      return page(res, 400, errorPage('Bad request', 'The form must be sent as application/x-www-form-urlencoded.'));
     const form = new URLSearchParams(raw.toString('utf8'));
     const pending = this.grants.takeRequest(form.get('request_id') ?? '');
-    if (!pending) return page(res, 400, errorPage('Authorization request expired', 'This request was already answered or is too old; start the installation again.'));
+    if (!pending)
+      return page(
+        res,
+        400,
+        errorPage(
+          'Authorization request expired',
+          'This request was already answered or is too old; start the installation again.',
+        ),
+      );
     const target = new URL(pending.redirectUri);
     const decision = form.get('decision');
     if (decision === 'deny') {
@@ -97,7 +140,8 @@ export class OAuthEndpoints {
       target.searchParams.set('error_description', 'The user denied the request.');
     } else if (decision === 'allow') {
       const account = this.accounts.get(form.get('account_id') ?? '');
-      if (!account) return page(res, 400, errorPage('Choose an account', 'No such account; start the installation again.'));
+      if (!account)
+        return page(res, 400, errorPage('Choose an account', 'No such account; start the installation again.'));
       target.searchParams.set('code', this.grants.issueCode(pending, account.id));
     } else {
       return page(res, 400, errorPage('Bad request', 'decision must be allow or deny.'));
@@ -108,12 +152,18 @@ export class OAuthEndpoints {
   }
 
   /** The token and revoke endpoints' client authentication: HTTP Basic only, form-encoded body. */
-  private clientRequest(headers: IncomingHttpHeaders, raw: Buffer | 'too-large'): { app: OAuthApp; form: URLSearchParams } {
-    if (!isForm(headers) || raw === 'too-large') throw new OAuthError(400, 'invalid_request', 'The body must be application/x-www-form-urlencoded.');
+  private clientRequest(
+    headers: IncomingHttpHeaders,
+    raw: Buffer | 'too-large',
+  ): { app: OAuthApp; form: URLSearchParams } {
+    if (!isForm(headers) || raw === 'too-large')
+      throw new OAuthError(400, 'invalid_request', 'The body must be application/x-www-form-urlencoded.');
     const form = new URLSearchParams(raw.toString('utf8'));
     const basic = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/.exec(String(headers.authorization ?? ''));
     if (!basic) {
-      const detail = form.has('client_secret') ? 'Send the client credentials as "Authorization: Basic <base64 client_id:client_secret>", not in the body.' : 'Missing "Authorization: Basic <base64 client_id:client_secret>".';
+      const detail = form.has('client_secret')
+        ? 'Send the client credentials as "Authorization: Basic <base64 client_id:client_secret>", not in the body.'
+        : 'Missing "Authorization: Basic <base64 client_id:client_secret>".';
       throw new OAuthError(401, 'invalid_client', detail);
     }
     const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
@@ -127,9 +177,15 @@ export class OAuthEndpoints {
       clientId = safeDecode(rawId);
       app = this.apps.authenticate(clientId, safeDecode(rawSecret));
     }
-    if (!app) throw new OAuthError(401, 'invalid_client', 'Client authentication failed: unknown client_id or wrong client_secret.');
+    if (!app)
+      throw new OAuthError(
+        401,
+        'invalid_client',
+        'Client authentication failed: unknown client_id or wrong client_secret.',
+      );
     const bodyId = form.get('client_id');
-    if (bodyId !== null && bodyId !== clientId) throw new OAuthError(400, 'invalid_request', 'client_id in the body differs from the authenticated client.');
+    if (bodyId !== null && bodyId !== clientId)
+      throw new OAuthError(400, 'invalid_request', 'client_id in the body differs from the authenticated client.');
     return { app, form };
   }
 
@@ -138,7 +194,12 @@ export class OAuthEndpoints {
     if (grantType === 'authorization_code') {
       const code = form.get('code');
       if (!code) throw new OAuthError(400, 'invalid_request', 'code is required.');
-      return this.grants.exchangeCode(app.clientId, code, form.get('redirect_uri') ?? undefined, form.get('code_verifier') ?? undefined);
+      return this.grants.exchangeCode(
+        app.clientId,
+        code,
+        form.get('redirect_uri') ?? undefined,
+        form.get('code_verifier') ?? undefined,
+      );
     }
     if (grantType === 'refresh_token') {
       const refresh = form.get('refresh_token');
@@ -146,11 +207,23 @@ export class OAuthEndpoints {
       return this.grants.refresh(app.clientId, refresh, form.get('scope') ?? undefined);
     }
     if (!grantType) throw new OAuthError(400, 'invalid_request', 'grant_type is required.');
-    throw new OAuthError(400, 'unsupported_grant_type', `grant_type must be authorization_code or refresh_token, not "${grantType}".`);
+    throw new OAuthError(
+      400,
+      'unsupported_grant_type',
+      `grant_type must be authorization_code or refresh_token, not "${grantType}".`,
+    );
   }
 }
 
-const AUTHORIZE_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge_method', 'code_challenge'];
+const AUTHORIZE_PARAMETERS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'scope',
+  'state',
+  'code_challenge_method',
+  'code_challenge',
+];
 
 function isForm(headers: IncomingHttpHeaders): boolean {
   return /^application\/x-www-form-urlencoded\b/i.test(String(headers['content-type'] ?? ''));
@@ -166,7 +239,13 @@ function safeDecode(s: string): string {
 
 function oauthJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache', 'Content-Length': String(Buffer.byteLength(payload)) });
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json',
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+    'Content-Length': String(Buffer.byteLength(payload)),
+  });
   res.end(payload);
 }
 

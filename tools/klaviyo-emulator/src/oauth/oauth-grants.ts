@@ -93,7 +93,11 @@ export class OAuthGrants {
   ) {}
 
   holdRequest(request: Omit<PendingAuthorization, 'id' | 'expiresAt'>): PendingAuthorization {
-    const pending: PendingAuthorization = { ...request, id: randomBytes(24).toString('base64url'), expiresAt: this.now() + this.lifetimes.codeTtlMs };
+    const pending: PendingAuthorization = {
+      ...request,
+      id: randomBytes(24).toString('base64url'),
+      expiresAt: this.now() + this.lifetimes.codeTtlMs,
+    };
     this.pending.set(pending.id, pending);
     return pending;
   }
@@ -119,21 +123,37 @@ export class OAuthGrants {
   }
 
   /** grant_type=authorization_code: the code once, for its client and redirect_uri, with the matching PKCE verifier. */
-  exchangeCode(clientId: string, code: string, redirectUri: string | undefined, verifier: string | undefined): TokenResponse {
+  exchangeCode(
+    clientId: string,
+    code: string,
+    redirectUri: string | undefined,
+    verifier: string | undefined,
+  ): TokenResponse {
     const c = this.codes.get(code);
-    if (!c || c.clientId !== clientId) throw new OAuthError(400, 'invalid_grant', 'The authorization code is invalid or was issued to another client.');
+    if (!c || c.clientId !== clientId)
+      throw new OAuthError(400, 'invalid_grant', 'The authorization code is invalid or was issued to another client.');
     if (c.grantId) {
       // RFC 6749 4.1.2: a code used twice is refused, and what it gave SHOULD be revoked.
       this.revokeGrant(c.grantId);
-      throw new OAuthError(400, 'invalid_grant', 'The authorization code was already used; the tokens it gave are revoked.');
+      throw new OAuthError(
+        400,
+        'invalid_grant',
+        'The authorization code was already used; the tokens it gave are revoked.',
+      );
     }
     if (c.expiresAt <= this.now()) {
       this.codes.delete(code);
       throw new OAuthError(400, 'invalid_grant', 'The authorization code expired.');
     }
-    if (redirectUri !== c.redirectUri) throw new OAuthError(400, 'invalid_grant', 'redirect_uri does not match the one of the authorization request.');
+    if (redirectUri !== c.redirectUri)
+      throw new OAuthError(400, 'invalid_grant', 'redirect_uri does not match the one of the authorization request.');
     if (!verifier) throw new OAuthError(400, 'invalid_request', 'code_verifier is required (PKCE).');
-    if (!verifierMatches(verifier, c.codeChallenge)) throw new OAuthError(400, 'invalid_grant', 'Invalid code verifier: its S256 hash does not match the code_challenge.');
+    if (!verifierMatches(verifier, c.codeChallenge))
+      throw new OAuthError(
+        400,
+        'invalid_grant',
+        'Invalid code verifier: its S256 hash does not match the code_challenge.',
+      );
     const grant: Grant = {
       id: randomBytes(12).toString('base64url'),
       clientId,
@@ -157,7 +177,13 @@ export class OAuthGrants {
     const grant = grantId ? this.grants.get(grantId) : undefined;
     if (!grant || grant.clientId !== clientId) {
       const wasRotated = this.rotated.has(refreshToken);
-      throw new OAuthError(400, 'invalid_grant', wasRotated ? 'The refresh token was already used (rotated); use the newest one.' : 'The refresh token is invalid, expired or revoked.');
+      throw new OAuthError(
+        400,
+        'invalid_grant',
+        wasRotated
+          ? 'The refresh token was already used (rotated); use the newest one.'
+          : 'The refresh token is invalid, expired or revoked.',
+      );
     }
     if (grant.revoked) throw new OAuthError(400, 'invalid_grant', 'The refresh token is revoked.');
     if (grant.refreshLastUsed + this.lifetimes.refreshIdleTtlMs <= this.now()) {
@@ -168,7 +194,12 @@ export class OAuthGrants {
     if (scope !== undefined) {
       const asked = scope.split(' ').filter(Boolean);
       const extra = asked.filter((s) => !grant.scopes.includes(s));
-      if (asked.length === 0 || extra.length > 0) throw new OAuthError(400, 'invalid_scope', `The scope may only narrow the granted one (${grant.scopes.join(' ')}).`);
+      if (asked.length === 0 || extra.length > 0)
+        throw new OAuthError(
+          400,
+          'invalid_scope',
+          `The scope may only narrow the granted one (${grant.scopes.join(' ')}).`,
+        );
       scopes = asked;
     }
     this.byRefresh.delete(refreshToken);
@@ -189,14 +220,16 @@ export class OAuthGrants {
     const grantId = this.byRefresh.get(tokenValue) ?? this.rotated.get(tokenValue);
     if (grantId) {
       const grant = this.grants.get(grantId)!;
-      if (grant.clientId !== clientId) throw new OAuthError(400, 'unauthorized_client', 'The token was issued to another client.');
+      if (grant.clientId !== clientId)
+        throw new OAuthError(400, 'unauthorized_client', 'The token was issued to another client.');
       if (this.byRefresh.has(tokenValue)) this.revokeGrant(grantId);
       return;
     }
     const at = this.access.get(tokenValue);
     if (!at) return;
     const grant = this.grants.get(at.grantId)!;
-    if (grant.clientId !== clientId) throw new OAuthError(400, 'unauthorized_client', 'The token was issued to another client.');
+    if (grant.clientId !== clientId)
+      throw new OAuthError(400, 'unauthorized_client', 'The token was issued to another client.');
     at.revoked = true;
   }
 
@@ -269,7 +302,12 @@ export class OAuthGrants {
 
   private tokenResponse(grant: Grant, scopes: readonly string[]): TokenResponse {
     const value = token('kat_');
-    this.access.set(value, { grantId: grant.id, expiresAt: this.now() + this.lifetimes.accessTokenTtlMs, scopes, revoked: false });
+    this.access.set(value, {
+      grantId: grant.id,
+      expiresAt: this.now() + this.lifetimes.accessTokenTtlMs,
+      scopes,
+      revoked: false,
+    });
     grant.accessTokens.add(value);
     return {
       access_token: value,

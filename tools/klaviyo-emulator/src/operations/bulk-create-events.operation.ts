@@ -22,7 +22,9 @@ export const bulkCreateEvents: Operation = ({ store, faults, runner, now }, { bo
     throw invalidInput(`Accepts up to 1,000 events per request; got ${total}.`, BULK_EVENTS_POINTER);
   }
   const nowMs = now();
-  const prepared: { profile: ProfileInput; ids: ProfileIdentifiers; events: EventInput[] }[] = new Array(entries.length);
+  const prepared: { profile: ProfileInput; ids: ProfileIdentifiers; events: EventInput[] }[] = new Array(
+    entries.length,
+  );
   const inRequest = new Map<string, string>();
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i].attributes;
@@ -30,7 +32,10 @@ export const bulkCreateEvents: Operation = ({ store, faults, runner, now }, { bo
     const ids = identifiersOf(pdata);
     const profileKey = store.profileKey(ids);
     if (!profileKey) {
-      throw invalidInput('A profile identifier (id, email, phone_number or external_id) is required.', `${BULK_EVENTS_POINTER}/${i}/attributes/profile/data/attributes`);
+      throw invalidInput(
+        'A profile identifier (id, email, phone_number or external_id) is required.',
+        `${BULK_EVENTS_POINTER}/${i}/attributes/profile/data/attributes`,
+      );
     }
     checkIdentifierFormats(ids, `${BULK_EVENTS_POINTER}/${i}/attributes/profile/data/attributes`);
     const events: EventInput[] = new Array(entry.events.data.length);

@@ -10,7 +10,10 @@ import { hasIdentifier, identifiersOf } from './profile-identifiers';
 export const bulkImportProfiles: Operation = ({ store, jobs, runner, now, baseUrl }, { body }) => {
   const profiles = (body as BulkImportProfilesBody).data.attributes.profiles.data;
   if (profiles.length > MAX_PROFILES_PER_BULK_IMPORT) {
-    throw invalidInput(`Accepts up to 10,000 profiles per request; got ${profiles.length}.`, '/data/attributes/profiles/data');
+    throw invalidInput(
+      `Accepts up to 10,000 profiles per request; got ${profiles.length}.`,
+      '/data/attributes/profiles/data',
+    );
   }
   const job = jobs.create(profiles.length, now());
   runner.run(() => {

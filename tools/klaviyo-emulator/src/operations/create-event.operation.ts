@@ -15,7 +15,10 @@ export const createEvent: Operation = ({ store, faults, now }, { body, apiKey, i
   const pdata = attrs.profile.data;
   const ids = identifiersOf(pdata);
   if (!store.profileKey(ids)) {
-    throw invalidInput('A profile identifier (id, email, phone_number or external_id) is required.', '/data/attributes/profile/data/attributes');
+    throw invalidInput(
+      'A profile identifier (id, email, phone_number or external_id) is required.',
+      '/data/attributes/profile/data/attributes',
+    );
   }
   checkIdentifierFormats(ids, '/data/attributes/profile/data/attributes');
   const e = toEventInput(attrs, undefined, '/data', now(), ids, faults);

@@ -22,18 +22,29 @@ export function toEventInput(
   const metric: string = attrs.metric.data.attributes.name;
   // MetricCreateQueryResourceObject.name: "Name of the event. Must be less than 128 characters."
   if (metric.length === 0 || metric.length >= 128) {
-    throw invalidInput('Metric name must be non-empty and less than 128 characters.', `${pointer}/attributes/metric/data/attributes/name`);
+    throw invalidInput(
+      'Metric name must be non-empty and less than 128 characters.',
+      `${pointer}/attributes/metric/data/attributes/name`,
+    );
   }
   const properties = attrs.properties;
   let n = 0;
-  for (const _ in properties) if (++n > MAX_EVENT_PROPERTIES) throw invalidInput('Properties of this event must not exceed 400 properties.', `${pointer}/attributes/properties`);
+  for (const _ in properties)
+    if (++n > MAX_EVENT_PROPERTIES)
+      throw invalidInput(
+        'Properties of this event must not exceed 400 properties.',
+        `${pointer}/attributes/properties`,
+      );
   // "The time is truncated to the second. The time must be after the year 1990 and can only be up to 1 year in the future."
   let t: number;
   if (attrs.time == null) t = nowMs;
   else {
     t = Date.parse(attrs.time);
     if (!(t > MIN_EVENT_TIME) || t > nowMs + YEAR_MS) {
-      throw invalidInput('The time must be after the year 1990 and can only be up to 1 year in the future.', `${pointer}/attributes/time`);
+      throw invalidInput(
+        'The time must be after the year 1990 and can only be up to 1 year in the future.',
+        `${pointer}/attributes/time`,
+      );
     }
   }
   const time = new Date(t - (((t % 1000) + 1000) % 1000)).toISOString();

@@ -14,7 +14,9 @@ export const getAccounts: Operation = ({ account, baseUrl }, { query }) => {
     for (const [k, v] of Object.entries(resource.attributes)) {
       if (names.includes(k)) attrs[k] = v;
       else if (k === 'contact_information') {
-        const sub = Object.entries(v as Record<string, unknown>).filter(([s]) => names.includes(`contact_information.${s}`));
+        const sub = Object.entries(v as Record<string, unknown>).filter(([s]) =>
+          names.includes(`contact_information.${s}`),
+        );
         if (sub.length > 0) attrs[k] = Object.fromEntries(sub);
       }
     }

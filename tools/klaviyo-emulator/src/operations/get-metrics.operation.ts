@@ -16,7 +16,12 @@ export const getMetrics: Operation = ({ store, baseUrl }, { query }) => {
   let offset = 0;
   if (cursor !== null) {
     const m = /^m([0-9]+)$/.exec(cursor);
-    if (!m) throw new KlaviyoHttpError(400, [klaviyoError(400, 'invalid', 'Invalid input.', `Invalid page cursor "${cursor}".`, { parameter: 'page[cursor]' })]);
+    if (!m)
+      throw new KlaviyoHttpError(400, [
+        klaviyoError(400, 'invalid', 'Invalid input.', `Invalid page cursor "${cursor}".`, {
+          parameter: 'page[cursor]',
+        }),
+      ]);
     offset = Number(m[1]);
   }
   const metrics = filter ? store.metrics().filter(filter) : store.metrics();
@@ -36,7 +41,10 @@ export const getMetrics: Operation = ({ store, baseUrl }, { query }) => {
     prev.set('page[cursor]', `m${Math.max(0, offset - MAX_METRICS_PER_PAGE)}`);
     links.prev = `${base}?${prev.toString()}`;
   }
-  const body: Record<string, unknown> = { data: page.map((m) => metricResource(m, baseUrl(), fields, flowTriggers)), links };
+  const body: Record<string, unknown> = {
+    data: page.map((m) => metricResource(m, baseUrl(), fields, flowTriggers)),
+    links,
+  };
   if (flowTriggers) body.included = [];
   return { status: 200, body };
 };

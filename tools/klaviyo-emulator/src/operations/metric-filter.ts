@@ -14,7 +14,10 @@ const FIELDS: Readonly<Record<string, (m: StoredMetric) => string>> = {
   'integration.category': (m) => m.integration.category,
 };
 
-const bad = (detail: string) => new KlaviyoHttpError(400, [klaviyoError(400, 'invalid', 'Invalid filter provided.', detail, { parameter: 'filter' })]);
+const bad = (detail: string) =>
+  new KlaviyoHttpError(400, [
+    klaviyoError(400, 'invalid', 'Invalid filter provided.', detail, { parameter: 'filter' }),
+  ]);
 
 export function parseMetricFilter(text: string): MetricFilter {
   const p = new Parser(text);
@@ -50,7 +53,10 @@ class Parser {
       this.expect(')');
       return (m) => parts.every((f) => f(m));
     }
-    if (name !== 'equals') throw bad(`Operator "${name}" is not supported for this endpoint; use equals on integration.name or integration.category.`);
+    if (name !== 'equals')
+      throw bad(
+        `Operator "${name}" is not supported for this endpoint; use equals on integration.name or integration.category.`,
+      );
     this.skipSpaces();
     const field = this.word();
     const read = Object.prototype.hasOwnProperty.call(FIELDS, field) ? FIELDS[field] : undefined;
@@ -71,7 +77,8 @@ class Parser {
 
   private string(): string {
     const quote = this.text[this.pos];
-    if (quote !== '"' && quote !== "'") throw bad('The value must be a quoted string, e.g. equals(integration.name,"Intercom").');
+    if (quote !== '"' && quote !== "'")
+      throw bad('The value must be a quoted string, e.g. equals(integration.name,"Intercom").');
     let out = '';
     for (this.pos++; this.pos < this.text.length; this.pos++) {
       const c = this.text[this.pos];

@@ -4,7 +4,12 @@ import { invalidInput, klaviyoError, KlaviyoHttpError } from '../klaviyo-error.u
 /** The identifiers of a `{ type: 'profile', id?, attributes }` object of a request. */
 export function identifiersOf(data: ProfileInput): ProfileIdentifiers {
   const a = data.attributes ?? {};
-  return { id: data.id ?? null, email: a.email ?? null, phone_number: a.phone_number ?? null, external_id: a.external_id ?? null };
+  return {
+    id: data.id ?? null,
+    email: a.email ?? null,
+    phone_number: a.phone_number ?? null,
+    external_id: a.external_id ?? null,
+  };
 }
 
 export function hasIdentifier(ids: ProfileIdentifiers): boolean {
@@ -21,9 +26,13 @@ const E164 = /^\+[1-9]\d{1,14}$/;
  * with 400 `invalid` pointing at the attribute; `attributesPointer` names the profile's attributes.
  */
 export function checkIdentifierFormats(ids: ProfileIdentifiers, attributesPointer: string): void {
-  if (ids.email && !EMAIL.test(ids.email)) throw invalidInput(`Invalid email address: "${ids.email}".`, `${attributesPointer}/email`);
+  if (ids.email && !EMAIL.test(ids.email))
+    throw invalidInput(`Invalid email address: "${ids.email}".`, `${attributesPointer}/email`);
   if (ids.phone_number && !E164.test(ids.phone_number)) {
-    throw invalidInput(`Invalid phone number format (Example of a valid format: +12345678901): "${ids.phone_number}".`, `${attributesPointer}/phone_number`);
+    throw invalidInput(
+      `Invalid phone number format (Example of a valid format: +12345678901): "${ids.phone_number}".`,
+      `${attributesPointer}/phone_number`,
+    );
   }
 }
 
@@ -33,7 +42,12 @@ export function checkIdentifierFormats(ids: ProfileIdentifiers, attributesPointe
  */
 export function checkNoConflict(store: KlaviyoEmulatorStore, ids: ProfileIdentifiers): void {
   const matched = new Map<string, StoredProfile>();
-  for (const one of [{ id: ids.id }, { email: ids.email }, { phone_number: ids.phone_number }, { external_id: ids.external_id }]) {
+  for (const one of [
+    { id: ids.id },
+    { email: ids.email },
+    { phone_number: ids.phone_number },
+    { external_id: ids.external_id },
+  ]) {
     if (!Object.values(one)[0]) continue;
     const p = store.findProfile(one);
     if (p) matched.set(p.id, p);
@@ -42,7 +56,13 @@ export function checkNoConflict(store: KlaviyoEmulatorStore, ids: ProfileIdentif
     const [, other] = [...matched.keys()];
     throw new KlaviyoHttpError(409, [
       {
-        ...klaviyoError(409, 'duplicate_profile', 'Conflict.', 'A profile already exists with one of these identifiers.', { pointer: '/data/attributes' }),
+        ...klaviyoError(
+          409,
+          'duplicate_profile',
+          'Conflict.',
+          'A profile already exists with one of these identifiers.',
+          { pointer: '/data/attributes' },
+        ),
         meta: { duplicate_profile_id: other },
       },
     ]);

@@ -16,7 +16,9 @@ export const requestProfileDeletion: Operation = ({ store, runner, now }, { body
   const count = Object.keys(identifier).length;
   if (count !== 1) {
     throw invalidInput(
-      count === 0 ? 'One of email, phone_number or id is required.' : 'Only one of email, phone_number or id may be provided.',
+      count === 0
+        ? 'One of email, phone_number or id is required.'
+        : 'Only one of email, phone_number or id may be provided.',
       '/data/attributes/profile/data',
     );
   }
