@@ -5,8 +5,14 @@ import { createProducer, GZIP_LEVEL } from './kafka-client';
 function fakeKafka() {
   const sent: { send: unknown[]; sendBatch: unknown[] } = { send: [], sendBatch: [] };
   const producer = {
-    send: async (r: unknown) => void sent.send.push(r) ?? [],
-    sendBatch: async (b: unknown) => void sent.sendBatch.push(b) ?? [],
+    send: async (r: unknown) => {
+      sent.send.push(r);
+      return [];
+    },
+    sendBatch: async (b: unknown) => {
+      sent.sendBatch.push(b);
+      return [];
+    },
   } as unknown as Producer;
   return { kafka: { producer: () => producer } as unknown as Kafka, sent };
 }
