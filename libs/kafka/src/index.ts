@@ -1,7 +1,7 @@
 export { TOPICS, DLQ_SOURCES, topicName, dlqName, allTopics, type TopicKey, type TopicSpec } from './topics';
 export { SCHEMAS_DIR, loadSchema, backwardIncompatibility } from './schemas';
 export { AvroCodec, SchemaContractError, type SchemaCheckResult } from './avro-codec';
-export { createKafka, createProducer, ensureTopics, prepareStage, BATCHING_FETCH, GROUP_TIMING } from './kafka-client';
+export { createKafka, createProducer, ensureTopics, prepareStage, GROUP_TIMING } from './kafka-client';
 export { BatchingProducer } from './batching-producer';
 export { DeadLetterPublisher, describeError, type FailureContext } from './dead-letter';
 export { REPROCESSED_FROM, RECEIVED_AT, reasonKey, matchesWhere, reprocessHeaders, sendBack } from './dead-letter-reprocess';

@@ -125,12 +125,3 @@ export async function prepareStage(kafka: Kafka, config: KafkaConfig, codec: { r
  * An idle fetch returns after 1 s, so stopping a consumer does not wait kafkajs' default 5 s.
  */
 export const GROUP_TIMING = { sessionTimeout: 20_000, heartbeatInterval: 3000, rebalanceTimeout: 60_000, maxWaitTimeInMs: 1000 } as const;
-
-/**
- * Fetch settings of a stage that keeps up with its topic (the transformer's notifications, the
- * sink's records): the broker answers a fetch once 16 KiB (compressed) wait or after 100 ms,
- * not as soon as one record does, so a stage under load handles, produces and commits slices
- * of tens of records instead of one or two (issue #20: small produce requests). Costs at most
- * 100 ms per stage when traffic is light; an idle consumer fetches 10 times a second.
- */
-export const BATCHING_FETCH = { minBytes: 16 * 1024, maxWaitTimeInMs: 100 } as const;

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import {
-  AvroCodec, BATCHING_FETCH, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
+  AvroCodec, createKafka, createProducer, decodeOrPoison, followTopic, metricOnce, prepareStage, RecordDecodeError, serdes, StageRuntime, topicName,
   type HandlerLookup, type RecordOutcome, type ThrowAwayConsumer, type StageBatch, type StageConsumerSpec, type StageHealth, type StageResult, type StageTally,
 } from '@iks/kafka';
 import { outcomeSubject } from './outcome-subject';
@@ -171,7 +171,7 @@ export class SinkRunner {
       topics: which.map((t) => ({ topic: this.topics[t], pattern: SINK_PATTERNS[t] })),
       // large fetches so that bulk requests fill up to Klaviyo's 1,000 events; round robin as well, so a
       // member without budget shares (an older sink during a rolling upgrade) can still join the group
-      consumer: { ...BATCHING_FETCH, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner, PartitionAssigners.roundRobin] },
+      consumer: { maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024, partitionAssigners: [share.assigner, PartitionAssigners.roundRobin] },
       onAssignment: (assignment) => share.onAssignment(assignment),
       // every partition of the three topics at once, so their events can share bulk requests
       partitionsConsumedConcurrently: 3 * this.config.kafka.partitions,

@@ -4,7 +4,7 @@ import { Gauge, Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import { boundedKey, type ContactSnapshot, type KlaviyoRecord } from '@iks/domain';
 import {
-  AvroCodec, BATCHING_FETCH, createKafka, createProducer, decodeOrPoison, header, isTransientError, metricOnce, prepareStage, RECEIVED_AT,
+  AvroCodec, createKafka, createProducer, decodeOrPoison, header, isTransientError, metricOnce, prepareStage, RECEIVED_AT,
   serdes, sleep, StageRuntime, topicName, type HandlerLookup, type ProducedRecord, type RecordOutcome, type StageBatch, type StageConsumerSpec,
   type StageResult, type StageTally,
 } from '@iks/kafka';
@@ -109,7 +109,6 @@ export class TransformerRunner {
     const specs: StageConsumerSpec[] = [{
       groupId: opts.groupId ?? this.config.transformer.groupId,
       topics: [{ topic: this.topics.raw, pattern: TRANSFORMER_PATTERNS.notifications }],
-      consumer: BATCHING_FETCH,
     }];
     if (opts.retryConsumer !== false) {
       specs.push({
