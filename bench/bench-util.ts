@@ -380,3 +380,23 @@ export async function deletePrefixedTopics(kafka: Kafka, prefix: string): Promis
     await admin.disconnect();
   }
 }
+
+/**
+ * The node flags a checkout deploys ingest with: those of its package.json `start:ingest`
+ * (`node <flags> dist/apps/ingest/src/main.js`), so that a bench of another checkout's apps
+ * (bench:compare's ref) runs its ingest as that checkout deploys it. `fallback` when the script
+ * cannot be read.
+ */
+export function deployedIngestFlags(checkoutRoot: string, fallback: readonly string[]): string[] {
+  try {
+    const pkg = JSON.parse(readFileSync(join(checkoutRoot, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    const words = (pkg.scripts?.['start:ingest'] ?? '').split(' ').filter(Boolean);
+    const script = words.findIndex((w) => w.endsWith('main.js'));
+    if (words[0] !== 'node' || script < 0) return [...fallback];
+    return words.slice(1, script).filter((w) => w.startsWith('--'));
+  } catch {
+    return [...fallback];
+  }
+}

@@ -82,7 +82,18 @@ import { formatFigure } from '../tools/support/bench-figures';
 import { EnvReader } from '../tools/support/env-reader';
 import { findStackProcesses, topicLogBytes } from '../tools/support/stack-process';
 import { waitHttp, waitUntil } from '../tools/support/wait-for';
-import { deletePrefixedTopics, envInt, fmtInt, fmtMiB, heading, line, note, percentiles, sleep } from './bench-util';
+import {
+  deletePrefixedTopics,
+  deployedIngestFlags,
+  envInt,
+  fmtInt,
+  fmtMiB,
+  heading,
+  line,
+  note,
+  percentiles,
+  sleep,
+} from './bench-util';
 import { ChildProcesses, vmHwm } from './support/child-processes';
 
 const ROOT = resolve(__dirname, __dirname.includes(join('dist', 'bench')) ? '../..' : '..');
@@ -105,10 +116,13 @@ const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/
 const knobs = new EnvReader();
 /** The dist/ whose apps run (bench:compare points it at an older ref's build). */
 const APPS_DIST = resolve(knobs.string('BENCH_APPS_DIST', DIST));
-/** Ingest's node flags as deployed (package.json start:ingest, apps/supervisor INGEST_NODE_FLAGS). */
-const INGEST_NODE_FLAGS = ((f) => (f === 'none' ? [] : f.split(' ').filter(Boolean)))(
-  knobs.string('BENCH_INGEST_NODE_FLAGS', '--max-semi-space-size=2 --max-old-space-size=128'),
-);
+/** Ingest's node flags as the checkout of APPS_DIST deploys them (its package.json start:ingest), or BENCH_INGEST_NODE_FLAGS. */
+const INGEST_NODE_FLAGS = ((f) =>
+  f === undefined
+    ? deployedIngestFlags(resolve(APPS_DIST, '..'), ['--max-semi-space-size=4', '--max-old-space-size=128'])
+    : f === 'none'
+      ? []
+      : f.split(' ').filter(Boolean))(knobs.string('BENCH_INGEST_NODE_FLAGS'));
 const CPU_PROF_DIR = knobs.string('BENCH_CPU_PROF');
 const STACK = findStackProcesses(BROKERS, REGISTRY, {
   STACK_DIR: knobs.string('STACK_DIR'),

@@ -22,7 +22,7 @@ import { freePort } from '../test/support/free-port';
 import { freshTopicEnv } from '../test/support/test-config';
 import { buildNotification, generateDataset, signBody } from '../tools/intercom-emulator/src';
 import { waitHttp } from '../tools/support/wait-for';
-import { envInt } from './bench-util';
+import { deployedIngestFlags, envInt } from './bench-util';
 import { ChildProcesses, vmHwm } from './support/child-processes';
 
 // Bench knobs only; the app's own settings go through loadConfig.
@@ -273,9 +273,13 @@ async function main(): Promise<void> {
 async function startIngestProcess(prefix: string) {
   const port = await freePort();
   // the same V8 flags as `npm run start:ingest` (package.json), or BENCH_INGEST_NODE_FLAGS
-  const nodeFlags = (process.env.BENCH_INGEST_NODE_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=128')
-    .split(' ')
-    .filter(Boolean);
+  const flags = process.env.BENCH_INGEST_NODE_FLAGS;
+  const nodeFlags =
+    flags === undefined
+      ? deployedIngestFlags(join(__dirname, '..', '..'), ['--max-semi-space-size=4', '--max-old-space-size=128'])
+      : flags === 'none'
+        ? []
+        : flags.split(' ').filter(Boolean);
   const children = new ChildProcesses();
   const child = children.start(
     'ingest',

@@ -128,6 +128,20 @@ describe('EventBatcher', () => {
       },
     });
     expect(isPrepared(prepareEvent(eventRecord({ properties: { body: 'x'.repeat(MAX_STRING_BYTES) } })))).toBe(true);
+    // the pointer names the first long string, array indices and escaped keys (RFC 6901) included
+    const inArray = prepareEvent(
+      eventRecord({
+        properties: { short: 'é'.repeat(MAX_STRING_BYTES / 2), 'a/b~c': ['x', '€'.repeat(MAX_STRING_BYTES / 3 + 1)] },
+      }),
+    );
+    expect(inArray).toMatchObject({ error: { code: 'string_too_large', pointer: '/properties/a~1b~0c/1' } });
+    const longKey = prepareEvent(eventRecord({ properties: { ok: 1, ['k'.repeat(MAX_STRING_BYTES + 1)]: 1 } }));
+    expect(longKey).toMatchObject({
+      error: { code: 'string_too_large', pointer: `/properties/${'k'.repeat(MAX_STRING_BYTES + 1)}` },
+    });
+    expect(
+      isPrepared(prepareEvent(eventRecord({ properties: { list: ['€'.repeat(MAX_STRING_BYTES / 3 - 1)] } }))),
+    ).toBe(true);
     const noId = prepareEvent(eventRecord({ profile: { phone_number: '415-555-0123' } })) as DeliveryResult;
     expect(noId).toMatchObject({ status: 'rejected', error: { code: 'missing_profile_identifier', retriable: false } });
     const phoneDropped = prepareEvent(

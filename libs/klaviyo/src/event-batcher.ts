@@ -93,22 +93,51 @@ export function isPrepared(x: PreparedEvent | DeliveryResult): x is PreparedEven
   return (x as PreparedEvent).entry !== undefined;
 }
 
+/**
+ * The JSON pointer of the first string (value or key) over MAX_STRING_BYTES, or undefined.
+ * Runs on every event: the pointer is only built for the string found, and a string's UTF-8
+ * length is only counted when its UTF-16 length (1 to 3 bytes per code unit) cannot decide.
+ */
 function findLongString(value: unknown, pointer: string): string | undefined {
-  if (typeof value === 'string') return Buffer.byteLength(value) > MAX_STRING_BYTES ? pointer : undefined;
+  const path = longStringPath(value);
+  if (path === undefined) return undefined;
+  return (
+    pointer +
+    path
+      .reverse()
+      .map((k) => `/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`)
+      .join('')
+  );
+}
+
+/** The path to the first string over the limit, innermost segment first. */
+function longStringPath(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return overStringLimit(value) ? [] : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const p = findLongString(value[i], `${pointer}/${i}`);
-      if (p) return p;
+      const p = longStringPath(value[i]);
+      if (p) {
+        p.push(String(i));
+        return p;
+      }
     }
   } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const p = `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      if (Buffer.byteLength(k) > MAX_STRING_BYTES) return p;
-      const found = findLongString(v, p);
-      if (found) return found;
+    for (const k of Object.keys(value)) {
+      if (overStringLimit(k)) return [k];
+      const p = longStringPath((value as Record<string, unknown>)[k]);
+      if (p) {
+        p.push(k);
+        return p;
+      }
     }
   }
   return undefined;
+}
+
+function overStringLimit(s: string): boolean {
+  if (s.length <= MAX_STRING_BYTES / 3) return false;
+  if (s.length > MAX_STRING_BYTES) return true;
+  return Buffer.byteLength(s) > MAX_STRING_BYTES;
 }
 
 /** What the batcher needs from an item. */

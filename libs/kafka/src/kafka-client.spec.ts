@@ -1,0 +1,61 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { CompressionCodecs, CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { createProducer, GZIP_LEVEL } from './kafka-client';
+
+function fakeKafka() {
+  const sent: { send: unknown[]; sendBatch: unknown[] } = { send: [], sendBatch: [] };
+  const producer = {
+    send: async (r: unknown) => {
+      sent.send.push(r);
+      return [];
+    },
+    sendBatch: async (b: unknown) => {
+      sent.sendBatch.push(b);
+      return [];
+    },
+  } as unknown as Producer;
+  return { kafka: { producer: () => producer } as unknown as Kafka, sent };
+}
+
+describe('createProducer', () => {
+  it('compresses every send and sendBatch with GZIP unless the caller names a codec', async () => {
+    const { kafka, sent } = fakeKafka();
+    const producer = createProducer(kafka);
+    await producer.send({ topic: 't', acks: -1, messages: [{ value: 'a' }] });
+    await producer.sendBatch({ acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] });
+    await producer.send({ topic: 't', compression: CompressionTypes.None, messages: [{ value: 'c' }] });
+    expect(sent.send).toEqual([
+      { compression: CompressionTypes.GZIP, topic: 't', acks: -1, messages: [{ value: 'a' }] },
+      { compression: CompressionTypes.None, topic: 't', messages: [{ value: 'c' }] },
+    ]);
+    expect(sent.sendBatch).toEqual([
+      { compression: CompressionTypes.GZIP, acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] },
+    ]);
+  });
+});
+
+describe('the GZIP codec kafkajs uses', () => {
+  const json = Buffer.from(
+    JSON.stringify(
+      Array.from({ length: 50 }, (_, i) => ({
+        type: 'notification_event',
+        id: `notif_${i}`,
+        topic: 'conversation.user.replied',
+        data: { item: { body: 'x'.repeat(i) } },
+      })),
+    ),
+  );
+
+  it(`writes standard gzip at level ${GZIP_LEVEL}, which any reader inflates`, async () => {
+    const codec = CompressionCodecs[CompressionTypes.GZIP]();
+    const compressed: Buffer = await codec.compress({ buffer: json });
+    expect(gunzipSync(compressed)).toEqual(json);
+    expect(compressed).toEqual(gzipSync(json, { level: GZIP_LEVEL }));
+    expect(compressed.length).toBeLessThan(json.length / 5);
+  });
+
+  it('reads gzip written at any level', async () => {
+    const codec = CompressionCodecs[CompressionTypes.GZIP]();
+    expect(await codec.decompress(gzipSync(json, { level: 9 }))).toEqual(json);
+  });
+});
