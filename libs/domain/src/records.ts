@@ -5,6 +5,19 @@
  * travels as a JSON string in Avro and as a parsed object here.
  */
 
+/**
+ * The connection a record belongs to (docs/CONNECTIONS.md): one Intercom workspace paired with
+ * one Klaviyo account. Absent means the default connection, the one today's environment
+ * variables describe; in Avro the field is always written, with "default" as its default, so
+ * records written before connections existed read as the default connection.
+ */
+export const DEFAULT_CONNECTION_ID = 'default';
+
+/** The connection of a record: its `connection_id`, or the default connection when it has none. */
+export function connectionOf(record: { readonly connection_id?: string }): string {
+  return record.connection_id ?? DEFAULT_CONNECTION_ID;
+}
+
 /** `reconcile`: derived from Intercom's REST API to heal what the webhooks never delivered (issue #12). */
 export type NotificationSource = 'webhook' | 'backfill' | 'reconcile';
 
@@ -23,6 +36,9 @@ export interface RawNotification {
   readonly source: NotificationSource;
   /** The body exactly as Intercom sent it (webhook) or as the backfill built it. */
   readonly body: string;
+
+  /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
+  readonly connection_id?: string;
 }
 
 /** The Klaviyo profile identifiers an event is attached to (email and/or E.164 phone). */
@@ -45,6 +61,9 @@ export interface KlaviyoEventRecord {
   readonly intercom_contact_id: string | null;
   readonly source_notification_id: string;
   readonly source_topic: string;
+
+  /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
+  readonly connection_id?: string;
 }
 
 export interface ProfileLocation {
@@ -68,6 +87,9 @@ export interface KlaviyoProfileRecord {
   readonly updated_at: number | null;
   readonly backfill: boolean;
   readonly source_notification_id: string;
+
+  /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
+  readonly connection_id?: string;
 }
 
 /** klaviyo.deletions.v1: a data privacy deletion request for one person. */
@@ -79,6 +101,9 @@ export interface KlaviyoDeletionRecord {
   /** unix milliseconds */
   readonly requested_at: number;
   readonly source_notification_id: string;
+
+  /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
+  readonly connection_id?: string;
 }
 
 /**
@@ -155,6 +180,9 @@ export interface ContactSnapshot {
   readonly contact_json: string | null;
   /** unix milliseconds */
   readonly recorded_at: number;
+
+  /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
+  readonly connection_id?: string;
 }
 
 /** What happened to one record a stage consumed, as the console reads it. */
@@ -187,4 +215,7 @@ export interface DeliveryOutcome {
   readonly source_notification_id: string | null;
   /** unix ms: when ingest accepted the Intercom notification the record came from (null when unknown). */
   readonly received_at: number | null;
+
+  /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
+  readonly connection_id?: string;
 }

@@ -1,15 +1,16 @@
-import type {
-  ContactSnapshot,
-  DeadLetter,
-  DeliveryOutcome,
-  DeliveryOutcomeKind,
-  KlaviyoDeletionRecord,
-  KlaviyoEventRecord,
-  KlaviyoProfileRecord,
-  NotificationSource,
-  PipelineOutage,
-  RawNotification,
-  ReconcileReportRecord,
+import {
+  DEFAULT_CONNECTION_ID,
+  type ContactSnapshot,
+  type DeadLetter,
+  type DeliveryOutcome,
+  type DeliveryOutcomeKind,
+  type KlaviyoDeletionRecord,
+  type KlaviyoEventRecord,
+  type KlaviyoProfileRecord,
+  type NotificationSource,
+  type PipelineOutage,
+  type RawNotification,
+  type ReconcileReportRecord,
 } from '@iks/domain';
 
 /**
@@ -20,6 +21,13 @@ import type {
  */
 
 const n = <T>(v: T | undefined | null): T | null => (v === undefined ? null : v);
+/** Written always; read back only when it is not the default, so a default-connection record decodes as before. */
+const cid = (v: string | undefined): string => v ?? DEFAULT_CONNECTION_ID;
+const withConnection = <T extends object>(record: T, connectionId: string | undefined): T =>
+  connectionId === undefined || connectionId === DEFAULT_CONNECTION_ID
+    ? record
+    : { ...record, connection_id: connectionId };
+
 const u = <T>(v: T | null | undefined): T | undefined => (v === null || v === undefined ? undefined : v);
 
 /** schemas/klaviyo-event.avsc */
@@ -34,6 +42,8 @@ export interface EventAvro {
   readonly intercom_contact_id: string | null;
   readonly source_notification_id: string;
   readonly source_topic: string;
+
+  readonly connection_id: string;
 }
 
 /** schemas/klaviyo-profile.avsc */
@@ -51,6 +61,8 @@ export interface ProfileAvro {
   readonly updated_at: number | null;
   readonly backfill: boolean;
   readonly source_notification_id: string;
+
+  readonly connection_id: string;
 }
 
 /** schemas/klaviyo-deletion.avsc */
@@ -60,6 +72,8 @@ export interface DeletionAvro {
   readonly phone_number: string | null;
   readonly requested_at: number;
   readonly source_notification_id: string;
+
+  readonly connection_id: string;
 }
 
 /** schemas/intercom-notification.avsc */
@@ -73,6 +87,8 @@ export interface NotificationAvro {
   readonly received_at: number;
   readonly source: NotificationSource;
   readonly body: string;
+
+  readonly connection_id: string;
 }
 
 /** schemas/contact-snapshot.avsc */
@@ -81,6 +97,8 @@ export interface ContactAvro {
   readonly deleted: boolean;
   readonly contact_json: string | null;
   readonly recorded_at: number;
+
+  readonly connection_id: string;
 }
 
 /** schemas/dead-letter.avsc */
@@ -123,6 +141,8 @@ export interface OutcomeAvro {
   readonly backfill: boolean;
   readonly source_notification_id: string | null;
   readonly received_at: number | null;
+
+  readonly connection_id: string;
 }
 
 /** schemas/pipeline-outage.avsc */
@@ -184,6 +204,7 @@ export function eventToAvro(e: KlaviyoEventRecord): EventAvro {
     intercom_contact_id: n(e.intercom_contact_id),
     source_notification_id: e.source_notification_id,
     source_topic: e.source_topic,
+    connection_id: cid(e.connection_id),
   };
 }
 
@@ -191,7 +212,7 @@ export function eventFromAvro(a: EventAvro): KlaviyoEventRecord {
   const profile: { email?: string; phone_number?: string } = {};
   if (a.email != null) profile.email = a.email;
   if (a.phone_number != null) profile.phone_number = a.phone_number;
-  return {
+  const e: KlaviyoEventRecord = {
     kind: 'event',
     metric: a.metric,
     unique_id: a.unique_id,
@@ -203,6 +224,7 @@ export function eventFromAvro(a: EventAvro): KlaviyoEventRecord {
     source_notification_id: a.source_notification_id,
     source_topic: a.source_topic,
   };
+  return withConnection(e, a.connection_id);
 }
 
 export function profileToAvro(p: KlaviyoProfileRecord): ProfileAvro {
@@ -220,6 +242,7 @@ export function profileToAvro(p: KlaviyoProfileRecord): ProfileAvro {
     updated_at: n(p.updated_at),
     backfill: p.backfill,
     source_notification_id: p.source_notification_id,
+    connection_id: cid(p.connection_id),
   };
 }
 
@@ -241,7 +264,7 @@ export function profileFromAvro(a: ProfileAvro): KlaviyoProfileRecord {
     if (v != null) p[k] = v;
   }
   if (Object.keys(location).length > 0) p.location = location;
-  return p;
+  return withConnection(p, a.connection_id);
 }
 
 export function deletionToAvro(d: KlaviyoDeletionRecord): DeletionAvro {
@@ -251,11 +274,12 @@ export function deletionToAvro(d: KlaviyoDeletionRecord): DeletionAvro {
     phone_number: n(d.phone_number),
     requested_at: d.requested_at,
     source_notification_id: d.source_notification_id,
+    connection_id: cid(d.connection_id),
   };
 }
 
 export function deletionFromAvro(a: DeletionAvro): KlaviyoDeletionRecord {
-  return {
+  const d: KlaviyoDeletionRecord = {
     kind: 'deletion',
     intercom_contact_id: a.intercom_contact_id,
     email: u(a.email),
@@ -263,14 +287,15 @@ export function deletionFromAvro(a: DeletionAvro): KlaviyoDeletionRecord {
     requested_at: Number(a.requested_at),
     source_notification_id: a.source_notification_id,
   };
+  return withConnection(d, a.connection_id);
 }
 
 export function notificationToAvro(r: RawNotification): NotificationAvro {
-  return { ...r };
+  return { ...r, connection_id: cid(r.connection_id) };
 }
 
 export function notificationFromAvro(a: NotificationAvro): RawNotification {
-  return {
+  const r: RawNotification = {
     notification_id: a.notification_id,
     topic: a.topic,
     app_id: a.app_id,
@@ -281,14 +306,21 @@ export function notificationFromAvro(a: NotificationAvro): RawNotification {
     source: a.source,
     body: a.body,
   };
+  return withConnection(r, a.connection_id);
 }
 
 export function contactToAvro(c: ContactSnapshot): ContactAvro {
-  return { ...c };
+  return { ...c, connection_id: cid(c.connection_id) };
 }
 
 export function contactFromAvro(a: ContactAvro): ContactSnapshot {
-  return { id: a.id, deleted: a.deleted, contact_json: a.contact_json ?? null, recorded_at: Number(a.recorded_at) };
+  const c: ContactSnapshot = {
+    id: a.id,
+    deleted: a.deleted,
+    contact_json: a.contact_json ?? null,
+    recorded_at: Number(a.recorded_at),
+  };
+  return withConnection(c, a.connection_id);
 }
 
 export function deadLetterToAvro(d: DeadLetter): DeadLetterAvro {
@@ -315,11 +347,11 @@ export function deadLetterFromAvro(a: DeadLetterAvro): DeadLetter {
 }
 
 export function outcomeToAvro(o: DeliveryOutcome): OutcomeAvro {
-  return { ...o };
+  return { ...o, connection_id: cid(o.connection_id) };
 }
 
 export function outcomeFromAvro(a: OutcomeAvro): DeliveryOutcome {
-  return {
+  const o: DeliveryOutcome = {
     topic: a.topic,
     partition: a.partition,
     offset: a.offset,
@@ -344,6 +376,7 @@ export function outcomeFromAvro(a: OutcomeAvro): DeliveryOutcome {
     source_notification_id: a.source_notification_id ?? null,
     received_at: a.received_at == null ? null : Number(a.received_at),
   };
+  return withConnection(o, a.connection_id);
 }
 
 export function outageToAvro(o: PipelineOutage): OutageAvro {

@@ -1,0 +1,2 @@
+export * from './connection.types';
+export { StaticConnections } from './static-connections';
