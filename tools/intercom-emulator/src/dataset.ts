@@ -101,7 +101,9 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
       `generateDataset: contacts must be at most 10,000 (each gets its own phone), got ${contactCount}`,
     );
 
-  const teams = ['Support', 'Billing', 'Onboarding'].map((name, i) => makeTeam({ id: String(5017691 + base + i), name }, r));
+  const teams = ['Support', 'Billing', 'Onboarding'].map((name, i) =>
+    makeTeam({ id: String(5017691 + base + i), name }, r),
+  );
   const admins = Array.from({ length: 5 }, (_, i) =>
     makeAdmin({ id: String(991267466 + base + i * 7), teamIds: [Number(teams[i % teams.length].id)] }, r),
   );
@@ -155,7 +157,9 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     contactSubscriptions[contact.id] = r.subset(subscriptionTypes, 3);
   }
 
-  const identifierConflict = options.identifierConflict ? conflictingContacts(base + contactCount, r, appId) : undefined;
+  const identifierConflict = options.identifierConflict
+    ? conflictingContacts(base + contactCount, r, appId)
+    : undefined;
   if (identifierConflict) {
     for (const c of [identifierConflict.holder, identifierConflict.after]) {
       contacts.push(c);

@@ -443,7 +443,10 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     [
       'GET',
       /^\/tags$/,
-      (_m, _q, _b, { dataset }) => ({ type: 'list', data: dataset.tags.map(({ type, id, name }) => ({ type, id, name })) }),
+      (_m, _q, _b, { dataset }) => ({
+        type: 'list',
+        data: dataset.tags.map(({ type, id, name }) => ({ type, id, name })),
+      }),
     ],
     [
       'GET',
@@ -639,8 +642,8 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
     path: string,
     body: unknown,
     ws: Workspace = def,
+    scoped = false,
   ): Promise<[number, unknown] | null> => {
-    const scoped = ws !== def || path.startsWith('/__emulator/workspaces/');
     if (!scoped) {
       if (path === '/__emulator/workspaces') {
         if (method === 'GET') return [200, { data: registry.list().map(workspaceView) }];
@@ -683,7 +686,7 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       if (wsPath) {
         const target = workspaceOf(decodeURIComponent(wsPath[1]));
         if (!wsPath[2]) return method === 'GET' ? [200, workspaceView(target)] : null;
-        return control(method, `/__emulator${wsPath[2]}`, body, target);
+        return control(method, `/__emulator${wsPath[2]}`, body, target, true);
       }
     }
     if (path === '/__emulator/faults' && (method === 'POST' || method === 'DELETE')) {
@@ -704,7 +707,8 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       emulator.reset();
       return [200, { ok: true }];
     }
-    if (method === 'GET' && path === '/__emulator/requests') return [200, { requests: scoped ? ws.requests : requests }];
+    if (method === 'GET' && path === '/__emulator/requests')
+      return [200, { requests: scoped ? ws.requests : requests }];
     if (method === 'GET' && path === '/__emulator/dataset') return [200, ws.dataset];
     // The subscription (Developer Hub > Webhooks): PUT creates or changes it and pings the endpoint
     if (path === '/__emulator/webhooks/subscription') {

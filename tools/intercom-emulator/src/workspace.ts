@@ -98,7 +98,7 @@ export class WorkspaceDefinitionError extends Error {}
 
 const APP_ID = /^[a-z0-9]{4,16}$/;
 
-/** An Intercom-looking access token (`dG9rOi…`: base64 of `tok:<uuid>:1:0`). */
+/** An Intercom-looking access token (`dG9rO…`: base64 of `tok:<uuid>:1:0`). */
 export function newAccessToken(): string {
   return Buffer.from(`tok:${randomUUID()}:1:0`).toString('base64');
 }
@@ -209,7 +209,8 @@ export class WorkspaceRegistry {
     if (this.byAppId.has(appId)) throw new WorkspaceDefinitionError(`workspace ${appId} exists`);
     const region = options.region ?? 'US';
     if (!REGIONS.includes(region)) throw new WorkspaceDefinitionError(`region must be one of ${REGIONS.join(', ')}`);
-    const tokens = options.accessTokens && options.accessTokens.length > 0 ? [...options.accessTokens] : [newAccessToken()];
+    const tokens =
+      options.accessTokens && options.accessTokens.length > 0 ? [...options.accessTokens] : [newAccessToken()];
     for (const t of tokens) {
       if (typeof t !== 'string' || t.trim() === '' || /\s/.test(t))
         throw new WorkspaceDefinitionError('an access token must be a non-empty string without spaces');
