@@ -125,7 +125,8 @@ export class KlaviyoEmulatorFaults {
 
   /** Every API request answers 500 (or `status`: 502, 503, 504) for the next `ms` milliseconds. */
   outage500(ms: number, status: OutageStatus = 500): this {
-    if (!OUTAGE_STATUSES.includes(status)) throw new RangeError(`an outage answers 500, 502, 503 or 504, not ${status}`);
+    if (!OUTAGE_STATUSES.includes(status))
+      throw new RangeError(`an outage answers 500, 502, 503 or 504, not ${status}`);
     this.outageUntil = this.now() + ms;
     this.outageStatus = status;
     return this;
