@@ -16,7 +16,7 @@ function readConfigFile(path: string | undefined): EmulatorConfigFile {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`INTERCOM_EMULATOR_CONFIG ${path}: ${(e as Error).message}`);
+    throw new Error(`INTERCOM_EMULATOR_CONFIG ${path}: ${(e as Error).message}`, { cause: e });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new Error(`INTERCOM_EMULATOR_CONFIG ${path}: expected a JSON object {"apps": [...], "workspaces": [...]}`);

@@ -115,13 +115,7 @@ export class IntercomOAuth {
    */
   decide(form: URLSearchParams, origin: string | undefined, host: string | undefined): OAuthAnswer {
     if (origin !== undefined && origin !== 'null') {
-      let same = false;
-      try {
-        same = new URL(origin).host === host;
-      } catch {
-        same = false;
-      }
-      if (!same) return errorPage(403, 'This form can only be sent from the page that showed it.');
+      if (!sameHost(origin, host)) return errorPage(403, 'This form can only be sent from the page that showed it.');
     }
     const id = form.get('request') ?? '';
     const pending = this.pending.get(id);
@@ -184,6 +178,15 @@ export class IntercomOAuth {
     const t = this.now();
     for (const [id, p] of this.pending) if (p.expiresAt <= t) this.pending.delete(id);
     for (const [c, code] of this.codes) if (code.expiresAt <= t && code.used) this.codes.delete(c);
+  }
+}
+
+/** Whether the Origin header names the host the request came to. */
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
   }
 }
 
