@@ -81,6 +81,14 @@ async function main(): Promise<void> {
     apps: file.apps,
     workspaces: file.workspaces,
     regionPorts: { EU: config.euPort, AU: config.auPort },
+    // the other workspaces' subscriptions deliver with the same policy as the default one
+    webhookDefaults: {
+      timeoutMs: config.webhookTimeoutMs,
+      retryDelayMs: config.webhookRetryDelayMs,
+      pauseAfterFailures: config.webhookPauseAfterFailures,
+      failureWindowMs: config.webhookFailureWindowMs,
+      pauseMs: config.webhookPauseMs,
+    },
     port: config.port,
     host: config.host,
     accessToken: config.accessToken,
