@@ -339,11 +339,7 @@ export class TransformerRunner implements OnApplicationShutdown {
 
   /** The directory of the connection's workspace: its contacts apart from every other's, its own admins and teams. */
   private viewOf(connection: Connection): DirectoryView {
-    return this.directory.forConnection(
-      connection.id,
-      () => this.intercomSourceOf(connection),
-      connection.revision,
-    );
+    return this.directory.forConnection(connection.id, () => this.intercomSourceOf(connection), connection.revision);
   }
 
   private optionsOf(connection: Connection): MappingOptions {
