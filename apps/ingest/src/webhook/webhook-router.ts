@@ -3,16 +3,19 @@ import { claimsAnyWorkspace, webhookSecretsOf, type Connection, type ConnectionD
 import { signatureOf, signedWithAny } from './signature';
 
 /** Where a webhook goes (docs/CONNECTIONS.md, "Routing by workspace"). */
+/** Why a webhook is refused (401). */
+export type RefusedRoute = { readonly kind: 'refused'; readonly reason: 'missing_signature' | 'bad_signature' };
+
 export type WebhookRoute =
   /** Signed with the secret of the connection that claims its workspace: written to the raw topic with it. */
   | { readonly kind: 'claimed'; readonly connection: Connection }
   /** Signed by an Intercom app the deployment knows, of a workspace no connection claims: kept apart, answered 200. */
   | { readonly kind: 'unclaimed' }
   /** 401 as before connections: no header, or no secret that should verify it does. */
-  | { readonly kind: 'refused'; readonly reason: 'missing_signature' | 'bad_signature' };
+  | RefusedRoute;
 
-const MISSING: WebhookRoute = { kind: 'refused', reason: 'missing_signature' };
-const BAD: WebhookRoute = { kind: 'refused', reason: 'bad_signature' };
+const MISSING: RefusedRoute = { kind: 'refused', reason: 'missing_signature' };
+const BAD: RefusedRoute = { kind: 'refused', reason: 'bad_signature' };
 const UNCLAIMED: WebhookRoute = { kind: 'unclaimed' };
 
 /**
@@ -32,6 +35,15 @@ export class WebhookRouter {
     environmentSecrets: readonly Secret[],
   ) {
     this.environmentSecrets = environmentSecrets;
+  }
+
+  /**
+   * Refuses a request whose header cannot be a signature, before its body is parsed (an unsigned
+   * request costs no JSON parse); null when it is well formed (route() checks it).
+   */
+  refusedHeader(header: string | readonly string[] | undefined): RefusedRoute | null {
+    if (!header) return MISSING;
+    return signatureOf(header) === null ? BAD : null;
   }
 
   /** `appId`: the body's `app_id` when it is a non-empty string (a ping may have none). */

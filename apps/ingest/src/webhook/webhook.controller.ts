@@ -27,7 +27,7 @@ import { KafkaUnavailableError, NotificationWriter, RecordTooLargeError } from '
 import { topicName } from '@iks/kafka';
 import { CONFIG } from '../tokens';
 import { IngestMetrics } from '../ingest-metrics';
-import { WebhookRouter } from './webhook-router';
+import { WebhookRouter, type RefusedRoute } from './webhook-router';
 
 /** Distinct workspaces whose first unclaimed webhook is logged (then only counted). */
 const UNCLAIMED_LOGGED_MAX = 100;
@@ -58,6 +58,8 @@ export class WebhookController {
   @HttpCode(200)
   async receive(@Req() req: FastifyRequest, @Headers('x-hub-signature') signature: string | string[] | undefined) {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const early = this.router.refusedHeader(signature);
+    if (early) throw this.unauthorized(early);
     const text = raw.toString('utf8');
     let body: unknown;
     let notJson: string | null = null;
@@ -67,20 +69,7 @@ export class WebhookController {
       notJson = `body is not valid JSON: ${(e as Error).message}`;
     }
     const route = this.router.route(raw, signature, appIdOf(body));
-    if (route.kind === 'refused') {
-      this.metrics.countRejected(route.reason);
-      throw new HttpException(
-        {
-          statusCode: 401,
-          error: 'Unauthorized',
-          message:
-            route.reason === 'bad_signature'
-              ? 'X-Hub-Signature does not match the body'
-              : 'X-Hub-Signature header is missing',
-        },
-        HttpStatus.UNAUTHORIZED,
-      );
-    }
+    if (route.kind === 'refused') throw this.unauthorized(route);
     if (notJson !== null) throw this.badRequest(notJson);
     // the ping is checked before the envelope's rules: Intercom sends it with id null (issue #19)
     if (isPing(body)) return this.pong(body);
@@ -105,6 +94,21 @@ export class WebhookController {
   @Head('intercom')
   @HttpCode(200)
   probe(): void {}
+
+  private unauthorized(route: RefusedRoute): HttpException {
+    this.metrics.countRejected(route.reason);
+    return new HttpException(
+      {
+        statusCode: 401,
+        error: 'Unauthorized',
+        message:
+          route.reason === 'bad_signature'
+            ? 'X-Hub-Signature does not match the body'
+            : 'X-Hub-Signature header is missing',
+      },
+      HttpStatus.UNAUTHORIZED,
+    );
+  }
 
   private badRequest(message: string): HttpException {
     this.metrics.countRejected('invalid_envelope');
