@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '@iks/config';
 import { processIo, type CliIo } from './cli-io';
 import { backfillArgsFrom, backfillCommand } from './commands/backfill.args';
 import { cliCommand, EXIT, usageMessage, type Parsed } from './commands/command-args';
+import { connectionsClaimArgsFrom, connectionsCommand } from './commands/connections.args';
 import { dlqCommand, dlqFlagsFrom, type DlqSub } from './commands/dlq.args';
 import { mapArgsFrom, mapCommand } from './commands/map.args';
 import { reconcileArgsFrom, reconcileCommand } from './commands/reconcile.args';
@@ -86,7 +87,16 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
       );
     });
   }
-  for (const c of [schemas, map, backfill, reconcile, replay, dlq]) root.addCommand(c);
+  const connections = connectionsCommand();
+  for (const sub of connections.commands) {
+    // `claim` for now; add, list, pause, resume, remove and reseal come with the connections directory
+    sub.action(async (id: string, opts: { fromBeginning?: boolean; yes?: boolean }) => {
+      const a = orUsage(`connections ${sub.name()}`, connectionsClaimArgsFrom(id, opts));
+      const c = config();
+      setCode(await (await import('./commands/connections.command')).runConnectionsClaim(a, c, io));
+    });
+  }
+  for (const c of [schemas, map, backfill, reconcile, replay, dlq, connections]) root.addCommand(c);
 
   // Output through the CliIo; errors thrown instead of process.exit, tagged with the command.
   const route = (cmd: Command, path: string): void => {

@@ -1,6 +1,12 @@
 import { Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { ConfigModule, type Config } from '@iks/config';
+import { CONFIG, ConfigModule, type Config } from '@iks/config';
+import {
+  CONNECTIONS,
+  defaultConnectionFromConfig,
+  StaticConnections,
+  type ConnectionDirectory,
+} from '@iks/connections';
 import { NotificationWriter, NotificationWriterModule } from '@iks/ingest';
 import { HEALTH_PROBE, HealthController, METRICS_REGISTRY, MetricsController, OpsModule } from '@iks/ops';
 import { IngestHealth } from './health/ingest-health';
@@ -8,11 +14,16 @@ import { IngestMetrics } from './ingest-metrics';
 import { OpsListener } from './ops-listener';
 import { WebhookController } from './webhook/webhook.controller';
 
+export interface IngestModuleOptions {
+  /** The connections ingest routes by (default: the default connection from the environment alone). */
+  readonly connections?: ConnectionDirectory;
+}
+
 @Module({})
 export class IngestModule implements OnModuleInit, OnApplicationShutdown {
   constructor(private readonly writer: NotificationWriter) {}
 
-  static forRoot(config: Config): DynamicModule {
+  static forRoot(config: Config, opts: IngestModuleOptions = {}): DynamicModule {
     return {
       module: IngestModule,
       imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'ingest' }), NotificationWriterModule.forRoot()],
@@ -22,6 +33,12 @@ export class IngestModule implements OnModuleInit, OnApplicationShutdown {
           provide: IngestMetrics,
           inject: [METRICS_REGISTRY],
           useFactory: (registry: Registry) => new IngestMetrics(registry),
+        },
+        {
+          provide: CONNECTIONS,
+          inject: [CONFIG],
+          useFactory: (c: Config): ConnectionDirectory =>
+            opts.connections ?? new StaticConnections([defaultConnectionFromConfig(c)]),
         },
         { provide: HEALTH_PROBE, useClass: IngestHealth },
         OpsListener,

@@ -48,6 +48,7 @@ import {
 export interface TopicRecords {
   readonly notifications: RawNotification;
   readonly notificationsRetry: RawNotification;
+  readonly notificationsUnclaimed: RawNotification;
   readonly contacts: ContactSnapshot;
   readonly events: KlaviyoEventRecord;
   readonly profiles: KlaviyoProfileRecord;
@@ -63,6 +64,7 @@ export interface TopicRecords {
 interface TopicAvro {
   readonly notifications: NotificationAvro;
   readonly notificationsRetry: NotificationAvro;
+  readonly notificationsUnclaimed: NotificationAvro;
   readonly contacts: ContactAvro;
   readonly events: EventAvro;
   readonly profiles: ProfileAvro;
@@ -83,6 +85,8 @@ export interface TopicSpec<K extends RecordKey = RecordKey> {
   readonly name: string;
   readonly schemaFile: string;
   readonly compacted: boolean;
+  /** retention.ms when the topic is created (-1: kept until deleted); unset: the broker's default. */
+  readonly retentionMs?: number;
   readonly doc: string;
   readonly toAvro: (record: TopicRecords[K]) => TopicAvro[K];
   readonly fromAvro: (avro: TopicAvro[K]) => TopicRecords[K];
@@ -112,6 +116,16 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     schemaFile: 'intercom-notification.avsc',
     compacted: false,
     doc: 'notifications waiting for their contact to become identifiable (transformer retry path)',
+  },
+  notificationsUnclaimed: {
+    key: 'notificationsUnclaimed',
+    toAvro: notificationToAvro,
+    fromAvro: notificationFromAvro,
+    name: 'intercom.notifications.unclaimed.v1',
+    schemaFile: 'intercom-notification.avsc',
+    compacted: false,
+    retentionMs: -1,
+    doc: 'signed webhooks of workspaces no connection claims (docs/CONNECTIONS.md), keyed by app_id, kept until `cli connections claim` copies them into the raw topic',
   },
   contacts: {
     key: 'contacts',
@@ -223,11 +237,16 @@ export function dlqName(topic: string): string {
 }
 
 /** Every concrete topic (with prefix) and its schema file. */
-export function allTopics(prefix = ''): Array<{ name: string; schemaFile: string; compacted: boolean }> {
-  const out = Object.values(TOPICS).map((t) => ({
+export function allTopics(
+  prefix = '',
+): Array<{ name: string; schemaFile: string; compacted: boolean; retentionMs?: number }> {
+  const out: Array<{ name: string; schemaFile: string; compacted: boolean; retentionMs?: number }> = Object.values(
+    TOPICS,
+  ).map((t) => ({
     name: prefix + t.name,
     schemaFile: t.schemaFile,
     compacted: t.compacted,
+    ...(t.retentionMs !== undefined ? { retentionMs: t.retentionMs } : {}),
   }));
   for (const k of DLQ_SOURCES)
     out.push({ name: dlqName(prefix + TOPICS[k].name), schemaFile: DLQ_SCHEMA_FILE, compacted: false });
