@@ -1,7 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import { AvroCodec, createKafka, notificationToAvro, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, notificationToAvro, topicName, type TopicKey } from '@iks/kafka';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
 import { createSinkRunner, type SinkRunner, type SinkRunOptions } from '@iks/sink';
 import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
@@ -158,19 +158,24 @@ export class Pipeline {
   async writeRaw(
     records: ReadonlyArray<{ notification: Parameters<typeof notificationToAvro>[0]; key: string }>,
   ): Promise<void> {
+    await this.produce(
+      'notifications',
+      records.map((r) => ({ key: r.key, value: notificationToAvro(r.notification) })),
+    );
+  }
+
+  /** Writes records in their topic's Avro shape (e.g. eventToAvro's) to one of the pipeline's topics with the project's codec. */
+  async produce(key: TopicKey, records: ReadonlyArray<{ key: string; value: object }>): Promise<void> {
     const config = this.configs.ingest;
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
     await codec.registerAll();
-    const topic = topicName('notifications', config.kafka.topicPrefix);
+    const topic = topicName(key, config.kafka.topicPrefix);
     const producer = kafka.producer();
     await producer.connect();
     try {
       const messages = await Promise.all(
-        records.map(async (r) => ({
-          key: r.key,
-          value: await codec.encode(topic, notificationToAvro(r.notification)),
-        })),
+        records.map(async (r) => ({ key: r.key, value: await codec.encode(topic, r.value) })),
       );
       await producer.send({ topic, acks: -1, messages });
     } finally {
