@@ -376,18 +376,33 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     });
     await page.close();
 
-    // the Metrics page does not wait for the brokers (it did: a round trip per topic for "caught up"): well under 50 ms here
+    // the Metrics page does not wait for the brokers (it did: a round trip per topic for "caught up"): with
+    // every admin call of the console held back, it still answers, each time (its speed: bench/console.bench.ts)
+    const use = service.admin.use.bind(service.admin);
+    let release = () => undefined as void;
+    const held = new Promise<void>((r) => (release = r));
+    service.admin.use = async (fn) => {
+      await held;
+      return use(fn);
+    };
     const times: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const t0 = performance.now();
-      await (await fetch(`${url}/metrics?metric=${encodeURIComponent('Ticket Resolved')}`)).text();
-      times.push(performance.now() - t0);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const t0 = performance.now();
+        const res = await fetch(`${url}/metrics?metric=${encodeURIComponent('Ticket Resolved')}`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        expect([res.status, (await res.text()).includes('Ticket Resolved')]).toEqual([200, true]);
+        times.push(performance.now() - t0);
+      }
+    } finally {
+      service.admin.use = use;
+      release();
     }
     times.sort((a, b) => a - b);
     process.stdout.write(
-      `Metrics page with ${service.model.outcomes} outcomes: p50 ${times[15].toFixed(1)} ms, max ${times[29].toFixed(1)} ms\n`,
+      `Metrics page with ${service.model.outcomes} outcomes, the brokers held back: p50 ${times[15].toFixed(1)} ms, max ${times[29].toFixed(1)} ms\n`,
     );
-    expect(times[15]).toBeLessThan(25);
 
     // health: ready (caught up, feed running), Prometheus text on /ops/metrics
     const ready = await fetch(`${url}/health/ready`);
