@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { sourceFiles } from './source-files';
 
 /**
  * docs/ARCHITECTURE.md against the code (issue #21): the libs each app imports, as listed after
@@ -8,19 +9,6 @@ import { join } from 'node:path';
  */
 const ROOT = join(__dirname, '..', '..');
 const DOC = readFileSync(join(ROOT, 'docs', 'ARCHITECTURE.md'), 'utf8');
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) {
-      if (name !== 'node_modules' && name !== '__tests__') out.push(...sources(path));
-    } else if (name.endsWith('.ts') && !/\.(spec|integration-spec|e2e-spec)\.ts$/.test(name)) {
-      out.push(path);
-    }
-  }
-  return out;
-}
 
 /** The @iks/* libs a piece of source imports (static `from '…'` and dynamic `import('…')`). */
 function libsImported(text: string): string[] {
@@ -61,7 +49,7 @@ describe('docs/ARCHITECTURE.md matches the code', () => {
 
   it.each(dirs('apps'))('%s: the libs after → are the ones it imports', (app) => {
     const listed = (entries.get(app) ?? '').split('→')[1] ?? '';
-    const imported = new Set(sources(join(ROOT, app)).flatMap((f) => libsImported(readFileSync(f, 'utf8'))));
+    const imported = new Set(sourceFiles(join(ROOT, app)).flatMap((f) => libsImported(readFileSync(f, 'utf8'))));
     expect([...new Set(listed.match(/@iks\/[a-z-]+/g) ?? [])].sort()).toEqual([...imported].sort());
   });
 

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { sourceFiles } from './source-files';
 
 /**
  * Issue #21: no app or lib builds Kafka clients, producers, codecs or HTTP clients by hand;
@@ -20,19 +21,6 @@ const CONSTRUCTIONS: ReadonlyArray<[string, RegExp]> = [
 /** Where building them is the point. */
 const FACTORIES = new Set(['libs/kafka/src/kafka-client.ts']);
 
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) {
-      if (name !== 'node_modules' && name !== '__tests__') out.push(...sources(path));
-    } else if (name.endsWith('.ts') && !/\.(spec|integration-spec|e2e-spec)\.ts$/.test(name)) {
-      out.push(path);
-    }
-  }
-  return out;
-}
-
 /** Code without comments (a comment may name what it does not do). */
 function code(text: string): string {
   return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:])\/\/.*$/gm, '$1');
@@ -46,7 +34,7 @@ function constructions(source: string): string[] {
 
 function offenders(): Map<string, string[]> {
   const found = new Map<string, string[]>();
-  for (const file of [...sources(join(ROOT, 'apps')), ...sources(join(ROOT, 'libs'))]) {
+  for (const file of [...sourceFiles(join(ROOT, 'apps')), ...sourceFiles(join(ROOT, 'libs'))]) {
     const rel = relative(ROOT, file).split('\\').join('/');
     if (rel.endsWith('.module.ts') || FACTORIES.has(rel)) continue;
     const hits = constructions(readFileSync(file, 'utf8'));
