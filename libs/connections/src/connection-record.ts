@@ -80,7 +80,9 @@ export function unsealConnection(r: ConnectionRecord, sealer: ConnectionSealer |
     throw new ConnectionRecordError(`connection "${r.id}" names no Intercom workspace (app_id "${r.intercom.appId}")`);
   for (const k of Object.keys(r.settings.metricNames))
     if (!METRIC_KEYS.has(k))
-      throw new ConnectionRecordError(`connection "${r.id}" overrides the name of unknown metric key "${k.slice(0, 60)}"`);
+      throw new ConnectionRecordError(
+        `connection "${r.id}" overrides the name of unknown metric key "${k.slice(0, 60)}"`,
+      );
   const sealed = [r.intercom.clientSecret, r.intercom.accessToken, r.klaviyo.privateKey, r.klaviyo.oauth];
   if (!sealer && sealed.some((s) => s !== null))
     throw new ConnectionRecordError(

@@ -78,7 +78,11 @@ export class ConnectionView implements ConnectionDirectory {
       return { kind: 'stale', revision: record.revision, current: held.revision };
     }
     if (record.id !== key)
-      return this.#unusable(key, record.revision, `its key "${key.slice(0, 70)}" is not its id "${record.id.slice(0, 70)}"`);
+      return this.#unusable(
+        key,
+        record.revision,
+        `its key "${key.slice(0, 70)}" is not its id "${record.id.slice(0, 70)}"`,
+      );
     let connection: Connection;
     try {
       connection = unsealConnection(record, this.sealer);
@@ -149,15 +153,16 @@ export class ConnectionView implements ConnectionDirectory {
 
   all(): readonly Connection[] {
     const out: Connection[] = this.#defaultConnection ? [this.#defaultConnection] : [];
-    for (const e of this.#entries.values()) if (e.connection && e.connection.status !== 'removed') out.push(e.connection);
+    for (const e of this.#entries.values())
+      if (e.connection && e.connection.status !== 'removed') out.push(e.connection);
     return out;
   }
 
-  /** Every connection the topic holds, removed ones included (cli connections list). */
+  /** Every connection the topic holds, removed ones included, by id after the default one (cli connections list). */
   allWithRemoved(): readonly Connection[] {
-    const out: Connection[] = this.#defaultConnection ? [this.#defaultConnection] : [];
-    for (const e of this.#entries.values()) if (e.connection) out.push(e.connection);
-    return out;
+    const held = [...this.#entries.values()].flatMap((e) => (e.connection ? [e.connection] : []));
+    held.sort((a, b) => (a.id < b.id ? -1 : 1));
+    return this.#defaultConnection ? [this.#defaultConnection, ...held] : held;
   }
 
   clientSecrets(): readonly Secret[] {
@@ -180,7 +185,7 @@ export class ConnectionView implements ConnectionDirectory {
     const out: UnusableConnection[] = [];
     for (const [id, e] of this.#entries)
       if (e.problem !== null) out.push({ id, revision: e.revision < 0 ? null : e.revision, reason: e.problem });
-    return out;
+    return out.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   /** The highest revision read for `id` (usable or not), or undefined when the topic does not hold it. */
