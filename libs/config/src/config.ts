@@ -335,7 +335,8 @@ export function parseMetricNameOverrides(
     const key = METRIC_KEY_BY_NAME.get(name);
     if (key === undefined)
       problems.push(`${what} has unknown metric "${name}" (known: ${[...METRIC_KEY_BY_NAME.keys()].join(', ')})`);
-    else if (typeof value !== 'string' || value.trim() === '') problems.push(`${what}["${name}"] must be a non-empty string`);
+    else if (typeof value !== 'string' || value.trim() === '')
+      problems.push(`${what}["${name}"] must be a non-empty string`);
     else out[key] = value.trim();
   }
   return { value: out, problems };

@@ -206,7 +206,7 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     schemaFile: 'intercom-notification.avsc',
     compacted: false,
     retentionMs: UNCLAIMED_RETENTION_MS,
-    doc: "signed webhooks of workspaces no connection claims, keyed by app_id; kept so that `cli connections claim` can copy them into the raw topic once their connection exists",
+    doc: 'signed webhooks of workspaces no connection claims, keyed by app_id; kept so that `cli connections claim` can copy them into the raw topic once their connection exists',
   },
 };
 
