@@ -100,9 +100,16 @@ function declareAdd(cmd: Command): Command {
       ).argParser(value('--intercom-app-id')),
     )
     .addOption(
-      new Option('--intercom-region <region>', "the workspace's region (its API host)")
-        .choices(['US', 'EU', 'AU'])
-        .default('US'),
+      new Option(
+        '--intercom-region <region>',
+        "the workspace's region, US, EU or AU (its API host; default US)",
+      ).argParser(
+        once('--intercom-region', (v) => {
+          if (v !== 'US' && v !== 'EU' && v !== 'AU')
+            throw new InvalidArgumentError(`--intercom-region must be US, EU or AU (got "${v.slice(0, 10)}")`);
+          return v;
+        }),
+      ),
     )
     .addOption(
       new Option(
