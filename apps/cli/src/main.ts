@@ -90,7 +90,8 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
   const connections = connectionsCommand();
   const runConnections = async (a: ConnectionsArgs) => {
     const c = config();
-    setCode(await (await import('./commands/connections.command')).runConnections(a, c, io));
+    // env: where `--klaviyo-private-key env:<VARIABLE>` and the other secrets named so are read
+    setCode(await (await import('./commands/connections.command')).runConnections(a, c, io, { env: process.env }));
   };
   for (const sub of connections.commands) {
     const name = sub.name() as ConnectionsArgs['sub'];

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplicationContext } from '@nestjs/common';
+import type { Registry } from 'prom-client';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { AvroCodec, followTopic, KAFKA, PRODUCER, topic } from '@iks/kafka';
-import { createContext } from '@iks/ops';
+import { createContext, METRICS_REGISTRY } from '@iks/ops';
 import { freshTopicEnv } from '../../../test/support/test-config';
 import { loadConfig } from '@iks/config';
 import { connection } from './__tests__/fixtures';
@@ -135,7 +136,19 @@ describe('connections on the real broker: ConnectionStore writes, a second direc
     await send('gone', await encode(connection('gone')));
     await send('gone', null);
 
+    const warn = jest.spyOn(Logger.prototype, 'warn');
     const reader = await start(k1);
+    const warnings = warn.mock.calls.map((c) => String(c[0]));
+    warn.mockRestore();
+    // (the writer's own directory, following live, may log them as well)
+    for (const id of ['orphan', 'junk'])
+      expect(warnings.some((w) => w.startsWith(`connection "${id}" `) && w.includes(' is unusable: '))).toBe(true);
+    expect(warnings.join('\n')).not.toContain('0123456789');
+    const metrics = await reader.app.get<Registry>(METRICS_REGISTRY).metrics();
+    expect(metrics).toMatch(/iks_connections_records_total\{outcome="stale"[^}]*\} 2/);
+    expect(metrics).toMatch(/iks_connections_records_total\{outcome="unusable"[^}]*\} 2/);
+    expect(metrics).toMatch(/iks_connections\{state="unusable"[^}]*\} 2/);
+    expect(metrics).toMatch(/iks_connections\{state="in_use"[^}]*\} 3/);
     expect(reader.directory.get('acme')).toMatchObject({ revision: 5, name: 'five' });
     expect(reader.directory.stats).toMatchObject({ stale: 2, unusable: 2, tombstones: 1 });
     expect(reader.directory.unusable()).toEqual([

@@ -4,6 +4,8 @@ import { CONFIG, type Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
 import { AvroCodec, KAFKA, KafkaModule, PRODUCER, topicName } from '@iks/kafka';
 import { KlaviyoHttpClient } from '@iks/klaviyo';
+import { METRICS_REGISTRY } from '@iks/ops';
+import type { Registry } from 'prom-client';
 import { ConnectionProbe } from './connection-probe';
 import { ConnectionStore } from './connection-store';
 import { CONNECTIONS } from './connections.tokens';
@@ -35,12 +37,13 @@ const PROBE_TIMEOUT_MS = 15_000;
     },
     {
       provide: CONNECTIONS,
-      inject: [CONFIG, KAFKA, AvroCodec, CONNECTION_SEALER],
+      inject: [CONFIG, KAFKA, AvroCodec, CONNECTION_SEALER, { token: METRICS_REGISTRY, optional: true }],
       useFactory: async (
         c: Config,
         kafka: Kafka,
         codec: AvroCodec,
         sealer: ConnectionSealer | null,
+        registry: Registry | undefined,
       ): Promise<KafkaConnectionDirectory> => {
         const directory = new KafkaConnectionDirectory({
           kafka,
@@ -51,6 +54,7 @@ const PROBE_TIMEOUT_MS = 15_000;
           sealer,
           defaultConnection: c.connections.defaultConnection ? defaultConnectionFromConfig(c) : null,
           environmentClientSecrets: c.connections.defaultConnection ? c.ingest.clientSecrets : [],
+          registry,
         });
         await directory.start();
         return directory;

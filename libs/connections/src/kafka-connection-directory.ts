@@ -1,5 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { KafkaConfig, Secret } from '@iks/config';
 import { ensureTopics, followTopic, RecordDecodeError, type AvroCodec, type ThrowAwayConsumer } from '@iks/kafka';
 import type { Connection } from './connection.types';
@@ -20,6 +21,8 @@ export interface KafkaConnectionDirectoryOptions {
   readonly defaultConnection: Connection | null;
   /** Every INTERCOM_CLIENT_SECRET of the environment (rotation lists several). */
   readonly environmentClientSecrets?: readonly Secret[];
+  /** The app's metrics registry: iks_connections{state}, iks_connections_records_total{outcome}. */
+  readonly registry?: Registry;
 }
 
 /**
@@ -30,16 +33,36 @@ export interface KafkaConnectionDirectoryOptions {
  * (stats.unusable) and its connection reported by unusable(); the directory goes on.
  */
 export class KafkaConnectionDirectory extends ConnectionView implements OnApplicationShutdown {
-  private readonly logger = new Logger('ConnectionDirectory');
+  private readonly logger = new Logger(KafkaConnectionDirectory.name);
   private follower?: ThrowAwayConsumer;
   private starting?: Promise<void>;
   private caughtUp = false;
+  private readonly records?: Counter<'outcome'>;
 
   constructor(private readonly options: KafkaConnectionDirectoryOptions) {
     super(options.sealer, {
       connection: options.defaultConnection,
       clientSecrets: options.environmentClientSecrets,
     });
+    if (options.registry) {
+      this.records = new Counter({
+        name: 'iks_connections_records_total',
+        help: 'records of pipeline.connections.v1 read, by what they did: applied, stale (a lower revision, ignored), unusable (not decoded or not unsealed), tombstone',
+        labelNames: ['outcome'],
+        registers: [options.registry],
+      });
+      const directory = this as ConnectionView;
+      new Gauge({
+        name: 'iks_connections',
+        help: 'connections: in_use (not removed, the default one included), unusable (their last record cannot be decoded or unsealed)',
+        labelNames: ['state'],
+        registers: [options.registry],
+        collect() {
+          this.set({ state: 'in_use' }, directory.all().length);
+          this.set({ state: 'unusable' }, directory.unusable().length);
+        },
+      });
+    }
   }
 
   /** Whether the topic is followed (CONNECTION_SECRET_KEYS is set). */
@@ -96,6 +119,7 @@ export class KafkaConnectionDirectory extends ConnectionView implements OnApplic
     }
     if (!m.value || m.value.length === 0) {
       this.applyTombstone(key);
+      this.records?.inc({ outcome: 'tombstone' });
       return;
     }
     let outcome;
@@ -105,6 +129,7 @@ export class KafkaConnectionDirectory extends ConnectionView implements OnApplic
       if (!(e instanceof RecordDecodeError)) throw e; // the registry cannot answer now: read again
       outcome = this.applyUndecodable(key, e.message);
     }
+    this.records?.inc({ outcome: outcome.kind });
     if (outcome.kind === 'unusable')
       this.logger.warn(
         `connection "${key.slice(0, 70)}" (offset ${m.offset} of ${this.options.topic}) is unusable: ${outcome.reason}`,

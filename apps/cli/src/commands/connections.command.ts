@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import type { Producer } from 'kafkajs';
 import { Secret, type Config } from '@iks/config';
 import {
@@ -30,19 +31,29 @@ import { printable, printableJson } from './printable';
 
 export interface ConnectionsDeps {
   readonly prompt?: Prompt;
-  /** All of standard input (a secret given as `-`); replaced in tests. */
+  /** Standard input's first line (a secret given as `-`); replaced in tests. */
   readonly readStdin?: () => Promise<string>;
+  /** Where `env:<VARIABLE>` secrets are read from (main.ts: the process's environment; none by default). */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-async function processStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/** The first line of standard input (a pipe, a file, or typed on a terminal): the rest is not read. */
+function processStdin(): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, terminal: false });
+    let line = '';
+    rl.once('line', (l) => {
+      line = l;
+      rl.close();
+    });
+    rl.once('close', () => resolve(line));
+  });
 }
 
 /** A failure the operator can act on (exit 1), its message free of secrets. */
-class Refused extends Error {}
+class Refused extends Error {
+  readonly retriable = false;
+}
 
 /**
  * `connections add|list|pause|resume|remove|reseal` (docs/CONNECTIONS.md, docs/CLI.md): reads
@@ -141,7 +152,7 @@ type ResolvedAdd = Omit<ConnectionsAddArgs, 'intercomClientSecret' | 'intercomAc
 };
 
 async function resolveSecrets(a: ConnectionsAddArgs, deps: ConnectionsDeps): Promise<ResolvedAdd> {
-  const env = deps.env ?? process.env;
+  const env = deps.env ?? {};
   let stdin: string | undefined;
   const resolve = async (flag: string, s: SecretSource): Promise<Secret> => {
     let v: string | undefined;
