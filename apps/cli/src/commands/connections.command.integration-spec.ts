@@ -252,4 +252,23 @@ describe('cli connections add|list|pause|resume|remove|reseal (emulators, real b
       out: expect.stringMatching(/revision 6/),
     });
   });
+
+  it('a key dropped too early: list reports the connection UNUSABLE naming the key id, reseal exits 1, add refuses its id', async () => {
+    expect((await cli(addArgs('acme', acme, ACME))).code).toBe(0);
+    const tooEarly = configWith(K2, { CONNECTIONS_DEFAULT: 'off' });
+    const listed = await cli(['list'], tooEarly);
+    expect(listed.code).toBe(0);
+    expect(listed.out.split('\n')[1]).toMatch(
+      /^acme\tUNUSABLE\t1\t-\t-\t-\t.*sealed under key id "k1", which CONNECTION_SECRET_KEYS does not list \(it lists "k2"\)$/,
+    );
+    const resealed = await cli(['reseal'], tooEarly);
+    expect(resealed.code).toBe(1);
+    expect(resealed.err).toMatch(/"acme" cannot be read, not resealed/);
+    expect(resealed.err).toMatch(/keep the keys those records need in CONNECTION_SECRET_KEYS/);
+    const again = await cli(addArgs('acme', acme, ACME), tooEarly);
+    expect(again).toMatchObject({ code: 1, err: expect.stringMatching(/"acme" exists but cannot be read/) });
+    // with the old key listed again, all is readable and reseal moves it to the new key
+    expect((await cli(['reseal'], configWith(`${K2},${K1}`))).code).toBe(0);
+    expect((await cli(['list'], tooEarly)).out).toMatch(/^acme\tactive\t2\twsacme\tBrandA\tk2\tacme$/m);
+  });
 });
