@@ -3,7 +3,7 @@ import { defaultConnectionFromConfig, StaticConnections } from '@iks/connections
 import { AvroCodec, createKafka, notificationFromAvro } from '@iks/kafka';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
 import { sign } from '../../apps/ingest/src/webhook/signature';
-import { runConnectionsClaim } from '../../apps/cli/src/commands/connections.command';
+import { runConnectionsClaim } from '../../apps/cli/src/commands/connections-claim.command';
 import { testConnection } from '../support/connections';
 import { TopicTap, topicOf } from '../support/raw-topic';
 import { freshConfig } from '../support/test-config';

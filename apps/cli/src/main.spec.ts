@@ -80,6 +80,30 @@ describe('cli main', () => {
       ['connections', 'claim', '--help'],
       ['<connection-id>', 'intercom.notifications.unclaimed.v1', '--from-beginning', '-y, --yes'],
     ],
+    [
+      ['connections', 'add', '--help'],
+      [
+        '--id <id>',
+        '--name <label>',
+        '--intercom-access-token <secret>',
+        '--intercom-client-secret <secret>',
+        '--klaviyo-private-key <secret>',
+        'env:<VARIABLE>',
+        '--intercom-app-id <id>',
+        '--intercom-region <region>',
+        '--intercom-api-url <url>',
+        '--klaviyo-api-url <url>',
+        '--metric-name-overrides <json>',
+        '--default-phone-region <XX>',
+        '--delete-on-archive',
+      ],
+    ],
+    [['connections', 'list', '--help'], ['--json']],
+    [
+      ['connections', 'remove', '--help'],
+      ['<id>', '-y, --yes'],
+    ],
+    [['connections', 'reseal', '--help'], ['CONNECTION_SECRET_KEYS']],
   ])('%j describes the command and its options, exit 0', async (argv, options) => {
     const { code, out, err } = await run(argv);
     expect({ code, err }).toEqual({ code: 0, err: '' });
@@ -106,6 +130,27 @@ describe('cli main', () => {
     [['connections', 'claim', 'Acme_EU'], 'connections claim: "Acme_EU" is not a connection id'],
     [['connections', 'claim', 'acme', 'globex'], 'connections claim: too many arguments'],
     [['schemas', 'check', '--dir'], 'schemas check: --dir needs a value'],
+    [
+      ['connections', 'add', '--id', 'acme'],
+      'connections add: needs --intercom-access-token, --intercom-client-secret, --klaviyo-private-key',
+    ],
+    [
+      ['connections', 'add', '--id', 'a', '--intercom-region', 'MARS'],
+      'connections add: --intercom-region must be US, EU or AU (got "MARS")',
+    ],
+    [
+      ['connections', 'add', '--id', 'a', '--default-phone-region', 'gb'],
+      'connections add: --default-phone-region must be an ISO 3166 alpha-2 code like US (got "gb")',
+    ],
+    [
+      ['connections', 'add', '--id', 'a', '--metric-name-overrides', '{"Nope":"x"}'],
+      'connections add: --metric-name-overrides has unknown metric "Nope"',
+    ],
+    [
+      ['connections', 'add', '--id', 'a', '--klaviyo-private-key', 'env:'],
+      'connections add: --klaviyo-private-key env:<VARIABLE> needs a variable name',
+    ],
+    [['connections', 'pause'], 'connections pause: missing <id>'],
   ])('%j is a usage error: exit 2, the message names the command and points to its --help', async (argv, message) => {
     const { code, out, err } = await run(argv);
     expect({ code, out }).toEqual({ code: 2, out: '' });

@@ -1,5 +1,6 @@
 export {
   connectionOf,
+  CONNECTION_ID_PATTERN,
   DEFAULT_CONNECTION_ID,
   type ContactSnapshot,
   type DeadLetter,

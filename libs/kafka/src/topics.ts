@@ -15,6 +15,8 @@ import type {
   ReconcileReportRecord,
 } from '@iks/domain';
 import {
+  connectionFromAvro,
+  connectionToAvro,
   contactFromAvro,
   contactToAvro,
   deadLetterFromAvro,
@@ -33,6 +35,8 @@ import {
   profileToAvro,
   reconcileReportFromAvro,
   reconcileReportToAvro,
+  type ConnectionAvro,
+  type ConnectionRecord,
   type ContactAvro,
   type DeadLetterAvro,
   type DeletionAvro,
@@ -48,7 +52,6 @@ import {
 export interface TopicRecords {
   readonly notifications: RawNotification;
   readonly notificationsRetry: RawNotification;
-  readonly notificationsUnclaimed: RawNotification;
   readonly contacts: ContactSnapshot;
   readonly events: KlaviyoEventRecord;
   readonly profiles: KlaviyoProfileRecord;
@@ -56,6 +59,8 @@ export interface TopicRecords {
   readonly outcomes: DeliveryOutcome;
   readonly outages: PipelineOutage;
   readonly reconcileReports: ReconcileReportRecord;
+  readonly connections: ConnectionRecord;
+  readonly notificationsUnclaimed: RawNotification;
   /** Every `<topic>.dlq`. */
   readonly dlq: DeadLetter;
 }
@@ -64,7 +69,6 @@ export interface TopicRecords {
 interface TopicAvro {
   readonly notifications: NotificationAvro;
   readonly notificationsRetry: NotificationAvro;
-  readonly notificationsUnclaimed: NotificationAvro;
   readonly contacts: ContactAvro;
   readonly events: EventAvro;
   readonly profiles: ProfileAvro;
@@ -72,6 +76,8 @@ interface TopicAvro {
   readonly outcomes: OutcomeAvro;
   readonly outages: OutageAvro;
   readonly reconcileReports: ReconcileReportAvro;
+  readonly connections: ConnectionAvro;
+  readonly notificationsUnclaimed: NotificationAvro;
   readonly dlq: DeadLetterAvro;
 }
 
@@ -85,12 +91,15 @@ export interface TopicSpec<K extends RecordKey = RecordKey> {
   readonly name: string;
   readonly schemaFile: string;
   readonly compacted: boolean;
-  /** retention.ms when the topic is created (-1: kept until deleted); unset: the broker's default. */
+  /** `retention.ms` the topic is created with; absent: the broker's default. */
   readonly retentionMs?: number;
   readonly doc: string;
   readonly toAvro: (record: TopicRecords[K]) => TopicAvro[K];
   readonly fromAvro: (avro: TopicAvro[K]) => TopicRecords[K];
 }
+
+/** How long the unclaimed notifications are kept (30 days): the time to add and claim their connection. */
+export const UNCLAIMED_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 /** A concrete topic: its registry entry and its name with the configured prefix. */
 export interface Topic<K extends RecordKey = RecordKey> {
@@ -116,16 +125,6 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     schemaFile: 'intercom-notification.avsc',
     compacted: false,
     doc: 'notifications waiting for their contact to become identifiable (transformer retry path)',
-  },
-  notificationsUnclaimed: {
-    key: 'notificationsUnclaimed',
-    toAvro: notificationToAvro,
-    fromAvro: notificationFromAvro,
-    name: 'intercom.notifications.unclaimed.v1',
-    schemaFile: 'intercom-notification.avsc',
-    compacted: false,
-    retentionMs: -1,
-    doc: 'signed webhooks of workspaces no connection claims (docs/CONNECTIONS.md), keyed by app_id, kept until `cli connections claim` copies them into the raw topic',
   },
   contacts: {
     key: 'contacts',
@@ -190,6 +189,25 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     compacted: false,
     doc: 'each window the reconciler compared with Intercom: per metric expected, present, missing, healed (or why it failed); the console reads it',
   },
+  connections: {
+    key: 'connections',
+    toAvro: connectionToAvro,
+    fromAvro: connectionFromAvro,
+    name: 'pipeline.connections.v1',
+    schemaFile: 'connection.avsc',
+    compacted: true,
+    doc: 'connections (an Intercom workspace -> a Klaviyo account), keyed by connection id, a record per revision, secrets sealed (docs/CONNECTIONS.md); every app follows it from the beginning',
+  },
+  notificationsUnclaimed: {
+    key: 'notificationsUnclaimed',
+    toAvro: notificationToAvro,
+    fromAvro: notificationFromAvro,
+    name: 'intercom.notifications.unclaimed.v1',
+    schemaFile: 'intercom-notification.avsc',
+    compacted: false,
+    retentionMs: UNCLAIMED_RETENTION_MS,
+    doc: 'signed webhooks of workspaces no connection claims, keyed by app_id; kept so that `cli connections claim` can copy them into the raw topic once their connection exists',
+  },
 };
 
 export const DLQ_SCHEMA_FILE = 'dead-letter.avsc';
@@ -246,7 +264,7 @@ export function allTopics(
     name: prefix + t.name,
     schemaFile: t.schemaFile,
     compacted: t.compacted,
-    ...(t.retentionMs !== undefined ? { retentionMs: t.retentionMs } : {}),
+    ...(t.retentionMs === undefined ? {} : { retentionMs: t.retentionMs }),
   }));
   for (const k of DLQ_SOURCES)
     out.push({ name: dlqName(prefix + TOPICS[k].name), schemaFile: DLQ_SCHEMA_FILE, compacted: false });

@@ -1,7 +1,7 @@
 import { loadConfig } from '@iks/config';
 import { StaticConnections } from '@iks/connections';
 import { testConnection } from '../../../../test/support/connections';
-import { runConnectionsClaim } from './connections.command';
+import { runConnectionsClaim } from './connections-claim.command';
 
 describe('connections claim: refusals that need no broker', () => {
   const config = loadConfig({ KAFKA_BROKERS: '127.0.0.1:1', LOG_LEVEL: 'warn' }, 'cli');
