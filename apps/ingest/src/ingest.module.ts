@@ -1,12 +1,7 @@
 import { Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Registry } from 'prom-client';
-import { CONFIG, ConfigModule, type Config } from '@iks/config';
-import {
-  CONNECTIONS,
-  defaultConnectionFromConfig,
-  StaticConnections,
-  type ConnectionDirectory,
-} from '@iks/connections';
+import { ConfigModule, type Config } from '@iks/config';
+import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
 import { NotificationWriter, NotificationWriterModule } from '@iks/ingest';
 import { HEALTH_PROBE, HealthController, METRICS_REGISTRY, MetricsController, OpsModule } from '@iks/ops';
 import { IngestHealth } from './health/ingest-health';
@@ -15,7 +10,7 @@ import { OpsListener } from './ops-listener';
 import { WebhookController } from './webhook/webhook.controller';
 
 export interface IngestModuleOptions {
-  /** The connections ingest routes by (default: the default connection from the environment alone). */
+  /** The connections ingest routes by (default: ConnectionsModule's, pipeline.connections.v1 and the environment's default). */
   readonly connections?: ConnectionDirectory;
 }
 
@@ -26,7 +21,12 @@ export class IngestModule implements OnModuleInit, OnApplicationShutdown {
   static forRoot(config: Config, opts: IngestModuleOptions = {}): DynamicModule {
     return {
       module: IngestModule,
-      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'ingest' }), NotificationWriterModule.forRoot()],
+      imports: [
+        ConfigModule.forRoot(config),
+        OpsModule.forRoot({ app: 'ingest' }),
+        NotificationWriterModule.forRoot(),
+        ...(opts.connections ? [] : [ConnectionsModule]),
+      ],
       controllers: [WebhookController, HealthController, MetricsController],
       providers: [
         {
@@ -34,12 +34,7 @@ export class IngestModule implements OnModuleInit, OnApplicationShutdown {
           inject: [METRICS_REGISTRY],
           useFactory: (registry: Registry) => new IngestMetrics(registry),
         },
-        {
-          provide: CONNECTIONS,
-          inject: [CONFIG],
-          useFactory: (c: Config): ConnectionDirectory =>
-            opts.connections ?? new StaticConnections([defaultConnectionFromConfig(c)]),
-        },
+        ...(opts.connections ? [{ provide: CONNECTIONS, useValue: opts.connections }] : []),
         { provide: HEALTH_PROBE, useClass: IngestHealth },
         OpsListener,
       ],

@@ -49,6 +49,8 @@ interface Entry {
  */
 export class ConnectionView implements ConnectionDirectory {
   readonly #entries = new Map<string, Entry>();
+  /** app_id -> the connection claiming it (not removed); rebuilt after a change (ingest asks once per webhook). */
+  #byAppId: Map<string, Connection> | null = null;
   readonly #listeners = new Set<(c: Connection, p: Connection | undefined) => void>();
   readonly #waiters = new Set<() => void>();
   readonly #defaultConnection: Connection | null;
@@ -89,6 +91,7 @@ export class ConnectionView implements ConnectionDirectory {
     } catch (e) {
       return this.#unusable(key, record.revision, (e as Error).message, sealedKeyIds(record));
     }
+    this.#byAppId = null;
     this.#entries.set(key, { revision: record.revision, connection, keyIds: sealedKeyIds(record), problem: null });
     this.#stats.applied++;
     this.#changed(connection, held?.connection ?? undefined);
@@ -103,6 +106,7 @@ export class ConnectionView implements ConnectionDirectory {
   /** A null value: the connection is gone from the topic. */
   applyTombstone(key: string): ApplyOutcome {
     const held = this.#entries.get(key);
+    this.#byAppId = null;
     this.#entries.delete(key);
     this.#stats.tombstones++;
     if (held?.connection && held.connection.status !== 'removed')
@@ -114,6 +118,7 @@ export class ConnectionView implements ConnectionDirectory {
   #unusable(key: string, revision: number | null, reason: string, keyIds: readonly string[] = []): ApplyOutcome {
     const held = this.#entries.get(key);
     this.#stats.unusable++;
+    this.#byAppId = null;
     this.#entries.set(key, {
       revision: revision ?? held?.revision ?? -1,
       connection: null,
@@ -142,10 +147,15 @@ export class ConnectionView implements ConnectionDirectory {
 
   /** A connection of the topic claiming `appId`; else the default connection when it claims it (or ANY_WORKSPACE). */
   byAppId(appId: string): Connection | undefined {
-    for (const e of this.#entries.values()) {
-      const c = e.connection;
-      if (c && c.status !== 'removed' && c.intercom.appId === appId) return c;
+    if (!this.#byAppId) {
+      this.#byAppId = new Map();
+      for (const e of this.#entries.values()) {
+        const c = e.connection;
+        if (c && c.status !== 'removed' && !this.#byAppId.has(c.intercom.appId)) this.#byAppId.set(c.intercom.appId, c);
+      }
     }
+    const claimed = this.#byAppId.get(appId);
+    if (claimed) return claimed;
     const d = this.#defaultConnection;
     if (d && (d.intercom.appId === appId || d.intercom.appId === ANY_WORKSPACE)) return d;
     return undefined;

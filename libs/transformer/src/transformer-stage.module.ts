@@ -1,13 +1,7 @@
 import { Logger, Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { CONFIG, type Config } from '@iks/config';
-import {
-  CONNECTIONS,
-  defaultConnectionFromConfig,
-  StaticConnections,
-  type Connection,
-  type ConnectionDirectory,
-} from '@iks/connections';
+import { CONNECTIONS, ConnectionsModule, type Connection, type ConnectionDirectory } from '@iks/connections';
 import { Directory, intercomSourceFor, intercomSourceForConnection, type IntercomSource } from '@iks/directory';
 import { KafkaModule } from '@iks/kafka';
 import { createContext } from '@iks/ops';
@@ -30,10 +24,7 @@ export interface TransformerStageOptions {
   readonly intercomSource?: IntercomSource;
   /** Another connection's; default: its API host with its access token (intercomSourceForConnection), none without one. */
   readonly intercomSourceFor?: (connection: Connection) => IntercomSource;
-  /**
-   * The connections (default: the default connection from the environment alone, until the
-   * Kafka-following directory is wired).
-   */
+  /** The connections (default: ConnectionsModule's: pipeline.connections.v1 and the environment's default connection). */
   readonly connections?: ConnectionDirectory;
   /** A consumer crashed for good; default: logged (the app exits, see apps/transformer). */
   readonly onFatal?: (error: unknown) => void;
@@ -49,7 +40,11 @@ export class TransformerStageModule {
   static forRoot(opts: TransformerStageOptions = {}): DynamicModule {
     return {
       module: TransformerStageModule,
-      imports: [KafkaModule, StageModule.forRoot({ stage: 'transformer', onFatal: opts.onFatal })],
+      imports: [
+        KafkaModule,
+        StageModule.forRoot({ stage: 'transformer', onFatal: opts.onFatal }),
+        ...(opts.connections ? [] : [ConnectionsModule]),
+      ],
       providers: [
         { provide: TRANSFORMER_RUN, useValue: opts.run ?? {} },
         {
@@ -73,12 +68,7 @@ export class TransformerStageModule {
               cacheContacts: c.transformer.directoryCacheContacts,
             }),
         },
-        {
-          provide: CONNECTIONS,
-          inject: [CONFIG],
-          useFactory: (c: Config): ConnectionDirectory =>
-            opts.connections ?? new StaticConnections([defaultConnectionFromConfig(c)]),
-        },
+        ...(opts.connections ? [{ provide: CONNECTIONS, useValue: opts.connections }] : []),
         {
           provide: CONNECTION_INTERCOM_SOURCE,
           inject: [CONFIG],
