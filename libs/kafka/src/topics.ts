@@ -55,6 +55,8 @@ export interface TopicRecords {
   readonly outcomes: DeliveryOutcome;
   readonly outages: PipelineOutage;
   readonly reconcileReports: ReconcileReportRecord;
+  /** klaviyo.parked.v1: a sink record waiting for its Klaviyo account, in the dead-letter envelope (original bytes and topic). */
+  readonly parked: DeadLetter;
   /** Every `<topic>.dlq`. */
   readonly dlq: DeadLetter;
 }
@@ -70,6 +72,7 @@ interface TopicAvro {
   readonly outcomes: OutcomeAvro;
   readonly outages: OutageAvro;
   readonly reconcileReports: ReconcileReportAvro;
+  readonly parked: DeadLetterAvro;
   readonly dlq: DeadLetterAvro;
 }
 
@@ -176,6 +179,15 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     compacted: false,
     doc: 'each window the reconciler compared with Intercom: per metric expected, present, missing, healed (or why it failed); the console reads it',
   },
+  parked: {
+    key: 'parked',
+    toAvro: deadLetterToAvro,
+    fromAvro: deadLetterFromAvro,
+    name: 'klaviyo.parked.v1',
+    schemaFile: 'dead-letter.avsc',
+    compacted: false,
+    doc: "sink records whose Klaviyo account is unavailable (circuit open, connection paused), keyed by connection id: the original topic, key, value and headers and why; the sink's parked consumer re-offers them (docs/CONNECTIONS.md)",
+  },
 };
 
 export const DLQ_SCHEMA_FILE = 'dead-letter.avsc';
@@ -212,6 +224,7 @@ export const DLQ_SOURCES: readonly TopicKey[] = [
   'events',
   'profiles',
   'deletions',
+  'parked',
 ];
 
 export function topicName(key: TopicKey, prefix = ''): string {

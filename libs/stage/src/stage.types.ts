@@ -116,6 +116,7 @@ export type OutcomeSubject = Pick<
   | 'properties_json'
   | 'backfill'
   | 'source_notification_id'
+  | 'connection_id'
 >;
 
 export type StageName = 'transformer' | 'sink';
