@@ -120,6 +120,16 @@ export class AccountCircuit {
     return true;
   }
 
+  /** The probe never went (its record was withdrawn, or taken by nothing): open again, the next probe after the same wait. */
+  probeAbandoned(): void {
+    if (this.current !== 'half_open') return;
+    this.current = 'open';
+    this.permit = false;
+    this.nextProbeAt = this.clock.now() + this.probeWaitMs;
+    this.abort.abort(new AccountUnavailableError(this.why ?? 'probe abandoned'));
+    this.emit();
+  }
+
   /** A request was accepted (2xx, or a 4xx that is the record's fault: the account answers). */
   succeeded(): void {
     this.streakSince = null;

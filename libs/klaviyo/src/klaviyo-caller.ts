@@ -93,10 +93,10 @@ export class KlaviyoCaller {
     this.circuit = opts.circuit;
   }
 
-  /** The account's circuit is not closed: requests would not go (the event stream does not spend a grant on them). */
+  /** The account's circuit is open: requests would not go (the event stream does not spend a grant on them). Half open lets the probe go. */
   get unavailable(): string | null {
     const c = this.circuit;
-    return c && c.state !== 'closed' ? (c.reason ?? 'circuit open') : null;
+    return c && c.state === 'open' ? (c.reason ?? 'circuit open') : null;
   }
 
   /** The status Klaviyo refuses the API key with right now (401/403), or null. */

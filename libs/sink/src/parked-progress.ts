@@ -1,4 +1,6 @@
+import { Logger } from '@nestjs/common';
 import type { Admin, Kafka } from 'kafkajs';
+import { retry } from '@iks/retry';
 import type { PartitionProgress } from './drain-gate';
 
 /** The sink group's committed offsets and the end offsets of the parked topic (one admin round trip each). */
@@ -13,12 +15,24 @@ export class ParkedProgress {
     private readonly groupId: string,
   ) {}
 
+  /**
+   * Reads the topic's partition count (a topic just created may need a moment for its leaders).
+   * The first snapshot may fail: until one is read, a connection met first waits (drain-gate.ts).
+   */
   async start(): Promise<void> {
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    const { topics } = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
+    const admin = this.admin;
+    const { topics } = await retry(() => admin.fetchTopicMetadata({ topics: [this.topic] }), {
+      retries: 20,
+      initialMs: 100,
+      maxMs: 2000,
+      isRetriable: () => true,
+    });
     this.partitions = Math.max(1, topics[0]?.partitions.length ?? 1);
-    await this.refresh();
+    await this.refresh().catch((e: Error) =>
+      new Logger(ParkedProgress.name).warn(`no progress of ${this.topic} yet (${e.message}): read again shortly`),
+    );
   }
 
   async refresh(): Promise<ReadonlyMap<number, PartitionProgress>> {

@@ -454,10 +454,12 @@ export class SinkRunner implements OnApplicationShutdown {
     const { deliver, probes } = routes;
     const park = [...routes.park];
     // probes and every lane's records at once; a lane's deletions after its events and profiles
+    const probe = (lane: KlaviyoLane, at: number, gaveUp: AbortSignal) =>
+      this.deliverLane(lane, items, [at], gaveUp).finally(() => lane.circuit.probeAbandoned()); // no-op once answered
     const delivered = await this.unlessRebalancing(batch, (gaveUp) =>
       Promise.all(
         [...probes.entries()]
-          .map(([lane, at]) => this.deliverLane(lane, items, [at], gaveUp))
+          .map(([lane, at]) => probe(lane, at, gaveUp))
           .concat([...deliver.entries()].map(([lane, ats]) => this.deliverLane(lane, items, ats, gaveUp))),
       ),
     );
