@@ -161,7 +161,11 @@ export class AccountCircuit {
     if (!refused && !f.retriable) return false;
     this.streakSince ??= now;
     if (refused || now - this.streakSince >= this.tripAfterMs) {
-      this.open(now, refused ? label : `${label}, failing for ${Math.round((now - this.streakSince) / 1000)} s`, f.retryAfterMs);
+      this.open(
+        now,
+        refused ? label : `${label}, failing for ${Math.round((now - this.streakSince) / 1000)} s`,
+        f.retryAfterMs,
+      );
       return true;
     }
     return false;

@@ -56,13 +56,7 @@ export {
   PHONE_DROPPED_NOTE,
 } from './profile-deliverer';
 export { KlaviyoDeletionDeliverer, DELETION_PATH } from './deletion-deliverer';
-export {
-  DELIVERED,
-  unavailable,
-  type DeliveryError,
-  type DeliveryResult,
-  type Priority,
-} from './delivery-result';
+export { DELIVERED, unavailable, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
 export {
   AccountCircuit,
   AccountUnavailableError,

@@ -191,7 +191,9 @@ export function idlePartitions(
   if (now - since < IDLE_AFTER_MS) return {};
   const out: Record<string, number[]> = {};
   for (const [topic, partitions] of Object.entries(owned)) {
-    const groups = (Object.keys(groupTopics) as EndpointGroup[]).filter((g) => topicsOf(groupTopics[g]).includes(topic));
+    const groups = (Object.keys(groupTopics) as EndpointGroup[]).filter((g) =>
+      topicsOf(groupTopics[g]).includes(topic),
+    );
     if (partitions.length && groups.length && !groups.some(busy)) out[topic] = [...partitions];
   }
   return out;
@@ -314,7 +316,8 @@ export class BudgetShare {
     const last = this.last;
     if (!last) return; // before the first assignment: the first share is set for every budget then
     if ('members' in last) {
-      const mine = computeShares(last.members, this.groupTopics, (g) => budget.limitsOf(g), last.idle).get(this.replica) ?? {};
+      const mine =
+        computeShares(last.members, this.groupTopics, (g) => budget.limitsOf(g), last.idle).get(this.replica) ?? {};
       for (const group of this.groups) {
         const share = mine[group] ?? { burst: 0, steady: 0 };
         (this.shares[this.replica] ??= {})[budgetKey(account, group)] = share;

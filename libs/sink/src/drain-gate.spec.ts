@@ -30,7 +30,14 @@ describe('DrainGate: profiles wait behind what was parked before', () => {
     expect(g.holds('b')).toBe(true);
     g.meet('a', null);
     expect(g.holds('a')).toBe(true);
-    expect(g.update(snap([[0, 5, 5], [1, 4, 5]]))).toEqual(['a']);
+    expect(
+      g.update(
+        snap([
+          [0, 5, 5],
+          [1, 4, 5],
+        ]),
+      ),
+    ).toEqual(['a']);
     expect(g.waiting).toEqual(['b']);
   });
 });

@@ -2,7 +2,8 @@ import type { KafkaMessage } from 'kafkajs';
 import type { DeadLetter } from '@iks/domain';
 
 /** Why a record is parked: its account's circuit is open, its connection waits, or it keeps a person's order. */
-export type ParkReason = 'account_unavailable' | 'connection_paused' | 'connection_needs_reauth' | 'no_credential' | 'keeps_order';
+export type ParkReason =
+  'account_unavailable' | 'connection_paused' | 'connection_needs_reauth' | 'no_credential' | 'keeps_order';
 
 /**
  * A record parked for its Klaviyo account (klaviyo.parked.v1), in the dead-letter envelope: the

@@ -10,8 +10,21 @@ function connection(status: ConnectionStatus = 'active'): Connection {
     revision: 1,
     updatedAt: 0,
     fromEnvironment: false,
-    intercom: { appId: 'x', region: 'US', apiBaseUrl: 'http://i', auth: 'token', clientSecret: null, accessToken: null },
-    klaviyo: { accountId: 'AcctAA', apiBaseUrl: 'http://k', auth: 'private_key', privateKey: new Secret('pk_x_0123456789'), oauth: null },
+    intercom: {
+      appId: 'x',
+      region: 'US',
+      apiBaseUrl: 'http://i',
+      auth: 'token',
+      clientSecret: null,
+      accessToken: null,
+    },
+    klaviyo: {
+      accountId: 'AcctAA',
+      apiBaseUrl: 'http://k',
+      auth: 'private_key',
+      privateKey: new Secret('pk_x_0123456789'),
+      oauth: null,
+    },
     settings: { metricNames: {}, defaultPhoneRegion: null, deleteOnArchive: false },
   };
 }
@@ -34,14 +47,20 @@ describe('routeOf: where one record goes', () => {
   it('dead-letters a record of an unknown or removed connection, naming it (replayable)', () => {
     const unknown = routeOf({ ...base, connection: undefined });
     expect(unknown.kind).toBe('dead_letter');
-    expect(unknown.kind === 'dead_letter' && unknown.error).toMatchObject({ code: 'connection_unknown', connectionId: 'acme' });
+    expect(unknown.kind === 'dead_letter' && unknown.error).toMatchObject({
+      code: 'connection_unknown',
+      connectionId: 'acme',
+    });
     expect(unknown.kind === 'dead_letter' && unknown.error.message).toMatch(/"acme" is not known/);
     const removed = routeOf({ ...base, connection: connection('removed') });
     expect(removed.kind === 'dead_letter' && removed.error.code).toBe('connection_removed');
   });
 
   it('parks the records of a paused connection, one that needs its account again, or has no credential', () => {
-    expect(routeOf({ ...base, connection: connection('paused') })).toMatchObject({ kind: 'park', reason: 'connection_paused' });
+    expect(routeOf({ ...base, connection: connection('paused') })).toMatchObject({
+      kind: 'park',
+      reason: 'connection_paused',
+    });
     expect(routeOf({ ...base, connection: connection('needs_reauth') })).toMatchObject({
       kind: 'park',
       reason: 'connection_needs_reauth',

@@ -40,7 +40,13 @@ function connection(name: Name, baseUrl: string, key: string = KEYS[name]): Conn
       clientSecret: null,
       accessToken: null,
     },
-    klaviyo: { accountId: ACCOUNTS[name], apiBaseUrl: baseUrl, auth: 'private_key', privateKey: new Secret(key), oauth: null },
+    klaviyo: {
+      accountId: ACCOUNTS[name],
+      apiBaseUrl: baseUrl,
+      auth: 'private_key',
+      privateKey: new Secret(key),
+      oauth: null,
+    },
     settings: { metricNames: {}, defaultPhoneRegion: null, deleteOnArchive: false },
   };
 }
@@ -197,7 +203,11 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
       port: 0,
       // the default account takes only its own key: a key no account holds is refused (401)
       apiKeys: ['pk_default_not_used_0123'],
-      accounts: (['a', 'b', 'c'] as const).map((n) => ({ id: ACCOUNTS[n], name: `Brand ${n}`, privateKeys: [KEYS[n]] })),
+      accounts: (['a', 'b', 'c'] as const).map((n) => ({
+        id: ACCOUNTS[n],
+        name: `Brand ${n}`,
+        privateKeys: [KEYS[n]],
+      })),
     });
   });
   afterEach(async () => {
@@ -251,15 +261,28 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
     expect(c).toMatchObject({ healthy: false, circuit: 'open', account: ACCOUNTS.c });
     expect(c.reason).toMatch(/401/);
     expect(c.parked).toBeGreaterThan(0);
-    expect(sink.connections().filter((x) => !x.healthy).map((x) => x.connection)).toEqual(['conn-c']);
+    expect(
+      sink
+        .connections()
+        .filter((x) => !x.healthy)
+        .map((x) => x.connection),
+    ).toEqual(['conn-c']);
     await waitFor(() => sink.isReady, { what: 'ready with one account down', timeoutMs: 20_000 });
     expect(JSON.stringify(sink.readiness())).not.toMatch(/pk_/);
     // a's person 1 is upserted; a deletion of p3 in c suppressed nothing of a's or b's p3
-    expect(emulator.account(ACCOUNTS.a).store.findProfile({ email: 'a.person1@example.com' })?.attributes.first_name).toBe(
-      'Alpha',
+    expect(
+      emulator.account(ACCOUNTS.a).store.findProfile({ email: 'a.person1@example.com' })?.attributes.first_name,
+    ).toBe('Alpha');
+    expectExactlyOnce(
+      emulator,
+      'a',
+      all('a').map((e) => e.unique_id),
     );
-    expectExactlyOnce(emulator, 'a', all('a').map((e) => e.unique_id));
-    expectExactlyOnce(emulator, 'b', all('b').map((e) => e.unique_id));
+    expectExactlyOnce(
+      emulator,
+      'b',
+      all('b').map((e) => e.unique_id),
+    );
 
     // the operator gives connection c a working key (the directory's change, as the connections topic would carry it)
     directory.put(connection('c', emulator.url));
@@ -273,7 +296,10 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
         emulator.account(ACCOUNTS.c).store.findProfile({ email: 'c.person1@example.com' }),
       { what: "the third account's records after its key works", timeoutMs: 90_000 },
     );
-    await waitFor(() => sink.connections().every((x) => x.healthy), { what: 'every connection healthy', timeoutMs: 20_000 });
+    await waitFor(() => sink.connections().every((x) => x.healthy), {
+      what: 'every connection healthy',
+      timeoutMs: 20_000,
+    });
     expectExactlyOnce(emulator, 'c', expectedC);
     // the later upsert of c's person 1 is the one Klaviyo keeps: the parked profiles went in order
     await waitFor(
@@ -282,9 +308,19 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
         'Two',
       { what: "c's person 1 upserted in order", timeoutMs: 30_000 },
     );
-    expect(emulator.account(ACCOUNTS.c).store.deletions[0].identifier).toEqual({ email: `c.person${deleted}@example.com` });
-    expectExactlyOnce(emulator, 'a', all('a').map((e) => e.unique_id));
-    expectExactlyOnce(emulator, 'b', all('b').map((e) => e.unique_id));
+    expect(emulator.account(ACCOUNTS.c).store.deletions[0].identifier).toEqual({
+      email: `c.person${deleted}@example.com`,
+    });
+    expectExactlyOnce(
+      emulator,
+      'a',
+      all('a').map((e) => e.unique_id),
+    );
+    expectExactlyOnce(
+      emulator,
+      'b',
+      all('b').map((e) => e.unique_id),
+    );
     expect(sink.tally.count('dead_letter')).toBe(0);
   }, 240_000);
 
@@ -323,8 +359,16 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
         what: "the third account's events after it recovers",
         timeoutMs: 90_000,
       });
-      await waitFor(() => sink.connections().every((x) => x.healthy), { what: 'every connection healthy', timeoutMs: 20_000 });
-      for (const n of ['a', 'b', 'c'] as const) expectExactlyOnce(emulator, n, all(n).map((e) => e.unique_id));
+      await waitFor(() => sink.connections().every((x) => x.healthy), {
+        what: 'every connection healthy',
+        timeoutMs: 20_000,
+      });
+      for (const n of ['a', 'b', 'c'] as const)
+        expectExactlyOnce(
+          emulator,
+          n,
+          all(n).map((e) => e.unique_id),
+        );
       expect(sink.tally.count('dead_letter')).toBe(0);
     },
     240_000,

@@ -50,11 +50,6 @@ import { SINK_ABORT, SINK_RUN } from './sink.tokens';
 
 type SinkTopic = 'events' | 'profiles' | 'deletions';
 const SINK_TOPICS: readonly SinkTopic[] = ['events', 'profiles', 'deletions'];
-const KIND_OF_TOPIC: Readonly<Record<SinkTopic, KlaviyoRecord['kind']>> = {
-  events: 'event',
-  profiles: 'profile',
-  deletions: 'deletion',
-};
 
 export interface SinkRunOptions {
   /** Consumer group (default SINK_GROUP_ID); a replay uses its own. */
@@ -336,10 +331,12 @@ export class SinkRunner implements OnApplicationShutdown {
     if (this.lanes.gate.waiting.length === 0 || this.stopped) return;
     try {
       const ended = this.lanes.gate.update(await this.progress.refresh());
-      for (const id of ended) this.logger.log(`connection ${id}: its parked records are passed, its profiles go directly again`);
+      for (const id of ended)
+        this.logger.log(`connection ${id}: its parked records are passed, its profiles go directly again`);
       this.progressFailing = false;
     } catch (e) {
-      if (!this.progressFailing) this.logger.warn(`cannot read the parked topic's progress now: ${(e as Error).message}`);
+      if (!this.progressFailing)
+        this.logger.warn(`cannot read the parked topic's progress now: ${(e as Error).message}`);
       this.progressFailing = true;
     }
   }
@@ -376,7 +373,9 @@ export class SinkRunner implements OnApplicationShutdown {
       if (!key) {
         outcomes[i] = {
           kind: 'dead_letter',
-          error: new RecordDecodeError(`a parked record of ${envelope.original_topic}, which the sink does not deliver`),
+          error: new RecordDecodeError(
+            `a parked record of ${envelope.original_topic}, which the sink does not deliver`,
+          ),
         };
         items.push(undefined);
         continue;
@@ -470,8 +469,7 @@ export class SinkRunner implements OnApplicationShutdown {
         const item = items[at]!;
         if (r.status === 'rejected')
           outcomes[at] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r), subject: item.subject };
-        else if (r.status === 'unavailable')
-          park.push({ at, reason: 'account_unavailable', detail: r.reason });
+        else if (r.status === 'unavailable') park.push({ at, reason: 'account_unavailable', detail: r.reason });
         else outcomes[at] = { kind: 'done', reason: 'delivered', notes: r.notes, subject: item.subject };
       }
     if (park.length > 0) await this.park(batch.partition, items, park, consumer, order);
@@ -501,7 +499,10 @@ export class SinkRunner implements OnApplicationShutdown {
       const r = item.record;
       const cid = item.connectionId;
       if (r.kind === 'deletion') this.deletedContacts!.add([deletedKey({ ...r, connection_id: cid })]);
-      else if (r.intercom_contact_id && this.deletedContacts!.has(deletedKey({ connection_id: cid, intercom_contact_id: r.intercom_contact_id }))) {
+      else if (
+        r.intercom_contact_id &&
+        this.deletedContacts!.has(deletedKey({ connection_id: cid, intercom_contact_id: r.intercom_contact_id }))
+      ) {
         outcomes[at] = { kind: 'skip', reason: 'contact_deleted', subject: item.subject };
         return;
       }
@@ -569,11 +570,17 @@ export class SinkRunner implements OnApplicationShutdown {
     const [ev, pr] = await Promise.all([
       Promise.all(events.map((at) => d.events.submit(rec<KlaviyoEventRecord>(at), this.priorityOf(rec(at)), gaveUp))),
       profiles.length
-        ? d.profiles.deliver(profiles.map((at) => rec<KlaviyoProfileRecord>(at)), this.priorityOf(rec(profiles[0])))
+        ? d.profiles.deliver(
+            profiles.map((at) => rec<KlaviyoProfileRecord>(at)),
+            this.priorityOf(rec(profiles[0])),
+          )
         : Promise.resolve([]),
     ]);
     const de = deletions.length
-      ? await d.deletions.deliver(deletions.map((at) => rec<KlaviyoDeletionRecord>(at)), this.mode === 'live' ? 'live' : 'backfill')
+      ? await d.deletions.deliver(
+          deletions.map((at) => rec<KlaviyoDeletionRecord>(at)),
+          this.mode === 'live' ? 'live' : 'backfill',
+        )
       : [];
     return [
       ...events.map((at, i) => [at, ev[i]] as [number, DeliveryResult]),
