@@ -11,7 +11,17 @@ import type { AddressInfo } from 'node:net';
 import { Secret, type Config } from '@iks/config';
 import { StaticConnections, type Connection } from '@iks/connections';
 import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord, KlaviyoRecord } from '@iks/domain';
-import { AvroCodec, createKafka, deletionToAvro, eventToAvro, profileToAvro, topicName } from '@iks/kafka';
+import {
+  AvroCodec,
+  createKafka,
+  deadLetterFromAvro,
+  deletionToAvro,
+  dlqName,
+  eventToAvro,
+  profileToAvro,
+  topicName,
+} from '@iks/kafka';
+import { TopicTap } from '../../../test/support/raw-topic';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
@@ -184,6 +194,19 @@ class FlakyProxy {
   }
 }
 
+/** The one dead letter of `<topic>.dlq`. */
+async function deadLetterOf(config: Config, key: 'events' | 'profiles' | 'deletions') {
+  const dlq = dlqName(topicName(key, config.kafka.topicPrefix));
+  const tap = new TopicTap(createKafka(config.kafka), new AvroCodec(config.kafka), `${config.kafka.topicPrefix}tap`);
+  await tap.start([dlq]);
+  try {
+    await waitFor(() => tap.of(dlq).length === 1, { what: `the dead letter in ${dlq}`, timeoutMs: 30_000 });
+    return deadLetterFromAvro(tap.of(dlq)[0].value);
+  } finally {
+    await tap.stop();
+  }
+}
+
 const uniqueIds = (em: KlaviyoEmulator, account: string) => em.account(account).store.events.map((e) => e.unique_id);
 
 /** Every one of `name`'s events stored exactly once in its own account, and none elsewhere. */
@@ -240,8 +263,14 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
     ]);
     // profile v1 then v2 of c's person 1 (order must hold through the parking), and a deletion of c's person 3
     const deleted = 3;
+    const stranger: KlaviyoEventRecord = {
+      ...event('a', 999),
+      unique_id: 'intercom:conversation:x1:created',
+      connection_id: 'conn-x',
+    };
     await produce(config, [
       ...interleaved(),
+      stranger,
       profile('c', 1, 'One'),
       profile('a', 1, 'Alpha'),
       profile('c', 1, 'Two'),
@@ -334,6 +363,9 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
         connection('b', emulator.url),
         connection('c', proxy.url),
       ]);
+      // one of c's events Klaviyo refuses for good: dead-lettered from the parked topic, into klaviyo.events.v1.dlq
+      const refused = event('c', 7).unique_id;
+      emulator.faults.rejectEvent(refused, { times: 1000, detail: 'invalid event' });
       await produce(config, interleaved());
       runner = await createSinkRunner(config, { connections: directory });
       await runner.start();

@@ -477,9 +477,18 @@ export class SinkRunner implements OnApplicationShutdown {
     const decided: RecordOutcome[] = [];
     for (const [at, o] of outcomes.entries()) {
       if (!o) throw new Error(`sink: no outcome for record ${at} of ${batch.topic}[${batch.partition}]`);
+      const item = items[at];
       // delivered, skipped or dead-lettered: out of the parked topic for good
-      if (consumer === 'parked' && o.kind !== 'pending' && items[at]) this.unparked(items[at]!);
-      decided.push(o);
+      if (consumer === 'parked' && o.kind !== 'pending' && item) this.unparked(item);
+      // a parked record's dead letter is its original's, in the original topic's .dlq (reprocessed from there)
+      if (o.kind === 'dead_letter' && item?.envelope)
+        decided.push({
+          ...o,
+          original: item.source,
+          attempts: item.envelope.attempts + 1,
+          firstFailureAt: item.envelope.first_failure_at,
+        });
+      else decided.push(o);
     }
     return { outcomes: decided };
   }
