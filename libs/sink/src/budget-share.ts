@@ -434,13 +434,17 @@ export class BudgetShare {
           history[budgetKey(account, group)] ?? [],
           { paced: true },
         );
-    const accounts = [...this.budgets.entries()].length;
-    const bulk = mine['events-bulk'];
+    const accounts = this.budgets.entries().map(([a]) => a);
+    // the split is the same for every account: shown for one of them (the default account when it has a budget)
+    const shown = accounts.includes(DEFAULT_ACCOUNT) ? DEFAULT_ACCOUNT : accounts[0];
+    const of = (g: EndpointGroup) => (shown === undefined ? undefined : mine[budgetKey(shown, g)]);
+    const bulk = of('events-bulk');
+    const bulkKey = shown === undefined ? 'events-bulk' : budgetKey(shown, 'events-bulk');
     this.logger.log(
-      `budget share of ${members.length} replica(s), ${accounts} account(s)${accounts > 1 ? ' (the default account shown)' : ''}: ` +
-        `${this.groups.map((g) => `${g} ${mine[g]?.burst ?? 0}/s ${mine[g]?.steady ?? 0}/min`).join(', ')}` +
+      `budget share of ${members.length} replica(s), ${accounts.length} account(s) yet${shown === undefined ? '' : ` (${shown} shown)`}: ` +
+        `${this.groups.map((g) => `${g} ${of(g)?.burst ?? 0}/s ${of(g)?.steady ?? 0}/min`).join(', ')}` +
         (bulk
-          ? ` (account history in the last minute: ${(history['events-bulk'] ?? []).filter((t) => now - t < 60_000).length} bulk requests)`
+          ? ` (account history in the last minute: ${(history[bulkKey] ?? []).filter((t) => now - t < 60_000).length} bulk requests)`
           : '') +
         (Object.keys(idle).length
           ? `; idle partitions weigh ${IDLE_WEIGHT}: ${Object.entries(idle)

@@ -350,7 +350,11 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
       'b',
       all('b').map((e) => e.unique_id),
     );
-    expect(sink.tally.count('dead_letter')).toBe(0);
+    // the one record of a connection the sink does not know: a dead letter naming it, nothing delivered anywhere
+    expect(sink.tally.count('dead_letter')).toBe(1);
+    const letter = await deadLetterOf(config, 'events');
+    expect(letter).toMatchObject({ error_class: 'ConnectionUnavailableError', error_code: 'connection_unknown' });
+    expect(letter.error_message).toMatch(/"conn-x" is not known/);
   }, 240_000);
 
   it.each([429, 503] as const)(
@@ -387,21 +391,35 @@ describe('sink isolation: three Klaviyo accounts, one failing (real broker, Klav
       expect(proxy.failed - failedBefore).toBeLessThanOrEqual(6);
 
       proxy.failing = null; // the account answers again
-      await waitFor(() => uniqueIds(emulator, ACCOUNTS.c).length >= EVENTS, {
-        what: "the third account's events after it recovers",
-        timeoutMs: 90_000,
-      });
+      await waitFor(
+        () => uniqueIds(emulator, ACCOUNTS.c).length >= EVENTS - 1 && sink.tally.count('dead_letter') === 1,
+        { what: "the third account's events after it recovers", timeoutMs: 90_000 },
+      );
       await waitFor(() => sink.connections().every((x) => x.healthy), {
         what: 'every connection healthy',
         timeoutMs: 20_000,
       });
-      for (const n of ['a', 'b', 'c'] as const)
+      for (const n of ['a', 'b'] as const)
         expectExactlyOnce(
           emulator,
           n,
           all(n).map((e) => e.unique_id),
         );
-      expect(sink.tally.count('dead_letter')).toBe(0);
+      expectExactlyOnce(
+        emulator,
+        'c',
+        all('c')
+          .map((e) => e.unique_id)
+          .filter((u) => u !== refused),
+      );
+      // refused for good after it was parked: dead-lettered as its original, into klaviyo.events.v1.dlq
+      const letter = await deadLetterOf(config, 'events');
+      expect(letter.original_topic).toBe(topicName('events', config.kafka.topicPrefix));
+      expect(letter.error_class).toBe('KlaviyoRejectedError');
+      expect(letter.attempts).toBeGreaterThan(1);
+      expect((await new AvroCodec(config.kafka).decodeAs('events', Buffer.from(letter.value!))).unique_id).toBe(
+        refused,
+      );
     },
     240_000,
   );

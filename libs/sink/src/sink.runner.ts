@@ -440,9 +440,11 @@ export class SinkRunner implements OnApplicationShutdown {
     if (consumer === 'parked' && routes.deliver.size === 0 && routes.probes.size === 0 && routes.park.length > 0) {
       // nothing can go now: wait for the earliest probe instead of parking the same records again at once
       const due = Math.min(
-        ...routes.park
-          .map((p) => this.lanes.lane(items[p.at]!.connectionId)?.circuit.retryAt ?? Number.POSITIVE_INFINITY)
-          .filter(Number.isFinite),
+        ...routes.park.map((p) => {
+          const c = this.lanes.lane(items[p.at]!.connectionId)?.circuit;
+          // a paused connection has no probe to wait for: the longest wait
+          return c?.state === 'open' ? c.retryAt : Number.POSITIVE_INFINITY;
+        }),
         Date.now() + PARKED_IDLE_MAX_MS,
       );
       await this.sleepWhileRunning(batch, Math.max(PARKED_IDLE_MIN_MS, Math.min(PARKED_IDLE_MAX_MS, due - Date.now())));
