@@ -1,4 +1,4 @@
-import type { Config } from '@iks/config';
+import type { Config, Secret } from '@iks/config';
 import { DEFAULT_CONNECTION_ID } from '@iks/domain';
 import { INTERCOM_REGION_API, type Connection, type IntercomRegion } from './connection.types';
 
@@ -43,4 +43,19 @@ export function defaultConnectionFromConfig(config: Config): Connection {
       deleteOnArchive: config.transformer.deleteOnArchive,
     },
   };
+}
+
+/** Whether `c` claims every workspace no other connection claims (the default connection without INTERCOM_APP_ID). */
+export function claimsAnyWorkspace(c: Connection): boolean {
+  return c.intercom.appId === ANY_WORKSPACE;
+}
+
+/**
+ * The client secrets that verify a connection's webhooks: the environment's (every
+ * INTERCOM_CLIENT_SECRETS value, rotation) for the connection made from the environment, else
+ * its own client secret.
+ */
+export function webhookSecretsOf(c: Connection, environmentSecrets: readonly Secret[]): readonly Secret[] {
+  if (c.fromEnvironment) return environmentSecrets;
+  return c.intercom.clientSecret ? [c.intercom.clientSecret] : [];
 }

@@ -66,6 +66,8 @@ export class NotificationWriter {
   private batching: BatchingProducer;
   private readonly codec: AvroCodec;
   private readonly topic: string;
+  /** Signed webhooks of workspaces no connection claims (docs/CONNECTIONS.md). */
+  private readonly unclaimedTopic: string;
   private connected = false;
   private inFlightBytes = 0;
   /** The raw topic's max.message.bytes as the broker reports it (it may predate this version). */
@@ -96,6 +98,7 @@ export class NotificationWriter {
     this.batching = this.batchingFor(this.maxRecordBytes);
     this.codec = deps.codec;
     this.topic = topicName('notifications', config.kafka.topicPrefix);
+    this.unclaimedTopic = topicName('notificationsUnclaimed', config.kafka.topicPrefix);
     const outagesTopic = topicName('outages', config.kafka.topicPrefix);
     this.outages = recordOutages
       ? new OutageRecorder(async (key, outage) => {
@@ -189,8 +192,24 @@ export class NotificationWriter {
    * NotificationEncodeError (500).
    */
   async write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
+    return this.writeTo(this.topic, notification, key, timeoutMs);
+  }
+
+  /**
+   * As `write`, to intercom.notifications.unclaimed.v1: a signed webhook of a workspace no
+   * connection claims, keyed by its app_id, kept until `cli connections claim` copies it.
+   */
+  async writeUnclaimed(
+    notification: RawNotification,
+    key: string,
+    timeoutMs = this.config.ingest.ackTimeoutMs,
+  ): Promise<void> {
+    return this.writeTo(this.unclaimedTopic, notification, key, timeoutMs);
+  }
+
+  private async writeTo(topic: string, notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
     try {
-      await this.writeOnce(notification, key, timeoutMs);
+      await this.writeOnce(topic, notification, key, timeoutMs);
       this.outages?.succeeded();
     } catch (e) {
       if (e instanceof KafkaUnavailableError) this.outages?.failed();
@@ -198,7 +217,7 @@ export class NotificationWriter {
     }
   }
 
-  private async writeOnce(notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
+  private async writeOnce(topic: string, notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
       throw new KafkaUnavailableError(
@@ -207,21 +226,21 @@ export class NotificationWriter {
     }
     let value: Buffer;
     try {
-      value = await this.codec.encode(this.topic, notificationToAvro(notification));
+      value = await this.codec.encode(topic, notificationToAvro(notification));
     } catch (e) {
       throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
     }
     const recordBytes = value.length + Buffer.byteLength(key) + RECORD_BATCH_OVERHEAD_BYTES;
     if (recordBytes > this.maxRecordBytes) {
       throw new RecordTooLargeError(
-        `its record is ${recordBytes} bytes; ${this.topic} accepts ${this.maxRecordBytes} (max.message.bytes)`,
+        `its record is ${recordBytes} bytes; ${topic} accepts ${this.maxRecordBytes} (max.message.bytes)`,
       );
     }
     this.inFlightBytes += bytes;
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.batching.send(this.topic, { key, value }).then(() => {
+        this.batching.send(topic, { key, value }).then(() => {
           this.lastAckAt = Date.now();
         }),
         new Promise((_, reject) => {

@@ -2,12 +2,7 @@ import { Module, type DynamicModule, type INestApplicationContext, type Provider
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { CONFIG, type Config } from '@iks/config';
-import {
-  CONNECTIONS,
-  defaultConnectionFromConfig,
-  StaticConnections,
-  type ConnectionDirectory,
-} from '@iks/connections';
+import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
 import { KAFKA, KafkaModule, topicName } from '@iks/kafka';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type EndpointGroup } from '@iks/klaviyo';
 import { createContext } from '@iks/ops';
@@ -30,29 +25,25 @@ export interface SinkStageOptions {
   /** A consumer crashed for good; default: logged (the app exits, see apps/sink). */
   readonly onFatal?: (error: unknown) => void;
   /**
-   * Where the connections come from: a module that provides and exports CONNECTIONS (the
-   * Kafka-following directory of @iks/connections), or a fixed directory (tests). Default: the
-   * default connection alone, made from the environment (KLAVIYO_API_KEY, KLAVIYO_BASE_URL).
+   * The connections (default: ConnectionsModule's: pipeline.connections.v1 followed from the
+   * beginning, and the environment's default connection, KLAVIYO_API_KEY and KLAVIYO_BASE_URL).
    */
-  readonly connections?: DynamicModule | ConnectionDirectory;
+  readonly connections?: ConnectionDirectory;
 }
 
 /** Endpoint groups the replicas share by the partitions of the topics that feed each (budget-share.ts). */
+const DEFAULT_KEY_CHECKED = Symbol('DEFAULT_KEY_CHECKED');
+
 const FED: Readonly<Record<'events' | 'profiles' | 'deletions', readonly EndpointGroup[]>> = {
   events: ['events-bulk', 'events'],
   profiles: ['profile-import'],
   deletions: ['data-privacy-deletion'],
 };
 
-function isModule(x: DynamicModule | ConnectionDirectory): x is DynamicModule {
-  return typeof (x as DynamicModule).module === 'function';
-}
-
-/** The default connection from the environment, alone (a deployment with today's variables only). */
-function defaultConnections(c: Config): ConnectionDirectory {
-  const connection = defaultConnectionFromConfig(c);
-  if (!connection.klaviyo.privateKey) throw new Error('KLAVIYO_API_KEY is required by the sink');
-  return new StaticConnections([connection]);
+/** The default connection (CONNECTIONS_DEFAULT, on unless turned off) needs its key: the sink refuses to start without it. */
+function checkDefaultKey(c: Config): true {
+  if (c.connections.defaultConnection && !c.klaviyo.apiKey) throw new Error('KLAVIYO_API_KEY is required by the sink');
+  return true;
 }
 
 /**
@@ -65,21 +56,16 @@ function defaultConnections(c: Config): ConnectionDirectory {
 export class SinkStageModule {
   static forRoot(opts: SinkStageOptions = {}): DynamicModule {
     const run = opts.run ?? {};
-    const source = opts.connections;
-    const connections: Provider[] =
-      source === undefined
-        ? [{ provide: CONNECTIONS, inject: [CONFIG], useFactory: defaultConnections }]
-        : isModule(source)
-          ? []
-          : [{ provide: CONNECTIONS, useValue: source }];
+    const connections: Provider[] = opts.connections ? [{ provide: CONNECTIONS, useValue: opts.connections }] : [];
     return {
       module: SinkStageModule,
       imports: [
         KafkaModule,
         StageModule.forRoot({ stage: 'sink', onFatal: opts.onFatal }),
-        ...(source !== undefined && isModule(source) ? [source] : []),
+        ...(opts.connections ? [] : [ConnectionsModule]),
       ],
       providers: [
+        { provide: DEFAULT_KEY_CHECKED, inject: [CONFIG], useFactory: checkDefaultKey },
         ...connections,
         { provide: SINK_RUN, useValue: run },
         { provide: SINK_ABORT, useFactory: () => new AbortController() },
@@ -100,7 +86,7 @@ export class SinkStageModule {
         },
         {
           provide: KlaviyoLanes,
-          inject: [CONFIG, CONNECTIONS, AccountBudgets, ParkedProgress, SinkMetrics, SINK_ABORT],
+          inject: [CONFIG, CONNECTIONS, AccountBudgets, ParkedProgress, SinkMetrics, SINK_ABORT, DEFAULT_KEY_CHECKED],
           useFactory: (
             c: Config,
             directory: ConnectionDirectory,
