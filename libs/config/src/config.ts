@@ -113,6 +113,12 @@ export interface SinkConfig {
   readonly retryMaxDelayMs: number;
   readonly requestTimeoutMs: number;
   /**
+   * SINK_ACCOUNT_TRIP_MS: a Klaviyo account whose requests keep failing retriably (429, 5xx,
+   * network) this long without one success has its circuit opened: its records are parked
+   * (klaviyo.parked.v1) instead of holding the partitions other accounts share (docs/CONNECTIONS.md).
+   */
+  readonly accountTripMs: number;
+  /**
    * SINK_DELETED_CONTACTS_PATH: the folder of the sink's store of deleted contacts (LMDB), read
    * from klaviyo.deletions.v1 and resumed from its stored offsets at start. Sink processes on one
    * host may share it; two pipelines may not (the default is per topic prefix, group and host).
@@ -529,6 +535,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       retryMaxMs: r.int('SINK_RETRY_MAX_MS', 6 * 3600 * 1000, 1000),
       retryMaxDelayMs: r.int('SINK_RETRY_MAX_DELAY_MS', 30_000, 100, 60_000),
       requestTimeoutMs: r.int('KLAVIYO_REQUEST_TIMEOUT_MS', 30_000, 100),
+      accountTripMs: r.int('SINK_ACCOUNT_TRIP_MS', 10_000, 0, 3_600_000),
       deletedContactsPath: r.str(
         'SINK_DELETED_CONTACTS_PATH',
         defaultStorePath('iks-sink-deleted', r.str('TOPIC_PREFIX', ''), r.str('SINK_GROUP_ID', 'iks-sink')),

@@ -61,6 +61,8 @@ export interface TopicRecords {
   readonly reconcileReports: ReconcileReportRecord;
   readonly connections: ConnectionRecord;
   readonly notificationsUnclaimed: RawNotification;
+  /** klaviyo.parked.v1: a sink record waiting for its Klaviyo account, in the dead-letter envelope (original bytes and topic). */
+  readonly parked: DeadLetter;
   /** Every `<topic>.dlq`. */
   readonly dlq: DeadLetter;
 }
@@ -78,6 +80,7 @@ interface TopicAvro {
   readonly reconcileReports: ReconcileReportAvro;
   readonly connections: ConnectionAvro;
   readonly notificationsUnclaimed: NotificationAvro;
+  readonly parked: DeadLetterAvro;
   readonly dlq: DeadLetterAvro;
 }
 
@@ -208,6 +211,15 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     retentionMs: UNCLAIMED_RETENTION_MS,
     doc: 'signed webhooks of workspaces no connection claims, keyed by app_id; kept so that `cli connections claim` can copy them into the raw topic once their connection exists',
   },
+  parked: {
+    key: 'parked',
+    toAvro: deadLetterToAvro,
+    fromAvro: deadLetterFromAvro,
+    name: 'klaviyo.parked.v1',
+    schemaFile: 'dead-letter.avsc',
+    compacted: false,
+    doc: "sink records whose Klaviyo account is unavailable (circuit open, connection paused), keyed by connection id: the original topic, key, value and headers and why; the sink's parked consumer re-offers them (docs/CONNECTIONS.md)",
+  },
 };
 
 export const DLQ_SCHEMA_FILE = 'dead-letter.avsc';
@@ -244,6 +256,7 @@ export const DLQ_SOURCES: readonly TopicKey[] = [
   'events',
   'profiles',
   'deletions',
+  'parked',
 ];
 
 export function topicName(key: TopicKey, prefix = ''): string {

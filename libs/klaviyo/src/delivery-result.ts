@@ -13,7 +13,12 @@ export interface DeliveryError {
 export type DeliveryResult =
   /** `notes`: what was changed to get it delivered (e.g. identifier_conflict_phone_dropped), counted by the stage. */
   | { readonly status: 'delivered'; readonly notes?: readonly string[] }
-  | { readonly status: 'rejected'; readonly error: DeliveryError };
+  | { readonly status: 'rejected'; readonly error: DeliveryError }
+  /**
+   * Not sent: the account's circuit is open (account-circuit.ts). Not the record's fault and not
+   * final: the sink parks the record and offers it again once the account answers.
+   */
+  | { readonly status: 'unavailable'; readonly reason: string };
 
 export type Priority = 'live' | 'backfill';
 
@@ -26,4 +31,9 @@ export function rejected(error: DeliveryError): DeliveryResult {
 /** A refusal decided locally, before Klaviyo saw the record. */
 export function localRejection(code: string, detail: string, pointer: string | null = null): DeliveryResult {
   return rejected({ status: null, code, detail, pointer, retriable: false });
+}
+
+/** The account cannot take requests now (its circuit is open). */
+export function unavailable(reason: string): DeliveryResult {
+  return { status: 'unavailable', reason };
 }

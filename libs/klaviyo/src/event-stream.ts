@@ -8,7 +8,8 @@
 import { Logger } from '@nestjs/common';
 import type { KlaviyoEventRecord } from '@iks/domain';
 import { abortReason } from '@iks/retry';
-import { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
+import { AccountUnavailableError } from './account-circuit';
+import { DELIVERED, unavailable, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
 import {
   DEFAULT_MAX_WAIT_MS,
   EventBatcher,
@@ -156,6 +157,14 @@ export class KlaviyoEventStream {
         // a partial batch waits for company, a full one does not
         if (!lane.ready.length && maxWaitMs > 0) await clock.sleep(maxWaitMs, signal);
         while (lane.inFlight >= this.bulkConcurrency) await new Promise<void>((r) => (lane.slot = r));
+        const closed = this.caller.unavailable;
+        if (closed !== null) {
+          // the account's circuit is open: answer what is queued at once, without spending a grant
+          lane.batcher.flushAll();
+          for (const b of lane.ready.splice(0))
+            settle(b, { results: new Map(b.map((x) => [x.item, unavailable(closed)] as const)) });
+          continue;
+        }
         await budget.acquire('events-bulk', priority, signal);
         if (!lane.ready.length) lane.batcher.flush();
         const batch = lane.ready.shift();
@@ -220,6 +229,7 @@ export class KlaviyoEventStream {
         return answerAll(DELIVERED);
       } catch (err) {
         granted = false;
+        if (err instanceof AccountUnavailableError) return answerAll(unavailable(err.reason));
         const e = recordFault(err);
         if (e.retriable) return answerAll(refusal(e));
         if (e.status === 413 && pending.length > 1) {

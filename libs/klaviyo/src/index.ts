@@ -56,4 +56,12 @@ export {
   PHONE_DROPPED_NOTE,
 } from './profile-deliverer';
 export { KlaviyoDeletionDeliverer, DELETION_PATH } from './deletion-deliverer';
-export { DELIVERED, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
+export { DELIVERED, unavailable, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
+export {
+  AccountCircuit,
+  AccountUnavailableError,
+  KEY_REFUSED_STATUSES,
+  type AccountCircuitOptions,
+  type CircuitFailure,
+  type CircuitState,
+} from './account-circuit';

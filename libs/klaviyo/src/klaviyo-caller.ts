@@ -8,10 +8,15 @@
  *   through onSystemic and cleared through onRecovered when a request is accepted again;
  * - a wrong base URL or media type (404/405/415), a programming error, shutdown: thrown.
  *   Dead-lettering every record for those would empty the topic into the DLQ.
+ * With an AccountCircuit (the sink: one per connection), a refused key, a misconfigured URL and a
+ * lasting streak of retriable failures open the account's circuit instead: the request gives up
+ * with AccountUnavailableError (deliverOne: an `unavailable` result) and the sink parks its
+ * record, so one account never holds another's (docs/CONNECTIONS.md, "Isolation in the sink").
  */
 import { Logger } from '@nestjs/common';
-import { retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
-import { DELIVERED, rejected, type DeliveryResult, type Priority } from './delivery-result';
+import { defaultIsRetriable, retry, systemClock, type Clock, type RetryInfo } from '@iks/retry';
+import { AccountUnavailableError, type AccountCircuit } from './account-circuit';
+import { DELIVERED, rejected, unavailable, type DeliveryResult, type Priority } from './delivery-result';
 import { KlaviyoApiError } from './klaviyo-api.error';
 import type { KlaviyoHttpClient, KlaviyoResponse } from './klaviyo-http.client';
 import { RateBudget, type EndpointGroup } from './rate-budget';
@@ -42,6 +47,8 @@ export interface KlaviyoCallerOptions {
   readonly retry?: DeliveryRetryOptions;
   /** Aborts waits and retries (shutdown). */
   readonly signal?: AbortSignal;
+  /** The account's circuit (the sink's per-connection isolation); without one, a refused key is retried in place. */
+  readonly circuit?: AccountCircuit;
   /** Called before each retry wait, e.g. for metrics. */
   readonly onRetry?: (operation: string, info: RetryInfo) => void;
   /** Called each time Klaviyo refuses the API key (401/403); the request waits and tries again. */
@@ -75,6 +82,7 @@ export class KlaviyoCaller {
   private readonly client: Pick<KlaviyoHttpClient, 'request'>;
   private readonly retryOpts: DeliveryRetryOptions;
   private refused: { status: number; loggedAt: number } | null = null;
+  readonly circuit: AccountCircuit | undefined;
 
   constructor(private readonly opts: KlaviyoCallerOptions) {
     this.client = opts.client;
@@ -82,6 +90,13 @@ export class KlaviyoCaller {
     this.budget = opts.budget ?? new RateBudget({ clock: this.clock });
     this.signal = opts.signal;
     this.retryOpts = opts.retry ?? {};
+    this.circuit = opts.circuit;
+  }
+
+  /** The account's circuit is open: requests would not go (the event stream does not spend a grant on them). Half open lets the probe go. */
+  get unavailable(): string | null {
+    const c = this.circuit;
+    return c && c.state === 'open' ? (c.reason ?? 'circuit open') : null;
   }
 
   /** The status Klaviyo refuses the API key with right now (401/403), or null. */
@@ -97,6 +112,13 @@ export class KlaviyoCaller {
     const r = this.retryOpts;
     const operation = `POST ${req.path}`;
     const maxDelayMs = r.maxDelayMs ?? 30_000;
+    const circuit = this.circuit;
+    // the circuit's signal aborts when it opens: a request waiting to retry, or for the budget, gives up then
+    const signal = circuit
+      ? this.signal
+        ? AbortSignal.any([this.signal, circuit.signal])
+        : circuit.signal
+      : this.signal;
     const backoff = {
       initialMs: r.initialMs ?? 1000,
       maxMs: maxDelayMs,
@@ -105,7 +127,7 @@ export class KlaviyoCaller {
       jitter: r.jitter ?? 'full',
       random: r.random,
       clock: this.clock,
-      signal: this.signal,
+      signal,
     } as const;
     let granted = req.granted ?? false;
     let backingOff = false;
@@ -115,8 +137,9 @@ export class KlaviyoCaller {
       this.opts.onRetry?.(operation, info);
     };
     const attempt = async () => {
+      if (circuit && !circuit.admit()) throw new AccountUnavailableError(circuit.reason ?? 'circuit open');
       if (granted) granted = false;
-      else await this.budget.acquire(req.group, req.priority, this.signal);
+      else await this.budget.acquire(req.group, req.priority, signal);
       const started = this.clock.now();
       const answered = (status: number | 'network') =>
         this.opts.onResponse?.(operation, status, (this.clock.now() - started) / 1000);
@@ -129,13 +152,31 @@ export class KlaviyoCaller {
         // a 429 pauses the whole endpoint group, so other callers do not walk into the same full window
         if (err instanceof KlaviyoApiError && err.status === 429)
           this.budget.pause(err.retryAfterMs ?? 1000, req.group);
+        if (circuit && err instanceof KlaviyoApiError) {
+          const systemic = err.status !== null && (KEY_REFUSED.has(err.status) || MISCONFIGURED.has(err.status));
+          if (systemic || err.retriable) {
+            const open = circuit.failed({
+              status: err.status,
+              code: err.code,
+              retriable: err.retriable,
+              retryAfterMs: err.retryAfterMs,
+            });
+            if (systemic && !open) circuit.trip(`Klaviyo answers ${err.status} ${err.code}`);
+            if (systemic || open) {
+              if (systemic) this.logger.error(`${operation}: ${err.message}: the account's records are parked`);
+              throw new AccountUnavailableError(circuit.reason ?? `${err.status} ${err.code}`);
+            }
+          } else circuit.succeeded(); // a refusal of the record: the account answers
+        }
         throw err;
       }
     };
+    const unlessUnavailable = (e: unknown) => !(e instanceof AccountUnavailableError) && defaultIsRetriable(e);
     const res = await retry(
       () =>
         retry(attempt, {
           ...backoff,
+          isRetriable: unlessUnavailable,
           maxElapsedMs: r.maxElapsedMs ?? 6 * 3600_000,
           onRetry: (info) => {
             this.logger.warn(
@@ -154,6 +195,8 @@ export class KlaviyoCaller {
         },
       },
     );
+    // (the circuit opening while this request waited ends the wait with its AccountUnavailableError)
+    circuit?.succeeded();
     this.accepted();
     return res;
   }
@@ -164,6 +207,7 @@ export class KlaviyoCaller {
       await this.send(req);
       return DELIVERED;
     } catch (err) {
+      if (err instanceof AccountUnavailableError) return unavailable(err.reason);
       return refusal(recordFault(err));
     }
   }

@@ -8,9 +8,11 @@ const KEY = 'pk_secret_test_key_123';
 describe('KlaviyoHttpClient', () => {
   const klaviyo = new KlaviyoTestDouble();
   let client: KlaviyoHttpClient;
+  let baseUrl: string;
 
   beforeAll(async () => {
-    client = new KlaviyoHttpClient({ apiKey: KEY, baseUrl: await klaviyo.start(), timeoutMs: 2000 });
+    baseUrl = await klaviyo.start();
+    client = new KlaviyoHttpClient({ apiKey: KEY, baseUrl, timeoutMs: 2000 });
   });
   afterAll(() => klaviyo.stop());
 
@@ -33,6 +35,22 @@ describe('KlaviyoHttpClient', () => {
     expect(err.message).not.toContain(KEY);
     expect(err.detail).not.toContain(KEY);
     expect(JSON.stringify(err.errors)).not.toContain(KEY);
+  });
+
+  it('takes its Authorization header from authorization() at each request (the OAuth seam), and never shows what it sent', async () => {
+    let token = 'oauth_token_first_0123';
+    const oauth = new KlaviyoHttpClient({ authorization: () => `Bearer ${token}`, baseUrl, timeoutMs: 2000 });
+    klaviyo.next({ status: 202 });
+    await oauth.post('/api/events', {});
+    expect(klaviyo.requests.at(-1)!.headers.authorization).toBe('Bearer oauth_token_first_0123');
+    token = 'oauth_token_second_456'; // refreshed
+    klaviyo.next(
+      klaviyoError(401, 'not_authenticated', 'token oauth_token_second_456 expired; was oauth_token_first_0123'),
+    );
+    const err = (await oauth.post('/api/events', {}).catch((e) => e)) as KlaviyoApiError;
+    expect(klaviyo.requests.at(-1)!.headers.authorization).toBe('Bearer oauth_token_second_456');
+    expect(err.detail).toBe('token [REDACTED] expired; was [REDACTED]');
+    expect(() => new KlaviyoHttpClient({ baseUrl })).toThrow('apiKey is required');
   });
 
   it('429 is retriable and carries Retry-After in ms', async () => {

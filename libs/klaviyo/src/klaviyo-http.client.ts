@@ -6,7 +6,13 @@ const JSON_API = 'application/vnd.api+json';
 
 export interface KlaviyoHttpClientOptions {
   /** Private API key, sent as `Authorization: Klaviyo-API-Key <key>`. Never logged. */
-  readonly apiKey: string;
+  readonly apiKey?: string;
+  /**
+   * The Authorization header of each request, instead of `apiKey`: the seam for OAuth (issue #23),
+   * `Bearer <access token>`, refreshed by whoever holds the grant. What it returns is redacted
+   * from errors like the key.
+   */
+  readonly authorization?: () => string | Promise<string>;
   readonly baseUrl?: string;
   readonly revision?: string;
   /** Per-request timeout (default 30 s); a timeout is a retriable error. */
@@ -38,11 +44,15 @@ export class KlaviyoHttpClient {
   private readonly revision: string;
   private readonly timeoutMs: number;
   private readonly fetchFn: typeof fetch;
-  private readonly apiKey: string;
+  private readonly authorization: () => string | Promise<string>;
+  /** Credentials sent so far (the key, or each Bearer token): never in an error's text. */
+  private readonly credentials = new Set<string>();
 
   constructor(opts: KlaviyoHttpClientOptions) {
-    if (!opts.apiKey) throw new Error('KlaviyoHttpClient: apiKey is required');
-    this.apiKey = opts.apiKey;
+    const apiKey = opts.apiKey;
+    if (!apiKey && !opts.authorization) throw new Error('KlaviyoHttpClient: apiKey is required');
+    if (apiKey) this.credentials.add(apiKey);
+    this.authorization = opts.authorization ?? (() => `Klaviyo-API-Key ${apiKey}`);
     this.baseUrl = (opts.baseUrl ?? KLAVIYO_BASE_URL).replace(/\/+$/, '');
     this.revision = opts.revision ?? KLAVIYO_REVISION;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
@@ -69,10 +79,13 @@ export class KlaviyoHttpClient {
     let res: Response;
     let text: string;
     try {
+      const authorization = await this.authorization();
+      const credential = authorization.slice(authorization.indexOf(' ') + 1);
+      if (credential) this.credentials.add(credential);
       res = await this.fetchFn(`${this.baseUrl}${path}`, {
         method,
         headers: {
-          Authorization: `Klaviyo-API-Key ${this.apiKey}`,
+          Authorization: authorization,
           revision: this.revision,
           accept: JSON_API,
           ...(body === undefined ? {} : { 'content-type': JSON_API }),
@@ -120,7 +133,9 @@ export class KlaviyoHttpClient {
 
   /** Keeps the key out of anything that may be logged or dead-lettered. */
   private redact(text: string): string {
-    return text.split(this.apiKey).join('[REDACTED]');
+    let out = text;
+    for (const c of this.credentials) out = out.split(c).join('[REDACTED]');
+    return out;
   }
 }
 

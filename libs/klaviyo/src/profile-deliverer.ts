@@ -38,9 +38,13 @@ export class KlaviyoProfileDeliverer {
       byContact.set(key, [...(byContact.get(key) ?? []), i]);
     });
     await mapLimit([...byContact.values()], this.concurrency, async (indexes) => {
+      let held: DeliveryResult | undefined;
       for (const i of indexes) {
         const r = records[i];
-        results[i] = checkProfile(r) ?? (await this.upsert(r, priority));
+        // once one upsert of the contact could not go (its account's circuit opened), the later
+        // ones wait with it: parked in order, never sent ahead of it
+        results[i] = held ?? checkProfile(r) ?? (await this.upsert(r, priority));
+        if (results[i].status === 'unavailable') held = results[i];
       }
     });
     return results;

@@ -1,5 +1,16 @@
-import { KLAVIYO_RATE_LIMITS, type EndpointGroup } from '@iks/klaviyo';
-import { computeShares, idlePartitions, mergeHistory, type ShareReport } from './budget-share';
+import type { Kafka } from 'kafkajs';
+import { ManualClock } from '@iks/retry';
+import { KLAVIYO_RATE_LIMITS, RateBudget, type EndpointGroup } from '@iks/klaviyo';
+import { AccountBudgets, DEFAULT_ACCOUNT } from './account-budgets';
+import {
+  BudgetShare,
+  budgetKey,
+  computeShares,
+  decodeReport,
+  idlePartitions,
+  mergeHistory,
+  type ShareReport,
+} from './budget-share';
 
 const limits = (g: EndpointGroup) => KLAVIYO_RATE_LIMITS[g];
 const topics = { 'events-bulk': 'ev', 'data-privacy-deletion': 'del' } as const;
@@ -95,5 +106,45 @@ describe('mergeHistory', () => {
       100,
     );
     expect(history['events-bulk']).toEqual([1, 2, 3, 4, 5, 6, 100, 100]);
+  });
+});
+
+describe('budget shares per Klaviyo account', () => {
+  it('weighs the partitions of every topic feeding a group (a source topic and the parked one)', () => {
+    const s = computeShares(
+      [
+        { replica: 'a', partitions: { ev: [0, 1, 2] } },
+        { replica: 'b', partitions: { parked: [0, 1, 2] } },
+      ],
+      { 'events-bulk': ['ev', 'parked'] },
+      limits,
+    );
+    // b owns no partition of the events topic but re-offers parked events: half the account's budget
+    expect(s.get('a')!['events-bulk']).toEqual({ burst: 5, steady: 75 });
+    expect(s.get('b')!['events-bulk']).toEqual({ burst: 5, steady: 75 });
+  });
+
+  it("reports each account's grants under <account>|<group> (the default account's as before), and holds every account's budget at a rebalance", async () => {
+    const clock = new ManualClock(1_000_000); // no real timers left behind by the held budgets
+    const budgets = new AccountBudgets(() => new RateBudget({ clock }));
+    const share = new BudgetShare(budgets, {} as Kafka, 'g', { 'events-bulk': ['ev', 'parked'] }, () => clock.now());
+    await budgets.get(DEFAULT_ACCOUNT).acquire('events-bulk');
+    await budgets.get('AcctAA').acquire('events-bulk');
+    await budgets.get('AcctAA').acquire('events-bulk');
+    expect(budgetKey('AcctAA', 'events-bulk')).toBe('AcctAA|events-bulk');
+    const assigner = share.assigner({ cluster: {} as never, groupId: 'g', logger: {} as never });
+    const metadata = assigner.protocol({ topics: ['ev', 'parked'] }).metadata;
+    const report = decodeReport(metadata)!;
+    expect(Object.keys(report.known[share.replica]).sort()).toEqual(['AcctAA|events-bulk', 'events-bulk']);
+    expect(report.known[share.replica]['AcctAA|events-bulk']).toHaveLength(2);
+    expect(share.holding).toBe(true);
+    // held: no account grants until its new share is set; an account first met now is held as well
+    const waiting = [budgets.get('AcctAA'), budgets.get('AcctBB')].map((b) => {
+      let granted = false;
+      void b.acquire('events-bulk').then(() => (granted = true));
+      return () => granted;
+    });
+    await clock.advance(120_000);
+    expect(waiting.map((g) => g())).toEqual([false, false]);
   });
 });

@@ -25,11 +25,20 @@
  *   rebalance, never stopped.
  * If the description cannot be read (or some member runs without this assigner), the replica
  * takes its partition share after one full window of silence, which is safe whatever the others did.
+ *
+ * Connections (docs/CONNECTIONS.md): Klaviyo counts per account, so there is one RateBudget per
+ * account (AccountBudgets) and everything above happens per account. The split by partitions is
+ * the same for every account (every account's records spread over the same partitions); grants,
+ * history and shares are reported per `<account>|<group>` (the default account's as `<group>`,
+ * as before, so a replica of the previous version is understood). A budget made between two
+ * rebalances (an account's first record) takes this replica's share at once, with the history
+ * the last rebalance reported for that account.
  */
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { AssignerProtocol, PartitionAssigners, type Admin, type Kafka, type PartitionAssigner } from 'kafkajs';
 import type { EndpointGroup, RateBudget, WindowLimits } from '@iks/klaviyo';
+import { DEFAULT_ACCOUNT, type AccountBudgets } from './account-budgets';
 
 export const BUDGET_ASSIGNER = 'IksBudgetRoundRobin';
 
@@ -43,6 +52,17 @@ const DESCRIBE_ATTEMPTS = 6;
 const DESCRIBE_RETRY_MS = 500;
 
 type Shares = Record<string, WindowLimits>;
+
+/** The topics that feed each endpoint group (the parked topic feeds them all). */
+export type GroupTopics = Readonly<Partial<Record<EndpointGroup, string | readonly string[]>>>;
+
+const topicsOf = (t: string | readonly string[] | undefined): readonly string[] =>
+  t === undefined ? [] : typeof t === 'string' ? [t] : t;
+
+/** How an account's endpoint group is named in reports: `<group>` for the default account (as before connections), else `<account>|<group>`. */
+export function budgetKey(account: string, group: EndpointGroup): string {
+  return account === DEFAULT_ACCOUNT ? group : `${account}|${group}`;
+}
 
 /** What a replica puts in its JoinGroup metadata (userData, JSON). */
 export interface ShareReport {
@@ -70,15 +90,19 @@ export interface MemberPartitions {
  */
 export function computeShares(
   members: readonly MemberPartitions[],
-  groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>,
+  groupTopics: GroupTopics,
   limits: (group: EndpointGroup) => WindowLimits,
   idle: Readonly<Record<string, readonly number[]>> = {},
 ): Map<string, Shares> {
   const out = new Map<string, Shares>(members.map((m) => [m.replica, {}]));
   const ordered = [...members].sort((a, b) => (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
-  for (const [group, topic] of Object.entries(groupTopics) as Array<[EndpointGroup, string]>) {
+  for (const [group, fed] of Object.entries(groupTopics) as Array<[EndpointGroup, string | readonly string[]]>) {
     const owned = ordered.map((m) =>
-      (m.partitions[topic] ?? []).reduce((w, p) => w + (idle[topic]?.includes(p) ? IDLE_WEIGHT : 1), 0),
+      topicsOf(fed).reduce(
+        (sum, topic) =>
+          sum + (m.partitions[topic] ?? []).reduce((w, p) => w + (idle[topic]?.includes(p) ? IDLE_WEIGHT : 1), 0),
+        0,
+      ),
     );
     const total = owned.reduce((a, b) => a + b, 0);
     const lim = limits(group);
@@ -161,13 +185,15 @@ export function idlePartitions(
   owned: Readonly<Record<string, readonly number[]>>,
   since: number,
   now: number,
-  groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>,
+  groupTopics: GroupTopics,
   busy: (group: EndpointGroup) => boolean,
 ): Record<string, number[]> {
   if (now - since < IDLE_AFTER_MS) return {};
   const out: Record<string, number[]> = {};
   for (const [topic, partitions] of Object.entries(owned)) {
-    const groups = (Object.keys(groupTopics) as EndpointGroup[]).filter((g) => groupTopics[g] === topic);
+    const groups = (Object.keys(groupTopics) as EndpointGroup[]).filter((g) =>
+      topicsOf(groupTopics[g]).includes(topic),
+    );
     if (partitions.length && groups.length && !groups.some(busy)) out[topic] = [...partitions];
   }
   return out;
@@ -185,7 +211,7 @@ export function decodeReport(metadata: Buffer): ShareReport | undefined {
   }
 }
 
-/** Wires one consumer group's rebalances to a RateBudget (see the file comment). */
+/** Wires one consumer group's rebalances to the RateBudget of every account (see the file comment). */
 export class BudgetShare {
   private readonly logger = new Logger(BudgetShare.name);
   readonly replica = randomUUID();
@@ -201,15 +227,21 @@ export class BudgetShare {
   /** The partitions of the last share, and since when. */
   private owned: Readonly<Record<string, readonly number[]>> = {};
   private ownedSince = 0;
+  /** The last rebalance, for a budget made after it: every member's partitions, the idle ones, the account history. */
+  private last:
+    | { members: MemberPartitions[]; idle: Record<string, number[]>; history: Record<string, number[]> }
+    | { fallback: Readonly<Record<string, readonly number[]>>; totals: ReadonlyMap<string, number>; at: number }
+    | null = null;
 
   constructor(
-    private readonly budget: RateBudget,
+    private readonly budgets: AccountBudgets,
     private readonly kafka: Kafka,
     private readonly groupId: string,
-    private readonly groupTopics: Readonly<Partial<Record<EndpointGroup, string>>>,
+    private readonly groupTopics: GroupTopics,
     private readonly now: () => number = Date.now,
   ) {
     this.groups = Object.keys(groupTopics) as EndpointGroup[];
+    budgets.onCreate((account, budget) => this.attach(account, budget));
   }
 
   /** Between a rebalance's start (JoinGroup) and this replica's new share: it grants nothing. */
@@ -217,9 +249,18 @@ export class BudgetShare {
     return this.held;
   }
 
-  /** This replica's share of each endpoint group, as set at the last rebalance. */
+  /** This replica's share of each endpoint group of the default account, as set at the last rebalance. */
   get current(): Shares {
-    return this.shares[this.replica] ?? {};
+    const mine = this.shares[this.replica] ?? {};
+    return Object.fromEntries(this.groups.filter((g) => mine[g]).map((g) => [g, mine[g]]));
+  }
+
+  /** This replica's share of `account`'s endpoint groups. */
+  shareOf(account: string): Partial<Record<EndpointGroup, WindowLimits>> {
+    const mine = this.shares[this.replica] ?? {};
+    return Object.fromEntries(
+      this.groups.filter((g) => mine[budgetKey(account, g)]).map((g) => [g, mine[budgetKey(account, g)]]),
+    );
   }
 
   /** Round robin over all partitions, with the replica's report as JoinGroup metadata. */
@@ -266,15 +307,45 @@ export class BudgetShare {
     await this.admin?.disconnect().catch(() => undefined);
   }
 
-  /** Hold the budget and report what this replica knows (kafkajs calls protocol() synchronously at JoinGroup). */
+  /** A budget made now (an account's first record): held during a rebalance, else this replica's share at once. */
+  private attach(account: string, budget: RateBudget): void {
+    if (this.held) {
+      budget.hold(this.groups);
+      return;
+    }
+    const last = this.last;
+    if (!last) return; // before the first assignment: the first share is set for every budget then
+    if ('members' in last) {
+      const mine =
+        computeShares(last.members, this.groupTopics, (g) => budget.limitsOf(g), last.idle).get(this.replica) ?? {};
+      for (const group of this.groups) {
+        const share = mine[group] ?? { burst: 0, steady: 0 };
+        (this.shares[this.replica] ??= {})[budgetKey(account, group)] = share;
+        budget.setShare(group, share, last.history[budgetKey(account, group)] ?? [], { paced: true });
+      }
+    } else this.fallBackShare(account, budget, last.fallback, last.totals, last.at);
+  }
+
+  /** Hold the budgets and report what this replica knows (kafkajs calls protocol() synchronously at JoinGroup). */
   private rebalanceStarts(): ShareReport {
     this.epoch++;
     this.held = true;
-    const own = this.budget.hold(this.groups);
+    const own: Record<string, number[]> = {};
+    const waiting = new Set<EndpointGroup>();
+    for (const [account, budget] of this.budgets.entries()) {
+      for (const [group, times] of Object.entries(budget.hold(this.groups)))
+        own[budgetKey(account, group as EndpointGroup)] = times;
+      for (const g of this.groups) {
+        const u = budget.usage(g);
+        if (u.waitingLive + u.waitingBackfill > 0) waiting.add(g);
+      }
+    }
     const now = this.now();
     const idle = idlePartitions(this.owned, this.ownedSince, now, this.groupTopics, (g) => {
-      const u = this.budget.usage(g);
-      return (own[g]?.some((t) => now - t < IDLE_AFTER_MS) ?? false) || u.waitingLive + u.waitingBackfill > 0;
+      if (waiting.has(g)) return true;
+      for (const [account] of this.budgets.entries())
+        if (own[budgetKey(account, g)]?.some((t) => now - t < IDLE_AFTER_MS)) return true;
+      return false;
     });
     const cutoff = now - REPORT_HORIZON_MS;
     const known: Record<string, Record<string, number[]>> = {};
@@ -285,8 +356,10 @@ export class BudgetShare {
       }
     }
     for (const [group, times] of Object.entries(own)) {
+      const recent = times.filter((t) => t > cutoff);
+      if (!recent.length) continue;
       const mine = (known[this.replica] ??= {});
-      mine[group] = [...(mine[group] ?? []), ...times.filter((t) => t > cutoff)];
+      mine[group] = [...(mine[group] ?? []), ...recent];
     }
     return { v: 1, replica: this.replica, known, shares: this.shares, idle };
   }
@@ -338,21 +411,40 @@ export class BudgetShare {
     const idle: Record<string, number[]> = {};
     for (const r of reports)
       for (const [topic, partitions] of Object.entries(r.idle ?? {})) (idle[topic] ??= []).push(...partitions);
-    const shares = computeShares(members, this.groupTopics, (g) => this.budget.limitsOf(g), idle);
+    const shares = new Map<string, Shares>(members.map((m) => [m.replica, {}]));
+    for (const [account, budget] of this.budgets.entries()) {
+      const split = computeShares(members, this.groupTopics, (g) => budget.limitsOf(g), idle);
+      for (const [replica, byGroup] of split)
+        for (const [group, share] of Object.entries(byGroup))
+          shares.get(replica)![budgetKey(account, group as EndpointGroup)] = share;
+    }
     const { history, known } = mergeHistory(reports, new Set(members.map((m) => m.replica)), now);
     this.known = known;
     this.shares = Object.fromEntries(shares);
+    this.last = { members, idle, history };
     const mine = shares.get(this.replica) ?? {};
     this.owned = members.find((m) => m.replica === this.replica)?.partitions ?? {};
     this.ownedSince = now;
     this.held = false;
-    for (const group of this.groups)
-      this.budget.setShare(group, mine[group] ?? { burst: 0, steady: 0 }, history[group] ?? [], { paced: true });
-    const bulk = mine['events-bulk'];
+    for (const [account, budget] of this.budgets.entries())
+      for (const group of this.groups)
+        budget.setShare(
+          group,
+          mine[budgetKey(account, group)] ?? { burst: 0, steady: 0 },
+          history[budgetKey(account, group)] ?? [],
+          { paced: true },
+        );
+    const accounts = this.budgets.entries().map(([a]) => a);
+    // the split is the same for every account: shown for one of them (the default account when it has a budget)
+    const shown = accounts.includes(DEFAULT_ACCOUNT) ? DEFAULT_ACCOUNT : accounts[0];
+    const of = (g: EndpointGroup) => (shown === undefined ? undefined : mine[budgetKey(shown, g)]);
+    const bulk = of('events-bulk');
+    const bulkKey = shown === undefined ? 'events-bulk' : budgetKey(shown, 'events-bulk');
     this.logger.log(
-      `budget share of ${members.length} replica(s): ${this.groups.map((g) => `${g} ${mine[g]?.burst ?? 0}/s ${mine[g]?.steady ?? 0}/min`).join(', ')}` +
+      `budget share of ${members.length} replica(s), ${accounts.length} account(s) yet${shown === undefined ? '' : ` (${shown} shown)`}: ` +
+        `${this.groups.map((g) => `${g} ${of(g)?.burst ?? 0}/s ${of(g)?.steady ?? 0}/min`).join(', ')}` +
         (bulk
-          ? ` (account history in the last minute: ${(history['events-bulk'] ?? []).filter((t) => now - t < 60_000).length} bulk requests)`
+          ? ` (account history in the last minute: ${(history[bulkKey] ?? []).filter((t) => now - t < 60_000).length} bulk requests)`
           : '') +
         (Object.keys(idle).length
           ? `; idle partitions weigh ${IDLE_WEIGHT}: ${Object.entries(idle)
@@ -366,7 +458,7 @@ export class BudgetShare {
   private async fallBack(assignment: Readonly<Record<string, readonly number[]>>, why: string): Promise<void> {
     const now = this.now();
     this.logger.warn(`${why}: taking the partition share after one steady window of silence`);
-    const topics = [...new Set(Object.values(this.groupTopics) as string[])];
+    const topics = [...new Set(Object.values(this.groupTopics).flatMap((t) => topicsOf(t)))];
     const totals = new Map<string, number>();
     try {
       if (!this.admin) throw new Error('no admin client');
@@ -380,11 +472,23 @@ export class BudgetShare {
     this.owned = assignment;
     this.ownedSince = now;
     this.held = false;
+    this.last = { fallback: assignment, totals, at: now };
+    for (const [account, budget] of this.budgets.entries())
+      this.fallBackShare(account, budget, assignment, totals, now);
+  }
+
+  private fallBackShare(
+    _account: string,
+    budget: RateBudget,
+    assignment: Readonly<Record<string, readonly number[]>>,
+    totals: ReadonlyMap<string, number>,
+    at: number,
+  ): void {
     for (const group of this.groups) {
-      const topic = this.groupTopics[group]!;
-      const lim = this.budget.limitsOf(group);
-      const total = totals.get(topic) ?? 0;
-      const p = assignment[topic]?.length ?? 0;
+      const fed = topicsOf(this.groupTopics[group]);
+      const lim = budget.limitsOf(group);
+      const total = fed.reduce((n, t) => n + (totals.get(t) ?? 0), 0);
+      const p = fed.reduce((n, t) => n + (assignment[t]?.length ?? 0), 0);
       const share =
         p === 0
           ? { burst: 0, steady: 0 }
@@ -394,10 +498,11 @@ export class BudgetShare {
                 burst: Math.max(1, Math.floor((lim.burst * p) / total)),
                 steady: Math.max(1, Math.floor((lim.steady * p) / total)),
               };
-      this.budget.setShare(
+      // the whole window counted as spent from the fall-back on: safe whatever the others did
+      budget.setShare(
         group,
         share,
-        Array.from({ length: lim.steady }, () => now),
+        Array.from({ length: lim.steady }, () => at),
         { paced: true },
       );
     }

@@ -13,7 +13,8 @@
  *   not deleted. Ids read earlier are kept when the topic lost records (retention: the topic is
  *   not compacted, so a restart that re-read it would forget deletions older than its retention)
  *   or was recreated: an Intercom contact id, once deleted, never names a live person again.
- * - Never a false "deleted": only ids from deletion records are stored, keyed by the exact id.
+ * - Never a false "deleted": only ids from deletion records are stored, keyed by the exact id
+ *   (`<connection>/<contact id>` for every connection but the default one: connection-keys.ts).
  *
  * Several sink processes on one host may share the folder (LMDB is multi-process; writes are
  * serialized and only add ids or move offsets forward); runners in one process share one handle.
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { GROUP_TIMING, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
+import { deletedKey } from './connection-keys';
 
 /** Bumped when the stored layout changes. */
 export const DELETED_STORE_FORMAT = 1;
@@ -294,7 +296,7 @@ export async function followDeletions(o: {
         for (const m of batch.messages) {
           // a poison record is the main consumer's to dead-letter; its offset is passed all the same
           const d = await o.codec.decodeAs('deletions', m.value).catch(() => undefined);
-          if (d) ids.push(d.intercom_contact_id);
+          if (d) ids.push(deletedKey(d));
         }
         if (!isRunning()) return;
         const next = BigInt(batch.lastOffset()) + 1n;

@@ -1,4 +1,4 @@
-import type { KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
+import { connectionOf, type KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import type { OutcomeSubject } from '@iks/stage';
 
 /** What an outcome on klaviyo.outcomes.v1 says about the record the sink consumed (Klaviyo's view of it). */
@@ -15,6 +15,7 @@ export function outcomeSubject(r: KlaviyoEventRecord | KlaviyoProfileRecord | Kl
       properties_json: JSON.stringify(r.properties),
       backfill: r.backfill,
       source_notification_id: r.source_notification_id,
+      connection_id: connectionOf(r),
     };
   }
   if (r.kind === 'profile') {
@@ -36,6 +37,7 @@ export function outcomeSubject(r: KlaviyoEventRecord | KlaviyoProfileRecord | Kl
       properties_json: JSON.stringify(attributes),
       backfill: r.backfill,
       source_notification_id: r.source_notification_id,
+      connection_id: connectionOf(r),
     };
   }
   return {
@@ -49,5 +51,6 @@ export function outcomeSubject(r: KlaviyoEventRecord | KlaviyoProfileRecord | Kl
     properties_json: null,
     backfill: false,
     source_notification_id: r.source_notification_id,
+    connection_id: connectionOf(r),
   };
 }

@@ -7,7 +7,7 @@ import { sinkContext } from './sink-stage.module';
 describe('SinkStageModule (the wiring the app, the CLI, the tests and the benches share)', () => {
   const config = loadConfig({ TOPIC_PREFIX: 'x.', LOG_LEVEL: 'error', KLAVIYO_API_KEY: 'pk_test_wiring' }, 'sink');
 
-  it('gives every topic the sink consumes exactly one handler, and builds its budget share once, not in specs()', async () => {
+  it('gives every topic the sink consumes exactly one handler (the parked one too), and builds its budget share once, not in specs()', async () => {
     const budget = new RateBudget();
     const app = await sinkContext(config, { budget });
     try {
@@ -18,6 +18,7 @@ describe('SinkStageModule (the wiring the app, the CLI, the tests and the benche
         'x.klaviyo.events.v1',
         'x.klaviyo.profiles.v1',
         'x.klaviyo.deletions.v1',
+        'x.klaviyo.parked.v1',
       ]);
       for (const t of spec.topics) expect(lookup(t.topic.key)).toBeDefined();
       const share = runner.budgetShare;
@@ -34,6 +35,7 @@ describe('SinkStageModule (the wiring the app, the CLI, the tests and the benche
     try {
       const [spec] = app.get(SinkRunner).specs();
       expect(spec.groupId).toBe('x.replay');
+      // a replay parks into klaviyo.parked.v1 but leaves the re-offering to the live sink
       expect(spec.topics.map((t) => t.topic.key)).toEqual(['profiles']);
     } finally {
       await app.close();

@@ -1,101 +1,137 @@
-import { Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
+import { Module, type DynamicModule, type INestApplicationContext, type Provider } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { CONFIG, type Config } from '@iks/config';
+import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
 import { KAFKA, KafkaModule, topicName } from '@iks/kafka';
-import {
-  createKlaviyoDelivery,
-  KlaviyoHttpClient,
-  RateBudget,
-  type EndpointGroup,
-  type KlaviyoDelivery,
-} from '@iks/klaviyo';
+import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type EndpointGroup } from '@iks/klaviyo';
 import { createContext } from '@iks/ops';
 import { StageModule } from '@iks/stage';
-import { BudgetShare } from './budget-share';
+import { AccountBudgets, DEFAULT_ACCOUNT } from './account-budgets';
+import { BudgetShare, type GroupTopics } from './budget-share';
+import { parkedPartitionOf } from './connection-keys';
+import { DrainGate } from './drain-gate';
+import { authorizationOf, KlaviyoLanes, type MakeDelivery } from './klaviyo-lanes';
+import { ParkedProgress } from './parked-progress';
 import { SinkMetrics } from './sink-metrics';
-import { SinkRunner, sinkTopicsOf, type SinkRunOptions } from './sink.runner';
-import { KLAVIYO_DELIVERY, RATE_BUDGET, SINK_ABORT, SINK_RUN } from './sink.tokens';
+import { consumesParked, SinkRunner, sinkTopicsOf, type SinkRunOptions } from './sink.runner';
+import { SINK_ABORT, SINK_RUN } from './sink.tokens';
 
 export interface SinkStageOptions {
-  /** What to deliver (default: the live sink, all three topics). */
+  /** What to deliver (default: the live sink, all three topics, and the parked records). */
   readonly run?: SinkRunOptions;
-  /** Default: Klaviyo's limits with 200 ms of margin per window. */
+  /** The default account's budget. Default: Klaviyo's limits with 200 ms of margin per window (every account's). */
   readonly budget?: RateBudget;
   /** A consumer crashed for good; default: logged (the app exits, see apps/sink). */
   readonly onFatal?: (error: unknown) => void;
+  /**
+   * The connections (default: ConnectionsModule's: pipeline.connections.v1 followed from the
+   * beginning, and the environment's default connection, KLAVIYO_API_KEY and KLAVIYO_BASE_URL).
+   */
+  readonly connections?: ConnectionDirectory;
 }
 
-/** Endpoint groups the replicas share by the partitions of the topic that feeds each (budget-share.ts). */
+/** Endpoint groups the replicas share by the partitions of the topics that feed each (budget-share.ts). */
+const DEFAULT_KEY_CHECKED = Symbol('DEFAULT_KEY_CHECKED');
+
 const FED: Readonly<Record<'events' | 'profiles' | 'deletions', readonly EndpointGroup[]>> = {
   events: ['events-bulk', 'events'],
   profiles: ['profile-import'],
   deletions: ['data-privacy-deletion'],
 };
 
+/** The default connection (CONNECTIONS_DEFAULT, on unless turned off) needs its key: the sink refuses to start without it. */
+function checkDefaultKey(c: Config): true {
+  if (c.connections.defaultConnection && !c.klaviyo.apiKey) throw new Error('KLAVIYO_API_KEY is required by the sink');
+  return true;
+}
+
 /**
- * The sink stage: SinkRunner and what it uses (Kafka, the stage runtime, the Klaviyo client,
- * the rate budget and this replica's share of it, the sink's metrics). The app serves it; the
- * CLI replay and dlq, the tests and the benches boot it in a context (sinkContext). Needs
- * ConfigModule and OpsModule at the root.
+ * The sink stage: SinkRunner and what it uses (Kafka, the stage runtime, a Klaviyo lane per
+ * connection with a rate budget per account and this replica's share of it, the parked topic's
+ * progress, the sink's metrics). The app serves it; the CLI replay and dlq, the tests and the
+ * benches boot it in a context (sinkContext). Needs ConfigModule and OpsModule at the root.
  */
 @Module({})
 export class SinkStageModule {
   static forRoot(opts: SinkStageOptions = {}): DynamicModule {
     const run = opts.run ?? {};
+    const connections: Provider[] = opts.connections ? [{ provide: CONNECTIONS, useValue: opts.connections }] : [];
     return {
       module: SinkStageModule,
-      imports: [KafkaModule, StageModule.forRoot({ stage: 'sink', onFatal: opts.onFatal })],
+      imports: [
+        KafkaModule,
+        StageModule.forRoot({ stage: 'sink', onFatal: opts.onFatal }),
+        ...(opts.connections ? [] : [ConnectionsModule]),
+      ],
       providers: [
+        { provide: DEFAULT_KEY_CHECKED, inject: [CONFIG], useFactory: checkDefaultKey },
+        ...connections,
         { provide: SINK_RUN, useValue: run },
         { provide: SINK_ABORT, useFactory: () => new AbortController() },
         SinkMetrics,
         {
-          provide: KlaviyoHttpClient,
-          inject: [CONFIG],
-          useFactory: (c: Config) => {
-            if (!c.klaviyo.apiKey) throw new Error('KLAVIYO_API_KEY is required by the sink');
-            return new KlaviyoHttpClient({
-              apiKey: c.klaviyo.apiKey.reveal(),
-              baseUrl: c.klaviyo.baseUrl,
-              revision: c.klaviyo.revision,
-              timeoutMs: c.sink.requestTimeoutMs,
-            });
-          },
+          // 200 ms of margin: a request granted just inside our window can land in Klaviyo's next one
+          provide: AccountBudgets,
+          useFactory: () =>
+            new AccountBudgets((account) =>
+              account === DEFAULT_ACCOUNT && opts.budget ? opts.budget : new RateBudget({ windowMarginMs: 200 }),
+            ),
         },
-        // 200 ms of margin: a request granted just inside our window can land in Klaviyo's next one
-        { provide: RATE_BUDGET, useFactory: () => opts.budget ?? new RateBudget({ windowMarginMs: 200 }) },
         {
-          provide: KLAVIYO_DELIVERY,
-          inject: [CONFIG, KlaviyoHttpClient, RATE_BUDGET, SinkMetrics, SINK_ABORT],
+          provide: ParkedProgress,
+          inject: [CONFIG, KAFKA],
+          useFactory: (c: Config, kafka: Kafka) =>
+            new ParkedProgress(kafka, topicName('parked', c.kafka.topicPrefix), c.sink.groupId),
+        },
+        {
+          provide: KlaviyoLanes,
+          inject: [CONFIG, CONNECTIONS, AccountBudgets, ParkedProgress, SinkMetrics, SINK_ABORT, DEFAULT_KEY_CHECKED],
           useFactory: (
             c: Config,
-            client: KlaviyoHttpClient,
-            budget: RateBudget,
+            directory: ConnectionDirectory,
+            budgets: AccountBudgets,
+            progress: ParkedProgress,
             metrics: SinkMetrics,
             abort: AbortController,
-          ): KlaviyoDelivery =>
-            createKlaviyoDelivery({
-              client,
-              budget,
-              retry: { maxElapsedMs: c.sink.retryMaxMs, maxDelayMs: c.sink.retryMaxDelayMs },
-              batch: { maxCount: c.sink.batchMaxEvents, maxWaitMs: c.sink.batchMaxWaitMs },
-              signal: abort.signal,
-              onRetry: (operation) => metrics.retried(operation),
-              onSystemic: () => metrics.keyRefused.set(1),
-              onRecovered: () => metrics.keyRefused.set(0),
-              onResponse: (operation, status, seconds) =>
-                metrics.requestSeconds.observe({ operation, status: String(status) }, seconds),
-            }),
+          ) => {
+            const make: MakeDelivery = (connection, budget, circuit) =>
+              createKlaviyoDelivery({
+                client: new KlaviyoHttpClient({
+                  // the connection's current credential at each request (a new key, a refreshed OAuth token)
+                  authorization: () => authorizationOf(directory.get(connection.id) ?? connection),
+                  baseUrl: connection.klaviyo.apiBaseUrl,
+                  revision: c.klaviyo.revision,
+                  timeoutMs: c.sink.requestTimeoutMs,
+                }),
+                budget,
+                circuit,
+                retry: { maxElapsedMs: c.sink.retryMaxMs, maxDelayMs: c.sink.retryMaxDelayMs },
+                batch: { maxCount: c.sink.batchMaxEvents, maxWaitMs: c.sink.batchMaxWaitMs },
+                signal: abort.signal,
+                onRetry: (operation) => metrics.retried(operation),
+                onResponse: (operation, status, seconds) =>
+                  metrics.requestSeconds.observe({ operation, status: String(status) }, seconds),
+              });
+            return new KlaviyoLanes(
+              directory,
+              budgets,
+              make,
+              { tripAfterMs: c.sink.accountTripMs, probeInitialMs: 1000, probeMaxMs: c.sink.retryMaxDelayMs },
+              new DrainGate((id) => parkedPartitionOf(id, progress.partitions)),
+              () => progress.snapshot,
+            );
+          },
         },
         {
           provide: BudgetShare,
-          inject: [CONFIG, KAFKA, RATE_BUDGET],
-          useFactory: (c: Config, kafka: Kafka, budget: RateBudget) => {
-            const groupTopics: Partial<Record<EndpointGroup, string>> = {};
+          inject: [CONFIG, KAFKA, AccountBudgets],
+          useFactory: (c: Config, kafka: Kafka, budgets: AccountBudgets) => {
+            const groupTopics: Partial<Record<EndpointGroup, string[]>> = {};
+            const parked = consumesParked(run) ? [topicName('parked', c.kafka.topicPrefix)] : [];
             for (const t of sinkTopicsOf(run))
-              for (const g of FED[t]) groupTopics[g] = topicName(t, c.kafka.topicPrefix);
-            return new BudgetShare(budget, kafka, run.groupId ?? c.sink.groupId, groupTopics);
+              for (const g of FED[t]) groupTopics[g] = [topicName(t, c.kafka.topicPrefix), ...parked];
+            return new BudgetShare(budgets, kafka, run.groupId ?? c.sink.groupId, groupTopics as GroupTopics);
           },
         },
         SinkRunner,

@@ -303,9 +303,9 @@ export class StageConsumer {
     result.outcomes.forEach((o, i) => {
       if (o.kind === 'dead_letter')
         letters.push({
-          topic,
-          partition,
-          message: chunk[i],
+          topic: o.original?.topic ?? topic,
+          partition: o.original?.partition ?? partition,
+          message: o.original?.message ?? chunk[i],
           stage,
           error: o.error,
           attempts: o.attempts,

@@ -17,6 +17,16 @@ export type RecordOutcome = (
       readonly source?: string;
       readonly attempts?: number;
       readonly firstFailureAt?: number;
+      /**
+       * The record to dead-letter instead of the one consumed, when that one only carried it (a
+       * parked record: its original topic, partition, offset, key, value and headers), so the
+       * letter lands in the original topic's `.dlq` and is reprocessed from there.
+       */
+      readonly original?: {
+        readonly topic: string;
+        readonly partition: number;
+        readonly message: Pick<KafkaMessage, 'key' | 'value' | 'headers' | 'offset'>;
+      };
     }
 ) & {
   /**
@@ -116,6 +126,7 @@ export type OutcomeSubject = Pick<
   | 'properties_json'
   | 'backfill'
   | 'source_notification_id'
+  | 'connection_id'
 >;
 
 export type StageName = 'transformer' | 'sink';
