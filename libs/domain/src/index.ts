@@ -5,6 +5,7 @@ export {
   isPing,
   parseEnvelope,
   parseWebhook,
+  parseWebhookText,
   validateEnvelope,
   type EnvelopeResult,
   type IntercomEnvelope,

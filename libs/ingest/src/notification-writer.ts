@@ -188,29 +188,45 @@ export class NotificationWriter {
    * 503) after the ack timeout, RecordTooLargeError (never storable: 413) or
    * NotificationEncodeError (500).
    */
-  async write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
-    try {
-      await this.writeOnce(notification, key, timeoutMs);
-      this.outages?.succeeded();
-    } catch (e) {
-      if (e instanceof KafkaUnavailableError) this.outages?.failed();
-      throw e;
-    }
+  write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
+    return this.writeOnce(notification, key, timeoutMs).then(
+      () => this.outages?.succeeded(),
+      (e: unknown) => {
+        if (e instanceof KafkaUnavailableError) this.outages?.failed();
+        throw e;
+      },
+    );
   }
 
-  private async writeOnce(notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
+  /**
+   * Not async, and neither is write(): once the record is encoded only its Avro bytes wait for
+   * Kafka's ack, not the notification (an async frame keeps its parameters until it ends; the
+   * body string would survive every scavenge until the ack).
+   */
+  private writeOnce(notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
-      throw new KafkaUnavailableError(
-        `${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`,
+      return Promise.reject(
+        new KafkaUnavailableError(
+          `${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`,
+        ),
       );
     }
-    let value: Buffer;
+    let encoded: Promise<Buffer>;
     try {
-      value = await this.codec.encode(this.topic, notificationToAvro(notification));
+      encoded = this.codec.encode(this.topic, notificationToAvro(notification));
     } catch (e) {
-      throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
+      encoded = Promise.reject(e);
     }
+    return encoded.then(
+      (value) => this.sendEncoded(value, key, bytes, timeoutMs),
+      (e: unknown) => {
+        throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
+      },
+    );
+  }
+
+  private async sendEncoded(value: Buffer, key: string, bytes: number, timeoutMs: number): Promise<void> {
     const recordBytes = value.length + Buffer.byteLength(key) + RECORD_BATCH_OVERHEAD_BYTES;
     if (recordBytes > this.maxRecordBytes) {
       throw new RecordTooLargeError(
@@ -220,17 +236,16 @@ export class NotificationWriter {
     this.inFlightBytes += bytes;
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new KafkaUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         this.batching.send(this.topic, { key, value }).then(() => {
           this.lastAckAt = Date.now();
-        }),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new KafkaUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
+          resolve();
+        }, reject);
+      });
     } catch (e) {
       if (e instanceof KafkaUnavailableError) throw e;
       if (isTooLarge(e))

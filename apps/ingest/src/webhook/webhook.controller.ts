@@ -14,9 +14,10 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '@iks/config';
 import { CONFIG } from '../tokens';
 import { IngestMetrics } from '../ingest-metrics';
-import { entityKey, parseWebhook, type IntercomPing } from '@iks/domain';
+import type { IntercomPing } from '@iks/domain';
 import { KafkaUnavailableError, NotificationWriter, RecordTooLargeError } from '@iks/ingest';
 import { verifySignature } from './signature';
+import { readWebhook, type WebhookRecord } from './webhook-body';
 
 /** POST /webhooks/intercom: Intercom's webhook deliveries (developers.intercom.com, Webhooks). */
 @Controller('webhooks')
@@ -47,34 +48,32 @@ export class WebhookController {
         HttpStatus.UNAUTHORIZED,
       );
     }
-    const parsed = parseWebhook(raw);
-    if (!parsed.ok) {
+    const webhook = readWebhook(raw, Date.now());
+    if (!webhook.ok) {
       this.metrics.countRejected('invalid_envelope');
-      throw new HttpException({ statusCode: 400, error: 'Bad Request', message: parsed.error }, HttpStatus.BAD_REQUEST);
-    }
-    // the ping is checked before the envelope's rules: Intercom sends it with id null (issue #19)
-    if (parsed.kind === 'ping') return this.pong(parsed.ping);
-    const env = parsed.envelope;
-    try {
-      await this.writer.write(
-        {
-          notification_id: env.id,
-          topic: env.topic,
-          app_id: env.app_id,
-          created_at: Math.trunc(env.created_at),
-          delivery_attempts: Number.isInteger(env.delivery_attempts) ? env.delivery_attempts! : 1,
-          first_sent_at: typeof env.first_sent_at === 'number' ? Math.trunc(env.first_sent_at) : null,
-          received_at: Date.now(),
-          source: 'webhook',
-          body: raw.toString('utf8'),
-        },
-        entityKey(env),
+      throw new HttpException(
+        { statusCode: 400, error: 'Bad Request', message: webhook.error },
+        HttpStatus.BAD_REQUEST,
       );
-    } catch (e) {
-      throw this.notStored(env, e);
     }
-    this.metrics.countAccepted(env.topic);
-    return { status: 'accepted', id: env.id };
+    if (webhook.kind === 'ping') return this.pong(webhook.ping);
+    return this.store(webhook);
+  }
+
+  /**
+   * Not async: what waits for Kafka's ack are two closures over the id and topic, not this
+   * frame (an async frame keeps its locals, the record and its body among them, until it ends).
+   */
+  private store({ id, topic, key, record }: Extract<WebhookRecord, { kind: 'notification' }>) {
+    return this.writer.write(record, key).then(
+      () => {
+        this.metrics.countAccepted(topic);
+        return { status: 'accepted', id };
+      },
+      (e: unknown) => {
+        throw this.notStored({ id, topic }, e);
+      },
+    );
   }
 
   /**
