@@ -9,8 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { join } from 'node:path';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { METRICS } from '@iks/mapping';
 import {
   contactDeletedNotification,
@@ -25,8 +24,8 @@ import {
 } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
-import { createConsoleApp } from '../../apps/console/src/console.app';
-import { ConsoleService } from '../../apps/console/src/console.service';
+import { startConsole, type ConsoleUnderTest } from './console-harness';
+import type { ConsoleService } from '../../apps/console/src/console.service';
 
 const NOW = Math.floor(Date.now() / 1000);
 const APP_ID = 'e2eaccuracy';
@@ -190,7 +189,7 @@ async function cells(page: Page, row: string): Promise<Record<string, string>> {
 
 describe('console accuracy (chromium): redeliveries, a poison payload and a deletion, against what Klaviyo received', () => {
   let pipeline: Pipeline;
-  let app: NestFastifyApplication;
+  let consoleApp: ConsoleUnderTest | undefined;
   let service: ConsoleService;
   let browser: Browser;
   const proxy = new RecordingProxy();
@@ -200,31 +199,12 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     await proxy.start();
     pipeline = await Pipeline.start({ dataset, env: { KLAVIYO_BASE_URL: proxy.url } });
     proxy.target = pipeline.klaviyo.url;
-    app = await createConsoleApp(
-      pipeline.config('cli', { CONSOLE_SINK_METRICS_URLS: 'http://127.0.0.1:9/metrics' }),
-      false,
-    );
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-    service = app.get(ConsoleService);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    consoleApp = await startConsole(pipeline, { CONSOLE_SINK_METRICS_URLS: 'http://127.0.0.1:9/metrics' });
+    ({ url, service, browser } = consoleApp);
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
-    await app?.close().catch(() => undefined);
+    await consoleApp?.close();
     await pipeline?.stop();
     proxy.close();
   });
@@ -396,18 +376,33 @@ describe('console accuracy (chromium): redeliveries, a poison payload and a dele
     });
     await page.close();
 
-    // the Metrics page does not wait for the brokers (it did: a round trip per topic for "caught up"): well under 50 ms here
+    // the Metrics page does not wait for the brokers (it did: a round trip per topic for "caught up"): with
+    // every admin call of the console held back, it still answers, each time (its speed: bench/console.bench.ts)
+    const use = service.admin.use.bind(service.admin);
+    let release = () => undefined as void;
+    const held = new Promise<void>((r) => (release = r));
+    service.admin.use = async (fn) => {
+      await held;
+      return use(fn);
+    };
     const times: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const t0 = performance.now();
-      await (await fetch(`${url}/metrics?metric=${encodeURIComponent('Ticket Resolved')}`)).text();
-      times.push(performance.now() - t0);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const t0 = performance.now();
+        const res = await fetch(`${url}/metrics?metric=${encodeURIComponent('Ticket Resolved')}`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        expect([res.status, (await res.text()).includes('Ticket Resolved')]).toEqual([200, true]);
+        times.push(performance.now() - t0);
+      }
+    } finally {
+      service.admin.use = use;
+      release();
     }
     times.sort((a, b) => a - b);
     process.stdout.write(
-      `Metrics page with ${service.model.outcomes} outcomes: p50 ${times[15].toFixed(1)} ms, max ${times[29].toFixed(1)} ms\n`,
+      `Metrics page with ${service.model.outcomes} outcomes, the brokers held back: p50 ${times[15].toFixed(1)} ms, max ${times[29].toFixed(1)} ms\n`,
     );
-    expect(times[15]).toBeLessThan(25);
 
     // health: ready (caught up, feed running), Prometheus text on /ops/metrics
     const ready = await fetch(`${url}/health/ready`);

@@ -11,10 +11,9 @@ import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { METRICS } from '@iks/mapping';
-import { AvroCodec, createKafka, eventToAvro, outageToAvro, topicName } from '@iks/kafka';
+import { createKafka, eventToAvro, outageToAvro, topicName } from '@iks/kafka';
 import { createReconcilerRunner, type ReconcilerRunner } from '@iks/reconciler';
 import {
   conversationLifecycle,
@@ -27,8 +26,8 @@ import {
 } from '../../tools/intercom-emulator/src';
 import { waitFor } from '../support/wait-for';
 import { Pipeline } from './pipeline-harness';
-import { createConsoleApp } from '../../apps/console/src/console.app';
-import { ConsoleService } from '../../apps/console/src/console.service';
+import { startConsole, type ConsoleUnderTest } from './console-harness';
+import type { ConsoleService } from '../../apps/console/src/console.service';
 
 const OPERATOR_TOKEN = 'e2e-operator-token-0123456789';
 const DOCS = join(__dirname, '..', '..', 'docs');
@@ -80,7 +79,7 @@ const dataset: Dataset = {
 
 describe('delivery console (chromium)', () => {
   let pipeline: Pipeline;
-  let app: NestFastifyApplication;
+  let consoleApp: ConsoleUnderTest | undefined;
   let service: ConsoleService;
   let browser: Browser;
   let sinkMetrics: Server;
@@ -93,32 +92,16 @@ describe('delivery console (chromium)', () => {
     sinkMetrics = createServer((_req, res) => void pipeline.sinkRegistry.metrics().then((text) => res.end(text)));
     await new Promise<void>((res) => sinkMetrics.listen(0, '127.0.0.1', res));
     const metricsUrl = `http://127.0.0.1:${(sinkMetrics.address() as { port: number }).port}/metrics`;
-    app = await createConsoleApp(
-      pipeline.config('cli', { CONSOLE_OPERATOR_TOKEN: OPERATOR_TOKEN, CONSOLE_SINK_METRICS_URLS: metricsUrl }),
-      false,
-    );
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-    service = app.get(ConsoleService);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+    consoleApp = await startConsole(pipeline, {
+      CONSOLE_OPERATOR_TOKEN: OPERATOR_TOKEN,
+      CONSOLE_SINK_METRICS_URLS: metricsUrl,
     });
+    ({ url, service, browser } = consoleApp);
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close().catch(() => undefined);
     await reconciler?.stop();
-    await app?.close().catch(() => undefined);
+    await consoleApp?.close();
     sinkMetrics?.close();
     await pipeline?.stop();
   });
@@ -166,37 +149,27 @@ describe('delivery console (chromium)', () => {
       }),
     ]);
     // a poison record on klaviyo.events.v1: valid Avro, properties that are not JSON
-    const config = pipeline.configs.sink;
-    const codec = new AvroCodec(config.kafka);
-    await codec.registerAll();
     const eventsTopic = topicName('events', pipeline.prefix);
-    const producer = createKafka(config.kafka).producer();
-    await producer.connect();
-    await producer.send({
-      topic: eventsTopic,
-      acks: -1,
-      messages: [
-        {
-          key: grace.id,
-          value: await codec.encode(eventsTopic, {
-            ...eventToAvro({
-              kind: 'event',
-              metric: 'Ticket Resolved',
-              unique_id: 'poison-1',
-              time: '2026-01-01T00:00:00Z',
-              profile: { email: grace.email! },
-              properties: {},
-              backfill: false,
-              intercom_contact_id: grace.id,
-              source_notification_id: 'poison',
-              source_topic: 'ticket.resolved',
-            }),
-            properties_json: '{not json',
+    await pipeline.produce('events', [
+      {
+        key: grace.id,
+        value: {
+          ...eventToAvro({
+            kind: 'event',
+            metric: 'Ticket Resolved',
+            unique_id: 'poison-1',
+            time: '2026-01-01T00:00:00Z',
+            profile: { email: grace.email! },
+            properties: {},
+            backfill: false,
+            intercom_contact_id: grace.id,
+            source_notification_id: 'poison',
+            source_topic: 'ticket.resolved',
           }),
+          properties_json: '{not json',
         },
-      ],
-    });
-    await producer.disconnect();
+      },
+    ]);
     await pipeline.quiesce(60_000);
 
     const expected = new Map(Object.values(METRICS).map((m) => [m as string, pipeline.events(m).length]));
@@ -373,27 +346,13 @@ describe('delivery console (chromium)', () => {
     );
     await reconciler.start();
     // ingest's marker of a time it answered 503 (as the NotificationWriter writes it)
-    const config = pipeline.configs.ingest;
-    const codec = new AvroCodec(config.kafka);
-    await codec.registerAll();
-    const outagesTopic = topicName('outages', pipeline.prefix);
-    const producer = createKafka(config.kafka).producer();
-    await producer.connect();
     const since = Date.now() - 600_000;
-    await producer.send({
-      topic: outagesTopic,
-      acks: -1,
-      messages: [
-        {
-          key: `ingest@e2e:${since}`,
-          value: await codec.encode(
-            outagesTopic,
-            outageToAvro({ since, until: since + 20_000, failed_writes: 3, reporter: 'ingest@e2e' }),
-          ),
-        },
-      ],
-    });
-    await producer.disconnect();
+    await pipeline.produce('outages', [
+      {
+        key: `ingest@e2e:${since}`,
+        value: outageToAvro({ since, until: since + 20_000, failed_writes: 3, reporter: 'ingest@e2e' }),
+      },
+    ]);
     await waitFor(
       () =>
         service.gaps.outages.get(`ingest@e2e:${since}`)?.reconciledAt != null &&

@@ -1,7 +1,10 @@
+import type { INestApplicationContext } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
-import { AvroCodec, createKafka, notificationToAvro, topicName } from '@iks/kafka';
+import { AvroCodec, KAFKA, KafkaModule, notificationToAvro, topicName, type TopicKey } from '@iks/kafka';
+import { createContext } from '@iks/ops';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
 import { createSinkRunner, type SinkRunner, type SinkRunOptions } from '@iks/sink';
 import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
@@ -47,6 +50,9 @@ export class Pipeline {
   private readonly extraSinks: SinkRunner[] = [];
   private env: Record<string, string> = {};
   private ingestPort = 0;
+  /** The harness's own Kafka client and codec, from KafkaModule as the apps get theirs. */
+  private kafkaContext?: INestApplicationContext;
+  private schemasRegistered?: Promise<unknown>;
 
   static async start(options: PipelineOptions): Promise<Pipeline> {
     const p = new Pipeline();
@@ -76,6 +82,7 @@ export class Pipeline {
       ...options.env,
     };
     this.configs.ingest = testConfig('ingest', this.env);
+    this.kafkaContext = await createContext(this.configs.ingest, 'e2e', KafkaModule);
     this.ingest = await createIngestApp(this.configs.ingest, false);
     await this.ingest.listen(0, '127.0.0.1');
     const addr = this.ingest.getHttpServer().address() as { port: number };
@@ -95,6 +102,10 @@ export class Pipeline {
     await this.transformer.start();
     this.sink = await createSinkRunner(this.configs.sink, { registry: this.sinkRegistry });
     await this.sink.start();
+  }
+
+  private get kafka(): Kafka {
+    return this.kafkaContext!.get<Kafka>(KAFKA);
   }
 
   get prefix(): string {
@@ -158,19 +169,26 @@ export class Pipeline {
   async writeRaw(
     records: ReadonlyArray<{ notification: Parameters<typeof notificationToAvro>[0]; key: string }>,
   ): Promise<void> {
-    const config = this.configs.ingest;
-    const kafka = createKafka(config.kafka);
-    const codec = new AvroCodec(config.kafka);
-    await codec.registerAll();
-    const topic = topicName('notifications', config.kafka.topicPrefix);
-    const producer = kafka.producer();
+    await this.produce(
+      'notifications',
+      records.map((r) => ({ key: r.key, value: notificationToAvro(r.notification) })),
+    );
+  }
+
+  /** Writes records in their topic's Avro shape (e.g. eventToAvro's) to one of the pipeline's topics with the project's codec. */
+  async produce(key: TopicKey, records: ReadonlyArray<{ key: string; value: object }>): Promise<void> {
+    const codec = this.kafkaContext!.get(AvroCodec);
+    this.schemasRegistered ??= codec.registerAll().catch((e: unknown) => {
+      this.schemasRegistered = undefined; // the next call tries again
+      throw e;
+    });
+    await this.schemasRegistered;
+    const topic = topicName(key, this.prefix);
+    const producer = this.kafka.producer();
     await producer.connect();
     try {
       const messages = await Promise.all(
-        records.map(async (r) => ({
-          key: r.key,
-          value: await codec.encode(topic, notificationToAvro(r.notification)),
-        })),
+        records.map(async (r) => ({ key: r.key, value: await codec.encode(topic, r.value) })),
       );
       await producer.send({ topic, acks: -1, messages });
     } finally {
@@ -203,7 +221,7 @@ export class Pipeline {
    * committed everything there is (a topic that does not exist yet counts as 0).
    */
   async lag(pairs: ReadonlyArray<{ groupId: string; topic: string }>): Promise<number> {
-    const admin = createKafka(this.configs.ingest.kafka).admin();
+    const admin = this.kafka.admin();
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
@@ -264,5 +282,6 @@ export class Pipeline {
     await quiet(this.ingest?.close());
     await quiet(this.intercom?.close());
     await quiet(this.klaviyo?.close());
+    await quiet(this.kafkaContext?.close());
   }
 }

@@ -20,7 +20,7 @@ describe('cli main', () => {
   it('--help lists every command and the exit codes, exit 0; no command prints the same help, exit 2', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
-    for (const name of ['schemas', 'map', 'backfill', 'replay', 'dlq'])
+    for (const name of ['schemas', 'map', 'backfill', 'replay', 'dlq', 'connections'])
       expect(help.out).toMatch(new RegExp(`^  ${name} `, 'm'));
     expect(help.out).toMatch(
       /Exit codes:\n {2}0 .*\n {2}1 .*\n {2}2 .*usage or configuration error.*\n {2}130 .*interrupted/,
@@ -76,6 +76,34 @@ describe('cli main', () => {
       ['dlq', 'reprocess', '--help'],
       ['<topic>', '--where <reason~text>', '--from-beginning', '-y, --yes'],
     ],
+    [
+      ['connections', 'claim', '--help'],
+      ['<connection-id>', 'intercom.notifications.unclaimed.v1', '--from-beginning', '-y, --yes'],
+    ],
+    [
+      ['connections', 'add', '--help'],
+      [
+        '--id <id>',
+        '--name <label>',
+        '--intercom-access-token <secret>',
+        '--intercom-client-secret <secret>',
+        '--klaviyo-private-key <secret>',
+        'env:<VARIABLE>',
+        '--intercom-app-id <id>',
+        '--intercom-region <region>',
+        '--intercom-api-url <url>',
+        '--klaviyo-api-url <url>',
+        '--metric-name-overrides <json>',
+        '--default-phone-region <XX>',
+        '--delete-on-archive',
+      ],
+    ],
+    [['connections', 'list', '--help'], ['--json']],
+    [
+      ['connections', 'remove', '--help'],
+      ['<id>', '-y, --yes'],
+    ],
+    [['connections', 'reseal', '--help'], ['CONNECTION_SECRET_KEYS']],
   ])('%j describes the command and its options, exit 0', async (argv, options) => {
     const { code, out, err } = await run(argv);
     expect({ code, err }).toEqual({ code: 0, err: '' });
@@ -98,7 +126,31 @@ describe('cli main', () => {
     [['dlq', 'list', 'klaviyo.events.v1', '--limit', '0'], 'dlq list: --limit needs a positive integer (got "0")'],
     [['dlq', 'reprocess', 'klaviyo.events.v1', '--where', 'class=Foo'], 'dlq reprocess: --where takes reason~<text>'],
     [['map'], 'map: missing <notification.json>'],
+    [['connections', 'claim'], 'connections claim: missing <connection-id>'],
+    [['connections', 'claim', 'Acme_EU'], 'connections claim: "Acme_EU" is not a connection id'],
+    [['connections', 'claim', 'acme', 'globex'], 'connections claim: too many arguments'],
     [['schemas', 'check', '--dir'], 'schemas check: --dir needs a value'],
+    [
+      ['connections', 'add', '--id', 'acme'],
+      'connections add: needs --intercom-access-token, --intercom-client-secret, --klaviyo-private-key',
+    ],
+    [
+      ['connections', 'add', '--id', 'a', '--intercom-region', 'MARS'],
+      'connections add: --intercom-region must be US, EU or AU (got "MARS")',
+    ],
+    [
+      ['connections', 'add', '--id', 'a', '--default-phone-region', 'gb'],
+      'connections add: --default-phone-region must be an ISO 3166 alpha-2 code like US (got "gb")',
+    ],
+    [
+      ['connections', 'add', '--id', 'a', '--metric-name-overrides', '{"Nope":"x"}'],
+      'connections add: --metric-name-overrides has unknown metric "Nope"',
+    ],
+    [
+      ['connections', 'add', '--id', 'a', '--klaviyo-private-key', 'env:'],
+      'connections add: --klaviyo-private-key env:<VARIABLE> needs a variable name',
+    ],
+    [['connections', 'pause'], 'connections pause: missing <id>'],
   ])('%j is a usage error: exit 2, the message names the command and points to its --help', async (argv, message) => {
     const { code, out, err } = await run(argv);
     expect({ code, out }).toEqual({ code: 2, out: '' });

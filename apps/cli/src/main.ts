@@ -3,6 +3,8 @@ import { ConfigError, loadConfig } from '@iks/config';
 import { processIo, type CliIo } from './cli-io';
 import { backfillArgsFrom, backfillCommand } from './commands/backfill.args';
 import { cliCommand, EXIT, usageMessage, type Parsed } from './commands/command-args';
+import { connectionsAddArgsFrom, connectionsCommand, type ConnectionsArgs } from './commands/connections.args';
+import { connectionsClaimArgsFrom } from './commands/connections-claim.args';
 import { dlqCommand, dlqFlagsFrom, type DlqSub } from './commands/dlq.args';
 import { mapArgsFrom, mapCommand } from './commands/map.args';
 import { reconcileArgsFrom, reconcileCommand } from './commands/reconcile.args';
@@ -86,7 +88,34 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
       );
     });
   }
-  for (const c of [schemas, map, backfill, reconcile, replay, dlq]) root.addCommand(c);
+  const connections = connectionsCommand();
+  const runConnections = async (a: ConnectionsArgs) => {
+    const c = config();
+    // env: where `--klaviyo-private-key env:<VARIABLE>` and the other secrets named so are read
+    setCode(await (await import('./commands/connections.command')).runConnections(a, c, io, { env: process.env }));
+  };
+  for (const sub of connections.commands) {
+    const name = sub.name() as ConnectionsArgs['sub'] | 'claim';
+    if (name === 'claim')
+      sub.action(async (id: string, opts: { fromBeginning?: boolean; yes?: boolean }) => {
+        const a = orUsage('connections claim', connectionsClaimArgsFrom(id, opts));
+        const c = config();
+        setCode(await (await import('./commands/connections-claim.command')).runConnectionsClaim(a, c, io));
+      });
+    else if (name === 'add')
+      sub.action(async (opts) =>
+        runConnections({ sub: 'add', add: orUsage('connections add', connectionsAddArgsFrom(opts)) }),
+      );
+    else if (name === 'list')
+      sub.action(async (opts: { json?: boolean }) => runConnections({ sub: 'list', json: opts.json === true }));
+    else if (name === 'reseal') sub.action(async () => runConnections({ sub: 'reseal' }));
+    else if (name === 'remove')
+      sub.action(async (id: string, opts: { yes?: boolean }) =>
+        runConnections({ sub: 'remove', id, yes: opts.yes === true }),
+      );
+    else sub.action(async (id: string) => runConnections({ sub: name as 'pause' | 'resume', id }));
+  }
+  for (const c of [schemas, map, backfill, reconcile, replay, dlq, connections]) root.addCommand(c);
 
   // Output through the CliIo; errors thrown instead of process.exit, tagged with the command.
   const route = (cmd: Command, path: string): void => {

@@ -1,12 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Kafka, Producer } from 'kafkajs';
-import type { Config } from '@iks/config';
+import type { Producer } from 'kafkajs';
+import { CONFIG, type Config } from '@iks/config';
 import { DeliveryReadModel, GapsModel, PipelineLag, ReadModelFeed, SharedAdmin, SinkThrottling } from '@iks/console';
-import { allTopics, createProducer, sendBack, topicName } from '@iks/kafka';
+import { allTopics, PRODUCER, sendBack, topicName } from '@iks/kafka';
 import { REPLAYABLE } from '@iks/replay';
 import { METRICS, metricName, type MetricKey } from '@iks/mapping';
 import { ConsoleReplay } from './console-replay';
-import { CONFIG, KAFKA } from './tokens';
 import type { MetricRow } from './page-models';
 
 export class ReprocessError extends Error {
@@ -23,11 +22,12 @@ export class ReprocessError extends Error {
 @Injectable()
 export class ConsoleService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ConsoleService.name);
-  private producer?: Producer;
+  /** The producer's first connect (reprocess): the console only produces when an operator acts. */
+  private connected: Promise<void> | null = null;
 
   constructor(
     @Inject(CONFIG) readonly config: Config,
-    @Inject(KAFKA) private readonly kafka: Kafka,
+    @Inject(PRODUCER) private readonly producer: Producer,
     readonly model: DeliveryReadModel,
     readonly gaps: GapsModel,
     readonly feed: ReadModelFeed,
@@ -48,7 +48,7 @@ export class ConsoleService implements OnModuleInit, OnApplicationShutdown {
     await this.replay.stop();
     await this.feed.stop();
     await this.admin.close();
-    await this.producer?.disconnect().catch(() => undefined);
+    if (this.connected) await this.producer.disconnect().catch(() => undefined);
   }
 
   get canAct(): boolean {
@@ -77,10 +77,11 @@ export class ConsoleService implements OnModuleInit, OnApplicationShutdown {
     const known = new Set(allTopics(this.config.kafka.topicPrefix).map((t) => t.name));
     if (!known.has(l.letter.original_topic))
       throw new ReprocessError(`${l.letter.original_topic} is not one of this pipeline's topics`, 422);
-    if (!this.producer) {
-      this.producer = createProducer(this.kafka);
-      await this.producer.connect();
-    }
+    this.connected ??= this.producer.connect().catch((e: unknown) => {
+      this.connected = null;
+      throw e;
+    });
+    await this.connected;
     await sendBack(this.producer, [{ at, letter: l.letter }]);
     l.reprocessedAt = Date.now();
     this.logger.log(`reprocessed ${at}: sent back to ${l.letter.original_topic}`);

@@ -52,6 +52,7 @@ export class IngestMetrics {
   private readonly accepted: Counter<'topic'>;
   private readonly rejected: Counter<'reason'>;
   private readonly pings: Counter;
+  private readonly unclaimed: Counter;
   private readonly ack: Histogram<'status_class'>;
   private readonly acceptedBy = new Map<string, Counter.Internal>();
   private readonly ackBy = new Map<number, Histogram.Internal<'status_class'>>();
@@ -73,6 +74,11 @@ export class IngestMetrics {
     this.pings = new Counter({
       name: 'iks_ingest_pings_total',
       help: 'Intercom ping notifications answered.',
+      registers,
+    });
+    this.unclaimed = new Counter({
+      name: 'iks_ingest_unclaimed_total',
+      help: 'Signed webhooks of workspaces no connection claims, answered 200 and kept in intercom.notifications.unclaimed.v1.',
       registers,
     });
     this.ack = new Histogram({
@@ -97,6 +103,10 @@ export class IngestMetrics {
 
   countPing(): void {
     this.pings.inc();
+  }
+
+  countUnclaimed(): void {
+    this.unclaimed.inc();
   }
 
   /** One webhook answered with `statusCode`, `seconds` after its request arrived. */

@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { Config } from '@iks/config';
 import { Logger } from 'nestjs-pino';
 import { IngestMetrics } from './ingest-metrics';
-import { IngestModule } from './ingest.module';
+import { IngestModule, type IngestModuleOptions } from './ingest.module';
 import { OpsListener } from './ops-listener';
 import { BodyTooLargeError, drainLimitFor, readBoundedBody } from './webhook/raw-body';
 
@@ -24,6 +24,7 @@ const WEBHOOK_ROUTE = '/webhooks/intercom';
 export async function createIngestApp(
   config: Config,
   logger: false | undefined = undefined,
+  opts: IngestModuleOptions = {},
 ): Promise<NestFastifyApplication> {
   const timeout = config.ingest.requestTimeoutMs;
   const adapter = new FastifyAdapter({
@@ -32,7 +33,7 @@ export async function createIngestApp(
     connectionTimeout: timeout,
     http: { headersTimeout: timeout, requestTimeout: timeout, connectionsCheckingInterval: Math.min(1000, timeout) },
   });
-  const app = await NestFactory.create<NestFastifyApplication>(IngestModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(IngestModule.forRoot(config, opts), adapter, {
     bodyParser: false,
     ...(logger === false ? { logger: false } : { bufferLogs: true }),
   });

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { ConfigModule, type Config } from '@iks/config';
+import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
 import { NotificationWriter, NotificationWriterModule } from '@iks/ingest';
 import { HEALTH_PROBE, HealthController, METRICS_REGISTRY, MetricsController, OpsModule } from '@iks/ops';
 import { IngestHealth } from './health/ingest-health';
@@ -8,14 +9,24 @@ import { IngestMetrics } from './ingest-metrics';
 import { OpsListener } from './ops-listener';
 import { WebhookController } from './webhook/webhook.controller';
 
+export interface IngestModuleOptions {
+  /** The connections ingest routes by (default: ConnectionsModule's, pipeline.connections.v1 and the environment's default). */
+  readonly connections?: ConnectionDirectory;
+}
+
 @Module({})
 export class IngestModule implements OnModuleInit, OnApplicationShutdown {
   constructor(private readonly writer: NotificationWriter) {}
 
-  static forRoot(config: Config): DynamicModule {
+  static forRoot(config: Config, opts: IngestModuleOptions = {}): DynamicModule {
     return {
       module: IngestModule,
-      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'ingest' }), NotificationWriterModule.forRoot()],
+      imports: [
+        ConfigModule.forRoot(config),
+        OpsModule.forRoot({ app: 'ingest' }),
+        NotificationWriterModule.forRoot(),
+        ...(opts.connections ? [] : [ConnectionsModule]),
+      ],
       controllers: [WebhookController, HealthController, MetricsController],
       providers: [
         {
@@ -23,6 +34,7 @@ export class IngestModule implements OnModuleInit, OnApplicationShutdown {
           inject: [METRICS_REGISTRY],
           useFactory: (registry: Registry) => new IngestMetrics(registry),
         },
+        ...(opts.connections ? [{ provide: CONNECTIONS, useValue: opts.connections }] : []),
         { provide: HEALTH_PROBE, useClass: IngestHealth },
         OpsListener,
       ],

@@ -176,4 +176,41 @@ describe('loadConfig: ingest deployment defaults', () => {
     ).toThrow(/RECONCILE_SETTLE_MS/);
     expect(() => loadConfig({ RECONCILE_INTERVAL_MS: 'soon' })).toThrow(/RECONCILE_INTERVAL_MS="soon"/);
   });
+
+  describe('CONNECTION_SECRET_KEYS and CONNECTIONS_DEFAULT', () => {
+    const k1 = Buffer.alloc(32, 1).toString('base64');
+    const k2 = Buffer.alloc(32, 2).toString('base64');
+    const problems = (value: string): string => {
+      try {
+        loadConfig({ CONNECTION_SECRET_KEYS: value }, 'cli');
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+      throw new Error(`CONNECTION_SECRET_KEYS=${value} was accepted`);
+    };
+
+    it('reads the keys in order (the first seals), keeps them secret, and has the default connection on unless off', () => {
+      const c = loadConfig({ CONNECTION_SECRET_KEYS: ` k2026:${k2} , old.1:${k1}` }, 'cli');
+      expect(c.connections.secretKeys.map((k) => k.kid)).toEqual(['k2026', 'old.1']);
+      expect(c.connections.secretKeys.map((k) => k.key.reveal())).toEqual([k2, k1]);
+      expect(inspect(c.connections)).not.toContain(k2);
+      expect(JSON.stringify(c.connections)).not.toContain(k2);
+      expect(c.connections.defaultConnection).toBe(true);
+      expect(loadConfig({}, 'cli').connections.secretKeys).toEqual([]);
+      expect(loadConfig({ CONNECTIONS_DEFAULT: 'off' }, 'cli').connections.defaultConnection).toBe(false);
+      expect(() => loadConfig({ CONNECTIONS_DEFAULT: 'sometimes' }, 'cli')).toThrow(/CONNECTIONS_DEFAULT="sometimes"/);
+    });
+
+    it('refuses bad base64, a wrong length, a duplicate key id and a malformed entry, naming the variable and never the key', () => {
+      expect(problems(`a:${k1.slice(0, -2)}!!`)).toMatch(/CONNECTION_SECRET_KEYS: key "a" is not valid base64/);
+      const short = Buffer.alloc(16, 7).toString('base64');
+      const msg = problems(`a:${short}`);
+      expect(msg).toMatch(/CONNECTION_SECRET_KEYS: key "a" is 16 bytes, must be 32/);
+      expect(msg).not.toContain(short);
+      expect(problems(`a:${k1},a:${k2}`)).toMatch(/CONNECTION_SECRET_KEYS: key id "a" is listed twice/);
+      expect(problems(`a:${k1},${k2}`)).toMatch(/CONNECTION_SECRET_KEYS entry 2 must be <key id>:<base64 of 32 bytes>/);
+      expect(problems(`a b:${k1}`)).toMatch(/CONNECTION_SECRET_KEYS entry 1: key id must be/);
+    });
+  });
 });

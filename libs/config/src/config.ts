@@ -166,6 +166,21 @@ export interface StageHealthConfig {
   readonly retryMaxMs: number;
 }
 
+/** One key of CONNECTION_SECRET_KEYS: its id (stored beside each sealed value) and its 32 bytes. */
+export interface ConnectionSecretKey {
+  readonly kid: string;
+  /** The 32 bytes of the AES-256 key, base64 as given (validated here: base64 of exactly 32 bytes). */
+  readonly key: Secret;
+}
+
+/** Connections (docs/CONNECTIONS.md): the keys that seal their secrets and the default connection. */
+export interface ConnectionsConfig {
+  /** CONNECTION_SECRET_KEYS: the first seals, every one unseals; empty = only the default connection exists. */
+  readonly secretKeys: readonly ConnectionSecretKey[];
+  /** CONNECTIONS_DEFAULT (default on): the connection made from today's variables. */
+  readonly defaultConnection: boolean;
+}
+
 export interface Config {
   readonly app: AppName;
   readonly logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -180,6 +195,7 @@ export interface Config {
   readonly sink: SinkConfig;
   readonly console: ConsoleConfig;
   readonly reconciler: ReconcilerConfig;
+  readonly connections: ConnectionsConfig;
 }
 
 export class ConfigError extends Error {
@@ -286,30 +302,90 @@ const METRIC_KEY_BY_NAME: ReadonlyMap<string, MetricKey> = new Map(
 function metricNameOverrides(r: Reader): Partial<Record<MetricKey, string>> {
   const raw = r.raw('METRIC_NAME_OVERRIDES');
   if (!raw) return {};
+  const { value, problems } = parseMetricNameOverrides(raw, 'METRIC_NAME_OVERRIDES');
+  r.problems.push(...problems);
+  return value;
+}
+
+/**
+ * The METRIC_NAME_OVERRIDES format (also a connection's `--metric-name-overrides`): a JSON
+ * object of default metric name to new name, turned into overrides by metric key; each problem
+ * names `what` and the metric.
+ */
+export function parseMetricNameOverrides(
+  raw: string,
+  what: string,
+): { value: Partial<Record<MetricKey, string>>; problems: string[] } {
+  const problems: string[] = [];
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (e) {
-    r.problems.push(`METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name (${(e as Error).message})`);
-    return {};
+    problems.push(`${what} must be a JSON object of metric name to new name (${(e as Error).message})`);
+    return { value: {}, problems };
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    r.problems.push(
-      'METRIC_NAME_OVERRIDES must be a JSON object of metric name to new name, like {"Ticket Resolved":"Intercom Ticket Resolved"}',
+    problems.push(
+      `${what} must be a JSON object of metric name to new name, like {"Ticket Resolved":"Intercom Ticket Resolved"}`,
     );
-    return {};
+    return { value: {}, problems };
   }
   const out: Partial<Record<MetricKey, string>> = {};
   for (const [name, value] of Object.entries(parsed)) {
     const key = METRIC_KEY_BY_NAME.get(name);
     if (key === undefined)
-      r.problems.push(
-        `METRIC_NAME_OVERRIDES has unknown metric "${name}" (known: ${[...METRIC_KEY_BY_NAME.keys()].join(', ')})`,
-      );
+      problems.push(`${what} has unknown metric "${name}" (known: ${[...METRIC_KEY_BY_NAME.keys()].join(', ')})`);
     else if (typeof value !== 'string' || value.trim() === '')
-      r.problems.push(`METRIC_NAME_OVERRIDES["${name}"] must be a non-empty string`);
+      problems.push(`${what}["${name}"] must be a non-empty string`);
     else out[key] = value.trim();
   }
+  return { value: out, problems };
+}
+
+/** Key ids: what is stored beside each sealed value and printed by `cli connections list`. */
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * CONNECTION_SECRET_KEYS = `<kid>:<base64 of 32 bytes>[,<kid>:<base64>…]`. Problems name the
+ * variable and the key id (or the entry's position), never the key material.
+ */
+function connectionSecretKeys(r: Reader): ConnectionSecretKey[] {
+  const name = 'CONNECTION_SECRET_KEYS';
+  const raw = r.raw(name);
+  if (raw === undefined) return [];
+  const out: ConnectionSecretKey[] = [];
+  const seen = new Set<string>();
+  raw.split(',').forEach((entry, i) => {
+    const text = entry.trim();
+    const colon = text.indexOf(':');
+    const kid = colon > 0 ? text.slice(0, colon).trim() : '';
+    const b64 = colon > 0 ? text.slice(colon + 1).trim() : '';
+    const where = `${name} entry ${i + 1}`;
+    if (colon <= 0 || b64 === '') {
+      r.problems.push(`${where} must be <key id>:<base64 of 32 bytes> (generate a key with: openssl rand -base64 32)`);
+      return;
+    }
+    if (!KEY_ID.test(kid)) {
+      r.problems.push(`${where}: key id must be 1-64 letters, digits, dots, dashes or underscores`);
+      return;
+    }
+    if (seen.has(kid)) {
+      r.problems.push(`${name}: key id "${kid}" is listed twice (each key needs its own id)`);
+      return;
+    }
+    seen.add(kid);
+    if (b64.length % 4 !== 0 || !BASE64.test(b64)) {
+      r.problems.push(`${name}: key "${kid}" is not valid base64 (generate a key with: openssl rand -base64 32)`);
+      return;
+    }
+    const bytes = Buffer.from(b64, 'base64').length;
+    if (bytes !== 32) {
+      r.problems.push(`${name}: key "${kid}" is ${bytes} bytes, must be 32 (AES-256; openssl rand -base64 32)`);
+      return;
+    }
+    out.push({ kid, key: new Secret(b64) });
+  });
   return out;
 }
 
@@ -474,6 +550,10 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       appId: r.raw('INTERCOM_APP_ID') ?? null,
       httpPort: r.int('RECONCILER_HTTP_PORT', 3004, 0, 65535),
       httpHost: r.str('RECONCILER_HTTP_HOST', '0.0.0.0'),
+    },
+    connections: {
+      secretKeys: connectionSecretKeys(r),
+      defaultConnection: r.bool('CONNECTIONS_DEFAULT', true),
     },
   };
   if (config.reconciler.windowMs <= config.reconciler.settleMs) {

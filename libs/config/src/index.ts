@@ -11,6 +11,9 @@ export {
   type KlaviyoConfig,
   type SinkConfig,
   type ReconcilerConfig,
+  type ConnectionsConfig,
+  type ConnectionSecretKey,
 } from './config';
+export { parseMetricNameOverrides } from './config';
 export { LOCAL_DEV_CLIENT_SECRET, RAW_RECORD_HEADROOM_BYTES, isLoopbackHost } from './config';
 export { ConfigModule, CONFIG } from './config.module';

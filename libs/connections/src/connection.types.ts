@@ -7,10 +7,7 @@
 import type { Secret } from '@iks/config';
 import type { MetricKey } from '@iks/domain';
 
-export { DEFAULT_CONNECTION_ID, connectionOf } from '@iks/domain';
-
-/** Connection ids: lower-case letters, digits and dashes, 1–63 characters, starting with a letter or digit. */
-export const CONNECTION_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export { CONNECTION_ID_PATTERN, DEFAULT_CONNECTION_ID, connectionOf } from '@iks/domain';
 
 export type IntercomRegion = 'US' | 'EU' | 'AU';
 

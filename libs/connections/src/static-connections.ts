@@ -1,5 +1,6 @@
 import type { Secret } from '@iks/config';
 import type { Connection, ConnectionDirectory } from './connection.types';
+import { ANY_WORKSPACE } from './default-connection';
 
 /** A fixed set of connections (tests, and a deployment with only the default connection). */
 export class StaticConnections implements ConnectionDirectory {
@@ -14,9 +15,15 @@ export class StaticConnections implements ConnectionDirectory {
     return this.#byId.get(id);
   }
 
+  /** The connection claiming `appId`; else the one claiming ANY_WORKSPACE (the default connection without INTERCOM_APP_ID). */
   byAppId(appId: string): Connection | undefined {
-    for (const c of this.#byId.values()) if (c.status !== 'removed' && c.intercom.appId === appId) return c;
-    return undefined;
+    let any: Connection | undefined;
+    for (const c of this.#byId.values()) {
+      if (c.status === 'removed') continue;
+      if (c.intercom.appId === appId) return c;
+      if (c.intercom.appId === ANY_WORKSPACE) any = c;
+    }
+    return any;
   }
 
   all(): readonly Connection[] {

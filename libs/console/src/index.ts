@@ -18,3 +18,4 @@ export { MinuteRing } from './minute-ring';
 export { PipelineLag, type PartitionLag } from './pipeline-lag';
 export { SharedAdmin } from './shared-admin';
 export { SinkThrottling, sumSeries } from './sink-throttling';
+export { ConsoleReadModelModule } from './console-read-model.module';

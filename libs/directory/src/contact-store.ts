@@ -1,5 +1,20 @@
-import type { ContactSnapshot } from '@iks/domain';
+import { connectionKey } from '@iks/connections';
+import { connectionOf, type ContactSnapshot } from '@iks/domain';
 import { mappedContactJson } from './mapped-contact';
+
+/**
+ * A contact's key in the store, the directory's cache and the contacts topic: its Intercom id
+ * for the default connection (as before connections), `<connection id>/<contact id>` for
+ * another, so two workspaces' contact ids never meet.
+ */
+export function directoryKey(connectionId: string, contactId: string): string {
+  return connectionKey(connectionId, contactId);
+}
+
+/** The key of a snapshot of the contacts topic (by its connection_id). */
+export function snapshotKey(snapshot: ContactSnapshot): string {
+  return directoryKey(connectionOf(snapshot), snapshot.id);
+}
 
 /** What the store answers for a contact: its JSON (the fields the mapping reads), DELETED for a tombstone, undefined when unknown. */
 export const DELETED = Symbol('deleted');
@@ -24,7 +39,8 @@ export interface StoreCounts {
  * the offsets never disagree.
  */
 export interface ContactStore {
-  read(id: string): StoredContact | undefined;
+  /** By directoryKey: the contact id, `<connection id>/<contact id>` for a connection but the default. */
+  read(key: string): StoredContact | undefined;
   /** Snapshots in topic order; records below a partition's stored offset are ignored (already applied). */
   apply(records: readonly SnapshotAt[]): void;
   /** A snapshot not tied to an offset (kept for callers that feed the directory by hand). */
@@ -45,8 +61,8 @@ export class MemoryContactStore implements ContactStore {
   private readonly next = new Map<number, bigint>();
   private readonly tally: StoreCounts = { contacts: 0, tombstones: 0 };
 
-  read(id: string): StoredContact | undefined {
-    return this.contacts.get(id);
+  read(key: string): StoredContact | undefined {
+    return this.contacts.get(key);
   }
   apply(records: readonly SnapshotAt[]): void {
     for (const r of records) {
@@ -59,8 +75,9 @@ export class MemoryContactStore implements ContactStore {
   put(snapshot: ContactSnapshot): void {
     const value = storedValue(snapshot);
     if (value === undefined) return;
-    countChange(this.tally, this.contacts.get(snapshot.id), value);
-    this.contacts.set(snapshot.id, value);
+    const key = snapshotKey(snapshot);
+    countChange(this.tally, this.contacts.get(key), value);
+    this.contacts.set(key, value);
   }
   offsets(): ReadonlyMap<number, bigint> {
     return this.next;

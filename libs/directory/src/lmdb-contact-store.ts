@@ -7,6 +7,7 @@ import type { ContactSnapshot } from '@iks/domain';
 import {
   countChange,
   DELETED,
+  snapshotKey,
   storedValue,
   type ContactStore,
   type SnapshotAt,
@@ -45,7 +46,8 @@ interface Marker {
 const heldPaths = new Set<string>();
 
 /**
- * The contacts of one compacted topic on local disk (LMDB through lmdb-js): key = contact id,
+ * The contacts of one compacted topic on local disk (LMDB through lmdb-js): key = directoryKey
+ * (the contact id; `<connection id>/<contact id>` for a connection but the default),
  * value = the JSON of the contact's mapped fields ('' for a tombstone), LZ4-compressed.
  * A `meta` table holds the marker (topic, format), the next offset of each partition and the
  * counts, written in the same transaction as the contacts. Reads are synchronous (memory-mapped),
@@ -134,8 +136,8 @@ export class LmdbContactStore implements ContactStore {
     for (const _ of this.contacts.getKeys({ limit: 1 })) break;
   }
 
-  read(id: string): StoredContact | undefined {
-    const v = this.contacts.get(id);
+  read(key: string): StoredContact | undefined {
+    const v = this.contacts.get(key);
     if (v === undefined) return undefined;
     return v === TOMBSTONE ? DELETED : v;
   }
@@ -165,8 +167,9 @@ export class LmdbContactStore implements ContactStore {
   private write(snapshot: ContactSnapshot): void {
     const value = storedValue(snapshot);
     if (value === undefined) return;
-    countChange(this.tally, this.read(snapshot.id), value);
-    this.contacts.put(snapshot.id, value === DELETED ? TOMBSTONE : value);
+    const key = snapshotKey(snapshot);
+    countChange(this.tally, this.read(key), value);
+    this.contacts.put(key, value === DELETED ? TOMBSTONE : value);
   }
 
   offsets(): ReadonlyMap<number, bigint> {

@@ -1,4 +1,22 @@
-export * from './records';
+export {
+  connectionOf,
+  CONNECTION_ID_PATTERN,
+  DEFAULT_CONNECTION_ID,
+  type ContactSnapshot,
+  type DeadLetter,
+  type DeliveryOutcome,
+  type DeliveryOutcomeKind,
+  type KlaviyoDeletionRecord,
+  type KlaviyoEventRecord,
+  type KlaviyoProfileRecord,
+  type KlaviyoRecord,
+  type NotificationSource,
+  type PipelineOutage,
+  type ProfileIdentifiers,
+  type ProfileLocation,
+  type RawNotification,
+  type ReconcileReportRecord,
+} from './records';
 export {
   boundedKey,
   entityKey,

@@ -13,6 +13,9 @@
  */
 export const DEFAULT_CONNECTION_ID = 'default';
 
+/** Connection ids: lower-case letters, digits and dashes, 1–63 characters, starting with a letter or digit. */
+export const CONNECTION_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 /** The connection of a record: its `connection_id`, or the default connection when it has none. */
 export function connectionOf(record: { readonly connection_id?: string }): string {
   return record.connection_id ?? DEFAULT_CONNECTION_ID;

@@ -66,6 +66,8 @@ export class NotificationWriter {
   private batching: BatchingProducer;
   private readonly codec: AvroCodec;
   private readonly topic: string;
+  /** Signed webhooks of workspaces no connection claims (docs/CONNECTIONS.md). */
+  private readonly unclaimedTopic: string;
   private connected = false;
   private inFlightBytes = 0;
   /** The raw topic's max.message.bytes as the broker reports it (it may predate this version). */
@@ -96,6 +98,7 @@ export class NotificationWriter {
     this.batching = this.batchingFor(this.maxRecordBytes);
     this.codec = deps.codec;
     this.topic = topicName('notifications', config.kafka.topicPrefix);
+    this.unclaimedTopic = topicName('notificationsUnclaimed', config.kafka.topicPrefix);
     const outagesTopic = topicName('outages', config.kafka.topicPrefix);
     this.outages = recordOutages
       ? new OutageRecorder(async (key, outage) => {
@@ -189,7 +192,23 @@ export class NotificationWriter {
    * NotificationEncodeError (500).
    */
   write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
-    return this.writeOnce(notification, key, timeoutMs).then(
+    return this.writeTo(this.topic, notification, key, timeoutMs);
+  }
+
+  /**
+   * As `write`, to intercom.notifications.unclaimed.v1: a signed webhook of a workspace no
+   * connection claims, keyed by its app_id, kept until `cli connections claim` copies it.
+   */
+  writeUnclaimed(
+    notification: RawNotification,
+    key: string,
+    timeoutMs = this.config.ingest.ackTimeoutMs,
+  ): Promise<void> {
+    return this.writeTo(this.unclaimedTopic, notification, key, timeoutMs);
+  }
+
+  private writeTo(topic: string, notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
+    return this.writeOnce(topic, notification, key, timeoutMs).then(
       () => this.outages?.succeeded(),
       (e: unknown) => {
         if (e instanceof KafkaUnavailableError) this.outages?.failed();
@@ -199,11 +218,11 @@ export class NotificationWriter {
   }
 
   /**
-   * Not async, and neither is write(): once the record is encoded only its Avro bytes wait for
-   * Kafka's ack, not the notification (an async frame keeps its parameters until it ends; the
-   * body string would survive every scavenge until the ack).
+   * Not async, and neither are write() and writeTo(): once the record is encoded only its Avro
+   * bytes wait for Kafka's ack, not the notification (an async frame keeps its parameters until
+   * it ends; the body string would survive every scavenge until the ack).
    */
-  private writeOnce(notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
+  private writeOnce(topic: string, notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
       return Promise.reject(
@@ -214,23 +233,29 @@ export class NotificationWriter {
     }
     let encoded: Promise<Buffer>;
     try {
-      encoded = this.codec.encode(this.topic, notificationToAvro(notification));
+      encoded = this.codec.encode(topic, notificationToAvro(notification));
     } catch (e) {
       encoded = Promise.reject(e);
     }
     return encoded.then(
-      (value) => this.sendEncoded(value, key, bytes, timeoutMs),
+      (value) => this.sendEncoded(topic, value, key, bytes, timeoutMs),
       (e: unknown) => {
         throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
       },
     );
   }
 
-  private async sendEncoded(value: Buffer, key: string, bytes: number, timeoutMs: number): Promise<void> {
+  private async sendEncoded(
+    topic: string,
+    value: Buffer,
+    key: string,
+    bytes: number,
+    timeoutMs: number,
+  ): Promise<void> {
     const recordBytes = value.length + Buffer.byteLength(key) + RECORD_BATCH_OVERHEAD_BYTES;
     if (recordBytes > this.maxRecordBytes) {
       throw new RecordTooLargeError(
-        `its record is ${recordBytes} bytes; ${this.topic} accepts ${this.maxRecordBytes} (max.message.bytes)`,
+        `its record is ${recordBytes} bytes; ${topic} accepts ${this.maxRecordBytes} (max.message.bytes)`,
       );
     }
     this.inFlightBytes += bytes;
@@ -241,7 +266,7 @@ export class NotificationWriter {
           () => reject(new KafkaUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)),
           timeoutMs,
         );
-        this.batching.send(this.topic, { key, value }).then(() => {
+        this.batching.send(topic, { key, value }).then(() => {
           this.lastAckAt = Date.now();
           resolve();
         }, reject);

@@ -120,6 +120,7 @@ export async function ensureTopics(
         replicationFactor: config.replicationFactor,
         configEntries: [
           ...(t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+          ...(t.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(t.retentionMs) }]),
           ...(config.topicMaxMessageBytes
             ? [{ name: 'max.message.bytes', value: String(config.topicMaxMessageBytes) }]
             : []),

@@ -426,3 +426,190 @@ function oneOf<T extends string>(value: string, allowed: ReadonlySet<string>, fi
     throw new TypeError(`${field} ${JSON.stringify(value.slice(0, 40))} is not one of ${[...allowed].join(', ')}`);
   return value as T;
 }
+
+/**
+ * A secret of a connection as it travels and rests (schemas/connection.avsc SealedValue):
+ * AES-256-GCM under the key `keyId` of CONNECTION_SECRET_KEYS (libs/connections seals and unseals).
+ */
+export interface SealedValue {
+  readonly keyId: string;
+  /** 12 bytes, fresh for every value. */
+  readonly iv: Buffer;
+  readonly ciphertext: Buffer;
+  /** 16 bytes. */
+  readonly tag: Buffer;
+}
+
+/** One record of pipeline.connections.v1: a connection at one revision, its secrets sealed (libs/connections reads it into a Connection). */
+export interface ConnectionRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly status: 'active' | 'paused' | 'needs_reauth' | 'removed';
+  readonly revision: number;
+  readonly updatedAt: number;
+  readonly intercom: {
+    readonly appId: string;
+    readonly region: 'US' | 'EU' | 'AU';
+    readonly apiBaseUrl: string;
+    readonly auth: 'token' | 'oauth';
+    readonly clientSecret: SealedValue | null;
+    readonly accessToken: SealedValue | null;
+  };
+  readonly klaviyo: {
+    readonly accountId: string | null;
+    readonly apiBaseUrl: string;
+    readonly auth: 'private_key' | 'oauth';
+    readonly privateKey: SealedValue | null;
+    readonly oauth: {
+      readonly clientId: string;
+      readonly accessToken: SealedValue;
+      readonly refreshToken: SealedValue;
+      readonly expiresAt: number;
+      readonly scopes: readonly string[];
+    } | null;
+  };
+  readonly settings: {
+    /** By the mapping's metric key (libs/connections checks the keys). */
+    readonly metricNames: Readonly<Record<string, string>>;
+    readonly defaultPhoneRegion: string | null;
+    readonly deleteOnArchive: boolean;
+  };
+}
+
+/** schemas/connection.avsc SealedValue */
+export interface SealedValueAvro {
+  readonly key_id: string;
+  readonly iv: Buffer;
+  readonly ciphertext: Buffer;
+  readonly tag: Buffer;
+}
+
+/** schemas/connection.avsc */
+export interface ConnectionAvro {
+  readonly id: string;
+  readonly name: string;
+  readonly status: string;
+  readonly revision: number;
+  readonly updated_at: number;
+  readonly intercom: {
+    readonly app_id: string;
+    readonly region: string;
+    readonly api_base_url: string;
+    readonly auth: string;
+    readonly client_secret: SealedValueAvro | null;
+    readonly access_token: SealedValueAvro | null;
+  };
+  readonly klaviyo: {
+    readonly account_id: string | null;
+    readonly api_base_url: string;
+    readonly auth: string;
+    readonly private_key: SealedValueAvro | null;
+    readonly oauth: {
+      readonly client_id: string;
+      readonly access_token: SealedValueAvro;
+      readonly refresh_token: SealedValueAvro;
+      readonly expires_at: number;
+      readonly scopes: readonly string[];
+    } | null;
+  };
+  readonly settings: {
+    readonly metric_names: Readonly<Record<string, string>>;
+    readonly default_phone_region: string | null;
+    readonly delete_on_archive: boolean;
+  };
+}
+
+const sealedToAvro = (s: SealedValue): SealedValueAvro => ({
+  key_id: s.keyId,
+  iv: s.iv,
+  ciphertext: s.ciphertext,
+  tag: s.tag,
+});
+const sealedFromAvro = (a: SealedValueAvro): SealedValue => ({
+  keyId: a.key_id,
+  iv: Buffer.from(a.iv),
+  ciphertext: Buffer.from(a.ciphertext),
+  tag: Buffer.from(a.tag),
+});
+const sealedOrNull = (a: SealedValueAvro | null | undefined): SealedValue | null => (a ? sealedFromAvro(a) : null);
+
+const CONNECTION_STATUSES: ReadonlySet<string> = new Set(['active', 'paused', 'needs_reauth', 'removed']);
+const INTERCOM_REGIONS: ReadonlySet<string> = new Set(['US', 'EU', 'AU']);
+
+export function connectionToAvro(c: ConnectionRecord): ConnectionAvro {
+  const k = c.klaviyo;
+  return {
+    id: c.id,
+    name: c.name,
+    status: c.status,
+    revision: c.revision,
+    updated_at: c.updatedAt,
+    intercom: {
+      app_id: c.intercom.appId,
+      region: c.intercom.region,
+      api_base_url: c.intercom.apiBaseUrl,
+      auth: c.intercom.auth,
+      client_secret: c.intercom.clientSecret ? sealedToAvro(c.intercom.clientSecret) : null,
+      access_token: c.intercom.accessToken ? sealedToAvro(c.intercom.accessToken) : null,
+    },
+    klaviyo: {
+      account_id: k.accountId,
+      api_base_url: k.apiBaseUrl,
+      auth: k.auth,
+      private_key: k.privateKey ? sealedToAvro(k.privateKey) : null,
+      oauth: k.oauth
+        ? {
+            client_id: k.oauth.clientId,
+            access_token: sealedToAvro(k.oauth.accessToken),
+            refresh_token: sealedToAvro(k.oauth.refreshToken),
+            expires_at: k.oauth.expiresAt,
+            scopes: [...k.oauth.scopes],
+          }
+        : null,
+    },
+    settings: {
+      metric_names: { ...c.settings.metricNames },
+      default_phone_region: c.settings.defaultPhoneRegion,
+      delete_on_archive: c.settings.deleteOnArchive,
+    },
+  };
+}
+
+export function connectionFromAvro(a: ConnectionAvro): ConnectionRecord {
+  const o = a.klaviyo.oauth;
+  return {
+    id: a.id,
+    name: a.name,
+    status: oneOf<ConnectionRecord['status']>(a.status, CONNECTION_STATUSES, 'status'),
+    revision: Number(a.revision),
+    updatedAt: Number(a.updated_at),
+    intercom: {
+      appId: a.intercom.app_id,
+      region: oneOf<ConnectionRecord['intercom']['region']>(a.intercom.region, INTERCOM_REGIONS, 'intercom.region'),
+      apiBaseUrl: a.intercom.api_base_url,
+      auth: oneOf<'token' | 'oauth'>(a.intercom.auth, new Set(['token', 'oauth']), 'intercom.auth'),
+      clientSecret: sealedOrNull(a.intercom.client_secret),
+      accessToken: sealedOrNull(a.intercom.access_token),
+    },
+    klaviyo: {
+      accountId: a.klaviyo.account_id ?? null,
+      apiBaseUrl: a.klaviyo.api_base_url,
+      auth: oneOf<'private_key' | 'oauth'>(a.klaviyo.auth, new Set(['private_key', 'oauth']), 'klaviyo.auth'),
+      privateKey: sealedOrNull(a.klaviyo.private_key),
+      oauth: o
+        ? {
+            clientId: o.client_id,
+            accessToken: sealedFromAvro(o.access_token),
+            refreshToken: sealedFromAvro(o.refresh_token),
+            expiresAt: Number(o.expires_at),
+            scopes: [...(o.scopes ?? [])],
+          }
+        : null,
+    },
+    settings: {
+      metricNames: { ...(a.settings.metric_names ?? {}) },
+      defaultPhoneRegion: a.settings.default_phone_region ?? null,
+      deleteOnArchive: a.settings.delete_on_archive === true,
+    },
+  };
+}

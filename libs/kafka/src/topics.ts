@@ -15,6 +15,8 @@ import type {
   ReconcileReportRecord,
 } from '@iks/domain';
 import {
+  connectionFromAvro,
+  connectionToAvro,
   contactFromAvro,
   contactToAvro,
   deadLetterFromAvro,
@@ -33,6 +35,8 @@ import {
   profileToAvro,
   reconcileReportFromAvro,
   reconcileReportToAvro,
+  type ConnectionAvro,
+  type ConnectionRecord,
   type ContactAvro,
   type DeadLetterAvro,
   type DeletionAvro,
@@ -55,6 +59,8 @@ export interface TopicRecords {
   readonly outcomes: DeliveryOutcome;
   readonly outages: PipelineOutage;
   readonly reconcileReports: ReconcileReportRecord;
+  readonly connections: ConnectionRecord;
+  readonly notificationsUnclaimed: RawNotification;
   /** Every `<topic>.dlq`. */
   readonly dlq: DeadLetter;
 }
@@ -70,6 +76,8 @@ interface TopicAvro {
   readonly outcomes: OutcomeAvro;
   readonly outages: OutageAvro;
   readonly reconcileReports: ReconcileReportAvro;
+  readonly connections: ConnectionAvro;
+  readonly notificationsUnclaimed: NotificationAvro;
   readonly dlq: DeadLetterAvro;
 }
 
@@ -83,10 +91,15 @@ export interface TopicSpec<K extends RecordKey = RecordKey> {
   readonly name: string;
   readonly schemaFile: string;
   readonly compacted: boolean;
+  /** `retention.ms` the topic is created with; absent: the broker's default. */
+  readonly retentionMs?: number;
   readonly doc: string;
   readonly toAvro: (record: TopicRecords[K]) => TopicAvro[K];
   readonly fromAvro: (avro: TopicAvro[K]) => TopicRecords[K];
 }
+
+/** How long the unclaimed notifications are kept (30 days): the time to add and claim their connection. */
+export const UNCLAIMED_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 /** A concrete topic: its registry entry and its name with the configured prefix. */
 export interface Topic<K extends RecordKey = RecordKey> {
@@ -176,6 +189,25 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     compacted: false,
     doc: 'each window the reconciler compared with Intercom: per metric expected, present, missing, healed (or why it failed); the console reads it',
   },
+  connections: {
+    key: 'connections',
+    toAvro: connectionToAvro,
+    fromAvro: connectionFromAvro,
+    name: 'pipeline.connections.v1',
+    schemaFile: 'connection.avsc',
+    compacted: true,
+    doc: 'connections (an Intercom workspace -> a Klaviyo account), keyed by connection id, a record per revision, secrets sealed (docs/CONNECTIONS.md); every app follows it from the beginning',
+  },
+  notificationsUnclaimed: {
+    key: 'notificationsUnclaimed',
+    toAvro: notificationToAvro,
+    fromAvro: notificationFromAvro,
+    name: 'intercom.notifications.unclaimed.v1',
+    schemaFile: 'intercom-notification.avsc',
+    compacted: false,
+    retentionMs: UNCLAIMED_RETENTION_MS,
+    doc: 'signed webhooks of workspaces no connection claims, keyed by app_id; kept so that `cli connections claim` can copy them into the raw topic once their connection exists',
+  },
 };
 
 export const DLQ_SCHEMA_FILE = 'dead-letter.avsc';
@@ -223,11 +255,16 @@ export function dlqName(topic: string): string {
 }
 
 /** Every concrete topic (with prefix) and its schema file. */
-export function allTopics(prefix = ''): Array<{ name: string; schemaFile: string; compacted: boolean }> {
-  const out = Object.values(TOPICS).map((t) => ({
+export function allTopics(
+  prefix = '',
+): Array<{ name: string; schemaFile: string; compacted: boolean; retentionMs?: number }> {
+  const out: Array<{ name: string; schemaFile: string; compacted: boolean; retentionMs?: number }> = Object.values(
+    TOPICS,
+  ).map((t) => ({
     name: prefix + t.name,
     schemaFile: t.schemaFile,
     compacted: t.compacted,
+    ...(t.retentionMs === undefined ? {} : { retentionMs: t.retentionMs }),
   }));
   for (const k of DLQ_SOURCES)
     out.push({ name: dlqName(prefix + TOPICS[k].name), schemaFile: DLQ_SCHEMA_FILE, compacted: false });

@@ -5,7 +5,7 @@ export {
   type ReconcileTrigger,
 } from './continuous-reconciler';
 export { ReconcilerRunner } from './reconciler.runner';
-export { updateProducedIndex } from './produced-index.updater';
+export { updateProducedIndex, type ProducedTopics } from './produced-index.updater';
 export { ProducedIndex } from './produced-index';
 export {
   reconcile,

@@ -45,7 +45,7 @@ describe('updateProducedIndex (real broker and registry)', () => {
       topic,
       topicName('profiles', config.kafka.topicPrefix),
     );
-    expect(await updateProducedIndex(config.kafka, index, codec)).toBe(3);
+    expect(await updateProducedIndex(index, { kafka, codec, topicPrefix: config.kafka.topicPrefix })).toBe(3);
     expect(['before', 'poison', 'after'].map((id) => index.hasEvent(id))).toEqual([true, true, true]);
     expect(index.position(topic, 0) + index.position(topic, 1) + index.position(topic, 2)).toBe(4n);
   });

@@ -1,6 +1,13 @@
-import type { KafkaConfig } from '@iks/config';
-import { AvroCodec, createKafka, readTopicRanges, topicName, topicOffsets } from '@iks/kafka';
+import type { Kafka } from 'kafkajs';
+import { readTopicRanges, topicName, topicOffsets, type AvroCodec } from '@iks/kafka';
 import type { ProducedIndex } from './produced-index';
+
+/** Where the produced records are read from: the context's Kafka and codec (KafkaModule) and the topic prefix. */
+export interface ProducedTopics {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly topicPrefix: string;
+}
 
 /**
  * Brings the index up to date: reads what was appended to klaviyo.events.v1 and
@@ -8,17 +15,15 @@ import type { ProducedIndex } from './produced-index';
  * then saves ids and offsets together. Returns how many records were read.
  */
 export async function updateProducedIndex(
-  kafkaConfig: KafkaConfig,
   index: ProducedIndex,
-  codec = new AvroCodec(kafkaConfig),
+  { kafka, codec, topicPrefix }: ProducedTopics,
 ): Promise<number> {
-  const kafka = createKafka(kafkaConfig);
   const admin = kafka.admin();
-  const eventsTopic = topicName('events', kafkaConfig.topicPrefix);
+  const eventsTopic = topicName('events', topicPrefix);
   let n = 0;
   await admin.connect();
   try {
-    for (const topic of [eventsTopic, topicName('profiles', kafkaConfig.topicPrefix)]) {
+    for (const topic of [eventsTopic, topicName('profiles', topicPrefix)]) {
       const marks = await topicOffsets(admin, topic);
       const ranges = marks.map((m) => {
         const low = BigInt(m.low);

@@ -67,7 +67,7 @@ export class ReconcilerRunner {
         intercom: new IntercomClient({ accessToken: token, baseUrl: c.intercom.baseUrl, version: c.intercom.version }),
         index: this.index,
         sink: new NotificationWriterSink(writer),
-        refreshIndex: () => updateProducedIndex(c.kafka, this.index, codec),
+        refreshIndex: () => updateProducedIndex(this.index, { kafka, codec, topicPrefix: c.kafka.topicPrefix }),
         outageDone: async (key) =>
           void (await producer.send({ topic: outagesTopic, acks: -1, messages: [{ key, value: null }] })),
         publishReport: async (report) => {

@@ -1,7 +1,10 @@
 export {
   TransformerRunner,
   ContactNotIdentifiableError,
+  UnknownConnectionError,
+  CONNECTION_INTERCOM_SOURCE,
   TRANSFORMER_RUN,
+  type ConnectionIntercomSource,
   type TransformerStartOptions,
 } from './transformer.runner';
 export {

@@ -1,4 +1,5 @@
-import type { ContactSnapshot, KlaviyoRecord, RawNotification } from '@iks/domain';
+import { withConnectionId } from '@iks/connections';
+import { connectionOf, type ContactSnapshot, type KlaviyoRecord, type RawNotification } from '@iks/domain';
 import {
   isContactTopic,
   mapContactToProfile,
@@ -8,7 +9,7 @@ import {
   type IntercomNotificationInput,
   type MappingOptions,
 } from '@iks/mapping';
-import type { Directory } from '@iks/directory';
+import type { DirectoryView } from '@iks/directory';
 import type { IntercomContact, Loose } from '@iks/intercom';
 
 /** What one notification turns into (emmett style: an outcome, not a log line). */
@@ -58,12 +59,23 @@ export function isBackfill(
   return false;
 }
 
+/**
+ * `directory` is the view of the notification's connection (Directory for the default one,
+ * Directory.forConnection for another) and `options` that connection's settings; every record
+ * and snapshot comes out tagged with the notification's connection_id (absent for the default).
+ */
 export async function processNotification(
   raw: RawNotification,
-  directory: Directory,
+  directory: DirectoryView,
   options: MappingOptions,
   reconcileBackfillAfterMs = RECONCILE_BACKFILL_AFTER_MS,
 ): Promise<ProcessOutcome> {
+  const connectionId = connectionOf(raw);
+  if (directory.connectionId !== connectionId) {
+    throw new Error(
+      `notification of connection ${connectionId} mapped with the directory of connection ${directory.connectionId}`,
+    );
+  }
   let body: unknown;
   try {
     body = JSON.parse(raw.body);
@@ -111,7 +123,10 @@ export async function processNotification(
   const outcome = mapNotification(input, directory, options);
   if (raw.topic === 'contact.deleted' && item?.id != null) snapshots.push(directory.tombstone(String(item.id)));
 
-  if (outcome.kind === 'records')
-    return { kind: 'records', records: [...records, ...outcome.records], snapshots, notes: outcome.notes };
-  return { kind: outcome.kind, reason: outcome.reason, records, snapshots };
+  const tag = (r: KlaviyoRecord): KlaviyoRecord => withConnectionId(r, connectionId);
+  if (outcome.kind === 'records') {
+    const all = [...records, ...outcome.records];
+    return { kind: 'records', records: all.map(tag), snapshots, notes: outcome.notes };
+  }
+  return { kind: outcome.kind, reason: outcome.reason, records: records.map(tag), snapshots };
 }

@@ -1,11 +1,18 @@
 import { Logger, Module, type DynamicModule, type INestApplicationContext } from '@nestjs/common';
 import type { Registry } from 'prom-client';
 import { CONFIG, type Config } from '@iks/config';
-import { Directory, intercomSourceFor, type IntercomSource } from '@iks/directory';
+import { CONNECTIONS, ConnectionsModule, type Connection, type ConnectionDirectory } from '@iks/connections';
+import { Directory, intercomSourceFor, intercomSourceForConnection, type IntercomSource } from '@iks/directory';
 import { KafkaModule } from '@iks/kafka';
 import { createContext } from '@iks/ops';
 import { StageModule } from '@iks/stage';
-import { TRANSFORMER_RUN, TransformerRunner, type TransformerStartOptions } from './transformer.runner';
+import {
+  CONNECTION_INTERCOM_SOURCE,
+  TRANSFORMER_RUN,
+  TransformerRunner,
+  type ConnectionIntercomSource,
+  type TransformerStartOptions,
+} from './transformer.runner';
 
 /** Where the transformer reads contacts, admins and teams that webhooks do not carry. */
 export const INTERCOM_SOURCE = Symbol('INTERCOM_SOURCE');
@@ -13,8 +20,12 @@ export const INTERCOM_SOURCE = Symbol('INTERCOM_SOURCE');
 export interface TransformerStageOptions {
   /** What to consume (default: the live stage, with its retry consumer). */
   readonly run?: TransformerStartOptions;
-  /** Default: Intercom's REST API with INTERCOM_ACCESS_TOKEN (intercomSourceFor), none without it. */
+  /** The default connection's; default: Intercom's REST API with INTERCOM_ACCESS_TOKEN (intercomSourceFor), none without it. */
   readonly intercomSource?: IntercomSource;
+  /** Another connection's; default: its API host with its access token (intercomSourceForConnection), none without one. */
+  readonly intercomSourceFor?: (connection: Connection) => IntercomSource;
+  /** The connections (default: ConnectionsModule's: pipeline.connections.v1 and the environment's default connection). */
+  readonly connections?: ConnectionDirectory;
   /** A consumer crashed for good; default: logged (the app exits, see apps/transformer). */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -29,7 +40,11 @@ export class TransformerStageModule {
   static forRoot(opts: TransformerStageOptions = {}): DynamicModule {
     return {
       module: TransformerStageModule,
-      imports: [KafkaModule, StageModule.forRoot({ stage: 'transformer', onFatal: opts.onFatal })],
+      imports: [
+        KafkaModule,
+        StageModule.forRoot({ stage: 'transformer', onFatal: opts.onFatal }),
+        ...(opts.connections ? [] : [ConnectionsModule]),
+      ],
       providers: [
         { provide: TRANSFORMER_RUN, useValue: opts.run ?? {} },
         {
@@ -52,6 +67,15 @@ export class TransformerStageModule {
             new Directory(source, c.transformer.directoryRefreshMs, {
               cacheContacts: c.transformer.directoryCacheContacts,
             }),
+        },
+        ...(opts.connections ? [{ provide: CONNECTIONS, useValue: opts.connections }] : []),
+        {
+          provide: CONNECTION_INTERCOM_SOURCE,
+          inject: [CONFIG],
+          useFactory:
+            (c: Config): ConnectionIntercomSource =>
+            (connection) =>
+              opts.intercomSourceFor?.(connection) ?? intercomSourceForConnection(connection, c.intercom.version),
         },
         TransformerRunner,
       ],

@@ -2,7 +2,15 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import type { Kafka, Producer } from 'kafkajs';
 import { Gauge, type Registry } from 'prom-client';
 import { CONFIG, type Config } from '@iks/config';
-import { boundedKey, type ContactSnapshot, type KlaviyoRecord, type RawNotification } from '@iks/domain';
+import { CONNECTIONS, connectionKey, type Connection, type ConnectionDirectory } from '@iks/connections';
+import {
+  boundedKey,
+  connectionOf,
+  DEFAULT_CONNECTION_ID,
+  type ContactSnapshot,
+  type KlaviyoRecord,
+  type RawNotification,
+} from '@iks/domain';
 import { AvroCodec, header, KAFKA, prepareStage, PRODUCER, RECEIVED_AT, topic, type Topic } from '@iks/kafka';
 import { METRICS_REGISTRY } from '@iks/ops';
 import {
@@ -21,7 +29,14 @@ import {
 } from '@iks/stage';
 import { sleep } from '@iks/retry';
 import { isMappedTopic, type MappingOptions } from '@iks/mapping';
-import { Directory, followContacts, LmdbContactStore, type ContactsFollower } from '@iks/directory';
+import {
+  Directory,
+  followContacts,
+  LmdbContactStore,
+  type ContactsFollower,
+  type DirectoryView,
+  type IntercomSource,
+} from '@iks/directory';
 import { processNotification } from './notification-processor';
 
 const H_ATTEMPT = 'iks-attempt';
@@ -37,6 +52,10 @@ interface Topics {
   readonly profiles: Topic<'profiles'>;
   readonly deletions: Topic<'deletions'>;
 }
+
+/** How the transformer reaches a connection's Intercom workspace (its API host and token): `(connection) => IntercomSource`. */
+export const CONNECTION_INTERCOM_SOURCE = Symbol('CONNECTION_INTERCOM_SOURCE');
+export type ConnectionIntercomSource = (connection: Connection) => IntercomSource;
 
 /** What this transformer consumes (TransformerStageModule's `run`): the live stage by default, a replay's own group. */
 export const TRANSFORMER_RUN = Symbol('TRANSFORMER_RUN');
@@ -62,7 +81,9 @@ export interface TransformerStartOptions {
 export class TransformerRunner implements OnApplicationShutdown {
   private readonly logger = new Logger(TransformerRunner.name);
   private readonly topics: Topics;
-  private readonly options: MappingOptions;
+  /** Each connection's MappingOptions (its settings), made once per revision. */
+  private readonly options = new Map<string, { readonly revision: number; readonly options: MappingOptions }>();
+  private readonly stopListening: () => void;
   private directoryFollower?: ContactsFollower;
   private started = false;
   private stopped = false;
@@ -79,6 +100,9 @@ export class TransformerRunner implements OnApplicationShutdown {
     private readonly handlers: StageHandlers,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(TRANSFORMER_RUN) private readonly run: TransformerStartOptions,
+    /** Which connection each notification belongs to, its settings and its Intercom workspace. */
+    @Inject(CONNECTIONS) private readonly connections: ConnectionDirectory,
+    @Inject(CONNECTION_INTERCOM_SOURCE) private readonly intercomSourceOf: ConnectionIntercomSource,
   ) {
     const p = config.kafka.topicPrefix;
     this.topics = {
@@ -89,11 +113,10 @@ export class TransformerRunner implements OnApplicationShutdown {
       profiles: topic('profiles', p),
       deletions: topic('deletions', p),
     };
-    this.options = {
-      metricNames: config.transformer.metricNames,
-      deleteOnArchive: config.transformer.deleteOnArchive,
-      defaultPhoneRegion: config.transformer.defaultPhoneRegion ?? undefined,
-    };
+    // a removed connection's admins, teams and tags are let go (its contacts stay in the topic)
+    this.stopListening = connections.onChange((c) => {
+      if (c.status === 'removed') this.directory.forgetConnection(c.id);
+    });
     const stats = this.directory.stats;
     for (const [name, help, read] of [
       ['iks_transformer_directory_contacts', 'Contacts in the directory.', () => stats.contacts],
@@ -248,10 +271,11 @@ export class TransformerRunner implements OnApplicationShutdown {
     attempt: number,
     firstPendingAt: number,
   ): Promise<RecordOutcome> {
+    const connection = this.connectionOf(raw);
     const result = await processNotification(
       raw,
-      this.directory,
-      this.options,
+      this.viewOf(connection),
+      this.optionsOf(connection),
       this.config.transformer.reconcileBackfillAfterMs,
     );
     // lineage: when ingest accepted the notification, for the console's person page
@@ -294,6 +318,43 @@ export class TransformerRunner implements OnApplicationShutdown {
     return { kind: 'pending', reason: normalizeReason(result.reason), source };
   }
 
+  /** The notification's connection; a removed or unknown one cannot be mapped (→ dead letter with the reason). */
+  private connectionOf(raw: RawNotification): Connection {
+    const id = connectionOf(raw);
+    const connection = this.connections.get(id);
+    if (!connection) {
+      throw new UnknownConnectionError(
+        id === DEFAULT_CONNECTION_ID
+          ? 'the notification belongs to the default connection, which this deployment does not have (CONNECTIONS_DEFAULT=off?)'
+          : `the notification belongs to connection ${JSON.stringify(id.slice(0, 100))}, which is not in the connections directory (never added, or not yet seen)`,
+      );
+    }
+    if (connection.status === 'removed') {
+      throw new UnknownConnectionError(
+        `the notification belongs to connection ${JSON.stringify(id)}, which was removed (revision ${connection.revision}); add it again and reprocess this dead letter to map it`,
+      );
+    }
+    return connection;
+  }
+
+  /** The directory of the connection's workspace: its contacts apart from every other's, its own admins and teams. */
+  private viewOf(connection: Connection): DirectoryView {
+    return this.directory.forConnection(connection.id, () => this.intercomSourceOf(connection), connection.revision);
+  }
+
+  private optionsOf(connection: Connection): MappingOptions {
+    const known = this.options.get(connection.id);
+    if (known && known.revision === connection.revision) return known.options;
+    const s = connection.settings;
+    const options: MappingOptions = {
+      metricNames: s.metricNames,
+      deleteOnArchive: s.deleteOnArchive,
+      defaultPhoneRegion: s.defaultPhoneRegion ?? undefined,
+    };
+    this.options.set(connection.id, { revision: connection.revision, options });
+    return options;
+  }
+
   /** Unknown topics are logged once each (at most 100 distinct), counted as unmapped_topic. */
   private noteUnknownTopic(topic: string): void {
     if (this.unknownTopics.size >= 100 || this.unknownTopics.has(topic)) return;
@@ -303,13 +364,15 @@ export class TransformerRunner implements OnApplicationShutdown {
     );
   }
 
+  /** Keys: today's for the default connection, `<connection id>/<today's key>` for another (docs/CONNECTIONS.md). */
   private async encodeRecord(r: KlaviyoRecord): Promise<ProducedRecord> {
+    const cid = connectionOf(r);
     switch (r.kind) {
       case 'event':
         return {
           topic: this.topics.events.name,
           message: {
-            key: boundedKey(r.intercom_contact_id ?? r.unique_id),
+            key: connectionKey(cid, boundedKey(r.intercom_contact_id ?? r.unique_id)),
             value: await this.codec.encodeAs(this.topics.events, r),
           },
         };
@@ -317,7 +380,7 @@ export class TransformerRunner implements OnApplicationShutdown {
         return {
           topic: this.topics.profiles.name,
           message: {
-            key: boundedKey(r.intercom_contact_id),
+            key: connectionKey(cid, boundedKey(r.intercom_contact_id)),
             value: await this.codec.encodeAs(this.topics.profiles, r),
           },
         };
@@ -325,7 +388,7 @@ export class TransformerRunner implements OnApplicationShutdown {
         return {
           topic: this.topics.deletions.name,
           message: {
-            key: boundedKey(r.intercom_contact_id),
+            key: connectionKey(cid, boundedKey(r.intercom_contact_id)),
             value: await this.codec.encodeAs(this.topics.deletions, r),
           },
         };
@@ -335,7 +398,10 @@ export class TransformerRunner implements OnApplicationShutdown {
   private async encodeSnapshot(s: ContactSnapshot): Promise<ProducedRecord> {
     return {
       topic: this.topics.contacts.name,
-      message: { key: boundedKey(s.id), value: await this.codec.encodeAs(this.topics.contacts, s) },
+      message: {
+        key: connectionKey(connectionOf(s), boundedKey(s.id)),
+        value: await this.codec.encodeAs(this.topics.contacts, s),
+      },
     };
   }
 
@@ -343,6 +409,7 @@ export class TransformerRunner implements OnApplicationShutdown {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopListening();
     await this.runtime.stop();
     await this.directoryFollower?.stop();
     await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
@@ -357,6 +424,15 @@ export class TransformerRunner implements OnApplicationShutdown {
 /** A reason as a bounded label: ids and notification ids are not part of it. */
 function normalizeReason(reason: string): string {
   return reason.replace(/\b\d{3,}\b|notif_\w+/g, '*').slice(0, 120);
+}
+
+/** A notification of a connection the directory does not have, or has removed: dead-lettered with the reason. */
+export class UnknownConnectionError extends Error {
+  readonly retriable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownConnectionError';
+  }
 }
 
 export class ContactNotIdentifiableError extends Error {

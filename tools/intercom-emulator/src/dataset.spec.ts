@@ -97,6 +97,37 @@ describe('generateDataset', () => {
     for (const c of [before, holder, after]) expectValid('contact', c);
   });
 
+  it("another workspace (appId, idBase): the same seed's shapes, its own workspace_id and ids no other workspace has", () => {
+    const other = generateDataset({
+      seed: 42,
+      contacts: 120,
+      conversations: 90,
+      tickets: 60,
+      appId: 'ws2us',
+      idBase: 100_000,
+    });
+    expect(other.appId).toBe('ws2us');
+    for (const c of other.contacts) expect(c.workspace_id).toBe('ws2us');
+    for (const t of other.ticketTypes) expect(t.workspace_id).toBe('ws2us');
+    expect(dataset.contacts[0].workspace_id).toBe('emu1a2b3');
+    for (const kind of ['contacts', 'conversations', 'tickets', 'admins', 'teams', 'tags'] as const) {
+      const mine = new Set(dataset[kind].map((o) => o.id));
+      expect(other[kind].filter((o) => mine.has(o.id))).toEqual([]);
+    }
+    const emails = new Set(dataset.contacts.map((c) => c.email).filter(Boolean));
+    expect(other.contacts.filter((c) => c.email && emails.has(c.email))).toEqual([]);
+    for (const c of other.contacts) expectValid('contact', c);
+    for (const t of other.tickets) expectValid('ticket', t);
+    // the default workspace's ids are today's: idBase 0 and the default app_id change nothing
+    expect(
+      JSON.stringify(
+        generateDataset({ seed: 42, contacts: 120, conversations: 90, tickets: 60, appId: 'emu1a2b3', idBase: 0 }),
+      ),
+    ).toBe(JSON.stringify(dataset));
+    expect(dataset.conversations[0].id).toBe('515');
+    expect(() => generateDataset({ idBase: -1 })).toThrow(RangeError);
+  });
+
   it('uniquePhone refuses what it cannot make unique', () => {
     expect(uniquePhone(0)).toBe('+14155550000');
     expect(() => uniquePhone(10_000)).toThrow(RangeError);

@@ -70,6 +70,14 @@ export interface DatasetOptions {
   tickets?: number;
   /** Add the two contacts of an identifier conflict (IdentifierConflict); off by default. */
   identifierConflict?: boolean;
+  /** The workspace (`app_id`, contacts' and ticket types' `workspace_id`); default DEFAULT_WORKSPACE_ID. */
+  appId?: string;
+  /**
+   * Added to every numeric id (admins, teams, tags, conversations, tickets) and to the sequence
+   * digits of contact ids, so that two workspaces' objects never share an id (Intercom's ids are
+   * unique across workspaces). Default 0: the single workspace's ids as always. At most 10^7.
+   */
+  idBase?: number;
 }
 
 const DAY = 86400;
@@ -84,19 +92,25 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   const contactCount = options.contacts ?? 50;
   const conversationCount = options.conversations ?? 40;
   const ticketCount = options.tickets ?? 20;
+  const appId = options.appId ?? DEFAULT_WORKSPACE_ID;
+  const base = options.idBase ?? 0;
+  if (!Number.isInteger(base) || base < 0 || base > 10_000_000)
+    throw new RangeError(`generateDataset: idBase must be an integer from 0 to 10,000,000, got ${base}`);
   if (contactCount > 10_000)
     throw new RangeError(
       `generateDataset: contacts must be at most 10,000 (each gets its own phone), got ${contactCount}`,
     );
 
-  const teams = ['Support', 'Billing', 'Onboarding'].map((name, i) => makeTeam({ id: String(5017691 + i), name }, r));
+  const teams = ['Support', 'Billing', 'Onboarding'].map((name, i) =>
+    makeTeam({ id: String(5017691 + base + i), name }, r),
+  );
   const admins = Array.from({ length: 5 }, (_, i) =>
-    makeAdmin({ id: String(991267466 + i * 7), teamIds: [Number(teams[i % teams.length].id)] }, r),
+    makeAdmin({ id: String(991267466 + base + i * 7), teamIds: [Number(teams[i % teams.length].id)] }, r),
   );
   for (const team of teams)
     team.admin_ids = admins.filter((a) => a.team_ids.includes(Number(team.id))).map((a) => Number(a.id));
   const tags = ['vip', 'churn-risk', 'beta', 'enterprise', 'trial', 'newsletter', 'bug', 'refund'].map((name, i) =>
-    makeTag({ id: String(102 + i), name }, r),
+    makeTag({ id: String(102 + base + i), name }, r),
   );
   const subscriptionTypes = [
     makeSubscriptionType({ id: '91', name: 'Newsletters', consentType: 'opt_out', contentTypes: ['email'] }, r),
@@ -104,9 +118,9 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     makeSubscriptionType({ id: '93', name: 'SMS offers', consentType: 'opt_in', contentTypes: ['sms_message'] }, r),
   ];
   const ticketTypes = [
-    makeTicketType({ id: '100', category: 'Customer' }, r),
-    makeTicketType({ id: '101', category: 'Back-office' }, r),
-    makeTicketType({ id: '102', category: 'Tracker' }, r),
+    makeTicketType({ id: String(100 + base), category: 'Customer', workspaceId: appId }, r),
+    makeTicketType({ id: String(101 + base), category: 'Back-office', workspaceId: appId }, r),
+    makeTicketType({ id: String(102 + base), category: 'Tracker', workspaceId: appId }, r),
   ];
 
   const contacts: IntercomContact[] = [];
@@ -120,7 +134,8 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
         : createdAt + r.int(0, 10 * DAY);
     const contact = makeContact(
       {
-        id: `6762f0d0${r.hex(8)}${String(i).padStart(8, '0')}`,
+        id: `6762f0d0${r.hex(8)}${String(base + i).padStart(8, '0')}`,
+        workspaceId: appId,
         createdAt,
         updatedAt,
         email: i % 9 === 4 ? null : undefined,
@@ -142,7 +157,9 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     contactSubscriptions[contact.id] = r.subset(subscriptionTypes, 3);
   }
 
-  const identifierConflict = options.identifierConflict ? conflictingContacts(contactCount, r) : undefined;
+  const identifierConflict = options.identifierConflict
+    ? conflictingContacts(base + contactCount, r, appId)
+    : undefined;
   if (identifierConflict) {
     for (const c of [identifierConflict.holder, identifierConflict.after]) {
       contacts.push(c);
@@ -188,7 +205,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     conversations.push(
       makeConversation(
         {
-          id: String(515 + i * 3),
+          id: String(515 + base + i * 3),
           contact,
           admin,
           team,
@@ -245,8 +262,8 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     tickets.push(
       makeTicket(
         {
-          id: String(633 + i * 2),
-          ticketId: String(40 + i),
+          id: String(633 + base + i * 2),
+          ticketId: String(40 + base + i),
           contact,
           admin,
           team,
@@ -261,7 +278,7 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
   }
 
   return {
-    appId: DEFAULT_WORKSPACE_ID,
+    appId,
     admins,
     teams,
     tags,
@@ -276,13 +293,21 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
 }
 
 /** Ada and Bob of IdentifierConflict, with ids after the generated contacts' and phones no generated contact has. */
-function conflictingContacts(first: number, r: Rng): IdentifierConflict {
+function conflictingContacts(first: number, r: Rng, workspaceId: string): IdentifierConflict {
   const id = (i: number) => `6762f0d0c0f1${String(first + i).padStart(12, '0')}`;
   const createdAt = DATASET_EPOCH + 21 * DAY;
   const p1 = '+12025550101';
   const p2 = '+12025550102';
   const before = makeContact(
-    { id: id(0), role: 'user', name: 'Ada Conflict', email: 'ada.conflict@example.com', phone: p1, createdAt },
+    {
+      id: id(0),
+      role: 'user',
+      name: 'Ada Conflict',
+      email: 'ada.conflict@example.com',
+      phone: p1,
+      createdAt,
+      workspaceId,
+    },
     r,
   );
   const holder = makeContact(
@@ -293,6 +318,7 @@ function conflictingContacts(first: number, r: Rng): IdentifierConflict {
       email: 'bob.holder@example.com',
       phone: p2,
       createdAt: createdAt + 60,
+      workspaceId,
     },
     r,
   );

@@ -38,6 +38,19 @@ export {
   type WebhookSubscription,
 } from './emulator.server';
 export {
+  REGIONS,
+  REGION_API_HOSTS,
+  Workspace,
+  WorkspaceRegistry,
+  WorkspaceDefinitionError,
+  newAccessToken,
+  type IntercomApp,
+  type IntercomAppOptions,
+  type IntercomRegion,
+  type WorkspaceOptions,
+} from './workspace';
+export { IntercomOAuth, DEFAULT_OAUTH_LIFETIMES, type OAuthLifetimes, type Installation } from './oauth';
+export {
   buildNotification,
   buildPing,
   describePing,

@@ -15,9 +15,14 @@ export interface EventFaultView {
 
 export type EventMatcher = string | ((event: EventFaultView) => boolean);
 
+/** The 5xx statuses an outage can answer with. */
+export type OutageStatus = 500 | 502 | 503 | 504;
+const OUTAGE_STATUSES: readonly number[] = [500, 502, 503, 504];
+
 export type RequestFault =
-  | { readonly kind: '500' }
+  | { readonly kind: '500'; readonly status?: OutageStatus }
   | { readonly kind: '401' }
+  | { readonly kind: '403' }
   | { readonly kind: '429'; readonly retryAfterSeconds: number }
   | { readonly kind: 'timeout'; readonly ms: number; readonly processed: boolean; readonly reset: boolean }
   | { readonly kind: 'delay'; readonly ms: number };
@@ -34,6 +39,28 @@ interface EventRule {
   readonly detail: string;
 }
 
+/** What an operation asks of the faults: whether an event of the request is to be rejected. */
+export interface EventRejections {
+  readonly hasEventRules: boolean;
+  rejects(event: EventFaultView): string | undefined;
+}
+
+/** The emulator-wide event rules, then the account's own. */
+export function combinedRejections(...sets: readonly KlaviyoEmulatorFaults[]): EventRejections {
+  return {
+    get hasEventRules() {
+      return sets.some((f) => f.hasEventRules);
+    },
+    rejects(event) {
+      for (const f of sets) {
+        const detail = f.hasEventRules ? f.rejects(event) : undefined;
+        if (detail !== undefined) return detail;
+      }
+      return undefined;
+    },
+  };
+}
+
 /** JSON accepted by `POST /__emulator/faults` (every key optional). */
 export interface FaultRequest {
   readonly clear?: boolean;
@@ -44,8 +71,12 @@ export interface FaultRequest {
   readonly storm429Ms?: number;
   /** Every API request answers 500 for this long (an outage). */
   readonly outage500Ms?: number;
+  /** The status of `outage500Ms` (default 500; 502, 503, 504 also). */
+  readonly outageStatus?: OutageStatus;
   /** Every API request answers 401 for this long (the key revoked, then restored). */
   readonly refuseKeyMs?: number;
+  /** Every API request answers 403 `permission_denied` for this long (the key's scopes withdrawn). */
+  readonly forbidMs?: number;
   readonly timeout?: {
     readonly count?: number;
     readonly ms: number;
@@ -68,6 +99,8 @@ export class KlaviyoEmulatorFaults {
   private stormUntil = 0;
   private outageUntil = 0;
   private refuseUntil = 0;
+  private forbidUntil = 0;
+  private outageStatus: OutageStatus = 500;
   private eventRules: EventRule[] = [];
 
   constructor(private readonly now: () => number) {}
@@ -90,9 +123,18 @@ export class KlaviyoEmulatorFaults {
     return this;
   }
 
-  /** Every API request answers 500 for the next `ms` milliseconds. */
-  outage500(ms: number): this {
+  /** Every API request answers 500 (or `status`: 502, 503, 504) for the next `ms` milliseconds. */
+  outage500(ms: number, status: OutageStatus = 500): this {
+    if (!OUTAGE_STATUSES.includes(status))
+      throw new RangeError(`an outage answers 500, 502, 503 or 504, not ${status}`);
     this.outageUntil = this.now() + ms;
+    this.outageStatus = status;
+    return this;
+  }
+
+  /** Every API request answers 403 `permission_denied` for the next `ms` milliseconds. */
+  forbid(ms: number): this {
+    this.forbidUntil = this.now() + ms;
     return this;
   }
 
@@ -146,6 +188,8 @@ export class KlaviyoEmulatorFaults {
     this.stormUntil = 0;
     this.outageUntil = 0;
     this.refuseUntil = 0;
+    this.forbidUntil = 0;
+    this.outageStatus = 500;
     this.eventRules = [];
     return this;
   }
@@ -155,8 +199,9 @@ export class KlaviyoEmulatorFaults {
     if (request.next500) this.next500(request.next500, request.endpoint);
     if (request.next429) this.next429(request.next429, request.retryAfterSeconds ?? 1, request.endpoint);
     if (request.storm429Ms) this.storm429(request.storm429Ms);
-    if (request.outage500Ms) this.outage500(request.outage500Ms);
+    if (request.outage500Ms) this.outage500(request.outage500Ms, request.outageStatus ?? 500);
     if (request.refuseKeyMs) this.refuseKey(request.refuseKeyMs);
+    if (request.forbidMs) this.forbid(request.forbidMs);
     if (request.timeout)
       this.timeout(request.timeout.count ?? 1, request.timeout.ms, {
         processed: request.timeout.processed,
@@ -178,7 +223,9 @@ export class KlaviyoEmulatorFaults {
       queued: this.queue.map((q) => ({ ...q.fault, remaining: q.remaining, endpoint: q.endpoint ?? null })),
       storm429Ms: Math.max(0, this.stormUntil - this.now()),
       outage500Ms: Math.max(0, this.outageUntil - this.now()),
+      outageStatus: this.outageStatus,
       refuseKeyMs: Math.max(0, this.refuseUntil - this.now()),
+      forbidMs: Math.max(0, this.forbidUntil - this.now()),
       eventRules: this.eventRules.map((r) => ({
         match: typeof r.match === 'string' ? r.match : 'predicate',
         remaining: r.remaining,
@@ -190,7 +237,8 @@ export class KlaviyoEmulatorFaults {
   takeRequestFault(endpoint: KlaviyoOperation): RequestFault | undefined {
     const t = this.now();
     if (this.refuseUntil > t) return { kind: '401' };
-    if (this.outageUntil > t) return { kind: '500' };
+    if (this.forbidUntil > t) return { kind: '403' };
+    if (this.outageUntil > t) return { kind: '500', status: this.outageStatus };
     if (this.stormUntil > t)
       return { kind: '429', retryAfterSeconds: Math.max(1, Math.ceil((this.stormUntil - t) / 1000)) };
     const i = this.queue.findIndex((q) => !q.endpoint || q.endpoint === endpoint);

@@ -18,7 +18,7 @@ import {
   type KlaviyoOperation,
   type RateLimit,
 } from './klaviyo-emulator.constants';
-import { KlaviyoEmulatorFaults } from './klaviyo-emulator.faults';
+import { combinedRejections, KlaviyoEmulatorFaults, type RequestFault } from './klaviyo-emulator.faults';
 import type { KlaviyoEmulatorStore } from './klaviyo-emulator.store';
 import { klaviyoError, KlaviyoHttpError } from './klaviyo-error.util';
 import { OAuthApps, type OAuthAppOptions } from './oauth/oauth-apps';
@@ -242,36 +242,10 @@ export class KlaviyoEmulator {
     // Arrivals count in the default account: which account a request is for is known only after auth.
     this.store.seenPeaks.record(route.op);
     const fault = this.faults.takeRequestFault(route.op);
-    if (fault?.kind === '500') {
-      send(res, 500, {
-        errors: [klaviyoError(500, 'error', 'A server error occurred.', 'Injected fault: internal server error.')],
-      });
-      return finish(500, null);
-    }
-    if (fault?.kind === '401') {
-      send(res, 401, {
-        errors: [
-          klaviyoError(
-            401,
-            'authentication_failed',
-            'Incorrect authentication credentials.',
-            'Injected fault: the API key is not valid.',
-          ),
-        ],
-      });
-      return finish(401, null);
-    }
-    if (fault?.kind === '429') {
-      send(res, 429, throttledBody(fault.retryAfterSeconds), { 'Retry-After': String(fault.retryAfterSeconds) });
-      return finish(429, null);
-    }
-    if (fault?.kind === 'delay') await this.runner.sleep(fault.ms);
-    if (fault?.kind === 'timeout' && !fault.processed) {
-      this.runner.dropAfter(req, fault.ms, fault.reset);
-      return finish(0, null);
-    }
+    if (fault && (await this.answerFault(fault, req, res, (status) => finish(status, null)))) return;
 
     let apiKey: string | null = null;
+    let accountFault: RequestFault | undefined;
     let rateHeaders: Record<string, string> = {};
     let reply: Reply;
     let headers: Record<string, string>;
@@ -279,6 +253,10 @@ export class KlaviyoEmulator {
       principal = authenticate(req.headers, this.accounts, this.oauthApps, this.oauthGrants);
       apiKey = senderLabel(principal);
       const account = principal.account;
+      // The account's own faults: only its requests see them, other accounts answer normally
+      accountFault = account.faults.takeRequestFault(route.op);
+      const label = apiKey;
+      if (accountFault && (await this.answerFault(accountFault, req, res, (status) => finish(status, label)))) return;
       checkRevision(req.headers);
       checkScopes(principal, this.contracts.scopes(route.op));
       rateHeaders = account.limits.take(account.quotaKey(principal), route.op);
@@ -300,12 +278,81 @@ export class KlaviyoEmulator {
       headers = { ...rateHeaders, ...err.headers };
     }
 
-    if (fault?.kind === 'timeout') {
-      this.runner.dropAfter(req, fault.ms, fault.reset);
+    const lost = fault?.kind === 'timeout' ? fault : accountFault?.kind === 'timeout' ? accountFault : undefined;
+    if (lost) {
+      this.runner.dropAfter(req, lost.ms, lost.reset);
       return finish(0, apiKey, reply.events);
     }
     send(res, reply.status, reply.body, headers);
     finish(reply.status, apiKey, reply.events);
+  }
+
+  /**
+   * Answers an injected fault: 500/502/503/504, 401, 403 or 429 (true: answered, `finish` called
+   * with the status); a delay waits and goes on; a timeout that is not `processed` drops the
+   * request (true); a processed one goes on and is dropped after the operation.
+   */
+  private async answerFault(
+    fault: RequestFault,
+    req: IncomingMessage,
+    res: ServerResponse,
+    finish: (status: number) => void,
+  ): Promise<boolean> {
+    switch (fault.kind) {
+      case '500': {
+        const status = fault.status ?? 500;
+        send(res, status, {
+          errors: [
+            klaviyoError(
+              status,
+              'error',
+              'A server error occurred.',
+              status === 500 ? 'Injected fault: internal server error.' : `Injected fault: ${status}.`,
+            ),
+          ],
+        });
+        finish(status);
+        return true;
+      }
+      case '401':
+        send(res, 401, {
+          errors: [
+            klaviyoError(
+              401,
+              'authentication_failed',
+              'Incorrect authentication credentials.',
+              'Injected fault: the API key is not valid.',
+            ),
+          ],
+        });
+        finish(401);
+        return true;
+      case '403':
+        send(res, 403, {
+          errors: [
+            klaviyoError(
+              403,
+              'permission_denied',
+              'You do not have permission to perform this action.',
+              'Injected fault: the credentials lack the scope this endpoint needs.',
+            ),
+          ],
+        });
+        finish(403);
+        return true;
+      case '429':
+        send(res, 429, throttledBody(fault.retryAfterSeconds), { 'Retry-After': String(fault.retryAfterSeconds) });
+        finish(429);
+        return true;
+      case 'delay':
+        await this.runner.sleep(fault.ms);
+        return false;
+      case 'timeout':
+        if (fault.processed) return false;
+        this.runner.dropAfter(req, fault.ms, fault.reset);
+        finish(0);
+        return true;
+    }
   }
 
   private contextOf(account: EmulatedAccount): OperationContext {
@@ -314,7 +361,7 @@ export class KlaviyoEmulator {
       ctx = {
         account,
         store: account.store,
-        faults: this.faults,
+        faults: combinedRejections(this.faults, account.faults),
         jobs: account.jobs,
         runner: this.runner,
         now: this.now,

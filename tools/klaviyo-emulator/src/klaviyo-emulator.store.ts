@@ -211,6 +211,11 @@ export class KlaviyoEmulatorStore {
     return this.metricsById.get(id);
   }
 
+  /** Whether every stored event is kept in `events` (EmulatorStoreOptions.retainEvents). */
+  get retainsEvents(): boolean {
+    return this.retainEvents;
+  }
+
   requestLog(): readonly RequestLogEntry[] {
     return this.log;
   }

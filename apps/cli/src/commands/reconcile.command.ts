@@ -1,6 +1,8 @@
+import type { Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { IntercomClient } from '@iks/intercom';
-import { topicName } from '@iks/kafka';
+import { AvroCodec, KAFKA, KafkaModule, topicName } from '@iks/kafka';
+import { createContext } from '@iks/ops';
 import { createNotificationWriter, type NotificationWriter } from '@iks/ingest';
 import { NotificationWriterSink, type BackfillSink, type ProgressStream } from '@iks/backfill';
 import { formatReport, ProducedIndex, reconcile, updateProducedIndex } from '@iks/reconciler';
@@ -69,7 +71,12 @@ export async function runReconcile(
   const profilesTopic = topicName('profiles', config.kafka.topicPrefix);
   const index = ProducedIndex.open(a.indexDir, eventsTopic, profilesTopic);
   const before = index.size;
-  const read = await updateProducedIndex(config.kafka, index);
+  const kafkaContext = await createContext(config, 'cli', KafkaModule);
+  const read = await updateProducedIndex(index, {
+    kafka: kafkaContext.get<Kafka>(KAFKA),
+    codec: kafkaContext.get(AvroCodec),
+    topicPrefix: config.kafka.topicPrefix,
+  }).finally(() => kafkaContext.close());
   say(`reconcile: index ${index.path}: ${read} new produced record(s) read, ${index.size} event ids (was ${before})`);
   if (progress.isTTY) progress.write('\n');
 

@@ -10,12 +10,23 @@ export function verifySignature(
   header: string | readonly string[] | undefined,
   secrets: readonly string[],
 ): boolean {
-  // Exactly one header of exactly `sha1=` and 40 hex digits: Buffer.from(hex) stops silently at the
-  // first non-hex character, and a repeated header arrives joined with ", " or as an array.
-  if (typeof header !== 'string') return false;
+  const given = signatureOf(header);
+  return given !== null && signedWithAny(rawBody, given, secrets);
+}
+
+/**
+ * The 20 bytes of a well-formed header, else null. Exactly one header of exactly `sha1=` and 40
+ * hex digits: Buffer.from(hex) stops silently at the first non-hex character, and a repeated
+ * header arrives joined with ", " or as an array.
+ */
+export function signatureOf(header: string | readonly string[] | undefined): Buffer | null {
+  if (typeof header !== 'string') return null;
   const match = /^sha1=([0-9a-fA-F]{40})$/.exec(header.trim());
-  if (!match) return false;
-  const given = Buffer.from(match[1], 'hex');
+  return match ? Buffer.from(match[1], 'hex') : null;
+}
+
+/** Whether one of `secrets` signed `rawBody` with `given` (signatureOf's bytes). */
+export function signedWithAny(rawBody: Buffer, given: Buffer, secrets: readonly string[]): boolean {
   let ok = false;
   for (const secret of secrets) {
     const expected = createHmac('sha1', secret).update(rawBody).digest();

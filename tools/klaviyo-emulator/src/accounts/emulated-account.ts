@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ApiRateLimits } from '../http/rate-limits';
 import { BulkImportJobs } from '../jobs/bulk-import-jobs';
 import type { KlaviyoOperation, RateLimit } from '../klaviyo-emulator.constants';
+import { KlaviyoEmulatorFaults } from '../klaviyo-emulator.faults';
 import { KlaviyoEmulatorStore } from '../klaviyo-emulator.store';
 
 /** What `GET /api/accounts` answers about an account (AccountResponseObjectResource in contracts/klaviyo/get_accounts.json). */
@@ -70,6 +71,11 @@ export class EmulatedAccount {
   readonly jobs = new BulkImportJobs();
   readonly limits: ApiRateLimits;
   readonly attributes: AccountAttributes;
+  /**
+   * Faults of this account only (`POST /__emulator/accounts/{id}/faults`): taken once the request
+   * is known to be this account's (after authentication), after the emulator-wide ones.
+   */
+  readonly faults: KlaviyoEmulatorFaults;
   private readonly keys: Set<string>;
 
   constructor(
@@ -94,6 +100,7 @@ export class EmulatedAccount {
     this.keys = new Set(privateKeys ?? []);
     this.store = new KlaviyoEmulatorStore({ retainEvents: options.retainEvents, now: options.now });
     this.limits = new ApiRateLimits(options.now, options.limits, options.limitOverrides);
+    this.faults = new KlaviyoEmulatorFaults(options.now);
     const slug =
       name
         .toLowerCase()
@@ -151,6 +158,7 @@ export class EmulatedAccount {
     this.store.reset();
     this.limits.reset();
     this.jobs.clear();
+    this.faults.clear();
   }
 
   /** The account as GET /api/accounts returns it. */

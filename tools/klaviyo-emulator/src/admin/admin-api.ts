@@ -75,6 +75,8 @@ export function handleAdmin(
         return method === 'GET'
           ? send(res, 200, accountView(a, target))
           : notFound(res, `No emulator route ${method} ${path}.`);
+      // This account's own faults: only its requests see them (the emulator-wide ones: /__emulator/faults)
+      if (account[2] === '/faults') return handleFaults(a.faults, method, path, raw, res);
       if (handleAccountRead(target, a, `${method} ${account[2]}`, query, res)) return;
       return notFound(res, `No emulator route ${method} ${path}.`);
     }
@@ -90,7 +92,7 @@ export function handleAdmin(
       )
     )
       return;
-    return handleControls(target, `${method} ${path}`, raw, res);
+    return handleControls(target, `${method} ${path}`, query, raw, res);
   } catch (err) {
     if (err instanceof BadRequest || err instanceof AccountDefinitionError || err instanceof OAuthAppDefinitionError)
       return badRequest(res, err.message);
@@ -199,26 +201,20 @@ function handleRegistries(target: AdminTarget, route: string, raw: Buffer | 'too
 }
 
 /** Faults, limits, reset (emulator-wide). */
-function handleControls(target: AdminTarget, route: string, raw: Buffer | 'too-large', res: ServerResponse): void {
-  const { faults } = target;
+function handleControls(
+  target: AdminTarget,
+  route: string,
+  query: URLSearchParams,
+  raw: Buffer | 'too-large',
+  res: ServerResponse,
+): void {
+  if (route.endsWith(' /__emulator/faults'))
+    return handleFaults(target.faults, route.slice(0, route.indexOf(' ')), '/__emulator/faults', raw, res);
   switch (route) {
-    case 'GET /__emulator/faults':
-      return send(res, 200, faults.describe());
-    case 'DELETE /__emulator/faults':
-      faults.clear();
-      return send(res, 200, faults.describe());
-    case 'POST /__emulator/faults': {
-      let request: FaultRequest;
-      try {
-        request = jsonOrEmpty(raw) as FaultRequest;
-      } catch {
-        return send(res, 400, {
-          errors: [klaviyoError(400, 'parse_error', 'Malformed request.', 'Body must be JSON.')],
-        });
-      }
-      faults.apply(request);
-      return send(res, 200, faults.describe());
-    }
+    case 'GET /__emulator/events/where':
+      return send(res, 200, eventsWhere(target, query));
+    case 'GET /__emulator/events/overlap':
+      return send(res, 200, eventsOverlap(target));
     case 'POST /__emulator/limits': {
       const body = jsonOrEmpty(raw) as { readonly enabled?: unknown };
       if (typeof body.enabled === 'boolean') target.limitsEnabled = body.enabled;
@@ -230,6 +226,89 @@ function handleControls(target: AdminTarget, route: string, raw: Buffer | 'too-l
     default:
       return notFound(res, `No emulator route ${route}.`);
   }
+}
+
+/** GET / POST / DELETE of a fault set (emulator-wide, or one account's). */
+function handleFaults(
+  faults: KlaviyoEmulatorFaults,
+  method: string,
+  path: string,
+  raw: Buffer | 'too-large',
+  res: ServerResponse,
+): void {
+  switch (method) {
+    case 'GET':
+      return send(res, 200, faults.describe());
+    case 'DELETE':
+      faults.clear();
+      return send(res, 200, faults.describe());
+    case 'POST': {
+      let request: FaultRequest;
+      try {
+        request = jsonOrEmpty(raw) as FaultRequest;
+      } catch {
+        return send(res, 400, {
+          errors: [klaviyoError(400, 'parse_error', 'Malformed request.', 'Body must be JSON.')],
+        });
+      }
+      if (typeof request !== 'object' || request === null || Array.isArray(request))
+        return badRequest(res, 'Body must be a JSON object of faults.');
+      try {
+        faults.apply(request);
+      } catch (err) {
+        if (err instanceof RangeError) return badRequest(res, err.message);
+        throw err;
+      }
+      return send(res, 200, faults.describe());
+    }
+    default:
+      return notFound(res, `No emulator route ${method} ${path}.`);
+  }
+}
+
+function retainedEvents(target: AdminTarget): void {
+  const without = target.accounts.list().filter((a) => !a.store.retainsEvents);
+  if (without.length > 0)
+    throw new BadRequest(`Events are not retained (retainEvents: false) in ${without.map((a) => a.id).join(', ')}.`);
+}
+
+/**
+ * GET /__emulator/events/where?unique_id=&email=&metric=: in which accounts events matching every
+ * given filter are stored, and how many (at least one filter).
+ */
+function eventsWhere(target: AdminTarget, query: URLSearchParams): Record<string, unknown> {
+  const uniqueId = query.get('unique_id');
+  const email = query.get('email');
+  const metric = query.get('metric');
+  if (!uniqueId && !email && !metric) throw new BadRequest('Give unique_id, email or metric.');
+  retainedEvents(target);
+  const data: { account: string; events: number }[] = [];
+  for (const a of target.accounts.list()) {
+    const n = a.store.events.filter(
+      (e) =>
+        (!uniqueId || e.unique_id === uniqueId) &&
+        (!email || e.profile.email === email) &&
+        (!metric || e.metric === metric),
+    ).length;
+    if (n > 0) data.push({ account: a.id, events: n });
+  }
+  return { data };
+}
+
+/** GET /__emulator/events/overlap: every unique_id stored in more than one account, with those accounts. */
+function eventsOverlap(target: AdminTarget): Record<string, unknown> {
+  retainedEvents(target);
+  const where = new Map<string, Set<string>>();
+  for (const a of target.accounts.list())
+    for (const e of a.store.events) {
+      let s = where.get(e.unique_id);
+      if (!s) where.set(e.unique_id, (s = new Set()));
+      s.add(a.id);
+    }
+  const data = [...where]
+    .filter(([, accounts]) => accounts.size > 1)
+    .map(([uniqueId, accounts]) => ({ unique_id: uniqueId, accounts: [...accounts].sort() }));
+  return { total: data.length, data };
 }
 
 /** An account as the admin API lists it: its keys by their last 4 characters only (shown whole once, on creation). */
@@ -244,6 +323,12 @@ function accountView(a: EmulatedAccount, target: AdminTarget): Record<string, un
     metrics: a.store.metrics().length,
     profiles: a.store.profiles().length,
     deletions: a.store.deletions.length,
+    duplicate_events_ignored: a.store.duplicateEventsIgnored,
+    // its own request counters: every request authenticated as this account (faults included)
+    requests: a.store.requestsTotal,
+    by_status: { ...a.store.statusCounts },
+    throttled: a.store.throttled,
+    faults: a.faults.describe(),
     limits: a.limits.limits,
   };
 }

@@ -1,5 +1,5 @@
 import { MAX_EVENT_PROPERTIES } from '../klaviyo-emulator.constants';
-import type { KlaviyoEmulatorFaults } from '../klaviyo-emulator.faults';
+import type { EventRejections } from '../klaviyo-emulator.faults';
 import type { EventInput, ProfileIdentifiers } from '../klaviyo-emulator.store';
 import { invalidInput } from '../klaviyo-error.util';
 import type { EventAttributesInput } from './request-bodies';
@@ -17,7 +17,7 @@ export function toEventInput(
   pointer: string,
   nowMs: number,
   ids: ProfileIdentifiers,
-  faults: KlaviyoEmulatorFaults,
+  faults: EventRejections,
 ): EventInput {
   const metric: string = attrs.metric.data.attributes.name;
   // MetricCreateQueryResourceObject.name: "Name of the event. Must be less than 128 characters."

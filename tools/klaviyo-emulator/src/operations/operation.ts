@@ -1,7 +1,7 @@
 import type { EmulatedAccount } from '../accounts/emulated-account';
 import type { BulkImportJobs } from '../jobs/bulk-import-jobs';
 import type { JobRunner } from '../jobs/job-runner';
-import type { KlaviyoEmulatorFaults } from '../klaviyo-emulator.faults';
+import type { EventRejections } from '../klaviyo-emulator.faults';
 import type { KlaviyoEmulatorStore } from '../klaviyo-emulator.store';
 import type { MetricIntegration } from '../metric-integration';
 
@@ -17,7 +17,8 @@ export interface OperationContext {
   readonly account: EmulatedAccount;
   /** `account.store`. */
   readonly store: KlaviyoEmulatorStore;
-  readonly faults: KlaviyoEmulatorFaults;
+  /** The emulator-wide event rules, then the account's own. */
+  readonly faults: EventRejections;
   readonly jobs: BulkImportJobs;
   readonly runner: JobRunner;
   readonly now: () => number;

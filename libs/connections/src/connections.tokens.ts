@@ -1,0 +1,2 @@
+/** The process's ConnectionDirectory (libs/connections), for `@Inject(CONNECTIONS)`. */
+export const CONNECTIONS = Symbol('CONNECTIONS');
