@@ -23,6 +23,7 @@ export {
   isPing,
   parseEnvelope,
   parseWebhook,
+  parseWebhookText,
   validateEnvelope,
   type EnvelopeResult,
   type IntercomEnvelope,

@@ -141,9 +141,14 @@ export type WebhookBody =
  * notification validated as validateEnvelope says, or why it is neither.
  */
 export function parseWebhook(raw: Buffer): WebhookBody {
+  return parseWebhookText(raw.toString('utf8'));
+}
+
+/** parseWebhook of a body already decoded from UTF-8 (ingest decodes once: the same string is the record's body). */
+export function parseWebhookText(text: string): WebhookBody {
   let body: unknown;
   try {
-    body = JSON.parse(raw.toString('utf8'));
+    body = JSON.parse(text);
   } catch (e) {
     return { ok: false, error: `body is not valid JSON: ${(e as Error).message}` };
   }

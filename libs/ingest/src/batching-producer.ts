@@ -34,6 +34,7 @@ export class BatchingProducer {
     this.maxBatchBytes = maxBatchBytes;
   }
 
+  /** Resolves with the batch's metadata for `topic` (an array shared by the batch's callers of that topic: do not change it). */
   send(topic: string, message: Message): Promise<RecordMetadata[]> {
     const bytes = sizeOf(message.key) + sizeOf(message.value);
     return new Promise((resolve, reject) => {
@@ -66,7 +67,14 @@ export class BatchingProducer {
         acks: -1,
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
-      for (const p of batch) p.resolve(meta.filter((m) => m.topicName === p.topic));
+      // one array per topic, shared by that topic's callers (not one filter per message)
+      const metaOf = new Map<string, RecordMetadata[]>();
+      for (const topic of byTopic.keys())
+        metaOf.set(
+          topic,
+          meta.filter((m) => m.topicName === topic),
+        );
+      for (const p of batch) p.resolve(metaOf.get(p.topic)!);
     } catch (e) {
       for (const p of batch) p.reject(e);
     } finally {

@@ -191,7 +191,7 @@ export class NotificationWriter {
    * 503) after the ack timeout, RecordTooLargeError (never storable: 413) or
    * NotificationEncodeError (500).
    */
-  async write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
+  write(notification: RawNotification, key: string, timeoutMs = this.config.ingest.ackTimeoutMs): Promise<void> {
     return this.writeTo(this.topic, notification, key, timeoutMs);
   }
 
@@ -199,7 +199,7 @@ export class NotificationWriter {
    * As `write`, to intercom.notifications.unclaimed.v1: a signed webhook of a workspace no
    * connection claims, keyed by its app_id, kept until `cli connections claim` copies it.
    */
-  async writeUnclaimed(
+  writeUnclaimed(
     notification: RawNotification,
     key: string,
     timeoutMs = this.config.ingest.ackTimeoutMs,
@@ -207,29 +207,51 @@ export class NotificationWriter {
     return this.writeTo(this.unclaimedTopic, notification, key, timeoutMs);
   }
 
-  private async writeTo(topic: string, notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
-    try {
-      await this.writeOnce(topic, notification, key, timeoutMs);
-      this.outages?.succeeded();
-    } catch (e) {
-      if (e instanceof KafkaUnavailableError) this.outages?.failed();
-      throw e;
-    }
+  private writeTo(topic: string, notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
+    return this.writeOnce(topic, notification, key, timeoutMs).then(
+      () => this.outages?.succeeded(),
+      (e: unknown) => {
+        if (e instanceof KafkaUnavailableError) this.outages?.failed();
+        throw e;
+      },
+    );
   }
 
-  private async writeOnce(topic: string, notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
+  /**
+   * Not async, and neither are write() and writeTo(): once the record is encoded only its Avro
+   * bytes wait for Kafka's ack, not the notification (an async frame keeps its parameters until
+   * it ends; the body string would survive every scavenge until the ack).
+   */
+  private writeOnce(topic: string, notification: RawNotification, key: string, timeoutMs: number): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
-      throw new KafkaUnavailableError(
-        `${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`,
+      return Promise.reject(
+        new KafkaUnavailableError(
+          `${Math.round(this.inFlightBytes / 1024)} KiB of notifications already wait for Kafka's ack`,
+        ),
       );
     }
-    let value: Buffer;
+    let encoded: Promise<Buffer>;
     try {
-      value = await this.codec.encode(topic, notificationToAvro(notification));
+      encoded = this.codec.encode(topic, notificationToAvro(notification));
     } catch (e) {
-      throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
+      encoded = Promise.reject(e);
     }
+    return encoded.then(
+      (value) => this.sendEncoded(topic, value, key, bytes, timeoutMs),
+      (e: unknown) => {
+        throw new NotificationEncodeError(`cannot encode the notification as Avro: ${(e as Error).message}`);
+      },
+    );
+  }
+
+  private async sendEncoded(
+    topic: string,
+    value: Buffer,
+    key: string,
+    bytes: number,
+    timeoutMs: number,
+  ): Promise<void> {
     const recordBytes = value.length + Buffer.byteLength(key) + RECORD_BATCH_OVERHEAD_BYTES;
     if (recordBytes > this.maxRecordBytes) {
       throw new RecordTooLargeError(
@@ -239,17 +261,16 @@ export class NotificationWriter {
     this.inFlightBytes += bytes;
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      await new Promise<void>((resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new KafkaUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         this.batching.send(topic, { key, value }).then(() => {
           this.lastAckAt = Date.now();
-        }),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new KafkaUnavailableError(`Kafka did not acknowledge within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
+          resolve();
+        }, reject);
+      });
     } catch (e) {
       if (e instanceof KafkaUnavailableError) throw e;
       if (isTooLarge(e))

@@ -13,6 +13,8 @@ import {
 } from 'kafkajs';
 import type { KafkaConfig } from '@iks/config';
 import { allTopics } from './topics';
+// kafkajs' idle request-queue timer loop, fixed before any client exists (see the module)
+import './request-queue-idle-fix';
 
 /** kafkajs logs bridged into Nest's logger (STYLE habit 7); no secret is in these entries. */
 function logCreator() {

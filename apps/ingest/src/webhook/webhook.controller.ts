@@ -27,6 +27,7 @@ import { KafkaUnavailableError, NotificationWriter, RecordTooLargeError } from '
 import { topicName } from '@iks/kafka';
 import { CONFIG } from '../tokens';
 import { IngestMetrics } from '../ingest-metrics';
+import { readBody } from './webhook-body';
 import { WebhookRouter, type RefusedRoute } from './webhook-router';
 
 /** Distinct workspaces whose first unclaimed webhook is logged (then only counted). */
@@ -61,30 +62,43 @@ export class WebhookController {
     const early = this.router.refusedHeader(signature);
     if (early) throw this.unauthorized(early);
     const text = raw.toString('utf8');
-    let body: unknown;
-    let notJson: string | null = null;
-    try {
-      body = JSON.parse(text);
-    } catch (e) {
-      notJson = `body is not valid JSON: ${(e as Error).message}`;
-    }
-    const route = this.router.route(raw, signature, appIdOf(body));
+    const read = readBody(raw, text);
+    const route = this.router.route(raw, signature, read.ok ? read.envelope.app_id : appIdOf(read.body));
     if (route.kind === 'refused') throw this.unauthorized(route);
-    if (notJson !== null) throw this.badRequest(notJson);
-    // the ping is checked before the envelope's rules: Intercom sends it with id null (issue #19)
-    if (isPing(body)) return this.pong(body);
-    const parsed = validateEnvelope(body);
-    if (!parsed.ok) throw this.badRequest(parsed.error);
-    const env = parsed.envelope;
+    let env: IntercomEnvelope;
+    if (read.ok) env = read.envelope;
+    else {
+      if (read.notJson !== null) throw this.badRequest(read.notJson);
+      // the ping is checked before the envelope's rules: Intercom sends it with id null (issue #19)
+      if (isPing(read.body)) return this.pong(read.body);
+      const parsed = validateEnvelope(read.body);
+      if (!parsed.ok) throw this.badRequest(parsed.error);
+      env = parsed.envelope;
+    }
     if (route.kind === 'unclaimed') return this.keepUnclaimed(env, text);
     const connectionId = route.connection.id;
-    try {
-      await this.writer.write(recordOf(env, text, connectionId), connectionKey(connectionId, entityKey(env)));
-    } catch (e) {
-      throw this.notStored(env, e);
-    }
-    this.metrics.countAccepted(env.topic);
-    return { status: 'accepted', id: env.id };
+    return this.store(
+      env.id,
+      env.topic,
+      recordOf(env, text, connectionId),
+      connectionKey(connectionId, entityKey(env)),
+    );
+  }
+
+  /**
+   * Not async: what waits for Kafka's ack are two closures over the id and topic, not the
+   * request's frame (an async frame keeps its locals, the parsed body among them, until it ends).
+   */
+  private store(id: string, topic: string, record: RawNotification, key: string) {
+    return this.writer.write(record, key).then(
+      () => {
+        this.metrics.countAccepted(topic);
+        return { status: 'accepted' as const, id };
+      },
+      (e: unknown) => {
+        throw this.notStored({ id, topic }, e);
+      },
+    );
   }
 
   /**
