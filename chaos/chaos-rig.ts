@@ -134,10 +134,22 @@ export class ChaosRig {
       ...extraEnv,
     };
     const config = loadConfig(this.env as Record<string, string>, 'ingest');
-    const admin = createKafka(config.kafka).admin();
-    await admin.connect();
-    await ensureTopics(admin, config.kafka);
-    await admin.disconnect();
+    // a broker under load may not yet know a topic it just created ("does not host this
+    // topic-partition" while kafkajs waits for leaders): the set-up is idempotent, so it goes again
+    for (let attempt = 1; ; attempt++) {
+      const admin = createKafka(config.kafka).admin();
+      try {
+        await admin.connect();
+        await ensureTopics(admin, config.kafka);
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        this.crashLog.push(`rig set-up: topics not ready on try ${attempt} (${(e as Error).message}); again`);
+        await sleep(1000 * attempt);
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    }
     await new AvroCodec(config.kafka).registerAll();
     await Promise.all([this.spawn('ingest'), this.spawn('transformer'), this.spawn('sink')]);
     this.admin = makeAdmin({ name: 'Chaos Admin' });
