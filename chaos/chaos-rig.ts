@@ -72,7 +72,7 @@ export interface Webhook {
  * The real pipeline for one scenario: the Klaviyo emulator in this process (its faults and store
  * at hand), the three BUILT apps as child processes on a fresh TOPIC_PREFIX and fresh group ids,
  * and Intercom's side: signed webhooks posted to ingest, re-sent on a 5xx or no answer as Intercom
- * does (a 4xx is final).
+ * does (a 4xx is final), by the poster, a child process of its own (webhook-poster.ts).
  */
 export class ChaosRig {
   klaviyo!: KlaviyoEmulator;
