@@ -425,7 +425,7 @@ export class ChaosRig {
     hooks: readonly Webhook[],
     perSecond: number,
     giveUpMs = 120_000,
-    opts: { probeReady?: boolean; concurrency?: number } = {},
+    opts: { probeReady?: boolean; concurrency?: number; totalMs?: number } = {},
   ): Promise<PostDone> {
     this.webhooks.push(...hooks);
     if (!this.poster) throw new Error('the webhook poster is not running');
@@ -438,6 +438,7 @@ export class ChaosRig {
       hooks: hooks.map((w) => ({ body: w.body, signature: signBody(w.body, SECRET) })),
       perSecond,
       concurrency: opts.concurrency,
+      totalMs: opts.totalMs,
       giveUpMs,
       probeUrl: opts.probeReady ? `${url}/health/ready` : undefined,
     };

@@ -53,7 +53,11 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
   const started = Date.now();
-  const posted = await rig.post(all, 0, 120_000, { probeReady: true, concurrency: SENDERS });
+  const posted = await rig.post(all, 0, 120_000, {
+    probeReady: true,
+    concurrency: SENDERS,
+    totalMs: 600_000,
+  });
   const postMs = Date.now() - started;
   lag.disable();
 

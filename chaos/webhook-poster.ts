@@ -25,6 +25,8 @@ export interface PostRequest {
    */
   readonly concurrency?: number;
   readonly giveUpMs: number;
+  /** Closed loop: no try starts after this long from the batch's start (ingest down for good must not hold the run for hours). */
+  readonly totalMs?: number;
   /** Probed every 250 ms while the batch is posted (200 within 2 s = ready). */
   readonly probeUrl?: string;
 }
@@ -155,9 +157,10 @@ async function post(req: PostRequest, send: (m: PosterMessage) => void): Promise
     if (redSince !== null) longestRedMs = Math.max(longestRedMs, Date.now() - redSince);
   })();
   const started = Date.now();
+  const closeBy = started + (req.totalMs ?? Infinity);
   const deliver = async (i: number) => {
     const { body, signature } = req.hooks[i];
-    const deadline = (req.concurrency ? Date.now() : started) + req.giveUpMs;
+    const deadline = req.concurrency ? Math.min(Date.now() + req.giveUpMs, closeBy) : started + req.giveUpMs;
     for (let backoff = 250; ; backoff = Math.min(backoff * 2, 4000)) {
       const answer = await postOnce(req.url, body, signature);
       send({ type: 'answer', batch: req.batch, i, answer });
@@ -169,7 +172,7 @@ async function post(req: PostRequest, send: (m: PosterMessage) => void): Promise
   if (req.concurrency) {
     let next = 0;
     const worker = async () => {
-      while (next < req.hooks.length && !stopping) await deliver(next++);
+      while (next < req.hooks.length && !stopping && Date.now() < closeBy) await deliver(next++);
     };
     for (let k = 0; k < req.concurrency; k++) sends.push(worker());
   } else {
