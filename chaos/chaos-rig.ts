@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '@iks/config';
@@ -20,6 +21,8 @@ import { waitUntil } from '../tools/support/wait-for';
 import { freePort } from '../test/support/free-port';
 import { PrivateBroker } from '../test/support/private-broker';
 import { TcpProxy } from './tcp-proxy';
+import type { SeenDeadLetter } from './fuzz-accounting';
+import type { PostDone, PosterMessage, PostRequest } from './webhook-poster';
 
 const ROOT = resolve(__dirname, __dirname.includes(join('dist', 'chaos')) ? '../..' : '..');
 const DIST = join(ROOT, 'dist');
@@ -32,6 +35,7 @@ const SCRIPTS = {
   sink: 'apps/sink/src/main.js',
 } as const;
 const CLI = 'apps/cli/src/main.js';
+const POSTER = 'chaos/webhook-poster.js';
 export type AppKind = keyof typeof SCRIPTS;
 /** The topics whose `.dlq` the stages write (the raw topic's, the retry topic's, the three klaviyo topics'). */
 const DLQ_OF: readonly TopicKey[] = ['notifications', 'notificationsRetry', 'events', 'profiles', 'deletions'];
@@ -68,7 +72,7 @@ export interface Webhook {
  * The real pipeline for one scenario: the Klaviyo emulator in this process (its faults and store
  * at hand), the three BUILT apps as child processes on a fresh TOPIC_PREFIX and fresh group ids,
  * and Intercom's side: signed webhooks posted to ingest, re-sent on a 5xx or no answer as Intercom
- * does (a 4xx is final).
+ * does (a 4xx is final), by the poster, a child process of its own (webhook-poster.ts).
  */
 export class ChaosRig {
   klaviyo!: KlaviyoEmulator;
@@ -88,6 +92,10 @@ export class ChaosRig {
   private ingestPort = 0;
   private nextId = 100_000 + Math.floor(Math.random() * 800_000);
   private stopping = false;
+  /** Intercom's side: a child process of its own (webhook-poster.ts), so this process's load cannot fake a "no answer". */
+  private poster: ChildProcess | null = null;
+  private posts = new Map<number, { hooks: readonly Webhook[]; done: (d: PostDone) => void }>();
+  private nextBatch = 0;
 
   constructor(opts: { privateBroker?: boolean } = {}) {
     this.broker = opts.privateBroker ? new PrivateBroker() : null;
@@ -100,6 +108,7 @@ export class ChaosRig {
     const registryUrl = new URL(REGISTRY);
     registryUrl.host = `127.0.0.1:${this.registry.port}`;
     this.klaviyo = await startKlaviyoEmulator({ port: 0, limits: false });
+    this.startPoster();
     this.ingestPort = await freePort();
     this.env = {
       PATH: process.env.PATH,
@@ -125,10 +134,22 @@ export class ChaosRig {
       ...extraEnv,
     };
     const config = loadConfig(this.env as Record<string, string>, 'ingest');
-    const admin = createKafka(config.kafka).admin();
-    await admin.connect();
-    await ensureTopics(admin, config.kafka);
-    await admin.disconnect();
+    // a broker under load may not yet know a topic it just created ("does not host this
+    // topic-partition" while kafkajs waits for leaders): the set-up is idempotent, so it goes again
+    for (let attempt = 1; ; attempt++) {
+      const admin = createKafka(config.kafka).admin();
+      try {
+        await admin.connect();
+        await ensureTopics(admin, config.kafka);
+        break;
+      } catch (e) {
+        if (attempt >= 5) throw e;
+        this.crashLog.push(`rig set-up: topics not ready on try ${attempt} (${(e as Error).message}); again`);
+        await sleep(1000 * attempt);
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    }
     await new AvroCodec(config.kafka).registerAll();
     await Promise.all([this.spawn('ingest'), this.spawn('transformer'), this.spawn('sink')]);
     this.admin = makeAdmin({ name: 'Chaos Admin' });
@@ -242,12 +263,16 @@ export class ChaosRig {
     }
   }
 
-  /** `n` conversation lifecycles (4 webhooks each: created, replied, read, rated), not sent yet. */
-  conversations(n: number): Webhook[] {
+  /**
+   * `n` conversation lifecycles (4 webhooks each: created, replied, read, rated), not sent yet.
+   * `firstId` numbers them from there (the same bodies, shape for shape, on every run of a seed);
+   * by default they take the rig's next ids (random per run, below 1,000,000).
+   */
+  conversations(n: number, firstId?: number): Webhook[] {
     const out: Webhook[] = [];
     const startAt = Math.floor(Date.now() / 1000) - 3600;
     for (let i = 0; i < n; i++) {
-      const id = String(this.nextId++);
+      const id = String(firstId !== undefined ? firstId + i : this.nextId++);
       const contact = this.contacts[i % this.contacts.length];
       for (const note of conversationLifecycle({
         contact,
@@ -306,19 +331,20 @@ export class ChaosRig {
   }
 
   /**
-   * The dead letters of the raw and retry topics (by notification id) and of the events topic (by
-   * unique_id: Klaviyo refused the event), with their reasons; Avro originals only.
+   * Every record of the run's dead-letter topics (the raw and retry topics', the three klaviyo
+   * topics'), with its reason and what its Avro original carries: the notification (id, body) or
+   * the record (unique_id, source notification id). An original that does not decode carries nothing.
    */
-  async deadLetterReasons(): Promise<Array<{ id: string; reason: string }>> {
+  async deadLetters(): Promise<SeenDeadLetter[]> {
     const config = loadConfig(this.env as Record<string, string>, 'cli');
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
     const admin = kafka.admin();
     await admin.connect();
-    const out: Array<{ id: string; reason: string }> = [];
+    const out: SeenDeadLetter[] = [];
     try {
       const existing = new Set(await admin.listTopics());
-      for (const key of ['notifications', 'notificationsRetry', 'events'] as const) {
+      for (const key of DLQ_OF) {
         const topic = dlqName(topicName(key, this.prefix));
         if (!existing.has(topic)) continue;
         const ranges = (await admin.fetchTopicOffsets(topic)).map((o) => ({
@@ -326,14 +352,22 @@ export class ChaosRig {
           from: BigInt(o.low),
           to: BigInt(o.high),
         }));
-        for (const { message } of await readTopicRanges(kafka, admin, topic, ranges)) {
+        for (const { partition, message } of await readTopicRanges(kafka, admin, topic, ranges)) {
           const letter = await codec.decodeAs('dlq', message.value!);
-          const original = (letter.value ? await codec.decode(letter.value).catch(() => null) : null) as {
-            notification_id?: unknown;
-            unique_id?: unknown;
-          } | null;
-          const id = original?.notification_id ?? original?.unique_id;
-          if (id != null) out.push({ id: String(id), reason: `${letter.error_class}: ${letter.error_message}` });
+          const o = (letter.value ? await codec.decode(letter.value).catch(() => null) : null) as Record<
+            string,
+            unknown
+          > | null;
+          const str = (k: string) => (typeof o?.[k] === 'string' ? (o[k] as string) : undefined);
+          out.push({
+            at: `${topic}[${partition}]@${message.offset}`,
+            topic: key as SeenDeadLetter['topic'],
+            reason: `${letter.error_class}: ${letter.error_message}`,
+            notificationId: str('notification_id'),
+            body: str('body'),
+            uniqueId: str('unique_id'),
+            sourceNotificationId: str('source_notification_id'),
+          });
         }
       }
     } finally {
@@ -342,53 +376,76 @@ export class ChaosRig {
     return out;
   }
 
+  /** Forks the poster (built: dist/chaos/webhook-poster.js). */
+  private startPoster(): void {
+    const script = join(DIST, POSTER);
+    if (!existsSync(script)) throw new Error(`${script} is missing: run npm run build`);
+    const poster = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    poster.on('message', (m: PosterMessage) => {
+      const post = this.posts.get(m.batch);
+      if (!post) return;
+      if (m.type === 'done') {
+        this.posts.delete(m.batch);
+        post.done(m);
+        return;
+      }
+      const w = post.hooks[m.i];
+      w.tries++;
+      w.status = typeof m.answer === 'number' ? m.answer : 0;
+      w.answers.push(w.status);
+      if (typeof m.answer === 'string') ((w as { noAnswer?: string[] }).noAnswer ??= []).push(m.answer);
+    });
+    poster.on('exit', (code, sig) => {
+      if (!this.stopping) this.crashLog.push(`the webhook poster exited (${sig ?? `code ${code}`})`);
+      for (const [, p] of this.posts)
+        p.done({
+          type: 'done',
+          batch: -1,
+          probes: 0,
+          notReady: 0,
+          slow: 0,
+          longestRedMs: 0,
+          lagP99Ms: -1,
+          lagMaxMs: -1,
+        });
+      this.posts.clear();
+      this.poster = null;
+    });
+    this.poster = poster;
+  }
+
   /**
    * Posts the webhooks `perSecond` at a time (open loop); each one is re-sent after a 5xx, a
    * 429 or no answer (Intercom's redelivery) until it gets a final answer or `giveUpMs` passes.
+   * The posting runs in the poster process; `probeReady` also has it probe ingest's readiness
+   * while it posts; `concurrency` posts closed loop instead (webhook-poster.ts). Resolves with
+   * the poster's figures.
    */
-  async post(hooks: readonly Webhook[], perSecond: number, giveUpMs = 120_000): Promise<void> {
+  async post(
+    hooks: readonly Webhook[],
+    perSecond: number,
+    giveUpMs = 120_000,
+    opts: { probeReady?: boolean; concurrency?: number; totalMs?: number } = {},
+  ): Promise<PostDone> {
     this.webhooks.push(...hooks);
-    const started = Date.now();
-    const sends: Promise<void>[] = [];
-    for (let i = 0; i < hooks.length; i++) {
-      const due = started + (i * 1000) / perSecond;
-      if (due > Date.now()) await sleep(due - Date.now());
-      sends.push(this.deliver(hooks[i], started + giveUpMs));
-    }
-    await Promise.all(sends);
-  }
-
-  private async deliver(w: Webhook, deadline: number): Promise<void> {
-    for (let backoff = 250; ; backoff = Math.min(backoff * 2, 4000)) {
-      w.tries++;
-      const answer = await this.postOnce(w.body);
-      w.status = typeof answer === 'number' ? answer : 0;
-      w.answers.push(w.status);
-      if (typeof answer === 'string') ((w as { noAnswer?: string[] }).noAnswer ??= []).push(answer);
-      if ((w.status >= 200 && w.status < 500 && w.status !== 429) || Date.now() > deadline || this.stopping) return;
-      await sleep(backoff);
-    }
-  }
-
-  /** The status, or why there was none (`timeout`, or the socket error's code). */
-  private async postOnce(body: string): Promise<number | string> {
-    try {
-      const res = await fetch(`http://127.0.0.1:${this.ingestPort}/webhooks/intercom`, {
-        method: 'POST',
-        body,
-        signal: AbortSignal.timeout(5000),
-        headers: {
-          'content-type': 'application/json',
-          'x-hub-signature': signBody(body, SECRET),
-          'user-agent': 'intercom-webhooks',
-        },
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      return res.status;
-    } catch (e) {
-      const err = e as Error & { cause?: { code?: string; message?: string } };
-      return err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.cause?.message ?? err.message);
-    }
+    if (!this.poster) throw new Error('the webhook poster is not running');
+    const batch = this.nextBatch++;
+    const url = `http://127.0.0.1:${this.ingestPort}`;
+    const req: PostRequest = {
+      type: 'post',
+      batch,
+      url: `${url}/webhooks/intercom`,
+      hooks: hooks.map((w) => ({ body: w.body, signature: signBody(w.body, SECRET) })),
+      perSecond,
+      concurrency: opts.concurrency,
+      totalMs: opts.totalMs,
+      giveUpMs,
+      probeUrl: opts.probeReady ? `${url}/health/ready` : undefined,
+    };
+    return new Promise<PostDone>((done) => {
+      this.posts.set(batch, { hooks, done });
+      this.poster!.send(req);
+    });
   }
 
   /** Bytes straight to the raw topic (not Avro: a producer outside the pipeline, or a corrupt record). */
@@ -460,6 +517,10 @@ export class ChaosRig {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.poster?.connected) {
+      this.poster.send({ type: 'stop' });
+      this.poster.disconnect();
+    }
     for (const a of [...this.apps].reverse()) {
       if (a.proc.exitCode !== null || a.proc.signalCode !== null) continue;
       await this.signal(a.name, 'SIGTERM', 15_000).catch(() => a.proc.kill('SIGKILL'));

@@ -10,7 +10,10 @@ import { runChaos } from '../../chaos/chaos-runner';
 describe('chaos (fast scenarios) against the built apps', () => {
   it('keeps every promise: nothing lost, nothing doubled, poison dead-lettered, recovers', async () => {
     const root = join(__dirname, '..', '..');
-    if (!existsSync(join(root, 'dist', 'apps', 'sink', 'src', 'main.js')))
+    if (
+      !existsSync(join(root, 'dist', 'apps', 'sink', 'src', 'main.js')) ||
+      !existsSync(join(root, 'dist', 'chaos', 'webhook-poster.js'))
+    )
       execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
     const lines: string[] = [];
     const results = await runChaos({ fast: true, log: (l) => lines.push(l) });
