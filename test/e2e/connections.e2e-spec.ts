@@ -136,6 +136,7 @@ describe('connections: three workspaces to three accounts, and one unclaimed', (
       SINK_GROUP_ID: `${prefix}sink`,
       CONNECTION_SECRET_KEYS: `e2e1:${secretKey}`,
       CONNECTIONS_DEFAULT: 'off',
+      INGEST_HOST: '127.0.0.1',
       SINK_BATCH_MAX_WAIT_MS: '50',
       CONTACT_RETRY_INITIAL_MS: '200',
       CONTACT_WAIT_MAX_MS: '30000',

@@ -588,9 +588,9 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       `SINK_DELETED_CONTACTS_PATH="${config.sink.deletedContactsPath}" must differ from DIRECTORY_PATH (two stores cannot share a folder)`,
     );
   }
-  if (app === 'sink' && !config.klaviyo.apiKey) {
+  if (app === 'sink' && !config.klaviyo.apiKey && config.connections.defaultConnection) {
     r.problems.push(
-      'KLAVIYO_API_KEY is required by sink (a Klaviyo private API key; npm start uses the emulator when it is unset)',
+      'KLAVIYO_API_KEY is required by sink for the default connection (a Klaviyo private API key; npm start uses the emulator when it is unset; CONNECTIONS_DEFAULT=off for added connections only)',
     );
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
