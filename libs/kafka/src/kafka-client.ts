@@ -14,7 +14,9 @@ import {
 import type { KafkaConfig } from '@iks/config';
 import { allTopics } from './topics';
 // kafkajs' idle request-queue timer loop, fixed before any client exists (see the module)
-import './request-queue-idle-fix';
+// The request-queue idle fix (./request-queue-idle-fix, issue #20 round 2) is NOT loaded: with it,
+// libs/sink/src/sink.integration-spec.ts's crash/restart cases hung (120 s timeouts) on 2026-12-07;
+// without it they pass in seconds. Re-enable once that is understood.
 
 /** kafkajs logs bridged into Nest's logger (STYLE habit 7); no secret is in these entries. */
 function logCreator() {
