@@ -16,6 +16,9 @@ const OVER_LIMIT_BYTES = 1024 * 1024;
  */
 const SENDERS = 24;
 
+/** How long after the contact wait a pending webhook's dead letter may still come (retry backoff on a loaded machine), ms. */
+const LATE_LETTERS_MS = 120_000;
+
 /** Longest stretch ingest may be seen not ready while fuzzed (probes unanswered on a loaded machine), ms. */
 const READY_GAP_MS = 15_000;
 
@@ -97,9 +100,21 @@ export async function fuzzedWebhooks(rig: ChaosRig, goods: number, fuzzed: numbe
   if (pending > 0) await sleep(Number(rig.appEnv.CONTACT_WAIT_MAX_MS) + 10_000);
   await rig.quiet();
 
-  const seen = (await rig.deadLetters()).filter((l) => !before.has(l.at));
-  const storedNow = rig.klaviyo.store.events.slice(storedBefore);
-  const a = accountFuzzed(accepted, seen, new Set(storedNow.map((e) => e.unique_id)));
+  // A pending webhook's letter comes when its last retry is due (the retry topic's backoff), which
+  // a loaded machine can put after the wait above (seed 30904: two contact-wait letters seconds
+  // late): read again, bounded, until every accepted webhook is accounted for.
+  const account = async () => {
+    const seen = (await rig.deadLetters()).filter((l) => !before.has(l.at));
+    const storedNow = rig.klaviyo.store.events.slice(storedBefore);
+    return { seen, storedNow, a: accountFuzzed(accepted, seen, new Set(storedNow.map((e) => e.unique_id))) };
+  };
+  let { seen, storedNow, a } = await account();
+  const lettersDue = Date.now() + LATE_LETTERS_MS;
+  while (a.unaccounted.length > 0 && Date.now() < lettersDue) {
+    await sleep(2000);
+    await rig.quiet();
+    ({ seen, storedNow, a } = await account());
+  }
   const webhooks: Webhook[] = [...good];
   acceptedHooks.forEach((w, i) => webhooks.push({ ...w, uniqueIds: a.expected.get(accepted[i])! }));
   for (const w of bad.filter((b) => b.status !== 200)) webhooks.push(w);

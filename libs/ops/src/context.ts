@@ -55,3 +55,20 @@ export async function createContext(
     { logger: new ContextLogger(logLevels(config.logLevel)), abortOnError: false },
   );
 }
+
+/** A runner that stops what it started: `stop()` and then `afterStop`, once. */
+export interface StoppableRunner {
+  stop(): Promise<void>;
+  afterStop?: () => Promise<void>;
+}
+
+/**
+ * `token`'s runner from `context`, whose `stop()` closes the context too: its other providers
+ * (a connection directory's follower, the ops registry's timers) stop with the runner instead of
+ * running on in the process after it.
+ */
+export function runnerClosingContext<T extends StoppableRunner>(context: INestApplicationContext, token: Type<T>): T {
+  const runner = context.get(token);
+  runner.afterStop = () => context.close();
+  return runner;
+}

@@ -3,4 +3,4 @@ export { MetricsController, METRICS_REGISTRY, createMetricsRegistry, metricsRegi
 export { loggerParams, logLevels, REDACTED_PATHS, type LogFormat } from './logging';
 export { bootStage, exitOnFatal, type StageAppOptions } from './boot-stage';
 export { OpsModule, type OpsModuleOptions } from './ops.module';
-export { createContext, ContextLogger } from './context';
+export { createContext, ContextLogger, runnerClosingContext, type StoppableRunner } from './context';

@@ -5,7 +5,7 @@ import { CONFIG, type Config } from '@iks/config';
 import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
 import { KAFKA, KafkaModule, topicName } from '@iks/kafka';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type EndpointGroup } from '@iks/klaviyo';
-import { createContext } from '@iks/ops';
+import { createContext, runnerClosingContext } from '@iks/ops';
 import { StageModule } from '@iks/stage';
 import { AccountBudgets, DEFAULT_ACCOUNT } from './account-budgets';
 import { BudgetShare, type GroupTopics } from './budget-share';
@@ -154,5 +154,5 @@ export async function createSinkRunner(
   config: Config,
   opts: SinkStageOptions & { readonly registry?: Registry } = {},
 ): Promise<SinkRunner> {
-  return (await sinkContext(config, opts)).get(SinkRunner);
+  return runnerClosingContext(await sinkContext(config, opts), SinkRunner);
 }

@@ -719,7 +719,11 @@ export class SinkRunner implements OnApplicationShutdown {
     await this.tombstones?.stop();
     await this.deletedContacts?.close();
     await this.producer.disconnect().catch(() => undefined);
+    await this.afterStop?.();
   }
+
+  /** Set by createSinkRunner: closes the context the runner came from (its other providers). */
+  afterStop?: () => Promise<void>;
 
   async onApplicationShutdown(): Promise<void> {
     await this.stop();

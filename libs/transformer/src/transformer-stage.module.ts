@@ -4,7 +4,7 @@ import { CONFIG, type Config } from '@iks/config';
 import { CONNECTIONS, ConnectionsModule, type Connection, type ConnectionDirectory } from '@iks/connections';
 import { Directory, intercomSourceFor, intercomSourceForConnection, type IntercomSource } from '@iks/directory';
 import { KafkaModule } from '@iks/kafka';
-import { createContext } from '@iks/ops';
+import { createContext, runnerClosingContext } from '@iks/ops';
 import { StageModule } from '@iks/stage';
 import {
   CONNECTION_INTERCOM_SOURCE,
@@ -97,5 +97,5 @@ export async function createTransformerRunner(
   config: Config,
   opts: TransformerStageOptions & { readonly registry?: Registry } = {},
 ): Promise<TransformerRunner> {
-  return (await transformerContext(config, opts)).get(TransformerRunner);
+  return runnerClosingContext(await transformerContext(config, opts), TransformerRunner);
 }

@@ -414,7 +414,11 @@ export class TransformerRunner implements OnApplicationShutdown {
     await this.directoryFollower?.stop();
     await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
     await this.producer.disconnect().catch(() => undefined);
+    await this.afterStop?.();
   }
+
+  /** Set by createTransformerRunner: closes the context the runner came from (its other providers). */
+  afterStop?: () => Promise<void>;
 
   async onApplicationShutdown(): Promise<void> {
     await this.stop();
