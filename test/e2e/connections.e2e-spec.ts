@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Kafka } from 'kafkajs';
+import { Registry } from 'prom-client';
 import { Secret, type Config } from '@iks/config';
 import { ConnectionStore, ConnectionsModule, type ConnectionInput } from '@iks/connections';
 import { KAFKA } from '@iks/kafka';
@@ -102,8 +103,23 @@ describe('connections: three workspaces to three accounts, and one unclaimed', (
   let cliConfig: Config;
   let webhookUrl = '';
   const secretKey = randomBytes(32).toString('base64');
+  // every line the apps log (at debug level), and their metrics: scanned for secrets at the end
+  const logged: string[] = [];
+  const restoreWrites: Array<() => void> = [];
+  const registries = { transformer: new Registry(), sink: new Registry() };
+  let ingestBase = '';
 
   beforeAll(async () => {
+    for (const stream of [process.stdout, process.stderr]) {
+      const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+      stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+        const text = String(chunk);
+        logged.push(text);
+        // only warnings and errors reach the test's output, as at the usual log level
+        return /WARN|ERROR/.test(text) ? write(chunk, ...rest) : true;
+      }) as typeof stream.write;
+      restoreWrites.push(() => (stream.write = write as typeof stream.write));
+    }
     klaviyo = await startKlaviyoEmulator({
       port: 0,
       accounts: [...TENANTS, LATE].map((t) => ({ id: t.account, name: t.connection, privateKeys: [t.privateKey] })),
@@ -143,17 +159,19 @@ describe('connections: three workspaces to three accounts, and one unclaimed', (
       TRANSFORMER_HTTP_PORT: '0',
       SINK_HTTP_PORT: '0',
       INGEST_ACK_TIMEOUT_MS: '3000',
+      LOG_LEVEL: 'debug',
     };
     cliConfig = testConfig('cli', env);
     admin = await createContext(cliConfig, 'cli', ConnectionsModule);
     for (const t of TENANTS) await admin.get(ConnectionStore).put(connectionOf(t));
 
-    ingest = await createIngestApp(testConfig('ingest', env), false);
+    ingest = await createIngestApp(testConfig('ingest', env));
     await ingest.listen(0, '127.0.0.1');
-    webhookUrl = `http://127.0.0.1:${(ingest.getHttpServer().address() as { port: number }).port}/webhooks/intercom`;
-    transformer = await createTransformerRunner(testConfig('transformer', env));
+    ingestBase = `http://127.0.0.1:${(ingest.getHttpServer().address() as { port: number }).port}`;
+    webhookUrl = `${ingestBase}/webhooks/intercom`;
+    transformer = await createTransformerRunner(testConfig('transformer', env), { registry: registries.transformer });
     await transformer.start();
-    sink = await createSinkRunner(testConfig('sink', env));
+    sink = await createSinkRunner(testConfig('sink', env), { registry: registries.sink });
     await sink.start();
   });
 
@@ -165,6 +183,7 @@ describe('connections: three workspaces to three accounts, and one unclaimed', (
     await quiet(admin?.close());
     await quiet(intercom?.close());
     await quiet(klaviyo?.close());
+    for (const restore of restoreWrites.splice(0)) restore();
   });
 
   function connectionOf(t: Tenant): ConnectionInput {
@@ -271,6 +290,28 @@ describe('connections: three workspaces to three accounts, and one unclaimed', (
     ];
     const found = await scanTopics(admin.get<Kafka>(KAFKA), cliConfig.kafka.topicPrefix, secrets);
     expect(found).toEqual([]);
+    // nor in a log line or a metric of the three apps
+    expect(
+      sink
+        .connections()
+        .map((c) => c.connection)
+        .sort(),
+    ).toEqual(['alpha', 'bravo', 'charlie', 'delta']); // as readiness asks
+    const metrics = {
+      ingest: await (await fetch(`${ingestBase}/metrics`)).text(),
+      transformer: await registries.transformer.metrics(),
+      sink: await registries.sink.metrics(),
+    };
+    expect(metrics.ingest).toContain('iks_ingest_unclaimed_total');
+    expect(metrics.sink).toMatch(/connection="alpha"/);
+    const logs = logged.join('');
+    expect(logs).toMatch(/connection/i); // the apps did log (at debug level) while this ran
+    const where = (text: string) =>
+      secrets.filter((x) => text.includes(x) || text.includes(Buffer.from(x).toString('base64')));
+    expect({
+      logs: where(logs),
+      ...Object.fromEntries(Object.entries(metrics).map(([app, m]) => [app, where(m)])),
+    }).toEqual({ logs: [], ingest: [], transformer: [], sink: [] });
   });
 });
 

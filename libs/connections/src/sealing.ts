@@ -71,38 +71,53 @@ export class ConnectionSealer {
   }
 
   seal(connectionId: string, field: SealedField, value: Secret | string): SealedValue {
+    const clear = Buffer.from(typeof value === 'string' ? value : value.reveal(), 'utf8');
+    try {
+      return this.sealBytes(additionalData(connectionId, field), clear);
+    } finally {
+      clear.fill(0);
+    }
+  }
+
+  /** `clear` sealed under the sealing key with `aad` as additional data (other sealed things: people's data keys). */
+  sealBytes(aad: Buffer, clear: Buffer): SealedValue {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv(ALGORITHM, this.#keys.get(this.sealingKeyId)!, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(additionalData(connectionId, field));
-    const clear = Buffer.from(typeof value === 'string' ? value : value.reveal(), 'utf8');
+    cipher.setAAD(aad);
     const ciphertext = Buffer.concat([cipher.update(clear), cipher.final()]);
-    clear.fill(0);
     return { keyId: this.sealingKeyId, iv, ciphertext, tag: cipher.getAuthTag() };
+  }
+
+  /** The clear bytes of `sealed` (see sealBytes); UnsealError naming `what` when it does not open. */
+  unsealBytes(aad: Buffer, sealed: SealedValue, what: string): Buffer {
+    const key = this.#keys.get(sealed.keyId);
+    if (!key)
+      throw new UnsealError(
+        `${what} is sealed under key id "${sealed.keyId}", which CONNECTION_SECRET_KEYS does not list (it lists ${this.keyIds.map((k) => `"${k}"`).join(', ')})`,
+      );
+    if (sealed.iv.length !== IV_BYTES || sealed.tag.length !== TAG_BYTES)
+      throw new UnsealError(
+        `${what} is not a sealed value (IV of ${sealed.iv.length} bytes, tag of ${sealed.tag.length})`,
+      );
+    try {
+      const decipher = createDecipheriv(ALGORITHM, key, sealed.iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(aad);
+      decipher.setAuthTag(sealed.tag);
+      return Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
+    } catch {
+      throw new UnsealError(`${what} does not open under key "${sealed.keyId}": altered, or sealed for something else`);
+    }
   }
 
   /** The clear value, as a Secret; UnsealError when the key is not listed or the value, tag or AAD does not match. */
   unseal(connectionId: string, field: SealedField, sealed: SealedValue): Secret {
-    const key = this.#keys.get(sealed.keyId);
-    if (!key)
-      throw new UnsealError(
-        `${field} of connection "${connectionId}" is sealed under key id "${sealed.keyId}", which CONNECTION_SECRET_KEYS does not list (it lists ${this.keyIds.map((k) => `"${k}"`).join(', ')})`,
-      );
-    if (sealed.iv.length !== IV_BYTES || sealed.tag.length !== TAG_BYTES)
-      throw new UnsealError(
-        `${field} of connection "${connectionId}" is not a sealed value (IV of ${sealed.iv.length} bytes, tag of ${sealed.tag.length})`,
-      );
-    try {
-      const decipher = createDecipheriv(ALGORITHM, key, sealed.iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(additionalData(connectionId, field));
-      decipher.setAuthTag(sealed.tag);
-      const clear = Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]);
-      const text = clear.toString('utf8');
-      clear.fill(0);
-      return new Secret(text);
-    } catch {
-      throw new UnsealError(
-        `${field} of connection "${connectionId}" does not open under key "${sealed.keyId}": altered, or sealed for another connection or field`,
-      );
-    }
+    const clear = this.unsealBytes(
+      additionalData(connectionId, field),
+      sealed,
+      `${field} of connection "${connectionId}"`,
+    );
+    const text = clear.toString('utf8');
+    clear.fill(0);
+    return new Secret(text);
   }
 }

@@ -613,3 +613,47 @@ export function connectionFromAvro(a: ConnectionAvro): ConnectionRecord {
     },
   };
 }
+
+/** A subject's data key, or the marker that the subject is erased (schemas/subject-key.avsc, docs/ERASURE.md). */
+export interface SubjectKeyRecord {
+  readonly connectionId: string;
+  readonly contactId: string;
+  readonly kind: 'key' | 'erased';
+  /** kind key: the key's id. */
+  readonly keyId: string | null;
+  /** kind key: the 32-byte key, sealed under the key ring. */
+  readonly sealedKey: SealedValue | null;
+  /** unix milliseconds */
+  readonly at: number;
+}
+
+export interface SubjectKeyAvro {
+  readonly connection_id: string;
+  readonly contact_id: string;
+  readonly kind: string;
+  readonly key_id: string | null;
+  readonly sealed_key: SealedValueAvro | null;
+  readonly at: number;
+}
+
+export function subjectKeyToAvro(r: SubjectKeyRecord): SubjectKeyAvro {
+  return {
+    connection_id: r.connectionId,
+    contact_id: r.contactId,
+    kind: r.kind,
+    key_id: r.keyId,
+    sealed_key: r.sealedKey ? sealedToAvro(r.sealedKey) : null,
+    at: r.at,
+  };
+}
+
+export function subjectKeyFromAvro(a: SubjectKeyAvro): SubjectKeyRecord {
+  return {
+    connectionId: a.connection_id,
+    contactId: a.contact_id,
+    kind: oneOf<SubjectKeyRecord['kind']>(a.kind, new Set(['key', 'erased']), 'kind'),
+    keyId: a.key_id ?? null,
+    sealedKey: sealedOrNull(a.sealed_key),
+    at: Number(a.at),
+  };
+}

@@ -33,6 +33,8 @@ import {
   outcomeToAvro,
   profileFromAvro,
   profileToAvro,
+  subjectKeyFromAvro,
+  subjectKeyToAvro,
   reconcileReportFromAvro,
   reconcileReportToAvro,
   type ConnectionAvro,
@@ -46,6 +48,8 @@ import {
   type OutcomeAvro,
   type ProfileAvro,
   type ReconcileReportAvro,
+  type SubjectKeyAvro,
+  type SubjectKeyRecord,
 } from './serdes';
 
 /** The record type each topic holds: say it here once, and every encode, decode and handler is typed from it. */
@@ -63,6 +67,8 @@ export interface TopicRecords {
   readonly notificationsUnclaimed: RawNotification;
   /** klaviyo.parked.v1: a sink record waiting for its Klaviyo account, in the dead-letter envelope (original bytes and topic). */
   readonly parked: DeadLetter;
+  /** pipeline.subject-keys.v1: people's data keys and erasure markers (docs/ERASURE.md). */
+  readonly subjectKeys: SubjectKeyRecord;
   /** Every `<topic>.dlq`. */
   readonly dlq: DeadLetter;
 }
@@ -81,6 +87,7 @@ interface TopicAvro {
   readonly connections: ConnectionAvro;
   readonly notificationsUnclaimed: NotificationAvro;
   readonly parked: DeadLetterAvro;
+  readonly subjectKeys: SubjectKeyAvro;
   readonly dlq: DeadLetterAvro;
 }
 
@@ -96,6 +103,8 @@ export interface TopicSpec<K extends RecordKey = RecordKey> {
   readonly compacted: boolean;
   /** `retention.ms` the topic is created with; absent: the broker's default. */
   readonly retentionMs?: number;
+  /** Further topic configs it is created with (the subject keys' aggressive compaction). */
+  readonly configs?: Readonly<Record<string, string>>;
   readonly doc: string;
   readonly toAvro: (record: TopicRecords[K]) => TopicAvro[K];
   readonly fromAvro: (avro: TopicAvro[K]) => TopicRecords[K];
@@ -109,6 +118,19 @@ export interface Topic<K extends RecordKey = RecordKey> {
   readonly key: K;
   readonly name: string;
 }
+
+/**
+ * The subject keys' topic is compacted hard, so that a destroyed key (a tombstone) is gone from
+ * the broker's disks within minutes, not when a segment of a week rolls: segments roll every
+ * minute, the cleaner takes any dirty segment, and no record waits more than 2 minutes for it;
+ * tombstones stay a day for slow followers (docs/ERASURE.md).
+ */
+export const SUBJECT_KEY_TOPIC_CONFIGS: Readonly<Record<string, string>> = {
+  'min.cleanable.dirty.ratio': '0.01',
+  'segment.ms': '60000',
+  'max.compaction.lag.ms': '120000',
+  'delete.retention.ms': '86400000',
+};
 
 export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
   notifications: {
@@ -220,6 +242,16 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     compacted: false,
     doc: "sink records whose Klaviyo account is unavailable (circuit open, connection paused), keyed by connection id: the original topic, key, value and headers and why; the sink's parked consumer re-offers them (docs/CONNECTIONS.md)",
   },
+  subjectKeys: {
+    key: 'subjectKeys',
+    toAvro: subjectKeyToAvro,
+    fromAvro: subjectKeyFromAvro,
+    name: 'pipeline.subject-keys.v1',
+    schemaFile: 'subject-key.avsc',
+    compacted: true,
+    configs: SUBJECT_KEY_TOPIC_CONFIGS,
+    doc: "people's data keys (sealed under CONNECTION_SECRET_KEYS) and erasure markers, keyed '<connection>/<contact id>#<key id>' and '#erased'; a destroyed key is a tombstone, compacted away within minutes (docs/ERASURE.md)",
+  },
 };
 
 export const DLQ_SCHEMA_FILE = 'dead-letter.avsc';
@@ -268,16 +300,24 @@ export function dlqName(topic: string): string {
 }
 
 /** Every concrete topic (with prefix) and its schema file. */
-export function allTopics(
-  prefix = '',
-): Array<{ name: string; schemaFile: string; compacted: boolean; retentionMs?: number }> {
-  const out: Array<{ name: string; schemaFile: string; compacted: boolean; retentionMs?: number }> = Object.values(
-    TOPICS,
-  ).map((t) => ({
+/** A topic as ensureTopics creates it. */
+export interface TopicToCreate {
+  readonly name: string;
+  readonly schemaFile: string;
+  readonly compacted: boolean;
+  readonly retentionMs?: number;
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+export function allTopics(prefix = ''): TopicToCreate[] {
+  const specs: ReadonlyArray<Pick<TopicSpec, 'name' | 'schemaFile' | 'compacted' | 'retentionMs' | 'configs'>> =
+    Object.values(TOPICS);
+  const out: TopicToCreate[] = specs.map((t) => ({
     name: prefix + t.name,
     schemaFile: t.schemaFile,
     compacted: t.compacted,
     ...(t.retentionMs === undefined ? {} : { retentionMs: t.retentionMs }),
+    ...(t.configs === undefined ? {} : { configs: t.configs }),
   }));
   for (const k of DLQ_SOURCES)
     out.push({ name: dlqName(prefix + TOPICS[k].name), schemaFile: DLQ_SCHEMA_FILE, compacted: false });

@@ -77,6 +77,12 @@ export class InProcessReplay {
     return { done, total: this.plan.total, committed };
   }
 
+  /** The replay's consumers as its stage sees them (running, failing, lag): said when a replay stops moving. */
+  consumerState(): string {
+    const h = (this.runner as { health?: () => { consumers: readonly object[] } }).health?.();
+    return h ? JSON.stringify(h.consumers) : 'unknown';
+  }
+
   /** `--from-offset` of what is left, for a replay interrupted at `committed`. */
   resumeFrom(committed: ReadonlyMap<number, bigint>): string {
     return this.plan.plan

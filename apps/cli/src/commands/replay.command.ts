@@ -171,6 +171,9 @@ async function resetGroup(
   return 0;
 }
 
+/** How long a replay may commit nothing before it says what its consumer is doing, ms. */
+const STALL_REPORT_MS = 30_000;
+
 async function replayInProcess(
   admin: Admin,
   config: Config,
@@ -189,9 +192,19 @@ async function replayInProcess(
     run = await InProcessReplay.start(admin, config, topic, planned, groupId, deps.intercomSource);
     const pollMs = deps.pollMs ?? 500;
     let lastReport = Date.now();
+    let lastDone = -1n;
+    let movedAt = Date.now();
     for (;;) {
       const { done, total, committed } = await run.progress();
       if (done >= total) break;
+      if (done !== lastDone) [lastDone, movedAt] = [done, Date.now()];
+      else if (Date.now() - movedAt >= STALL_REPORT_MS) {
+        // nothing committed for a while: say what the replay's consumer is doing (it keeps trying)
+        io.stderr(
+          `replay: no progress for ${Math.round((Date.now() - movedAt) / 1000)} s at ${done}/${total}; consumer: ${run.consumerState()}`,
+        );
+        movedAt = Date.now();
+      }
       if (interrupted) {
         io.stderr(
           `replay: interrupted after ${done} of ${total} record(s) (${run.summary()}); to replay the rest: --from-offset ${run.resumeFrom(committed)}`,
