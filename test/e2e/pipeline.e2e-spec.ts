@@ -31,6 +31,7 @@ import {
 import type { StoredEvent } from '../../tools/klaviyo-emulator/src';
 import { TopicTap } from '../support/raw-topic';
 import { waitFor } from '../support/wait-for';
+import { runErase } from '../../apps/cli/src/commands/erase.command';
 import { Pipeline } from './pipeline-harness';
 import {
   conversationProperties,
@@ -790,5 +791,32 @@ describe('e2e: Intercom webhooks → ingest → Kafka → transformer → sink �
     expect(Object.fromEntries(pipeline.klaviyo.store.metrics().map((m) => [m.name, m.count]))).toEqual(metricsBefore);
     // every stored event was sent again and dropped by its unique_id
     expect(pipeline.klaviyo.store.duplicateEventsIgnored - ignoredBefore).toBeGreaterThanOrEqual(before);
+  });
+
+  // issue #24: an operator's erasure (a deletion that did not come from Intercom) takes the
+  // contact.deleted path: the directory knows her by id, the deletion asks Klaviyo by her email,
+  // and the sink skips her from then on.
+  it('cli erase --contact-id: deletion request for her, profile gone, her later ticket adds no event', async () => {
+    await waitFor(() => pipeline.klaviyo.store.findProfile({ email: grace.email }), { what: "Grace's profile" });
+    const out: string[] = [];
+    const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t) } as never;
+    const code = await runErase(
+      { connectionId: 'default', contactId: grace.id, email: null, phone: null, yes: true },
+      pipeline.config('cli'),
+      io,
+    );
+    expect({ code, out: out.join('\n') }).toEqual({ code: 0, out: expect.stringContaining('erase: written') });
+    await waitFor(() => pipeline.klaviyo.store.deletions.find((d) => d.identifier.email === grace.email), {
+      what: 'the deletion request for Grace',
+      timeoutMs: 30_000,
+    });
+    expect(pipeline.klaviyo.store.findProfile({ email: grace.email })).toBeUndefined();
+    const later = JSON.parse(JSON.stringify(ticket[0])) as (typeof ticket)[0];
+    (later as { id: string }).id = 'notif_after_erase_0001';
+    (later.data.item as { id: string }).id = '9191';
+    await pipeline.deliver([later]);
+    await pipeline.quiesce();
+    expect(pipeline.events().filter((e) => e.unique_id.startsWith('intercom:ticket:9191:'))).toHaveLength(0);
+    expect(pipeline.klaviyo.store.findProfile({ email: grace.email })).toBeUndefined();
   });
 });

@@ -6,6 +6,7 @@ import { cliCommand, EXIT, usageMessage, type Parsed } from './commands/command-
 import { connectionsAddArgsFrom, connectionsCommand, type ConnectionsArgs } from './commands/connections.args';
 import { connectionsClaimArgsFrom } from './commands/connections-claim.args';
 import { dlqCommand, dlqFlagsFrom, type DlqSub } from './commands/dlq.args';
+import { eraseArgsFrom, eraseCommand } from './commands/erase.args';
 import { mapArgsFrom, mapCommand } from './commands/map.args';
 import { reconcileArgsFrom, reconcileCommand } from './commands/reconcile.args';
 import { replayArgsFrom, replayCommand } from './commands/replay.args';
@@ -88,6 +89,11 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
       );
     });
   }
+  const erase = eraseCommand().action(async (opts) => {
+    const a = orUsage('erase', eraseArgsFrom(opts));
+    const c = config();
+    setCode(await (await import('./commands/erase.command')).runErase(a, c, io));
+  });
   const connections = connectionsCommand();
   const runConnections = async (a: ConnectionsArgs) => {
     const c = config();
@@ -115,7 +121,7 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
       );
     else sub.action(async (id: string) => runConnections({ sub: name as 'pause' | 'resume', id }));
   }
-  for (const c of [schemas, map, backfill, reconcile, replay, dlq, connections]) root.addCommand(c);
+  for (const c of [schemas, map, backfill, reconcile, replay, dlq, erase, connections]) root.addCommand(c);
 
   // Output through the CliIo; errors thrown instead of process.exit, tagged with the command.
   const route = (cmd: Command, path: string): void => {

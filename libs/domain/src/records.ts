@@ -22,7 +22,8 @@ export function connectionOf(record: { readonly connection_id?: string }): strin
 }
 
 /** `reconcile`: derived from Intercom's REST API to heal what the webhooks never delivered (issue #12). */
-export type NotificationSource = 'webhook' | 'backfill' | 'reconcile';
+/** operator: an erasure request from `cli erase` (a contact.deleted that did not come from Intercom). */
+export type NotificationSource = 'webhook' | 'backfill' | 'reconcile' | 'operator';
 
 /** intercom.notifications.v1: one Intercom notification, as received (nothing lost). */
 export interface RawNotification {
