@@ -185,6 +185,8 @@ export interface ConnectionsConfig {
   readonly secretKeys: readonly ConnectionSecretKey[];
   /** CONNECTIONS_DEFAULT (default on): the connection made from today's variables. */
   readonly defaultConnection: boolean;
+  /** CONNECTIONS_SEED_EXAMPLES (default off): a new connection gets an example profile and one event of each metric. */
+  readonly seedExamples: boolean;
 }
 
 export interface Config {
@@ -561,6 +563,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
     connections: {
       secretKeys: connectionSecretKeys(r),
       defaultConnection: r.bool('CONNECTIONS_DEFAULT', true),
+      seedExamples: r.bool('CONNECTIONS_SEED_EXAMPLES', false),
     },
   };
   if (config.reconciler.windowMs <= config.reconciler.settleMs) {

@@ -41,3 +41,4 @@ export {
   type ProbeClients,
 } from './connection-probe';
 export { ConnectionsModule, CONNECTION_SEALER } from './connections.module';
+export { seedExamples } from './example-seed';

@@ -13,3 +13,4 @@ export { ticketStateCategory } from './ticket-state.util';
 export { isContactTopic } from './contact-topic.mapper';
 export { CONVERSATION_TOPICS } from './conversation-event.mapper';
 export { TICKET_TOPICS } from './ticket-event.mapper';
+export { exampleRecords, EXAMPLE_CONTACT_ID, EXAMPLE_EMAIL } from './examples';

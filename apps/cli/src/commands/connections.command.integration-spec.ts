@@ -4,6 +4,9 @@ import { generateDataset, startIntercomEmulator, type IntercomEmulator } from '.
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/klaviyo-emulator/src';
 import { freshTopicEnv } from '../../../../test/support/test-config';
 import { loadConfig } from '@iks/config';
+import { createSinkRunner } from '@iks/sink';
+import { METRICS } from '@iks/mapping';
+import { waitFor } from '../../../../test/support/wait-for';
 import { runConnectionsCommand, type ConnectionsDeps } from './connections.command';
 
 const K1 = `k1:${randomBytes(32).toString('base64')}`;
@@ -174,6 +177,45 @@ describe('cli connections add|list|pause|resume|remove|reseal (emulators, real b
       key_ids: ['k1'],
       secrets: { intercom_client_secret: true, intercom_access_token: true, klaviyo_private_key: true },
     });
+  });
+
+  it('CONNECTIONS_SEED_EXAMPLES=on: a new connection gets one example profile and an example event of each of the nine metrics, in its own account', async () => {
+    const config = configWith(K1, { CONNECTIONS_SEED_EXAMPLES: 'on', CONNECTIONS_DEFAULT: 'off' });
+    const added = await cli(addArgs('acme', acme, ACME), config);
+    expect({ code: added.code, err: added.err }).toEqual({ code: 0, err: '' });
+    expect(added.out).toContain('seeded examples (CONNECTIONS_SEED_EXAMPLES): 1 profile and 9 events');
+    const sink = await createSinkRunner(
+      loadConfig(
+        {
+          ...Object.fromEntries(
+            Object.entries(process.env).filter(([k]) => /^(KAFKA_BROKERS|SCHEMA_REGISTRY_URL)$/.test(k)),
+          ),
+          LOG_LEVEL: 'error',
+          ...topics,
+          CONNECTION_SECRET_KEYS: K1,
+          CONNECTIONS_DEFAULT: 'off',
+          SINK_BATCH_MAX_WAIT_MS: '50',
+        },
+        'sink',
+      ),
+    );
+    try {
+      await sink.start();
+      const account = klaviyo.account('BrandA').store;
+      await waitFor(() => account.events.filter((e) => e.unique_id.startsWith('example:')).length === 9, {
+        what: "the nine example events in the connection's account",
+        timeoutMs: 60_000,
+      });
+      const examples = account.events.filter((e) => e.unique_id.startsWith('example:'));
+      expect(examples.map((e) => e.metric).sort()).toEqual(Object.values(METRICS).sort());
+      expect(examples.every((e) => e.properties.Example === true)).toBe(true);
+      await waitFor(() => account.profiles().find((p) => p.email === 'example.person@example.com'), {
+        what: 'the example profile',
+      });
+      expect(klaviyo.account('BrandB').store.events).toHaveLength(0); // no other account is touched
+    } finally {
+      await sink.stop();
+    }
   });
 
   it('refuses what the vendors refuse, a workspace already claimed, an id in use, and writes nothing then', async () => {

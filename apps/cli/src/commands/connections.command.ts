@@ -12,10 +12,12 @@ import {
   NoSealingKeyError,
   ProbeError,
   connectionIdProblem,
+  seedExamples,
   type Connection,
   type KafkaConnectionDirectory,
 } from '@iks/connections';
-import { PRODUCER } from '@iks/kafka';
+import { AvroCodec, PRODUCER } from '@iks/kafka';
+import { EXAMPLE_EMAIL } from '@iks/mapping';
 import { KLAVIYO_BASE_URL } from '@iks/klaviyo';
 import { createContext } from '@iks/ops';
 import type { CliIo } from '../cli-io';
@@ -99,7 +101,16 @@ export async function runConnections(
       case 'list':
         return list(directory, a.json, io);
       case 'add':
-        return await addConnection(add!, directory, store, app.get(ConnectionProbe), io);
+        return await addConnection(add!, directory, store, app.get(ConnectionProbe), io, async (c) => {
+          if (!config.connections.seedExamples) return;
+          // CONNECTIONS_SEED_EXAMPLES: the new connection's example profile and nine example events
+          const codec = app.get(AvroCodec);
+          await codec.registerAll();
+          const seeded = await seedExamples({ producer: app.get<Producer>(PRODUCER), codec }, config, c);
+          io.stdout(
+            `seeded examples (CONNECTIONS_SEED_EXAMPLES): ${seeded.profiles} profile and ${seeded.events} events of ${EXAMPLE_EMAIL}, each marked Example; the sink delivers them`,
+          );
+        });
       case 'pause':
       case 'resume':
       case 'remove': {
@@ -181,6 +192,7 @@ async function addConnection(
   store: ConnectionStore,
   probe: ConnectionProbe,
   io: CliIo,
+  afterAdd: (c: Connection) => Promise<void>,
 ): Promise<number> {
   const existing = directory.get(a.id);
   if (existing && existing.status !== 'removed')
@@ -231,6 +243,7 @@ async function addConnection(
   io.stdout(
     `added connection "${c.id}" (revision ${c.revision}): Intercom workspace ${printable(c.intercom.appId)} -> Klaviyo account ${printable(c.klaviyo.accountId ?? '')}; secrets sealed under key "${directory.keyIdsOf(c.id).join(', ')}"`,
   );
+  await afterAdd(c);
   return EXIT.ok;
 }
 
