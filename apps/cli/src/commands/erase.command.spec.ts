@@ -1,4 +1,4 @@
-import { entityKey, type IntercomEnvelope } from '@iks/domain';
+import { entityKey, type IntercomEnvelope, type RawNotification } from '@iks/domain';
 import { mapNotification, staticLookups } from '@iks/mapping';
 import { parseEraseArgs, type EraseArgs } from './erase.args';
 import { erasureNotification } from './erase.command';
@@ -40,6 +40,27 @@ describe('erase arguments', () => {
   });
 });
 
+/** The request through MAPPING.md's mapping, with `contacts` as the directory (the transformer reads it as live, not backfill). */
+function mapAsTheTransformer(record: RawNotification, contacts: Array<Record<string, unknown>>) {
+  const lookups = staticLookups({
+    contacts,
+    admins: [],
+    teams: [],
+    tags: [],
+    subscriptions: {},
+    deletedContactIds: [],
+  });
+  const body = JSON.parse(record.body) as IntercomEnvelope;
+  const input = {
+    notificationId: record.notification_id,
+    topic: record.topic,
+    createdAt: record.created_at,
+    source: 'webhook' as const,
+    body,
+  };
+  return mapNotification(input, lookups, {});
+}
+
 describe('the erasure request', () => {
   it("is a contact.deleted of source operator that MAPPING.md's deletion maps from the directory by contact id", () => {
     const { record, key, contactId } = erasureNotification(
@@ -58,22 +79,10 @@ describe('the erasure request', () => {
     expect(contactId).toBe('c42');
     const body = JSON.parse(record.body) as IntercomEnvelope;
     expect(key).toBe(`alpha/${entityKey(body)}`);
-    const lookups = staticLookups({
-      contacts: [{ type: 'contact', id: 'c42', email: 'ann@example.com', role: 'user' }],
-      admins: [],
-      teams: [],
-      tags: [],
-      subscriptions: {},
-      deletedContactIds: [],
-    });
-    const input = {
-      notificationId: record.notification_id,
-      topic: record.topic,
-      createdAt: record.created_at,
-      source: 'webhook' as const, // the transformer reads an operator's request as live (not backfill)
-      body,
-    };
-    expect(mapNotification(input, lookups, {})).toEqual({
+    const mapped = mapAsTheTransformer(record, [
+      { type: 'contact', id: 'c42', email: 'ann@example.com', role: 'user' },
+    ]);
+    expect(mapped).toEqual({
       kind: 'records',
       records: [
         {
@@ -92,23 +101,8 @@ describe('the erasure request', () => {
     const { record, contactId } = erasureNotification(args({ email: 'bob@example.com' }), '', 1_700_000_000_000);
     expect(record.connection_id).toBeUndefined(); // the default connection
     expect(contactId).toMatch(/^operator-[0-9a-f-]{36}$/);
-    const body = JSON.parse(record.body) as IntercomEnvelope;
-    const lookups = staticLookups({
-      contacts: [],
-      admins: [],
-      teams: [],
-      tags: [],
-      subscriptions: {},
-      deletedContactIds: [],
-    });
-    const input = {
-      notificationId: record.notification_id,
-      topic: record.topic,
-      createdAt: record.created_at,
-      source: 'webhook' as const, // the transformer reads an operator's request as live (not backfill)
-      body,
-    };
-    expect(mapNotification(input, lookups, {})).toMatchObject({
+    const mapped = mapAsTheTransformer(record, []);
+    expect(mapped).toMatchObject({
       kind: 'records',
       records: [{ kind: 'deletion', intercom_contact_id: contactId, email: 'bob@example.com' }],
     });
