@@ -6,6 +6,7 @@ import { RecordDecodeError } from '@iks/kafka';
 import type { BackfillRecord } from '@iks/backfill';
 import { testConnection } from '../../../../test/support/connections';
 import { parseBackfillArgs } from './backfill.args';
+import type { Parsed } from './command-args';
 import { runBackfill } from './backfill.command';
 import { intercomConnection, knownConnection } from './connection-arg';
 import { connectionOfLetter, connectionOfRecord, splitCount } from './connection-filter';
@@ -22,6 +23,12 @@ function capture() {
 }
 
 const WINDOW = ['--since', '2026-01-01', '--until', '2026-02-01'];
+
+/** The arguments of a command line that parses (the test fails otherwise). */
+function parsed<T>(p: Parsed<T>): T {
+  if (!p.ok) throw new Error(p.error);
+  return p.value;
+}
 
 describe('--connection: parsing', () => {
   it('backfill, reconcile, replay and dlq take it; absent is null (the default connection, as before)', () => {
@@ -142,9 +149,9 @@ describe('--connection: which connection, or exit 2', () => {
     };
     const t = capture();
     const a = parseBackfillArgs([...WINDOW, '--connection', 'paused-one']);
-    expect(await runBackfill((a as { value: never }).value, config, t.io, { connections, intercomClient })).toBe(2);
+    expect(await runBackfill(parsed(a), config, t.io, { connections, intercomClient })).toBe(2);
     const r = parseReconcileArgs([...WINDOW, '--connection', 'nope']);
-    expect(await runReconcile((r as { value: never }).value, config, t.io, { connections, intercomClient })).toBe(2);
+    expect(await runReconcile(parsed(r), config, t.io, { connections, intercomClient })).toBe(2);
     expect(made).toEqual([]);
     expect(t.err.join('\n')).toMatch(/paused[\s\S]*unknown connection "nope"/);
   });
@@ -176,7 +183,7 @@ describe('--connection: which connection, or exit 2', () => {
       '--checkpoint-dir',
       `/tmp/iks-cli-conn-${process.pid}-${Date.now()}`,
     ]);
-    const code = await runBackfill((a as { value: never }).value, config, t.io, {
+    const code = await runBackfill(parsed(a), config, t.io, {
       connections,
       intercomClient,
       sink: { write: async (rs) => void written.push(...rs) },
@@ -195,7 +202,7 @@ describe('--connection: which connection, or exit 2', () => {
   it("--app-id that is not the connection's workspace is refused", async () => {
     const t = capture();
     const a = parseBackfillArgs([...WINDOW, '--connection', 'acme', '--app-id', 'other']);
-    const code = await runBackfill((a as { value: never }).value, config, t.io, {
+    const code = await runBackfill(parsed(a), config, t.io, {
       connections,
       intercomClient: () => ({}) as IntercomClient,
     });
