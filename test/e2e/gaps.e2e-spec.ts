@@ -221,7 +221,7 @@ describe('e2e gaps: webhooks lost to an outage and a pause are healed by continu
       ]),
     );
     expect(healed.map(([m]) => m)).not.toContain('Read Conversation');
-    expect(metrics).toMatch(/^iks_reconcile_last_window_seconds\{edge="until"\} \d+/m);
+    expect(metrics).toMatch(/^iks_reconcile_last_window_seconds\{edge="until",connection="default"\} \d+/m);
     expect(reconciler.reconciler.readiness().intercom.up).toBe(true);
   }, 150_000);
 });

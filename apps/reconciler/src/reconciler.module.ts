@@ -18,7 +18,11 @@ export class ReconcilerModule implements OnApplicationBootstrap, OnApplicationSh
     const config = loadConfig(env, 'reconciler');
     return {
       module: ReconcilerModule,
-      imports: [ConfigModule.forRoot(config), OpsModule.forRoot({ app: 'reconciler' }), ReconcilerStageModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        OpsModule.forRoot({ app: 'reconciler' }),
+        ReconcilerStageModule.forRoot(),
+      ],
       controllers: [HealthController, MetricsController],
       providers: [{ provide: HEALTH_PROBE, useExisting: ReconcilerRunner }],
     };

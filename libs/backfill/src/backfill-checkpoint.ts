@@ -30,10 +30,12 @@ export interface CheckpointIdentity {
   readonly until: number | null;
   readonly topic: string;
   readonly baseUrl: string;
+  /** The connection backfilled (`--connection`); absent or `default`: the default connection (its checkpoints keep their names). */
+  readonly connectionId?: string;
 }
 
 /**
- * One JSON file per backfill window (since, until, target topic, Intercom host). Written after
+ * One JSON file per backfill window (since, until, target topic, Intercom host, connection). Written after
  * each page is acknowledged by Kafka, atomically (temp file + rename) so a crash mid-write
  * leaves the previous checkpoint.
  */
@@ -44,10 +46,10 @@ export class CheckpointStore {
     readonly dir: string,
     readonly identity: CheckpointIdentity,
   ) {
-    const hash = createHash('sha1')
-      .update(JSON.stringify([identity.since, identity.until, identity.topic, identity.baseUrl]))
-      .digest('hex')
-      .slice(0, 16);
+    const parts: unknown[] = [identity.since, identity.until, identity.topic, identity.baseUrl];
+    // two connections' workspaces on one host (the emulator, a proxy) never share a checkpoint
+    if (identity.connectionId !== undefined && identity.connectionId !== 'default') parts.push(identity.connectionId);
+    const hash = createHash('sha1').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
     this.path = join(dir, `backfill-${hash}.json`);
   }
 

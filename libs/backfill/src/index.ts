@@ -16,3 +16,4 @@ export {
 export { NotificationWriterSink } from './notification-writer.sink';
 export { deriveNotifications, type Derivation, type DerivedNotification, type DeriveOptions } from './rest-derivation';
 export { pageWithParts, withParts, type ObjectSource } from './full-object';
+export { connectionSink, taggedRecord } from './connection-sink';

@@ -170,6 +170,12 @@ export interface StageHealthConfig {
   readonly retryInitialMs: number;
   /** ...doubling up to this. */
   readonly retryMaxMs: number;
+  /**
+   * Not from the environment: set by `cli replay --connection <id>` on the config of its
+   * in-process stage. The stage handles only that connection's records and commits past the
+   * others without handling them (no delivery, no outcome). Never set for a live stage.
+   */
+  readonly onlyConnection?: string | null;
 }
 
 /** One key of CONNECTION_SECRET_KEYS: its id (stored beside each sealed value) and its 32 bytes. */
@@ -576,7 +582,8 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       `RECONCILE_WINDOW_MS="${config.reconciler.windowMs}" must be at least RECONCILE_INTERVAL_MS="${config.reconciler.intervalMs}", or time between two runs is never reconciled`,
     );
   }
-  if (app === 'reconciler' && !config.intercom.accessToken) {
+  // the default connection's workspace is reconciled with it; a deployment of added connections only (CONNECTIONS_DEFAULT=off) uses theirs
+  if (app === 'reconciler' && config.connections.defaultConnection && !config.intercom.accessToken) {
     r.problems.push(
       'INTERCOM_ACCESS_TOKEN is required by the reconciler (an Intercom access token that can read contacts, conversations and tickets; npm start uses the Intercom emulator when it is unset)',
     );

@@ -1,7 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import { CONFIG, type Config } from '@iks/config';
-import { IntercomClient } from '@iks/intercom';
+import { INTERCOM_CLIENT_FACTORY, intercomClientFactoryProvider, type IntercomClientFactory } from '@iks/intercom';
 import { AvroCodec, KAFKA, KafkaModule, PRODUCER, topicName } from '@iks/kafka';
 import { KlaviyoHttpClient } from '@iks/klaviyo';
 import { METRICS_REGISTRY } from '@iks/ops';
@@ -22,8 +22,8 @@ const PROBE_TIMEOUT_MS = 15_000;
 /**
  * Connections for an app or a CLI context (global): CONNECTIONS, the KafkaConnectionDirectory
  * (built from the shared KafkaModule providers, caught up with pipeline.connections.v1 before
- * the app starts, stopped on shutdown), the ConnectionStore that writes changes, and the
- * ConnectionProbe that validates credentials live.
+ * the app starts, stopped on shutdown), the ConnectionStore that writes changes, the
+ * ConnectionProbe that validates credentials live, and INTERCOM_CLIENT_FACTORY (a connection's Intercom client).
  */
 @Global()
 @Module({
@@ -81,19 +81,14 @@ const PROBE_TIMEOUT_MS = 15_000;
           topic: topicName('connections', c.kafka.topicPrefix),
         }),
     },
+    intercomClientFactoryProvider,
     {
       provide: ConnectionProbe,
-      inject: [CONFIG],
-      useFactory: (c: Config) =>
+      inject: [CONFIG, INTERCOM_CLIENT_FACTORY],
+      useFactory: (c: Config, intercomClient: IntercomClientFactory) =>
         new ConnectionProbe({
-          intercomMe: (accessToken, baseUrl) =>
-            new IntercomClient({
-              accessToken,
-              baseUrl,
-              version: c.intercom.version,
-              timeoutMs: PROBE_TIMEOUT_MS,
-              retries: 1,
-            }).me(),
+          intercomMe: (accessToken, apiBaseUrl) =>
+            intercomClient({ intercom: { accessToken, apiBaseUrl } }, { timeoutMs: PROBE_TIMEOUT_MS, retries: 1 }).me(),
           klaviyoAccounts: async (privateKey, baseUrl) =>
             (
               await new KlaviyoHttpClient({
@@ -106,6 +101,6 @@ const PROBE_TIMEOUT_MS = 15_000;
         }),
     },
   ],
-  exports: [CONNECTIONS, CONNECTION_SEALER, ConnectionStore, ConnectionProbe],
+  exports: [CONNECTIONS, CONNECTION_SEALER, ConnectionStore, ConnectionProbe, INTERCOM_CLIENT_FACTORY],
 })
 export class ConnectionsModule {}

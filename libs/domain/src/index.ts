@@ -1,5 +1,8 @@
 export {
   connectionOf,
+  connectionOfKey,
+  connectionKey,
+  withConnectionId,
   CONNECTION_ID_PATTERN,
   DEFAULT_CONNECTION_ID,
   type ContactSnapshot,

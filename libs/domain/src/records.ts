@@ -16,6 +16,42 @@ export const DEFAULT_CONNECTION_ID = 'default';
 /** Connection ids: lower-case letters, digits and dashes, 1–63 characters, starting with a letter or digit. */
 export const CONNECTION_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
+/**
+ * A record's Kafka key under its connection (docs/CONNECTIONS.md, "Keys"): the default
+ * connection keeps today's key; another connection's key is `<connection id>/<today's key>`, so
+ * one entity's records stay on one partition and two workspaces' ids never share a key (the
+ * compacted contacts topic). Connection ids have no `/` (CONNECTION_ID_PATTERN).
+ */
+export function connectionKey(connectionId: string | undefined, key: string): string {
+  return connectionId === undefined || connectionId === DEFAULT_CONNECTION_ID ? key : `${connectionId}/${key}`;
+}
+
+/**
+ * `record` tagged with its connection: `connection_id` set for any connection but the default,
+ * left absent for the default (absent means default, as the topics' decoders give it back).
+ */
+export function withConnectionId<T extends { readonly connection_id?: string }>(record: T, connectionId: string): T {
+  if (connectionId === DEFAULT_CONNECTION_ID) {
+    if (record.connection_id === undefined) return record;
+    const { connection_id: _dropped, ...rest } = record;
+    return rest as T;
+  }
+  return record.connection_id === connectionId ? record : { ...record, connection_id: connectionId };
+}
+
+/**
+ * The connection of a record from its Kafka key alone (a record that cannot be decoded): a
+ * connection's keys are `<connection id>/<key>`, the default connection's keys have no such
+ * prefix (they start with an entity type and `:`).
+ */
+export function connectionOfKey(key: string | Buffer | null | undefined): string {
+  const k = key === null || key === undefined ? '' : key.toString();
+  const slash = k.indexOf('/');
+  if (slash <= 0) return DEFAULT_CONNECTION_ID;
+  const prefix = k.slice(0, slash);
+  return CONNECTION_ID_PATTERN.test(prefix) ? prefix : DEFAULT_CONNECTION_ID;
+}
+
 /** The connection of a record: its `connection_id`, or the default connection when it has none. */
 export function connectionOf(record: { readonly connection_id?: string }): string {
   return record.connection_id ?? DEFAULT_CONNECTION_ID;
@@ -128,7 +164,8 @@ export interface PipelineOutage {
 }
 
 /**
- * pipeline.reconcile.v1 (keyed by `<trigger>:<since>`): one window the reconciler compared with
+ * pipeline.reconcile.v1 (keyed by `<trigger>:<since>`, `<connection id>/<trigger>:<since>` for a connection
+ * other than the default): one window the reconciler compared with
  * Intercom and healed, or why it could not (README "Gaps"). The console's Gaps page reads it.
  */
 export interface ReconcileReportRecord {
@@ -152,6 +189,9 @@ export interface ReconcileReportRecord {
     readonly healed: number;
   }>;
   readonly reporter: string;
+
+  /** The connection whose workspace was reconciled; absent: the default connection. */
+  readonly connection_id?: string;
 }
 
 export type KlaviyoRecord = KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord;

@@ -10,6 +10,15 @@ export {
   type SearchQuery,
 } from './intercom.client';
 export { IntercomApiError } from './intercom-api.error';
+export {
+  INTERCOM_CLIENT_FACTORY,
+  intercomClientFactory,
+  intercomClientFactoryProvider,
+  NoIntercomAccessTokenError,
+  type IntercomClientFactory,
+  type IntercomClientSettings,
+  type IntercomEndpoint,
+} from './intercom-client.factory';
 export { RequestGate } from './request-gate';
 export type {
   ContactReference,

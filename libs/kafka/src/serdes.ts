@@ -155,6 +155,7 @@ export interface OutageAvro {
 
 /** schemas/reconcile-report.avsc */
 export interface ReconcileReportAvro {
+  readonly connection_id?: string;
   readonly trigger: string;
   readonly since: number;
   readonly until: number;
@@ -393,10 +394,14 @@ export function outageFromAvro(a: OutageAvro): PipelineOutage {
 }
 
 export function reconcileReportToAvro(r: ReconcileReportRecord): ReconcileReportAvro {
-  return { ...r, rows: r.rows.map((x) => ({ ...x })) };
+  return { ...r, connection_id: cid(r.connection_id), rows: r.rows.map((x) => ({ ...x })) };
 }
 
 export function reconcileReportFromAvro(a: ReconcileReportAvro): ReconcileReportRecord {
+  return withConnection(reconcileReportFields(a), a.connection_id);
+}
+
+function reconcileReportFields(a: ReconcileReportAvro): ReconcileReportRecord {
   return {
     trigger: a.trigger,
     since: Number(a.since),

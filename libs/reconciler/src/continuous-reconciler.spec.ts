@@ -91,10 +91,14 @@ describe('ContinuousReconciler', () => {
     ]);
     expect(written.every((w) => w.notification.source === 'reconcile')).toBe(true);
     const text = await registry.metrics();
-    expect(text).toContain('iks_reconcile_healed_total{metric="Replied to Conversation",trigger="schedule"} 1');
-    expect(text).toContain('iks_reconcile_missing_total{metric="Conversation Rated",trigger="schedule"} 1');
+    expect(text).toContain(
+      'iks_reconcile_healed_total{metric="Replied to Conversation",trigger="schedule",connection="default"} 1',
+    );
+    expect(text).toContain(
+      'iks_reconcile_missing_total{metric="Conversation Rated",trigger="schedule",connection="default"} 1',
+    );
     expect(text).not.toMatch(/metric="Conversation Created"/);
-    expect(text).toContain(`iks_reconcile_last_window_seconds{edge="until"} ${NOW / 1000 - 120}`);
+    expect(text).toContain(`iks_reconcile_last_window_seconds{edge="until",connection="default"} ${NOW / 1000 - 120}`);
     expect(r.readiness().intercom.up).toBe(true);
     // the window's report, for pipeline.reconcile.v1 (the console's Gaps page)
     expect(reports).toHaveLength(1);
@@ -155,7 +159,9 @@ describe('ContinuousReconciler', () => {
       detail: expect.objectContaining({ reason: 'cannot reach Intercom: connect ECONNREFUSED 127.0.0.1:1' }),
     });
     expect(r.last).toBeNull();
-    expect(await registry.metrics()).toContain('iks_reconcile_runs_total{trigger="schedule",outcome="failed"} 1');
+    expect(await registry.metrics()).toContain(
+      'iks_reconcile_runs_total{trigger="schedule",outcome="failed",connection="default"} 1',
+    );
     expect(reports).toEqual([
       expect.objectContaining({ outcome: 'failed', error: 'connect ECONNREFUSED 127.0.0.1:1', rows: [] }),
     ]);

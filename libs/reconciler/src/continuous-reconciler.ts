@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { PipelineOutage, ReconcileReportRecord } from '@iks/domain';
+import { DEFAULT_CONNECTION_ID, type PipelineOutage, type ReconcileReportRecord } from '@iks/domain';
 import type { IntercomClient } from '@iks/intercom';
 import { metricOnce } from '@iks/stage';
 import { BACKFILL_KINDS, type BackfillKind, type BackfillSink, type ObjectSource } from '@iks/backfill';
@@ -17,6 +17,8 @@ export interface ContinuousOptions {
   /** The notifications' workspace id; null: GET /me. */
   readonly appId: string | null;
   readonly kinds?: readonly BackfillKind[];
+  /** The connection whose workspace this loop reconciles (default: the default connection); a label of its metrics. */
+  readonly connectionId?: string;
 }
 
 export interface ContinuousDeps {
@@ -48,7 +50,7 @@ interface Failure {
  * Intercom or Kafka cannot be used.
  */
 export class ContinuousReconciler {
-  private readonly logger = new Logger(ContinuousReconciler.name);
+  private readonly logger: Logger;
   private readonly now: () => number;
   private readonly kinds: readonly BackfillKind[];
   private appId: string | null;
@@ -62,11 +64,13 @@ export class ContinuousReconciler {
   private intercomFailure: Failure | null;
   private kafkaFailure: Failure | null = null;
   private lastWindow: { since: number; until: number; trigger: ReconcileTrigger; at: number } | null = null;
-  private readonly missing: Counter<'metric' | 'trigger'>;
-  private readonly healed: Counter<'metric' | 'trigger'>;
-  private readonly runs: Counter<'trigger' | 'outcome'>;
-  private readonly windowEdge: Gauge<'edge'>;
-  private readonly outagesPending: Gauge;
+  private readonly missing: Counter<'metric' | 'trigger' | 'connection'>;
+  private readonly healed: Counter<'metric' | 'trigger' | 'connection'>;
+  private readonly runs: Counter<'trigger' | 'outcome' | 'connection'>;
+  private readonly windowEdge: Gauge<'edge' | 'connection'>;
+  private readonly outagesPending: Gauge<'connection'>;
+  /** The connection reconciled (DEFAULT_CONNECTION_ID unless given). */
+  readonly connectionId: string;
 
   constructor(
     private readonly options: ContinuousOptions,
@@ -75,6 +79,12 @@ export class ContinuousReconciler {
     this.now = deps.now ?? Date.now;
     this.kinds = options.kinds ?? BACKFILL_KINDS;
     this.appId = options.appId;
+    this.connectionId = options.connectionId ?? DEFAULT_CONNECTION_ID;
+    this.logger = new Logger(
+      this.connectionId === DEFAULT_CONNECTION_ID
+        ? ContinuousReconciler.name
+        : `${ContinuousReconciler.name}:${this.connectionId}`,
+    );
     this.intercomFailure = { at: this.now(), reason: 'not contacted yet' };
     const registers = [deps.registry];
     this.missing = metricOnce(
@@ -83,8 +93,8 @@ export class ContinuousReconciler {
       () =>
         new Counter({
           name: 'iks_reconcile_missing_total',
-          help: 'Notifications Intercom holds that the pipeline never produced, found by reconcile, by metric (Profiles for contacts) and trigger.',
-          labelNames: ['metric', 'trigger'],
+          help: 'Notifications Intercom holds that the pipeline never produced, found by reconcile, by metric (Profiles for contacts), trigger and connection.',
+          labelNames: ['metric', 'trigger', 'connection'],
           registers,
         }),
     );
@@ -94,8 +104,8 @@ export class ContinuousReconciler {
       () =>
         new Counter({
           name: 'iks_reconcile_healed_total',
-          help: 'Missing notifications written to the raw topic (source reconcile), by metric and trigger.',
-          labelNames: ['metric', 'trigger'],
+          help: 'Missing notifications written to the raw topic (source reconcile), by metric, trigger and connection.',
+          labelNames: ['metric', 'trigger', 'connection'],
           registers,
         }),
     );
@@ -105,8 +115,8 @@ export class ContinuousReconciler {
       () =>
         new Counter({
           name: 'iks_reconcile_runs_total',
-          help: 'Reconciled windows, by trigger (schedule, outage) and outcome (ok, failed).',
-          labelNames: ['trigger', 'outcome'],
+          help: 'Reconciled windows, by trigger (schedule, outage), outcome (ok, failed) and connection.',
+          labelNames: ['trigger', 'outcome', 'connection'],
           registers,
         }),
     );
@@ -116,8 +126,8 @@ export class ContinuousReconciler {
       () =>
         new Gauge({
           name: 'iks_reconcile_last_window_seconds',
-          help: 'The last window reconciled without error: its since and until (unix seconds).',
-          labelNames: ['edge'],
+          help: 'The last window reconciled without error, per connection: its since and until (unix seconds).',
+          labelNames: ['edge', 'connection'],
           registers,
         }),
     );
@@ -127,7 +137,8 @@ export class ContinuousReconciler {
       () =>
         new Gauge({
           name: 'iks_reconcile_outages_pending',
-          help: 'Outage windows reported by ingest and not reconciled yet.',
+          help: 'Outage windows reported by ingest and not reconciled yet, per connection.',
+          labelNames: ['connection'],
           registers,
         }),
     );
@@ -158,7 +169,7 @@ export class ContinuousReconciler {
       );
       this.outageTimers.set(key, t);
     }
-    this.outagesPending.set(this.pendingOutages.size);
+    this.outagesPending.set({ connection: this.connectionId }, this.pendingOutages.size);
   }
 
   /** Resolves when the windows queued so far are done. */
@@ -173,6 +184,13 @@ export class ContinuousReconciler {
     for (const t of this.outageTimers.values()) clearTimeout(t);
     this.outageTimers.clear();
     await this.chain;
+  }
+
+  /** Removes this loop's series from the metrics (its connection was removed). */
+  dropMetrics(): void {
+    const connection = this.connectionId;
+    for (const edge of ['since', 'until']) this.windowEdge.remove({ edge, connection });
+    this.outagesPending.remove({ connection });
   }
 
   readiness() {
@@ -252,7 +270,7 @@ export class ContinuousReconciler {
     const until = Math.ceil(o.until / 1000) + 1;
     if (await this.run('outage', since, until, key)) {
       this.pendingOutages.delete(key);
-      this.outagesPending.set(this.pendingOutages.size);
+      this.outagesPending.set({ connection: this.connectionId }, this.pendingOutages.size);
       await this.deps
         .outageDone?.(key)
         .catch((e) =>
@@ -280,6 +298,7 @@ export class ContinuousReconciler {
           until: until * 1000,
           reconciled_at: at,
           outcome: report ? 'ok' : 'failed',
+          ...(this.connectionId === DEFAULT_CONNECTION_ID ? {} : { connection_id: this.connectionId }),
           error,
           outage_key: outageKey,
           objects: report?.objects ?? 0,
@@ -306,7 +325,7 @@ export class ContinuousReconciler {
     } catch (e) {
       this.kafkaFailure = { at, reason: (e as Error).message };
       await publish(null, `reading the produced topics failed: ${(e as Error).message}`);
-      this.runs.inc({ trigger, outcome: 'failed' });
+      this.runs.inc({ trigger, outcome: 'failed', connection: this.connectionId });
       this.logger.error(
         `${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)} not reconciled: reading the produced topics failed: ${(e as Error).message}`,
       );
@@ -320,6 +339,7 @@ export class ContinuousReconciler {
         until,
         kinds: this.kinds,
         appId,
+        connectionId: this.connectionId,
         heal: true,
       });
       this.intercomFailure = null;
@@ -328,7 +348,7 @@ export class ContinuousReconciler {
       if (isKafkaWrite(e)) this.kafkaFailure = failure;
       else this.intercomFailure = failure;
       await publish(null, (e as Error).message);
-      this.runs.inc({ trigger, outcome: 'failed' });
+      this.runs.inc({ trigger, outcome: 'failed', connection: this.connectionId });
       this.logger.error(
         `${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)} not reconciled: ${(e as Error).message}`,
       );
@@ -337,14 +357,14 @@ export class ContinuousReconciler {
       this.deps.index.save();
     }
     for (const r of report.rows) {
-      if (r.missing > 0) this.missing.inc({ metric: r.name, trigger }, r.missing);
-      if (r.healed > 0) this.healed.inc({ metric: r.name, trigger }, r.healed);
+      if (r.missing > 0) this.missing.inc({ metric: r.name, trigger, connection: this.connectionId }, r.missing);
+      if (r.healed > 0) this.healed.inc({ metric: r.name, trigger, connection: this.connectionId }, r.healed);
     }
     await publish(report, null);
-    this.runs.inc({ trigger, outcome: 'ok' });
+    this.runs.inc({ trigger, outcome: 'ok', connection: this.connectionId });
     this.lastWindow = { since, until, trigger, at };
-    this.windowEdge.set({ edge: 'since' }, since);
-    this.windowEdge.set({ edge: 'until' }, until);
+    this.windowEdge.set({ edge: 'since', connection: this.connectionId }, since);
+    this.windowEdge.set({ edge: 'until', connection: this.connectionId }, until);
     const missing = report.rows.reduce((n, r) => n + r.missing, 0);
     const line =
       `${trigger} window ${iso(since * 1000)} .. ${iso(until * 1000)}: ${report.objects} objects, ${missing} missing` +

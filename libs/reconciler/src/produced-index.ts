@@ -10,7 +10,7 @@ interface IndexFile {
   positions: Record<string, Record<string, string>>;
   /** unique_ids of klaviyo.events.v1. */
   eventIds: string[];
-  /** contact id → newest Intercom updated_at of a klaviyo.profiles.v1 record. */
+  /** contact id (`<connection id>/<contact id>` for a connection other than the default) → newest Intercom updated_at of a klaviyo.profiles.v1 record. */
   profiles: Record<string, number>;
   /** unique_id → unix ms: written to the raw topic by `reconcile --heal`, not yet seen produced. */
   healed: Record<string, number>;

@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { connectionKey } from '@iks/connections';
 import { readTopicRanges, topicName, topicOffsets, type AvroCodec } from '@iks/kafka';
 import type { ProducedIndex } from './produced-index';
 
@@ -39,13 +40,18 @@ export async function updateProducedIndex(
           unique_id?: unknown;
           intercom_contact_id?: unknown;
           updated_at?: number | null;
+          connection_id?: string;
         } | null;
         if (topic === eventsTopic) {
           if (typeof decoded?.unique_id !== 'string') continue;
           index.addEvent(decoded.unique_id); // only the id: the properties are not parsed
         } else {
           if (typeof decoded?.intercom_contact_id !== 'string') continue;
-          index.addProfile(decoded.intercom_contact_id, decoded.updated_at ?? null);
+          // per connection: two workspaces' contacts never share an entry (the default's key is the contact id, as before)
+          index.addProfile(
+            connectionKey(decoded.connection_id, decoded.intercom_contact_id),
+            decoded.updated_at ?? null,
+          );
         }
         n++;
       }

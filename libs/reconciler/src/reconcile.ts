@@ -1,3 +1,4 @@
+import { connectionKey } from '@iks/connections';
 import type { IntercomObject, SearchQuery } from '@iks/intercom';
 import { METRICS, toE164, type MetricKey } from '@iks/mapping';
 import {
@@ -29,6 +30,12 @@ export interface ReconcileOptions {
   readonly until: number;
   readonly kinds: readonly BackfillKind[];
   readonly appId: string;
+  /**
+   * The connection whose workspace `client` reads (default: the default connection): a profile
+   * is looked up under its directory key and what is healed is written with its connection id
+   * and key (wrap the sink with connectionSink).
+   */
+  readonly connectionId?: string;
   readonly heal: boolean;
   readonly perPage?: number;
   readonly onProgress?: (p: { kind: BackfillKind; objects: number; totalCount: number | null }) => void;
@@ -107,7 +114,7 @@ export async function reconcile(
         });
         if (d.truncated) truncated++;
         for (const n of d.notifications) {
-          const judged = judge(kind, item, n, index);
+          const judged = judge(kind, item, n, index, opts.connectionId);
           if (judged === 'unidentifiable') {
             unidentifiable++;
             continue;
@@ -146,6 +153,7 @@ function judge(
   item: IntercomObject,
   n: DerivedNotification,
   index: ProducedIndex,
+  connectionId: string | undefined,
 ): 'unidentifiable' | { row: string; key: string; present: boolean } {
   if (n.expected)
     return { row: METRICS[n.expected.metric], key: n.expected.uniqueId, present: index.hasEvent(n.expected.uniqueId) };
@@ -154,10 +162,11 @@ function judge(
   const phone = typeof item.phone === 'string' && toE164(item.phone) !== undefined;
   if (kind !== 'contacts' || (!email && !phone)) return 'unidentifiable';
   const updatedAt = typeof item.updated_at === 'number' ? item.updated_at : 0;
-  const produced = index.profileUpdatedAt(String(item.id));
+  // the index keeps a connection's profiles under `<connection id>/<contact id>` (the default: the contact id)
+  const produced = index.profileUpdatedAt(connectionKey(connectionId, String(item.id)));
   return {
     row: 'Profiles',
-    key: `contact:${item.id}:${updatedAt}`,
+    key: connectionKey(connectionId, `contact:${item.id}:${updatedAt}`),
     present: produced !== undefined && produced >= updatedAt,
   };
 }

@@ -112,8 +112,10 @@ describe('ReconcilerRunner: an outage ingest reports is reconciled and tombstone
         .sort(),
     ).toEqual(['conversation.rating.added', 'conversation.user.created', 'conversation.user.replied']);
     const metrics = await runner.registry.metrics();
-    expect(metrics).toMatch(/iks_reconcile_healed_total\{metric="Conversation Created",trigger="outage"\} 1/);
-    expect(metrics).toMatch(/iks_reconcile_outages_pending 0/);
+    expect(metrics).toMatch(
+      /iks_reconcile_healed_total\{metric="Conversation Created",trigger="outage",connection="default"\} 1/,
+    );
+    expect(metrics).toMatch(/iks_reconcile_outages_pending\{connection="default"\} 0/);
     // the outage window's report on pipeline.reconcile.v1 (Avro), for the console's Gaps page
     const reports = () => tap!.of(topicName('reconcileReports', prefix)).map((r) => reconcileReportFromAvro(r.value));
     await waitFor(() => reports().some((r) => r.trigger === 'outage'), {

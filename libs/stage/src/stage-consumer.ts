@@ -11,6 +11,7 @@ import {
   type FailureContext,
   type TopicKey,
 } from '@iks/kafka';
+import { connectionOf, connectionOfKey } from '@iks/domain';
 import { retry } from '@iks/retry';
 import { OutcomePublisher } from './outcome-publisher';
 import type { StageTally } from './stage-metrics';
@@ -48,6 +49,11 @@ export interface StageConsumerDeps {
   /** A failing slice is read again after a jittered backoff (libs/retry) from retryInitialMs, doubling up to retryMaxMs. */
   readonly retryInitialMs: number;
   readonly retryMaxMs: number;
+  /**
+   * Only this connection's records go to the handlers (a replay's `--connection`); the others
+   * are passed over: no outcome, no count, their offsets committed with the slice after them.
+   */
+  readonly onlyConnection?: string | null;
 }
 
 export interface ConsumerHealth {
@@ -165,9 +171,18 @@ export class StageConsumer {
     const tp = `${batch.topic}:${batch.partition}`;
     this.track(tp, BigInt(batch.highWatermark), BigInt(batch.messages[0].offset));
     const end = this.spec.until?.get(tp);
-    const messages = end === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) < end);
+    const inRange = end === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) < end);
+    const messages = await this.ofConnection(batch.topic, inRange);
+    const passedOver = async () => {
+      // the batch's last records are another connection's: committed past, unhandled
+      const last = inRange[inRange.length - 1];
+      if (last === undefined || last === messages[messages.length - 1]) return;
+      await this.commit(batch.topic, batch.partition, nextOffset(last.offset));
+      payload.resolveOffset(last.offset);
+    };
     if (messages.length === 0) {
-      if (end !== undefined) await this.commit(batch.topic, batch.partition, end.toString());
+      if (inRange.length > 0) await passedOver();
+      else if (end !== undefined) await this.commit(batch.topic, batch.partition, end.toString());
       return;
     }
     // Deliveries may wait for rate windows or retries: keep the membership alive meanwhile.
@@ -180,9 +195,34 @@ export class StageConsumer {
         const done = await this.handleWithRetry(payload, chunk);
         if (!done) return;
       }
+      if (isRunning() && !isStale()) await passedOver();
     } finally {
       clearInterval(beat);
     }
+  }
+
+  /** The records of onlyConnection (all of them without it): by `connection_id`, or by key when a record does not decode. */
+  private async ofConnection(
+    topic: string,
+    messages: EachBatchPayload['batch']['messages'],
+  ): Promise<EachBatchPayload['batch']['messages']> {
+    const only = this.deps.onlyConnection;
+    if (only === undefined || only === null) return messages;
+    const key = this.topics.get(topic)!.key;
+    const kept: EachBatchPayload['batch']['messages'] = [];
+    for (const m of messages) {
+      let connection: string;
+      try {
+        connection = connectionOf(
+          (await this.deps.codec.decodeAs(key, m.value)) as { readonly connection_id?: string },
+        );
+      } catch (e) {
+        if (!(e instanceof RecordDecodeError)) throw e;
+        connection = connectionOfKey(m.key);
+      }
+      if (connection === only) kept.push(m);
+    }
+    return kept;
   }
 
   /**

@@ -20,6 +20,8 @@ export interface StageRuntimeOptions {
   /** Backoff of a failing slice (libs/retry, jittered): from this, doubling up to retryMaxMs. */
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
+  /** Only this connection's records are handled; the others are committed past, unhandled (a replay's `--connection`). */
+  readonly onlyConnection?: string | null;
 }
 
 export interface StageHealth {
@@ -67,6 +69,7 @@ export class StageRuntime {
         onFatal,
         retryInitialMs: this.opts.retryInitialMs ?? 500,
         retryMaxMs: this.opts.retryMaxMs ?? 30_000,
+        onlyConnection: this.opts.onlyConnection ?? null,
       });
       this.consumers.push(c);
       await c.start();

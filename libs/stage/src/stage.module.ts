@@ -42,6 +42,7 @@ export class StageModule {
               stallLiveMs: c.stage.stallLiveMs,
               retryInitialMs: c.stage.retryInitialMs,
               retryMaxMs: c.stage.retryMaxMs,
+              onlyConnection: c.stage.onlyConnection ?? null,
             }),
         },
       ],

@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
 import { BACKFILL_KINDS, type BackfillKind } from '@iks/backfill';
 import { cliCommand, isoMs, parseWith, value, type Parsed } from './command-args';
+import { connectionOption } from './connection-option';
 
 export const BACKFILL_USAGE =
-  '--since <ISO date> [--until <ISO date>] [--only conversations,tickets,contacts] [--restart] [--checkpoint-dir <dir>] [--app-id <id>] [--per-page <1-150>]';
+  '--since <ISO date> [--until <ISO date>] [--only conversations,tickets,contacts] [--restart] [--checkpoint-dir <dir>] [--app-id <id>] [--per-page <1-150>] [--connection <id>]';
 
 export interface BackfillArgs {
   readonly since: number;
@@ -13,6 +14,8 @@ export interface BackfillArgs {
   readonly checkpointDir: string;
   readonly appId: string | null;
   readonly perPage: number;
+  /** `--connection`: whose workspace is read and whose records are written; null: the default connection. */
+  readonly connection: string | null;
 }
 
 interface BackfillOptions {
@@ -23,6 +26,7 @@ interface BackfillOptions {
   checkpointDir?: string;
   appId?: string;
   perPage?: string;
+  connection?: string;
 }
 
 /** The declaration of `backfill` (options, help); main.ts adds it to the program, parseBackfillArgs parses with it. */
@@ -55,6 +59,11 @@ export function backfillCommand(): Command {
     )
     .addOption(
       new Option('--per-page <n>', 'objects per search page, 1 to 150 (default 150)').argParser(value('--per-page')),
+    )
+    .addOption(
+      connectionOption(
+        "the connection whose workspace is read (its access token and API host) and whose records are written (default: the environment's)",
+      ),
     );
 }
 
@@ -98,6 +107,7 @@ export function backfillArgsFrom(o: BackfillOptions): Parsed<BackfillArgs> {
       checkpointDir: o.checkpointDir ?? '.checkpoints',
       appId: o.appId ?? null,
       perPage,
+      connection: o.connection ?? null,
     },
   };
 }

@@ -30,6 +30,7 @@ describe('backfill command arguments', () => {
         checkpointDir: '/tmp/cp',
         appId: null,
         perPage: 150,
+        connection: null,
       },
     });
     expect(parseBackfillArgs(['--since', '2026-01-01T00:00:00+02:00'])).toMatchObject({

@@ -1,5 +1,6 @@
 import type { Config } from '@iks/config';
-import { IntercomClient } from '@iks/intercom';
+import { ANY_WORKSPACE, DEFAULT_CONNECTION_ID } from '@iks/connections';
+import { intercomClientFactory, type IntercomClientFactory } from '@iks/intercom';
 import { topicName } from '@iks/kafka';
 import { createNotificationWriter, type NotificationWriter } from '@iks/ingest';
 import {
@@ -8,12 +9,16 @@ import {
   type ProgressStream,
   BackfillRunner,
   type BackfillSink,
+  connectionSink,
   NotificationWriterSink,
 } from '@iks/backfill';
 import type { CliIo } from '../cli-io';
 import { BACKFILL_USAGE, parseBackfillArgs, type BackfillArgs } from './backfill.args';
+import { intercomConnection, type ConnectionLookup } from './connection-arg';
 
-export interface BackfillDeps {
+export interface BackfillDeps extends ConnectionLookup {
+  /** Makes the Intercom client of the connection (default: the one factory, at INTERCOM_VERSION). */
+  readonly intercomClient?: IntercomClientFactory;
   /** Where progress goes (default process.stderr). */
   readonly progress?: ProgressStream;
   /** SIGINT subscription (default process); returns the unsubscribe. */
@@ -31,7 +36,9 @@ const processInterrupt = (handler: () => void) => {
  * `backfill`: history from Intercom's REST search into intercom.notifications.v1 (see
  * libs/backfill). Exit 0 when done, 130 when interrupted (the checkpoint holds the
  * last acknowledged page; run the same command to resume), 2 on bad arguments or a missing
- * INTERCOM_ACCESS_TOKEN, 1 on other failures (resumable too).
+ * INTERCOM_ACCESS_TOKEN, or a --connection that is unknown, removed, paused or without an
+ * Intercom access token, 1 on other failures (resumable too). With --connection, that
+ * connection's workspace is read and its records are written as the ingest writes its webhooks.
  */
 export async function runBackfillCommand(
   args: string[],
@@ -54,20 +61,32 @@ export async function runBackfill(
   io: CliIo,
   deps: BackfillDeps = {},
 ): Promise<number> {
-  const token = config.intercom.accessToken;
-  if (!token) {
+  if (a.connection === null && !config.intercom.accessToken) {
     io.stderr(
       'backfill: INTERCOM_ACCESS_TOKEN is not set (an Intercom access token that can read contacts, conversations and tickets)',
     );
     return 2;
   }
-  const client = new IntercomClient({
-    accessToken: token,
-    baseUrl: config.intercom.baseUrl,
-    version: config.intercom.version,
-  });
+  const resolved = await intercomConnection('backfill', a.connection, config, io, deps);
+  if (!resolved.ok) return resolved.code;
+  const connection = resolved.connection;
+  if (!connection.intercom.accessToken) {
+    io.stderr(
+      'backfill: INTERCOM_ACCESS_TOKEN is not set (an Intercom access token that can read contacts, conversations and tickets)',
+    );
+    return 2;
+  }
+  const client = (deps.intercomClient ?? intercomClientFactory({ version: config.intercom.version }))(connection);
 
-  let appId = a.appId;
+  // an added connection knows its workspace; the default one claims INTERCOM_APP_ID or any (then GET /me)
+  const known = connection.id !== DEFAULT_CONNECTION_ID && connection.intercom.appId !== ANY_WORKSPACE;
+  if (known && a.appId !== null && a.appId !== connection.intercom.appId) {
+    io.stderr(
+      `backfill: --app-id ${a.appId} is not the workspace of connection "${connection.id}" (${connection.intercom.appId}); omit --app-id`,
+    );
+    return 2;
+  }
+  let appId = known ? connection.intercom.appId : a.appId;
   if (!appId) {
     try {
       const me = await client.me();
@@ -86,7 +105,8 @@ export async function runBackfill(
     since: a.since,
     until: a.until,
     topic,
-    baseUrl: config.intercom.baseUrl,
+    baseUrl: connection.intercom.apiBaseUrl,
+    connectionId: connection.id,
   });
   let writer: NotificationWriter | undefined;
   let sink = deps.sink;
@@ -95,6 +115,12 @@ export async function runBackfill(
     await writer.start();
     sink = new NotificationWriterSink(writer);
   }
+  // records of an added connection carry its id and `<connection id>/<key>` keys, as the ingest writes its webhooks
+  sink = connectionSink(sink, connection.id);
+  if (connection.id !== DEFAULT_CONNECTION_ID)
+    io.stderr(
+      `backfill: connection "${connection.id}": workspace ${appId} at ${connection.intercom.apiBaseUrl}; records keyed ${connection.id}/<key>`,
+    );
 
   const stop = new AbortController();
   let interrupts = 0;

@@ -1,17 +1,20 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { cliCommand, parseWith, type Parsed } from './command-args';
+import { connectionOption } from './connection-option';
 
 export type DlqSub = 'list' | 'reprocess';
 export const DLQ_SUBS: readonly DlqSub[] = ['list', 'reprocess'];
 
-export const DLQ_USAGE = `list <topic> [--limit N] [--json]
-       dlq reprocess <topic> [--where reason~<text>] [--from-beginning] [--yes]`;
+export const DLQ_USAGE = `list <topic> [--limit N] [--json] [--connection <id>]
+       dlq reprocess <topic> [--where reason~<text>] [--from-beginning] [--connection <id>] [--yes]`;
 
 export interface DlqFlags {
   readonly limit: number | null;
   readonly json: boolean;
   readonly where: string | null;
   readonly fromBeginning: boolean;
+  /** `--connection`: only the dead letters of this connection's records; null: all. */
+  readonly connection: string | null;
   readonly yes: boolean;
 }
 
@@ -42,7 +45,8 @@ function declareFlags(cmd: Command, sub: DlqSub): Command {
     return cmd
       .description('print every dead letter of <topic>.dlq (nothing committed) and a count by reason')
       .addOption(new Option('--limit <N>', 'print the first N letters (the counts cover all)').argParser(positiveInt))
-      .option('--json', 'one JSON object a line, then the counts');
+      .option('--json', 'one JSON object a line, then the counts')
+      .addOption(connectionOption("only the dead letters of this connection's records (the counts too)"));
   }
   return cmd
     .description(
@@ -56,6 +60,11 @@ function declareFlags(cmd: Command, sub: DlqSub): Command {
       ).argParser(reasonFilter),
     )
     .option('--from-beginning', 'consider every letter again, not only those since the last reprocess')
+    .addOption(
+      connectionOption(
+        "only the dead letters of this connection's records (progress kept apart, in iks-dlq-reprocess.<topic>.connection.<id>)",
+      ),
+    )
     .option('-y, --yes', 'proceed without asking (required without a terminal)');
 }
 
@@ -97,6 +106,7 @@ export function dlqFlagsFrom(o: {
   json?: boolean;
   where?: string;
   fromBeginning?: boolean;
+  connection?: string;
   yes?: boolean;
 }): DlqFlags {
   return {
@@ -104,6 +114,7 @@ export function dlqFlagsFrom(o: {
     json: o.json === true,
     where: o.where ?? null,
     fromBeginning: o.fromBeginning === true,
+    connection: o.connection ?? null,
     yes: o.yes === true,
   };
 }

@@ -21,12 +21,19 @@ import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
 import { printable, printableJson } from './printable';
 import { DLQ_SUBS, DLQ_USAGE, parseDlqArgs, type DlqArgs, type DlqFlags, type DlqSub } from './dlq.args';
+import { knownConnection, type ConnectionLookup } from './connection-arg';
+import { connectionOfLetter } from './connection-filter';
 
 // shared with the console (libs/kafka/src/dead-letter-reprocess.ts)
 export { REPROCESSED_FROM, reasonKey, matchesWhere, reprocessHeaders } from '@iks/kafka';
 
-export interface DlqDeps {
+export interface DlqDeps extends ConnectionLookup {
   readonly prompt?: Prompt;
+}
+
+/** The group that keeps a reprocess's progress: per topic, and per connection with --connection. */
+export function reprocessGroup(topic: string, connection: string | null): string {
+  return connection === null ? `iks-dlq-reprocess.${topic}` : `iks-dlq-reprocess.${topic}.connection.${connection}`;
 }
 
 interface Letter {
@@ -64,6 +71,10 @@ export async function runDlq(a: DlqArgs, config: Config, io: CliIo, deps: DlqDep
     return 2;
   }
   const dlqTopic = dlqName(topic.name);
+  if (flags.connection !== null) {
+    const known = await knownConnection(`dlq ${sub}`, flags.connection, config, io, deps);
+    if (!known.ok) return known.code;
+  }
   const app = await createContext(config, 'cli', KafkaModule);
   const kafka = app.get<Kafka>(KAFKA);
   const admin = kafka.admin();
@@ -76,7 +87,7 @@ export async function runDlq(a: DlqArgs, config: Config, io: CliIo, deps: DlqDep
       return 1;
     }
     const codec = app.get(AvroCodec);
-    if (sub === 'list') return await list(kafka, admin, codec, dlqTopic, flags, io);
+    if (sub === 'list') return await list(kafka, admin, codec, prefix, dlqTopic, flags, io);
     return await reprocess(
       kafka,
       app.get<Producer>(PRODUCER),
@@ -120,19 +131,46 @@ async function readLetters(
 
 const iso = (ms: number) => (Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms));
 
+/**
+ * With --connection, the letters of that connection's records (a letter that cannot be read
+ * belongs to none) and how many were another's; without, all of them.
+ */
+async function ofConnection(
+  codec: AvroCodec,
+  prefix: string,
+  letters: readonly Letter[],
+  connection: string | null,
+): Promise<{ letters: Letter[]; others: number }> {
+  if (connection === null) return { letters: [...letters], others: 0 };
+  const kept: Letter[] = [];
+  for (const l of letters)
+    if (l.letter && (await connectionOfLetter(codec, prefix, l.letter)) === connection) kept.push(l);
+  return { letters: kept, others: letters.length - kept.length };
+}
+
 async function list(
   kafka: Kafka,
   admin: Admin,
   codec: AvroCodec,
+  prefix: string,
   dlq: string,
   f: DlqFlags,
   io: CliIo,
 ): Promise<number> {
   const marks = await admin.fetchTopicOffsets(dlq);
   const ranges = marks.map((m) => ({ partition: m.partition, from: BigInt(m.low), to: BigInt(m.high) }));
-  const letters = await readLetters(kafka, admin, codec, dlq, ranges);
+  const { letters, others } = await ofConnection(
+    codec,
+    prefix,
+    await readLetters(kafka, admin, codec, dlq, ranges),
+    f.connection,
+  );
+  const ofWhom = f.connection === null ? '' : ` of connection "${f.connection}"`;
+  const skipped = `${others} of other connections skipped`;
   if (letters.length === 0) {
-    io.stdout(`no dead letters in ${dlq}`);
+    if (f.json && f.connection !== null)
+      io.stdout(printableJson({ total: 0, by_reason: {}, connection: f.connection, other_connections: others }));
+    else io.stdout(`no dead letters${ofWhom} in ${dlq}${f.connection === null ? '' : ` (${skipped})`}`);
     return 0;
   }
   const counts = new Map<string, number>();
@@ -188,12 +226,20 @@ async function list(
   });
   const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   if (f.json) {
-    io.stdout(printableJson({ total: letters.length, by_reason: Object.fromEntries(sorted) }));
+    io.stdout(
+      printableJson({
+        total: letters.length,
+        by_reason: Object.fromEntries(sorted),
+        ...(f.connection === null ? {} : { connection: f.connection, other_connections: others }),
+      }),
+    );
     return 0;
   }
   if (f.limit !== null && letters.length > f.limit) io.stdout(`(showing ${f.limit} of ${letters.length}; --limit)`);
   for (const [reason, n] of sorted) io.stdout(`count\t${n}\t${printable(reason)}`);
-  io.stdout(`total\t${letters.length} dead letter(s) in ${dlq}`);
+  io.stdout(
+    `total\t${letters.length} dead letter(s)${ofWhom} in ${dlq}${f.connection === null ? '' : ` (${skipped})`}`,
+  );
   return 0;
 }
 
@@ -209,7 +255,8 @@ async function reprocess(
   io: CliIo,
   deps: DlqDeps,
 ): Promise<number> {
-  const groupId = `iks-dlq-reprocess.${topic}`;
+  const groupId = reprocessGroup(topic, f.connection);
+  const prefix = config.kafka.topicPrefix;
   const { groups } = await admin.describeGroups([groupId]);
   if (groups[0] && groups[0].members.length > 0) {
     io.stderr(
@@ -226,10 +273,18 @@ async function reprocess(
     const c = committed.get(m.partition) ?? -1n;
     return { partition: m.partition, from: f.fromBeginning || c < low ? low : c, to: BigInt(m.high) };
   });
-  const letters = await readLetters(kafka, admin, codec, dlq, ranges);
+  const { letters, others } = await ofConnection(
+    codec,
+    prefix,
+    await readLetters(kafka, admin, codec, dlq, ranges),
+    f.connection,
+  );
   const since = f.fromBeginning ? 'from the beginning' : `new since the last reprocess (group ${groupId})`;
+  const ofWhom = f.connection === null ? '' : ` of connection "${f.connection}"`;
+  if (f.connection !== null)
+    io.stdout(`dlq reprocess: ${others} dead letter(s) of other connections skipped (not sent, left in ${dlq})`);
   if (letters.length === 0) {
-    io.stdout(`dlq reprocess: no dead letters in ${dlq} ${since}; sent 0`);
+    io.stdout(`dlq reprocess: no dead letters${ofWhom} in ${dlq} ${since}; sent 0`);
     return 0;
   }
   const known = new Set(allTopics(config.kafka.topicPrefix).map((t) => t.name));
@@ -251,7 +306,7 @@ async function reprocess(
   }
   const byTopic = new Map<string, number>();
   for (const s of send) byTopic.set(s.letter.original_topic, (byTopic.get(s.letter.original_topic) ?? 0) + 1);
-  io.stdout(`dlq reprocess: ${letters.length} dead letter(s) in ${dlq} ${since}`);
+  io.stdout(`dlq reprocess: ${letters.length} dead letter(s)${ofWhom} in ${dlq} ${since}`);
   if (f.where !== null)
     io.stdout(`dlq reprocess: ${send.length} match --where reason~${f.where}, ${notMatching} do not`);
   for (const [t, n] of byTopic) io.stdout(`plan: send ${n} to ${t}`);

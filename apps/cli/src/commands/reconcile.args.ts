@@ -1,9 +1,10 @@
 import { Command, Option } from 'commander';
 import { BACKFILL_KINDS, type BackfillKind } from '@iks/backfill';
 import { cliCommand, isoMs, parseWith, value, type Parsed } from './command-args';
+import { connectionOption } from './connection-option';
 
 export const RECONCILE_USAGE =
-  '--since <ISO date> --until <ISO date> [--heal] [--only conversations,tickets,contacts] [--index-dir <dir>] [--app-id <id>]';
+  '--since <ISO date> --until <ISO date> [--heal] [--only conversations,tickets,contacts] [--index-dir <dir>] [--app-id <id>] [--connection <id>]';
 
 export interface ReconcileArgs {
   /** unix seconds, [since, until) */
@@ -13,6 +14,8 @@ export interface ReconcileArgs {
   readonly kinds: readonly BackfillKind[];
   readonly indexDir: string;
   readonly appId: string | null;
+  /** `--connection`: whose workspace is compared (and healed); null: the default connection. */
+  readonly connection: string | null;
 }
 
 interface ReconcileOptions {
@@ -22,6 +25,7 @@ interface ReconcileOptions {
   only?: string;
   indexDir?: string;
   appId?: string;
+  connection?: string;
 }
 
 export function reconcileCommand(): Command {
@@ -57,6 +61,11 @@ export function reconcileCommand(): Command {
     .addOption(
       new Option('--app-id <id>', 'the workspace id of the notifications (default: read from GET /me)').argParser(
         value('--app-id'),
+      ),
+    )
+    .addOption(
+      connectionOption(
+        "the connection whose workspace is compared and healed, with its access token and API host (default: the environment's)",
       ),
     );
 }
@@ -94,6 +103,7 @@ export function reconcileArgsFrom(o: ReconcileOptions): Parsed<ReconcileArgs> {
       kinds,
       indexDir: o.indexDir ?? '.reconcile',
       appId: o.appId ?? null,
+      connection: o.connection ?? null,
     },
   };
 }

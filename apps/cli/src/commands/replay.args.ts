@@ -1,15 +1,18 @@
 import { Command, Option } from 'commander';
 import type { ReplayFrom } from '@iks/replay';
 import { cliCommand, isoMs, parseWith, value, type Parsed } from './command-args';
+import { connectionOption } from './connection-option';
 
 export const REPLAY_USAGE =
-  '--topic <topic> (--from-offset P:O[,P:O...] | --from-time <ISO> | --from-beginning) [--to-time <ISO>] [--group <group>] [--yes]';
+  '--topic <topic> (--from-offset P:O[,P:O...] | --from-time <ISO> | --from-beginning) [--to-time <ISO>] [--group <group>] [--connection <id>] [--yes]';
 
 export interface ReplayArgs {
   readonly topic: string;
   readonly from: ReplayFrom;
   readonly toTime: number | null;
   readonly group: string | null;
+  /** `--connection`: only this connection's records are replayed; null: every record. */
+  readonly connection: string | null;
   readonly yes: boolean;
 }
 
@@ -20,6 +23,7 @@ interface ReplayOptions {
   fromBeginning?: boolean;
   toTime?: string;
   group?: string;
+  connection?: string;
   yes?: boolean;
 }
 
@@ -58,6 +62,11 @@ export function replayCommand(): Command {
         '--group <group>',
         'reset this STOPPED consumer group instead; its app re-reads when it starts',
       ).argParser(value('--group')),
+    )
+    .addOption(
+      connectionOption(
+        "only this connection's records are replayed (the others of the range are passed over; not with --group)",
+      ),
     )
     .option('-y, --yes', 'proceed without asking (required without a terminal)');
 }
@@ -113,5 +122,13 @@ export function replayArgsFrom(o: ReplayOptions): Parsed<ReplayArgs> {
         '--to-time applies to a replay through a separate group only: omit --group (a reset group reads on to the end)',
     };
   }
-  return { ok: true, value: { topic, from, toTime, group, yes: o.yes === true } };
+  const connection = o.connection ?? null;
+  if (group !== null && connection !== null) {
+    return {
+      ok: false,
+      error:
+        "--connection applies to a replay through a separate group only: omit --group (a reset group re-reads every connection's records)",
+    };
+  }
+  return { ok: true, value: { topic, from, toTime, group, connection, yes: o.yes === true } };
 }

@@ -14,7 +14,14 @@ describe('replay command arguments', () => {
   it('parses each way to start, the end, the group and --yes', () => {
     expect(parseReplayArgs(['--topic', 'klaviyo.events.v1', '--from-beginning'])).toEqual({
       ok: true,
-      value: { topic: 'klaviyo.events.v1', from: { kind: 'beginning' }, toTime: null, group: null, yes: false },
+      value: {
+        topic: 'klaviyo.events.v1',
+        from: { kind: 'beginning' },
+        toTime: null,
+        group: null,
+        connection: null,
+        yes: false,
+      },
     });
     expect(parseReplayArgs(['--topic=klaviyo.events.v1', '--from-offset', '0:12,2:7', '--yes'])).toMatchObject({
       ok: true,

@@ -1,6 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { KAFKA, KafkaModule, type TopicKey } from '@iks/kafka';
+import { AvroCodec, KAFKA, KafkaModule, readTopicRanges, type TopicKey } from '@iks/kafka';
 import { createContext } from '@iks/ops';
 import { sleep } from '@iks/retry';
 import type { IntercomSource } from '@iks/directory';
@@ -17,8 +17,10 @@ import type { CliIo } from '../cli-io';
 import { resolveTopicArg, topicList } from './cli-topics';
 import { confirmOrExit, type Prompt } from './confirm';
 import { parseReplayArgs, REPLAY_USAGE, type ReplayArgs } from './replay.args';
+import { knownConnection, type ConnectionLookup } from './connection-arg';
+import { connectionOfRecord, splitCount } from './connection-filter';
 
-export interface ReplayDeps {
+export interface ReplayDeps extends ConnectionLookup {
   readonly prompt?: Prompt;
   /** Lookups for a raw-topic replay (default: from INTERCOM_ACCESS_TOKEN). */
   readonly intercomSource?: IntercomSource;
@@ -40,6 +42,8 @@ const processInterrupt = (handler: () => void) => {
  * fresh group of its own up to the end captured at start (or --to-time), then stop: the sink
  * re-delivers (its Klaviyo traffic yields to live traffic; unique_id makes Klaviyo drop events
  * it already has), the transformer re-maps raw notifications (e.g. after a mapping change).
+ * With --connection, only that connection's records are replayed: the plan says how many of the
+ * range are another connection's, and the stage passes over them (committed past, unhandled).
  */
 export async function runReplayCommand(
   args: string[],
@@ -70,8 +74,14 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
     return 2;
   }
 
+  if (a.connection !== null) {
+    const known = await knownConnection('replay', a.connection, config, io, deps);
+    if (!known.ok) return known.code;
+  }
+
   const app = await createContext(config, 'cli', KafkaModule);
-  const admin = app.get<Kafka>(KAFKA).admin();
+  const kafka = app.get<Kafka>(KAFKA);
+  const admin = kafka.admin();
   try {
     await admin.connect();
     let planned: ReplayPlan;
@@ -93,6 +103,23 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
       `replay: in-process ${stage} replay of ${topic.name} through a separate group ${replayGroup} (the live group ${liveGroup} is not touched${stage === 'sink' ? '; Klaviyo traffic yields to live traffic' : ''})`,
     );
     for (const l of planLines(planned)) io.stdout(l);
+    let runConfig = config;
+    if (a.connection !== null) {
+      // the range read once to say what the replay of one connection covers; the stage then passes over the others'
+      const records = await readTopicRanges(kafka, admin, topic.name, planned.plan);
+      const codec = app.get(AvroCodec);
+      const ofRecords = [];
+      for (const r of records) ofRecords.push(await connectionOfRecord(codec, topic.key, r.message));
+      const { mine, others } = splitCount(ofRecords, a.connection);
+      io.stdout(
+        `plan: ${mine} record(s) of connection "${a.connection}" replayed; ${others} of other connections skipped (passed over, not ${stage === 'sink' ? 'delivered' : 're-mapped'})`,
+      );
+      if (mine === 0) {
+        io.stdout(`replay: nothing of connection "${a.connection}" to replay`);
+        return 0;
+      }
+      runConfig = { ...config, stage: { ...config.stage, onlyConnection: a.connection } };
+    }
     if (stage === 'transformer') {
       // The mapping re-emits what each notification produced then, contact snapshots and profile
       // upserts included: stopping short of the end can leave older contact states written last.
@@ -106,7 +133,7 @@ export async function runReplay(a: ReplayArgs, config: Config, io: CliIo, deps: 
     }
     const stop = await confirmOrExit('replay', a.yes, io, deps.prompt);
     if (stop !== null) return stop;
-    return await replayInProcess(admin, config, topic, planned, replayGroup, io, deps);
+    return await replayInProcess(admin, runConfig, topic, planned, replayGroup, io, deps);
   } finally {
     await admin.disconnect().catch(() => undefined);
     await app.close();
