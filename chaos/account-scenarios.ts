@@ -9,7 +9,7 @@
  * accounts past their ceilings through the real ingest and transformer: 150 / 60 × 8 = 20 events/s).
  * The burst limit (10/s) is above that pace, so the steady window binds.
  *
- * The two healthy accounts are loaded at 1.3 × their ceiling from LEAD_MS before the fault until it
+ * The two healthy accounts are loaded at 1.5 × their ceiling from LEAD_MS before the fault until it
  * ends (a backlog at the sink the whole time); their delivered events are sampled every second and
  * the rate of every 30 s window inside the fault (sliding, one per sample) is compared with the
  * ceiling (≥ 90 %). Why 30 s: the sink's budget grants up to 10 requests (the burst share) per
@@ -24,10 +24,10 @@ import { sleep, type ChaosRig, type RigTenant, type Webhook } from './chaos-rig'
 import type { ScenarioRun } from './chaos-scenarios';
 
 /** Before the fault: the healthy accounts' backlog builds and their pace settles. */
-const LEAD_MS = 15_000;
+const LEAD_MS = 20_000;
 const WINDOW_MS = 30_000;
 const SHARE_TARGET = 0.9;
-const HEALTHY_LOAD = 1.3;
+const HEALTHY_LOAD = 1.5;
 const FAULTY_LOAD = 0.6;
 
 export type AccountFault = 'refuseKey' | 'storm429' | 'outage503';
