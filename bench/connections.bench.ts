@@ -19,9 +19,10 @@
  * first 10 s (min / median / max), the 429s every account got, and the resident set (VmRSS at the
  * end, VmHWM peak) of every app.
  *
- * **Memory per connection**: the same run with 1 connection first (BENCH_CONNECTIONS_BASE_SECONDS,
- * default 20 s), then (RSS with N − RSS with 1) / (N − 1) per app, from VmRSS at each run's end.
- * The N run also moves N times the events, so this is an upper bound of what a connection costs.
+ * **Memory per connection**: a run with 1 connection first (BENCH_CONNECTIONS_BASE_SECONDS,
+ * default 20 s) whose one account holds the backlog all N accounts hold in the second run, then
+ * (RSS with N − RSS with 1) / (N − 1) per app, from VmRSS at each run's end and from VmHWM (peak).
+ * The N run delivers N times the events per second (more in flight), so this is an upper bound.
  *
  * Env: BENCH_CONNECTIONS_N (50), BENCH_CONNECTIONS_SECONDS (60), BENCH_CONNECTIONS_BASE_SECONDS (20),
  * BENCH_CONNECTIONS_REPLICAS (3), BENCH_CONNECTIONS_BATCH (10), BENCH_VERBOSE=1.
@@ -199,9 +200,19 @@ async function postWebhooks(ingestPort: number, intercom: IntercomEmulator, tena
 
 interface PhaseResult {
   readonly rss: Map<string, number>;
+  readonly peak: Map<string, number>;
 }
 
-async function phase(n: number, seconds: number, replicas: number, batch: number): Promise<PhaseResult> {
+/** The events each account's backlog gets for a run of `seconds`: 1.3 × its ceiling for the run and 15 s more. */
+const backlogPerAccount = (ceiling: number, seconds: number) => Math.ceil(ceiling * (seconds + 15) * 1.3);
+
+async function phase(
+  n: number,
+  seconds: number,
+  replicas: number,
+  batch: number,
+  backlogTotal?: number,
+): Promise<PhaseResult> {
   const tenants = emulatedTenants(n, 'b', SECRET);
   heading(
     `${n} connection(s) → ${n} Klaviyo account(s), ${replicas} sink replicas, ${seconds} s of delivery (bulk requests of ${batch} events)`,
@@ -240,7 +251,7 @@ async function phase(n: number, seconds: number, replicas: number, batch: number
     const tProduce = nowMs();
     const codec = await prepareFreshTopics(cli);
     await writeConnections(cli, tenants, { intercom: intercom.url, klaviyo: klaviyo.url });
-    const perTenant = Math.ceil(ceilingOf(tenants[0]) * (seconds + 15) * 1.3);
+    const perTenant = backlogTotal ? Math.ceil(backlogTotal / n) : backlogPerAccount(ceilingOf(tenants[0]), seconds);
     await produceBacklog(cli, codec, tenants, perTenant);
     note(
       `${fmtInt(perTenant * n)} events written to the events topic (${fmtInt(perTenant)} per account) and ${n} connection(s) in ${((nowMs() - tProduce) / 1000).toFixed(1)} s`,
@@ -321,10 +332,12 @@ async function phase(n: number, seconds: number, replicas: number, batch: number
       `${fmtInt(throttled)} (target 0: ${throttled === 0 ? 'met' : 'MISSED'})`,
     );
     const rss = new Map<string, number>();
+    const peak = new Map<string, number>();
     for (const c of apps) {
       const now = vmRss(c.proc.pid) ?? 0;
       rss.set(c.name, now);
-      line(`RSS ${c.name}`, `${fmtMiB(now)} at the end, peak ${fmtMiB(vmHwm(c.proc.pid) ?? 0)}`);
+      peak.set(c.name, vmHwm(c.proc.pid) ?? 0);
+      line(`RSS ${c.name}`, `${fmtMiB(now)} at the end, peak ${fmtMiB(peak.get(c.name)!)}`);
     }
     if (n > 1 && sorted[0] < SHARE_TARGET)
       note(
@@ -335,7 +348,7 @@ async function phase(n: number, seconds: number, replicas: number, batch: number
           .map(([s, a]) => `${a} ${pct(s)}`)
           .join(', ')}`,
       );
-    return { rss };
+    return { rss, peak };
   } finally {
     await children.stopAll();
     await klaviyo.close().catch(() => undefined);
@@ -349,15 +362,24 @@ async function main(): Promise<void> {
   const n = envInt('BENCH_CONNECTIONS_N', 50);
   const replicas = envInt('BENCH_CONNECTIONS_REPLICAS', 3);
   const batch = envInt('BENCH_CONNECTIONS_BATCH', 10);
-  const base = await phase(1, envInt('BENCH_CONNECTIONS_BASE_SECONDS', 20), replicas, batch);
-  const many = await phase(n, envInt('BENCH_CONNECTIONS_SECONDS', 60), replicas, batch);
-  heading(`memory per connection: (VmRSS with ${n} − VmRSS with 1) / ${n - 1}, per app`);
-  const perConnection = (app: string) => ((many.rss.get(app) ?? 0) - (base.rss.get(app) ?? 0)) / Math.max(1, n - 1);
+  const seconds = envInt('BENCH_CONNECTIONS_SECONDS', 60);
+  // the baseline's one account holds the backlog all N accounts hold in the second run (what the
+  // sinks fetch and hold does not differ): the difference is what the connections cost
+  const backlog = n * backlogPerAccount((150 / 60) * batch, seconds);
+  const base = await phase(1, envInt('BENCH_CONNECTIONS_BASE_SECONDS', 20), replicas, batch, backlog);
+  const many = await phase(n, seconds, replicas, batch);
+  heading(`memory per connection: (RSS with ${n} − RSS with 1) / ${n - 1}, per app (VmRSS at the end; VmHWM peak)`);
+  const per = (m: PhaseResult, b: PhaseResult, app: string, k: 'rss' | 'peak') =>
+    ((m[k].get(app) ?? 0) - (b[k].get(app) ?? 0)) / Math.max(1, n - 1);
   for (const [app, rss] of many.rss)
-    line(app, `${fmtMiB(perConnection(app))} (${fmtMiB(base.rss.get(app) ?? 0)} → ${fmtMiB(rss)})`);
+    line(
+      app,
+      `${fmtMiB(per(many, base, app, 'rss'))} (${fmtMiB(base.rss.get(app) ?? 0)} → ${fmtMiB(rss)}); peak ${fmtMiB(per(many, base, app, 'peak'))}`,
+    );
   const sinks = [...many.rss.keys()].filter((a) => a.startsWith('sink-'));
-  line('sink (mean of the replicas)', fmtMiB(sinks.reduce((a, s) => a + perConnection(s), 0) / sinks.length));
-  note('negative: the run with 1 connection ended with more resident memory (GC timing); the figure is noise-bound');
+  const mean = (k: 'rss' | 'peak') => sinks.reduce((a, s) => a + per(many, base, s, k), 0) / sinks.length;
+  line('sink (mean of the replicas)', `${fmtMiB(mean('rss'))}; peak ${fmtMiB(mean('peak'))}`);
+  note('a negative figure: the run with 1 connection ended with more resident memory (GC timing); noise-bound');
 }
 
 main().then(
