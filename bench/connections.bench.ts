@@ -327,6 +327,13 @@ async function phase(
       `each account's share of its ceiling (after the first ${WARM_MS / 1000} s)`,
       `min ${pct(sorted[0])}, median ${pct(percentile(sorted, 50))}, max ${pct(sorted[sorted.length - 1])}; below ${pct(SHARE_TARGET)}: ${shares.filter((s) => s < SHARE_TARGET).length} (target 0: ${sorted[0] >= SHARE_TARGET ? 'met' : 'MISSED'})`,
     );
+    const sumAt = (ms: number) =>
+      (timeline.filter((x) => x.at <= ms).pop() ?? timeline[0]).counts.reduce((a, b) => a + b, 0);
+    const per10: string[] = [];
+    for (let t = 10_000; t <= end.at + 500; t += 10_000) per10.push(fmtInt((sumAt(t) - sumAt(t - 10_000)) / 10));
+    note(
+      `events/s in all, per 10 s: ${per10.join(', ')} (a gap: a rebalance holds every budget, or a starved replica)`,
+    );
     line(
       '429 Too Many Requests (every account)',
       `${fmtInt(throttled)} (target 0: ${throttled === 0 ? 'met' : 'MISSED'})`,
