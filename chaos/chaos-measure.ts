@@ -27,28 +27,61 @@ export interface Measurement {
   readonly expectedDeadLetters: number;
   readonly recoverMs: number;
   readonly problems: readonly string[];
+  /** With several accounts: each one's arrived/expected and doubled. */
+  readonly perAccount: readonly string[];
+}
+
+/** What the runner notes before a scenario: per account, the events stored so far and the unique_ids of earlier scenarios. */
+export interface MeasureContext {
+  readonly dlqBefore: number;
+  readonly duplicatesBefore: number;
+  /** unique_ids of every webhook posted so far, by account (earlier scenarios' late copies are not doubling). */
+  readonly knownIds: Map<string, Set<string>>;
+  readonly storedBefore: ReadonlyMap<string, number>;
+}
+
+/** The account a webhook's events belong in. */
+export const accountOf = (w: { readonly account?: string }): string => w.account ?? 'default';
+
+export function measureContext(rig: ChaosRig, dlqBefore: number, knownIds: Map<string, Set<string>>): MeasureContext {
+  const accounts = rig.accounts();
+  return {
+    dlqBefore,
+    duplicatesBefore: accounts.reduce((n, a) => n + a.store.duplicateEventsIgnored, 0),
+    knownIds,
+    storedBefore: new Map(accounts.map((a) => [a.id, a.store.events.length])),
+  };
 }
 
 export async function measure(
   rig: ChaosRig,
   run: ScenarioRun,
-  ctx: { dlqBefore: number; duplicatesBefore: number; knownIds: Set<string>; storedBefore: number },
+  ctx: MeasureContext,
   timeoutMs = 120_000,
 ): Promise<Measurement> {
   const accepted = run.webhooks.filter((w) => w.status === 200);
   const refused = run.webhooks.filter((w) => w.status >= 400 && w.status < 500 && w.status !== 429).length;
-  const expected = new Set(accepted.flatMap((w) => w.uniqueIds));
-  for (const w of run.webhooks) for (const id of w.uniqueIds) ctx.knownIds.add(id);
-  const store = rig.klaviyo.store;
+  const accounts = rig.accounts();
+  // per account: the unique_ids its accepted webhooks map to, counted in its own store only
+  const expectedOf = new Map<string, Set<string>>(accounts.map((a) => [a.id, new Set<string>()]));
+  for (const w of accepted) for (const id of w.uniqueIds) expectedOf.get(accountOf(w))?.add(id);
+  for (const w of run.webhooks) {
+    const known = ctx.knownIds.get(accountOf(w)) ?? new Set<string>();
+    for (const id of w.uniqueIds) known.add(id);
+    ctx.knownIds.set(accountOf(w), known);
+  }
+  const expectedSize = [...expectedOf.values()].reduce((n, e) => n + e.size, 0);
   const arrivedNow = () => {
     let n = 0;
-    const seen = new Set(store.events.map((e) => e.unique_id));
-    for (const id of expected) if (seen.has(id)) n++;
+    for (const a of accounts) {
+      const seen = new Set(a.store.events.map((e) => e.unique_id));
+      for (const id of expectedOf.get(a.id)!) if (seen.has(id)) n++;
+    }
     return n;
   };
   const deadline = Date.now() + timeoutMs;
   let arrived = arrivedNow();
-  while (arrived < expected.size && Date.now() < deadline) {
+  while (arrived < expectedSize && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
     arrived = arrivedNow();
   }
@@ -60,37 +93,60 @@ export async function measure(
     deadLettered = (await rig.deadLettered()) - ctx.dlqBefore;
   }
   await new Promise((r) => setTimeout(r, 1000));
-  const { doubled, doubledIds } = countDoubled(store.events.slice(ctx.storedBefore), accepted, ctx.knownIds);
+  let doubled = 0;
+  const doubledIds: string[] = [];
+  const lostIds: string[] = [];
+  const perAccount: string[] = [];
+  for (const a of accounts) {
+    const mine = accepted.filter((w) => accountOf(w) === a.id);
+    const d = countDoubled(
+      a.store.events.slice(ctx.storedBefore.get(a.id) ?? 0),
+      mine,
+      ctx.knownIds.get(a.id) ?? new Set<string>(),
+    );
+    doubled += d.doubled;
+    doubledIds.push(...d.doubledIds);
+    const stored = new Set(a.store.events.map((e) => e.unique_id));
+    const expected = expectedOf.get(a.id)!;
+    const lost = [...expected].filter((id) => !stored.has(id));
+    lostIds.push(...lost);
+    perAccount.push(`${a.id} ${expected.size - lost.length}/${expected.size} arrived, ${d.doubled} doubled`);
+  }
   const problems = [...run.broken];
-  const redelivered = store.duplicateEventsIgnored - ctx.duplicatesBefore;
+  const redelivered = accounts.reduce((n, a) => n + a.store.duplicateEventsIgnored, 0) - ctx.duplicatesBefore;
   const goodRefused = run.webhooks.filter((w) => w.uniqueIds.length > 0 && w.status !== 200).length;
   if (goodRefused > 0) problems.push(`${goodRefused} good webhook(s) never accepted`);
   if (refused !== run.expectedRefused) problems.push(`${refused} refused, expected ${run.expectedRefused}`);
   if (deadLettered !== run.expectedDeadLetters)
     problems.push(`${deadLettered} dead letter(s), expected ${run.expectedDeadLetters}`);
-  const stored = new Set(store.events.map((e) => e.unique_id));
   const show = (ids: string[]) =>
     ids
       .slice(0, 3)
       .map((id) => JSON.stringify(id.slice(0, 120)))
       .join(', ');
-  if (arrived < expected.size)
-    problems.push(`${expected.size - arrived} lost (${show([...expected].filter((id) => !stored.has(id)))})`);
-  if (doubled > 0) problems.push(`${doubled} doubled (${show(doubledIds)})`);
+  if (lostIds.length > 0) problems.push(`${lostIds.length} lost (${show(lostIds)})`);
+  if (doubled > 0) {
+    const first = doubledIds[0];
+    const copies = accounts.flatMap((a) =>
+      a.store.events.filter((e) => e.unique_id === first).map((e) => `${a.id}:${e.metric}:${e.profileId}`),
+    );
+    problems.push(`${doubled} doubled (${show(doubledIds)}; copies of the first: ${copies.join(', ')})`);
+  }
   problems.push(...(run.check?.({ redelivered }) ?? []));
   return {
     accepted: accepted.length,
     sent: run.webhooks.length,
     refused,
-    expected: expected.size,
+    expected: expectedSize,
     arrived,
-    lost: expected.size - arrived,
+    lost: lostIds.length,
     doubled,
     redelivered,
     deadLettered,
     expectedDeadLetters: run.expectedDeadLetters,
     recoverMs,
     problems,
+    perAccount: accounts.length > 1 ? perAccount : [],
   };
 }
 

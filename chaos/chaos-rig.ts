@@ -13,9 +13,18 @@ import {
   makeAdmin,
   makeContact,
   makeTeam,
+  generateDataset,
   signBody,
+  startIntercomEmulator,
+  type IntercomEmulator,
   type IntercomNotification,
 } from '../tools/intercom-emulator/src';
+import {
+  connectionSecretKeys,
+  emulatedTenants,
+  writeConnections,
+  type EmulatedTenant,
+} from '../tools/support/emulated-connections';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../tools/klaviyo-emulator/src';
 import { waitUntil } from '../tools/support/wait-for';
 import { freePort } from '../test/support/free-port';
@@ -60,6 +69,8 @@ export interface Webhook {
   readonly id: string;
   /** unique_ids of the Klaviyo events it maps to (offline, with the same mapping as the transformer). */
   readonly uniqueIds: readonly string[];
+  /** The Klaviyo account its events belong in (absent: the emulator's default account). */
+  readonly account?: string;
   status: number;
   tries: number;
   /** Every answer, in order (0: none within Intercom's timeout). */
@@ -74,8 +85,30 @@ export interface Webhook {
  * and Intercom's side: signed webhooks posted to ingest, re-sent on a 5xx or no answer as Intercom
  * does (a 4xx is final), by the poster, a child process of its own (webhook-poster.ts).
  */
+/** One connection of a rig with `tenants`: its workspace's people, admin and team. */
+export interface RigTenant extends EmulatedTenant {
+  contacts: IntercomContact[];
+  admin: IntercomAdmin;
+  team: IntercomTeam;
+}
+
+/** The default account's store, or, with tenants, each tenant's account's store. */
+export interface RigAccount {
+  readonly id: string;
+  readonly store: KlaviyoEmulator['store'];
+}
+
 export class ChaosRig {
   klaviyo!: KlaviyoEmulator;
+  /** With `tenants`: the Intercom emulator serving their workspaces (the transformer's lookups). */
+  intercom: IntercomEmulator | null = null;
+  /**
+   * With `tenants`: the connections (one workspace, one Klaviyo account each; CONNECTIONS_DEFAULT=off),
+   * the emulator's limits on (every account at Klaviyo's documented limits), bulk requests of
+   * `sinkBatchMaxEvents` events.
+   */
+  readonly tenants: RigTenant[] = [];
+  readonly sinkBatchMaxEvents: number | undefined;
   /** The apps reach the schema registry through it: `registry.cut()` takes the registry away. */
   registry!: TcpProxy;
   /** With `privateBroker`: the rig's own broker, which a scenario may kill and start again. */
@@ -97,8 +130,23 @@ export class ChaosRig {
   private posts = new Map<number, { hooks: readonly Webhook[]; done: (d: PostDone) => void }>();
   private nextBatch = 0;
 
-  constructor(opts: { privateBroker?: boolean } = {}) {
+  constructor(opts: { privateBroker?: boolean; tenants?: number; sinkBatchMaxEvents?: number } = {}) {
     this.broker = opts.privateBroker ? new PrivateBroker() : null;
+    this.sinkBatchMaxEvents = opts.tenants ? (opts.sinkBatchMaxEvents ?? 8) : undefined;
+    for (const t of emulatedTenants(opts.tenants ?? 0, 'chaos', SECRET))
+      this.tenants.push({ ...t, contacts: [], admin: makeAdmin({ name: 'x' }), team: makeTeam({ name: 'x' }) });
+  }
+
+  /** Where events land: the default account, or each tenant's. */
+  accounts(): RigAccount[] {
+    if (this.tenants.length === 0) return [{ id: 'default', store: this.klaviyo.store }];
+    return this.tenants.map((t) => ({ id: t.account, store: this.klaviyo.account(t.account).store }));
+  }
+
+  tenant(account: string): RigTenant {
+    const t = this.tenants.find((x) => x.account === account || x.connection === account);
+    if (!t) throw new Error(`no tenant ${account}`);
+    return t;
   }
 
   async start(extraEnv: Record<string, string> = {}): Promise<void> {
@@ -107,7 +155,41 @@ export class ChaosRig {
     this.registry = await new TcpProxy({ host: registry.hostname, port: Number(registry.port || 80) }).start();
     const registryUrl = new URL(REGISTRY);
     registryUrl.host = `127.0.0.1:${this.registry.port}`;
-    this.klaviyo = await startKlaviyoEmulator({ port: 0, limits: false });
+    const multi = this.tenants.length > 0;
+    this.klaviyo = await startKlaviyoEmulator(
+      multi
+        ? {
+            port: 0,
+            limits: true,
+            accounts: this.tenants.map((t) => ({ id: t.account, name: t.connection, privateKeys: [t.privateKey] })),
+          }
+        : { port: 0, limits: false },
+    );
+    if (multi) {
+      this.intercom = await startIntercomEmulator({
+        port: 0,
+        workspaces: this.tenants.map((t, i) => ({
+          appId: t.appId,
+          region: 'US' as const,
+          accessTokens: [t.accessToken],
+          clientSecret: t.clientSecret,
+          dataset: generateDataset({
+            seed: 70 + i,
+            contacts: 8,
+            conversations: 0,
+            tickets: 0,
+            appId: t.appId,
+            idBase: t.idBase,
+          }),
+        })),
+      });
+      for (const t of this.tenants) {
+        const d = this.intercom.workspace(t.appId).dataset;
+        t.contacts = [...d.contacts];
+        t.admin = d.admins[0];
+        t.team = d.teams[0];
+      }
+    }
     this.startPoster();
     this.ingestPort = await freePort();
     this.env = {
@@ -131,6 +213,13 @@ export class ChaosRig {
       CONTACT_RETRY_INITIAL_MS: '300',
       CONTACT_WAIT_MAX_MS: '60000',
       LOG_LEVEL: 'warn',
+      ...(multi
+        ? {
+            CONNECTION_SECRET_KEYS: connectionSecretKeys(),
+            CONNECTIONS_DEFAULT: 'off',
+            SINK_BATCH_MAX_EVENTS: String(this.sinkBatchMaxEvents),
+          }
+        : {}),
       ...extraEnv,
     };
     const config = loadConfig(this.env as Record<string, string>, 'ingest');
@@ -151,7 +240,16 @@ export class ChaosRig {
       }
     }
     await new AvroCodec(config.kafka).registerAll();
+    if (multi)
+      await writeConnections(loadConfig(this.env as Record<string, string>, 'cli'), this.tenants, {
+        intercom: this.intercom!.url,
+        klaviyo: this.klaviyo.url,
+      });
     await Promise.all([this.spawn('ingest'), this.spawn('transformer'), this.spawn('sink')]);
+    if (multi) {
+      await this.warmTenants();
+      return;
+    }
     this.admin = makeAdmin({ name: 'Chaos Admin' });
     this.team = makeTeam({ name: 'Support' });
     this.contacts = Array.from({ length: 8 }, (_, i) =>
@@ -175,6 +273,24 @@ export class ChaosRig {
         `contacts did not reach Klaviyo as profiles (webhook answers ${hooks.map((h) => h.status).join(',')}; emulator ${JSON.stringify(this.klaviyo.stats().byStatus)}, ${this.klaviyo.store.profiles().length} profile(s); ${JSON.stringify(this.klaviyo.store.requestLog().map((r) => [r.endpoint, r.status]))})`,
       );
     }
+    this.webhooks.length = 0;
+  }
+
+  /** Each tenant's contacts to its workspace's webhooks first (the transformer learns them), then waits for their profiles in each account. */
+  private async warmTenants(): Promise<void> {
+    const hooks = this.tenants.flatMap((t) =>
+      t.contacts.map((c) => this.webhook(contactNotification('contact.user.created', c, { appId: t.appId }), t)),
+    );
+    await this.post(hooks, 20);
+    const done = () =>
+      this.tenants.every((t) => this.klaviyo.account(t.account).store.profiles().length >= t.contacts.length);
+    await waitUntil(done, { timeoutMs: 90_000, intervalMs: 100 });
+    if (!done())
+      throw new Error(
+        `the tenants' contacts did not reach their accounts as profiles (webhook answers ${hooks.map((h) => h.status).join(',')}; ${this.tenants
+          .map((t) => `${t.account}: ${this.klaviyo.account(t.account).store.profiles().length}`)
+          .join(', ')})`,
+      );
     this.webhooks.length = 0;
   }
 
@@ -287,14 +403,44 @@ export class ChaosRig {
     return out;
   }
 
+  /** `n` conversation lifecycles of one tenant's workspace (its `app_id`, its people), for its account. */
+  tenantConversations(account: string, n: number): Webhook[] {
+    const t = this.tenant(account);
+    const out: Webhook[] = [];
+    const startAt = Math.floor(Date.now() / 1000) - 3600;
+    for (let i = 0; i < n; i++) {
+      const id = String(this.nextId++);
+      const contact = t.contacts[i % t.contacts.length];
+      for (const note of conversationLifecycle({
+        contact,
+        admin: t.admin,
+        team: t.team,
+        startAt,
+        seed: Number(id),
+        id,
+        appId: t.appId,
+      }))
+        out.push(this.webhook({ ...note, app_id: t.appId }, t));
+    }
+    return out;
+  }
+
   /** A webhook of an arbitrary body (poison), with the events it is expected to produce (none). */
   rawWebhook(body: string, id: string): Webhook {
     return { body, id, uniqueIds: [], status: 0, tries: 0, answers: [] };
   }
 
-  private webhook(n: IntercomNotification): Webhook {
+  private webhook(n: IntercomNotification, tenant?: RigTenant): Webhook {
     const body = JSON.stringify(n);
-    return { body, id: n.id, uniqueIds: this.predict(body).uniqueIds, status: 0, tries: 0, answers: [] };
+    return {
+      body,
+      id: n.id,
+      uniqueIds: this.predict(body, tenant).uniqueIds,
+      status: 0,
+      tries: 0,
+      answers: [],
+      ...(tenant ? { account: tenant.account } : {}),
+    };
   }
 
   /**
@@ -302,7 +448,10 @@ export class ChaosRig {
    * with the rig's contacts: events (their unique_ids), a skip, pending (contact unknown: retried,
    * then dead-lettered), or a dead letter (the mapping throws, or the records cannot be encoded).
    */
-  predict(body: string): { kind: 'events' | 'skip' | 'pending' | 'dead_letter'; uniqueIds: string[] } {
+  predict(
+    body: string,
+    tenant?: RigTenant,
+  ): { kind: 'events' | 'skip' | 'pending' | 'dead_letter'; uniqueIds: string[] } {
     try {
       const n = JSON.parse(body) as IntercomNotification;
       const input: IntercomNotificationInput = {
@@ -314,9 +463,16 @@ export class ChaosRig {
       };
       // the emulator's types are the vendor's shapes; the mapping reads them as its own (JSON objects)
       const lookups = staticLookups(
-        JSON.parse(JSON.stringify({ contacts: this.contacts, admins: [this.admin], teams: [this.team] })),
+        JSON.parse(
+          JSON.stringify(
+            tenant
+              ? { contacts: tenant.contacts, admins: [tenant.admin], teams: [tenant.team] }
+              : { contacts: this.contacts, admins: [this.admin], teams: [this.team] },
+          ),
+        ),
       );
-      const outcome = mapNotification(input, lookups, {});
+      // a tenant's connection maps national phone numbers as US ones (emulated-connections.ts)
+      const outcome = mapNotification(input, lookups, tenant ? { defaultPhoneRegion: 'US' } : {});
       if (outcome.kind !== 'records') return { kind: outcome.kind, uniqueIds: [] };
       for (const r of outcome.records) JSON.stringify(r); // what the Avro serdes does with properties
       // ids travel as Avro strings (UTF-8): a lone surrogate a body may carry arrives as U+FFFD
@@ -526,6 +682,7 @@ export class ChaosRig {
       await this.signal(a.name, 'SIGTERM', 15_000).catch(() => a.proc.kill('SIGKILL'));
     }
     await this.klaviyo?.close();
+    await this.intercom?.close();
     await this.registry?.stop();
     if (this.broker) {
       await this.broker.kill();

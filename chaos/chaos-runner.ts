@@ -1,5 +1,5 @@
 import { ChaosRig } from './chaos-rig';
-import { measure, type Measurement } from './chaos-measure';
+import { measure, measureContext, type Measurement } from './chaos-measure';
 import { SCENARIOS, type Scenario } from './chaos-scenarios';
 
 export interface ScenarioResult extends Measurement {
@@ -47,9 +47,12 @@ export async function runChaos(opts: {
   );
   const t0 = Date.now();
   const results: ScenarioResult[] = [];
-  for (const privateBroker of [false, true]) {
-    const group = scenarios.filter((s) => Boolean(s.privateBroker) === privateBroker);
-    if (group.length > 0) results.push(...(await runOnRig(new ChaosRig({ privateBroker }), group, opts.log)));
+  // the shared broker's rig, then the accounts' rig (three connections), then the private broker's
+  for (const kind of ['shared', 'accounts', 'private'] as const) {
+    const group = scenarios.filter((s) => (s.privateBroker ? 'private' : s.tenants ? 'accounts' : 'shared') === kind);
+    if (group.length === 0) continue;
+    const rig = new ChaosRig({ privateBroker: kind === 'private', tenants: kind === 'accounts' ? 3 : 0 });
+    results.push(...(await runOnRig(rig, group, opts.log)));
   }
   const failed = results.filter((r) => !r.pass).length;
   opts.log(
@@ -72,14 +75,9 @@ async function runOnRig(
       `chaos: ${scenarios.length} scenario(s) on prefix ${rig.prefix}${rig.broker ? `, private broker ${rig.broker.brokers}` : ''} (pipeline up in ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
     );
     log(row(COLUMNS));
-    const knownIds = new Set<string>();
+    const knownIds = new Map<string, Set<string>>();
     for (const s of scenarios) {
-      const ctx = {
-        dlqBefore: await rig.deadLettered(),
-        duplicatesBefore: rig.klaviyo.store.duplicateEventsIgnored,
-        knownIds,
-        storedBefore: rig.klaviyo.store.events.length,
-      };
+      const ctx = measureContext(rig, await rig.deadLettered(), knownIds);
       const crashesBefore = rig.crashLog.length;
       const scenarioStarted = Date.now();
       let r: ScenarioResult;
@@ -89,6 +87,7 @@ async function runOnRig(
         const notes = [
           `took ${((Date.now() - scenarioStarted) / 1000).toFixed(0)} s`,
           ...run.notes,
+          ...(m.perAccount.length > 0 ? [`per account: ${m.perAccount.join('; ')}`] : []),
           ...rig.crashLog.slice(crashesBefore).map((c) => `crash: ${c}`),
         ];
         r = { name: s.name, ...m, pass: m.problems.length === 0, notes };
@@ -108,6 +107,7 @@ async function runOnRig(
           expectedDeadLetters: 0,
           recoverMs: 0,
           problems: [problem],
+          perAccount: [],
           pass: false,
           notes: [],
         };

@@ -1,6 +1,7 @@
 import { waitUntil } from '../tools/support/wait-for';
 import { sleep, type ChaosRig, type Webhook } from './chaos-rig';
 import { fuzzedWebhooks } from './fuzz.scenario';
+import { accountSpell } from './account-scenarios';
 
 /** What a scenario did, for the measurement after it. */
 export interface ScenarioRun {
@@ -27,6 +28,8 @@ export interface Scenario {
   readonly proves: string;
   /** Runs on a rig of its own with a private broker (it kills the broker). */
   readonly privateBroker?: boolean;
+  /** Runs on the rig of three connections (three workspaces → three Klaviyo accounts at their limits). */
+  readonly tenants?: boolean;
   run(rig: ChaosRig): Promise<ScenarioRun>;
 }
 
@@ -346,6 +349,12 @@ async function replayFromBeginning(rig: ChaosRig, webhooks: Webhook[]): Promise<
   };
 }
 
+/** A scenario's fault length, shortened for development with the variable (milliseconds). */
+function envMs(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'transformer SIGKILL x3',
@@ -483,6 +492,29 @@ export const SCENARIOS: readonly Scenario[] = [
     fast: false,
     proves: 'a replay of the raw or the events topic adds nothing to Klaviyo',
     run: (rig) => replayFromBeginning(rig, rig.conversations(250)),
+  },
+  {
+    name: 'account 401 for 60 s',
+    fast: false,
+    tenants: true,
+    proves:
+      "one account's refused key parks only its records: the two others deliver at ≥ 90 % of their ceiling; it resumes",
+    run: (rig) => accountSpell(rig, 'refuseKey', envMs('CHAOS_ACCOUNT_401_MS', 60_000)),
+  },
+  {
+    name: 'account 429 storm 60 s',
+    fast: false,
+    tenants: true,
+    proves: "one account's 429 storm pauses only its budget: the two others deliver at ≥ 90 % of their ceiling, no 429",
+    run: (rig) => accountSpell(rig, 'storm429', envMs('CHAOS_ACCOUNT_429_MS', 60_000)),
+  },
+  {
+    name: 'account 5xx for 2 min',
+    fast: false,
+    tenants: true,
+    proves:
+      "one account's outage opens only its circuit: the two others deliver at ≥ 90 % of their ceiling; it resumes",
+    run: (rig) => accountSpell(rig, 'outage503', envMs('CHAOS_ACCOUNT_5XX_MS', 120_000)),
   },
   {
     name: 'fuzzed webhooks 2,000',

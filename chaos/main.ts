@@ -2,7 +2,8 @@
  * `npm run chaos [-- --fast] [-- --only <name part>[,<name part>…]]`: fault scenarios against the REAL built apps
  * (ingest, transformer, sink as child processes on a fresh TOPIC_PREFIX and fresh group ids), the
  * Klaviyo emulator in this process, signed webhooks posted to ingest by a child process of its own
- * (webhook-poster.ts). Prints one row per scenario
+ * (webhook-poster.ts); the `account …` scenarios on a rig of three connections (account-scenarios.ts).
+ * Prints one row per scenario
  * and exits 1 when any promise fails. Needs `npm run build` and the local stack (or KAFKA_BROKERS,
  * SCHEMA_REGISTRY_URL).
  */

@@ -60,6 +60,22 @@ describe('AccountCircuit', () => {
     expect(d.state).toBe('closed');
   });
 
+  it('opens at once on a 429 whose Retry-After reaches past the trip time, not on a shorter one', () => {
+    let now = 0;
+    const c = new AccountCircuit({ clock: { now: () => now, sleep: async () => undefined }, tripAfterMs: 10_000 });
+    expect(c.failed(failure(429, 1000))).toBe(false);
+    now = 8_000;
+    expect(c.failed(failure(429, 1500))).toBe(false); // 9.5 s of streak at most
+    now = 8_500;
+    expect(c.failed(failure(429, 2000))).toBe(true); // 10.5 s
+    expect(c.reason).toMatch(/429.*Retry-After 2 s/);
+    expect(c.retryAt).toBe(8_500 + 2000);
+    // a storm announcing a minute opens a fresh circuit on its first 429, the probe after the Retry-After (capped)
+    const d = new AccountCircuit({ clock: { now: () => now, sleep: async () => undefined }, tripAfterMs: 10_000 });
+    expect(d.failed(failure(429, 60_000))).toBe(true);
+    expect(d.retryAt).toBe(now + 30_000);
+  });
+
   it('a failed probe opens it again for twice the wait (capped), and a Retry-After is waited out', () => {
     let now = 0;
     const c = new AccountCircuit({

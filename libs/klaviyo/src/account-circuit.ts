@@ -3,7 +3,8 @@
  * requests stops holding anyone else's (docs/CONNECTIONS.md, "Isolation in the sink"):
  * - closed: requests go. A refused key (401/403) opens it at once; retriable failures (408, 429,
  *   5xx, network) open it when they last `tripAfterMs` without a single success in between
- *   (a 429 storm, minutes of 5xx). One success ends a streak.
+ *   (a 429 storm, minutes of 5xx), or at once when a Retry-After says they will (a 429 storm
+ *   whose Retry-After is longer than what is left of `tripAfterMs`). One success ends a streak.
  * - open: no request goes (`admit` is false and `signal` is aborted, so requests waiting for a
  *   retry or for the rate budget give up at once); its records are parked by the sink. From
  *   `retryAt` on, `beginProbe` lets exactly one request through (half open).
@@ -160,10 +161,18 @@ export class AccountCircuit {
     if (this.current === 'open') return true;
     if (!refused && !f.retriable) return false;
     this.streakSince ??= now;
-    if (refused || now - this.streakSince >= this.tripAfterMs) {
+    const failingMs = now - this.streakSince;
+    // a Retry-After reaching past the trip time: the account will not answer before then, and
+    // the request would wait it out (the budget is paused) holding everyone else's records that long
+    const toldToWait = !refused && f.retryAfterMs !== undefined && failingMs + f.retryAfterMs >= this.tripAfterMs;
+    if (refused || failingMs >= this.tripAfterMs || toldToWait) {
       this.open(
         now,
-        refused ? label : `${label}, failing for ${Math.round((now - this.streakSince) / 1000)} s`,
+        refused
+          ? label
+          : toldToWait && failingMs < this.tripAfterMs
+            ? `${label}, Retry-After ${Math.round(f.retryAfterMs! / 1000)} s`
+            : `${label}, failing for ${Math.round(failingMs / 1000)} s`,
         f.retryAfterMs,
       );
       return true;

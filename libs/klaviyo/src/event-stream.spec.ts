@@ -177,10 +177,10 @@ describe('KlaviyoEventStream', () => {
     expect(h.klaviyo.requests.map((r) => uniqueIds(r).length)).toEqual([1, 40]);
   });
 
-  it('shares the budget: a 429 pauses the endpoint group for Retry-After', async () => {
+  it('shares the budget: a 429 pauses the endpoint group for Retry-After (up to maxDelayMs)', async () => {
     const budget = new RateBudget();
     h.klaviyo.next({ ...klaviyoError(429, 'throttled', 'slow down'), headers: { 'retry-after': '1' } });
-    const d = h.delivery({ budget });
+    const d = h.delivery({ budget, retry: { initialMs: 5, maxDelayMs: 5000, maxElapsedMs: 10_000 } });
     const first = submitAll(d, events(1));
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();

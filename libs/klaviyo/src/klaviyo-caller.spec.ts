@@ -83,6 +83,30 @@ describe('KlaviyoCaller', () => {
     expect(budget.usage('events-bulk').waitingLive).toBe(0);
   });
 
+  it("a 429's Retry-After pauses the budget no longer than maxDelayMs (the next try goes within it)", async () => {
+    const clock = new ManualClock();
+    const answers = [429, 202];
+    const sentAt: number[] = [];
+    const budget = new RateBudget({ clock });
+    const caller = new KlaviyoCaller({
+      client: {
+        request: async () => {
+          sentAt.push(clock.now());
+          const status = answers.shift()!;
+          if (status === 202) return { status, body: undefined, rateLimit: {} };
+          throw new KlaviyoApiError({ status, code: 'throttled', detail: 'x', retriable: true, retryAfterMs: 60_000 });
+        },
+      },
+      clock,
+      budget,
+      retry: { maxDelayMs: 2000, random: () => 0.999 },
+    });
+    const done = caller.send({ group: 'events-bulk', priority: 'live', path: '/api/event-bulk-create-jobs', body: {} });
+    for (let i = 0; i < 600 && sentAt.length < 2; i++) await clock.advance(100);
+    await expect(done).resolves.toMatchObject({ status: 202 });
+    expect(sentAt[1] - sentAt[0]).toBeLessThanOrEqual(2000 + 100);
+  });
+
   it('a 401 spell is waited out: alert raised then cleared, every record delivered, nothing rejected (issue #14)', async () => {
     const refusals: number[] = [];
     let recoveries = 0;

@@ -149,9 +149,11 @@ export class KlaviyoCaller {
         return res;
       } catch (err) {
         answered(err instanceof KlaviyoApiError && err.status !== null ? err.status : 'network');
-        // a 429 pauses the whole endpoint group, so other callers do not walk into the same full window
+        // a 429 pauses the whole endpoint group, so other callers do not walk into the same full window;
+        // no longer than maxDelayMs ("Retry-After included", as the retry's wait): a probe after a
+        // long Retry-After would otherwise wait in the budget, holding its batch, the whole Retry-After
         if (err instanceof KlaviyoApiError && err.status === 429)
-          this.budget.pause(err.retryAfterMs ?? 1000, req.group);
+          this.budget.pause(Math.min(err.retryAfterMs ?? 1000, maxDelayMs), req.group);
         if (circuit && err instanceof KlaviyoApiError) {
           const systemic = err.status !== null && (KEY_REFUSED.has(err.status) || MISCONFIGURED.has(err.status));
           if (systemic || err.retriable) {
