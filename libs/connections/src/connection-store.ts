@@ -78,6 +78,14 @@ export class ConnectionStore {
     return this.setStatus(id, 'active');
   }
 
+  /**
+   * The connection's OAuth grant cannot be refreshed for good (the sink, issue #23): its records
+   * wait like a paused connection's until a new grant is put (status active).
+   */
+  needsReauth(id: string): Promise<Connection> {
+    return this.setStatus(id, 'needs_reauth');
+  }
+
   /** Routing stops; the connection's records stay replayable; its record stays (status removed) until compaction of a later tombstone. */
   remove(id: string): Promise<Connection> {
     return this.setStatus(id, 'removed');
