@@ -144,7 +144,7 @@ describe('sink: Klaviyo OAuth connections (real broker, Klaviyo emulator issuing
       KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
       SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL ?? '',
       ...freshTopicEnv('oauth'),
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.IKS_TEST_LOG_LEVEL ?? 'warn',
       STAGE_RETRY_INITIAL_MS: '100',
       STAGE_RETRY_MAX_MS: '2000',
       CONNECTION_SECRET_KEYS: `k1:${randomBytes(32).toString('base64')}`,
@@ -339,18 +339,19 @@ describe('sink: Klaviyo OAuth connections (real broker, Klaviyo emulator issuing
     );
     const s = await sink();
     await waitFor(() => uniqueIds(emulator, 'a').length >= 20, { what: "some of a's events", timeoutMs: 60_000 });
+    process.stderr.write(`[spec] delivering; revoking\n`);
 
     // the user removes the app from account A: the refresh token and its access tokens are revoked
     expect(emulator.oauthGrants.revokeGrants((g) => g.accountId === ACCOUNTS.a)).toBe(1);
-    await waitFor(() => w.directory.get('conn-a')?.status === 'needs_reauth', {
-      what: 'conn-a needs_reauth in the connections topic',
-      timeoutMs: 60_000,
-    });
     const part2 = { a: events('a', 100, 150), b: events('b', 100, 150) };
     await produce(
       w.config,
       part2.a.flatMap((e, i) => [e, part2.b[i]]),
     );
+    await waitFor(() => w.directory.get('conn-a')?.status === 'needs_reauth', {
+      what: 'conn-a needs_reauth in the connections topic',
+      timeoutMs: 60_000,
+    });
     // the other connection keeps delivering everything
     await waitFor(() => uniqueIds(emulator, 'b').length >= 150, { what: "every one of b's events", timeoutMs: 90_000 });
     expectExactlyOnce(emulator, 'b', [...part1.b, ...part2.b]);
