@@ -6,6 +6,8 @@
  * expires access tokens, rotates refresh tokens and revokes grants.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Producer } from 'kafkajs';
 import { loadConfig, Secret, type Config } from '@iks/config';
@@ -109,6 +111,48 @@ async function rawValuesOfAllTopics(config: Config): Promise<Map<string, Buffer[
   return out;
 }
 
+/** Klaviyo's token endpoint behind a delay: refreshes of several replicas meet at Klaviyo at once. */
+class SlowTokenEndpoint {
+  private readonly server: Server;
+  url = '';
+  refreshes = 0;
+  constructor(upstream: () => string, delayMs: number) {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        this.refreshes++;
+        setTimeout(() => {
+          fetch(`${upstream()}${req.url}`, {
+            method: req.method,
+            headers: {
+              authorization: String(req.headers.authorization ?? ''),
+              'content-type': String(req.headers['content-type'] ?? ''),
+            },
+            body: Buffer.concat(chunks),
+          })
+            .then(async (up) => {
+              res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+              res.end(Buffer.from(await up.arrayBuffer()));
+            })
+            .catch(() => res.writeHead(502).end());
+        }, delayMs);
+      });
+    });
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/oauth/token`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
 const uniqueIds = (em: KlaviyoEmulator, name: Name) => em.account(ACCOUNTS[name]).store.events.map((e) => e.unique_id);
 
 function expectExactlyOnce(em: KlaviyoEmulator, name: Name, expected: readonly KlaviyoEventRecord[]): void {
@@ -178,8 +222,8 @@ describe('sink: Klaviyo OAuth connections (real broker, Klaviyo emulator issuing
     return w;
   };
 
-  const sink = async () => {
-    const config = loadConfig({ ...env, SINK_HTTP_PORT: '0' }, 'sink');
+  const sink = async (extra: Record<string, string> = {}) => {
+    const config = loadConfig({ ...env, SINK_HTTP_PORT: '0', ...extra }, 'sink');
     const ctx = await sinkContext(config);
     const runner = runnerClosingContext(ctx, SinkRunner);
     const tokens = ctx.get(KlaviyoTokenSources);
@@ -404,5 +448,46 @@ describe('sink: Klaviyo OAuth connections (real broker, Klaviyo emulator issuing
         .store.metrics()
         .map((m) => m.integration.name),
     ).toEqual(['API']);
+  }, 300_000);
+
+  it('three replicas refreshing one grant at once: the ones refused adopt the rotated grant, none declares needs_reauth, every event once', async () => {
+    await start(3600_000);
+    const slow = await new SlowTokenEndpoint(() => emulator.url, 1500).listen();
+    opened.push(slow);
+    const w = await writer();
+    await w.store.put(connection('a', { auth: 'oauth', oauth: await connectAccountA() }));
+    const backlog = events('a', 0, 600);
+    await produce(w.config, backlog);
+    const replicas: Array<Awaited<ReturnType<typeof sink>>> = [];
+    for (let i = 0; i < 3; i++) replicas.push(await sink({ KLAVIYO_OAUTH_TOKEN_URL: slow.url }));
+    // every replica delivers some of conn-a's records (its lane is made on its first record)
+    await waitFor(() => replicas.every((r) => r.runner.lanes.all().length > 0), {
+      what: 'three replicas delivering',
+      timeoutMs: 90_000,
+    });
+    expect(uniqueIds(emulator, 'a').length).toBeLessThan(backlog.length - 100);
+    // Klaviyo ends the access token: each replica's next request is answered 401 and refreshes
+    emulator.oauthGrants.expireAccessTokens((g) => g.accountId === ACCOUNTS.a);
+    await waitFor(() => uniqueIds(emulator, 'a').length >= backlog.length, {
+      what: 'the whole backlog',
+      timeoutMs: 120_000,
+    });
+    expectExactlyOnce(emulator, 'a', backlog);
+    const sum = (f: (r: (typeof replicas)[number]) => number) => replicas.reduce((n, r) => n + f(r), 0);
+    const rotated = sum((r) => r.tokens.refreshes.get('conn-a') ?? 0);
+    const adopted = sum((r) => r.tokens.adopted.get('conn-a') ?? 0);
+    // one refresh token is accepted once: each refusal was followed by an adoption
+    expect(rotated).toBeGreaterThanOrEqual(1);
+    expect(slow.refreshes).toBe(rotated + adopted);
+    expect(w.directory.get('conn-a')!.status).toBe('active');
+    for (const r of replicas) {
+      expect(r.runner.tally.count('dead_letter')).toBe(0);
+      expect(r.tokens.needsReauthorization('conn-a')).toBe(false);
+    }
+    // every replica ends on the grant Klaviyo holds now, the connection's newest revision
+    const [grant] = emulator.oauthGrants.list();
+    expect(w.directory.get('conn-a')!.klaviyo.oauth!.refreshToken.reveal()).toBe(grant.refreshToken);
+    for (const r of replicas) expect(r.tokens.source('conn-a')!.tokens.refreshToken.reveal()).toBe(grant.refreshToken);
+    process.stderr.write(`[spec] 3 replicas: ${rotated} refresh(es) accepted, ${adopted} adopted after a refusal\n`);
   }, 300_000);
 });
