@@ -54,6 +54,11 @@ export class ConnectionStore {
 
   constructor(private readonly o: ConnectionStoreOptions) {}
 
+  /** Prepares the first write now (topic, schemas, producer): a later write is not held by it (the sink's rotated grants). */
+  ready(): Promise<void> {
+    return (this.prepared ??= this.prepare());
+  }
+
   /** Add a connection, or replace the one of this id (new revision). */
   async put(input: ConnectionInput): Promise<Connection> {
     const problem = connectionIdProblem(input.id);

@@ -110,8 +110,8 @@ export class KlaviyoTokenSource {
       } catch (e) {
         if (e instanceof OAuthTokenError && e.permanent) {
           // replaced meanwhile (a new authorization, another replica's rotation): use that one
-          if (this.#tokens !== used) return this.#tokens;
-          const newer = await this.opts.adopt?.(used, e);
+          // (asked of `adopt` when there is one: it knows where the newer grant came from)
+          const newer = this.opts.adopt ? await this.opts.adopt(used, e) : this.#tokens !== used ? this.#tokens : null;
           if (newer) {
             this.#tokens = newer;
             this.#failed = null;

@@ -70,9 +70,20 @@ export function createTokenSources(
         timeoutMs: c.sink.requestTimeoutMs,
         secret: (v) => new Secret(v),
       });
+  // the first rotation is not held by preparing the store (other replicas wait for its record)
+  if (store && oauth.length > 0) void store.ready().catch(() => undefined);
   const writer: GrantWriter | null = store && {
     rotated: async (connection, grant) => {
-      await store.put({ ...connection, klaviyo: { ...connection.klaviyo, oauth: grant } });
+      const refreshedFrom = connection.klaviyo.oauth?.refreshToken.reveal();
+      let base = connection;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await store.put({ ...base, klaviyo: { ...base.klaviyo, oauth: grant } });
+        // Writes are not compare-and-swap: another replica's needs_reauth (carrying the grant this one
+        // was refreshed from) may have taken the revision. The rotated grant works: write it again, active.
+        const now = directory.get(connection.id);
+        if (!now || !usesOAuth(now) || now.klaviyo.oauth.refreshToken.reveal() !== refreshedFrom) return;
+        base = { ...now, status: 'active' };
+      }
     },
     needsReauth: async (connection) => {
       await store.needsReauth(connection.id);
