@@ -20,7 +20,7 @@ import {
   type KlaviyoOAuthGrant,
 } from '@iks/connections';
 import type { KlaviyoEventRecord } from '@iks/domain';
-import { AvroCodec, createKafka, eventToAvro, PRODUCER, topicName } from '@iks/kafka';
+import { AvroCodec, createKafka, ensureTopics, eventToAvro, PRODUCER, topicName } from '@iks/kafka';
 import { createPkce, createState, KLAVIYO_SINK_SCOPES, KlaviyoOAuthClient } from '@iks/oauth';
 import { createContext, runnerClosingContext } from '@iks/ops';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
@@ -62,17 +62,23 @@ async function produce(config: Config, records: readonly KlaviyoEventRecord[]): 
   const producer = kafka.producer();
   await producer.connect();
   const topic = topicName('events', config.kafka.topicPrefix);
+  const messages = await Promise.all(
+    records.map(async (r) => ({
+      key: `${r.connection_id}/${r.intercom_contact_id}`,
+      value: await codec.encode(topic, eventToAvro(r)),
+    })),
+  );
   try {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: await Promise.all(
-        records.map(async (r) => ({
-          key: `${r.connection_id}/${r.intercom_contact_id}`,
-          value: await codec.encode(topic, eventToAvro(r)),
-        })),
-      ),
-    });
+    // topics made a moment ago: their leaders may not be known to every broker connection yet
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await producer.send({ topic, acks: -1, messages });
+        break;
+      } catch (e) {
+        if (attempt >= 20 || !/does not host|leader/i.test((e as Error).message)) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   } finally {
     await producer.disconnect();
   }
@@ -203,6 +209,23 @@ describe('sink: Klaviyo OAuth connections (real broker, Klaviyo emulator issuing
       SINK_RETRY_MAX_DELAY_MS: '1000',
       SINK_ACCOUNT_TRIP_MS: '1500',
     };
+    // the run's topics first: a broker busy with other runs may not host a topic's partitions the
+    // moment it is created (createTopics' wait for leaders then fails); asked again, it does
+    const admin = createKafka(loadConfig(env, 'cli').kafka).admin();
+    await admin.connect();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await ensureTopics(admin, loadConfig(env, 'cli').kafka);
+          break;
+        } catch (e) {
+          if (attempt >= 20 || !/does not host|leader/i.test((e as Error).message)) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
   };
 
   /** Another process (the console, the CLI) writing connections: its ConnectionStore and directory. */
