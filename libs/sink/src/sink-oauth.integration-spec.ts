@@ -406,7 +406,6 @@ describe('sink: Klaviyo OAuth connections (real broker, Klaviyo emulator issuing
     );
     const s = await sink();
     await waitFor(() => uniqueIds(emulator, 'a').length >= 20, { what: "some of a's events", timeoutMs: 60_000 });
-    process.stderr.write(`[spec] delivering; revoking\n`);
 
     // the user removes the app from account A: the refresh token and its access tokens are revoked
     expect(emulator.oauthGrants.revokeGrants((g) => g.accountId === ACCOUNTS.a)).toBe(1);
