@@ -37,8 +37,9 @@ export interface KlaviyoTokenSourceOptions {
 /**
  * The `Authorization` header of one OAuth connection: `Bearer <access token>`, refreshed before
  * it expires and once after a 401, one refresh at a time (concurrent callers share it), the
- * rotated refresh token kept. A refresh that fails for good turns the source into
- * needs-reauthorization until `replace()` gives it the grant of a new authorization.
+ * rotated refresh token kept. A refresh refused for good first asks `adopt` for a newer grant
+ * (another holder of the grant rotated it: the sink's replicas); without one the source turns
+ * into needs-reauthorization until `replace()` gives it the grant of a new authorization.
  */
 export class KlaviyoTokenSource {
   #tokens: KlaviyoTokens;
