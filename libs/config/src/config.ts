@@ -99,6 +99,21 @@ export interface KlaviyoConfig {
   readonly apiKey: Secret | null;
   readonly baseUrl: string;
   readonly revision: string;
+  /** The Klaviyo OAuth app the sink refreshes OAuth connections' grants with (issue #23). */
+  readonly oauth: KlaviyoOAuthAppConfig;
+}
+
+export interface KlaviyoOAuthAppConfig {
+  /** KLAVIYO_OAUTH_CLIENT_ID; required by the sink only when a connection uses OAuth. */
+  readonly clientId: string | null;
+  /** KLAVIYO_OAUTH_CLIENT_SECRET; required with it. */
+  readonly clientSecret: Secret | null;
+  /** KLAVIYO_OAUTH_TOKEN_URL (default https://a.klaviyo.com/oauth/token). */
+  readonly tokenUrl: string;
+  /** KLAVIYO_OAUTH_REFRESH_BEFORE_MS: refresh an access token this long before it expires (default 5 min). */
+  readonly refreshBeforeMs: number;
+  /** KLAVIYO_OAUTH_ADOPT_WAIT_MS: how long a refused refresh waits for a grant another replica rotated (default 5 s). */
+  readonly adoptWaitMs: number;
 }
 
 export interface SinkConfig {
@@ -533,6 +548,13 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       apiKey: r.secret('KLAVIYO_API_KEY'),
       baseUrl: r.url('KLAVIYO_BASE_URL', 'https://a.klaviyo.com'),
       revision: r.str('KLAVIYO_REVISION', KLAVIYO_REVISION),
+      oauth: {
+        clientId: r.raw('KLAVIYO_OAUTH_CLIENT_ID') ?? null,
+        clientSecret: r.secret('KLAVIYO_OAUTH_CLIENT_SECRET'),
+        tokenUrl: r.url('KLAVIYO_OAUTH_TOKEN_URL', 'https://a.klaviyo.com/oauth/token'),
+        refreshBeforeMs: r.int('KLAVIYO_OAUTH_REFRESH_BEFORE_MS', 5 * 60_000, 0, 24 * 3600_000),
+        adoptWaitMs: r.int('KLAVIYO_OAUTH_ADOPT_WAIT_MS', 5000, 0, 120_000),
+      },
     },
     sink: {
       groupId: r.str('SINK_GROUP_ID', 'iks-sink'),

@@ -9,6 +9,7 @@ export {
   type IntercomApiConfig,
   type TransformerConfig,
   type KlaviyoConfig,
+  type KlaviyoOAuthAppConfig,
   type SinkConfig,
   type ReconcilerConfig,
   type ConnectionsConfig,

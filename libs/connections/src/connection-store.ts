@@ -54,6 +54,11 @@ export class ConnectionStore {
 
   constructor(private readonly o: ConnectionStoreOptions) {}
 
+  /** Prepares the first write now (topic, schemas, producer): a later write is not held by it (the sink's rotated grants). */
+  ready(): Promise<void> {
+    return (this.prepared ??= this.prepare());
+  }
+
   /** Add a connection, or replace the one of this id (new revision). */
   async put(input: ConnectionInput): Promise<Connection> {
     const problem = connectionIdProblem(input.id);
@@ -76,6 +81,14 @@ export class ConnectionStore {
 
   resume(id: string): Promise<Connection> {
     return this.setStatus(id, 'active');
+  }
+
+  /**
+   * The connection's OAuth grant cannot be refreshed for good (the sink, issue #23): its records
+   * wait like a paused connection's until a new grant is put (status active).
+   */
+  needsReauth(id: string): Promise<Connection> {
+    return this.setStatus(id, 'needs_reauth');
   }
 
   /** Routing stops; the connection's records stay replayable; its record stays (status removed) until compaction of a later tombstone. */

@@ -19,6 +19,8 @@ export interface KlaviyoOAuthEndpoints {
   readonly authorizeBaseUrl: string;
   /** https://a.klaviyo.com (token and revoke) */
   readonly apiBaseUrl: string;
+  /** The token endpoint, when not `<apiBaseUrl>/oauth/token` (KLAVIYO_OAUTH_TOKEN_URL). */
+  readonly tokenUrl?: string;
 }
 
 export const KLAVIYO_OAUTH: KlaviyoOAuthEndpoints = {
@@ -131,7 +133,11 @@ export class KlaviyoOAuthClient {
   private async post(path: string, form: Record<string, string>): Promise<Response> {
     const basic = Buffer.from(`${this.opts.clientId}:${this.#clientSecret.reveal()}`).toString('base64');
     try {
-      return await this.fetchFn(new URL(path, this.endpoints.apiBaseUrl), {
+      const url =
+        path === '/oauth/token' && this.endpoints.tokenUrl
+          ? new URL(this.endpoints.tokenUrl)
+          : new URL(path, this.endpoints.apiBaseUrl);
+      return await this.fetchFn(url, {
         method: 'POST',
         headers: {
           authorization: `Basic ${basic}`,

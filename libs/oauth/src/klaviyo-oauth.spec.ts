@@ -244,4 +244,34 @@ describe('KlaviyoTokenSource', () => {
     expect(source.needsReauthorization).toBe(false);
     expect(await accounts(await source.authorization())).toBe(200);
   });
+
+  it('a refresh refused because another holder rotated the grant adopts the newer one instead of needing re-authorization', async () => {
+    const c = client();
+    const tokens = await install(c);
+    let shared: KlaviyoTokens | null = null; // what the connections topic would carry
+    const options = (id: string) => ({
+      connectionId: id,
+      now: () => clock,
+      onRotated: async (t: KlaviyoTokens) => {
+        shared = t;
+      },
+    });
+    const first = new KlaviyoTokenSource(tokens, c, options('shop-a'));
+    const refusedWith: string[] = [];
+    const second = new KlaviyoTokenSource(tokens, c, {
+      ...options('shop-a'),
+      adopt: async (refused, e) => {
+        refusedWith.push(`${refused.refreshToken.reveal() === tokens.refreshToken.reveal()} ${e.error}`);
+        return shared;
+      },
+    });
+    clock = tokens.expiresAt + 1;
+    const a = await first.authorization();
+    expect(shared).not.toBeNull();
+    const b = await second.authorization(); // its refresh token was rotated away by `first`
+    expect(refusedWith).toEqual(['true invalid_grant']);
+    expect(b).toBe(a);
+    expect(second.needsReauthorization).toBe(false);
+    expect(await accounts(b)).toBe(200);
+  });
 });

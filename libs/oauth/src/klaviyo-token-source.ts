@@ -23,7 +23,13 @@ export interface KlaviyoTokenSourceOptions {
   readonly refreshBeforeMs?: number;
   /** The rotated grant, to be stored (the connection's next revision) before it is used. */
   readonly onRotated: (tokens: KlaviyoTokens) => Promise<void>;
-  /** A refresh failed for good. */
+  /**
+   * A refresh was refused for good (invalid_grant, ...): a newer grant to use instead, or null.
+   * Several replicas share one grant: the refresh token one of them rotated is refused to the
+   * others, which adopt the rotated grant (the connections topic carries it) before giving up.
+   */
+  readonly adopt?: (refused: KlaviyoTokens, error: OAuthTokenError) => Promise<KlaviyoTokens | null>;
+  /** A refresh failed for good (no newer grant to adopt). */
   readonly onNeedsReauthorization?: (error: OAuthTokenError) => void;
   readonly now?: () => number;
 }
@@ -31,8 +37,9 @@ export interface KlaviyoTokenSourceOptions {
 /**
  * The `Authorization` header of one OAuth connection: `Bearer <access token>`, refreshed before
  * it expires and once after a 401, one refresh at a time (concurrent callers share it), the
- * rotated refresh token kept. A refresh that fails for good turns the source into
- * needs-reauthorization until `replace()` gives it the grant of a new authorization.
+ * rotated refresh token kept. A refresh refused for good first asks `adopt` for a newer grant
+ * (another holder of the grant rotated it: the sink's replicas); without one the source turns
+ * into needs-reauthorization until `replace()` gives it the grant of a new authorization.
  */
 export class KlaviyoTokenSource {
   #tokens: KlaviyoTokens;
@@ -57,6 +64,11 @@ export class KlaviyoTokenSource {
 
   get expiresAt(): number {
     return this.#tokens.expiresAt;
+  }
+
+  /** The grant in use (the last one refreshed, adopted or given by `replace`). */
+  get tokens(): KlaviyoTokens {
+    return this.#tokens;
   }
 
   async authorization(): Promise<string> {
@@ -90,13 +102,22 @@ export class KlaviyoTokenSource {
 
   private refresh(): Promise<KlaviyoTokens> {
     this.#refreshing ??= (async () => {
+      const used = this.#tokens;
       try {
-        const next = await this.client.refresh(this.#tokens.refreshToken);
+        const next = await this.client.refresh(used.refreshToken);
         await this.opts.onRotated(next);
         this.#tokens = next;
         return next;
       } catch (e) {
         if (e instanceof OAuthTokenError && e.permanent) {
+          // replaced meanwhile (a new authorization, another replica's rotation): use that one
+          // (asked of `adopt` when there is one: it knows where the newer grant came from)
+          const newer = this.opts.adopt ? await this.opts.adopt(used, e) : this.#tokens !== used ? this.#tokens : null;
+          if (newer) {
+            this.#tokens = newer;
+            this.#failed = null;
+            return newer;
+          }
           this.#failed = e;
           this.opts.onNeedsReauthorization?.(e);
           throw new NeedsReauthorizationError(this.opts.connectionId, e);

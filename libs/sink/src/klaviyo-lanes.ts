@@ -14,7 +14,11 @@ export function accountKeyOf(c: Connection): string {
   return c.klaviyo.accountId ?? (c.id === DEFAULT_CONNECTION_ID ? DEFAULT_ACCOUNT : `connection:${c.id}`);
 }
 
-/** The Authorization header of a connection: its private key, or the Bearer token of its OAuth grant (issue #23 refreshes it). */
+/**
+ * The Authorization header of a connection as the directory holds it: its private key, or the
+ * Bearer token of its OAuth grant (the sink's requests of an OAuth connection go with the token
+ * of its KlaviyoTokenSource, refreshed: klaviyo-token-sources.ts).
+ */
 export function authorizationOf(c: Connection): string {
   if (c.klaviyo.auth === 'oauth' && c.klaviyo.oauth) return `Bearer ${c.klaviyo.oauth.accessToken.reveal()}`;
   if (c.klaviyo.privateKey) return `Klaviyo-API-Key ${c.klaviyo.privateKey.reveal()}`;
@@ -25,13 +29,14 @@ function hasCredential(k: KlaviyoSide): boolean {
   return k.auth === 'oauth' ? k.oauth !== null : k.privateKey !== null;
 }
 
+/** The same way to Klaviyo. An OAuth grant's tokens are not compared: its token source follows them (a refresh keeps the lane). */
 function sameKlaviyo(a: KlaviyoSide, b: KlaviyoSide): boolean {
   return (
     a.accountId === b.accountId &&
     a.apiBaseUrl === b.apiBaseUrl &&
     a.auth === b.auth &&
     a.privateKey?.reveal() === b.privateKey?.reveal() &&
-    a.oauth?.accessToken.reveal() === b.oauth?.accessToken.reveal()
+    a.oauth?.clientId === b.oauth?.clientId
   );
 }
 
@@ -91,7 +96,9 @@ export class KlaviyoLanes {
   ) {
     this.unsubscribe = directory.onChange((current, previous) => {
       const lane = this.lanes.get(current.id);
-      if (lane && (current.status === 'removed' || !sameKlaviyo(lane.klaviyo, current.klaviyo)))
+      // connected again after needs_reauth: a fresh lane (its circuit, opened by the refused grant, closed)
+      const reconnected = current.status === 'active' && previous?.status === 'needs_reauth';
+      if (lane && (current.status === 'removed' || reconnected || !sameKlaviyo(lane.klaviyo, current.klaviyo)))
         this.lanes.delete(current.id);
       // resumed: its profiles wait behind what was parked meanwhile
       if (current.status === 'active' && previous && previous.status !== 'active') this.gate.begin(current.id);
@@ -157,13 +164,15 @@ export class KlaviyoLanes {
         status: c.status,
         circuit,
         reason:
-          lane?.circuit.reason ??
-          (c.status === 'active' ? (hasCredential(c.klaviyo) ? null : 'no Klaviyo credential') : c.status),
+          c.status === 'needs_reauth'
+            ? 'needs_reauth: its Klaviyo OAuth grant cannot be refreshed; connect the account again'
+            : (lane?.circuit.reason ??
+              (c.status === 'active' ? (hasCredential(c.klaviyo) ? null : 'no Klaviyo credential') : c.status)),
         since: lane?.circuit.since ?? null,
         draining: this.gate.holds(c.id),
         parked: lane?.parked ?? 0,
         unparked: lane?.unparked ?? 0,
-        healthy: circuit === null || circuit === 'closed',
+        healthy: c.status !== 'needs_reauth' && (circuit === null || circuit === 'closed'),
       };
     });
   }

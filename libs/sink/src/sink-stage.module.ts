@@ -1,10 +1,11 @@
 import { Module, type DynamicModule, type INestApplicationContext, type Provider } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { CONFIG, type Config } from '@iks/config';
-import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
+import { CONFIG, Secret, type Config } from '@iks/config';
+import { CONNECTIONS, ConnectionStore, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
 import { KAFKA, KafkaModule, topicName } from '@iks/kafka';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type EndpointGroup } from '@iks/klaviyo';
+import { KlaviyoOAuthClient } from '@iks/oauth';
 import { createContext, runnerClosingContext } from '@iks/ops';
 import { StageModule } from '@iks/stage';
 import { AccountBudgets, DEFAULT_ACCOUNT } from './account-budgets';
@@ -12,6 +13,7 @@ import { BudgetShare, type GroupTopics } from './budget-share';
 import { parkedPartitionOf } from './connection-keys';
 import { DrainGate } from './drain-gate';
 import { authorizationOf, KlaviyoLanes, type MakeDelivery } from './klaviyo-lanes';
+import { KlaviyoTokenSources, missingOAuthVariable, usesOAuth, type GrantWriter } from './klaviyo-token-sources';
 import { ParkedProgress } from './parked-progress';
 import { SinkMetrics } from './sink-metrics';
 import { consumesParked, SinkRunner, sinkTopicsOf, type SinkRunOptions } from './sink.runner';
@@ -39,6 +41,62 @@ const FED: Readonly<Record<'events' | 'profiles' | 'deletions', readonly Endpoin
   profiles: ['profile-import'],
   deletions: ['data-privacy-deletion'],
 };
+
+/**
+ * The sink's OAuth grants (klaviyo-token-sources.ts): the Klaviyo OAuth app's client from
+ * KLAVIYO_OAUTH_CLIENT_ID/SECRET and KLAVIYO_OAUTH_TOKEN_URL, required at start only when a
+ * connection uses OAuth; rotated grants and needs_reauth written through the ConnectionStore
+ * (none when the directory is given, as tests and benches do: grants kept in memory).
+ */
+export function createTokenSources(
+  c: Config,
+  directory: ConnectionDirectory,
+  store: ConnectionStore | null,
+): KlaviyoTokenSources {
+  const o = c.klaviyo.oauth;
+  const missing = missingOAuthVariable(o);
+  const oauth = directory.all().filter(usesOAuth);
+  if (missing && oauth.length > 0)
+    throw new Error(
+      `${missing} is required by the sink: connection(s) ${oauth.map((x) => x.id).join(', ')} use Klaviyo OAuth (the client id and secret of the Klaviyo OAuth app that granted them)`,
+    );
+  const tokenUrl = new URL(o.tokenUrl);
+  const client = missing
+    ? null
+    : new KlaviyoOAuthClient({
+        clientId: o.clientId!,
+        clientSecret: o.clientSecret!,
+        endpoints: { authorizeBaseUrl: 'https://www.klaviyo.com', apiBaseUrl: tokenUrl.origin, tokenUrl: o.tokenUrl },
+        timeoutMs: c.sink.requestTimeoutMs,
+        secret: (v) => new Secret(v),
+      });
+  // the first rotation is not held by preparing the store (other replicas wait for its record)
+  if (store && oauth.length > 0) void store.ready().catch(() => undefined);
+  const writer: GrantWriter | null = store && {
+    rotated: async (connection, grant) => {
+      const refreshedFrom = connection.klaviyo.oauth?.refreshToken.reveal();
+      let base = connection;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await store.put({ ...base, klaviyo: { ...base.klaviyo, oauth: grant } });
+        // Writes are not compare-and-swap: another replica's needs_reauth (carrying the grant this one
+        // was refreshed from) may have taken the revision. The rotated grant works: write it again, active.
+        const now = directory.get(connection.id);
+        if (!now || !usesOAuth(now) || now.klaviyo.oauth.refreshToken.reveal() !== refreshedFrom) return;
+        base = { ...now, status: 'active' };
+      }
+    },
+    needsReauth: async (connection) => {
+      await store.needsReauth(connection.id);
+    },
+  };
+  return new KlaviyoTokenSources({
+    directory,
+    client,
+    writer,
+    refreshBeforeMs: o.refreshBeforeMs,
+    adoptWaitMs: o.adoptWaitMs,
+  });
+}
 
 /** The default connection (CONNECTIONS_DEFAULT, on unless turned off) needs its key: the sink refuses to start without it. */
 function checkDefaultKey(c: Config): true {
@@ -71,6 +129,12 @@ export class SinkStageModule {
         { provide: SINK_ABORT, useFactory: () => new AbortController() },
         SinkMetrics,
         {
+          provide: KlaviyoTokenSources,
+          inject: [CONFIG, CONNECTIONS, { token: ConnectionStore, optional: true }],
+          useFactory: (c: Config, directory: ConnectionDirectory, store: ConnectionStore | undefined) =>
+            createTokenSources(c, directory, opts.connections ? null : (store ?? null)),
+        },
+        {
           // 200 ms of margin: a request granted just inside our window can land in Klaviyo's next one
           provide: AccountBudgets,
           useFactory: () =>
@@ -86,7 +150,16 @@ export class SinkStageModule {
         },
         {
           provide: KlaviyoLanes,
-          inject: [CONFIG, CONNECTIONS, AccountBudgets, ParkedProgress, SinkMetrics, SINK_ABORT, DEFAULT_KEY_CHECKED],
+          inject: [
+            CONFIG,
+            CONNECTIONS,
+            AccountBudgets,
+            ParkedProgress,
+            SinkMetrics,
+            SINK_ABORT,
+            KlaviyoTokenSources,
+            DEFAULT_KEY_CHECKED,
+          ],
           useFactory: (
             c: Config,
             directory: ConnectionDirectory,
@@ -94,12 +167,17 @@ export class SinkStageModule {
             progress: ParkedProgress,
             metrics: SinkMetrics,
             abort: AbortController,
+            tokens: KlaviyoTokenSources,
           ) => {
             const make: MakeDelivery = (connection, budget, circuit) =>
               createKlaviyoDelivery({
                 client: new KlaviyoHttpClient({
-                  // the connection's current credential at each request (a new key, a refreshed OAuth token)
-                  authorization: () => authorizationOf(directory.get(connection.id) ?? connection),
+                  // the connection's current credential at each request (a new key; an OAuth connection's
+                  // request goes with its token source's Bearer, refreshed, set by `fetch`)
+                  authorization: () =>
+                    tokens.currentAuthorization(connection.id) ??
+                    authorizationOf(directory.get(connection.id) ?? connection),
+                  fetch: tokens.fetchFor(connection.id),
                   baseUrl: connection.klaviyo.apiBaseUrl,
                   revision: c.klaviyo.revision,
                   timeoutMs: c.sink.requestTimeoutMs,
