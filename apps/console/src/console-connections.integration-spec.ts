@@ -23,6 +23,9 @@ const K_SECRET = `k-secret-${randomBytes(8).toString('hex')}`;
 const I_ID = 'console-int-intercom';
 const I_SECRET = `i-secret-${randomBytes(8).toString('hex')}`;
 const ACCOUNT = 'AcctCI';
+const PRIVATE_KEY = `pk_ci_${randomBytes(8).toString('hex')}`;
+const TOKEN_A = `tok-a-${randomBytes(8).toString('hex')}`;
+const TOKEN_B = `tok-b-${randomBytes(8).toString('hex')}`;
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -45,7 +48,9 @@ describe('console OAuth refusals', () => {
     url = `http://127.0.0.1:${port}`;
     klaviyo = await startKlaviyoEmulator({
       port: 0,
-      accounts: [{ id: ACCOUNT, name: 'Console shop', privateKeys: [`pk_ci_${randomBytes(8).toString('hex')}`] }],
+      limits: false,
+      apiKeys: [`pk_default_${randomBytes(8).toString('hex')}`],
+      accounts: [{ id: ACCOUNT, name: 'Console shop', privateKeys: [PRIVATE_KEY] }],
       oauthApps: [
         {
           name: 'Intercom',
@@ -62,7 +67,10 @@ describe('console OAuth refusals', () => {
       apps: [
         { clientId: I_ID, clientSecret: I_SECRET, name: 'Sync', redirectUris: ['https://elsewhere.example.com/cb'] },
       ],
-      workspaces: [{ appId: 'wsconsint', app: I_ID }],
+      workspaces: [
+        { appId: 'wsconsint', app: I_ID, accessTokens: [TOKEN_A] },
+        { appId: 'wsconsother', clientSecret: 'other-private-secret', accessTokens: [TOKEN_B] },
+      ],
     });
     const config = testConfig('console', {
       CONSOLE_OPERATOR_TOKEN: OPERATOR,
@@ -241,5 +249,35 @@ describe('console OAuth refusals', () => {
       body: 'id=x',
     });
     expect(form.status).toBe(403);
+  });
+
+  it("adds by credentials only once both vendors confirm them, and never over another workspace's id", async () => {
+    const add = (body: Record<string, string>) =>
+      fetch(`${url}/api/connections`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-console-operator-token': OPERATOR },
+        body: JSON.stringify({ region: 'US', intercomClientSecret: 'a-client-secret', ...body }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { message?: string; appId?: string } }));
+    const bad = await add({ id: 'shop-a', intercomAccessToken: TOKEN_A, klaviyoPrivateKey: 'pk_nobody_holds_this_0' });
+    expect(bad.status).toBe(422);
+    expect(bad.body.message).toMatch(/^Not added: Klaviyo refused the private key \(401/);
+    const badToken = await add({ id: 'shop-a', intercomAccessToken: 'not-a-token', klaviyoPrivateKey: PRIVATE_KEY });
+    expect(badToken.status).toBe(422);
+    expect(badToken.body.message).toMatch(/Intercom refused the access token \(401/);
+    expect(await connectionsTopicRecords()).toBe(0);
+
+    const ok = await add({ id: 'shop-a', intercomAccessToken: TOKEN_A, klaviyoPrivateKey: PRIVATE_KEY });
+    expect(ok).toEqual({
+      status: 201,
+      body: { id: 'shop-a', appId: 'wsconsint', accountId: ACCOUNT, status: 'active' },
+    });
+    const taken = await add({ id: 'shop-a', intercomAccessToken: TOKEN_B, klaviyoPrivateKey: PRIVATE_KEY });
+    expect(taken.status).toBe(409);
+    expect(taken.body.message).toMatch(/"shop-a" is taken by the connection of workspace wsconsint/);
+    const claimed = await add({ id: 'shop-b', intercomAccessToken: TOKEN_A, klaviyoPrivateKey: PRIVATE_KEY });
+    expect(claimed.status).toBe(409);
+    expect(claimed.body.message).toMatch(/already claimed by connection "shop-a"/);
+    expect(await connectionsTopicRecords()).toBe(1);
+    expect(connections.directory.get('shop-a')?.intercom.appId).toBe('wsconsint');
   });
 });

@@ -437,7 +437,18 @@ export class ConsoleConnections {
     if (!this.canStore) throw new ConnectionRefusal(new NoSealingKeyError().message, 409);
   }
 
+  /**
+   * Writes a connection. An id already in use by a connection that is not removed is refused,
+   * unless it is the same workspace's (connecting again: new credentials, e.g. after
+   * needs_reauth); the store refuses a workspace another connection claims.
+   */
   private put(input: ConnectionInput): Promise<Connection> {
+    const held = this.d.directory.allWithRemoved().find((c) => c.id === input.id && !c.fromEnvironment);
+    if (held && held.status !== 'removed' && held.intercom.appId !== input.intercom.appId)
+      throw new ConnectionRefusal(
+        `connection id "${input.id}" is taken by the connection of workspace ${held.intercom.appId}: choose another id`,
+        409,
+      );
     return this.changed(() => this.d.store.put(input));
   }
 
