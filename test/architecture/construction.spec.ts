@@ -9,7 +9,8 @@ import { sourceFiles } from './source-files';
  * holds the factory functions KafkaModule calls.
  * Not covered yet: `new IntercomClient(` (made per access token where the token is read: the CLI's
  * backfill and reconcile, ReconcilerRunner.start, libs/directory's intercomSourceFor), to move
- * with the per-connection clients of issue #22, and libs/oauth's clients (not constructed yet).
+ * with the per-connection clients of issue #22. libs/oauth's clients are built in the console's
+ * provider factory (apps/console/src/console.module.ts).
  */
 const ROOT = join(__dirname, '..', '..');
 const CONSTRUCTIONS: ReadonlyArray<[string, RegExp]> = [
