@@ -11,7 +11,8 @@ import { sourceFiles } from './source-files';
  * factory, libs/intercom/src/intercom-client.factory.ts (INTERCOM_CLIENT_FACTORY): no other file,
  * not even a provider factory, constructs IntercomClient (the CLI's backfill and reconcile, the
  * reconciler's loops, libs/directory's sources and the connection probe call the factory).
- * Not covered yet: libs/oauth's clients (not constructed yet).
+ * libs/oauth's clients (KlaviyoOAuthClient, IntercomOAuthClient) come from provider factories too:
+ * the sink's SinkStageModule and the console's ConsoleModule.
  */
 const ROOT = join(__dirname, '..', '..');
 const CONSTRUCTIONS: ReadonlyArray<[string, RegExp]> = [
@@ -19,6 +20,8 @@ const CONSTRUCTIONS: ReadonlyArray<[string, RegExp]> = [
   ['.producer(', /\.producer\(/],
   ['new AvroCodec(', /\bnew AvroCodec\(/],
   ['new KlaviyoHttpClient(', /\bnew KlaviyoHttpClient\(/],
+  ['new KlaviyoOAuthClient(', /\bnew KlaviyoOAuthClient\(/],
+  ['new IntercomOAuthClient(', /\bnew IntercomOAuthClient\(/],
   ['createKafka(', /\bcreateKafka\(/],
   ['createProducer(', /\bcreateProducer\(/],
 ];

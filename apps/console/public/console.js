@@ -89,6 +89,55 @@ function letterPage() {
   });
 }
 
+function connectionsPage() {
+  const out = byId('result');
+  const token = () => (byId('operator-token') ? byId('operator-token').value : '');
+  const act = async (path, body, done) => {
+    out.textContent = 'working…';
+    out.className = '';
+    const { r, b } = await post(path, body || {}, token());
+    if (!r.ok) {
+      out.textContent = 'refused (' + r.status + '): ' + (b.message || '');
+      out.className = 'note';
+      return;
+    }
+    if (done) done(b);
+    else location.reload();
+  };
+  for (const button of document.querySelectorAll('button.act')) {
+    button.addEventListener('click', () => {
+      const { id, action } = button.dataset;
+      if (action === 'remove' && !confirm('Remove connection ' + id + '? Its routing stops (an OAuth grant is revoked); its records stay replayable.')) return;
+      act('/api/connections/' + encodeURIComponent(id) + '/' + action);
+    });
+  }
+  for (const button of document.querySelectorAll('button.discard')) {
+    button.addEventListener('click', () => act('/api/connections-halves/' + encodeURIComponent(button.dataset.id) + '/discard'));
+  }
+  const go = (b) => { location.href = b.url; };
+  const ck = byId('connect-klaviyo');
+  if (ck) ck.addEventListener('click', () => act('/api/connections-oauth/klaviyo/start', {}, go));
+  const ci = byId('connect-intercom');
+  if (ci) ci.addEventListener('click', () => act('/api/connections-oauth/intercom/start', { region: byId('intercom-region').value }, go));
+  const pair = byId('pair');
+  if (pair)
+    pair.addEventListener('click', () =>
+      act('/api/connections-pair', { intercom: byId('pair-intercom').value, klaviyo: byId('pair-klaviyo').value, id: byId('pair-id').value, name: byId('pair-name').value }),
+    );
+  const add = byId('add');
+  if (add)
+    add.addEventListener('click', () =>
+      act('/api/connections', {
+        id: byId('add-id').value,
+        name: byId('add-name').value,
+        region: byId('add-region').value,
+        intercomAccessToken: byId('add-intercom-token').value,
+        intercomClientSecret: byId('add-intercom-secret').value,
+        klaviyoPrivateKey: byId('add-klaviyo-key').value,
+      }),
+    );
+}
+
 function loginPage() {
   const go = byId('go');
   if (!go) return;
@@ -103,5 +152,6 @@ document.addEventListener('DOMContentLoaded', () => {
   const page = document.body.dataset.page;
   if (page === 'metrics') metricsPage();
   else if (page === 'pipeline') (byId('reprocess') ? letterPage : pipelinePage)();
+  else if (page === 'connections') connectionsPage();
   else loginPage();
 });

@@ -12,7 +12,7 @@ export function sameSecret(given: string | undefined, secret: Secret): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function cookie(req: FastifyRequest, name: string): string | undefined {
+export function cookieOf(req: FastifyRequest, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');
     if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
@@ -24,7 +24,7 @@ function cookie(req: FastifyRequest, name: string): string | undefined {
 export function hasReadAccess(req: FastifyRequest, token: Secret | null): boolean {
   if (!token) return true;
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-  return sameSecret(bearer, token) || sameSecret(cookie(req, COOKIE), token);
+  return sameSecret(bearer, token) || sameSecret(cookieOf(req, COOKIE), token);
 }
 
 /**
@@ -58,9 +58,13 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 export async function guard(req: FastifyRequest, reply: FastifyReply, token: Secret | null): Promise<void> {
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
   const path = req.url.split('?')[0];
-  // open: the sign-in page, its CSS and JS, and what probes and Prometheus read (no personal data)
+  // open: the sign-in page, its CSS and JS, and what probes and Prometheus read (no personal data);
+  // the OAuth callbacks (a redirect from Klaviyo or Intercom: the SameSite=Strict cookie is not
+  // sent) accept only a pending state of the browser that started it (console-connections.ts)
   if (
     path === '/login' ||
+    path === '/oauth/klaviyo/callback' ||
+    path === '/oauth/intercom/callback' ||
     path.startsWith('/static/') ||
     path === '/health/live' ||
     path === '/health/ready' ||

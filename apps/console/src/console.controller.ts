@@ -3,12 +3,30 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { actionRefusal, COOKIE, sameSecret } from './console-auth';
 import { ConsoleService, ReprocessError } from './console.service';
 import { ReplayRequestError, type PlannedReplay, type ReplayRequest, type ReplayStatus } from './console-replay';
-import { gapsPage, letterPage, metricsPage, personPage, pipelinePage } from './page-models';
+import { ConsoleConnections } from './console-connections';
+import { connectionFilter, gapsPage, letterPage, metricsPage, personPage, pipelinePage } from './page-models';
+
+/** The `connection=` query parameter: a connection id, or null for every connection. */
+const connectionParam = (v: string | undefined): string | null => {
+  const t = (v ?? '').trim();
+  return t === '' ? null : t.slice(0, 63);
+};
 
 /** The pages (eta templates in apps/console/views, fed by page-models.ts) and the JSON API. */
 @Controller()
 export class ConsoleController {
-  constructor(@Inject(ConsoleService) private readonly console: ConsoleService) {}
+  constructor(
+    @Inject(ConsoleService) private readonly console: ConsoleService,
+    @Inject(ConsoleConnections) private readonly connections: ConsoleConnections,
+  ) {}
+
+  /** The connection filter's choices and selection (Metrics, Person, Pipeline). */
+  private filter(selected: string | null) {
+    return connectionFilter(
+      this.connections.directory.allWithRemoved().map((c) => c.id),
+      selected,
+    );
+  }
 
   @Get()
   root(@Res() reply: FastifyReply): void {
@@ -29,38 +47,53 @@ export class ConsoleController {
   }
 
   @Get('metrics')
-  metrics(@Res() reply: FastifyReply, @Query('metric') metric?: string): Promise<unknown> {
-    return this.render(
-      reply,
-      'metrics',
-      metricsPage(
+  metrics(
+    @Res() reply: FastifyReply,
+    @Query('metric') metric?: string,
+    @Query('connection') connection?: string,
+  ): Promise<unknown> {
+    const selected = connectionParam(connection);
+    return this.render(reply, 'metrics', {
+      ...metricsPage(
         this.console.model,
         this.console.metricRows(),
         metric ?? null,
         Date.now(),
         this.console.feed.behind(),
+        selected,
       ),
-    );
+      filter: { ...this.filter(selected), action: '/metrics', extra: metric ? { metric } : {} },
+    });
   }
 
   @Get('person')
-  person(@Res() reply: FastifyReply, @Query('q') q?: string): Promise<unknown> {
-    return this.render(reply, 'person', personPage(this.console.model, (q ?? '').trim().slice(0, 320)));
+  person(
+    @Res() reply: FastifyReply,
+    @Query('q') q?: string,
+    @Query('connection') connection?: string,
+  ): Promise<unknown> {
+    const selected = connectionParam(connection);
+    const query = (q ?? '').trim().slice(0, 320);
+    return this.render(reply, 'person', {
+      ...personPage(this.console.model, query, selected),
+      filter: { ...this.filter(selected), action: '/person', extra: query ? { q: query } : {} },
+    });
   }
 
   @Get('pipeline')
-  async pipeline(@Res() reply: FastifyReply): Promise<unknown> {
+  async pipeline(@Res() reply: FastifyReply, @Query('connection') connection?: string): Promise<unknown> {
     const lag = await this.console.lag.read().catch((e: Error) => e.message);
-    return this.render(
-      reply,
-      'pipeline',
-      pipelinePage(this.console.model, lag, Date.now(), {
+    const selected = connectionParam(connection);
+    return this.render(reply, 'pipeline', {
+      ...pipelinePage(this.console.model, lag, Date.now(), {
         canAct: this.console.canAct,
         throttling: this.console.throttling,
         replay: this.console.replay.status(),
         replayTopics: this.console.replayTopics(),
+        connection: selected,
       }),
-    );
+      filter: { ...this.filter(selected), action: '/pipeline', extra: {} },
+    });
   }
 
   @Get('dead-letters/:at')

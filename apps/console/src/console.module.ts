@@ -1,10 +1,21 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import type { Kafka } from 'kafkajs';
-import { CONFIG, ConfigModule, type Config } from '@iks/config';
+import { CONFIG, ConfigModule, Secret, type Config } from '@iks/config';
+import {
+  ConnectionProbe,
+  ConnectionStore,
+  CONNECTIONS,
+  ConnectionsModule,
+  type KafkaConnectionDirectory,
+} from '@iks/connections';
+import { KlaviyoHttpClient } from '@iks/klaviyo';
+import { IntercomOAuthClient, KlaviyoOAuthClient } from '@iks/oauth';
 import { ConsoleReadModelModule, SharedAdmin } from '@iks/console';
 import { KAFKA } from '@iks/kafka';
 import { HEALTH_PROBE, HealthController, MetricsController, OpsModule } from '@iks/ops';
+import { ConsoleConnections } from './console-connections';
+import { ConnectionsController } from './connections.controller';
 import { ConsoleController } from './console.controller';
 import { ConsoleHealth } from './console-health';
 import { ConsoleMetrics } from './console-metrics';
@@ -29,15 +40,26 @@ export class ConsoleModule {
         ConfigModule.forRoot(config),
         OpsModule.forRoot({ app: 'console' }),
         ConsoleReadModelModule,
+        ConnectionsModule,
         ConsoleOpsModule,
         RouterModule.register([{ path: 'ops', module: ConsoleOpsModule }]),
       ],
-      controllers: [ConsoleController, HealthController],
+      controllers: [ConsoleController, ConnectionsController, HealthController],
       providers: [
         {
           provide: ConsoleReplay,
           inject: [KAFKA, SharedAdmin, CONFIG],
           useFactory: (kafka: Kafka, admin: SharedAdmin, c: Config) => new ConsoleReplay(kafka, admin, c),
+        },
+        {
+          provide: ConsoleConnections,
+          inject: [CONFIG, CONNECTIONS, ConnectionStore, ConnectionProbe],
+          useFactory: (
+            c: Config,
+            directory: KafkaConnectionDirectory,
+            store: ConnectionStore,
+            probe: ConnectionProbe,
+          ) => new ConsoleConnections({ config: c, directory, store, probe, ...oauthClients(c) }),
         },
         ConsoleService,
         ConsoleMetrics,
@@ -45,4 +67,51 @@ export class ConsoleModule {
       ],
     };
   }
+}
+
+/** How long an OAuth or a live-check request waits. */
+const OAUTH_TIMEOUT_MS = 15_000;
+
+/**
+ * The console's OAuth clients (issue #23), from CONSOLE_OAUTH config: Klaviyo's (authorize,
+ * token, revoke; only the scheme, host and port of KLAVIYO_OAUTH_AUTHORIZE_URL / _TOKEN_URL are
+ * used, the paths are Klaviyo's), Intercom's, and the live check of an OAuth access token
+ * (GET /api/accounts with `Authorization: Bearer`).
+ */
+function oauthClients(c: Config) {
+  const secret = (v: string) => new Secret(v);
+  const k = c.consoleOAuth.klaviyo;
+  const i = c.consoleOAuth.intercom;
+  return {
+    klaviyoOAuth: k
+      ? new KlaviyoOAuthClient({
+          clientId: k.clientId,
+          clientSecret: k.clientSecret,
+          endpoints: { authorizeBaseUrl: k.authorizeUrl, apiBaseUrl: k.tokenUrl },
+          timeoutMs: OAUTH_TIMEOUT_MS,
+          secret,
+        })
+      : null,
+    intercomOAuth: i
+      ? new IntercomOAuthClient({
+          clientId: i.clientId,
+          clientSecret: i.clientSecret,
+          authorizeBaseUrl: i.authorizeUrl,
+          timeoutMs: OAUTH_TIMEOUT_MS,
+          secret,
+        })
+      : null,
+    bearerProbe: new ConnectionProbe({
+      intercomMe: () => Promise.reject(new Error('not used: Intercom tokens are checked by IntercomOAuthClient.me')),
+      klaviyoAccounts: async (accessToken, baseUrl) =>
+        (
+          await new KlaviyoHttpClient({
+            authorization: () => `Bearer ${accessToken.reveal()}`,
+            baseUrl,
+            revision: c.klaviyo.revision,
+            timeoutMs: OAUTH_TIMEOUT_MS,
+          }).get('/api/accounts')
+        ).body,
+    }),
+  };
 }

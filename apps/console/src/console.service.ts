@@ -22,7 +22,7 @@ export class ReprocessError extends Error {
 @Injectable()
 export class ConsoleService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ConsoleService.name);
-  /** The producer's first connect (reprocess): the console only produces when an operator acts. */
+  /** The producer's first connect (reprocess): the console only produces when an operator acts (a reprocess, a connection change). */
   private connected: Promise<void> | null = null;
 
   constructor(
@@ -48,7 +48,8 @@ export class ConsoleService implements OnModuleInit, OnApplicationShutdown {
     await this.replay.stop();
     await this.feed.stop();
     await this.admin.close();
-    if (this.connected) await this.producer.disconnect().catch(() => undefined);
+    // connected by a reprocess, or by the ConnectionStore of the Connections page
+    await this.producer.disconnect().catch(() => undefined);
   }
 
   get canAct(): boolean {

@@ -11,6 +11,12 @@ async function bootstrap(): Promise<void> {
     `ready: http://${c.host}:${c.port}/metrics (${c.token ? 'CONSOLE_TOKEN required' : 'loopback, no token'}; actions ${c.operatorToken ? 'on (operator token)' : 'off'}); ` +
       `health on /health/live and /health/ready, Prometheus on /ops/metrics`,
   );
+  const o = config.consoleOAuth;
+  const base = (o.publicUrl ?? '').replace(/\/+$/, '');
+  if (o.klaviyo)
+    new Logger('console').log(`Connect Klaviyo on: register the redirect URL ${base}/oauth/klaviyo/callback`);
+  if (o.intercom)
+    new Logger('console').log(`Connect Intercom on: register the redirect URL ${base}/oauth/intercom/callback`);
 }
 
 bootstrap().catch((e) => {

@@ -10,6 +10,8 @@ import type {
   RecordKindKey,
   SinkThrottling,
 } from '@iks/console';
+import type { Connection } from '@iks/connections';
+import type { IntercomHalf, KlaviyoHalf } from './console-connections';
 import type { ReplayStatus } from './console-replay';
 
 /**
@@ -117,6 +119,7 @@ export function metricsPage(
   selected: string | null,
   now: number,
   behind: number | null,
+  connection: string | null = null,
 ) {
   const metrics = rows.map(({ name, intercom }) => {
     const m = model.metrics.get(name);
@@ -139,15 +142,15 @@ export function metricsPage(
   let detail: { name: string; rows: EventRowModel[]; counts: RowCounts; kept: number } | null = null;
   if (selected !== null) {
     const m = model.metrics.get(selected);
-    const latest = m ? [...m.latest].reverse() : [];
+    const latest = m ? [...m.latest].reverse().filter((v) => connection === null || v.connectionId === connection) : [];
     detail = { name: selected, rows: latest.map(eventRow), counts: rowCounts(latest), kept: latest.length };
   }
-  return { title: 'Metrics', active: 'metrics', behind, metrics, detail };
+  return { title: 'Metrics', active: 'metrics', behind, metrics, detail, connection };
 }
 
-export function personPage(model: DeliveryReadModel, q: string) {
+export function personPage(model: DeliveryReadModel, q: string, connection: string | null = null) {
   const deleted = q ? (model.deletedPerson(q) ?? null) : null;
-  const rows = q ? model.person(q) : [];
+  const rows = (q ? model.person(q) : []).filter((v) => connection === null || v.connectionId === connection);
   const profileView = deleted ? undefined : [...rows].reverse().find((v) => v.recordKind === 'profile');
   const events = rows.filter((v) => v.recordKind !== 'profile');
   const first = (f: (v: OutcomeView) => string | null) => rows.map(f).find((x) => x !== null) ?? null;
@@ -155,6 +158,7 @@ export function personPage(model: DeliveryReadModel, q: string) {
     title: 'Person',
     active: 'person',
     q,
+    connection,
     deleted: deleted
       ? {
           contactId: deleted.contactId,
@@ -183,6 +187,8 @@ export interface PipelineExtras {
   readonly replay: ReplayStatus | null;
   /** Topics a replay can re-read (with the prefix). */
   readonly replayTopics: readonly string[];
+  /** Only the dead letters of this connection (the `connection=` filter). */
+  readonly connection?: string | null;
 }
 
 const RECORD_KINDS: ReadonlyArray<{ key: RecordKindKey; label: string }> = [
@@ -216,7 +222,11 @@ export function pipelinePage(
     };
   }).filter((r) => r.key !== 'undecodable' || r.total > 0);
   const reasons = [...model.lettersByReason.values()].sort((a, b) => b.count - a.count);
-  const letters = [...model.letters.values()].reverse().slice(0, 200);
+  const connection = x.connection ?? null;
+  const letters = [...model.letters.values()]
+    .reverse()
+    .filter((l) => connection === null || letterConnection(l) === connection)
+    .slice(0, 200);
   const t = x.throttling;
   const chart = [
     { label: 'Klaviyo 429s', cls: 's-429', values: model.series(t.throttledPerMinute, now, 60, 1) },
@@ -227,6 +237,7 @@ export function pipelinePage(
   return {
     title: 'Pipeline',
     active: 'pipeline',
+    connection,
     lag: typeof lag === 'string' ? null : lag,
     lagError: typeof lag === 'string' ? lag : null,
     perMinute: { points: points(perMin, 600, 60), total: perMin.reduce((a, b) => a + b, 0) },
@@ -360,4 +371,69 @@ function pretty(json: string | null): string {
   } catch {
     return json;
   }
+}
+
+/** What the Connections page shows of the console's connections (never a secret). */
+export interface ConnectionsPageSource {
+  readonly canAct: boolean;
+  readonly canStore: boolean;
+  readonly connections: readonly Connection[];
+  readonly unusable: ReadonlyArray<{ readonly id: string; readonly reason: string }>;
+  readonly klaviyo: { readonly redirectUri: string } | null;
+  readonly intercom: { readonly redirectUri: string } | null;
+  readonly klaviyoHalves: readonly KlaviyoHalf[];
+  readonly intercomHalves: readonly IntercomHalf[];
+}
+
+export function connectionsPage(s: ConnectionsPageSource) {
+  return {
+    title: 'Connections',
+    active: 'connections',
+    canAct: s.canAct,
+    canStore: s.canStore,
+    klaviyo: s.klaviyo,
+    intercom: s.intercom,
+    connections: s.connections.map((c) => ({
+      id: c.id,
+      name: c.name,
+      appId: c.intercom.appId,
+      region: c.intercom.region,
+      accountId: c.klaviyo.accountId ?? '—',
+      intercomAuth: c.intercom.auth,
+      klaviyoAuth: c.klaviyo.auth === 'oauth' ? 'OAuth' : 'private key',
+      status: c.status,
+      updatedAt: c.fromEnvironment ? 'environment' : iso(c.updatedAt),
+      revision: c.revision,
+      fromEnvironment: c.fromEnvironment,
+      grantExpires: c.klaviyo.oauth ? iso(c.klaviyo.oauth.expiresAt) : null,
+    })),
+    unusable: s.unusable,
+    klaviyoHalves: s.klaviyoHalves.map((h) => ({
+      id: h.id,
+      accountId: h.accountId,
+      organization: h.organizationName ?? '',
+      scopes: h.grant.scopes.join(' '),
+      at: iso(h.connectedAt),
+    })),
+    intercomHalves: s.intercomHalves.map((h) => ({
+      id: h.id,
+      appId: h.appId,
+      name: h.name ?? '',
+      region: h.region,
+      admin: h.admin ?? '',
+      at: iso(h.connectedAt),
+    })),
+  };
+}
+
+/** Connections a filter can name (the `connection=` query parameter of the Metrics, Person and Pipeline pages). */
+export function connectionFilter(ids: readonly string[], selected: string | null) {
+  return { ids: [...new Set(['default', ...ids])].sort(), selected };
+}
+
+/** The connection of a dead letter: its key's `<connection id>/` prefix, else the default connection. */
+export function letterConnection(l: LetterView): string {
+  const key = l.letter?.key ? Buffer.from(l.letter.key).toString('utf8') : '';
+  const slash = key.indexOf('/');
+  return slash > 0 ? key.slice(0, slash) : 'default';
 }

@@ -2,7 +2,7 @@ import { Eta } from 'eta';
 import type { DeliveryOutcome } from '@iks/domain';
 import { DeliveryReadModel, GapsModel, SinkThrottling } from '@iks/console';
 import { consoleAssets } from './console.app';
-import { gapsPage, letterPage, metricsPage, personPage, pipelinePage } from './page-models';
+import { connectionFilter, gapsPage, letterPage, metricsPage, personPage, pipelinePage } from './page-models';
 
 const NOW = Date.UTC(2026, 0, 10, 12, 0, 0);
 const outcome = (o: Partial<DeliveryOutcome> = {}): DeliveryOutcome => ({
@@ -153,5 +153,26 @@ describe('console pages (templates and page models)', () => {
     expect(html).toMatch(/<b>1<\/b> dead letter\(s\)/);
     const letter = render('letter', letterPage(m.letters.get('n.dlq:0:0')!, false));
     expect(letter).toContain('pre-2.0 API shape');
+  });
+
+  it('filter the rows of a metric and of a person by connection (connection=)', () => {
+    const m = new DeliveryReadModel();
+    m.apply(outcome({ unique_id: 'u-default' }));
+    m.apply(outcome({ offset: '2', unique_id: 'u-shop', connection_id: 'shop-a' }));
+    const all = metricsPage(m, rows, 'Ticket Resolved', NOW, 0);
+    expect(all.detail!.rows.map((r) => r.uniqueId)).toEqual(['u-shop', 'u-default']);
+    const shop = metricsPage(m, rows, 'Ticket Resolved', NOW, 0, 'shop-a');
+    expect(shop.detail!.rows.map((r) => r.uniqueId)).toEqual(['u-shop']);
+    expect(metricsPage(m, rows, 'Ticket Resolved', NOW, 0, 'default').detail!.rows.map((r) => r.uniqueId)).toEqual([
+      'u-default',
+    ]);
+    expect(personPage(m, 'ada@example.com', 'shop-a').events.map((r) => r.uniqueId)).toEqual(['u-shop']);
+    const html = render('metrics', {
+      ...shop,
+      filter: { ...connectionFilter(['shop-a'], 'shop-a'), action: '/metrics', extra: { metric: 'Ticket Resolved' } },
+    });
+    expect(html).toContain('<option value="shop-a" selected>shop-a</option>');
+    expect(html).toContain('id="connection-filtered"');
+    expect(html).toContain('name="metric" value="Ticket Resolved"');
   });
 });

@@ -213,4 +213,78 @@ describe('loadConfig: ingest deployment defaults', () => {
       expect(problems(`a b:${k1}`)).toMatch(/CONNECTION_SECRET_KEYS entry 1: key id must be/);
     });
   });
+
+  describe("the console's OAuth flows (issue #23)", () => {
+    const klaviyo = { KLAVIYO_OAUTH_CLIENT_ID: 'kid-1', KLAVIYO_OAUTH_CLIENT_SECRET: 'ksecret-0123456789' };
+    const intercom = { INTERCOM_OAUTH_CLIENT_ID: 'iid-1', INTERCOM_OAUTH_CLIENT_SECRET: 'isecret-0123456789' };
+
+    it("is off by default, with the vendors' URLs and region hosts", () => {
+      const c = loadConfig({}, 'console').consoleOAuth;
+      expect(c).toEqual({
+        publicUrl: null,
+        pendingTtlMs: 600_000,
+        klaviyo: null,
+        intercom: null,
+        intercomRegionApiUrls: {
+          US: 'https://api.intercom.io',
+          EU: 'https://api.eu.intercom.io',
+          AU: 'https://api.au.intercom.io',
+        },
+      });
+    });
+
+    it('reads both apps, keeps their secrets secret, and overrides region hosts', () => {
+      const c = loadConfig(
+        {
+          ...klaviyo,
+          ...intercom,
+          CONSOLE_PUBLIC_URL: 'https://sync.example.com/',
+          INTERCOM_REGION_API_URLS: 'US=http://127.0.0.1:8091, eu=http://127.0.0.1:8092/',
+          CONSOLE_OAUTH_PENDING_TTL_MS: '60000',
+        },
+        'console',
+      ).consoleOAuth;
+      expect(c.publicUrl).toBe('https://sync.example.com');
+      expect(c.pendingTtlMs).toBe(60_000);
+      expect(c.klaviyo).toMatchObject({
+        clientId: 'kid-1',
+        authorizeUrl: 'https://www.klaviyo.com/oauth/authorize',
+        tokenUrl: 'https://a.klaviyo.com/oauth/token',
+      });
+      expect(c.klaviyo!.clientSecret.reveal()).toBe('ksecret-0123456789');
+      expect(c.intercom).toMatchObject({ clientId: 'iid-1', authorizeUrl: 'https://app.intercom.com/oauth' });
+      expect(c.intercomRegionApiUrls).toEqual({
+        US: 'http://127.0.0.1:8091',
+        EU: 'http://127.0.0.1:8092',
+        AU: 'https://api.au.intercom.io',
+      });
+      expect(JSON.stringify(c)).not.toContain('secret-0123456789');
+      expect(inspect(c)).not.toContain('secret-0123456789');
+    });
+
+    it('refuses to start without HTTPS off loopback, without CONSOLE_PUBLIC_URL, or with half an app, naming the variable', () => {
+      expect(() => loadConfig({ ...klaviyo, CONSOLE_PUBLIC_URL: 'http://sync.example.com' }, 'console')).toThrow(
+        /CONSOLE_PUBLIC_URL="http:\/\/sync.example.com" must be https \(http only on a loopback address\)/,
+      );
+      expect(
+        loadConfig({ ...klaviyo, CONSOLE_PUBLIC_URL: 'http://127.0.0.1:3003' }, 'console').consoleOAuth.publicUrl,
+      ).toBe('http://127.0.0.1:3003');
+      expect(
+        loadConfig({ ...klaviyo, CONSOLE_PUBLIC_URL: 'http://localhost:3003' }, 'console').consoleOAuth.publicUrl,
+      ).toBe('http://localhost:3003');
+      expect(() => loadConfig({ ...intercom }, 'console')).toThrow(/CONSOLE_PUBLIC_URL is required when/);
+      expect(() =>
+        loadConfig({ KLAVIYO_OAUTH_CLIENT_ID: 'kid', CONSOLE_PUBLIC_URL: 'https://x.example' }, 'console'),
+      ).toThrow(/KLAVIYO_OAUTH_CLIENT_SECRET is required when KLAVIYO_OAUTH_CLIENT_ID is set/);
+      expect(() =>
+        loadConfig({ INTERCOM_OAUTH_CLIENT_SECRET: 's', CONSOLE_PUBLIC_URL: 'https://x.example' }, 'console'),
+      ).toThrow(/INTERCOM_OAUTH_CLIENT_ID is required when INTERCOM_OAUTH_CLIENT_SECRET is set/);
+      expect(() => loadConfig({ INTERCOM_REGION_API_URLS: 'MARS=http://x' }, 'console')).toThrow(
+        /INTERCOM_REGION_API_URLS entry "MARS=http:\/\/x" must be <US\|EU\|AU>=<http\(s\) URL>/,
+      );
+      expect(() => loadConfig({ KLAVIYO_OAUTH_TOKEN_URL: 'ftp://x' }, 'console')).toThrow(/KLAVIYO_OAUTH_TOKEN_URL/);
+      // the other apps do not need the public URL
+      expect(loadConfig({ ...klaviyo }, 'cli').consoleOAuth.klaviyo?.clientId).toBe('kid-1');
+    });
+  });
 });

@@ -225,6 +225,8 @@ export interface Config {
   readonly console: ConsoleConfig;
   readonly reconciler: ReconcilerConfig;
   readonly connections: ConnectionsConfig;
+  /** The console's OAuth flows (issue #23): see consoleOAuthConfig below. */
+  readonly consoleOAuth: ConsoleOAuthConfig;
 }
 
 export class ConfigError extends Error {
@@ -593,6 +595,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       defaultConnection: r.bool('CONNECTIONS_DEFAULT', true),
       seedExamples: r.bool('CONNECTIONS_SEED_EXAMPLES', false),
     },
+    consoleOAuth: consoleOAuthConfig(r, app),
   };
   if (config.reconciler.windowMs <= config.reconciler.settleMs) {
     r.problems.push(
@@ -627,6 +630,108 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The console's OAuth flows (issue #23: Connect Klaviyo, Connect Intercom). A block of its own:
+// KLAVIYO_OAUTH_CLIENT_ID / _SECRET / _TOKEN_URL are also read for the sink's token refresh.
+// ---------------------------------------------------------------------------------------------
+
+export type OAuthRegion = 'US' | 'EU' | 'AU';
+
+export interface ConsoleOAuthConfig {
+  /** CONSOLE_PUBLIC_URL: the console's address as the browser reaches it; the redirect URLs are under it. */
+  readonly publicUrl: string | null;
+  /** CONSOLE_OAUTH_PENDING_TTL_MS: how long a started authorization (its state, PKCE verifier) is kept. */
+  readonly pendingTtlMs: number;
+  /** Set when KLAVIYO_OAUTH_CLIENT_ID and _SECRET are: the Connect Klaviyo button. */
+  readonly klaviyo: {
+    readonly clientId: string;
+    readonly clientSecret: Secret;
+    readonly authorizeUrl: string;
+    readonly tokenUrl: string;
+  } | null;
+  /** Set when INTERCOM_OAUTH_CLIENT_ID and _SECRET are: the Connect Intercom button. */
+  readonly intercom: {
+    readonly clientId: string;
+    readonly clientSecret: Secret;
+    readonly authorizeUrl: string;
+  } | null;
+  /** Intercom's REST API host per region, INTERCOM_REGION_API_URLS overriding (the emulator). */
+  readonly intercomRegionApiUrls: Readonly<Record<OAuthRegion, string>>;
+}
+
+const INTERCOM_REGION_API_DEFAULTS: Readonly<Record<OAuthRegion, string>> = {
+  US: 'https://api.intercom.io',
+  EU: 'https://api.eu.intercom.io',
+  AU: 'https://api.au.intercom.io',
+};
+
+function consoleOAuthConfig(r: Reader, app: AppName): ConsoleOAuthConfig {
+  const pair = (idName: string, secretName: string) => {
+    const id = r.raw(idName);
+    const secret = r.secret(secretName);
+    if (id && !secret)
+      r.problems.push(`${secretName} is required when ${idName} is set (the OAuth app's client secret)`);
+    if (!id && secret) r.problems.push(`${idName} is required when ${secretName} is set (the OAuth app's client id)`);
+    return id && secret ? { clientId: id, clientSecret: secret } : null;
+  };
+  const k = pair('KLAVIYO_OAUTH_CLIENT_ID', 'KLAVIYO_OAUTH_CLIENT_SECRET');
+  const i = pair('INTERCOM_OAUTH_CLIENT_ID', 'INTERCOM_OAUTH_CLIENT_SECRET');
+  const klaviyoAuthorize = r.url('KLAVIYO_OAUTH_AUTHORIZE_URL', 'https://www.klaviyo.com/oauth/authorize');
+  const klaviyoToken = r.url('KLAVIYO_OAUTH_TOKEN_URL', 'https://a.klaviyo.com/oauth/token');
+  const intercomAuthorize = r.url('INTERCOM_OAUTH_AUTHORIZE_URL', 'https://app.intercom.com/oauth');
+  const regions: Record<OAuthRegion, string> = { ...INTERCOM_REGION_API_DEFAULTS };
+  const rawRegions = r.raw('INTERCOM_REGION_API_URLS');
+  for (const entry of (rawRegions ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const region = eq > 0 ? entry.slice(0, eq).trim().toUpperCase() : '';
+    const url = eq > 0 ? entry.slice(eq + 1).trim() : '';
+    if (!(region in regions)) {
+      r.problems.push(`INTERCOM_REGION_API_URLS entry "${entry.slice(0, 80)}" must be <US|EU|AU>=<http(s) URL>`);
+      continue;
+    }
+    try {
+      if (!/^https?:$/.test(new URL(url).protocol)) throw new Error('protocol');
+    } catch {
+      r.problems.push(`INTERCOM_REGION_API_URLS: "${url.slice(0, 80)}" for ${region} must be an http(s) URL`);
+      continue;
+    }
+    regions[region as OAuthRegion] = url.replace(/\/+$/, '');
+  }
+  const publicUrl = r.raw('CONSOLE_PUBLIC_URL') ? r.url('CONSOLE_PUBLIC_URL', '') : null;
+  if (publicUrl) {
+    const problem = publicUrlProblem(publicUrl);
+    if (problem) r.problems.push(`CONSOLE_PUBLIC_URL="${publicUrl}" ${problem}`);
+  } else if (app === 'console' && (k || i)) {
+    r.problems.push(
+      'CONSOLE_PUBLIC_URL is required when KLAVIYO_OAUTH_CLIENT_ID or INTERCOM_OAUTH_CLIENT_ID is set (the OAuth redirect URLs are under it)',
+    );
+  }
+  return {
+    publicUrl,
+    pendingTtlMs: r.int('CONSOLE_OAUTH_PENDING_TTL_MS', 10 * 60_000, 1000, 3_600_000),
+    klaviyo: k ? { ...k, authorizeUrl: klaviyoAuthorize, tokenUrl: klaviyoToken } : null,
+    intercom: i ? { ...i, authorizeUrl: intercomAuthorize } : null,
+    intercomRegionApiUrls: regions,
+  };
+}
+
+/** Why a public URL cannot carry OAuth redirects: https is required off loopback (RFC 6749 3.1.2.1, RFC 8252 7.3). */
+export function publicUrlProblem(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'must be an http(s) URL';
+  }
+  if (u.search || u.hash) return 'must have no query or fragment';
+  if (u.protocol === 'https:') return null;
+  if (u.protocol === 'http:' && isLoopbackHost(u.hostname)) return null;
+  return 'must be https (http only on a loopback address): the OAuth redirect URL carries the authorization code';
 }
 
 /** <tmp>/<folder>/<prefix><group>-<host>: one store per pipeline, group and host (a container has its own host name). */

@@ -18,3 +18,4 @@ export {
 export { parseMetricNameOverrides } from './config';
 export { LOCAL_DEV_CLIENT_SECRET, RAW_RECORD_HEADROOM_BYTES, isLoopbackHost } from './config';
 export { ConfigModule, CONFIG } from './config.module';
+export { publicUrlProblem, type ConsoleOAuthConfig, type OAuthRegion } from './config';

@@ -1,4 +1,10 @@
-import type { DeadLetter, DeliveryOutcome, DeliveryOutcomeKind } from '@iks/domain';
+import {
+  connectionOf,
+  DEFAULT_CONNECTION_ID,
+  type DeadLetter,
+  type DeliveryOutcome,
+  type DeliveryOutcomeKind,
+} from '@iks/domain';
 import { reasonKey } from '@iks/kafka';
 import { MinuteRing } from './minute-ring';
 
@@ -79,6 +85,8 @@ export class OutcomeView {
     public properties: string | null,
     /** Delivered events only: what the copy was to Klaviyo. */
     readonly copy: CopyKind | null = null,
+    /** The connection the record belongs to (docs/CONNECTIONS.md; "default" for the environment's). */
+    readonly connectionId: string = DEFAULT_CONNECTION_ID,
   ) {}
 
   get contactId(): string | null {
@@ -115,6 +123,7 @@ export class OutcomeView {
       this.offset,
       properties,
       this.copy,
+      this.connectionId,
     );
   }
 }
@@ -270,6 +279,7 @@ export class DeliveryReadModel {
       Number(o.offset),
       o.record_kind === 'profile' ? properties : null,
       copy,
+      this.intern(connectionOf(o)),
     );
     this.tally(o, copy);
     if (m) {

@@ -770,7 +770,8 @@ export async function startIntercomEmulator(options: EmulatorOptions = {}): Prom
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(out.html),
       'Cache-Control': 'no-store',
-      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+      // the consent form posts here and is redirected to the app's redirect URL: both allowed
+      'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${out.formTarget ? ` ${out.formTarget}` : ''}`,
       'X-Frame-Options': 'DENY',
     });
     res.end(out.html);

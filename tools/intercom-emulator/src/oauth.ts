@@ -53,7 +53,13 @@ export interface Installation {
 
 /** What an OAuth endpoint answers. */
 export type OAuthAnswer =
-  | { readonly kind: 'html'; readonly status: number; readonly html: string }
+  | {
+      readonly kind: 'html';
+      readonly status: number;
+      readonly html: string;
+      /** The origin the page's form may be redirected to (CSP form-action applies to redirects). */
+      readonly formTarget?: string;
+    }
   | { readonly kind: 'redirect'; readonly location: string }
   | { readonly kind: 'json'; readonly status: number; readonly body: unknown };
 
@@ -106,7 +112,12 @@ export class IntercomOAuth {
       state: query.get('state'),
       expiresAt: this.now() + this.lifetimes.requestTtlMs,
     });
-    return { kind: 'html', status: 200, html: consentPage(app, this.workspaces.list(), id) };
+    return {
+      kind: 'html',
+      status: 200,
+      html: consentPage(app, this.workspaces.list(), id),
+      formTarget: new URL(redirectUri).origin,
+    };
   }
 
   /**
