@@ -77,6 +77,7 @@ describe('console OAuth refusals', () => {
       CONSOLE_SINK_METRICS_URLS: 'http://127.0.0.1:9/metrics',
       CONNECTION_SECRET_KEYS: `ci1:${randomBytes(32).toString('base64')}`,
       CONNECTIONS_DEFAULT: 'off',
+      CONNECTIONS_SEED_EXAMPLES: 'on',
       CONSOLE_PUBLIC_URL: url,
       KLAVIYO_BASE_URL: klaviyo.url,
       KLAVIYO_OAUTH_CLIENT_ID: K_ID,
@@ -144,11 +145,11 @@ describe('console OAuth refusals', () => {
     return { status: res.status, message };
   }
 
-  async function connectionsTopicRecords(): Promise<number> {
+  async function connectionsTopicRecords(key: 'connections' | 'events' | 'profiles' = 'connections'): Promise<number> {
     const admin = app.get<Kafka>(KAFKA).admin();
     await admin.connect();
     try {
-      const topic = topicName('connections', prefix);
+      const topic = topicName(key, prefix);
       if (!(await admin.listTopics()).includes(topic)) return 0;
       const offsets = await admin.fetchTopicOffsets(topic);
       return offsets.reduce((n, p) => n + Number(p.high), 0);
@@ -265,6 +266,7 @@ describe('console OAuth refusals', () => {
     expect(badToken.status).toBe(422);
     expect(badToken.body.message).toMatch(/Intercom refused the access token \(401/);
     expect(await connectionsTopicRecords()).toBe(0);
+    expect(await connectionsTopicRecords('events')).toBe(0); // nothing seeded for a refused one
 
     const ok = await add({ id: 'shop-a', intercomAccessToken: TOKEN_A, klaviyoPrivateKey: PRIVATE_KEY });
     expect(ok).toEqual({
@@ -279,5 +281,7 @@ describe('console OAuth refusals', () => {
     expect(claimed.body.message).toMatch(/already claimed by connection "shop-a"/);
     expect(await connectionsTopicRecords()).toBe(1);
     expect(connections.directory.get('shop-a')?.intercom.appId).toBe('wsconsint');
+    // CONNECTIONS_SEED_EXAMPLES=on: the new connection's example profile and nine events, once
+    expect([await connectionsTopicRecords('profiles'), await connectionsTopicRecords('events')]).toEqual([1, 9]);
   });
 });

@@ -151,6 +151,8 @@ export interface ConnectionsDeps {
   readonly klaviyoOAuth: KlaviyoOAuthClient | null;
   readonly intercomOAuth: IntercomOAuthClient | null;
   readonly now?: () => number;
+  /** CONNECTIONS_SEED_EXAMPLES: the example profile and events of a connection just added (not of one connected again). */
+  readonly seed?: (connection: Connection) => Promise<void>;
 }
 
 /**
@@ -449,7 +451,19 @@ export class ConsoleConnections {
         `connection id "${input.id}" is taken by the connection of workspace ${held.intercom.appId}: choose another id`,
         409,
       );
-    return this.changed(() => this.d.store.put(input));
+    const isNew = !held || held.status === 'removed';
+    return this.changed(async () => {
+      const connection = await this.d.store.put(input);
+      if (isNew && this.d.seed)
+        await this.d
+          .seed(connection)
+          .catch((e: Error) =>
+            this.logger.warn(
+              `connection ${connection.id}: the example data could not be written (${e.message}); the connection is stored`,
+            ),
+          );
+      return connection;
+    });
   }
 
   private async changed<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,18 +1,19 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { CONFIG, ConfigModule, Secret, type Config } from '@iks/config';
 import {
   ConnectionProbe,
   ConnectionStore,
   CONNECTIONS,
   ConnectionsModule,
+  seedExamples,
   type KafkaConnectionDirectory,
 } from '@iks/connections';
 import { KlaviyoHttpClient } from '@iks/klaviyo';
 import { IntercomOAuthClient, KlaviyoOAuthClient } from '@iks/oauth';
 import { ConsoleReadModelModule, SharedAdmin } from '@iks/console';
-import { KAFKA } from '@iks/kafka';
+import { AvroCodec, KAFKA, PRODUCER } from '@iks/kafka';
 import { HEALTH_PROBE, HealthController, MetricsController, OpsModule } from '@iks/ops';
 import { ConsoleConnections } from './console-connections';
 import { ConnectionsController } from './connections.controller';
@@ -53,13 +54,29 @@ export class ConsoleModule {
         },
         {
           provide: ConsoleConnections,
-          inject: [CONFIG, CONNECTIONS, ConnectionStore, ConnectionProbe],
+          inject: [CONFIG, CONNECTIONS, ConnectionStore, ConnectionProbe, PRODUCER, AvroCodec],
           useFactory: (
             c: Config,
             directory: KafkaConnectionDirectory,
             store: ConnectionStore,
             probe: ConnectionProbe,
-          ) => new ConsoleConnections({ config: c, directory, store, probe, ...oauthClients(c) }),
+            producer: Producer,
+            codec: AvroCodec,
+          ) =>
+            new ConsoleConnections({
+              config: c,
+              directory,
+              store,
+              probe,
+              ...oauthClients(c),
+              // CONNECTIONS_SEED_EXAMPLES: a connection just added gets its example profile and events
+              seed: c.connections.seedExamples
+                ? async (connection) => {
+                    await codec.registerAll();
+                    await seedExamples({ producer, codec }, c, connection);
+                  }
+                : undefined,
+            }),
         },
         ConsoleService,
         ConsoleMetrics,
