@@ -20,7 +20,7 @@ export class ConsoleController {
     @Inject(ConsoleConnections) private readonly connections: ConsoleConnections,
   ) {}
 
-  /** The connection filter's choices and selection (Metrics, Person, Pipeline). */
+  /** The connection filter's choices and selection (Metrics, Person, Pipeline, Gaps). */
   private filter(selected: string | null) {
     return connectionFilter(
       this.connections.directory.allWithRemoved().map((c) => c.id),
@@ -104,8 +104,12 @@ export class ConsoleController {
   }
 
   @Get('gaps')
-  gaps(@Res() reply: FastifyReply): Promise<unknown> {
-    return this.render(reply, 'gaps', gapsPage(this.console.gaps));
+  gaps(@Res() reply: FastifyReply, @Query('connection') connection?: string): Promise<unknown> {
+    const selected = connectionParam(connection);
+    return this.render(reply, 'gaps', {
+      ...gapsPage(this.console.gaps, selected),
+      filter: { ...this.filter(selected), action: '/gaps', extra: {} },
+    });
   }
 
   @Get('login')

@@ -1,4 +1,4 @@
-import type { ReconcileReportRecord } from '@iks/domain';
+import { connectionOf, type ReconcileReportRecord } from '@iks/domain';
 import type {
   CopyKind,
   DeliveryReadModel,
@@ -315,7 +315,8 @@ export function letterPage(l: LetterView, canAct: boolean) {
   };
 }
 
-export function gapsPage(gaps: GapsModel) {
+/** The Gaps page; `connection`: only that connection's reconcile reports (outages are ingest's, of every connection). */
+export function gapsPage(gaps: GapsModel, connection: string | null = null) {
   const sum = (r: ReconcileReportRecord, k: 'missing' | 'healed' | 'healed_pending') =>
     r.rows.reduce((n, x) => n + x[k], 0);
   const span = (since: number, until: number) => `${iso(since)} .. ${iso(until)}`;
@@ -330,7 +331,10 @@ export function gapsPage(gaps: GapsModel) {
     };
   });
   const totals = [...gaps.totals].sort((a, b) => b[1].missing - a[1].missing).map(([name, t]) => ({ name, ...t }));
-  const reports = gaps.reports.slice(-100).reverse();
+  const reports = gaps.reports
+    .filter((r) => connection === null || connectionOf(r) === connection)
+    .slice(-100)
+    .reverse();
   const latest = reports[0];
   return {
     title: 'Gaps',
