@@ -80,6 +80,7 @@ describe('construction: Kafka, producers, codecs and HTTP clients come from prov
           'const p = kafka.producer({ idempotent: true });',
           'const codec = new AvroCodec(c.kafka);',
           'const client = new KlaviyoHttpClient({ apiKey });',
+          'const oauth = new KlaviyoOAuthClient({ clientId }), io = new IntercomOAuthClient({ clientId });',
           'const k2 = createKafka(c.kafka), p2 = createProducer(k2);',
         ].join('\n'),
       ),

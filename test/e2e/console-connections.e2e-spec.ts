@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { ConsoleLogger, Logger, type INestApplicationContext } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Kafka } from 'kafkajs';
+import { Registry } from 'prom-client';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Config } from '@iks/config';
 import { CONNECTIONS, ConnectionsModule, type KafkaConnectionDirectory } from '@iks/connections';
@@ -72,6 +73,7 @@ describe('console connections (chromium): both OAuth flows, pairing, a private-k
   let transformer: TransformerRunner;
   let sink: SinkRunner;
   let reader: INestApplicationContext;
+  const registries = { transformer: new Registry(), sink: new Registry() };
   let browser: Browser;
   let cliConfig: Config;
   let url = '';
@@ -192,9 +194,9 @@ describe('console connections (chromium): both OAuth flows, pairing, a private-k
     ingest = await createIngestApp(testConfig('ingest', env), false);
     await ingest.listen(0, '127.0.0.1');
     webhookUrl = `http://127.0.0.1:${(ingest.getHttpServer().address() as { port: number }).port}/webhooks/intercom`;
-    transformer = await createTransformerRunner(testConfig('transformer', env));
+    transformer = await createTransformerRunner(testConfig('transformer', env), { registry: registries.transformer });
     await transformer.start();
-    sink = await createSinkRunner(testConfig('sink', env));
+    sink = await createSinkRunner(testConfig('sink', env), { registry: registries.sink });
     await sink.start();
     reader = await createContext(cliConfig, 'cli', ConnectionsModule);
     // the apps start with logging off: print everything they would log, to scan it
@@ -466,6 +468,17 @@ describe('console connections (chromium): both OAuth flows, pairing, a private-k
       });
     }
     expect(await scanTopics(reader.get<Kafka>(KAFKA), cliConfig.kafka.topicPrefix, secrets)).toEqual([]);
+    // nor in a metric: the sink (its connections' states), the transformer, ingest and the console
+    sink.connections(); // as readiness asks: the per-connection state series
+    const ingestMetrics = webhookUrl.replace('/webhooks/intercom', '/metrics');
+    const metrics = [
+      await registries.sink.metrics(),
+      await registries.transformer.metrics(),
+      await (await fetch(ingestMetrics)).text(),
+      await (await fetch(`${url}/ops/metrics`)).text(),
+    ].join('\n');
+    expect(metrics).toMatch(/connection="shop-pk"/); // shop-oa is removed by now
+    expect(secrets.filter((x) => metrics.includes(x))).toEqual([]);
   });
 
   async function waitForConnection(id: string) {
