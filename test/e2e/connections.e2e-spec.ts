@@ -32,6 +32,7 @@ import {
   type IntercomNotification,
 } from '../../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../tools/klaviyo-emulator/src';
+import { captureOutput, scanTopics } from '../support/secret-scan';
 import { testConfig } from '../support/test-config';
 import { waitFor } from '../support/wait-for';
 
@@ -105,21 +106,13 @@ describe('connections: three workspaces to three accounts, and one unclaimed', (
   const secretKey = randomBytes(32).toString('base64');
   // every line the apps log (at debug level), and their metrics: scanned for secrets at the end
   const logged: string[] = [];
-  const restoreWrites: Array<() => void> = [];
+  let restoreOutput: (() => void) | undefined;
   const registries = { transformer: new Registry(), sink: new Registry() };
   let ingestBase = '';
 
   beforeAll(async () => {
-    for (const stream of [process.stdout, process.stderr]) {
-      const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
-      stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-        const text = String(chunk);
-        logged.push(text);
-        // only warnings and errors reach the test's output, as at the usual log level
-        return /WARN|ERROR/.test(text) ? write(chunk, ...rest) : true;
-      }) as typeof stream.write;
-      restoreWrites.push(() => (stream.write = write as typeof stream.write));
-    }
+    // only warnings and errors reach the test's output, as at the usual log level
+    restoreOutput = captureOutput(logged, (text) => /WARN|ERROR/.test(text));
     klaviyo = await startKlaviyoEmulator({
       port: 0,
       accounts: [...TENANTS, LATE].map((t) => ({ id: t.account, name: t.connection, privateKeys: [t.privateKey] })),
@@ -183,7 +176,7 @@ describe('connections: three workspaces to three accounts, and one unclaimed', (
     await quiet(admin?.close());
     await quiet(intercom?.close());
     await quiet(klaviyo?.close());
-    for (const restore of restoreWrites.splice(0)) restore();
+    restoreOutput?.();
   });
 
   function connectionOf(t: Tenant): ConnectionInput {
@@ -314,32 +307,3 @@ describe('connections: three workspaces to three accounts, and one unclaimed', (
     }).toEqual({ logs: [], ingest: [], transformer: [], sink: [] });
   });
 });
-
-/** Every record of every topic under `prefix`, as bytes: the topics holding any of `needles`. */
-async function scanTopics(kafka: Kafka, prefix: string, needles: readonly string[]): Promise<string[]> {
-  const kafkaAdmin = kafka.admin();
-  await kafkaAdmin.connect();
-  const topics = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(prefix));
-  let total = 0;
-  for (const t of topics)
-    for (const p of await kafkaAdmin.fetchTopicOffsets(t)) total += Number(p.high) - Number(p.low);
-  await kafkaAdmin.disconnect();
-  const consumer = kafka.consumer({ groupId: `${prefix}secret-scan-${Date.now()}` });
-  const hits = new Set<string>();
-  let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: true });
-  const forms = needles.flatMap((s) => [Buffer.from(s), Buffer.from(Buffer.from(s).toString('base64'))]);
-  await consumer.run({
-    eachMessage: async ({ topic, message }) => {
-      seen++;
-      for (const bytes of [message.key, message.value, ...Object.values(message.headers ?? {})]) {
-        if (!Buffer.isBuffer(bytes)) continue;
-        if (forms.some((f) => bytes.includes(f))) hits.add(topic);
-      }
-    },
-  });
-  await waitFor(() => seen >= total, { timeoutMs: 60_000, what: `all ${total} records of ${topics.length} topics` });
-  await consumer.disconnect();
-  return [...hits];
-}

@@ -38,6 +38,7 @@ import {
   type IntercomNotification,
 } from '../../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../tools/klaviyo-emulator/src';
+import { captureOutput, scanTopics } from '../support/secret-scan';
 import { testConfig } from '../support/test-config';
 import { waitFor } from '../support/wait-for';
 
@@ -82,18 +83,10 @@ describe('console connections (chromium): both OAuth flows, pairing, a private-k
   const pages: string[] = [];
   const written: string[] = [];
   const verifiers: string[] = [];
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
+  let restoreOutput: (() => void) | undefined;
 
   beforeAll(async () => {
-    const capture = (target: typeof out) =>
-      ((...args: Parameters<typeof out>) => {
-        const [chunk] = args;
-        written.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
-        return target(...args);
-      }) as typeof process.stdout.write;
-    process.stdout.write = capture(out);
-    process.stderr.write = capture(err);
+    restoreOutput = captureOutput(written);
 
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
@@ -218,8 +211,7 @@ describe('console connections (chromium): both OAuth flows, pairing, a private-k
     await quiet(reader?.close());
     await quiet(intercom?.close());
     await quiet(klaviyo?.close());
-    process.stdout.write = out;
-    process.stderr.write = err;
+    restoreOutput?.();
     Logger.overrideLogger(false);
   });
 
@@ -488,32 +480,3 @@ describe('console connections (chromium): both OAuth flows, pairing, a private-k
     return directory().get(id)!;
   }
 });
-
-/** Every record of every topic under `prefix`, as bytes: the topics holding any of `needles`. */
-async function scanTopics(kafka: Kafka, prefix: string, needles: readonly string[]): Promise<string[]> {
-  const kafkaAdmin = kafka.admin();
-  await kafkaAdmin.connect();
-  const topics = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(prefix));
-  let total = 0;
-  for (const t of topics)
-    for (const p of await kafkaAdmin.fetchTopicOffsets(t)) total += Number(p.high) - Number(p.low);
-  await kafkaAdmin.disconnect();
-  const consumer = kafka.consumer({ groupId: `${prefix}secret-scan-${Date.now()}` });
-  const hits = new Set<string>();
-  let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topics, fromBeginning: true });
-  const forms = needles.flatMap((s) => [Buffer.from(s), Buffer.from(Buffer.from(s).toString('base64'))]);
-  await consumer.run({
-    eachMessage: async ({ topic, message }) => {
-      seen++;
-      for (const bytes of [message.key, message.value, ...Object.values(message.headers ?? {})]) {
-        if (!Buffer.isBuffer(bytes)) continue;
-        if (forms.some((f) => bytes.includes(f))) hits.add(topic);
-      }
-    },
-  });
-  await waitFor(() => seen >= total, { timeoutMs: 60_000, what: `all ${total} records of ${topics.length} topics` });
-  await consumer.disconnect();
-  return [...hits];
-}

@@ -13,24 +13,17 @@ import {
   makeAdmin,
   signBody,
 } from '../../tools/intercom-emulator/src';
+import { captureOutput } from '../support/secret-scan';
 import { waitFor } from '../support/wait-for';
 import { CLIENT_SECRET, KLAVIYO_KEY, Pipeline } from './pipeline-harness';
 
 describe('e2e: secrets stay out of logs and Kafka', () => {
   let pipeline: Pipeline;
   const written: string[] = [];
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
+  let restoreOutput: (() => void) | undefined;
 
   beforeAll(async () => {
-    const capture = (target: typeof out) =>
-      ((...args: Parameters<typeof out>) => {
-        const [chunk] = args;
-        written.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
-        return target(...args);
-      }) as typeof process.stdout.write;
-    process.stdout.write = capture(out);
-    process.stderr.write = capture(err);
+    restoreOutput = captureOutput(written);
     pipeline = await Pipeline.start({
       dataset: generateDataset({ seed: 7, contacts: 5, conversations: 0, tickets: 0 }),
     });
@@ -38,8 +31,7 @@ describe('e2e: secrets stay out of logs and Kafka', () => {
     Logger.overrideLogger(new ConsoleLogger({ logLevels: ['error', 'warn', 'log', 'debug', 'verbose'] }));
   });
   afterAll(async () => {
-    process.stdout.write = out;
-    process.stderr.write = err;
+    restoreOutput?.();
     await pipeline?.stop();
   });
 

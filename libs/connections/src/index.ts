@@ -1,4 +1,17 @@
-export * from './connection.types';
+export {
+  CONNECTION_ID_PATTERN,
+  DEFAULT_CONNECTION_ID,
+  INTERCOM_REGION_API,
+  connectionOf,
+  type Connection,
+  type ConnectionDirectory,
+  type ConnectionSettings,
+  type ConnectionStatus,
+  type IntercomRegion,
+  type IntercomSide,
+  type KlaviyoOAuthGrant,
+  type KlaviyoSide,
+} from './connection.types';
 export { CONNECTIONS } from './connections.tokens';
 export { ANY_WORKSPACE, claimsAnyWorkspace, defaultConnectionFromConfig, webhookSecretsOf } from './default-connection';
 export { StaticConnections } from './static-connections';
