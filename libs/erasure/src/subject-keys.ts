@@ -84,8 +84,15 @@ export class SubjectKeys {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Reads the topic from the beginning; resolves once caught up, then keeps following. */
-  async start(): Promise<void> {
+  private starting?: Promise<void>;
+
+  /** Reads the topic from the beginning; resolves once caught up, then keeps following (once: a second call waits for the first). */
+  start(): Promise<void> {
+    this.starting ??= this.follow();
+    return this.starting;
+  }
+
+  private async follow(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
@@ -158,6 +165,7 @@ export class SubjectKeys {
   }
 
   async stop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
     await this.stopFollowing();
     for (const ks of this.keys.values()) for (const k of ks.values()) k.fill(0);
     this.keys.clear();

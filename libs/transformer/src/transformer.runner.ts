@@ -37,6 +37,7 @@ import {
   type DirectoryView,
   type IntercomSource,
 } from '@iks/directory';
+import { ErasedSubjectError, openPersonal, sealPersonal, SubjectKeys } from '@iks/erasure';
 import { processNotification } from './notification-processor';
 
 const H_ATTEMPT = 'iks-attempt';
@@ -103,6 +104,8 @@ export class TransformerRunner implements OnApplicationShutdown {
     /** Which connection each notification belongs to, its settings and its Intercom workspace. */
     @Inject(CONNECTIONS) private readonly connections: ConnectionDirectory,
     @Inject(CONNECTION_INTERCOM_SOURCE) private readonly intercomSourceOf: ConnectionIntercomSource,
+    /** People's data keys: every record and snapshot written has its personal fields sealed under its subject's (docs/ERASURE.md). */
+    private readonly keys: SubjectKeys,
   ) {
     const p = config.kafka.topicPrefix;
     this.topics = {
@@ -186,6 +189,7 @@ export class TransformerRunner implements OnApplicationShutdown {
     const opts = this.run;
     const handlers = this.handlers.lookup();
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
+    await this.keys.start();
     await this.loadDirectory();
     await this.directory.refreshReferences();
     await this.runtime.start(this.specs(opts), handlers);
@@ -209,6 +213,12 @@ export class TransformerRunner implements OnApplicationShutdown {
       topic: this.topics.contacts.name,
       groupPrefix: `${this.config.transformer.groupId}.directory`,
       directory: this.directory,
+      // a snapshot of an erased person no longer opens: passed over (her tombstone is in the topic)
+      open: (s) =>
+        openPersonal(this.keys, s).catch((e: unknown) => {
+          if (e instanceof ErasedSubjectError) return null;
+          throw e;
+        }),
     });
   }
 
@@ -373,7 +383,7 @@ export class TransformerRunner implements OnApplicationShutdown {
           topic: this.topics.events.name,
           message: {
             key: connectionKey(cid, boundedKey(r.intercom_contact_id ?? r.unique_id)),
-            value: await this.codec.encodeAs(this.topics.events, r),
+            value: await this.codec.encodeAs(this.topics.events, await sealPersonal(this.keys, r)),
           },
         };
       case 'profile':
@@ -381,7 +391,7 @@ export class TransformerRunner implements OnApplicationShutdown {
           topic: this.topics.profiles.name,
           message: {
             key: connectionKey(cid, boundedKey(r.intercom_contact_id)),
-            value: await this.codec.encodeAs(this.topics.profiles, r),
+            value: await this.codec.encodeAs(this.topics.profiles, await sealPersonal(this.keys, r)),
           },
         };
       case 'deletion':
@@ -389,7 +399,7 @@ export class TransformerRunner implements OnApplicationShutdown {
           topic: this.topics.deletions.name,
           message: {
             key: connectionKey(cid, boundedKey(r.intercom_contact_id)),
-            value: await this.codec.encodeAs(this.topics.deletions, r),
+            value: await this.codec.encodeAs(this.topics.deletions, await sealPersonal(this.keys, r)),
           },
         };
     }
@@ -400,7 +410,7 @@ export class TransformerRunner implements OnApplicationShutdown {
       topic: this.topics.contacts.name,
       message: {
         key: connectionKey(connectionOf(s), boundedKey(s.id)),
-        value: await this.codec.encodeAs(this.topics.contacts, s),
+        value: await this.codec.encodeAs(this.topics.contacts, await sealPersonal(this.keys, s)),
       },
     };
   }
@@ -413,6 +423,7 @@ export class TransformerRunner implements OnApplicationShutdown {
     await this.runtime.stop();
     await this.directoryFollower?.stop();
     await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
+    await this.keys.stop();
     await this.producer.disconnect().catch(() => undefined);
     await this.afterStop?.();
   }
