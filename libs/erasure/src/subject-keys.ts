@@ -22,6 +22,16 @@ export interface Subject {
 export const subjectId = (s: Subject): string => `${s.connectionId}/${s.contactId}`;
 const recordKeyOf = (s: Subject, keyId: string): string => `${subjectId(s)}#${keyId}`;
 
+/** `[1][key id length][key id][iv][tag][ciphertext]`, AES-256-GCM with the subject id as additional data. */
+function sealWith(id: string, keyId: string, key: Buffer, clear: Buffer): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(id, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(clear), cipher.final()]);
+  const kid = Buffer.from(keyId, 'utf8');
+  return Buffer.concat([Buffer.from([FORMAT, kid.length]), kid, iv, cipher.getAuthTag(), ciphertext]);
+}
+
 /** The key id a sealed field names, or null when it is not a sealed field. */
 function keyIdOf(sealed: Buffer): string | null {
   if (sealed.length < 2 || sealed[0] !== FORMAT || sealed.length < 2 + sealed[1]) return null;
@@ -189,12 +199,21 @@ export class SubjectKeys {
     const { keyId, key } = this.erased.has(id)
       ? { keyId: ERASED_KEY_ID, key: randomBytes(KEY_BYTES) }
       : await this.keyFor(s);
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(id, 'utf8'));
-    const ciphertext = Buffer.concat([cipher.update(clear), cipher.final()]);
-    const kid = Buffer.from(keyId, 'utf8');
-    return Buffer.concat([Buffer.from([FORMAT, kid.length]), kid, iv, cipher.getAuthTag(), ciphertext]);
+    return sealWith(id, keyId, key, clear);
+  }
+
+  /**
+   * `clear` sealed for `s` at once, under a key this process already holds (a store that seals
+   * what it keeps on disk, synchronously: the directory's); an erased subject's under a throw-away
+   * key. null when no key of `s` is held here (nothing is made: seal() makes one).
+   */
+  sealKnown(s: Subject, clear: Buffer): Buffer | null {
+    const id = subjectId(s);
+    if (this.erased.has(id)) return sealWith(id, ERASED_KEY_ID, randomBytes(KEY_BYTES), clear);
+    const known = this.keys.get(id);
+    if (!known || known.size === 0) return null;
+    const [keyId, key] = known.entries().next().value as [string, Buffer];
+    return sealWith(id, keyId, key, clear);
   }
 
   /** The clear bytes of a field sealed for `s`; ErasedSubjectError when its key is destroyed (or never was stored). */

@@ -34,6 +34,7 @@ import {
   followContacts,
   LmdbContactStore,
   type ContactsFollower,
+  type ContactValueSealer,
   type DirectoryView,
   type IntercomSource,
 } from '@iks/directory';
@@ -206,7 +207,22 @@ export class TransformerRunner implements OnApplicationShutdown {
    * offsets at start, then keeps following.
    */
   private async loadDirectory(): Promise<void> {
-    this.directory.useStore(LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts.name));
+    // the contacts sealed on disk under the people's keys: an erased one stays unreadable in freed pages too
+    const keys = this.keys;
+    const sealer: ContactValueSealer = {
+      seal: (connectionId, contactId, value) => keys.sealKnown({ connectionId, contactId }, Buffer.from(value, 'utf8')),
+      open: (connectionId, contactId, sealed) => {
+        try {
+          return keys.unseal({ connectionId, contactId }, sealed).toString('utf8');
+        } catch (e) {
+          if (e instanceof ErasedSubjectError) return null;
+          throw e;
+        }
+      },
+    };
+    this.directory.useStore(
+      LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts.name, sealer),
+    );
     this.directoryFollower = await followContacts({
       kafka: this.kafka,
       codec: this.codec,
