@@ -95,7 +95,11 @@ const his = conversationLifecycle({ contact: alan, admin, team, startAt: T0, app
 const REFUSED = 'intercom:conversation:737373:created';
 
 /** The topics where raw Intercom bodies live: sealed by the raw side of #24 (another branch), clear here until it is merged. */
-const RAW_TOPICS = ['intercom.notifications.v1', 'intercom.notifications.v1.retry', 'intercom.notifications.unclaimed.v1'];
+const RAW_TOPICS = [
+  'intercom.notifications.v1',
+  'intercom.notifications.v1.retry',
+  'intercom.notifications.unclaimed.v1',
+];
 
 /** Which of `needles` a text holds. */
 const found = (text: string, needles: readonly string[]) => needles.filter((n) => text.includes(n));
@@ -108,7 +112,11 @@ function withoutQuery(path: string, html: string): string {
   const q = path.startsWith('/person?q=') ? path.slice('/person?q='.length) : '';
   if (!q) return html;
   const escaped = q.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;');
-  return html.split(`value="${escaped}"`).join('value=""').split(`nothing found for ${escaped}`).join('nothing found for');
+  return html
+    .split(`value="${escaped}"`)
+    .join('value=""')
+    .split(`nothing found for ${escaped}`)
+    .join('nothing found for');
 }
 
 /** Every file under a folder, as bytes (latin1: any byte sequence stays searchable). */
@@ -153,7 +161,9 @@ describe('e2e: a deleted person is gone from every topic, page, CLI output and l
     for (const q of HER.slice(0, 3)) pages.set(`/person?q=${q}`, await page(`/person?q=${encodeURIComponent(q)}`));
     for (const m of pipeline.klaviyo.store.metrics())
       pages.set(`/metrics?metric=${m.name}`, await page(`/metrics?metric=${encodeURIComponent(m.name)}`));
-    for (const href of new Set([...pages.get('/pipeline')!.matchAll(/href="(\/dead-letters\/[^"]+)"/g)].map((x) => x[1])))
+    for (const href of new Set(
+      [...pages.get('/pipeline')!.matchAll(/href="(\/dead-letters\/[^"]+)"/g)].map((x) => x[1]),
+    ))
       pages.set(href, await page(href.replace(/&amp;/g, '&')));
     return pages;
   }
@@ -164,7 +174,10 @@ describe('e2e: a deleted person is gone from every topic, page, CLI output and l
     const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t) };
     for (const t of ['notifications', 'notificationsRetry', 'events', 'profiles', 'deletions', 'parked'] as const) {
       const name = topicName(t, pipeline.prefix);
-      expect({ name, code: await runDlqCommand(['list', name], pipeline.config('cli'), io) }).toEqual({ name, code: 0 });
+      expect({ name, code: await runDlqCommand(['list', name], pipeline.config('cli'), io) }).toEqual({
+        name,
+        code: 0,
+      });
       expect(await runDlqCommand(['list', name, '--json'], pipeline.config('cli'), io)).toBe(0);
     }
     return out.join('\n');
@@ -249,7 +262,8 @@ describe('e2e: a deleted person is gone from every topic, page, CLI output and l
     });
     // the transformer wrote her records sealed: no clear value of hers in events, profiles, outcomes
     const raw = await scanTopics(createKafka(pipeline.configs.ingest.kafka), pipeline.prefix, HER);
-    const isRaw = (t: string) => RAW_TOPICS.some((r) => t === `${pipeline.prefix}${r}` || t === `${pipeline.prefix}${r}.dlq`);
+    const isRaw = (t: string) =>
+      RAW_TOPICS.some((r) => t === `${pipeline.prefix}${r}` || t === `${pipeline.prefix}${r}.dlq`);
     expect(raw.filter((t) => !isRaw(t)).sort()).toEqual([]);
     expect(raw).toContain(`${pipeline.prefix}intercom.notifications.v1`); // the scan sees clear bytes where they are
   });
@@ -282,7 +296,10 @@ describe('e2e: a deleted person is gone from every topic, page, CLI output and l
     const dlq = await dlqOutputs();
     expect(dlq).toContain('KlaviyoRejectedError'); // her refused event is listed (with nothing of her, below)
     // the local stores: the transformer's directory and the sink's deleted set
-    const stores = [pipeline.configs.transformer.transformer.directoryPath, pipeline.configs.sink.sink.deletedContactsPath];
+    const stores = [
+      pipeline.configs.transformer.transformer.directoryPath,
+      pipeline.configs.sink.sink.deletedContactsPath,
+    ];
     const inStores = stores
       .flatMap((d) => filesOf(d))
       .filter((f) => found(f.text, HER).length > 0)
@@ -291,7 +308,9 @@ describe('e2e: a deleted person is gone from every topic, page, CLI output and l
     // one assertion over every place, each topic and page named: a failure lists exactly where she is still found
     expect({
       'topics (raw bytes)': rawHits.sort(),
-      'topics (decoded, opened)': Object.fromEntries([...decoded].map(([t, f]) => [t.slice(pipeline.prefix.length), f])),
+      'topics (decoded, opened)': Object.fromEntries(
+        [...decoded].map(([t, f]) => [t.slice(pipeline.prefix.length), f]),
+      ),
       'console pages': [...pages]
         .map(([p, html]) => [p, found(withoutQuery(p, html), HER)] as const)
         .filter(([, f]) => f.length > 0)
@@ -328,7 +347,12 @@ describe('e2e: a deleted person is gone from every topic, page, CLI output and l
       SINK_DELETED_CONTACTS_PATH: mkdtempSync(join(tmpdir(), 'iks-erasure-replay-deleted-')),
     });
     for (const t of ['intercom.notifications.v1', 'klaviyo.events.v1', 'klaviyo.profiles.v1', 'klaviyo.deletions.v1']) {
-      const code = await runReplayCommand(['--topic', `${pipeline.prefix}${t}`, '--from-beginning', '--yes'], config, io, deps);
+      const code = await runReplayCommand(
+        ['--topic', `${pipeline.prefix}${t}`, '--from-beginning', '--yes'],
+        config,
+        io,
+        deps,
+      );
       expect({ topic: t, code }).toEqual({ topic: t, code: 0 });
     }
     await pipeline.quiesce();

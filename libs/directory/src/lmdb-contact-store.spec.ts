@@ -90,7 +90,7 @@ describe('LmdbContactStore on disk', () => {
   });
 });
 
-describe('LmdbContactStore sealing its contacts under the people\'s keys (docs/ERASURE.md)', () => {
+describe("LmdbContactStore sealing its contacts under the people's keys (docs/ERASURE.md)", () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'iks-store-sealed-'));
@@ -130,7 +130,9 @@ describe('LmdbContactStore sealing its contacts under the people\'s keys (docs/E
     store.apply([{ snapshot: { ...ann, recorded_at: 2 }, partition: 0, offset: '2' }]);
     s.erase(ann.id);
     expect(store.read(ann.id)).toBe(DELETED);
-    store.apply([{ snapshot: { id: ann.id, deleted: true, contact_json: null, recorded_at: 3 }, partition: 0, offset: '3' }]);
+    store.apply([
+      { snapshot: { id: ann.id, deleted: true, contact_json: null, recorded_at: 3 }, partition: 0, offset: '3' },
+    ]);
     expect(store.counts()).toEqual({ contacts: 1, tombstones: 1 });
     expect(store.read(bob.id)).toBe(mappedContactJson(bob.contact_json!));
     await store.close();

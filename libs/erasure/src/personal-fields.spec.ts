@@ -35,7 +35,9 @@ import { ErasedSubjectError, SubjectKeys } from './subject-keys';
 /** SubjectKeys with its real crypto and key memory; the keys' topic is a list of what it would write. */
 function keysInMemory(): { keys: SubjectKeys; written: unknown[] } {
   const written: unknown[] = [];
-  const codec = { encodeAs: async (_t: unknown, r: unknown) => (written.push(r), Buffer.from('k')) } as unknown as AvroCodec;
+  const codec = {
+    encodeAs: async (_t: unknown, r: unknown) => (written.push(r), Buffer.from('k')),
+  } as unknown as AvroCodec;
   const producer = { send: async () => [] } as unknown as Producer;
   const keys = new SubjectKeys({} as Kafka, codec, producer, null, topic('subjectKeys', 't.'), 'g');
   return { keys, written };
@@ -82,7 +84,16 @@ const snapshot: ContactSnapshot = {
   contact_json: JSON.stringify({ id: 'c-ann', email: 'ann@example.com', name: 'Ann Lovelace' }),
   recorded_at: 1700000000500,
 };
-const PERSONAL = ['ann@example.com', '+33612345678', 'Ann', 'Lovelace', 'Lyon', 'gold-ann', 'my order for Ann', 'ann.png'];
+const PERSONAL = [
+  'ann@example.com',
+  '+33612345678',
+  'Ann',
+  'Lovelace',
+  'Lyon',
+  'gold-ann',
+  'my order for Ann',
+  'ann.png',
+];
 
 /** Every personal value found in the Avro form's bytes (JSON of the Avro record; Buffers as their bytes). */
 const leaks = (avro: object): string[] => {

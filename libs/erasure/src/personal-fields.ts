@@ -2,9 +2,6 @@ import {
   connectionOf,
   type ContactSnapshot,
   type DeliveryOutcome,
-  type KlaviyoDeletionRecord,
-  type KlaviyoEventRecord,
-  type KlaviyoProfileRecord,
   type KlaviyoRecord,
   type ProfileLocation,
 } from '@iks/domain';
@@ -64,7 +61,9 @@ interface ContactPersonal {
 const isSnapshot = (r: SealableRecord): r is ContactSnapshot => !('kind' in r);
 
 /** The subject of a record: its connection and Intercom contact id; null when it names no contact. */
-export function subjectOf(r: SealableRecord | Pick<DeliveryOutcome, 'intercom_contact_id' | 'connection_id'>): Subject | null {
+export function subjectOf(
+  r: SealableRecord | Pick<DeliveryOutcome, 'intercom_contact_id' | 'connection_id'>,
+): Subject | null {
   const contactId = 'kind' in r || 'intercom_contact_id' in r ? r.intercom_contact_id : r.id;
   return contactId ? { connectionId: connectionOf(r), contactId } : null;
 }
@@ -73,7 +72,9 @@ export function subjectOf(r: SealableRecord | Pick<DeliveryOutcome, 'intercom_co
 function hasPersonal(r: SealableRecord): boolean {
   if (isSnapshot(r)) return r.contact_json !== null;
   if (r.kind === 'event')
-    return r.profile.email !== undefined || r.profile.phone_number !== undefined || Object.keys(r.properties).length > 0;
+    return (
+      r.profile.email !== undefined || r.profile.phone_number !== undefined || Object.keys(r.properties).length > 0
+    );
   if (r.kind === 'deletion') return r.email !== undefined || r.phone_number !== undefined;
   return true;
 }

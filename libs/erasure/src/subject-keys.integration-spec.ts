@@ -18,7 +18,9 @@ describe('SubjectKeys on the real broker (crypto-shredding, docs/ERASURE.md)', (
   const open: INestApplicationContext[] = [];
 
   /** One process (a replica) with its own follower of the keys' topic. */
-  async function replica(withRing = true): Promise<{ keys: SubjectKeys; app: INestApplicationContext; config: Config }> {
+  async function replica(
+    withRing = true,
+  ): Promise<{ keys: SubjectKeys; app: INestApplicationContext; config: Config }> {
     const config = loadConfig(
       {
         KAFKA_BROKERS: process.env.KAFKA_BROKERS,
@@ -125,7 +127,7 @@ describe('SubjectKeys on the real broker (crypto-shredding, docs/ERASURE.md)', (
     expect([fresh.keys.isErased(ann), fresh.keys.keyCount(ann)]).toEqual([true, 0]);
   });
 
-  it('without a key ring (a newcomer\'s npm start) the keys are stored unsealed, open on another replica and erase still shreds', async () => {
+  it("without a key ring (a newcomer's npm start) the keys are stored unsealed, open on another replica and erase still shreds", async () => {
     const a = await replica(false);
     const b = await replica(false);
     const sealed = await a.keys.seal(ann, email('ann'));

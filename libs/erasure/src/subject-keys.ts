@@ -63,7 +63,9 @@ export class ErasedSubjectError extends Error {
 export class SubjectKeysBehindError extends Error {
   readonly retriable = true;
   constructor(subject: string, waitedMs: number) {
-    super(`the key of ${subject} is not known here yet and ${'pipeline.subject-keys.v1'} was not caught up with in ${waitedMs} ms`);
+    super(
+      `the key of ${subject} is not known here yet and ${'pipeline.subject-keys.v1'} was not caught up with in ${waitedMs} ms`,
+    );
     this.name = 'SubjectKeysBehindError';
   }
 }

@@ -118,7 +118,10 @@ describe('sink: sealed records, erasure after Klaviyo accepted the deletion (rea
     expect(JSON.stringify(emulator.store.events)).toContain(ANN.secret);
     expect(keys.keyCount(ann)).toBe(1);
     await write([deletion()]);
-    await waitFor(() => emulator.store.deletions.length === 1, { what: "Ann's deletion in Klaviyo", timeoutMs: 60_000 });
+    await waitFor(() => emulator.store.deletions.length === 1, {
+      what: "Ann's deletion in Klaviyo",
+      timeoutMs: 60_000,
+    });
     expect(sentFor(ANN.email).deletions).toBe(1);
     // the sink destroyed her keys after Klaviyo's answer: the writer hears of it
     await waitFor(() => keys.isErased(ann), { what: "Ann's marker reaches the writer" });

@@ -72,7 +72,8 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
       timeoutMs: 20_000,
     });
     // written sealed: no email, phone or properties in clear
-    for (const e of events) expect([e.value.email, e.value.phone_number, e.value.properties_json]).toEqual([null, null, '{}']);
+    for (const e of events)
+      expect([e.value.email, e.value.phone_number, e.value.properties_json]).toEqual([null, null, '{}']);
     const opened = await Promise.all(events.map((e) => reader.open(eventFromAvro(e.value))));
     const byMetric = new Map(opened.map((e) => [e.metric, e]));
     expect(byMetric.get('Conversation Created')).toMatchObject({
