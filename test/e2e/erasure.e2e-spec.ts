@@ -292,6 +292,7 @@ describe('e2e: a deleted person is gone from every topic, page, CLI output and l
     // the console's pages
     const pages = await consolePages();
     expect(pages.get(`/person?q=${hedy.id}`)).toContain('id="deleted"');
+    expect(pages.get(`/person?q=${hedy.id}`)).toContain('id="erased"'); // her deletion's own outcome no longer opens
     // the CLI's dead-letter lists
     const dlq = await dlqOutputs();
     expect(dlq).toContain('KlaviyoRejectedError'); // her refused event is listed (with nothing of her, below)
