@@ -360,6 +360,11 @@ describe('e2e: a deleted person is gone from every topic, page, CLI output and l
     expect({ ...hersInKlaviyo(), stored: pipeline.klaviyo.store.eventsStored }).toEqual(before);
     expect(before.profile).toBeNull();
     expect(found(out.join('\n'), HER)).toEqual([]);
+    // what the replays wrote holds nothing of her either (outside the raw topics, which the replays only read)
+    const after = await scanTopics(createKafka(pipeline.configs.ingest.kafka), pipeline.prefix, HER);
+    const isRaw = (t: string) =>
+      RAW_TOPICS.some((r) => t === `${pipeline.prefix}${r}` || t === `${pipeline.prefix}${r}.dlq`);
+    expect(after.filter((t) => !isRaw(t)).map((t) => t.slice(pipeline.prefix.length))).toEqual([]);
     // the live console still shows nothing of her
     expect(found(await page(`/person?q=${hedy.id}`), HER)).toEqual([]);
     expect((consoleApp.get(ConsoleService) as ConsoleService).feed.state).toBe('running');
