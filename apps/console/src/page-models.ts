@@ -154,8 +154,11 @@ export function personPage(model: DeliveryReadModel, q: string, connection: stri
   const profileView = deleted ? undefined : [...rows].reverse().find((v) => v.recordKind === 'profile');
   const events = rows.filter((v) => v.recordKind !== 'profile');
   const first = (f: (v: OutcomeView) => string | null) => rows.map(f).find((x) => x !== null) ?? null;
+  const contactId = first((v) => v.contactId) ?? deleted?.contactId ?? null;
   return {
     title: 'Person',
+    /** Her personal fields are sealed under destroyed keys (docs/ERASURE.md): "erased" where they were. */
+    erased: model.isErased(contactId),
     active: 'person',
     q,
     connection,

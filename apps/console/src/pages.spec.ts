@@ -111,6 +111,26 @@ describe('console pages (templates and page models)', () => {
     expect(render('person', personPage(m, 'ada@example.com'))).toContain('nothing found');
   });
 
+  it('say "erased" where the personal data of a person whose keys are destroyed was (docs/ERASURE.md)', () => {
+    const m = new DeliveryReadModel();
+    // what the feed applies for an outcome that no longer opens: ids, times, states
+    m.markErased('c1');
+    m.apply(outcome({ email: null, phone_number: null, properties_json: null }));
+    const html = render('person', personPage(m, 'c1'));
+    expect(html).toMatch(/<code>c1<\/code> · erased · erased/);
+    m.apply(
+      outcome({
+        record_kind: 'deletion',
+        metric: null,
+        unique_id: null,
+        email: null,
+        phone_number: null,
+        properties_json: null,
+      }),
+    );
+    expect(render('person', personPage(m, 'c1'))).toContain('id="erased"');
+  });
+
   it('keep the Pipeline summary and the dead-letter tables in agreement', () => {
     const m = new DeliveryReadModel();
     m.apply(outcome());

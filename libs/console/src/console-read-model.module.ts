@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { Kafka } from 'kafkajs';
 import { CONFIG, type Config } from '@iks/config';
+import { ErasureModule, SubjectKeys } from '@iks/erasure';
 import { AvroCodec, KAFKA, KafkaModule } from '@iks/kafka';
 import { GapsModel } from './gaps-model';
 import { PipelineLag } from './pipeline-lag';
@@ -15,14 +16,14 @@ import { SinkThrottling } from './sink-throttling';
  * pages, the lag reader and the sinks' throttling scraper. Needs ConfigModule at the root.
  */
 @Module({
-  imports: [KafkaModule],
+  imports: [KafkaModule, ErasureModule],
   providers: [
     { provide: DeliveryReadModel, useFactory: () => new DeliveryReadModel() },
     { provide: GapsModel, useFactory: () => new GapsModel() },
     { provide: SharedAdmin, inject: [KAFKA], useFactory: (kafka: Kafka) => new SharedAdmin(kafka) },
     {
       provide: ReadModelFeed,
-      inject: [KAFKA, AvroCodec, DeliveryReadModel, GapsModel, CONFIG, SharedAdmin],
+      inject: [KAFKA, AvroCodec, DeliveryReadModel, GapsModel, CONFIG, SharedAdmin, SubjectKeys],
       useFactory: (
         kafka: Kafka,
         codec: AvroCodec,
@@ -30,7 +31,8 @@ import { SinkThrottling } from './sink-throttling';
         gaps: GapsModel,
         c: Config,
         admin: SharedAdmin,
-      ) => new ReadModelFeed(kafka, codec, model, gaps, c, admin),
+        keys: SubjectKeys,
+      ) => new ReadModelFeed(kafka, codec, model, gaps, c, admin, keys),
     },
     {
       provide: PipelineLag,

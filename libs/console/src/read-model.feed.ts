@@ -10,6 +10,8 @@ import {
   topicName,
   type ThrowAwayConsumer,
 } from '@iks/kafka';
+import { ErasedSubjectError, openOutcome, type SubjectKeys } from '@iks/erasure';
+import type { DeliveryOutcome } from '@iks/domain';
 import type { DeliveryReadModel } from './read-model';
 import type { GapsModel } from './gaps-model';
 import type { SharedAdmin } from './shared-admin';
@@ -49,6 +51,8 @@ export class ReadModelFeed {
     private readonly config: Config,
     /** Reads the high watermarks (for "caught up"); null: only what the batches bring. */
     private readonly admin: SharedAdmin | null = null,
+    /** Opens the outcomes' sealed personal fields (docs/ERASURE.md); null: they are shown as erased. */
+    private readonly keys: SubjectKeys | null = null,
   ) {
     const p = config.kafka.topicPrefix;
     this.outcomesTopic = topicName('outcomes', p);
@@ -65,6 +69,8 @@ export class ReadModelFeed {
     } finally {
       await admin.disconnect();
     }
+    // the people's keys first: the outcomes' personal fields open with them
+    await this.keys?.start();
     void this.refreshHighs().catch(() => undefined);
     this.feed = throwAwayConsumer(this.kafka, `${this.config.kafka.topicPrefix}iks-console`, {
       allowAutoTopicCreation: false,
@@ -131,7 +137,7 @@ export class ReadModelFeed {
     if (topic === this.outcomesTopic) {
       if (!value) return;
       try {
-        this.model.apply(await this.codec.decodeAs('outcomes', value));
+        this.model.apply(await this.opened(await this.codec.decodeAs('outcomes', value)));
       } catch (e) {
         this.logger.warn(`${topic}:${partition}:${offset} is not an outcome: ${(e as Error).message}`);
       }
@@ -145,6 +151,7 @@ export class ReadModelFeed {
       if (letter.value) {
         decoded = await this.codec
           .decode(Buffer.from(letter.value))
+          .then((v) => this.shownPersonal(v))
           .then((v) => JSON.stringify(v, bigintSafe, 2))
           .catch(() => null);
       }
@@ -152,6 +159,39 @@ export class ReadModelFeed {
     } catch (e) {
       this.model.applyDeadLetter(at, null, null, (e as Error).message);
     }
+  }
+
+  /**
+   * The outcome with its personal fields opened. An erased person's (or one this console has no
+   * key for) keeps only its ids, times and states: the model marks her erased, the pages say so.
+   */
+  private async opened(o: DeliveryOutcome): Promise<DeliveryOutcome> {
+    if (!o.personal) return o;
+    try {
+      if (this.keys) return await openOutcome(this.keys, o);
+    } catch (e) {
+      if (!(e instanceof ErasedSubjectError)) throw e;
+    }
+    if (o.intercom_contact_id !== null) this.model.markErased(o.intercom_contact_id);
+    const { personal: _sealed, ...rest } = o;
+    return { ...rest, email: null, phone_number: null, properties_json: null };
+  }
+
+  /** A dead letter's decoded record with its sealed personal field opened for display, or "erased". */
+  private async shownPersonal(decoded: unknown): Promise<unknown> {
+    const r = decoded as Record<string, unknown> | null;
+    if (!r || typeof r !== 'object' || !Buffer.isBuffer(r.personal)) return decoded;
+    const contactId = typeof r.intercom_contact_id === 'string' ? r.intercom_contact_id : r.id;
+    let personal: unknown = 'erased';
+    if (this.keys && typeof contactId === 'string' && typeof r.connection_id === 'string') {
+      try {
+        const opened = await this.keys.open({ connectionId: r.connection_id, contactId }, r.personal);
+        personal = JSON.parse(opened.toString('utf8'));
+      } catch (e) {
+        if (!(e instanceof ErasedSubjectError)) personal = `(sealed: ${(e as Error).message})`;
+      }
+    }
+    return { ...r, personal };
   }
 
   /**
@@ -200,6 +240,7 @@ export class ReadModelFeed {
     if (this.refresher) clearInterval(this.refresher);
     this.state = 'stopped';
     await this.feed?.stop();
+    await this.keys?.stop();
   }
 }
 

@@ -239,6 +239,8 @@ export class DeliveryReadModel {
   /** `retried` outcomes per minute: slices that failed as a whole and are read again. */
   readonly retriedPerMinute = new MinuteRing(RING_MINUTES);
   readonly deleted = new Map<string, DeletedPerson>();
+  /** Contact ids whose personal fields no longer open (their keys destroyed: docs/ERASURE.md); bounded like `deleted`. */
+  private readonly erasedContacts = new Set<string>();
   outcomes = 0;
   deadLetterCount = 0;
   private seenIds = 0;
@@ -424,6 +426,18 @@ export class DeliveryReadModel {
   }
 
   /** The deletion of the person a query names (by Intercom contact id: nothing else of her is kept). */
+  /** An outcome of this contact arrived sealed under a destroyed key: her personal data is erased. */
+  markErased(contactId: string): void {
+    if (this.erasedContacts.has(contactId)) return;
+    this.erasedContacts.add(contactId);
+    if (this.erasedContacts.size > this.limits.deletedPeople)
+      this.erasedContacts.delete(this.erasedContacts.values().next().value!);
+  }
+
+  isErased(contactId: string | null): boolean {
+    return contactId !== null && this.erasedContacts.has(contactId);
+  }
+
   deletedPerson(query: string): DeletedPerson | undefined {
     return this.deleted.get(query.trim());
   }

@@ -20,6 +20,19 @@ export function snapshotKey(snapshot: ContactSnapshot): string {
 export const DELETED = Symbol('deleted');
 export type StoredContact = string | typeof DELETED;
 
+/**
+ * Seals what a store keeps on disk under the people's keys (docs/ERASURE.md): a contact erased
+ * afterwards no longer opens, in the store's live pages or in the pages it freed (LMDB never
+ * overwrites a page in place: a replaced value stays in the file until its page is reused).
+ * The transformer's is SubjectKeys (libs/erasure), synchronous: the key is held in memory.
+ */
+export interface ContactValueSealer {
+  /** The value sealed for its person, or null when no key of hers is held here (it is kept as it is then). */
+  seal(connectionId: string, contactId: string, value: string): Buffer | null;
+  /** The value back; null when her key is destroyed (erased). */
+  open(connectionId: string, contactId: string, sealed: Buffer): string | null;
+}
+
 /** One record of the contacts topic, where it came from. */
 export interface SnapshotAt {
   readonly snapshot: ContactSnapshot;

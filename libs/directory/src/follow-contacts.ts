@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, Kafka } from 'kafkajs';
+import type { ContactSnapshot } from '@iks/domain';
 import { GROUP_TIMING, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
 import type { SnapshotAt } from './contact-store';
 import type { Directory } from './directory';
@@ -12,6 +13,11 @@ export interface FollowContactsOptions {
   /** Prefix of the throw-away consumer group (no commits: the offsets live in the store; deleted by stop()). */
   readonly groupPrefix: string;
   readonly directory: Directory;
+  /**
+   * Opens a snapshot's sealed contact (docs/ERASURE.md); null: its person is erased, the record
+   * is passed over (her tombstone follows it in the topic). Default: the snapshot as decoded.
+   */
+  readonly open?: (snapshot: ContactSnapshot) => Promise<ContactSnapshot | null>;
   /**
    * A rebuild that read at least this many records reopens the store before following on
    * (default 10,000): the rebuild touched every page of the store, and a fresh mapping holds
@@ -89,11 +95,10 @@ async function follow(o: FollowContactsOptions, from: ReadonlyMap<number, bigint
       for (const m of batch.messages) {
         // a null value is Kafka's delete marker for compaction: nothing to store (the directory's own tombstones are records)
         if (!m.value) continue;
-        records.push({
-          snapshot: await o.codec.decodeAs('contacts', m.value),
-          partition: batch.partition,
-          offset: m.offset,
-        });
+        const decoded = await o.codec.decodeAs('contacts', m.value);
+        const snapshot = o.open ? await o.open(decoded) : decoded;
+        if (snapshot === null) continue;
+        records.push({ snapshot, partition: batch.partition, offset: m.offset });
       }
       // stopped while decoding (a rebuild handing over to the next consumer): the next one reads these again
       if (!isRunning()) return;

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import type { ContactSnapshot } from '@iks/domain';
 import { LmdbContactStore, STORE_FORMAT } from './lmdb-contact-store';
 import { mappedContactJson } from './mapped-contact';
+import { DELETED } from './contact-store';
 
 const TOPIC = 'spec.intercom.contacts.v1';
 
@@ -86,5 +87,62 @@ describe('LmdbContactStore on disk', () => {
     expect(store.read(contact(1).id)).toBeUndefined();
     expect(store.counts()).toEqual({ contacts: 0, tombstones: 0 });
     await store.close();
+  });
+});
+
+describe("LmdbContactStore sealing its contacts under the people's keys (docs/ERASURE.md)", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'iks-store-sealed-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A stand-in for SubjectKeys: a key per person (XOR, enough to tell sealed from clear), destroyed by erase(). */
+  function sealer() {
+    const keys = new Map<string, number>();
+    const erased = new Set<string>();
+    return {
+      erase: (contactId: string) => (keys.delete(contactId), erased.add(contactId)),
+      seal(_c: string, contactId: string, value: string): Buffer | null {
+        if (!keys.has(contactId) && !erased.has(contactId)) keys.set(contactId, 1 + keys.size);
+        const k = keys.get(contactId) ?? 0xaa;
+        return Buffer.from(Buffer.from(value, 'utf8').map((b) => b ^ k));
+      },
+      open(_c: string, contactId: string, sealed: Buffer): string | null {
+        const k = keys.get(contactId);
+        return k === undefined ? null : Buffer.from(sealed.map((b) => b ^ k)).toString('utf8');
+      },
+    };
+  }
+
+  it('keeps no clear value on disk, reads it back while her key lives, reads her as deleted once erased; counts hold', async () => {
+    const s = sealer();
+    const store = LmdbContactStore.open(dir, TOPIC, s);
+    const ann = contact(1);
+    const bob = contact(2);
+    store.apply([
+      { snapshot: ann, partition: 0, offset: '0' },
+      { snapshot: bob, partition: 0, offset: '1' },
+    ]);
+    const email = JSON.parse(ann.contact_json!).email as string;
+    expect(store.read(ann.id)).toBe(mappedContactJson(ann.contact_json!));
+    // a new value of hers, then her tombstone: the old pages are freed, not overwritten
+    store.apply([{ snapshot: { ...ann, recorded_at: 2 }, partition: 0, offset: '2' }]);
+    s.erase(ann.id);
+    expect(store.read(ann.id)).toBe(DELETED);
+    store.apply([
+      { snapshot: { id: ann.id, deleted: true, contact_json: null, recorded_at: 3 }, partition: 0, offset: '3' },
+    ]);
+    expect(store.counts()).toEqual({ contacts: 1, tombstones: 1 });
+    expect(store.read(bob.id)).toBe(mappedContactJson(bob.contact_json!));
+    await store.close();
+    const file = readFileSync(join(dir, 'lmdb', 'data.mdb')).toString('latin1');
+    expect(file.includes(email)).toBe(false);
+    expect(file.includes(JSON.parse(bob.contact_json!).email)).toBe(false);
+    // reopened (the child's check counts the entries as they are on disk)
+    const again = LmdbContactStore.open(dir, TOPIC, s);
+    expect(again.counts()).toEqual({ contacts: 1, tombstones: 1 });
+    expect(again.read(bob.id)).toBe(mappedContactJson(bob.contact_json!));
+    await again.close();
   });
 });

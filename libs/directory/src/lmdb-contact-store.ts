@@ -4,9 +4,11 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ContactSnapshot } from '@iks/domain';
+import { connectionOf } from '@iks/domain';
 import {
   countChange,
   DELETED,
+  type ContactValueSealer,
   snapshotKey,
   storedValue,
   type ContactStore,
@@ -16,7 +18,9 @@ import {
 } from './contact-store';
 
 /** Bumped when the stored layout changes: a store of another format is rebuilt from the topic. */
-export const STORE_FORMAT = 3; // 2: only the mapped fields of each contact; 3: compressed with DICTIONARY
+export const STORE_FORMAT = 4; // 2: only the mapped fields of each contact; 3: compressed with DICTIONARY; 4: sealed under the people's keys
+/** A value sealed under its person's key (a contact's JSON never starts with a control character): `\u0001<connection>\u0001<contact id>\u0001<base64>`. */
+const SEALED = '\u0001';
 /** A tombstone on disk (a contact's JSON is never empty). */
 const TOMBSTONE = '';
 const LOCK_FILE = 'owner.pid';
@@ -65,6 +69,8 @@ export class LmdbContactStore implements ContactStore {
     private contacts: Database<string, string>,
     private meta: Database<unknown, string>,
     private readonly temporary: boolean,
+    /** Seals each contact under her key before it is written (docs/ERASURE.md); none: kept as JSON. */
+    private readonly sealer: ContactValueSealer | null = null,
   ) {}
 
   /**
@@ -73,7 +79,7 @@ export class LmdbContactStore implements ContactStore {
    * and the reason logged. A folder another live process (or runner) holds is not shared: a
    * temporary store beside it is used instead, and removed on close.
    */
-  static open(path: string, topic: string): LmdbContactStore {
+  static open(path: string, topic: string, sealer: ContactValueSealer | null = null): LmdbContactStore {
     const logger = new Logger(LmdbContactStore.name);
     let where = path;
     let temporary = false;
@@ -87,21 +93,26 @@ export class LmdbContactStore implements ContactStore {
     }
     try {
       checkInChild(where);
-      return LmdbContactStore.openAt(where, topic, temporary);
+      return LmdbContactStore.openAt(where, topic, temporary, sealer);
     } catch (e) {
       logger.warn(
         `directory store ${where} cannot be opened (${(e as Error).message}): wiping it and rebuilding from ${topic}`,
       );
       wipeFolder(where);
       if (!takeLock(where)) throw new Error(`cannot lock directory store ${where}`, { cause: e });
-      return LmdbContactStore.openAt(where, topic, temporary);
+      return LmdbContactStore.openAt(where, topic, temporary, sealer);
     }
   }
 
-  private static openAt(path: string, topic: string, temporary: boolean): LmdbContactStore {
+  private static openAt(
+    path: string,
+    topic: string,
+    temporary: boolean,
+    sealer: ContactValueSealer | null,
+  ): LmdbContactStore {
     const { root, contacts, meta } = openEnv(path);
     try {
-      const store = new LmdbContactStore(path, topic, root, contacts, meta, temporary);
+      const store = new LmdbContactStore(path, topic, root, contacts, meta, temporary, sealer);
       store.load();
       return store;
     } catch (e) {
@@ -139,7 +150,11 @@ export class LmdbContactStore implements ContactStore {
   read(key: string): StoredContact | undefined {
     const v = this.contacts.get(key);
     if (v === undefined) return undefined;
-    return v === TOMBSTONE ? DELETED : v;
+    if (v === TOMBSTONE) return DELETED;
+    if (!v.startsWith(SEALED)) return v;
+    // sealed: opens while her key lives; an erased person reads as deleted
+    const [, connectionId, contactId, b64] = v.split(SEALED);
+    return this.sealer?.open(connectionId, contactId, Buffer.from(b64, 'base64')) ?? DELETED;
   }
 
   apply(records: readonly SnapshotAt[]): void {
@@ -168,8 +183,17 @@ export class LmdbContactStore implements ContactStore {
     const value = storedValue(snapshot);
     if (value === undefined) return;
     const key = snapshotKey(snapshot);
-    countChange(this.tally, this.read(key), value);
-    this.contacts.put(key, value === DELETED ? TOMBSTONE : value);
+    // counted by what is on disk (a sealed value of an erased person is still an entry, as the check in a child counts it)
+    const prev = this.contacts.get(key);
+    countChange(this.tally, prev === undefined ? undefined : prev === TOMBSTONE ? DELETED : prev, value);
+    this.contacts.put(key, value === DELETED ? TOMBSTONE : this.sealed(snapshot, value));
+  }
+
+  /** The value as it is written: sealed under her key when the sealer holds one. */
+  private sealed(snapshot: ContactSnapshot, value: string): string {
+    const connectionId = connectionOf(snapshot);
+    const sealed = this.sealer?.seal(connectionId, snapshot.id, value);
+    return sealed ? ['', connectionId, snapshot.id, sealed.toString('base64')].join(SEALED) : value;
   }
 
   offsets(): ReadonlyMap<number, bigint> {

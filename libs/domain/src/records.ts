@@ -102,6 +102,13 @@ export interface KlaviyoEventRecord {
   readonly source_notification_id: string;
   readonly source_topic: string;
 
+  /**
+   * The person's fields sealed under her subject key (libs/erasure personal-fields.ts,
+   * docs/ERASURE.md): set on every record the transformer writes, whose clear personal fields
+   * are then empty; absent in records written before sealing, and once opened.
+   */
+  readonly personal?: Buffer;
+
   /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
   readonly connection_id?: string;
 }
@@ -128,6 +135,13 @@ export interface KlaviyoProfileRecord {
   readonly backfill: boolean;
   readonly source_notification_id: string;
 
+  /**
+   * The person's fields sealed under her subject key (libs/erasure personal-fields.ts,
+   * docs/ERASURE.md): set on every record the transformer writes, whose clear personal fields
+   * are then empty; absent in records written before sealing, and once opened.
+   */
+  readonly personal?: Buffer;
+
   /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
   readonly connection_id?: string;
 }
@@ -141,6 +155,13 @@ export interface KlaviyoDeletionRecord {
   /** unix milliseconds */
   readonly requested_at: number;
   readonly source_notification_id: string;
+
+  /**
+   * The person's fields sealed under her subject key (libs/erasure personal-fields.ts,
+   * docs/ERASURE.md): set on every record the transformer writes, whose clear personal fields
+   * are then empty; absent in records written before sealing, and once opened.
+   */
+  readonly personal?: Buffer;
 
   /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
   readonly connection_id?: string;
@@ -225,6 +246,13 @@ export interface ContactSnapshot {
   /** unix milliseconds */
   readonly recorded_at: number;
 
+  /**
+   * The person's fields sealed under her subject key (libs/erasure personal-fields.ts,
+   * docs/ERASURE.md): set on every record the transformer writes, whose clear personal fields
+   * are then empty; absent in records written before sealing, and once opened.
+   */
+  readonly personal?: Buffer;
+
   /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
   readonly connection_id?: string;
 }
@@ -259,6 +287,13 @@ export interface DeliveryOutcome {
   readonly source_notification_id: string | null;
   /** unix ms: when ingest accepted the Intercom notification the record came from (null when unknown). */
   readonly received_at: number | null;
+
+  /**
+   * The consumed record's sealed personal field, as is (its record_kind says its shape); email,
+   * phone_number and properties_json are null then. Null/absent for a record written before
+   * sealing or one that could not be decoded.
+   */
+  readonly personal?: Buffer | null;
 
   /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
   readonly connection_id?: string;

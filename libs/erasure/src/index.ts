@@ -1,2 +1,22 @@
-export { ErasedSubjectError, ERASED_KEY_ID, SubjectKeys, subjectId, type Subject } from './subject-keys';
+export {
+  ErasedSubjectError,
+  ERASED_KEY_ID,
+  SubjectKeys,
+  SubjectKeysBehindError,
+  subjectId,
+  type Subject,
+} from './subject-keys';
 export { ErasureModule } from './erasure.module';
+export {
+  joinPersonal,
+  NoSubjectError,
+  openOutcome,
+  openPersonal,
+  outcomePersonal,
+  sealPersonal,
+  splitPersonal,
+  subjectOf,
+  type OutcomePersonal,
+  type PersonalSealer,
+  type SealableRecord,
+} from './personal-fields';

@@ -18,7 +18,9 @@ describe('SubjectKeys on the real broker (crypto-shredding, docs/ERASURE.md)', (
   const open: INestApplicationContext[] = [];
 
   /** One process (a replica) with its own follower of the keys' topic. */
-  async function replica(): Promise<{ keys: SubjectKeys; app: INestApplicationContext; config: Config }> {
+  async function replica(
+    withRing = true,
+  ): Promise<{ keys: SubjectKeys; app: INestApplicationContext; config: Config }> {
     const config = loadConfig(
       {
         KAFKA_BROKERS: process.env.KAFKA_BROKERS,
@@ -26,7 +28,7 @@ describe('SubjectKeys on the real broker (crypto-shredding, docs/ERASURE.md)', (
         LOG_LEVEL: 'error',
         CONNECTIONS_DEFAULT: 'off',
         ...topics,
-        CONNECTION_SECRET_KEYS: ring,
+        ...(withRing ? { CONNECTION_SECRET_KEYS: ring } : {}),
       },
       'cli',
     );
@@ -123,6 +125,25 @@ describe('SubjectKeys on the real broker (crypto-shredding, docs/ERASURE.md)', (
     });
     const fresh = await replica();
     expect([fresh.keys.isErased(ann), fresh.keys.keyCount(ann)]).toEqual([true, 0]);
+  });
+
+  it("without a key ring (a newcomer's npm start) the keys are stored unsealed, open on another replica and erase still shreds", async () => {
+    const a = await replica(false);
+    const b = await replica(false);
+    const sealed = await a.keys.seal(ann, email('ann'));
+    // b has not read the key yet: open() waits for its follower instead of calling her erased
+    expect((await b.keys.open(ann, sealed)).toString()).toBe('ann@example.com');
+    const name = `${a.config.kafka.topicPrefix}pipeline.subject-keys.v1`;
+    const codec = a.app.get(AvroCodec);
+    const stored = [...(await lastValues(a.app.get<Kafka>(KAFKA), name))].filter(([, v]) => v !== null);
+    expect(stored).toHaveLength(1);
+    const record = await codec.decodeAs('subjectKeys', stored[0][1]);
+    expect([record.sealedKey, record.plainKey?.length]).toEqual([null, 32]);
+    await a.keys.erase(ann);
+    await waitFor(() => b.keys.isErased(ann), { what: 'the marker reaches replica b' });
+    await expect(b.keys.open(ann, sealed)).rejects.toBeInstanceOf(ErasedSubjectError);
+    const fresh = await replica(false);
+    await expect(fresh.keys.open(ann, sealed)).rejects.toBeInstanceOf(ErasedSubjectError);
   });
 
   it('the keys topic is created compacted, rolling and cleaning within minutes', async () => {

@@ -22,6 +22,22 @@ export interface Subject {
 export const subjectId = (s: Subject): string => `${s.connectionId}/${s.contactId}`;
 const recordKeyOf = (s: Subject, keyId: string): string => `${subjectId(s)}#${keyId}`;
 
+/** `[1][key id length][key id][iv][tag][ciphertext]`, AES-256-GCM with the subject id as additional data. */
+function sealWith(id: string, keyId: string, key: Buffer, clear: Buffer): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(id, 'utf8'));
+  const ciphertext = Buffer.concat([cipher.update(clear), cipher.final()]);
+  const kid = Buffer.from(keyId, 'utf8');
+  return Buffer.concat([Buffer.from([FORMAT, kid.length]), kid, iv, cipher.getAuthTag(), ciphertext]);
+}
+
+/** The key id a sealed field names, or null when it is not a sealed field. */
+function keyIdOf(sealed: Buffer): string | null {
+  if (sealed.length < 2 || sealed[0] !== FORMAT || sealed.length < 2 + sealed[1]) return null;
+  return sealed.subarray(2, 2 + sealed[1]).toString('utf8');
+}
+
 /** A field that cannot be opened because its subject was erased (or its key is gone): not an error to retry. */
 export class ErasedSubjectError extends Error {
   readonly retriable = false;
@@ -43,8 +59,25 @@ export class ErasedSubjectError extends Error {
  * subject can have a few keys, each with its own id, all valid. A key that appears after the
  * subject's marker (a writer that had not seen it) is tombstoned by the follower that sees both.
  */
+/** A key this process has not read yet and the keys' topic could not be caught up with in time: retried (the stage cannot work now). */
+export class SubjectKeysBehindError extends Error {
+  readonly retriable = true;
+  constructor(subject: string, waitedMs: number) {
+    super(
+      `the key of ${subject} is not known here yet and ${'pipeline.subject-keys.v1'} was not caught up with in ${waitedMs} ms`,
+    );
+    this.name = 'SubjectKeysBehindError';
+  }
+}
+
+/** How long open() waits for this process's follower to catch up with the keys' topic. */
+const CATCH_UP_MS = 30_000;
+
 export class SubjectKeys {
   private readonly logger = new Logger(SubjectKeys.name);
+  /** The next offset to apply per partition of the keys' topic (what the follower has read). */
+  private readonly applied = new Map<number, bigint>();
+  private catchingUp?: Promise<void>;
   private readonly keys = new Map<string, Map<string, Buffer>>();
   private readonly erased = new Map<string, number>();
   /** Keys this process is writing, by subject: a second seal of the same subject waits for the first's key. */
@@ -56,14 +89,22 @@ export class SubjectKeys {
     private readonly kafka: Kafka,
     private readonly codec: AvroCodec,
     private readonly producer: Producer,
-    private readonly sealer: ConnectionSealer,
+    /** The key ring the keys are sealed under; null: no CONNECTION_SECRET_KEYS, keys stored unsealed (docs/ERASURE.md). */
+    private readonly sealer: ConnectionSealer | null,
     private readonly topic: Topic<'subjectKeys'>,
     private readonly groupPrefix: string,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Reads the topic from the beginning; resolves once caught up, then keeps following. */
-  async start(): Promise<void> {
+  private starting?: Promise<void>;
+
+  /** Reads the topic from the beginning; resolves once caught up, then keeps following (once: a second call waits for the first). */
+  start(): Promise<void> {
+    this.starting ??= this.follow();
+    return this.starting;
+  }
+
+  private async follow(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
@@ -72,7 +113,61 @@ export class SubjectKeys {
     } finally {
       await admin.disconnect();
     }
-    this.follower = await followTopic(this.kafka, this.topic.name, this.groupPrefix, (m) => this.apply(m));
+    if (!this.sealer)
+      this.logger.warn(
+        `CONNECTION_SECRET_KEYS is not set: people's data keys are stored unsealed in ${this.topic.name} (erasure still destroys them; set a key ring to seal them, docs/ERASURE.md)`,
+      );
+    this.follower = await followTopic(this.kafka, this.topic.name, this.groupPrefix, async (m, partition) => {
+      await this.apply(m);
+      this.applied.set(partition, BigInt(m.offset) + 1n);
+    });
+  }
+
+  /**
+   * The clear bytes of a field sealed for `s`, as unseal(); a key not known here yet (made by
+   * another process a moment ago, its record not read by this follower yet) is waited for: the
+   * follower catches up with the topic's end offsets, then the field is opened or found erased.
+   * A key that is still unknown then was destroyed (its subject's marker is in the topic) or lost:
+   * ErasedSubjectError either way. SubjectKeysBehindError (retriable) when the topic cannot be
+   * caught up with within 30 s.
+   */
+  async open(s: Subject, sealed: Buffer): Promise<Buffer> {
+    const keyId = keyIdOf(sealed);
+    const id = subjectId(s);
+    if (keyId !== null && keyId !== ERASED_KEY_ID && !this.erased.has(id) && !this.keys.get(id)?.has(keyId)) {
+      const started = this.now();
+      await this.catchUp();
+      if (!this.erased.has(id) && !this.keys.get(id)?.has(keyId))
+        this.logger.warn(
+          `a field of ${id} is sealed under key ${keyId}, which ${this.topic.name} does not hold (destroyed or lost; read after ${this.now() - started} ms): unreadable`,
+        );
+    }
+    return this.unseal(s, sealed);
+  }
+
+  /** Resolves once this process's follower has applied every record the keys' topic held when called (one call in flight at a time). */
+  async catchUp(timeoutMs = CATCH_UP_MS): Promise<void> {
+    this.catchingUp ??= this.readToEnd(timeoutMs).finally(() => (this.catchingUp = undefined));
+    return this.catchingUp;
+  }
+
+  private async readToEnd(timeoutMs: number): Promise<void> {
+    const started = Date.now();
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let ends: Awaited<ReturnType<typeof admin.fetchTopicOffsets>>;
+    try {
+      ends = await admin.fetchTopicOffsets(this.topic.name);
+    } finally {
+      await admin.disconnect();
+    }
+    const behind = () =>
+      ends.some((e) => BigInt(e.high) > BigInt(e.low) && (this.applied.get(e.partition) ?? 0n) < BigInt(e.high));
+    while (behind()) {
+      if (!this.follower || Date.now() - started > timeoutMs)
+        throw new SubjectKeysBehindError(this.topic.name, Date.now() - started);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Stops following the topic; the keys known stay usable (a writer cut off from the topic, in tests). */
@@ -82,6 +177,7 @@ export class SubjectKeys {
   }
 
   async stop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
     await this.stopFollowing();
     for (const ks of this.keys.values()) for (const k of ks.values()) k.fill(0);
     this.keys.clear();
@@ -105,12 +201,21 @@ export class SubjectKeys {
     const { keyId, key } = this.erased.has(id)
       ? { keyId: ERASED_KEY_ID, key: randomBytes(KEY_BYTES) }
       : await this.keyFor(s);
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(id, 'utf8'));
-    const ciphertext = Buffer.concat([cipher.update(clear), cipher.final()]);
-    const kid = Buffer.from(keyId, 'utf8');
-    return Buffer.concat([Buffer.from([FORMAT, kid.length]), kid, iv, cipher.getAuthTag(), ciphertext]);
+    return sealWith(id, keyId, key, clear);
+  }
+
+  /**
+   * `clear` sealed for `s` at once, under a key this process already holds (a store that seals
+   * what it keeps on disk, synchronously: the directory's); an erased subject's under a throw-away
+   * key. null when no key of `s` is held here (nothing is made: seal() makes one).
+   */
+  sealKnown(s: Subject, clear: Buffer): Buffer | null {
+    const id = subjectId(s);
+    if (this.erased.has(id)) return sealWith(id, ERASED_KEY_ID, randomBytes(KEY_BYTES), clear);
+    const known = this.keys.get(id);
+    if (!known || known.size === 0) return null;
+    const [keyId, key] = known.entries().next().value as [string, Buffer];
+    return sealWith(id, keyId, key, clear);
   }
 
   /** The clear bytes of a field sealed for `s`; ErasedSubjectError when its key is destroyed (or never was stored). */
@@ -147,6 +252,7 @@ export class SubjectKeys {
       kind: 'erased',
       keyId: null,
       sealedKey: null,
+      plainKey: null,
       at: this.now(),
     });
     const partition = this.partitionOf(id);
@@ -185,7 +291,8 @@ export class SubjectKeys {
       contactId: s.contactId,
       kind: 'key',
       keyId,
-      sealedKey: this.sealer.sealBytes(Buffer.from(recordKeyOf(s, keyId), 'utf8'), key),
+      sealedKey: this.sealer ? this.sealer.sealBytes(Buffer.from(recordKeyOf(s, keyId), 'utf8'), key) : null,
+      plainKey: this.sealer ? null : key,
       at: this.now(),
     });
     await this.producer.send({
@@ -227,8 +334,15 @@ export class SubjectKeys {
       await this.destroy(id, [kid]);
       return;
     }
-    if (!r.sealedKey || !r.keyId) return;
+    if (!r.keyId) return;
+    if (r.plainKey && r.plainKey.length === KEY_BYTES) {
+      // written by a deployment without a key ring
+      this.remember(id, r.keyId, Buffer.from(r.plainKey));
+      return;
+    }
+    if (!r.sealedKey) return;
     try {
+      if (!this.sealer) throw new Error('it is sealed under a key ring and CONNECTION_SECRET_KEYS is not set here');
       this.remember(
         id,
         r.keyId,

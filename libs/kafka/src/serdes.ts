@@ -28,6 +28,10 @@ const withConnection = <T extends object>(record: T, connectionId: string | unde
     ? record
     : { ...record, connection_id: connectionId };
 
+/** The sealed personal field (docs/ERASURE.md), present only when the record has one (older records read as before). */
+const sealed = (v: Buffer | null | undefined): { personal?: Buffer } =>
+  v === null || v === undefined ? {} : { personal: Buffer.from(v) };
+
 const u = <T>(v: T | null | undefined): T | undefined => (v === null || v === undefined ? undefined : v);
 
 /** schemas/klaviyo-event.avsc */
@@ -44,6 +48,7 @@ export interface EventAvro {
   readonly source_topic: string;
 
   readonly connection_id: string;
+  readonly personal: Buffer | null;
 }
 
 /** schemas/klaviyo-profile.avsc */
@@ -63,6 +68,7 @@ export interface ProfileAvro {
   readonly source_notification_id: string;
 
   readonly connection_id: string;
+  readonly personal: Buffer | null;
 }
 
 /** schemas/klaviyo-deletion.avsc */
@@ -74,6 +80,7 @@ export interface DeletionAvro {
   readonly source_notification_id: string;
 
   readonly connection_id: string;
+  readonly personal: Buffer | null;
 }
 
 /** schemas/intercom-notification.avsc */
@@ -99,6 +106,7 @@ export interface ContactAvro {
   readonly recorded_at: number;
 
   readonly connection_id: string;
+  readonly personal: Buffer | null;
 }
 
 /** schemas/dead-letter.avsc */
@@ -143,6 +151,7 @@ export interface OutcomeAvro {
   readonly received_at: number | null;
 
   readonly connection_id: string;
+  readonly personal: Buffer | null;
 }
 
 /** schemas/pipeline-outage.avsc */
@@ -206,6 +215,7 @@ export function eventToAvro(e: KlaviyoEventRecord): EventAvro {
     source_notification_id: e.source_notification_id,
     source_topic: e.source_topic,
     connection_id: cid(e.connection_id),
+    personal: e.personal ?? null,
   };
 }
 
@@ -224,6 +234,7 @@ export function eventFromAvro(a: EventAvro): KlaviyoEventRecord {
     intercom_contact_id: a.intercom_contact_id ?? null,
     source_notification_id: a.source_notification_id,
     source_topic: a.source_topic,
+    ...sealed(a.personal),
   };
   return withConnection(e, a.connection_id);
 }
@@ -244,6 +255,7 @@ export function profileToAvro(p: KlaviyoProfileRecord): ProfileAvro {
     backfill: p.backfill,
     source_notification_id: p.source_notification_id,
     connection_id: cid(p.connection_id),
+    personal: p.personal ?? null,
   };
 }
 
@@ -259,6 +271,7 @@ export function profileFromAvro(a: ProfileAvro): KlaviyoProfileRecord {
     updated_at: a.updated_at ?? null,
     backfill: a.backfill,
     source_notification_id: a.source_notification_id,
+    ...sealed(a.personal),
   };
   for (const k of ['email', 'phone_number', 'first_name', 'last_name', 'image'] as const) {
     const v = a[k];
@@ -276,6 +289,7 @@ export function deletionToAvro(d: KlaviyoDeletionRecord): DeletionAvro {
     requested_at: d.requested_at,
     source_notification_id: d.source_notification_id,
     connection_id: cid(d.connection_id),
+    personal: d.personal ?? null,
   };
 }
 
@@ -287,6 +301,7 @@ export function deletionFromAvro(a: DeletionAvro): KlaviyoDeletionRecord {
     phone_number: u(a.phone_number),
     requested_at: Number(a.requested_at),
     source_notification_id: a.source_notification_id,
+    ...sealed(a.personal),
   };
   return withConnection(d, a.connection_id);
 }
@@ -311,7 +326,7 @@ export function notificationFromAvro(a: NotificationAvro): RawNotification {
 }
 
 export function contactToAvro(c: ContactSnapshot): ContactAvro {
-  return { ...c, connection_id: cid(c.connection_id) };
+  return { ...c, connection_id: cid(c.connection_id), personal: c.personal ?? null };
 }
 
 export function contactFromAvro(a: ContactAvro): ContactSnapshot {
@@ -320,6 +335,7 @@ export function contactFromAvro(a: ContactAvro): ContactSnapshot {
     deleted: a.deleted,
     contact_json: a.contact_json ?? null,
     recorded_at: Number(a.recorded_at),
+    ...sealed(a.personal),
   };
   return withConnection(c, a.connection_id);
 }
@@ -348,7 +364,7 @@ export function deadLetterFromAvro(a: DeadLetterAvro): DeadLetter {
 }
 
 export function outcomeToAvro(o: DeliveryOutcome): OutcomeAvro {
-  return { ...o, connection_id: cid(o.connection_id) };
+  return { ...o, connection_id: cid(o.connection_id), personal: o.personal ?? null };
 }
 
 export function outcomeFromAvro(a: OutcomeAvro): DeliveryOutcome {
@@ -376,6 +392,7 @@ export function outcomeFromAvro(a: OutcomeAvro): DeliveryOutcome {
     backfill: a.backfill === true,
     source_notification_id: a.source_notification_id ?? null,
     received_at: a.received_at == null ? null : Number(a.received_at),
+    ...sealed(a.personal),
   };
   return withConnection(o, a.connection_id);
 }
@@ -628,6 +645,8 @@ export interface SubjectKeyRecord {
   readonly keyId: string | null;
   /** kind key: the 32-byte key, sealed under the key ring. */
   readonly sealedKey: SealedValue | null;
+  /** kind key, a deployment without a key ring (no CONNECTION_SECRET_KEYS): the key unsealed. */
+  readonly plainKey: Buffer | null;
   /** unix milliseconds */
   readonly at: number;
 }
@@ -638,6 +657,7 @@ export interface SubjectKeyAvro {
   readonly kind: string;
   readonly key_id: string | null;
   readonly sealed_key: SealedValueAvro | null;
+  readonly plain_key: Buffer | null;
   readonly at: number;
 }
 
@@ -648,6 +668,7 @@ export function subjectKeyToAvro(r: SubjectKeyRecord): SubjectKeyAvro {
     kind: r.kind,
     key_id: r.keyId,
     sealed_key: r.sealedKey ? sealedToAvro(r.sealedKey) : null,
+    plain_key: r.plainKey,
     at: r.at,
   };
 }
@@ -659,6 +680,7 @@ export function subjectKeyFromAvro(a: SubjectKeyAvro): SubjectKeyRecord {
     kind: oneOf<SubjectKeyRecord['kind']>(a.kind, new Set(['key', 'erased']), 'kind'),
     keyId: a.key_id ?? null,
     sealedKey: sealedOrNull(a.sealed_key),
+    plainKey: a.plain_key ? Buffer.from(a.plain_key) : null,
     at: Number(a.at),
   };
 }

@@ -158,7 +158,7 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     name: 'intercom.contacts.v1',
     schemaFile: 'contact-snapshot.avsc',
     compacted: true,
-    doc: 'contact directory: latest Intercom contact per id, or a deletion tombstone',
+    doc: "contact directory: latest Intercom contact per id (its JSON sealed under the contact's key, `personal`), or a deletion tombstone",
   },
   events: {
     key: 'events',
@@ -167,7 +167,7 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     name: 'klaviyo.events.v1',
     schemaFile: 'klaviyo-event.avsc',
     compacted: false,
-    doc: 'Klaviyo metric events, keyed by Intercom contact id',
+    doc: "Klaviyo metric events, keyed by Intercom contact id; the person's fields sealed under her key (`personal`, docs/ERASURE.md)",
   },
   profiles: {
     key: 'profiles',
@@ -176,7 +176,7 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     name: 'klaviyo.profiles.v1',
     schemaFile: 'klaviyo-profile.avsc',
     compacted: false,
-    doc: 'Klaviyo profile upserts, keyed by Intercom contact id',
+    doc: "Klaviyo profile upserts, keyed by Intercom contact id; the person's fields sealed under her key (`personal`)",
   },
   deletions: {
     key: 'deletions',
@@ -185,7 +185,7 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     name: 'klaviyo.deletions.v1',
     schemaFile: 'klaviyo-deletion.avsc',
     compacted: false,
-    doc: 'Klaviyo data privacy deletion requests, keyed by Intercom contact id',
+    doc: 'Klaviyo data privacy deletion requests, keyed by Intercom contact id; her identifiers sealed under her key (`personal`)',
   },
   outcomes: {
     key: 'outcomes',
@@ -194,7 +194,7 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     name: 'klaviyo.outcomes.v1',
     schemaFile: 'delivery-outcome.avsc',
     compacted: false,
-    doc: 'what the sink did with each record (delivered, retried, dead-lettered, skipped), keyed by Intercom contact id; the console reads it',
+    doc: "what the sink did with each record (delivered, retried, dead-lettered, skipped), keyed by Intercom contact id, the record's sealed `personal` copied as is; the console reads it",
   },
   outages: {
     key: 'outages',
@@ -250,7 +250,7 @@ export const TOPICS: { readonly [K in TopicKey]: TopicSpec<K> } = {
     schemaFile: 'subject-key.avsc',
     compacted: true,
     configs: SUBJECT_KEY_TOPIC_CONFIGS,
-    doc: "people's data keys (sealed under CONNECTION_SECRET_KEYS) and erasure markers, keyed '<connection>/<contact id>#<key id>' and '#erased'; a destroyed key is a tombstone, compacted away within minutes (docs/ERASURE.md)",
+    doc: "people's data keys (sealed under CONNECTION_SECRET_KEYS; unsealed without it) and erasure markers, keyed '<connection>/<contact id>#<key id>' and '#erased'; a destroyed key is a tombstone, compacted away within minutes (docs/ERASURE.md)",
   },
 };
 

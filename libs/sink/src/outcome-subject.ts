@@ -1,7 +1,12 @@
 import { connectionOf, type KlaviyoDeletionRecord, KlaviyoEventRecord, KlaviyoProfileRecord } from '@iks/domain';
 import type { OutcomeSubject } from '@iks/stage';
 
-/** What an outcome on klaviyo.outcomes.v1 says about the record the sink consumed (Klaviyo's view of it). */
+/**
+ * What an outcome on klaviyo.outcomes.v1 says about the record the sink consumed (Klaviyo's view
+ * of it). Of a sealed record (docs/ERASURE.md) it says what the record says in clear, and carries
+ * the record's sealed `personal` field as is: the outcome's email, phone and properties are in
+ * there, under the person's key (libs/erasure outcomePersonal reads them).
+ */
 export function outcomeSubject(r: KlaviyoEventRecord | KlaviyoProfileRecord | KlaviyoDeletionRecord): OutcomeSubject {
   if (r.kind === 'event') {
     return {
@@ -12,10 +17,11 @@ export function outcomeSubject(r: KlaviyoEventRecord | KlaviyoProfileRecord | Kl
       email: r.profile.email ?? null,
       phone_number: r.profile.phone_number ?? null,
       event_time: r.time,
-      properties_json: JSON.stringify(r.properties),
+      properties_json: r.personal ? null : JSON.stringify(r.properties),
       backfill: r.backfill,
       source_notification_id: r.source_notification_id,
       connection_id: connectionOf(r),
+      personal: r.personal ?? null,
     };
   }
   if (r.kind === 'profile') {
@@ -34,10 +40,11 @@ export function outcomeSubject(r: KlaviyoEventRecord | KlaviyoProfileRecord | Kl
       email: r.email ?? null,
       phone_number: r.phone_number ?? null,
       event_time: null,
-      properties_json: JSON.stringify(attributes),
+      properties_json: r.personal ? null : JSON.stringify(attributes),
       backfill: r.backfill,
       source_notification_id: r.source_notification_id,
       connection_id: connectionOf(r),
+      personal: r.personal ?? null,
     };
   }
   return {
@@ -52,5 +59,6 @@ export function outcomeSubject(r: KlaviyoEventRecord | KlaviyoProfileRecord | Kl
     backfill: false,
     source_notification_id: r.source_notification_id,
     connection_id: connectionOf(r),
+    personal: r.personal ?? null,
   };
 }

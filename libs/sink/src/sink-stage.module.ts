@@ -3,6 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { CONFIG, Secret, type Config } from '@iks/config';
 import { CONNECTIONS, ConnectionStore, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
+import { ErasureModule } from '@iks/erasure';
 import { KAFKA, KafkaModule, topicName } from '@iks/kafka';
 import { createKlaviyoDelivery, KlaviyoHttpClient, RateBudget, type EndpointGroup } from '@iks/klaviyo';
 import { KlaviyoOAuthClient } from '@iks/oauth';
@@ -119,6 +120,7 @@ export class SinkStageModule {
       module: SinkStageModule,
       imports: [
         KafkaModule,
+        ErasureModule,
         StageModule.forRoot({ stage: 'sink', onFatal: opts.onFatal }),
         ...(opts.connections ? [] : [ConnectionsModule]),
       ],

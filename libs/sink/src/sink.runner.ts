@@ -36,6 +36,7 @@ import {
   type StageResult,
   type StageTally,
 } from '@iks/stage';
+import { ErasedSubjectError, openPersonal, subjectOf, SubjectKeys } from '@iks/erasure';
 import { type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 import { outcomeSubject } from './outcome-subject';
 import { BudgetShare } from './budget-share';
@@ -175,6 +176,8 @@ export class SinkRunner implements OnApplicationShutdown {
     private readonly handlers: StageHandlers,
     @Inject(SINK_ABORT) private readonly abort: AbortController,
     @Inject(SINK_RUN) private readonly run: SinkRunOptions,
+    /** People's data keys: records are opened with them; a deletion Klaviyo accepted destroys its person's (docs/ERASURE.md). */
+    private readonly keys: SubjectKeys,
   ) {
     const p = config.kafka.topicPrefix;
     this.topics = {
@@ -306,6 +309,7 @@ export class SinkRunner implements OnApplicationShutdown {
     const specs = this.specs();
     void this.budgetShare.connect().catch(() => undefined); // retried when the group is read
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
+    await this.keys.start();
     await this.progress.start();
     const groupId = opts.groupId ?? this.config.sink.groupId;
     // MAPPING.md: a deleted person is not brought back by a later replay (or a late upsert).
@@ -380,12 +384,17 @@ export class SinkRunner implements OnApplicationShutdown {
         items.push(undefined);
         continue;
       }
-      let record: KlaviyoRecord;
+      let sealed: KlaviyoRecord;
       try {
-        record = await this.codec.decodeAs(key as TopicKey & SinkTopic, envelope.value);
+        sealed = await this.codec.decodeAs(key as TopicKey & SinkTopic, envelope.value);
       } catch (e) {
         if (!(e instanceof RecordDecodeError)) throw e; // the registry cannot answer now: the slice is retried
         outcomes[i] = { kind: 'dead_letter', error: e };
+        items.push(undefined);
+        continue;
+      }
+      const record = await this.opened(sealed, outcomes, i);
+      if (!record) {
         items.push(undefined);
         continue;
       }
@@ -400,7 +409,7 @@ export class SinkRunner implements OnApplicationShutdown {
         message,
         record,
         connectionId: connectionOf(record),
-        subject: outcomeSubject(record),
+        subject: outcomeSubject(sealed),
         source: { topic: envelope.original_topic, partition: envelope.partition, message: original },
         envelope,
       });
@@ -412,17 +421,39 @@ export class SinkRunner implements OnApplicationShutdown {
     return this.mode === 'live' && !(r.kind !== 'deletion' && r.backfill) ? 'live' : 'backfill';
   }
 
-  /** A slice of a source topic (events, profiles or deletions), decoded. */
-  private handleSource(batch: StageBatch<KlaviyoRecord>): Promise<StageResult> {
+  /** A slice of a source topic (events, profiles or deletions), decoded; each record opened (an erased person's: skipped). */
+  private async handleSource(batch: StageBatch<KlaviyoRecord>): Promise<StageResult> {
     const outcomes: Slot[] = new Array<Slot>(batch.records.length).fill(undefined);
-    const items = batch.records.map(({ message, value: record }) => ({
-      message,
-      record,
-      connectionId: connectionOf(record),
-      subject: outcomeSubject(record), // for klaviyo.outcomes.v1, without decoding the record again
-      source: { topic: batch.topic, partition: batch.partition, message },
-    }));
+    const items: Array<Item | undefined> = [];
+    for (const [at, { message, value: sealed }] of batch.records.entries()) {
+      const record = await this.opened(sealed, outcomes, at);
+      items.push(
+        record && {
+          message,
+          record,
+          connectionId: connectionOf(record),
+          // for klaviyo.outcomes.v1, without decoding the record again: its personal part stays sealed
+          subject: outcomeSubject(sealed),
+          source: { topic: batch.topic, partition: batch.partition, message },
+        },
+      );
+    }
     return this.settle(batch, items, outcomes, 'source');
+  }
+
+  /**
+   * The record with its personal fields opened (docs/ERASURE.md). A person erased (her keys
+   * destroyed once Klaviyo accepted her deletion) is the outcome `skip` / `erased`: not sent, not
+   * a dead letter, committed, so a replay from the beginning neither fails nor brings her back.
+   */
+  private async opened(sealed: KlaviyoRecord, outcomes: Slot[], at: number): Promise<KlaviyoRecord | undefined> {
+    try {
+      return await openPersonal(this.keys, sealed);
+    } catch (e) {
+      if (!(e instanceof ErasedSubjectError)) throw e; // altered, or the keys' topic is behind: the slice is retried
+      outcomes[at] = { kind: 'skip', reason: 'erased', subject: outcomeSubject(sealed) };
+      return undefined;
+    }
   }
 
   /**
@@ -466,14 +497,21 @@ export class SinkRunner implements OnApplicationShutdown {
     );
     // shutting down, or the group rebalances: nothing committed, the slice is read again (by its next owner)
     if (!delivered || !batch.isRunning()) return { outcomes: [], aborted: true };
+    const accepted: KlaviyoDeletionRecord[] = [];
     for (const results of delivered)
       for (const [at, r] of results) {
         const item = items[at]!;
         if (r.status === 'rejected')
           outcomes[at] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r), subject: item.subject };
         else if (r.status === 'unavailable') park.push({ at, reason: 'account_unavailable', detail: r.reason });
-        else outcomes[at] = { kind: 'done', reason: 'delivered', notes: r.notes, subject: item.subject };
+        else {
+          outcomes[at] = { kind: 'done', reason: 'delivered', notes: r.notes, subject: item.subject };
+          if (item.record.kind === 'deletion') accepted.push(item.record);
+        }
       }
+    // Klaviyo accepted these deletions: now, and only now, their people's keys are destroyed (before
+    // the commit; a failure retries the slice, and Klaviyo is asked again)
+    await this.eraseAccepted(accepted);
     if (park.length > 0) await this.park(batch.partition, items, park, consumer, order);
     for (const p of park) outcomes[p.at] = { kind: 'pending', reason: 'parked', subject: items[p.at]!.subject };
     const decided: RecordOutcome[] = [];
@@ -493,6 +531,18 @@ export class SinkRunner implements OnApplicationShutdown {
       else decided.push(o);
     }
     return { outcomes: decided };
+  }
+
+  /** Destroys the keys of each person whose deletion Klaviyo accepted (tombstones and marker, acks all). */
+  private async eraseAccepted(deletions: readonly KlaviyoDeletionRecord[]): Promise<void> {
+    for (const d of deletions) {
+      const subject = subjectOf(d);
+      if (!subject) continue;
+      const destroyed = await this.keys.erase(subject);
+      this.logger.log(
+        `connection ${subject.connectionId}: contact ${subject.contactId} erased after Klaviyo accepted the deletion (${destroyed} key(s) destroyed here)`,
+      );
+    }
   }
 
   /** The routes of a slice: per lane the records to deliver, one probe per lane whose probe is due, the records to park. */
@@ -718,6 +768,7 @@ export class SinkRunner implements OnApplicationShutdown {
     this.lanes.stop();
     await this.tombstones?.stop();
     await this.deletedContacts?.close();
+    await this.keys.stop();
     await this.producer.disconnect().catch(() => undefined);
     await this.afterStop?.();
   }

@@ -22,6 +22,7 @@ const UNKNOWN: OutcomeSubject = {
   properties_json: null,
   backfill: false,
   source_notification_id: null,
+  personal: null,
 };
 
 export type DescribeRecord = (topic: string, value: Buffer | null) => Promise<OutcomeSubject | null>;

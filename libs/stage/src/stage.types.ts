@@ -127,6 +127,7 @@ export type OutcomeSubject = Pick<
   | 'backfill'
   | 'source_notification_id'
   | 'connection_id'
+  | 'personal'
 >;
 
 export type StageName = 'transformer' | 'sink';

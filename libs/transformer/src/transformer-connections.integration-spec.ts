@@ -11,6 +11,7 @@ import {
 } from '@iks/kafka';
 import { testConnection } from '../../../test/support/connections';
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../test/support/raw-topic';
+import { subjectKeysReader, type SubjectKeysReader } from '../../../test/support/subject-keys';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
 import type { TransformerRunner } from './transformer.runner';
@@ -39,6 +40,8 @@ describe('transformer: two workspaces with the same contact id, each its own con
   };
   const tap = new TopicTap(kafka, codec, `${config.kafka.topicPrefix}tap`);
   let runner: TransformerRunner;
+  /** Opens the records' sealed personal fields (docs/ERASURE.md). */
+  let reader: SubjectKeysReader;
 
   beforeAll(async () => {
     runner = await createTransformerRunner(config, {
@@ -48,10 +51,12 @@ describe('transformer: two workspaces with the same contact id, each its own con
     });
     await runner.start();
     await codec.registerAll();
+    reader = await subjectKeysReader(config);
     await tap.start(Object.values(T));
   });
   afterAll(async () => {
     await tap.stop();
+    await reader?.close();
     await runner?.stop();
   });
 
@@ -76,7 +81,9 @@ describe('transformer: two workspaces with the same contact id, each its own con
     ]);
 
     const events = await waitFor(() => tap.of(T.events).length >= 2 && tap.of(T.events), { what: 'two events' });
-    const byConnection = new Map(events.map((e) => [e.key, eventFromAvro(e.value)]));
+    const byConnection = new Map(
+      await Promise.all(events.map(async (e) => [e.key, await reader.open(eventFromAvro(e.value))] as const)),
+    );
     expect([...byConnection.keys()].sort()).toEqual([`acme/${ADA}`, `globex/${ADA}`]);
     expect(byConnection.get(`acme/${ADA}`)).toMatchObject({
       connection_id: 'acme',
@@ -91,9 +98,10 @@ describe('transformer: two workspaces with the same contact id, each its own con
     expect(byConnection.get(`acme/${ADA}`)!.unique_id).toBe(byConnection.get(`globex/${ADA}`)!.unique_id);
 
     const profiles = await waitFor(() => tap.of(T.profiles).length >= 2 && tap.of(T.profiles), { what: 'profiles' });
-    expect(
-      profiles.map((p) => [p.key, profileFromAvro(p.value).email, profileFromAvro(p.value).connection_id]).sort(),
-    ).toEqual([
+    const opened = await Promise.all(
+      profiles.map(async (p) => [p.key, await reader.open(profileFromAvro(p.value))] as const),
+    );
+    expect(opened.map(([key, p]) => [key, p.email, p.connection_id]).sort()).toEqual([
       [`acme/${ADA}`, 'ada@acme.example', 'acme'],
       [`globex/${ADA}`, 'ada@globex.example', 'globex'],
     ]);
@@ -101,6 +109,13 @@ describe('transformer: two workspaces with the same contact id, each its own con
     expect(contacts.map((c) => [c.key, contactFromAvro(c.value).connection_id]).sort()).toEqual([
       [`acme/${ADA}`, 'acme'],
       [`globex/${ADA}`, 'globex'],
+    ]);
+    // each snapshot sealed under its own connection's subject: it opens to that workspace's contact
+    const snapshots = await Promise.all(contacts.map((c) => reader.open(contactFromAvro(c.value))));
+    expect(contacts.every((c) => c.value.contact_json === null)).toBe(true);
+    expect(snapshots.map((c) => [c.connection_id, JSON.parse(c.contact_json!).email]).sort()).toEqual([
+      ['acme', 'ada@acme.example'],
+      ['globex', 'ada@globex.example'],
     ]);
 
     const letters = await waitFor(() => tap.of(T.rawDlq).length >= 2 && tap.of(T.rawDlq), { what: 'two dead letters' });

@@ -1,5 +1,6 @@
 import { AvroCodec, createKafka, dlqName, deadLetterFromAvro, eventFromAvro, profileFromAvro } from '@iks/kafka';
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../test/support/raw-topic';
+import { subjectKeysReader, type SubjectKeysReader } from '../../../test/support/subject-keys';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
 import { NO_INTERCOM_API } from '@iks/directory';
@@ -11,6 +12,8 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
   const kafka = createKafka(config.kafka);
   const codec = new AvroCodec(config.kafka);
   let runner: TransformerRunner;
+  /** Opens the records' sealed personal fields (docs/ERASURE.md). */
+  let reader: SubjectKeysReader;
   const tap = new TopicTap(kafka, codec, `${config.kafka.topicPrefix}tap`);
   const T = {
     events: topicOf(config, 'events'),
@@ -24,10 +27,12 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
     runner = await createTransformerRunner(config, { intercomSource: NO_INTERCOM_API });
     await runner.start();
     await codec.registerAll();
+    reader = await subjectKeysReader(config);
     await tap.start(Object.values(T));
   });
   afterAll(async () => {
     await tap.stop();
+    await reader?.close();
     await runner?.stop();
   });
 
@@ -66,7 +71,11 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
       what: 'two events',
       timeoutMs: 20_000,
     });
-    const byMetric = new Map(events.map((e) => [e.value.metric, eventFromAvro(e.value)]));
+    // written sealed: no email, phone or properties in clear
+    for (const e of events)
+      expect([e.value.email, e.value.phone_number, e.value.properties_json]).toEqual([null, null, '{}']);
+    const opened = await Promise.all(events.map((e) => reader.open(eventFromAvro(e.value))));
+    const byMetric = new Map(opened.map((e) => [e.metric, e]));
     expect(byMetric.get('Conversation Created')).toMatchObject({
       unique_id: 'intercom:conversation:1911149811:created',
       profile: { email: 'ada@example.com' },
@@ -81,7 +90,9 @@ describe('transformer: raw topic → klaviyo topics through the real broker', ()
     });
     expect(events.map((e) => e.key)).toContain('6571f0a1b2c3d4e5f6a7b8c9');
 
-    const profiles = tap.of(T.profiles).map((p) => profileFromAvro(p.value));
+    const profiles = await Promise.all(tap.of(T.profiles).map((p) => reader.open(profileFromAvro(p.value))));
+    expect(profiles.every((p) => p.email !== undefined || p.phone_number !== undefined)).toBe(true);
+    expect(tap.of(T.profiles).every((p) => p.value.email === null && p.value.personal !== null)).toBe(true);
     expect(profiles.map((p) => p.intercom_contact_id)).toEqual(
       expect.arrayContaining(['6571f0a1b2c3d4e5f6a7b8c9', '6571f0a1b2c3d4e5f6a7b8d1']),
     );

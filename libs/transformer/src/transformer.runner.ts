@@ -34,9 +34,11 @@ import {
   followContacts,
   LmdbContactStore,
   type ContactsFollower,
+  type ContactValueSealer,
   type DirectoryView,
   type IntercomSource,
 } from '@iks/directory';
+import { ErasedSubjectError, openPersonal, sealPersonal, SubjectKeys } from '@iks/erasure';
 import { processNotification } from './notification-processor';
 
 const H_ATTEMPT = 'iks-attempt';
@@ -103,6 +105,8 @@ export class TransformerRunner implements OnApplicationShutdown {
     /** Which connection each notification belongs to, its settings and its Intercom workspace. */
     @Inject(CONNECTIONS) private readonly connections: ConnectionDirectory,
     @Inject(CONNECTION_INTERCOM_SOURCE) private readonly intercomSourceOf: ConnectionIntercomSource,
+    /** People's data keys: every record and snapshot written has its personal fields sealed under its subject's (docs/ERASURE.md). */
+    private readonly keys: SubjectKeys,
   ) {
     const p = config.kafka.topicPrefix;
     this.topics = {
@@ -186,6 +190,7 @@ export class TransformerRunner implements OnApplicationShutdown {
     const opts = this.run;
     const handlers = this.handlers.lookup();
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
+    await this.keys.start();
     await this.loadDirectory();
     await this.directory.refreshReferences();
     await this.runtime.start(this.specs(opts), handlers);
@@ -202,13 +207,34 @@ export class TransformerRunner implements OnApplicationShutdown {
    * offsets at start, then keeps following.
    */
   private async loadDirectory(): Promise<void> {
-    this.directory.useStore(LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts.name));
+    // the contacts sealed on disk under the people's keys: an erased one stays unreadable in freed pages too
+    const keys = this.keys;
+    const sealer: ContactValueSealer = {
+      seal: (connectionId, contactId, value) => keys.sealKnown({ connectionId, contactId }, Buffer.from(value, 'utf8')),
+      open: (connectionId, contactId, sealed) => {
+        try {
+          return keys.unseal({ connectionId, contactId }, sealed).toString('utf8');
+        } catch (e) {
+          if (e instanceof ErasedSubjectError) return null;
+          throw e;
+        }
+      },
+    };
+    this.directory.useStore(
+      LmdbContactStore.open(this.config.transformer.directoryPath, this.topics.contacts.name, sealer),
+    );
     this.directoryFollower = await followContacts({
       kafka: this.kafka,
       codec: this.codec,
       topic: this.topics.contacts.name,
       groupPrefix: `${this.config.transformer.groupId}.directory`,
       directory: this.directory,
+      // a snapshot of an erased person no longer opens: passed over (her tombstone is in the topic)
+      open: (s) =>
+        openPersonal(this.keys, s).catch((e: unknown) => {
+          if (e instanceof ErasedSubjectError) return null;
+          throw e;
+        }),
     });
   }
 
@@ -373,7 +399,7 @@ export class TransformerRunner implements OnApplicationShutdown {
           topic: this.topics.events.name,
           message: {
             key: connectionKey(cid, boundedKey(r.intercom_contact_id ?? r.unique_id)),
-            value: await this.codec.encodeAs(this.topics.events, r),
+            value: await this.codec.encodeAs(this.topics.events, await sealPersonal(this.keys, r)),
           },
         };
       case 'profile':
@@ -381,7 +407,7 @@ export class TransformerRunner implements OnApplicationShutdown {
           topic: this.topics.profiles.name,
           message: {
             key: connectionKey(cid, boundedKey(r.intercom_contact_id)),
-            value: await this.codec.encodeAs(this.topics.profiles, r),
+            value: await this.codec.encodeAs(this.topics.profiles, await sealPersonal(this.keys, r)),
           },
         };
       case 'deletion':
@@ -389,7 +415,7 @@ export class TransformerRunner implements OnApplicationShutdown {
           topic: this.topics.deletions.name,
           message: {
             key: connectionKey(cid, boundedKey(r.intercom_contact_id)),
-            value: await this.codec.encodeAs(this.topics.deletions, r),
+            value: await this.codec.encodeAs(this.topics.deletions, await sealPersonal(this.keys, r)),
           },
         };
     }
@@ -400,7 +426,7 @@ export class TransformerRunner implements OnApplicationShutdown {
       topic: this.topics.contacts.name,
       message: {
         key: connectionKey(connectionOf(s), boundedKey(s.id)),
-        value: await this.codec.encodeAs(this.topics.contacts, s),
+        value: await this.codec.encodeAs(this.topics.contacts, await sealPersonal(this.keys, s)),
       },
     };
   }
@@ -413,6 +439,7 @@ export class TransformerRunner implements OnApplicationShutdown {
     await this.runtime.stop();
     await this.directoryFollower?.stop();
     await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
+    await this.keys.stop();
     await this.producer.disconnect().catch(() => undefined);
     await this.afterStop?.();
   }
