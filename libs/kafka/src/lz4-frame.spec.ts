@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { CompressionCodecs, CompressionTypes } from 'kafkajs';
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
-import { conversationLifecycle, makeAdmin, makeContact, makeTeam } from '../../../tools/intercom-emulator/src';
+import {
+  conversationLifecycle,
+  createRng,
+  makeAdmin,
+  makeContact,
+  makeTeam,
+} from '../../../tools/intercom-emulator/src';
 import './kafka-client'; // registers the codecs
 import { decodeLz4Frames, encodeLz4Frame, LZ4_BLOCK_SIZE, Lz4FrameError, xxh32 } from './lz4-frame';
 
@@ -18,7 +24,7 @@ function webhookJson(records: number): Buffer {
   const team = makeTeam({ name: 'Support' });
   const bodies: string[] = [];
   for (let c = 0; bodies.length < records; c += 1) {
-    const contact = makeContact({ seed: c });
+    const contact = makeContact({}, createRng(c + 1));
     for (const n of conversationLifecycle({ contact, admin, team, startAt: 1_765_000_000, seed: c, id: String(c) })) {
       bodies.push(JSON.stringify(n));
     }
@@ -150,7 +156,11 @@ function frame(opts: {
     descriptor.push(size);
   }
   const desc = Buffer.concat(descriptor);
-  const parts = [Buffer.from([0x04, 0x22, 0x4d, 0x18]), desc, Buffer.from([opts.hc ?? (xxh32(desc) >>> 8) & 0xff])];
+  const parts: Buffer[] = [
+    Buffer.from([0x04, 0x22, 0x4d, 0x18]),
+    desc,
+    Buffer.from([opts.hc ?? (xxh32(desc) >>> 8) & 0xff]),
+  ];
   for (const b of opts.blocks) {
     const word = Buffer.alloc(4);
     word.writeUInt32LE((b.bytes.length | (b.stored ? 0x80000000 : 0)) >>> 0);
