@@ -8,7 +8,7 @@
  * joined (300 distinct batches per K, cycled), each call timed by process.cpuUsage over
  * BENCH_ROUNDS (default 20) passes, interleaved codec by codec, the median pass reported.
  *
- * Run: npm run build && node dist/bench/lz4-codec.bench.js
+ * Run: npm run bench:codec (BENCH_ROUNDS to change the passes)
  */
 import { gzipSync, unzipSync } from 'node:zlib';
 import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
