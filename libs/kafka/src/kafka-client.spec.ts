@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CompressionCodecs, CompressionTypes, type Kafka, type Producer } from 'kafkajs';
-import { createProducer, GZIP_LEVEL } from './kafka-client';
+import { createProducer, GZIP_LEVEL, PRODUCER_COMPRESSION } from './kafka-client';
 
 function fakeKafka() {
   const sent: { send: unknown[]; sendBatch: unknown[] } = { send: [], sendBatch: [] };
@@ -18,23 +18,24 @@ function fakeKafka() {
 }
 
 describe('createProducer', () => {
-  it('compresses every send and sendBatch with GZIP unless the caller names a codec', async () => {
+  it('compresses every send and sendBatch with LZ4 unless the caller names a codec', async () => {
     const { kafka, sent } = fakeKafka();
     const producer = createProducer(kafka);
     await producer.send({ topic: 't', acks: -1, messages: [{ value: 'a' }] });
     await producer.sendBatch({ acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] });
     await producer.send({ topic: 't', compression: CompressionTypes.None, messages: [{ value: 'c' }] });
     expect(sent.send).toEqual([
-      { compression: CompressionTypes.GZIP, topic: 't', acks: -1, messages: [{ value: 'a' }] },
+      { compression: CompressionTypes.LZ4, topic: 't', acks: -1, messages: [{ value: 'a' }] },
       { compression: CompressionTypes.None, topic: 't', messages: [{ value: 'c' }] },
     ]);
     expect(sent.sendBatch).toEqual([
-      { compression: CompressionTypes.GZIP, acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] },
+      { compression: CompressionTypes.LZ4, acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] },
     ]);
+    expect(PRODUCER_COMPRESSION).toBe(CompressionTypes.LZ4);
   });
 });
 
-describe('the GZIP codec kafkajs uses', () => {
+describe('the GZIP codec kafkajs uses (for sends that name GZIP, and the GZIP batches already in the topics)', () => {
   const json = Buffer.from(
     JSON.stringify(
       Array.from({ length: 50 }, (_, i) => ({

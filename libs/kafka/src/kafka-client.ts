@@ -13,6 +13,7 @@ import {
 } from 'kafkajs';
 import type { KafkaConfig } from '@iks/config';
 import { allTopics } from './topics';
+import { decodeLz4Frames, encodeLz4Frame } from './lz4-frame';
 // kafkajs' idle request-queue timer loop, fixed before any client exists (see the module)
 // (loaded again 2026-12-07: the sink's crash/restart cases that hung with it on 2026-12-06 pass with
 // it, alone and in the whole file; that hang's cause was not found, a suspect is the runners'
@@ -54,40 +55,60 @@ export function createKafka(config: KafkaConfig, clientId = config.clientId): Ka
 }
 
 /**
- * zlib level of the GZIP record batches our producers write. kafkajs's own GZIP codec uses
- * zlib's default (6); on batches of webhook JSON, level 3 compresses about 10-15× at under half
- * its CPU (6 µs against 13-17 µs per 3 KB record in batches of 10-40). Any Kafka client reads the batches: GZIP is
- * codec 1 of the record batch format (KIP-98 attributes), whatever the level.
+ * The codec of every record batch our producers write (createProducer): LZ4 frames
+ * (`./lz4-frame`, Kafka's codec 3, KIP-57), registered below since kafkajs has no LZ4 of its own.
+ * GZIP level 3 until 2026-12-07: zlib's sync calls cost ~60 µs of fixed overhead each, and
+ * produce batches are small (a few records per partition per request), so compression and
+ * decompression were 7-11 % of each app's CPU; LZ4 costs 13 µs to write a 1-record batch
+ * instead of 63, and a fifth of gunzip's time to read it, for a little less ratio on webhook JSON
+ * (~17× against ~19×). Docs: docs/BENCHMARKS.md "Issue #20, round 3".
+ */
+export const PRODUCER_COMPRESSION = CompressionTypes.LZ4;
+
+/**
+ * zlib level of GZIP batches written by a send that asks for GZIP (none of ours does since
+ * 2026-12-07). kafkajs's own GZIP codec uses zlib's default (6); level 3 compresses webhook JSON
+ * about 10-15× at under half its CPU. Any Kafka client reads the batches, whatever the level.
  */
 export const GZIP_LEVEL = 3;
 /**
  * Synchronous on purpose: zlib's async calls go through the libuv thread pool, which cost
  * 150-300 µs of CPU per call (thread hand-off) against 26-50 µs for the whole compression of a
  * 3-35 KB request done in place; a produce request is at most 1 MiB (sendInBoundedRequests).
+ * Reading GZIP stays: the topics hold GZIP batches written before 2026-12-07.
  */
 const levelledGzip = {
   compress: async (encoder: { buffer: Buffer }) => gzipSync(encoder.buffer, { level: GZIP_LEVEL }),
   decompress: async (buffer: Buffer) => unzipSync(buffer),
 };
+/**
+ * LZ4 in place too (lz4-napi's sync calls on the main thread, 1-15 µs per batch): frames Kafka's
+ * broker accepts when written, any LZ4 frame when read (see `./lz4-frame`).
+ */
+const lz4Frames = {
+  compress: async (encoder: { buffer: Buffer }) => encodeLz4Frame(encoder.buffer),
+  decompress: async (buffer: Buffer) => decodeLz4Frames(buffer),
+};
 // kafkajs looks its codecs up in this table for every batch it writes or reads (the same module
-// everywhere in the process): reading stays plain zlib inflate, as with kafkajs's own codec.
+// everywhere in the process; every Kafka client of ours comes from createKafka, in this module).
 CompressionCodecs[CompressionTypes.GZIP] = () => levelledGzip;
+CompressionCodecs[CompressionTypes.LZ4] = () => lz4Frames;
 
 /**
- * Every produce request of a producer from createProducer is GZIP-compressed unless the send
- * says otherwise: the broker writes a tenth of the bytes of the notifications (3.4 KB of JSON
- * each), a fifth of the events', an eighth of the outcomes' (e2e bench, 2026-12-06), for a few µs
- * per record in the producer.
+ * Every produce request of a producer from createProducer is compressed with
+ * PRODUCER_COMPRESSION unless the send says otherwise: compressed, the broker writes about a
+ * tenth of the bytes of the notifications (3.4 KB of JSON each), a fifth of the events', an
+ * eighth of the outcomes' (e2e bench, 2026-12-06), for a few µs per record in the producer.
  */
 function compressing(producer: Producer): Producer {
   const send = producer.send.bind(producer);
   const sendBatch = producer.sendBatch.bind(producer);
-  producer.send = (record) => send({ compression: CompressionTypes.GZIP, ...record });
-  producer.sendBatch = (batch) => sendBatch({ compression: CompressionTypes.GZIP, ...batch });
+  producer.send = (record) => send({ compression: PRODUCER_COMPRESSION, ...record });
+  producer.sendBatch = (batch) => sendBatch({ compression: PRODUCER_COMPRESSION, ...batch });
   return producer;
 }
 
-/** Producer settings every stage uses: idempotent, acks=all (set per send), one in flight for order, GZIP. */
+/** Producer settings every stage uses: idempotent, acks=all (set per send), one in flight for order, LZ4. */
 export function createProducer(kafka: Kafka): Producer {
   return compressing(
     kafka.producer({
