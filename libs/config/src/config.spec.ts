@@ -42,6 +42,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('KAFKA_COMPRESSION: gzip unless lz4 is asked for; anything else names the variable', () => {
+    expect(loadConfig({}, 'cli').kafka.compression).toBe('gzip');
+    expect(loadConfig({ KAFKA_COMPRESSION: 'lz4' }, 'cli').kafka.compression).toBe('lz4');
+    expect(() => loadConfig({ KAFKA_COMPRESSION: 'zstd' }, 'cli')).toThrow(/KAFKA_COMPRESSION/);
+  });
+
   it('never prints secrets', () => {
     const c = loadConfig({ INTERCOM_CLIENT_SECRET: 's3cr3t-a,s3cr3t-b', KLAVIYO_API_KEY: 'pk_live_123' }, 'sink');
     const printed = JSON.stringify(c) + inspect(c, { depth: 10 }) + String(c.klaviyo.apiKey);

@@ -45,6 +45,8 @@ export interface KafkaConfig {
   readonly replicationFactor: number;
   /** `max.message.bytes` of the topics the apps create (the broker's default is 1,048,588). */
   readonly topicMaxMessageBytes: number;
+  /** The codec of the record batches the producers write (KAFKA_COMPRESSION); every reader takes both. */
+  readonly compression: 'gzip' | 'lz4';
 }
 
 export interface IngestConfig {
@@ -512,6 +514,7 @@ export function loadConfig(env: Env = process.env, app: AppName = 'cli'): Config
       partitions: r.int('KAFKA_TOPIC_PARTITIONS', 3, 1, 1000),
       replicationFactor: r.int('KAFKA_REPLICATION_FACTOR', 1, 1, 10),
       topicMaxMessageBytes,
+      compression: r.oneOf('KAFKA_COMPRESSION', 'gzip', ['gzip', 'lz4'] as const),
     },
     ingest: {
       host: ingestHost,

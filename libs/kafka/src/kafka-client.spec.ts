@@ -18,20 +18,32 @@ function fakeKafka() {
 }
 
 describe('createProducer', () => {
-  it('compresses every send and sendBatch with LZ4 unless the caller names a codec', async () => {
+  it.each([
+    ['gzip', CompressionTypes.GZIP],
+    ['lz4', CompressionTypes.LZ4],
+  ] as const)(
+    'compresses every send and sendBatch with %s (KAFKA_COMPRESSION) unless the caller names a codec',
+    async (setting, codec) => {
+      const { kafka, sent } = fakeKafka();
+      const producer = createProducer(kafka, setting);
+      await producer.send({ topic: 't', acks: -1, messages: [{ value: 'a' }] });
+      await producer.sendBatch({ acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] });
+      await producer.send({ topic: 't', compression: CompressionTypes.None, messages: [{ value: 'c' }] });
+      expect(sent.send).toEqual([
+        { compression: codec, topic: 't', acks: -1, messages: [{ value: 'a' }] },
+        { compression: CompressionTypes.None, topic: 't', messages: [{ value: 'c' }] },
+      ]);
+      expect(sent.sendBatch).toEqual([
+        { compression: codec, acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] },
+      ]);
+    },
+  );
+
+  it('writes GZIP when KAFKA_COMPRESSION is not set', async () => {
     const { kafka, sent } = fakeKafka();
-    const producer = createProducer(kafka);
-    await producer.send({ topic: 't', acks: -1, messages: [{ value: 'a' }] });
-    await producer.sendBatch({ acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] });
-    await producer.send({ topic: 't', compression: CompressionTypes.None, messages: [{ value: 'c' }] });
-    expect(sent.send).toEqual([
-      { compression: CompressionTypes.LZ4, topic: 't', acks: -1, messages: [{ value: 'a' }] },
-      { compression: CompressionTypes.None, topic: 't', messages: [{ value: 'c' }] },
-    ]);
-    expect(sent.sendBatch).toEqual([
-      { compression: CompressionTypes.LZ4, acks: -1, topicMessages: [{ topic: 't', messages: [{ value: 'b' }] }] },
-    ]);
-    expect(PRODUCER_COMPRESSION).toBe(CompressionTypes.LZ4);
+    await createProducer(kafka).send({ topic: 't', messages: [{ value: 'a' }] });
+    expect(sent.send).toEqual([{ compression: CompressionTypes.GZIP, topic: 't', messages: [{ value: 'a' }] }]);
+    expect(PRODUCER_COMPRESSION).toEqual({ gzip: CompressionTypes.GZIP, lz4: CompressionTypes.LZ4 });
   });
 });
 

@@ -55,19 +55,22 @@ export function createKafka(config: KafkaConfig, clientId = config.clientId): Ka
 }
 
 /**
- * The codec of every record batch our producers write (createProducer): LZ4 frames
- * (`./lz4-frame`, Kafka's codec 3, KIP-57), registered below since kafkajs has no LZ4 of its own.
- * GZIP level 3 until 2026-12-07: zlib's sync calls cost ~60 µs of fixed overhead each, and
- * produce batches are small (a few records per partition per request), so compression and
- * decompression were 7-11 % of each app's CPU; LZ4 costs 13 µs to write a 1-record batch
- * instead of 63, and a fifth of gunzip's time to read it, for a little less ratio on webhook JSON
- * (~17× against ~19×). Docs: docs/BENCHMARKS.md "Issue #20, round 3".
+ * The codecs our producers write (createProducer, KAFKA_COMPRESSION), GZIP by default: GZIP level 3
+ * below, or LZ4 frames (`./lz4-frame`, Kafka's codec 3, KIP-57, registered below since kafkajs has
+ * no LZ4 of its own). zlib's sync calls cost ~60 µs of fixed overhead each and produce batches are
+ * small (a few records per partition per request), so GZIP is 7-11 % of each app's CPU; LZ4 writes
+ * a 1-record batch for 13 µs instead of 63 and reads it in a fifth of gunzip's time. Six alternated
+ * e2e runs a side (docs/BENCHMARKS.md "Issue #20, round 3"): LZ4 0.91-0.93x the apps' CPU per
+ * event, but 1.33-1.37x the broker's bytes and p99 at 1,000 webhooks/s 1,592 against 1,306 ms (not
+ * explained), so GZIP stays the default. Every reader reads both, whichever a topic holds.
  */
-export const PRODUCER_COMPRESSION = CompressionTypes.LZ4;
+export const PRODUCER_COMPRESSION = {
+  gzip: CompressionTypes.GZIP,
+  lz4: CompressionTypes.LZ4,
+} as const satisfies Record<KafkaConfig['compression'], CompressionTypes>;
 
 /**
- * zlib level of GZIP batches written by a send that asks for GZIP (none of ours does since
- * 2026-12-07). kafkajs's own GZIP codec uses zlib's default (6); level 3 compresses webhook JSON
+ * zlib level of the GZIP batches. kafkajs's own GZIP codec uses zlib's default (6); level 3 compresses webhook JSON
  * about 10-15× at under half its CPU. Any Kafka client reads the batches, whatever the level.
  */
 export const GZIP_LEVEL = 3;
@@ -96,20 +99,20 @@ CompressionCodecs[CompressionTypes.LZ4] = () => lz4Frames;
 
 /**
  * Every produce request of a producer from createProducer is compressed with
- * PRODUCER_COMPRESSION unless the send says otherwise: compressed, the broker writes about a
+ * KAFKA_COMPRESSION's codec unless the send says otherwise: compressed, the broker writes about a
  * tenth of the bytes of the notifications (3.4 KB of JSON each), a fifth of the events', an
  * eighth of the outcomes' (e2e bench, 2026-12-06), for a few µs per record in the producer.
  */
-function compressing(producer: Producer): Producer {
+function compressing(producer: Producer, compression: CompressionTypes): Producer {
   const send = producer.send.bind(producer);
   const sendBatch = producer.sendBatch.bind(producer);
-  producer.send = (record) => send({ compression: PRODUCER_COMPRESSION, ...record });
-  producer.sendBatch = (batch) => sendBatch({ compression: PRODUCER_COMPRESSION, ...batch });
+  producer.send = (record) => send({ compression, ...record });
+  producer.sendBatch = (batch) => sendBatch({ compression, ...batch });
   return producer;
 }
 
-/** Producer settings every stage uses: idempotent, acks=all (set per send), one in flight for order, LZ4. */
-export function createProducer(kafka: Kafka): Producer {
+/** Producer settings every stage uses: idempotent, acks=all (set per send), one in flight for order, compressed. */
+export function createProducer(kafka: Kafka, compression: KafkaConfig['compression'] = 'gzip'): Producer {
   return compressing(
     kafka.producer({
       idempotent: true,
@@ -120,6 +123,7 @@ export function createProducer(kafka: Kafka): Producer {
       // the wait themselves (ingest answers 503 after INGEST_ACK_TIMEOUT_MS).
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
     }),
+    PRODUCER_COMPRESSION[compression],
   );
 }
 

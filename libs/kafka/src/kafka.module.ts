@@ -21,7 +21,11 @@ export const PRODUCER = Symbol('PRODUCER');
 @Module({
   providers: [
     { provide: KAFKA, inject: [CONFIG], useFactory: (c: Config): Kafka => createKafka(c.kafka) },
-    { provide: PRODUCER, inject: [KAFKA], useFactory: (kafka: Kafka): Producer => createProducer(kafka) },
+    {
+      provide: PRODUCER,
+      inject: [CONFIG, KAFKA],
+      useFactory: (c: Config, kafka: Kafka): Producer => createProducer(kafka, c.kafka.compression),
+    },
     { provide: AvroCodec, inject: [CONFIG], useFactory: (c: Config) => new AvroCodec(c.kafka) },
   ],
   exports: [KAFKA, PRODUCER, AvroCodec],

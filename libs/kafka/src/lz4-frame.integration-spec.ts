@@ -50,7 +50,7 @@ describe('LZ4 record batches on the real broker', () => {
   const config = testConfig();
   const kafka = createKafka(config.kafka);
   const admin = kafka.admin();
-  const producer = createProducer(kafka);
+  const producer = createProducer(kafka, 'lz4');
   const topic = `${config.kafka.topicPrefix}lz4`;
   const compacted = `${config.kafka.topicPrefix}lz4-compacted`;
   const consumers: Consumer[] = [];
@@ -93,7 +93,7 @@ describe('LZ4 record batches on the real broker', () => {
   ];
   const incompressible = randomBytes(200_000); // stored, not compressed
 
-  it('accepts the batches createProducer writes (LZ4), after a GZIP batch; a consumer reads every record back', async () => {
+  it('accepts the batches createProducer writes with KAFKA_COMPRESSION=lz4, after a GZIP batch; a consumer reads every record back', async () => {
     // the batch producers wrote before 2026-12-07, still in the topics
     await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: [gzipped] });
     const { calls } = await countingLz4(async () => {
