@@ -2,7 +2,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { Logger } from '@nestjs/common';
 import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { ConnectionSealer } from '@iks/connections';
-import { followTopic, type AvroCodec, type Topic, type ThrowAwayConsumer } from '@iks/kafka';
+import { followTopic, topicOffsets, type AvroCodec, type Topic, type ThrowAwayConsumer } from '@iks/kafka';
+import { sleep } from '@iks/retry';
 
 const ALGORITHM = 'aes-256-gcm';
 const KEY_BYTES = 32;
@@ -12,6 +13,39 @@ const TAG_BYTES = 16;
 const FORMAT = 1;
 /** The key id a field of an erased subject is sealed under: a throw-away key, never stored. */
 export const ERASED_KEY_ID = 'erased';
+
+/**
+ * A field sealed under a key id that pipeline.subject-keys.v1 does not hold, read to its end,
+ * while the subject has no erasure marker: the key record was never written or the topic lost
+ * it. Not an erasure (the person was not deleted): the record's fault, a dead letter.
+ */
+export class SubjectKeyMissingError extends Error {
+  readonly retriable = false;
+  constructor(
+    readonly subject: string,
+    readonly keyId: string,
+  ) {
+    super(
+      `the key ${keyId} of ${subject} is not in the subject keys topic (read to its end) and ${subject} has no erasure marker: the sealed field cannot be opened`,
+    );
+    this.name = 'SubjectKeyMissingError';
+  }
+}
+
+/** The subject keys topic could not be read to its end in time: the stage cannot work now (retried). */
+export class SubjectKeysBehindError extends Error {
+  readonly retriable = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'SubjectKeysBehindError';
+  }
+}
+
+/** The key id a sealed field names (null when it is not a sealed field). */
+export function sealedKeyId(sealed: Buffer): string | null {
+  if (sealed.length < 2 || sealed[0] !== FORMAT || sealed.length < 2 + sealed[1]) return null;
+  return sealed.subarray(2, 2 + sealed[1]).toString('utf8');
+}
 
 /** A person of one connection: the Intercom contact id under its connection. */
 export interface Subject {
@@ -51,6 +85,8 @@ export class SubjectKeys {
   private readonly making = new Map<string, Promise<{ keyId: string; key: Buffer }>>();
   private follower?: ThrowAwayConsumer;
   private partitions = 1;
+  /** The next offset the follower will apply, per partition: how far this process has read the topic. */
+  private readonly applied = new Map<number, bigint>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -72,7 +108,10 @@ export class SubjectKeys {
     } finally {
       await admin.disconnect();
     }
-    this.follower = await followTopic(this.kafka, this.topic.name, this.groupPrefix, (m) => this.apply(m));
+    this.follower = await followTopic(this.kafka, this.topic.name, this.groupPrefix, async (m, partition) => {
+      await this.apply(m);
+      this.applied.set(partition, BigInt(m.offset) + 1n);
+    });
   }
 
   /** Stops following the topic; the keys known stay usable (a writer cut off from the topic, in tests). */
@@ -130,6 +169,54 @@ export class SubjectKeys {
       return Buffer.concat([decipher.update(sealed.subarray(kidEnd + IV_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
       throw new Error(`a sealed personal field of ${id} does not open under its key ${keyId}: altered`);
+    }
+  }
+
+  /**
+   * As `unseal`, for a field another process may have sealed a moment ago (ingest makes a key,
+   * writes it, then the record that uses it; this process's follower may not have read the key
+   * yet): a key id not known here, of a subject with no erasure marker, sends the follower to the
+   * topic's end offsets of now before the field is judged. Then ErasedSubjectError (the marker
+   * came, or the key is the throw-away one of an erased subject), SubjectKeyMissingError (no key,
+   * no marker), or SubjectKeysBehindError (the topic could not be read to its end in time: retry).
+   */
+  async open(s: Subject, sealed: Buffer, timeoutMs = 30_000): Promise<Buffer> {
+    try {
+      return this.unseal(s, sealed);
+    } catch (e) {
+      const keyId = sealedKeyId(sealed);
+      if (!(e instanceof ErasedSubjectError) || this.isErased(s) || keyId === ERASED_KEY_ID || !this.follower) throw e;
+    }
+    await this.readToEnd(timeoutMs);
+    try {
+      return this.unseal(s, sealed);
+    } catch (e) {
+      if (e instanceof ErasedSubjectError && !this.isErased(s))
+        throw new SubjectKeyMissingError(subjectId(s), sealedKeyId(sealed) ?? '?');
+      throw e;
+    }
+  }
+
+  /**
+   * Resolves once the follower has applied every record the topic holds now (its end offsets,
+   * asked of the broker after the call). Not shared between callers: an answer asked before a
+   * caller's key was written would not prove it absent.
+   */
+  private async readToEnd(timeoutMs: number): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const ends = await topicOffsets(admin, this.topic.name).finally(() => admin.disconnect());
+    const deadline = Date.now() + timeoutMs;
+    const behind = () =>
+      ends.filter((e) => BigInt(e.high) > BigInt(e.low) && (this.applied.get(e.partition) ?? 0n) < BigInt(e.high));
+    while (behind().length > 0) {
+      if (Date.now() >= deadline)
+        throw new SubjectKeysBehindError(
+          `${this.topic.name} not read to its end within ${timeoutMs} ms (partitions ${behind()
+            .map((e) => e.partition)
+            .join(', ')} behind)`,
+        );
+      await sleep(20);
     }
   }
 

@@ -21,7 +21,7 @@ export async function followTopic(
   kafka: Kafka,
   topic: string,
   groupPrefix: string,
-  apply: (message: KafkaMessage) => Promise<void> | void,
+  apply: (message: KafkaMessage, partition: number) => Promise<void> | void,
 ): Promise<ThrowAwayConsumer> {
   const admin = kafka.admin();
   await admin.connect();
@@ -40,7 +40,7 @@ export async function followTopic(
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
-        await apply(message);
+        await apply(message, partition);
         const end = remaining.get(partition);
         if (end !== undefined && BigInt(message.offset) + 1n >= end) {
           remaining.delete(partition);
