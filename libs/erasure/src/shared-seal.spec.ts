@@ -90,7 +90,7 @@ describe('sealShared / openShared: a value of several people, unreadable once an
     await expect(openShared(keysInMemory().keys, sealed)).rejects.toThrow(ErasedSubjectError);
   });
 
-  it('refuses an altered value, another value's header and bytes of another format', async () => {
+  it("refuses an altered value, another value's header and bytes of another format", async () => {
     const { keys } = keysInMemory();
     const sealed = await sealShared(keys, [ann, bob], body);
     const flipped = Buffer.from(sealed);
