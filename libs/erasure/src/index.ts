@@ -1,12 +1,3 @@
-export {
-  ErasedSubjectError,
-  ERASED_KEY_ID,
-  sealedKeyId,
-  SubjectKeyMissingError,
-  SubjectKeys,
-  SubjectKeysBehindError,
-  subjectId,
-  type Subject,
-} from './subject-keys';
+export { ErasedSubjectError, ERASED_KEY_ID, SubjectKeys, subjectId, type Subject } from './subject-keys';
 export { distinctSubjects, NotSharedSealError, openShared, sealShared, sharedSubjects } from './shared-seal';
 export { ErasureModule } from './erasure.module';

@@ -42,7 +42,7 @@ export class SubjectKeysBehindError extends Error {
 }
 
 /** The key id a sealed field names (null when it is not a sealed field). */
-export function sealedKeyId(sealed: Buffer): string | null {
+function sealedKeyId(sealed: Buffer): string | null {
   if (sealed.length < 2 || sealed[0] !== FORMAT || sealed.length < 2 + sealed[1]) return null;
   return sealed.subarray(2, 2 + sealed[1]).toString('utf8');
 }

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { CONFIG, type Config } from '@iks/config';
 import { CONNECTIONS, ConnectionsModule, type Connection, type ConnectionDirectory } from '@iks/connections';
 import { Directory, intercomSourceFor, intercomSourceForConnection, type IntercomSource } from '@iks/directory';
+import { ErasureModule } from '@iks/erasure';
 import { KafkaModule } from '@iks/kafka';
 import { createContext, runnerClosingContext } from '@iks/ops';
 import { StageModule } from '@iks/stage';
@@ -42,6 +43,7 @@ export class TransformerStageModule {
       module: TransformerStageModule,
       imports: [
         KafkaModule,
+        ErasureModule,
         StageModule.forRoot({ stage: 'transformer', onFatal: opts.onFatal }),
         ...(opts.connections ? [] : [ConnectionsModule]),
       ],

@@ -11,6 +11,7 @@ import {
   type KlaviyoRecord,
   type RawNotification,
 } from '@iks/domain';
+import { ErasedSubjectError, openShared, SubjectKeys } from '@iks/erasure';
 import { AvroCodec, header, KAFKA, prepareStage, PRODUCER, RECEIVED_AT, topic, type Topic } from '@iks/kafka';
 import { METRICS_REGISTRY } from '@iks/ops';
 import {
@@ -103,6 +104,8 @@ export class TransformerRunner implements OnApplicationShutdown {
     /** Which connection each notification belongs to, its settings and its Intercom workspace. */
     @Inject(CONNECTIONS) private readonly connections: ConnectionDirectory,
     @Inject(CONNECTION_INTERCOM_SOURCE) private readonly intercomSourceOf: ConnectionIntercomSource,
+    /** The people's keys: opens the sealed bodies (docs/ERASURE.md). */
+    private readonly subjectKeys: SubjectKeys,
   ) {
     const p = config.kafka.topicPrefix;
     this.topics = {
@@ -186,6 +189,8 @@ export class TransformerRunner implements OnApplicationShutdown {
     const opts = this.run;
     const handlers = this.handlers.lookup();
     await prepareStage(this.kafka, this.config.kafka, this.codec, this.producer);
+    // every key (and erasure marker) written so far, then followed: before the first body is opened
+    await this.subjectKeys.start();
     await this.loadDirectory();
     await this.directory.refreshReferences();
     await this.runtime.start(this.specs(opts), handlers);
@@ -264,13 +269,32 @@ export class TransformerRunner implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * The notification with its body opened (`body_sealed` kept: a copy to the retry topic stays
+   * sealed), or null when one of the people it names is erased: their keys are destroyed, the
+   * body is unreadable for good, and the record is skipped as `erased` (not a dead letter: a
+   * replay from the beginning after a deletion passes over it and re-creates no one).
+   */
+  private async opened(raw: RawNotification): Promise<RawNotification | null> {
+    if (!raw.body_sealed) return raw; // a body that names no contact, or a record from before sealing
+    try {
+      return { ...raw, body: (await openShared(this.subjectKeys, raw.body_sealed)).toString('utf8') };
+    } catch (e) {
+      if (e instanceof ErasedSubjectError) return null;
+      throw e;
+    }
+  }
+
   /** Process one notification and queue its outputs (records, snapshots, retry). */
   private async handle(
-    { message: m, value: raw }: StageRecord<RawNotification>,
+    { message: m, value: sealed }: StageRecord<RawNotification>,
     out: ProducedRecord[],
     attempt: number,
     firstPendingAt: number,
   ): Promise<RecordOutcome> {
+    const raw = await this.opened(sealed);
+    if (raw === null)
+      return { kind: 'skip', reason: 'erased', source: isMappedTopic(sealed.topic) ? sealed.topic : 'other' };
     const connection = this.connectionOf(raw);
     const result = await processNotification(
       raw,
@@ -413,6 +437,7 @@ export class TransformerRunner implements OnApplicationShutdown {
     await this.runtime.stop();
     await this.directoryFollower?.stop();
     await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
+    await this.subjectKeys.stop().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
     await this.afterStop?.();
   }
