@@ -169,6 +169,14 @@ describe('ingest when Kafka is down', () => {
     const res = await post(app, body, sign(body, SECRET));
     expect(res.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(5000);
+    // a body naming a contact never seen: its key is written before the record, within the same ack timeout
+    const naming = notification('notif_new_person').replace(
+      '"title":"Ciao — è  ok"',
+      '"contacts":{"type":"contact.list","contacts":[{"type":"contact","id":"c-first-seen"}]}',
+    );
+    const t0 = Date.now();
+    expect((await post(app, naming, sign(naming, SECRET))).statusCode).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it('is not ready while the broker is gone (issue #14 item 5)', async () => {
