@@ -52,12 +52,30 @@ describe('sealShared / openShared: a value of several people, unreadable once an
     expect(distinctSubjects([ann, annOfBeta, ann])).toEqual([ann, annOfBeta]);
   });
 
-  it('seals the same value again under another record key (other shares, other bytes)', async () => {
+  it('reuses the record key and shares of a set (one AES-GCM pass per value), each value under its own iv', async () => {
+    const { keys, sent } = keysInMemory();
+    const first = await sealShared(keys, [ann, bob], body);
+    const second = await sealShared(keys, [ann, bob], body);
+    const headerLen = first.length - body.length - 28;
+    expect(second.subarray(0, headerLen).equals(first.subarray(0, headerLen))).toBe(true);
+    expect(second.subarray(headerLen, headerLen + 12).equals(first.subarray(headerLen, headerLen + 12))).toBe(false);
+    expect(second.equals(first)).toBe(false);
+    expect((await openShared(keys, second)).equals(body)).toBe(true);
+    expect(sent).toHaveLength(2); // the two subjects' keys, once
+    // another set gets its own record key
+    const other = await sealShared(keys, [bob, ann], body);
+    expect(other.subarray(0, headerLen).equals(first.subarray(0, headerLen))).toBe(false);
+  });
+
+  it('does not reuse the record key of a set once one of its subjects is erased: the next value never opens', async () => {
     const { keys } = keysInMemory();
-    const sealed = await sealShared(keys, [ann, bob], body);
-    const again = await sealShared(keys, [ann, bob], body);
-    expect(sealed.equals(again)).toBe(false);
-    expect((await openShared(keys, again)).equals(body)).toBe(true);
+    const before = await sealShared(keys, [ann, bob], body);
+    await keys.erase(bob);
+    const after = await sealShared(keys, [ann, bob], body);
+    await expect(openShared(keys, before)).rejects.toThrow(ErasedSubjectError);
+    await expect(openShared(keys, after)).rejects.toThrow(ErasedSubjectError);
+    // ann's own values still open
+    expect((await openShared(keys, await sealShared(keys, [ann], body))).equals(body)).toBe(true);
   });
 
   it.each([
@@ -68,7 +86,11 @@ describe('sealShared / openShared: a value of several people, unreadable once an
     const { keys } = keysInMemory();
     const subjects = [ann, bob, annOfBeta];
     const sealed = await sealShared(keys, subjects, body);
-    const other = await sealShared(keys, subjects.filter((_, k) => k !== i), body);
+    const other = await sealShared(
+      keys,
+      subjects.filter((_, k) => k !== i),
+      body,
+    );
     await keys.erase(subjects[i]);
     await expect(openShared(keys, sealed)).rejects.toThrow(ErasedSubjectError);
     await expect(openShared(keys, sealed)).rejects.toThrow(`${subjects[i].connectionId}/${subjects[i].contactId}`);
@@ -96,8 +118,8 @@ describe('sealShared / openShared: a value of several people, unreadable once an
     const flipped = Buffer.from(sealed);
     flipped[flipped.length - 1] ^= 1;
     await expect(openShared(keys, flipped)).rejects.toThrow('altered');
-    // the header (subjects, shares) is the value's additional data: another value's header does not fit
-    const other = await sealShared(keys, [ann, bob], Buffer.from('other'));
+    // the header (subjects, shares) is the value's additional data: another set's header (as long) does not fit
+    const other = await sealShared(keys, [bob, ann], Buffer.from('other'));
     const headerLen = sealed.length - body.length - 28;
     const swapped = Buffer.concat([other.subarray(0, headerLen), sealed.subarray(headerLen)]);
     await expect(openShared(keys, swapped)).rejects.toThrow('altered');

@@ -17,12 +17,48 @@ import { ErasedSubjectError, subjectId, type Subject, type SubjectKeys } from '.
  * Everything before the iv is the value's additional data: a share cannot be swapped for
  * another record's, nor a subject dropped, without the value failing to open. The subjects are
  * ids (no personal data), readable without any key: `sharedSubjects` gives them.
+ *
+ * Cost (ingest seals every webhook): a record key and its sealed shares are made once per set of
+ * subjects and reused for at most RECORD_KEY_USES values or RECORD_KEY_MS, each value under its
+ * own random iv; so a webhook costs one AES-256-GCM pass over its body, not one more per
+ * subject. Erasure is unchanged: the shares are under the subjects' keys, and a set with an
+ * erased subject is not reused (its next value gets a throw-away share, SubjectKeys.seal).
  */
 const FORMAT = 1;
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const MAX_U16 = 0xffff;
+/** How many values one record key seals at most (GCM with random ivs stays far below its 2^32 bound). */
+const RECORD_KEY_USES = 4096;
+/** How long one record key is used at most. */
+const RECORD_KEY_MS = 5 * 60_000;
+/** Subject sets remembered per SubjectKeys (the oldest forgotten first). */
+const CACHED_SETS = 4096;
+
+interface RecordKey {
+  readonly key: Buffer;
+  readonly header: Buffer;
+  readonly subjects: readonly Subject[];
+  readonly until: number;
+  uses: number;
+}
+
+/** Record keys by subject set, per SubjectKeys (the process's). */
+const recordKeys = new WeakMap<SubjectKeys, Map<string, RecordKey>>();
+
+/** Random ivs drawn in bulk (randomBytes costs a call per draw). */
+let ivPool = Buffer.alloc(0);
+let ivAt = 0;
+function nextIv(): Buffer {
+  if (ivAt + IV_BYTES > ivPool.length) {
+    ivPool = randomBytes(IV_BYTES * 1024);
+    ivAt = 0;
+  }
+  const iv = ivPool.subarray(ivAt, ivAt + IV_BYTES);
+  ivAt += IV_BYTES;
+  return iv;
+}
 
 /** Bytes that are not a value sealed by sealShared (cut short, another format). */
 export class NotSharedSealError extends Error {
@@ -52,15 +88,50 @@ export function distinctSubjects(subjects: readonly Subject[]): Subject[] {
  * first sight of a subject writes its key (acks all) before this resolves.
  */
 export async function sealShared(keys: SubjectKeys, subjects: readonly Subject[], clear: Buffer): Promise<Buffer> {
-  const distinct = distinctSubjects(subjects);
+  const rk = await recordKeyFor(keys, subjects);
+  rk.uses++;
+  const iv = nextIv();
+  const cipher = createCipheriv('aes-256-gcm', rk.key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(rk.header);
+  const first = cipher.update(clear);
+  const last = cipher.final();
+  return Buffer.concat([rk.header, iv, cipher.getAuthTag(), first, last]);
+}
+
+/** The record key of this subject set now: the one in use, or a new one with its shares sealed. */
+async function recordKeyFor(keys: SubjectKeys, subjects: readonly Subject[]): Promise<RecordKey> {
+  let sets = recordKeys.get(keys);
+  if (!sets) recordKeys.set(keys, (sets = new Map()));
+  const id = subjects.length === 1 ? subjectId(subjects[0]) : subjects.map(subjectId).join('\u0000');
+  const known = sets.get(id);
+  if (
+    known &&
+    known.uses < RECORD_KEY_USES &&
+    Date.now() < known.until &&
+    !known.subjects.some((s) => keys.isErased(s))
+  )
+    return known;
+  const made = await makeRecordKey(keys, distinctSubjects(subjects));
+  if (known) known.key.fill(0);
+  sets.delete(id);
+  if (sets.size >= CACHED_SETS) {
+    const oldest = sets.keys().next().value as string;
+    sets.get(oldest)?.key.fill(0);
+    sets.delete(oldest);
+  }
+  sets.set(id, made);
+  return made;
+}
+
+async function makeRecordKey(keys: SubjectKeys, distinct: readonly Subject[]): Promise<RecordKey> {
   if (distinct.length === 0) throw new Error('sealShared needs at least one subject');
   if (distinct.length > MAX_U16) throw new Error(`sealShared: ${distinct.length} subjects (at most ${MAX_U16})`);
   const n = distinct.length;
-  // one draw for the record key, the n - 1 random shares and the iv
-  const random = randomBytes(KEY_BYTES * n + IV_BYTES);
-  const recordKey = random.subarray(0, KEY_BYTES);
+  // one draw for the record key and the n - 1 random shares
+  const random = randomBytes(KEY_BYTES * n);
+  const key = Buffer.from(random.subarray(0, KEY_BYTES));
   const shares: Buffer[] = [];
-  const last = Buffer.from(recordKey);
+  const last = Buffer.from(key);
   for (let i = 1; i < n; i++) {
     const share = random.subarray(KEY_BYTES * i, KEY_BYTES * (i + 1));
     for (let k = 0; k < KEY_BYTES; k++) last[k] ^= share[k];
@@ -69,20 +140,14 @@ export async function sealShared(keys: SubjectKeys, subjects: readonly Subject[]
   shares.push(last);
   const sealedShares = await Promise.all(distinct.map((s, i) => keys.seal(s, shares[i])));
   last.fill(0);
+  random.fill(0);
   const parts: Buffer[] = [u16(n, Buffer.from([FORMAT, 0, 0]), 1)];
   distinct.forEach((s, i) => {
     parts.push(lengthPrefixed(Buffer.from(s.connectionId, 'utf8'), 'connection id'));
     parts.push(lengthPrefixed(Buffer.from(s.contactId, 'utf8'), 'contact id'));
     parts.push(lengthPrefixed(sealedShares[i], 'sealed share'));
   });
-  const header = Buffer.concat(parts);
-  const iv = random.subarray(KEY_BYTES * n, KEY_BYTES * n + IV_BYTES);
-  const cipher = createCipheriv('aes-256-gcm', recordKey, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(header);
-  const ciphertext = Buffer.concat([cipher.update(clear), cipher.final()]);
-  const out = Buffer.concat([header, iv, cipher.getAuthTag(), ciphertext]);
-  random.fill(0);
-  return out;
+  return { key, header: Buffer.concat(parts), subjects: distinct, until: Date.now() + RECORD_KEY_MS, uses: 0 };
 }
 
 interface Parsed {

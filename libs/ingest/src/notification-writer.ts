@@ -202,15 +202,18 @@ export class NotificationWriter {
    * `contactIds` when the caller found them already (ingest's envelope scan), else found here
    * (libs/domain contactIdsIn over the parsed body: the backfill's and reconcile's records). A
    * body that names no contact is written clear. A subject seen for the first time gets its key
-   * written (acks all) before the record, within the same `timeoutMs`.
+   * written (acks all) before the record, within the same `timeoutMs`. `bodyBytes`: the bytes the
+   * body was decoded from (ingest's request body), sealed as they are (no second UTF-8 encoding;
+   * opened and decoded they are `body` again).
    */
   write(
     notification: RawNotification,
     key: string,
     timeoutMs = this.config.ingest.ackTimeoutMs,
     contactIds?: readonly string[],
+    bodyBytes?: Buffer,
   ): Promise<void> {
-    return this.writeTo(this.topic, notification, key, timeoutMs, contactIds);
+    return this.writeTo(this.topic, notification, key, timeoutMs, contactIds, bodyBytes);
   }
 
   /**
@@ -232,8 +235,9 @@ export class NotificationWriter {
     key: string,
     timeoutMs: number,
     contactIds: readonly string[] | undefined,
+    bodyBytes?: Buffer,
   ): Promise<void> {
-    return this.writeOnce(topic, notification, key, timeoutMs, contactIds).then(
+    return this.writeOnce(topic, notification, key, timeoutMs, contactIds, bodyBytes).then(
       () => this.outages?.succeeded(),
       (e: unknown) => {
         if (e instanceof KafkaUnavailableError) this.outages?.failed();
@@ -253,6 +257,7 @@ export class NotificationWriter {
     key: string,
     timeoutMs: number,
     contactIds: readonly string[] | undefined,
+    bodyBytes: Buffer | undefined,
   ): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
@@ -263,7 +268,8 @@ export class NotificationWriter {
       );
     }
     const started = Date.now();
-    return this.sealed(notification, contactIds ?? contactIdsInText(notification.body), timeoutMs).then((record) => {
+    const ids = contactIds ?? contactIdsInText(notification.body);
+    return this.sealed(notification, ids, timeoutMs, bodyBytes).then((record) => {
       let encoded: Promise<Buffer>;
       try {
         encoded = this.codec.encode(topic, notificationToAvro(record));
@@ -284,11 +290,16 @@ export class NotificationWriter {
    * clear text is let go here), or as it is when the body names no one. The keys of subjects seen
    * for the first time are written before this resolves: Kafka away is a 503 as for the record.
    */
-  private sealed(n: RawNotification, contactIds: readonly string[], timeoutMs: number): Promise<RawNotification> {
+  private sealed(
+    n: RawNotification,
+    contactIds: readonly string[],
+    timeoutMs: number,
+    bodyBytes: Buffer | undefined,
+  ): Promise<RawNotification> {
     if (contactIds.length === 0) return Promise.resolve(n);
     const connectionId = connectionOf(n);
     const subjects = contactIds.map((contactId) => ({ connectionId, contactId }));
-    return withTimeout(sealShared(this.keys, subjects, Buffer.from(n.body, 'utf8')), timeoutMs).then(
+    return withTimeout(sealShared(this.keys, subjects, bodyBytes ?? Buffer.from(n.body, 'utf8')), timeoutMs).then(
       (body_sealed): RawNotification => ({ ...n, body: '', body_sealed }),
       (e: unknown) => {
         throw new KafkaUnavailableError(

@@ -89,6 +89,7 @@ export class WebhookController {
       recordOf(env, text, connectionId),
       connectionKey(connectionId, entityKey(env)),
       subjects,
+      raw,
     );
   }
 
@@ -96,8 +97,15 @@ export class WebhookController {
    * Not async: what waits for Kafka's ack are two closures over the id and topic, not the
    * request's frame (an async frame keeps its locals, the parsed body among them, until it ends).
    */
-  private store(id: string, topic: string, record: RawNotification, key: string, subjects: readonly string[]) {
-    return this.writer.write(record, key, undefined, subjects).then(
+  private store(
+    id: string,
+    topic: string,
+    record: RawNotification,
+    key: string,
+    subjects: readonly string[],
+    raw: Buffer,
+  ) {
+    return this.writer.write(record, key, undefined, subjects, raw).then(
       () => {
         this.metrics.countAccepted(topic);
         return { status: 'accepted' as const, id };
