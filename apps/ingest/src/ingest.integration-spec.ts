@@ -30,7 +30,10 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
 
   beforeAll(async () => {
     config = testConfig('ingest', {
-      CONNECTION_SECRET_KEYS: TEST_KEY_RING, INTERCOM_CLIENT_SECRET: `old-secret,${SECRET}`, INGEST_BODY_LIMIT_BYTES: '4096' });
+      CONNECTION_SECRET_KEYS: TEST_KEY_RING,
+      INTERCOM_CLIENT_SECRET: `old-secret,${SECRET}`,
+      INGEST_BODY_LIMIT_BYTES: '4096',
+    });
     app = await createIngestApp(config, false);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
@@ -200,7 +203,10 @@ describe('ingest with INGEST_METRICS_PORT (issue #14 item 8)', () => {
   beforeAll(async () => {
     opsPort = await freePort();
     const config = testConfig('ingest', {
-      CONNECTION_SECRET_KEYS: TEST_KEY_RING, INTERCOM_CLIENT_SECRET: SECRET, INGEST_METRICS_PORT: String(opsPort) });
+      CONNECTION_SECRET_KEYS: TEST_KEY_RING,
+      INTERCOM_CLIENT_SECRET: SECRET,
+      INGEST_METRICS_PORT: String(opsPort),
+    });
     app = await createIngestApp(config, false);
     await app.listen(0, '127.0.0.1');
     await listenOps(app, config);

@@ -47,7 +47,13 @@ describe('contactIdsIn: the people an Intercom body names (the subjects of its s
         item: {
           type: 'conversation',
           id: 'conv1',
-          contacts: { type: 'contact.list', contacts: [{ type: 'contact', id: 'c1' }, { type: 'contact', id: 'c2' }] },
+          contacts: {
+            type: 'contact.list',
+            contacts: [
+              { type: 'contact', id: 'c1' },
+              { type: 'contact', id: 'c2' },
+            ],
+          },
           source: { author: { type: 'lead', id: 'l1', email: 'l@example.com' } },
           teammates: { admins: [{ type: 'admin', id: 'a1' }] },
           conversation_parts: {
