@@ -1,7 +1,8 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { ANY_WORKSPACE, connectionKey, withConnectionId, type Connection } from '@iks/connections';
-import { entityKey, validateEnvelope, type RawNotification } from '@iks/domain';
+import { connectionOf, contactIdsInText, entityKey, validateEnvelope, type RawNotification } from '@iks/domain';
+import { sealShared, type SubjectKeys } from '@iks/erasure';
 import {
   readTopicRanges,
   sendInBoundedRequests,
@@ -17,6 +18,12 @@ export interface ClaimDeps {
   readonly admin: Admin;
   readonly producer: Producer;
   readonly codec: AvroCodec;
+  /**
+   * The people's keys (started): each copy is sealed for the contacts its body names, as
+   * connection `connection.id` (docs/ERASURE.md: a kept webhook had no connection, so no subject,
+   * and was kept clear). Absent: copied as kept.
+   */
+  readonly subjectKeys?: SubjectKeys;
 }
 
 /** What a claim found and did, for the CLI's lines and the console's answer. */
@@ -126,11 +133,8 @@ export async function planClaim(
       const messages: TopicMessage[] = [];
       for (const n of mine) {
         const record = withConnectionId(n, connection.id);
-        messages.push({
-          topic: raw.name,
-          key: connectionKey(connection.id, keyOf(record)),
-          value: await codec.encodeAs(raw, record),
-        });
+        const key = connectionKey(connection.id, keyOf(record));
+        messages.push({ topic: raw.name, key, value: await codec.encodeAs(raw, await sealedFor(deps, record)) });
       }
       if (messages.length > 0) {
         await producer.connect();
@@ -145,6 +149,20 @@ export async function planClaim(
       return messages.length;
     },
   };
+}
+
+/** `n` sealed for the contacts its body names, under its connection (as ingest writes it), when the deps have the keys. */
+async function sealedFor(deps: ClaimDeps, n: RawNotification): Promise<RawNotification> {
+  if (!deps.subjectKeys || n.body_sealed) return n;
+  const ids = contactIdsInText(n.body);
+  if (ids.length === 0) return n;
+  const connectionId = connectionOf(n);
+  const body_sealed = await sealShared(
+    deps.subjectKeys,
+    ids.map((contactId) => ({ connectionId, contactId })),
+    Buffer.from(n.body, 'utf8'),
+  );
+  return { ...n, body: '', body_sealed };
 }
 
 /** The raw topic's key of a notification, as ingest gives it (its entity); a body that is no envelope keeps its notification id. */

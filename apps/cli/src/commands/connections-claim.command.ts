@@ -1,6 +1,7 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
+import { CONNECTIONS, type ConnectionDirectory } from '@iks/connections';
+import { ErasureModule, SubjectKeys } from '@iks/erasure';
 import { ClaimRefusedError, planClaim } from '@iks/ingest';
 import { AvroCodec, KAFKA, PRODUCER } from '@iks/kafka';
 import { createContext } from '@iks/ops';
@@ -28,7 +29,8 @@ export async function runConnectionsClaim(
   io: CliIo,
   deps: ConnectionsDeps = {},
 ): Promise<number> {
-  const app = await createContext(config, 'cli', ConnectionsModule);
+  // ErasureModule brings ConnectionsModule (global): the connections, and the people's keys the copies are sealed with
+  const app = await createContext(config, 'cli', ErasureModule);
   const connections = deps.connections ?? app.get<ConnectionDirectory>(CONNECTIONS);
   const connection = connections.get(a.connectionId);
   if (!connection) {
@@ -45,11 +47,12 @@ export async function runConnectionsClaim(
   const kafka = app.get<Kafka>(KAFKA);
   const producer = app.get<Producer>(PRODUCER);
   const codec = app.get(AvroCodec);
+  const subjectKeys = app.get(SubjectKeys);
   const admin = kafka.admin();
   try {
     await admin.connect();
     await codec.registerAll();
-    const plan = await planClaim({ kafka, admin, producer, codec }, config, connection, {
+    const plan = await planClaim({ kafka, admin, producer, codec, subjectKeys }, config, connection, {
       fromBeginning: a.fromBeginning,
     });
     const since = a.fromBeginning ? 'from the beginning' : `new since the last claim (group ${plan.groupId})`;
@@ -66,6 +69,8 @@ export async function runConnectionsClaim(
     io.stdout(`plan: copy ${plan.mine} to ${plan.rawTopic} as connection ${plan.connectionId}`);
     const stop = await confirmOrExit('connections claim', a.yes, io, deps.prompt);
     if (stop !== null) return stop;
+    await producer.connect();
+    await subjectKeys.start();
     const copied = await plan.run();
     io.stdout(
       `connections claim: copied ${copied} webhook(s) of workspace ${plan.appId} to ${plan.rawTopic} as connection ${plan.connectionId}; ` +
@@ -80,6 +85,7 @@ export async function runConnectionsClaim(
     throw e;
   } finally {
     await admin.disconnect().catch(() => undefined);
+    await subjectKeys.stop().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await app.close();
   }
