@@ -168,6 +168,13 @@ describe('raw bodies sealed for the people they name (#24): ingest seals, the tr
     const adaRecord = byName.get('contact.user.created')!;
     await keys.erase({ connectionId: 'default', contactId: ADA });
     await expect(openShared(keys, adaRecord.n.body_sealed!)).rejects.toThrow('erased');
+    // dlq reprocess sends the sealed letter back as it is: the same bytes into the raw topic
+    const reprocess = capture();
+    expect(await runDlqCommand(['reprocess', 'intercom.notifications.v1', '--yes'], cliConfig, reprocess.io)).toBe(0);
+    const copy = await waitFor(() => tap.of(T.raw).length > names.length && tap.of(T.raw)[names.length], {
+      what: 'the reprocessed letter in the raw topic',
+    });
+    expect(copy.raw.value!.equals(Buffer.from(letter.value!))).toBe(true);
     const eventsBefore = tap.of(T.events).length;
     const lettersBefore = tap.of(T.rawDlq).length;
 
@@ -180,8 +187,8 @@ describe('raw bodies sealed for the people they name (#24): ingest seals, the tr
       { intercomSource: NO_INTERCOM_API, pollMs: 100 },
     );
     expect({ code, out: replay.out }).toEqual({ code: 0, out: expect.anything() });
-    // Ada's 2.x records and her 1.x one: unreadable, skipped, not dead-lettered
-    expect(replay.out.join('\n')).toContain('0 dead-lettered, 4 skipped as erased');
+    // Ada's 2.x records, her 1.x one and its reprocessed copy: unreadable, skipped, not dead-lettered
+    expect(replay.out.join('\n')).toContain('0 dead-lettered, 5 skipped as erased');
     const replayed = await waitFor(
       () => tap.of(T.events).length > eventsBefore && tap.of(T.events).slice(eventsBefore),
       {
