@@ -4,10 +4,19 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Producer } from 'kafkajs';
 import { NO_INTERCOM_API } from '@iks/directory';
 import { ErasureModule, openShared, sharedSubjects, SubjectKeys } from '@iks/erasure';
-import { AvroCodec, createKafka, deadLetterFromAvro, eventFromAvro, notificationFromAvro, PRODUCER } from '@iks/kafka';
+import {
+  AvroCodec,
+  createKafka,
+  deadLetterFromAvro,
+  deletionFromAvro,
+  eventFromAvro,
+  notificationFromAvro,
+  PRODUCER,
+} from '@iks/kafka';
 import { createContext } from '@iks/ops';
 import { createTransformerRunner, type TransformerRunner } from '@iks/transformer';
 import { runDlqCommand } from '../../apps/cli/src/commands/dlq.command';
+import { runErase } from '../../apps/cli/src/commands/erase.command';
 import { runReplayCommand } from '../../apps/cli/src/commands/replay.command';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
 import { sign } from '../../apps/ingest/src/webhook/signature';
@@ -57,6 +66,7 @@ describe('raw bodies sealed for the people they name (#24): ingest seals, the tr
     retry: topicOf(config, 'notificationsRetry'),
     rawDlq: `${topicOf(config, 'notifications')}.dlq`,
     events: topicOf(config, 'events'),
+    deletions: topicOf(config, 'deletions'),
   };
   let app: NestFastifyApplication;
   let runner: TransformerRunner | undefined;
@@ -161,6 +171,36 @@ describe('raw bodies sealed for the people they name (#24): ingest seals, the tr
     expect(await runDlqCommand(['list', 'intercom.notifications.v1'], cliConfig, dlq.io)).toBe(0);
     expect(dlq.out.join('\n')).toContain('pre-2.0 API shape');
     for (const needle of PERSONAL) expect(dlq.out.join('\n')).not.toContain(needle);
+
+    // the deletion requests: Intercom's contact.deleted of Ada and an operator's erase by email,
+    // sealed like any body naming a person, mapped while their keys exist (docs/ERASURE.md)
+    expect((await post(JSON.stringify(fixture('contact.deleted')))).statusCode).toBe(200);
+    const erase = capture();
+    expect(
+      await runErase(
+        { connectionId: 'default', contactId: null, email: 'zoe@example.com', phone: null, yes: true },
+        cliConfig,
+        erase.io,
+      ),
+    ).toBe(0);
+    const deletions = await waitFor(() => tap.of(T.deletions).length >= 2 && tap.of(T.deletions), {
+      what: 'two deletion requests',
+      timeoutMs: 30_000,
+    });
+    expect(deletions.map((d) => deletionFromAvro(d.value).intercom_contact_id)).toEqual(
+      expect.arrayContaining([ADA, expect.stringMatching(/^operator-/)]),
+    );
+    const requests = tap
+      .of(T.raw)
+      .slice(names.length)
+      .map((r) => ({ bytes: r.raw.value!, n: notificationFromAvro(r.value) }));
+    expect(requests.map((r) => r.n.topic)).toEqual(['contact.deleted', 'contact.deleted']);
+    const operator = requests.find((r) => r.n.source === 'operator')!;
+    expect(operator.bytes.includes(Buffer.from('zoe@example.com'))).toBe(false);
+    expect(sharedSubjects(operator.n.body_sealed!)).toEqual([
+      { connectionId: 'default', contactId: expect.stringMatching(/^operator-/) },
+    ]);
+    for (const needle of PERSONAL) expect(requests.some((r) => r.bytes.includes(Buffer.from(needle)))).toBe(false);
     await runner.stop();
     runner = undefined;
 
@@ -171,7 +211,7 @@ describe('raw bodies sealed for the people they name (#24): ingest seals, the tr
     // dlq reprocess sends the sealed letter back as it is: the same bytes into the raw topic
     const reprocess = capture();
     expect(await runDlqCommand(['reprocess', 'intercom.notifications.v1', '--yes'], cliConfig, reprocess.io)).toBe(0);
-    const copy = await waitFor(() => tap.of(T.raw).length > names.length && tap.of(T.raw)[names.length], {
+    const copy = await waitFor(() => tap.of(T.raw).length > names.length + 2 && tap.of(T.raw)[names.length + 2], {
       what: 'the reprocessed letter in the raw topic',
     });
     expect(copy.raw.value!.equals(Buffer.from(letter.value!))).toBe(true);
@@ -187,8 +227,9 @@ describe('raw bodies sealed for the people they name (#24): ingest seals, the tr
       { intercomSource: NO_INTERCOM_API, pollMs: 100 },
     );
     expect({ code, out: replay.out }).toEqual({ code: 0, out: expect.anything() });
-    // Ada's 2.x records, her 1.x one and its reprocessed copy: unreadable, skipped, not dead-lettered
-    expect(replay.out.join('\n')).toContain('0 dead-lettered, 5 skipped as erased');
+    // Ada's 2.x records, her 1.x one and its reprocessed copy, her contact.deleted: unreadable,
+    // skipped, not dead-lettered (Klaviyo deleted her already); the operator's request for Zoe maps again
+    expect(replay.out.join('\n')).toContain('0 dead-lettered, 6 skipped as erased');
     const replayed = await waitFor(
       () => tap.of(T.events).length > eventsBefore && tap.of(T.events).slice(eventsBefore),
       {
