@@ -7,6 +7,7 @@
  *   clear:  scanEnvelope (one pass; it finds the subjects too) + Avro encode of the record
  *   sealed: the same + sealShared (a random record key, one XOR share per subject sealed under
  *           its key, the body under the record key: AES-256-GCM) + Avro encode of the sealed record
+ *   open:   the transformer's openShared of a sealed body (the shares, then the body) + its decoding
  *
  * Keys are in memory (SubjectKeys with an in-memory topic): a subject's first sight also writes
  * its key to Kafka (acks all) once, a round trip not counted here. CPU per webhook is
@@ -24,7 +25,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { Secret } from '@iks/config';
 import { ConnectionSealer } from '@iks/connections';
 import { contactIdsIn, type RawNotification } from '@iks/domain';
-import { sealShared, SubjectKeys } from '@iks/erasure';
+import { openShared, sealShared, SubjectKeys } from '@iks/erasure';
 import { notificationToAvro, topic, type AvroCodec } from '@iks/kafka';
 import { scanEnvelope } from '../apps/ingest/src/webhook/envelope-scan';
 import { buildNotification, generateDataset } from '../tools/intercom-emulator/src';
@@ -164,11 +165,26 @@ async function measure(label: string, bodies: readonly Buffer[]): Promise<void> 
           b,
         );
   });
+  // the transformer's side: opening a sealed body (keys known), and decoding it to the text it maps
+  const sealedBodies: Buffer[] = [];
+  for (const b of bodies) {
+    const ids = scanEnvelope(b)?.subjects ?? [];
+    if (ids.length > 0)
+      sealedBodies.push(
+        await sealShared(
+          keys,
+          ids.map((contactId) => ({ connectionId: 'default', contactId })),
+          b,
+        ),
+      );
+  }
+  const open = await cpuPerWebhook(sealedBodies, async (sb) => (await openShared(keys, sb)).toString('utf8'));
   line('scan (envelope + subjects), CPU per webhook', `${scanOnly.toFixed(1)} µs`);
   line('scan + sealShared, CPU per webhook', `${sealOnly.toFixed(1)} µs`);
   line('clear: scan + Avro encode, CPU per webhook', `${c.toFixed(1)} µs`);
   line('sealed: scan + seal + Avro encode, CPU per webhook', `${s.toFixed(1)} µs`);
   line('added by sealing, CPU per webhook', `${(s - c).toFixed(1)} µs`);
+  line('transformer: openShared + UTF-8 decode, CPU per body', `${open.toFixed(1)} µs`);
 }
 
 async function main(): Promise<void> {
