@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { defaultConnectionFromConfig, StaticConnections, type Connection } from '@iks/connections';
+import { contactIdsIn } from '@iks/domain';
+import { sharedSubjects } from '@iks/erasure';
 import {
   AvroCodec,
   createKafka,
@@ -114,6 +116,13 @@ describe('ReconcilerRunner over several connections (emulator workspaces, real b
     );
     for (const { key, n } of healed()) {
       expect(n.source).toBe('reconcile');
+      // the writer found the contacts its body names and sealed it for them, as its connection (docs/ERASURE.md)
+      expect(sharedSubjects(n.body_sealed!).map((x) => x.connectionId)).toEqual([n.connection_id ?? 'default']);
+      expect(contactIdsIn(JSON.parse(n.body)).sort()).toEqual(
+        sharedSubjects(n.body_sealed!)
+          .map((x) => x.contactId)
+          .sort(),
+      );
       if (n.app_id === 'wsacme') {
         // acme's: its connection and `acme/<key>`, as the ingest writes its webhooks
         expect(n.connection_id).toBe('acme');
