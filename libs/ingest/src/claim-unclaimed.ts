@@ -18,12 +18,6 @@ export interface ClaimDeps {
   readonly admin: Admin;
   readonly producer: Producer;
   readonly codec: AvroCodec;
-  /**
-   * The people's keys (started): each copy is sealed for the contacts its body names, as
-   * connection `connection.id` (docs/ERASURE.md: a kept webhook had no connection, so no subject,
-   * and was kept clear). Absent: copied as kept.
-   */
-  readonly subjectKeys?: SubjectKeys;
 }
 
 /** What a claim found and did, for the CLI's lines and the console's answer. */
@@ -40,8 +34,13 @@ export interface ClaimPlan {
   readonly mine: number;
   /** Records that could not be decoded (left where they are, counted). */
   readonly undecodable: number;
-  /** Copy them and commit how far this claim read (at-least-once: a crash in between copies them again, harmlessly). */
-  run(): Promise<number>;
+  /**
+   * Copy them and commit how far this claim read (at-least-once: a crash in between copies them
+   * again, harmlessly). With the people's keys (started), each copy is sealed for the contacts its
+   * body names, as the claiming connection (docs/ERASURE.md: a kept webhook had no connection, so
+   * no subject, and was kept clear); without, copied as kept.
+   */
+  run(subjectKeys?: SubjectKeys): Promise<number>;
 }
 
 /** A claim that cannot start: no single workspace, removed, already running, no unclaimed topic. */
@@ -129,12 +128,12 @@ export async function planClaim(
     read,
     mine: mine.length,
     undecodable,
-    run: async () => {
+    run: async (subjectKeys?: SubjectKeys) => {
       const messages: TopicMessage[] = [];
       for (const n of mine) {
         const record = withConnectionId(n, connection.id);
         const key = connectionKey(connection.id, keyOf(record));
-        messages.push({ topic: raw.name, key, value: await codec.encodeAs(raw, await sealedFor(deps, record)) });
+        messages.push({ topic: raw.name, key, value: await codec.encodeAs(raw, await sealedFor(subjectKeys, record)) });
       }
       if (messages.length > 0) {
         await producer.connect();
@@ -151,14 +150,14 @@ export async function planClaim(
   };
 }
 
-/** `n` sealed for the contacts its body names, under its connection (as ingest writes it), when the deps have the keys. */
-async function sealedFor(deps: ClaimDeps, n: RawNotification): Promise<RawNotification> {
-  if (!deps.subjectKeys || n.body_sealed) return n;
+/** `n` sealed for the contacts its body names, under its connection (as ingest writes it), given the keys. */
+async function sealedFor(keys: SubjectKeys | undefined, n: RawNotification): Promise<RawNotification> {
+  if (!keys || n.body_sealed) return n;
   const ids = contactIdsInText(n.body);
   if (ids.length === 0) return n;
   const connectionId = connectionOf(n);
   const body_sealed = await sealShared(
-    deps.subjectKeys,
+    keys,
     ids.map((contactId) => ({ connectionId, contactId })),
     Buffer.from(n.body, 'utf8'),
   );

@@ -1,6 +1,7 @@
+import type { INestApplicationContext } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
-import { CONNECTIONS, type ConnectionDirectory } from '@iks/connections';
+import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
 import { ErasureModule, SubjectKeys } from '@iks/erasure';
 import { ClaimRefusedError, planClaim } from '@iks/ingest';
 import { AvroCodec, KAFKA, PRODUCER } from '@iks/kafka';
@@ -29,8 +30,7 @@ export async function runConnectionsClaim(
   io: CliIo,
   deps: ConnectionsDeps = {},
 ): Promise<number> {
-  // ErasureModule brings ConnectionsModule (global): the connections, and the people's keys the copies are sealed with
-  const app = await createContext(config, 'cli', ErasureModule);
+  const app = await createContext(config, 'cli', ConnectionsModule);
   const connections = deps.connections ?? app.get<ConnectionDirectory>(CONNECTIONS);
   const connection = connections.get(a.connectionId);
   if (!connection) {
@@ -47,12 +47,24 @@ export async function runConnectionsClaim(
   const kafka = app.get<Kafka>(KAFKA);
   const producer = app.get<Producer>(PRODUCER);
   const codec = app.get(AvroCodec);
-  const subjectKeys = app.get(SubjectKeys);
+  // the people's keys the copies are sealed with (docs/ERASURE.md), in a context of their own: made
+  // only once there is something to copy (a refusal needs none)
+  let keysApp: INestApplicationContext | undefined;
+  let subjectKeys: SubjectKeys | undefined;
+  const keys = async (): Promise<SubjectKeys> => {
+    keysApp = await createContext(config, 'cli', ErasureModule);
+    await keysApp.get(AvroCodec).registerAll();
+    await keysApp.get<Producer>(PRODUCER).connect();
+    const made = keysApp.get(SubjectKeys);
+    subjectKeys = made;
+    await made.start();
+    return made;
+  };
   const admin = kafka.admin();
   try {
     await admin.connect();
     await codec.registerAll();
-    const plan = await planClaim({ kafka, admin, producer, codec, subjectKeys }, config, connection, {
+    const plan = await planClaim({ kafka, admin, producer, codec }, config, connection, {
       fromBeginning: a.fromBeginning,
     });
     const since = a.fromBeginning ? 'from the beginning' : `new since the last claim (group ${plan.groupId})`;
@@ -69,9 +81,7 @@ export async function runConnectionsClaim(
     io.stdout(`plan: copy ${plan.mine} to ${plan.rawTopic} as connection ${plan.connectionId}`);
     const stop = await confirmOrExit('connections claim', a.yes, io, deps.prompt);
     if (stop !== null) return stop;
-    await producer.connect();
-    await subjectKeys.start();
-    const copied = await plan.run();
+    const copied = await plan.run(await keys());
     io.stdout(
       `connections claim: copied ${copied} webhook(s) of workspace ${plan.appId} to ${plan.rawTopic} as connection ${plan.connectionId}; ` +
         'the transformer maps them (a webhook copied twice maps to the same unique_ids: nothing is sent twice)',
@@ -85,7 +95,12 @@ export async function runConnectionsClaim(
     throw e;
   } finally {
     await admin.disconnect().catch(() => undefined);
-    await subjectKeys.stop().catch(() => undefined);
+    await subjectKeys?.stop().catch(() => undefined);
+    await keysApp
+      ?.get<Producer>(PRODUCER)
+      .disconnect()
+      .catch(() => undefined);
+    await keysApp?.close();
     await producer.disconnect().catch(() => undefined);
     await app.close();
   }
