@@ -1,19 +1,20 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { defaultConnectionFromConfig, StaticConnections } from '@iks/connections';
+import { sharedSubjects } from '@iks/erasure';
 import { AvroCodec, createKafka, notificationFromAvro } from '@iks/kafka';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
 import { sign } from '../../apps/ingest/src/webhook/signature';
 import { runConnectionsClaim } from '../../apps/cli/src/commands/connections-claim.command';
 import { testConnection } from '../support/connections';
-import { TopicTap, topicOf } from '../support/raw-topic';
-import { freshConfig } from '../support/test-config';
+import { BodyOpener, TopicTap, topicOf } from '../support/raw-topic';
+import { freshConfig, TEST_KEY_RING } from '../support/test-config';
 import { waitFor } from '../support/wait-for';
 
 const ENV_SECRET = 'env-client-secret';
 const PUBLIC_APP = 'public-app-client-secret'; // one Intercom app installed in several workspaces
 const PRIVATE_APP = 'initech-private-app-secret'; // a private app of one workspace
 
-function notification(appId: string, id: string, conversationId = '1001'): string {
+function notification(appId: string, id: string, conversationId = '1001', contactId?: string): string {
   return JSON.stringify({
     type: 'notification_event',
     id,
@@ -21,7 +22,15 @@ function notification(appId: string, id: string, conversationId = '1001'): strin
     app_id: appId,
     created_at: 1_764_000_000,
     delivery_attempts: 1,
-    data: { type: 'notification_event_data', item: { type: 'conversation', id: conversationId, title: 'hé' } },
+    data: {
+      type: 'notification_event_data',
+      item: {
+        type: 'conversation',
+        id: conversationId,
+        title: 'hé',
+        ...(contactId ? { contacts: { type: 'contact.list', contacts: [{ type: 'contact', id: contactId }] } } : {}),
+      },
+    },
   });
 }
 
@@ -32,8 +41,15 @@ function notification(appId: string, id: string, conversationId = '1001'): strin
  * `connections claim` once its connection exists.
  */
 describe('ingest routes webhooks by workspace; connections claim copies the unclaimed ones', () => {
-  const config = freshConfig('ingest', { INTERCOM_CLIENT_SECRET: ENV_SECRET, INTERCOM_APP_ID: 'ws-default' });
-  const cliConfig = freshConfig('cli', { TOPIC_PREFIX: config.kafka.topicPrefix });
+  const config = freshConfig('ingest', {
+    INTERCOM_CLIENT_SECRET: ENV_SECRET,
+    INTERCOM_APP_ID: 'ws-default',
+    CONNECTION_SECRET_KEYS: TEST_KEY_RING,
+  });
+  const cliConfig = freshConfig('cli', {
+    TOPIC_PREFIX: config.kafka.topicPrefix,
+    CONNECTION_SECRET_KEYS: TEST_KEY_RING,
+  });
   const connections = new StaticConnections([
     defaultConnectionFromConfig(config),
     testConnection('acme', 'ws-acme', { clientSecret: PUBLIC_APP }),
@@ -41,7 +57,8 @@ describe('ingest routes webhooks by workspace; connections claim copies the uncl
   ]);
   const kafka = createKafka(config.kafka);
   const codec = new AvroCodec(config.kafka);
-  const tap = new TopicTap(kafka, codec, `${config.kafka.topicPrefix}tap`);
+  let opener: BodyOpener;
+  let tap: TopicTap;
   const RAW = topicOf(config, 'notifications');
   const UNCLAIMED = topicOf(config, 'notificationsUnclaimed');
   let app: NestFastifyApplication;
@@ -60,10 +77,14 @@ describe('ingest routes webhooks by workspace; connections claim copies the uncl
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
     await codec.registerAll();
+    // sealed bodies (docs/ERASURE.md) opened as the transformer does
+    opener = await BodyOpener.start(cliConfig);
+    tap = new TopicTap(kafka, codec, `${config.kafka.topicPrefix}tap`, opener);
     await tap.start([RAW, UNCLAIMED]);
   });
   afterAll(async () => {
-    await tap.stop();
+    await tap?.stop();
+    await opener?.stop();
     await app?.close();
   });
 
@@ -72,7 +93,7 @@ describe('ingest routes webhooks by workspace; connections claim copies the uncl
     expect((await post(notification('ws-initech', 'n-initech'), PRIVATE_APP)).statusCode).toBe(200);
     expect((await post(notification('ws-default', 'n-default'), ENV_SECRET)).statusCode).toBe(200);
     const kept1 = notification('ws-globex', 'n-globex-1');
-    const kept2 = notification('ws-globex', 'n-globex-2', '2002');
+    const kept2 = notification('ws-globex', 'n-globex-2', '2002', 'c-globex-ann'); // names a contact
     expect((await post(kept1, PUBLIC_APP)).json()).toEqual({ status: 'unclaimed', id: 'n-globex-1' });
     expect((await post(kept2, PUBLIC_APP)).statusCode).toBe(200);
     expect((await post(notification('ws-acme', 'n-forged'), PRIVATE_APP)).statusCode).toBe(401);
@@ -111,6 +132,10 @@ describe('ingest routes webhooks by workspace; connections claim copies the uncl
       ['globex/conversation:2002', 'n-globex-2', 'ws-globex'],
     ]);
     expect(claimed.map((r) => r.body)).toEqual([kept1, kept2]); // the bytes Intercom signed
+    // kept clear while no connection claimed it (no subject); copied sealed for its contact as globex's
+    expect(seen(UNCLAIMED).map((r) => r.body_sealed)).toEqual([undefined, undefined]);
+    expect(claimed[0].body_sealed).toBeUndefined();
+    expect(sharedSubjects(claimed[1].body_sealed!)).toEqual([{ connectionId: 'globex', contactId: 'c-globex-ann' }]);
 
     // a second claim has nothing new to copy; the workspace's next webhook goes straight to its connection
     out.length = 0;

@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { INestApplicationContext } from '@nestjs/common';
+import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
-import { AvroCodec, notificationToAvro, topicName, type TopicKey } from '@iks/kafka';
+import { ErasureModule, openShared, SubjectKeys } from '@iks/erasure';
+import { AvroCodec, notificationToAvro, PRODUCER, topicName, type TopicKey } from '@iks/kafka';
+import { createContext } from '@iks/ops';
 
 export const FIXTURES = join(__dirname, '..', '..', 'libs', 'mapping', 'fixtures');
 
@@ -27,7 +30,42 @@ export function rawFromEnvelope(envelope: any, source: 'webhook' | 'backfill' = 
   };
 }
 
-/** Collects every record of some topics (fresh group, from the beginning), decoded. */
+/**
+ * Opens raw notifications' sealed bodies (docs/ERASURE.md) as the transformer does: the
+ * people's keys of `config`'s deployment (its topics and key ring), followed. For specs that
+ * read what a body says; a spec about the sealing itself reads the sealed bytes.
+ */
+export class BodyOpener {
+  private constructor(
+    private readonly app: INestApplicationContext,
+    private readonly keys: SubjectKeys,
+  ) {}
+
+  static async start(config: Config): Promise<BodyOpener> {
+    const app = await createContext(config, 'cli', ErasureModule);
+    await app.get(AvroCodec).registerAll();
+    await app.get<Producer>(PRODUCER).connect();
+    const keys = app.get(SubjectKeys);
+    await keys.start();
+    return new BodyOpener(app, keys);
+  }
+
+  /** The body of `n`, opened when it is sealed. */
+  async body(n: { readonly body: string; readonly body_sealed?: Buffer | null }): Promise<string> {
+    return n.body_sealed ? (await openShared(this.keys, Buffer.from(n.body_sealed))).toString('utf8') : n.body;
+  }
+
+  async stop(): Promise<void> {
+    await this.keys.stop();
+    await this.app.get<Producer>(PRODUCER).disconnect();
+    await this.app.close();
+  }
+}
+
+/**
+ * Collects every record of some topics (fresh group, from the beginning), decoded; with an
+ * opener, a raw notification's sealed body is opened into its `body` as it arrives.
+ */
 export class TopicTap {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
   readonly records = new Map<string, Array<{ key: string | null; value: any; raw: KafkaMessage }>>();
@@ -37,6 +75,7 @@ export class TopicTap {
     private readonly kafka: Kafka,
     private readonly codec: AvroCodec,
     private readonly group: string,
+    private readonly opener?: BodyOpener,
   ) {
     this.consumer = kafka.consumer({ groupId: group });
   }
@@ -47,11 +86,10 @@ export class TopicTap {
     await this.consumer.run({
       eachMessage: async ({ topic, message }) => {
         const list = this.records.get(topic) ?? [];
-        list.push({
-          key: message.key?.toString() ?? null,
-          value: message.value ? await this.codec.decode(message.value) : null,
-          raw: message,
-        });
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test-only JSON (fixture or HTTP answer) read field by field by many assertions
+        let value: any = message.value ? await this.codec.decode(message.value) : null;
+        if (this.opener && value?.body_sealed) value = { ...value, body: await this.opener.body(value) };
+        list.push({ key: message.key?.toString() ?? null, value, raw: message });
         this.records.set(topic, list);
       },
     });

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type AppName, type Config } from '@iks/config';
 
+/**
+ * A key ring (CONNECTION_SECRET_KEYS) for this test process: the people's keys that seal raw
+ * bodies (docs/ERASURE.md) are sealed under it; every config of one deployment in a spec passes it.
+ */
+export const TEST_KEY_RING = `test:${randomBytes(32).toString('base64')}`;
+
 /** A fresh topic prefix and the group ids under it: nothing shared with other runs or tests. */
 export function freshTopicEnv(tag = 't'): {
   TOPIC_PREFIX: string;

@@ -3,7 +3,7 @@ import type { Config } from '@iks/config';
 import { AvroCodec, createKafka, topicName, type TopicRecords } from '@iks/kafka';
 import { freePort } from '../../../test/support/free-port';
 import { PrivateBroker } from '../../../test/support/private-broker';
-import { testConfig } from '../../../test/support/test-config';
+import { TEST_KEY_RING, testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
 import { createIngestApp, listenOps } from './ingest.app';
 import { sign } from './webhook/signature';
@@ -29,7 +29,11 @@ describe('ingest webhook → Kafka (real broker and registry)', () => {
   let app: NestFastifyApplication;
 
   beforeAll(async () => {
-    config = testConfig('ingest', { INTERCOM_CLIENT_SECRET: `old-secret,${SECRET}`, INGEST_BODY_LIMIT_BYTES: '4096' });
+    config = testConfig('ingest', {
+      CONNECTION_SECRET_KEYS: TEST_KEY_RING,
+      INTERCOM_CLIENT_SECRET: `old-secret,${SECRET}`,
+      INGEST_BODY_LIMIT_BYTES: '4096',
+    });
     app = await createIngestApp(config, false);
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
@@ -146,6 +150,7 @@ describe('ingest when Kafka is down', () => {
   beforeAll(async () => {
     await broker.start();
     const config = testConfig('ingest', {
+      CONNECTION_SECRET_KEYS: TEST_KEY_RING,
       INTERCOM_CLIENT_SECRET: SECRET,
       KAFKA_BROKERS: broker.brokers,
       INGEST_ACK_TIMEOUT_MS: '1500',
@@ -167,6 +172,14 @@ describe('ingest when Kafka is down', () => {
     const res = await post(app, body, sign(body, SECRET));
     expect(res.statusCode).toBe(503);
     expect(Date.now() - started).toBeLessThan(5000);
+    // a body naming a contact never seen: its key is written before the record, within the same ack timeout
+    const naming = notification('notif_new_person').replace(
+      '"title":"Ciao — è  ok"',
+      '"contacts":{"type":"contact.list","contacts":[{"type":"contact","id":"c-first-seen"}]}',
+    );
+    const t0 = Date.now();
+    expect((await post(app, naming, sign(naming, SECRET))).statusCode).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it('is not ready while the broker is gone (issue #14 item 5)', async () => {
@@ -189,7 +202,11 @@ describe('ingest with INGEST_METRICS_PORT (issue #14 item 8)', () => {
 
   beforeAll(async () => {
     opsPort = await freePort();
-    const config = testConfig('ingest', { INTERCOM_CLIENT_SECRET: SECRET, INGEST_METRICS_PORT: String(opsPort) });
+    const config = testConfig('ingest', {
+      CONNECTION_SECRET_KEYS: TEST_KEY_RING,
+      INTERCOM_CLIENT_SECRET: SECRET,
+      INGEST_METRICS_PORT: String(opsPort),
+    });
     app = await createIngestApp(config, false);
     await app.listen(0, '127.0.0.1');
     await listenOps(app, config);

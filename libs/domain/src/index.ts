@@ -33,5 +33,6 @@ export {
   type IntercomPing,
   type WebhookBody,
 } from './intercom-envelope';
+export { contactIdsIn, contactIdsInText, PERSON_TYPES } from './intercom-subjects';
 export { KLAVIYO_REVISION } from './klaviyo-revision';
 export { METRICS, metricName, type MetricKey } from './metrics';

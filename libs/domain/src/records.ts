@@ -74,8 +74,17 @@ export interface RawNotification {
   /** When the pipeline accepted it, unix milliseconds. */
   readonly received_at: number;
   readonly source: NotificationSource;
-  /** The body exactly as Intercom sent it (webhook) or as the backfill built it. */
+  /**
+   * The body exactly as Intercom sent it (webhook) or as the backfill built it. Empty when the
+   * record is sealed (`body_sealed`) and not opened; a reader that opened it (the transformer)
+   * puts the clear body here and keeps `body_sealed`, so a copy it writes stays sealed.
+   */
   readonly body: string;
+  /**
+   * The body sealed for the people it names (docs/ERASURE.md; libs/erasure `sealShared`). When
+   * set, the record is written with this and an empty `body`, whatever `body` holds.
+   */
+  readonly body_sealed?: Buffer | null;
 
   /** The connection the record belongs to; absent: the default connection (DEFAULT_CONNECTION_ID). */
   readonly connection_id?: string;

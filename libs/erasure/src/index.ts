@@ -1,11 +1,13 @@
 export {
   ErasedSubjectError,
   ERASED_KEY_ID,
+  SubjectKeyMissingError,
   SubjectKeys,
   SubjectKeysBehindError,
   subjectId,
   type Subject,
 } from './subject-keys';
+export { distinctSubjects, NotSharedSealError, openShared, sealShared, sharedSubjects } from './shared-seal';
 export { ErasureModule } from './erasure.module';
 export {
   joinPersonal,

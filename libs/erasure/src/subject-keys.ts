@@ -2,7 +2,8 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { Logger } from '@nestjs/common';
 import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { ConnectionSealer } from '@iks/connections';
-import { followTopic, type AvroCodec, type Topic, type ThrowAwayConsumer } from '@iks/kafka';
+import { followTopic, topicOffsets, type AvroCodec, type Topic, type ThrowAwayConsumer } from '@iks/kafka';
+import { sleep } from '@iks/retry';
 
 const ALGORITHM = 'aes-256-gcm';
 const KEY_BYTES = 32;
@@ -12,6 +13,39 @@ const TAG_BYTES = 16;
 const FORMAT = 1;
 /** The key id a field of an erased subject is sealed under: a throw-away key, never stored. */
 export const ERASED_KEY_ID = 'erased';
+
+/**
+ * A field sealed under a key id that pipeline.subject-keys.v1 does not hold, read to its end,
+ * while the subject has no erasure marker: the key record was never written or the topic lost
+ * it. Not an erasure (the person was not deleted): the record's fault, a dead letter.
+ */
+export class SubjectKeyMissingError extends Error {
+  readonly retriable = false;
+  constructor(
+    readonly subject: string,
+    readonly keyId: string,
+  ) {
+    super(
+      `the key ${keyId} of ${subject} is not in the subject keys topic (read to its end) and ${subject} has no erasure marker: the sealed field cannot be opened`,
+    );
+    this.name = 'SubjectKeyMissingError';
+  }
+}
+
+/** The subject keys topic could not be read to its end in time: the stage cannot work now (retried). */
+export class SubjectKeysBehindError extends Error {
+  readonly retriable = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'SubjectKeysBehindError';
+  }
+}
+
+/** The key id a sealed field names (null when it is not a sealed field). */
+function sealedKeyId(sealed: Buffer): string | null {
+  if (sealed.length < 2 || sealed[0] !== FORMAT || sealed.length < 2 + sealed[1]) return null;
+  return sealed.subarray(2, 2 + sealed[1]).toString('utf8');
+}
 
 /** A person of one connection: the Intercom contact id under its connection. */
 export interface Subject {
@@ -30,12 +64,6 @@ function sealWith(id: string, keyId: string, key: Buffer, clear: Buffer): Buffer
   const ciphertext = Buffer.concat([cipher.update(clear), cipher.final()]);
   const kid = Buffer.from(keyId, 'utf8');
   return Buffer.concat([Buffer.from([FORMAT, kid.length]), kid, iv, cipher.getAuthTag(), ciphertext]);
-}
-
-/** The key id a sealed field names, or null when it is not a sealed field. */
-function keyIdOf(sealed: Buffer): string | null {
-  if (sealed.length < 2 || sealed[0] !== FORMAT || sealed.length < 2 + sealed[1]) return null;
-  return sealed.subarray(2, 2 + sealed[1]).toString('utf8');
 }
 
 /** A field that cannot be opened because its subject was erased (or its key is gone): not an error to retry. */
@@ -59,31 +87,16 @@ export class ErasedSubjectError extends Error {
  * subject can have a few keys, each with its own id, all valid. A key that appears after the
  * subject's marker (a writer that had not seen it) is tombstoned by the follower that sees both.
  */
-/** A key this process has not read yet and the keys' topic could not be caught up with in time: retried (the stage cannot work now). */
-export class SubjectKeysBehindError extends Error {
-  readonly retriable = true;
-  constructor(subject: string, waitedMs: number) {
-    super(
-      `the key of ${subject} is not known here yet and ${'pipeline.subject-keys.v1'} was not caught up with in ${waitedMs} ms`,
-    );
-    this.name = 'SubjectKeysBehindError';
-  }
-}
-
-/** How long open() waits for this process's follower to catch up with the keys' topic. */
-const CATCH_UP_MS = 30_000;
-
 export class SubjectKeys {
   private readonly logger = new Logger(SubjectKeys.name);
-  /** The next offset to apply per partition of the keys' topic (what the follower has read). */
-  private readonly applied = new Map<number, bigint>();
-  private catchingUp?: Promise<void>;
   private readonly keys = new Map<string, Map<string, Buffer>>();
   private readonly erased = new Map<string, number>();
   /** Keys this process is writing, by subject: a second seal of the same subject waits for the first's key. */
   private readonly making = new Map<string, Promise<{ keyId: string; key: Buffer }>>();
   private follower?: ThrowAwayConsumer;
   private partitions = 1;
+  /** The next offset the follower will apply, per partition: how far this process has read the topic. */
+  private readonly applied = new Map<number, bigint>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -121,53 +134,6 @@ export class SubjectKeys {
       await this.apply(m);
       this.applied.set(partition, BigInt(m.offset) + 1n);
     });
-  }
-
-  /**
-   * The clear bytes of a field sealed for `s`, as unseal(); a key not known here yet (made by
-   * another process a moment ago, its record not read by this follower yet) is waited for: the
-   * follower catches up with the topic's end offsets, then the field is opened or found erased.
-   * A key that is still unknown then was destroyed (its subject's marker is in the topic) or lost:
-   * ErasedSubjectError either way. SubjectKeysBehindError (retriable) when the topic cannot be
-   * caught up with within 30 s.
-   */
-  async open(s: Subject, sealed: Buffer): Promise<Buffer> {
-    const keyId = keyIdOf(sealed);
-    const id = subjectId(s);
-    if (keyId !== null && keyId !== ERASED_KEY_ID && !this.erased.has(id) && !this.keys.get(id)?.has(keyId)) {
-      const started = this.now();
-      await this.catchUp();
-      if (!this.erased.has(id) && !this.keys.get(id)?.has(keyId))
-        this.logger.warn(
-          `a field of ${id} is sealed under key ${keyId}, which ${this.topic.name} does not hold (destroyed or lost; read after ${this.now() - started} ms): unreadable`,
-        );
-    }
-    return this.unseal(s, sealed);
-  }
-
-  /** Resolves once this process's follower has applied every record the keys' topic held when called (one call in flight at a time). */
-  async catchUp(timeoutMs = CATCH_UP_MS): Promise<void> {
-    this.catchingUp ??= this.readToEnd(timeoutMs).finally(() => (this.catchingUp = undefined));
-    return this.catchingUp;
-  }
-
-  private async readToEnd(timeoutMs: number): Promise<void> {
-    const started = Date.now();
-    const admin = this.kafka.admin();
-    await admin.connect();
-    let ends: Awaited<ReturnType<typeof admin.fetchTopicOffsets>>;
-    try {
-      ends = await admin.fetchTopicOffsets(this.topic.name);
-    } finally {
-      await admin.disconnect();
-    }
-    const behind = () =>
-      ends.some((e) => BigInt(e.high) > BigInt(e.low) && (this.applied.get(e.partition) ?? 0n) < BigInt(e.high));
-    while (behind()) {
-      if (!this.follower || Date.now() - started > timeoutMs)
-        throw new SubjectKeysBehindError(this.topic.name, Date.now() - started);
-      await new Promise((r) => setTimeout(r, 20));
-    }
   }
 
   /** Stops following the topic; the keys known stay usable (a writer cut off from the topic, in tests). */
@@ -235,6 +201,54 @@ export class SubjectKeys {
       return Buffer.concat([decipher.update(sealed.subarray(kidEnd + IV_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
       throw new Error(`a sealed personal field of ${id} does not open under its key ${keyId}: altered`);
+    }
+  }
+
+  /**
+   * As `unseal`, for a field another process may have sealed a moment ago (ingest makes a key,
+   * writes it, then the record that uses it; this process's follower may not have read the key
+   * yet): a key id not known here, of a subject with no erasure marker, sends the follower to the
+   * topic's end offsets of now before the field is judged. Then ErasedSubjectError (the marker
+   * came, or the key is the throw-away one of an erased subject), SubjectKeyMissingError (no key,
+   * no marker), or SubjectKeysBehindError (the topic could not be read to its end in time: retry).
+   */
+  async open(s: Subject, sealed: Buffer, timeoutMs = 30_000): Promise<Buffer> {
+    try {
+      return this.unseal(s, sealed);
+    } catch (e) {
+      const keyId = sealedKeyId(sealed);
+      if (!(e instanceof ErasedSubjectError) || this.isErased(s) || keyId === ERASED_KEY_ID || !this.follower) throw e;
+    }
+    await this.readToEnd(timeoutMs);
+    try {
+      return this.unseal(s, sealed);
+    } catch (e) {
+      if (e instanceof ErasedSubjectError && !this.isErased(s))
+        throw new SubjectKeyMissingError(subjectId(s), sealedKeyId(sealed) ?? '?');
+      throw e;
+    }
+  }
+
+  /**
+   * Resolves once the follower has applied every record the topic holds now (its end offsets,
+   * asked of the broker after the call). Not shared between callers: an answer asked before a
+   * caller's key was written would not prove it absent.
+   */
+  private async readToEnd(timeoutMs: number): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const ends = await topicOffsets(admin, this.topic.name).finally(() => admin.disconnect());
+    const deadline = Date.now() + timeoutMs;
+    const behind = () =>
+      ends.filter((e) => BigInt(e.high) > BigInt(e.low) && (this.applied.get(e.partition) ?? 0n) < BigInt(e.high));
+    while (behind().length > 0) {
+      if (Date.now() >= deadline)
+        throw new SubjectKeysBehindError(
+          `${this.topic.name} not read to its end within ${timeoutMs} ms (partitions ${behind()
+            .map((e) => e.partition)
+            .join(', ')} behind)`,
+        );
+      await sleep(20);
     }
   }
 

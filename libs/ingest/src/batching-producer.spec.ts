@@ -1,4 +1,4 @@
-import type { Message, Producer, ProducerBatch } from 'kafkajs';
+import { CompressionTypes, type Message, type Producer, type ProducerBatch } from 'kafkajs';
 import { BatchingProducer } from './batching-producer';
 
 /** A producer that records each produce request and acks it. */
@@ -41,5 +41,22 @@ describe('BatchingProducer request size', () => {
     const keys = requests.map((r) => r.map((m) => m.key));
     expect(keys).toContainEqual(['big']);
     expect(keys.flat().sort()).toEqual(['a', 'b', 'big', 'c']);
+  });
+});
+
+describe('BatchingProducer compression', () => {
+  it("sends its requests with the compression it was given (the writer's sealed raw records: none), else the producer's", async () => {
+    const seen: Array<ProducerBatch['compression']> = [];
+    const producer = {
+      sendBatch: async (batch: ProducerBatch) => {
+        seen.push(batch.compression);
+        return batch.topicMessages!.map((t) => ({ topicName: t.topic, partition: 0, errorCode: 0 }));
+      },
+    } as unknown as Producer;
+    await new BatchingProducer(producer, { compression: CompressionTypes.None }).send('raw', {
+      value: Buffer.alloc(1),
+    });
+    await new BatchingProducer(producer).send('raw', { value: Buffer.alloc(1) });
+    expect(seen).toEqual([CompressionTypes.None, undefined]);
   });
 });

@@ -1,4 +1,4 @@
-import type { Message, Producer, RecordMetadata } from 'kafkajs';
+import type { CompressionTypes, Message, Producer, RecordMetadata } from 'kafkajs';
 
 interface Pending {
   readonly topic: string;
@@ -25,13 +25,24 @@ export class BatchingProducer {
 
   private readonly maxBatch: number;
   private readonly maxBatchBytes: number;
+  private readonly compression: CompressionTypes | undefined;
 
   constructor(
     private readonly producer: Producer,
-    { maxBatch = 2000, maxBatchBytes = 1024 * 1024 }: { maxBatch?: number; maxBatchBytes?: number } = {},
+    {
+      maxBatch = 2000,
+      maxBatchBytes = 1024 * 1024,
+      compression,
+    }: {
+      maxBatch?: number;
+      maxBatchBytes?: number;
+      /** The requests' compression; default: the producer's (createProducer's GZIP). */
+      compression?: CompressionTypes;
+    } = {},
   ) {
     this.maxBatch = maxBatch;
     this.maxBatchBytes = maxBatchBytes;
+    this.compression = compression;
   }
 
   /** Resolves with the batch's metadata for `topic` (an array shared by the batch's callers of that topic: do not change it). */
@@ -65,6 +76,7 @@ export class BatchingProducer {
       }
       const meta = await this.producer.sendBatch({
         acks: -1,
+        ...(this.compression === undefined ? {} : { compression: this.compression }),
         topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
       });
       // one array per topic, shared by that topic's callers (not one filter per message)

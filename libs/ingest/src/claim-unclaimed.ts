@@ -1,7 +1,8 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { ANY_WORKSPACE, connectionKey, withConnectionId, type Connection } from '@iks/connections';
-import { entityKey, validateEnvelope, type RawNotification } from '@iks/domain';
+import { connectionOf, contactIdsInText, entityKey, validateEnvelope, type RawNotification } from '@iks/domain';
+import { sealShared, type SubjectKeys } from '@iks/erasure';
 import {
   readTopicRanges,
   sendInBoundedRequests,
@@ -33,8 +34,13 @@ export interface ClaimPlan {
   readonly mine: number;
   /** Records that could not be decoded (left where they are, counted). */
   readonly undecodable: number;
-  /** Copy them and commit how far this claim read (at-least-once: a crash in between copies them again, harmlessly). */
-  run(): Promise<number>;
+  /**
+   * Copy them and commit how far this claim read (at-least-once: a crash in between copies them
+   * again, harmlessly). With the people's keys (started), each copy is sealed for the contacts its
+   * body names, as the claiming connection (docs/ERASURE.md: a kept webhook had no connection, so
+   * no subject, and was kept clear); without, copied as kept.
+   */
+  run(subjectKeys?: SubjectKeys): Promise<number>;
 }
 
 /** A claim that cannot start: no single workspace, removed, already running, no unclaimed topic. */
@@ -122,15 +128,12 @@ export async function planClaim(
     read,
     mine: mine.length,
     undecodable,
-    run: async () => {
+    run: async (subjectKeys?: SubjectKeys) => {
       const messages: TopicMessage[] = [];
       for (const n of mine) {
         const record = withConnectionId(n, connection.id);
-        messages.push({
-          topic: raw.name,
-          key: connectionKey(connection.id, keyOf(record)),
-          value: await codec.encodeAs(raw, record),
-        });
+        const key = connectionKey(connection.id, keyOf(record));
+        messages.push({ topic: raw.name, key, value: await codec.encodeAs(raw, await sealedFor(subjectKeys, record)) });
       }
       if (messages.length > 0) {
         await producer.connect();
@@ -145,6 +148,20 @@ export async function planClaim(
       return messages.length;
     },
   };
+}
+
+/** `n` sealed for the contacts its body names, under its connection (as ingest writes it), given the keys. */
+async function sealedFor(keys: SubjectKeys | undefined, n: RawNotification): Promise<RawNotification> {
+  if (!keys || n.body_sealed) return n;
+  const ids = contactIdsInText(n.body);
+  if (ids.length === 0) return n;
+  const connectionId = connectionOf(n);
+  const body_sealed = await sealShared(
+    keys,
+    ids.map((contactId) => ({ connectionId, contactId })),
+    Buffer.from(n.body, 'utf8'),
+  );
+  return { ...n, body: '', body_sealed };
 }
 
 /** The raw topic's key of a notification, as ingest gives it (its entity); a body that is no envelope keeps its notification id. */

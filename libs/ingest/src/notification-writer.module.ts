@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import { CONFIG, type Config } from '@iks/config';
+import { ErasureModule, SubjectKeys } from '@iks/erasure';
 import { AvroCodec, KAFKA, KafkaModule, PRODUCER } from '@iks/kafka';
 import { createContext } from '@iks/ops';
 import { NotificationWriter, type NotificationWriterOptions } from './notification-writer';
@@ -14,13 +15,13 @@ export class NotificationWriterModule {
   static forRoot(opts: NotificationWriterOptions = {}): DynamicModule {
     return {
       module: NotificationWriterModule,
-      imports: [KafkaModule],
+      imports: [KafkaModule, ErasureModule],
       providers: [
         {
           provide: NotificationWriter,
-          inject: [CONFIG, KAFKA, PRODUCER, AvroCodec],
-          useFactory: (c: Config, kafka: Kafka, producer: Producer, codec: AvroCodec) =>
-            new NotificationWriter(c, { kafka, producer, codec }, opts),
+          inject: [CONFIG, KAFKA, PRODUCER, AvroCodec, SubjectKeys],
+          useFactory: (c: Config, kafka: Kafka, producer: Producer, codec: AvroCodec, subjectKeys: SubjectKeys) =>
+            new NotificationWriter(c, { kafka, producer, codec, subjectKeys }, opts),
         },
       ],
       exports: [NotificationWriter],

@@ -96,6 +96,7 @@ export interface NotificationAvro {
   readonly body: string;
 
   readonly connection_id: string;
+  readonly body_sealed: Buffer | null;
 }
 
 /** schemas/contact-snapshot.avsc */
@@ -306,8 +307,10 @@ export function deletionFromAvro(a: DeletionAvro): KlaviyoDeletionRecord {
   return withConnection(d, a.connection_id);
 }
 
+/** A sealed record is written sealed: its clear body (of a reader that opened it) never reaches the topic. */
 export function notificationToAvro(r: RawNotification): NotificationAvro {
-  return { ...r, connection_id: cid(r.connection_id) };
+  const sealed = r.body_sealed ?? null;
+  return { ...r, body: sealed ? '' : r.body, connection_id: cid(r.connection_id), body_sealed: sealed };
 }
 
 export function notificationFromAvro(a: NotificationAvro): RawNotification {
@@ -321,6 +324,7 @@ export function notificationFromAvro(a: NotificationAvro): RawNotification {
     received_at: Number(a.received_at),
     source: a.source,
     body: a.body,
+    ...(a.body_sealed ? { body_sealed: a.body_sealed } : {}),
   };
   return withConnection(r, a.connection_id);
 }

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { defaultConnectionFromConfig, StaticConnections, type Connection } from '@iks/connections';
+import { contactIdsIn } from '@iks/domain';
+import { sharedSubjects } from '@iks/erasure';
 import {
   AvroCodec,
   createKafka,
@@ -19,8 +21,8 @@ import {
   type IntercomEmulator,
 } from '../../../tools/intercom-emulator/src';
 import { testConnection } from '../../../test/support/connections';
-import { TopicTap } from '../../../test/support/raw-topic';
-import { testConfig } from '../../../test/support/test-config';
+import { BodyOpener, TopicTap } from '../../../test/support/raw-topic';
+import { TEST_KEY_RING, testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
 import type { ReconcilerRunner } from './reconciler.runner';
 import { createReconcilerRunner } from './reconciler-stage.module';
@@ -47,9 +49,11 @@ describe('ReconcilerRunner over several connections (emulator workspaces, real b
   let emu: IntercomEmulator;
   let runner: ReconcilerRunner | undefined;
   let tap: TopicTap | undefined;
+  let opener: BodyOpener | undefined;
 
   afterAll(async () => {
     await tap?.stop().catch(() => undefined);
+    await opener?.stop().catch(() => undefined);
     await runner?.stop();
     await emu?.close();
   });
@@ -70,6 +74,7 @@ describe('ReconcilerRunner over several connections (emulator workspaces, real b
       RECONCILE_INTERVAL_MS: '3600000',
       RECONCILE_WINDOW_MS: '7200000',
       RECONCILE_INDEX_DIR: mkdtempSync(join(tmpdir(), 'iks-rc-conn-')),
+      CONNECTION_SECRET_KEYS: TEST_KEY_RING,
     });
     const prefix = config.kafka.topicPrefix;
     const acme: Connection = testConnection('acme', 'wsacme', { accessToken: 'tok-acme-0001', apiBaseUrl: emu.url });
@@ -88,7 +93,9 @@ describe('ReconcilerRunner over several connections (emulator workspaces, real b
     const kafka = createKafka(config.kafka);
     const codec = new AvroCodec(config.kafka);
     await codec.registerAll();
-    tap = new TopicTap(kafka, codec, `${prefix}tap`);
+    // the healed bodies are sealed for the contacts they name (docs/ERASURE.md): opened as the transformer does
+    opener = await BodyOpener.start(config);
+    tap = new TopicTap(kafka, codec, `${prefix}tap`, opener);
     const raw = topicName('notifications', prefix);
     const reportsTopic = topicName('reconcileReports', prefix);
     const outagesTopic = topicName('outages', prefix);
@@ -109,6 +116,13 @@ describe('ReconcilerRunner over several connections (emulator workspaces, real b
     );
     for (const { key, n } of healed()) {
       expect(n.source).toBe('reconcile');
+      // the writer found the contacts its body names and sealed it for them, as its connection (docs/ERASURE.md)
+      expect(sharedSubjects(n.body_sealed!).map((x) => x.connectionId)).toEqual([n.connection_id ?? 'default']);
+      expect(contactIdsIn(JSON.parse(n.body)).sort()).toEqual(
+        sharedSubjects(n.body_sealed!)
+          .map((x) => x.contactId)
+          .sort(),
+      );
       if (n.app_id === 'wsacme') {
         // acme's: its connection and `acme/<key>`, as the ingest writes its webhooks
         expect(n.connection_id).toBe('acme');

@@ -101,7 +101,9 @@ export class InProcessReplay {
       return `${delivered + dead} replayed, ${delivered} delivered, ${dead} dead-lettered`;
     }
     const t = this.runner.tally;
-    return `${t.count()} replayed, ${t.producedCount()} record(s) produced, ${t.count('pending')} sent to the retry topic, ${t.count('dead_letter')} dead-lettered`;
+    // a notification naming a person whose keys are destroyed (docs/ERASURE.md) is passed over, not failed
+    const erased = t.countReason('skip', 'erased');
+    return `${t.count()} replayed, ${t.producedCount()} record(s) produced, ${t.count('pending')} sent to the retry topic, ${t.count('dead_letter')} dead-lettered${erased > 0 ? `, ${erased} skipped as erased (a person they name was deleted; unreadable)` : ''}`;
   }
 
   /** Stops the stage. Returns how many records were read past the planned end (whole batches). */

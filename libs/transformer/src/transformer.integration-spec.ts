@@ -1,14 +1,18 @@
 import { AvroCodec, createKafka, dlqName, deadLetterFromAvro, eventFromAvro, profileFromAvro } from '@iks/kafka';
 import { fixture, produceRaw, rawFromEnvelope, TopicTap, topicOf } from '../../../test/support/raw-topic';
 import { subjectKeysReader, type SubjectKeysReader } from '../../../test/support/subject-keys';
-import { testConfig } from '../../../test/support/test-config';
+import { TEST_KEY_RING, testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
 import { NO_INTERCOM_API } from '@iks/directory';
 import type { TransformerRunner } from './transformer.runner';
 import { createTransformerRunner } from './transformer-stage.module';
 
 describe('transformer: raw topic → klaviyo topics through the real broker', () => {
-  const config = testConfig('transformer', { CONTACT_RETRY_INITIAL_MS: '300', CONTACT_WAIT_MAX_MS: '4000' });
+  const config = testConfig('transformer', {
+    CONTACT_RETRY_INITIAL_MS: '300',
+    CONTACT_WAIT_MAX_MS: '4000',
+    CONNECTION_SECRET_KEYS: TEST_KEY_RING,
+  });
   const kafka = createKafka(config.kafka);
   const codec = new AvroCodec(config.kafka);
   let runner: TransformerRunner;

@@ -38,7 +38,7 @@ import {
   type DirectoryView,
   type IntercomSource,
 } from '@iks/directory';
-import { ErasedSubjectError, openPersonal, sealPersonal, SubjectKeys } from '@iks/erasure';
+import { ErasedSubjectError, openPersonal, openShared, sealPersonal, SubjectKeys } from '@iks/erasure';
 import { processNotification } from './notification-processor';
 
 const H_ATTEMPT = 'iks-attempt';
@@ -290,13 +290,32 @@ export class TransformerRunner implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * The notification with its body opened (`body_sealed` kept: a copy to the retry topic stays
+   * sealed), or null when one of the people it names is erased: their keys are destroyed, the
+   * body is unreadable for good, and the record is skipped as `erased` (not a dead letter: a
+   * replay from the beginning after a deletion passes over it and re-creates no one).
+   */
+  private async opened(raw: RawNotification): Promise<RawNotification | null> {
+    if (!raw.body_sealed) return raw; // a body that names no contact, or a record from before sealing
+    try {
+      return { ...raw, body: (await openShared(this.keys, raw.body_sealed)).toString('utf8') };
+    } catch (e) {
+      if (e instanceof ErasedSubjectError) return null;
+      throw e;
+    }
+  }
+
   /** Process one notification and queue its outputs (records, snapshots, retry). */
   private async handle(
-    { message: m, value: raw }: StageRecord<RawNotification>,
+    { message: m, value: sealed }: StageRecord<RawNotification>,
     out: ProducedRecord[],
     attempt: number,
     firstPendingAt: number,
   ): Promise<RecordOutcome> {
+    const raw = await this.opened(sealed);
+    if (raw === null)
+      return { kind: 'skip', reason: 'erased', source: isMappedTopic(sealed.topic) ? sealed.topic : 'other' };
     const connection = this.connectionOf(raw);
     const result = await processNotification(
       raw,
@@ -439,7 +458,7 @@ export class TransformerRunner implements OnApplicationShutdown {
     await this.runtime.stop();
     await this.directoryFollower?.stop();
     await this.directory.close().catch((e) => this.logger.warn(`closing the directory store: ${(e as Error).message}`));
-    await this.keys.stop();
+    await this.keys.stop().catch(() => undefined);
     await this.producer.disconnect().catch(() => undefined);
     await this.afterStop?.();
   }

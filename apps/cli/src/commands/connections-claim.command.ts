@@ -1,6 +1,8 @@
+import type { INestApplicationContext } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { CONNECTIONS, ConnectionsModule, type ConnectionDirectory } from '@iks/connections';
+import { ErasureModule, SubjectKeys } from '@iks/erasure';
 import { ClaimRefusedError, planClaim } from '@iks/ingest';
 import { AvroCodec, KAFKA, PRODUCER } from '@iks/kafka';
 import { createContext } from '@iks/ops';
@@ -45,6 +47,19 @@ export async function runConnectionsClaim(
   const kafka = app.get<Kafka>(KAFKA);
   const producer = app.get<Producer>(PRODUCER);
   const codec = app.get(AvroCodec);
+  // the people's keys the copies are sealed with (docs/ERASURE.md), in a context of their own: made
+  // only once there is something to copy (a refusal needs none)
+  let keysApp: INestApplicationContext | undefined;
+  let subjectKeys: SubjectKeys | undefined;
+  const keys = async (): Promise<SubjectKeys> => {
+    keysApp = await createContext(config, 'cli', ErasureModule);
+    await keysApp.get(AvroCodec).registerAll();
+    await keysApp.get<Producer>(PRODUCER).connect();
+    const made = keysApp.get(SubjectKeys);
+    subjectKeys = made;
+    await made.start();
+    return made;
+  };
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -66,7 +81,7 @@ export async function runConnectionsClaim(
     io.stdout(`plan: copy ${plan.mine} to ${plan.rawTopic} as connection ${plan.connectionId}`);
     const stop = await confirmOrExit('connections claim', a.yes, io, deps.prompt);
     if (stop !== null) return stop;
-    const copied = await plan.run();
+    const copied = await plan.run(await keys());
     io.stdout(
       `connections claim: copied ${copied} webhook(s) of workspace ${plan.appId} to ${plan.rawTopic} as connection ${plan.connectionId}; ` +
         'the transformer maps them (a webhook copied twice maps to the same unique_ids: nothing is sent twice)',
@@ -80,6 +95,12 @@ export async function runConnectionsClaim(
     throw e;
   } finally {
     await admin.disconnect().catch(() => undefined);
+    await subjectKeys?.stop().catch(() => undefined);
+    await keysApp
+      ?.get<Producer>(PRODUCER)
+      .disconnect()
+      .catch(() => undefined);
+    await keysApp?.close();
     await producer.disconnect().catch(() => undefined);
     await app.close();
   }

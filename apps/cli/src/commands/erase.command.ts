@@ -4,13 +4,13 @@ import type { Config } from '@iks/config';
 import {
   ANY_WORKSPACE,
   CONNECTIONS,
-  ConnectionsModule,
   connectionKey,
   withConnectionId,
   type ConnectionDirectory,
 } from '@iks/connections';
 import { entityKey, type IntercomEnvelope, type RawNotification } from '@iks/domain';
-import { AvroCodec, PRODUCER, topic } from '@iks/kafka';
+import { ErasureModule, sealShared, SubjectKeys } from '@iks/erasure';
+import { AvroCodec, KAFKA, prepareStage, PRODUCER, topic } from '@iks/kafka';
 import { createContext } from '@iks/ops';
 import type { CliIo } from '../cli-io';
 import { EXIT } from './command-args';
@@ -78,8 +78,10 @@ export function erasureNotification(
  * an unknown or removed connection or without --yes off a terminal, 1 when it cannot be written.
  */
 export async function runErase(a: EraseArgs, config: Config, io: CliIo, deps: EraseDeps = {}): Promise<number> {
-  const app = await createContext(config, 'cli', ConnectionsModule);
+  // ErasureModule brings ConnectionsModule (global): the connections, and the people's keys
+  const app = await createContext(config, 'cli', ErasureModule);
   const producer = app.get<Producer>(PRODUCER);
+  const keys = app.get(SubjectKeys);
   try {
     const connections = deps.connections ?? app.get<ConnectionDirectory>(CONNECTIONS);
     const connection = connections.get(a.connectionId);
@@ -111,18 +113,26 @@ export async function runErase(a: EraseArgs, config: Config, io: CliIo, deps: Er
     const stop = await confirmOrExit('erase', a.yes, io, deps.prompt);
     if (stop !== null) return stop;
     const codec = app.get(AvroCodec);
-    await codec.registerAll();
-    await producer.connect();
+    await prepareStage(app.get(KAFKA), config.kafka, codec, producer);
+    await keys.start();
+    // sealed for her, as ingest seals Intercom's contact.deleted (docs/ERASURE.md): once the sink
+    // has erased her keys, the request itself no longer names her to anyone
+    const body_sealed = await sealShared(
+      keys,
+      [{ connectionId: a.connectionId, contactId }],
+      Buffer.from(record.body, 'utf8'),
+    );
     await producer.send({
       topic: rawTopic.name,
       acks: -1,
-      messages: [{ key, value: await codec.encodeAs(rawTopic, record) }],
+      messages: [{ key, value: await codec.encodeAs(rawTopic, { ...record, body: '', body_sealed }) }],
     });
     io.stdout(
       `erase: written (contact ${contactId}); the transformer writes the deletion request, the sink asks Klaviyo to delete the profile and skips her later records (see the console's person page, or cli dlq list if it cannot)`,
     );
     return EXIT.ok;
   } finally {
+    await keys.stop().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await app.close();
   }

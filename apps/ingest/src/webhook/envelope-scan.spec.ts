@@ -1,4 +1,6 @@
-import { entityKey, parseWebhookText, validateEnvelope } from '@iks/domain';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { contactIdsIn, entityKey, parseWebhookText, validateEnvelope } from '@iks/domain';
 import { buildNotification, generateDataset } from '../../../../tools/intercom-emulator/src';
 import { MAX_DEPTH, scanEnvelope, type ScannedEnvelope } from './envelope-scan';
 import { readBody } from './webhook-body';
@@ -38,6 +40,7 @@ function fromTree(text: string): ScannedEnvelope | null {
     contactIsObject,
     contactId:
       contactIsObject && !Array.isArray(it.contact) ? idOf((it.contact as Record<string, unknown>).id) : undefined,
+    subjects: contactIdsIn(o).sort(),
   };
 }
 
@@ -49,6 +52,17 @@ function parses(text: string): boolean {
     return false;
   }
 }
+
+const json = JSON.stringify({
+  type: 'notification_event',
+  id: 'notif_1',
+  topic: 'conversation.user.created',
+  app_id: 'abc',
+  created_at: 1700000000,
+  delivery_attempts: 1,
+  first_sent_at: 1700000000,
+  data: { type: 'notification_event_data', item: { type: 'conversation', id: '42' } },
+});
 
 /** Real-shaped webhooks of every kind the emulator builds. */
 function corpus(): Buffer[] {
@@ -227,6 +241,53 @@ describe('scanEnvelope: the fast path of the body check, against JSON.parse', ()
       return;
     }
     expect(scanned).toBeNull();
+  });
+});
+
+describe('scanEnvelope: the subjects a body names, in the same pass (libs/domain contactIdsIn)', () => {
+  const dir = join(__dirname, '..', '..', '..', '..', 'libs', 'mapping', 'fixtures', 'notifications');
+
+  it('finds in every Intercom-shaped fixture (pretty-printed and compact) what contactIdsIn finds', () => {
+    let named = 0;
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      const expected = contactIdsIn(JSON.parse(text)).sort();
+      if (expected.length > 0) named++;
+      for (const b of [Buffer.from(text), Buffer.from(JSON.stringify(JSON.parse(text)))]) {
+        const scanned = scanEnvelope(b);
+        expect({ f, subjects: scanned?.subjects }).toEqual({ f, subjects: expected });
+      }
+    }
+    expect(named).toBe(21);
+  });
+
+  it.each([
+    [
+      'contacts, users and leads at any depth, each once',
+      '{"contacts":[{"type":"contact","id":"c1"},{"type":"lead","id":"l1"}],"parts":[{"author":{"id":"c1","type":"user"}},{"author":{"type":"admin","id":"a1"}}]}',
+      ['c1', 'l1'],
+    ],
+    ['a number id', '{"author":{"type":"user","id":1e3}}', ['1000']],
+    [
+      'the last of duplicate type keys',
+      '{"a":{"type":"admin","id":"x","type":"user"},"b":{"type":"user","id":"y","type":"admin"}}',
+      ['x'],
+    ],
+    ['the last of duplicate id keys', '{"a":{"type":"user","id":"x","id":"y"}}', ['y']],
+    ['escapes in the type, the id and an inner key', '{"a":{"\\u0074ype":"\\u0075ser","\\u0069d":"c\\u00e9"}}', ['cé']],
+    [
+      'no id, a null id, an object id',
+      '{"a":{"type":"contact"},"b":{"type":"user","id":null},"c":{"type":"lead","id":{"id":"z"}}}',
+      [],
+    ],
+  ])('%s', (_name, item, expected) => {
+    const text = json.replace(
+      '"item":{"type":"conversation","id":"42"}',
+      `"item":{"type":"conversation","id":"42","x":${item}}`,
+    );
+    expect(parses(text)).toBe(true);
+    expect(contactIdsIn(JSON.parse(text)).sort()).toEqual(expected);
+    expect(scanEnvelope(Buffer.from(text))?.subjects).toEqual(expected);
   });
 });
 

@@ -1,3 +1,5 @@
+import { PERSON_TYPES } from '@iks/domain';
+
 /**
  * The fast path of ingest's body check: one pass over the body's bytes that checks the whole
  * body is JSON (RFC 8259) and picks out what ingest needs from it (the envelope's fields, the
@@ -36,6 +38,12 @@ export interface ScannedEnvelope {
   contactIsObject: boolean;
   /** data.item.contact.id when contact is an object and its id a string or a number. */
   contactId: string | number | undefined;
+  /**
+   * The contact ids the body names (libs/domain intercom-subjects.ts: every object, at any depth,
+   * whose `type` is contact, user or lead and whose `id` a string or a number), each once, sorted:
+   * the subjects its sealed body is shared between (docs/ERASURE.md). Found in the same pass.
+   */
+  subjects: string[];
 }
 
 export const MAX_DEPTH = 128;
@@ -128,6 +136,9 @@ class Scanner {
     contactIdE: 0,
     contactIdEsc: false,
   };
+
+  /** Contact ids of the person objects met so far (see ScannedEnvelope.subjects). */
+  readonly subjects: string[] = [];
 
   constructor(private readonly b: Buffer) {}
 
@@ -299,6 +310,12 @@ class Scanner {
       this.i++;
       return;
     }
+    // this object as a person (intercom-subjects.ts): its type one of PERSON_TYPES, its id (the last of each wins)
+    let person = false;
+    let idKind = Kind.Other;
+    let idS = 0;
+    let idE = 0;
+    let idEsc = false;
     for (;;) {
       this.ws();
       if (b[this.i] !== QUOTE) bail();
@@ -314,31 +331,41 @@ class Scanner {
       // fields are kept could spell one ("\u0069d" is "id"): the slow path reads it
       if (keyEscaped && at !== At.None) bail();
       const field = at === At.None ? Field.None : fieldOf(b, at, keyS, keyE);
+      const personKey = personKeyOf(b, keyS, keyE, keyEscaped);
+      let kind: Kind;
       switch (field) {
         case Field.None:
-          this.value(At.None, depth);
+          kind = this.value(At.None, depth);
           break;
         case Field.Data: {
           // a later "data" replaces an earlier one whole, as in JSON.parse
           t.itemKind = Kind.Other;
           resetItem(t);
-          t.dataKind = this.value(At.Data, depth);
+          kind = t.dataKind = this.value(At.Data, depth);
           break;
         }
         case Field.Item: {
           resetItem(t);
-          t.itemKind = this.value(At.Item, depth);
+          kind = t.itemKind = this.value(At.Item, depth);
           break;
         }
         case Field.Contact: {
           t.contactIdKind = Kind.Other;
-          t.contactKind = this.value(At.Contact, depth);
+          kind = t.contactKind = this.value(At.Contact, depth);
           break;
         }
         default: {
-          const kind = this.value(At.None, depth);
+          kind = this.value(At.None, depth);
           this.keep(field, kind);
         }
+      }
+      if (personKey === PersonKey.Type)
+        person = kind === Kind.String && isPersonType(b, this.valStart, this.valEnd, this.valEscaped);
+      else if (personKey === PersonKey.Id) {
+        idKind = kind;
+        idS = this.valStart;
+        idE = this.valEnd;
+        idEsc = this.valEscaped;
       }
       this.ws();
       const c = b[this.i];
@@ -348,6 +375,8 @@ class Scanner {
       }
       if (c === 0x7d) {
         this.i++;
+        if (person && (idKind === Kind.String || idKind === Kind.Number))
+          this.subjects.push(idKind === Kind.String ? str(b, idS, idE, idEsc) : String(num(b, idS, idE)));
         return;
       }
       bail();
@@ -483,6 +512,47 @@ function fieldOf(b: Buffer, at: At, s: number, e: number): Field {
   return Field.None;
 }
 
+const enum PersonKey {
+  None,
+  Type,
+  Id,
+}
+
+/** Whether the key at s..e is "type" or "id" (an escaped one decoded first). */
+function personKeyOf(b: Buffer, s: number, e: number, escaped: boolean): PersonKey {
+  if (escaped) {
+    const k = str(b, s, e, true);
+    return k === 'type' ? PersonKey.Type : k === 'id' ? PersonKey.Id : PersonKey.None;
+  }
+  const len = e - s;
+  if (len === 2) return b[s] === 0x69 && b[s + 1] === 0x64 ? PersonKey.Id : PersonKey.None;
+  if (len === 4)
+    return b[s] === 0x74 && b[s + 1] === 0x79 && b[s + 2] === 0x70 && b[s + 3] === 0x65
+      ? PersonKey.Type
+      : PersonKey.None;
+  return PersonKey.None;
+}
+
+const PERSON_TYPE_BYTES = [...PERSON_TYPES].map((t) => Buffer.from(t));
+
+/** Whether the string value at s..e is one of PERSON_TYPES. */
+function isPersonType(b: Buffer, s: number, e: number, escaped: boolean): boolean {
+  if (escaped) return PERSON_TYPES.has(str(b, s, e, true));
+  const len = e - s;
+  for (const t of PERSON_TYPE_BYTES) {
+    if (t.length !== len) continue;
+    let same = true;
+    for (let k = 0; k < len; k++) {
+      if (b[s + k] !== t[k]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
 function isHex(c: number | undefined): boolean {
   return c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 }
@@ -545,5 +615,6 @@ export function scanEnvelope(body: Buffer): ScannedEnvelope | null {
     contactIsObject,
     contactId:
       t.contactKind === Kind.Object ? idValue(t.contactIdKind, t.contactIdS, t.contactIdE, t.contactIdEsc) : undefined,
+    subjects: s.subjects.length < 2 ? s.subjects : [...new Set(s.subjects)].sort(),
   };
 }

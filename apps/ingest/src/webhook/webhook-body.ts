@@ -7,7 +7,12 @@ import { scanEnvelope, type ScannedEnvelope } from './envelope-scan';
  * checks to word, exactly as before the fast path existed.
  */
 export type ReadBody =
-  | { readonly ok: true; readonly envelope: IntercomEnvelope }
+  | {
+      readonly ok: true;
+      readonly envelope: IntercomEnvelope;
+      /** The contact ids the body names (the scan's `subjects`): what its sealed body is shared between. */
+      readonly subjects: readonly string[];
+    }
   | { readonly ok: false; readonly body: unknown; readonly notJson: string | null };
 
 /**
@@ -20,7 +25,7 @@ export function readBody(raw: Buffer, text: string): ReadBody {
   const scanned = scanEnvelope(raw);
   if (scanned !== null && !(scanned.type === 'notification_event' && scanned.topic === 'ping')) {
     const checked = validateEnvelope(skeleton(scanned));
-    if (checked.ok) return { ok: true, envelope: checked.envelope };
+    if (checked.ok) return { ok: true, envelope: checked.envelope, subjects: scanned.subjects };
   }
   try {
     return { ok: false, body: JSON.parse(text) as unknown, notJson: null };

@@ -15,6 +15,7 @@ import type { Config } from '@iks/config';
 import { CONNECTIONS, connectionKey, type ConnectionDirectory } from '@iks/connections';
 import {
   boundedKey,
+  contactIdsIn,
   DEFAULT_CONNECTION_ID,
   entityKey,
   isPing,
@@ -66,14 +67,19 @@ export class WebhookController {
     const route = this.router.route(raw, signature, read.ok ? read.envelope.app_id : appIdOf(read.body));
     if (route.kind === 'refused') throw this.unauthorized(route);
     let env: IntercomEnvelope;
-    if (read.ok) env = read.envelope;
-    else {
+    // the people the body names, found by the scan's pass or in the tree the slow path built
+    let subjects: readonly string[];
+    if (read.ok) {
+      env = read.envelope;
+      subjects = read.subjects;
+    } else {
       if (read.notJson !== null) throw this.badRequest(read.notJson);
       // the ping is checked before the envelope's rules: Intercom sends it with id null (issue #19)
       if (isPing(read.body)) return this.pong(read.body);
       const parsed = validateEnvelope(read.body);
       if (!parsed.ok) throw this.badRequest(parsed.error);
       env = parsed.envelope;
+      subjects = contactIdsIn(read.body);
     }
     if (route.kind === 'unclaimed') return this.keepUnclaimed(env, text);
     const connectionId = route.connection.id;
@@ -82,6 +88,8 @@ export class WebhookController {
       env.topic,
       recordOf(env, text, connectionId),
       connectionKey(connectionId, entityKey(env)),
+      subjects,
+      raw,
     );
   }
 
@@ -89,8 +97,15 @@ export class WebhookController {
    * Not async: what waits for Kafka's ack are two closures over the id and topic, not the
    * request's frame (an async frame keeps its locals, the parsed body among them, until it ends).
    */
-  private store(id: string, topic: string, record: RawNotification, key: string) {
-    return this.writer.write(record, key).then(
+  private store(
+    id: string,
+    topic: string,
+    record: RawNotification,
+    key: string,
+    subjects: readonly string[],
+    raw: Buffer,
+  ) {
+    return this.writer.write(record, key, undefined, subjects, raw).then(
       () => {
         this.metrics.countAccepted(topic);
         return { status: 'accepted' as const, id };
