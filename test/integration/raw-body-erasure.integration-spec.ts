@@ -20,6 +20,7 @@ import { runErase } from '../../apps/cli/src/commands/erase.command';
 import { runReplayCommand } from '../../apps/cli/src/commands/replay.command';
 import { createIngestApp } from '../../apps/ingest/src/ingest.app';
 import { sign } from '../../apps/ingest/src/webhook/signature';
+import { generateDataset, startIntercomEmulator } from '../../tools/intercom-emulator/src';
 import { fixture, TopicTap, topicOf } from '../support/raw-topic';
 import { freshConfig } from '../support/test-config';
 import { waitFor } from '../support/wait-for';
@@ -251,6 +252,40 @@ describe('raw bodies sealed for the people they name (#24): ingest seals, the tr
     function nameOf(notificationId: string): string {
       for (const [n, body] of bodies) if ((JSON.parse(body) as { id: string }).id === notificationId) return n;
       throw new Error(`no fixture has notification ${notificationId}`);
+    }
+  });
+
+  it("erase --email looks her contact id up in the workspace (POST /contacts/search) and seals the request under it", async () => {
+    const intercom = await startIntercomEmulator({ port: 0, dataset: generateDataset({ seed: 24, contacts: 3 }) });
+    try {
+      const person = intercom.dataset.contacts.find((c) => c.email)!;
+      const withApi = freshConfig('cli', {
+        ...shared,
+        INTERCOM_ACCESS_TOKEN: intercom.accessToken,
+        INTERCOM_BASE_URL: intercom.url,
+      });
+      const erase = capture();
+      const before = tap.of(T.raw).length;
+      expect(
+        await runErase(
+          { connectionId: 'default', contactId: null, email: person.email!, phone: null, yes: true },
+          withApi,
+          erase.io,
+        ),
+      ).toBe(0);
+      expect(erase.out.join('\n')).toContain(`contact ${person.id} (Intercom's for that email)`);
+      expect(intercom.requests.some((r) => r.method === 'POST' && r.path.startsWith('/contacts/search'))).toBe(true);
+      const written = await waitFor(() => tap.of(T.raw).length > before && tap.of(T.raw)[before], {
+        what: "the operator's request",
+      });
+      const n = notificationFromAvro(written.value);
+      expect({ source: n.source, subjects: sharedSubjects(n.body_sealed!) }).toEqual({
+        source: 'operator',
+        subjects: [{ connectionId: 'default', contactId: person.id }],
+      });
+      expect(written.raw.value!.includes(Buffer.from(person.email!))).toBe(false);
+    } finally {
+      await intercom.close();
     }
   });
 });

@@ -11,6 +11,7 @@ import {
 import { entityKey, type IntercomEnvelope, type RawNotification } from '@iks/domain';
 import { ErasureModule, sealShared, SubjectKeys } from '@iks/erasure';
 import { AvroCodec, KAFKA, prepareStage, PRODUCER, topic } from '@iks/kafka';
+import { intercomClientFactory, type IntercomClientFactory } from '@iks/intercom';
 import { createContext } from '@iks/ops';
 import type { CliIo } from '../cli-io';
 import { EXIT } from './command-args';
@@ -18,6 +19,8 @@ import { confirmOrExit, type Prompt } from './confirm';
 import type { EraseArgs } from './erase.args';
 
 export interface EraseDeps {
+  /** Makes the Intercom client that finds the contact ids of --email / --phone (default: the one factory). */
+  readonly intercomClient?: IntercomClientFactory;
   /** The connections (default: the process's directory: pipeline.connections.v1 and the environment's default connection). */
   readonly connections?: ConnectionDirectory;
   readonly prompt?: Prompt;
@@ -96,44 +99,83 @@ export async function runErase(a: EraseArgs, config: Config, io: CliIo, deps: Er
       return EXIT.usage;
     }
     const appId = connection.intercom.appId === ANY_WORKSPACE ? '' : connection.intercom.appId;
-    const { record, key, contactId } = erasureNotification(a, appId, (deps.now ?? Date.now)());
     const rawTopic = topic('notifications', config.kafka.topicPrefix);
+    // her records are sealed under her Intercom contact id: an email or a phone is looked up in
+    // the workspace first (POST /contacts/search), so that her keys are the ones destroyed
+    const found = a.contactId ? [a.contactId] : await contactIdsOf(a, connection, io, deps.intercomClient, config);
+    const requests = (found.length > 0 ? found : [null]).map((id) =>
+      erasureNotification({ ...a, contactId: id }, appId, (deps.now ?? Date.now)()),
+    );
     const who = a.contactId
       ? `contact ${a.contactId}`
-      : a.email
-        ? 'the person with that email'
-        : 'the person with that phone';
+      : found.length > 0
+        ? `contact${found.length > 1 ? 's' : ''} ${found.join(', ')} (Intercom's for that ${a.email ? 'email' : 'phone'})`
+        : a.email
+          ? 'the person with that email'
+          : 'the person with that phone';
     io.stdout(
-      `plan: erase ${who} of connection ${a.connectionId}: a contact.deleted (source operator, notification ${record.notification_id}) into ${rawTopic.name}`,
+      `plan: erase ${who} of connection ${a.connectionId}: ${requests.length} contact.deleted (source operator, ${requests.map((r) => r.record.notification_id).join(', ')}) into ${rawTopic.name}`,
     );
-    if (!a.contactId)
+    if (found.length === 0)
       io.stdout(
-        'note: without --contact-id the directory cannot tombstone her contact (it is known by id); Klaviyo deletes the profile by the identifier given',
+        'note: no contact id for her: Klaviyo deletes the profile by the identifier given, but the directory cannot tombstone her contact and what the pipeline sealed under her contact id is not shredded by this request; give --contact-id if you know it',
       );
     const stop = await confirmOrExit('erase', a.yes, io, deps.prompt);
     if (stop !== null) return stop;
     const codec = app.get(AvroCodec);
     await prepareStage(app.get(KAFKA), config.kafka, codec, producer);
     await keys.start();
-    // sealed for her, as ingest seals Intercom's contact.deleted (docs/ERASURE.md): once the sink
-    // has erased her keys, the request itself no longer names her to anyone
-    const body_sealed = await sealShared(
-      keys,
-      [{ connectionId: a.connectionId, contactId }],
-      Buffer.from(record.body, 'utf8'),
-    );
-    await producer.send({
-      topic: rawTopic.name,
-      acks: -1,
-      messages: [{ key, value: await codec.encodeAs(rawTopic, { ...record, body: '', body_sealed }) }],
-    });
+    const messages = [];
+    for (const { record, key, contactId } of requests) {
+      // sealed for her, as ingest seals Intercom's contact.deleted (docs/ERASURE.md): once the sink
+      // has erased her keys, the request itself no longer names her to anyone
+      const body_sealed = await sealShared(
+        keys,
+        [{ connectionId: a.connectionId, contactId }],
+        Buffer.from(record.body, 'utf8'),
+      );
+      messages.push({ key, value: await codec.encodeAs(rawTopic, { ...record, body: '', body_sealed }) });
+    }
+    await producer.send({ topic: rawTopic.name, acks: -1, messages });
     io.stdout(
-      `erase: written (contact ${contactId}); the transformer writes the deletion request, the sink asks Klaviyo to delete the profile and skips her later records (see the console's person page, or cli dlq list if it cannot)`,
+      `erase: written (contact ${requests.map((r) => r.contactId).join(', ')}); the transformer writes the deletion request, the sink asks Klaviyo to delete the profile, destroys her keys and skips her later records (see the console's person page, or cli dlq list if it cannot)`,
     );
     return EXIT.ok;
   } finally {
     await keys.stop().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     await app.close();
+  }
+}
+
+/**
+ * The Intercom contact ids of the email or phone given (POST /contacts/search, `=`; every page).
+ * None when the workspace has none (Intercom deleted her already) or cannot be asked (no access
+ * token, unreachable): said on stderr, and the request goes out with the identifier alone.
+ */
+async function contactIdsOf(
+  a: EraseArgs,
+  connection: Parameters<IntercomClientFactory>[0],
+  io: CliIo,
+  factory: IntercomClientFactory | undefined,
+  config: Config,
+): Promise<string[]> {
+  const query = a.email
+    ? { field: 'email', operator: '=', value: a.email }
+    : { field: 'phone', operator: '=', value: a.phone };
+  try {
+    const client = (factory ?? intercomClientFactory({ version: config.intercom.version }))(connection);
+    const ids: string[] = [];
+    let startingAfter: string | undefined;
+    do {
+      const page = await client.searchContacts(query, { perPage: 150, startingAfter });
+      ids.push(...page.items.map((c) => c.id));
+      startingAfter = page.next;
+    } while (startingAfter);
+    if (ids.length === 0) io.stderr(`erase: Intercom has no contact with that ${a.email ? 'email' : 'phone'}`);
+    return [...new Set(ids)];
+  } catch (e) {
+    io.stderr(`erase: could not look her contact id up in Intercom (${(e as Error).message})`);
+    return [];
   }
 }
