@@ -255,7 +255,7 @@ describe('raw bodies sealed for the people they name (#24): ingest seals, the tr
     }
   });
 
-  it("erase --email looks her contact id up in the workspace (POST /contacts/search) and seals the request under it", async () => {
+  it('erase --email looks her contact id up in the workspace (POST /contacts/search) and seals the request under it', async () => {
     const intercom = await startIntercomEmulator({ port: 0, dataset: generateDataset({ seed: 24, contacts: 3 }) });
     try {
       const person = intercom.dataset.contacts.find((c) => c.email)!;

@@ -56,7 +56,7 @@ describe('sealShared / openShared: a value of several people, unreadable once an
     const { keys, sent } = keysInMemory();
     const first = await sealShared(keys, [ann, bob], body);
     const second = await sealShared(keys, [ann, bob], body);
-    const headerLen = first.length - body.length - 28;
+    const headerLen = first.length - 1 - body.length - 28; // the codec byte (this short body stays as is), iv, tag
     expect(second.subarray(0, headerLen).equals(first.subarray(0, headerLen))).toBe(true);
     expect(second.subarray(headerLen, headerLen + 12).equals(first.subarray(headerLen, headerLen + 12))).toBe(false);
     expect(second.equals(first)).toBe(false);
@@ -110,6 +110,29 @@ describe('sealShared / openShared: a value of several people, unreadable once an
   it('does not open in another process without the keys (they live in the topic, not in the bytes)', async () => {
     const sealed = await sealShared(keysInMemory().keys, [ann], body);
     await expect(openShared(keysInMemory().keys, sealed)).rejects.toThrow(ErasedSubjectError);
+  });
+
+  it('compresses a value that compresses (an LZ4 block inside the seal) and opens it byte for byte', async () => {
+    const { keys } = keysInMemory();
+    const json = Buffer.from(
+      JSON.stringify({
+        type: 'notification_event',
+        topic: 'conversation.user.replied',
+        data: {
+          item: {
+            parts: Array.from({ length: 20 }, (_, i) => ({ id: `part-${i}`, body: '<p>Thanks, that helped</p>' })),
+          },
+        },
+      }),
+    );
+    const noise = randomBytes(2000);
+    const sealedJson = await sealShared(keys, [ann], json);
+    const sealedNoise = await sealShared(keys, [ann], noise);
+    expect(sealedJson.length).toBeLessThan(json.length / 2);
+    expect(sealedNoise.length).toBeGreaterThan(noise.length);
+    expect((await openShared(keys, sealedJson)).equals(json)).toBe(true);
+    expect((await openShared(keys, sealedNoise)).equals(noise)).toBe(true);
+    expect((await openShared(keys, await sealShared(keys, [ann], Buffer.alloc(0)))).length).toBe(0);
   });
 
   it("refuses an altered value, another value's header and bytes of another format", async () => {

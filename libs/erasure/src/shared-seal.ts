@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { compressSync, uncompressSync } from 'lz4-napi';
 import { ErasedSubjectError, subjectId, type Subject, type SubjectKeys } from './subject-keys';
 
 /**
@@ -9,10 +10,10 @@ import { ErasedSubjectError, subjectId, type Subject, type SubjectKeys } from '.
  *
  * Layout (integers big-endian):
  *
- *     [FORMAT=1][share count u16]
+ *     [FORMAT=2][share count u16]
  *     per share: [connection id length u16][connection id][contact id length u16][contact id]
  *                [sealed share length u16][sealed share]
- *     [iv 12][tag 16][ciphertext]
+ *     [iv 12][tag 16][ciphertext of [codec u8][payload]]
  *
  * Everything before the iv is the value's additional data: a share cannot be swapped for
  * another record's, nor a subject dropped, without the value failing to open. The subjects are
@@ -24,7 +25,15 @@ import { ErasedSubjectError, subjectId, type Subject, type SubjectKeys } from '.
  * subject. Erasure is unchanged: the shares are under the subjects' keys, and a set with an
  * erased subject is not reused (its next value gets a throw-away share, SubjectKeys.seal).
  */
-const FORMAT = 1;
+/**
+ * 2: the sealed bytes are `[codec][payload]`, codec 0 the value as is, 1 an LZ4 block (lz4-napi's
+ * size-prepended block) when that is smaller (1 never landed: the value as is). Ciphertext does not
+ * compress, so the raw topic's batches are written uncompressed (NotificationWriter): a webhook's
+ * JSON compressed on its own before the seal is about 2.2x smaller for 5-13 µs.
+ */
+const FORMAT = 2;
+const CODEC_NONE = 0;
+const CODEC_LZ4 = 1;
 const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -93,9 +102,12 @@ export async function sealShared(keys: SubjectKeys, subjects: readonly Subject[]
   const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', rk.key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(rk.header);
-  const first = cipher.update(clear);
+  const packed = clear.length > 64 ? compressSync(clear) : null;
+  const [codec, payload] = packed && packed.length < clear.length ? [CODEC_LZ4, packed] : [CODEC_NONE, clear];
+  const first = cipher.update(Buffer.from([codec]));
+  const body = cipher.update(payload);
   const last = cipher.final();
-  return Buffer.concat([rk.header, iv, cipher.getAuthTag(), first, last]);
+  return Buffer.concat([rk.header, iv, cipher.getAuthTag(), first, body, last]);
 }
 
 /** The record key of this subject set now: the one in use, or a new one with its shares sealed. */
@@ -210,13 +222,18 @@ export async function openShared(keys: SubjectKeys, sealed: Buffer): Promise<Buf
     const decipher = createDecipheriv('aes-256-gcm', recordKey, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(sealed.subarray(0, headerEnd));
     decipher.setAuthTag(tag);
+    let opened: Buffer;
     try {
-      return Buffer.concat([decipher.update(sealed.subarray(headerEnd + IV_BYTES + TAG_BYTES)), decipher.final()]);
+      opened = Buffer.concat([decipher.update(sealed.subarray(headerEnd + IV_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
       throw new Error(
         `a value sealed for ${subjects.map(subjectId).join(', ')} does not open under its record key: altered`,
       );
     }
+    if (opened.length < 1) throw new NotSharedSealError('no codec byte');
+    if (opened[0] === CODEC_NONE) return opened.subarray(1);
+    if (opened[0] === CODEC_LZ4) return uncompressSync(opened.subarray(1));
+    throw new NotSharedSealError(`codec ${opened[0]}`);
   } finally {
     recordKey.fill(0);
   }

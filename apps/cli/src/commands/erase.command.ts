@@ -1,9 +1,11 @@
+import { Module } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import {
   ANY_WORKSPACE,
   CONNECTIONS,
+  ConnectionsModule,
   connectionKey,
   withConnectionId,
   type ConnectionDirectory,
@@ -17,6 +19,10 @@ import type { CliIo } from '../cli-io';
 import { EXIT } from './command-args';
 import { confirmOrExit, type Prompt } from './confirm';
 import type { EraseArgs } from './erase.args';
+
+/** What `erase` works with: the connections and the people's keys. */
+@Module({ imports: [ConnectionsModule, ErasureModule] })
+class EraseContextModule {}
 
 export interface EraseDeps {
   /** Makes the Intercom client that finds the contact ids of --email / --phone (default: the one factory). */
@@ -81,8 +87,8 @@ export function erasureNotification(
  * an unknown or removed connection or without --yes off a terminal, 1 when it cannot be written.
  */
 export async function runErase(a: EraseArgs, config: Config, io: CliIo, deps: EraseDeps = {}): Promise<number> {
-  // ErasureModule brings ConnectionsModule (global): the connections, and the people's keys
-  const app = await createContext(config, 'cli', ErasureModule);
+  // the connections, and the people's keys
+  const app = await createContext(config, 'cli', EraseContextModule);
   const producer = app.get<Producer>(PRODUCER);
   const keys = app.get(SubjectKeys);
   try {
