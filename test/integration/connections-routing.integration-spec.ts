@@ -132,8 +132,13 @@ describe('ingest routes webhooks by workspace; connections claim copies the uncl
       ['globex/conversation:2002', 'n-globex-2', 'ws-globex'],
     ]);
     expect(claimed.map((r) => r.body)).toEqual([kept1, kept2]); // the bytes Intercom signed
-    // kept clear while no connection claimed it (no subject); copied sealed for its contact as globex's
-    expect(seen(UNCLAIMED).map((r) => r.body_sealed)).toEqual([undefined, undefined]);
+    // kept sealed for its contact under the workspace while no connection claimed it (a body naming
+    // no one stays clear); copied sealed for its contact as globex's
+    expect(seen(UNCLAIMED).map((r) => r.body_sealed && sharedSubjects(r.body_sealed))).toEqual([
+      undefined,
+      [{ connectionId: 'unclaimed:ws-globex', contactId: 'c-globex-ann' }],
+    ]);
+    expect(seen(UNCLAIMED).map((r) => r.body)).toEqual([kept1, kept2]); // opened with the keys
     expect(claimed[0].body_sealed).toBeUndefined();
     expect(sharedSubjects(claimed[1].body_sealed!)).toEqual([{ connectionId: 'globex', contactId: 'c-globex-ann' }]);
 

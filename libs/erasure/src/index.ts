@@ -7,7 +7,14 @@ export {
   subjectId,
   type Subject,
 } from './subject-keys';
-export { distinctSubjects, NotSharedSealError, openShared, sealShared, sharedSubjects } from './shared-seal';
+export {
+  distinctSubjects,
+  NotSharedSealError,
+  openShared,
+  sealShared,
+  sharedSubjects,
+  unclaimedSubject,
+} from './shared-seal';
 export { ErasureModule } from './erasure.module';
 export {
   joinPersonal,

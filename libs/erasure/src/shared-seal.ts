@@ -251,3 +251,15 @@ function lengthPrefixed(b: Buffer, what: string): Buffer {
   b.copy(out, 2);
   return out;
 }
+
+/**
+ * The subject a webhook of a workspace no connection claims yet is sealed for (the unclaimed
+ * topic): its contact under the workspace's app_id, since there is no connection to name. The
+ * sink erases it with the connection's own subject once Klaviyo accepted her deletion, so the
+ * unclaimed originals stop opening too; `connections claim` opens them and seals the copies for
+ * the claiming connection.
+ */
+export const unclaimedSubject = (appId: string, contactId: string): Subject => ({
+  connectionId: `unclaimed:${appId}`,
+  contactId,
+});

@@ -231,8 +231,16 @@ export class NotificationWriter {
     key: string,
     timeoutMs = this.config.ingest.ackTimeoutMs,
   ): Promise<void> {
-    // no connection claims it yet: its subjects (connection, contact) are not known; kept clear, 30 days (docs/ERASURE.md)
-    return this.writeTo(this.unclaimedTopic, notification, key, timeoutMs, []);
+    // no connection claims it yet: sealed for its contacts under the workspace (unclaimedSubject), 30 days (docs/ERASURE.md)
+    return this.writeTo(
+      this.unclaimedTopic,
+      notification,
+      key,
+      timeoutMs,
+      undefined,
+      undefined,
+      `unclaimed:${notification.app_id}`,
+    );
   }
 
   private writeTo(
@@ -242,8 +250,9 @@ export class NotificationWriter {
     timeoutMs: number,
     contactIds: readonly string[] | undefined,
     bodyBytes?: Buffer,
+    sealAs?: string,
   ): Promise<void> {
-    return this.writeOnce(topic, notification, key, timeoutMs, contactIds, bodyBytes).then(
+    return this.writeOnce(topic, notification, key, timeoutMs, contactIds, bodyBytes, sealAs).then(
       () => this.outages?.succeeded(),
       (e: unknown) => {
         if (e instanceof KafkaUnavailableError) this.outages?.failed();
@@ -264,6 +273,7 @@ export class NotificationWriter {
     timeoutMs: number,
     contactIds: readonly string[] | undefined,
     bodyBytes: Buffer | undefined,
+    sealAs: string | undefined,
   ): Promise<void> {
     const bytes = notification.body.length;
     if (this.inFlightBytes + bytes > this.maxInFlightBytes) {
@@ -275,7 +285,7 @@ export class NotificationWriter {
     }
     const started = Date.now();
     const ids = contactIds ?? contactIdsInText(notification.body);
-    return this.sealed(notification, ids, timeoutMs, bodyBytes).then((record) => {
+    return this.sealed(notification, ids, timeoutMs, bodyBytes, sealAs).then((record) => {
       let encoded: Promise<Buffer>;
       try {
         encoded = this.codec.encode(topic, notificationToAvro(record));
@@ -301,9 +311,10 @@ export class NotificationWriter {
     contactIds: readonly string[],
     timeoutMs: number,
     bodyBytes: Buffer | undefined,
+    sealAs: string | undefined,
   ): Promise<RawNotification> {
     if (contactIds.length === 0) return Promise.resolve(n);
-    const connectionId = connectionOf(n);
+    const connectionId = sealAs ?? connectionOf(n);
     const subjects = contactIds.map((contactId) => ({ connectionId, contactId }));
     return withTimeout(sealShared(this.keys, subjects, bodyBytes ?? Buffer.from(n.body, 'utf8')), timeoutMs).then(
       (body_sealed): RawNotification => ({ ...n, body: '', body_sealed }),

@@ -2,7 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord } from '@iks/domain';
-import { ErasureModule, sealPersonal, SubjectKeys, type Subject } from '@iks/erasure';
+import { ErasureModule, sealPersonal, SubjectKeys, unclaimedSubject, type Subject } from '@iks/erasure';
 import { AvroCodec, KAFKA, PRODUCER, prepareStage, topic, topicName } from '@iks/kafka';
 import { createContext } from '@iks/ops';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../tools/klaviyo-emulator/src';
@@ -92,6 +92,7 @@ describe('sink: sealed records, erasure after Klaviyo accepted the deletion (rea
       KLAVIYO_BASE_URL: emulator.url,
       SINK_BATCH_MAX_WAIT_MS: '50',
       LOG_LEVEL: 'error',
+      INTERCOM_APP_ID: 'ws-erasure',
     });
     writer = await createContext(config, 'cli', ErasureModule);
     await prepareStage(writer.get<Kafka>(KAFKA), config.kafka, writer.get(AvroCodec), writer.get<Producer>(PRODUCER));
@@ -126,6 +127,10 @@ describe('sink: sealed records, erasure after Klaviyo accepted the deletion (rea
     // the sink destroyed her keys after Klaviyo's answer: the writer hears of it
     await waitFor(() => keys.isErased(ann), { what: "Ann's marker reaches the writer" });
     expect(keys.keyCount(ann)).toBe(0);
+    // and what ingest sealed for her while her workspace had no connection (the unclaimed topic)
+    const unclaimedAnn = unclaimedSubject('ws-erasure', 'c-ann');
+    await waitFor(() => keys.isErased(unclaimedAnn), { what: "Ann's unclaimed subject erased too" });
+    expect(keys.isErased(unclaimedSubject('ws-erasure', 'c-bob'))).toBe(false);
 
     // a later event of hers (sealed under a throw-away key now) and Bob's next one
     await write([event(3), event(2, 'c-bob', 'bob.erasure@example.com')]);

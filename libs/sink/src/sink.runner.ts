@@ -36,7 +36,8 @@ import {
   type StageResult,
   type StageTally,
 } from '@iks/stage';
-import { ErasedSubjectError, openPersonal, subjectOf, SubjectKeys } from '@iks/erasure';
+import { ErasedSubjectError, openPersonal, subjectOf, SubjectKeys, unclaimedSubject } from '@iks/erasure';
+import { ANY_WORKSPACE } from '@iks/connections';
 import { type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/klaviyo';
 import { outcomeSubject } from './outcome-subject';
 import { BudgetShare } from './budget-share';
@@ -539,6 +540,9 @@ export class SinkRunner implements OnApplicationShutdown {
       const subject = subjectOf(d);
       if (!subject) continue;
       const destroyed = await this.keys.erase(subject);
+      // and what ingest sealed for her while her workspace had no connection (the unclaimed topic)
+      const appId = this.lanes.directory.get(subject.connectionId)?.intercom.appId;
+      if (appId && appId !== ANY_WORKSPACE) await this.keys.erase(unclaimedSubject(appId, subject.contactId));
       this.logger.log(
         `connection ${subject.connectionId}: contact ${subject.contactId} erased after Klaviyo accepted the deletion (${destroyed} key(s) destroyed here)`,
       );
