@@ -5,8 +5,9 @@ import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import type { RawNotification } from '@iks/domain';
 import { ErasureModule, openShared, SubjectKeys } from '@iks/erasure';
-import { AvroCodec, notificationToAvro, PRODUCER, topicName, type TopicKey } from '@iks/kafka';
+import { AvroCodec, createKafka, notificationToAvro, PRODUCER, topicName, type TopicKey } from '@iks/kafka';
 import { createContext } from '@iks/ops';
+import { waitFor } from './wait-for';
 
 export const FIXTURES = join(__dirname, '..', '..', 'libs', 'mapping', 'fixtures');
 
@@ -60,6 +61,42 @@ export class BodyOpener {
     await this.app.get<Producer>(PRODUCER).disconnect();
     await this.app.close();
   }
+}
+
+/** A raw notification as read back: its body opened, `body_sealed` dropped (the seal is random). */
+export interface RawRead {
+  key: string;
+  value: Omit<RawNotification, 'body_sealed'>;
+  /** Its body was sealed on the topic (it names a contact). */
+  sealed: boolean;
+}
+
+/**
+ * Everything on `config`'s raw topic once at least `atLeast` records are there (and nothing more
+ * came for a second), read with a fresh group, each body opened, so records compare by what they say.
+ */
+export async function readRawNotifications(config: Config, atLeast: number): Promise<RawRead[]> {
+  const opener = await BodyOpener.start(config);
+  const consumer = createKafka(config.kafka).consumer({ groupId: `${config.kafka.topicPrefix}check-${Date.now()}` });
+  const codec = new AvroCodec(config.kafka);
+  const seen: RawRead[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const { body_sealed, ...value } = await codec.decodeAs('notifications', message.value!);
+        const body = await opener.body({ body: value.body, body_sealed });
+        seen.push({ key: message.key!.toString(), value: { ...value, body }, sealed: !!body_sealed });
+      },
+    });
+    await waitFor(() => seen.length >= atLeast, { what: `${atLeast} records`, timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 1000)); // nothing more should arrive
+  } finally {
+    await consumer.disconnect();
+    await opener.stop();
+  }
+  return seen;
 }
 
 /**

@@ -3,9 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
-import type { RawNotification } from '@iks/domain';
 import type { IntercomObject } from '@iks/intercom';
-import { AvroCodec, createKafka, topicName } from '@iks/kafka';
 import { deriveNotifications, type BackfillKind, type BackfillRecord } from '@iks/backfill';
 import {
   generateDataset,
@@ -15,10 +13,10 @@ import {
 } from '../../../../tools/intercom-emulator/src';
 import { startKlaviyoEmulator, type KlaviyoEmulator } from '../../../../tools/klaviyo-emulator/src';
 import { testConfig } from '../../../../test/support/test-config';
-import { waitFor } from '../../../../test/support/wait-for';
 import { runBackfillCommand } from './backfill.command';
 import { runConnectionsCommand } from './connections.command';
 import { runReconcileCommand } from './reconcile.command';
+import { readRawNotifications } from '../../../../test/support/raw-topic';
 
 jest.setTimeout(120_000);
 
@@ -49,27 +47,6 @@ function derived(d: Dataset): BackfillRecord[] {
     ...d.conversations.flatMap((c) => derive('conversations', c)),
     ...d.tickets.flatMap((t) => derive('tickets', t)),
   ];
-}
-
-async function readRaw(config: Config, atLeast: number): Promise<Array<{ key: string; value: RawNotification }>> {
-  const kafka = createKafka(config.kafka);
-  const consumer = kafka.consumer({ groupId: `${config.kafka.topicPrefix}check-${Date.now()}` });
-  const codec = new AvroCodec(config.kafka);
-  const seen: Array<{ key: string; value: RawNotification }> = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        seen.push({ key: message.key!.toString(), value: await codec.decodeAs('notifications', message.value!) });
-      },
-    });
-    await waitFor(() => seen.length >= atLeast, { what: `${atLeast} records`, timeoutMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 1000)); // nothing more should arrive
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
 }
 
 describe('backfill and reconcile --connection (connections topic, emulator workspaces, real broker)', () => {
@@ -163,7 +140,7 @@ describe('backfill and reconcile --connection (connections topic, emulator works
     // only the acme workspace was read (the emulator knows a workspace by its token)
     expect(new Set(emu.requests.slice(before).map((r) => r.appId))).toEqual(new Set(['wsacme']));
 
-    const seen = await readRaw(config, expected.length);
+    const seen = await readRawNotifications(config, expected.length);
     expect(seen).toHaveLength(expected.length);
     const byId = new Map(seen.map((s) => [s.value.notification_id, s]));
     for (const e of expected) {
@@ -201,7 +178,7 @@ describe('backfill and reconcile --connection (connections topic, emulator works
     ).toBe(0);
     expect(r.out[0]).toMatch(/ \(--heal\) connection acme \(workspace wsacme\)$/);
     const conversations = expected.filter((e) => e.notification.topic.startsWith('conversation.'));
-    const all = await readRaw(config, expected.length + conversations.length);
+    const all = await readRawNotifications(config, expected.length + conversations.length);
     const healed = all.filter((s) => s.value.source === 'reconcile');
     expect(healed.length).toBeGreaterThan(0);
     for (const h of healed) {

@@ -3,21 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '@iks/config';
 import type { IntercomObject } from '@iks/intercom';
-import { AvroCodec, createKafka, topicName } from '@iks/kafka';
 import { createNotificationWriter } from '@iks/ingest';
-import type { RawNotification } from '@iks/domain';
 import { startIntercomEmulator, type IntercomEmulator } from '../../../../tools/intercom-emulator/src';
 import { testConfig } from '../../../../test/support/test-config';
-import { waitFor } from '../../../../test/support/wait-for';
 import { runBackfillCommand } from './backfill.command';
 import { deriveNotifications, type BackfillKind, type BackfillRecord, NotificationWriterSink } from '@iks/backfill';
+import { readRawNotifications, type RawRead } from '../../../../test/support/raw-topic';
 
 const DATASET = { seed: 11, contacts: 45, conversations: 30, tickets: 20 };
-
-interface Seen {
-  key: string;
-  value: RawNotification;
-}
 
 /** The one derivation (rest-derivation.ts) over the objects as GET /conversations/{id} and /tickets/{id} answer them. */
 function expectedRecords(emu: IntercomEmulator): BackfillRecord[] {
@@ -31,28 +24,6 @@ function expectedRecords(emu: IntercomEmulator): BackfillRecord[] {
     ...d.conversations.flatMap((c) => derive('conversations', c)),
     ...d.tickets.flatMap((t) => derive('tickets', t)),
   ];
-}
-
-/** Everything on the raw topic, read with a fresh group. */
-async function readTopic(config: Config, atLeast: number): Promise<Seen[]> {
-  const kafka = createKafka(config.kafka);
-  const consumer = kafka.consumer({ groupId: `${config.kafka.topicPrefix}check-${Date.now()}` });
-  const codec = new AvroCodec(config.kafka);
-  const seen: Seen[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic: topicName('notifications', config.kafka.topicPrefix), fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        seen.push({ key: message.key!.toString(), value: await codec.decodeAs('notifications', message.value!) });
-      },
-    });
-    await waitFor(() => seen.length >= atLeast, { what: `${atLeast} records`, timeoutMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 1000)); // nothing more should arrive
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
 }
 
 function capture() {
@@ -97,10 +68,11 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     expect(progress.some((l) => /^backfill conversations page 1: 10 objects/.test(l))).toBe(true);
     expect(out.lines.join('\n')).toMatch(/backfill completed: 95 objects read/);
 
-    const seen = await readTopic(config, expected.length);
-    const byId = new Map<string, Seen[]>();
+    const seen = await readRawNotifications(config, expected.length);
+    const byId = new Map<string, RawRead[]>();
     for (const s of seen) byId.set(s.value.notification_id, [...(byId.get(s.value.notification_id) ?? []), s]);
     expect(seen).toHaveLength(expected.length);
+    expect(seen.filter((s) => !s.sealed).map((s) => s.value.notification_id)).toEqual([]);
     for (const e of expected) {
       const got = byId.get(e.notification.notification_id);
       expect(got).toHaveLength(1);
@@ -161,8 +133,8 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     ).toBe(0);
     expect(third.lines.join('\n')).toMatch(/backfill completed \(resumed\): 55 objects read/);
 
-    const seen = await readTopic(config, expected.length + 5);
-    const byId = new Map<string, Seen[]>();
+    const seen = await readRawNotifications(config, expected.length + 5);
+    const byId = new Map<string, RawRead[]>();
     for (const s of seen) byId.set(s.value.notification_id, [...(byId.get(s.value.notification_id) ?? []), s]);
     const missing = expected.filter((e) => !byId.has(e.notification.notification_id));
     expect(missing).toEqual([]);
@@ -200,7 +172,7 @@ describe('backfill: Intercom emulator → intercom.notifications.v1 (real broker
     const statuses = emu.requests.map((r) => r.status);
     expect(statuses.slice(0, 4)).toEqual([429, 429, 503, 200]);
     const want = expected.filter((e) => !e.notification.notification_id.startsWith('backfill:contact:'));
-    const seen = await readTopic(config, want.length);
+    const seen = await readRawNotifications(config, want.length);
     expect(new Set(seen.map((s) => s.value.notification_id))).toEqual(
       new Set(want.map((e) => e.notification.notification_id)),
     );
