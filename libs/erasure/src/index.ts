@@ -5,11 +5,13 @@ export {
   SubjectKeys,
   SubjectKeysBehindError,
   subjectId,
+  unlessErased,
   type Subject,
 } from './subject-keys';
 export {
   distinctSubjects,
   NotSharedSealError,
+  openNotification,
   openShared,
   sealShared,
   sharedSubjects,

@@ -2,8 +2,10 @@ import {
   connectionOf,
   type ContactSnapshot,
   type DeliveryOutcome,
+  type KlaviyoDeletionRecord,
+  type KlaviyoEventRecord,
+  type KlaviyoProfileRecord,
   type KlaviyoRecord,
-  type ProfileLocation,
 } from '@iks/domain';
 import type { Subject } from './subject-keys';
 
@@ -36,27 +38,13 @@ export class NoSubjectError extends Error {
 export type SealableRecord = KlaviyoRecord | ContactSnapshot;
 
 /** The personal part of an event: its profile identifiers and its properties. */
-interface EventPersonal {
-  readonly email?: string;
-  readonly phone_number?: string;
-  readonly properties: Record<string, unknown>;
-}
-interface ProfilePersonal {
-  readonly email?: string;
-  readonly phone_number?: string;
-  readonly first_name?: string;
-  readonly last_name?: string;
-  readonly image?: string;
-  readonly location?: ProfileLocation;
-  readonly properties: Record<string, unknown>;
-}
-interface DeletionPersonal {
-  readonly email?: string;
-  readonly phone_number?: string;
-}
-interface ContactPersonal {
-  readonly contact_json: string | null;
-}
+type EventPersonal = KlaviyoEventRecord['profile'] & Pick<KlaviyoEventRecord, 'properties'>;
+type ProfilePersonal = Pick<
+  KlaviyoProfileRecord,
+  'email' | 'phone_number' | 'first_name' | 'last_name' | 'image' | 'location' | 'properties'
+>;
+type DeletionPersonal = Pick<KlaviyoDeletionRecord, 'email' | 'phone_number'>;
+type ContactPersonal = Pick<ContactSnapshot, 'contact_json'>;
 
 const isSnapshot = (r: SealableRecord): r is ContactSnapshot => !('kind' in r);
 

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { compressSync, uncompressSync } from 'lz4-napi';
-import { ErasedSubjectError, subjectId, type Subject, type SubjectKeys } from './subject-keys';
+import type { RawNotification } from '@iks/domain';
+import { ErasedSubjectError, subjectId, unlessErased, type Subject, type SubjectKeys } from './subject-keys';
 
 /**
  * A value that names several people, sealed so that erasing any one of them makes it unreadable
@@ -263,3 +264,14 @@ export const unclaimedSubject = (appId: string, contactId: string): Subject => (
   connectionId: `unclaimed:${appId}`,
   contactId,
 });
+
+/**
+ * The notification with its body opened (`body_sealed` kept: a copy written from it stays
+ * sealed), as it is when its body is clear (it names no contact, or was written before sealing),
+ * or null when one of the people it names is erased: the body is unreadable for good.
+ */
+export async function openNotification(keys: SubjectKeys, n: RawNotification): Promise<RawNotification | null> {
+  if (!n.body_sealed) return n;
+  const body = await unlessErased(openShared(keys, n.body_sealed));
+  return body && { ...n, body: body.toString('utf8') };
+}

@@ -75,6 +75,16 @@ export class ErasedSubjectError extends Error {
   }
 }
 
+/** What `opening` gives, or null when it fails because its subject is erased (any other error is thrown). */
+export async function unlessErased<T>(opening: Promise<T>): Promise<T | null> {
+  try {
+    return await opening;
+  } catch (e) {
+    if (e instanceof ErasedSubjectError) return null;
+    throw e;
+  }
+}
+
 /**
  * People's data keys (docs/ERASURE.md, crypto-shredding): each subject's personal fields are
  * sealed (AES-256-GCM, additional data the subject id) under a random key of that subject, kept
@@ -253,34 +263,38 @@ export class SubjectKeys {
   }
 
   /**
-   * Erases `s`: a tombstone for each of its keys this process knows and the marker, written
-   * (acks all) before it returns. Returns how many keys were destroyed. A key another writer
+   * Erases `subjects`: a tombstone for each of their keys this process knows and a marker each,
+   * written in one request (acks all) before it returns. Returns how many keys were destroyed. A key another writer
    * makes after this is tombstoned when a follower sees it after the marker.
    */
-  async erase(s: Subject): Promise<number> {
-    const id = subjectId(s);
-    const kids = [...(this.keys.get(id)?.keys() ?? [])];
-    const marker = await this.codec.encodeAs(this.topic, {
-      connectionId: s.connectionId,
-      contactId: s.contactId,
-      kind: 'erased',
-      keyId: null,
-      sealedKey: null,
-      plainKey: null,
-      at: this.now(),
-    });
-    const partition = this.partitionOf(id);
-    await this.producer.send({
-      topic: this.topic.name,
-      acks: -1,
-      messages: [
-        ...kids.map((kid) => ({ key: recordKeyOf(s, kid), value: null, partition })),
-        { key: `${id}#erased`, value: marker, partition },
-      ],
-    });
-    this.forget(id);
-    this.erased.set(id, this.now());
-    return kids.length;
+  async erase(...subjects: Subject[]): Promise<number> {
+    const messages: Array<{ key: string; value: Buffer | null; partition: number }> = [];
+    let destroyed = 0;
+    for (const s of subjects) {
+      const id = subjectId(s);
+      const kids = [...(this.keys.get(id)?.keys() ?? [])];
+      destroyed += kids.length;
+      const marker = await this.codec.encodeAs(this.topic, {
+        connectionId: s.connectionId,
+        contactId: s.contactId,
+        kind: 'erased',
+        keyId: null,
+        sealedKey: null,
+        plainKey: null,
+        at: this.now(),
+      });
+      const partition = this.partitionOf(id);
+      messages.push(...kids.map((kid) => ({ key: recordKeyOf(s, kid), value: null, partition })));
+      messages.push({ key: `${id}#erased`, value: marker, partition });
+    }
+    // one request for every subject (a person and her unclaimed-workspace subject: the sink's deletion)
+    await this.producer.send({ topic: this.topic.name, acks: -1, messages });
+    for (const s of subjects) {
+      const id = subjectId(s);
+      this.forget(id);
+      this.erased.set(id, this.now());
+    }
+    return destroyed;
   }
 
   private async keyFor(s: Subject): Promise<{ keyId: string; key: Buffer }> {

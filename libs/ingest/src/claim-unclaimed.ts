@@ -2,7 +2,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
 import { ANY_WORKSPACE, connectionKey, withConnectionId, type Connection } from '@iks/connections';
 import { connectionOf, contactIdsInText, entityKey, validateEnvelope, type RawNotification } from '@iks/domain';
-import { ErasedSubjectError, openShared, sealShared, type SubjectKeys } from '@iks/erasure';
+import { openNotification, sealShared, type SubjectKeys } from '@iks/erasure';
 import {
   readTopicRanges,
   sendInBoundedRequests,
@@ -131,9 +131,12 @@ export async function planClaim(
     run: async (subjectKeys?: SubjectKeys) => {
       const messages: TopicMessage[] = [];
       for (const n of mine) {
-        const opened = await openedFrom(subjectKeys, n);
-        if (!opened) continue; // a person erased since: her webhook is not copied
-        const record = withConnectionId(opened, connection.id);
+        // ingest sealed it for its contacts under the workspace (unclaimedSubject): opened, then
+        // sealed again as the connection's; a person erased since is not copied. Without keys the
+        // copy stays sealed for the workspace's subjects, which the transformer opens as well.
+        const opened = subjectKeys ? await openNotification(subjectKeys, n) : n;
+        if (!opened) continue;
+        const record = withConnectionId(subjectKeys ? { ...opened, body_sealed: null } : opened, connection.id);
         const key = connectionKey(connection.id, keyOf(record));
         messages.push({ topic: raw.name, key, value: await codec.encodeAs(raw, await sealedFor(subjectKeys, record)) });
       }
@@ -150,22 +153,6 @@ export async function planClaim(
       return messages.length;
     },
   };
-}
-
-/**
- * `n` with its body opened (ingest seals an unclaimed webhook for its contacts under the
- * workspace, unclaimedSubject), or null when one of them is erased; as it is when clear, or
- * when no keys are given (then the copy stays sealed for the workspace's subjects, which the
- * transformer opens as well).
- */
-async function openedFrom(keys: SubjectKeys | undefined, n: RawNotification): Promise<RawNotification | null> {
-  if (!keys || !n.body_sealed) return n;
-  try {
-    return { ...n, body: (await openShared(keys, n.body_sealed)).toString('utf8'), body_sealed: null };
-  } catch (e) {
-    if (e instanceof ErasedSubjectError) return null;
-    throw e;
-  }
 }
 
 /** `n` sealed for the contacts its body names, under its connection (as ingest writes it), given the keys. */

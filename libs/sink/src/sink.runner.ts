@@ -539,10 +539,10 @@ export class SinkRunner implements OnApplicationShutdown {
     for (const d of deletions) {
       const subject = subjectOf(d);
       if (!subject) continue;
-      const destroyed = await this.keys.erase(subject);
       // and what ingest sealed for her while her workspace had no connection (the unclaimed topic)
       const appId = this.lanes.directory.get(subject.connectionId)?.intercom.appId;
-      if (appId && appId !== ANY_WORKSPACE) await this.keys.erase(unclaimedSubject(appId, subject.contactId));
+      const unclaimed = appId && appId !== ANY_WORKSPACE ? [unclaimedSubject(appId, subject.contactId)] : [];
+      const destroyed = await this.keys.erase(subject, ...unclaimed);
       this.logger.log(
         `connection ${subject.connectionId}: contact ${subject.contactId} erased after Klaviyo accepted the deletion (${destroyed} key(s) destroyed here)`,
       );

@@ -38,7 +38,14 @@ import {
   type DirectoryView,
   type IntercomSource,
 } from '@iks/directory';
-import { ErasedSubjectError, openPersonal, openShared, sealPersonal, SubjectKeys } from '@iks/erasure';
+import {
+  ErasedSubjectError,
+  openNotification,
+  openPersonal,
+  sealPersonal,
+  SubjectKeys,
+  unlessErased,
+} from '@iks/erasure';
 import { processNotification } from './notification-processor';
 
 const H_ATTEMPT = 'iks-attempt';
@@ -230,11 +237,7 @@ export class TransformerRunner implements OnApplicationShutdown {
       groupPrefix: `${this.config.transformer.groupId}.directory`,
       directory: this.directory,
       // a snapshot of an erased person no longer opens: passed over (her tombstone is in the topic)
-      open: (s) =>
-        openPersonal(this.keys, s).catch((e: unknown) => {
-          if (e instanceof ErasedSubjectError) return null;
-          throw e;
-        }),
+      open: (s) => unlessErased(openPersonal(this.keys, s)),
     });
   }
 
@@ -290,22 +293,6 @@ export class TransformerRunner implements OnApplicationShutdown {
     }
   }
 
-  /**
-   * The notification with its body opened (`body_sealed` kept: a copy to the retry topic stays
-   * sealed), or null when one of the people it names is erased: their keys are destroyed, the
-   * body is unreadable for good, and the record is skipped as `erased` (not a dead letter: a
-   * replay from the beginning after a deletion passes over it and re-creates no one).
-   */
-  private async opened(raw: RawNotification): Promise<RawNotification | null> {
-    if (!raw.body_sealed) return raw; // a body that names no contact, or a record from before sealing
-    try {
-      return { ...raw, body: (await openShared(this.keys, raw.body_sealed)).toString('utf8') };
-    } catch (e) {
-      if (e instanceof ErasedSubjectError) return null;
-      throw e;
-    }
-  }
-
   /** Process one notification and queue its outputs (records, snapshots, retry). */
   private async handle(
     { message: m, value: sealed }: StageRecord<RawNotification>,
@@ -313,7 +300,9 @@ export class TransformerRunner implements OnApplicationShutdown {
     attempt: number,
     firstPendingAt: number,
   ): Promise<RecordOutcome> {
-    const raw = await this.opened(sealed);
+    // one of the people it names erased: skipped, not a dead letter (a replay from the beginning
+    // after a deletion passes over it and re-creates no one)
+    const raw = await openNotification(this.keys, sealed);
     if (raw === null)
       return { kind: 'skip', reason: 'erased', source: isMappedTopic(sealed.topic) ? sealed.topic : 'other' };
     const connection = this.connectionOf(raw);
