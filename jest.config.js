@@ -12,6 +12,8 @@ const base = {
 
 module.exports = {
   testTimeout: 120000,
+  // npm test runs two shards side by side (scripts/test.sh), balanced by the suites' seconds
+  testSequencer: '<rootDir>/test/balanced-sequencer.js',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['**/*.spec.ts'] },
     {

@@ -37,6 +37,7 @@ export async function createConsoleApp(
     ConsoleModule.forRoot(config),
     new FastifyAdapter({ bodyLimit: 64 * 1024 }),
     {
+      abortOnError: false, // as ingest: the error reaches the caller, not process.exit(1)
       ...(logger === false ? { logger: false } : { bufferLogs: true }),
     },
   );

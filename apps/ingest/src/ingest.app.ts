@@ -35,6 +35,9 @@ export async function createIngestApp(
   });
   const app = await NestFactory.create<NestFastifyApplication>(IngestModule.forRoot(config, opts), adapter, {
     bodyParser: false,
+    // a provider that cannot be made throws to the caller (main prints it and exits 1; a spec
+    // sees the error) instead of Nest calling process.exit(1) with the logger off
+    abortOnError: false,
     ...(logger === false ? { logger: false } : { bufferLogs: true }),
   });
   if (logger !== false) app.useLogger(app.get(Logger));

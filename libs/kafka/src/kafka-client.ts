@@ -128,36 +128,67 @@ export function createProducer(kafka: Kafka, compression: KafkaConfig['compressi
 }
 
 /**
- * Create the project's topics if missing (compacted where the registry says so). Every topic
- * gets an explicit max.message.bytes (KAFKA_TOPIC_MAX_MESSAGE_BYTES, 2 MiB by default): the
- * broker's default of 1,048,588 bytes is smaller than a 1 MiB webhook body in its Avro record.
+ * Errors of a createTopics whose topics the broker does not host yet, or whose leaders are being
+ * elected: a broker busy creating other runs' topics answers so for a moment after the create
+ * (the wait for leaders then fails). Asked again, it hosts them.
+ */
+const TOPICS_NOT_READY = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
+const ENSURE_TOPICS_ATTEMPTS = 20;
+const ENSURE_TOPICS_PAUSE_MS = 500;
+
+function topicsNotReady(e: unknown): boolean {
+  const type = (e as { type?: unknown }).type;
+  return (
+    (typeof type === 'string' && TOPICS_NOT_READY.has(type)) ||
+    /does not host this topic-partition|no leader/i.test(String((e as Error)?.message))
+  );
+}
+
+/**
+ * Create the project's topics if missing (compacted where the registry says so) and wait for
+ * their leaders; returns the names created. Every topic gets an explicit max.message.bytes
+ * (KAFKA_TOPIC_MAX_MESSAGE_BYTES, 2 MiB by default): the broker's default of 1,048,588 bytes is
+ * smaller than a 1 MiB webhook body in its Avro record. A broker that does not host a new topic
+ * yet is asked again (up to 20 times, 500 ms apart); any other error is thrown at once.
  */
 export async function ensureTopics(
   admin: Admin,
   config: Pick<KafkaConfig, 'topicPrefix' | 'partitions' | 'replicationFactor'> &
     Partial<Pick<KafkaConfig, 'topicMaxMessageBytes'>>,
+  pauseMs = ENSURE_TOPICS_PAUSE_MS,
 ): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  const missing = allTopics(config.topicPrefix).filter((t) => !existing.has(t.name));
-  if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((t) => ({
-        topic: t.name,
-        numPartitions: config.partitions,
-        replicationFactor: config.replicationFactor,
-        configEntries: [
-          ...(t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
-          ...(t.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(t.retentionMs) }]),
-          ...Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
-          ...(config.topicMaxMessageBytes
-            ? [{ name: 'max.message.bytes', value: String(config.topicMaxMessageBytes) }]
-            : []),
-        ],
-      })),
-    });
+  const created = new Set<string>();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = allTopics(config.topicPrefix).filter((t) => !existing.has(t.name));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((t) => {
+            created.add(t.name);
+            return {
+              topic: t.name,
+              numPartitions: config.partitions,
+              replicationFactor: config.replicationFactor,
+              configEntries: [
+                ...(t.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+                ...(t.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(t.retentionMs) }]),
+                ...Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+                ...(config.topicMaxMessageBytes
+                  ? [{ name: 'max.message.bytes', value: String(config.topicMaxMessageBytes) }]
+                  : []),
+              ],
+            };
+          }),
+        });
+      }
+      return [...created];
+    } catch (e) {
+      if (attempt >= ENSURE_TOPICS_ATTEMPTS || !topicsNotReady(e)) throw e;
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
   }
-  return missing.map((t) => t.name);
 }
 
 /** Start-up every stage shares: topics exist, schemas registered (ids cached in `codec`), producer connected. */
