@@ -1,6 +1,6 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { Config } from '@iks/config';
-import type { DeadLetter, DeliveryOutcome, KlaviyoEventRecord } from '@iks/domain';
+import type { DeadLetter, DeliveryOutcome, KlaviyoDeletionRecord, KlaviyoEventRecord } from '@iks/domain';
 import { sealPersonal, SubjectKeys } from '@iks/erasure';
 import { topic, type AvroCodec } from '@iks/kafka';
 import { GapsModel } from './gaps-model';
@@ -116,5 +116,47 @@ describe('ReadModelFeed opening sealed outcomes (docs/ERASURE.md)', () => {
     const shown = [...later.model.letters.values()][0];
     expect(shown.decoded).toContain('"personal": "erased"');
     expect(shown.decoded).not.toContain('ann@example.com');
+  });
+
+  it("a delivered deletion's outcome marks her erased even while this console's keys still open it (the sink destroyed them first)", async () => {
+    const decoded = new Map<string, unknown>();
+    const { feed, keys, model } = feedOf(decoded);
+    const deletion: KlaviyoDeletionRecord = {
+      kind: 'deletion',
+      intercom_contact_id: 'c-ann',
+      email: 'ann@example.com',
+      requested_at: 1,
+      source_notification_id: 'n9',
+    };
+    const sealed = (await sealPersonal(keys, deletion)).personal!;
+    const deletionOutcome = (kind: DeliveryOutcome['kind']): DeliveryOutcome => ({
+      ...outcomeOf(sealed, '7'),
+      topic: 'klaviyo.deletions.v1',
+      kind,
+      reason: kind,
+      record_kind: 'deletion',
+      metric: null,
+      unique_id: null,
+    });
+    // a retried deletion: Klaviyo has not accepted it, her keys stay
+    decoded.set('d-retried', deletionOutcome('retried'));
+    await feed.applyOne('klaviyo.outcomes.v1', 0, {
+      offset: '6',
+      value: Buffer.from('d-retried'),
+      key: null,
+      timestamp: '0',
+    });
+    expect(model.isErased('c-ann')).toBe(false);
+    // delivered: the keys are still in this process (its follower has not read the tombstones), yet she is erased
+    decoded.set('d-delivered', deletionOutcome('delivered'));
+    await feed.applyOne('klaviyo.outcomes.v1', 0, {
+      offset: '7',
+      value: Buffer.from('d-delivered'),
+      key: null,
+      timestamp: '0',
+    });
+    expect(keys.isErased(ann)).toBe(false);
+    expect(model.isErased('c-ann')).toBe(true);
+    expect(model.deletedPerson('c-ann')).toMatchObject({ contactId: 'c-ann', state: 'delivered' });
   });
 });

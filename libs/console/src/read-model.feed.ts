@@ -137,7 +137,18 @@ export class ReadModelFeed {
     if (topic === this.outcomesTopic) {
       if (!value) return;
       try {
-        this.model.apply(await this.opened(await this.codec.decodeAs('outcomes', value)));
+        const outcome = await this.codec.decodeAs('outcomes', value);
+        this.model.apply(await this.opened(outcome));
+        // the sink writes a deletion's delivered outcome only after it destroyed her keys
+        // (docs/ERASURE.md): a sealed one says she is erased, whether or not this console's keys
+        // follower has read the tombstones yet
+        if (
+          outcome.record_kind === 'deletion' &&
+          outcome.kind === 'delivered' &&
+          outcome.personal &&
+          outcome.intercom_contact_id !== null
+        )
+          this.model.markErased(outcome.intercom_contact_id);
       } catch (e) {
         this.logger.warn(`${topic}:${partition}:${offset} is not an outcome: ${(e as Error).message}`);
       }
