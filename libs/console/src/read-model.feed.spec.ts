@@ -138,23 +138,21 @@ describe('ReadModelFeed opening sealed outcomes (docs/ERASURE.md)', () => {
       metric: null,
       unique_id: null,
     });
+    /** The feed reads the deletion's outcome of this kind, at this offset. */
+    const read = async (kind: DeliveryOutcome['kind'], offset: string) => {
+      decoded.set(`d-${kind}`, deletionOutcome(kind));
+      await feed.applyOne('klaviyo.outcomes.v1', 0, {
+        offset,
+        value: Buffer.from(`d-${kind}`),
+        key: null,
+        timestamp: '0',
+      });
+    };
     // a retried deletion: Klaviyo has not accepted it, her keys stay
-    decoded.set('d-retried', deletionOutcome('retried'));
-    await feed.applyOne('klaviyo.outcomes.v1', 0, {
-      offset: '6',
-      value: Buffer.from('d-retried'),
-      key: null,
-      timestamp: '0',
-    });
+    await read('retried', '6');
     expect(model.isErased('c-ann')).toBe(false);
     // delivered: the keys are still in this process (its follower has not read the tombstones), yet she is erased
-    decoded.set('d-delivered', deletionOutcome('delivered'));
-    await feed.applyOne('klaviyo.outcomes.v1', 0, {
-      offset: '7',
-      value: Buffer.from('d-delivered'),
-      key: null,
-      timestamp: '0',
-    });
+    await read('delivered', '7');
     expect(keys.isErased(ann)).toBe(false);
     expect(model.isErased('c-ann')).toBe(true);
     expect(model.deletedPerson('c-ann')).toMatchObject({ contactId: 'c-ann', state: 'delivered' });
