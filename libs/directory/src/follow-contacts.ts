@@ -1,7 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { ContactSnapshot } from '@iks/domain';
-import { GROUP_TIMING, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
+import {
+  CatchUp,
+  CatchUpStalledError,
+  GROUP_TIMING,
+  throwAwayConsumer,
+  topicOffsets,
+  type AvroCodec,
+} from '@iks/kafka';
 import type { SnapshotAt } from './contact-store';
 import type { Directory } from './directory';
 import { resumePlan } from './resume-plan';
@@ -24,6 +31,8 @@ export interface FollowContactsOptions {
    * only the pages lookups need from then on, as after a restart.
    */
   readonly reopenAfterRecords?: number;
+  /** See CATCH_UP_STALL_MS (@iks/kafka). */
+  readonly stallMs?: number;
 }
 
 export interface ContactsFollower {
@@ -78,42 +87,69 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
   return { consumer: next.consumer, stop: next.stop, start: startKind, replayed: first.replayed, reopened: true };
 }
 
-/** A throw-away consumer from `from`, resolved once every partition in `ends` reached its end offset. */
+/**
+ * A throw-away consumer from `from`, resolved once every partition in `ends` reached its end
+ * offset. A catch-up that reads nothing for CATCH_UP_STALL_MS is given up and started again
+ * with a new group, once; then CatchUpStalledError (what it saw) fails the start.
+ */
 async function follow(o: FollowContactsOptions, from: ReadonlyMap<number, bigint>, ends: ReadonlyMap<number, bigint>) {
-  const remaining = new Map(ends);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await followOnce(o, from, ends);
+    } catch (e) {
+      if (!(e instanceof CatchUpStalledError) || attempt >= 2) throw e;
+      new Logger('DirectoryFollower').warn(`${e.message}: trying again with a new group`);
+    }
+  }
+}
+
+async function followOnce(
+  o: FollowContactsOptions,
+  from: ReadonlyMap<number, bigint>,
+  ends: ReadonlyMap<number, bigint>,
+) {
+  const catchUp = new CatchUp(o.topic, ends, { stallMs: o.stallMs, logger: new Logger('DirectoryFollower') });
   const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
-  await consumer.connect();
-  await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+  catchUp.watch(consumer);
+  // a stall rejects catchUp.done even while connect, subscribe or run (which waits for the join) hang
+  const stalled = new Promise<never>((_, reject) => catchUp.done.catch(reject));
+  stalled.catch(() => undefined);
   let replayed = 0;
-  let caughtUp: () => void = () => undefined;
-  const done = new Promise<void>((r) => (caughtUp = r));
-  if (remaining.size === 0) caughtUp();
-  await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch, heartbeat, isRunning }) => {
-      const records: SnapshotAt[] = [];
-      for (const m of batch.messages) {
-        // a null value is Kafka's delete marker for compaction: nothing to store (the directory's own tombstones are records)
-        if (!m.value) continue;
-        const decoded = await o.codec.decodeAs('contacts', m.value);
-        const snapshot = o.open ? await o.open(decoded) : decoded;
-        if (snapshot === null) continue;
-        records.push({ snapshot, partition: batch.partition, offset: m.offset });
-      }
-      // stopped while decoding (a rebuild handing over to the next consumer): the next one reads these again
-      if (!isRunning()) return;
-      o.directory.applyRecords(records);
-      replayed += records.length;
-      await heartbeat();
-      const end = remaining.get(batch.partition);
-      if (end !== undefined && batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= end) {
-        remaining.delete(batch.partition);
-        if (remaining.size === 0) caughtUp();
-      }
-    },
-  });
-  // the stored offsets; the first fetch may still start from the beginning: the store skips what it has
-  for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
-  await done;
+  const running = (async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, heartbeat, isRunning }) => {
+        const records: SnapshotAt[] = [];
+        for (const m of batch.messages) {
+          // a null value is Kafka's delete marker for compaction: nothing to store (the directory's own tombstones are records)
+          if (!m.value) continue;
+          const decoded = await o.codec.decodeAs('contacts', m.value);
+          const snapshot = o.open ? await o.open(decoded) : decoded;
+          if (snapshot === null) continue;
+          records.push({ snapshot, partition: batch.partition, offset: m.offset });
+        }
+        // stopped while decoding (a rebuild handing over to the next consumer): the next one reads these again
+        if (!isRunning()) return;
+        o.directory.applyRecords(records);
+        replayed += records.length;
+        await heartbeat();
+        if (batch.messages.length > 0) catchUp.reached(batch.partition, BigInt(batch.lastOffset()) + 1n);
+      },
+    });
+    // the stored offsets; the first fetch may still start from the beginning: the store skips what it has
+    for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
+  })();
+  running.catch(() => undefined);
+  try {
+    await Promise.race([running, stalled]);
+    catchUp.started();
+    await catchUp.done;
+  } catch (e) {
+    catchUp.dispose();
+    await stop();
+    throw e;
+  }
   return { consumer, stop, replayed };
 }

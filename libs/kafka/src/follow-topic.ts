@@ -1,5 +1,7 @@
+import { Logger } from '@nestjs/common';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { retry } from '@iks/retry';
+import { CatchUp, CatchUpStalledError, type CatchUpOptions } from './catch-up';
 import { GROUP_TIMING } from './kafka-client';
 import { throwAwayConsumer, type ThrowAwayConsumer } from './throw-away-group';
 
@@ -11,47 +13,84 @@ export function topicOffsets(admin: Admin, topic: string): ReturnType<Admin['fet
   return retry(() => admin.fetchTopicOffsets(topic), { maxElapsedMs: 30_000, initialMs: 200, maxDelayMs: 2000 });
 }
 
+export interface FollowTopicOptions extends Pick<CatchUpOptions, 'stallMs'> {
+  /** Tries of a catch-up that stalls (each with a new throw-away group) before the start fails; default 2. */
+  readonly attempts?: number;
+}
+
 /**
  * Event-sourced state in memory: reads a whole topic from the beginning with a throw-away
  * group (no commits, deleted by stop()) and resolves once it has caught up with the end offsets
- * seen at start; the consumer keeps following new records until stop(). Used for the sink's
- * deletion tombstones and the reconciler's outages (the directory has its own: follow-contacts.ts).
+ * seen at start; the consumer keeps following new records until stop(). Used for the subject
+ * keys, the sink's deletion tombstones, the connections and the reconciler's outages (the
+ * directory has its own: follow-contacts.ts).
+ *
+ * A catch-up that reads nothing for a while (CatchUp: its group never got the partitions, its
+ * consumer crashed for good) is given up and started again with a new group, once by default;
+ * then the start fails with CatchUpStalledError saying what it saw, instead of hanging.
+ * Records applied by a try that is given up are applied again by the next (`apply` must be
+ * idempotent, as every follower's is: it folds records into state by key).
  */
 export async function followTopic(
   kafka: Kafka,
   topic: string,
   groupPrefix: string,
   apply: (message: KafkaMessage, partition: number) => Promise<void> | void,
+  opts: FollowTopicOptions = {},
+): Promise<ThrowAwayConsumer> {
+  const logger = new Logger('FollowTopic');
+  const attempts = Math.max(1, opts.attempts ?? 2);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await followOnce(kafka, topic, groupPrefix, apply, { stallMs: opts.stallMs, logger });
+    } catch (e) {
+      if (!(e instanceof CatchUpStalledError) || attempt >= attempts) throw e;
+      logger.warn(`${e.message}: trying again with a new group (${attempt + 1} of ${attempts})`);
+    }
+  }
+}
+
+async function followOnce(
+  kafka: Kafka,
+  topic: string,
+  groupPrefix: string,
+  apply: (message: KafkaMessage, partition: number) => Promise<void> | void,
+  opts: CatchUpOptions,
 ): Promise<ThrowAwayConsumer> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = await topicOffsets(admin, topic).finally(() => admin.disconnect());
-  const remaining = new Map(
-    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]),
+  const catchUp = new CatchUp(
+    topic,
+    new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)])),
+    opts,
   );
   const follower = throwAwayConsumer(kafka, groupPrefix, GROUP_TIMING);
   const { consumer } = follower;
-  let caughtUp: () => void = () => undefined;
-  const done = new Promise<void>((r) => (caughtUp = r));
-  if (remaining.size === 0) caughtUp();
-  try {
+  catchUp.watch(consumer);
+  // a stall rejects catchUp.done even while connect, subscribe or run (which waits for the join) hang
+  const stalled = new Promise<never>((_, reject) => catchUp.done.catch(reject));
+  stalled.catch(() => undefined);
+  const running = (async () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message }) => {
         await apply(message, partition);
-        const end = remaining.get(partition);
-        if (end !== undefined && BigInt(message.offset) + 1n >= end) {
-          remaining.delete(partition);
-          if (remaining.size === 0) caughtUp();
-        }
+        catchUp.reached(partition, BigInt(message.offset) + 1n);
       },
     });
+  })();
+  running.catch(() => undefined);
+  try {
+    await Promise.race([running, stalled]);
+    catchUp.started();
+    await catchUp.done;
   } catch (e) {
+    catchUp.dispose();
     await follower.stop();
     throw e;
   }
-  await done;
   return follower;
 }

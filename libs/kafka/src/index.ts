@@ -66,7 +66,8 @@ export { chunksByBytes, sendInBoundedRequests, type TopicMessage } from './produ
 export { header } from './header.util';
 export { nextOffset } from './next-offset.util';
 export { RecordDecodeError } from './record-decode.error';
-export { followTopic, topicOffsets } from './follow-topic';
+export { followTopic, topicOffsets, type FollowTopicOptions } from './follow-topic';
+export { CatchUp, CatchUpStalledError, CATCH_UP_STALL_MS, type CatchUpOptions } from './catch-up';
 export { throwAwayConsumer, deleteGroup, type ThrowAwayConsumer } from './throw-away-group';
 export { readTopicRanges, type OffsetRange } from './topic-range.reader';
 export { KafkaModule, KAFKA, PRODUCER } from './kafka.module';
