@@ -3,7 +3,8 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { ContactSnapshot } from '@iks/domain';
 import {
   CatchUp,
-  CatchUpStalledError,
+  retryStalled,
+  startCaughtUp,
   GROUP_TIMING,
   throwAwayConsumer,
   topicOffsets,
@@ -92,30 +93,21 @@ export async function followContacts(o: FollowContactsOptions): Promise<Contacts
  * offset. A catch-up that reads nothing for CATCH_UP_STALL_MS is given up and started again
  * with a new group, once; then CatchUpStalledError (what it saw) fails the start.
  */
-async function follow(o: FollowContactsOptions, from: ReadonlyMap<number, bigint>, ends: ReadonlyMap<number, bigint>) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await followOnce(o, from, ends);
-    } catch (e) {
-      if (!(e instanceof CatchUpStalledError) || attempt >= 2) throw e;
-      new Logger('DirectoryFollower').warn(`${e.message}: trying again with a new group`);
-    }
-  }
+function follow(o: FollowContactsOptions, from: ReadonlyMap<number, bigint>, ends: ReadonlyMap<number, bigint>) {
+  const logger = new Logger('DirectoryFollower');
+  return retryStalled(logger, () => followOnce(o, from, ends, logger));
 }
 
 async function followOnce(
   o: FollowContactsOptions,
   from: ReadonlyMap<number, bigint>,
   ends: ReadonlyMap<number, bigint>,
+  logger: Logger,
 ) {
-  const catchUp = new CatchUp(o.topic, ends, { stallMs: o.stallMs, logger: new Logger('DirectoryFollower') });
+  const catchUp = new CatchUp(o.topic, ends, { stallMs: o.stallMs, logger });
   const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
-  catchUp.watch(consumer);
-  // a stall rejects catchUp.done even while connect, subscribe or run (which waits for the join) hang
-  const stalled = new Promise<never>((_, reject) => catchUp.done.catch(reject));
-  stalled.catch(() => undefined);
   let replayed = 0;
-  const running = (async () => {
+  await startCaughtUp(catchUp, consumer, stop, async () => {
     await consumer.connect();
     await consumer.subscribe({ topic: o.topic, fromBeginning: true });
     await consumer.run({
@@ -140,16 +132,6 @@ async function followOnce(
     });
     // the stored offsets; the first fetch may still start from the beginning: the store skips what it has
     for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
-  })();
-  running.catch(() => undefined);
-  try {
-    await Promise.race([running, stalled]);
-    catchUp.started();
-    await catchUp.done;
-  } catch (e) {
-    catchUp.dispose();
-    await stop();
-    throw e;
-  }
+  });
   return { consumer, stop, replayed };
 }

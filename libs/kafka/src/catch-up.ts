@@ -153,3 +153,42 @@ export class CatchUp {
     this.resolveDone();
   }
 }
+
+/**
+ * Starts a follower (`start`: connect, subscribe, run, seek) watched by `catchUp`, and resolves
+ * once it has caught up. A stall rejects even while `start` hangs (kafkajs' run() waits for the
+ * join); on any failure the follower is stopped (`stop`: leave and delete its group) first.
+ */
+export async function startCaughtUp(
+  catchUp: CatchUp,
+  consumer: Consumer,
+  stop: () => Promise<void>,
+  start: () => Promise<void>,
+): Promise<void> {
+  catchUp.watch(consumer);
+  const stalled = new Promise<never>((_, reject) => catchUp.done.catch(reject));
+  stalled.catch(() => undefined);
+  const running = start();
+  running.catch(() => undefined);
+  try {
+    await Promise.race([running, stalled]);
+    catchUp.started();
+    await catchUp.done;
+  } catch (e) {
+    catchUp.dispose();
+    await stop();
+    throw e;
+  }
+}
+
+/** `once` again (a new follower, a new group) after a CatchUpStalledError, up to `attempts` tries in all (default 2). */
+export async function retryStalled<T>(logger: Logger, once: () => Promise<T>, attempts = 2): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await once();
+    } catch (e) {
+      if (!(e instanceof CatchUpStalledError) || attempt >= attempts) throw e;
+      logger.warn(`${e.message}: trying again with a new group (${attempt + 1} of ${attempts})`);
+    }
+  }
+}

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { retry } from '@iks/retry';
-import { CatchUp, CatchUpStalledError, type CatchUpOptions } from './catch-up';
+import { CatchUp, retryStalled, startCaughtUp, type CatchUpOptions } from './catch-up';
 import { GROUP_TIMING } from './kafka-client';
 import { throwAwayConsumer, type ThrowAwayConsumer } from './throw-away-group';
 
@@ -39,15 +39,11 @@ export async function followTopic(
   opts: FollowTopicOptions = {},
 ): Promise<ThrowAwayConsumer> {
   const logger = new Logger('FollowTopic');
-  const attempts = Math.max(1, opts.attempts ?? 2);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await followOnce(kafka, topic, groupPrefix, apply, { stallMs: opts.stallMs, logger });
-    } catch (e) {
-      if (!(e instanceof CatchUpStalledError) || attempt >= attempts) throw e;
-      logger.warn(`${e.message}: trying again with a new group (${attempt + 1} of ${attempts})`);
-    }
-  }
+  return retryStalled(
+    logger,
+    () => followOnce(kafka, topic, groupPrefix, apply, { stallMs: opts.stallMs, logger }),
+    Math.max(1, opts.attempts ?? 2),
+  );
 }
 
 async function followOnce(
@@ -67,11 +63,7 @@ async function followOnce(
   );
   const follower = throwAwayConsumer(kafka, groupPrefix, GROUP_TIMING);
   const { consumer } = follower;
-  catchUp.watch(consumer);
-  // a stall rejects catchUp.done even while connect, subscribe or run (which waits for the join) hang
-  const stalled = new Promise<never>((_, reject) => catchUp.done.catch(reject));
-  stalled.catch(() => undefined);
-  const running = (async () => {
+  await startCaughtUp(catchUp, consumer, follower.stop, async () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -81,16 +73,6 @@ async function followOnce(
         catchUp.reached(partition, BigInt(message.offset) + 1n);
       },
     });
-  })();
-  running.catch(() => undefined);
-  try {
-    await Promise.race([running, stalled]);
-    catchUp.started();
-    await catchUp.done;
-  } catch (e) {
-    catchUp.dispose();
-    await follower.stop();
-    throw e;
-  }
+  });
   return follower;
 }

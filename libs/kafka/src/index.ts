@@ -67,7 +67,14 @@ export { header } from './header.util';
 export { nextOffset } from './next-offset.util';
 export { RecordDecodeError } from './record-decode.error';
 export { followTopic, topicOffsets, type FollowTopicOptions } from './follow-topic';
-export { CatchUp, CatchUpStalledError, CATCH_UP_STALL_MS, type CatchUpOptions } from './catch-up';
+export {
+  CatchUp,
+  CatchUpStalledError,
+  CATCH_UP_STALL_MS,
+  startCaughtUp,
+  retryStalled,
+  type CatchUpOptions,
+} from './catch-up';
 export { throwAwayConsumer, deleteGroup, type ThrowAwayConsumer } from './throw-away-group';
 export { readTopicRanges, type OffsetRange } from './topic-range.reader';
 export { KafkaModule, KAFKA, PRODUCER } from './kafka.module';

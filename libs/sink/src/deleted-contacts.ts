@@ -25,7 +25,15 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { GROUP_TIMING, throwAwayConsumer, topicOffsets, type AvroCodec } from '@iks/kafka';
+import {
+  CatchUp,
+  GROUP_TIMING,
+  retryStalled,
+  startCaughtUp,
+  throwAwayConsumer,
+  topicOffsets,
+  type AvroCodec,
+} from '@iks/kafka';
 import { deletedKey } from './connection-keys';
 
 /** Bumped when the stored layout changes. */
@@ -258,7 +266,8 @@ export interface DeletionsFollower {
 /**
  * Follows the deletions topic into `store` from its stored offsets, with a throw-away group (no
  * commits: the offsets live in the store). Resolves once caught up with the end offsets seen at
- * start, so the sink delivers nothing before it knows every deletion the topic held then.
+ * start, so the sink delivers nothing before it knows every deletion the topic held then; a
+ * catch-up that reads nothing for 30 s is tried again once, then fails the start (CatchUp).
  */
 export async function followDeletions(o: {
   readonly kafka: Kafka;
@@ -266,6 +275,8 @@ export async function followDeletions(o: {
   readonly topic: string;
   readonly groupPrefix: string;
   readonly store: DeletedContacts;
+  /** See CATCH_UP_STALL_MS (@iks/kafka). */
+  readonly stallMs?: number;
 }): Promise<DeletionsFollower> {
   const logger = new Logger('DeletedContacts');
   const admin = o.kafka.admin();
@@ -280,42 +291,37 @@ export async function followDeletions(o: {
     `deleted contacts: ${o.store.size} stored in ${o.store.path}${o.store.rebuildReason ? ` (new: ${o.store.rebuildReason})` : ''}; ${behind} record(s) of ${o.topic} to read`,
   );
 
-  const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
   let replayed = 0;
-  let caughtUp: () => void = () => undefined;
-  const done = new Promise<void>((r) => (caughtUp = r));
-  if (remaining.size === 0) caughtUp();
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topic: o.topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch, heartbeat, isRunning }) => {
-        if (batch.messages.length === 0) return;
-        const ids: string[] = [];
-        for (const m of batch.messages) {
-          // a poison record is the main consumer's to dead-letter; its offset is passed all the same
-          const d = await o.codec.decodeAs('deletions', m.value).catch(() => undefined);
-          if (d) ids.push(deletedKey(d));
-        }
-        if (!isRunning()) return;
-        const next = BigInt(batch.lastOffset()) + 1n;
-        o.store.apply(batch.partition, ids, next);
-        replayed += batch.messages.length;
-        await heartbeat();
-        const end = remaining.get(batch.partition);
-        if (end !== undefined && next >= end) {
-          remaining.delete(batch.partition);
-          if (remaining.size === 0) caughtUp();
-        }
-      },
+  const once = async () => {
+    const catchUp = new CatchUp(o.topic, remaining, { stallMs: o.stallMs, logger });
+    const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
+    await startCaughtUp(catchUp, consumer, stop, async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topic: o.topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch, heartbeat, isRunning }) => {
+          if (batch.messages.length === 0) return;
+          const ids: string[] = [];
+          for (const m of batch.messages) {
+            // a poison record is the main consumer's to dead-letter; its offset is passed all the same
+            const d = await o.codec.decodeAs('deletions', m.value).catch(() => undefined);
+            if (d) ids.push(deletedKey(d));
+          }
+          if (!isRunning()) return;
+          const next = BigInt(batch.lastOffset()) + 1n;
+          o.store.apply(batch.partition, ids, next);
+          replayed += batch.messages.length;
+          await heartbeat();
+          catchUp.reached(batch.partition, next);
+        },
+      });
+      // the stored offsets; a first fetch from the beginning only adds ids the store already has
+      for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
     });
-    // the stored offsets; a first fetch from the beginning only adds ids the store already has
-    for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  await done;
+    return stop;
+  };
+  // a catch-up that reads nothing for 30 s is tried again with a new group, once (CatchUp)
+  const stop = await retryStalled(logger, once);
   return { stop, replayed, from };
 }
