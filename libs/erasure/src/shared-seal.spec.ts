@@ -67,6 +67,22 @@ describe('sealShared / openShared: a value of several people, unreadable once an
     expect(other.subarray(0, headerLen).equals(first.subarray(0, headerLen))).toBe(false);
   });
 
+  it("a reader opens a set's shares once, not once a value, and forgets what it opened when any key is destroyed", async () => {
+    const { keys } = keysInMemory();
+    const values: Buffer[] = [];
+    for (let i = 0; i < 3; i++) values.push(await sealShared(keys, [ann, bob], body));
+    const open = jest.spyOn(keys, 'open');
+    for (const v of values) expect((await openShared(keys, v)).equals(body)).toBe(true);
+    expect(open).toHaveBeenCalledTimes(2); // ann's share and bob's, for the first value only
+    // another person erased: every opened record key is let go, the shares are opened again
+    await keys.erase(annOfBeta);
+    expect((await openShared(keys, values[0])).equals(body)).toBe(true);
+    expect(open).toHaveBeenCalledTimes(4);
+    // the keys destroyed here (stop): a value opened a moment ago no longer opens from the cache
+    await keys.stop();
+    await expect(openShared(keys, values[1])).rejects.toThrow(ErasedSubjectError);
+  });
+
   it('does not reuse the record key of a set once one of its subjects is erased: the next value never opens', async () => {
     const { keys } = keysInMemory();
     const before = await sealShared(keys, [ann, bob], body);

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { compressSync, uncompressSync } from 'lz4-napi';
 import type { RawNotification } from '@iks/domain';
+import { nextIv } from './iv-pool';
 import { ErasedSubjectError, subjectId, unlessErased, type Subject, type SubjectKeys } from './subject-keys';
 
 /**
@@ -57,17 +58,30 @@ interface RecordKey {
 /** Record keys by subject set, per SubjectKeys (the process's). */
 const recordKeys = new WeakMap<SubjectKeys, Map<string, RecordKey>>();
 
-/** Random ivs drawn in bulk (randomBytes costs a call per draw). */
-let ivPool = Buffer.alloc(0);
-let ivAt = 0;
-function nextIv(): Buffer {
-  if (ivAt + IV_BYTES > ivPool.length) {
-    ivPool = randomBytes(IV_BYTES * 1024);
-    ivAt = 0;
+/**
+ * Record keys opened, by the header they were opened from (the subjects and their sealed
+ * shares, which the writer reuses for up to RECORD_KEY_USES values): a reader opens each set's
+ * shares once, not once a value. Forgotten at once when SubjectKeys destroys any key
+ * (`destroyed` moves: an erasure, a late key), and an erased subject is refused before the
+ * cache is asked, so no value of an erased person opens from here.
+ */
+interface OpenedKeys {
+  destroyed: number;
+  readonly byHeader: Map<string, Buffer>;
+}
+const openedKeys = new WeakMap<SubjectKeys, OpenedKeys>();
+/** Opened record keys kept per SubjectKeys (the oldest forgotten first). */
+const CACHED_OPENED = 4096;
+
+function openedFor(keys: SubjectKeys): Map<string, Buffer> {
+  let o = openedKeys.get(keys);
+  if (!o) openedKeys.set(keys, (o = { destroyed: keys.destroyed, byHeader: new Map() }));
+  if (o.destroyed !== keys.destroyed) {
+    // let go, not zeroed: an open that took a key from here a moment ago may still be using it
+    o.byHeader.clear();
+    o.destroyed = keys.destroyed;
   }
-  const iv = ivPool.subarray(ivAt, ivAt + IV_BYTES);
-  ivAt += IV_BYTES;
-  return iv;
+  return o.byHeader;
 }
 
 /** Bytes that are not a value sealed by sealShared (cut short, another format). */
@@ -210,6 +224,36 @@ export async function openShared(keys: SubjectKeys, sealed: Buffer): Promise<Buf
   // an erased subject known here answers without a round trip
   const erased = subjects.find((s) => keys.isErased(s));
   if (erased) throw new ErasedSubjectError(subjectId(erased));
+  const header = sealed.subarray(0, headerEnd);
+  const cacheKey = header.toString('latin1');
+  const recordKey = openedFor(keys).get(cacheKey) ?? (await openRecordKey(keys, subjects, sealedShares, cacheKey));
+  const iv = sealed.subarray(headerEnd, headerEnd + IV_BYTES);
+  const tag = sealed.subarray(headerEnd + IV_BYTES, headerEnd + IV_BYTES + TAG_BYTES);
+  const decipher = createDecipheriv('aes-256-gcm', recordKey, iv, { authTagLength: TAG_BYTES });
+  decipher.setAAD(header);
+  decipher.setAuthTag(tag);
+  let opened: Buffer;
+  try {
+    opened = Buffer.concat([decipher.update(sealed.subarray(headerEnd + IV_BYTES + TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw new Error(
+      `a value sealed for ${subjects.map(subjectId).join(', ')} does not open under its record key: altered`,
+    );
+  }
+  if (opened.length < 1) throw new NotSharedSealError('no codec byte');
+  if (opened[0] === CODEC_NONE) return opened.subarray(1);
+  if (opened[0] === CODEC_LZ4) return uncompressSync(opened.subarray(1));
+  throw new NotSharedSealError(`codec ${opened[0]}`);
+}
+
+/** The record key of a header: every share opened under its subject's key and XORed; kept in the opened-keys cache. */
+async function openRecordKey(
+  keys: SubjectKeys,
+  subjects: readonly Subject[],
+  sealedShares: readonly Buffer[],
+  cacheKey: string,
+): Promise<Buffer> {
+  const destroyedBefore = keys.destroyed;
   const recordKey = Buffer.alloc(KEY_BYTES);
   try {
     for (let i = 0; i < subjects.length; i++) {
@@ -218,26 +262,19 @@ export async function openShared(keys: SubjectKeys, sealed: Buffer): Promise<Buf
       for (let k = 0; k < KEY_BYTES; k++) recordKey[k] ^= share[k];
       share.fill(0);
     }
-    const iv = sealed.subarray(headerEnd, headerEnd + IV_BYTES);
-    const tag = sealed.subarray(headerEnd + IV_BYTES, headerEnd + IV_BYTES + TAG_BYTES);
-    const decipher = createDecipheriv('aes-256-gcm', recordKey, iv, { authTagLength: TAG_BYTES });
-    decipher.setAAD(sealed.subarray(0, headerEnd));
-    decipher.setAuthTag(tag);
-    let opened: Buffer;
-    try {
-      opened = Buffer.concat([decipher.update(sealed.subarray(headerEnd + IV_BYTES + TAG_BYTES)), decipher.final()]);
-    } catch {
-      throw new Error(
-        `a value sealed for ${subjects.map(subjectId).join(', ')} does not open under its record key: altered`,
-      );
-    }
-    if (opened.length < 1) throw new NotSharedSealError('no codec byte');
-    if (opened[0] === CODEC_NONE) return opened.subarray(1);
-    if (opened[0] === CODEC_LZ4) return uncompressSync(opened.subarray(1));
-    throw new NotSharedSealError(`codec ${opened[0]}`);
-  } finally {
+  } catch (e) {
     recordKey.fill(0);
+    throw e;
   }
+  // kept only when no key was destroyed while the shares were being opened (keys.open may wait for the follower)
+  if (keys.destroyed === destroyedBefore) {
+    const cache = openedFor(keys);
+    if (cache.size >= CACHED_OPENED) {
+      cache.delete(cache.keys().next().value as string);
+    }
+    cache.set(cacheKey, recordKey);
+  }
+  return recordKey;
 }
 
 function u16(n: number, into: Buffer, at: number): Buffer {

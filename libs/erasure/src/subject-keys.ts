@@ -4,6 +4,7 @@ import type { Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { ConnectionSealer } from '@iks/connections';
 import { followTopic, topicOffsets, type AvroCodec, type Topic, type ThrowAwayConsumer } from '@iks/kafka';
 import { sleep } from '@iks/retry';
+import { nextIv } from './iv-pool';
 
 const ALGORITHM = 'aes-256-gcm';
 const KEY_BYTES = 32;
@@ -58,7 +59,7 @@ const recordKeyOf = (s: Subject, keyId: string): string => `${subjectId(s)}#${ke
 
 /** `[1][key id length][key id][iv][tag][ciphertext]`, AES-256-GCM with the subject id as additional data. */
 function sealWith(id: string, keyId: string, key: Buffer, clear: Buffer): Buffer {
-  const iv = randomBytes(IV_BYTES);
+  const iv = nextIv();
   const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(Buffer.from(id, 'utf8'));
   const ciphertext = Buffer.concat([cipher.update(clear), cipher.final()]);
@@ -107,6 +108,7 @@ export class SubjectKeys {
   private partitions = 1;
   /** The next offset the follower will apply, per partition: how far this process has read the topic. */
   private readonly applied = new Map<number, bigint>();
+  private destroyedCount = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -157,10 +159,19 @@ export class SubjectKeys {
     await this.stopFollowing();
     for (const ks of this.keys.values()) for (const k of ks.values()) k.fill(0);
     this.keys.clear();
+    this.destroyedCount++;
   }
 
   isErased(s: Subject): boolean {
     return this.erased.has(subjectId(s));
+  }
+
+  /**
+   * Goes up each time a key held here is destroyed (an erasure, a late key tombstoned, stop):
+   * what was opened with the keys of before (shared-seal's record keys) is forgotten then.
+   */
+  get destroyed(): number {
+    return this.destroyedCount;
   }
 
   /** How many keys of `s` this process holds (a test and the console's person page ask). */
@@ -340,6 +351,7 @@ export class SubjectKeys {
     const kid = recordKey.slice(hash + 1);
     if (message.value === null) {
       // a destroyed key
+      this.destroyedCount++;
       const ks = this.keys.get(id);
       ks?.get(kid)?.fill(0);
       ks?.delete(kid);
@@ -405,6 +417,7 @@ export class SubjectKeys {
   }
 
   private forget(id: string): void {
+    this.destroyedCount++;
     for (const k of this.keys.get(id)?.values() ?? []) k.fill(0);
     this.keys.delete(id);
   }
