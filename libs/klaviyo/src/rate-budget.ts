@@ -166,6 +166,11 @@ export class RateBudget {
     this.nudge(s);
   }
 
+  /** Whether `group`'s share is paced (setShare with `paced`). */
+  isPaced(group: EndpointGroup): boolean {
+    return this.state(group).paced;
+  }
+
   /** The limits of `group` on the whole account. */
   limitsOf(group: EndpointGroup): WindowLimits {
     return this.state(group).limits;
