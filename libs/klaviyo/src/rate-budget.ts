@@ -52,10 +52,12 @@ interface GroupState {
   history: number[];
   /** Held (no grants at all) from a rebalance's start until the new share is set. */
   held: boolean;
-  /** Spread the steady share evenly (one grant per window/share) instead of bursting it. */
+  /** Spread the steady share evenly (one grant per window/share, after a bounded burst when quiet) instead of bursting it. */
   paced: boolean;
   /** Grant times, ascending, within the last steady window. */
   grants: number[];
+  /** Paced: the theoretical time of the next grant at the even pace (GCRA's TAT), advanced by one slot a grant. */
+  tat: number;
   readonly live: Waiter[];
   readonly backfill: Waiter[];
   pausedUntil: number;
@@ -146,10 +148,11 @@ export class RateBudget {
   /**
    * This replica's share of `group`'s limits from now on, given every grant made on the account
    * before now (all replicas', this one's included: its own log restarts empty). Ends a `hold`.
-   * `paced`: at most k grants per k × (steady window / steady share), k = the burst share, so that work waiting for the
-   * budget moves steadily instead of in a burst and a long stall: a log that bursts refills in
-   * the pattern it was spent, so under a backlog every minute would be 15 s of burst and 45 s
-   * of nothing (README, Scaling).
+   * `paced`: the steady share spread evenly over the window (paceWait: a bounded burst when the
+   * account is quiet, paid back within its window), so that work waiting for the budget moves
+   * steadily instead of in a burst and a long stall: a log that bursts refills in the pattern it
+   * was spent, so under a backlog every minute would be 15 s of burst and 45 s of nothing
+   * (README, Scaling).
    */
   setShare(
     group: EndpointGroup,
@@ -162,6 +165,7 @@ export class RateBudget {
     s.share = { burst: Math.min(share.burst, s.limits.burst), steady: Math.min(share.steady, s.limits.steady) };
     s.history = [...history].sort((a, b) => a - b);
     s.grants = [];
+    s.tat = 0;
     s.held = false;
     this.nudge(s);
   }
@@ -200,6 +204,7 @@ export class RateBudget {
         held: false,
         paced: false,
         grants: [],
+        tat: 0,
         live: [],
         backfill: [],
         pausedUntil: 0,
@@ -219,11 +224,42 @@ export class RateBudget {
     let wait = Math.max(0, s.pausedUntil - now);
     wait = Math.max(wait, this.windowWait(s, now, this.burstMs, s.limits.burst, s.share.burst));
     wait = Math.max(wait, this.windowWait(s, now, this.steadyMs, s.limits.steady, s.share.steady));
-    if (s.paced && s.share.steady > 0) {
-      // k grants per k steady-slots: even pace, with room to catch up k - 1 slots left unused
-      const k = Math.max(1, Math.min(s.share.burst, s.share.steady));
-      wait = Math.max(wait, this.windowWait(s, now, (this.steadyMs * k) / s.share.steady, k, k));
+    if (s.paced && s.share.steady > 0) wait = Math.max(wait, this.paceWait(s, now));
+    return wait;
+  }
+
+  /**
+   * Paced: how long until one more grant keeps the share flowing evenly. Three rules:
+   * - a quiet account (its own grants in the steady window under half the share) may spend up to
+   *   `extra` = min(burst share, half the share − those grants) requests at burst speed;
+   * - never grant so early that a stream at the pace left for the rest of the window,
+   *   window / (share − extra), would run into the steady window later (the log would then stall
+   *   until old grants leave it: 45 s of nothing after a burst spent at the start of the minute).
+   *   So a burst is paid back within its window by a slower pace, and once the burst has left
+   *   the window the full pace comes back; every interval of the window's length still holds at
+   *   most the share, and a backlog still gets the whole share each window;
+   * - with no extra left, one grant per slot (window / share) on a virtual schedule (GCRA), a
+   *   quarter slot early at most: a caller that comes back faster than the pace gets evenly
+   *   spaced grants, not k at once and then a stall of k slots.
+   */
+  private paceWait(s: GroupState, now: number): number {
+    const share = s.share.steady;
+    const len = this.steadyMs;
+    const slot = len / share;
+    const own = s.grants;
+    const m = own.length;
+    const extra = Math.max(0, Math.min(s.share.burst, Math.floor(share / 2) - m));
+    let wait = extra === 0 ? Math.max(0, s.tat - slot / 4 - now) : 0;
+    // a grant now, then one every `pace`: at now + j·pace the window holds the grants after
+    // now + j·pace − len, this one and j more; at most `share`
+    const pace = len / (share - extra);
+    for (let j = 1; j * pace < len; j++) {
+      const room = share - 1 - j; // of the grants in the log, this many may still be in that window
+      if (m <= room) continue;
+      wait = Math.max(wait, own[m - room - 1] + len - j * pace - now);
     }
+    // the extra grows as grants leave the window: look again then
+    if (m > 0 && extra < Math.min(s.share.burst, Math.floor(share / 2))) wait = Math.min(wait, Math.max(1, own[0] + len - now));
     return wait;
   }
 
@@ -265,6 +301,7 @@ export class RateBudget {
         }
         const w = s.live.shift() ?? s.backfill.shift()!;
         s.grants.push(now);
+        if (s.paced && s.share.steady > 0) s.tat = Math.max(s.tat, now) + this.steadyMs / s.share.steady;
         w.cancel?.();
         w.resolve();
       }
