@@ -170,6 +170,11 @@ export class RateBudget {
     this.nudge(s);
   }
 
+  /** Milliseconds until `group` could grant one more request (0: now; Infinity while held), waiting callers aside. */
+  readyIn(group: EndpointGroup): number {
+    return this.waitMs(this.state(group), this.clock.now());
+  }
+
   /** Whether `group`'s share is paced (setShare with `paced`). */
   isPaced(group: EndpointGroup): boolean {
     return this.state(group).paced;
