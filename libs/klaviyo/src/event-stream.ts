@@ -174,7 +174,8 @@ export class KlaviyoEventStream {
             settle(b, { results: new Map(b.map((x) => [x.item, unavailable(closed)] as const)) });
           continue;
         }
-        await budget.acquire('events-bulk', priority, signal);
+        // a quiet account's burst (paced budgets) goes to full requests; a partial one waits for the pace's slot
+        await budget.acquire('events-bulk', priority, signal, { burst: lane.ready.length > 0 });
         if (!lane.ready.length) lane.batcher.flush();
         const batch = lane.ready.shift();
         if (!batch) continue; // cannot happen while pending > 0; the grant is simply not used

@@ -227,6 +227,29 @@ describe('RateBudget shares (replicas on one account)', () => {
     expect(Math.max(...gaps)).toBeLessThanOrEqual(2 * slot);
   });
 
+  it('burst: false waits for the pace\'s slot even when a quiet account could burst (a small request leaves the burst to full ones)', async () => {
+    const clock = new ManualClock(0);
+    const budget = new RateBudget({ clock });
+    budget.setShare('events-bulk', budget.limitsOf('events-bulk'), [], { paced: true });
+    const at: Record<string, number> = {};
+    const take = (name: string, burst: boolean) =>
+      budget.acquire('events-bulk', 'live', undefined, { burst }).then(() => (at[name] = clock.now()));
+    const first = take('first', false); // nothing spent yet: the pace's slot is now
+    await clock.runAll(10_000);
+    await first;
+    const full = take('full', true);
+    await clock.runAll(10_000);
+    await full;
+    const small = take('small', false);
+    await clock.runAll(10_000);
+    await small;
+    expect(at.first).toBe(0);
+    expect(at.full).toBe(0); // a burst grant
+    // the pace's slot after the last grant (the quiet account's slower pace: 60 s / (150 − 10)), though a burst grant is free
+    expect(at.small).toBeCloseTo(60_000 / 140, 6);
+    expect(budget.readyIn('events-bulk', { burst: false })).toBeGreaterThan(0);
+  });
+
   it('after a 429 storm (every grant answered 429, then Retry-After) it throttles no longer than Retry-After or the paced window those grants fill (issue #21)', async () => {
     const clock = new ManualClock(0);
     const budget = new RateBudget({ clock, windowMarginMs: 200 });

@@ -15,15 +15,16 @@ import type { RateBudget } from '@iks/klaviyo';
 export const FETCH_LEAD_MS = 75;
 
 /**
- * Milliseconds to wait: until FETCH_LEAD_MS before the soonest the slowest of these budgets can
- * grant a bulk request again; 0 for unpaced budgets (no pace to wait for) and when a grant is
- * free now or soon; never more than one pace slot of the account's limit.
+ * Milliseconds to wait: until FETCH_LEAD_MS before the slowest of these budgets' next pace slot for
+ * a bulk request (the slot a partial request waits for); 0 for unpaced budgets (no pace to wait
+ * for) and when the slot is free now or soon; never more than one pace slot of the account's limit.
  */
 export function fetchHoldMs(budgets: readonly RateBudget[]): number {
   let wait = 0;
   for (const budget of budgets) {
     if (!budget.isPaced('events-bulk')) continue;
-    const ready = budget.readyIn('events-bulk');
+    // the pace's slot, not a burst grant: the event stream spends a quiet account's burst on full requests only
+    const ready = budget.readyIn('events-bulk', { burst: false });
     if (!Number.isFinite(ready)) continue; // held for a rebalance: the slice gives up elsewhere
     const slot = 60_000 / Math.max(1, budget.limitsOf('events-bulk').steady);
     wait = Math.max(wait, Math.min(ready, slot) - FETCH_LEAD_MS);
