@@ -53,7 +53,8 @@
  * supervisor), or BENCH_INGEST_NODE_FLAGS (`none`: no flags).
  *
  * Env: BENCH_N, BENCH_CONCURRENCY (64), BENCH_RATE (1000), BENCH_RATE_S (20), BENCH_COOLDOWN_S (61), BENCH_CONTACTS (500),
- * BENCH_TIMEOUT_S (180, per wait), BENCH_IDLE_S (3), BENCH_SKIP_BASELINE=1, BENCH_CPU_PROF, BENCH_APPS_DIST,
+ * BENCH_TIMEOUT_S (180, per wait), BENCH_IDLE_S (3), BENCH_SKIP_BASELINE=1, BENCH_CPU_PROF, BENCH_BREAKDOWN=1
+ * (each phase's latency by stage, support/latency-breakdown.ts), BENCH_APPS_DIST,
  * BENCH_INGEST_NODE_FLAGS, STACK_DIR / KAFKA_DATA_DIR (where the stack is, when it cannot be found), KAFKA_BROKERS,
  * SCHEMA_REGISTRY_URL.
  */
