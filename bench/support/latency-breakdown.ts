@@ -121,7 +121,11 @@ export function printBreakdown(opts: {
     note(
       `  ${stage.padEnd(44)} p50 ${fmtInt(q.p50).padStart(6)} ms, p90 ${fmtInt(q.p90).padStart(6)} ms, p99 ${fmtInt(q.p99).padStart(6)} ms, mean ${fmtInt(xs.reduce((a, b) => a + b, 0) / xs.length).padStart(6)} ms`,
     );
-    const key = stage.split(' (')[0].replace(/[^a-z]+/gi, '_').replace(/^_|_$/g, '').toLowerCase();
+    const key = stage
+      .split(' (')[0]
+      .replace(/[^a-z]+/gi, '_')
+      .replace(/^_|_$/g, '')
+      .toLowerCase();
     figures[`${key}_p50_ms`] = q.p50;
     figures[`${key}_p99_ms`] = q.p99;
   }

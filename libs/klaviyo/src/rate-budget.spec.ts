@@ -227,7 +227,7 @@ describe('RateBudget shares (replicas on one account)', () => {
     expect(Math.max(...gaps)).toBeLessThanOrEqual(2 * slot);
   });
 
-  it('burst: false waits for the pace\'s slot even when a quiet account could burst (a small request leaves the burst to full ones)', async () => {
+  it("burst: false waits for the pace's slot even when a quiet account could burst (a small request leaves the burst to full ones)", async () => {
     const clock = new ManualClock(0);
     const budget = new RateBudget({ clock });
     budget.setShare('events-bulk', budget.limitsOf('events-bulk'), [], { paced: true });
