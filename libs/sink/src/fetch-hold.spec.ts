@@ -1,6 +1,6 @@
 import { ManualClock } from '@iks/retry';
 import { RateBudget } from '@iks/klaviyo';
-import { FETCH_LEAD_MS, fetchHoldMs } from './fetch-hold';
+import { FETCH_LEAD_MS, fetchHoldMs, HOLD_BELOW_EVENTS } from './fetch-hold';
 
 describe('fetchHoldMs (a slice returns just before the next bulk grant)', () => {
   const paced = (clock: ManualClock) => {
@@ -21,6 +21,9 @@ describe('fetchHoldMs (a slice returns just before the next bulk grant)', () => 
     const ready = budget.readyIn('events-bulk');
     expect(ready).toBeGreaterThan(FETCH_LEAD_MS);
     expect(fetchHoldMs([budget])).toBeCloseTo(ready - FETCH_LEAD_MS, 6);
+    expect(fetchHoldMs([budget], HOLD_BELOW_EVENTS - 1)).toBeCloseTo(ready - FETCH_LEAD_MS, 6);
+    // a backlog: the next fetch is large and takes longer to decode than the lead, so no wait
+    expect(fetchHoldMs([budget], HOLD_BELOW_EVENTS)).toBe(0);
   });
 
   it('does not wait when a grant is free now, the budget is not paced, or held for a rebalance', () => {

@@ -545,10 +545,14 @@ export class SinkRunner implements OnApplicationShutdown {
     items: ReadonlyArray<Item | undefined>,
     deliver: ReadonlyMap<KlaviyoLane, readonly number[]>,
   ): Promise<void> {
+    const events = [...deliver.values()].reduce(
+      (n, ats) => n + ats.filter((at) => items[at]?.record.kind === 'event').length,
+      0,
+    );
     const budgets = [...deliver.entries()]
       .filter(([, ats]) => ats.some((at) => items[at]?.record.kind === 'event'))
       .map(([lane]) => lane.delivery.caller.budget);
-    const wait = fetchHoldMs(budgets);
+    const wait = fetchHoldMs(budgets, events);
     if (wait > 0) await this.sleepWhileRunning(batch, wait);
   }
 
