@@ -53,7 +53,8 @@
  * supervisor), or BENCH_INGEST_NODE_FLAGS (`none`: no flags).
  *
  * Env: BENCH_N, BENCH_CONCURRENCY (64), BENCH_RATE (1000), BENCH_RATE_S (20), BENCH_COOLDOWN_S (61), BENCH_CONTACTS (500),
- * BENCH_TIMEOUT_S (180, per wait), BENCH_IDLE_S (3), BENCH_SKIP_BASELINE=1, BENCH_CPU_PROF, BENCH_APPS_DIST,
+ * BENCH_TIMEOUT_S (180, per wait), BENCH_IDLE_S (3), BENCH_SKIP_BASELINE=1, BENCH_CPU_PROF, BENCH_BREAKDOWN=1
+ * (each phase's latency by stage, support/latency-breakdown.ts), BENCH_APPS_DIST,
  * BENCH_INGEST_NODE_FLAGS, STACK_DIR / KAFKA_DATA_DIR (where the stack is, when it cannot be found), KAFKA_BROKERS,
  * SCHEMA_REGISTRY_URL.
  */
@@ -95,6 +96,7 @@ import {
   sleep,
 } from './bench-util';
 import { ChildProcesses, vmHwm } from './support/child-processes';
+import { printBreakdown, readTopicSince } from './support/latency-breakdown';
 
 const ROOT = resolve(__dirname, __dirname.includes(join('dist', 'bench')) ? '../..' : '..');
 const DIST = join(ROOT, 'dist');
@@ -124,6 +126,8 @@ const INGEST_NODE_FLAGS = ((f) =>
       ? []
       : f.split(' ').filter(Boolean))(knobs.string('BENCH_INGEST_NODE_FLAGS'));
 const CPU_PROF_DIR = knobs.string('BENCH_CPU_PROF');
+/** BENCH_BREAKDOWN=1: after each phase, read the raw and events topics back and print the latency per stage (adds seconds between the phases). */
+const BREAKDOWN = knobs.string('BENCH_BREAKDOWN') === '1';
 const STACK = findStackProcesses(BROKERS, REGISTRY, {
   STACK_DIR: knobs.string('STACK_DIR'),
   KAFKA_DATA_DIR: knobs.string('KAFKA_DATA_DIR'),
@@ -310,6 +314,8 @@ function printCpu(before: CpuSnap, after: CpuSnap, wallMs: number): void {
 // ------------------------------------------------------------------------------ webhooks
 
 interface Prepared {
+  /** The notification's id (the raw record's notification_id). */
+  id: string;
   body: Buffer;
   signature: string;
   /** `${metric}|${entity id}`, or null for notifications that produce no event (contacts) */
@@ -335,7 +341,7 @@ const TICKET_METRICS = [
 
 function prepare(n: IntercomNotification, eventKey: string | null): Prepared {
   const body = Buffer.from(JSON.stringify(n));
-  return { body, signature: signBody(body, SECRET), eventKey, sentAt: 0, status: 0 };
+  return { id: n.id, body, signature: signBody(body, SECRET), eventKey, sentAt: 0, status: 0 };
 }
 
 let idCounter = 1_000_000_000 + randomInt(0, 100_000_000);
@@ -446,6 +452,7 @@ async function emuStats(base: string): Promise<EmuStats> {
 
 interface EmuEvent {
   metric: string;
+  unique_id: string;
   properties: Record<string, unknown>;
   receivedAt: string;
 }
@@ -576,6 +583,7 @@ class Timeline {
 /** What both phases share: where to send, what to watch. */
 interface Rig {
   readonly kafka: Kafka;
+  readonly codec: AvroCodec;
   readonly prefix: string;
   readonly topics: { raw: string; events: string };
   readonly groups: { transformer: string; sink: string };
@@ -615,7 +623,12 @@ interface PhaseResult {
  * One phase: send the webhooks while sampling the offsets timeline, wait for their events in the
  * Klaviyo emulator, match them to their webhooks, then print the phase's figures.
  */
-async function runPhase(rig: Rig, spec: PhaseSpec, opts: { profile?: boolean } = {}): Promise<PhaseResult> {
+async function runPhase(
+  rig: Rig,
+  spec: PhaseSpec,
+  tag: 'p1' | 'p2',
+  opts: { profile?: boolean } = {},
+): Promise<PhaseResult> {
   const base = (await emuStats(rig.klaviyoUrl)).eventsStored;
   const bytesBefore = logBytes(rig.prefix);
   if (opts.profile) toggleProfilers();
@@ -682,7 +695,28 @@ async function runPhase(rig: Rig, spec: PhaseSpec, opts: { profile?: boolean } =
   printTimeline(result.samples);
   printCpu(cpuBefore, cpuAfter, result.windowMs);
   await printSinkRequests(rig.klaviyoUrl, t0);
+  if (BREAKDOWN) await breakdown(rig, spec, result, tag);
   return result;
+}
+
+/** BENCH_BREAKDOWN: the phase's latency per stage, from the topics' timestamps (support/latency-breakdown.ts). */
+async function breakdown(rig: Rig, spec: PhaseSpec, result: PhaseResult, tag: string): Promise<void> {
+  const [raw, events] = await Promise.all([
+    readTopicSince(rig.kafka, rig.codec, rig.topics.raw, result.t0),
+    readTopicSince(rig.kafka, rig.codec, rig.topics.events, result.t0),
+  ]);
+  const r = await fetch(`${rig.klaviyoUrl}/__emulator/requests`, { signal: AbortSignal.timeout(30_000) });
+  const requests = ((await r.json()) as { data: EmuRequest[] }).data
+    .filter((x) => x.endpoint === 'bulk_create_events' && Date.parse(x.at) >= result.t0)
+    .map((x) => ({ at: Date.parse(x.at), events: x.events ?? 0 }));
+  const figures = printBreakdown({
+    sentAt: new Map(spec.webhooks.filter((w) => w.status === 200).map((w) => [w.id, w.sentAt])),
+    raw,
+    events,
+    delivered: result.events,
+    requests,
+  });
+  for (const [k, v] of Object.entries(figures)) figure(`${tag}.stage.${k}`, v, 'ms');
 }
 
 /** Phase 1 (throughput): N webhooks closed loop, CONCURRENCY in flight. */
@@ -836,6 +870,7 @@ async function main(): Promise<void> {
   } // else another checkout's apps: their own start-up creates their topics and registers their schemas
   const rig: Rig = {
     kafka,
+    codec: new AvroCodec(config.kafka),
     prefix,
     topics: { raw: topicName('notifications', prefix), events: topicName('events', prefix) },
     groups,
@@ -883,7 +918,7 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(idleMsPerS)) figure(`idle.cpu_ms_per_s.${k}`, v, 'CPU-ms/s');
 
     const phase1 = throughputPhase(contacts);
-    const r1 = await runPhase(rig, phase1, { profile: true });
+    const r1 = await runPhase(rig, phase1, 'p1', { profile: true });
     const deliverMs = r1.lat.lastReceived - r1.t0;
     const cost1 = reportCost('p1', r1, idleMsPerS);
     const eps1 = r1.events.length / (deliverMs / 1000);
@@ -912,7 +947,7 @@ async function main(): Promise<void> {
       await sleep(cooldown * 1000);
     }
 
-    const r2 = await runPhase(rig, fixedRatePhase(contacts));
+    const r2 = await runPhase(rig, fixedRatePhase(contacts), 'p2');
     const q2 = percentiles(r2.lat.lat, [50, 90, 99, 100]);
     reportCost('p2', r2, idleMsPerS);
     figure('p2.latency_p50_ms', q2.p50, 'ms');
