@@ -28,11 +28,16 @@ async function dockerAvailable() {
 /**
  * A freshly started broker creates __consumer_offsets and loads its group coordinators on the
  * first group use, which can stall the first tests' groups: do that once, before any test.
+ * Each jest process (npm test runs two shards side by side) warms up with a topic and group of
+ * its own: with one name from Date.now() alone, two shards started in the same millisecond
+ * joined one group, one of them got no partition and waited for its message for ever (a whole
+ * shard hung before its first test). The wait is bounded too: a warm-up that reads nothing in
+ * 60 s fails the run with that message instead of hanging it.
  */
-async function warmUp(brokers) {
+async function warmUpOnce(brokers) {
   const { Kafka, logLevel } = require('kafkajs');
   const kafka = new Kafka({ clientId: 'iks-test-warmup', brokers: brokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 20 } });
-  const topic = `iks-warmup-${Date.now()}`;
+  const topic = `iks-warmup-${Date.now()}-${process.pid}-${require('node:crypto').randomBytes(3).toString('hex')}`;
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
@@ -43,12 +48,36 @@ async function warmUp(brokers) {
   const consumer = kafka.consumer({ groupId: topic, maxWaitTimeInMs: 500 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise((resolve) => consumer.run({ eachMessage: async () => resolve() }));
+  let timer;
+  await Promise.race([
+    new Promise((resolve) => consumer.run({ eachMessage: async () => resolve() })),
+    new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the broker warm-up read nothing of ${topic} in 60 s (group ${topic}): is the broker at ${brokers} healthy?`)),
+        60_000,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
   await consumer.commitOffsets([{ topic, partition: 0, offset: '1' }]).catch(() => undefined);
   await consumer.disconnect();
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   await admin.deleteGroups([topic]).catch(() => undefined);
   await admin.disconnect();
+}
+
+/**
+ * warmUpOnce, asked again (up to 5 times, 2 s apart) when a broker started a moment ago answers
+ * that it does not host the new topic yet (seen right after `npm run stack:up`).
+ */
+async function warmUp(brokers) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await warmUpOnce(brokers);
+    } catch (e) {
+      if (attempt >= 5 || /read nothing/.test(e.message)) throw e;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
 }
 
 module.exports = async function globalSetup() {
