@@ -1,15 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { ContactSnapshot } from '@iks/domain';
-import {
-  CatchUp,
-  retryStalled,
-  startCaughtUp,
-  GROUP_TIMING,
-  throwAwayConsumer,
-  topicOffsets,
-  type AvroCodec,
-} from '@iks/kafka';
+import { retryStalled, startFollower, topicOffsets, type AvroCodec } from '@iks/kafka';
 import type { SnapshotAt } from './contact-store';
 import type { Directory } from './directory';
 import { resumePlan } from './resume-plan';
@@ -104,14 +96,14 @@ async function followOnce(
   ends: ReadonlyMap<number, bigint>,
   logger: Logger,
 ) {
-  const catchUp = new CatchUp(o.topic, ends, { stallMs: o.stallMs, logger });
-  const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
   let replayed = 0;
-  await startCaughtUp(catchUp, consumer, stop, async () => {
-    await consumer.connect();
-    await consumer.subscribe({ topic: o.topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
+  const { consumer, stop } = await startFollower(
+    o.kafka,
+    o.topic,
+    o.groupPrefix,
+    ends,
+    { stallMs: o.stallMs, logger },
+    (catchUp) => ({
       eachBatch: async ({ batch, heartbeat, isRunning }) => {
         const records: SnapshotAt[] = [];
         for (const m of batch.messages) {
@@ -129,9 +121,9 @@ async function followOnce(
         await heartbeat();
         if (batch.messages.length > 0) catchUp.reached(batch.partition, BigInt(batch.lastOffset()) + 1n);
       },
-    });
+    }),
     // the stored offsets; the first fetch may still start from the beginning: the store skips what it has
-    for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
-  });
+    from,
+  );
   return { consumer, stop, replayed };
 }

@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
-import type { Consumer } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
+import { GROUP_TIMING } from './kafka-client';
+import { throwAwayConsumer, type ThrowAwayConsumer } from './throw-away-group';
 
 /** No record read for this long while behind: the catch-up is stuck (a start fails instead of hanging). */
 export const CATCH_UP_STALL_MS = 30_000;
@@ -191,4 +193,30 @@ export async function retryStalled<T>(logger: Logger, once: () => Promise<T>, at
       logger.warn(`${e.message}: trying again with a new group (${attempt + 1} of ${attempts})`);
     }
   }
+}
+
+/**
+ * A follower: a throw-away consumer of `topic` from the beginning (then `from`'s offsets, when
+ * given), watched by a CatchUp to `ends`, resolved once caught up (startCaughtUp). `reached`
+ * tells the CatchUp of progress from inside `run`'s handler.
+ */
+export async function startFollower(
+  kafka: Kafka,
+  topic: string,
+  groupPrefix: string,
+  ends: ReadonlyMap<number, bigint>,
+  opts: CatchUpOptions,
+  run: (catchUp: CatchUp) => Omit<ConsumerRunConfig, 'autoCommit'>,
+  from: ReadonlyMap<number, bigint> = new Map(),
+): Promise<ThrowAwayConsumer> {
+  const catchUp = new CatchUp(topic, ends, opts);
+  const follower = throwAwayConsumer(kafka, groupPrefix, GROUP_TIMING);
+  const { consumer } = follower;
+  await startCaughtUp(catchUp, consumer, follower.stop, async () => {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ ...run(catchUp), autoCommit: false });
+    for (const [partition, offset] of from) consumer.seek({ topic, partition, offset: offset.toString() });
+  });
+  return follower;
 }

@@ -1,9 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { retry } from '@iks/retry';
-import { CatchUp, retryStalled, startCaughtUp, type CatchUpOptions } from './catch-up';
-import { GROUP_TIMING } from './kafka-client';
-import { throwAwayConsumer, type ThrowAwayConsumer } from './throw-away-group';
+import { retryStalled, startFollower, type CatchUpOptions } from './catch-up';
+import type { ThrowAwayConsumer } from './throw-away-group';
 
 /**
  * admin.fetchTopicOffsets, riding out a topic created a moment ago whose leaders are not elected
@@ -56,23 +55,14 @@ async function followOnce(
   const admin = kafka.admin();
   await admin.connect();
   const ends = await topicOffsets(admin, topic).finally(() => admin.disconnect());
-  const catchUp = new CatchUp(
-    topic,
-    new Map(ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)])),
-    opts,
+  const remaining = new Map(
+    ends.filter((e) => BigInt(e.high) > BigInt(e.low)).map((e) => [e.partition, BigInt(e.high)]),
   );
-  const follower = throwAwayConsumer(kafka, groupPrefix, GROUP_TIMING);
-  const { consumer } = follower;
-  await startCaughtUp(catchUp, consumer, follower.stop, async () => {
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        await apply(message, partition);
-        catchUp.reached(partition, BigInt(message.offset) + 1n);
-      },
-    });
-  });
+  const follower = await startFollower(kafka, topic, groupPrefix, remaining, opts, (catchUp) => ({
+    eachMessage: async ({ partition, message }) => {
+      await apply(message, partition);
+      catchUp.reached(partition, BigInt(message.offset) + 1n);
+    },
+  }));
   return follower;
 }

@@ -72,6 +72,7 @@ export {
   CatchUpStalledError,
   CATCH_UP_STALL_MS,
   startCaughtUp,
+  startFollower,
   retryStalled,
   type CatchUpOptions,
 } from './catch-up';

@@ -25,15 +25,7 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import {
-  CatchUp,
-  GROUP_TIMING,
-  retryStalled,
-  startCaughtUp,
-  throwAwayConsumer,
-  topicOffsets,
-  type AvroCodec,
-} from '@iks/kafka';
+import { retryStalled, startFollower, topicOffsets, type AvroCodec } from '@iks/kafka';
 import { deletedKey } from './connection-keys';
 
 /** Bumped when the stored layout changes. */
@@ -293,13 +285,13 @@ export async function followDeletions(o: {
 
   let replayed = 0;
   const once = async () => {
-    const catchUp = new CatchUp(o.topic, remaining, { stallMs: o.stallMs, logger });
-    const { consumer, stop } = throwAwayConsumer(o.kafka, o.groupPrefix, GROUP_TIMING);
-    await startCaughtUp(catchUp, consumer, stop, async () => {
-      await consumer.connect();
-      await consumer.subscribe({ topic: o.topic, fromBeginning: true });
-      await consumer.run({
-        autoCommit: false,
+    const { stop } = await startFollower(
+      o.kafka,
+      o.topic,
+      o.groupPrefix,
+      remaining,
+      { stallMs: o.stallMs, logger },
+      (catchUp) => ({
         eachBatch: async ({ batch, heartbeat, isRunning }) => {
           if (batch.messages.length === 0) return;
           const ids: string[] = [];
@@ -315,10 +307,10 @@ export async function followDeletions(o: {
           await heartbeat();
           catchUp.reached(batch.partition, next);
         },
-      });
+      }),
       // the stored offsets; a first fetch from the beginning only adds ids the store already has
-      for (const [partition, offset] of from) consumer.seek({ topic: o.topic, partition, offset: offset.toString() });
-    });
+      from,
+    );
     return stop;
   };
   // a catch-up that reads nothing for 30 s is tried again with a new group, once (CatchUp)
