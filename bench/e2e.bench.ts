@@ -46,6 +46,10 @@
  * CPU profiles: BENCH_CPU_PROF=<dir> preloads bench/support/cpu-prof-preload.js into the apps and
  * profiles each of them during phase 1 only (IPC messages at the first send and at the last event);
  * <dir>/<app>.cpuprofile, summarised by `npm run bench:profile -- <dir>/*.cpuprofile`.
+ * Memory: BENCH_MEM_TRACE=<dir> preloads bench/support/mem-trace-preload.js into the apps, which
+ * sample memoryUsage() every 50 ms; the bench prints what each peak RSS was made of (V8 heap,
+ * external buffers, the rest). BENCH_MEM_SNAPSHOT=<app>:<MiB> has that app write a heap snapshot
+ * the first time its RSS passes MiB (<dir>/<app>.mem.json.heapsnapshot).
  *
  * Apps: the built apps of this checkout, or of BENCH_APPS_DIST (another checkout's dist/, as
  * bench:compare runs an older ref's apps under this harness); the Klaviyo emulator is always
@@ -126,6 +130,10 @@ const INGEST_NODE_FLAGS = ((f) =>
       ? []
       : f.split(' ').filter(Boolean))(knobs.string('BENCH_INGEST_NODE_FLAGS'));
 const CPU_PROF_DIR = knobs.string('BENCH_CPU_PROF');
+/** BENCH_MEM_TRACE=<dir>: the apps sample their memoryUsage() (bench/support/mem-trace-preload) and the bench prints what each peak RSS was made of. */
+const MEM_TRACE_DIR = knobs.string('BENCH_MEM_TRACE');
+/** BENCH_MEM_SNAPSHOT=<app>:<MiB> (with BENCH_MEM_TRACE): that app writes a heap snapshot the first time its RSS passes MiB. */
+const MEM_SNAPSHOT = knobs.string('BENCH_MEM_SNAPSHOT');
 /** BENCH_BREAKDOWN=1: after each phase, read the raw and events topics back and print the latency per stage (adds seconds between the phases). */
 const BREAKDOWN = knobs.string('BENCH_BREAKDOWN') === '1';
 const STACK = findStackProcesses(BROKERS, REGISTRY, {
@@ -148,12 +156,40 @@ function startChild(name: string, script: string, env: NodeJS.ProcessEnv, nodeFl
     flags.push('--require', join(DIST, 'bench', 'support', 'cpu-prof-preload.js'));
     childEnv = { ...env, BENCH_CPU_PROF_FILE: join(CPU_PROF_DIR, `${name}.cpuprofile`) };
   }
-  const ipc = childEnv !== env;
+  if (MEM_TRACE_DIR && PROFILED.includes(name)) {
+    mkdirSync(MEM_TRACE_DIR, { recursive: true });
+    flags.push('--require', join(DIST, 'bench', 'support', 'mem-trace-preload.js'));
+    childEnv = { ...childEnv, BENCH_MEM_TRACE_FILE: join(MEM_TRACE_DIR, `${name}.mem.json`) };
+    const [app, mib] = (MEM_SNAPSHOT ?? '').split(':');
+    if (app === name) childEnv.BENCH_MEM_SNAPSHOT_MIB = mib;
+  }
+  const ipc = CPU_PROF_DIR !== undefined && PROFILED.includes(name);
   return children.start(name, join(isApp ? APPS_DIST : DIST, script), childEnv, {
     verbose: process.env.BENCH_VERBOSE === '1',
     nodeFlags: flags,
     ipc,
   });
+}
+
+/** What each traced app's peak RSS was made of (BENCH_MEM_TRACE). */
+function printMemTraces(dir: string): void {
+  heading(`memoryUsage() at each app's peak RSS, and each part's own maximum (${resolve(dir)})`);
+  for (const name of PROFILED) {
+    try {
+      const t = JSON.parse(readFileSync(join(dir, `${name}.mem.json`), 'utf8')) as {
+        atPeak: NodeJS.MemoryUsage & { atMs: number };
+        max: NodeJS.MemoryUsage;
+      };
+      const p = t.atPeak;
+      const rest = p.rss - p.heapTotal - p.external;
+      line(
+        name,
+        `at ${(p.atMs / 1000).toFixed(1)} s: rss ${fmtMiB(p.rss)} = heap ${fmtMiB(p.heapTotal)} (used ${fmtMiB(p.heapUsed)}) + external ${fmtMiB(p.external)} (buffers ${fmtMiB(p.arrayBuffers)}) + other ${fmtMiB(rest)}; max heapUsed ${fmtMiB(t.max.heapUsed)}, external ${fmtMiB(t.max.external)}`,
+      );
+    } catch (err) {
+      line(name, `no trace (${(err as Error).message})`);
+    }
+  }
 }
 
 let profiling = false;
@@ -972,6 +1008,7 @@ async function main(): Promise<void> {
       if (c.peakRss) figure(`peak_rss_mib.${c.name}`, c.peakRss / 1024 / 1024, 'MiB');
     }
     line('bench process (this one)', fmtMiB(process.memoryUsage.rss()));
+    if (MEM_TRACE_DIR) printMemTraces(MEM_TRACE_DIR);
     await children.stopAll();
 
     // ---- baseline
