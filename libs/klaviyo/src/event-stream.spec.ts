@@ -162,6 +162,20 @@ describe('KlaviyoEventStream', () => {
     expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['a', 'b']]);
   });
 
+  it('with a paced budget (the sink) a partial batch waits for company only until submissions pause, not maxWaitMs', async () => {
+    const budget = new RateBudget();
+    budget.setShare('events-bulk', budget.limitsOf('events-bulk'), [], { paced: true });
+    const d = h.delivery({ budget, batch: { maxWaitMs: 2000 } });
+    const started = Date.now();
+    const first = [0, 1, 2].map((i) => d.events.submit(eventRecord({ unique_id: `p0-${i}` })));
+    await new Promise((r) => setTimeout(r, 5)); // another partition of the same fetch, a few ms later
+    const second = [0, 1].map((i) => d.events.submit(eventRecord({ unique_id: `p1-${i}` })));
+    const results = await Promise.all([...first, ...second]);
+    expect(results.every((r) => r.status === 'delivered')).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['p0-0', 'p0-1', 'p0-2', 'p1-0', 'p1-1']]);
+  });
+
   it('keeps filling a request while it waits for its rate grant (no budget spent on small requests)', async () => {
     const budget = new RateBudget({ limits: { 'events-bulk': { burst: 1, steady: 100 } } });
     const d = h.delivery({ budget, batch: { maxWaitMs: 20 } });

@@ -25,6 +25,12 @@ import { buildBulkCreateEventsBody, buildCreateEventBody } from './request-build
 
 export const EVENTS_BULK_PATH = '/api/event-bulk-create-jobs';
 export const EVENTS_PATH = '/api/events';
+/**
+ * With a paced budget a partial batch waits for company only until submissions pause this long
+ * (at most maxWaitMs): the sink submits a fetch's partitions within milliseconds of each other and
+ * fetches nothing more until they are delivered, so a longer wait only delays them.
+ */
+export const PACED_GATHER_MS = 15;
 
 /** Pointer to one entry of a bulk request: /data/attributes/events-bulk-create/data/<i>[/...] */
 const BULK_ENTRY_POINTER = /^\/data\/attributes\/events-bulk-create\/data\/(\d+)(?:\/|$)/;
@@ -49,6 +55,8 @@ interface Lane {
   pumping: boolean;
   inFlight: number;
   slot: (() => void) | null;
+  /** When the last event was submitted (the caller's clock). */
+  lastAddAt: number;
 }
 
 type BatchOutcome = { readonly results: ReadonlyMap<PreparedEvent, DeliveryResult> } | { readonly error: unknown };
@@ -93,6 +101,7 @@ export class KlaviyoEventStream {
         reject: (e) => (mine?.delete(item), reject(e)),
       };
       mine?.add(item);
+      lane.lastAddAt = this.caller.clock.now();
       lane.batcher.add(item);
       void this.pump(priority, lane);
     });
@@ -141,7 +150,7 @@ export class KlaviyoEventStream {
         maxWaitMs: Infinity,
         clock: this.caller.clock,
       });
-      lane = { batcher, ready, pumping: false, inFlight: 0, slot: null };
+      lane = { batcher, ready, pumping: false, inFlight: 0, slot: null, lastAddAt: 0 };
       this.lanes.set(priority, lane);
     }
     return lane;
@@ -151,11 +160,11 @@ export class KlaviyoEventStream {
     if (lane.pumping) return;
     lane.pumping = true;
     const maxWaitMs = this.opts.batch?.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
-    const { clock, signal, budget } = this.caller;
+    const { signal, budget } = this.caller;
     try {
       while (lane.ready.length || lane.batcher.pending) {
         // a partial batch waits for company, a full one does not
-        if (!lane.ready.length && maxWaitMs > 0) await clock.sleep(maxWaitMs, signal);
+        if (!lane.ready.length && maxWaitMs > 0) await this.waitForCompany(lane, maxWaitMs);
         while (lane.inFlight >= this.bulkConcurrency) await new Promise<void>((r) => (lane.slot = r));
         const closed = this.caller.unavailable;
         if (closed !== null) {
@@ -165,7 +174,8 @@ export class KlaviyoEventStream {
             settle(b, { results: new Map(b.map((x) => [x.item, unavailable(closed)] as const)) });
           continue;
         }
-        await budget.acquire('events-bulk', priority, signal);
+        // a quiet account's burst (paced budgets) goes to full requests; a partial one waits for the pace's slot
+        await budget.acquire('events-bulk', priority, signal, { burst: lane.ready.length > 0 });
         if (!lane.ready.length) lane.batcher.flush();
         const batch = lane.ready.shift();
         if (!batch) continue; // cannot happen while pending > 0; the grant is simply not used
@@ -201,6 +211,25 @@ export class KlaviyoEventStream {
       for (const batch of lane.ready.splice(0)) settle(batch, { error });
     } finally {
       lane.pumping = false;
+    }
+  }
+
+  /**
+   * How long a partial batch waits before it asks for a grant: maxWaitMs, or with a paced budget
+   * (the sink's: the pace already spaces the requests, and the grant cuts the batch) only until
+   * submissions pause for PACED_GATHER_MS. The sink's consumer fetches again only once a fetch's
+   * events are delivered, so no company comes after that pause: waiting the whole maxWaitMs
+   * delayed every fetch's request by it whenever the pace had a slot free sooner.
+   */
+  private async waitForCompany(lane: Lane, maxWaitMs: number): Promise<void> {
+    const { clock, signal, budget } = this.caller;
+    if (!budget.isPaced('events-bulk')) return clock.sleep(maxWaitMs, signal);
+    const until = clock.now() + maxWaitMs;
+    for (;;) {
+      const quietFor = clock.now() - lane.lastAddAt;
+      const left = until - clock.now();
+      if (quietFor >= PACED_GATHER_MS || left <= 0) return;
+      await clock.sleep(Math.min(PACED_GATHER_MS - quietFor, left), signal);
     }
   }
 

@@ -39,6 +39,8 @@ export interface RateBudgetOptions {
 }
 
 interface Waiter {
+  /** May take one of a quiet account's burst grants (paced: see paceWait); else only the pace's. */
+  readonly burst: boolean;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
   cancel?: () => void;
@@ -52,7 +54,7 @@ interface GroupState {
   history: number[];
   /** Held (no grants at all) from a rebalance's start until the new share is set. */
   held: boolean;
-  /** Spread the steady share evenly (one grant per window/share) instead of bursting it. */
+  /** Spread the steady share evenly (one grant per window/share, after a bounded burst when quiet) instead of bursting it. */
   paced: boolean;
   /** Grant times, ascending, within the last steady window. */
   grants: number[];
@@ -93,13 +95,22 @@ export class RateBudget {
     this.limits = { ...KLAVIYO_RATE_LIMITS, ...opts.limits } as Record<EndpointGroup, WindowLimits>;
   }
 
-  /** Wait for room in both windows of `group`. Rejects with the signal's reason on abort. */
-  acquire(group: EndpointGroup, priority: Priority = 'live', signal?: AbortSignal): Promise<void> {
+  /**
+   * Wait for room in both windows of `group`. Rejects with the signal's reason on abort.
+   * `burst: false` (paced shares): wait for the pace's slot even when a quiet account could burst,
+   * e.g. for a small request, so that the burst is spent on full ones.
+   */
+  acquire(
+    group: EndpointGroup,
+    priority: Priority = 'live',
+    signal?: AbortSignal,
+    opts: { readonly burst?: boolean } = {},
+  ): Promise<void> {
     const state = this.state(group);
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));
       const queue = priority === 'live' ? state.live : state.backfill;
-      const waiter: Waiter = { resolve, reject };
+      const waiter: Waiter = { burst: opts.burst ?? true, resolve, reject };
       if (signal) {
         const onAbort = () => {
           const i = queue.indexOf(waiter);
@@ -146,10 +157,11 @@ export class RateBudget {
   /**
    * This replica's share of `group`'s limits from now on, given every grant made on the account
    * before now (all replicas', this one's included: its own log restarts empty). Ends a `hold`.
-   * `paced`: at most k grants per k × (steady window / steady share), k = the burst share, so that work waiting for the
-   * budget moves steadily instead of in a burst and a long stall: a log that bursts refills in
-   * the pattern it was spent, so under a backlog every minute would be 15 s of burst and 45 s
-   * of nothing (README, Scaling).
+   * `paced`: the steady share spread evenly over the window (paceWait: a bounded burst when the
+   * account is quiet, paid back within its window), so that work waiting for the budget moves
+   * steadily instead of in a burst and a long stall: a log that bursts refills in the pattern it
+   * was spent, so under a backlog every minute would be 15 s of burst and 45 s of nothing
+   * (README, Scaling).
    */
   setShare(
     group: EndpointGroup,
@@ -164,6 +176,16 @@ export class RateBudget {
     s.grants = [];
     s.held = false;
     this.nudge(s);
+  }
+
+  /** Milliseconds until `group` could grant one more request (0: now; Infinity while held), waiting callers aside; `burst` as for acquire. */
+  readyIn(group: EndpointGroup, opts: { readonly burst?: boolean } = {}): number {
+    return this.waitMs(this.state(group), this.clock.now(), opts.burst ?? true);
+  }
+
+  /** Whether `group`'s share is paced (setShare with `paced`). */
+  isPaced(group: EndpointGroup): boolean {
+    return this.state(group).paced;
   }
 
   /** The limits of `group` on the whole account. */
@@ -207,18 +229,52 @@ export class RateBudget {
   }
 
   /** Milliseconds until one more request fits both windows and any pause is over (Infinity while held). */
-  private waitMs(s: GroupState, now: number): number {
+  private waitMs(s: GroupState, now: number, burst = true): number {
     while (s.grants.length && now - s.grants[0] >= this.steadyMs) s.grants.shift();
     while (s.history.length && now - s.history[0] >= this.steadyMs) s.history.shift();
     if (s.held) return Number.POSITIVE_INFINITY;
     let wait = Math.max(0, s.pausedUntil - now);
     wait = Math.max(wait, this.windowWait(s, now, this.burstMs, s.limits.burst, s.share.burst));
     wait = Math.max(wait, this.windowWait(s, now, this.steadyMs, s.limits.steady, s.share.steady));
-    if (s.paced && s.share.steady > 0) {
-      // k grants per k steady-slots: even pace, with room to catch up k - 1 slots left unused
-      const k = Math.max(1, Math.min(s.share.burst, s.share.steady));
-      wait = Math.max(wait, this.windowWait(s, now, (this.steadyMs * k) / s.share.steady, k, k));
+    if (s.paced && s.share.steady > 0) wait = Math.max(wait, this.paceWait(s, now, burst));
+    return wait;
+  }
+
+  /**
+   * Paced: how long until one more grant keeps the share flowing evenly. Two rules:
+   * - never grant so early that a stream at the pace left for the rest of the window would run
+   *   into the steady window later (the log would then stall until old grants leave it: 45 s of
+   *   nothing after a burst spent at the start of the minute). The pace left is window / share,
+   *   or window / (share − extra) for a quiet account (its own grants in the steady window under
+   *   half the share), which may spend `extra` = min(burst share, half the share − those grants)
+   *   grants at burst speed: a burst is paid back within its window by that slower pace, and once
+   *   it has left the window the full pace comes back. Every interval of the window's length
+   *   still holds at most the share, and a backlog still gets the whole share each window;
+   * - a caller that takes no burst grant (`burst` false: a small request) one pace after the
+   *   last grant, and with no extra left any caller a quarter of that pace early at most: a caller
+   *   that comes back faster than the pace gets evenly spaced grants, not k at once and then a
+   *   stall of k slots.
+   */
+  private paceWait(s: GroupState, now: number, burst: boolean): number {
+    const share = s.share.steady;
+    const len = this.steadyMs;
+    const own = s.grants;
+    const m = own.length;
+    const extra = Math.max(0, Math.min(s.share.burst, Math.floor(share / 2) - m));
+    const pace = len / (share - extra);
+    // a small request one pace after the last grant; a full one, with no extra left, a quarter early at most
+    const spacing = !burst ? pace : extra === 0 ? pace - pace / 4 : 0;
+    let wait = m > 0 && spacing > 0 ? Math.max(0, own[m - 1] + spacing - now) : 0;
+    // a grant now, then one every `pace`: at now + j·pace the window holds the grants after
+    // now + j·pace − len, this one and j more; at most `share`
+    for (let j = 1; j * pace < len; j++) {
+      const room = share - 1 - j; // of the grants in the log, this many may still be in that window
+      if (m <= room) continue;
+      wait = Math.max(wait, own[m - room - 1] + len - j * pace - now);
     }
+    // the extra grows (and the pace quickens) as grants leave the window: look again then
+    if (m > 0 && extra < Math.min(s.share.burst, Math.floor(share / 2)))
+      wait = Math.min(wait, Math.max(1, own[0] + len - now));
     return wait;
   }
 
@@ -250,7 +306,7 @@ export class RateBudget {
     try {
       while (s.live.length || s.backfill.length) {
         const now = this.clock.now();
-        const wait = this.waitMs(s, now);
+        const wait = this.waitMs(s, now, (s.live[0] ?? s.backfill[0]).burst);
         if (wait > 0) {
           s.wake = new AbortController();
           // held, or a share of 0: sleep until setShare/pause/abort nudges

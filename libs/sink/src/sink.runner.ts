@@ -42,6 +42,7 @@ import { type DeliveryResult, type KlaviyoDelivery, type Priority } from '@iks/k
 import { outcomeSubject } from './outcome-subject';
 import { BudgetShare } from './budget-share';
 import { deletedKey, parkedPartitionOf } from './connection-keys';
+import { fetchHoldMs } from './fetch-hold';
 import { DeletedContacts, followDeletions, type DeletionsFollower } from './deleted-contacts';
 import { KlaviyoLanes, type ConnectionHealth, type KlaviyoLane } from './klaviyo-lanes';
 import { parkedEnvelope, reparked, type ParkReason } from './parked-envelope';
@@ -515,6 +516,7 @@ export class SinkRunner implements OnApplicationShutdown {
     await this.eraseAccepted(accepted);
     if (park.length > 0) await this.park(batch.partition, items, park, consumer, order);
     for (const p of park) outcomes[p.at] = { kind: 'pending', reason: 'parked', subject: items[p.at]!.subject };
+    if (consumer === 'source') await this.untilNextGrant(batch, items, deliver);
     const decided: RecordOutcome[] = [];
     for (const [at, o] of outcomes.entries()) {
       if (!o) throw new Error(`sink: no outcome for record ${at} of ${batch.topic}[${batch.partition}]`);
@@ -532,6 +534,26 @@ export class SinkRunner implements OnApplicationShutdown {
       else decided.push(o);
     }
     return { outcomes: decided };
+  }
+
+  /**
+   * Returns the slice (and so lets the consumer fetch again) only FETCH_LEAD_MS before the next
+   * bulk grant of the lanes whose events it delivered (fetch-hold.ts).
+   */
+  private async untilNextGrant(
+    batch: StageBatch<unknown>,
+    items: ReadonlyArray<Item | undefined>,
+    deliver: ReadonlyMap<KlaviyoLane, readonly number[]>,
+  ): Promise<void> {
+    const events = [...deliver.values()].reduce(
+      (n, ats) => n + ats.filter((at) => items[at]?.record.kind === 'event').length,
+      0,
+    );
+    const budgets = [...deliver.entries()]
+      .filter(([, ats]) => ats.some((at) => items[at]?.record.kind === 'event'))
+      .map(([lane]) => lane.delivery.caller.budget);
+    const wait = fetchHoldMs(budgets, events);
+    if (wait > 0) await this.sleepWhileRunning(batch, wait);
   }
 
   /** Destroys the keys of each person whose deletion Klaviyo accepted (tombstones and marker, acks all). */
