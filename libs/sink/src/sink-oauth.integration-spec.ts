@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
-import type { Producer } from 'kafkajs';
+import { AssignerProtocol, type Producer } from 'kafkajs';
 import { loadConfig, Secret, type Config } from '@iks/config';
 import {
   CONNECTIONS,
@@ -81,6 +81,30 @@ async function produce(config: Config, records: readonly KlaviyoEventRecord[]): 
     }
   } finally {
     await producer.disconnect();
+  }
+}
+
+/**
+ * Until the sink's group is stable with `members` members, each owning a partition of the events
+ * topic: the assignment the replicas keep from now on.
+ */
+async function groupSettled(config: Config, members: number): Promise<void> {
+  const admin = createKafka(config.kafka).admin();
+  await admin.connect();
+  const events = topicName('events', config.kafka.topicPrefix);
+  try {
+    await waitFor(
+      async () => {
+        const [group] = (await admin.describeGroups([config.sink.groupId])).groups;
+        if (group?.state !== 'Stable' || group.members.length !== members) return false;
+        return group.members.every(
+          (m) => (AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[events]?.length ?? 0) > 0,
+        );
+      },
+      { what: `${members} replicas, each with a partition of ${events}`, timeoutMs: 60_000, intervalMs: 200 },
+    );
+  } finally {
+    await admin.disconnect();
   }
 }
 
@@ -473,9 +497,16 @@ describe('sink: Klaviyo OAuth connections (real broker, Klaviyo emulator issuing
     const w = await writer();
     await w.store.put(connection('a', { auth: 'oauth', oauth: await connectAccountA() }));
     const backlog = events('a', 0, 600);
-    await produce(w.config, backlog);
     const replicas: Array<Awaited<ReturnType<typeof sink>>> = [];
     for (let i = 0; i < 3; i++) replicas.push(await sink({ KLAVIYO_OAUTH_TOKEN_URL: slow.url }));
+    // The backlog only once the three replicas hold their partitions. Written before them, it was the
+    // first replica's alone for ~3 s, and the paced budget lets a quiet account burst (10 requests
+    // beyond the pace): with 10 events a request it delivered and committed the smallest partition
+    // (120 records, the first submitted) within 2 s, before the second replica joined; the third
+    // replica got that partition with nothing left in it. The old pacing (10 grants, then 4 s of
+    // nothing) only happened to leave 20 of its records for the rebalance.
+    await groupSettled(replicas[0].config, 3);
+    await produce(w.config, backlog);
     // every replica delivers some of conn-a's records (its lane is made on its first record)
     await waitFor(() => replicas.every((r) => r.runner.lanes.all().length > 0), {
       what: 'three replicas delivering',
