@@ -16,6 +16,12 @@ import { Session } from 'node:inspector';
 const file = process.env.BENCH_CPU_PROF_FILE;
 // the bench's only side channel into a child; the apps never read it
 const intervalUs = Number(process.env.BENCH_CPU_PROF_INTERVAL_US ?? 1000);
+/**
+ * BENCH_CPU_PROF_KIND=alloc: instead of CPU, V8's sampling heap profiler over the same window,
+ * counting the objects collected since (every allocation, not only what is still alive): where
+ * the garbage comes from. The file is then a .heapprofile (Chrome DevTools format).
+ */
+const alloc = process.env.BENCH_CPU_PROF_KIND === 'alloc';
 
 if (file) {
   let session: Session | null = null;
@@ -28,16 +34,26 @@ if (file) {
     if (m === 'cpu-prof:start' && !session) {
       session = new Session();
       session.connect();
-      void post('Profiler.enable')
-        .then(() => post('Profiler.setSamplingInterval', { interval: intervalUs }))
-        .then(() => post('Profiler.start'))
+      void (
+        alloc
+          ? post('HeapProfiler.enable').then(() =>
+              post('HeapProfiler.startSampling', {
+                samplingInterval: 16384,
+                includeObjectsCollectedByMajorGC: true,
+                includeObjectsCollectedByMinorGC: true,
+              }),
+            )
+          : post('Profiler.enable')
+              .then(() => post('Profiler.setSamplingInterval', { interval: intervalUs }))
+              .then(() => post('Profiler.start'))
+      )
         .then(() => process.stderr.write(`cpu-prof: profiling (pid ${process.pid})\n`))
         .catch((e) => process.stderr.write(`cpu-prof: could not start: ${String(e)}\n`));
       return;
     }
     if (m !== 'cpu-prof:stop' || !session) return;
     const s = session;
-    void post<{ profile: unknown }>('Profiler.stop')
+    void post<{ profile: unknown }>(alloc ? 'HeapProfiler.stopSampling' : 'Profiler.stop')
       .then((r) => {
         writeFileSync(file, JSON.stringify(r.profile));
         process.stderr.write(`cpu-prof: wrote ${file}\n`);
