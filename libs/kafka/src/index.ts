@@ -17,7 +17,15 @@ export {
 } from './topics';
 export { SCHEMAS_DIR, loadSchema, backwardIncompatibility } from './schemas';
 export { AvroCodec, SchemaContractError, type SchemaCheckResult } from './avro-codec';
-export { createKafka, createProducer, ensureTopics, prepareStage, GROUP_TIMING, GZIP_LEVEL } from './kafka-client';
+export {
+  createKafka,
+  createProducer,
+  ensureTopics,
+  prepareStage,
+  GROUP_TIMING,
+  GZIP_LEVEL,
+  SEALED_RECORDS_COMPRESSION,
+} from './kafka-client';
 export { DeadLetterPublisher, describeError, type FailureContext } from './dead-letter';
 export {
   REPROCESSED_FROM,

@@ -70,6 +70,17 @@ export const PRODUCER_COMPRESSION = {
 } as const satisfies Record<KafkaConfig['compression'], CompressionTypes>;
 
 /**
+ * The codec of the records whose bytes are mostly sealed (docs/ERASURE.md): what every stage
+ * produces from its slices (events, profiles, deletions, contact snapshots) and the outcomes,
+ * whatever KAFKA_COMPRESSION says. AES-GCM output does not compress, so GZIP spends its CPU on it
+ * for nothing; LZ4 still finds the clear parts repeated across a batch's records (topic, metric,
+ * connection ids). e2e bench, 40,000 webhooks, two alternated rounds (docs/BENCHMARKS.md "Issue
+ * #20, round 5"): the broker's bytes for events 597-600 against 576-579 B/event with GZIP,
+ * outcomes 568-576 against 547-553; uncompressed they were 791 and 825.
+ */
+export const SEALED_RECORDS_COMPRESSION = CompressionTypes.LZ4;
+
+/**
  * zlib level of the GZIP batches. kafkajs's own GZIP codec uses zlib's default (6); level 3 compresses webhook JSON
  * about 10-15× at under half its CPU. Any Kafka client reads the batches, whatever the level.
  */

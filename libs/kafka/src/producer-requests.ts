@@ -1,4 +1,4 @@
-import type { Message, Producer } from 'kafkajs';
+import type { CompressionTypes, Message, Producer } from 'kafkajs';
 
 /**
  * Messages cut into runs of at most `maxBytes` of keys and values (a record alone may be larger):
@@ -39,6 +39,7 @@ export async function sendInBoundedRequests(
   messages: readonly TopicMessage[],
   onSent?: (topic: string, count: number) => void,
   maxBytes = 1024 * 1024,
+  compression?: CompressionTypes,
 ): Promise<void> {
   for (const run of chunksByBytes(messages, maxBytes)) {
     const byTopic = new Map<string, Message[]>();
@@ -49,6 +50,7 @@ export async function sendInBoundedRequests(
     }
     await producer.sendBatch({
       acks: -1,
+      ...(compression === undefined ? {} : { compression }),
       topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
     });
     if (onSent) for (const [topic, list] of byTopic) onSent(topic, list.length);

@@ -1,4 +1,4 @@
-import type { KafkaMessage, Producer } from 'kafkajs';
+import { CompressionTypes, type KafkaMessage, type Producer } from 'kafkajs';
 import { outcomeFromAvro, type AvroCodec, type OutcomeAvro } from '@iks/kafka';
 import { OutcomePublisher } from './outcome-publisher';
 import type { OutcomeSubject } from './stage.types';
@@ -17,7 +17,11 @@ const subject: OutcomeSubject = {
 };
 
 function setup(describe = async (_t: string, v: Buffer | null) => (v ? subject : null)) {
-  const sent: Array<{ topic: string; messages: Array<{ key: unknown; value: unknown }> }> = [];
+  const sent: Array<{
+    topic: string;
+    compression?: CompressionTypes;
+    messages: Array<{ key: unknown; value: unknown }>;
+  }> = [];
   const producer = { send: async (r: (typeof sent)[number]) => void sent.push(r) } as unknown as Producer;
   const codec = { encode: async (_t: string, v: Record<string, unknown>) => v } as unknown as AvroCodec;
   return { sent, publisher: new OutcomePublisher('p.klaviyo.outcomes.v1', 'sink', producer, codec, describe) };
@@ -41,6 +45,8 @@ describe('OutcomePublisher', () => {
       ],
     );
     expect(sent).toHaveLength(1);
+    // an outcome is mostly its record's sealed bytes: LZ4, not the producer's GZIP
+    expect(sent[0].compression).toBe(CompressionTypes.LZ4);
     const outs = sent[0].messages.map((m) => outcomeFromAvro(m.value as OutcomeAvro));
     expect(outs.map((o) => [o.kind, o.reason, o.offset, o.partition])).toEqual([
       ['delivered', 'delivered', '5', 2],

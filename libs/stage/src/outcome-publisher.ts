@@ -1,6 +1,14 @@
 import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import type { DeliveryOutcome, DeliveryOutcomeKind } from '@iks/domain';
-import { chunksByBytes, describeError, header, outcomeToAvro, RECEIVED_AT, type AvroCodec } from '@iks/kafka';
+import {
+  chunksByBytes,
+  describeError,
+  header,
+  outcomeToAvro,
+  RECEIVED_AT,
+  SEALED_RECORDS_COMPRESSION,
+  type AvroCodec,
+} from '@iks/kafka';
 import type { OutcomeSubject, RecordOutcome, StageName } from './stage.types';
 
 const KIND: Readonly<Record<RecordOutcome['kind'], DeliveryOutcomeKind>> = {
@@ -129,7 +137,9 @@ export class OutcomePublisher {
     };
   }
 
+  /** LZ4: most of an outcome's bytes are its record's sealed `personal` field (SEALED_RECORDS_COMPRESSION). */
   private async send(messages: Message[]): Promise<void> {
-    for (const run of chunksByBytes(messages)) await this.producer.send({ topic: this.topic, acks: -1, messages: run });
+    for (const run of chunksByBytes(messages))
+      await this.producer.send({ topic: this.topic, acks: -1, messages: run, compression: SEALED_RECORDS_COMPRESSION });
   }
 }

@@ -5,6 +5,7 @@ import {
   GROUP_TIMING,
   nextOffset,
   RecordDecodeError,
+  SEALED_RECORDS_COMPRESSION,
   sendInBoundedRequests,
   type AvroCodec,
   type DeadLetterPublisher,
@@ -370,11 +371,14 @@ export class StageConsumer {
 
   private async produce(records: readonly ProducedRecord[]): Promise<void> {
     // requests of bounded size, sent in order: however large the slice, no request (and so no
-    // partition's record batch) goes past the broker's limits
+    // partition's record batch) goes past the broker's limits; LZ4, as what a stage writes is
+    // mostly sealed (SEALED_RECORDS_COMPRESSION)
     await sendInBoundedRequests(
       this.deps.producer,
       records.map((r) => ({ ...r.message, topic: r.topic })),
       (t, n) => this.deps.tally.produced(t, n),
+      undefined,
+      SEALED_RECORDS_COMPRESSION,
     );
   }
 
