@@ -8,6 +8,23 @@ import { wellFormedStrings } from './well-formed';
 
 const NETWORK = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|fetch failed|socket hang up/i;
 
+/**
+ * How long one schema registry request may take before it is sent again, and how many times. Without
+ * a bound a registry that accepts the connection and never answers held a start for undici's 300 s
+ * headers timeout (the codec's own calls) or with no bound of ours (the registry client's); the calls are
+ * idempotent (the same schema registers under the same id).
+ */
+export const REGISTRY_REQUEST_TIMEOUT_MS = 15_000;
+const REGISTRY_ATTEMPTS = 3;
+
+/** The registry did not answer one request in time, REGISTRY_ATTEMPTS times. */
+export class SchemaRegistryTimeoutError extends Error {
+  constructor(what: string, timeoutMs: number, attempts: number) {
+    super(`schema registry ${what}: no answer within ${timeoutMs} ms, ${attempts} tries (SCHEMA_REGISTRY_URL)`);
+    this.name = 'SchemaRegistryTimeoutError';
+  }
+}
+
 /** The registry cannot answer now (network, 5xx, credentials, rate limit): the stage's problem, not the record's. */
 function registryUnavailable(e: unknown): boolean {
   const err = e as { message?: string; status?: number; code?: string; cause?: { code?: string } } | null;
@@ -54,6 +71,7 @@ export class AvroCodec {
   constructor(
     private readonly config: Pick<KafkaConfig, 'schemaRegistryUrl' | 'schemaRegistryAuth' | 'topicPrefix'>,
     private readonly schemasDir = SCHEMAS_DIR,
+    private readonly requestTimeoutMs = REGISTRY_REQUEST_TIMEOUT_MS,
   ) {
     this.registry = new SchemaRegistry({
       host: config.schemaRegistryUrl,
@@ -75,11 +93,39 @@ export class AvroCodec {
 
   async registerOne(subject: string, schema: string): Promise<number> {
     await this.http('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility: COMPATIBILITY.BACKWARD });
-    const { id } = await this.registry.register(
-      { type: SchemaType.AVRO, schema },
-      { subject, compatibility: COMPATIBILITY.BACKWARD },
+    const { id } = await this.bounded(`register ${subject}`, () =>
+      this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD }),
     );
     return id;
+  }
+
+  /**
+   * One registry request, given up after requestTimeoutMs and sent again, REGISTRY_ATTEMPTS times
+   * in all; then SchemaRegistryTimeoutError. `call` gets a signal that aborts at the timeout (the
+   * registry client's requests cannot be aborted: their answer is then ignored).
+   */
+  private async bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const ctl = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((res) => {
+        timer = setTimeout(() => {
+          ctl.abort();
+          res('timeout');
+        }, this.requestTimeoutMs);
+      });
+      const answer = call(ctl.signal);
+      try {
+        const r = await Promise.race([answer, timedOut]);
+        if (r !== 'timeout') return r;
+      } catch (e) {
+        if (!ctl.signal.aborted) throw e;
+      } finally {
+        clearTimeout(timer);
+      }
+      answer.catch(() => undefined); // the abandoned request's own end
+      if (attempt >= REGISTRY_ATTEMPTS) throw new SchemaRegistryTimeoutError(what, this.requestTimeoutMs, attempt);
+    }
   }
 
   /** Compare every local schema with the latest registered version (BACKWARD rule). */
@@ -115,12 +161,15 @@ export class AvroCodec {
     const auth = this.config.schemaRegistryAuth;
     if (auth)
       headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password.reveal()}`).toString('base64')}`;
-    const res = await fetch(`${this.config.schemaRegistryUrl}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+    const { res, text } = await this.bounded(`${method} ${path}`, async (signal) => {
+      const r = await fetch(`${this.config.schemaRegistryUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+      return { res: r, text: await r.text() };
     });
-    const text = await res.text();
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);

@@ -16,7 +16,13 @@ export {
   type TopicSpec,
 } from './topics';
 export { SCHEMAS_DIR, loadSchema, backwardIncompatibility } from './schemas';
-export { AvroCodec, SchemaContractError, type SchemaCheckResult } from './avro-codec';
+export {
+  AvroCodec,
+  REGISTRY_REQUEST_TIMEOUT_MS,
+  SchemaContractError,
+  SchemaRegistryTimeoutError,
+  type SchemaCheckResult,
+} from './avro-codec';
 export {
   createKafka,
   createProducer,
