@@ -15,12 +15,20 @@ async function registry(hang: (req: IncomingMessage) => boolean) {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { seen, url, close: () => new Promise<void>((r) => server.closeAllConnections() || server.close(() => r())) };
+  return {
+    seen,
+    url,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 const SCHEMA = '{"type":"record","name":"R","fields":[]}';
 const codecOn = (url: string, timeoutMs: number) =>
-  new AvroCodec({ schemaRegistryUrl: url, schemaRegistryAuth: undefined, topicPrefix: 'p.' }, undefined, timeoutMs);
+  new AvroCodec({ schemaRegistryUrl: url, schemaRegistryAuth: null, topicPrefix: 'p.' }, undefined, timeoutMs);
 
 describe('AvroCodec against a registry that does not answer', () => {
   it('gives a request up after its timeout, sends it three times, then fails naming it (no 300 s wait)', async () => {
