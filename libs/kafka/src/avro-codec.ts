@@ -106,22 +106,14 @@ export class AvroCodec {
    */
   private async bounded<T>(what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const ctl = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((res) => {
-        timer = setTimeout(() => {
-          ctl.abort();
-          res('timeout');
-        }, this.requestTimeoutMs);
-      });
-      const answer = call(ctl.signal);
+      const signal = AbortSignal.timeout(this.requestTimeoutMs);
+      const timedOut = new Promise<'timeout'>((res) => signal.addEventListener('abort', () => res('timeout')));
+      const answer = call(signal);
       try {
         const r = await Promise.race([answer, timedOut]);
         if (r !== 'timeout') return r;
       } catch (e) {
-        if (!ctl.signal.aborted) throw e;
-      } finally {
-        clearTimeout(timer);
+        if (!signal.aborted) throw e;
       }
       answer.catch(() => undefined); // the abandoned request's own end
       if (attempt >= REGISTRY_ATTEMPTS) throw new SchemaRegistryTimeoutError(what, this.requestTimeoutMs, attempt);

@@ -76,7 +76,7 @@ export {
   type OutageAvro,
   type ReconcileReportAvro,
 } from './serdes';
-export { chunksByBytes, sendInBoundedRequests, type TopicMessage } from './producer-requests';
+export { chunksByBytes, sendInBoundedRequests, type BoundedSendOptions, type TopicMessage } from './producer-requests';
 export { header } from './header.util';
 export { nextOffset } from './next-offset.util';
 export { RecordDecodeError } from './record-decode.error';

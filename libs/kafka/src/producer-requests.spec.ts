@@ -35,7 +35,11 @@ describe('sendInBoundedRequests', () => {
       { topic: 'a', key: 'k3', value: Buffer.alloc(600) },
     ];
     const sent: string[] = [];
-    await sendInBoundedRequests(producer, messages, (t, n) => sent.push(`${t}:${n}`), 1000, CompressionTypes.LZ4);
+    await sendInBoundedRequests(producer, messages, {
+      onSent: (t, n) => sent.push(`${t}:${n}`),
+      maxBytes: 1000,
+      compression: CompressionTypes.LZ4,
+    });
     expect(batches.map((b) => [b.compression, b.topicMessages!.map((t) => `${t.topic}:${t.messages.length}`)])).toEqual(
       [
         [CompressionTypes.LZ4, ['a:1']],

@@ -29,17 +29,24 @@ export function chunksByBytes<T extends { key?: Buffer | string | null; value: B
 /** A message with the topic it goes to. */
 export type TopicMessage = Message & { readonly topic: string };
 
+/** How sendInBoundedRequests sends: see there. */
+export interface BoundedSendOptions {
+  /** Told, per request, how many messages went to each topic. */
+  readonly onSent?: (topic: string, count: number) => void;
+  /** A request's largest size in bytes (chunksByBytes); 1 MiB by default. */
+  readonly maxBytes?: number;
+  /** The batch codec; the producer's own (KAFKA_COMPRESSION) when not given. */
+  readonly compression?: CompressionTypes;
+}
+
 /**
  * Produces `messages` in order (acks=all), in requests of at most `maxBytes` (chunksByBytes),
- * each request one sendBatch over the topics in it. `onSent` is told, per request, how many
- * went to each topic.
+ * each request one sendBatch over the topics in it.
  */
 export async function sendInBoundedRequests(
   producer: Producer,
   messages: readonly TopicMessage[],
-  onSent?: (topic: string, count: number) => void,
-  maxBytes = 1024 * 1024,
-  compression?: CompressionTypes,
+  { onSent, maxBytes = 1024 * 1024, compression }: BoundedSendOptions = {},
 ): Promise<void> {
   for (const run of chunksByBytes(messages, maxBytes)) {
     const byTopic = new Map<string, Message[]>();

@@ -22,7 +22,17 @@ function setup(describe = async (_t: string, v: Buffer | null) => (v ? subject :
     compression?: CompressionTypes;
     messages: Array<{ key: unknown; value: unknown }>;
   }> = [];
-  const producer = { send: async (r: (typeof sent)[number]) => void sent.push(r) } as unknown as Producer;
+  // one request per sendBatch, each of one topic here: what reached the broker, in order
+  const producer = {
+    sendBatch: async (b: Parameters<Producer['sendBatch']>[0]) => {
+      for (const t of b.topicMessages ?? [])
+        sent.push({
+          topic: t.topic,
+          compression: b.compression,
+          messages: t.messages as (typeof sent)[number]['messages'],
+        });
+    },
+  } as unknown as Producer;
   const codec = { encode: async (_t: string, v: Record<string, unknown>) => v } as unknown as AvroCodec;
   return { sent, publisher: new OutcomePublisher('p.klaviyo.outcomes.v1', 'sink', producer, codec, describe) };
 }
@@ -45,6 +55,7 @@ describe('OutcomePublisher', () => {
       ],
     );
     expect(sent).toHaveLength(1);
+    expect(sent[0].topic).toBe('p.klaviyo.outcomes.v1');
     // an outcome is mostly its record's sealed bytes: LZ4, not the producer's GZIP
     expect(sent[0].compression).toBe(CompressionTypes.LZ4);
     const outs = sent[0].messages.map((m) => outcomeFromAvro(m.value as OutcomeAvro));

@@ -1,12 +1,12 @@
 import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import type { DeliveryOutcome, DeliveryOutcomeKind } from '@iks/domain';
 import {
-  chunksByBytes,
   describeError,
   header,
   outcomeToAvro,
   RECEIVED_AT,
   SEALED_RECORDS_COMPRESSION,
+  sendInBoundedRequests,
   type AvroCodec,
 } from '@iks/kafka';
 import type { OutcomeSubject, RecordOutcome, StageName } from './stage.types';
@@ -139,7 +139,10 @@ export class OutcomePublisher {
 
   /** LZ4: most of an outcome's bytes are its record's sealed `personal` field (SEALED_RECORDS_COMPRESSION). */
   private async send(messages: Message[]): Promise<void> {
-    for (const run of chunksByBytes(messages))
-      await this.producer.send({ topic: this.topic, acks: -1, messages: run, compression: SEALED_RECORDS_COMPRESSION });
+    await sendInBoundedRequests(
+      this.producer,
+      messages.map((m) => ({ ...m, topic: this.topic })),
+      { compression: SEALED_RECORDS_COMPRESSION },
+    );
   }
 }

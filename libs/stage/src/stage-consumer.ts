@@ -376,9 +376,7 @@ export class StageConsumer {
     await sendInBoundedRequests(
       this.deps.producer,
       records.map((r) => ({ ...r.message, topic: r.topic })),
-      (t, n) => this.deps.tally.produced(t, n),
-      undefined,
-      SEALED_RECORDS_COMPRESSION,
+      { onSent: (t, n) => this.deps.tally.produced(t, n), compression: SEALED_RECORDS_COMPRESSION },
     );
   }
 
