@@ -381,22 +381,38 @@ export async function deletePrefixedTopics(kafka: Kafka, prefix: string): Promis
   }
 }
 
+/** How a checkout starts an app: its node flags and the environment variables its start script sets. */
+export interface DeployedLaunch {
+  readonly nodeFlags: string[];
+  readonly env: Record<string, string>;
+}
+
 /**
- * The node flags a checkout deploys ingest with: those of its package.json `start:ingest`
- * (`node <flags> dist/apps/ingest/src/main.js`), so that a bench of another checkout's apps
- * (bench:compare's ref) runs its ingest as that checkout deploys it. `fallback` when the script
- * cannot be read.
+ * How a checkout deploys `app`: the `NAME=value` words and the node flags of its package.json
+ * `start:<app>` (`[NAME=value …] node <flags> dist/apps/<app>/src/main.js`), so that a bench of
+ * another checkout's apps (bench:compare's ref) runs each as that checkout deploys it. With no
+ * such script, or one of another form, `fallbackFlags` and no variables.
  */
-export function deployedIngestFlags(checkoutRoot: string, fallback: readonly string[]): string[] {
+export function deployedLaunch(
+  checkoutRoot: string,
+  app: string,
+  fallbackFlags: readonly string[] = [],
+): DeployedLaunch {
+  const fallback = { nodeFlags: [...fallbackFlags], env: {} };
   try {
     const pkg = JSON.parse(readFileSync(join(checkoutRoot, 'package.json'), 'utf8')) as {
       scripts?: Record<string, string>;
     };
-    const words = (pkg.scripts?.['start:ingest'] ?? '').split(' ').filter(Boolean);
+    const words = (pkg.scripts?.[`start:${app}`] ?? '').split(' ').filter(Boolean);
+    const node = words.indexOf('node');
     const script = words.findIndex((w) => w.endsWith('main.js'));
-    if (words[0] !== 'node' || script < 0) return [...fallback];
-    return words.slice(1, script).filter((w) => w.startsWith('--'));
+    const assignments = words.slice(0, Math.max(0, node));
+    if (node < 0 || script < node || !assignments.every((w) => /^[A-Z_][A-Z0-9_]*=/.test(w))) return fallback;
+    return {
+      nodeFlags: words.slice(node + 1, script).filter((w) => w.startsWith('--')),
+      env: Object.fromEntries(assignments.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)])),
+    };
   } catch {
-    return [...fallback];
+    return fallback;
   }
 }

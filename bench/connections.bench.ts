@@ -55,7 +55,7 @@ import { freePort } from '../test/support/free-port';
 import {
   benchConfig,
   deletePrefixedTopics,
-  deployedIngestFlags,
+  deployedLaunch,
   envInt,
   fmtInt,
   fmtMiB,
@@ -274,21 +274,35 @@ async function phase(
       LOG_LEVEL: 'warn',
     };
     const verbose = process.env.BENCH_VERBOSE === '1';
+    // each app as package.json's start:<app> deploys it (node flags, MALLOC_ARENA_MAX)
+    const launch = (app: string) =>
+      deployedLaunch(ROOT, app, app === 'ingest' ? ['--max-semi-space-size=4', '--max-old-space-size=128'] : []);
+    const [ingest, transformer, sink] = [launch('ingest'), launch('transformer'), launch('sink')];
     const apps: Child[] = [
-      children.start('ingest', join(APPS, 'ingest/src/main.js'), env, {
-        verbose,
-        nodeFlags: deployedIngestFlags(ROOT, ['--max-semi-space-size=4', '--max-old-space-size=128']),
-      }),
+      children.start(
+        'ingest',
+        join(APPS, 'ingest/src/main.js'),
+        { ...env, ...ingest.env },
+        {
+          verbose,
+          nodeFlags: ingest.nodeFlags,
+        },
+      ),
       children.start(
         'transformer',
         join(APPS, 'transformer/src/main.js'),
-        { ...env, TRANSFORMER_HTTP_PORT: '0' },
-        { verbose },
+        { ...env, TRANSFORMER_HTTP_PORT: '0', ...transformer.env },
+        { verbose, nodeFlags: transformer.nodeFlags },
       ),
     ];
     for (let i = 1; i <= replicas; i++)
       apps.push(
-        children.start(`sink-${i}`, join(APPS, 'sink/src/main.js'), { ...env, SINK_HTTP_PORT: '0' }, { verbose }),
+        children.start(
+          `sink-${i}`,
+          join(APPS, 'sink/src/main.js'),
+          { ...env, SINK_HTTP_PORT: '0', ...sink.env },
+          { verbose, nodeFlags: sink.nodeFlags },
+        ),
       );
     if (!(await waitUntil(() => httpReady(ingestPort), { timeoutMs: 90_000, intervalMs: 250 })))
       throw new Error(`ingest not ready within 90 s: ${apps[0].tail.join(' | ')}`);

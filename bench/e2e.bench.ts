@@ -89,7 +89,7 @@ import { findStackProcesses, topicLogBytes } from '../tools/support/stack-proces
 import { waitHttp, waitUntil } from '../tools/support/wait-for';
 import {
   deletePrefixedTopics,
-  deployedIngestFlags,
+  deployedLaunch,
   envInt,
   fmtInt,
   fmtMiB,
@@ -122,13 +122,17 @@ const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/
 const knobs = new EnvReader();
 /** The dist/ whose apps run (bench:compare points it at an older ref's build). */
 const APPS_DIST = resolve(knobs.string('BENCH_APPS_DIST', DIST));
-/** Ingest's node flags as the checkout of APPS_DIST deploys them (its package.json start:ingest), or BENCH_INGEST_NODE_FLAGS. */
+/** Each app as the checkout of APPS_DIST deploys it: its package.json start:<app> (node flags, variables such as MALLOC_ARENA_MAX). */
+const LAUNCH = {
+  ingest: deployedLaunch(resolve(APPS_DIST, '..'), 'ingest', ['--max-semi-space-size=4', '--max-old-space-size=128']),
+  transformer: deployedLaunch(resolve(APPS_DIST, '..'), 'transformer'),
+  sink: deployedLaunch(resolve(APPS_DIST, '..'), 'sink'),
+};
+/** Ingest's node flags as deployed (LAUNCH), or BENCH_INGEST_NODE_FLAGS. */
 const INGEST_NODE_FLAGS = ((f) =>
-  f === undefined
-    ? deployedIngestFlags(resolve(APPS_DIST, '..'), ['--max-semi-space-size=4', '--max-old-space-size=128'])
-    : f === 'none'
-      ? []
-      : f.split(' ').filter(Boolean))(knobs.string('BENCH_INGEST_NODE_FLAGS'));
+  f === undefined ? LAUNCH.ingest.nodeFlags : f === 'none' ? [] : f.split(' ').filter(Boolean))(
+  knobs.string('BENCH_INGEST_NODE_FLAGS'),
+);
 const CPU_PROF_DIR = knobs.string('BENCH_CPU_PROF');
 /** BENCH_MEM_TRACE=<dir>: the apps sample their memoryUsage() (bench/support/mem-trace-preload) and the bench prints what each peak RSS was made of. */
 const MEM_TRACE_DIR = knobs.string('BENCH_MEM_TRACE');
@@ -151,7 +155,8 @@ const children = new ChildProcesses();
 function startChild(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []) {
   const isApp = script.startsWith('apps/');
   const flags = [...nodeFlags];
-  let childEnv = env;
+  // what the app's start script sets wins, as it does under npm
+  let childEnv = isApp && name in LAUNCH ? { ...env, ...LAUNCH[name as keyof typeof LAUNCH].env } : env;
   if (CPU_PROF_DIR && PROFILED.includes(name)) {
     flags.push('--require', join(DIST, 'bench', 'support', 'cpu-prof-preload.js'));
     childEnv = { ...env, BENCH_CPU_PROF_FILE: join(CPU_PROF_DIR, `${name}.cpuprofile`) };
@@ -872,6 +877,13 @@ async function main(): Promise<void> {
   line('topic prefix', prefix);
   line('apps run from', APPS_DIST === DIST ? `${DIST} (this checkout)` : `${APPS_DIST} (BENCH_APPS_DIST)`);
   line('ingest node flags', INGEST_NODE_FLAGS.join(' ') || '(none)');
+  for (const [app, l] of Object.entries(LAUNCH))
+    line(
+      `${app} variables (start:${app})`,
+      Object.entries(l.env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || '(none)',
+    );
   note(`stack: ${STACK.how.join('; ')}${STACK.kafkaDataDir ? `; data dir ${STACK.kafkaDataDir}` : ''}`);
   if (CPU_PROF_DIR) {
     mkdirSync(CPU_PROF_DIR, { recursive: true });

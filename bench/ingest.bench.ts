@@ -22,7 +22,7 @@ import { freePort } from '../test/support/free-port';
 import { freshTopicEnv } from '../test/support/test-config';
 import { buildNotification, generateDataset, signBody } from '../tools/intercom-emulator/src';
 import { waitHttp } from '../tools/support/wait-for';
-import { deployedIngestFlags, envInt } from './bench-util';
+import { deployedLaunch, envInt } from './bench-util';
 import { ChildProcesses, vmHwm } from './support/child-processes';
 
 // Bench knobs only; the app's own settings go through loadConfig.
@@ -274,12 +274,11 @@ async function startIngestProcess(prefix: string) {
   const port = await freePort();
   // the same V8 flags as `npm run start:ingest` (package.json), or BENCH_INGEST_NODE_FLAGS
   const flags = process.env.BENCH_INGEST_NODE_FLAGS;
-  const nodeFlags =
-    flags === undefined
-      ? deployedIngestFlags(join(__dirname, '..', '..'), ['--max-semi-space-size=4', '--max-old-space-size=128'])
-      : flags === 'none'
-        ? []
-        : flags.split(' ').filter(Boolean);
+  const launch = deployedLaunch(join(__dirname, '..', '..'), 'ingest', [
+    '--max-semi-space-size=4',
+    '--max-old-space-size=128',
+  ]);
+  const nodeFlags = flags === undefined ? launch.nodeFlags : flags === 'none' ? [] : flags.split(' ').filter(Boolean);
   const children = new ChildProcesses();
   const child = children.start(
     'ingest',
@@ -291,6 +290,7 @@ async function startIngestProcess(prefix: string) {
       INGEST_HOST: '127.0.0.1',
       INGEST_PORT: String(port),
       LOG_LEVEL: 'warn',
+      ...launch.env,
     },
     { nodeFlags },
   );
