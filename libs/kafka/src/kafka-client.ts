@@ -5,7 +5,6 @@ import {
   CompressionTypes,
   Kafka,
   logLevel,
-  Partitioners,
   type Admin,
   type LogEntry,
   type Producer,
@@ -14,6 +13,7 @@ import {
 import type { KafkaConfig } from '@iks/config';
 import { allTopics } from './topics';
 import { decodeLz4Frames, encodeLz4Frame } from './lz4-frame';
+import { JavaCompatiblePartitioner } from './partitioner';
 // kafkajs' idle request-queue timer loop, fixed before any client exists (see the module)
 // (loaded again 2026-12-07: the sink's crash/restart cases that hung with it on 2026-12-06 pass with
 // it, alone and in the whole file; that hang's cause was not found, a suspect is the runners'
@@ -129,7 +129,8 @@ export function createProducer(kafka: Kafka, compression: KafkaConfig['compressi
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      // kafkajs' DefaultPartitioner's partitions, without its 64-bit Long arithmetic (partitioner.ts)
+      createPartitioner: JavaCompatiblePartitioner,
       // kafkajs warns when an idempotent producer's retries are limited; the callers bound
       // the wait themselves (ingest answers 503 after INGEST_ACK_TIMEOUT_MS).
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2000 },
