@@ -381,6 +381,9 @@ export async function deletePrefixedTopics(kafka: Kafka, prefix: string): Promis
   }
 }
 
+/** Ingest's node flags when its checkout's start script cannot be read (as package.json's start:ingest gives them). */
+export const INGEST_FALLBACK_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128'];
+
 /** How a checkout starts an app: its node flags and the environment variables its start script sets. */
 export interface DeployedLaunch {
   readonly nodeFlags: string[];

@@ -56,6 +56,7 @@ import {
   benchConfig,
   deletePrefixedTopics,
   deployedLaunch,
+  INGEST_FALLBACK_FLAGS,
   envInt,
   fmtInt,
   fmtMiB,
@@ -275,9 +276,9 @@ async function phase(
     };
     const verbose = process.env.BENCH_VERBOSE === '1';
     // each app as package.json's start:<app> deploys it (node flags, MALLOC_ARENA_MAX)
-    const launch = (app: string) =>
-      deployedLaunch(ROOT, app, app === 'ingest' ? ['--max-semi-space-size=4', '--max-old-space-size=128'] : []);
-    const [ingest, transformer, sink] = [launch('ingest'), launch('transformer'), launch('sink')];
+    const [ingest, transformer, sink] = ['ingest', 'transformer', 'sink'].map((app) =>
+      deployedLaunch(ROOT, app, app === 'ingest' ? INGEST_FALLBACK_FLAGS : []),
+    );
     const apps: Child[] = [
       children.start(
         'ingest',

@@ -90,6 +90,7 @@ import { waitHttp, waitUntil } from '../tools/support/wait-for';
 import {
   deletePrefixedTopics,
   deployedLaunch,
+  INGEST_FALLBACK_FLAGS,
   envInt,
   fmtInt,
   fmtMiB,
@@ -124,7 +125,7 @@ const knobs = new EnvReader();
 const APPS_DIST = resolve(knobs.string('BENCH_APPS_DIST', DIST));
 /** Each app as the checkout of APPS_DIST deploys it: its package.json start:<app> (node flags, variables such as MALLOC_ARENA_MAX). */
 const LAUNCH = {
-  ingest: deployedLaunch(resolve(APPS_DIST, '..'), 'ingest', ['--max-semi-space-size=4', '--max-old-space-size=128']),
+  ingest: deployedLaunch(resolve(APPS_DIST, '..'), 'ingest', INGEST_FALLBACK_FLAGS),
   transformer: deployedLaunch(resolve(APPS_DIST, '..'), 'transformer'),
   sink: deployedLaunch(resolve(APPS_DIST, '..'), 'sink'),
 };
@@ -159,7 +160,7 @@ function startChild(name: string, script: string, env: NodeJS.ProcessEnv, nodeFl
   let childEnv = isApp && name in LAUNCH ? { ...env, ...LAUNCH[name as keyof typeof LAUNCH].env } : env;
   if (CPU_PROF_DIR && PROFILED.includes(name)) {
     flags.push('--require', join(DIST, 'bench', 'support', 'cpu-prof-preload.js'));
-    childEnv = { ...env, BENCH_CPU_PROF_FILE: join(CPU_PROF_DIR, `${name}.cpuprofile`) };
+    childEnv = { ...childEnv, BENCH_CPU_PROF_FILE: join(CPU_PROF_DIR, `${name}.cpuprofile`) };
   }
   if (MEM_TRACE_DIR && PROFILED.includes(name)) {
     mkdirSync(MEM_TRACE_DIR, { recursive: true });

@@ -22,7 +22,7 @@ import { freePort } from '../test/support/free-port';
 import { freshTopicEnv } from '../test/support/test-config';
 import { buildNotification, generateDataset, signBody } from '../tools/intercom-emulator/src';
 import { waitHttp } from '../tools/support/wait-for';
-import { deployedLaunch, envInt } from './bench-util';
+import { deployedLaunch, envInt, INGEST_FALLBACK_FLAGS } from './bench-util';
 import { ChildProcesses, vmHwm } from './support/child-processes';
 
 // Bench knobs only; the app's own settings go through loadConfig.
@@ -274,10 +274,7 @@ async function startIngestProcess(prefix: string) {
   const port = await freePort();
   // the same V8 flags as `npm run start:ingest` (package.json), or BENCH_INGEST_NODE_FLAGS
   const flags = process.env.BENCH_INGEST_NODE_FLAGS;
-  const launch = deployedLaunch(join(__dirname, '..', '..'), 'ingest', [
-    '--max-semi-space-size=4',
-    '--max-old-space-size=128',
-  ]);
+  const launch = deployedLaunch(join(__dirname, '..', '..'), 'ingest', INGEST_FALLBACK_FLAGS);
   const nodeFlags = flags === undefined ? launch.nodeFlags : flags === 'none' ? [] : flags.split(' ').filter(Boolean);
   const children = new ChildProcesses();
   const child = children.start(
