@@ -2,7 +2,7 @@ import { ManualClock } from '@iks/retry';
 import { RateBudget } from '@iks/klaviyo';
 import { FETCH_LEAD_MS, fetchHoldMs, HOLD_BELOW_EVENTS } from './fetch-hold';
 
-describe('fetchHoldMs (a slice returns just before the next bulk grant)', () => {
+describe('fetchHoldMs (a slice releases its batch just before the next bulk grant)', () => {
   const paced = (clock: ManualClock) => {
     const budget = new RateBudget({ clock, windowMarginMs: 200 });
     budget.setShare('events-bulk', budget.limitsOf('events-bulk'), [], { paced: true });
@@ -26,9 +26,22 @@ describe('fetchHoldMs (a slice returns just before the next bulk grant)', () => 
     expect(fetchHoldMs([budget], HOLD_BELOW_EVENTS)).toBe(0);
   });
 
-  it('does not wait when a grant is free now, the budget is not paced, or held for a rebalance', () => {
+  it('waits for the slot after the next one when the next is FETCH_LEAD_MS away or less (it takes what is queued now)', async () => {
+    const slot = 60_000 / 150;
     const clock = new ManualClock(0);
-    expect(fetchHoldMs([paced(clock)])).toBe(0); // a quiet account: a grant now
+    // a quiet account: a grant now, so the next fetch comes just before the pace's slot after it
+    expect(fetchHoldMs([paced(clock)])).toBeCloseTo(slot - FETCH_LEAD_MS, 6);
+    const budget = paced(clock);
+    const all = Array.from({ length: 40 }, () => budget.acquire('events-bulk'));
+    await clock.runAll(30_000);
+    await Promise.all(all);
+    const ready = budget.readyIn('events-bulk', { burst: false });
+    await clock.advance(ready - 50); // the next slot is 50 ms away
+    expect(fetchHoldMs([budget])).toBeCloseTo(50 + slot - FETCH_LEAD_MS, 6);
+  });
+
+  it('does not wait when the budget is not paced, or held for a rebalance', () => {
+    const clock = new ManualClock(0);
     expect(fetchHoldMs([new RateBudget({ clock })])).toBe(0);
     const held = paced(clock);
     held.hold(['events-bulk']);

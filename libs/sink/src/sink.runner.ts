@@ -103,6 +103,12 @@ const PROGRESS_EVERY_MS = 1000;
 const PARKED_IDLE_MAX_MS = 5000;
 const PARKED_IDLE_MIN_MS = 200;
 
+/**
+ * Records fetched and not yet settled, beyond which the next fetch waits: three full bulk requests
+ * (one on the wire, one granted, one filling) keep every account's requests full under a backlog.
+ */
+export const MAX_RECORDS_IN_FLIGHT = 3000;
+
 /** The topics a run delivers (default all three). */
 export function sinkTopicsOf(run: SinkRunOptions): readonly SinkTopic[] {
   return run.topics ?? SINK_TOPICS;
@@ -288,6 +294,8 @@ export class SinkRunner implements OnApplicationShutdown {
           maxBytes: 16 * 1024 * 1024,
           partitionAssigners: [share.assigner, PartitionAssigners.roundRobin],
         },
+        // events are fetched while earlier ones wait for their bulk request (fetch-hold.ts says when)
+        pipeline: { maxRecordsInFlight: MAX_RECORDS_IN_FLIGHT },
         onAssignment: (assignment) => {
           // a parked partition taken over: what its last owner parked again is unknown here
           this.reparkedFrom.clear();
@@ -490,13 +498,21 @@ export class SinkRunner implements OnApplicationShutdown {
     // probes and every lane's records at once; a lane's deletions after its events and profiles
     const probe = (lane: KlaviyoLane, at: number, gaveUp: AbortSignal) =>
       this.deliverLane(lane, items, [at], gaveUp).finally(() => lane.circuit.probeAbandoned()); // no-op once answered
-    const delivered = await this.unlessRebalancing(batch, (gaveUp) =>
+    const delivering = this.unlessRebalancing(batch, (gaveUp) =>
       Promise.all(
         [...probes.entries()]
           .map(([lane, at]) => probe(lane, at, gaveUp))
           .concat([...deliver.entries()].map(([lane, ats]) => this.deliverLane(lane, items, ats, gaveUp))),
       ),
     );
+    // only events on their way (queued for their bulk request, where order does not matter): the
+    // consumer fetches the next ones meanwhile, just before the grant after theirs (fetch-hold.ts);
+    // profiles and deletions keep their order per person: their slice is answered first
+    const released =
+      consumer === 'source' && onlyEvents(items, deliver, probes)
+        ? this.releaseBeforeNextGrant(batch, items, deliver)
+        : undefined;
+    const delivered = await delivering;
     // shutting down, or the group rebalances: nothing committed, the slice is read again (by its next owner)
     if (!delivered || !batch.isRunning()) return { outcomes: [], aborted: true };
     const accepted: KlaviyoDeletionRecord[] = [];
@@ -516,7 +532,8 @@ export class SinkRunner implements OnApplicationShutdown {
     await this.eraseAccepted(accepted);
     if (park.length > 0) await this.park(batch.partition, items, park, consumer, order);
     for (const p of park) outcomes[p.at] = { kind: 'pending', reason: 'parked', subject: items[p.at]!.subject };
-    if (consumer === 'source') await this.untilNextGrant(batch, items, deliver);
+    // not before the release: a slice answered sooner would let the consumer fetch at once
+    await released;
     const decided: RecordOutcome[] = [];
     for (const [at, o] of outcomes.entries()) {
       if (!o) throw new Error(`sink: no outcome for record ${at} of ${batch.topic}[${batch.partition}]`);
@@ -537,10 +554,10 @@ export class SinkRunner implements OnApplicationShutdown {
   }
 
   /**
-   * Returns the slice (and so lets the consumer fetch again) only FETCH_LEAD_MS before the next
-   * bulk grant of the lanes whose events it delivered (fetch-hold.ts).
+   * Releases the slice's batch (the consumer fetches again) FETCH_LEAD_MS before the bulk grant
+   * after the one its events will ride, of the lanes it delivers to (fetch-hold.ts).
    */
-  private async untilNextGrant(
+  private async releaseBeforeNextGrant(
     batch: StageBatch<unknown>,
     items: ReadonlyArray<Item | undefined>,
     deliver: ReadonlyMap<KlaviyoLane, readonly number[]>,
@@ -554,6 +571,7 @@ export class SinkRunner implements OnApplicationShutdown {
       .map(([lane]) => lane.delivery.caller.budget);
     const wait = fetchHoldMs(budgets, events);
     if (wait > 0) await this.sleepWhileRunning(batch, wait);
+    batch.release();
   }
 
   /** Destroys the keys of each person whose deletion Klaviyo accepted (tombstones and marker, acks all). */
@@ -805,4 +823,16 @@ export class SinkRunner implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.stop();
   }
+}
+
+/** Whether every record a slice sends is an event. */
+function onlyEvents(
+  items: ReadonlyArray<Item | undefined>,
+  deliver: ReadonlyMap<KlaviyoLane, readonly number[]>,
+  probes: ReadonlyMap<KlaviyoLane, number>,
+): boolean {
+  const isEvent = (at: number) => items[at]?.record.kind === 'event';
+  for (const ats of deliver.values()) if (!ats.every(isEvent)) return false;
+  for (const at of probes.values()) if (!isEvent(at)) return false;
+  return true;
 }

@@ -9,6 +9,7 @@ import {
   sendInBoundedRequests,
   type AvroCodec,
 } from '@iks/kafka';
+import { Coalescer } from './coalescer';
 import type { OutcomeSubject, RecordOutcome, StageName } from './stage.types';
 
 const KIND: Readonly<Record<RecordOutcome['kind'], DeliveryOutcomeKind>> = {
@@ -40,13 +41,18 @@ export type DescribeRecord = (topic: string, value: Buffer | null) => Promise<Ou
  * that a read model (the console) can be built, and rebuilt, from Kafka alone.
  */
 export class OutcomePublisher {
+  /** Slices that settle in the same turn (the sink's, answered by one bulk request) share produce requests. */
+  private readonly out: Coalescer<Message>;
+
   constructor(
     private readonly topic: string,
     private readonly stage: StageName,
     private readonly producer: Producer,
     private readonly codec: AvroCodec,
     private readonly describe: DescribeRecord,
-  ) {}
+  ) {
+    this.out = new Coalescer((messages) => this.sendNow(messages));
+  }
 
   /** One outcome per record, produced with acks=all before the slice is committed (at-least-once). */
   async publish(
@@ -137,8 +143,12 @@ export class OutcomePublisher {
     };
   }
 
+  private send(messages: Message[]): Promise<void> {
+    return this.out.add(messages);
+  }
+
   /** LZ4: most of an outcome's bytes are its record's sealed `personal` field (SEALED_RECORDS_COMPRESSION). */
-  private async send(messages: Message[]): Promise<void> {
+  private async sendNow(messages: Message[]): Promise<void> {
     await sendInBoundedRequests(
       this.producer,
       messages.map((m) => ({ ...m, topic: this.topic })),

@@ -14,6 +14,7 @@ import {
 } from '@iks/kafka';
 import { connectionOf, connectionOfKey } from '@iks/domain';
 import { retry } from '@iks/retry';
+import { Coalescer } from './coalescer';
 import { OutcomePublisher } from './outcome-publisher';
 import type { StageTally } from './stage-metrics';
 import type {
@@ -30,6 +31,20 @@ import type {
 const DEFAULT_CHUNK = 500;
 /** How often a slice waiting to be retried checks that the consumer still runs. */
 const STOP_CHECK_MS = 1000;
+
+type Messages = EachBatchPayload['batch']['messages'];
+
+/** A pipelined slice's place in its partition (see StageConsumerSpec.pipeline). */
+interface InPipeline {
+  /** Whether the partition's previous slice was committed: this one commits only after it, and only if it was. */
+  readonly prev: Promise<boolean>;
+  /** The handler's release: the batch returns to kafkajs (the next fetch) while the slice waits for its answers. */
+  readonly release: () => void;
+  /** Still this slice's consumer, running, and the generation it was fetched in. */
+  readonly current: () => boolean;
+  /** What the slice commits: past its batch's records of other connections when it is the batch's last. */
+  readonly commitAt: string;
+}
 
 /** A consumed topic as the loop sees it: its record kind, its one handler, how to describe a record. */
 export interface ConsumedTopic {
@@ -89,6 +104,18 @@ export class StageConsumer {
   private readonly positions = new Map<string, { high: bigint; committed: bigint }>();
   private lastProgressAt = Date.now();
   private readonly outcomes: OutcomePublisher | null;
+  /** Offsets of slices settling in the same turn go in one commit. */
+  private readonly commits = new Coalescer<{ topic: string; partition: number; offset: string }>((offsets) =>
+    this.consumer!.commitOffsets(latestPerPartition(offsets)),
+  );
+  /** Pipelined: per `topic:partition`, whether its last slice was committed. Cleared at every join. */
+  private readonly tails = new Map<string, Promise<boolean>>();
+  /** Bumped at every join: a pipelined slice of an earlier generation commits nothing. */
+  private generation = 0;
+  /** Pipelined: bumped per `topic:partition` when it is read again from its committed offset (rewind). */
+  private readonly epochs = new Map<string, number>();
+  private recordsInFlight = 0;
+  private roomWaiters: Array<() => void> = [];
 
   /** `topics`: each consumed topic (by name) with its handler. */
   constructor(
@@ -121,6 +148,8 @@ export class StageConsumer {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.generation++;
+      this.tails.clear();
       this.running = true;
       this.spec.onAssignment?.(payload.memberAssignment);
     });
@@ -148,6 +177,7 @@ export class StageConsumer {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wakeRoomWaiters();
     await this.consumer?.disconnect().catch(() => undefined);
     this.running = false;
   }
@@ -181,6 +211,8 @@ export class StageConsumer {
       await this.commit(batch.topic, batch.partition, nextOffset(last.offset));
       payload.resolveOffset(last.offset);
     };
+    if (this.spec.pipeline)
+      return this.pipelined(payload, inRange, messages, end, this.spec.pipeline.maxRecordsInFlight);
     if (messages.length === 0) {
       if (inRange.length > 0) await passedOver();
       else if (end !== undefined) await this.commit(batch.topic, batch.partition, end.toString());
@@ -200,6 +232,112 @@ export class StageConsumer {
     } finally {
       clearInterval(beat);
     }
+  }
+
+  /**
+   * A batch of a pipelined spec: each slice starts, and the batch returns to kafkajs (which then
+   * fetches again) once every slice's handler has released it and no more than `limit` records
+   * are unsettled. Each slice is committed after its partition's previous one, and not at all if
+   * that one was not (a stop, a rebalance): kafkajs then reads the partition again from the
+   * committed offset. The batch's records are resolved at once, so the next fetch goes on after them.
+   */
+  private async pipelined(
+    payload: EachBatchPayload,
+    inRange: Messages,
+    messages: Messages,
+    end: bigint | undefined,
+    limit: number,
+  ): Promise<void> {
+    const { batch, isRunning, isStale } = payload;
+    const tp = `${batch.topic}:${batch.partition}`;
+    const generation = this.generation;
+    const epoch = this.epochs.get(tp) ?? 0;
+    const current = () =>
+      isRunning() && !isStale() && !this.stopping && this.generation === generation && this.epochs.get(tp) === epoch;
+    this.epochs.set(tp, epoch);
+    const last = inRange[inRange.length - 1];
+    // what the batch's last slice commits: past the records of other connections, or the replay's end
+    const through = last ? nextOffset(last.offset) : end?.toString();
+    if (through === undefined) return;
+    if (messages.length === 0) {
+      this.chain(tp, current, async (prev) => {
+        if (!(await prev) || !current()) return false;
+        await this.commit(batch.topic, batch.partition, through);
+        return true;
+      });
+      if (last) payload.resolveOffset(last.offset);
+      return;
+    }
+    const size = this.spec.chunkSize ?? DEFAULT_CHUNK;
+    const releases: Promise<unknown>[] = [];
+    for (let i = 0; i < messages.length; i += size) {
+      const chunk = messages.slice(i, i + size);
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const commitAt = i + size >= messages.length ? through : nextOffset(chunk[chunk.length - 1].offset);
+      this.recordsInFlight += chunk.length;
+      const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), GROUP_TIMING.heartbeatInterval);
+      const work = this.chain(tp, current, (prev) =>
+        this.handleWithRetry(payload, chunk, { prev, release, current, commitAt }).finally(() => {
+          clearInterval(beat);
+          this.recordsInFlight -= chunk.length;
+          this.wakeRoomWaiters();
+        }),
+      );
+      releases.push(Promise.race([work, released]));
+    }
+    await Promise.all(releases);
+    if (!current()) return;
+    payload.resolveOffset(last.offset);
+    while (this.recordsInFlight > limit && current()) {
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, STOP_CHECK_MS);
+        this.roomWaiters.push(() => (clearTimeout(t), r()));
+      });
+    }
+  }
+
+  /**
+   * The partition's next pipelined step: `step` gets whether the one before it was committed, and
+   * says whether it committed. A step that did not while its slice is still current (the handler
+   * gave up: a rebalance it saw coming) rewinds the partition to its committed offset, so that
+   * nothing resolved past it is left unread; the steps after it are no longer current.
+   */
+  private chain(
+    tp: string,
+    current: () => boolean,
+    step: (prev: Promise<boolean>) => Promise<boolean>,
+  ): Promise<boolean> {
+    const next = step(this.tails.get(tp) ?? Promise.resolve(true)).then(
+      (ok) => {
+        if (!ok && current()) this.rewind(tp);
+        return ok;
+      },
+      (e: unknown) => {
+        // handleWithRetry retries every failure while its slice is current: this is the consumer ending
+        if (current()) this.deps.onFatal(e);
+        return false;
+      },
+    );
+    this.tails.set(tp, next);
+    void next.finally(() => this.tails.get(tp) === next && this.tails.delete(tp));
+    return next;
+  }
+
+  /** The partition is read again from its committed offset; its slices in flight are no longer current. */
+  private rewind(tp: string): void {
+    this.epochs.set(tp, (this.epochs.get(tp) ?? 0) + 1);
+    const at = tp.lastIndexOf(':');
+    const committed = this.positions.get(tp)?.committed;
+    if (committed === undefined || !this.consumer) return;
+    this.logger.warn(`${tp}: a slice ended uncommitted, reading again from offset ${committed}`);
+    this.consumer.seek({ topic: tp.slice(0, at), partition: Number(tp.slice(at + 1)), offset: committed.toString() });
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** The records of onlyConnection (all of them without it): by `connection_id`, or by key when a record does not decode. */
@@ -234,9 +372,10 @@ export class StageConsumer {
   private async handleWithRetry(
     payload: EachBatchPayload,
     chunk: EachBatchPayload['batch']['messages'],
+    pipe?: InPipeline,
   ): Promise<boolean> {
     const { batch, isRunning, isStale } = payload;
-    const running = () => isRunning() && !isStale();
+    const running = pipe?.current ?? (() => isRunning() && !isStale());
     const stopped = new AbortController();
     const watch = setInterval(() => running() || stopped.abort(new Error('consumer stopping')), STOP_CHECK_MS);
     try {
@@ -244,10 +383,11 @@ export class StageConsumer {
         async () => {
           const started = process.hrtime.bigint();
           try {
-            const result = await this.handleSlice(payload, chunk);
+            const result = await this.handleSlice(payload, chunk, running, pipe?.release);
             if (!result || !running()) return false;
-            await this.settle(batch.topic, batch.partition, chunk, result);
-            payload.resolveOffset(chunk[chunk.length - 1].offset);
+            if (!(await this.settle(batch.topic, batch.partition, chunk, result, pipe))) return false;
+            // pipelined: the batch resolved its records already (resolving a slice now would move the fetch back)
+            if (!pipe) payload.resolveOffset(chunk[chunk.length - 1].offset);
             this.deps.tally.batchSeconds.observe(
               { stage: this.deps.stage },
               Number(process.hrtime.bigint() - started) / 1e9,
@@ -296,8 +436,10 @@ export class StageConsumer {
   private async handleSlice(
     payload: EachBatchPayload,
     chunk: EachBatchPayload['batch']['messages'],
+    running: () => boolean,
+    release: () => void = () => undefined,
   ): Promise<StageResult | undefined> {
-    const { batch, isRunning, isStale } = payload;
+    const { batch } = payload;
     const topic = this.topics.get(batch.topic)!;
     const records: StageRecord<unknown>[] = [];
     const undecodable: Array<RecordOutcome | undefined> = [];
@@ -318,7 +460,8 @@ export class StageConsumer {
             partition: batch.partition,
             records,
             heartbeat: () => payload.heartbeat(),
-            isRunning: () => isRunning() && !isStale(),
+            isRunning: running,
+            release,
           });
     if (result.aborted) return undefined;
     if (result.outcomes.length !== records.length) {
@@ -328,13 +471,18 @@ export class StageConsumer {
     return { ...result, outcomes: undecodable.map((o) => o ?? result.outcomes[next++]) };
   }
 
-  /** Produce, dead-letter, count, commit: in that order (at-least-once). */
+  /**
+   * Produce, dead-letter, count, commit: in that order (at-least-once). Pipelined, the commit also
+   * waits for the partition's previous slice: false (nothing committed) when that one was not
+   * committed or the slice is no longer current.
+   */
   private async settle(
     topic: string,
     partition: number,
     chunk: EachBatchPayload['batch']['messages'],
     result: StageResult,
-  ): Promise<void> {
+    pipe?: InPipeline,
+  ): Promise<boolean> {
     if (result.outcomes.length !== chunk.length) {
       throw new Error(`stage handler returned ${result.outcomes.length} outcome(s) for ${chunk.length} record(s)`);
     }
@@ -366,7 +514,9 @@ export class StageConsumer {
     }
     await this.outcomes?.publish(topic, partition, chunk, result.outcomes);
     await this.spec.beforeCommit?.(topic, partition);
-    await this.commit(topic, partition, nextOffset(chunk[chunk.length - 1].offset));
+    if (pipe && (!(await pipe.prev) || !pipe.current())) return false;
+    await this.commit(topic, partition, pipe?.commitAt ?? nextOffset(chunk[chunk.length - 1].offset));
+    return true;
   }
 
   private async produce(records: readonly ProducedRecord[]): Promise<void> {
@@ -381,7 +531,7 @@ export class StageConsumer {
   }
 
   private async commit(topic: string, partition: number, offset: string): Promise<void> {
-    await this.consumer!.commitOffsets([{ topic, partition, offset }]);
+    await this.commits.add([{ topic, partition, offset }]);
     this.track(`${topic}:${partition}`, undefined, BigInt(offset));
     this.lastProgressAt = Date.now();
   }
@@ -399,4 +549,17 @@ export class StageConsumer {
     const [topic, partition] = [tp.slice(0, tp.lastIndexOf(':')), tp.slice(tp.lastIndexOf(':') + 1)];
     this.deps.tally.lag.set({ stage: this.deps.stage, topic, partition }, Number(lag));
   }
+}
+
+/** One offset per partition, the furthest (a coalesced commit may hold several slices of one partition). */
+function latestPerPartition(
+  offsets: ReadonlyArray<{ topic: string; partition: number; offset: string }>,
+): Array<{ topic: string; partition: number; offset: string }> {
+  const latest = new Map<string, { topic: string; partition: number; offset: string }>();
+  for (const o of offsets) {
+    const k = `${o.topic}:${o.partition}`;
+    const had = latest.get(k);
+    if (!had || BigInt(o.offset) > BigInt(had.offset)) latest.set(k, o);
+  }
+  return [...latest.values()];
 }

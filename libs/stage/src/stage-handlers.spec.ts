@@ -79,6 +79,7 @@ describe('stage handlers: one @OnTopic handler per consumed topic', () => {
       records: [],
       heartbeat: async () => undefined,
       isRunning: () => true,
+      release: () => undefined,
     });
     expect(result).toEqual({ outcomes: [] });
   });

@@ -61,6 +61,12 @@ export interface StageBatch<T> {
   heartbeat(): Promise<void>;
   /** False once the consumer is stopping or the partition was revoked: return without committing. */
   isRunning(): boolean;
+  /**
+   * The slice needs nothing more from the consumer than its answers (events queued for their bulk
+   * request): with a pipelined spec the consumer fetches again meanwhile. The slice is still
+   * committed only after its outcomes, and after every earlier slice of its partition.
+   */
+  release(): void;
 }
 
 /**
@@ -111,6 +117,14 @@ export interface StageConsumerSpec {
    * commit, and `retried` ones when a slice fails; each topic's `describe` says what a record was.
    */
   readonly outcomesTopic?: string;
+  /**
+   * Fetch while slices are delivered (the sink): a slice's batch returns to kafkajs once its
+   * handler calls `release()` (or is done), so the next fetch is read while the slice waits for its
+   * answers; commits stay in each partition's order, a slice whose predecessor was not committed
+   * is not committed either, and nothing is committed after a rebalance for the generation
+   * before it. At most `maxRecordsInFlight` records are unsettled: beyond that the next fetch waits.
+   */
+  readonly pipeline?: { readonly maxRecordsInFlight: number };
 }
 
 /** What an outcome says about the record itself (decoded by the stage that owns the topic). */
