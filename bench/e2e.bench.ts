@@ -878,6 +878,8 @@ async function main(): Promise<void> {
   line('topic prefix', prefix);
   line('apps run from', APPS_DIST === DIST ? `${DIST} (this checkout)` : `${APPS_DIST} (BENCH_APPS_DIST)`);
   line('ingest node flags', INGEST_NODE_FLAGS.join(' ') || '(none)');
+  for (const app of ['transformer', 'sink'] as const)
+    if (LAUNCH[app].nodeFlags.length > 0) line(`${app} node flags (start:${app})`, LAUNCH[app].nodeFlags.join(' '));
   for (const [app, l] of Object.entries(LAUNCH))
     line(
       `${app} variables (start:${app})`,
@@ -935,8 +937,9 @@ async function main(): Promise<void> {
     });
     await waitHttp(`${klaviyoUrl}/__emulator/stats`, { timeoutMs: 30_000 });
     const ingest = startChild('ingest', 'apps/ingest/src/main.js', env, INGEST_NODE_FLAGS);
-    const transformer = startChild('transformer', 'apps/transformer/src/main.js', env);
-    const sink = startChild('sink', 'apps/sink/src/main.js', env);
+    // each with the node flags of its start script, as ingest (they were left out: a flag there was not measured)
+    const transformer = startChild('transformer', 'apps/transformer/src/main.js', env, LAUNCH.transformer.nodeFlags);
+    const sink = startChild('sink', 'apps/sink/src/main.js', env, LAUNCH.sink.nodeFlags);
     for (const port of [ingestPort, tPort, sPort])
       await waitHttp(`http://127.0.0.1:${port}/health/ready`, { timeoutMs: 120_000 });
     note('Klaviyo emulator (limits off), ingest, transformer, sink started; no INTERCOM_ACCESS_TOKEN');
