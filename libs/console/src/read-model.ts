@@ -358,7 +358,8 @@ export class DeliveryReadModel {
 
   /**
    * new / repeat / same_request (see CopyKind). The tag of a unique_id's newest copy is its slice
-   * (topic, partition, outcome_at: one publish per slice) and its content (what the batcher
+   * (topic, partition, outcome_at: one publish per slice, or for an event the time its request was
+   * answered, which copies merged from two slices share) and its content (what the batcher
    * compares): an equal tag is the same entry of the same request.
    */
   private copyOf(m: MetricStats, o: DeliveryOutcome): CopyKind {

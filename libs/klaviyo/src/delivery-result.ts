@@ -12,7 +12,12 @@ export interface DeliveryError {
 
 export type DeliveryResult =
   /** `notes`: what was changed to get it delivered (e.g. identifier_conflict_phone_dropped), counted by the stage. */
-  | { readonly status: 'delivered'; readonly notes?: readonly string[] }
+  | {
+      readonly status: 'delivered';
+      readonly notes?: readonly string[];
+      /** When the bulk request that carried it was answered: identical copies merged into one request share it. */
+      readonly requestAt?: number;
+    }
   | { readonly status: 'rejected'; readonly error: DeliveryError }
   /**
    * Not sent: the account's circuit is open (account-circuit.ts). Not the record's fault and not

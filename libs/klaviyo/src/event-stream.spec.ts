@@ -6,13 +6,16 @@ import { defaultResponder, klaviyoError } from './__tests__/klaviyo-test-double'
 
 const events = (n: number, from = 0) => Array.from({ length: n }, (_, i) => eventRecord({ unique_id: `u${from + i}` }));
 
+/** Delivered in a bulk request: with the time it was answered (copies merged into one request share it). */
+const BULK_DELIVERED = { status: 'delivered', requestAt: expect.any(Number) };
+
 describe('KlaviyoEventStream', () => {
   const h = klaviyoHarness();
 
   it('delivers events in one contract-valid bulk request, one result per record', async () => {
     const records = events(5);
     const results = await submitAll(h.delivery(), records, 'live');
-    expect(results).toEqual(records.map(() => ({ status: 'delivered' })));
+    expect(results).toEqual(records.map(() => BULK_DELIVERED));
     expect(h.klaviyo.requests).toHaveLength(1);
     expect(h.klaviyo.requests[0].path).toBe('/api/event-bulk-create-jobs');
     expect(uniqueIds(h.klaviyo.requests[0])).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
@@ -45,7 +48,7 @@ describe('KlaviyoEventStream', () => {
   it('retries 5xx with backoff, then delivers', async () => {
     h.klaviyo.next(klaviyoError(500, 'error', 'boom'), klaviyoError(503, 'unavailable', 'later'), { status: 504 });
     const results = await submitAll(h.delivery(), events(2));
-    expect(results).toEqual([{ status: 'delivered' }, { status: 'delivered' }]);
+    expect(results).toEqual([BULK_DELIVERED, BULK_DELIVERED]);
     expect(h.klaviyo.requests).toHaveLength(4);
     expect(new Set(h.klaviyo.requests.map((r) => JSON.stringify(r.body))).size).toBe(1);
   });
@@ -157,7 +160,7 @@ describe('KlaviyoEventStream', () => {
       d.events.submit(eventRecord({ unique_id: 'a' })),
       d.events.submit(eventRecord({ unique_id: 'b' })),
     ]);
-    expect(results).toEqual([{ status: 'delivered' }, { status: 'delivered' }]);
+    expect(results).toEqual([BULK_DELIVERED, BULK_DELIVERED]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['a', 'b']]);
   });
@@ -217,11 +220,11 @@ describe('KlaviyoEventStream', () => {
     await new Promise((r) => setTimeout(r, 100)); // its first attempt failed; it waits 1.5 s
     const t0 = Date.now();
     expect(await d.events.submit(eventRecord({ unique_id: 'other', profile: { email: 'other@example.com' } }))).toEqual(
-      { status: 'delivered' },
+      BULK_DELIVERED,
     );
     expect(Date.now() - t0).toBeLessThan(1000);
     stuck = false;
-    expect(await slow).toEqual({ status: 'delivered' });
+    expect(await slow).toEqual(BULK_DELIVERED);
   });
 
   describe('a submitter that gives up (issue #11: its Kafka batch was revoked in a rebalance)', () => {
@@ -242,7 +245,7 @@ describe('KlaviyoEventStream', () => {
       );
       revoked.abort(gaveUp);
       for (const p of withdrawn) await expect(p).rejects.toBe(gaveUp);
-      expect(await kept).toEqual([{ status: 'delivered' }, { status: 'delivered' }, { status: 'delivered' }]);
+      expect(await kept).toEqual([BULK_DELIVERED, BULK_DELIVERED, BULK_DELIVERED]);
       // without the withdrawal: [a1 a2] [a3 b1] [b2 b3], three grants and three copies the next owner re-sends
       expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['first'], ['b1', 'b2'], ['b3']]);
     });
@@ -255,7 +258,7 @@ describe('KlaviyoEventStream', () => {
       const newer = d.events.submit(eventRecord({ unique_id: 'x', properties: { v: 2 } }));
       revoked.abort(gaveUp);
       await expect(old).rejects.toBe(gaveUp);
-      expect(await newer).toEqual({ status: 'delivered' });
+      expect(await newer).toEqual(BULK_DELIVERED);
       expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['first'], ['x']]);
       expect(bulkEntries(h.klaviyo.requests[1])[0].attributes.events.data[0].attributes.properties).toEqual({ v: 2 });
     });
@@ -267,7 +270,7 @@ describe('KlaviyoEventStream', () => {
       const sent = d.events.submit(eventRecord({ unique_id: 'on-the-wire' }), 'live', revoked.signal);
       await new Promise((r) => setTimeout(r, 100));
       revoked.abort(gaveUp);
-      expect(await sent).toEqual({ status: 'delivered' });
+      expect(await sent).toEqual(BULK_DELIVERED);
       expect(h.klaviyo.requests.map(uniqueIds)).toEqual([['on-the-wire']]);
     });
 

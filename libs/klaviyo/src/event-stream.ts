@@ -9,7 +9,7 @@ import { Logger } from '@nestjs/common';
 import type { KlaviyoEventRecord } from '@iks/domain';
 import { abortReason } from '@iks/retry';
 import { AccountUnavailableError } from './account-circuit';
-import { DELIVERED, unavailable, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
+import { unavailable, type DeliveryError, type DeliveryResult, type Priority } from './delivery-result';
 import {
   DEFAULT_MAX_WAIT_MS,
   EventBatcher,
@@ -255,7 +255,8 @@ export class KlaviyoEventStream {
       try {
         const body = buildBulkCreateEventsBody(pending.map((p) => p.entry));
         await this.caller.send({ group: 'events-bulk', priority, path: EVENTS_BULK_PATH, body, granted, onBackoff });
-        return answerAll(DELIVERED);
+        // one time for the whole request: the outcomes of copies merged into one entry say so (the console's same_request)
+        return answerAll({ status: 'delivered', requestAt: this.caller.clock.now() });
       } catch (err) {
         granted = false;
         if (err instanceof AccountUnavailableError) return answerAll(unavailable(err.reason));

@@ -126,7 +126,7 @@ describe('KlaviyoCaller', () => {
     expect(recoveries).toBe(0);
     h.klaviyo.responder = defaultResponder;
     const [ev, prof, dels] = await all;
-    expect([...ev, ...prof, ...dels]).toEqual(Array(7).fill({ status: 'delivered' }));
+    expect([...ev, ...prof, ...dels].map((r) => r.status)).toEqual(Array(7).fill('delivered'));
     expect(new Set(refusals)).toEqual(new Set([401]));
     expect(recoveries).toBe(1);
     expect(d.caller.systemicStatus).toBeNull();
@@ -139,7 +139,7 @@ describe('KlaviyoCaller', () => {
     const refusals: number[] = [];
     h.klaviyo.next(klaviyoError(403, 'permission_denied', 'You do not have permission.'));
     const results = await submitAll(h.delivery({ onSystemic: (s) => refusals.push(s) }), [eventRecord()]);
-    expect(results).toEqual([{ status: 'delivered' }]);
+    expect(results.map((r) => r.status)).toEqual(['delivered']);
     expect(refusals).toEqual([403]);
   });
 

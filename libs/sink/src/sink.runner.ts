@@ -523,7 +523,14 @@ export class SinkRunner implements OnApplicationShutdown {
           outcomes[at] = { kind: 'dead_letter', error: new KlaviyoRejectedError(r), subject: item.subject };
         else if (r.status === 'unavailable') park.push({ at, reason: 'account_unavailable', detail: r.reason });
         else {
-          outcomes[at] = { kind: 'done', reason: 'delivered', notes: r.notes, subject: item.subject };
+          // requestAt: copies from two slices merged into one request publish the same outcome_at (one entry at Klaviyo)
+          outcomes[at] = {
+            kind: 'done',
+            reason: 'delivered',
+            notes: r.notes,
+            subject: item.subject,
+            outcomeAt: r.requestAt,
+          };
           if (item.record.kind === 'deletion') accepted.push(item.record);
         }
       }

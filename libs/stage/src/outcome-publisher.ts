@@ -80,7 +80,8 @@ export class OutcomePublisher {
           ),
         );
       } else {
-        messages.push(await this.message(topic, partition, chunk[i], at, KIND[o.kind], o.reason, null, o.subject));
+        const when = o.kind === 'done' ? (o.outcomeAt ?? at) : at;
+        messages.push(await this.message(topic, partition, chunk[i], when, KIND[o.kind], o.reason, null, o.subject));
       }
     }
     await this.send(messages);

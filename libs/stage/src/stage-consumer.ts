@@ -262,8 +262,11 @@ export class StageConsumer {
     if (messages.length === 0) {
       this.chain(tp, current, async (prev) => {
         if (!(await prev) || !current()) return false;
-        await this.commit(batch.topic, batch.partition, through);
-        return true;
+        // a commit that fails leaves the records uncommitted: the partition is read again (rewind)
+        return this.commit(batch.topic, batch.partition, through).then(
+          () => true,
+          () => false,
+        );
       });
       if (last) payload.resolveOffset(last.offset);
       return;

@@ -8,7 +8,14 @@ import type { Topic, TopicKey, TopicRecords } from '@iks/kafka';
  * error to `<topic>.dlq` before the offset is committed (Kafka Connect's rule).
  */
 export type RecordOutcome = (
-  | { readonly kind: 'done'; readonly reason: string; readonly source?: string; readonly notes?: readonly string[] }
+  | {
+      readonly kind: 'done';
+      readonly reason: string;
+      readonly source?: string;
+      readonly notes?: readonly string[];
+      /** The outcome's time when it is not the slice's (the sink: when the request that carried the record was answered). */
+      readonly outcomeAt?: number;
+    }
   | { readonly kind: 'skip'; readonly reason: string; readonly source?: string; readonly notes?: readonly string[] }
   | { readonly kind: 'pending'; readonly reason: string; readonly source?: string }
   | {
