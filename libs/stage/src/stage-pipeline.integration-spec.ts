@@ -8,25 +8,19 @@ import { Registry } from 'prom-client';
 import type { Config } from '@iks/config';
 import type { KlaviyoEventRecord } from '@iks/domain';
 import { AvroCodec, createKafka, createProducer, eventToAvro, prepareStage, topic, topicName } from '@iks/kafka';
+import { eventRecord } from '../../klaviyo/src/__tests__/fixtures';
 import { testConfig } from '../../../test/support/test-config';
 import { waitFor } from '../../../test/support/wait-for';
 import { StageRuntime } from './stage-runtime';
 import type { HandlerLookup, StageBatch, StageConsumerSpec, StageResult, TopicHandler } from './stage.types';
 
-function event(i: number): KlaviyoEventRecord {
-  return {
-    kind: 'event',
-    metric: 'Conversation Created',
+/** Record i: its own person, contact and unique_id (the fixture's, with these three changed). */
+const event = (i: number): KlaviyoEventRecord =>
+  eventRecord({
     profile: { email: `person${i}@example.com` },
-    properties: { 'Conversation ID': String(i) },
-    time: '2026-01-02T03:04:05Z',
     unique_id: `intercom:conversation:${i}:created`,
-    backfill: false,
     intercom_contact_id: `c${i}`,
-    source_notification_id: `notif_${i}`,
-    source_topic: 'conversation.user.created',
-  };
-}
+  });
 
 /** A handler call: its records' ids, and the gate its answer waits for. */
 interface Call {
